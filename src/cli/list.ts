@@ -1,0 +1,104 @@
+/**
+ * `ckptd list` and `ckptd show`: snapshots and saves, newest first, as a table that fits the
+ * terminal or as JSON for scripts.
+ */
+import type { RunConfig } from '../config/types.js';
+import { listSaves, listSnapshots, resolveId } from '../store/read-store.js';
+import type { RecordKind, RecordMeta } from '../store/types.js';
+import { UsageError } from '../util/errors.js';
+import { formatBytes } from '../util/format.js';
+
+const KINDS: RecordKind[] = ['backup', 'manual', 'pre-restore', 'save'];
+
+/** Every snapshot and save of the run, newest first, optionally of one kind; `files` left out. */
+export async function listRecords(run: RunConfig, kind: string | undefined): Promise<Omit<RecordMeta, 'files'>[]> {
+  if (kind !== undefined && !KINDS.includes(kind as RecordKind)) {
+    throw new UsageError(`--kind must be one of ${KINDS.join(', ')} (got "${kind}")`);
+  }
+  const all: RecordMeta[] = [...(await listSnapshots(run.store)), ...(await listSaves(run.store))];
+  return all
+    .filter((r) => kind === undefined || r.kind === kind)
+    .sort((a, b) => (a.created === b.created ? (a.id < b.id ? 1 : -1) : a.created < b.created ? 1 : -1))
+    .map(({ files: _files, ...rest }) => rest);
+}
+
+/** `3 minutes ago`, `2 hours ago`, `yesterday`-free and unambiguous. */
+export function relativeTime(iso: string, now: number): string {
+  const s = Math.round((now - Date.parse(iso)) / 1000);
+  if (s < 0) return 'in the future';
+  if (s < 45) return 'just now';
+  const units: [number, string][] = [
+    [60, 'minute'],
+    [3600, 'hour'],
+    [86400, 'day'],
+    [86400 * 30, 'month'],
+    [86400 * 365, 'year'],
+  ];
+  let pick: [number, string] = units[0]!;
+  for (const u of units) if (s >= u[0]) pick = u;
+  const n = Math.max(1, Math.round(s / pick[0]));
+  return `${n} ${pick[1]}${n === 1 ? '' : 's'} ago`;
+}
+
+/** Renders the records as a table no wider than `width` (the notes column is cut first). */
+export function renderTable(records: Omit<RecordMeta, 'files'>[], now: number, width: number): string {
+  if (records.length === 0) return 'no snapshots or saves yet';
+  const header = ['ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', 'CREATED', 'SIZE', 'PIN', 'NOTES'];
+  const rows = records.map((r) => [
+    r.id,
+    r.kind,
+    r.name ?? '',
+    [r.epoch !== null ? `e${r.epoch}` : '', r.step !== null ? `s${r.step}` : ''].filter(Boolean).join('/') || '-',
+    r.loss !== null ? String(Number(r.loss.toPrecision(4))) : '-',
+    relativeTime(r.created, now),
+    formatBytes(r.bytes),
+    r.pinned ? 'yes' : '',
+    (r.notes ?? '').split('\n')[0] ?? '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  // Fit the terminal: the name and notes columns give way first.
+  const total = (): number => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
+  for (const col of [8, 2]) {
+    const over = total() - width;
+    if (over > 0) widths[col] = Math.max(header[col]!.length, widths[col]! - over);
+  }
+  const cell = (text: string, w: number): string => (text.length > w ? `${text.slice(0, Math.max(0, w - 1))}…` : text.padEnd(w));
+  const line = (cols: string[]): string => cols.map((c, i) => cell(c, widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** One snapshot or save in full, by id or unique prefix. */
+export async function showRecord(run: RunConfig, idOrPrefix: string): Promise<RecordMeta> {
+  try {
+    return await resolveId(run.store, idOrPrefix);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** The human form of `show`. */
+export function renderRecord(r: RecordMeta, now: number): string {
+  const lines = [
+    `id:         ${r.id}`,
+    `run:        ${r.run}`,
+    `kind:       ${r.kind}${r.pinned ? ' (pinned)' : ''}`,
+    `name:       ${r.name ?? '-'}`,
+    `created:    ${r.created} (${relativeTime(r.created, now)})`,
+    `trigger:    ${r.trigger}`,
+    `epoch:      ${r.epoch ?? '-'}`,
+    `step:       ${r.step ?? '-'}`,
+    `loss:       ${r.loss ?? '-'}`,
+    ...Object.entries(r.metrics).map(([k, v]) => `${(k + ':').padEnd(11)} ${v}`),
+    `model type: ${r.model_type ?? '-'}`,
+    `size:       ${formatBytes(r.bytes)} in ${r.files.length} file(s)`,
+    `path:       ${r.path}`,
+  ];
+  if (r.notes) lines.push('notes:', ...r.notes.split('\n').map((l) => `  ${l}`));
+  if ('skipped' in r && r.skipped.length > 0) lines.push('left out:', ...r.skipped.map((s) => `  ${s.path}: ${s.reason}`));
+  lines.push('files:');
+  for (const f of r.files) {
+    const link = f.type === 'symlink' ? ` -> ${f.target ?? ''}` : '';
+    lines.push(`  ${f.sha256.slice(0, 12)}  ${formatBytes(f.size).padStart(9)}  ${f.mode.toString(8).padStart(4, '0')}  ${f.path}${link}`);
+  }
+  return lines.join('\n');
+}

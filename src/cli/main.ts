@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+/**
+ * The `ckptd` executable. Parses arguments (commander), runs one command, and maps errors to the
+ * exit codes of SPEC section 2: 0 done, 1 failed, 2 bad usage or config, 3 refused for safety.
+ */
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { zeroConfig } from '../config/zero-config.js';
+import { CkptdError, ConfigError, formatProblem } from '../util/errors.js';
+import { checkConfig } from './check-config.js';
+import { createCliLogger } from './cli-logger.js';
+import { loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from './context.js';
+import { runDaemon } from './daemon-command.js';
+import { runInit } from './init.js';
+import { listRecords, renderRecord, renderTable, showRecord } from './list.js';
+import { parseMetricArgs, writeProgressFile } from './progress.js';
+import { checkLabel, takeBackupNow, takeManualSnapshot } from './snapshot.js';
+
+const PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
+
+function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function number(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new CommanderError(2, 'ckptd.badNumber', `${flag} needs a number (got "${v}")`);
+    return n;
+  };
+}
+
+/** Builds the command tree; `setExit` receives the exit code of the command that ran. */
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('ckptd')
+    .description(
+      'Keeps a training run safe: backups and saves of the files a trainer writes, by YAML policy,\n' +
+        'as versioned snapshots with epoch/step/loss, reloading its config live.',
+    )
+    .version('0.1.0')
+    .option('--config <path>', 'config file (default: $CKPTD_CONFIG, ./ckptd.yaml, $XDG_CONFIG_HOME/ckptd/config.yaml, /etc/ckptd/config.yaml)')
+    .option('--run <name>', 'the run a command is about (optional when the config has one run)')
+    .showHelpAfterError('(run `ckptd --help` or `ckptd <command> --help` for usage)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 done, 1 failed or found problems, 2 bad usage or bad config, 3 refused for safety.\n' +
+        'Start here: `ckptd init ./my-run --preset hf`, then `ckptd daemon --config ./my-run/ckptd.yaml`.',
+    );
+
+  program
+    .command('daemon')
+    .description('run in the foreground: watch every run, apply policies, reload the config live (SIGHUP reloads too)')
+    .action(async (_opts, cmd: Command) => {
+      setExit(await runDaemon(loadCliConfig(globals(cmd).config), true));
+    });
+
+  program
+    .command('watch')
+    .description('zero-config daemon for one folder: backup on every settled change, keep 5')
+    .argument('<dir>', 'the folder the trainer writes')
+    .option('--store <dir>', "where snapshots go (default: <dir's parent>/.ckptd/<basename>)")
+    .action(async (dir: string, opts: { store?: string }) => {
+      setExit(await runDaemon(zeroConfig(path.resolve(dir), opts.store ? path.resolve(opts.store) : undefined), false));
+    });
+
+  program
+    .command('check-config')
+    .description('validate a config; print each problem as FILE:LINE:COL key.path: message')
+    .argument('[path]', 'the config file (default: the same search as --config)')
+    .action((file: string | undefined, _opts, cmd: Command) => {
+      const target = file ?? globals(cmd).config;
+      if (target !== undefined) {
+        const r = checkConfig(path.resolve(target));
+        process.stdout.write(`${r.output}\n`);
+        setExit(r.exitCode);
+        return;
+      }
+      const config = loadCliConfig(undefined);
+      const r = checkConfig(config.file!);
+      process.stdout.write(`${r.output}\n`);
+      setExit(r.exitCode);
+    });
+
+  program
+    .command('init')
+    .description('write a commented starter config for a run')
+    .argument('[dir]', 'the folder the trainer writes', '.')
+    .addOption(new Option('--preset <name>', 'trainer preset').choices(PRESETS).default('generic'))
+    .option('--force', 'overwrite an existing config file')
+    .action((dir: string, opts: { preset: (typeof PRESETS)[number]; force?: boolean }, cmd: Command) => {
+      const configPath = globals(cmd).config;
+      const r = runInit({ dir: path.resolve(dir), preset: opts.preset, configPath: configPath ? path.resolve(configPath) : undefined, force: opts.force ?? false });
+      process.stdout.write(`wrote ${r.path}\ncheck it with: ckptd check-config ${r.path}\nstart with:    ckptd daemon --config ${r.path}\n`);
+    });
+
+  program
+    .command('snapshot')
+    .description('take a manual snapshot of the settled state now (through the daemon if one runs); prints its id')
+    .option('--name <name>', 'a short name for the snapshot')
+    .option('--notes <text>', 'notes (may span several lines)')
+    .option('--pin', 'never delete it automatically')
+    .option('--json', 'print {"id": ...} as JSON')
+    .action(async (opts: { name?: string; notes?: string; pin?: boolean; json?: boolean }, cmd: Command) => {
+      const name = checkLabel('name', opts.name);
+      const notes = checkLabel('notes', opts.notes);
+      const { run } = loadRun(globals(cmd));
+      const r = await takeManualSnapshot(run, { name, notes, pinned: opts.pin ?? false }, createCliLogger({ verbose: process.stderr.isTTY }));
+      if (opts.json) printJson({ id: r.id, via_daemon: r.viaDaemon });
+      else process.stdout.write(`${r.id}\n`);
+    });
+
+  program
+    .command('backup-now')
+    .description('ask the running daemon for a backup at its next settled moment (or take it directly); prints its id')
+    .option('--json', 'print {"id": ...} as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { run } = loadRun(globals(cmd));
+      const r = await takeBackupNow(run, createCliLogger({ verbose: process.stderr.isTTY }));
+      if (opts.json) printJson({ id: r.id, via_daemon: r.viaDaemon });
+      else process.stdout.write(`${r.id}\n`);
+    });
+
+  program
+    .command('list')
+    .description('snapshots and saves, newest first')
+    .option('--kind <kind>', 'only this kind: backup, manual, pre-restore, save')
+    .option('--json', 'one JSON array on stdout')
+    .action(async (opts: { kind?: string; json?: boolean }, cmd: Command) => {
+      const { run } = loadRun(globals(cmd));
+      const records = await listRecords(run, opts.kind);
+      if (opts.json) printJson(records);
+      else process.stdout.write(`${renderTable(records, Date.now(), process.stdout.columns ?? 120)}\n`);
+    });
+
+  program
+    .command('show')
+    .description('one snapshot or save in full, with its file manifest')
+    .argument('<id>', 'an id or a unique prefix of one')
+    .option('--json', 'one JSON object on stdout')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const { run } = loadRun(globals(cmd));
+      const record = await showRecord(run, id);
+      if (opts.json) printJson(record);
+      else process.stdout.write(`${renderRecord(record, Date.now())}\n`);
+    });
+
+  program
+    .command('progress')
+    .description("report progress from a custom training script (writes .ckptd-progress.json in the run's folder)")
+    .option('--epoch <n>', 'current epoch', number('--epoch'))
+    .option('--step <n>', 'current global step', number('--step'))
+    .option('--loss <x>', 'current loss', number('--loss'))
+    .option('--metric <key=value>', 'another metric (repeatable)', collect, [] as string[])
+    .action(async (opts: { epoch?: number; step?: number; loss?: number; metric: string[] }, cmd: Command) => {
+      const g = globals(cmd);
+      const config = loadCliConfig(g.config);
+      const run = pickRun(config, g.run);
+      const metrics = parseMetricArgs(opts.metric);
+      const file = await writeProgressFile(
+        run.path,
+        {
+          ...(opts.epoch !== undefined ? { epoch: opts.epoch } : {}),
+          ...(opts.step !== undefined ? { step: opts.step } : {}),
+          ...(opts.loss !== undefined ? { loss: opts.loss } : {}),
+          metrics,
+        },
+        Date.now(),
+      );
+      if (process.stderr.isTTY) process.stderr.write(`progress written to ${file}\n`);
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'ckptd.badNumber') process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
+      return 2;
+    }
+    if (err instanceof CkptdError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`error: ${(err as Error).message ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+// Exit explicitly: libraries (cron, lock refresh) may hold timers after the command is done.
+main(process.argv).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`error: ${String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,35 @@
+/**
+ * Write commands run without a daemon (`snapshot`, `backup-now`) take the store's lock themselves,
+ * so they never race a daemon that starts meanwhile; with a daemon running they ask it instead.
+ */
+import os from 'node:os';
+import type { RunConfig } from '../config/types.js';
+import { acquireStoreLock, readLockHolder } from '../store/lock.js';
+import { ensureStore } from '../store/layout.js';
+import { SafetyError } from '../util/errors.js';
+
+/** True when a live daemon holds the run's store. */
+export async function daemonHolds(run: RunConfig): Promise<boolean> {
+  const holder = await readLockHolder(run.store).catch(() => null);
+  return holder !== null && holder.alive && holder.command === 'daemon';
+}
+
+/** Runs `work` while holding the store's lock; refuses (exit 3) when someone else holds it. */
+export async function withStoreLock<T>(run: RunConfig, command: string, work: () => Promise<T>): Promise<T> {
+  await ensureStore(run.store);
+  let lock;
+  try {
+    lock = await acquireStoreLock(
+      run.store,
+      { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command },
+      () => undefined,
+    );
+  } catch (err) {
+    throw new SafetyError((err as Error).message);
+  }
+  try {
+    return await work();
+  } finally {
+    await lock.release().catch(() => undefined);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * `ckptd snapshot` and `ckptd backup-now`: take a snapshot of the settled state now, through the
+ * running daemon when there is one, directly otherwise.
+ */
+import type { RunConfig } from '../config/types.js';
+import { recordTaken } from '../policy/decide.js';
+import { readProgress } from '../progress/read-progress.js';
+import { readRunState, writeRunState } from '../store/state-file.js';
+import { stateDigest } from '../store/scan.js';
+import { sendRequest } from '../daemon/requests.js';
+import { applyRetention, captureSnapshot } from '../daemon/run-actions.js';
+import { waitForSettled } from '../daemon/settle.js';
+import { CkptdError, UsageError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { daemonHolds, withStoreLock } from './one-shot.js';
+
+/** How long a command waits for the state to settle or for the daemon to answer. */
+const WAIT_MS = 10 * 60_000;
+
+/** Rejects names and notes that cannot be shown or stored safely. */
+export function checkLabel(what: 'name' | 'notes', text: string | undefined): string | null {
+  if (text === undefined) return null;
+  const max = what === 'name' ? 200 : 10_000;
+  if (text.length > max) throw new UsageError(`--${what} is ${text.length} characters long; the limit is ${max}`);
+  // eslint-disable-next-line no-control-regex
+  const bad = what === 'name' ? /[\u0000-\u001f\u007f]/ : /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+  if (bad.test(text)) throw new UsageError(`--${what} contains control characters${what === 'name' ? ' (names are one line)' : ''}; remove them`);
+  return what === 'name' ? text.trim() || null : text;
+}
+
+export interface TakeResult {
+  id: string;
+  viaDaemon: boolean;
+}
+
+async function settledState(run: RunConfig, logger: Logger) {
+  let said = '';
+  const entries = await waitForSettled(run, WAIT_MS, (reason) => {
+    if (reason !== said) logger.info(`waiting for the run to settle: ${reason}`);
+    said = reason;
+  });
+  if (entries.length === 0) throw new CkptdError(`nothing to capture: ${run.path} holds no included files`);
+  const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+  return { entries, progress };
+}
+
+/** Takes a `manual` snapshot (named, with notes, optionally pinned). */
+export async function takeManualSnapshot(
+  run: RunConfig,
+  label: { name: string | null; notes: string | null; pinned: boolean },
+  logger: Logger,
+): Promise<TakeResult> {
+  if (await daemonHolds(run)) {
+    logger.info('asking the running daemon to take the snapshot at its next settled moment');
+    const reply = await sendRequest(run.store, { type: 'snapshot', ...label }, WAIT_MS);
+    if (!reply.ok || !reply.snapshotId) throw new CkptdError(`the daemon could not take the snapshot: ${reply.error ?? 'no reason given'}`);
+    return { id: reply.snapshotId, viaDaemon: true };
+  }
+  return withStoreLock(run, 'snapshot', async () => {
+    const { entries, progress } = await settledState(run, logger);
+    const meta = await captureSnapshot(run, entries, { kind: 'manual', trigger: 'manual', ...label, progress, now: Date.now() }, logger);
+    return { id: meta.id, viaDaemon: false };
+  });
+}
+
+/** Takes a policy backup now (counted by `rolling`), then applies rolling retention. */
+export async function takeBackupNow(run: RunConfig, logger: Logger): Promise<TakeResult> {
+  if (await daemonHolds(run)) {
+    logger.info('asking the running daemon for a backup at its next settled moment');
+    const reply = await sendRequest(run.store, { type: 'backup-now' }, WAIT_MS);
+    if (!reply.ok || !reply.snapshotId) throw new CkptdError(`the daemon could not take the backup: ${reply.error ?? 'no reason given'}`);
+    return { id: reply.snapshotId, viaDaemon: true };
+  }
+  return withStoreLock(run, 'backup-now', async () => {
+    const { entries, progress } = await settledState(run, logger);
+    const now = Date.now();
+    const meta = await captureSnapshot(run, entries, { kind: 'backup', trigger: 'backup-now', progress, now }, logger);
+    await writeRunState(run.store, recordTaken(await readRunState(run.store), 'backup', progress, stateDigest(entries), now));
+    await applyRetention(run, meta.id, now, logger);
+    return { id: meta.id, viaDaemon: false };
+  });
+}

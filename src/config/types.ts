@@ -1,0 +1,79 @@
+/**
+ * The two config types: `RawConfig` is what the YAML says (optional keys, strings like "30m");
+ * `Config` is the normalized form every other module uses (every key present, ms, bytes,
+ * absolute paths, parsed policies).
+ */
+import type { Every } from '../policy/types.js';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type LogFormat = 'text' | 'json';
+
+/** Where progress (epoch/step/loss) is read from. */
+export type ProgressSpec =
+  | { kind: 'none' }
+  | { kind: 'auto' }
+  | { kind: 'preset'; preset: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya' }
+  /** A JSON or YAML file (relative to the run folder) with key paths such as `log_history[-1].loss`. */
+  | { kind: 'file'; file: string; epoch: string | null; step: string | null; loss: string | null }
+  /** A regex whose named groups `epoch`, `step`, `loss` are read from file names (newest match wins). */
+  | { kind: 'filename'; pattern: string };
+
+export interface KeepBest {
+  metric: string;
+  mode: 'min' | 'max';
+  count: number;
+}
+
+export interface RunConfig {
+  /** `[a-z0-9._-]+`, unique in the file. */
+  name: string;
+  /** Absolute path of the folder the trainer writes. */
+  path: string;
+  /** Absolute path of the run's store. Default `<path's parent>/.ckptd/<name>`. */
+  store: string;
+  include: string[];
+  exclude: string[];
+  settleMs: number;
+  progress: ProgressSpec;
+  backup: {
+    every: Every;
+    /** The YAML text of `every`, for messages (e.g. "3 epochs"). */
+    everyText: string;
+    cron: string | null;
+    rolling: boolean;
+    keep: number;
+    beforeSave: boolean;
+    deleteOnFinish: boolean;
+  };
+  save: {
+    every: Every;
+    everyText: string;
+    cron: string | null;
+    files: string[];
+    prefix: string;
+    /** Absolute path. Default `<store>/saves`. */
+    to: string;
+  };
+  retention: {
+    keepBest: KeepBest | null;
+    maxSizeBytes: number | null;
+    minFreeBytes: number;
+  };
+}
+
+export interface Config {
+  /** Absolute path of the file this config was read from (null for the zero-config `watch`). */
+  file: string | null;
+  log: { level: LogLevel; file: string | null; format: LogFormat };
+  runs: RunConfig[];
+}
+
+/** One problem found in a config file, located for `FILE:LINE:COL key.path: message`. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted key path, e.g. `runs[0].backup.every` rendered as `runs.0.backup.every`. */
+  keyPath: string;
+  message: string;
+}

@@ -1,0 +1,146 @@
+/**
+ * The daemon: one `RunSupervisor` per run, the config file watched and re-read live (and on SIGHUP),
+ * runs added, removed or updated without a restart. An invalid edit is logged with its line and key
+ * and the config in force stays.
+ */
+import { watch, type FSWatcher } from 'chokidar';
+import type { Config, RunConfig } from '../config/types.js';
+import { loadConfigFile } from '../config/load.js';
+import { ConfigError, formatProblem } from '../util/errors.js';
+import type { RootLogger } from '../util/logger.js';
+import { RunSupervisor } from './run-supervisor.js';
+
+/** How long the config file must be quiet before it is re-read (editors write in bursts). */
+const RELOAD_DEBOUNCE_MS = 300;
+
+export interface DaemonOptions {
+  config: Config;
+  logger: RootLogger;
+  now?: () => number;
+  /** Watch `config.file` and reload on every save (true for `ckptd daemon`). */
+  watchConfigFile: boolean;
+  /** Called when a store lock is lost (another process took the store): the daemon stops that run. */
+  onFatal?: (message: string) => void;
+}
+
+export class Daemon {
+  private readonly runs = new Map<string, RunSupervisor>();
+  private configWatcher: FSWatcher | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
+  private reloading: Promise<void> = Promise.resolve();
+  private config: Config;
+  private readonly now: () => number;
+
+  private constructor(private readonly opts: DaemonOptions) {
+    this.config = opts.config;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Starts every run. If any run's store is held by another ckptd, nothing is started and the
+   * error (naming the holder) is thrown.
+   */
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const d = new Daemon(opts);
+    try {
+      for (const run of opts.config.runs) await d.startRun(run);
+    } catch (err) {
+      await d.stop();
+      throw err;
+    }
+    if (opts.watchConfigFile && opts.config.file) d.watchConfig(opts.config.file);
+    opts.logger.info(`ckptd daemon started (pid ${process.pid}) with ${opts.config.runs.length} run(s)${opts.config.file ? ` from ${opts.config.file}` : ''}`, {
+      event: 'daemon-start',
+    });
+    return d;
+  }
+
+  /** Re-reads the config file and applies it; on any problem logs it and keeps the config in force. */
+  reload(reason: string): Promise<void> {
+    this.reloading = this.reloading.then(() => this.doReload(reason));
+    return this.reloading;
+  }
+
+  /** Stops every run (each finishes or abandons its snapshot in progress) and the config watcher. */
+  async stop(): Promise<void> {
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    await this.configWatcher?.close();
+    this.configWatcher = null;
+    await Promise.all([...this.runs.values()].map((r) => r.stop()));
+    this.runs.clear();
+  }
+
+  private watchConfig(file: string): void {
+    this.configWatcher = watch(file, { ignoreInitial: true });
+    this.configWatcher.on('all', () => {
+      if (this.reloadTimer) clearTimeout(this.reloadTimer);
+      this.reloadTimer = setTimeout(() => void this.reload('the config file changed'), RELOAD_DEBOUNCE_MS);
+    });
+    this.configWatcher.on('error', (err) => this.opts.logger.warn(`config watcher: ${(err as Error).message}`));
+  }
+
+  private async startRun(run: RunConfig): Promise<void> {
+    const logger = this.opts.logger.child({ run: run.name });
+    const sup = await RunSupervisor.start(run, logger, this.now, (name) => {
+      const msg = `the lock on the store of run ${name} was lost (another process took it or it was removed); stopping that run`;
+      this.opts.logger.error(msg, { event: 'lock-lost', run: name });
+      const lost = this.runs.get(name);
+      this.runs.delete(name);
+      void lost?.stop();
+      this.opts.onFatal?.(msg);
+    });
+    this.runs.set(run.name, sup);
+  }
+
+  private async doReload(reason: string): Promise<void> {
+    const file = this.config.file;
+    if (!file) return;
+    const log = this.opts.logger;
+    let next: Config;
+    try {
+      next = loadConfigFile(file);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        for (const p of err.problems) log.error(`config not applied: ${formatProblem(p)}`, { event: 'config-invalid', line: p.line, key: p.keyPath });
+        log.error('the previous config stays in force until the file is fixed', { event: 'config-invalid' });
+      } else {
+        log.error(`config not applied: ${(err as Error).message}; the previous config stays in force`, { event: 'config-invalid' });
+      }
+      return;
+    }
+    log.configure(next.log);
+    log.info(`config reloaded (${reason})`, { event: 'config-reloaded' });
+    const prevRuns = new Map(this.config.runs.map((r) => [r.name, r]));
+    this.config = next;
+    for (const [name, sup] of this.runs) {
+      const run = next.runs.find((r) => r.name === name);
+      if (!run) {
+        log.info(`run ${name} removed from the config; no longer watching it`, { event: 'run-removed', run: name });
+        this.runs.delete(name);
+        await sup.stop();
+      } else if (run.store !== prevRuns.get(name)?.store) {
+        log.info(`run ${name} moved to store ${run.store}; restarting it`, { event: 'run-moved', run: name });
+        this.runs.delete(name);
+        await sup.stop();
+        await this.tryStartRun(run);
+      } else {
+        await sup.update(run);
+      }
+    }
+    for (const run of next.runs) {
+      // Also retries a run that could not start before (e.g. its store was locked).
+      if (!this.runs.has(run.name)) {
+        if (!prevRuns.has(run.name)) log.info(`run ${run.name} added to the config`, { event: 'run-added', run: run.name });
+        await this.tryStartRun(run);
+      }
+    }
+  }
+
+  private async tryStartRun(run: RunConfig): Promise<void> {
+    try {
+      await this.startRun(run);
+    } catch (err) {
+      this.opts.logger.error(`cannot start run ${run.name}: ${(err as Error).message}`, { event: 'run-failed', run: run.name });
+    }
+  }
+}

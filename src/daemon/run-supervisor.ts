@@ -1,0 +1,433 @@
+/**
+ * One run inside the daemon: watches its folder, waits for settled states, asks the policy core
+ * what to do, does it, and persists the counters and anchors. All snapshot work for the run's store
+ * happens one piece at a time on this supervisor (`busy`), so the store has a single writer.
+ */
+import os from 'node:os';
+import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
+import picomatch from 'picomatch';
+import path from 'node:path';
+import type { RunConfig } from '../config/types.js';
+import { decide, recordTaken } from '../policy/decide.js';
+import { nextTimerAt } from '../policy/next-timer.js';
+import { planRetention } from '../policy/plan-retention.js';
+import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js';
+import { readProgress } from '../progress/read-progress.js';
+import { acquireStoreLock, type StoreLock } from '../store/lock.js';
+import { ensureStore } from '../store/layout.js';
+import { listSnapshots } from '../store/read-store.js';
+import { stateDigest } from '../store/scan.js';
+import { readRunState, writeRunState } from '../store/state-file.js';
+import { sweepStore } from '../store/delete-snapshot.js';
+import type { ScanEntry, SnapshotMeta } from '../store/types.js';
+import type { Logger } from '../util/logger.js';
+import { formatProgress } from '../util/format.js';
+import { serveRequests, type DaemonReply, type DaemonRequest, type RequestServer } from './requests.js';
+import { applyRetention, captureSnapshot, exportSave, LowDiskError, scanRun } from './run-actions.js';
+import { judgeSettled } from './settle.js';
+import { watchRun, type Watcher } from './watcher.js';
+
+/** How long to wait before trying again after a failed snapshot or save. */
+const RETRY_AFTER_MS = 30_000;
+/** The rescan that backstops lost watcher events; stretched for runs whose scan is slow. */
+const RESCAN_MIN_MS = 60_000;
+/** setTimeout cannot wait longer than this. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+type Waiter = (reply: DaemonReply) => void;
+interface ManualRequest {
+  name: string | null;
+  notes: string | null;
+  pinned: boolean;
+  reply: Waiter;
+}
+
+export function policyConfigOf(run: RunConfig): PolicyConfig {
+  return {
+    backup: { every: run.backup.every, cron: run.backup.cron, beforeSave: run.backup.beforeSave },
+    save: { every: run.save.every, cron: run.save.cron },
+  };
+}
+
+export class RunSupervisor {
+  private watcher: Watcher | null = null;
+  private requests: RequestServer | null = null;
+  private cronTasks: ScheduledTask[] = [];
+  private settleTimer: NodeJS.Timeout | null = null;
+  private policyTimer: NodeJS.Timeout | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
+  private lastActivityAt = 0;
+  /** Digest of the last settled state evaluated; null until the first evaluation after start. */
+  private lastSettledDigest: string | null = null;
+  private lastProgressKey = '';
+  private newestDigest: string | null = null;
+  private busy = false;
+  private again = false;
+  private stopped = false;
+  private scanMs = 0;
+  private readonly pending = {
+    timer: false,
+    cronBackup: false,
+    cronSave: false,
+    retry: false,
+    backupNow: [] as Waiter[],
+    manual: [] as ManualRequest[],
+  };
+  private current: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private run: RunConfig,
+    private state: RunState,
+    private readonly lock: StoreLock,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  /**
+   * Takes the run's store lock (throws `StoreLockedError` naming the holder), cleans leftovers of
+   * an interrupted snapshot, loads the persisted anchors and starts watching.
+   */
+  static async start(run: RunConfig, logger: Logger, now: () => number, onLockLost: (run: string) => void): Promise<RunSupervisor> {
+    await ensureStore(run.store);
+    const lock = await acquireStoreLock(
+      run.store,
+      { pid: process.pid, host: os.hostname(), since: new Date(now()).toISOString(), command: 'daemon' },
+      () => onLockLost(run.name),
+    );
+    try {
+      const swept = await sweepStore(run.store);
+      for (const p of swept.removed) logger.warn(`removed an unfinished snapshot left by an interrupted run: ${p}`, { event: 'swept', path: p });
+      const state = await readRunState(run.store);
+      const sup = new RunSupervisor(run, state, lock, logger, now);
+      sup.newestDigest = (await listSnapshots(run.store))[0]?.state_digest ?? null;
+      sup.startWatching();
+      sup.logger.info(`watching ${run.path} (store ${run.store}); backup every ${run.backup.everyText}, save every ${run.save.everyText}`, {
+        event: 'start',
+      });
+      sup.kick(0);
+      return sup;
+    } catch (err) {
+      await lock.release().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  get name(): string {
+    return this.run.name;
+  }
+
+  /** Applies an edited config for this run, keeping counters and anchors. */
+  async update(next: RunConfig): Promise<void> {
+    const prev = this.run;
+    const rewatch =
+      prev.path !== next.path ||
+      prev.save.to !== next.save.to ||
+      JSON.stringify([prev.include, prev.exclude]) !== JSON.stringify([next.include, next.exclude]);
+    this.run = next;
+    const changes = describeChanges(prev, next);
+    if (changes.length > 0) this.logger.info(`config changed: ${changes.join('; ')}`, { event: 'reload' });
+    if (next.backup.keep < prev.backup.keep && next.backup.rolling) await this.previewRetention();
+    if (rewatch) {
+      await this.stopWatching();
+      this.lastSettledDigest = null;
+      this.startWatching();
+    } else {
+      this.armCron();
+      this.armPolicyTimer();
+    }
+    this.kick(0);
+  }
+
+  /** Stops watching; waits (bounded) for a snapshot in progress to finish, then releases the lock. */
+  async stop(graceMs = 20_000): Promise<void> {
+    this.stopped = true;
+    await this.stopWatching();
+    const finished = await Promise.race([this.current.then(() => true), sleep(graceMs).then(() => false)]);
+    if (!finished) this.logger.warn('stopping with a snapshot still in progress; it is abandoned and cleaned up at the next start');
+    for (const w of this.pending.backupNow) w({ ok: false, error: 'the daemon is stopping', exitCode: 1 });
+    for (const m of this.pending.manual) m.reply({ ok: false, error: 'the daemon is stopping', exitCode: 1 });
+    await this.lock.release().catch((err: unknown) => this.logger.warn(`could not release the store lock: ${(err as Error).message}`));
+  }
+
+  private startWatching(): void {
+    const run = this.run;
+    const userExcluded = picomatch(run.exclude.length > 0 ? run.exclude : ['\0'], { dot: true });
+    const included = picomatch(run.include, { dot: true });
+    this.watcher = watchRun(run.path, {
+      ignoreDirs: [run.store, run.save.to],
+      onActivity: (abs) => {
+        const rel = path.relative(run.path, abs).split(path.sep).join('/');
+        // Files the person excluded (logs, event files) must not keep the state from settling;
+        // temp files ckptd never stores still count: they are the trainer at work.
+        if (rel !== '' && !rel.startsWith('..') && (userExcluded(rel) || !includedOrDir(included, rel))) return;
+        this.lastActivityAt = this.now();
+        this.kick(run.settleMs);
+      },
+      onError: (err) => this.logger.warn(`watcher: ${err.message}`, { event: 'watch-error' }),
+    });
+    this.requests = serveRequests(
+      run.store,
+      (req) => this.onRequest(req),
+      (err) => this.logger.warn(`requests: ${err.message}`),
+    );
+    this.armCron();
+    this.armPolicyTimer();
+    this.armRescan();
+  }
+
+  private async stopWatching(): Promise<void> {
+    for (const t of [this.settleTimer, this.policyTimer, this.rescanTimer]) if (t) clearTimeout(t);
+    this.settleTimer = this.policyTimer = this.rescanTimer = null;
+    for (const t of this.cronTasks) await t.destroy();
+    this.cronTasks = [];
+    this.requests?.close();
+    this.requests = null;
+    await this.watcher?.close();
+    this.watcher = null;
+  }
+
+  private armCron(): void {
+    for (const t of this.cronTasks) void t.destroy();
+    this.cronTasks = [];
+    const add = (expr: string | null, flag: 'cronBackup' | 'cronSave'): void => {
+      if (!expr) return;
+      this.cronTasks.push(
+        scheduleCron(expr, () => {
+          this.pending[flag] = true;
+          this.kick(0);
+        }),
+      );
+    };
+    add(this.run.backup.cron, 'cronBackup');
+    add(this.run.save.cron, 'cronSave');
+  }
+
+  private armPolicyTimer(): void {
+    if (this.policyTimer) clearTimeout(this.policyTimer);
+    this.policyTimer = null;
+    const at = nextTimerAt(policyConfigOf(this.run), this.state);
+    const now = this.now();
+    // A time policy that is due but found the state unchanged waits for the next change instead.
+    if (at === null || at <= now || this.stopped) return;
+    this.policyTimer = setTimeout(() => {
+      this.pending.timer = true;
+      this.kick(0);
+    }, Math.min(at - now, MAX_TIMER_MS));
+  }
+
+  private armRescan(): void {
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
+    const every = Math.max(RESCAN_MIN_MS, this.scanMs * 20);
+    this.rescanTimer = setTimeout(() => {
+      this.kick(0);
+      this.armRescan();
+    }, every);
+  }
+
+  /** Asks for an evaluation in `ms` (the latest request wins, so bursts of events debounce). */
+  private kick(ms: number): void {
+    if (this.stopped) return;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = null;
+      void this.tick();
+    }, Math.max(0, ms));
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    const work = this.evaluate().catch((err: unknown) => {
+      this.logger.error(`evaluation failed: ${(err as Error).message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
+      this.pending.retry = true;
+      this.kick(RETRY_AFTER_MS);
+    });
+    this.current = work;
+    await work;
+    this.busy = false;
+    if (this.again && !this.stopped) {
+      this.again = false;
+      this.kick(0);
+    }
+  }
+
+  private forced(): boolean {
+    const p = this.pending;
+    return p.timer || p.cronBackup || p.cronSave || p.retry || p.backupNow.length > 0 || p.manual.length > 0;
+  }
+
+  private async evaluate(): Promise<void> {
+    const run = this.run;
+    const t0 = performance.now();
+    const entries = await scanRun(run);
+    this.scanMs = performance.now() - t0;
+    const digest = stateDigest(entries);
+    const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+    const progressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
+    const changed = this.lastSettledDigest === null ? digest !== this.newestDigest : digest !== this.lastSettledDigest;
+    if (!changed && !this.forced() && progressKey === this.lastProgressKey) return;
+    if (entries.length === 0) {
+      if (this.lastSettledDigest !== digest) this.logger.info(`nothing to capture yet: ${run.path} holds no included files`, { event: 'empty' });
+      this.lastSettledDigest = digest;
+      this.failWaiters('the run folder holds no included files');
+      return;
+    }
+    const verdict = await judgeSettled(run, entries, this.lastActivityAt, this.now());
+    if (!verdict.settled) {
+      this.logger.debug(`waiting for the state to settle: ${verdict.reason}`, { event: 'settling' });
+      this.kick(verdict.retryInMs);
+      return;
+    }
+    await this.act(entries, digest, changed, progress);
+    this.lastSettledDigest = digest;
+    this.lastProgressKey = progressKey;
+  }
+
+  private async act(entries: ScanEntry[], digest: string, changed: boolean, progress: Progress): Promise<void> {
+    const run = this.run;
+    const now = this.now();
+    const backupNow = this.pending.backupNow.splice(0);
+    const manual = this.pending.manual.splice(0);
+    const facts: Facts = {
+      progress,
+      digest,
+      newestSnapshotDigest: this.newestDigest,
+      changed,
+      cronDue: { backup: this.pending.cronBackup, save: this.pending.cronSave },
+      backupNow: backupNow.length > 0,
+    };
+    this.pending.timer = this.pending.cronBackup = this.pending.cronSave = this.pending.retry = false;
+    const decision = decide(policyConfigOf(run), this.state, facts, now);
+    await this.saveState(decision.state);
+
+    const at = formatProgress(progress);
+    const skipLevel = changed ? 'info' : 'debug';
+    for (const s of decision.skips) this.logger[skipLevel](`${at}: no ${s.kind}: ${s.reason}`, { event: 'decision', action: 'skip', policy: s.kind, epoch: progress.epoch, step: progress.step });
+    for (const a of decision.actions) this.logger.info(`${at}: ${a.kind} due: ${a.reason}`, { event: 'decision', action: a.kind, trigger: a.trigger, epoch: progress.epoch, step: progress.step });
+
+    let backup: SnapshotMeta | null = null;
+    try {
+      for (const a of decision.actions) {
+        if (a.kind === 'backup') {
+          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now }, this.logger);
+          this.newestDigest = backup.state_digest;
+          await this.saveState(recordTaken(this.state, 'backup', progress, digest, now));
+          await applyRetention(run, backup.id, now, this.logger);
+        } else {
+          const from = backup ?? (await this.backupOf(digest));
+          await exportSave(run, entries, progress, a.trigger, from, now, this.logger);
+          await this.saveState(recordTaken(this.state, 'save', progress, digest, now));
+        }
+      }
+      for (const w of backupNow) w(backup ? { ok: true, snapshotId: backup.id } : { ok: false, error: 'no backup was taken', exitCode: 1 });
+    } catch (err) {
+      this.onActionFailed(err as Error);
+      for (const w of backupNow) w({ ok: false, error: (err as Error).message, exitCode: 1 });
+    }
+
+    for (const m of manual) {
+      try {
+        const snap = await captureSnapshot(
+          run,
+          entries,
+          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now() },
+          this.logger,
+        );
+        this.newestDigest = snap.state_digest;
+        m.reply({ ok: true, snapshotId: snap.id });
+      } catch (err) {
+        this.logger.error(`manual snapshot failed: ${(err as Error).message}`, { event: 'error' });
+        m.reply({ ok: false, error: (err as Error).message, exitCode: 1 });
+      }
+    }
+    this.armPolicyTimer();
+  }
+
+  private onActionFailed(err: Error): void {
+    if (err instanceof LowDiskError) this.logger.warn(err.message, { event: 'low-disk' });
+    else this.logger.error(`snapshot failed, nothing stored was changed: ${err.message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
+    this.pending.retry = true;
+    this.kick(RETRY_AFTER_MS);
+  }
+
+  /** The newest backup that captured exactly the state `digest`, if any. */
+  private async backupOf(digest: string): Promise<SnapshotMeta | null> {
+    return (await listSnapshots(this.run.store)).find((s) => s.kind === 'backup' && s.state_digest === digest) ?? null;
+  }
+
+  private async saveState(next: RunState): Promise<void> {
+    if (JSON.stringify(next) === JSON.stringify(this.state)) return;
+    this.state = next;
+    await writeRunState(this.run.store, next);
+  }
+
+  private failWaiters(error: string): void {
+    for (const w of this.pending.backupNow.splice(0)) w({ ok: false, error, exitCode: 1 });
+    for (const m of this.pending.manual.splice(0)) m.reply({ ok: false, error, exitCode: 1 });
+  }
+
+  private onRequest(req: DaemonRequest): Promise<DaemonReply> {
+    return new Promise((resolve) => {
+      if (req.type === 'backup-now') {
+        this.logger.info('backup requested (backup-now); taking it at the next settled moment', { event: 'request' });
+        this.pending.backupNow.push(resolve);
+      } else {
+        this.logger.info(`manual snapshot requested${req.name ? ` ("${req.name}")` : ''}`, { event: 'request' });
+        this.pending.manual.push({ name: req.name, notes: req.notes, pinned: req.pinned, reply: resolve });
+      }
+      this.kick(0);
+    });
+  }
+
+  /** Logs what a tightened `keep` will delete at the next backup (it never deletes sooner). */
+  private async previewRetention(): Promise<void> {
+    const snaps = await listSnapshots(this.run.store);
+    const plan = planRetention(
+      snaps.map((s) => ({ id: s.id, kind: s.kind, pinned: s.pinned, created: Date.parse(s.created), damaged: false, metrics: s.metrics, loss: s.loss })),
+      { rolling: this.run.backup.rolling, keep: this.run.backup.keep, keepBest: this.run.retention.keepBest },
+      this.now(),
+    );
+    if (plan.remove.length > 0) {
+      this.logger.info(
+        `retention preview: at the next backup, keep=${this.run.backup.keep} will delete ${plan.remove.map((r) => r.id).join(', ')}`,
+        { event: 'retention-preview', remove: plan.remove.map((r) => r.id) },
+      );
+    }
+  }
+}
+
+function includedOrDir(included: (p: string) => boolean, rel: string): boolean {
+  // Folder events (`checkpoint-500` appearing) matter even though only files match include globs.
+  return included(rel) || !path.posix.extname(rel);
+}
+
+function describeChanges(prev: RunConfig, next: RunConfig): string[] {
+  const out: string[] = [];
+  const cmp = (label: string, a: unknown, b: unknown): void => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${label} ${JSON.stringify(a)} → ${JSON.stringify(b)}`);
+  };
+  cmp('backup.every', prev.backup.everyText, next.backup.everyText);
+  cmp('backup.cron', prev.backup.cron, next.backup.cron);
+  cmp('backup.keep', prev.backup.keep, next.backup.keep);
+  cmp('backup.rolling', prev.backup.rolling, next.backup.rolling);
+  cmp('backup.before_save', prev.backup.beforeSave, next.backup.beforeSave);
+  cmp('save.every', prev.save.everyText, next.save.everyText);
+  cmp('save.cron', prev.save.cron, next.save.cron);
+  cmp('save.prefix', prev.save.prefix, next.save.prefix);
+  cmp('save.files', prev.save.files, next.save.files);
+  cmp('save.to', prev.save.to, next.save.to);
+  cmp('include', prev.include, next.include);
+  cmp('exclude', prev.exclude, next.exclude);
+  cmp('settle', prev.settleMs, next.settleMs);
+  cmp('progress', prev.progress, next.progress);
+  cmp('path', prev.path, next.path);
+  cmp('retention', prev.retention, next.retention);
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

@@ -1,0 +1,102 @@
+/**
+ * The on-disk contract of a store (SPEC section 5) and the facts the shell passes around.
+ *
+ * <store>/
+ *   snapshots/<id>/snapshot.json   metadata, written last (a folder without it is not a snapshot)
+ *   snapshots/<id>/files/...       the captured state as plain read-only files
+ *   saves/...                      default save.to
+ *   save-records/<id>.json         metadata of each save (saves may live outside the store)
+ *   state.json                     persisted policy anchors and counters (RunState)
+ *   daemon.json, daemon.lock       who writes this store (one writer at a time)
+ *   requests/                      requests from the CLI to a running daemon
+ *   .staging/                      work in progress; never visible as a snapshot; swept at start
+ */
+
+export type SnapshotKind = 'backup' | 'manual' | 'pre-restore';
+export type RecordKind = SnapshotKind | 'save';
+
+/** One file of the run as the scanner saw it (never followed through symlinks). */
+export interface ScanEntry {
+  /** Relative POSIX path inside the run folder. */
+  path: string;
+  type: 'file' | 'symlink';
+  size: number;
+  /** mtime in nanoseconds as a decimal string (bigint precision, JSON-safe). */
+  mtimeNs: string;
+  ino: number;
+  /** Permission bits, e.g. 0o644. */
+  mode: number;
+  /** Link target, for symlinks. */
+  target?: string;
+}
+
+/** One stored file of a snapshot or save, as recorded in `snapshot.json`. */
+export interface ManifestEntry {
+  path: string;
+  size: number;
+  /** sha256 (hex) of the stored bytes; for a symlink, of its target string. */
+  sha256: string;
+  mode: number;
+  /** Present for symlinks only. */
+  type?: 'symlink';
+  target?: string;
+  /** The source file's mtime (ns, decimal string) when it was captured: lets the next snapshot link it. */
+  mtime_ns: string;
+}
+
+/** `snapshot.json` and each `list --json` item. Field names are the SPEC's (snake_case). */
+export interface SnapshotMeta {
+  id: string;
+  run: string;
+  kind: SnapshotKind;
+  name: string | null;
+  notes: string | null;
+  pinned: boolean;
+  /** ISO 8601 UTC. */
+  created: string;
+  trigger: string;
+  epoch: number | null;
+  step: number | null;
+  loss: number | null;
+  metrics: Record<string, number>;
+  model_type: string | null;
+  /** Apparent size: the sum of the stored files' sizes. */
+  bytes: number;
+  /** Absolute path of the snapshot's `files/` folder (recomputed on read). */
+  path: string;
+  files: ManifestEntry[];
+  /** Digest of the scanned state this snapshot captured (see `stateDigest`). */
+  state_digest: string;
+  /** Files left out because they kept changing or could not be read. */
+  skipped: { path: string; reason: string }[];
+  /** Bytes copied vs. hard-linked from the previous snapshot when it was taken. */
+  copied_bytes: number;
+  linked_bytes: number;
+  format: 1;
+}
+
+/** A save's record (`save-records/<id>.json`) and its `list` item. */
+export interface SaveMeta {
+  id: string;
+  run: string;
+  kind: 'save';
+  name: string | null;
+  notes: string | null;
+  pinned: boolean;
+  created: string;
+  trigger: string;
+  epoch: number | null;
+  step: number | null;
+  loss: number | null;
+  metrics: Record<string, number>;
+  model_type: string | null;
+  bytes: number;
+  /** Absolute path of the exported file, or of the folder when several model files were exported. */
+  path: string;
+  files: ManifestEntry[];
+  /** The backup this save was exported from, when there was one. */
+  from_snapshot: string | null;
+  format: 1;
+}
+
+export type RecordMeta = SnapshotMeta | SaveMeta;

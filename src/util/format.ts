@@ -1,0 +1,35 @@
+/** Small formatting helpers for people-facing output (logs, tables). */
+
+const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+
+/** `1234567` → `1.2 MB` (powers of 1000, like `df -H` and disk vendors). */
+export function formatBytes(bytes: number): string {
+  let v = bytes;
+  let i = 0;
+  while (Math.abs(v) >= 1000 && i < UNITS.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${UNITS[i]}`;
+}
+
+/** `90500` → `1m 30s`; `450` → `450ms`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** Progress as people read it: `epoch 3, step 1200, loss 0.412`. */
+export function formatProgress(p: { epoch: number | null; step: number | null; loss: number | null }): string {
+  const parts: string[] = [];
+  if (p.epoch !== null) parts.push(`epoch ${p.epoch}`);
+  if (p.step !== null) parts.push(`step ${p.step}`);
+  if (p.loss !== null) parts.push(`loss ${Number(p.loss.toPrecision(4))}`);
+  return parts.length > 0 ? parts.join(', ') : 'no progress known';
+}
