@@ -1,0 +1,165 @@
+/**
+ * Deleting snapshots and saves, and sweeping what interrupted writes left behind. Nothing is
+ * deleted that ckptd cannot prove it created: a snapshot must be a folder directly inside
+ * `<store>/snapshots` whose fresh `snapshot.json` names it; a save only loses the files its record
+ * lists, when they still look as recorded.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { fsyncDir, removeTree } from './durable.js';
+import { isValidId } from './ids.js';
+import {
+  DIR_MODE,
+  TEMP_PREFIX,
+  defaultSavesDir,
+  isSafeRelPath,
+  saveRecordFile,
+  saveRecordsDir,
+  snapshotDir,
+  snapshotsDir,
+  stagingRoot,
+  trashRoot,
+} from './layout.js';
+import { readSave, readSnapshot } from './read-store.js';
+import type { SaveMeta, SnapshotMeta } from './types.js';
+
+/**
+ * Deletes snapshot `id`. Re-reads its `snapshot.json` from disk, checks it names `id` and that the
+ * folder really lies inside `<store>/snapshots` (after resolving symlinks), then asks `guard` with
+ * the fresh metadata: a string returned is a reason to refuse, and the deletion throws with it.
+ * The folder is renamed into `<store>/.trash/` first (it disappears at once, atomically), then
+ * removed. Files shared with other snapshots (hard links) stay in those. The caller holds the lock.
+ */
+export async function deleteSnapshot(store: string, id: string, guard?: (meta: SnapshotMeta) => string | null): Promise<void> {
+  if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid snapshot id`);
+  const dir = snapshotDir(store, id);
+  const st = await fsp.lstat(dir).catch(() => null);
+  if (st === null) throw new Error(`no snapshot ${id} in ${store}`);
+  if (!st.isDirectory()) throw new Error(`refusing to delete ${dir}: not a folder`);
+  const parent = await fsp.realpath(snapshotsDir(store));
+  const real = await fsp.realpath(dir);
+  if (path.dirname(real) !== parent || path.basename(real) !== id) throw new Error(`refusing to delete ${dir}: it resolves to ${real}, outside ${parent}`);
+  const meta = await readSnapshot(store, id);
+  const reason = guard?.(meta) ?? null;
+  if (reason !== null) throw new Error(`refusing to delete snapshot ${id}: ${reason}`);
+
+  const trash = trashRoot(store);
+  await fsp.mkdir(trash, { recursive: true, mode: DIR_MODE });
+  const target = path.join(trash, id);
+  // A leftover of an interrupted delete of the same id: it was ours, finish removing it.
+  await removeTree(target);
+  await fsp.rename(dir, target);
+  await fsyncDir(snapshotsDir(store));
+  await fsyncDir(trash);
+  await removeTree(target);
+  await fsyncDir(trash);
+}
+
+/** What `deleteSave` did: files removed, and files it left in place with the reason. */
+export interface DeleteSaveResult {
+  removed: string[];
+  kept: { path: string; reason: string }[];
+}
+
+/**
+ * Deletes save `id`: the exported file (or the files of the exported folder) that its record
+ * lists, then the record. A file is removed only when it is still a regular file of the recorded
+ * size (or the recorded symlink) and its name carries the save's id; anything else, and anything
+ * the user added to a save's folder, is left in place and reported in `kept`. The record is
+ * removed last, so an interrupted delete can be run again. `guard` works as in `deleteSnapshot`.
+ */
+export async function deleteSave(store: string, id: string, guard?: (meta: SaveMeta) => string | null): Promise<DeleteSaveResult> {
+  if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid save id`);
+  const meta = await readSave(store, id);
+  const reason = guard?.(meta) ?? null;
+  if (reason !== null) throw new Error(`refusing to delete save ${id}: ${reason}`);
+  const result: DeleteSaveResult = { removed: [], kept: [] };
+  const top = meta.path;
+  if (!path.isAbsolute(top) || !path.basename(top).includes(id)) {
+    result.kept.push({ path: top, reason: 'the recorded path does not carry the save id' });
+  } else {
+    const st = await fsp.lstat(top).catch(() => null);
+    if (st === null) {
+      // Already gone: only the record is left to remove.
+    } else if (st.isFile()) {
+      const f = meta.files.length === 1 ? meta.files[0]! : null;
+      if (f !== null && f.type === undefined && st.size === f.size) {
+        await fsp.unlink(top);
+        result.removed.push(top);
+      } else result.kept.push({ path: top, reason: 'it no longer matches the save record' });
+    } else if (st.isDirectory()) {
+      await deleteSaveFolder(top, meta, result);
+    } else result.kept.push({ path: top, reason: 'not a file or folder' });
+    await fsyncDir(path.dirname(top)).catch(() => undefined);
+  }
+  await fsp.rm(saveRecordFile(store, id), { force: true });
+  await fsyncDir(saveRecordsDir(store));
+  return result;
+}
+
+async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveResult): Promise<void> {
+  const dirs = new Set<string>();
+  for (const f of meta.files) {
+    if (!isSafeRelPath(f.path)) {
+      result.kept.push({ path: f.path, reason: 'unsafe path in the record' });
+      continue;
+    }
+    const file = path.join(top, f.path);
+    const st = await fsp.lstat(file).catch(() => null);
+    if (st === null) continue;
+    const matches = f.type === 'symlink' ? st.isSymbolicLink() : st.isFile() && st.size === f.size;
+    if (!matches) {
+      result.kept.push({ path: file, reason: 'it no longer matches the save record' });
+      continue;
+    }
+    await fsp.unlink(file);
+    result.removed.push(file);
+    for (let d = path.posix.dirname(f.path); d !== '.'; d = path.posix.dirname(d)) dirs.add(d);
+  }
+  // Deepest first; a folder holding anything not ours stays (rmdir never removes content).
+  const ordered = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const d of [...ordered.map((r) => path.join(top, r)), top]) {
+    await fsp.rmdir(d).then(
+      () => result.removed.push(d),
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') result.kept.push({ path: d, reason: 'holds files that are not part of the save' });
+        else if (err.code !== 'ENOENT') throw err;
+      },
+    );
+  }
+}
+
+/**
+ * Removes what interrupted work left in the store: everything in `.staging/` and `.trash/`, and
+ * `.ckptd-tmp-*` temp files in the store, `save-records/`, `saves/` and each of `saveDirs` (the
+ * runs' `save.to`). Returns the absolute paths removed, for the log. Call it at start-up while
+ * holding the lock (no write is in progress then).
+ */
+export async function sweepStore(store: string, saveDirs: string[] = []): Promise<{ removed: string[] }> {
+  const removed: string[] = [];
+  for (const dir of [stagingRoot(store), trashRoot(store)]) {
+    for (const name of await readdirOrEmpty(dir)) {
+      await removeTree(path.join(dir, name));
+      removed.push(path.join(dir, name));
+    }
+  }
+  const tempDirs = new Set([store, saveRecordsDir(store), defaultSavesDir(store), ...saveDirs.map((d) => path.resolve(d))]);
+  for (const dir of tempDirs) {
+    for (const name of await readdirOrEmpty(dir)) {
+      if (!name.startsWith(TEMP_PREFIX)) continue;
+      await removeTree(path.join(dir, name));
+      removed.push(path.join(dir, name));
+    }
+  }
+  return { removed };
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The store's error classes. Each carries the path it is about, so a log line or CLI message can
+ * name the file without the caller adding context.
+ */
+import { CkptdError } from '../util/errors.js';
+
+/**
+ * A source file changed while (or just before) it was copied: the copy was discarded, nothing torn
+ * was kept. `changes` says what differed, e.g. `["size 10 -> 12", "mtime"]`.
+ */
+export class FileChangedError extends CkptdError {
+  override readonly name = 'FileChangedError';
+  constructor(
+    readonly path: string,
+    readonly changes: string[],
+  ) {
+    super(`${path} changed while it was being copied (${changes.join(', ')})`);
+  }
+}
+
+/** A source file disappeared before it could be copied. */
+export class FileVanishedError extends CkptdError {
+  override readonly name = 'FileVanishedError';
+  constructor(readonly path: string) {
+    super(`${path} vanished before it could be copied`);
+  }
+}
+
+/**
+ * The disk (or quota) filled up while writing `path` (ENOSPC / EDQUOT). Whatever was being written
+ * was removed again; `code` keeps the original errno name.
+ */
+export class NoSpaceError extends CkptdError {
+  override readonly name = 'NoSpaceError';
+  constructor(
+    readonly path: string,
+    readonly code: string,
+  ) {
+    super(`no space left on the device (${code}) while writing ${path}; free some space and try again`);
+  }
+}
+
+/**
+ * The scan could not read some folders of the run. `problems` names each; the state is incomplete,
+ * so it is not captured.
+ */
+export class ScanError extends CkptdError {
+  override readonly name = 'ScanError';
+  constructor(readonly problems: { path: string; error: string }[]) {
+    super(`cannot read ${problems.map((p) => `${p.path} (${p.error})`).join(', ')}`);
+  }
+}
+
+/**
+ * Another process holds the store's lock. The message names it (pid, host, since, command).
+ * Exit code 3: refused for safety.
+ */
+export class StoreLockedError extends CkptdError {
+  override readonly exitCode = 3;
+  override readonly name = 'StoreLockedError';
+  constructor(
+    readonly store: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `err` with `what` and `path` in front of its message, keeping its `code` (for EACCES, EIO, ...). */
+export function withPath(err: unknown, what: string, path: string): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (e instanceof CkptdError) return e;
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') return new NoSpaceError(path, e.code);
+  if (typeof e?.message === 'string' && e.message.includes(path)) return e;
+  const wrapped = new Error(`${what} ${path}: ${e?.message ?? String(err)}`, { cause: err }) as NodeJS.ErrnoException;
+  if (e?.code !== undefined) wrapped.code = e.code;
+  return wrapped;
+}

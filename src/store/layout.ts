@@ -1,0 +1,91 @@
+/**
+ * Where everything lives in a store (see `types.ts` for the layout) and how a store is created.
+ * Every path helper takes an id already checked with `isValidId`; none touches the file system.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+
+/** Mode of every folder ckptd creates: no group or other write. */
+export const DIR_MODE = 0o755;
+
+/** The prefix of every temp name ckptd writes (atomic writes, saves in progress); swept at start. */
+export const TEMP_PREFIX = '.ckptd-tmp-';
+
+/** `<store>/snapshots`. */
+export function snapshotsDir(store: string): string {
+  return path.join(store, 'snapshots');
+}
+
+/** `<store>/snapshots/<id>`. */
+export function snapshotDir(store: string, id: string): string {
+  return path.join(store, 'snapshots', id);
+}
+
+/** `<store>/snapshots/<id>/files`: the captured state (the snapshot's `path`). */
+export function snapshotFilesDir(store: string, id: string): string {
+  return path.join(store, 'snapshots', id, 'files');
+}
+
+/** `<store>/snapshots/<id>/snapshot.json`. */
+export function snapshotMetaFile(store: string, id: string): string {
+  return path.join(store, 'snapshots', id, 'snapshot.json');
+}
+
+/** `<store>/.staging`: snapshots being written; never visible, swept at start. */
+export function stagingRoot(store: string): string {
+  return path.join(store, '.staging');
+}
+
+/** `<store>/.trash`: snapshots being deleted (renamed here first so they vanish atomically). */
+export function trashRoot(store: string): string {
+  return path.join(store, '.trash');
+}
+
+/** `<store>/saves`: the default `save.to`. */
+export function defaultSavesDir(store: string): string {
+  return path.join(store, 'saves');
+}
+
+/** `<store>/save-records`. */
+export function saveRecordsDir(store: string): string {
+  return path.join(store, 'save-records');
+}
+
+/** `<store>/save-records/<id>.json`. */
+export function saveRecordFile(store: string, id: string): string {
+  return path.join(store, 'save-records', `${id}.json`);
+}
+
+/** `<store>/state.json`: persisted policy anchors and counters. */
+export function stateFile(store: string): string {
+  return path.join(store, 'state.json');
+}
+
+/** `<store>/daemon.json`: who holds the store's lock. */
+export function holderFile(store: string): string {
+  return path.join(store, 'daemon.json');
+}
+
+/** `<store>/daemon.lock`: the lock itself (a folder, managed by proper-lockfile). */
+export function lockPath(store: string): string {
+  return path.join(store, 'daemon.lock');
+}
+
+/**
+ * Creates the store and its `snapshots/`, `save-records/` and `.staging/` folders when missing
+ * (mode 0o755, less whatever the umask removes). Existing folders are left as they are.
+ */
+export async function ensureStore(store: string): Promise<void> {
+  for (const dir of [store, snapshotsDir(store), saveRecordsDir(store), stagingRoot(store)]) {
+    await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
+  }
+}
+
+/**
+ * True when `rel` is a relative POSIX path that stays inside the folder it is joined to: not empty,
+ * not absolute, no `.`/`..`/empty segments, no NUL. Guards every path read from a manifest or scan.
+ */
+export function isSafeRelPath(rel: string): boolean {
+  if (rel === '' || rel.startsWith('/') || rel.includes('\0')) return false;
+  return rel.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}

@@ -1,0 +1,97 @@
+/**
+ * Which processes hold files open for writing (Linux): one pass over `/proc/<pid>/fd`, reading
+ * the open flags from `/proc/<pid>/fdinfo`. Used to hold back a capture (or a restore) while a
+ * trainer still writes.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+
+/** One process holding one of the asked-about files open for writing. */
+export interface OpenWriter {
+  /** The path as the caller gave it (for a folder given: the file inside it). */
+  path: string;
+  pid: number;
+  /** The process name from `/proc/<pid>/comm`. */
+  command: string;
+}
+
+const O_ACCMODE = 0o3;
+const O_WRONLY = 0o1;
+const O_RDWR = 0o2;
+
+/**
+ * Processes holding any of `paths` (absolute), or any file under one of them when it is a folder,
+ * open for writing (O_WRONLY or O_RDWR). Paths are matched after resolving symlinks in their
+ * parent folders, as /proc shows them. Processes whose fds cannot be read (other users, gone
+ * meanwhile) are ignored; this process is included. Returns [] on platforms other than Linux.
+ */
+export async function findOpenWriters(paths: string[]): Promise<OpenWriter[]> {
+  if (process.platform !== 'linux' || paths.length === 0) return [];
+  const wanted = await realPaths(paths);
+  let pids: string[];
+  try {
+    pids = (await fsp.readdir('/proc')).filter((n) => /^\d+$/.test(n));
+  } catch {
+    return [];
+  }
+  const found: OpenWriter[] = [];
+  for (let i = 0; i < pids.length; i += 32) {
+    const batch = await Promise.all(pids.slice(i, i + 32).map((pid) => writersOf(pid, wanted)));
+    for (const list of batch) found.push(...list);
+  }
+  return found;
+}
+
+async function writersOf(pid: string, wanted: Map<string, string>): Promise<OpenWriter[]> {
+  const fdDir = `/proc/${pid}/fd`;
+  let fds: string[];
+  try {
+    fds = await fsp.readdir(fdDir);
+  } catch {
+    return [];
+  }
+  const out: OpenWriter[] = [];
+  let command: string | null = null;
+  for (const fd of fds) {
+    const target = await fsp.readlink(`${fdDir}/${fd}`).catch(() => null);
+    if (target === null || !target.startsWith('/')) continue;
+    const asked = match(target, wanted);
+    if (asked === null) continue;
+    const info = await fsp.readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => null);
+    const flags = info?.match(/^flags:\s*([0-7]+)/m)?.[1];
+    if (flags === undefined) continue;
+    const mode = parseInt(flags, 8) & O_ACCMODE;
+    if (mode !== O_WRONLY && mode !== O_RDWR) continue;
+    command ??= (await fsp.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim();
+    out.push({ path: asked, pid: Number(pid), command });
+  }
+  return out;
+}
+
+/** The caller's path for `target` when it is one of the wanted paths or lies under one. */
+function match(target: string, wanted: Map<string, string>): string | null {
+  const exact = wanted.get(target);
+  if (exact !== undefined) return exact;
+  for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
+    const base = wanted.get(dir);
+    if (base !== undefined) return path.join(base, path.relative(dir, target));
+    if (dir === '/') return null;
+  }
+}
+
+/** Real path (parent folders resolved, the last component kept) -> the path as given. */
+async function realPaths(paths: string[]): Promise<Map<string, string>> {
+  const parents = new Map<string, string>();
+  const out = new Map<string, string>();
+  for (const p of paths) {
+    const abs = path.resolve(p);
+    const dir = path.dirname(abs);
+    let real = parents.get(dir);
+    if (real === undefined) {
+      real = await fsp.realpath(dir).catch(() => dir);
+      parents.set(dir, real);
+    }
+    out.set(path.join(real, path.basename(abs)), abs);
+  }
+  return out;
+}

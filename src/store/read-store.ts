@@ -1,0 +1,161 @@
+/**
+ * Reading what a store holds: snapshots (a folder of `snapshots/` with a valid `snapshot.json`),
+ * saves (`save-records/<id>.json`), and resolving an id or unique prefix to one of them.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { isValidId, isValidIdPrefix } from './ids.js';
+import { saveRecordFile, saveRecordsDir, snapshotFilesDir, snapshotMetaFile, snapshotsDir } from './layout.js';
+import type { RecordMeta, SaveMeta, SnapshotMeta } from './types.js';
+
+/** Something in the store that looks like a snapshot or save record but is not a valid one. */
+export interface StoreProblem {
+  /** The folder or file. */
+  path: string;
+  problem: string;
+}
+
+/**
+ * Every snapshot of the store, newest first (by id, which sorts by creation time), with `path`
+ * recomputed from where the store is now. Folders without a readable, valid `snapshot.json` are
+ * not snapshots and are left out (see `findBroken`). A store without `snapshots/` has none.
+ */
+export async function listSnapshots(store: string): Promise<SnapshotMeta[]> {
+  return (await scanSnapshots(store)).snapshots;
+}
+
+/**
+ * What `listSnapshots` leaves out: folders of `snapshots/` that are not valid snapshots and save
+ * records that cannot be read, each with the reason. ckptd never deletes these by itself.
+ */
+export async function findBroken(store: string): Promise<StoreProblem[]> {
+  return [...(await scanSnapshots(store)).problems, ...(await scanSaves(store)).problems];
+}
+
+/** The snapshot `id` (recomputed `path`). Throws when `id` is invalid or no such snapshot exists. */
+export async function readSnapshot(store: string, id: string): Promise<SnapshotMeta> {
+  if (!isValidId(id)) throw new Error(invalidIdMessage(id));
+  const r = await readSnapshotMeta(store, id);
+  if ('problem' in r) throw new Error(`snapshot ${id}: ${r.problem}`);
+  return r.meta;
+}
+
+/** Every save record of the store, newest first. Unreadable records are left out (see `findBroken`). */
+export async function listSaves(store: string): Promise<SaveMeta[]> {
+  return (await scanSaves(store)).saves;
+}
+
+/** The save `id`. Throws when `id` is invalid or no such save record exists. */
+export async function readSave(store: string, id: string): Promise<SaveMeta> {
+  if (!isValidId(id)) throw new Error(invalidIdMessage(id));
+  const r = await readSaveMeta(store, id);
+  if ('problem' in r) throw new Error(`save ${id}: ${r.problem}`);
+  return r.meta;
+}
+
+/**
+ * The snapshot or save whose id is `idOrPrefix`, or the only one whose id starts with it.
+ * Rejects anything that is not `[0-9a-z-]` (`../x`, `/`, NUL, empty) before touching the disk.
+ * Throws "no snapshot or save matches ..." when none does, and lists the candidates when several do.
+ */
+export async function resolveId(store: string, idOrPrefix: string): Promise<RecordMeta> {
+  if (!isValidIdPrefix(idOrPrefix)) throw new Error(invalidIdMessage(idOrPrefix));
+  const all: RecordMeta[] = [...(await listSnapshots(store)), ...(await listSaves(store))];
+  const exact = all.find((r) => r.id === idOrPrefix);
+  if (exact) return exact;
+  const matches = all.filter((r) => r.id.startsWith(idOrPrefix)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new Error(`no snapshot or save matches "${idOrPrefix}" in ${store}`);
+  throw new Error(
+    `"${idOrPrefix}" is ambiguous: it matches ${matches.length} ids: ${matches.map((m) => `${m.id} (${m.kind})`).join(', ')}; give more characters`,
+  );
+}
+
+function invalidIdMessage(s: string): string {
+  return `invalid id ${JSON.stringify(s)}: ids are made of lowercase letters, digits and "-" (e.g. 20261122-153802-123-a1b2)`;
+}
+
+async function scanSnapshots(store: string): Promise<{ snapshots: SnapshotMeta[]; problems: StoreProblem[] }> {
+  const snapshots: SnapshotMeta[] = [];
+  const problems: StoreProblem[] = [];
+  for (const name of await readdirOrEmpty(snapshotsDir(store))) {
+    const dir = path.join(snapshotsDir(store), name);
+    if (!isValidId(name)) {
+      problems.push({ path: dir, problem: 'not a snapshot id' });
+      continue;
+    }
+    const r = await readSnapshotMeta(store, name);
+    if ('problem' in r) problems.push({ path: dir, problem: r.problem });
+    else snapshots.push(r.meta);
+  }
+  snapshots.sort((a, b) => (a.id < b.id ? 1 : -1));
+  return { snapshots, problems };
+}
+
+async function scanSaves(store: string): Promise<{ saves: SaveMeta[]; problems: StoreProblem[] }> {
+  const saves: SaveMeta[] = [];
+  const problems: StoreProblem[] = [];
+  for (const name of await readdirOrEmpty(saveRecordsDir(store))) {
+    // Temp files of atomic writes in progress (or left by a crash) are not records.
+    if (name.startsWith('.') || !name.endsWith('.json')) continue;
+    const id = name.slice(0, -'.json'.length);
+    if (!isValidId(id)) {
+      problems.push({ path: path.join(saveRecordsDir(store), name), problem: 'not a save id' });
+      continue;
+    }
+    const r = await readSaveMeta(store, id);
+    if ('problem' in r) problems.push({ path: saveRecordFile(store, id), problem: r.problem });
+    else saves.push(r.meta);
+  }
+  saves.sort((a, b) => (a.id < b.id ? 1 : -1));
+  return { saves, problems };
+}
+
+async function readSnapshotMeta(store: string, id: string): Promise<{ meta: SnapshotMeta } | { problem: string }> {
+  const json = await readJson(snapshotMetaFile(store, id));
+  if ('problem' in json) return json;
+  const m = json.value as Partial<SnapshotMeta>;
+  if (!isObject(m) || m.id !== id) return { problem: `snapshot.json names id ${JSON.stringify(isObject(m) ? m.id : undefined)}, not ${id}` };
+  if (m.format !== 1) return { problem: `snapshot.json has unknown format ${JSON.stringify(m.format)}` };
+  if (!Array.isArray(m.files) || typeof m.kind !== 'string' || typeof m.created !== 'string') {
+    return { problem: 'snapshot.json lacks files, kind or created' };
+  }
+  return { meta: { ...(m as SnapshotMeta), path: snapshotFilesDir(store, id) } };
+}
+
+async function readSaveMeta(store: string, id: string): Promise<{ meta: SaveMeta } | { problem: string }> {
+  const json = await readJson(saveRecordFile(store, id));
+  if ('problem' in json) return json;
+  const m = json.value as Partial<SaveMeta>;
+  if (!isObject(m) || m.id !== id || m.kind !== 'save') return { problem: `record is not save ${id}` };
+  if (m.format !== 1 || !Array.isArray(m.files) || typeof m.path !== 'string') return { problem: 'record lacks format, files or path' };
+  return { meta: m as SaveMeta };
+}
+
+async function readJson(file: string): Promise<{ value: unknown } | { problem: string }> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { problem: code === 'ENOENT' ? `${path.basename(file)} is missing (unfinished or damaged)` : (err as Error).message };
+  }
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (err) {
+    return { problem: `${path.basename(file)} is not valid JSON: ${(err as Error).message}` };
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}

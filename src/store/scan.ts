@@ -1,0 +1,168 @@
+/**
+ * Scanning a run's state: which files the `include`/`exclude` rules select, as the file system
+ * reports them right now (lstat only: symlinks are entries, never followed), and a digest of it.
+ */
+import { createHash } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import picomatch from 'picomatch';
+import { ScanError } from './errors.js';
+import type { ScanEntry } from './types.js';
+
+/**
+ * Globs (relative POSIX paths, `dot: true`) that are never part of a state: ckptd's own files and
+ * the temp names trainers and editors write before renaming into place. A folder matching one is
+ * not entered.
+ */
+export const ALWAYS_EXCLUDED: readonly string[] = [
+  '.ckptd-progress.json',
+  '**/.ckptd-*',
+  '**/.ckptd-*/**',
+  '**/*.tmp',
+  '**/*.temp',
+  '**/*.part',
+  '**/*.partial',
+  '**/*.swp',
+  '**/*~',
+  '**/.#*',
+  '**/*.crdownload',
+  '**/tmp-checkpoint-*',
+  '**/tmp-checkpoint-*/**',
+];
+
+/** The rules that select a run's state. */
+export interface ScanOptions {
+  /** Globs of relative POSIX paths to include (`dot: true`); `[]` includes nothing. */
+  include: string[];
+  /** Globs to leave out; a folder matching one is not entered. `ALWAYS_EXCLUDED` is added. */
+  exclude: string[];
+  /** Absolute paths never entered (the store, `save.to`); only those inside the run matter. */
+  excludeAbs: string[];
+}
+
+/** A scan with the folders it could not read. */
+export interface ScanResult {
+  /** Regular files and symlinks, sorted by path (plain string order). */
+  entries: ScanEntry[];
+  /** Folders and files inside the run that could not be read (the root folder failing throws instead). */
+  problems: { path: string; error: string }[];
+}
+
+/** How many lstat/readdir calls run at once. */
+const PARALLEL = 32;
+
+/**
+ * The run's state: every regular file and symlink under `runDir` that `include` selects and
+ * neither `exclude` nor `ALWAYS_EXCLUDED` leaves out, sorted by path. Files that vanish during
+ * the walk are skipped silently; other kinds (folders, sockets, FIFOs, devices) are never entries.
+ * Throws `ScanError` naming every sub-folder or file it could not read (an incomplete state must not be
+ * captured as if it were whole), and the file system's error when `runDir` itself cannot be read.
+ */
+export async function scanState(runDir: string, opts: ScanOptions): Promise<ScanEntry[]> {
+  const { entries, problems } = await scanStateDetailed(runDir, opts);
+  if (problems.length > 0) throw new ScanError(problems);
+  return entries;
+}
+
+/** Like `scanState`, but returns unreadable sub-folders as `problems` next to what it could read. */
+export async function scanStateDetailed(runDir: string, opts: ScanOptions): Promise<ScanResult> {
+  const included = matcher(opts.include);
+  const excluded = matcher([...ALWAYS_EXCLUDED, ...opts.exclude]);
+  const skipRel = await excludedInside(runDir, opts.excludeAbs);
+  const entries: ScanEntry[] = [];
+  const problems: ScanResult['problems'] = [];
+
+  // The root must be readable: an error here is the caller's to report (missing run folder, ...).
+  const rootDirents = await fsp.readdir(runDir, { withFileTypes: true });
+  const queue: { rel: string; dirents: Dirent[] | null }[] = [{ rel: '', dirents: rootDirents }];
+  while (queue.length > 0) {
+    const batch = queue.splice(0, PARALLEL);
+    const listed = await Promise.all(
+      batch.map(async (d) => {
+        if (d.dirents) return d.dirents;
+        try {
+          return await fsp.readdir(path.join(runDir, d.rel), { withFileTypes: true });
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOENT' && code !== 'ENOTDIR') problems.push({ path: path.join(runDir, d.rel), error: (err as Error).message });
+          return [];
+        }
+      }),
+    );
+    const candidates: string[] = [];
+    batch.forEach((d, i) => {
+      for (const dirent of listed[i]!) {
+        const rel = d.rel === '' ? dirent.name : `${d.rel}/${dirent.name}`;
+        if (skipRel.has(rel) || excluded(rel)) continue;
+        if (dirent.isDirectory()) queue.push({ rel, dirents: null });
+        else if ((dirent.isFile() || dirent.isSymbolicLink()) && included(rel)) candidates.push(rel);
+      }
+    });
+    for (let i = 0; i < candidates.length; i += PARALLEL) {
+      const found = await Promise.all(
+        candidates.slice(i, i + PARALLEL).map((rel) =>
+          statEntry(runDir, rel).catch((err: Error) => {
+            problems.push({ path: path.join(runDir, rel), error: err.message });
+            return null;
+          }),
+        ),
+      );
+      for (const e of found) if (e) entries.push(e);
+    }
+  }
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  problems.sort((a, b) => (a.path < b.path ? -1 : 1));
+  return { entries, problems };
+}
+
+/**
+ * sha256 (hex) over one line per entry: path, type, size, mtimeNs, mode and symlink target. Two
+ * scans of an untouched state give the same digest; any content write changes mtime and so the
+ * digest. Order of `entries` does not matter.
+ */
+export function stateDigest(entries: ScanEntry[]): string {
+  const hash = createHash('sha256');
+  const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // NUL cannot occur in a path or link target, so the fields cannot run into each other.
+  for (const e of sorted) hash.update(`${e.path}\0${e.type}\0${e.size}\0${e.mtimeNs}\0${e.mode.toString(8)}\0${e.target ?? ''}\n`);
+  return hash.digest('hex');
+}
+
+/** The lstat of one file or symlink as a `ScanEntry`, or null when it vanished or is neither. */
+export async function statEntry(runDir: string, rel: string): Promise<ScanEntry | null> {
+  const abs = path.join(runDir, rel);
+  try {
+    const st = await fsp.lstat(abs, { bigint: true });
+    const base = { path: rel, size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: Number(st.mode & 0o7777n) };
+    if (st.isFile()) return { ...base, type: 'file' };
+    if (st.isSymbolicLink()) return { ...base, type: 'symlink', target: await fsp.readlink(abs) };
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // Replaced or removed between readdir and lstat/readlink: not part of this state.
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL') return null;
+    throw err;
+  }
+}
+
+function matcher(globs: readonly string[]): (rel: string) => boolean {
+  if (globs.length === 0) return () => false;
+  return picomatch([...globs], { dot: true });
+}
+
+/** Relative paths (inside the run) of the `excludeAbs` entries that lie strictly inside it. */
+async function excludedInside(runDir: string, excludeAbs: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  const runs = [path.resolve(runDir), await fsp.realpath(runDir).catch(() => path.resolve(runDir))];
+  for (const abs of excludeAbs) {
+    const targets = [path.resolve(abs), await fsp.realpath(abs).catch(() => path.resolve(abs))];
+    for (const r of runs) {
+      for (const t of targets) {
+        const rel = path.relative(r, t);
+        if (rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) out.add(rel.split(path.sep).join('/'));
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,195 @@
+/**
+ * Exporting a run's model files as a save: into `save.to`, under a name that says what it is
+ * (`<prefix><run>-e<epoch>-s<step>-<id>.<ext>`), written under a temp name and renamed into place,
+ * with its record in `<store>/save-records/<id>.json` written once the export is in place.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import picomatch from 'picomatch';
+import type { Progress } from '../policy/types.js';
+import { allocateId } from './allocate-id.js';
+import { captureFile } from './capture-file.js';
+import { fsyncDir, removeTree, writeFileAtomic } from './durable.js';
+import { withPath } from './errors.js';
+import { isValidId } from './ids.js';
+import { DIR_MODE, TEMP_PREFIX, ensureStore, isSafeRelPath, saveRecordFile, snapshotFilesDir } from './layout.js';
+import type { ManifestEntry, SaveMeta, ScanEntry, SnapshotMeta } from './types.js';
+
+/** What `writeSave` exports, where to, and the facts its record carries. */
+export interface WriteSaveOptions {
+  store: string;
+  /** The folder that receives saves (created when missing). */
+  saveTo: string;
+  runName: string;
+  /** Prepended to the name; `/`, `\`, NUL and control characters become `_`. */
+  prefix: string;
+  /** `save.files`: globs (relative POSIX paths, `dot: true`) selecting the model files. */
+  files: string[];
+  /** The backup just taken of this same state: its stored copies are exported. */
+  from: SnapshotMeta | null;
+  runDir: string;
+  /** The scanned state the save is of. */
+  entries: ScanEntry[];
+  progress: Progress;
+  trigger: string;
+  now: number;
+  modelType?: string | null;
+}
+
+/**
+ * Exports the regular files of `entries` that `files` selects (symlinks are not exported) and
+ * returns the save's record. One model file becomes `<saveTo>/<prefix><run>-e<E>-s<S>-<id><.ext>`
+ * (`-e`/`-s` left out when unknown); several become a folder of that name (no ext) holding them at
+ * their relative paths. Exported files are ordinary files (0o644, 0o755 with an x bit).
+ *
+ * Files that `from` holds in the same version (path, size, mtime) are copied from its read-only,
+ * already hashed copies (`copyFile` with FICLONE: a reflink where the file system has them);
+ * others are captured from the run with `captureFile` (a file changing meanwhile throws
+ * `FileChangedError`; nothing is left behind). The record's `files[].path` are run-relative; for a
+ * single file its bytes are at `path` itself, for a folder at `path/<files[].path>`.
+ *
+ * Nothing outside `saveTo` and the store is written; an existing file is never replaced. Throws
+ * when no model file matches, naming the globs. The record is written after the export is in
+ * place; if that fails the export is removed again.
+ */
+export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
+  const models = selectModelFiles(opts.entries, opts.files, opts.runDir);
+  await ensureStore(opts.store);
+  const id = await allocateId(opts.store, opts.now);
+  const single = models.length === 1;
+  const ext = single ? path.posix.extname(models[0]!.path) : '';
+  const base = saveBaseName(opts.prefix, opts.runName, opts.progress, id);
+  await fsp.mkdir(opts.saveTo, { recursive: true, mode: DIR_MODE });
+  const saveTo = path.resolve(opts.saveTo);
+  const tmp = path.join(saveTo, `${TEMP_PREFIX}${id}${ext}`);
+  const final = path.join(saveTo, `${base}${ext}`);
+
+  const from = opts.from !== null && isValidId(opts.from.id) ? opts.from : null;
+  const stored = new Map((from?.files ?? []).map((f) => [f.path, f]));
+  const files: ManifestEntry[] = [];
+  let placed = false;
+  try {
+    if (!single) await fsp.mkdir(tmp, { mode: DIR_MODE });
+    const dirs = new Set<string>();
+    for (const e of models) {
+      const dst = single ? tmp : path.join(tmp, e.path);
+      if (!single) {
+        for (let d = path.posix.dirname(e.path); d !== '.'; d = path.posix.dirname(d)) dirs.add(d);
+        await fsp.mkdir(path.dirname(dst), { recursive: true, mode: DIR_MODE });
+      }
+      const mode = e.mode & 0o111 ? 0o755 : 0o644;
+      const s = stored.get(e.path);
+      let sha256: string;
+      if (from !== null && s !== undefined && s.type === undefined && s.size === e.size && s.mtime_ns === e.mtimeNs) {
+        await copyStored(path.join(snapshotFilesDir(opts.store, from.id), e.path), dst, e.size, mode);
+        sha256 = s.sha256;
+      } else {
+        sha256 = (await captureFile(path.join(opts.runDir, e.path), dst, e, { mode })).sha256;
+      }
+      files.push({ path: e.path, size: e.size, sha256, mode: e.mode, mtime_ns: e.mtimeNs });
+    }
+    if (!single) {
+      const ordered = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length);
+      for (const d of ordered) await fsyncDir(path.join(tmp, d));
+      await fsyncDir(tmp);
+    }
+    await placeNoReplace(tmp, final, single);
+    placed = true;
+    await fsyncDir(saveTo);
+
+    const meta: SaveMeta = {
+      id,
+      run: opts.runName,
+      kind: 'save',
+      name: null,
+      notes: null,
+      pinned: false,
+      created: new Date(opts.now).toISOString(),
+      trigger: opts.trigger,
+      epoch: opts.progress.epoch,
+      step: opts.progress.step,
+      loss: opts.progress.loss,
+      metrics: { ...opts.progress.metrics },
+      model_type: opts.modelType ?? null,
+      bytes: files.reduce((n, f) => n + f.size, 0),
+      path: final,
+      files,
+      from_snapshot: from?.id ?? null,
+      format: 1,
+    };
+    await writeFileAtomic(saveRecordFile(opts.store, id), `${JSON.stringify(meta, null, 2)}\n`);
+    return meta;
+  } catch (err) {
+    await removeTree(tmp).catch(() => undefined);
+    // Only what this call just put in place (its name carries the new id) is removed.
+    if (placed) await removeTree(final).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * `<prefix><run>[-e<epoch>][-s<step>]-<id>`, with the prefix made safe as part of one file name
+ * (`/`, `\`, NUL, control characters -> `_`; a leading `.ckptd-` loses its dot so the name can
+ * never be mistaken for a ckptd temp file).
+ */
+export function saveBaseName(prefix: string, runName: string, progress: Progress, id: string): string {
+  let safe = `${prefix}${runName}`.replace(/[/\\\u0000-\u001f\u007f]/g, '_');
+  if (safe.startsWith('.ckptd-')) safe = `_${safe.slice(1)}`;
+  const e = progress.epoch !== null ? `-e${progress.epoch}` : '';
+  const s = progress.step !== null ? `-s${progress.step}` : '';
+  return `${safe}${e}${s}-${id}`;
+}
+
+/** The regular files `globs` select; throws naming the globs when there are none. */
+function selectModelFiles(entries: ScanEntry[], globs: string[], runDir: string): ScanEntry[] {
+  const match = globs.length === 0 ? () => false : picomatch(globs, { dot: true });
+  const models = entries.filter((e) => e.type === 'file' && match(e.path));
+  for (const e of models) if (!isSafeRelPath(e.path)) throw new Error(`refusing to save unsafe path ${JSON.stringify(e.path)}`);
+  if (models.length > 0) return models;
+  const described = globs.map((g) => {
+    const only = entries.some((e) => picomatch(g, { dot: true })(e.path));
+    return `"${g}" ${only ? 'matched only symlinks' : 'matched nothing'}`;
+  });
+  throw new Error(`no model file to save in ${runDir}: save.files ${described.length > 0 ? described.join(', ') : 'is empty'}`);
+}
+
+/** Copies a stored (verified) file: reflink where possible, then checks the size, sets the mode, fsyncs. */
+async function copyStored(src: string, dst: string, size: number, mode: number): Promise<void> {
+  try {
+    await fsp.copyFile(src, dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+    const fh = await fsp.open(dst, 'r');
+    try {
+      const st = await fh.stat();
+      if (st.size !== size) throw new Error(`stored copy ${src} has ${st.size} bytes, its manifest says ${size}`);
+      await fh.chmod(mode);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    await fsp.rm(dst, { force: true }).catch(() => undefined);
+    throw withPath(err, 'exporting', dst);
+  }
+}
+
+/**
+ * Moves `tmp` to `final` without ever replacing something already there: a file by link + unlink
+ * (link fails when `final` exists), a folder by rename after checking `final` is free.
+ */
+async function placeNoReplace(tmp: string, final: string, isFile: boolean): Promise<void> {
+  if (isFile) {
+    try {
+      await fsp.link(tmp, final);
+      await fsp.unlink(tmp);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new Error(`${final} already exists; not replacing it`);
+      // File systems without hard links (FAT, some network mounts) fall through to rename.
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw withPath(err, 'placing', final);
+    }
+  }
+  if (await fsp.lstat(final).then(() => true, () => false)) throw new Error(`${final} already exists; not replacing it`);
+  await fsp.rename(tmp, final);
+}

@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { captureFile, FileChangedError, FileVanishedError } from '../../src/store/capture-file.js';
+import { scanState } from '../../src/store/scan.js';
+import type { ScanEntry } from '../../src/store/types.js';
+import { age, put, sha256, sha256File, tempDir } from './fixtures.js';
+
+async function entryOf(dir: string, rel: string): Promise<ScanEntry> {
+  const e = (await scanState(dir, { include: [rel], exclude: [], excludeAbs: [] }))[0];
+  if (!e) throw new Error(`no entry for ${rel}`);
+  return e;
+}
+
+describe('captureFile', () => {
+  it('copies to a new read-only file and returns the sha256 of the stored bytes', async () => {
+    const dir = await tempDir();
+    // Larger than one 8 MiB chunk and not a multiple of it: exercises the overlapped loop.
+    const data = randomBytes((8 << 20) * 2 + 12345);
+    put(dir, 'src.bin', data);
+    const out = await captureFile(path.join(dir, 'src.bin'), path.join(dir, 'dst.bin'), await entryOf(dir, 'src.bin'));
+    expect(out.size).toBe(data.length);
+    expect(out.sha256).toBe(sha256(data));
+    expect(sha256File(path.join(dir, 'dst.bin'))).toBe(sha256(data));
+    expect(fs.statSync(path.join(dir, 'dst.bin')).mode & 0o777).toBe(0o444);
+  });
+
+  it('copies empty files', async () => {
+    const dir = await tempDir();
+    put(dir, 'empty', '');
+    const out = await captureFile(path.join(dir, 'empty'), path.join(dir, 'copy'), await entryOf(dir, 'empty'), { mode: 0o555 });
+    expect(out).toMatchObject({ size: 0, sha256: sha256('') });
+    expect(fs.statSync(path.join(dir, 'copy')).mode & 0o777).toBe(0o555);
+  });
+
+  it('refuses to overwrite an existing destination', async () => {
+    const dir = await tempDir();
+    put(dir, 'src', 'new');
+    put(dir, 'dst', 'precious');
+    await expect(captureFile(path.join(dir, 'src'), path.join(dir, 'dst'), await entryOf(dir, 'src'))).rejects.toThrow(/EEXIST/);
+    expect(fs.readFileSync(path.join(dir, 'dst'), 'utf8')).toBe('precious');
+  });
+
+  it('detects a file changed after the scan, before the copy, and stores nothing', async () => {
+    const dir = await tempDir();
+    const src = put(dir, 'src.bin', 'version one');
+    age(src);
+    const expect1 = await entryOf(dir, 'src.bin');
+    fs.writeFileSync(src, 'version two');
+    const err = await captureFile(src, path.join(dir, 'dst'), expect1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FileChangedError);
+    expect((err as FileChangedError).path).toBe(src);
+    expect((err as FileChangedError).changes).toContain('mtime');
+    expect(fs.existsSync(path.join(dir, 'dst'))).toBe(false);
+  });
+
+  it('detects a file rewritten during the copy and never keeps the torn copy', async () => {
+    const dir = await tempDir();
+    const size = 40 << 20;
+    const src = put(dir, 'src.bin', Buffer.alloc(size, 1));
+    age(src);
+    const e = await entryOf(dir, 'src.bin');
+    let wrote = false;
+    const err = await captureFile(src, path.join(dir, 'dst'), e, {
+      onBytes: () => {
+        if (wrote) return;
+        wrote = true;
+        // The writer overwrites the tail in place while the head is already copied.
+        const fd = fs.openSync(src, 'r+');
+        fs.writeSync(fd, Buffer.alloc(1 << 20, 2), 0, 1 << 20, size - (1 << 20));
+        fs.closeSync(fd);
+      },
+    }).catch((x: unknown) => x);
+    expect(wrote).toBe(true);
+    expect(err).toBeInstanceOf(FileChangedError);
+    expect(fs.existsSync(path.join(dir, 'dst'))).toBe(false);
+  });
+
+  it('detects a file that keeps growing from a concurrent writer; a copy that succeeds is whole', async () => {
+    const dir = await tempDir();
+    const src = put(dir, 'grow.bin', randomBytes(24 << 20));
+    age(src);
+    const e = await entryOf(dir, 'grow.bin');
+    const timer = setInterval(() => fs.appendFileSync(src, randomBytes(64 << 10)), 1);
+    const dst = path.join(dir, 'dst');
+    let result: unknown;
+    try {
+      result = await captureFile(src, dst, e).catch((x: unknown) => x);
+    } finally {
+      clearInterval(timer);
+    }
+    if (result instanceof FileChangedError) {
+      expect(fs.existsSync(dst)).toBe(false);
+    } else {
+      // The interval never ran during the copy: then the copy must be exactly the scanned version.
+      const head = fs.readFileSync(src).subarray(0, e.size);
+      expect(sha256File(dst)).toBe(sha256(head));
+      expect(fs.statSync(dst).size).toBe(e.size);
+    }
+  });
+
+  it('detects a file replaced by another one (rename over it)', async () => {
+    const dir = await tempDir();
+    const src = put(dir, 'model.pt', 'AAAA');
+    age(src);
+    const e = await entryOf(dir, 'model.pt');
+    const other = put(dir, 'other', 'BBBB');
+    fs.utimesSync(other, fs.statSync(src).atime, fs.statSync(src).mtime);
+    fs.renameSync(other, src);
+    const err = await captureFile(src, path.join(dir, 'dst'), e).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(FileChangedError);
+    expect((err as FileChangedError).changes.join(' ')).toMatch(/inode/);
+  });
+
+  it('throws FileVanishedError for a missing source', async () => {
+    const dir = await tempDir();
+    const src = put(dir, 'gone', 'x');
+    const e = await entryOf(dir, 'gone');
+    fs.unlinkSync(src);
+    await expect(captureFile(src, path.join(dir, 'dst'), e)).rejects.toBeInstanceOf(FileVanishedError);
+    expect(fs.existsSync(path.join(dir, 'dst'))).toBe(false);
+  });
+
+  it('never follows a symlink swapped in for the file', async () => {
+    const dir = await tempDir();
+    const src = put(dir, 'model.pt', 'AAAA');
+    const e = await entryOf(dir, 'model.pt');
+    put(dir, 'outside', 'secret');
+    fs.unlinkSync(src);
+    fs.symlinkSync(path.join(dir, 'outside'), src);
+    await expect(captureFile(src, path.join(dir, 'dst'), e)).rejects.toBeInstanceOf(FileChangedError);
+    expect(fs.existsSync(path.join(dir, 'dst'))).toBe(false);
+  });
+});

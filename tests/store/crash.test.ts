@@ -1,0 +1,78 @@
+/**
+ * kill -9 at many instants of a snapshot: whatever is visible afterwards is a complete, verified
+ * snapshot, and sweepStore removes what the killed writer left behind.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { sweepStore } from '../../src/store/delete-snapshot.js';
+import { listSnapshots } from '../../src/store/read-store.js';
+import { put, runAndStore, sha256File, tempDir } from './fixtures.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The store module and what it imports, transpiled to plain JS that a child node can run. */
+async function buildStore(): Promise<string> {
+  const out = await tempDir();
+  const store = fs.readdirSync(path.join(ROOT, 'src/store')).filter((n) => n.endsWith('.ts'));
+  const files = [...store.map((n) => `src/store/${n}`), 'src/util/errors.ts', 'src/policy/types.ts'];
+  for (const rel of files) {
+    const js = ts.transpileModule(fs.readFileSync(path.join(ROOT, rel), 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    }).outputText;
+    fs.mkdirSync(path.dirname(path.join(out, rel)), { recursive: true });
+    fs.writeFileSync(path.join(out, rel.replace(/\.ts$/, '.js')), js);
+  }
+  fs.writeFileSync(path.join(out, 'package.json'), '{"type":"module"}');
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'));
+  return out;
+}
+
+const CHILD = `
+import { scanState } from './src/store/scan.js';
+import { writeSnapshot } from './src/store/write-snapshot.js';
+const [run, store] = process.argv.slice(2);
+const entries = await scanState(run, { include: ['**/*'], exclude: [], excludeAbs: [store] });
+process.stdout.write('start\\n');
+await writeSnapshot({ store, runName: 'r', runDir: run, entries, kind: 'backup', trigger: 'crash-test',
+  progress: { epoch: null, step: null, loss: null, metrics: {}, source: null }, previous: null, now: Date.now() });
+process.stdout.write('done\\n');
+`;
+
+describe('a writer killed at any instant', () => {
+  it('leaves only complete snapshots visible, and sweepStore cleans the rest', async () => {
+    const built = await buildStore();
+    fs.writeFileSync(path.join(built, 'child.mjs'), CHILD);
+    const { run, store } = await runAndStore();
+    for (let i = 0; i < 40; i++) put(run, `small/${i}.json`, JSON.stringify({ i }));
+    put(run, 'big.bin', Buffer.alloc(48 << 20, 3));
+
+    let killedMidway = 0;
+    for (const delayMs of [0, 5, 15, 30, 60, 100, 150, 250, 400]) {
+      const child = spawn(process.execPath, [path.join(built, 'child.mjs'), run, store], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const started = await Promise.race([new Promise<boolean>((r) => child.stdout!.once('data', () => r(true))), exited.then(() => false)]);
+      expect(started, 'the child writer failed to start').toBe(true);
+      await new Promise((r) => setTimeout(r, delayMs));
+      child.kill('SIGKILL');
+      await exited;
+      if (!out.includes('done')) killedMidway++;
+
+      for (const s of await listSnapshots(store)) {
+        for (const f of s.files) expect(sha256File(path.join(s.path, f.path)), `${s.id} ${f.path}`).toBe(f.sha256);
+        expect(s.files).toHaveLength(41);
+      }
+      await sweepStore(store);
+      // A writer killed before it created the store leaves no .staging at all.
+      const staging = path.join(store, '.staging');
+      expect(fs.existsSync(staging) ? fs.readdirSync(staging) : []).toEqual([]);
+    }
+    // Some kills must have landed mid-snapshot, or the test proved nothing.
+    expect(killedMidway).toBeGreaterThan(0);
+  });
+});

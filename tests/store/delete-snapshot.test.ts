@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { deleteSave, deleteSnapshot, sweepStore } from '../../src/store/delete-snapshot.js';
+import { listSnapshots } from '../../src/store/read-store.js';
+import { age, put, runAndStore, snap } from './fixtures.js';
+
+describe('deleteSnapshot', () => {
+  it('deletes a snapshot without touching the files it shares with others', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'shared.bin', 'shared');
+    const w = put(run, 'w.bin', 'one');
+    age(w);
+    const first = await snap(run, store);
+    fs.writeFileSync(w, 'two');
+    const second = await snap(run, store, { previous: first, now: Date.now() + 1000 });
+    await deleteSnapshot(store, first.id);
+    expect((await listSnapshots(store)).map((s) => s.id)).toEqual([second.id]);
+    expect(fs.existsSync(path.join(store, 'snapshots', first.id))).toBe(false);
+    expect(fs.readFileSync(path.join(second.path, 'shared.bin'), 'utf8')).toBe('shared');
+    expect(fs.readdirSync(path.join(store, '.trash'))).toEqual([]);
+    expect(fs.readFileSync(path.join(run, 'shared.bin'), 'utf8')).toBe('shared');
+  });
+
+  it('refuses with the guard reason, judged on fresh metadata', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'a', 'a');
+    const meta = await snap(run, store, { pinned: true });
+    await expect(deleteSnapshot(store, meta.id, (fresh) => (fresh.pinned ? 'it is pinned' : null))).rejects.toThrow(/it is pinned/);
+    expect(fs.existsSync(meta.path)).toBe(true);
+  });
+
+  it('refuses ids outside the store, unknown ids and folders that are not snapshots', async () => {
+    const { base, run, store } = await runAndStore();
+    put(run, 'a', 'a');
+    await snap(run, store);
+    for (const bad of ['../run', '..', '/etc', 'a/b', '']) await expect(deleteSnapshot(store, bad)).rejects.toThrow(/not a valid/);
+    await expect(deleteSnapshot(store, '20990101-000000-000-aaaa')).rejects.toThrow(/no snapshot/);
+
+    // A symlink in snapshots/ pointing elsewhere is never followed into a deletion.
+    const outside = path.join(base, 'outside');
+    put(outside, 'snapshot.json', JSON.stringify({ id: '20990101-000000-000-bbbb' }));
+    fs.symlinkSync(outside, path.join(store, 'snapshots', '20990101-000000-000-bbbb'));
+    await expect(deleteSnapshot(store, '20990101-000000-000-bbbb')).rejects.toThrow(/not a folder/);
+    expect(fs.existsSync(path.join(outside, 'snapshot.json'))).toBe(true);
+
+    // A folder without snapshot.json (or naming another id) is not proven ours.
+    fs.mkdirSync(path.join(store, 'snapshots', '20990101-000000-000-cccc'));
+    put(path.join(store, 'snapshots', '20990101-000000-000-cccc'), 'user-file', 'keep me');
+    await expect(deleteSnapshot(store, '20990101-000000-000-cccc')).rejects.toThrow(/snapshot.json is missing/);
+    expect(fs.existsSync(path.join(store, 'snapshots', '20990101-000000-000-cccc', 'user-file'))).toBe(true);
+  });
+});
+
+describe('sweepStore', () => {
+  it('removes staging and trash leftovers and temp files, and nothing else', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'a', 'a');
+    const meta = await snap(run, store);
+    const half = put(store, '.staging/20990101-000000-000-aaaa/files/model.bin', 'half');
+    fs.chmodSync(half, 0o444);
+    put(store, '.trash/20990101-000000-000-bbbb/files/x', 'x');
+    put(store, '.ckptd-tmp-state.json-1234', '{');
+    put(store, 'saves/.ckptd-tmp-20990101-000000-000-cccc.pt', 'partial');
+    put(store, 'saves/r-e1-s1-20990101-000000-000-dddd.pt', 'a real save');
+    const { removed } = await sweepStore(store);
+    expect(removed.map((p) => path.relative(store, p)).sort()).toEqual(
+      ['.ckptd-tmp-state.json-1234', '.staging/20990101-000000-000-aaaa', '.trash/20990101-000000-000-bbbb', 'saves/.ckptd-tmp-20990101-000000-000-cccc.pt'].sort(),
+    );
+    expect(fs.existsSync(path.join(store, 'saves/r-e1-s1-20990101-000000-000-dddd.pt'))).toBe(true);
+    expect((await listSnapshots(store)).map((s) => s.id)).toEqual([meta.id]);
+    expect((await sweepStore(store)).removed).toEqual([]);
+  });
+});
+
+describe('deleteSave', () => {
+  it('removes only the files its record lists and keeps what the user added', async () => {
+    const { base, store } = await runAndStore();
+    const id = '20990101-000000-000-abcd';
+    const saveDir = path.join(base, 'exports', `r-${id}`);
+    put(saveDir, 'a/model.safetensors', 'AAAA');
+    put(saveDir, 'b.pt', 'BB');
+    put(saveDir, 'a/user-notes.txt', 'mine');
+    const files = [
+      { path: 'a/model.safetensors', size: 4, sha256: 'x', mode: 0o644, mtime_ns: '0' },
+      { path: 'b.pt', size: 2, sha256: 'y', mode: 0o644, mtime_ns: '0' },
+    ];
+    put(store, `save-records/${id}.json`, JSON.stringify({ id, run: 'r', kind: 'save', path: saveDir, files, format: 1, created: '' }));
+    const result = await deleteSave(store, id);
+    expect(result.removed.map((p) => path.relative(saveDir, p)).sort()).toEqual(['a/model.safetensors', 'b.pt']);
+    expect(fs.readFileSync(path.join(saveDir, 'a/user-notes.txt'), 'utf8')).toBe('mine');
+    expect(result.kept.map((k) => path.relative(saveDir, k.path)).sort()).toEqual(['', 'a']);
+    expect(fs.existsSync(path.join(store, 'save-records', `${id}.json`))).toBe(false);
+  });
+
+  it('keeps a file that no longer matches its record', async () => {
+    const { base, store } = await runAndStore();
+    const id = '20990101-000000-000-abce';
+    const file = put(base, `exports/r-${id}.pt`, 'replaced by the user with other bytes');
+    const files = [{ path: 'model.pt', size: 4, sha256: 'x', mode: 0o644, mtime_ns: '0' }];
+    put(store, `save-records/${id}.json`, JSON.stringify({ id, run: 'r', kind: 'save', path: file, files, format: 1, created: '' }));
+    const result = await deleteSave(store, id);
+    expect(result.removed).toEqual([]);
+    expect(fs.existsSync(file)).toBe(true);
+  });
+});

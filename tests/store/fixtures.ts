@@ -1,0 +1,75 @@
+/** Shared helpers for the store tests: temp folders, files with content, hashing, a scan of everything. */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach } from 'vitest';
+import { NO_PROGRESS } from '../../src/policy/types.js';
+import { scanState } from '../../src/store/scan.js';
+import type { ScanEntry } from '../../src/store/types.js';
+import { writeSnapshot, type WriteSnapshotOptions } from '../../src/store/write-snapshot.js';
+
+const made: string[] = [];
+afterEach(async () => {
+  for (const dir of made.splice(0)) await fsp.rm(dir, { recursive: true, force: true });
+});
+
+/** A new temp folder under os.tmpdir(), removed after the test. */
+export async function tempDir(): Promise<string> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ckptd-store-test-'));
+  made.push(dir);
+  return dir;
+}
+
+/** A run folder and a store folder side by side in a new temp folder. */
+export async function runAndStore(): Promise<{ base: string; run: string; store: string }> {
+  const base = await tempDir();
+  const run = path.join(base, 'run');
+  const store = path.join(base, 'store');
+  await fsp.mkdir(run);
+  return { base, run, store };
+}
+
+/** Writes `content` at `root/rel`, creating folders. */
+export function put(root: string, rel: string, content: string | Buffer): string {
+  const file = path.join(root, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+/** Sets a file's mtime `secondsAgo` in the past (so a later write surely changes it). */
+export function age(file: string, secondsAgo = 60): void {
+  const t = new Date(Date.now() - secondsAgo * 1000);
+  fs.utimesSync(file, t, t);
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function sha256File(file: string): string {
+  return sha256(fs.readFileSync(file));
+}
+
+/** Every file of the run (nothing excluded but the store). */
+export function scanAll(run: string, store: string): Promise<ScanEntry[]> {
+  return scanState(run, { include: ['**/*'], exclude: [], excludeAbs: [store] });
+}
+
+/** Scans the run and writes a backup snapshot of it. */
+export async function snap(run: string, store: string, extra: Partial<WriteSnapshotOptions> = {}) {
+  return writeSnapshot({
+    store,
+    runName: 'r',
+    runDir: run,
+    entries: await scanAll(run, store),
+    kind: 'backup',
+    trigger: 'test',
+    progress: NO_PROGRESS,
+    previous: null,
+    now: Date.now(),
+    ...extra,
+  });
+}

@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NO_PROGRESS } from '../../src/policy/types.js';
+import { findBroken, listSaves, listSnapshots, readSnapshot, resolveId } from '../../src/store/read-store.js';
+import type { SaveMeta } from '../../src/store/types.js';
+import { put, runAndStore, snap, tempDir } from './fixtures.js';
+
+describe('listSnapshots', () => {
+  it('lists snapshots newest first and ignores folders without a valid snapshot.json', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'a', 'a');
+    const t = Date.now();
+    const one = await snap(run, store, { now: t });
+    const two = await snap(run, store, { now: t + 1000 });
+    fs.mkdirSync(path.join(store, 'snapshots', '20990101-000000-000-dead', 'files'), { recursive: true });
+    fs.mkdirSync(path.join(store, 'snapshots', '20990101-000000-000-beef'));
+    fs.writeFileSync(path.join(store, 'snapshots', '20990101-000000-000-beef', 'snapshot.json'), '{not json');
+    fs.mkdirSync(path.join(store, 'snapshots', 'Not An Id'));
+
+    expect((await listSnapshots(store)).map((s) => s.id)).toEqual([two.id, one.id]);
+    const broken = await findBroken(store);
+    expect(broken.map((b) => path.basename(b.path)).sort()).toEqual(['20990101-000000-000-beef', '20990101-000000-000-dead', 'Not An Id']);
+    expect(broken.find((b) => b.path.endsWith('beef'))!.problem).toMatch(/not valid JSON/);
+  });
+
+  it('recomputes path from where the store is now', async () => {
+    const { base, run, store } = await runAndStore();
+    put(run, 'a', 'a');
+    const meta = await snap(run, store);
+    const moved = path.join(base, 'moved-store');
+    fs.renameSync(store, moved);
+    const [again] = await listSnapshots(moved);
+    expect(again!.path).toBe(path.join(moved, 'snapshots', meta.id, 'files'));
+    expect((await readSnapshot(moved, meta.id)).path).toBe(again!.path);
+  });
+
+  it('returns nothing for an empty or missing store', async () => {
+    const dir = await tempDir();
+    expect(await listSnapshots(path.join(dir, 'none'))).toEqual([]);
+    expect(await listSaves(path.join(dir, 'none'))).toEqual([]);
+  });
+});
+
+function fakeSave(store: string, id: string): SaveMeta {
+  const meta: SaveMeta = {
+    id,
+    run: 'r',
+    kind: 'save',
+    name: null,
+    notes: null,
+    pinned: false,
+    created: new Date().toISOString(),
+    trigger: 't',
+    ...NO_PROGRESS,
+    model_type: null,
+    bytes: 0,
+    path: path.join(store, 'saves', `r-${id}.pt`),
+    files: [],
+    from_snapshot: null,
+    format: 1,
+  };
+  delete (meta as unknown as Record<string, unknown>).source;
+  fs.mkdirSync(path.join(store, 'save-records'), { recursive: true });
+  fs.writeFileSync(path.join(store, 'save-records', `${id}.json`), JSON.stringify(meta));
+  return meta;
+}
+
+describe('resolveId', () => {
+  it('finds exact ids and unique prefixes across snapshots and saves', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'a', 'a');
+    const s = await snap(run, store, { now: Date.UTC(2026, 0, 1) });
+    fakeSave(store, '20270101-000000-000-abcd');
+    expect((await resolveId(store, s.id)).id).toBe(s.id);
+    expect((await resolveId(store, '2026')).id).toBe(s.id);
+    expect((await resolveId(store, '2027')).kind).toBe('save');
+    expect((await listSaves(store)).map((x) => x.id)).toEqual(['20270101-000000-000-abcd']);
+  });
+
+  it('lists the candidates when a prefix is ambiguous, and says when nothing matches', async () => {
+    const { store } = await runAndStore();
+    fakeSave(store, '20270101-000000-000-abcd');
+    fakeSave(store, '20270101-000000-000-abce');
+    await expect(resolveId(store, '2027')).rejects.toThrow(/ambiguous.*20270101-000000-000-abcd.*20270101-000000-000-abce/);
+    await expect(resolveId(store, '1999')).rejects.toThrow(/no snapshot or save matches/);
+  });
+
+  it('rejects hostile ids before touching the disk', async () => {
+    // A store path that does not exist: only validation can answer.
+    const store = '/nonexistent/ckptd-store';
+    for (const bad of ['', '../x', '/etc', 'a/b', 'x\0y', '..']) {
+      await expect(resolveId(store, bad)).rejects.toThrow(/invalid id/);
+    }
+  });
+});

@@ -1,0 +1,231 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NO_PROGRESS } from '../../src/policy/types.js';
+import { listSnapshots } from '../../src/store/read-store.js';
+import { stateDigest } from '../../src/store/scan.js';
+import type { SnapshotMeta } from '../../src/store/types.js';
+import { writeSnapshot } from '../../src/store/write-snapshot.js';
+import { age, put, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
+
+function stored(meta: SnapshotMeta, rel: string): string {
+  return path.join(meta.path, rel);
+}
+
+describe('writeSnapshot', () => {
+  it('writes the layout, snapshot.json with every field, read-only files and correct hashes', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'model.safetensors', 'weights');
+    put(run, 'sub/dir/optimizer.pt', 'optim');
+    const exe = put(run, 'run.sh', '#!/bin/sh\n');
+    fs.chmodSync(exe, 0o750);
+    fs.symlinkSync('model.safetensors', path.join(run, 'latest'));
+    const entries = await scanAll(run, store);
+    const now = Date.UTC(2026, 0, 2, 3, 4, 5, 6);
+    const meta = await writeSnapshot({
+      store,
+      runName: 'my-run',
+      runDir: run,
+      entries,
+      kind: 'manual',
+      trigger: 'manual',
+      name: 'first',
+      notes: 'hello',
+      pinned: true,
+      progress: { epoch: 3, step: 300, loss: 0.5, metrics: { eval_loss: 0.7 }, source: 'test' },
+      modelType: 'llama',
+      previous: null,
+      now,
+    });
+
+    expect(meta.path).toBe(path.join(store, 'snapshots', meta.id, 'files'));
+    expect(meta.created).toBe('2026-01-02T03:04:05.006Z');
+    expect(meta.id.startsWith('20260102-030405-006-')).toBe(true);
+    const onDisk = JSON.parse(fs.readFileSync(path.join(store, 'snapshots', meta.id, 'snapshot.json'), 'utf8')) as SnapshotMeta;
+    expect(onDisk).toEqual(meta);
+    expect(onDisk).toMatchObject({
+      run: 'my-run',
+      kind: 'manual',
+      name: 'first',
+      notes: 'hello',
+      pinned: true,
+      trigger: 'manual',
+      epoch: 3,
+      step: 300,
+      loss: 0.5,
+      metrics: { eval_loss: 0.7 },
+      model_type: 'llama',
+      skipped: [],
+      format: 1,
+      state_digest: stateDigest(entries),
+    });
+    expect(meta.files.map((f) => f.path)).toEqual(['latest', 'model.safetensors', 'run.sh', 'sub/dir/optimizer.pt']);
+    expect(meta.bytes).toBe(meta.files.reduce((n, f) => n + f.size, 0));
+    expect(meta.copied_bytes).toBe('weights'.length + 'optim'.length + '#!/bin/sh\n'.length);
+    expect(meta.linked_bytes).toBe(0);
+
+    for (const f of meta.files) {
+      const p = stored(meta, f.path);
+      if (f.type === 'symlink') {
+        expect(fs.readlinkSync(p)).toBe('model.safetensors');
+        expect(f.target).toBe('model.safetensors');
+        expect(f.sha256).toBe(sha256('model.safetensors'));
+        continue;
+      }
+      expect(sha256File(p)).toBe(f.sha256);
+      expect(fs.readFileSync(p)).toEqual(fs.readFileSync(path.join(run, f.path)));
+    }
+    expect(fs.statSync(stored(meta, 'model.safetensors')).mode & 0o777).toBe(0o444);
+    expect(fs.statSync(stored(meta, 'run.sh')).mode & 0o777).toBe(0o555);
+    expect(meta.files.find((f) => f.path === 'run.sh')!.mode).toBe(0o750);
+    expect(fs.statSync(stored(meta, 'sub/dir')).mode & 0o777).toBe(0o755);
+    expect(fs.readdirSync(path.join(store, '.staging'))).toEqual([]);
+  });
+
+  it('hard-links unchanged files from the previous snapshot and copies changed ones', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'frozen.bin', 'frozen bytes');
+    const w = put(run, 'weights.bin', 'generation 1');
+    age(w);
+    const first = await snap(run, store);
+    fs.writeFileSync(w, 'generation 2!');
+    const second = await snap(run, store, { previous: first, now: Date.now() + 1000 });
+
+    expect(fs.statSync(stored(second, 'frozen.bin')).ino).toBe(fs.statSync(stored(first, 'frozen.bin')).ino);
+    expect(fs.statSync(stored(second, 'weights.bin')).ino).not.toBe(fs.statSync(stored(first, 'weights.bin')).ino);
+    expect(fs.readFileSync(stored(first, 'weights.bin'), 'utf8')).toBe('generation 1');
+    expect(fs.readFileSync(stored(second, 'weights.bin'), 'utf8')).toBe('generation 2!');
+    expect(second.linked_bytes).toBe('frozen bytes'.length);
+    expect(second.copied_bytes).toBe('generation 2!'.length);
+    for (const f of second.files) expect(sha256File(stored(second, f.path))).toBe(f.sha256);
+  });
+
+  it('copies instead of linking when the previous stored file is gone', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'a.bin', 'aaaa');
+    const first = await snap(run, store);
+    fs.rmSync(stored(first, 'a.bin'));
+    const second = await snap(run, store, { previous: first, now: Date.now() + 1000 });
+    expect(second.linked_bytes).toBe(0);
+    expect(fs.readFileSync(stored(second, 'a.bin'), 'utf8')).toBe('aaaa');
+  });
+
+  it('captures again a file that changed after it was captured, as one generation', async () => {
+    const { run, store } = await runAndStore();
+    const a = put(run, 'a.json', '{"step":1}');
+    put(run, 'b.bin', Buffer.alloc(20 << 20, 7));
+    age(a);
+    const entries = await scanAll(run, store);
+    let changed = false;
+    const meta = await writeSnapshot({
+      store,
+      runName: 'r',
+      runDir: run,
+      entries,
+      kind: 'backup',
+      trigger: 't',
+      progress: NO_PROGRESS,
+      previous: null,
+      now: Date.now(),
+      retryDelayMs: 5,
+      onProgress: () => {
+        const staging = path.join(store, '.staging');
+        const [id] = fs.readdirSync(staging);
+        if (changed || id === undefined) return;
+        // Change a.json only once its old version is wholly staged (made read-only after its own
+        // checks passed): only the final re-check of every source can see the change.
+        const st = fs.statSync(path.join(staging, id, 'files', 'a.json'), { throwIfNoEntry: false });
+        if (st === undefined || (st.mode & 0o777) !== 0o444) return;
+        changed = true;
+        fs.writeFileSync(a, '{"step":2, "more": true}');
+      },
+    });
+    expect(changed).toBe(true);
+    expect(meta.skipped).toEqual([]);
+    expect(fs.readFileSync(stored(meta, 'a.json'), 'utf8')).toBe('{"step":2, "more": true}');
+    expect(meta.files.find((f) => f.path === 'a.json')!.sha256).toBe(sha256('{"step":2, "more": true}'));
+    expect(meta.state_digest).toBe(stateDigest(await scanAll(run, store)));
+  });
+
+  it('skips a file that keeps changing, and records it', async () => {
+    const { run, store } = await runAndStore();
+    const busy = put(run, 'busy.log', 'x');
+    put(run, 'calm.bin', 'calm');
+    const entries = await scanAll(run, store);
+    const meta = await writeSnapshot({
+      store,
+      runName: 'r',
+      runDir: run,
+      entries,
+      kind: 'backup',
+      trigger: 't',
+      progress: NO_PROGRESS,
+      previous: null,
+      now: Date.now(),
+      retries: 2,
+      retryDelayMs: 5,
+      onProgress: () => fs.appendFileSync(busy, 'x'),
+    });
+    expect(meta.skipped).toEqual([{ path: 'busy.log', reason: expect.stringMatching(/kept changing/) as unknown as string }]);
+    expect(meta.files.map((f) => f.path)).toEqual(['calm.bin']);
+    expect(fs.existsSync(stored(meta, 'busy.log'))).toBe(false);
+  });
+
+  it('leaves out a file that vanished and records it', async () => {
+    const { run, store } = await runAndStore();
+    const gone = put(run, 'gone.bin', 'g');
+    put(run, 'here.bin', 'h');
+    const entries = await scanAll(run, store);
+    fs.rmSync(gone);
+    const meta = await snap(run, store, { entries });
+    expect(meta.skipped).toEqual([{ path: 'gone.bin', reason: 'vanished' }]);
+    expect(meta.files.map((f) => f.path)).toEqual(['here.bin']);
+  });
+
+  it('leaves no visible snapshot and no staging when it fails mid-way', async () => {
+    const { run, store } = await runAndStore();
+    for (let i = 0; i < 5; i++) put(run, `f${i}.bin`, `file ${i}`);
+    let calls = 0;
+    await expect(
+      snap(run, store, {
+        onProgress: () => {
+          if (++calls === 2) throw new Error('injected failure');
+        },
+      }),
+    ).rejects.toThrow('injected failure');
+    expect(await listSnapshots(store)).toEqual([]);
+    expect(fs.readdirSync(path.join(store, 'snapshots'))).toEqual([]);
+    expect(fs.readdirSync(path.join(store, '.staging'))).toEqual([]);
+  });
+
+  // Root reads everything: an unreadable source can only be made for other users.
+  it.skipIf(process.getuid?.() === 0)('fails on an unreadable source, naming it, and leaves no snapshot', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'a.bin', 'a');
+    const locked = put(run, 'b.bin', 'b');
+    fs.chmodSync(locked, 0o000);
+    await expect(snap(run, store)).rejects.toThrow(locked);
+    expect(await listSnapshots(store)).toEqual([]);
+    expect(fs.readdirSync(path.join(store, '.staging'))).toEqual([]);
+  });
+
+  it('refuses entries whose path would leave the snapshot folder', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'ok.bin', 'ok');
+    const entries = await scanAll(run, store);
+    await expect(snap(run, store, { entries: [...entries, { ...entries[0]!, path: '../escape.bin' }] })).rejects.toThrow(/unsafe path/);
+    expect(fs.existsSync(path.join(store, 'snapshots', '..', 'escape.bin'))).toBe(false);
+    expect(fs.readdirSync(path.join(store, 'snapshots'))).toEqual([]);
+    expect(fs.readdirSync(path.join(store, '.staging'))).toEqual([]);
+  });
+
+  it('gives each snapshot a new id that sorts after the previous one', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'a', 'a');
+    const t = Date.now();
+    const one = await snap(run, store, { now: t });
+    const two = await snap(run, store, { now: t - 5000 });
+    expect(two.id > one.id).toBe(true);
+    expect((await listSnapshots(store)).map((s) => s.id)).toEqual([two.id, one.id]);
+  });
+});
