@@ -1,0 +1,68 @@
+/**
+ * The IO shell of progress reading: a `RunView` over a run folder on disk, and `readProgress`,
+ * which the daemon and the CLI call with the files their scan found.
+ */
+import { constants } from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { ProgressSpec } from '../config/types.js';
+import type { Progress } from '../policy/types.js';
+import { readProgressFromView } from './read-view.js';
+import type { RunFile, RunView } from './types.js';
+
+/**
+ * The biggest file a progress source reads (8 MiB). Bigger files are treated as not-a-progress-file:
+ * sources only read small state files, never models, and memory must not grow with file size.
+ * A `trainer_state.json` with a very long `log_history` can pass a few MB, hence not less.
+ */
+export const MAX_READ_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The progress of the run in `runDir`, read as `spec` says from `files` (the shell's scan: relative
+ * POSIX paths with mtimes; ckptd's own files need not be listed) plus `.ckptd-progress.json`, merged
+ * by the rule in `merge-readings.ts`. Reads only the few small files the source needs, each at most
+ * `MAX_READ_BYTES`. Returns the empty progress (`source: null`) when nothing is found; never
+ * rejects because of missing, unreadable, huge or malformed trainer files.
+ */
+export async function readProgress(runDir: string, spec: ProgressSpec, files: RunFile[]): Promise<Progress> {
+  return readProgressFromView(diskView(runDir, files), spec);
+}
+
+/**
+ * A `RunView` over `runDir`: `files` as given; `read` opens the file (following symlinks, without
+ * blocking on FIFOs), and resolves to null unless it is a regular file of at most `maxBytes`,
+ * decoded as UTF-8; `mtimeMs` stats it. Neither ever rejects.
+ */
+export function diskView(runDir: string, files: readonly RunFile[], maxBytes = MAX_READ_BYTES): RunView {
+  const abs = (rel: string): string => path.resolve(runDir, rel);
+  return {
+    files,
+    read: (rel) => readSmallFile(abs(rel), maxBytes).catch(() => null),
+    mtimeMs: (rel) =>
+      fsp.stat(abs(rel)).then(
+        (st) => (st.isFile() ? st.mtimeMs : null),
+        () => null,
+      ),
+  };
+}
+
+async function readSmallFile(file: string, maxBytes: number): Promise<string | null> {
+  // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
+  const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > maxBytes) return null;
+    // One byte past the stat's size: a file still growing is refused rather than read torn.
+    const buf = Buffer.alloc(st.size + 1);
+    let filled = 0;
+    while (filled < buf.length) {
+      const { bytesRead } = await fh.read(buf, filled, buf.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled > st.size) return null;
+    return buf.subarray(0, filled).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The `{file, epoch, step, loss}` source: values at key paths inside one JSON or YAML file that the
+ * training script writes, e.g. `{file: trainer_state.json, epoch: epoch, step: global_step,
+ * loss: "log_history[-1].loss"}`.
+ */
+import { getPath, parseKeyPath, type KeySegment } from './key-path.js';
+import { toCount, toNumber } from './numbers.js';
+import { readDocument } from './read-document.js';
+import type { Reading, RunView, Source } from './types.js';
+
+/** Where the values are: a file relative to the run folder and a key path per value (null = none). */
+export interface FileSourceSpec {
+  file: string;
+  epoch: string | null;
+  step: string | null;
+  loss: string | null;
+}
+
+/**
+ * A source reading `spec.file` (read by path, so it need not be in the listing) and the values at
+ * its key paths; numbers and numeric strings are accepted, negative epochs and steps are not.
+ * `atMs` is the file's mtime. The source yields null when the file is missing, too big or
+ * malformed, or none of the paths holds a number. A malformed key path makes that value null
+ * (config validation reports it; `parseKeyPath` gives the message).
+ */
+export function fileSource(spec: FileSourceSpec): Source {
+  const paths = { epoch: compile(spec.epoch), step: compile(spec.step), loss: compile(spec.loss) };
+  const rel = spec.file.replace(/^\.\//, '');
+  return async (view: RunView): Promise<Reading | null> => {
+    const doc = await readDocument(view, rel);
+    if (doc === null) return null;
+    const at = (p: KeySegment[] | null): unknown => (p ? getPath(doc, p) : undefined);
+    const epoch = toCount(at(paths.epoch));
+    const step = toCount(at(paths.step));
+    const loss = toNumber(at(paths.loss));
+    if (epoch === null && step === null && loss === null) return null;
+    const atMs = (await view.mtimeMs(rel)) ?? view.files.find((f) => f.path === rel)?.mtimeMs ?? 0;
+    return { epoch, step, loss, metrics: {}, atMs };
+  };
+}
+
+function compile(keyPath: string | null): KeySegment[] | null {
+  if (keyPath === null) return null;
+  try {
+    return parseKeyPath(keyPath);
+  } catch {
+    return null;
+  }
+}

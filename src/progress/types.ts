@@ -1,0 +1,52 @@
+/**
+ * Types of the progress readers. A source is a pure function over a `RunView`: a listing of the
+ * run's files and callbacks that read a few small files. Only `read-progress.ts` touches the disk,
+ * so every source can be tested with an in-memory view.
+ */
+
+/** One file of the run as the shell's scan listed it. */
+export interface RunFile {
+  /** Relative POSIX path inside the run folder. */
+  path: string;
+  /** Last modification time, ms since the Unix epoch. */
+  mtimeMs: number;
+}
+
+/**
+ * Reads a small text file of the run (path relative to the run folder, POSIX separators).
+ * Resolves to null when the file is missing, unreadable, not a regular file, or bigger than the
+ * read cap; never rejects.
+ */
+export type ReadText = (relPath: string) => Promise<string | null>;
+
+/** The mtime (ms) of a file of the run, or null when it is missing or unreadable; never rejects. */
+export type ReadMtime = (relPath: string) => Promise<number | null>;
+
+/**
+ * What a source sees of a run. `files` excludes ckptd's own files (such as `.ckptd-progress.json`),
+ * which is why `read` and `mtimeMs` work on any relative path, listed or not.
+ */
+export interface RunView {
+  files: readonly RunFile[];
+  read: ReadText;
+  mtimeMs: ReadMtime;
+}
+
+/** What one source found: progress values and how recent the evidence is. */
+export interface Reading {
+  epoch: number | null;
+  step: number | null;
+  loss: number | null;
+  metrics: Record<string, number>;
+  /** mtime (ms) of the newest file the values came from; decides merges with `.ckptd-progress.json`. */
+  atMs: number;
+}
+
+/** A reading with the name of the source that found it (`hf`, `file`, ...), for `Progress.source`. */
+export interface NamedReading {
+  name: string;
+  reading: Reading;
+}
+
+/** A progress source: resolves to what it found, or null when it found nothing. Never rejects. */
+export type Source = (view: RunView) => Promise<Reading | null>;

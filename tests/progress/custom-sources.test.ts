@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { ProgressSpec } from '../../src/config/types.js';
+import { filenameSource } from '../../src/progress/source-filename.js';
+import { HF_STATE_1000, memoryView, progressOf, put, tempRun } from './fixtures.js';
+
+const fileSpec = (file: string, epoch: string | null, step: string | null, loss: string | null): ProgressSpec => ({ kind: 'file', file, epoch, step, loss });
+
+describe('{file, epoch, step, loss} source', () => {
+  it('reads key paths from a JSON file', async () => {
+    const run = await tempRun();
+    put(run, 'out/checkpoint-1000/trainer_state.json', HF_STATE_1000);
+    const p = await progressOf(run, fileSpec('out/checkpoint-1000/trainer_state.json', 'epoch', 'global_step', 'log_history[-2].loss'));
+    expect(p).toEqual({ epoch: 2, step: 1000, loss: 1.6502, metrics: {}, source: 'file' });
+  });
+
+  it('reads key paths from a YAML file, accepting numeric strings', async () => {
+    const run = await tempRun();
+    put(run, 'status.yaml', 'state:\n  epoch: "4"\n  step: 1200\nlosses:\n  - 0.9\n  - " 0.42 "\n');
+    const p = await progressOf(run, fileSpec('status.yaml', 'state.epoch', 'state.step', 'losses[-1]'));
+    expect([p.epoch, p.step, p.loss, p.source]).toEqual([4, 1200, 0.42, 'file']);
+  });
+
+  it('accepts a ./ prefix and leaves unset paths null', async () => {
+    const run = await tempRun();
+    put(run, 'progress.json', '{"ep": 2}');
+    const p = await progressOf(run, fileSpec('./progress.json', 'ep', null, null));
+    expect([p.epoch, p.step, p.loss]).toEqual([2, null, null]);
+  });
+
+  it('reads a file the scan leaves out, such as one excluded from the state', async () => {
+    const run = await tempRun();
+    put(run, 'progress.json.tmp', '{"step": 9}');
+    expect((await progressOf(run, fileSpec('progress.json.tmp', null, 'step', null))).step).toBe(9);
+  });
+
+  it('yields nothing for a missing or malformed file, or when no path holds a number', async () => {
+    const run = await tempRun();
+    const spec = fileSpec('state.json', 'epoch', 'step', 'loss');
+    expect((await progressOf(run, spec)).source).toBeNull();
+    put(run, 'state.json', '{"epoch": 3,');
+    expect((await progressOf(run, spec)).source).toBeNull();
+    put(run, 'state.json', '{"epoch": "three", "step": -5, "loss": true}');
+    expect((await progressOf(run, spec)).source).toBeNull();
+  });
+
+  it('treats a malformed key path as unset', async () => {
+    const run = await tempRun();
+    put(run, 'state.json', '{"epoch": 3, "step": 7}');
+    const p = await progressOf(run, fileSpec('state.json', 'epoch[', 'step', null));
+    expect([p.epoch, p.step]).toEqual([null, 7]);
+  });
+});
+
+describe('{filename: REGEX} source', () => {
+  const spec = (pattern: string): ProgressSpec => ({ kind: 'filename', pattern });
+
+  it('reads named groups; the highest step wins', async () => {
+    const run = await tempRun();
+    put(run, 'ckpt/model_e2_s2000_l0.51.pt', 'w', 2);
+    put(run, 'ckpt/model_e3_s3000_l0.43.pt', 'w', 1);
+    put(run, 'ckpt/model_e1_s1000_l0.80.pt', 'w', 3);
+    const p = await progressOf(run, spec('^model_e(?<epoch>\\d+)_s(?<step>\\d+)_l(?<loss>[\\d.]+)\\.pt$'));
+    expect(p).toEqual({ epoch: 3, step: 3000, loss: 0.43, metrics: {}, source: 'filename' });
+  });
+
+  it('breaks step ties by epoch, then by mtime', async () => {
+    const view = memoryView({
+      'a/e5-s100-l1.pt': { minute: 1 },
+      'a/e6-s100-l2.pt': { minute: 0 },
+      'b/e6-s100-l3.pt': { minute: 2 },
+    });
+    const r = await filenameSource('e(?<epoch>\\d+)-s(?<step>\\d+)-l(?<loss>\\d+)')(view);
+    expect(r?.loss).toBe(3);
+  });
+
+  it('matches the base name first, then the relative path', async () => {
+    const run = await tempRun();
+    put(run, 'epoch_7/weights.bin', 'w');
+    // Anchored on the base name it cannot match; the relative path can.
+    const p = await progressOf(run, spec('^epoch_(?<epoch>\\d+)/'));
+    expect(p.epoch).toBe(7);
+    put(run, 'epoch_7/epoch_9.bin', 'w');
+    expect((await progressOf(run, spec('epoch_(?<epoch>\\d+)'))).epoch).toBe(9);
+  });
+
+  it('yields nothing for no match, matches without numbers, and an invalid regex', async () => {
+    const run = await tempRun();
+    put(run, 'model_final.pt', 'w');
+    expect((await progressOf(run, spec('model_e(?<epoch>\\d+)'))).source).toBeNull();
+    expect((await progressOf(run, spec('model_(?<epoch>\\w+)'))).source).toBeNull();
+    expect((await progressOf(run, spec('model_(?<epoch>\\d+'))).source).toBeNull();
+  });
+});
