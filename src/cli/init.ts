@@ -1,0 +1,37 @@
+/**
+ * `ckptd init [DIR] --preset NAME`: writes a commented starter config for a run folder, validated
+ * before it is written, and never over an existing file unless `--force`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseConfigText } from '../config/load.js';
+import { renderStarterConfig, type InitPreset } from '../config/presets.js';
+import { formatProblem, UsageError } from '../util/errors.js';
+
+export interface InitOptions {
+  /** Absolute path of the run folder. */
+  dir: string;
+  preset: InitPreset;
+  /** Absolute path of the config file to write. */
+  configPath: string;
+  force: boolean;
+}
+
+export function runInit(opts: InitOptions): { path: string } {
+  if (fs.existsSync(opts.configPath) && !opts.force) {
+    throw new UsageError(`${opts.configPath} already exists; pass --force to overwrite it, or --config to write elsewhere`);
+  }
+  const rel = path.relative(path.dirname(opts.configPath), opts.dir);
+  const runPath = rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? opts.dir : `./${rel}`;
+  const base = path.basename(opts.dir).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+  const text = renderStarterConfig(opts.preset, base || 'my-run', runPath);
+  const checked = parseConfigText(text, opts.configPath);
+  if ('problems' in checked) {
+    throw new UsageError(`cannot write a valid config for ${opts.dir}:\n${checked.problems.map(formatProblem).join('\n')}`);
+  }
+  fs.mkdirSync(path.dirname(opts.configPath), { recursive: true });
+  const tmp = `${opts.configPath}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o644 });
+  fs.renameSync(tmp, opts.configPath);
+  return { path: opts.configPath };
+}

@@ -1,0 +1,143 @@
+/**
+ * Reading a config file: YAML (with positions) → shape check (zod) → normalized `Config`.
+ * Every problem comes back located as `FILE:LINE:COL key.path: message`, with "did you mean"
+ * for unknown keys.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { closest, distance } from 'fastest-levenshtein';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../util/errors.js';
+import { normalizeConfig } from './normalize.js';
+import { configSchema, knownKeysAt } from './schema.js';
+import type { Config, ConfigProblem } from './types.js';
+import { positionOf, renderKeyPath, type KeyPath } from './yaml-positions.js';
+
+/**
+ * Parses and validates config text. `file` names it in messages and anchors relative paths
+ * (its folder); `home` expands `~`.
+ */
+export function parseConfigText(text: string, file: string, home: string = os.homedir()): { config: Config } | { problems: ConfigProblem[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      problems: doc.errors.map((e) => {
+        const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+        return { file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: firstLine(e.message) };
+      }),
+    };
+  }
+  const data: unknown = doc.toJS();
+  const at = (keyPath: KeyPath, message: string, where: 'key' | 'value' = 'value'): ConfigProblem => ({
+    file,
+    ...positionOf(doc, lines, keyPath, where),
+    keyPath: renderKeyPath(keyPath),
+    message,
+  });
+  if (data === null || data === undefined) {
+    return { problems: [at([], 'the file is empty; it needs a `runs:` list (write a starter with `ckptd init`)')] };
+  }
+  const shaped = configSchema.safeParse(data);
+  if (!shaped.success) {
+    return { problems: shaped.error.issues.flatMap((issue) => describeIssue(issue, data, at)) };
+  }
+  const normalized = normalizeConfig(shaped.data, file, { dir: path.dirname(file), home });
+  if ('problems' in normalized) return { problems: normalized.problems.map((p) => at(p.keyPath, p.message)) };
+  return normalized;
+}
+
+/** Reads and validates a config file; throws `ConfigError` with every problem (or the read error). */
+export function loadConfigFile(file: string): Config {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new ConfigError([{ file: abs, line: 1, col: 1, keyPath: '(file)', message: `cannot read the config: ${why}` }]);
+  }
+  const result = parseConfigText(text, abs);
+  if ('problems' in result) throw new ConfigError(result.problems);
+  return result.config;
+}
+
+type Locate = (keyPath: KeyPath, message: string, where?: 'key' | 'value') => ConfigProblem;
+
+function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: Locate): ConfigProblem[] {
+  const keyPath = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => {
+        const known = knownKeysAt(keyPath);
+        const near = known.length > 0 ? closest(key, known) : undefined;
+        const hint =
+          near !== undefined && distance(key, near) <= Math.max(2, Math.floor(key.length / 3))
+            ? ` (did you mean "${near}"?)`
+            : known.length > 0
+              ? ` (known keys: ${known.join(', ')})`
+              : '';
+        return at([...keyPath, key], `unknown key "${key}"${hint}`, 'key');
+      });
+    case 'invalid_type': {
+      const value = valueAt(data, keyPath);
+      if (value === undefined) return [at(keyPath, `is required (${expectedText(issue.expected, keyPath)})`)];
+      return [at(keyPath, `must be ${expectedText(issue.expected, keyPath)}, not ${describe(value)}`)];
+    }
+    case 'invalid_value':
+      return [at(keyPath, `must be one of ${issue.values.map((v) => String(v)).join(', ')}, not ${describe(valueAt(data, keyPath))}`)];
+    case 'too_small':
+      if (keyPath.length === 1 && keyPath[0] === 'runs') return [at(keyPath, 'needs at least one run (name and path)')];
+      return [at(keyPath, `must be at least ${String(issue.minimum)}, not ${describe(valueAt(data, keyPath))}`)];
+    case 'invalid_union':
+      return [at(keyPath, `${describe(valueAt(data, keyPath))} is not valid here; write e.g. "3 epochs", "30 minutes", always or never`)];
+    default:
+      return [at(keyPath, issue.message)];
+  }
+}
+
+function expectedText(expected: string, keyPath: KeyPath): string {
+  const last = keyPath[keyPath.length - 1];
+  if (last === 'runs') return 'a list of runs, each with a name and a path';
+  switch (expected) {
+    case 'string':
+      return 'text';
+    case 'number':
+      return 'a number';
+    case 'int':
+      return 'a whole number';
+    case 'boolean':
+      return 'true or false';
+    case 'array':
+      return 'a list';
+    case 'object':
+      return 'a mapping of keys';
+    default:
+      return expected;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value);
+  return String(value);
+}
+
+function valueAt(data: unknown, keyPath: KeyPath): unknown {
+  let cur: unknown = data;
+  for (const s of keyPath) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[s];
+  }
+  return cur;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}

@@ -1,0 +1,116 @@
+/**
+ * Starter settings per trainer for `ckptd init --preset NAME`: what each trainer writes, which
+ * progress source reads it, and a schedule that suits it.
+ */
+export const INIT_PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
+export type InitPreset = (typeof INIT_PRESETS)[number];
+
+export interface PresetSettings {
+  /** One line for the top of the file. */
+  about: string;
+  progress: string;
+  include: string[];
+  exclude: string[];
+  backupEvery: string;
+  saveEvery: string;
+  saveFiles: string[];
+}
+
+export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
+  generic: {
+    about: 'any trainer: a backup of every file in the folder every 30 minutes when something changed',
+    progress: 'auto',
+    include: ['**/*'],
+    exclude: [],
+    backupEvery: '30 minutes',
+    saveEvery: 'never',
+    saveFiles: ['**/*.safetensors', '**/*.ckpt', '**/*.pt', '**/*.bin'],
+  },
+  hf: {
+    about: 'Hugging Face Trainer: output_dir with checkpoint-N/ folders (trainer_state.json gives epoch/step/loss)',
+    progress: 'hf',
+    include: ['**/*'],
+    exclude: ['runs/**', '**/events.out.tfevents.*'],
+    backupEvery: '1 epochs',
+    saveEvery: 'never',
+    saveFiles: ['**/*.safetensors', '**/*.bin'],
+  },
+  lightning: {
+    about: 'PyTorch Lightning: ModelCheckpoint files named epoch=E-step=S.ckpt',
+    progress: 'lightning',
+    include: ['**/*.ckpt', '**/hparams.yaml'],
+    exclude: [],
+    backupEvery: '1 epochs',
+    saveEvery: 'never',
+    saveFiles: ['**/*.ckpt'],
+  },
+  keras: {
+    about: 'Keras: the BackupAndRestore backup_dir (training_metadata.json gives the epoch)',
+    progress: 'keras',
+    include: ['**/*'],
+    exclude: [],
+    backupEvery: '1 epochs',
+    saveEvery: 'never',
+    saveFiles: ['**/*.keras', '**/*.weights.h5'],
+  },
+  onetrainer: {
+    about: 'OneTrainer: the workspace folder with backup/ and save/ (names carry step and epoch)',
+    progress: 'onetrainer',
+    include: ['**/*'],
+    exclude: ['tensorboard/**', 'samples/**'],
+    backupEvery: '30 minutes',
+    saveEvery: 'never',
+    saveFiles: ['**/*.safetensors', '**/*.ckpt'],
+  },
+  kohya: {
+    about: 'kohya sd-scripts: output_dir with NAME-000005.safetensors and NAME-000005-state/ folders',
+    progress: 'kohya',
+    include: ['**/*'],
+    exclude: ['logs/**', 'sample/**'],
+    backupEvery: '1 epochs',
+    saveEvery: 'never',
+    saveFiles: ['*.safetensors'],
+  },
+};
+
+/** The commented YAML `init` writes. `runPath` is as it should appear (relative to the config's folder where possible). */
+export function renderStarterConfig(preset: InitPreset, name: string, runPath: string): string {
+  const p = PRESET_SETTINGS[preset];
+  const list = (xs: string[]): string => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
+  return `# ckptd config written by \`ckptd init --preset ${preset}\`
+# For ${p.about}.
+# Every key and its default: README.md ("Config"). Check edits with: ckptd check-config THIS_FILE
+# Edits apply to a running daemon within seconds (or send it SIGHUP).
+log:
+  level: info                # error | warn | info | debug
+  format: text               # text | json
+
+runs:
+  - name: ${name}                 # [a-z0-9._-]+, unique in this file
+    path: ${yamlScalar(runPath)}       # the folder the trainer writes (relative to this file)
+    # store: null            # default: <path's parent>/.ckptd/<name>; never inside the run
+    include: ${list(p.include)}
+    exclude: ${list(p.exclude)}
+    settle: 2s               # quiet time before a written state counts as finished
+    progress: ${p.progress}               # auto | none | hf | lightning | keras | onetrainer | kohya | {file, epoch, step, loss} | {filename: REGEX}
+    backup:
+      every: ${p.backupEvery}         # N epochs | N steps | N changes | N seconds/minutes/hours | always | never
+      cron: null             # an extra cron schedule, e.g. "0 */2 * * *"
+      rolling: true          # delete the oldest policy backups beyond keep
+      keep: 3
+      before_save: true      # a save is preceded by a backup of the same state
+    save:
+      every: ${p.saveEvery}             # same grammar as backup.every; saves export the model files below
+      files: ${list(p.saveFiles)}
+      prefix: ""             # prepended to every save's file name
+      # to: null             # default: <store>/saves
+    retention:
+      keep_best: null        # e.g. {metric: loss, mode: min, count: 1}: never rolled away
+      min_free: 1GiB         # never start a snapshot that would leave less free disk
+`;
+}
+
+/** A plain YAML scalar where that reads unambiguously, a quoted one otherwise. */
+function yamlScalar(value: string): string {
+  return /^[\w./~-]+$/.test(value) && !/^[~-]$/.test(value) ? value : JSON.stringify(value);
+}

@@ -1,0 +1,86 @@
+/**
+ * The shape of the YAML (SPEC section 3) as a zod schema: which keys exist, their types and enums.
+ * Values with their own grammar (durations, sizes, `every`, `progress`, globs, cron) are checked
+ * by `normalize.ts`, which knows how to say what is wrong with them.
+ */
+import { z } from 'zod';
+
+const text = z.string();
+const nullableText = z.string().nullable();
+const globs = z.array(z.string());
+const scalar = z.union([z.string(), z.number()]);
+
+export const keepBestSchema = z.strictObject({
+  metric: text,
+  mode: z.enum(['min', 'max']).optional(),
+  count: z.number().int().min(1).optional(),
+});
+
+export const backupSchema = z.strictObject({
+  every: z.union([z.string(), z.number(), z.null(), z.boolean()]).optional(),
+  cron: nullableText.optional(),
+  rolling: z.boolean().optional(),
+  keep: z.number().int().min(1).optional(),
+  before_save: z.boolean().optional(),
+  delete_on_finish: z.boolean().optional(),
+});
+
+export const saveSchema = z.strictObject({
+  every: z.union([z.string(), z.number(), z.null(), z.boolean()]).optional(),
+  cron: nullableText.optional(),
+  files: globs.optional(),
+  prefix: z.string().optional(),
+  to: nullableText.optional(),
+});
+
+export const retentionSchema = z.strictObject({
+  keep_best: keepBestSchema.nullable().optional(),
+  max_size: scalar.nullable().optional(),
+  min_free: scalar.nullable().optional(),
+});
+
+export const runSchema = z.strictObject({
+  name: text,
+  path: text,
+  store: nullableText.optional(),
+  include: globs.optional(),
+  exclude: globs.optional(),
+  settle: scalar.optional(),
+  /** A preset name or an object; checked in normalize (a union's errors would be unreadable). */
+  progress: z.unknown().optional(),
+  backup: backupSchema.nullable().optional(),
+  save: saveSchema.nullable().optional(),
+  retention: retentionSchema.nullable().optional(),
+});
+
+export const logSchema = z.strictObject({
+  level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+  file: nullableText.optional(),
+  format: z.enum(['text', 'json']).optional(),
+});
+
+export const configSchema = z.strictObject({
+  log: logSchema.nullable().optional(),
+  runs: z.array(runSchema).min(1),
+});
+
+/** What the YAML says, after its shape has been checked. */
+export type RawConfig = z.infer<typeof configSchema>;
+export type RawRun = z.infer<typeof runSchema>;
+
+/** The known keys of the object at a key path, for "did you mean" suggestions. */
+export function knownKeysAt(keyPath: readonly (string | number)[]): string[] {
+  const names = keyPath.filter((s): s is string => typeof s === 'string');
+  const last = names[names.length - 1];
+  const shapes: Record<string, z.ZodObject> = {
+    log: logSchema,
+    backup: backupSchema,
+    save: saveSchema,
+    retention: retentionSchema,
+    keep_best: keepBestSchema,
+  };
+  if (keyPath.length === 0) return Object.keys(configSchema.shape);
+  if (last === 'runs' && typeof keyPath[keyPath.length - 1] === 'number') return Object.keys(runSchema.shape);
+  const shape = last === undefined ? undefined : shapes[last];
+  return shape ? Object.keys(shape.shape) : [];
+}

@@ -1,0 +1,38 @@
+/**
+ * The config of `ckptd watch DIR` (SPEC section 3, zero-config defaults): everything included,
+ * progress auto, a backup on every settled change, keep 5, store `<DIR's parent>/.ckptd/<basename>`.
+ */
+import path from 'node:path';
+import { ConfigError } from '../util/errors.js';
+import { DEFAULTS, isInside } from './normalize.js';
+import type { Config } from './types.js';
+
+/** `dir` and `store` are absolute. Throws `ConfigError` for a store inside the run or at `/`. */
+export function zeroConfig(dir: string, store?: string): Config {
+  const base = path.basename(dir);
+  const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
+  const storeDir = store ?? path.join(path.dirname(dir), '.ckptd', name);
+  const bad = (message: string): ConfigError => new ConfigError([{ file: '(ckptd watch)', line: 1, col: 1, keyPath: 'store', message }]);
+  if (dir === path.parse(dir).root) throw bad('cannot watch the file system root; name the folder the trainer writes');
+  if (storeDir === path.parse(storeDir).root) throw bad('the store cannot be the file system root');
+  if (isInside(storeDir, dir)) throw bad(`the store ${storeDir} is inside the watched folder ${dir}; pass --store with a folder outside it`);
+  if (isInside(dir, storeDir)) throw bad(`the watched folder ${dir} is inside the store ${storeDir}; pass --store with another folder`);
+  return {
+    file: null,
+    log: { level: 'info', file: null, format: 'text' },
+    runs: [
+      {
+        name,
+        path: dir,
+        store: storeDir,
+        include: [...DEFAULTS.include],
+        exclude: [],
+        settleMs: 2000,
+        progress: { kind: 'auto' },
+        backup: { every: { unit: 'changes', n: 1 }, everyText: 'always', cron: null, rolling: true, keep: 5, beforeSave: true, deleteOnFinish: false },
+        save: { every: { unit: 'never' }, everyText: 'never', cron: null, files: [...DEFAULTS.saveFiles], prefix: '', to: path.join(storeDir, 'saves') },
+        retention: { keepBest: null, maxSizeBytes: null, minFreeBytes: 2 ** 30 },
+      },
+    ],
+  };
+}

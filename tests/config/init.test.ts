@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runInit } from '../../src/cli/init.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { INIT_PRESETS } from '../../src/config/presets.js';
+import { zeroConfig } from '../../src/config/zero-config.js';
+
+let dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  dirs = [];
+});
+function temp(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-init-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('ckptd init', () => {
+  it.each(INIT_PRESETS.map((p) => [p]))('--preset %s writes a commented config that loads, with the run path relative to it', (preset) => {
+    const dir = temp();
+    const configPath = path.join(dir, 'ckptd.yaml');
+    runInit({ dir: path.join(dir, 'My Run'), preset, configPath, force: false });
+    const text = fs.readFileSync(configPath, 'utf8');
+    expect(text).toMatch(/^# ckptd config written by `ckptd init --preset /);
+    expect(text).toContain('path: "./My Run"');
+    const config = loadConfigFile(configPath);
+    expect(config.runs[0]!.name).toBe('my-run');
+    expect(config.runs[0]!.path).toBe(path.join(dir, 'My Run'));
+    if (preset !== 'generic') expect(config.runs[0]!.progress).toEqual({ kind: 'preset', preset });
+  });
+
+  it('refuses to overwrite an existing config without --force', () => {
+    const dir = temp();
+    const configPath = path.join(dir, 'ckptd.yaml');
+    fs.writeFileSync(configPath, 'mine');
+    expect(() => runInit({ dir: path.join(dir, 'run'), preset: 'hf', configPath, force: false })).toThrow(/already exists; pass --force/);
+    expect(fs.readFileSync(configPath, 'utf8')).toBe('mine');
+    runInit({ dir: path.join(dir, 'run'), preset: 'hf', configPath, force: true });
+    expect(loadConfigFile(configPath).runs[0]!.progress).toEqual({ kind: 'preset', preset: 'hf' });
+  });
+});
+
+describe('zeroConfig (ckptd watch DIR)', () => {
+  it('backs up every change, keeps 5, stores beside the folder', () => {
+    const c = zeroConfig('/data/Run 7');
+    expect(c.runs[0]).toMatchObject({
+      name: 'run-7',
+      path: '/data/Run 7',
+      store: '/data/.ckptd/run-7',
+      include: ['**/*'],
+      progress: { kind: 'auto' },
+      backup: { every: { unit: 'changes', n: 1 }, rolling: true, keep: 5 },
+    });
+  });
+
+  it('refuses a store inside the folder or the root as the folder', () => {
+    expect(() => zeroConfig('/data/run', '/data/run/.store')).toThrow(/inside the watched folder/);
+    expect(() => zeroConfig('/')).toThrow(/root/);
+  });
+});

@@ -1,0 +1,139 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/load.js';
+import type { Config, ConfigProblem } from '../../src/config/types.js';
+import { formatProblem } from '../../src/util/errors.js';
+
+const FILE = '/home/ana/train/ckptd.yaml';
+const HOME = '/home/ana';
+
+function load(text: string): Config {
+  const r = parseConfigText(text, FILE, HOME);
+  if ('problems' in r) throw new Error(r.problems.map(formatProblem).join('\n'));
+  return r.config;
+}
+
+function problems(text: string): string[] {
+  const r = parseConfigText(text, FILE, HOME);
+  if (!('problems' in r)) throw new Error('expected problems, the config loaded');
+  return r.problems.map((p: ConfigProblem) => formatProblem(p).slice(FILE.length + 1));
+}
+
+const minimal = 'runs:\n  - name: a\n    path: ./run\n';
+
+describe('parseConfigText: a valid config', () => {
+  it('fills every default of SPEC section 3 and makes paths absolute', () => {
+    const c = load(minimal);
+    expect(c.file).toBe(FILE);
+    expect(c.log).toEqual({ level: 'info', file: null, format: 'text' });
+    const run = c.runs[0]!;
+    expect(run).toMatchObject({
+      name: 'a',
+      path: '/home/ana/train/run',
+      store: '/home/ana/train/.ckptd/a',
+      include: ['**/*'],
+      exclude: [],
+      settleMs: 2000,
+      progress: { kind: 'auto' },
+    });
+    expect(run.backup).toEqual({
+      every: { unit: 'time', ms: 1_800_000 },
+      everyText: '30 minutes',
+      cron: null,
+      rolling: true,
+      keep: 3,
+      beforeSave: true,
+      deleteOnFinish: false,
+    });
+    expect(run.save).toEqual({
+      every: { unit: 'never' },
+      everyText: 'never',
+      cron: null,
+      files: ['**/*.safetensors', '**/*.ckpt', '**/*.pt', '**/*.bin'],
+      prefix: '',
+      to: '/home/ana/train/.ckptd/a/saves',
+    });
+    expect(run.retention).toEqual({ keepBest: null, maxSizeBytes: null, minFreeBytes: 2 ** 30 });
+  });
+
+  it('reads every key', () => {
+    const c = load(`log: {level: debug, file: logs/ckptd.log, format: json}
+runs:
+  - name: lora-1
+    path: ~/runs/lora
+    store: /mnt/backup/lora
+    include: ["*.safetensors", "state/**"]
+    exclude: ["*.log"]
+    settle: 500ms
+    progress: {file: state.json, epoch: state.epoch, step: "log[-1].step", loss: "log[-1].loss"}
+    backup: {every: 2 epochs, cron: "0 */2 * * *", rolling: false, keep: 7, before_save: false, delete_on_finish: true}
+    save: {every: 500 steps, files: ["*.safetensors"], prefix: "exp-", to: ../exports}
+    retention: {keep_best: {metric: eval_loss}, max_size: 50GB, min_free: 10GiB}
+`);
+    expect(c.log).toEqual({ level: 'debug', file: '/home/ana/train/logs/ckptd.log', format: 'json' });
+    const run = c.runs[0]!;
+    expect(run.path).toBe('/home/ana/runs/lora');
+    expect(run.store).toBe('/mnt/backup/lora');
+    expect(run.settleMs).toBe(500);
+    expect(run.progress).toEqual({ kind: 'file', file: 'state.json', epoch: 'state.epoch', step: 'log[-1].step', loss: 'log[-1].loss' });
+    expect(run.backup).toMatchObject({ every: { unit: 'epochs', n: 2 }, cron: '0 */2 * * *', rolling: false, keep: 7, beforeSave: false, deleteOnFinish: true });
+    expect(run.save).toMatchObject({ every: { unit: 'steps', n: 500 }, prefix: 'exp-', to: '/home/ana/exports' });
+    expect(run.retention).toEqual({ keepBest: { metric: 'eval_loss', mode: 'min', count: 1 }, maxSizeBytes: 50e9, minFreeBytes: 10 * 2 ** 30 });
+  });
+
+  it('accepts every preset name and a filename regex with named groups', () => {
+    for (const p of ['auto', 'none', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya']) {
+      expect(load(`runs:\n  - name: a\n    path: r\n    progress: ${p}\n`).runs[0]!.progress.kind).toBe(p === 'auto' || p === 'none' ? p : 'preset');
+    }
+    const c = load("runs:\n  - name: a\n    path: r\n    progress: {filename: 'ep(?<epoch>\\d+)'}\n    backup: {every: 1 epochs}\n");
+    expect(c.runs[0]!.progress).toEqual({ kind: 'filename', pattern: 'ep(?<epoch>\\d+)' });
+  });
+});
+
+describe('parseConfigText: problems are located as LINE:COL key.path: message', () => {
+  it.each<[string, string, RegExp]>([
+    ['unknown key with did-you-mean', 'runs:\n  - name: a\n    path: ./run\n    backup:\n      evry: 3 epochs\n', /^5:7 runs\.0\.backup\.evry: unknown key "evry" \(did you mean "every"\?\)/],
+    ['unknown top-level key', 'rns: []\n', /^1:1 rns: unknown key "rns" \(did you mean "runs"\?\)/],
+    ['missing runs', 'log: {level: info}\n', /^1:1 runs: is required/],
+    ['empty runs', 'runs: []\n', /^1:7 runs: needs at least one run/],
+    ['missing path', 'runs:\n  - name: a\n', /^2:5 runs\.0\.path: is required/],
+    ['bad duration', 'runs:\n  - name: a\n    path: r\n    settle: soon\n', /^4:13 runs\.0\.settle: "soon" is not a duration/],
+    ['bad size', 'runs:\n  - name: a\n    path: r\n    retention: {min_free: lots}\n', /^4:27 runs\.0\.retention\.min_free: "lots" is not a size/],
+    ['bad every', 'runs:\n  - name: a\n    path: r\n    backup:\n      every: 2 epocs\n', /^5:14 runs\.0\.backup\.every: "2 epocs": unknown unit/],
+    ['bad enum', 'log: {level: loud}\nruns:\n  - name: a\n    path: r\n', /^1:14 log\.level: must be one of error, warn, info, debug, not "loud"/],
+    ['wrong type', 'runs:\n  - name: a\n    path: r\n    backup: {keep: many}\n', /^4:20 runs\.0\.backup\.keep: must be a number, not "many"/],
+    ['keep below 1', 'runs:\n  - name: a\n    path: r\n    backup: {keep: 0}\n', /^4:20 runs\.0\.backup\.keep: must be at least 1, not 0/],
+    ['bad run name', 'runs:\n  - name: My Run\n    path: r\n', /^2:11 runs\.0\.name: "My Run" is not a valid run name.*"my-run"/],
+    ['duplicate names', 'runs:\n  - name: a\n    path: r1\n  - name: a\n    path: r2\n', /^4:11 runs\.1\.name: the run name "a" is already used by runs\.0/],
+    ['store inside the run', 'runs:\n  - name: a\n    path: r\n    store: r/.backups\n', /^4:12 runs\.0\.store: the store .* is inside the run folder/],
+    ['store at the root', 'runs:\n  - name: a\n    path: r\n    store: /\n', /^4:12 runs\.0\.store: the store cannot be the file system root/],
+    ['shared store', 'runs:\n  - name: a\n    path: r1\n    store: s\n  - name: b\n    path: r2\n    store: s\n', /^7:12 runs\.1\.store: runs\.0 \("a"\) uses the same store/],
+    ['save.to inside the run', 'runs:\n  - name: a\n    path: r\n    save: {to: r/exports}\n', /^4:16 runs\.0\.save\.to: .* is inside the run folder/],
+    ['epochs without progress', 'runs:\n  - name: a\n    path: r\n    progress: none\n    backup: {every: 3 epochs}\n', /^5:21 runs\.0\.backup\.every: "epochs" needs a progress source, but progress is none/],
+    ['steps without a step path', 'runs:\n  - name: a\n    path: r\n    progress: {file: s.json, epoch: e}\n    save: {every: 10 steps}\n', /runs\.0\.save\.every: "steps" needs progress\.step/],
+    ['unknown progress preset', 'runs:\n  - name: a\n    path: r\n    progress: hugging\n', /^4:15 runs\.0\.progress: "hugging" is not a progress source/],
+    ['bad key path', 'runs:\n  - name: a\n    path: r\n    progress: {file: s.json, loss: "log[-1"}\n', /runs\.0\.progress\.loss: bad key path/],
+    ['regex without groups', "runs:\n  - name: a\n    path: r\n    progress: {filename: 'ep\\d+'}\n", /runs\.0\.progress\.filename: the regex needs at least one named group/],
+    ['broken regex', "runs:\n  - name: a\n    path: r\n    progress: {filename: '(?<epoch>'}\n", /runs\.0\.progress\.filename: not a valid regular expression/],
+    ['absolute glob', 'runs:\n  - name: a\n    path: r\n    include: [/etc/**]\n', /^4:15 runs\.0\.include\.0: "\/etc\/\*\*" must be relative/],
+    ['unclosed glob', 'runs:\n  - name: a\n    path: r\n    exclude: ["*.{log"]\n', /runs\.0\.exclude\.0: "\*\.\{log" has an unclosed/],
+    ['bad cron', 'runs:\n  - name: a\n    path: r\n    backup: {cron: "every day"}\n', /runs\.0\.backup\.cron: "every day" is not a cron schedule/],
+    ['bad prefix', 'runs:\n  - name: a\n    path: r\n    save: {prefix: "a/b"}\n', /runs\.0\.save\.prefix: "a\/b" cannot hold/],
+    ['YAML syntax', 'runs:\n  - name: a\n   path: r\n', /^3:\d+ \(yaml\): /],
+    ['duplicate YAML key', 'runs:\n  - name: a\n    name: b\n    path: r\n', /\(yaml\): .*[Uu]nique/],
+    ['empty file', '', /^1:1 \(top\): the file is empty/],
+  ])('%s', (_what, text, expected) => {
+    const got = problems(text);
+    expect(got.some((p) => expected.test(p)), got.join('\n')).toBe(true);
+  });
+
+  it('reports every problem, not only the first', () => {
+    const got = problems('runs:\n  - name: a\n    path: r\n    settle: soon\n    backup: {every: 3 ages, keep: 2}\n    save: {prefix: "x/"}\n');
+    expect(got.map((p) => p.split(' ')[1])).toEqual(['runs.0.settle:', 'runs.0.backup.every:', 'runs.0.save.prefix:']);
+  });
+
+  it('resolves relative paths against the config file, not the working folder', () => {
+    const c = load('runs:\n  - name: a\n    path: ../elsewhere/run\n');
+    expect(c.runs[0]!.path).toBe(path.resolve('/home/ana/elsewhere/run'));
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { parseDuration, parseEvery, parseSize } from '../../src/config/units.js';
+
+describe('parseDuration', () => {
+  it.each([
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['10m', 600_000],
+    ['2h', 7_200_000],
+    ['30 seconds', 30_000],
+    ['10 minutes', 600_000],
+    ['2 hours', 7_200_000],
+    ['1.5s', 1500],
+    [' 2s ', 2000],
+  ])('%s -> %i ms', (text, ms) => {
+    expect(parseDuration(text)).toEqual({ ok: true, value: ms });
+  });
+
+  it.each([[30], ['30'], ['thirty seconds'], ['10 parsecs'], [''], [null], ['-5s']])('refuses %j with an example', (value) => {
+    const r = parseDuration(value);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toMatch(/e\.g\. 500ms, 30s/);
+  });
+});
+
+describe('parseSize', () => {
+  it.each([
+    ['500MB', 500e6],
+    ['20GiB', 20 * 2 ** 30],
+    ['1gb', 1e9],
+    ['64KiB', 65536],
+    ['0', 0],
+    [0, 0],
+    ['1.5TB', 1.5e12],
+  ])('%s -> %i bytes', (text, bytes) => {
+    expect(parseSize(text)).toEqual({ ok: true, value: bytes });
+  });
+
+  it.each([['20 gigs'], [1024], ['GiB'], ['lots']])('refuses %j', (value) => {
+    expect(parseSize(value).ok).toBe(false);
+  });
+});
+
+describe('parseEvery', () => {
+  it.each([
+    ['3 epochs', { unit: 'epochs', n: 3 }],
+    ['1 epoch', { unit: 'epochs', n: 1 }],
+    ['500 steps', { unit: 'steps', n: 500 }],
+    ['4 changes', { unit: 'changes', n: 4 }],
+    ['always', { unit: 'changes', n: 1 }],
+    ['never', { unit: 'never' }],
+    [null, { unit: 'never' }],
+    [false, { unit: 'never' }],
+    ['30 minutes', { unit: 'time', ms: 1_800_000 }],
+    ['45 seconds', { unit: 'time', ms: 45_000 }],
+    ['2 hours', { unit: 'time', ms: 7_200_000 }],
+    ['10m', { unit: 'time', ms: 600_000 }],
+    ['Always', { unit: 'changes', n: 1 }],
+  ])('%j -> %j', (text, every) => {
+    expect(parseEvery(text)).toEqual({ ok: true, value: every });
+  });
+
+  it.each([
+    [3, /needs a unit.*"3 epochs"/],
+    ['2 epocs', /unknown unit "epocs" \(did you mean "2 epochs"\?\)/],
+    ['0 epochs', /at least 1.*never/],
+    ['1.5 steps', /whole number/],
+    ['500ms', /too often/],
+    ['sometimes', /not a schedule/],
+  ])('refuses %j with a message that says why', (value, message) => {
+    const r = parseEvery(value);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toMatch(message);
+  });
+});
