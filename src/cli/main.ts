@@ -5,6 +5,8 @@
  */
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { INIT_PRESETS } from '../config/presets.js';
+import type { LogFormat, LogLevel } from '../config/types.js';
 import { zeroConfig } from '../config/zero-config.js';
 import { CkptdError, ConfigError, formatProblem } from '../util/errors.js';
 import { checkConfig } from './check-config.js';
@@ -16,7 +18,6 @@ import { listRecords, renderRecord, renderTable, showRecord } from './list.js';
 import { parseMetricArgs, writeProgressFile } from './progress.js';
 import { checkLabel, takeBackupNow, takeManualSnapshot } from './snapshot.js';
 
-const PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
 
 function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
@@ -65,8 +66,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('zero-config daemon for one folder: backup on every settled change, keep 5')
     .argument('<dir>', 'the folder the trainer writes')
     .option('--store <dir>', "where snapshots go (default: <dir's parent>/.ckptd/<basename>)")
-    .action(async (dir: string, opts: { store?: string }) => {
-      setExit(await runDaemon(zeroConfig(path.resolve(dir), opts.store ? path.resolve(opts.store) : undefined), false));
+    .addOption(new Option('--log-level <level>', 'error | warn | info | debug').choices(['error', 'warn', 'info', 'debug']).default('info'))
+    .addOption(new Option('--log-format <format>', 'text (one readable line each) | json (one object per line)').choices(['text', 'json']).default('text'))
+    .action(async (dir: string, opts: { store?: string; logLevel: LogLevel; logFormat: LogFormat }) => {
+      const config = zeroConfig(path.resolve(dir), opts.store ? path.resolve(opts.store) : undefined);
+      config.log = { ...config.log, level: opts.logLevel, format: opts.logFormat };
+      setExit(await runDaemon(config, false));
     });
 
   program
@@ -89,13 +94,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('init')
-    .description('write a commented starter config for a run')
+    .description('write a commented starter config (./ckptd.yaml, or --config PATH) for the run folder DIR')
     .argument('[dir]', 'the folder the trainer writes', '.')
-    .addOption(new Option('--preset <name>', 'trainer preset').choices(PRESETS).default('generic'))
+    .addOption(new Option('--preset <name>', 'trainer preset').choices(INIT_PRESETS).default('generic'))
     .option('--force', 'overwrite an existing config file')
-    .action((dir: string, opts: { preset: (typeof PRESETS)[number]; force?: boolean }, cmd: Command) => {
+    .action((dir: string, opts: { preset: (typeof INIT_PRESETS)[number]; force?: boolean }, cmd: Command) => {
       const configPath = globals(cmd).config;
-      const r = runInit({ dir: path.resolve(dir), preset: opts.preset, configPath: configPath ? path.resolve(configPath) : undefined, force: opts.force ?? false });
+      const r = runInit({
+        dir: path.resolve(dir),
+        preset: opts.preset,
+        configPath: path.resolve(configPath ?? 'ckptd.yaml'),
+        force: opts.force ?? false,
+      });
       process.stdout.write(`wrote ${r.path}\ncheck it with: ckptd check-config ${r.path}\nstart with:    ckptd daemon --config ${r.path}\n`);
     });
 

@@ -3,6 +3,7 @@
  * what to do, does it, and persists the counters and anchors. All snapshot work for the run's store
  * happens one piece at a time on this supervisor (`busy`), so the store has a single writer.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
 import picomatch from 'picomatch';
@@ -31,6 +32,8 @@ import { watchRun, type Watcher } from './watcher.js';
 const RETRY_AFTER_MS = 30_000;
 /** The rescan that backstops lost watcher events; stretched for runs whose scan is slow. */
 const RESCAN_MIN_MS = 60_000;
+/** How often a run folder that does not exist yet is looked for. */
+const FOLDER_POLL_MS = 1000;
 /** setTimeout cannot wait longer than this. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -56,6 +59,7 @@ export class RunSupervisor {
   private settleTimer: NodeJS.Timeout | null = null;
   private policyTimer: NodeJS.Timeout | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
+  private folderPoll: NodeJS.Timeout | null = null;
   private lastActivityAt = 0;
   /** Digest of the last settled state evaluated; null until the first evaluation after start. */
   private lastSettledDigest: string | null = null;
@@ -150,7 +154,34 @@ export class RunSupervisor {
   }
 
   private startWatching(): void {
+    this.attachWatcher();
+    this.requests = serveRequests(
+      this.run.store,
+      (req) => this.onRequest(req),
+      (err) => this.logger.warn(`requests: ${err.message}`),
+    );
+    this.armCron();
+    this.armPolicyTimer();
+    this.armRescan();
+  }
+
+  /**
+   * Watches the run folder, or, while it does not exist, checks for it every second: chokidar
+   * misses files written into a folder created after the watch started (chokidar issues #462,
+   * #1422), so the watch starts only once the folder is there.
+   */
+  private attachWatcher(): void {
     const run = this.run;
+    if (!fs.existsSync(run.path)) {
+      this.folderPoll ??= setInterval(() => {
+        if (!fs.existsSync(this.run.path)) return;
+        if (this.folderPoll) clearInterval(this.folderPoll);
+        this.folderPoll = null;
+        this.attachWatcher();
+        this.kick(0);
+      }, FOLDER_POLL_MS);
+      return;
+    }
     const userExcluded = picomatch(run.exclude.length > 0 ? run.exclude : ['\0'], { dot: true });
     const included = picomatch(run.include, { dot: true });
     this.watcher = watchRun(run.path, {
@@ -164,20 +195,23 @@ export class RunSupervisor {
         this.kick(run.settleMs);
       },
       onError: (err) => this.logger.warn(`watcher: ${err.message}`, { event: 'watch-error' }),
+      onReady: () => this.kick(0),
     });
-    this.requests = serveRequests(
-      run.store,
-      (req) => this.onRequest(req),
-      (err) => this.logger.warn(`requests: ${err.message}`),
-    );
-    this.armCron();
-    this.armPolicyTimer();
-    this.armRescan();
+  }
+
+  /** The run folder vanished: drop the watch and wait for the folder to come back. */
+  private async reattachWatcher(): Promise<void> {
+    const w = this.watcher;
+    this.watcher = null;
+    await w?.close();
+    if (!this.stopped) this.attachWatcher();
   }
 
   private async stopWatching(): Promise<void> {
     for (const t of [this.settleTimer, this.policyTimer, this.rescanTimer]) if (t) clearTimeout(t);
     this.settleTimer = this.policyTimer = this.rescanTimer = null;
+    if (this.folderPoll) clearInterval(this.folderPoll);
+    this.folderPoll = null;
     for (const t of this.cronTasks) await t.destroy();
     this.cronTasks = [];
     this.requests?.close();
@@ -262,7 +296,18 @@ export class RunSupervisor {
   private async evaluate(): Promise<void> {
     const run = this.run;
     const t0 = performance.now();
-    const entries = await scanRun(run);
+    let entries: ScanEntry[];
+    try {
+      entries = await scanRun(run);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || (err as NodeJS.ErrnoException).path !== run.path) throw err;
+      // The trainer has not created its folder yet (or deleted it): the watcher reports its creation.
+      if (this.lastSettledDigest !== 'missing') this.logger.info(`waiting for ${run.path} to be created`, { event: 'waiting-for-run' });
+      this.lastSettledDigest = 'missing';
+      if (this.watcher) await this.reattachWatcher();
+      this.failWaiters(`the run folder ${run.path} does not exist`);
+      return;
+    }
     this.scanMs = performance.now() - t0;
     const digest = stateDigest(entries);
     const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
@@ -344,6 +389,7 @@ export class RunSupervisor {
       }
     }
     this.armPolicyTimer();
+    this.logger.debug(`evaluated ${at}`, { event: 'evaluated', epoch: progress.epoch, step: progress.step, digest });
   }
 
   private onActionFailed(err: Error): void {

@@ -15,6 +15,11 @@ export interface WatchOptions {
   /** Called with the absolute path of every added, changed or removed file or folder. */
   onActivity: (absPath: string) => void;
   onError: (err: Error) => void;
+  /**
+   * Called once chokidar has finished its first walk. Writes that land during that walk are not
+   * reported as events (they look like initial files), so the caller rescans here.
+   */
+  onReady: () => void;
   /** Poll instead of inotify (when the inotify watch limit is reached). */
   usePolling?: boolean;
 }
@@ -33,6 +38,7 @@ export function watchRun(dir: string, opts: WatchOptions): Watcher {
     binaryInterval: 5000,
   });
   w.on('all', (_event, p) => opts.onActivity(p));
+  w.on('ready', () => opts.onReady());
   w.on('error', (err) => opts.onError(err instanceof Error ? err : new Error(String(err))));
   return { close: () => w.close() };
 }
