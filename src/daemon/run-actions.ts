@@ -32,7 +32,7 @@ export function bytesToCopy(entries: ScanEntry[], previous: SnapshotMeta | null)
   let total = 0;
   for (const e of entries) {
     const p = prev.get(e.path);
-    const linkable = p && p.size === e.size && p.mtime_ns === e.mtimeNs && (p.type === 'symlink') === (e.type === 'symlink');
+    const linkable = p && p.size === e.size && p.mtime_ns === e.mtimeNs && p.mode === e.mode && (p.type === 'symlink') === (e.type === 'symlink');
     if (!linkable && e.type === 'file') total += e.size;
   }
   return total;

@@ -99,12 +99,15 @@ export class RunSupervisor {
       () => onLockLost(run.name),
     );
     try {
-      const swept = await sweepStore(run.store);
+      const swept = await sweepStore(run.store, [run.save.to]);
       for (const p of swept.removed) logger.warn(`removed an unfinished snapshot left by an interrupted run: ${p}`, { event: 'swept', path: p });
       const state = await readRunState(run.store);
       const sup = new RunSupervisor(run, state, lock, logger, now);
       sup.newestDigest = (await listSnapshots(run.store))[0]?.state_digest ?? null;
       sup.startWatching();
+      if (run.retention.maxSizeBytes !== null) {
+        sup.logger.warn('retention.max_size is read but not enforced yet: only rolling keep and keep_best delete backups', { event: 'not-enforced' });
+      }
       sup.logger.info(`watching ${run.path} (store ${run.store}); backup every ${run.backup.everyText}, save every ${run.save.everyText}`, {
         event: 'start',
       });

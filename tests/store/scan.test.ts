@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ScanError } from '../../src/store/errors.js';
 import { ALWAYS_EXCLUDED, scanState, scanStateDetailed, stateDigest } from '../../src/store/scan.js';
+import { runUnprivileged } from '../helpers/unprivileged.js';
 import { put, runAndStore, tempDir } from './fixtures.js';
 
 const ALL = { include: ['**/*'], exclude: [], excludeAbs: [] };
@@ -73,22 +74,26 @@ describe('scanState', () => {
     expect(entries.map((e) => e.path)).toEqual(['model.pt']);
   });
 
-  // Root reads everything: an unreadable folder can only be made for other users.
-  it.skipIf(process.getuid?.() === 0)('names an unreadable folder instead of capturing an incomplete state', async () => {
-    const run = await tempDir();
+  it('names an unreadable folder instead of capturing an incomplete state', async () => {
+    const { base, run } = await runAndStore();
     put(run, 'ok.bin', 'o');
     put(run, 'locked/inner.bin', 'i');
-    fs.chmodSync(path.join(run, 'locked'), 0o000);
-    try {
-      const err = await scanState(run, ALL).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ScanError);
-      expect((err as ScanError).message).toContain(path.join(run, 'locked'));
-      const detailed = await scanStateDetailed(run, ALL);
-      expect(detailed.entries.map((e) => e.path)).toEqual(['ok.bin']);
-      expect(detailed.problems.map((p) => p.path)).toEqual([path.join(run, 'locked')]);
-    } finally {
-      fs.chmodSync(path.join(run, 'locked'), 0o755);
-    }
+    const locked = path.join(run, 'locked');
+    const got = runUnprivileged(
+      `import fs from 'node:fs';
+      import { scanState, scanStateDetailed } from 'DIST/src/store/scan.js';
+      const all = { include: ['**/*'], exclude: [], excludeAbs: [] };
+      fs.chmodSync(${JSON.stringify(locked)}, 0o000);
+      const err = await scanState(${JSON.stringify(run)}, all).catch((e) => e);
+      const detailed = await scanStateDetailed(${JSON.stringify(run)}, all);
+      fs.chmodSync(${JSON.stringify(locked)}, 0o755);
+      console.log(JSON.stringify({ error: err.name, message: err.message, entries: detailed.entries.map((e) => e.path), problems: detailed.problems.map((p) => p.path) }));`,
+      [base],
+    ) as { error: string; message: string; entries: string[]; problems: string[] };
+    expect(got.error).toBe('ScanError');
+    expect(got.message).toContain(locked);
+    expect(got.entries).toEqual(['ok.bin']);
+    expect(got.problems).toEqual([locked]);
   });
 
   it('throws for a missing run folder', async () => {

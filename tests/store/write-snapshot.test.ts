@@ -6,6 +6,7 @@ import { listSnapshots } from '../../src/store/read-store.js';
 import { stateDigest } from '../../src/store/scan.js';
 import type { SnapshotMeta } from '../../src/store/types.js';
 import { writeSnapshot } from '../../src/store/write-snapshot.js';
+import { runUnprivileged } from '../helpers/unprivileged.js';
 import { age, put, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
 
 function stored(meta: SnapshotMeta, rel: string): string {
@@ -198,13 +199,22 @@ describe('writeSnapshot', () => {
     expect(fs.readdirSync(path.join(store, '.staging'))).toEqual([]);
   });
 
-  // Root reads everything: an unreadable source can only be made for other users.
-  it.skipIf(process.getuid?.() === 0)('fails on an unreadable source, naming it, and leaves no snapshot', async () => {
-    const { run, store } = await runAndStore();
+  it('fails on an unreadable source, naming it, and leaves no snapshot', async () => {
+    const { base, run, store } = await runAndStore();
     put(run, 'a.bin', 'a');
     const locked = put(run, 'b.bin', 'b');
-    fs.chmodSync(locked, 0o000);
-    await expect(snap(run, store)).rejects.toThrow(locked);
+    const got = runUnprivileged(
+      `import fs from 'node:fs';
+      import { scanState } from 'DIST/src/store/scan.js';
+      import { writeSnapshot } from 'DIST/src/store/write-snapshot.js';
+      import { NO_PROGRESS } from 'DIST/src/policy/types.js';
+      fs.chmodSync(${JSON.stringify(locked)}, 0o000);
+      const entries = await scanState(${JSON.stringify(run)}, { include: ['**/*'], exclude: [], excludeAbs: [${JSON.stringify(store)}] });
+      const err = await writeSnapshot({ store: ${JSON.stringify(store)}, runName: 'r', runDir: ${JSON.stringify(run)}, entries, kind: 'backup', trigger: 'test', progress: NO_PROGRESS, previous: null, now: Date.now() }).then(() => null, (e) => e.message);
+      console.log(JSON.stringify({ err }));`,
+      [base],
+    ) as { err: string | null };
+    expect(got.err).toContain(locked);
     expect(await listSnapshots(store)).toEqual([]);
     expect(fs.readdirSync(path.join(store, '.staging'))).toEqual([]);
   });
