@@ -5,6 +5,7 @@
  * generation, frozen files that never do, and a small JSON state. Then, for each case, times
  * ckptd's snapshot (the store as the daemon uses it: hash, fsync, rename, hard links) against `cp -a`
  * of the same bytes, and `cp -a` followed by `sync`, since ckptd's copies are durable when it returns.
+ * Each time is the median of BENCH_REPEAT (default 3) runs, each started after a `sync`.
  *
  *   BENCH_GB=4 BENCH_DIR=/mnt/data npm run bench
  */
@@ -53,27 +54,59 @@ async function timeAsync(fn: () => Promise<unknown>): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-function cpTimes(files: string[], dst: string): { cp: number; cpSync: number } {
-  fs.mkdirSync(dst, { recursive: true });
-  const cp = time(() => execFileSync('cp', ['-a', ...files, dst]));
-  fs.rmSync(dst, { recursive: true, force: true });
-  fs.mkdirSync(dst, { recursive: true });
-  const cpSync = time(() => {
-    execFileSync('cp', ['-a', ...files, dst]);
-    execFileSync('sync', ['-f', dst]);
-  });
-  fs.rmSync(dst, { recursive: true, force: true });
-  return { cp, cpSync };
+const REPEAT = Number(process.env.BENCH_REPEAT ?? '3');
+
+/** Flushes dirty pages first, so one measurement does not pay for the writeback of the one before. */
+function settleDisk(): void {
+  execFileSync('sync');
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function cpTimes(files: string[], dst: string): { cp: number; cpSync: number } {
+  const cp: number[] = [];
+  const cpSync: number[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    for (const [list, withSync] of [
+      [cp, false],
+      [cpSync, true],
+    ] as const) {
+      fs.mkdirSync(dst, { recursive: true });
+      settleDisk();
+      list.push(
+        time(() => {
+          execFileSync('cp', ['-a', ...files, dst]);
+          if (withSync) execFileSync('sync', ['-f', dst]);
+        }),
+      );
+      fs.rmSync(dst, { recursive: true, force: true });
+    }
+  }
+  return { cp: median(cp), cpSync: median(cpSync) };
+}
+
+/** Times a snapshot against the store's newest one, REPEAT times (each repeat's snapshot is removed again); the median. */
 async function snapshot(now: number): Promise<{ seconds: number; copied: number; linked: number }> {
   const entries = await scanState(run, { include: ['**/*'], exclude: [], excludeAbs: [store] });
   const previous = (await listSnapshots(store))[0] ?? null;
+  const times: number[] = [];
   let meta: Awaited<ReturnType<typeof writeSnapshot>> | undefined;
-  const seconds = await timeAsync(async () => {
-    meta = await writeSnapshot({ store, runName: 'bench', runDir: run, entries, kind: 'backup', trigger: 'bench', progress: NO_PROGRESS, previous, now });
-  });
-  return { seconds, copied: meta!.copied_bytes, linked: meta!.linked_bytes };
+  for (let i = 0; i < REPEAT; i++) {
+    if (meta) {
+      execFileSync('chmod', ['-R', 'u+w', path.dirname(meta.path)]);
+      fs.rmSync(path.dirname(meta.path), { recursive: true });
+    }
+    settleDisk();
+    times.push(
+      await timeAsync(async () => {
+        meta = await writeSnapshot({ store, runName: 'bench', runDir: run, entries, kind: 'backup', trigger: 'bench', progress: NO_PROGRESS, previous, now: now + i });
+      }),
+    );
+  }
+  return { seconds: median(times), copied: meta!.copied_bytes, linked: meta!.linked_bytes };
 }
 
 const rows: string[][] = [];
@@ -110,7 +143,7 @@ try {
   const head = ['case', 'ckptd copied', 'ckptd', 'cp -a', 'cp -a + sync', 'vs cp', 'vs cp+sync'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  process.stdout.write(`\nckptd bench: ${formatBytes(total)} state (weights ${formatBytes(sizes.weights)}, optimizer ${formatBytes(sizes.optimizer)}, frozen ${formatBytes(sizes.frozen)}) on ${os.cpus().length} cores, ${base}\n`);
+  process.stdout.write(`\nckptd bench (median of ${REPEAT}): ${formatBytes(total)} state (weights ${formatBytes(sizes.weights)}, optimizer ${formatBytes(sizes.optimizer)}, frozen ${formatBytes(sizes.frozen)}) on ${os.cpus().length} cores, ${base}\n`);
   process.stdout.write(`${fmt(head)}\n${rows.map(fmt).join('\n')}\n`);
   process.stdout.write(
     `\ncp compares the same bytes ckptd had to copy (case 3: cp copies all of it; ckptd links it).\n` +
