@@ -9,6 +9,9 @@ import { SafetyError } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 
 /** Runs the daemon until a stop signal; resolves with the exit code. */
+/** A SIGINT this soon after the first is the same Ctrl-C delivered twice, not a second press. */
+const SECOND_INTERRUPT_AFTER_MS = 1000;
+
 export async function runDaemon(config: Config, watchConfigFile: boolean): Promise<number> {
   const logger = createLogger(config.log);
   let daemon: Daemon;
@@ -22,15 +25,19 @@ export async function runDaemon(config: Config, watchConfigFile: boolean): Promi
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let stoppingSince = 0;
     const stop = (signal: string): void => {
       if (stopping) {
-        if (signal === 'SIGINT') {
+        // One Ctrl-C reaches the daemon twice when a wrapper (npm, a script) forwards the signal
+        // the terminal already sent to the whole process group: only a later one is a second press.
+        if (signal === 'SIGINT' && Date.now() - stoppingSince > SECOND_INTERRUPT_AFTER_MS) {
           logger.warn('second interrupt: exiting now; an unfinished snapshot is cleaned up at the next start');
           process.exit(130);
         }
         return;
       }
       stopping = true;
+      stoppingSince = Date.now();
       logger.info(`${signal} received: stopping`, { event: 'daemon-stopping' });
       void daemon
         .stop()
