@@ -41,7 +41,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .name('ckptd')
     .description(
-      'Keeps a training run safe: backups and saves of the files a trainer writes, by YAML policy,\n' +
+      'Keeps a training run safe: backups and saves of the files a trainer writes, by YAML policy, ' +
         'as versioned snapshots with epoch/step/loss, reloading its config live.',
     )
     .version('0.1.0')
@@ -51,7 +51,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 done, 1 failed or found problems, 2 bad usage or bad config, 3 refused for safety.\n' +
-        'Start here: `ckptd init ./my-run --preset hf`, then `ckptd daemon --config ./my-run/ckptd.yaml`.',
+        'Start here: `ckptd init ./output --preset hf` (writes ./ckptd.yaml), `ckptd check-config`, then `ckptd daemon`.\n' +
+        'Or, with no config at all: `ckptd watch ./output`.',
     );
 
   program

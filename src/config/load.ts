@@ -41,12 +41,33 @@ export function parseConfigText(text: string, file: string, home: string = os.ho
     return { problems: [at([], 'the file is empty; it needs a `runs:` list (write a starter with `ckptd init`)')] };
   }
   const shaped = configSchema.safeParse(data);
-  if (!shaped.success) {
-    return { problems: shaped.error.issues.flatMap((issue) => describeIssue(issue, data, at)) };
+  if (shaped.success) {
+    const normalized = normalizeConfig(shaped.data, file, { dir: path.dirname(file), home });
+    if ('problems' in normalized) return { problems: normalized.problems.map((p) => at(p.keyPath, p.message)) };
+    return normalized;
   }
-  const normalized = normalizeConfig(shaped.data, file, { dir: path.dirname(file), home });
-  if ('problems' in normalized) return { problems: normalized.problems.map((p) => at(p.keyPath, p.message)) };
-  return normalized;
+  const problems = shaped.error.issues.flatMap((issue) => describeIssue(issue, data, at));
+  // When the only shape problems are unknown keys, check the rest too, so one run of check-config
+  // shows every problem (a typo'd key and a bad value below it).
+  if (shaped.error.issues.every((i) => i.code === 'unrecognized_keys')) {
+    const rest = configSchema.safeParse(withoutKeys(data, shaped.error.issues));
+    if (rest.success) {
+      const normalized = normalizeConfig(rest.data, file, { dir: path.dirname(file), home });
+      if ('problems' in normalized) problems.push(...normalized.problems.map((p) => at(p.keyPath, p.message)));
+    }
+  }
+  return { problems: problems.sort((a, b) => a.line - b.line || a.col - b.col) };
+}
+
+/** A deep copy of `data` without the unknown keys the issues name. */
+function withoutKeys(data: unknown, issues: z.core.$ZodIssue[]): unknown {
+  const copy = structuredClone(data);
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const parent = valueAt(copy, issue.path.filter((s): s is string | number => typeof s !== 'symbol'));
+    if (parent !== null && typeof parent === 'object') for (const k of issue.keys) delete (parent as Record<string, unknown>)[k];
+  }
+  return copy;
 }
 
 /** Reads and validates a config file; throws `ConfigError` with every problem (or the read error). */

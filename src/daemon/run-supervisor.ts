@@ -10,6 +10,7 @@ import picomatch from 'picomatch';
 import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import { decide, recordTaken } from '../policy/decide.js';
+import { formatEvery } from '../policy/format.js';
 import { nextTimerAt } from '../policy/next-timer.js';
 import { planRetention } from '../policy/plan-retention.js';
 import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js';
@@ -108,7 +109,7 @@ export class RunSupervisor {
       if (run.retention.maxSizeBytes !== null) {
         sup.logger.warn('retention.max_size is read but not enforced yet: only rolling keep and keep_best delete backups', { event: 'not-enforced' });
       }
-      sup.logger.info(`watching ${run.path} (store ${run.store}); backup every ${run.backup.everyText}, save every ${run.save.everyText}`, {
+      sup.logger.info(`watching ${run.path} (store ${run.store}); backup ${formatEvery(run.backup.every)}, save ${formatEvery(run.save.every)}`, {
         event: 'start',
       });
       sup.kick(0);

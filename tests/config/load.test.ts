@@ -132,6 +132,11 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     expect(got.map((p) => p.split(' ')[1])).toEqual(['runs.0.settle:', 'runs.0.backup.every:', 'runs.0.save.prefix:']);
   });
 
+  it('checks the values too when the only shape problem is an unknown key', () => {
+    const got = problems('runs:\n  - name: a\n    path: r\n    progress: none\n    backup:\n      evry: 3 epochs\n    save:\n      every: 2 epocs\n');
+    expect(got.map((p) => p.split(' ').slice(0, 2).join(' '))).toEqual(['6:7 runs.0.backup.evry:', '8:14 runs.0.save.every:']);
+  });
+
   it('resolves relative paths against the config file, not the working folder', () => {
     const c = load('runs:\n  - name: a\n    path: ../elsewhere/run\n');
     expect(c.runs[0]!.path).toBe(path.resolve('/home/ana/elsewhere/run'));
