@@ -76,6 +76,8 @@ export class Daemon {
       if (this.reloadTimer) clearTimeout(this.reloadTimer);
       this.reloadTimer = setTimeout(() => void this.reload('the config file changed'), RELOAD_DEBOUNCE_MS);
     });
+    // An edit made while chokidar was still setting up is not reported: re-read once it is ready.
+    this.configWatcher.on('ready', () => void this.reload('start-up check'));
     this.configWatcher.on('error', (err) => this.opts.logger.warn(`config watcher: ${(err as Error).message}`));
   }
 
@@ -106,6 +108,12 @@ export class Daemon {
       } else {
         log.error(`config not applied: ${(err as Error).message}; the previous config stays in force`, { event: 'config-invalid' });
       }
+      return;
+    }
+    if (JSON.stringify(next) === JSON.stringify(this.config)) {
+      // Editors touch files without changing them; only an explicit SIGHUP deserves a line at info.
+      if (reason === 'SIGHUP') log.info('config re-read (SIGHUP): nothing changed', { event: 'config-reloaded' });
+      else log.debug(`config re-read (${reason}): nothing changed`, { event: 'config-unchanged' });
       return;
     }
     log.configure(next.log);
