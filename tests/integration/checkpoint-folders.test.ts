@@ -88,6 +88,14 @@ describe('checkpoint folders and zero config', () => {
     const shown = JSON.parse((await runCli(['show', id, '--config', cfgPath, '--json'])).stdout) as Record<string, unknown>;
     expect(shown).toMatchObject({ id, kind: 'manual', name: 'looks good', notes: 'line one\nline two', pinned: true, epoch: 3, step: 1200, loss: 0.25 });
     expect(shown.metrics).toMatchObject({ eval_loss: 0.3 });
+    // backup-now with no daemon running takes the policy backup itself.
+    const now = await runCli(['backup-now', '--config', cfgPath, '--json']);
+    expect(now.code).toBe(0);
+    const taken = JSON.parse(now.stdout) as { id: string; via_daemon: boolean };
+    expect(taken.via_daemon).toBe(false);
+    const backup = JSON.parse((await runCli(['show', taken.id, '--config', cfgPath, '--json'])).stdout) as Record<string, unknown>;
+    expect(backup).toMatchObject({ kind: 'backup', trigger: 'backup-now', epoch: 3 });
+
     const table = await runCli(['list', '--config', cfgPath]);
     expect(table.stdout).toMatch(/looks good/);
     expect(table.stdout).toMatch(/e3\/s1200/);
