@@ -61,6 +61,10 @@ function settleDisk(): void {
   execFileSync('sync');
 }
 
+/** Every timing taken, printed under the table: the disk of a shared VM is noisy, the spread says how much. */
+const samples: string[] = [];
+const list = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -85,6 +89,7 @@ function cpTimes(files: string[], dst: string): { cp: number; cpSync: number } {
       fs.rmSync(dst, { recursive: true, force: true });
     }
   }
+  samples.push(`cp -a ${list(cp)}`, `cp -a + sync ${list(cpSync)}`);
   return { cp: median(cp), cpSync: median(cpSync) };
 }
 
@@ -106,6 +111,7 @@ async function snapshot(now: number): Promise<{ seconds: number; copied: number;
       }),
     );
   }
+  samples.push(`ckptd ${list(times)}`);
   return { seconds: median(times), copied: meta!.copied_bytes, linked: meta!.linked_bytes };
 }
 
@@ -145,6 +151,7 @@ try {
   const fmt = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   process.stdout.write(`\nckptd bench (median of ${REPEAT}): ${formatBytes(total)} state (weights ${formatBytes(sizes.weights)}, optimizer ${formatBytes(sizes.optimizer)}, frozen ${formatBytes(sizes.frozen)}) on ${os.cpus().length} cores, ${base}\n`);
   process.stdout.write(`${fmt(head)}\n${rows.map(fmt).join('\n')}\n`);
+  process.stdout.write(`\nall timings (s), by case in order:\n${samples.map((x) => `  ${x}`).join('\n')}\n`);
   process.stdout.write(
     `\ncp compares the same bytes ckptd had to copy (case 3: cp copies all of it; ckptd links it).\n` +
       `ckptd hashes every copied byte (sha256) and fsyncs before it returns; "cp -a + sync" is the fair comparison for durability.\n`,

@@ -18,7 +18,6 @@ import type { ScanEntry } from './types.js';
 export { FileChangedError, FileVanishedError } from './errors.js';
 
 const CHUNK = 8 << 20;
-const SYNC_EVERY = 256 << 20;
 /** Full-size buffers kept for the next copy, so copying many large files does not churn memory. */
 const spare: Buffer[] = [];
 const MAX_SPARE = 6;
@@ -49,13 +48,13 @@ export interface Captured {
 }
 
 /**
- * Copies `src` to a NEW file `dst` (fails if `dst` exists), hashing the bytes written, and fsyncs
+ * Copies `src` to a NEW file `dst` (fails if `dst` exists), hashing the bytes copied, and fsyncs
  * `dst`. Guarantees the copy is the version `expect` describes, untouched during the copy: before,
  * the open source must match `expect` (regular file, size, mtimeNs, ino); after, both the open file
  * and the path must still show the same size, mtime, ctime and inode. Otherwise `dst` is removed and
  * `FileChangedError` (path, what changed) is thrown. A missing source throws `FileVanishedError`;
  * a full disk `NoSpaceError`; other errors (EACCES, EIO, ...) propagate with the path in the
- * message. `dst` never survives a failure. Memory use is bounded (at most 24 MiB of buffers).
+ * message. `dst` never survives a failure. Memory use is bounded (at most 16 MiB of buffers).
  */
 export async function captureFile(src: string, dst: string, expect: ScanEntry, opts: CaptureOptions = {}): Promise<Captured> {
   let input: FileHandle;
@@ -75,11 +74,15 @@ export async function captureFile(src: string, dst: string, expect: ScanEntry, o
     if (changes.length > 0) throw new FileChangedError(src, changes);
 
     try {
+      // Created empty and exclusively first: an existing file is never overwritten, and from here
+      // on `dst` is ours to remove on failure.
       output = await fsp.open(dst, 'wx', 0o600);
     } catch (err) {
       throw withPath(err, 'cannot create', dst);
     }
-    const sha256 = await copyAndHash(input, output, expect.size, src, dst, opts.onBytes);
+    const sha256 = await copyAndHash(input, src, dst, expect.size, opts.onBytes);
+    const written = await output.stat();
+    if (written.size !== expect.size) throw new FileChangedError(src, [`size ${expect.size} -> ${written.size} (changed during the copy)`]);
 
     const afterFd = await input.stat({ bigint: true });
     const afterPath = await fsp.lstat(src, { bigint: true }).catch(() => null);
@@ -129,27 +132,37 @@ function differsFromStat(a: BigIntStats, b: BigIntStats): string[] {
 }
 
 /**
- * Copies exactly `size` bytes, hashing each chunk before it is written. Chunk k lives in buffer
- * k % 3: while it is hashed, chunk k+1 is being read and chunk k-1 written. A source that ends
- * early throws `FileChangedError`; one that grew is caught by the caller's stat after the copy.
+ * Copies the open source to the new file `dst` in the kernel (copy_file_range, or a reflink where
+ * the file system shares blocks copy-on-write) while this thread hashes the same open inode: the
+ * copy costs no user-space copying and the hash overlaps it. On Linux the copy reads
+ * `/proc/self/fd/N`, i.e. exactly the inode opened and checked, never a file renamed over the path
+ * since. A source that ends early throws `FileChangedError`; one that grew or changed is caught by
+ * the caller's checks after the copy. `dst` must be the caller's own new file; it replaces its content.
  */
-async function copyAndHash(
-  input: FileHandle,
-  output: FileHandle,
-  size: number,
-  src: string,
-  dst: string,
-  onBytes?: (n: number) => void,
-): Promise<string> {
+async function copyAndHash(input: FileHandle, src: string, dst: string, size: number, onBytes?: (n: number) => void): Promise<string> {
+  const from = fs.existsSync(`/proc/self/fd/${input.fd}`) ? `/proc/self/fd/${input.fd}` : src;
+  const copying = fsp.copyFile(from, dst, fs.constants.COPYFILE_FICLONE).catch((err: unknown) => {
+    throw withPath(err, 'writing', dst);
+  });
+  // Marked handled at once: if hashing throws first, the copy's error must not go unhandled.
+  copying.catch(() => undefined);
+  try {
+    const hash = await hashOpenFile(input, size, src, onBytes);
+    await copying;
+    return hash;
+  } finally {
+    await copying.catch(() => undefined);
+  }
+}
+
+/** sha256 of the first `size` bytes of an open file, reading the next chunk while hashing one. */
+async function hashOpenFile(input: FileHandle, size: number, src: string, onBytes?: (n: number) => void): Promise<string> {
   const hash = createHash('sha256');
   if (size === 0) return hash.digest('hex');
   const chunk = Math.min(CHUNK, size);
-  const bufs = chunk === CHUNK ? takeBuffers(size <= chunk ? 1 : 3) : [Buffer.allocUnsafe(chunk)];
-
-  const readAt = async (k: number): Promise<{ pos: number; n: number; want: number; buf: Buffer }> => {
-    const pos = k * chunk;
+  const bufs = chunk === CHUNK ? takeBuffers(2) : [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
+  const readAt = async (buf: Buffer, pos: number): Promise<number> => {
     const want = Math.min(chunk, size - pos);
-    const buf = bufs[k % bufs.length]!;
     let n = 0;
     try {
       while (n < want) {
@@ -160,56 +173,25 @@ async function copyAndHash(
     } catch (err) {
       throw withPath(err, 'reading', src);
     }
-    return { pos, n, want, buf };
+    if (n < want) throw new FileChangedError(src, [`size ${size} -> ${pos + n} (shrank during the copy)`]);
+    return n;
   };
-  const writeAt = async (buf: Buffer, n: number, pos: number): Promise<void> => {
-    try {
-      let off = 0;
-      while (off < n) off += (await output.write(buf, off, n - off, pos + off)).bytesWritten;
-    } catch (err) {
-      throw withPath(err, 'writing', dst);
-    }
-  };
-  // Promises that may reject while we await another one are marked handled at once: their error
-  // is rethrown where they are awaited, never reported as unhandled.
-  const handled = <T>(p: Promise<T>): Promise<T> => {
-    p.catch(() => undefined);
-    return p;
-  };
-
-  let reading = handled(readAt(0));
-  let writing: Promise<void> = Promise.resolve();
-  let syncing: Promise<void> | null = null;
-  // A writeback error is reported to one fsync only: keep it so the copy fails.
-  let syncError: unknown = null;
-  let sinceSync = 0;
+  let reading: Promise<number> = readAt(bufs[0]!, 0);
   try {
-    for (let k = 0; ; k++) {
-      const { pos, n, want, buf } = await reading;
-      if (n < want) throw new FileChangedError(src, [`size ${size} -> ${pos + n} (shrank during the copy)`]);
-      const end = pos + n;
-      if (end < size) reading = handled(readAt(k + 1));
-      hash.update(buf.subarray(0, n));
-      await writing;
-      if (syncError !== null) throw withPath(syncError, 'writing', dst);
-      writing = handled(writeAt(buf, n, pos));
-      onBytes?.(n);
-      sinceSync += n;
-      if (sinceSync >= SYNC_EVERY && syncing === null) {
-        sinceSync = 0;
-        // Starts writeback of what is written so far; the final fsync then has little left to do.
-        syncing = output.datasync().then(
-          () => void (syncing = null),
-          (err: unknown) => void ((syncError = err), (syncing = null)),
-        );
+    for (let pos = 0, k = 0; pos < size; k++) {
+      const n = await reading;
+      const buf = bufs[k % 2]!;
+      const next = pos + n;
+      if (next < size) {
+        reading = readAt(bufs[(k + 1) % 2]!, next);
+        reading.catch(() => undefined);
       }
-      if (end >= size) break;
+      hash.update(buf.subarray(0, n));
+      onBytes?.(n);
+      pos = next;
     }
-    await writing;
-    if (syncing !== null) await syncing;
-    if (syncError !== null) throw withPath(syncError, 'writing', dst);
   } finally {
-    await Promise.allSettled([reading, writing, syncing ?? Promise.resolve()]);
+    await reading.catch(() => undefined);
     if (chunk === CHUNK) giveBuffers(bufs);
   }
   return hash.digest('hex');

@@ -46,9 +46,14 @@ export interface CapturedState {
   dirs: string[];
 }
 
-/** Files up to this size are captured many at a time; larger ones one at a time (memory, disk). */
+/**
+ * Files up to this size are captured many at a time; larger ones two at a time: each large copy
+ * keeps one core busy hashing while the kernel copies, so two fill a 2-core machine (16 MiB of
+ * buffers each) without thrashing the disk.
+ */
 const SMALL = 1 << 20;
 const SMALL_PARALLEL = 16;
+const LARGE_PARALLEL = 2;
 
 /** A source as lstat saw it: everything that must stay the same for a captured copy to stay current. */
 interface Seen {
@@ -141,7 +146,7 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
     const results = await runPools(
       [
         { items: small, parallel: SMALL_PARALLEL },
-        { items: large, parallel: 1 },
+        { items: large, parallel: LARGE_PARALLEL },
       ],
       async (s) => {
         const ok = await captureOne(s, last);
