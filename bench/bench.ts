@@ -5,7 +5,8 @@
  * generation, frozen files that never do, and a small JSON state. Then, for each case, times
  * ckptd's snapshot (the store as the daemon uses it: hash, fsync, rename, hard links) against `cp -a`
  * of the same bytes, and `cp -a` followed by `sync`, since ckptd's copies are durable when it returns.
- * Each time is the median of BENCH_REPEAT (default 3) runs, each started after a `sync`.
+ * Each case runs BENCH_REPEAT (default 3) times, each after a `sync`; the table shows the best and
+ * the median, and every sample is printed below it.
  *
  *   BENCH_GB=4 BENCH_DIR=/mnt/data npm run bench
  */
@@ -65,12 +66,21 @@ function settleDisk(): void {
 const samples: string[] = [];
 const list = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
 
+interface Stats {
+  best: number;
+  median: number;
+}
+
+function stats(xs: number[]): Stats {
+  return { best: Math.min(...xs), median: median(xs) };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
 
-function cpTimes(files: string[], dst: string): { cp: number; cpSync: number } {
+function cpTimes(files: string[], dst: string): { cp: Stats; cpSync: Stats } {
   const cp: number[] = [];
   const cpSync: number[] = [];
   for (let i = 0; i < REPEAT; i++) {
@@ -90,11 +100,11 @@ function cpTimes(files: string[], dst: string): { cp: number; cpSync: number } {
     }
   }
   samples.push(`cp -a ${list(cp)}`, `cp -a + sync ${list(cpSync)}`);
-  return { cp: median(cp), cpSync: median(cpSync) };
+  return { cp: stats(cp), cpSync: stats(cpSync) };
 }
 
 /** Times a snapshot against the store's newest one, REPEAT times (each repeat's snapshot is removed again); the median. */
-async function snapshot(now: number): Promise<{ seconds: number; copied: number; linked: number }> {
+async function snapshot(now: number): Promise<{ seconds: Stats; copied: number; linked: number }> {
   const entries = await scanState(run, { include: ['**/*'], exclude: [], excludeAbs: [store] });
   const previous = (await listSnapshots(store))[0] ?? null;
   const times: number[] = [];
@@ -112,12 +122,14 @@ async function snapshot(now: number): Promise<{ seconds: number; copied: number;
     );
   }
   samples.push(`ckptd ${list(times)}`);
-  return { seconds: median(times), copied: meta!.copied_bytes, linked: meta!.linked_bytes };
+  return { seconds: stats(times), copied: meta!.copied_bytes, linked: meta!.linked_bytes };
 }
 
 const rows: string[][] = [];
-const row = (c: string, bytes: number, ck: number, cp: number, cpSync: number): void => {
-  rows.push([c, formatBytes(bytes), `${ck.toFixed(3)}s`, `${cp.toFixed(3)}s`, `${cpSync.toFixed(3)}s`, `${(ck / cp).toFixed(2)}x`, `${(ck / cpSync).toFixed(2)}x`]);
+const row = (c: string, bytes: number, ck: Stats, cp: Stats, cpSync: Stats): void => {
+  const t = (x: Stats): string => `${x.best.toFixed(2)} / ${x.median.toFixed(2)}`;
+  const r = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
+  rows.push([c, formatBytes(bytes), t(ck), t(cp), t(cpSync), `${r(ck.best, cp.best)} / ${r(ck.median, cp.median)}`, `${r(ck.best, cpSync.best)} / ${r(ck.median, cpSync.median)}`]);
 };
 
 try {
@@ -146,10 +158,10 @@ try {
   const c3 = cpTimes(all, path.join(base, 'cp3'));
   row('nothing changed (all linked)', third.copied, third.seconds, c3.cp, c3.cpSync);
 
-  const head = ['case', 'ckptd copied', 'ckptd', 'cp -a', 'cp -a + sync', 'vs cp', 'vs cp+sync'];
+  const head = ['case (seconds: best / median)', 'ckptd copied', 'ckptd', 'cp -a', 'cp -a + sync', 'ckptd vs cp', 'vs cp+sync'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  process.stdout.write(`\nckptd bench (median of ${REPEAT}): ${formatBytes(total)} state (weights ${formatBytes(sizes.weights)}, optimizer ${formatBytes(sizes.optimizer)}, frozen ${formatBytes(sizes.frozen)}) on ${os.cpus().length} cores, ${base}\n`);
+  process.stdout.write(`\nckptd bench (${REPEAT} runs each): ${formatBytes(total)} state (weights ${formatBytes(sizes.weights)}, optimizer ${formatBytes(sizes.optimizer)}, frozen ${formatBytes(sizes.frozen)}) on ${os.cpus().length} cores, ${base}\n`);
   process.stdout.write(`${fmt(head)}\n${rows.map(fmt).join('\n')}\n`);
   process.stdout.write(`\nall timings (s), by case in order:\n${samples.map((x) => `  ${x}`).join('\n')}\n`);
   process.stdout.write(
