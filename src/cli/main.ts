@@ -14,6 +14,7 @@ import { createCliLogger } from './cli-logger.js';
 import { loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from './context.js';
 import { runDaemon } from './daemon-command.js';
 import { runInit } from './init.js';
+import { addManageCommands } from './manage.js';
 import { listRecords, renderRecord, renderTable, showRecord } from './list.js';
 import { parseMetricArgs, writeProgressFile } from './progress.js';
 import { checkLabel, takeBackupNow, takeManualSnapshot } from './snapshot.js';
@@ -160,6 +161,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       if (opts.json) printJson(record);
       else process.stdout.write(`${renderRecord(record, Date.now())}\n`);
     });
+
+  addManageCommands(program, globals);
 
   program
     .command('progress')

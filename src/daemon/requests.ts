@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { OpOutcome, StoreOp } from '../ops/types.js';
 import { writeFileAtomic } from '../store/state-file.js';
 
 export type DaemonRequest =
@@ -18,12 +19,15 @@ export type DaemonRequest =
       name: string | null;
       notes: string | null;
       pinned: boolean;
-    };
+    }
+  | { id: string; type: 'op'; created: string; op: StoreOp };
 
 export interface DaemonReply {
   ok: boolean;
   /** The snapshot taken for the request. */
   snapshotId?: string;
+  /** What an `op` request did. */
+  outcome?: OpOutcome;
   error?: string;
   /** The exit code the CLI should use when `ok` is false. */
   exitCode?: number;
@@ -36,7 +40,8 @@ export function requestsDir(store: string): string {
 
 type NewRequest =
   | { type: 'backup-now' }
-  | { type: 'snapshot'; name: string | null; notes: string | null; pinned: boolean };
+  | { type: 'snapshot'; name: string | null; notes: string | null; pinned: boolean }
+  | { type: 'op'; op: StoreOp };
 
 /**
  * Writes a request for the daemon that holds `store` and waits for its reply. Resolves with the
@@ -86,6 +91,31 @@ export function parseRequest(text: string): DaemonRequest | null {
       notes: str(r.notes),
       pinned: r.pinned === true,
     };
+  }
+  if (r.type === 'op') {
+    const op = parseOp(r.op);
+    return op ? { id: r.id, type: 'op', created: r.created, op } : null;
+  }
+  return null;
+}
+
+/** A well-formed `StoreOp`, or null. Ids are checked again where they are used. */
+export function parseOp(v: unknown): StoreOp | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const optText = (x: unknown): x is string | null | undefined => x === undefined || x === null || typeof x === 'string';
+  if (o.kind === 'label' && typeof o.id === 'string' && optText(o.name) && optText(o.notes) && (o.pinned === undefined || typeof o.pinned === 'boolean')) {
+    const op: StoreOp = { kind: 'label', id: o.id };
+    if (o.name !== undefined) op.name = o.name;
+    if (o.notes !== undefined) op.notes = o.notes;
+    if (o.pinned !== undefined) op.pinned = o.pinned;
+    return op;
+  }
+  if (o.kind === 'delete' && Array.isArray(o.ids) && o.ids.every((x) => typeof x === 'string') && typeof o.force === 'boolean') {
+    return { kind: 'delete', ids: o.ids as string[], force: o.force };
+  }
+  if (o.kind === 'restore' && typeof o.id === 'string' && typeof o.force === 'boolean' && (o.to === null || typeof o.to === 'string')) {
+    return { kind: 'restore', id: o.id, force: o.force, to: o.to };
   }
   return null;
 }

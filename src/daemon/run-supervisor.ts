@@ -24,6 +24,9 @@ import { sweepStore } from '../store/delete-snapshot.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { formatProgress } from '../util/format.js';
+import { executeOp } from '../ops/execute.js';
+import type { StoreOp } from '../ops/types.js';
+import { CkptdError } from '../util/errors.js';
 import { serveRequests, type DaemonReply, type DaemonRequest, type RequestServer } from './requests.js';
 import { applyRetention, captureSnapshot, exportSave, LowDiskError, scanRun } from './run-actions.js';
 import { judgeSettled } from './settle.js';
@@ -77,6 +80,7 @@ export class RunSupervisor {
     retry: false,
     backupNow: [] as Waiter[],
     manual: [] as ManualRequest[],
+    ops: [] as { op: StoreOp; reply: Waiter }[],
   };
   private current: Promise<void> = Promise.resolve();
 
@@ -154,6 +158,7 @@ export class RunSupervisor {
     if (!finished) this.logger.warn('stopping with a snapshot still in progress; it is abandoned and cleaned up at the next start');
     for (const w of this.pending.backupNow) w({ ok: false, error: 'the daemon is stopping', exitCode: 1 });
     for (const m of this.pending.manual) m.reply({ ok: false, error: 'the daemon is stopping', exitCode: 1 });
+    for (const o of this.pending.ops) o.reply({ ok: false, error: 'the daemon is stopping', exitCode: 1 });
     await this.lock.release().catch((err: unknown) => this.logger.warn(`could not release the store lock: ${(err as Error).message}`));
   }
 
@@ -278,7 +283,7 @@ export class RunSupervisor {
       return;
     }
     this.busy = true;
-    const work = this.evaluate().catch((err: unknown) => {
+    const work = this.runOps().then(() => this.evaluate()).catch((err: unknown) => {
       this.logger.error(`evaluation failed: ${(err as Error).message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
       this.pending.retry = true;
       this.kick(RETRY_AFTER_MS);
@@ -419,9 +424,37 @@ export class RunSupervisor {
     for (const m of this.pending.manual.splice(0)) m.reply({ ok: false, error, exitCode: 1 });
   }
 
+  /**
+   * Runs the store operations people asked for (delete, restore, labels), before evaluating: the
+   * store has one writer. After a restore into the run, its own writes are taken as the settled
+   * state already seen, so they are not mistaken for the trainer's.
+   */
+  private async runOps(): Promise<void> {
+    for (const { op, reply } of this.pending.ops.splice(0)) {
+      try {
+        const outcome = await executeOp(this.run, op, { logger: this.logger, now: this.now() });
+        if (op.kind === 'restore' && op.to === null) {
+          const entries = await scanRun(this.run);
+          const progress = await readProgress(this.run.path, this.run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+          this.lastSettledDigest = stateDigest(entries);
+          this.lastProgressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
+        }
+        this.newestDigest = (await listSnapshots(this.run.store))[0]?.state_digest ?? null;
+        reply({ ok: true, outcome });
+      } catch (err) {
+        const exitCode = err instanceof CkptdError ? err.exitCode : 1;
+        this.logger.warn(`${op.kind} not done: ${(err as Error).message}`, { event: 'op-failed', op: op.kind });
+        reply({ ok: false, error: (err as Error).message, exitCode });
+      }
+    }
+  }
+
   private onRequest(req: DaemonRequest): Promise<DaemonReply> {
     return new Promise((resolve) => {
-      if (req.type === 'backup-now') {
+      if (req.type === 'op') {
+        this.logger.info(`${req.op.kind} requested`, { event: 'request', op: req.op.kind });
+        this.pending.ops.push({ op: req.op, reply: resolve });
+      } else if (req.type === 'backup-now') {
         this.logger.info('backup requested (backup-now); taking it at the next settled moment', { event: 'request' });
         this.pending.backupNow.push(resolve);
       } else {

@@ -1,0 +1,189 @@
+/**
+ * The commands that change what a store holds, on a person's request: `restore`, `delete`,
+ * `rename`, `note`, `pin`, `unpin`, and `diff` to look before acting. Changes go through the
+ * daemon that holds the store, or run here under the store lock when none does (same code either
+ * way: `executeOp`). Destructive ones show what will change and ask first, unless `--yes`.
+ */
+import readline from 'node:readline/promises';
+import path from 'node:path';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import type { RunConfig } from '../config/types.js';
+import { sendRequest } from '../daemon/requests.js';
+import { scanRun } from '../daemon/run-actions.js';
+import { planDelete, isDamaged } from '../ops/delete.js';
+import { diffManifests, diffWithRun, type Diff } from '../ops/diff.js';
+import { executeOp } from '../ops/execute.js';
+import { previewRestore } from '../ops/restore.js';
+import type { OpOutcome, StoreOp } from '../ops/types.js';
+import { resolveId } from '../store/read-store.js';
+import { CkptdError, SafetyError, UsageError } from '../util/errors.js';
+import { formatBytes } from '../util/format.js';
+import { createCliLogger } from './cli-logger.js';
+import { loadRun, printJson, type GlobalOptions } from './context.js';
+import { daemonHolds, withStoreLock } from './one-shot.js';
+import { checkLabel } from './snapshot.js';
+
+/** How long a command waits for the daemon to finish an operation (a restore of many GB takes a while). */
+const OP_WAIT_MS = 60 * 60_000;
+
+/** Runs `op` through the daemon holding the store, or here under the lock. */
+export async function runStoreOp(run: RunConfig, op: StoreOp, showProgress: boolean): Promise<OpOutcome & { viaDaemon: boolean }> {
+  const logger = createCliLogger({ verbose: process.stderr.isTTY === true });
+  if (await daemonHolds(run)) {
+    logger.info(`asking the running daemon to ${op.kind}`);
+    const reply = await sendRequest(run.store, { type: 'op', op }, OP_WAIT_MS);
+    if (!reply.ok || !reply.outcome) {
+      const message = reply.error ?? 'no reason given';
+      if (reply.exitCode === 3) throw new SafetyError(message);
+      if (reply.exitCode === 2) throw new UsageError(message);
+      throw new CkptdError(message);
+    }
+    return { ...reply.outcome, viaDaemon: true };
+  }
+  const bar = showProgress ? new SingleBar({ format: ' {bar} {percentage}% | {done} of {all}', hideCursor: true, stream: process.stderr }) : null;
+  let started = false;
+  try {
+    const outcome = await withStoreLock(run, op.kind, () =>
+      executeOp(run, op, {
+        logger,
+        now: Date.now(),
+        onProgress: (done, total) => {
+          if (!bar || total < 64 << 20) return;
+          if (!started) bar.start(total, 0, { done: formatBytes(0), all: formatBytes(total) });
+          started = true;
+          bar.update(done, { done: formatBytes(done), all: formatBytes(total) });
+        },
+      }),
+    );
+    return { ...outcome, viaDaemon: false };
+  } finally {
+    if (started) bar?.stop();
+  }
+}
+
+/** Asks "question [y/N]" on the terminal. Without a terminal, refuses (exit 3): scripts pass --yes. */
+export async function confirm(question: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new SafetyError('confirmation needed, but there is no terminal to ask on; pass --yes to go ahead');
+  }
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question(`${question} [y/N] `)).trim().toLowerCase();
+    if (answer !== 'y' && answer !== 'yes') throw new CkptdError('cancelled; nothing was changed');
+  } finally {
+    rl.close();
+  }
+}
+
+function listSome(paths: string[], max = 8): string {
+  const shown = paths.slice(0, max).map((p) => `    ${p}`);
+  if (paths.length > max) shown.push(`    ... and ${paths.length - max} more`);
+  return shown.join('\n');
+}
+
+/** Adds the commands to the program. `globals` reads --config/--run. */
+export function addManageCommands(program: Command, globals: (cmd: Command) => GlobalOptions): void {
+  program
+    .command('restore')
+    .description("replace the run's files with a snapshot's, byte for byte, after a pre-restore snapshot of the current state")
+    .argument('<id>', 'the snapshot (an id or a unique prefix)')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--force', 'restore even while the trainer is writing (or into a non-empty --to folder)')
+    .option('--to <dir>', 'restore into this folder instead; the run is not touched')
+    .option('--json', 'print what was done as JSON')
+    .action(async (id: string, opts: { yes?: boolean; force?: boolean; to?: string; json?: boolean }, cmd: Command) => {
+      const { run } = loadRun(globals(cmd));
+      const meta = await resolveId(run.store, id).catch((err: Error) => Promise.reject(new UsageError(err.message)));
+      if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
+      if (isDamaged(meta) && !opts.force) throw new SafetyError(`snapshot ${meta.id} is marked damaged by verify; restore it with --force only if you know what you need from it`);
+      const to = opts.to === undefined ? null : path.resolve(opts.to);
+      if (to === null) {
+        const plan = await previewRestore(run, meta);
+        const sizeOf = plan.write.reduce((n, f) => n + f.size, 0);
+        const lines = [
+          `Restore ${meta.id} (${meta.kind}${meta.name ? ` "${meta.name}"` : ''}, epoch ${meta.epoch ?? '-'}, step ${meta.step ?? '-'}, ${meta.created}) into ${run.path}:`,
+          `  ${plan.write.length} file(s) to write (${formatBytes(sizeOf)})${plan.write.length ? `:\n${listSome(plan.write.map((f) => f.path))}` : ''}`,
+          `  ${plan.remove.length} file(s) to remove${plan.remove.length ? `:\n${listSome(plan.remove.map((f) => f.path))}` : ''}`,
+          `  ${plan.confirm.length} file(s) that look the same (checked by hash)`,
+          '  The current state is kept first as a pre-restore snapshot.',
+        ];
+        if (!opts.yes) process.stderr.write(`${lines.join('\n')}\n`);
+        await confirm('Restore now?', opts.yes ?? false);
+      } else {
+        await confirm(`Restore ${meta.id} (${meta.files.length} files, ${formatBytes(meta.bytes)}) into ${to}?`, opts.yes ?? false);
+      }
+      const r = await runStoreOp(run, { kind: 'restore', id: meta.id, force: opts.force ?? false, to }, process.stderr.isTTY === true && !opts.json);
+      if (opts.json) printJson({ ...r.data, via_daemon: r.viaDaemon });
+      else process.stdout.write(`${r.message}\n`);
+    });
+
+  program
+    .command('delete')
+    .description('delete snapshots or saves; refuses to remove the last good snapshot unless --force')
+    .argument('<ids...>', 'ids or unique prefixes')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--force', 'delete even the last good snapshot')
+    .option('--json', 'print what was done as JSON')
+    .action(async (ids: string[], opts: { yes?: boolean; force?: boolean; json?: boolean }, cmd: Command) => {
+      const { run } = loadRun(globals(cmd));
+      const plan = await planDelete(run.store, ids, opts.force ?? false).catch((err: Error) =>
+        Promise.reject(err instanceof CkptdError ? err : new UsageError(err.message)),
+      );
+      if (!opts.yes) {
+        const lines = plan.records.map((r) => `  ${r.id}  ${r.kind}${r.name ? ` "${r.name}"` : ''}  epoch ${r.epoch ?? '-'}  ${formatBytes(r.bytes)}${r.pinned ? '  PINNED' : ''}`);
+        process.stderr.write(`Delete ${plan.records.length} record(s), freeing ${formatBytes(plan.freedBytes)}:\n${lines.join('\n')}\n`);
+      }
+      await confirm('Delete them?', opts.yes ?? false);
+      const r = await runStoreOp(run, { kind: 'delete', ids: plan.records.map((x) => x.id), force: opts.force ?? false }, false);
+      if (opts.json) printJson({ ...r.data, via_daemon: r.viaDaemon });
+      else process.stdout.write(`${r.message}\n`);
+    });
+
+  const label = (name: string, description: string, args: string[], toOp: (id: string, value: string | undefined) => StoreOp): void => {
+    const c = program.command(name).description(description).argument('<id>', 'an id or a unique prefix');
+    for (const a of args) c.argument(a);
+    c.option('--json', 'print the new labels as JSON').action(async (id: string, ...rest: unknown[]) => {
+      const value = args.length > 0 ? (rest[0] as string) : undefined;
+      const opts = rest[args.length] as { json?: boolean };
+      const cmd = rest[args.length + 1] as Command;
+      const { run } = loadRun(globals(cmd));
+      const r = await runStoreOp(run, toOp(id, value), false).catch((err: Error) =>
+        Promise.reject(err instanceof CkptdError ? err : new UsageError(err.message)),
+      );
+      if (opts.json) printJson({ ...r.data, via_daemon: r.viaDaemon });
+      else process.stdout.write(`${r.message}\n`);
+    });
+  };
+  label('rename', 'give a snapshot or save a name ("" clears it)', ['<name>'], (id, v) => ({ kind: 'label', id, name: checkLabel('name', v) }));
+  label('note', 'set the notes of a snapshot or save (may span lines; "" clears them)', ['<text>'], (id, v) => ({ kind: 'label', id, notes: checkLabel('notes', v) || null }));
+  label('pin', 'never delete this snapshot automatically', [], (id) => ({ kind: 'label', id, pinned: true }));
+  label('unpin', 'let retention rules apply to this snapshot again', [], (id) => ({ kind: 'label', id, pinned: false }));
+
+  program
+    .command('diff')
+    .description('files added, removed and changed between snapshot A and snapshot B (default: the run as it is now)')
+    .argument('<a>', 'a snapshot id or prefix')
+    .argument('[b]', 'another snapshot id or prefix (default: the live run)')
+    .option('--json', 'one JSON object on stdout')
+    .action(async (a: string, b: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+      const { run } = loadRun(globals(cmd));
+      const get = (x: string) => resolveId(run.store, x).catch((err: Error) => Promise.reject(new UsageError(err.message)));
+      const from = await get(a);
+      const to = b === undefined ? null : await get(b);
+      const d = to === null ? diffWithRun(from.files, await scanRun(run)) : diffManifests(from.files, to.files);
+      const label = to === null ? `the run now (${run.path})` : to.id;
+      if (opts.json) printJson({ a: from.id, b: to?.id ?? 'run', ...d });
+      else process.stdout.write(`${renderDiff(from.id, label, d)}\n`);
+    });
+}
+
+/** The human form of a diff: one line per file, `+` added, `-` removed, `~` changed, with sizes. */
+export function renderDiff(a: string, b: string, d: Diff): string {
+  const lines = [`${a} → ${b}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.unchanged} unchanged`];
+  for (const f of d.added) lines.push(`+ ${f.path}  ${formatBytes(f.to ?? 0)}`);
+  for (const f of d.removed) lines.push(`- ${f.path}  ${formatBytes(f.from ?? 0)}`);
+  for (const f of d.changed) lines.push(`~ ${f.path}  ${formatBytes(f.from ?? 0)} → ${formatBytes(f.to ?? 0)}`);
+  return lines.join('\n');
+}

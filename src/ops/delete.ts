@@ -1,0 +1,89 @@
+/**
+ * `ckptd delete ID...`: deletes snapshots and saves a person names. Refuses, unless `force`, when
+ * the deletion would leave the run without any good (undamaged) snapshot. Reports what it frees:
+ * a stored file shared with a snapshot that stays (hard link) frees nothing.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { deleteSave, deleteSnapshot } from '../store/delete-snapshot.js';
+import { listSnapshots, resolveId } from '../store/read-store.js';
+import type { RecordMeta, SnapshotMeta } from '../store/types.js';
+import { SafetyError } from '../util/errors.js';
+
+export interface DeletePlan {
+  records: RecordMeta[];
+  /** Bytes the deletion frees on disk (files no snapshot that stays shares). */
+  freedBytes: number;
+}
+
+/** True when `verify` marked the snapshot damaged. */
+export function isDamaged(meta: RecordMeta): boolean {
+  return (meta as { damaged?: boolean }).damaged === true;
+}
+
+/**
+ * Resolves every id (all or nothing: an unknown id deletes nothing), checks the last-good-snapshot
+ * rule, and measures what deleting them frees. Throws `SafetyError` when the rule refuses.
+ */
+export async function planDelete(store: string, ids: string[], force: boolean): Promise<DeletePlan> {
+  const records: RecordMeta[] = [];
+  for (const id of ids) {
+    const r = await resolveId(store, id);
+    if (!records.some((x) => x.id === r.id)) records.push(r);
+  }
+  const doomed = new Set(records.map((r) => r.id));
+  const snapshots = await listSnapshots(store);
+  const goodLeft = snapshots.filter((s) => !doomed.has(s.id) && !isDamaged(s));
+  const goodDoomed = records.filter((r) => r.kind !== 'save' && !isDamaged(r));
+  if (!force && goodLeft.length === 0 && goodDoomed.length > 0) {
+    throw new SafetyError(
+      `refusing to delete ${goodDoomed.map((r) => r.id).join(', ')}: no good snapshot of this run would remain; pass --force to delete anyway`,
+    );
+  }
+  return { records, freedBytes: await freedBy(records) };
+}
+
+/** Deletes the planned records; returns the ids deleted and what saves left in place. The caller holds the lock. */
+export async function executeDelete(store: string, plan: DeletePlan): Promise<{ deleted: string[]; kept: { path: string; reason: string }[] }> {
+  const deleted: string[] = [];
+  const kept: { path: string; reason: string }[] = [];
+  for (const r of plan.records) {
+    if (r.kind === 'save') {
+      const res = await deleteSave(store, r.id);
+      kept.push(...res.kept);
+    } else {
+      await deleteSnapshot(store, r.id);
+    }
+    deleted.push(r.id);
+  }
+  return { deleted, kept };
+}
+
+/**
+ * Bytes freed by deleting `records` together: a stored file is freed when every hard link to its
+ * inode lies in the deleted set (link count = links seen among them).
+ */
+export async function freedBy(records: RecordMeta[]): Promise<number> {
+  const inodes = new Map<string, { size: number; nlink: number; seen: number }>();
+  for (const r of records) {
+    // A save's path is its exported file, or the folder of a multi-file export.
+    const single = r.kind === 'save' && (await fsp.lstat(r.path).catch(() => null))?.isFile() === true;
+    const files = single ? [r.path] : r.files.map((f) => path.join(r.path, f.path));
+    for (const file of files) {
+      const st = await fsp.lstat(file, { bigint: true }).catch(() => null);
+      if (!st?.isFile()) continue;
+      const key = `${st.dev}:${st.ino}`;
+      const cur = inodes.get(key) ?? { size: Number(st.size), nlink: Number(st.nlink), seen: 0 };
+      cur.seen++;
+      inodes.set(key, cur);
+    }
+  }
+  let freed = 0;
+  for (const v of inodes.values()) if (v.seen >= v.nlink) freed += v.size;
+  return freed;
+}
+
+/** Bytes only this snapshot holds (what deleting it alone frees). */
+export async function exclusiveBytes(meta: SnapshotMeta): Promise<number> {
+  return freedBy([meta]);
+}

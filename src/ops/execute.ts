@@ -1,0 +1,80 @@
+/**
+ * Runs one `StoreOp` against a run's store. The caller holds the store (the daemon that owns it, or
+ * a CLI command holding the lock), so every check here is made again at the moment of acting.
+ */
+import type { RunConfig } from '../config/types.js';
+import { resolveId } from '../store/read-store.js';
+import { formatBytes } from '../util/format.js';
+import { UsageError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { executeDelete, planDelete } from './delete.js';
+import { updateLabels } from './labels.js';
+import { restoreSnapshot, type RestoreResult } from './restore.js';
+import type { OpOutcome, StoreOp } from './types.js';
+
+export interface OpContext {
+  logger: Logger;
+  now: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Promise<OpOutcome> {
+  switch (op.kind) {
+    case 'label': {
+      const meta = await updateLabels(run.store, op.id, { name: op.name, notes: op.notes, pinned: op.pinned });
+      const what = [
+        op.name !== undefined ? `name ${meta.name === null ? 'cleared' : `"${meta.name}"`}` : null,
+        op.notes !== undefined ? (meta.notes === null ? 'notes cleared' : 'notes set') : null,
+        op.pinned !== undefined ? (meta.pinned ? 'pinned' : 'unpinned') : null,
+      ].filter((x) => x !== null);
+      ctx.logger.info(`${meta.kind} ${meta.id}: ${what.join(', ')}`, { event: 'label', id: meta.id });
+      return { message: `${meta.id}: ${what.join(', ')}`, data: { id: meta.id, name: meta.name, notes: meta.notes, pinned: meta.pinned } };
+    }
+    case 'delete': {
+      const plan = await planDelete(run.store, op.ids, op.force);
+      const done = await executeDelete(run.store, plan);
+      for (const id of done.deleted) ctx.logger.info(`deleted ${id} (asked for by ckptd delete)`, { event: 'delete', id, reasons: ['asked for'] });
+      const kept = done.kept.map((k) => `\n  left in place: ${k.path} (${k.reason})`).join('');
+      return {
+        message: `deleted ${done.deleted.join(', ')}; freed ${formatBytes(plan.freedBytes)}${kept}`,
+        data: { deleted: done.deleted, freed_bytes: plan.freedBytes, left_in_place: done.kept },
+      };
+    }
+    case 'restore': {
+      const meta = await resolveId(run.store, op.id);
+      if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
+      const r = await restoreSnapshot({
+        run,
+        snapshot: meta,
+        to: op.to,
+        force: op.force,
+        now: ctx.now,
+        logger: ctx.logger,
+        ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
+      });
+      ctx.logger.info(describeRestore(meta.id, r), { event: 'restore', id: meta.id, pre_restore: r.preRestoreId });
+      return { message: describeRestore(meta.id, r), data: { id: meta.id, ...toJson(r) } };
+    }
+  }
+}
+
+function describeRestore(id: string, r: RestoreResult): string {
+  const parts = [`restored ${id} into ${r.target}: ${r.written.length} file(s) written (${formatBytes(r.bytesWritten)})`];
+  if (r.unchanged.length > 0) parts.push(`${r.unchanged.length} already identical`);
+  if (r.removed.length > 0) parts.push(`${r.removed.length} removed`);
+  if (r.leftInPlace.length > 0) parts.push(`${r.leftInPlace.length} left in place because they changed meanwhile: ${r.leftInPlace.join(', ')}`);
+  if (r.preRestoreId) parts.push(`the previous state is snapshot ${r.preRestoreId} (pre-restore)`);
+  return parts.join('; ');
+}
+
+function toJson(r: RestoreResult): Record<string, unknown> {
+  return {
+    target: r.target,
+    pre_restore: r.preRestoreId,
+    written: r.written,
+    unchanged: r.unchanged,
+    removed: r.removed,
+    left_in_place: r.leftInPlace,
+    bytes_written: r.bytesWritten,
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * Store operations a person asks for (`delete`, `restore`, `rename`, `note`, `pin`, `unpin`). Each is
+ * plain JSON, so the CLI can run it itself (holding the store lock) or hand it to the daemon that
+ * holds the store; either way the same `executeOp` does the work, one operation at a time.
+ */
+
+export type StoreOp =
+  | { kind: 'label'; id: string; name?: string | null; notes?: string | null; pinned?: boolean }
+  | { kind: 'delete'; ids: string[]; force: boolean }
+  | { kind: 'restore'; id: string; force: boolean; to: string | null };
+
+/** What an operation did, for people (`message`) and for `--json` (`data`). */
+export interface OpOutcome {
+  message: string;
+  data: Record<string, unknown>;
+}
