@@ -3,6 +3,7 @@
  * to remove, each carrying every reason that applies, so `prune --dry-run` and the logs can explain
  * themselves. The caller still re-checks each removal against the store before deleting.
  */
+import { formatBytes } from '../util/format.js';
 import { formatNumber } from './format.js';
 
 /** One snapshot as retention sees it. */
@@ -16,6 +17,22 @@ export interface RetentionItem {
   damaged: boolean;
   metrics: Record<string, number>;
   loss: number | null;
+  /**
+   * The stored files, for the size rules: `key` identifies the inode (files with the same key are
+   * hard links of one another and count once), `links` is its link count on disk (links outside
+   * the snapshots given, e.g. a save, keep the bytes from being freed). Omitted: size 0.
+   */
+  files?: readonly { key: string; size: number; links: number }[];
+}
+
+/** The size rules: a cap on the store, and bytes that must be freed before a snapshot. */
+export interface SizeRules {
+  /** `retention.max_size`: remove the oldest unprotected backups until the store fits. */
+  maxSizeBytes: number | null;
+  /** Free at least this much (`min_free` before a snapshot of a known size); 0 for none. */
+  freeBytesNeeded: number;
+  /** A backup younger than this is never removed by a size rule alone. */
+  minAgeMs: number;
 }
 
 /** The retention settings of a run (normalized config). */
@@ -26,6 +43,11 @@ export interface RetentionRules {
   keep: number;
   /** Also keep the `count` best backups by `metric` (`loss` reads `loss`, others read `metrics`). */
   keepBest: { metric: string; mode: 'min' | 'max'; count: number } | null;
+  /** Keep the newest good backup of each of the last N hours / days / weeks (UTC) that have one. */
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  size?: SizeRules;
 }
 
 /** One snapshot's fate and the reasons for it. */
@@ -38,6 +60,12 @@ export interface RetentionEntry {
 export interface RetentionPlan {
   keep: RetentionEntry[];
   remove: RetentionEntry[];
+  /** Bytes the removals free (with `files` given). */
+  freedBytes: number;
+  /** Bytes the kept snapshots hold together after the plan (with `files` given). */
+  keptBytes: number;
+  /** Loud problems: a size rule that could not be met, and why. */
+  warnings: string[];
 }
 
 /**
@@ -49,10 +77,15 @@ export interface RetentionPlan {
  *   every backup is kept;
  * - `keepBest`: the `count` best good backups by the metric are kept (ties go to the newer; a backup
  *   without the metric is not a candidate).
- * `now` is accepted for future time-bucket rules and unused today. Ids are assumed unique.
+ * - `keepHourly`/`keepDaily`/`keepWeekly`: the newest good backup of each of the last N periods
+ *   (UTC hours, days, ISO weeks from Monday) that hold one, as restic's `forget` does;
+ * - size rules last: while the kept set holds more than `maxSizeBytes`, or has freed less than
+ *   `freeBytesNeeded`, the oldest backup that no other rule protects is removed, except the newest
+ *   good backup, pinned, `keepBest` ones and those younger than `minAgeMs`. Rolling and time-bucket
+ *   reasons do not protect against the size cap. When the rules cannot be met, `warnings` say so.
+ * Ids are assumed unique.
  */
 export function planRetention(snapshots: RetentionItem[], rules: RetentionRules, now: number): RetentionPlan {
-  void now;
   const items = [...snapshots].sort(newestFirst);
   const reasons = items.map((): string[] => []);
   const keep = Math.max(0, Math.floor(rules.keep));
@@ -90,13 +123,131 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
     });
   }
 
-  const plan: RetentionPlan = { keep: [], remove: [] };
+  const buckets: [number | undefined, string, (t: number) => string][] = [
+    [rules.keepHourly, 'keep_hourly', hourOf],
+    [rules.keepDaily, 'keep_daily', dayOf],
+    [rules.keepWeekly, 'keep_weekly', weekOf],
+  ];
+  for (const [n, name, period] of buckets) {
+    if (!n || n <= 0) continue;
+    const seen = new Set<string>();
+    for (const { s, i } of good) {
+      if (!Number.isFinite(s.created)) continue;
+      const key = period(s.created);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      reasons[i]!.push(`newest of ${key} (${name} ${n}, #${seen.size})`);
+      if (seen.size >= n) break;
+    }
+  }
+
+  const removed = items.map((_, i) => reasons[i]!.length === 0);
+  const removeWhy = items.map((s): string[] => (s.damaged ? [`damaged, so not counted toward rolling keep=${keep}`] : rules.rolling ? [`beyond rolling keep=${keep}`] : []));
+  const sizes = new SizeLedger(items);
+  items.forEach((_, i) => {
+    if (removed[i]) sizes.remove(i);
+  });
+  const warnings: string[] = [];
+  if (rules.size) applySizeRules(items, reasons, removed, removeWhy, sizes, rules.size, newestGood?.i ?? null, now, warnings);
+
+  const plan: RetentionPlan = { keep: [], remove: [], freedBytes: sizes.freed, keptBytes: sizes.kept, warnings };
   items.forEach((s, i) => {
-    const why = reasons[i]!;
-    if (why.length > 0) plan.keep.push({ id: s.id, reasons: why });
-    else plan.remove.push({ id: s.id, reasons: [s.damaged ? `damaged, so not counted toward rolling keep=${keep}` : `beyond rolling keep=${keep}`] });
+    if (removed[i]) plan.remove.push({ id: s.id, reasons: removeWhy[i]! });
+    else plan.keep.push({ id: s.id, reasons: reasons[i]! });
   });
   return plan;
+}
+
+/** Removes the oldest removable backups until the size rules hold; records why, or warns. */
+function applySizeRules(
+  items: RetentionItem[],
+  reasons: string[][],
+  removed: boolean[],
+  removeWhy: string[][],
+  sizes: SizeLedger,
+  rules: SizeRules,
+  newestGood: number | null,
+  now: number,
+  warnings: string[],
+): void {
+  const over = (): boolean => (rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes) || sizes.freed < rules.freeBytesNeeded;
+  if (!over()) return;
+  const protectedBy = (s: RetentionItem, i: number): string | null => {
+    if (s.kind !== 'backup') return `${s.kind} snapshot`;
+    if (s.pinned) return 'pinned';
+    if (i === newestGood) return 'newest good backup';
+    if (reasons[i]!.some((r) => r.startsWith('one of the ') && r.includes(' best by '))) return 'keep_best';
+    if (now - s.created < rules.minAgeMs) return 'too young to be removed by a size rule';
+    return null;
+  };
+  // Oldest first.
+  for (let i = items.length - 1; i >= 0 && over(); i--) {
+    const s = items[i]!;
+    if (removed[i] || protectedBy(s, i) !== null) continue;
+    const why = rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes
+      ? `the store holds ${formatBytes(sizes.kept)}, over max_size ${formatBytes(rules.maxSizeBytes)}: oldest unprotected backup`
+      : `${formatBytes(rules.freeBytesNeeded)} must be freed to stay above min_free: oldest unprotected backup`;
+    removed[i] = true;
+    removeWhy[i] = [why, ...reasons[i]!.map((r) => `overrides: ${r}`)];
+    sizes.remove(i);
+  }
+  if (rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes) {
+    warnings.push(`the store still holds ${formatBytes(sizes.kept)}, over max_size ${formatBytes(rules.maxSizeBytes)}: everything left is protected (pinned, manual, pre-restore, keep_best, the newest good backup, or younger than the minimum age)`);
+  }
+  if (sizes.freed < rules.freeBytesNeeded) {
+    warnings.push(`only ${formatBytes(sizes.freed)} of the ${formatBytes(rules.freeBytesNeeded)} needed could be freed: everything left is protected`);
+  }
+}
+
+/** Bytes held by the kept snapshots and freed by the removed ones, counting each inode once. */
+class SizeLedger {
+  private readonly holders = new Map<string, { size: number; links: number; kept: number; total: number }>();
+  private readonly files: (readonly { key: string; size: number; links: number }[])[];
+  kept = 0;
+  freed = 0;
+
+  constructor(items: RetentionItem[]) {
+    this.files = items.map((s) => s.files ?? []);
+    for (const files of this.files) {
+      for (const f of files) {
+        const h = this.holders.get(f.key) ?? { size: f.size, links: f.links, kept: 0, total: 0 };
+        if (h.kept === 0) this.kept += f.size;
+        h.kept++;
+        h.total++;
+        this.holders.set(f.key, h);
+      }
+    }
+  }
+
+  remove(i: number): void {
+    for (const f of this.files[i]!) {
+      const h = this.holders.get(f.key)!;
+      h.kept--;
+      if (h.kept === 0) {
+        this.kept -= h.size;
+        // Freed only when no link outside the given snapshots (a save, a stray copy) holds it.
+        if (h.links <= h.total) this.freed += h.size;
+      }
+    }
+  }
+}
+
+function iso(t: number): string {
+  return new Date(t).toISOString();
+}
+
+function hourOf(t: number): string {
+  return `hour ${iso(t).slice(0, 13)}:00Z`;
+}
+
+function dayOf(t: number): string {
+  return `day ${iso(t).slice(0, 10)}`;
+}
+
+function weekOf(t: number): string {
+  const d = new Date(t);
+  const monday = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - ((d.getUTCDay() + 6) % 7) * 86_400_000;
+  return `week of ${iso(monday).slice(0, 10)}`;
 }
 
 function newestFirst(a: RetentionItem, b: RetentionItem): number {

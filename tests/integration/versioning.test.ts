@@ -114,7 +114,7 @@ describe('restore, delete, diff and labels without a daemon', () => {
     writeState(run, 1);
     const a = (await cli(['snapshot'], cfg)).stdout.trim();
     const holder = spawn(process.execPath, ['-e', `require('fs').openSync(${JSON.stringify(path.join(run, 'model.safetensors'))}, 'r+'); console.log('open'); setInterval(() => {}, 1000)`], { stdio: ['ignore', 'pipe', 'ignore'] });
-    cleanups.push(() => holder.kill('SIGKILL'));
+    cleanups.push(() => void holder.kill('SIGKILL'));
     await new Promise((resolve) => holder.stdout.once('data', resolve));
     const r = await cli(['restore', a, '--yes'], cfg);
     expect(r.code).toBe(3);
