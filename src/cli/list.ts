@@ -10,7 +10,10 @@ import { formatBytes } from '../util/format.js';
 
 const KINDS: RecordKind[] = ['backup', 'manual', 'pre-restore', 'save'];
 
-/** Every snapshot and save of the run, newest first, optionally of one kind; `files` left out. */
+/**
+ * Every snapshot and save of the run, newest first, optionally of one kind; `files` left out and
+ * `damaged` always set (true when `ckptd verify` marked it).
+ */
 export async function listRecords(run: RunConfig, kind: string | undefined): Promise<Omit<RecordMeta, 'files'>[]> {
   if (kind !== undefined && !KINDS.includes(kind as RecordKind)) {
     throw new UsageError(`--kind must be one of ${KINDS.join(', ')} (got "${kind}")`);
@@ -40,10 +43,14 @@ export function relativeTime(iso: string, now: number): string {
   return `${n} ${pick[1]}${n === 1 ? '' : 's'} ago`;
 }
 
-/** Renders the records as a table no wider than `width` (the notes column is cut first). */
+/**
+ * Renders the records as a table no wider than `width` (the notes column is cut first). A
+ * `DAMAGED` column appears when any record is marked damaged, so the usual table stays as it is.
+ */
 export function renderTable(records: Omit<RecordMeta, 'files'>[], now: number, width: number): string {
   if (records.length === 0) return 'no snapshots or saves yet';
-  const header = ['ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', 'CREATED', 'SIZE', 'PIN', 'NOTES'];
+  const anyDamaged = records.some((r) => r.damaged === true);
+  const header = ['ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', 'CREATED', 'SIZE', 'PIN', ...(anyDamaged ? ['DAMAGED'] : []), 'NOTES'];
   const rows = records.map((r) => [
     r.id,
     r.kind,
@@ -53,12 +60,13 @@ export function renderTable(records: Omit<RecordMeta, 'files'>[], now: number, w
     relativeTime(r.created, now),
     formatBytes(r.bytes),
     r.pinned ? 'yes' : '',
+    ...(anyDamaged ? [r.damaged === true ? 'DAMAGED' : ''] : []),
     (r.notes ?? '').split('\n')[0] ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   // Fit the terminal: the name and notes columns give way first.
   const total = (): number => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
-  for (const col of [8, 2]) {
+  for (const col of [header.indexOf('NOTES'), header.indexOf('NAME')]) {
     const over = total() - width;
     if (over > 0) widths[col] = Math.max(header[col]!.length, widths[col]! - over);
   }
@@ -82,6 +90,7 @@ export function renderRecord(r: RecordMeta, now: number): string {
     `id:         ${r.id}`,
     `run:        ${r.run}`,
     `kind:       ${r.kind}${r.pinned ? ' (pinned)' : ''}`,
+    ...(r.damaged === true ? [`damaged:    yes: it failed verification; \`ckptd verify ${r.id}\` says how`] : []),
     `name:       ${r.name ?? '-'}`,
     `created:    ${r.created} (${relativeTime(r.created, now)})`,
     `trigger:    ${r.trigger}`,

@@ -11,7 +11,7 @@ import type { ScanEntry, SnapshotKind, SnapshotMeta, SaveMeta } from '../store/t
 import { scanState } from '../store/scan.js';
 import { writeSnapshot } from '../store/write-snapshot.js';
 import { writeSave } from '../store/write-save.js';
-import { listSnapshots } from '../store/read-store.js';
+import { listSnapshots, newestGoodSnapshot } from '../store/read-store.js';
 import { deleteSnapshot } from '../store/delete-snapshot.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes, formatDuration, formatProgress } from '../util/format.js';
@@ -56,8 +56,9 @@ export interface CaptureOptions {
 }
 
 /**
- * Captures `entries` of the run as a new snapshot, hard-linking what the newest snapshot already
- * holds. Refuses with `LowDiskError` before writing anything when the copy would cross `min_free`.
+ * Captures `entries` of the run as a new snapshot, hard-linking what the newest good (not damaged)
+ * snapshot already holds. Refuses with `LowDiskError` before writing anything when the copy would
+ * cross `min_free`.
  */
 export async function captureSnapshot(
   run: RunConfig,
@@ -66,7 +67,7 @@ export async function captureSnapshot(
   logger: Logger,
 ): Promise<SnapshotMeta> {
   const started = performance.now();
-  const previous = (await listSnapshots(run.store))[0] ?? null;
+  const previous = await newestGoodSnapshot(run.store);
   const need = bytesToCopy(entries, previous);
   const free = await freeBytes(run.store);
   if (free - need < run.retention.minFreeBytes) {
@@ -136,6 +137,8 @@ export async function exportSave(
 /**
  * Applies rolling retention after a backup: deletes the backups the plan removes, re-reading each
  * from disk first and refusing anything that is not an unpinned policy backup, or is `justTaken`.
+ * Damaged snapshots (marked by `ckptd verify`) count as such: never the newest good backup, and
+ * not counted toward `keep`.
  */
 export async function applyRetention(run: RunConfig, justTaken: string | null, now: number, logger: Logger): Promise<string[]> {
   const snapshots = await listSnapshots(run.store);
@@ -145,7 +148,7 @@ export async function applyRetention(run: RunConfig, justTaken: string | null, n
       kind: s.kind,
       pinned: s.pinned,
       created: Date.parse(s.created),
-      damaged: false,
+      damaged: s.damaged,
       metrics: s.metrics,
       loss: s.loss,
     })),

@@ -6,16 +6,20 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { clearDamaged } from './damaged-marker.js';
 import { fsyncDir, removeTree } from './durable.js';
 import { isValidId } from './ids.js';
 import {
   DIR_MODE,
   TEMP_PREFIX,
+  damagedDir,
+  damagedMarkerFile,
   defaultSavesDir,
   isSafeRelPath,
   saveRecordFile,
   saveRecordsDir,
   snapshotDir,
+  snapshotMetaFile,
   snapshotsDir,
   stagingRoot,
   trashRoot,
@@ -28,7 +32,8 @@ import type { SaveMeta, SnapshotMeta } from './types.js';
  * folder really lies inside `<store>/snapshots` (after resolving symlinks), then asks `guard` with
  * the fresh metadata: a string returned is a reason to refuse, and the deletion throws with it.
  * The folder is renamed into `<store>/.trash/` first (it disappears at once, atomically), then
- * removed. Files shared with other snapshots (hard links) stay in those. The caller holds the lock.
+ * removed, and its damaged marker with it. Files shared with other snapshots (hard links) stay in
+ * those. The caller holds the lock.
  */
 export async function deleteSnapshot(store: string, id: string, guard?: (meta: SnapshotMeta) => string | null): Promise<void> {
   if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid snapshot id`);
@@ -53,6 +58,7 @@ export async function deleteSnapshot(store: string, id: string, guard?: (meta: S
   await fsyncDir(trash);
   await removeTree(target);
   await fsyncDir(trash);
+  await clearDamaged(store, id);
 }
 
 /** What `deleteSave` did: files removed, and files it left in place with the reason. */
@@ -66,7 +72,8 @@ export interface DeleteSaveResult {
  * lists, then the record. A file is removed only when it is still a regular file of the recorded
  * size (or the recorded symlink) and its name carries the save's id; anything else, and anything
  * the user added to a save's folder, is left in place and reported in `kept`. The record is
- * removed last, so an interrupted delete can be run again. `guard` works as in `deleteSnapshot`.
+ * removed last (then its damaged marker), so an interrupted delete can be run again. `guard` works
+ * as in `deleteSnapshot`.
  */
 export async function deleteSave(store: string, id: string, guard?: (meta: SaveMeta) => string | null): Promise<DeleteSaveResult> {
   if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid save id`);
@@ -94,6 +101,7 @@ export async function deleteSave(store: string, id: string, guard?: (meta: SaveM
   }
   await fsp.rm(saveRecordFile(store, id), { force: true });
   await fsyncDir(saveRecordsDir(store));
+  await clearDamaged(store, id);
   return result;
 }
 
@@ -130,10 +138,11 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
 }
 
 /**
- * Removes what interrupted work left in the store: everything in `.staging/` and `.trash/`, and
- * `.ckptd-tmp-*` temp files in the store, `save-records/`, `saves/` and each of `saveDirs` (the
- * runs' `save.to`). Returns the absolute paths removed, for the log. Call it at start-up while
- * holding the lock (no write is in progress then).
+ * Removes what interrupted work left in the store: everything in `.staging/` and `.trash/`,
+ * `.ckptd-tmp-*` temp files in the store, `save-records/`, `damaged/`, `saves/` and each of
+ * `saveDirs` (the runs' `save.to`), and damaged markers (`damaged/<id>.json`) of snapshots and
+ * saves that no longer exist. Returns the absolute paths removed, for the log. Call it at start-up
+ * while holding the lock (no write is in progress then).
  */
 export async function sweepStore(store: string, saveDirs: string[] = []): Promise<{ removed: string[] }> {
   const removed: string[] = [];
@@ -143,13 +152,21 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
       removed.push(path.join(dir, name));
     }
   }
-  const tempDirs = new Set([store, saveRecordsDir(store), defaultSavesDir(store), ...saveDirs.map((d) => path.resolve(d))]);
+  const tempDirs = new Set([store, saveRecordsDir(store), damagedDir(store), defaultSavesDir(store), ...saveDirs.map((d) => path.resolve(d))]);
   for (const dir of tempDirs) {
     for (const name of await readdirOrEmpty(dir)) {
       if (!name.startsWith(TEMP_PREFIX)) continue;
       await removeTree(path.join(dir, name));
       removed.push(path.join(dir, name));
     }
+  }
+  for (const name of await readdirOrEmpty(damagedDir(store))) {
+    const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';
+    if (!isValidId(id)) continue;
+    const exists = async (p: string): Promise<boolean> => fsp.lstat(p).then(() => true, () => false);
+    if ((await exists(snapshotMetaFile(store, id))) || (await exists(saveRecordFile(store, id)))) continue;
+    await fsp.rm(damagedMarkerFile(store, id), { force: true });
+    removed.push(damagedMarkerFile(store, id));
   }
   return { removed };
 }

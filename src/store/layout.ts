@@ -56,6 +56,19 @@ export function saveRecordFile(store: string, id: string): string {
   return path.join(store, 'save-records', `${id}.json`);
 }
 
+/**
+ * `<store>/damaged`: one marker per snapshot or save that failed `ckptd verify`. Kept apart from
+ * `snapshot.json`, which is never rewritten once the snapshot is visible.
+ */
+export function damagedDir(store: string): string {
+  return path.join(store, 'damaged');
+}
+
+/** `<store>/damaged/<id>.json`: the marker of a damaged snapshot or save (see `damaged-marker.ts`). */
+export function damagedMarkerFile(store: string, id: string): string {
+  return path.join(store, 'damaged', `${id}.json`);
+}
+
 /** `<store>/state.json`: persisted policy anchors and counters. */
 export function stateFile(store: string): string {
   return path.join(store, 'state.json');

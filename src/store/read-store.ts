@@ -4,9 +4,10 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { damagedIds, isDamaged } from './damaged-marker.js';
 import { isValidId, isValidIdPrefix } from './ids.js';
 import { saveRecordFile, saveRecordsDir, snapshotFilesDir, snapshotMetaFile, snapshotsDir } from './layout.js';
-import type { RecordMeta, SaveMeta, SnapshotMeta } from './types.js';
+import type { SaveMeta, SnapshotMeta } from './types.js';
 
 /** Something in the store that looks like a snapshot or save record but is not a valid one. */
 export interface StoreProblem {
@@ -15,13 +16,28 @@ export interface StoreProblem {
   problem: string;
 }
 
+/** A snapshot as the readers return it: `damaged` is always set, from `<store>/damaged/<id>.json`. */
+export type ReadSnapshotMeta = SnapshotMeta & { damaged: boolean };
+
+/** A save record as the readers return it: `damaged` is always set, from its marker. */
+export type ReadSaveMeta = SaveMeta & { damaged: boolean };
+
 /**
  * Every snapshot of the store, newest first (by id, which sorts by creation time), with `path`
- * recomputed from where the store is now. Folders without a readable, valid `snapshot.json` are
- * not snapshots and are left out (see `findBroken`). A store without `snapshots/` has none.
+ * recomputed from where the store is now and `damaged` read from the markers. Folders without a
+ * readable, valid `snapshot.json` are not snapshots and are left out (see `findBroken`). A store
+ * without `snapshots/` has none.
  */
-export async function listSnapshots(store: string): Promise<SnapshotMeta[]> {
+export async function listSnapshots(store: string): Promise<ReadSnapshotMeta[]> {
   return (await scanSnapshots(store)).snapshots;
+}
+
+/**
+ * The newest snapshot not marked damaged, or null: the one whose unchanged files the next snapshot
+ * hard-links. A damaged snapshot is never a link source (a link would share its bad bytes).
+ */
+export async function newestGoodSnapshot(store: string): Promise<ReadSnapshotMeta | null> {
+  return (await listSnapshots(store)).find((s) => !s.damaged) ?? null;
 }
 
 /**
@@ -32,35 +48,42 @@ export async function findBroken(store: string): Promise<StoreProblem[]> {
   return [...(await scanSnapshots(store)).problems, ...(await scanSaves(store)).problems];
 }
 
-/** The snapshot `id` (recomputed `path`). Throws when `id` is invalid or no such snapshot exists. */
-export async function readSnapshot(store: string, id: string): Promise<SnapshotMeta> {
+/**
+ * The snapshot `id` (recomputed `path`, `damaged` from its marker). Throws when `id` is invalid or
+ * no such snapshot exists.
+ */
+export async function readSnapshot(store: string, id: string): Promise<ReadSnapshotMeta> {
   if (!isValidId(id)) throw new Error(invalidIdMessage(id));
   const r = await readSnapshotMeta(store, id);
   if ('problem' in r) throw new Error(`snapshot ${id}: ${r.problem}`);
-  return r.meta;
-}
-
-/** Every save record of the store, newest first. Unreadable records are left out (see `findBroken`). */
-export async function listSaves(store: string): Promise<SaveMeta[]> {
-  return (await scanSaves(store)).saves;
-}
-
-/** The save `id`. Throws when `id` is invalid or no such save record exists. */
-export async function readSave(store: string, id: string): Promise<SaveMeta> {
-  if (!isValidId(id)) throw new Error(invalidIdMessage(id));
-  const r = await readSaveMeta(store, id);
-  if ('problem' in r) throw new Error(`save ${id}: ${r.problem}`);
-  return r.meta;
+  return { ...r.meta, damaged: await isDamaged(store, id) };
 }
 
 /**
- * The snapshot or save whose id is `idOrPrefix`, or the only one whose id starts with it.
- * Rejects anything that is not `[0-9a-z-]` (`../x`, `/`, NUL, empty) before touching the disk.
- * Throws "no snapshot or save matches ..." when none does, and lists the candidates when several do.
+ * Every save record of the store, newest first, `damaged` from the markers. Unreadable records are
+ * left out (see `findBroken`).
  */
-export async function resolveId(store: string, idOrPrefix: string): Promise<RecordMeta> {
+export async function listSaves(store: string): Promise<ReadSaveMeta[]> {
+  return (await scanSaves(store)).saves;
+}
+
+/** The save `id` (`damaged` from its marker). Throws when `id` is invalid or no such save record exists. */
+export async function readSave(store: string, id: string): Promise<ReadSaveMeta> {
+  if (!isValidId(id)) throw new Error(invalidIdMessage(id));
+  const r = await readSaveMeta(store, id);
+  if ('problem' in r) throw new Error(`save ${id}: ${r.problem}`);
+  return { ...r.meta, damaged: await isDamaged(store, id) };
+}
+
+/**
+ * The snapshot or save whose id is `idOrPrefix`, or the only one whose id starts with it (with
+ * `damaged` set). Rejects anything that is not `[0-9a-z-]` (`../x`, `/`, NUL, empty) before
+ * touching the disk. Throws "no snapshot or save matches ..." when none does, and lists the
+ * candidates when several do.
+ */
+export async function resolveId(store: string, idOrPrefix: string): Promise<ReadSnapshotMeta | ReadSaveMeta> {
   if (!isValidIdPrefix(idOrPrefix)) throw new Error(invalidIdMessage(idOrPrefix));
-  const all: RecordMeta[] = [...(await listSnapshots(store)), ...(await listSaves(store))];
+  const all: (ReadSnapshotMeta | ReadSaveMeta)[] = [...(await listSnapshots(store)), ...(await listSaves(store))];
   const exact = all.find((r) => r.id === idOrPrefix);
   if (exact) return exact;
   const matches = all.filter((r) => r.id.startsWith(idOrPrefix)).sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -75,9 +98,10 @@ function invalidIdMessage(s: string): string {
   return `invalid id ${JSON.stringify(s)}: ids are made of lowercase letters, digits and "-" (e.g. 20261122-153802-123-a1b2)`;
 }
 
-async function scanSnapshots(store: string): Promise<{ snapshots: SnapshotMeta[]; problems: StoreProblem[] }> {
-  const snapshots: SnapshotMeta[] = [];
+async function scanSnapshots(store: string): Promise<{ snapshots: ReadSnapshotMeta[]; problems: StoreProblem[] }> {
+  const snapshots: ReadSnapshotMeta[] = [];
   const problems: StoreProblem[] = [];
+  const damaged = await damagedIds(store);
   for (const name of await readdirOrEmpty(snapshotsDir(store))) {
     const dir = path.join(snapshotsDir(store), name);
     if (!isValidId(name)) {
@@ -86,15 +110,16 @@ async function scanSnapshots(store: string): Promise<{ snapshots: SnapshotMeta[]
     }
     const r = await readSnapshotMeta(store, name);
     if ('problem' in r) problems.push({ path: dir, problem: r.problem });
-    else snapshots.push(r.meta);
+    else snapshots.push({ ...r.meta, damaged: damaged.has(name) });
   }
   snapshots.sort((a, b) => (a.id < b.id ? 1 : -1));
   return { snapshots, problems };
 }
 
-async function scanSaves(store: string): Promise<{ saves: SaveMeta[]; problems: StoreProblem[] }> {
-  const saves: SaveMeta[] = [];
+async function scanSaves(store: string): Promise<{ saves: ReadSaveMeta[]; problems: StoreProblem[] }> {
+  const saves: ReadSaveMeta[] = [];
   const problems: StoreProblem[] = [];
+  const damaged = await damagedIds(store);
   for (const name of await readdirOrEmpty(saveRecordsDir(store))) {
     // Temp files of atomic writes in progress (or left by a crash) are not records.
     if (name.startsWith('.') || !name.endsWith('.json')) continue;
@@ -105,7 +130,7 @@ async function scanSaves(store: string): Promise<{ saves: SaveMeta[]; problems: 
     }
     const r = await readSaveMeta(store, id);
     if ('problem' in r) problems.push({ path: saveRecordFile(store, id), problem: r.problem });
-    else saves.push(r.meta);
+    else saves.push({ ...r.meta, damaged: damaged.has(id) });
   }
   saves.sort((a, b) => (a.id < b.id ? 1 : -1));
   return { saves, problems };

@@ -6,6 +6,7 @@
  *   snapshots/<id>/files/...       the captured state as plain read-only files
  *   saves/...                      default save.to
  *   save-records/<id>.json         metadata of each save (saves may live outside the store)
+ *   damaged/<id>.json              marker of a snapshot or save that failed verification
  *   state.json                     persisted policy anchors and counters (RunState)
  *   daemon.json, daemon.lock       who writes this store (one writer at a time)
  *   requests/                      requests from the CLI to a running daemon
@@ -73,6 +74,12 @@ export interface SnapshotMeta {
   copied_bytes: number;
   linked_bytes: number;
   format: 1;
+  /**
+   * True when `<store>/damaged/<id>.json` marks it as having failed verification. Never stored in
+   * `snapshot.json`: the readers (`listSnapshots`, `readSnapshot`, `resolveId`) always set it from
+   * the marker; the metadata `writeSnapshot` returns leaves it out (a new snapshot is not damaged).
+   */
+  damaged?: boolean;
 }
 
 /** A save's record (`save-records/<id>.json`) and its `list` item. */
@@ -97,6 +104,8 @@ export interface SaveMeta {
   /** The backup this save was exported from, when there was one. */
   from_snapshot: string | null;
   format: 1;
+  /** As `SnapshotMeta.damaged`: set by the readers from the marker, never stored in the record. */
+  damaged?: boolean;
 }
 
 export type RecordMeta = SnapshotMeta | SaveMeta;

@@ -26,7 +26,10 @@ export interface WriteSaveOptions {
   prefix: string;
   /** `save.files`: globs (relative POSIX paths, `dot: true`) selecting the model files. */
   files: string[];
-  /** The backup just taken of this same state: its stored copies are exported. */
+  /**
+   * The backup just taken of this same state: its stored copies are exported. One marked `damaged`
+   * is ignored (the files are captured from the run and `from_snapshot` is null).
+   */
   from: SnapshotMeta | null;
   runDir: string;
   /** The scanned state the save is of. */
@@ -65,7 +68,7 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
   const tmp = path.join(saveTo, `${TEMP_PREFIX}${id}${ext}`);
   const final = path.join(saveTo, `${base}${ext}`);
 
-  const from = opts.from !== null && isValidId(opts.from.id) ? opts.from : null;
+  const from = opts.from !== null && isValidId(opts.from.id) && opts.from.damaged !== true ? opts.from : null;
   const stored = new Map((from?.files ?? []).map((f) => [f.path, f]));
   const files: ManifestEntry[] = [];
   let placed = false;

@@ -30,7 +30,10 @@ export interface WriteSnapshotOptions {
   pinned?: boolean;
   progress: Progress;
   modelType?: string | null;
-  /** The newest snapshot: its unchanged files are hard-linked instead of copied. */
+  /**
+   * The newest good snapshot (see `newestGoodSnapshot`): its unchanged files are hard-linked instead
+   * of copied. One marked `damaged` is ignored (everything is copied), so bad bytes are never shared.
+   */
   previous: SnapshotMeta | null;
   /** Creation time (ms since the Unix epoch): the id and `created`. */
   now: number;
@@ -71,7 +74,7 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
     const filesDir = path.join(stage, 'files');
     await fsp.mkdir(filesDir, { mode: DIR_MODE });
     await fsp.chmod(filesDir, DIR_MODE);
-    const prev = opts.previous !== null && isValidId(opts.previous.id) ? opts.previous : null;
+    const prev = opts.previous !== null && isValidId(opts.previous.id) && opts.previous.damaged !== true ? opts.previous : null;
     const captured = await captureState({
       runDir: opts.runDir,
       entries: opts.entries,

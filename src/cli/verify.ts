@@ -1,0 +1,217 @@
+/**
+ * `ckptd verify [ID...]`: re-hash stored files against their manifests, mark what fails as damaged
+ * (and clear the mark of what verifies clean again), and report one line per snapshot or save, or
+ * one JSON document. Safe beside a running daemon: it writes nothing but the damaged markers.
+ */
+import { recordVerification, type MarkerChange } from '../store/damaged-marker.js';
+import { findBroken, listSaves, listSnapshots, resolveId, type ReadSaveMeta, type ReadSnapshotMeta, type StoreProblem } from '../store/read-store.js';
+import type { RecordKind } from '../store/types.js';
+import { verifySave, verifySnapshot, type ChangedFile, type VerifyResult } from '../store/verify-snapshot.js';
+import { UsageError } from '../util/errors.js';
+import { formatBytes } from '../util/format.js';
+
+/** What `runVerify` verifies and where it may write progress. */
+export interface VerifyCommandOptions {
+  store: string;
+  /** Ids or unique prefixes; empty: every snapshot and save, and the store is checked for broken folders. */
+  ids: string[];
+  /** Return the report as an object (for `printJson`) instead of text. */
+  json: boolean;
+  /** Progress (bytes hashed / total) goes to `stderr` only when true. */
+  isTTY: boolean;
+  stderr: NodeJS.WritableStream;
+  /** Clock for the markers' times (default `Date.now`). */
+  now?: () => number;
+}
+
+/** One verified snapshot or save in the `--json` report. */
+export interface VerifyReportItem {
+  id: string;
+  kind: RecordKind;
+  /** `error`: it could not be verified (e.g. permission denied); `error` says why. */
+  status: 'ok' | 'damaged' | 'error';
+  missing: string[];
+  changed: ChangedFile[];
+  extra: string[];
+  /** Entries in its manifest. */
+  files: number;
+  bytes_hashed: number;
+  /** True when it carried a damaged mark before and verified clean now (the mark was removed). */
+  cleared: boolean;
+  error: string | null;
+}
+
+/** The `--json` document of `ckptd verify`. */
+export interface VerifyReport {
+  /** True when the exit code is 0: nothing damaged, broken or unverifiable. */
+  ok: boolean;
+  checked: number;
+  damaged: number;
+  errors: number;
+  bytes_hashed: number;
+  records: VerifyReportItem[];
+  /** Folders and records that are not valid snapshots or saves (looked for only when no id is given). */
+  broken: StoreProblem[];
+}
+
+/** How many names of one kind a text line lists before "and N more". */
+const LIST_MAX = 5;
+
+/**
+ * Verifies the snapshots and saves `ids` names (unique prefixes accepted; an unknown or ambiguous
+ * one throws `UsageError` before anything is verified), or all of them, newest first, when `ids`
+ * is empty. Each failure writes `<store>/damaged/<id>.json`; each clean result removes it. Returns
+ * exit code 1 when anything is damaged, could not be verified, or (all verified) a broken folder
+ * exists; 0 otherwise. `output` is the text (no trailing newline) or, with `json`, the report.
+ * A marker that cannot be written is warned about on `stderr`; the verdict stands.
+ */
+export async function runVerify(opts: VerifyCommandOptions): Promise<{ exitCode: number; output: string | VerifyReport }> {
+  const clock = opts.now ?? Date.now;
+  const all = opts.ids.length === 0;
+  const records = all ? await everything(opts.store) : await named(opts.store, opts.ids);
+  const broken = all ? await findBroken(opts.store) : [];
+
+  const progress = new Progress(opts, records.reduce((n, r) => n + r.files.reduce((m, f) => m + (f.type === 'symlink' ? 0 : f.size), 0), 0));
+  const items: VerifyReportItem[] = [];
+  for (const [i, r] of records.entries()) {
+    progress.start(`${i + 1}/${records.length} ${r.id}`);
+    let result: VerifyResult;
+    try {
+      result = r.kind === 'save' ? await verifySave(opts.store, r, progress.onBytes) : await verifySnapshot(opts.store, r, progress.onBytes);
+    } catch (err) {
+      items.push({ ...blank(r), status: 'error', error: (err as Error).message });
+      continue;
+    }
+    let change: MarkerChange = 'unchanged';
+    try {
+      change = await recordVerification(opts.store, result, clock());
+    } catch (err) {
+      progress.clear();
+      opts.stderr.write(`warning: could not ${result.ok ? 'clear' : 'write'} the damaged mark of ${r.id}: ${(err as Error).message}\n`);
+    }
+    items.push({
+      id: r.id,
+      kind: r.kind,
+      status: result.ok ? 'ok' : 'damaged',
+      missing: result.missing,
+      changed: result.changed,
+      extra: result.extra,
+      files: result.files,
+      bytes_hashed: result.bytesHashed,
+      cleared: change === 'cleared',
+      error: null,
+    });
+  }
+  progress.clear();
+
+  const report: VerifyReport = {
+    ok: items.every((i) => i.status === 'ok') && broken.length === 0,
+    checked: items.length,
+    damaged: items.filter((i) => i.status === 'damaged').length,
+    errors: items.filter((i) => i.status === 'error').length,
+    bytes_hashed: items.reduce((n, i) => n + i.bytes_hashed, 0),
+    records: items,
+    broken,
+  };
+  return { exitCode: report.ok ? 0 : 1, output: opts.json ? report : renderReport(report, all) };
+}
+
+/**
+ * The text form: one line per record (`ID ok`, `ID DAMAGED: 2 missing (a, b), 1 changed (m: sha256
+ * differs)`, `ID ERROR: ...`), one per broken folder, then a summary line and, when something is
+ * damaged, what that means.
+ */
+export function renderReport(report: VerifyReport, all: boolean): string {
+  if (report.checked === 0 && report.broken.length === 0) return 'nothing to verify: the store holds no snapshots or saves';
+  const lines: string[] = [];
+  for (const r of report.records) {
+    const who = r.kind === 'save' ? `${r.id} (save)` : r.id;
+    if (r.status === 'ok') lines.push(`${who} ok${r.cleared ? ' (its damaged mark was removed)' : ''}`);
+    else if (r.status === 'error') lines.push(`${who} ERROR: ${r.error ?? 'unknown error'}`);
+    else {
+      const parts: string[] = [];
+      if (r.missing.length > 0) parts.push(`${r.missing.length} missing (${names(r.missing)})`);
+      if (r.changed.length > 0) parts.push(`${r.changed.length} changed (${names(r.changed.map((c) => `${c.path}: ${c.reason}`))})`);
+      if (r.extra.length > 0) parts.push(`${r.extra.length} extra (${names(r.extra)})`);
+      lines.push(`${who} DAMAGED: ${parts.join(', ')}`);
+    }
+  }
+  for (const b of report.broken) lines.push(`${b.path} BROKEN: ${b.problem}`);
+
+  const counts = [`${report.checked - report.damaged - report.errors} ok`];
+  if (report.damaged > 0) counts.push(`${report.damaged} damaged`);
+  if (report.errors > 0) counts.push(`${report.errors} could not be verified`);
+  if (report.broken.length > 0) counts.push(`${report.broken.length} broken (not a valid snapshot or save record)`);
+  lines.push(`${report.checked} verified, ${formatBytes(report.bytes_hashed)} hashed: ${counts.join(', ')}`);
+  if (report.damaged > 0) {
+    lines.push('damaged ones are marked (`ckptd list` shows them); new snapshots never hard-link from them and rolling retention does not count them');
+    if (!all) lines.push('other snapshots may share its files through hard links: run `ckptd verify` with no id to check them all');
+  }
+  return lines.join('\n');
+}
+
+function names(list: string[]): string {
+  const shown = list.slice(0, LIST_MAX).join(', ');
+  return list.length > LIST_MAX ? `${shown}, and ${list.length - LIST_MAX} more` : shown;
+}
+
+function blank(r: ReadSnapshotMeta | ReadSaveMeta): VerifyReportItem {
+  return { id: r.id, kind: r.kind, status: 'ok', missing: [], changed: [], extra: [], files: r.files.length, bytes_hashed: 0, cleared: false, error: null };
+}
+
+async function everything(store: string): Promise<(ReadSnapshotMeta | ReadSaveMeta)[]> {
+  const all = [...(await listSnapshots(store)), ...(await listSaves(store))];
+  // Ids sort by creation time across snapshots and saves.
+  return all.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}
+
+async function named(store: string, ids: string[]): Promise<(ReadSnapshotMeta | ReadSaveMeta)[]> {
+  const out = new Map<string, ReadSnapshotMeta | ReadSaveMeta>();
+  for (const id of ids) {
+    try {
+      const r = await resolveId(store, id);
+      if (!out.has(r.id)) out.set(r.id, r);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  return [...out.values()];
+}
+
+/** One overwritten stderr line, at most ten times a second, only on a terminal. */
+class Progress {
+  private done = 0;
+  private label = '';
+  private lastDraw = 0;
+  private drawn = false;
+
+  constructor(
+    private readonly opts: { isTTY: boolean; stderr: NodeJS.WritableStream },
+    private readonly total: number,
+  ) {}
+
+  start(label: string): void {
+    this.label = label;
+    this.draw(true);
+  }
+
+  readonly onBytes = (n: number): void => {
+    this.done += n;
+    this.draw(false);
+  };
+
+  clear(): void {
+    if (this.drawn) this.opts.stderr.write('\r\x1b[K');
+    this.drawn = false;
+  }
+
+  private draw(force: boolean): void {
+    if (!this.opts.isTTY) return;
+    const t = Date.now();
+    if (!force && t - this.lastDraw < 100) return;
+    this.lastDraw = t;
+    const pct = this.total > 0 ? Math.min(100, Math.floor((this.done / this.total) * 100)) : 100;
+    this.opts.stderr.write(`\rverifying ${this.label}: ${formatBytes(this.done)} / ${formatBytes(this.total)} (${pct}%)\x1b[K`);
+    this.drawn = true;
+  }
+}
