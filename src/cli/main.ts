@@ -15,6 +15,7 @@ import { loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from '
 import { runDaemon } from './daemon-command.js';
 import { runInit } from './init.js';
 import { addManageCommands } from './manage.js';
+import { runVerify } from './verify.js';
 import { listRecords, renderRecord, renderTable, showRecord } from './list.js';
 import { parseMetricArgs, writeProgressFile } from './progress.js';
 import { checkLabel, takeBackupNow, takeManualSnapshot } from './snapshot.js';
@@ -163,6 +164,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   addManageCommands(program, globals);
+
+  program
+    .command('verify')
+    .description('re-hash stored files against their manifests; report missing, changed or extra files; exit 1 on any')
+    .argument('[ids...]', 'ids or unique prefixes (default: every snapshot and save)')
+    .option('--json', 'one JSON document on stdout')
+    .action(async (ids: string[], opts: { json?: boolean }, cmd: Command) => {
+      const { run } = loadRun(globals(cmd));
+      const r = await runVerify({ store: run.store, ids, json: opts.json ?? false, isTTY: process.stderr.isTTY === true, stderr: process.stderr });
+      if (opts.json) printJson(r.output);
+      else process.stdout.write(`${String(r.output)}\n`);
+      setExit(r.exitCode);
+    });
 
   program
     .command('progress')

@@ -14,7 +14,9 @@ import { scanRun } from '../daemon/run-actions.js';
 import { planDelete, isDamaged } from '../ops/delete.js';
 import { diffManifests, diffWithRun, type Diff } from '../ops/diff.js';
 import { executeOp } from '../ops/execute.js';
+import { planJson, renderPlan } from '../ops/render-plan.js';
 import { previewRestore } from '../ops/restore.js';
+import { planStore } from '../ops/retention.js';
 import type { OpOutcome, StoreOp } from '../ops/types.js';
 import { resolveId } from '../store/read-store.js';
 import { CkptdError, SafetyError, UsageError } from '../util/errors.js';
@@ -160,6 +162,24 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
   label('note', 'set the notes of a snapshot or save (may span lines; "" clears them)', ['<text>'], (id, v) => ({ kind: 'label', id, notes: checkLabel('notes', v) || null }));
   label('pin', 'never delete this snapshot automatically', [], (id) => ({ kind: 'label', id, pinned: true }));
   label('unpin', 'let retention rules apply to this snapshot again', [], (id) => ({ kind: 'label', id, pinned: false }));
+
+  program
+    .command('prune')
+    .description('apply retention now; print every keep/delete decision with its reasons')
+    .option('--dry-run', 'only show what would be deleted')
+    .option('--json', 'one JSON object on stdout')
+    .action(async (opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
+      const { run } = loadRun(globals(cmd));
+      if (opts.dryRun) {
+        const plan = await planStore(run, Date.now());
+        if (opts.json) printJson({ dry_run: true, ...planJson(plan) });
+        else process.stdout.write(`${renderPlan(plan, true)}\n`);
+        return;
+      }
+      const r = await runStoreOp(run, { kind: 'prune' }, false);
+      if (opts.json) printJson({ dry_run: false, ...r.data, via_daemon: r.viaDaemon });
+      else process.stdout.write(`${r.message}\n`);
+    });
 
   program
     .command('diff')

@@ -28,6 +28,7 @@ export const DEFAULTS = {
   saveEvery: 'never',
   saveFiles: ['**/*.safetensors', '**/*.ckpt', '**/*.pt', '**/*.bin'],
   minFree: '1GiB',
+  minAge: '1h',
 } as const;
 
 const PRESET_NAMES = ['hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
@@ -138,8 +139,17 @@ function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, report: Report):
       files: checkGlobs(s.files ?? [...DEFAULTS.saveFiles], [...at, 'save', 'files'], report),
       prefix,
       to: saveTo,
+      keep: s.keep ?? null,
     },
-    retention: { keepBest, maxSizeBytes, minFreeBytes },
+    retention: {
+      keepBest,
+      keepHourly: r.keep_hourly ?? 0,
+      keepDaily: r.keep_daily ?? 0,
+      keepWeekly: r.keep_weekly ?? 0,
+      maxSizeBytes,
+      minFreeBytes,
+      minAgeMs: r.min_age === null ? 0 : unit(parseDuration(r.min_age ?? DEFAULTS.minAge), [...at, 'retention', 'min_age'], report, 3_600_000),
+    },
   };
 }
 

@@ -31,12 +31,19 @@ export const saveSchema = z.strictObject({
   files: globs.optional(),
   prefix: z.string().optional(),
   to: nullableText.optional(),
+  keep: z.number().int().min(1).nullable().optional(),
 });
+
+const count = z.number().int().min(0);
 
 export const retentionSchema = z.strictObject({
   keep_best: keepBestSchema.nullable().optional(),
+  keep_hourly: count.nullable().optional(),
+  keep_daily: count.nullable().optional(),
+  keep_weekly: count.nullable().optional(),
   max_size: scalar.nullable().optional(),
   min_free: scalar.nullable().optional(),
+  min_age: scalar.nullable().optional(),
 });
 
 export const runSchema = z.strictObject({

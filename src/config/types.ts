@@ -53,11 +53,19 @@ export interface RunConfig {
     prefix: string;
     /** Absolute path. Default `<store>/saves`. */
     to: string;
+    /** Keep only the newest N saves (pinned ones always stay); null keeps every save. */
+    keep: number | null;
   };
   retention: {
     keepBest: KeepBest | null;
+    /** Newest good backup of each of the last N hours/days/weeks (0 = off). */
+    keepHourly: number;
+    keepDaily: number;
+    keepWeekly: number;
     maxSizeBytes: number | null;
     minFreeBytes: number;
+    /** A backup younger than this is never removed by max_size or min_free alone. */
+    minAgeMs: number;
   };
 }
 

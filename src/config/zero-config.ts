@@ -30,8 +30,8 @@ export function zeroConfig(dir: string, store?: string): Config {
         settleMs: 2000,
         progress: { kind: 'auto' },
         backup: { every: { unit: 'changes', n: 1 }, everyText: 'always', cron: null, rolling: true, keep: 5, beforeSave: true, deleteOnFinish: false },
-        save: { every: { unit: 'never' }, everyText: 'never', cron: null, files: [...DEFAULTS.saveFiles], prefix: '', to: path.join(storeDir, 'saves') },
-        retention: { keepBest: null, maxSizeBytes: null, minFreeBytes: 2 ** 30 },
+        save: { every: { unit: 'never' }, everyText: 'never', cron: null, files: [...DEFAULTS.saveFiles], prefix: '', to: path.join(storeDir, 'saves'), keep: null },
+        retention: { keepBest: null, keepHourly: 0, keepDaily: 0, keepWeekly: 0, maxSizeBytes: null, minFreeBytes: 2 ** 30, minAgeMs: 3_600_000 },
       },
     ],
   };

@@ -117,6 +117,7 @@ export function parseOp(v: unknown): StoreOp | null {
   if (o.kind === 'restore' && typeof o.id === 'string' && typeof o.force === 'boolean' && (o.to === null || typeof o.to === 'string')) {
     return { kind: 'restore', id: o.id, force: o.force, to: o.to };
   }
+  if (o.kind === 'prune') return { kind: 'prune' };
   return null;
 }
 

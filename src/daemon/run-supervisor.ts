@@ -17,7 +17,7 @@ import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js
 import { readProgress } from '../progress/read-progress.js';
 import { acquireStoreLock, type StoreLock } from '../store/lock.js';
 import { ensureStore } from '../store/layout.js';
-import { listSnapshots } from '../store/read-store.js';
+import { listSnapshots, newestGoodSnapshot } from '../store/read-store.js';
 import { stateDigest } from '../store/scan.js';
 import { readRunState, writeRunState } from '../store/state-file.js';
 import { sweepStore } from '../store/delete-snapshot.js';
@@ -108,7 +108,7 @@ export class RunSupervisor {
       for (const p of swept.removed) logger.warn(`removed an unfinished snapshot left by an interrupted run: ${p}`, { event: 'swept', path: p });
       const state = await readRunState(run.store);
       const sup = new RunSupervisor(run, state, lock, logger, now);
-      sup.newestDigest = (await listSnapshots(run.store))[0]?.state_digest ?? null;
+      sup.newestDigest = (await newestGoodSnapshot(run.store))?.state_digest ?? null;
       sup.startWatching();
       if (run.retention.maxSizeBytes !== null) {
         sup.logger.warn('retention.max_size is read but not enforced yet: only rolling keep and keep_best delete backups', { event: 'not-enforced' });
@@ -439,7 +439,7 @@ export class RunSupervisor {
           this.lastSettledDigest = stateDigest(entries);
           this.lastProgressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
         }
-        this.newestDigest = (await listSnapshots(this.run.store))[0]?.state_digest ?? null;
+        this.newestDigest = (await newestGoodSnapshot(this.run.store))?.state_digest ?? null;
         reply({ ok: true, outcome });
       } catch (err) {
         const exitCode = err instanceof CkptdError ? err.exitCode : 1;

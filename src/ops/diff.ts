@@ -1,7 +1,7 @@
 /**
  * `ckptd diff A B`: which files were added, removed or changed between two snapshots, or between a
  * snapshot and the run as it is now. Snapshots compare by sha256; the live run (not hashed, it may
- * be many GB) compares by type, size and mtime against the snapshot's record of them.
+ * be many GB) compares by type, size and mtime (to the microsecond) against the snapshot's record of them.
  */
 import type { ManifestEntry, ScanEntry } from '../store/types.js';
 
@@ -28,7 +28,13 @@ export function diffManifests(a: readonly ManifestEntry[], b: readonly ManifestE
 /** The live run's scan compared with snapshot `a` (metadata only). Pure. */
 export function diffWithRun(a: readonly ManifestEntry[], live: readonly ScanEntry[]): Diff {
   const asManifest = live.map((e) => ({ path: e.path, size: e.size, sha256: '', mode: e.mode, mtime_ns: e.mtimeNs, ...(e.type === 'symlink' ? { type: 'symlink' as const, target: e.target ?? '' } : {}) }));
-  return diffBy(a, asManifest, (x, y) => x.size === y.size && x.mtime_ns === y.mtime_ns && x.type === y.type && x.target === y.target);
+  return diffBy(a, asManifest, (x, y) => x.size === y.size && sameMicrosecond(x.mtime_ns, y.mtime_ns) && x.type === y.type && x.target === y.target);
+}
+
+/** Node can set mtimes only to about the microsecond, so a restored file matches its record to that precision. */
+function sameMicrosecond(a: string, b: string): boolean {
+  const us = (ns: string): bigint => (BigInt(ns) + 500n) / 1000n;
+  return us(a) === us(b);
 }
 
 function diffBy(a: readonly ManifestEntry[], b: readonly ManifestEntry[], same: (x: ManifestEntry, y: ManifestEntry) => boolean): Diff {

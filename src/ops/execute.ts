@@ -10,6 +10,8 @@ import type { Logger } from '../util/logger.js';
 import { executeDelete, planDelete } from './delete.js';
 import { updateLabels } from './labels.js';
 import { restoreSnapshot, type RestoreResult } from './restore.js';
+import { renderPlan, planJson } from './render-plan.js';
+import { applyPlan, planStore } from './retention.js';
 import type { OpOutcome, StoreOp } from './types.js';
 
 export interface OpContext {
@@ -39,6 +41,11 @@ export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Pr
         message: `deleted ${done.deleted.join(', ')}; freed ${formatBytes(plan.freedBytes)}${kept}`,
         data: { deleted: done.deleted, freed_bytes: plan.freedBytes, left_in_place: done.kept },
       };
+    }
+    case 'prune': {
+      const plan = await planStore(run, ctx.now);
+      const deleted = await applyPlan(run, plan, null, ctx.logger);
+      return { message: renderPlan(plan, false), data: { ...planJson(plan), deleted } };
     }
     case 'restore': {
       const meta = await resolveId(run.store, op.id);

@@ -7,7 +7,8 @@
 export type StoreOp =
   | { kind: 'label'; id: string; name?: string | null; notes?: string | null; pinned?: boolean }
   | { kind: 'delete'; ids: string[]; force: boolean }
-  | { kind: 'restore'; id: string; force: boolean; to: string | null };
+  | { kind: 'restore'; id: string; force: boolean; to: string | null }
+  | { kind: 'prune' };
 
 /** What an operation did, for people (`message`) and for `--json` (`data`). */
 export interface OpOutcome {

@@ -257,3 +257,28 @@ function newestFirst(a: RetentionItem, b: RetentionItem): number {
   if (ca !== cb) return cb - ca;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
+
+/** One save as `save.keep` sees it. */
+export interface SaveItem {
+  id: string;
+  created: number;
+  pinned: boolean;
+}
+
+/**
+ * `save.keep`: the newest `keep` saves stay, pinned ones always; null keeps every save. Pure; each
+ * entry carries its reason, as in `planRetention`.
+ */
+export function planSaveRetention(saves: SaveItem[], keep: number | null): { keep: RetentionEntry[]; remove: RetentionEntry[] } {
+  const sorted = [...saves].sort((a, b) => b.created - a.created || (a.id < b.id ? 1 : -1));
+  const out = { keep: [] as RetentionEntry[], remove: [] as RetentionEntry[] };
+  sorted.forEach((s, i) => {
+    const reasons: string[] = [];
+    if (keep === null) reasons.push('save.keep is not set');
+    else if (i < keep) reasons.push(`one of the newest ${keep} saves (#${i + 1})`);
+    if (s.pinned) reasons.push('pinned saves are never deleted automatically');
+    if (reasons.length > 0) out.keep.push({ id: s.id, reasons });
+    else out.remove.push({ id: s.id, reasons: [`beyond save.keep=${keep}`] });
+  });
+  return out;
+}

@@ -52,8 +52,9 @@ describe('parseConfigText: a valid config', () => {
       files: ['**/*.safetensors', '**/*.ckpt', '**/*.pt', '**/*.bin'],
       prefix: '',
       to: '/home/ana/train/.ckptd/a/saves',
+      keep: null,
     });
-    expect(run.retention).toEqual({ keepBest: null, maxSizeBytes: null, minFreeBytes: 2 ** 30 });
+    expect(run.retention).toEqual({ keepBest: null, keepHourly: 0, keepDaily: 0, keepWeekly: 0, maxSizeBytes: null, minFreeBytes: 2 ** 30, minAgeMs: 3_600_000 });
   });
 
   it('reads every key', () => {
@@ -67,8 +68,8 @@ runs:
     settle: 500ms
     progress: {file: state.json, epoch: state.epoch, step: "log[-1].step", loss: "log[-1].loss"}
     backup: {every: 2 epochs, cron: "0 */2 * * *", rolling: false, keep: 7, before_save: false, delete_on_finish: true}
-    save: {every: 500 steps, files: ["*.safetensors"], prefix: "exp-", to: ../exports}
-    retention: {keep_best: {metric: eval_loss}, max_size: 50GB, min_free: 10GiB}
+    save: {every: 500 steps, files: ["*.safetensors"], prefix: "exp-", to: ../exports, keep: 4}
+    retention: {keep_best: {metric: eval_loss}, keep_hourly: 24, keep_daily: 7, keep_weekly: 8, max_size: 50GB, min_free: 10GiB, min_age: 2h}
 `);
     expect(c.log).toEqual({ level: 'debug', file: '/home/ana/train/logs/ckptd.log', format: 'json' });
     const run = c.runs[0]!;
@@ -77,8 +78,16 @@ runs:
     expect(run.settleMs).toBe(500);
     expect(run.progress).toEqual({ kind: 'file', file: 'state.json', epoch: 'state.epoch', step: 'log[-1].step', loss: 'log[-1].loss' });
     expect(run.backup).toMatchObject({ every: { unit: 'epochs', n: 2 }, cron: '0 */2 * * *', rolling: false, keep: 7, beforeSave: false, deleteOnFinish: true });
-    expect(run.save).toMatchObject({ every: { unit: 'steps', n: 500 }, prefix: 'exp-', to: '/home/ana/exports' });
-    expect(run.retention).toEqual({ keepBest: { metric: 'eval_loss', mode: 'min', count: 1 }, maxSizeBytes: 50e9, minFreeBytes: 10 * 2 ** 30 });
+    expect(run.save).toMatchObject({ every: { unit: 'steps', n: 500 }, prefix: 'exp-', to: '/home/ana/exports', keep: 4 });
+    expect(run.retention).toEqual({
+      keepBest: { metric: 'eval_loss', mode: 'min', count: 1 },
+      keepHourly: 24,
+      keepDaily: 7,
+      keepWeekly: 8,
+      maxSizeBytes: 50e9,
+      minFreeBytes: 10 * 2 ** 30,
+      minAgeMs: 7_200_000,
+    });
   });
 
   it('accepts every preset name and a filename regex with named groups', () => {

@@ -29,8 +29,9 @@ describe('diffManifests', () => {
 describe('diffWithRun', () => {
   const e = (path: string, size: number, mtimeNs: string): ScanEntry => ({ path, type: 'file', size, mtimeNs, ino: 1, mode: 0o644 });
   it('compares the live run by size and mtime', () => {
-    const snap = [m('model', 'h', 10, '5'), m('opt', 'o', 20, '5'), m('gone', 'g', 1, '5')];
-    const live = [e('model', 10, '5'), e('opt', 20, '9'), e('new', 3, '9')];
+    const snap = [m('model', 'h', 10, '5000'), m('opt', 'o', 20, '5000'), m('gone', 'g', 1, '5000')];
+    // model: the same to the microsecond (a restored file); opt: rewritten later.
+    const live = [e('model', 10, '5400'), e('opt', 20, '9000'), e('new', 3, '9000')];
     expect(diffWithRun(snap, live)).toEqual({
       added: [{ path: 'new', from: null, to: 3 }],
       removed: [{ path: 'gone', from: 1, to: null }],

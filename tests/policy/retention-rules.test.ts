@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planRetention, type RetentionItem, type RetentionRules } from '../../src/policy/plan-retention.js';
+import { planRetention, planSaveRetention, type RetentionItem, type RetentionRules } from '../../src/policy/plan-retention.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -182,5 +182,18 @@ describe('retention properties', () => {
         expect(plan.keptBytes).toBe([...keptKeys].reduce((n, k) => n + all.get(k)!, 0));
       }),
     );
+  });
+});
+
+describe('planSaveRetention (save.keep)', () => {
+  const s = (id: string, created: number, pinned = false) => ({ id, created, pinned });
+  it.each<[string, number | null, string[], string[]]>([
+    ['keeps every save without save.keep', null, ['c', 'b', 'a'], []],
+    ['keeps the newest N', 2, ['c', 'b'], ['a']],
+    ['a pinned save stays beyond N', 1, ['c', 'a'], ['b']],
+  ])('%s', (_name, keep, kept, removed) => {
+    const plan = planSaveRetention([s('a', 1, keep === 1), s('b', 2), s('c', 3)], keep);
+    expect(plan.keep.map((k) => k.id)).toEqual(kept);
+    expect(plan.remove.map((r) => r.id)).toEqual(removed);
   });
 });

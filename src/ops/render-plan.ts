@@ -1,0 +1,27 @@
+/** How `prune` shows a retention plan: every keep/delete decision with its reasons. */
+import { formatBytes } from '../util/format.js';
+import type { StorePlan } from './retention.js';
+
+export function renderPlan(plan: StorePlan, dryRun: boolean): string {
+  const s = plan.snapshots;
+  const del = dryRun ? 'would delete' : 'deleted';
+  const lines = [
+    ...s.keep.map((k) => `keep    ${k.id}  ${k.reasons.join('; ')}`),
+    ...s.remove.map((r) => `${dryRun ? 'delete' : 'deleted'} ${r.id}  ${r.reasons.join('; ')}`),
+    ...plan.saves.keep.map((k) => `keep    ${k.id}  (save) ${k.reasons.join('; ')}`),
+    ...plan.saves.remove.map((r) => `${dryRun ? 'delete' : 'deleted'} ${r.id}  (save) ${r.reasons.join('; ')}`),
+    `${s.keep.length + plan.saves.keep.length} kept, ${s.remove.length + plan.saves.remove.length} ${del}; snapshots ${dryRun ? 'would free' : 'freed'} ${formatBytes(s.freedBytes)}, ${formatBytes(s.keptBytes)} kept`,
+    ...s.warnings.map((w) => `warning: ${w}`),
+  ];
+  return lines.join('\n');
+}
+
+export function planJson(plan: StorePlan): Record<string, unknown> {
+  return {
+    keep: [...plan.snapshots.keep, ...plan.saves.keep.map((k) => ({ ...k, kind: 'save' }))],
+    remove: [...plan.snapshots.remove, ...plan.saves.remove.map((r) => ({ ...r, kind: 'save' }))],
+    freed_bytes: plan.snapshots.freedBytes,
+    kept_bytes: plan.snapshots.keptBytes,
+    warnings: plan.snapshots.warnings,
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Retention in the shell: gathers the facts (snapshots, their stored files' inodes and link
+ * counts, saves), asks the pure core (`planRetention`, `planSaveRetention`) and, unless it is a dry
+ * run, deletes what the plan removes, re-checking each one against the store first.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { RunConfig } from '../config/types.js';
+import { planRetention, planSaveRetention, type RetentionEntry, type RetentionItem, type RetentionPlan } from '../policy/plan-retention.js';
+import { deleteSave, deleteSnapshot } from '../store/delete-snapshot.js';
+import { listSaves, listSnapshots } from '../store/read-store.js';
+import type { SnapshotMeta } from '../store/types.js';
+import type { Logger } from '../util/logger.js';
+import { isDamaged } from './delete.js';
+
+/** The snapshots of a store as retention sees them, with each stored file's inode and link count. */
+export async function retentionItems(store: string): Promise<RetentionItem[]> {
+  const snapshots = await listSnapshots(store);
+  return Promise.all(snapshots.map(async (s) => ({ ...itemOf(s), files: await inodesOf(s) })));
+}
+
+function itemOf(s: SnapshotMeta): RetentionItem {
+  return { id: s.id, kind: s.kind, pinned: s.pinned, created: Date.parse(s.created), damaged: isDamaged(s), metrics: s.metrics, loss: s.loss };
+}
+
+async function inodesOf(s: SnapshotMeta): Promise<{ key: string; size: number; links: number }[]> {
+  const out: { key: string; size: number; links: number }[] = [];
+  for (const f of s.files) {
+    const st = await fsp.lstat(path.join(s.path, f.path), { bigint: true }).catch(() => null);
+    if (st?.isFile()) out.push({ key: `${st.dev}:${st.ino}`, size: Number(st.size), links: Number(st.nlink) });
+  }
+  return out;
+}
+
+/** The run's retention rules for the core; `freeBytesNeeded` is what a coming snapshot must find free. */
+export function rulesOf(run: RunConfig, freeBytesNeeded = 0) {
+  const r = run.retention;
+  return {
+    rolling: run.backup.rolling,
+    keep: run.backup.keep,
+    keepBest: r.keepBest,
+    keepHourly: r.keepHourly,
+    keepDaily: r.keepDaily,
+    keepWeekly: r.keepWeekly,
+    size: { maxSizeBytes: r.maxSizeBytes, freeBytesNeeded, minAgeMs: r.minAgeMs },
+  };
+}
+
+export interface StorePlan {
+  snapshots: RetentionPlan;
+  saves: { keep: RetentionEntry[]; remove: RetentionEntry[] };
+}
+
+/** Plans retention for the run's store now. */
+export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0): Promise<StorePlan> {
+  const snapshots = planRetention(await retentionItems(run.store), rulesOf(run, freeBytesNeeded), now);
+  const saves = planSaveRetention(
+    (await listSaves(run.store)).map((s) => ({ id: s.id, created: Date.parse(s.created), pinned: s.pinned })),
+    run.save.keep,
+  );
+  return { snapshots, saves };
+}
+
+/**
+ * Deletes what `plan` removes. Each snapshot is re-read first and kept if it is no longer a policy
+ * backup, is pinned now, or is `justTaken`; a refusal is logged, never fatal. Returns the ids deleted.
+ */
+export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: string | null, logger: Logger): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const w of plan.snapshots.warnings) logger.warn(`retention: ${w}`, { event: 'retention-warning' });
+  for (const r of plan.snapshots.remove) {
+    try {
+      await deleteSnapshot(run.store, r.id, (fresh) => {
+        if (fresh.kind !== 'backup') return `it is a ${fresh.kind} snapshot`;
+        if (fresh.pinned) return 'it is pinned';
+        if (fresh.id === justTaken) return 'it was just taken';
+        return null;
+      });
+      deleted.push(r.id);
+      logger.info(`backup ${r.id} deleted: ${r.reasons.join('; ')}`, { event: 'delete', id: r.id, reasons: r.reasons });
+    } catch (err) {
+      logger.warn(`backup ${r.id} kept: ${(err as Error).message}`, { event: 'delete-refused', id: r.id });
+    }
+  }
+  for (const r of plan.saves.remove) {
+    try {
+      const res = await deleteSave(run.store, r.id, (fresh) => (fresh.pinned ? 'it is pinned' : null));
+      deleted.push(r.id);
+      logger.info(`save ${r.id} deleted: ${r.reasons.join('; ')}`, { event: 'delete', id: r.id, reasons: r.reasons });
+      for (const k of res.kept) logger.warn(`save ${r.id}: left ${k.path} in place: ${k.reason}`, { event: 'delete-refused', id: r.id });
+    } catch (err) {
+      logger.warn(`save ${r.id} kept: ${(err as Error).message}`, { event: 'delete-refused', id: r.id });
+    }
+  }
+  return deleted;
+}
