@@ -7,6 +7,7 @@ import { listSaves, listSnapshots, resolveId } from '../store/read-store.js';
 import type { RecordKind, RecordMeta } from '../store/types.js';
 import { UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/format.js';
+import { diskBytes, freedBy } from '../ops/delete.js';
 
 const KINDS: RecordKind[] = ['backup', 'manual', 'pre-restore', 'save'];
 
@@ -14,15 +15,24 @@ const KINDS: RecordKind[] = ['backup', 'manual', 'pre-restore', 'save'];
  * Every snapshot and save of the run, newest first, optionally of one kind; `files` left out and
  * `damaged` always set (true when `ckptd verify` marked it).
  */
-export async function listRecords(run: RunConfig, kind: string | undefined): Promise<Omit<RecordMeta, 'files'>[]> {
+export async function listRecords(run: RunConfig, kind: string | undefined): Promise<ListedRecord[]> {
   if (kind !== undefined && !KINDS.includes(kind as RecordKind)) {
     throw new UsageError(`--kind must be one of ${KINDS.join(', ')} (got "${kind}")`);
   }
   const all: RecordMeta[] = [...(await listSnapshots(run.store)), ...(await listSaves(run.store))];
-  return all
+  const picked = all
     .filter((r) => kind === undefined || r.kind === kind)
-    .sort((a, b) => (a.created === b.created ? (a.id < b.id ? 1 : -1) : a.created < b.created ? 1 : -1))
-    .map(({ files: _files, ...rest }) => rest);
+    .sort((a, b) => (a.created === b.created ? (a.id < b.id ? 1 : -1) : a.created < b.created ? 1 : -1));
+  return Promise.all(picked.map(async ({ files: _files, ...rest }, i) => ({ ...rest, own_bytes: await freedBy([picked[i]!]) })));
+}
+
+/** A `list` item: the record without its manifest, plus `own_bytes`, what deleting it alone would free. */
+export type ListedRecord = Omit<RecordMeta, 'files'> & { own_bytes: number };
+
+/** What the run's store holds on disk: every snapshot and save, hard-linked files counted once. */
+export async function storeUsage(run: RunConfig): Promise<{ records: number; diskBytes: number; apparentBytes: number }> {
+  const all: RecordMeta[] = [...(await listSnapshots(run.store)), ...(await listSaves(run.store))];
+  return { records: all.length, diskBytes: await diskBytes(all), apparentBytes: all.reduce((n, r) => n + r.bytes, 0) };
 }
 
 /** `3 minutes ago`, `2 hours ago`, `yesterday`-free and unambiguous. */
@@ -44,13 +54,15 @@ export function relativeTime(iso: string, now: number): string {
 }
 
 /**
- * Renders the records as a table no wider than `width` (the notes column is cut first). A
+ * Renders the records as a table no wider than `width` (the notes column is cut first). SIZE is
+ * the apparent size, OWN what deleting that record alone would free (files shared by hard links
+ * with other snapshots are not its own). A
  * `DAMAGED` column appears when any record is marked damaged, so the usual table stays as it is.
  */
-export function renderTable(records: Omit<RecordMeta, 'files'>[], now: number, width: number): string {
+export function renderTable(records: ListedRecord[], now: number, width: number): string {
   if (records.length === 0) return 'no snapshots or saves yet';
   const anyDamaged = records.some((r) => r.damaged === true);
-  const header = ['ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', 'CREATED', 'SIZE', 'PIN', ...(anyDamaged ? ['DAMAGED'] : []), 'NOTES'];
+  const header = ['ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', 'CREATED', 'SIZE', 'OWN', 'PIN', ...(anyDamaged ? ['DAMAGED'] : []), 'NOTES'];
   const rows = records.map((r) => [
     r.id,
     r.kind,
@@ -59,6 +71,7 @@ export function renderTable(records: Omit<RecordMeta, 'files'>[], now: number, w
     r.loss !== null ? String(Number(r.loss.toPrecision(4))) : '-',
     relativeTime(r.created, now),
     formatBytes(r.bytes),
+    formatBytes(r.own_bytes),
     r.pinned ? 'yes' : '',
     ...(anyDamaged ? [r.damaged === true ? 'DAMAGED' : ''] : []),
     (r.notes ?? '').split('\n')[0] ?? '',

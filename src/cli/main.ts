@@ -16,7 +16,8 @@ import { runDaemon } from './daemon-command.js';
 import { runInit } from './init.js';
 import { addManageCommands } from './manage.js';
 import { runVerify } from './verify.js';
-import { listRecords, renderRecord, renderTable, showRecord } from './list.js';
+import { listRecords, storeUsage, renderRecord, renderTable, showRecord } from './list.js';
+import { formatBytes } from '../util/format.js';
 import { parseMetricArgs, writeProgressFile } from './progress.js';
 import { checkLabel, takeBackupNow, takeManualSnapshot } from './snapshot.js';
 
@@ -148,7 +149,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const { run } = loadRun(globals(cmd));
       const records = await listRecords(run, opts.kind);
       if (opts.json) printJson(records);
-      else process.stdout.write(`${renderTable(records, Date.now(), process.stdout.columns ?? 120)}\n`);
+      else {
+        const usage = await storeUsage(run);
+        process.stdout.write(
+          `${renderTable(records, Date.now(), process.stdout.columns ?? 120)}\n` +
+            `store ${run.store}: ${usage.records} record(s), ${formatBytes(usage.diskBytes)} on disk (${formatBytes(usage.apparentBytes)} before sharing unchanged files)\n`,
+        );
+      }
     });
 
   program

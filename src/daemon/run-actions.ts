@@ -6,13 +6,12 @@
 import fsp from 'node:fs/promises';
 import type { RunConfig } from '../config/types.js';
 import type { Progress } from '../policy/types.js';
-import { planRetention } from '../policy/plan-retention.js';
 import type { ScanEntry, SnapshotKind, SnapshotMeta, SaveMeta } from '../store/types.js';
 import { scanState } from '../store/scan.js';
 import { writeSnapshot } from '../store/write-snapshot.js';
 import { writeSave } from '../store/write-save.js';
-import { listSnapshots, newestGoodSnapshot } from '../store/read-store.js';
-import { deleteSnapshot } from '../store/delete-snapshot.js';
+import { newestGoodSnapshot } from '../store/read-store.js';
+import { applyPlan, planStore } from '../ops/retention.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes, formatDuration, formatProgress } from '../util/format.js';
 
@@ -69,7 +68,21 @@ export async function captureSnapshot(
   const started = performance.now();
   const previous = await newestGoodSnapshot(run.store);
   const need = bytesToCopy(entries, previous);
-  const free = await freeBytes(run.store);
+  let free = await freeBytes(run.store);
+  if (free - need < run.retention.minFreeBytes) {
+    // Before refusing, free what retention may free: the oldest backups no rule protects.
+    const short = run.retention.minFreeBytes - (free - need);
+    const plan = await planStore(run, opts.now, short);
+    if (plan.snapshots.freedBytes >= short) {
+      logger.warn(
+        `disk low: a ${opts.kind} snapshot needs ${formatBytes(need)} and min_free is ${formatBytes(run.retention.minFreeBytes)}; ` +
+          `deleting the oldest unprotected backups to free ${formatBytes(short)}`,
+        { event: 'low-disk-prune' },
+      );
+      await applyPlan(run, plan, null, logger);
+      free = await freeBytes(run.store);
+    }
+  }
   if (free - need < run.retention.minFreeBytes) {
     throw new LowDiskError(
       `not taking a ${opts.kind} snapshot: it needs ${formatBytes(need)} and would leave ${formatBytes(Math.max(0, free - need))} free ` +
@@ -135,40 +148,11 @@ export async function exportSave(
 }
 
 /**
- * Applies rolling retention after a backup: deletes the backups the plan removes, re-reading each
- * from disk first and refusing anything that is not an unpinned policy backup, or is `justTaken`.
- * Damaged snapshots (marked by `ckptd verify`) count as such: never the newest good backup, and
- * not counted toward `keep`.
+ * Applies retention after a backup (SPEC section 3, `retention`): asks the pure core for a plan over
+ * the store (rolling keep, keep_best, time buckets, max_size, save.keep) and deletes what it
+ * removes, re-reading each from disk first and refusing anything that is not an unpinned policy
+ * backup, or is `justTaken`. Damaged snapshots never count as the newest good backup.
  */
 export async function applyRetention(run: RunConfig, justTaken: string | null, now: number, logger: Logger): Promise<string[]> {
-  const snapshots = await listSnapshots(run.store);
-  const plan = planRetention(
-    snapshots.map((s) => ({
-      id: s.id,
-      kind: s.kind,
-      pinned: s.pinned,
-      created: Date.parse(s.created),
-      damaged: s.damaged,
-      metrics: s.metrics,
-      loss: s.loss,
-    })),
-    { rolling: run.backup.rolling, keep: run.backup.keep, keepBest: run.retention.keepBest },
-    now,
-  );
-  const deleted: string[] = [];
-  for (const r of plan.remove) {
-    try {
-      await deleteSnapshot(run.store, r.id, (fresh) => {
-        if (fresh.kind !== 'backup') return `it is a ${fresh.kind} snapshot`;
-        if (fresh.pinned) return 'it is pinned';
-        if (fresh.id === justTaken) return 'it was just taken';
-        return null;
-      });
-      deleted.push(r.id);
-      logger.info(`backup ${r.id} deleted: ${r.reasons.join('; ')}`, { event: 'delete', id: r.id, reasons: r.reasons });
-    } catch (err) {
-      logger.warn(`backup ${r.id} kept: ${(err as Error).message}`, { event: 'delete-refused', id: r.id });
-    }
-  }
-  return deleted;
+  return applyPlan(run, await planStore(run, now), justTaken, logger);
 }

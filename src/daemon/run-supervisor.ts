@@ -12,7 +12,6 @@ import type { RunConfig } from '../config/types.js';
 import { decide, recordTaken } from '../policy/decide.js';
 import { formatEvery } from '../policy/format.js';
 import { nextTimerAt } from '../policy/next-timer.js';
-import { planRetention } from '../policy/plan-retention.js';
 import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js';
 import { readProgress } from '../progress/read-progress.js';
 import { acquireStoreLock, type StoreLock } from '../store/lock.js';
@@ -25,6 +24,7 @@ import type { ScanEntry, SnapshotMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { formatProgress } from '../util/format.js';
 import { executeOp } from '../ops/execute.js';
+import { planStore } from '../ops/retention.js';
 import type { StoreOp } from '../ops/types.js';
 import { CkptdError } from '../util/errors.js';
 import { serveRequests, type DaemonReply, type DaemonRequest, type RequestServer } from './requests.js';
@@ -138,7 +138,8 @@ export class RunSupervisor {
     this.run = next;
     const changes = describeChanges(prev, next);
     if (changes.length > 0) this.logger.info(`config changed: ${changes.join('; ')}`, { event: 'reload' });
-    if (next.backup.keep < prev.backup.keep && next.backup.rolling) await this.previewRetention();
+    const retentionOf = (r: RunConfig): string => JSON.stringify([r.backup.rolling, r.backup.keep, r.retention, r.save.keep]);
+    if (retentionOf(prev) !== retentionOf(next)) await this.previewRetention();
     if (rewatch) {
       await this.stopWatching();
       this.lastSettledDigest = null;
@@ -465,20 +466,15 @@ export class RunSupervisor {
     });
   }
 
-  /** Logs what a tightened `keep` will delete at the next backup (it never deletes sooner). */
+  /** Logs what edited retention rules will delete at the next backup (they never delete sooner). */
   private async previewRetention(): Promise<void> {
-    const snaps = await listSnapshots(this.run.store);
-    const plan = planRetention(
-      snaps.map((s) => ({ id: s.id, kind: s.kind, pinned: s.pinned, created: Date.parse(s.created), damaged: false, metrics: s.metrics, loss: s.loss })),
-      { rolling: this.run.backup.rolling, keep: this.run.backup.keep, keepBest: this.run.retention.keepBest },
-      this.now(),
+    const plan = await planStore(this.run, this.now());
+    const remove = [...plan.snapshots.remove, ...plan.saves.remove];
+    if (remove.length === 0) return;
+    this.logger.info(
+      `retention preview: at the next backup, the new rules will delete ${remove.map((r) => `${r.id} (${r.reasons[0]})`).join(', ')}`,
+      { event: 'retention-preview', remove: remove.map((r) => r.id) },
     );
-    if (plan.remove.length > 0) {
-      this.logger.info(
-        `retention preview: at the next backup, keep=${this.run.backup.keep} will delete ${plan.remove.map((r) => r.id).join(', ')}`,
-        { event: 'retention-preview', remove: plan.remove.map((r) => r.id) },
-      );
-    }
   }
 }
 

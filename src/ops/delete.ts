@@ -60,15 +60,30 @@ export async function executeDelete(store: string, plan: DeletePlan): Promise<{ 
 }
 
 /**
- * Bytes freed by deleting `records` together: a stored file is freed when every hard link to its
- * inode lies in the deleted set (link count = links seen among them).
+ * Bytes freed by deleting `records` together: a stored file (and a snapshot's `snapshot.json`) is
+ * freed when every hard link to its inode lies in the deleted set (link count = links seen among them).
  */
 export async function freedBy(records: RecordMeta[]): Promise<number> {
+  let freed = 0;
+  for (const v of (await inodesOf(records)).values()) if (v.seen >= v.nlink) freed += v.size;
+  return freed;
+}
+
+/** Bytes `records` take on disk together, each hard-linked file counted once. */
+export async function diskBytes(records: RecordMeta[]): Promise<number> {
+  let total = 0;
+  for (const v of (await inodesOf(records)).values()) total += v.size;
+  return total;
+}
+
+async function inodesOf(records: RecordMeta[]): Promise<Map<string, { size: number; nlink: number; seen: number }>> {
   const inodes = new Map<string, { size: number; nlink: number; seen: number }>();
   for (const r of records) {
     // A save's path is its exported file, or the folder of a multi-file export.
     const single = r.kind === 'save' && (await fsp.lstat(r.path).catch(() => null))?.isFile() === true;
     const files = single ? [r.path] : r.files.map((f) => path.join(r.path, f.path));
+    // A snapshot's own metadata goes with it too.
+    if (r.kind !== 'save') files.push(path.join(path.dirname(r.path), 'snapshot.json'));
     for (const file of files) {
       const st = await fsp.lstat(file, { bigint: true }).catch(() => null);
       if (!st?.isFile()) continue;
@@ -78,9 +93,7 @@ export async function freedBy(records: RecordMeta[]): Promise<number> {
       inodes.set(key, cur);
     }
   }
-  let freed = 0;
-  for (const v of inodes.values()) if (v.seen >= v.nlink) freed += v.size;
-  return freed;
+  return inodes;
 }
 
 /** Bytes only this snapshot holds (what deleting it alone frees). */

@@ -25,8 +25,9 @@ function itemOf(s: SnapshotMeta): RetentionItem {
 
 async function inodesOf(s: SnapshotMeta): Promise<{ key: string; size: number; links: number }[]> {
   const out: { key: string; size: number; links: number }[] = [];
-  for (const f of s.files) {
-    const st = await fsp.lstat(path.join(s.path, f.path), { bigint: true }).catch(() => null);
+  // The snapshot's own snapshot.json is freed with it too.
+  for (const file of [...s.files.map((f) => path.join(s.path, f.path)), path.join(path.dirname(s.path), 'snapshot.json')]) {
+    const st = await fsp.lstat(file, { bigint: true }).catch(() => null);
     if (st?.isFile()) out.push({ key: `${st.dev}:${st.ino}`, size: Number(st.size), links: Number(st.nlink) });
   }
   return out;

@@ -144,12 +144,13 @@ describe('restore, delete, diff and labels without a daemon', () => {
     writeState(run, 2);
     const b = (await cli(['snapshot'], cfg)).stdout.trim();
 
+    const manifest = fs.statSync(path.join(path.dirname((await show(a, cfg)).path), 'snapshot.json')).size;
     const del = await cli(['delete', a, '--yes', '--json'], cfg);
     expect(del.code, del.stderr).toBe(0);
     const out = JSON.parse(del.stdout) as { deleted: string[]; freed_bytes: number };
     expect(out.deleted).toEqual([a]);
-    // model.safetensors of epoch 1 was only in a; frozen.bin is shared with b (a hard link) and stays.
-    expect(out.freed_bytes).toBe(300_000 + '{"epoch":1}'.length);
+    // model.safetensors of epoch 1 and a's manifest were only a's; frozen.bin is shared with b (a hard link) and stays.
+    expect(out.freed_bytes).toBe(300_000 + '{"epoch":1}'.length + manifest);
     expect(fs.statSync(path.join((await show(b, cfg)).path, 'frozen.bin')).size).toBe(50_000);
 
     const last = await cli(['delete', b, '--yes'], cfg);

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ScanError } from '../../src/store/errors.js';
-import { ALWAYS_EXCLUDED, scanState, scanStateDetailed, stateDigest } from '../../src/store/scan.js';
+import { ALWAYS_EXCLUDED, scanState, stateDigest } from '../../src/store/scan.js';
 import { runUnprivileged } from '../helpers/unprivileged.js';
 import { put, runAndStore, tempDir } from './fixtures.js';
 
