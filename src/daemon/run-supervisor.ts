@@ -110,9 +110,6 @@ export class RunSupervisor {
       const sup = new RunSupervisor(run, state, lock, logger, now);
       sup.newestDigest = (await newestGoodSnapshot(run.store))?.state_digest ?? null;
       sup.startWatching();
-      if (run.retention.maxSizeBytes !== null) {
-        sup.logger.warn('retention.max_size is read but not enforced yet: only rolling keep and keep_best delete backups', { event: 'not-enforced' });
-      }
       sup.logger.info(`watching ${run.path} (store ${run.store}); backup ${formatEvery(run.backup.every)}, save ${formatEvery(run.save.every)}`, {
         event: 'start',
       });
