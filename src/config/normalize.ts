@@ -123,6 +123,7 @@ function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, report: Report):
     exclude,
     settleMs,
     progress,
+    modelType: raw.model_type?.trim() || null,
     backup: {
       every: backupEvery,
       everyText: backupEveryText,

@@ -55,6 +55,7 @@ export const runSchema = z.strictObject({
   settle: scalar.optional(),
   /** A preset name or an object; checked in normalize (a union's errors would be unreadable). */
   progress: z.unknown().optional(),
+  model_type: nullableText.optional(),
   backup: backupSchema.nullable().optional(),
   save: saveSchema.nullable().optional(),
   retention: retentionSchema.nullable().optional(),

@@ -35,6 +35,8 @@ export interface RunConfig {
   exclude: string[];
   settleMs: number;
   progress: ProgressSpec;
+  /** Shown as the snapshots' `model_type`; null: detected from the files (safetensors metadata, config.json, ...). */
+  modelType: string | null;
   backup: {
     every: Every;
     /** The YAML text of `every`, for messages (e.g. "3 epochs"). */

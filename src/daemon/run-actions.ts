@@ -12,12 +12,18 @@ import { writeSnapshot } from '../store/write-snapshot.js';
 import { writeSave } from '../store/write-save.js';
 import { newestGoodSnapshot } from '../store/read-store.js';
 import { applyPlan, planStore } from '../ops/retention.js';
+import { detectModelType } from '../progress/model-type.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes, formatDuration, formatProgress } from '../util/format.js';
 
 /** Scans a run's state with its include/exclude rules, never descending into ckptd's own folders. */
 export async function scanRun(run: RunConfig): Promise<ScanEntry[]> {
   return scanState(run.path, { include: run.include, exclude: run.exclude, excludeAbs: [run.store, run.save.to] });
+}
+
+/** `model_type` of a snapshot: the config's, else what the trainer's files say (null when they say nothing). */
+export async function modelTypeOf(run: RunConfig, entries: ScanEntry[]): Promise<string | null> {
+  return run.modelType ?? (await detectModelType(run.path, entries));
 }
 
 /** Thrown when a snapshot would leave less free disk than `retention.min_free`. Nothing is written. */
@@ -100,6 +106,7 @@ export async function captureSnapshot(
     notes: opts.notes ?? null,
     pinned: opts.pinned ?? false,
     progress: opts.progress,
+    modelType: await modelTypeOf(run, entries),
     previous,
     now: opts.now,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
@@ -139,6 +146,7 @@ export async function exportSave(
     progress,
     trigger,
     now,
+    modelType: from?.model_type ?? (await modelTypeOf(run, entries)),
   });
   logger.info(
     `save ${save.id} written (${trigger}) at ${formatProgress(save)}: ${save.path} (${formatBytes(save.bytes)}) in ${formatDuration(performance.now() - started)}`,

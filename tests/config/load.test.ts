@@ -35,6 +35,7 @@ describe('parseConfigText: a valid config', () => {
       exclude: [],
       settleMs: 2000,
       progress: { kind: 'auto' },
+      modelType: null,
     });
     expect(run.backup).toEqual({
       every: { unit: 'time', ms: 1_800_000 },
@@ -66,6 +67,7 @@ runs:
     include: ["*.safetensors", "state/**"]
     exclude: ["*.log"]
     settle: 500ms
+    model_type: SDXL LoRA
     progress: {file: state.json, epoch: state.epoch, step: "log[-1].step", loss: "log[-1].loss"}
     backup: {every: 2 epochs, cron: "0 */2 * * *", rolling: false, keep: 7, before_save: false, delete_on_finish: true}
     save: {every: 500 steps, files: ["*.safetensors"], prefix: "exp-", to: ../exports, keep: 4}
@@ -76,6 +78,7 @@ runs:
     expect(run.path).toBe('/home/ana/runs/lora');
     expect(run.store).toBe('/mnt/backup/lora');
     expect(run.settleMs).toBe(500);
+    expect(run.modelType).toBe('SDXL LoRA');
     expect(run.progress).toEqual({ kind: 'file', file: 'state.json', epoch: 'state.epoch', step: 'log[-1].step', loss: 'log[-1].loss' });
     expect(run.backup).toMatchObject({ every: { unit: 'epochs', n: 2 }, cron: '0 */2 * * *', rolling: false, keep: 7, beforeSave: false, deleteOnFinish: true });
     expect(run.save).toMatchObject({ every: { unit: 'steps', n: 500 }, prefix: 'exp-', to: '/home/ana/exports', keep: 4 });

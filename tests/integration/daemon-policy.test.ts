@@ -41,6 +41,7 @@ interface ListItem {
   path: string;
   created: string;
   from_snapshot?: string | null;
+  model_type: string | null;
 }
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
@@ -95,6 +96,8 @@ describe('daemon with epoch policies', () => {
     }
     // The newest save is the model file of the final state, byte for byte.
     expect(fs.readFileSync(saves[0]!.path).equals(fs.readFileSync(path.join(runDir, 'model.safetensors')))).toBe(true);
+    // model_type comes from the trainer's config.json (Hugging Face layout).
+    for (const item of [...backups, ...saves]) expect(item.model_type).toBe('demo-mlp');
     // Every backup holds the whole state as plain, read-only files.
     for (const b of backups) {
       const files = fs.readdirSync(b.path).sort();

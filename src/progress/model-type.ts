@@ -1,0 +1,158 @@
+/**
+ * Detecting a snapshot's `model_type` from what the run's files say about themselves: Hugging Face
+ * and PEFT configs, diffusers pipeline indexes, safetensors headers, Keras archives, and at last
+ * file extensions. Reads only small files and bounded parts of big ones; never unpickles anything.
+ */
+import path from 'node:path';
+import { modelTypeFromHfConfig, modelTypeFromModelIndex, modelTypeFromPeftConfig } from './model-type-hf.js';
+import { modelTypeFromMetadata, modelTypeFromTensorNames } from './model-type-safetensors.js';
+import { cleanName } from './model-type-text.js';
+import { isPlainObject } from './numbers.js';
+import { parseJson } from './parse-document.js';
+import { readDocument } from './read-document.js';
+import { diskView } from './read-progress.js';
+import { readSafetensorsHeader } from './safetensors-header.js';
+import { readZipEntry } from './zip-entry.js';
+
+/** The biggest JSON document read (1 MiB): configs are a few KB. */
+const MAX_DOCUMENT_BYTES = 1024 * 1024;
+/** The biggest `config.json` read from inside a `.keras` archive (4 MiB). */
+const MAX_KERAS_CONFIG_BYTES = 4 * 1024 * 1024;
+/** How many files of one kind are tried: they normally all say the same, a few cover damaged ones. */
+const MAX_DOCUMENTS_PER_KIND = 4;
+/** How many safetensors headers are read at most (each at most 16 MiB, one at a time). */
+const MAX_SAFETENSORS_FILES = 8;
+const CHECKPOINT_DIR = /^checkpoint-(\d+)$/;
+const PICKLE_EXTENSIONS = new Set(['.ckpt', '.pt', '.pth']);
+
+/** One file of the snapshot as listed: relative POSIX path inside the run folder, and size. */
+export interface ListedFile {
+  path: string;
+  size: number;
+}
+
+/**
+ * The model type of the run in `runDir` whose files are `files` (relative POSIX paths inside
+ * `runDir`), as short readable text, or null when nothing says. The first clue that yields wins:
+ *
+ * 1. PEFT `adapter_config.json` → `LoRA on meta-llama/Meta-Llama-3-8B` (the trained thing is the
+ *    adapter, even when the base model's `config.json` sits beside it);
+ * 2. diffusers `model_index.json` → its pipeline `_class_name`, e.g. `StableDiffusionXLPipeline`;
+ * 3. Hugging Face `config.json` → `model_type` (`llama`), else the first of `architectures`, else a
+ *    diffusers model's `_class_name`; a `config.json` inside a folder that has a `model_index.json`
+ *    is a pipeline component (`text_encoder/config.json` says `clip_text_model`) and is skipped;
+ * 4. `.safetensors` headers: `__metadata__` first in every file read (OneTrainer, kohya sd-scripts,
+ *    ModelSpec: `SDXL LoRA (kohya)`, `SDXL LoRA (OneTrainer)`, `stable-diffusion-xl-v1-base/lora`),
+ *    then tensor names (`LoRA`, `Stable Diffusion checkpoint`, ...); see `model-type-safetensors.ts`;
+ * 5. `.keras` archives → `Keras <class_name>` from their `config.json` (`Keras Sequential`), else
+ *    `Keras model`;
+ * 6. `.h5` / `.hdf5` → `Keras/HDF5`;
+ * 7. `.ckpt` / `.pt` / `.pth` → `PyTorch checkpoint (.ckpt)`, from the extension only: pickles are
+ *    never read.
+ *
+ * Within a kind, files nearer the run folder's top come first, then those in the `checkpoint-N`
+ * folder with the highest N, then by path (descending); only the first few of each kind are read.
+ * Reads at most 1 MiB of any JSON file, 16 MiB of a safetensors header, 4 MiB of a zip's central
+ * directory and entry: never a whole model. Never rejects: missing, unreadable, garbled, truncated
+ * or huge files are skipped for the next clue. `.ckptd-progress.json` and config overrides are
+ * handled by the caller, not here.
+ */
+export async function detectModelType(runDir: string, files: readonly ListedFile[]): Promise<string | null> {
+  try {
+    return await detect(runDir, files);
+  } catch {
+    return null;
+  }
+}
+
+async function detect(runDir: string, files: readonly ListedFile[]): Promise<string | null> {
+  const view = diskView(runDir, [], MAX_DOCUMENT_BYTES);
+  const named = (name: string): string[] => ranked(files.filter((f) => path.posix.basename(f.path) === name).map((f) => f.path));
+  const firstDocument = async (paths: readonly string[], describe: (doc: unknown) => string | null): Promise<string | null> => {
+    for (const rel of paths.slice(0, MAX_DOCUMENTS_PER_KIND)) {
+      const found = describe(await readDocument(view, rel));
+      if (found) return found;
+    }
+    return null;
+  };
+
+  const peft = await firstDocument(named('adapter_config.json'), modelTypeFromPeftConfig);
+  if (peft) return peft;
+
+  const indexes = named('model_index.json');
+  const pipeline = await firstDocument(indexes, modelTypeFromModelIndex);
+  if (pipeline) return pipeline;
+
+  const pipelineDirs = indexes.map((p) => path.posix.dirname(p));
+  const configs = named('config.json').filter((p) => !pipelineDirs.some((dir) => isInside(p, dir)));
+  const config = await firstDocument(configs, modelTypeFromHfConfig);
+  if (config) return config;
+
+  const fromSafetensors = await safetensorsModelType(runDir, ranked(withExtension(files, ['.safetensors'])));
+  if (fromSafetensors) return fromSafetensors;
+
+  const keras = ranked(withExtension(files, ['.keras']));
+  if (keras.length > 0) {
+    for (const rel of keras.slice(0, MAX_DOCUMENTS_PER_KIND)) {
+      const name = await kerasClassName(path.join(runDir, rel));
+      if (name) return `Keras ${name}`;
+    }
+    return 'Keras model';
+  }
+
+  if (withExtension(files, ['.h5', '.hdf5']).length > 0) return 'Keras/HDF5';
+
+  const pickle = ranked(withExtension(files, [...PICKLE_EXTENSIONS]))[0];
+  return pickle ? `PyTorch checkpoint (${path.posix.extname(pickle).toLowerCase()})` : null;
+}
+
+/** Metadata of any of the first few headers beats tensor names of any of them. */
+async function safetensorsModelType(runDir: string, rels: readonly string[]): Promise<string | null> {
+  let fromNames: string | null = null;
+  for (const rel of rels.slice(0, MAX_SAFETENSORS_FILES)) {
+    const header = await readSafetensorsHeader(path.join(runDir, rel));
+    if (!header) continue;
+    const fromMetadata = modelTypeFromMetadata(header.metadata);
+    if (fromMetadata) return fromMetadata;
+    fromNames ??= modelTypeFromTensorNames(header.tensorNames);
+  }
+  return fromNames;
+}
+
+/** The top-level `class_name` of the model config inside a `.keras` archive, or null. */
+async function kerasClassName(file: string): Promise<string | null> {
+  const bytes = await readZipEntry(file, 'config.json', MAX_KERAS_CONFIG_BYTES);
+  if (!bytes) return null;
+  const doc = parseJson(bytes.toString('utf8'));
+  return isPlainObject(doc) ? cleanName(doc.class_name) : null;
+}
+
+/** The listed paths whose extension (lower-cased) is one of `extensions`. */
+function withExtension(files: readonly ListedFile[], extensions: readonly string[]): string[] {
+  return files.filter((f) => extensions.includes(path.posix.extname(f.path).toLowerCase())).map((f) => f.path);
+}
+
+/** True when `rel` is inside folder `dir` (`.` being the run folder itself). */
+function isInside(rel: string, dir: string): boolean {
+  return dir === '.' || rel.startsWith(`${dir}/`);
+}
+
+/**
+ * `paths` in the order they are tried: fewer path segments first, then the highest `checkpoint-N`
+ * among their folders (none counts lowest), then descending path order.
+ */
+function ranked(paths: readonly string[]): string[] {
+  const key = (p: string): { depth: number; checkpoint: number } => {
+    const segments = p.split('/');
+    let checkpoint = -1;
+    for (const segment of segments.slice(0, -1)) {
+      const m = CHECKPOINT_DIR.exec(segment);
+      if (m) checkpoint = Math.max(checkpoint, Number(m[1]));
+    }
+    return { depth: segments.length, checkpoint };
+  };
+  return paths
+    .map((p) => ({ p, ...key(p) }))
+    .sort((a, b) => a.depth - b.depth || b.checkpoint - a.checkpoint || (a.p < b.p ? 1 : a.p > b.p ? -1 : 0))
+    .map((x) => x.p);
+}
