@@ -16,6 +16,7 @@ import { runDaemon } from './daemon-command.js';
 import { runInit } from './init.js';
 import { addManageCommands } from './manage.js';
 import { runVerify } from './verify.js';
+import { configStatus, renderStatus } from './status.js';
 import { listRecords, storeUsage, renderRecord, renderTable, showRecord } from './list.js';
 import { formatBytes } from '../util/format.js';
 import { parseMetricArgs, writeProgressFile } from './progress.js';
@@ -171,6 +172,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   addManageCommands(program, globals);
+
+  program
+    .command('status')
+    .description('daemon alive?; per run: progress, last backup and save, what is due next and why, store size, free disk, warnings')
+    .option('--json', 'one JSON array on stdout (one object per run)')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const config = loadCliConfig(g.config);
+      if (g.run !== undefined) pickRun(config, g.run);
+      const list = await configStatus(config, g.run, Date.now());
+      if (opts.json) printJson(list);
+      else process.stdout.write(`${renderStatus(list, Date.now())}\n`);
+    });
 
   program
     .command('verify')

@@ -1,0 +1,132 @@
+/**
+ * `ckptd status`: per run, whether a daemon holds it (and since when), progress, the last backup and
+ * save, when the next ones are due and why, store usage, free disk, and warnings. Reads only: it
+ * works without a daemon and says so.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Config, RunConfig } from '../config/types.js';
+import { policyConfigOf } from '../daemon/run-supervisor.js';
+import { scanRun } from '../daemon/run-actions.js';
+import { describeNext } from '../policy/describe-next.js';
+import { NO_PROGRESS, type Progress } from '../policy/types.js';
+import { readProgress } from '../progress/read-progress.js';
+import { readLockHolder } from '../store/lock.js';
+import { findBroken, listSaves, listSnapshots } from '../store/read-store.js';
+import { readRunState } from '../store/state-file.js';
+import { formatBytes, formatProgress } from '../util/format.js';
+import { relativeTime, storeUsage } from './list.js';
+
+export interface RunStatus {
+  run: string;
+  path: string;
+  store: string;
+  daemon: { running: boolean; pid: number | null; host: string | null; since: string | null; command: string | null };
+  progress: Progress;
+  last_backup: { id: string; created: string; epoch: number | null; step: number | null } | null;
+  last_save: { id: string; created: string; path: string } | null;
+  next: { backup: string; save: string };
+  snapshots: number;
+  saves: number;
+  store_disk_bytes: number;
+  store_apparent_bytes: number;
+  free_bytes: number | null;
+  warnings: string[];
+}
+
+/** Gathers the status of one run at `now`. */
+export async function runStatus(run: RunConfig, now: number): Promise<RunStatus> {
+  const warnings: string[] = [];
+  const holder = await readLockHolder(run.store).catch(() => null);
+  const running = holder !== null && holder.alive && holder.command === 'daemon';
+  if (!running) warnings.push('no daemon is running for this run: nothing is backed up until `ckptd daemon` (or the service) runs');
+
+  let progress: Progress = NO_PROGRESS;
+  const entries = await scanRun(run).catch((err: NodeJS.ErrnoException) => {
+    warnings.push(err.code === 'ENOENT' ? `the run folder ${run.path} does not exist yet` : `cannot read the run folder: ${err.message}`);
+    return null;
+  });
+  if (entries !== null) {
+    progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+  }
+  const needs = [run.backup.every.unit, run.save.every.unit].filter((u) => u === 'epochs' || u === 'steps');
+  if (needs.length > 0 && progress.source === null && entries !== null && entries.length > 0) {
+    warnings.push(`a policy counts ${needs[0]}, but no progress source found any in the run (progress: ${run.progress.kind}); see \`ckptd progress\``);
+  }
+
+  const snapshots = await listSnapshots(run.store);
+  const saves = await listSaves(run.store);
+  const backup = snapshots.find((s) => s.kind === 'backup') ?? null;
+  const save = saves[0] ?? null;
+  const newest = snapshots[0];
+  if (newest && newest.skipped.length > 0) {
+    warnings.push(`the newest snapshot ${newest.id} left out ${newest.skipped.map((s) => `${s.path} (${s.reason})`).join(', ')}`);
+  }
+  const damaged = snapshots.filter((s) => s.damaged === true);
+  if (damaged.length > 0) warnings.push(`${damaged.length} snapshot(s) failed verification: ${damaged.map((d) => d.id).join(', ')}`);
+  const broken = await findBroken(run.store).catch(() => []);
+  if (broken.length > 0) warnings.push(`${broken.length} folder(s) in the store are not valid snapshots: ${broken.map((b) => b.path).join(', ')}`);
+
+  const usage = await storeUsage(run);
+  const free = await freeBytesNear(run.store);
+  if (free !== null && free < run.retention.minFreeBytes) {
+    warnings.push(`disk low: ${formatBytes(free)} free where the store lives, below min_free ${formatBytes(run.retention.minFreeBytes)}; snapshots are refused until space is freed`);
+  }
+  if (run.retention.maxSizeBytes !== null && usage.diskBytes > run.retention.maxSizeBytes) {
+    warnings.push(`the store holds ${formatBytes(usage.diskBytes)}, over max_size ${formatBytes(run.retention.maxSizeBytes)}; everything left is protected`);
+  }
+
+  const state = await readRunState(run.store);
+  return {
+    run: run.name,
+    path: run.path,
+    store: run.store,
+    daemon: { running, pid: holder?.pid ?? null, host: holder?.host ?? null, since: holder?.since ?? null, command: holder?.command ?? null },
+    progress,
+    last_backup: backup ? { id: backup.id, created: backup.created, epoch: backup.epoch, step: backup.step } : null,
+    last_save: save ? { id: save.id, created: save.created, path: save.path } : null,
+    next: describeNext(policyConfigOf(run), state, progress, now),
+    snapshots: snapshots.length,
+    saves: saves.length,
+    store_disk_bytes: usage.diskBytes,
+    store_apparent_bytes: usage.apparentBytes,
+    free_bytes: free,
+    warnings,
+  };
+}
+
+/** Free bytes on the file system of `dir`, or of its nearest existing parent (a store not made yet). */
+async function freeBytesNear(dir: string): Promise<number | null> {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const st = await fsp.statfs(d).catch(() => null);
+    if (st) return st.bavail * st.bsize;
+    if (path.dirname(d) === d) return null;
+  }
+}
+
+/** Status of every run of the config (or the one picked). */
+export async function configStatus(config: Config, only: string | undefined, now: number): Promise<RunStatus[]> {
+  const runs = only === undefined ? config.runs : config.runs.filter((r) => r.name === only);
+  return Promise.all(runs.map((r) => runStatus(r, now)));
+}
+
+/** The human form: a block per run. */
+export function renderStatus(list: RunStatus[], now: number): string {
+  return list
+    .map((s) => {
+      const d = s.daemon;
+      const lines = [
+        `${s.run}: ${s.path}`,
+        `  daemon:      ${d.running ? `running, pid ${d.pid} on ${d.host}, since ${d.since} (${relativeTime(d.since!, now)})` : 'not running (this status is read from the store)'}`,
+        `  progress:    ${s.progress.source ? `${formatProgress(s.progress)} (from ${s.progress.source})` : 'unknown'}`,
+        `  last backup: ${s.last_backup ? `${s.last_backup.id}, ${relativeTime(s.last_backup.created, now)}${s.last_backup.epoch !== null ? `, epoch ${s.last_backup.epoch}` : ''}` : 'none yet'}`,
+        `  last save:   ${s.last_save ? `${s.last_save.id}, ${relativeTime(s.last_save.created, now)}: ${s.last_save.path}` : 'none yet'}`,
+        `  next:        ${s.next.backup === 'never' ? 'backups: never' : s.next.backup}; ${s.next.save === 'never' ? 'saves: never' : s.next.save}`,
+        `  store:       ${s.store}: ${s.snapshots} snapshot(s), ${s.saves} save(s), ${formatBytes(s.store_disk_bytes)} on disk (${formatBytes(s.store_apparent_bytes)} apparent)`,
+        `  free disk:   ${s.free_bytes === null ? 'unknown' : formatBytes(s.free_bytes)}`,
+        ...s.warnings.map((w) => `  warning:     ${w}`),
+      ];
+      return lines.join('\n');
+    })
+    .join('\n\n');
+}
