@@ -57,6 +57,7 @@ export function normalizeConfig(raw: RawConfig, file: string | null, base: PathB
       file: log.file ? resolvePath(log.file, base) : null,
       format: log.format ?? 'text',
     },
+    metrics: { file: raw.metrics?.file ? resolvePath(raw.metrics.file, base) : null },
     runs,
   };
   return problems.length > 0 ? { problems } : { config };
@@ -122,6 +123,7 @@ function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, report: Report):
     include,
     exclude,
     settleMs,
+    watch: raw.watch ?? 'auto',
     progress,
     modelType: raw.model_type?.trim() || null,
     backup: {

@@ -53,6 +53,7 @@ export const runSchema = z.strictObject({
   include: globs.optional(),
   exclude: globs.optional(),
   settle: scalar.optional(),
+  watch: z.enum(['auto', 'poll']).optional(),
   /** A preset name or an object; checked in normalize (a union's errors would be unreadable). */
   progress: z.unknown().optional(),
   model_type: nullableText.optional(),
@@ -67,8 +68,13 @@ export const logSchema = z.strictObject({
   format: z.enum(['text', 'json']).optional(),
 });
 
+export const metricsSchema = z.strictObject({
+  file: nullableText.optional(),
+});
+
 export const configSchema = z.strictObject({
   log: logSchema.nullable().optional(),
+  metrics: metricsSchema.nullable().optional(),
   runs: z.array(runSchema).min(1),
 });
 
@@ -82,6 +88,7 @@ export function knownKeysAt(keyPath: readonly (string | number)[]): string[] {
   const last = names[names.length - 1];
   const shapes: Record<string, z.ZodObject> = {
     log: logSchema,
+    metrics: metricsSchema,
     backup: backupSchema,
     save: saveSchema,
     retention: retentionSchema,

@@ -34,6 +34,8 @@ export interface RunConfig {
   include: string[];
   exclude: string[];
   settleMs: number;
+  /** `auto`: inotify, falling back to polling when the watch limit is hit; `poll`: always poll (network file systems). */
+  watch: 'auto' | 'poll';
   progress: ProgressSpec;
   /** Shown as the snapshots' `model_type`; null: detected from the files (safetensors metadata, config.json, ...). */
   modelType: string | null;
@@ -75,6 +77,8 @@ export interface Config {
   /** Absolute path of the file this config was read from (null for the zero-config `watch`). */
   file: string | null;
   log: { level: LogLevel; file: string | null; format: LogFormat };
+  /** Prometheus textfile (node_exporter textfile collector) the daemon keeps up to date; null = none. */
+  metrics: { file: string | null };
   runs: RunConfig[];
 }
 

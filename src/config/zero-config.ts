@@ -20,6 +20,7 @@ export function zeroConfig(dir: string, store?: string): Config {
   return {
     file: null,
     log: { level: 'info', file: null, format: 'text' },
+    metrics: { file: null },
     runs: [
       {
         name,
@@ -28,6 +29,7 @@ export function zeroConfig(dir: string, store?: string): Config {
         include: [...DEFAULTS.include],
         exclude: [],
         settleMs: 2000,
+        watch: 'auto',
         progress: { kind: 'auto' },
         modelType: null,
         backup: { every: { unit: 'changes', n: 1 }, everyText: 'always', cron: null, rolling: true, keep: 5, beforeSave: true, deleteOnFinish: false },

@@ -8,6 +8,7 @@ import type { Config, RunConfig } from '../config/types.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigError, formatProblem } from '../util/errors.js';
 import type { RootLogger } from '../util/logger.js';
+import { Metrics, observeEvents } from './metrics.js';
 import { RunSupervisor } from './run-supervisor.js';
 
 /** How long the config file must be quiet before it is re-read (editors write in bursts). */
@@ -31,9 +32,13 @@ export class Daemon {
   private config: Config;
   private readonly now: () => number;
 
+  private readonly metrics: Metrics | null;
+
   private constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
     this.now = opts.now ?? Date.now;
+    const file = opts.config.metrics.file;
+    this.metrics = file ? new Metrics(file, this.now, this.now(), (err) => opts.logger.warn(`metrics: cannot write ${file}: ${err.message}`)) : null;
   }
 
   /**
@@ -68,6 +73,7 @@ export class Daemon {
     this.configWatcher = null;
     await Promise.all([...this.runs.values()].map((r) => r.stop()));
     this.runs.clear();
+    await this.metrics?.flush();
   }
 
   private watchConfig(file: string): void {
@@ -82,7 +88,10 @@ export class Daemon {
   }
 
   private async startRun(run: RunConfig): Promise<void> {
-    const logger = this.opts.logger.child({ run: run.name });
+    const metrics = this.metrics;
+    metrics?.addRun(run.name);
+    const base = this.opts.logger.child({ run: run.name });
+    const logger = metrics ? observeEvents(base, (event, fields) => metrics.record(run.name, event, fields)) : base;
     const sup = await RunSupervisor.start(run, logger, this.now, (name) => {
       const msg = `the lock on the store of run ${name} was lost (another process took it or it was removed); stopping that run`;
       this.opts.logger.error(msg, { event: 'lock-lost', run: name });

@@ -114,7 +114,17 @@ export async function captureSnapshot(
   logger.info(
     `${meta.kind} ${meta.id} taken (${meta.trigger}) at ${formatProgress(meta)}: ${meta.files.length} files, ` +
       `${formatBytes(meta.copied_bytes)} copied, ${formatBytes(meta.linked_bytes)} linked, in ${formatDuration(performance.now() - started)}`,
-    { event: 'snapshot', id: meta.id, kind: meta.kind, trigger: meta.trigger, epoch: meta.epoch, step: meta.step },
+    {
+      event: 'snapshot',
+      id: meta.id,
+      kind: meta.kind,
+      trigger: meta.trigger,
+      epoch: meta.epoch,
+      step: meta.step,
+      copied_bytes: meta.copied_bytes,
+      linked_bytes: meta.linked_bytes,
+      duration_ms: Math.round(performance.now() - started),
+    },
   );
   for (const s of meta.skipped) logger.warn(`${meta.id}: left out ${s.path}: ${s.reason}`, { event: 'skipped', id: meta.id, path: s.path });
   return meta;

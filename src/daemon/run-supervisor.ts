@@ -30,7 +30,7 @@ import { CkptdError } from '../util/errors.js';
 import { serveRequests, type DaemonReply, type DaemonRequest, type RequestServer } from './requests.js';
 import { applyRetention, captureSnapshot, exportSave, LowDiskError, scanRun } from './run-actions.js';
 import { judgeSettled } from './settle.js';
-import { watchRun, type Watcher } from './watcher.js';
+import { isWatchLimitError, WATCH_LIMIT_ADVICE, watchRun, type Watcher } from './watcher.js';
 
 /** How long to wait before trying again after a failed snapshot or save. */
 const RETRY_AFTER_MS = 30_000;
@@ -64,6 +64,8 @@ export class RunSupervisor {
   private policyTimer: NodeJS.Timeout | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   private folderPoll: NodeJS.Timeout | null = null;
+  /** Set when inotify ran out of watches: this run is polled from then on. */
+  private polling = false;
   private lastActivityAt = 0;
   /** Digest of the last settled state evaluated; null until the first evaluation after start. */
   private lastSettledDigest: string | null = null;
@@ -131,6 +133,7 @@ export class RunSupervisor {
     const rewatch =
       prev.path !== next.path ||
       prev.save.to !== next.save.to ||
+      prev.watch !== next.watch ||
       JSON.stringify([prev.include, prev.exclude]) !== JSON.stringify([next.include, next.exclude]);
     this.run = next;
     const changes = describeChanges(prev, next);
@@ -201,8 +204,17 @@ export class RunSupervisor {
         this.lastActivityAt = this.now();
         this.kick(run.settleMs);
       },
-      onError: (err) => this.logger.warn(`watcher: ${err.message}`, { event: 'watch-error' }),
+      onError: (err) => {
+        if (!this.polling && isWatchLimitError(err)) {
+          this.logger.warn(WATCH_LIMIT_ADVICE, { event: 'watch-limit' });
+          this.polling = true;
+          void this.reattachWatcher();
+          return;
+        }
+        this.logger.warn(`watcher: ${err.message}`, { event: 'watch-error' });
+      },
       onReady: () => this.kick(0),
+      usePolling: this.polling || run.watch === 'poll',
     });
   }
 
@@ -498,6 +510,7 @@ function describeChanges(prev: RunConfig, next: RunConfig): string[] {
   cmp('include', prev.include, next.include);
   cmp('exclude', prev.exclude, next.exclude);
   cmp('settle', prev.settleMs, next.settleMs);
+  cmp('watch', prev.watch, next.watch);
   cmp('progress', prev.progress, next.progress);
   cmp('path', prev.path, next.path);
   cmp('retention', prev.retention, next.retention);

@@ -2,6 +2,8 @@
  * The watcher edge: tells the shell that something under a run folder moved. It carries no file
  * contents and makes no decisions; the settle logic re-scans the folder to learn what changed.
  */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 
@@ -24,21 +26,129 @@ export interface WatchOptions {
   usePolling?: boolean;
 }
 
-/** Watches `dir` recursively with chokidar (the folder may not exist yet; it is picked up when created). */
+/**
+ * True for the errors that mean inotify cannot watch more (the per-user watch or instance limit,
+ * or no file descriptors left): the run must be polled instead of going blind.
+ */
+export function isWatchLimitError(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EMFILE' || /file watchers|inotify/i.test(err.message);
+}
+
+/** The advice logged when the inotify limit is hit. */
+export const WATCH_LIMIT_ADVICE =
+  'the inotify watch limit is reached; raise it with `sudo sysctl fs.inotify.max_user_watches=524288` ' +
+  "(and `echo fs.inotify.max_user_watches=524288 | sudo tee /etc/sysctl.d/60-ckptd.conf` to keep it); polling this run's folder meanwhile";
+
+/** How often the watched folder itself is checked for having been deleted or replaced. */
+const ROOT_CHECK_MS = 1000;
+
+/**
+ * Watches `dir` recursively with chokidar. `dir` must exist when called. A watch is tied to the
+ * folder's inode: when `dir` is deleted (or replaced, e.g. `rm -rf dir && mkdir dir`) chokidar
+ * goes silent for good, so the folder itself is checked (on chokidar's `unlinkDir` for it, and
+ * every second): once it is gone `onActivity(dir)` is reported, and once a folder is there again
+ * it is watched afresh, reported with `onActivity(dir)`, then `onReady` when that watch is ready.
+ * Holds one open descriptor of the watched folder until `close`.
+ */
 export function watchRun(dir: string, opts: WatchOptions): Watcher {
+  const root = path.resolve(dir);
   const ignored = opts.ignoreDirs.map((d) => path.resolve(d));
   const isIgnored = (p: string): boolean =>
     ignored.some((d) => p === d || p.startsWith(d + path.sep));
-  const w: FSWatcher = watch(dir, {
-    ignoreInitial: true,
-    followSymlinks: false,
-    ignored: isIgnored,
-    usePolling: opts.usePolling ?? false,
-    interval: 2000,
-    binaryInterval: 5000,
-  });
-  w.on('all', (_event, p) => opts.onActivity(p));
-  w.on('ready', () => opts.onReady());
-  w.on('error', (err) => opts.onError(err instanceof Error ? err : new Error(String(err))));
-  return { close: () => w.close() };
+  let current: FSWatcher | null = null;
+  let watchedIno: bigint | null = null;
+  // An open descriptor of the watched folder: while it is open, that inode cannot be freed and
+  // handed to a new folder at the same path, so a different inode number there means a new folder.
+  let held: number | null = null;
+  const release = (): void => {
+    if (held !== null) fs.closeSync(held);
+    held = null;
+  };
+  let closed = false;
+  let checking = false;
+  let pendingDeleted = false;
+
+  const start = (): void => {
+    release();
+    try {
+      held = fs.openSync(root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      watchedIno = fs.fstatSync(held, { bigint: true }).ino;
+    } catch {
+      // Unreadable or gone already: the scan reports that; the check below retries.
+      watchedIno = null;
+    }
+    const w: FSWatcher = watch(root, {
+      ignoreInitial: true,
+      followSymlinks: false,
+      ignored: isIgnored,
+      usePolling: opts.usePolling ?? false,
+      interval: 2000,
+      binaryInterval: 5000,
+    });
+    w.on('all', (event, p) => {
+      // The watched folder itself was deleted: whatever is at `root` now (even a new folder that
+      // got the same inode number back) is not what this watch follows.
+      if (event === 'unlinkDir' && path.resolve(p) === root) void checkRoot(true);
+      opts.onActivity(p);
+    });
+    w.on('ready', () => {
+      if (current === w) opts.onReady();
+    });
+    w.on('error', (err) => opts.onError(err instanceof Error ? err : new Error(String(err))));
+    current = w;
+  };
+
+  const checkRoot = async (deleted = false): Promise<void> => {
+    if (closed) return;
+    if (checking) {
+      pendingDeleted ||= deleted;
+      return;
+    }
+    checking = true;
+    try {
+      const ino = await folderIno(root);
+      if (ino === watchedIno && !deleted && !pendingDeleted) return;
+      pendingDeleted = false;
+      const old = current;
+      current = null;
+      await old?.close();
+      if (closed) return;
+      if (ino === null) {
+        release();
+        watchedIno = null;
+      } else start();
+      opts.onActivity(root);
+    } catch (err) {
+      opts.onError(err as Error);
+    } finally {
+      checking = false;
+    }
+  };
+
+  start();
+  const timer = setInterval(() => void checkRoot(), ROOT_CHECK_MS);
+  timer.unref();
+  return {
+    close: async () => {
+      closed = true;
+      clearInterval(timer);
+      const w = current;
+      current = null;
+      await w?.close();
+      release();
+    },
+  };
+}
+
+/** The inode of `dir` when it is a folder; null when it is missing or not a folder. */
+async function folderIno(dir: string): Promise<bigint | null> {
+  try {
+    const st = await fsp.stat(dir, { bigint: true });
+    return st.isDirectory() ? st.ino : null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw err;
+  }
 }

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { observeEvents, renderMetrics } from '../../src/daemon/metrics.js';
+import { isWatchLimitError } from '../../src/daemon/watcher.js';
+import type { LogFields, Logger } from '../../src/util/logger.js';
+
+describe('renderMetrics', () => {
+  it('renders every family in the Prometheus text format, per run', () => {
+    const runs = new Map([
+      ['lora', { snapshots: { backup: 3, manual: 1 }, saves: 2, failures: 1, deletions: 4, bytesCopied: 1000, bytesLinked: 5000, durationSeconds: 1.5, lastSuccess: 1_700_000_000_000 }],
+      ['new"run', { snapshots: {}, saves: 0, failures: 0, deletions: 0, bytesCopied: 0, bytesLinked: 0, durationSeconds: 0, lastSuccess: null }],
+    ]);
+    const text = renderMetrics(runs, 1_699_999_000_000);
+    expect(text).toContain('# TYPE ckptd_snapshots_total counter\nckptd_snapshots_total{run="lora",kind="backup"} 3\nckptd_snapshots_total{run="lora",kind="manual"} 1\n');
+    expect(text).toContain('ckptd_bytes_linked_total{run="lora"} 5000\n');
+    expect(text).toContain('ckptd_last_success_timestamp_seconds{run="lora"} 1700000000\n');
+    expect(text).toContain('ckptd_last_success_timestamp_seconds{run="new_run"} 0\n');
+    expect(text).toContain('ckptd_start_time_seconds 1699999000\n');
+    // Every sample line is `name{labels} value` or `name value`.
+    for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^ckptd_[a-z_]+(\{[^}]*\})? [0-9.]+$/);
+  });
+});
+
+describe('observeEvents', () => {
+  it('sees every event whatever the level, and passes every line on', () => {
+    const seen: string[] = [];
+    const lines: string[] = [];
+    const sink: Logger = {
+      error: (m) => lines.push(`error ${m}`),
+      warn: (m) => lines.push(`warn ${m}`),
+      info: (m) => lines.push(`info ${m}`),
+      debug: (m) => lines.push(`debug ${m}`),
+      child: () => sink,
+    };
+    const log = observeEvents(sink, (event: string, _f: LogFields) => seen.push(event)).child({ run: 'x' });
+    log.debug('d', { event: 'evaluated' });
+    log.info('i', { event: 'snapshot' });
+    log.warn('w');
+    expect(seen).toEqual(['evaluated', 'snapshot']);
+    expect(lines).toEqual(['debug d', 'info i', 'warn w']);
+  });
+});
+
+describe('isWatchLimitError', () => {
+  const err = (message: string, code?: string): Error => Object.assign(new Error(message), code ? { code } : {});
+  it.each([
+    [err('ENOSPC: System limit for number of file watchers reached, watch ...', 'ENOSPC'), true],
+    [err('EMFILE: too many open files, watch', 'EMFILE'), true],
+    [err('inotify_add_watch failed'), true],
+    [err('EACCES: permission denied', 'EACCES'), false],
+  ])('%s -> %s', (e, want) => {
+    expect(isWatchLimitError(e)).toBe(want);
+  });
+});
