@@ -110,7 +110,7 @@ export function renderRecord(r: RecordMeta, now: number): string {
     `epoch:      ${r.epoch ?? '-'}`,
     `step:       ${r.step ?? '-'}`,
     `loss:       ${r.loss ?? '-'}`,
-    ...Object.entries(r.metrics).map(([k, v]) => `${(k + ':').padEnd(11)} ${v}`),
+    ...Object.entries(r.metrics).map(([k, v]) => `${(k + ':').padEnd(11)} ${Number(v.toPrecision(6))}`),
     `model type: ${r.model_type ?? '-'}`,
     `size:       ${formatBytes(r.bytes)} in ${r.files.length} file(s)`,
     `path:       ${r.path}`,

@@ -31,7 +31,13 @@ const OP_WAIT_MS = 60 * 60_000;
 
 /** Runs `op` through the daemon holding the store, or here under the lock. */
 export async function runStoreOp(run: RunConfig, op: StoreOp, showProgress: boolean): Promise<OpOutcome & { viaDaemon: boolean }> {
-  const logger = createCliLogger({ verbose: process.stderr.isTTY === true });
+  const chatty = createCliLogger({ verbose: process.stderr.isTTY === true });
+  // The command prints the operation's summary itself (stdout); the log line saying the same is dropped.
+  const summaries = new Set(['restore', 'label', 'delete']);
+  const logger: typeof chatty = {
+    ...chatty,
+    info: (m, f) => (f && summaries.has(String(f.event)) ? undefined : chatty.info(m, f)),
+  };
   if (await daemonHolds(run)) {
     logger.info(`asking the running daemon to ${op.kind}`);
     const reply = await sendRequest(run.store, { type: 'op', op }, OP_WAIT_MS);
