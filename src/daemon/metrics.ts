@@ -7,7 +7,7 @@
 import type { LogFields, Logger } from '../util/logger.js';
 import { writeFileAtomic } from '../store/durable.js';
 
-interface RunCounters {
+export interface RunCounters {
   snapshots: Record<string, number>;
   saves: number;
   failures: number;

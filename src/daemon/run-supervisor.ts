@@ -16,6 +16,7 @@ import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js
 import { readProgress } from '../progress/read-progress.js';
 import { acquireStoreLock, type StoreLock } from '../store/lock.js';
 import { ensureStore } from '../store/layout.js';
+import { supportsReflink } from '../store/reflink.js';
 import { listSnapshots, newestGoodSnapshot } from '../store/read-store.js';
 import { stateDigest } from '../store/scan.js';
 import { readRunState, writeRunState } from '../store/state-file.js';
@@ -112,6 +113,13 @@ export class RunSupervisor {
       const sup = new RunSupervisor(run, state, lock, logger, now);
       sup.newestDigest = (await newestGoodSnapshot(run.store))?.state_digest ?? null;
       sup.startWatching();
+      const cow = await supportsReflink(run.store);
+      sup.logger.info(
+        cow
+          ? `the store's file system clones files copy-on-write: changed files cost no extra space until they diverge`
+          : `the store's file system has no reflinks: changed files are copied, unchanged ones hard-linked`,
+        { event: 'reflink', supported: cow },
+      );
       sup.logger.info(`watching ${run.path} (store ${run.store}); backup ${formatEvery(run.backup.every)}, save ${formatEvery(run.save.every)}`, {
         event: 'start',
       });

@@ -69,7 +69,8 @@ export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0
 export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: string | null, logger: Logger): Promise<string[]> {
   const deleted: string[] = [];
   for (const w of plan.snapshots.warnings) logger.warn(`retention: ${w}`, { event: 'retention-warning' });
-  for (const r of plan.snapshots.remove) {
+  // Oldest first: an interrupted prune has then removed what mattered least.
+  for (const r of [...plan.snapshots.remove].reverse()) {
     try {
       await deleteSnapshot(run.store, r.id, (fresh) => {
         if (fresh.kind !== 'backup') return `it is a ${fresh.kind} snapshot`;
@@ -83,7 +84,7 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
       logger.warn(`backup ${r.id} kept: ${(err as Error).message}`, { event: 'delete-refused', id: r.id });
     }
   }
-  for (const r of plan.saves.remove) {
+  for (const r of [...plan.saves.remove].reverse()) {
     try {
       const res = await deleteSave(run.store, r.id, (fresh) => (fresh.pinned ? 'it is pinned' : null));
       deleted.push(r.id);

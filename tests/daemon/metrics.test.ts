@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { observeEvents, renderMetrics } from '../../src/daemon/metrics.js';
+import { observeEvents, renderMetrics, type RunCounters } from '../../src/daemon/metrics.js';
 import { isWatchLimitError } from '../../src/daemon/watcher.js';
 import type { LogFields, Logger } from '../../src/util/logger.js';
 
 describe('renderMetrics', () => {
   it('renders every family in the Prometheus text format, per run', () => {
-    const runs = new Map([
+    const runs = new Map<string, RunCounters>([
       ['lora', { snapshots: { backup: 3, manual: 1 }, saves: 2, failures: 1, deletions: 4, bytesCopied: 1000, bytesLinked: 5000, durationSeconds: 1.5, lastSuccess: 1_700_000_000_000 }],
       ['new"run', { snapshots: {}, saves: 0, failures: 0, deletions: 0, bytesCopied: 0, bytesLinked: 0, durationSeconds: 0, lastSuccess: null }],
     ]);
