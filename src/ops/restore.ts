@@ -88,15 +88,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     else toWrite.push(f);
   }
   const staged = await stageAll(snapshot, toWrite, run.path, opts.onProgress);
-  try {
-    for (const s of staged) {
-      await fsp.rename(s.tmp, s.final);
-      result.written.push(s.file.path);
-      result.bytesWritten += s.file.size;
-    }
-  } finally {
-    for (const s of staged) await fsp.rm(s.tmp, { force: true }).catch(() => undefined);
-  }
+  await commitStaged(staged, result);
   const byPath = new Map(entries.map((e) => [e.path, e]));
   for (const c of plan.remove) {
     const abs = path.join(run.path, c.path);
@@ -125,6 +117,12 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   await fsp.mkdir(to, { recursive: true });
   const staged = await stageAll(opts.snapshot, opts.snapshot.files, to, opts.onProgress);
   const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
+  await commitStaged(staged, result);
+  return result;
+}
+
+/** Renames every staged file over its target, recording it; removes any temp file left on failure. */
+async function commitStaged(staged: Staged[], result: RestoreResult): Promise<void> {
   try {
     for (const s of staged) {
       await fsp.rename(s.tmp, s.final);
@@ -134,7 +132,6 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   } finally {
     for (const s of staged) await fsp.rm(s.tmp, { force: true }).catch(() => undefined);
   }
-  return result;
 }
 
 interface Staged {
