@@ -5,6 +5,7 @@
 import os from 'node:os';
 import type { RunConfig } from '../config/types.js';
 import { acquireStoreLock, readLockHolder } from '../store/lock.js';
+import { sweepStore } from '../store/delete-snapshot.js';
 import { ensureStore } from '../store/layout.js';
 import { SafetyError } from '../util/errors.js';
 
@@ -28,6 +29,8 @@ export async function withStoreLock<T>(run: RunConfig, command: string, work: ()
     throw new SafetyError((err as Error).message);
   }
   try {
+    // Holding the lock, nothing else writes: finish cleaning what an interrupted command left.
+    await sweepStore(run.store, [run.save.to]);
     return await work();
   } finally {
     await lock.release().catch(() => undefined);

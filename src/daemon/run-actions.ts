@@ -89,9 +89,15 @@ export async function captureSnapshot(
       free = await freeBytes(run.store);
     }
   }
+  if (need > free) {
+    throw new LowDiskError(
+      `not taking a ${opts.kind} snapshot: it needs ${formatBytes(need)} but only ${formatBytes(free)} is free on ${run.store}, ` +
+        'and retention could not free enough; free some space (or move the store)',
+    );
+  }
   if (free - need < run.retention.minFreeBytes) {
     throw new LowDiskError(
-      `not taking a ${opts.kind} snapshot: it needs ${formatBytes(need)} and would leave ${formatBytes(Math.max(0, free - need))} free ` +
+      `not taking a ${opts.kind} snapshot: it needs ${formatBytes(need)} and would leave ${formatBytes(free - need)} free ` +
         `on ${run.store}, below retention.min_free (${formatBytes(run.retention.minFreeBytes)}); free space or lower min_free`,
     );
   }

@@ -26,9 +26,22 @@ export interface DaemonHandle {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `ckptd <args>` (e.g. `daemon --config X`) and collects its JSON log lines. */
-export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): DaemonHandle {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * The argv that runs `ckptd <args>`: `node CLI <args>`, or behind `wrap` (a command prefix such as
+ * `['nsenter', '-t', PID, ...]` or `['setpriv', '--reuid=65534', ...]`) that execs the rest.
+ */
+function cliArgv(args: string[], wrap: string[] = []): [string, string[]] {
+  const argv = [...wrap, process.execPath, CLI, ...args];
+  return [argv[0]!, argv.slice(1)];
+}
+
+/**
+ * Starts `ckptd <args>` (e.g. `daemon --config X`) and collects its JSON log lines. With `wrap`,
+ * the CLI runs behind that command prefix (it must exec the CLI, so `proc.pid` is the daemon's).
+ */
+export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}, wrap: string[] = []): DaemonHandle {
+  const [cmd, argv] = cliArgv(args, wrap);
+  const proc = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
   let raw = '';
   let buf = '';
@@ -92,10 +105,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs a one-shot `ckptd` command to completion. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+/** Runs a one-shot `ckptd` command to completion (behind the command prefix `wrap`, if given). */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; wrap?: string[] } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], {
+    const [cmd, argv] = cliArgv(args, opts.wrap);
+    const proc = spawn(cmd, argv, {
       env: { ...process.env, ...opts.env },
       cwd: opts.cwd ?? ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
