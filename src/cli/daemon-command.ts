@@ -1,28 +1,54 @@
 /**
  * `ckptd daemon` and `ckptd watch`: run in the foreground until SIGTERM/SIGINT; SIGHUP reloads.
  * A first SIGTERM/SIGINT finishes or abandons the snapshot in progress and exits 0; a second
- * SIGINT exits at once.
+ * SIGINT exits at once. Under systemd (`Type=notify`) it reports READY=1 once every run is
+ * started, RELOADING=1 … READY=1 around a SIGHUP reload, STOPPING=1 on shutdown, WATCHDOG=1 when
+ * a watchdog is set, and a STATUS= line; without `$NOTIFY_SOCKET` none of that runs.
  */
 import type { Config } from '../config/types.js';
 import { Daemon } from '../daemon/daemon.js';
+import { createNotifier } from '../daemon/sd-notify.js';
 import { SafetyError } from '../util/errors.js';
-import { createLogger } from '../util/logger.js';
+import { createLogger, type RootLogger } from '../util/logger.js';
+import { tapLogger } from '../util/tap-logger.js';
+import { ServiceStatusTracker } from './service-status.js';
 
-/** Runs the daemon until a stop signal; resolves with the exit code. */
 /** A SIGINT this soon after the first is the same Ctrl-C delivered twice, not a second press. */
 const SECOND_INTERRUPT_AFTER_MS = 1000;
+/** How long a shutdown waits for the service manager to take the last notifications (a healthy one answers in ms). */
+const NOTIFY_FLUSH_MS = 3000;
+/** How often the "last backup 3 minutes ago" status is refreshed (it is only sent when it changed). */
+const STATUS_REFRESH_MS = 60_000;
 
+/** Runs the daemon until a stop signal; resolves with the exit code. */
 export async function runDaemon(config: Config, watchConfigFile: boolean): Promise<number> {
-  const logger = createLogger(config.log);
-  let daemon: Daemon;
+  const root = createLogger(config.log);
+  const notifier = createNotifier(process.env, { logger: root });
+  const tracker = new ServiceStatusTracker();
+  let daemon: Daemon | null = null;
+  const statusText = (): string => tracker.text(daemon?.runCount ?? 0);
+  let refresh: NodeJS.Timeout | null = null;
+  let logger: RootLogger = root;
+  if (notifier.enabled) {
+    await tracker.seed(config);
+    // The status line follows the daemon's own log lines (backups, saves, errors).
+    logger = tapLogger(root, (level, message, fields) => {
+      if (tracker.note(level, message, fields) && daemon) notifier.status(statusText());
+    });
+  }
   try {
     daemon = await Daemon.start({ config, logger, watchConfigFile });
   } catch (err) {
     logger.error(`cannot start: ${(err as Error).message}`, { event: 'daemon-failed' });
+    notifier.status(`cannot start: ${(err as Error).message}`);
+    await notifier.close(NOTIFY_FLUSH_MS);
     await logger.close();
     if ((err as Error).name === 'StoreLockedError') throw new SafetyError((err as Error).message);
     throw err;
   }
+  const running = daemon;
+  notifier.ready(statusText());
+  if (notifier.enabled) refresh = setInterval(() => notifier.status(statusText()), STATUS_REFRESH_MS).unref();
   return new Promise<number>((resolve) => {
     let stopping = false;
     let stoppingSince = 0;
@@ -38,18 +64,27 @@ export async function runDaemon(config: Config, watchConfigFile: boolean): Promi
       }
       stopping = true;
       stoppingSince = Date.now();
+      if (refresh) clearInterval(refresh);
+      notifier.stopping(`stopping (${signal})`);
       logger.info(`${signal} received: stopping`, { event: 'daemon-stopping' });
-      void daemon
+      void running
         .stop()
         .catch((err: unknown) => logger.error(`error while stopping: ${(err as Error).message}`))
         .then(async () => {
           logger.info('stopped', { event: 'daemon-stopped' });
+          await notifier.close(NOTIFY_FLUSH_MS);
           await logger.close();
           resolve(0);
         });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
+    process.on('SIGHUP', () => {
+      if (stopping) return;
+      notifier.reloading('reloading the config (SIGHUP)');
+      void running.reload('SIGHUP').finally(() => {
+        if (!stopping) notifier.ready(statusText());
+      });
+    });
   });
 }

@@ -13,8 +13,10 @@ import { checkConfig } from './check-config.js';
 import { createCliLogger } from './cli-logger.js';
 import { loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from './context.js';
 import { runDaemon } from './daemon-command.js';
+import { addRunCommand } from './run-wiring.js';
 import { runInit } from './init.js';
 import { addManageCommands } from './manage.js';
+import { addServiceCommands } from './service-command.js';
 import { runVerify } from './verify.js';
 import { configStatus, renderStatus } from './status.js';
 import { listRecords, storeUsage, renderRecord, renderTable, showRecord } from './list.js';
@@ -172,6 +174,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   addManageCommands(program, globals);
+  addServiceCommands(program, globals);
+  addRunCommand(program, globals, setExit);
 
   program
     .command('status')

@@ -60,6 +60,11 @@ export class Daemon {
     return d;
   }
 
+  /** How many runs are being watched now (runs that could not start are not counted). */
+  get runCount(): number {
+    return this.runs.size;
+  }
+
   /** Re-reads the config file and applies it; on any problem logs it and keeps the config in force. */
   reload(reason: string): Promise<void> {
     this.reloading = this.reloading.then(() => this.doReload(reason));

@@ -1,9 +1,13 @@
 /**
  * The logger edge: one readable line per decision or action on stdout (journald-friendly), or one
  * JSON object per line with `log.format: json`. Level and format can change live (config reload).
+ * When stdout is the journal, text lines carry the sd-daemon(3) priority prefix (`<3>` error,
+ * `<4>` warn, `<6>` info, `<7>` debug) instead of a timestamp: journald strips the prefix into the
+ * entry's priority and stamps the time itself.
  */
 import winston from 'winston';
 import type { LogFormat, LogLevel } from '../config/types.js';
+import { isJournalStream } from './journal-stream.js';
 
 export type LogFields = Record<string, unknown>;
 
@@ -23,11 +27,25 @@ export interface RootLogger extends Logger {
   close(): Promise<void>;
 }
 
-const textLine = winston.format.printf((info) => {
-  const { level, message, timestamp, run, ...rest } = info as Record<string, unknown>;
+/** sd-daemon(3) priorities: what journald files each level under. */
+const JOURNAL_PRIORITY: Record<string, number> = { error: 3, warn: 4, info: 6, debug: 7 };
+
+const textBody = (info: Record<string, unknown>): string => {
+  const { level, message, timestamp: _t, run, ...rest } = info;
   const prefix = run ? `${String(run)}: ` : '';
   const extra = Object.keys(rest).length > 0 ? ` ${formatFields(rest)}` : '';
-  return `${String(timestamp)} ${String(level).padEnd(5)} ${prefix}${String(message)}${extra}`;
+  return `${String(level).padEnd(5)} ${prefix}${String(message)}${extra}`;
+};
+
+const textLine = winston.format.printf((info) => `${String(info.timestamp)} ${textBody(info as Record<string, unknown>)}`);
+
+const journalLine = winston.format.printf((info) => {
+  const priority = `<${JOURNAL_PRIORITY[info.level] ?? 6}>`;
+  // journald makes one entry per line: each line keeps the priority of the entry it belongs to.
+  return textBody(info as Record<string, unknown>)
+    .split('\n')
+    .map((l) => priority + l)
+    .join('\n');
 });
 
 function formatFields(fields: Record<string | symbol, unknown>): string {
@@ -37,14 +55,17 @@ function formatFields(fields: Record<string | symbol, unknown>): string {
     .join(' ');
 }
 
-function formatFor(format: LogFormat): winston.Logform.Format {
-  return format === 'json'
-    ? winston.format.combine(winston.format.timestamp(), winston.format.json())
-    : winston.format.combine(winston.format.timestamp(), textLine);
+function formatFor(format: LogFormat, journal = false): winston.Logform.Format {
+  if (format === 'json') return winston.format.combine(winston.format.timestamp(), winston.format.json());
+  return journal ? journalLine : winston.format.combine(winston.format.timestamp(), textLine);
 }
 
-/** Creates the process's logger writing to stdout (and optionally a file). */
-export function createLogger(opts: { level: LogLevel; format: LogFormat; file: string | null }): RootLogger {
+/**
+ * Creates the process's logger writing to stdout (and optionally a file). `journal` (default: stdout
+ * is the journal, see `isJournalStream`) switches stdout's text lines to the priority-prefixed form;
+ * the file and the JSON format never change.
+ */
+export function createLogger(opts: { level: LogLevel; format: LogFormat; file: string | null }, journal: boolean = isJournalStream()): RootLogger {
   const w = winston.createLogger({ level: opts.level, exitOnError: false });
   let current = { format: opts.format, file: null as string | null };
 
@@ -52,7 +73,7 @@ export function createLogger(opts: { level: LogLevel; format: LogFormat; file: s
     w.level = next.level;
     if (w.transports.length === 0 || next.format !== current.format || next.file !== current.file) {
       w.clear();
-      w.add(new winston.transports.Console({ format: formatFor(next.format) }));
+      w.add(new winston.transports.Console({ format: formatFor(next.format, journal) }));
       if (next.file) w.add(new winston.transports.File({ filename: next.file, format: formatFor(next.format) }));
       current = { format: next.format, file: next.file };
     }

@@ -1,0 +1,288 @@
+/**
+ * `ckptd run [--resume] -- CMD...` (SPEC section 7): BackupAndRestore for any trainer.
+ *
+ * 1. Holding the store lock: read the previous session; refuse (exit 3) while its trainer still
+ *    runs; with `--resume` after an interrupted session, restore the newest good backup taken since
+ *    the last finished session (a pre-restore snapshot keeps what the run held).
+ * 2. Start a `Daemon` for this one run (its policies, exactly as `ckptd daemon` applies them).
+ * 3. Start CMD with `CKPTD_RUN`, `CKPTD_STORE`, `CKPTD_CONFIG` and, after a restore,
+ *    `CKPTD_RESTORED_ID`, `CKPTD_EPOCH`, `CKPTD_STEP`; record the session (`finished: false`).
+ * 4. When CMD exits 0, wait until its final state has settled and the daemon has evaluated it
+ *    (backed up if a policy wants that). After a failure the final state is not waited for: a
+ *    trainer killed mid-write leaves files that look settled but are torn.
+ * 5. Stop the daemon, record how CMD ended, and, when it finished, apply `delete_on_finish`.
+ * ckptd's exit code is CMD's (128 + N when signal N killed it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import type { Config, RunConfig } from '../config/types.js';
+import { Daemon } from '../daemon/daemon.js';
+import { EvaluationTracker } from '../daemon/evaluation-tracker.js';
+import { scanRun } from '../daemon/run-actions.js';
+import { waitForSettled } from '../daemon/settle.js';
+import { deleteOnFinish } from '../ops/delete-on-finish.js';
+import { diffWithRun } from '../ops/diff.js';
+import { executeOp } from '../ops/execute.js';
+import {
+  concludeSession,
+  decideResume,
+  exitCodeOf,
+  finishedCleanly,
+  previousTrainerAlive,
+  resumeCandidates,
+  startSession,
+  trainerEnv,
+  type SessionRecord,
+} from '../ops/session.js';
+import { recordVerification } from '../store/damaged-marker.js';
+import { listSnapshots, type ReadSnapshotMeta } from '../store/read-store.js';
+import { stateDigest } from '../store/scan.js';
+import { readSession, writeSession } from '../store/session-file.js';
+import { verifySnapshot } from '../store/verify-snapshot.js';
+import type { ScanEntry } from '../store/types.js';
+import { SafetyError, UsageError } from '../util/errors.js';
+import { createLogger, type Logger } from '../util/logger.js';
+import { pidExists, readBootId, readProcStat } from '../util/proc-stat.js';
+import { tapLogger } from '../util/tap-logger.js';
+import { withStoreLock } from './one-shot.js';
+import { SignalRelay } from './run-signals.js';
+
+/** How long `--resume` waits for the run to settle before restoring (a crashed trainer's last writes). */
+const RESTORE_SETTLE_WAIT_MS = 30_000;
+/** After CMD exited 0: how long the final state may take to settle, beyond `settle`. */
+const FINAL_SETTLE_EXTRA_MS = 30_000;
+/** After it settled: how long the daemon may stay silent before its evaluation is given up on. */
+const FINAL_EVALUATION_QUIET_MS = 20_000;
+
+export interface RunCommandOptions {
+  config: Config;
+  run: RunConfig;
+  resume: boolean;
+  /** CMD and its arguments. */
+  argv: string[];
+}
+
+/** A backup restored (or found already in place) before CMD started. */
+interface Restored {
+  id: string;
+  epoch: number | null;
+  step: number | null;
+}
+
+/**
+ * Runs `ckptd run`; resolves with CMD's exit code (128 + N for signal N; 127 when CMD cannot be
+ * found, 126 when it cannot be executed). Throws `SafetyError` (exit 3) when the store is held by
+ * another ckptd, the previous trainer still runs, or the run does not settle for a restore.
+ */
+export async function runCommand(opts: RunCommandOptions): Promise<number> {
+  const { config, run, resume, argv } = opts;
+  if (argv.length === 0 || argv[0] === '') throw new UsageError('ckptd run needs the command to run: ckptd run [--resume] -- CMD [ARGS...]');
+  const root = createLogger(config.log);
+  const tracker = new EvaluationTracker(run.name);
+  const logger = tapLogger(root, tracker.listener);
+  const log = logger.child({ run: run.name });
+  const relay = new SignalRelay(log);
+  relay.install();
+  try {
+    const { previous, restored } = await withStoreLock(run, 'run', () => prepare(run, resume, log));
+    if (relay.stopRequested) return exitCodeOf(null, relay.stopRequested);
+
+    let daemon: Daemon;
+    try {
+      daemon = await Daemon.start({
+        config: { ...config, runs: [run] },
+        logger,
+        watchConfigFile: false,
+        onFatal: (message) => say(`${message}; the trainer keeps running, without backups`),
+      });
+    } catch (err) {
+      if ((err as Error).name === 'StoreLockedError') throw new SafetyError((err as Error).message);
+      throw err;
+    }
+
+    if (relay.stopRequested) {
+      await daemon.stop();
+      return exitCodeOf(null, relay.stopRequested);
+    }
+    const env = trainerEnv(process.env, { run: run.name, store: run.store, configFile: config.file, restored });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const spawnError = await new Promise<Error | null>((resolve) => {
+      child.once('spawn', () => resolve(null));
+      child.once('error', (err) => resolve(err));
+    });
+    if (spawnError !== null) {
+      const code = (spawnError as NodeJS.ErrnoException).code;
+      say(`cannot start ${argv[0]}: ${spawnError.message}`);
+      await daemon.stop();
+      return code === 'ENOENT' ? 127 : code === 'EACCES' ? 126 : 1;
+    }
+    // Errors after the start (a failed kill) are reported where they happen.
+    child.on('error', () => undefined);
+    relay.attach(child);
+    log.info(`trainer started (pid ${child.pid}): ${argv.join(' ')}`, { event: 'trainer-start', pid: child.pid, restored: restored?.id ?? null });
+    const session = await recordStart(run, previous, argv, child, restored, log);
+
+    const { code, signal } = await exited;
+    relay.trainerExited();
+    const exitCode = exitCodeOf(code, signal);
+    log.info(signal ? `trainer (pid ${child.pid}) was killed by ${signal}` : `trainer (pid ${child.pid}) exited with code ${code}`, {
+      event: 'trainer-exit',
+      exit_code: exitCode,
+      signal,
+    });
+
+    if (exitCode === 0) await awaitFinalEvaluation(run, tracker, relay.wrapUp, log);
+    else log.info('not waiting for a backup of the state the trainer left: it did not finish cleanly (an unfinished write can look settled)', { event: 'no-final-evaluation' });
+    await daemon.stop().catch((err: unknown) => log.error(`error while stopping the daemon: ${(err as Error).message}`));
+
+    const concluded = session && concludeSession(session, { exitCode, signal, stoppedBy: relay.stoppedBy, ended: new Date().toISOString() });
+    if (concluded) await writeSession(run.store, concluded).catch((err: unknown) => log.error(`could not record how the run ended: ${(err as Error).message}`));
+    const finished = finishedCleanly(exitCode, relay.stoppedBy);
+    if (!finished) {
+      log.info(`the run is recorded as interrupted; \`ckptd run --resume\` restores its newest backup`, { event: 'run-interrupted' });
+    } else if (run.backup.deleteOnFinish) {
+      if (relay.wrapUp.aborted) log.warn('delete_on_finish skipped: the wrap-up was cut short; the policy backups stay', { event: 'delete-on-finish-skipped' });
+      else {
+        await withStoreLock(run, 'run', () => deleteOnFinish(run, log, Date.now())).catch((err: unknown) =>
+          log.error(`delete_on_finish not done: ${(err as Error).message}; the policy backups stay`, { event: 'error' }),
+        );
+      }
+    }
+    return exitCode;
+  } finally {
+    relay.dispose();
+    await root.close();
+  }
+}
+
+/** One line for the person at the terminal (stderr: stdout is the trainer's). */
+function say(line: string): void {
+  process.stderr.write(`ckptd run: ${line}\n`);
+}
+
+/** Step 1, holding the store lock: the previous session, and the restore `--resume` asks for. */
+async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ previous: SessionRecord | null; restored: Restored | null }> {
+  const previous = await readSession(run.store, (m) => log.warn(m));
+  if (
+    previous !== null &&
+    previousTrainerAlive(previous, {
+      host: os.hostname(),
+      bootId: readBootId(),
+      pidExists,
+      startTicksOf: (pid) => readProcStat(pid)?.startTicks ?? null,
+    })
+  ) {
+    throw new SafetyError(
+      `the trainer of the previous \`ckptd run\` of ${run.name} is still running (pid ${previous.trainer_pid}: ${previous.command.join(' ')}); ` +
+        'its ckptd is gone, so nothing backs it up; stop it (or let it finish) before starting another',
+    );
+  }
+  const candidates = resumeCandidates(await listSnapshots(run.store), previous);
+  const decision = decideResume(previous, resume, candidates);
+  if (decision.reason !== null) say(decision.reason);
+  if (decision.restore === null) return { previous, restored: null };
+  return { previous, restored: await restoreNewest(run, candidates, log) };
+}
+
+/**
+ * Restores the newest of `candidates` that is intact. Waits (bounded) for the run to settle first;
+ * refuses (exit 3) while something still writes into it. A backup whose files turn out damaged is
+ * verified, marked damaged (as `ckptd verify` would) and skipped for the next newest. A run that
+ * already holds a backup's files (same sizes and mtimes) is left alone: nothing to restore.
+ */
+async function restoreNewest(run: RunConfig, candidates: ReadSnapshotMeta[], log: Logger): Promise<Restored | null> {
+  let said = '';
+  try {
+    await waitForSettled(run, RESTORE_SETTLE_WAIT_MS, (reason) => {
+      if (reason !== said) say(`waiting for the run to settle before restoring: ${reason}`);
+      said = reason;
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new SafetyError(`not restoring: ${(err as Error).message}; stop whatever still writes into ${run.path} first`);
+    }
+  }
+  for (const backup of candidates) {
+    const entries = await scanRun(run).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as ScanEntry[];
+      throw err;
+    });
+    const diff = diffWithRun(backup.files, entries);
+    if (diff.added.length + diff.removed.length + diff.changed.length === 0) {
+      say(`the run already holds the files of backup ${backup.id}; nothing to restore`);
+      return { id: backup.id, epoch: backup.epoch, step: backup.step };
+    }
+    try {
+      const outcome = await executeOp(run, { kind: 'restore', id: backup.id, force: false, to: null }, { logger: log, now: Date.now() });
+      say(outcome.message);
+      return { id: backup.id, epoch: backup.epoch, step: backup.step };
+    } catch (err) {
+      if (err instanceof SafetyError) throw err;
+      const check = await verifySnapshot(run.store, backup).catch(() => null);
+      if (check === null || check.ok) throw err;
+      await recordVerification(run.store, check, Date.now());
+      say(`backup ${backup.id} is damaged (${check.missing.length} missing, ${check.changed.length} changed file(s)); marked it and trying the next newest`);
+    }
+  }
+  say('no intact backup left to restore; starting the trainer on the run as it is');
+  return null;
+}
+
+/** Writes the session record once CMD runs; a failure is logged (the run goes on without it). */
+async function recordStart(
+  run: RunConfig,
+  previous: SessionRecord | null,
+  argv: string[],
+  child: ChildProcess,
+  restored: Restored | null,
+  log: Logger,
+): Promise<SessionRecord | null> {
+  const session = startSession(previous, {
+    run: run.name,
+    started: new Date().toISOString(),
+    pid: process.pid,
+    host: os.hostname(),
+    boot_id: readBootId(),
+    command: argv,
+    cwd: process.cwd(),
+    trainer_pid: child.pid ?? null,
+    trainer_start_ticks: child.pid === undefined ? null : (readProcStat(child.pid)?.startTicks ?? null),
+    restored_id: restored?.id ?? null,
+  });
+  try {
+    await writeSession(run.store, session);
+    return session;
+  } catch (err) {
+    log.error(`could not record the session in ${run.store}: ${(err as Error).message}; if this run is interrupted, --resume will not know`, { event: 'error' });
+    return null;
+  }
+}
+
+/**
+ * After CMD exited 0: waits until the run's final state has settled, then until the daemon has
+ * evaluated exactly that state (and taken what its policies want). Bounded; a signal cuts it short.
+ */
+async function awaitFinalEvaluation(run: RunConfig, tracker: EvaluationTracker, wrapUp: AbortSignal, log: Logger): Promise<void> {
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (wrapUp.aborted) resolve('aborted');
+    wrapUp.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+  const settling = waitForSettled(run, run.settleMs + FINAL_SETTLE_EXTRA_MS, () => undefined);
+  settling.catch(() => undefined);
+  let entries: ScanEntry[];
+  try {
+    const r = await Promise.race([settling, aborted]);
+    if (r === 'aborted') return;
+    entries = r;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    log.warn(`the final state was not evaluated: ${(err as Error).message}`, { event: 'final-evaluation', outcome: 'not-settled' });
+    return;
+  }
+  if (entries.length === 0) return;
+  const digest = stateDigest(entries);
+  const how = await tracker.waitFor(digest, run.settleMs + FINAL_EVALUATION_QUIET_MS, wrapUp);
+  if (how === 'evaluated') log.debug('final state evaluated', { event: 'final-evaluation', outcome: how, digest });
+  else if (how === 'timeout') log.warn('the daemon did not evaluate the final state in time; it may not be backed up', { event: 'final-evaluation', outcome: how });
+}

@@ -1,0 +1,132 @@
+/**
+ * Signals sent to `ckptd run` (SIGINT, SIGTERM, SIGHUP) reach the trainer exactly once. The
+ * trainer shares ckptd's process group, so a Ctrl-C typed in the terminal already reached it
+ * directly: ckptd passes a SIGINT on only when that cannot have happened (no terminal, ckptd in
+ * the background, or the trainer moved to its own group), and ignores a repeat of a signal within
+ * a second (a wrapper such as npm passing on what the whole group already got). ckptd itself never
+ * exits on these signals while the trainer runs: it waits for the trainer, then wraps up.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { Logger } from '../util/logger.js';
+import { readProcStat } from '../util/proc-stat.js';
+
+/** The signals `ckptd run` passes on. */
+export const RELAYED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type RelayedSignal = (typeof RELAYED_SIGNALS)[number];
+
+/** A repeat of the same signal this soon is the same event delivered twice. */
+export const SAME_SIGNAL_WINDOW_MS = 1000;
+
+/** What decides whether a signal ckptd received is passed on to the trainer. */
+export interface SignalFacts {
+  signal: RelayedSignal;
+  /** Milliseconds since ckptd last received this signal (Infinity: never). */
+  sinceSame: number;
+  /** ckptd is in the foreground process group of its controlling terminal (so Ctrl-C reached that group). */
+  foreground: boolean;
+  /** The trainer is in ckptd's process group. */
+  sameGroup: boolean;
+}
+
+/** Pure: pass the signal on or not, and why (for the log). */
+export function relayDecision(f: SignalFacts): { forward: boolean; why: string } {
+  if (f.sinceSame < SAME_SIGNAL_WINDOW_MS) {
+    return { forward: false, why: `a second ${f.signal} within ${SAME_SIGNAL_WINDOW_MS}ms is the same one delivered twice` };
+  }
+  if (f.signal === 'SIGINT' && f.foreground && f.sameGroup) {
+    return { forward: false, why: 'it came from the terminal, which delivered it to the trainer too' };
+  }
+  return { forward: true, why: 'passed on' };
+}
+
+/** Where `ckptd run` is with its trainer when a signal arrives. */
+type Phase = 'before-start' | 'running' | 'after-exit';
+
+/**
+ * Installs handlers for `RELAYED_SIGNALS` on this process until `dispose()`. Before the trainer
+ * starts, a signal means "do not start it" (`stopRequested`); while it runs, signals are passed on
+ * per `relayDecision` and SIGINT/SIGTERM mark the run as stopped (`stoppedBy`); after it exited,
+ * they cut the wrap-up short (`wrapUp` aborts).
+ */
+export class SignalRelay {
+  private phase: Phase = 'before-start';
+  private child: ChildProcess | null = null;
+  private readonly lastAt = new Map<RelayedSignal, number>();
+  private readonly handlers = new Map<RelayedSignal, () => void>();
+  private readonly abort = new AbortController();
+  /** The first signal received before the trainer started, or null. */
+  stopRequested: RelayedSignal | null = null;
+  /** The first SIGINT/SIGTERM received while the trainer ran, or null. */
+  stoppedBy: RelayedSignal | null = null;
+
+  constructor(private readonly logger: Logger) {}
+
+  /** Aborts when a signal arrives after the trainer exited. */
+  get wrapUp(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  install(): void {
+    for (const s of RELAYED_SIGNALS) {
+      const h = (): void => this.receive(s);
+      this.handlers.set(s, h);
+      process.on(s, h);
+    }
+  }
+
+  dispose(): void {
+    for (const [s, h] of this.handlers) process.off(s, h);
+    this.handlers.clear();
+  }
+
+  /** From now on, signals go to `child`. */
+  attach(child: ChildProcess): void {
+    this.child = child;
+    this.phase = 'running';
+  }
+
+  /** The trainer exited: later signals cut the wrap-up short. */
+  trainerExited(): void {
+    this.phase = 'after-exit';
+  }
+
+  private receive(signal: RelayedSignal): void {
+    const now = Date.now();
+    const sinceSame = now - (this.lastAt.get(signal) ?? -Infinity);
+    this.lastAt.set(signal, now);
+    if (this.phase === 'before-start') {
+      this.stopRequested ??= signal;
+      this.logger.warn(`${signal} received before the trainer started: not starting it`, { event: 'signal', signal });
+      return;
+    }
+    if (this.phase === 'after-exit') {
+      if (!this.abort.signal.aborted) this.logger.warn(`${signal} received: cutting the wrap-up short`, { event: 'signal', signal });
+      this.abort.abort();
+      return;
+    }
+    if (signal !== 'SIGHUP') this.stoppedBy ??= signal;
+    const child = this.child!;
+    const self = readProcStat('self');
+    const theirs = child.pid === undefined ? null : readProcStat(child.pid);
+    const decision = relayDecision({
+      signal,
+      sinceSame,
+      // Without /proc, a terminal on stdin is the best sign that Ctrl-C reached the whole group.
+      foreground: self ? self.tpgid > 0 && self.tpgid === self.pgrp : process.stdin.isTTY === true,
+      sameGroup: self && theirs ? self.pgrp === theirs.pgrp : true,
+    });
+    if (decision.forward) {
+      try {
+        child.kill(signal);
+      } catch (err) {
+        this.logger.warn(`could not pass ${signal} on to the trainer (pid ${child.pid}): ${(err as Error).message}`, { event: 'signal', signal });
+        return;
+      }
+    }
+    this.logger.info(`${signal} received: ${decision.forward ? `passed on to the trainer (pid ${child.pid})` : `not passed on: ${decision.why}`}`, {
+      event: 'signal',
+      signal,
+      forwarded: decision.forward,
+    });
+  }
+}

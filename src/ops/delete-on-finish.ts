@@ -1,0 +1,71 @@
+/**
+ * `backup.delete_on_finish` (SPEC section 7): when `ckptd run`'s trainer finished (exit 0, not
+ * stopped), the run's policy backups served their purpose and are deleted. `manual`, `pre-restore`
+ * and pinned snapshots and saves stay, and so do the `retention.keep_best` backups: like pinning,
+ * keep_best is a person's explicit wish to keep those. The newest-good-backup rule of retention
+ * does not apply: deleting the resume state of a finished training is the point.
+ */
+import type { KeepBest, RunConfig } from '../config/types.js';
+import { planRetention, type RetentionItem } from '../policy/plan-retention.js';
+import { deleteSnapshot } from '../store/delete-snapshot.js';
+import { listSnapshots } from '../store/read-store.js';
+import type { Logger } from '../util/logger.js';
+
+/** Which backups go, and which stay with the reason. Every input `backup` is in exactly one list. */
+export interface FinishPlan {
+  remove: string[];
+  keep: { id: string; reason: string }[];
+}
+
+/** Pure: plans delete_on_finish over the store's snapshots (only `backup` ones are considered). */
+export function planDeleteOnFinish(snapshots: readonly RetentionItem[], keepBest: KeepBest | null, now: number): FinishPlan {
+  const best = new Set<string>();
+  if (keepBest !== null) {
+    // Retention's own ranking decides what keep_best protects, so both agree on "best".
+    const ranked = planRetention([...snapshots], { rolling: true, keep: 0, keepBest }, now);
+    for (const k of ranked.keep) if (k.reasons.some((r) => r.includes(' best by '))) best.add(k.id);
+  }
+  const plan: FinishPlan = { remove: [], keep: [] };
+  for (const s of snapshots) {
+    if (s.kind !== 'backup') continue;
+    if (s.pinned) plan.keep.push({ id: s.id, reason: 'pinned' });
+    else if (best.has(s.id)) plan.keep.push({ id: s.id, reason: `one of the ${keepBest!.count} best by ${keepBest!.metric} (retention.keep_best)` });
+    else plan.remove.push(s.id);
+  }
+  return plan;
+}
+
+/**
+ * Deletes the run's policy backups per `planDeleteOnFinish`, each re-read first and refused unless
+ * it is still an unpinned `backup`. A refusal is logged, never fatal. Returns the ids deleted. The
+ * caller holds the store lock.
+ */
+export async function deleteOnFinish(run: RunConfig, logger: Logger, now: number): Promise<string[]> {
+  const snapshots = await listSnapshots(run.store);
+  const items: RetentionItem[] = snapshots.map((s) => ({
+    id: s.id,
+    kind: s.kind,
+    pinned: s.pinned,
+    created: Date.parse(s.created),
+    damaged: s.damaged,
+    metrics: s.metrics,
+    loss: s.loss,
+  }));
+  const plan = planDeleteOnFinish(items, run.retention.keepBest, now);
+  const deleted: string[] = [];
+  for (const id of plan.remove) {
+    try {
+      await deleteSnapshot(run.store, id, (fresh) => {
+        if (fresh.kind !== 'backup') return `it is a ${fresh.kind} snapshot`;
+        if (fresh.pinned) return 'it is pinned';
+        return null;
+      });
+      deleted.push(id);
+      logger.info(`backup ${id} deleted: backup.delete_on_finish (the trainer finished)`, { event: 'delete', id, reasons: ['delete_on_finish'] });
+    } catch (err) {
+      logger.warn(`backup ${id} kept: ${(err as Error).message}`, { event: 'delete-refused', id });
+    }
+  }
+  for (const k of plan.keep) logger.info(`backup ${k.id} kept despite delete_on_finish: ${k.reason}`, { event: 'keep', id: k.id, reasons: [k.reason] });
+  return deleted;
+}

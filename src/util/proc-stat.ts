@@ -1,0 +1,54 @@
+/**
+ * What Linux says about a process in `/proc/<pid>/stat`, and the machine's boot id: enough to tell
+ * whether a process recorded earlier is still the same process (pids are reused), and whether a
+ * signal from the terminal already reached a child. Every reader returns null where `/proc` is not
+ * there (other systems) or the process is gone.
+ */
+import fs from 'node:fs';
+
+/** The fields of `/proc/<pid>/stat` ckptd uses. */
+export interface ProcStat {
+  /** Process group id. */
+  pgrp: number;
+  /** Foreground process group of the process's controlling terminal; -1 without a terminal. */
+  tpgid: number;
+  /** Start time in clock ticks after boot, as text: with the boot id, it tells a reused pid apart. */
+  startTicks: string;
+}
+
+/** `/proc/<pid>/stat` of `pid` (or `self`), or null when unreadable. */
+export function readProcStat(pid: number | 'self'): ProcStat | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ")".
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state); field N is rest[N - 3].
+  const pgrp = Number(rest[2]);
+  const tpgid = Number(rest[5]);
+  const startTicks = rest[19];
+  if (!Number.isInteger(pgrp) || !Number.isInteger(tpgid) || startTicks === undefined || !/^\d+$/.test(startTicks)) return null;
+  return { pgrp, tpgid, startTicks };
+}
+
+/** This boot's id (`/proc/sys/kernel/random/boot_id`), or null when unreadable. */
+export function readBootId(): string | null {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when a process with this pid exists (EPERM: it exists but belongs to someone else). */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * `ckptd run [--resume] -- CMD` with real processes (SPEC section 7): a trainer killed mid-run is
+ * resumed from the newest backup, with CKPTD_RESTORED_ID/EPOCH/STEP in its environment; the final
+ * state of a trainer that exits 0 is evaluated before ckptd stops; delete_on_finish removes only
+ * policy backups; CMD's exit code is ckptd's; signals reach CMD exactly once; a kill -9 of ckptd is
+ * detected as an interruption, and its orphaned trainer blocks a second start.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, runCli, tempDir } from '../helpers/daemon-process.js';
+import { TRAINER_SCRIPT, runToEnd, startRun, trainerStart, waitForFile } from '../helpers/run-process.js';
+
+let cleanups: (() => void | Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+interface Rec {
+  id: string;
+  kind: string;
+  name: string | null;
+  pinned: boolean;
+  epoch: number | null;
+  /** In `show --json` only. */
+  files: { path: string; sha256: string }[];
+}
+
+interface Setup {
+  cfg: string;
+  run: string;
+  out: string;
+  store: string;
+  trainer: string;
+  env: NodeJS.ProcessEnv;
+}
+
+function setup(): Setup {
+  const t = tempDir('ckptd-run-');
+  cleanups.push(t.cleanup);
+  const run = path.join(t.dir, 'run');
+  const out = path.join(t.dir, 'out');
+  fs.mkdirSync(run);
+  fs.mkdirSync(out);
+  const trainer = path.join(t.dir, 'trainer.mjs');
+  fs.writeFileSync(trainer, TRAINER_SCRIPT);
+  const cfg = path.join(t.dir, 'ckptd.yaml');
+  fs.writeFileSync(
+    cfg,
+    `log: {format: json, level: debug}
+runs:
+  - name: r
+    path: ./run
+    settle: 200ms
+    progress: {file: state.json, epoch: epoch, step: step}
+    backup: {every: 1 epochs, keep: 10, delete_on_finish: true}
+    save: {every: 5 epochs, files: ["model.bin"]}
+    retention: {min_free: 1MB}
+`,
+  );
+  return { cfg, run, out, store: path.join(t.dir, '.ckptd', 'r'), trainer, env: { TRAINER_RUN: run, TRAINER_OUT: out } };
+}
+
+const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+const session = (s: Setup): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(s.store, 'session.json'), 'utf8')) as Record<string, unknown>;
+
+async function list(s: Setup): Promise<Rec[]> {
+  const r = await runCli(['list', '--json', '--config', s.cfg]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Rec[];
+}
+
+/** A settled state of epoch `epoch` in the run, and a policy backup of it taken without a daemon. */
+async function stateWithBackup(s: Setup, epoch: number): Promise<string> {
+  fs.writeFileSync(path.join(s.run, 'model.bin'), `weights of epoch ${epoch}\n`.repeat(500));
+  fs.writeFileSync(path.join(s.run, 'state.json'), JSON.stringify({ epoch, step: epoch * 100 }));
+  const old = new Date(Date.now() - 60_000);
+  for (const f of ['model.bin', 'state.json']) fs.utimesSync(path.join(s.run, f), old, old);
+  const r = await runCli(['backup-now', '--config', s.cfg]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+describe('ckptd run', () => {
+  it('resumes a killed trainer from its newest backup, and a clean finish deletes only the policy backups', async () => {
+    const s = setup();
+    const runArgs = (...rest: string[]): string[] => ['run', '--config', s.cfg, ...rest];
+
+    // 1. The trainer is killed (SIGKILL) while writing epoch 4: ckptd exits 128+9, the run is interrupted.
+    const a = await runToEnd(runArgs('--', process.execPath, s.trainer, '--epochs', '5', '--crash-at', '4', '--crash-how', 'kill', '--wait-backups', '--label', 'a'), s.env);
+    expect(a.code, a.stderr).toBe(137);
+    expect(session(s)).toMatchObject({ finished: false, signal: 'SIGKILL', exit_code: null, trainer_pid: trainerStart(s.out, 'a').pid });
+    const backups = (await list(s)).filter((r) => r.kind === 'backup');
+    expect(backups.map((b) => b.epoch)).toEqual([3, 2, 1]);
+    const e3 = backups[0]!;
+    const e3Files = Object.fromEntries((JSON.parse((await runCli(['show', e3.id, '--json', '--config', s.cfg])).stdout) as Rec).files.map((f) => [f.path, f.sha256]));
+    expect(trainerStart(s.out, 'a').env).toEqual({ CKPTD_RUN: 'r', CKPTD_STORE: s.store, CKPTD_CONFIG: s.cfg });
+    expect(fs.readFileSync(path.join(s.run, 'model.bin'), 'utf8')).toBe('torn half-written model');
+
+    // 2. Without --resume: a hint naming the backup, the run left as it is, CMD's exit code passed through.
+    const b = await runToEnd(runArgs('--', process.execPath, s.trainer, '--epochs', '0', '--exit', '7', '--label', 'b'), s.env);
+    expect(b.code, b.stderr).toBe(7);
+    expect(b.stderr).toContain('killed by SIGKILL');
+    expect(b.stderr).toContain(`\`ckptd run --resume\` would first restore backup ${e3.id}`);
+    expect(trainerStart(s.out, 'b').env.CKPTD_RESTORED_ID).toBeUndefined();
+    expect(fs.readFileSync(path.join(s.run, 'model.bin'), 'utf8')).toBe('torn half-written model');
+    expect(session(s)).toMatchObject({ finished: false, exit_code: 7 });
+
+    // A manual snapshot and a pinned backup, which delete_on_finish must leave alone.
+    const manual = await runCli(['snapshot', '--name', 'keep-me', '--config', s.cfg]);
+    expect(manual.code, manual.stderr).toBe(0);
+    const e1 = backups[2]!;
+    expect((await runCli(['pin', e1.id, '--config', s.cfg])).code).toBe(0);
+
+    // 3. --resume restores epoch 3 (the trainer sees exactly its files), then trains epochs 4 and 5 and exits 0.
+    const c = await runToEnd(runArgs('--resume', '--', process.execPath, s.trainer, '--epochs', '5', '--wait-backups', '--label', 'c', '--lr', '1e-4'), s.env);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toContain(`restoring backup ${e3.id}`);
+    const seen = trainerStart(s.out, 'c');
+    expect(seen.env).toEqual({ CKPTD_RUN: 'r', CKPTD_STORE: s.store, CKPTD_CONFIG: s.cfg, CKPTD_RESTORED_ID: e3.id, CKPTD_EPOCH: '3', CKPTD_STEP: '300' });
+    expect(seen.files).toEqual(e3Files);
+    expect(seen.argv).toEqual(['--epochs', '5', '--wait-backups', '--label', 'c', '--lr', '1e-4']);
+    // The final epoch, written just before the exit, was evaluated before ckptd stopped: backup, then save.
+    const finalBackup = c.lines.find((l) => l.event === 'snapshot' && l.kind === 'backup' && l.epoch === 5);
+    expect(finalBackup, c.stdout).toBeDefined();
+    const deleted = c.lines.filter((l) => l.event === 'delete').map((l) => l.id);
+    expect(deleted).toContain(finalBackup!.id);
+    expect(deleted).toContain(e3.id);
+
+    const after = await list(s);
+    expect(after.filter((r) => r.kind === 'backup').map((r) => r.id)).toEqual([e1.id]);
+    expect(after.find((r) => r.kind === 'manual')?.name).toBe('keep-me');
+    expect(after.filter((r) => r.kind === 'pre-restore')).toHaveLength(1);
+    expect(after.find((r) => r.kind === 'save')?.epoch).toBe(5);
+    expect(session(s)).toMatchObject({ finished: true, exit_code: 0, restored_id: e3.id, stopped_by: null });
+    expect(sha(path.join(s.run, 'model.bin'))).toBe(createHash('sha256').update('model after epoch 5\n'.repeat(2000)).digest('hex'));
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('passes %s on to the trainer once; a stopped run is interrupted, so its backups stay', async (sig) => {
+    const s = setup();
+    const backup = await stateWithBackup(s, 2);
+    const h = startRun(['run', '--resume', '--config', s.cfg, '--', process.execPath, s.trainer, '--trap', '--label', 't'], s.env);
+    cleanups.push(() => void h.proc.kill('SIGKILL'));
+    await waitForFile(path.join(s.out, 't.ready'));
+    h.proc.kill(sig);
+    const { code } = await h.exited;
+    expect(code, h.stderr()).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(s.out, 't.signals.json'), 'utf8'))).toEqual([sig]);
+    expect(h.stderr()).toContain('--resume: nothing to resume');
+    expect(session(s)).toMatchObject({ finished: false, exit_code: 0, stopped_by: sig });
+    expect((await list(s)).map((r) => r.id)).toContain(backup);
+
+    // Resuming a run that still holds the backup's files restores nothing (no pre-restore snapshot) but says which state it is.
+    const again = await runToEnd(['run', '--resume', '--config', s.cfg, '--', process.execPath, s.trainer, '--epochs', '0', '--exit', '1', '--label', 't2'], s.env);
+    expect(again.code, again.stderr).toBe(1);
+    expect(again.stderr).toContain(`was stopped by ${sig}`);
+    expect(again.stderr).toContain(`already holds the files of backup ${backup}`);
+    expect(trainerStart(s.out, 't2').env).toMatchObject({ CKPTD_RESTORED_ID: backup, CKPTD_EPOCH: '2', CKPTD_STEP: '200' });
+    expect((await list(s)).filter((r) => r.kind === 'pre-restore')).toEqual([]);
+  });
+
+  it('does not pass on a Ctrl-C typed in the terminal: the trainer got it already', async () => {
+    const s = setup();
+    // `script` gives ckptd a real terminal; \x03 there makes the kernel send SIGINT to the foreground process group.
+    const command = [process.execPath, CLI, 'run', '--config', s.cfg, '--', process.execPath, s.trainer, '--trap', '--label', 'p'].map((a) => `'${a}'`).join(' ');
+    const p = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...s.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    cleanups.push(() => void p.kill('SIGKILL'));
+    let output = '';
+    p.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
+    const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+    await waitForFile(path.join(s.out, 'p.ready'));
+    p.stdin.write('\x03');
+    expect(await exited, output).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(s.out, 'p.signals.json'), 'utf8'))).toEqual(['SIGINT']);
+    expect(output).toMatch(/SIGINT received: not passed on/);
+    expect(session(s)).toMatchObject({ finished: false, stopped_by: 'SIGINT' });
+  });
+
+  it('after a kill -9 of ckptd, refuses to start beside the orphaned trainer, then resumes once it is gone', async () => {
+    const s = setup();
+    const backup = await stateWithBackup(s, 4);
+    const h = startRun(['run', '--config', s.cfg, '--', process.execPath, s.trainer, '--trap', '--label', 'k'], s.env);
+    cleanups.push(() => void h.proc.kill('SIGKILL'));
+    await waitForFile(path.join(s.out, 'k.ready'));
+    const orphan = trainerStart(s.out, 'k').pid;
+    cleanups.push(() => {
+      try {
+        process.kill(orphan, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
+    h.proc.kill('SIGKILL');
+    await h.exited;
+    expect(session(s)).toMatchObject({ finished: false, ended: null, trainer_pid: orphan });
+
+    const refused = await runToEnd(['run', '--resume', '--config', s.cfg, '--', process.execPath, s.trainer, '--epochs', '0', '--label', 'k2'], s.env);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain(`still running (pid ${orphan}`);
+    expect(fs.existsSync(path.join(s.out, 'k2.start.json'))).toBe(false);
+
+    process.kill(orphan, 'SIGKILL');
+    while (fs.existsSync(`/proc/${orphan}`)) await new Promise((r) => setTimeout(r, 20));
+    fs.writeFileSync(path.join(s.run, 'model.bin'), 'damaged by the crash');
+    const resumed = await runToEnd(['run', '--resume', '--config', s.cfg, '--', process.execPath, s.trainer, '--epochs', '0', '--exit', '1', '--label', 'k3'], s.env);
+    expect(resumed.code, resumed.stderr).toBe(1);
+    expect(resumed.stderr).toContain('ckptd or the machine went down while the trainer ran');
+    const seen = trainerStart(s.out, 'k3');
+    expect(seen.env).toMatchObject({ CKPTD_RESTORED_ID: backup, CKPTD_EPOCH: '4', CKPTD_STEP: '400' });
+    expect(seen.files['model.bin']).toBe(createHash('sha256').update('weights of epoch 4\n'.repeat(500)).digest('hex'));
+  });
+
+  it('needs `--` before CMD, and exits 127 when CMD cannot be found', async () => {
+    const s = setup();
+    const noDash = await runCli(['run', '--config', s.cfg, process.execPath, s.trainer]);
+    expect(noDash.code).toBe(2);
+    expect(noDash.stderr).toContain('put `--` before');
+    const missing = await runCli(['run', '--config', s.cfg, '--', path.join(path.dirname(s.cfg), 'no-such-trainer')]);
+    expect(missing.code, missing.stderr).toBe(127);
+    expect(missing.stderr).toMatch(/cannot start .*no-such-trainer/);
+    expect(fs.existsSync(path.join(s.store, 'session.json'))).toBe(false);
+  });
+});
