@@ -16,6 +16,7 @@ import { runDaemon } from './daemon-command.js';
 import { addRunCommand } from './run-wiring.js';
 import { runInit } from './init.js';
 import { addManageCommands } from './manage.js';
+import { addUiCommand } from './ui-command.js';
 import { addServiceCommands } from './service-command.js';
 import { runVerify } from './verify.js';
 import { configStatus, renderStatus } from './status.js';
@@ -174,6 +175,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   addManageCommands(program, globals);
+  addUiCommand(program, globals);
   addServiceCommands(program, globals);
   addRunCommand(program, globals, setExit);
 

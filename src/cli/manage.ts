@@ -29,8 +29,16 @@ import { checkLabel } from './snapshot.js';
 /** How long a command waits for the daemon to finish an operation (a restore of many GB takes a while). */
 const OP_WAIT_MS = 60 * 60_000;
 
-/** Runs `op` through the daemon holding the store, or here under the lock. */
-export async function runStoreOp(run: RunConfig, op: StoreOp, showProgress: boolean): Promise<OpOutcome & { viaDaemon: boolean }> {
+/**
+ * Runs `op` through the daemon holding the store, or here under the lock. `onProgress` hears the
+ * bytes a restore has staged so far (only when it runs here: the daemon does not report progress).
+ */
+export async function runStoreOp(
+  run: RunConfig,
+  op: StoreOp,
+  showProgress: boolean,
+  onProgress?: (done: number, total: number) => void,
+): Promise<OpOutcome & { viaDaemon: boolean }> {
   const chatty = createCliLogger({ verbose: process.stderr.isTTY === true });
   // The command prints the operation's summary itself (stdout); the log line saying the same is dropped.
   const summaries = new Set(['restore', 'label', 'delete']);
@@ -57,6 +65,7 @@ export async function runStoreOp(run: RunConfig, op: StoreOp, showProgress: bool
         logger,
         now: Date.now(),
         onProgress: (done, total) => {
+          onProgress?.(done, total);
           if (!bar || total < 64 << 20) return;
           if (!started) bar.start(total, 0, { done: formatBytes(0), all: formatBytes(total) });
           started = true;

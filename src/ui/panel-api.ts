@@ -1,0 +1,252 @@
+/**
+ * What the Version panel can ask for and do, per run of the config. Every change goes through the
+ * same code as the CLI — `takeManualSnapshot` for a new snapshot, `runStoreOp` for restore, delete
+ * and labels — so it goes through the daemon when one holds the store and runs here under the store
+ * lock otherwise, with the same refusals (a `SafetyError` is the CLI's exit 3). Operations of one
+ * run are run one at a time (the panel never races itself for the store lock); each one is
+ * announced on the event stream as it starts, progresses and ends.
+ */
+import type { Config, RunConfig } from '../config/types.js';
+import { listRecords, storeUsage, type ListedRecord } from '../cli/list.js';
+import { runStoreOp } from '../cli/manage.js';
+import { daemonHolds } from '../cli/one-shot.js';
+import { checkLabel, takeManualSnapshot } from '../cli/snapshot.js';
+import { createCliLogger } from '../cli/cli-logger.js';
+import { isDamaged, planDelete } from '../ops/delete.js';
+import { previewRestore } from '../ops/restore.js';
+import type { StoreOp } from '../ops/types.js';
+import { resolveId } from '../store/read-store.js';
+import type { RecordMeta } from '../store/types.js';
+import { CkptdError, SafetyError, UsageError } from '../util/errors.js';
+import type { EventHub } from './event-stream.js';
+
+export interface RunsReply {
+  runs: { name: string; path: string; store: string }[];
+  /** The run to show first (`--run`, else the first). */
+  selected: string | null;
+}
+
+export interface RecordsReply {
+  run: { name: string; path: string; store: string };
+  /** True when a daemon holds the store (changes then go through it). */
+  daemon: boolean;
+  usage: { records: number; disk_bytes: number; apparent_bytes: number };
+  records: ListedRecord[];
+}
+
+export interface RestorePreview {
+  record: Omit<RecordMeta, 'files'> & { file_count: number };
+  target: string;
+  write: { path: string; size: number }[];
+  write_bytes: number;
+  remove: { path: string; size: number }[];
+  /** Files whose metadata match: hashed during the restore, written only if their bytes differ. */
+  same: number;
+}
+
+export interface DeletePreview {
+  record: Omit<RecordMeta, 'files'> & { file_count: number };
+  freed_bytes: number;
+  /** Why the CLI would refuse this deletion without --force, or null. */
+  refused: string | null;
+}
+
+/** Label fields a request may set; absent ones stay as they are. */
+export interface LabelRequest {
+  name?: unknown;
+  notes?: unknown;
+  pinned?: unknown;
+}
+
+export class PanelApi {
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private inFlight = 0;
+
+  constructor(
+    private readonly config: Config,
+    private readonly hub: EventHub,
+    private readonly preferredRun: string | null = null,
+  ) {}
+
+  /** The config's runs. */
+  runs(): RunsReply {
+    const runs = this.config.runs.map((r) => ({ name: r.name, path: r.path, store: r.store }));
+    const selected = this.preferredRun ?? runs[0]?.name ?? null;
+    return { runs, selected };
+  }
+
+  /** The run named `name`; otherwise a `NotFound` (HTTP 404) that names the config's runs. */
+  run(name: string): RunConfig {
+    const run = this.config.runs.find((r) => r.name === name);
+    if (!run) throw new NotFound(`no run named "${name}"; the config's runs are: ${this.config.runs.map((r) => r.name).join(', ')}`);
+    return run;
+  }
+
+  /** Every snapshot and save of the run (newest first, with `own_bytes`), the store's usage and whether a daemon runs. */
+  async records(name: string): Promise<RecordsReply> {
+    const run = this.run(name);
+    const [records, usage, daemon] = await Promise.all([listRecords(run, undefined), storeUsage(run), daemonHolds(run)]);
+    return {
+      run: { name: run.name, path: run.path, store: run.store },
+      daemon,
+      usage: { records: usage.records, disk_bytes: usage.diskBytes, apparent_bytes: usage.apparentBytes },
+      records,
+    };
+  }
+
+  /** What restoring `id` would write and remove in the run, for the confirmation dialog. */
+  async restorePreview(name: string, id: string): Promise<RestorePreview> {
+    const run = this.run(name);
+    const meta = await this.resolve(run, id);
+    if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
+    const plan = await previewRestore(run, meta).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return { write: meta.files, confirm: [], remove: [] };
+      throw err;
+    });
+    return {
+      record: summary(meta),
+      target: run.path,
+      write: plan.write.map((f) => ({ path: f.path, size: f.size })),
+      write_bytes: plan.write.reduce((n, f) => n + f.size, 0),
+      remove: plan.remove.map((f) => ({ path: f.path, size: f.size })),
+      same: plan.confirm.length,
+    };
+  }
+
+  /** What deleting `id` alone frees, and whether the last-good-snapshot rule refuses it. */
+  async deletePreview(name: string, id: string): Promise<DeletePreview> {
+    const run = this.run(name);
+    const meta = await this.resolve(run, id);
+    try {
+      const plan = await planDelete(run.store, [meta.id], false);
+      return { record: summary(meta), freed_bytes: plan.freedBytes, refused: null };
+    } catch (err) {
+      if (!(err instanceof SafetyError)) throw err;
+      return { record: summary(meta), freed_bytes: 0, refused: err.message };
+    }
+  }
+
+  /** Takes a manual snapshot (waits for the run to settle, as `ckptd snapshot` does). */
+  async snapshot(name: string, body: LabelRequest): Promise<{ id: string; via_daemon: boolean }> {
+    const run = this.run(name);
+    const label = {
+      name: checkLabel('name', optionalText(body.name, 'name') ?? undefined),
+      notes: checkLabel('notes', optionalText(body.notes, 'notes') ?? undefined) || null,
+      pinned: body.pinned === true,
+    };
+    return this.announce(run, 'snapshot', null, async () => {
+      const r = await takeManualSnapshot(run, label, createCliLogger({ verbose: process.stderr.isTTY === true }));
+      return { id: r.id, via_daemon: r.viaDaemon, message: `snapshot ${r.id} taken` };
+    });
+  }
+
+  /**
+   * Restores snapshot `id` into the run, after a pre-restore snapshot; refused (SafetyError) while the
+   * trainer writes, or when `verify` marked the snapshot damaged (the CLI needs --force for both).
+   */
+  async restore(name: string, id: string): Promise<Record<string, unknown>> {
+    const run = this.run(name);
+    const meta = await this.resolve(run, id);
+    if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
+    if (isDamaged(meta)) {
+      throw new SafetyError(`snapshot ${meta.id} is marked damaged by verify; restore it from the command line with --force only if you know what you need from it`);
+    }
+    return this.runOp(run, { kind: 'restore', id: meta.id, force: false, to: null });
+  }
+
+  /** Deletes one snapshot or save (never the last good snapshot: that needs the CLI's --force). */
+  async delete(name: string, id: string): Promise<Record<string, unknown>> {
+    const run = this.run(name);
+    const meta = await this.resolve(run, id);
+    return this.runOp(run, { kind: 'delete', ids: [meta.id], force: false });
+  }
+
+  /** Renames, re-notes, pins or unpins (`""` or null clears a name or notes). */
+  async label(name: string, id: string, body: LabelRequest): Promise<Record<string, unknown>> {
+    const run = this.run(name);
+    const meta = await this.resolve(run, id);
+    const op: StoreOp = { kind: 'label', id: meta.id };
+    const newName = optionalText(body.name, 'name');
+    const newNotes = optionalText(body.notes, 'notes');
+    if (newName !== undefined) op.name = newName === null ? null : checkLabel('name', newName);
+    if (newNotes !== undefined) op.notes = newNotes === null ? null : checkLabel('notes', newNotes) || null;
+    if (body.pinned !== undefined) {
+      if (typeof body.pinned !== 'boolean') throw new UsageError('pinned must be true or false');
+      op.pinned = body.pinned;
+    }
+    if (op.name === undefined && op.notes === undefined && op.pinned === undefined) throw new UsageError('nothing to change: give name, notes or pinned');
+    return this.runOp(run, op);
+  }
+
+  private async resolve(run: RunConfig, id: string): Promise<RecordMeta> {
+    try {
+      return await resolveId(run.store, id);
+    } catch (err) {
+      throw new NotFound((err as Error).message);
+    }
+  }
+
+  private runOp(run: RunConfig, op: StoreOp): Promise<Record<string, unknown>> {
+    const id = op.kind === 'delete' ? (op.ids[0] ?? null) : op.kind === 'prune' ? null : op.id;
+    return this.announce(run, op.kind, id, async () => {
+      let lastSent = 0;
+      const progress = (done: number, total: number): void => {
+        const now = Date.now();
+        if (now - lastSent < 150 && done < total) return;
+        lastSent = now;
+        this.hub.send({ type: 'op', run: run.name, op: op.kind, id, state: 'progress', done, total });
+      };
+      const r = await runStoreOp(run, op, false, progress);
+      return { ...r.data, message: r.message, via_daemon: r.viaDaemon };
+    });
+  }
+
+  /** How many operations are running or queued. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves when every operation started so far has ended. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.catch(() => undefined)));
+  }
+
+  /** Runs `work` after the run's earlier operations, telling every page when it starts and ends. */
+  private announce<T extends { message: string }>(run: RunConfig, op: string, id: string | null, work: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(run.name) ?? Promise.resolve();
+    this.inFlight++;
+    const next = prev.catch(() => undefined).then(async () => {
+      this.hub.send({ type: 'op', run: run.name, op, id, state: 'started' });
+      try {
+        const r = await work();
+        this.hub.send({ type: 'op', run: run.name, op, id, state: 'done', message: r.message });
+        return r;
+      } catch (err) {
+        this.hub.send({ type: 'op', run: run.name, op, id, state: 'failed', message: (err as Error).message });
+        throw err;
+      } finally {
+        this.inFlight--;
+        // The watcher would see the change too; telling at once makes the page feel immediate.
+        this.hub.send({ type: 'records', run: run.name });
+      }
+    });
+    this.queues.set(run.name, next);
+    return next;
+  }
+}
+
+/** A run or record that does not exist (HTTP 404). */
+export class NotFound extends CkptdError {
+  override readonly name = 'NotFound';
+}
+
+function summary(meta: RecordMeta): Omit<RecordMeta, 'files'> & { file_count: number } {
+  const { files, ...rest } = meta;
+  return { ...rest, file_count: files.length };
+}
+
+/** A string, null (clear) or undefined (leave as is); anything else is a usage error. */
+function optionalText(v: unknown, what: string): string | null | undefined {
+  if (v === undefined || v === null || typeof v === 'string') return v;
+  throw new UsageError(`${what} must be a string`);
+}

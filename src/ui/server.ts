@@ -1,0 +1,213 @@
+/**
+ * The Version panel's HTTP server (`ckptd ui`): Node's `http` module on 127.0.0.1 only. Every
+ * request passes `checkAccess` first (token cookie, `X-Ckptd-Token` on changes, Host/Origin checks);
+ * then it gets the page, one of its assets, a JSON API answer or the event stream. Errors are JSON
+ * `{error, exitCode}` with the CLI's exit code: 400 bad request (2), 404 unknown run or record,
+ * 409 refused for safety (3), 500 failed (1).
+ *
+ * API (run = a run's name, id = a record id or unique prefix):
+ *   GET  /api/runs                                  the config's runs
+ *   GET  /api/runs/:run/records                     records (newest first, with own_bytes), store usage, daemon
+ *   GET  /api/runs/:run/records/:id/restore-preview files a restore would write and remove
+ *   GET  /api/runs/:run/records/:id/delete-preview  bytes freed, or why it is refused
+ *   POST /api/runs/:run/snapshots                   {name?, notes?, pinned?}: a manual snapshot
+ *   POST /api/runs/:run/records/:id/restore         restore (progress on the event stream)
+ *   POST /api/runs/:run/records/:id/delete          delete
+ *   POST /api/runs/:run/records/:id/labels          {name?, notes?, pinned?}
+ *   GET  /api/events                                Server-Sent Events: `records`, `op`
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/types.js';
+import { CkptdError } from '../util/errors.js';
+import { checkAccess, newAccessToken } from './access.js';
+import { EventHub } from './event-stream.js';
+import { NotFound, PanelApi, type LabelRequest } from './panel-api.js';
+import { findUiDir, loadAssets, type Asset } from './static-files.js';
+import { watchStore } from './store-watch.js';
+
+/** The only address the panel listens on. */
+export const UI_HOST = '127.0.0.1';
+
+export interface UiServerOptions {
+  config: Config;
+  /** 0 picks a free port. */
+  port: number;
+  /** The run the page shows first. */
+  preferredRun?: string | null;
+  /** Default: a fresh random token. */
+  token?: string;
+  /** Default: the package's `ui/` folder. */
+  uiDir?: string;
+  /** How often each store is re-read for changes fs.watch may miss (default 2 s). */
+  pollMs?: number;
+  /** Hears each refused request (method, path, status and reason; never a token). */
+  onRefused?: (line: string) => void;
+}
+
+export interface UiServer {
+  /** The URL to open, with the access token. */
+  url: string;
+  port: number;
+  token: string;
+  /** How many operations (snapshot, restore, delete, label) are running or queued. */
+  pending(): number;
+  /**
+   * Stops accepting requests, waits for the operations in progress (a restore is not cut short),
+   * then stops watching, ends every event stream and closes the server.
+   */
+  close(): Promise<void>;
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+};
+
+const MAX_BODY = 64 * 1024;
+
+/** Starts the panel; resolves once it listens. */
+export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
+  const token = opts.token ?? newAccessToken();
+  const assets = loadAssets(opts.uiDir ?? findUiDir());
+  const hub = new EventHub();
+  const api = new PanelApi(opts.config, hub, opts.preferredRun ?? null);
+  let port = 0;
+
+  const server = http.createServer((req, res) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    handle(req, res).catch((err: unknown) => sendError(res, err));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const verdict = checkAccess({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, port, token);
+    if (!verdict.ok) {
+      req.resume();
+      // The path only: a query may hold a (wrong) token.
+      const where = (req.url ?? '/').split('?')[0];
+      opts.onRefused?.(`refused ${req.method} ${where} (${verdict.status}): ${verdict.reason}`);
+      if ((req.url ?? '/').startsWith('/api/')) return sendJson(res, verdict.status, { error: verdict.reason });
+      res.writeHead(verdict.status, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(`${verdict.status === 401 ? 'Unauthorized' : 'Forbidden'}: ${verdict.reason}\n`);
+      return;
+    }
+    if ('setCookie' in verdict) {
+      // Not a 303: a navigation that started on another site would carry that through the redirect,
+      // and the browser would withhold the SameSite=Strict cookie from `/`. A refresh from this page
+      // is a same-origin navigation, so the cookie goes with it.
+      const body = `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${verdict.location}"><title>ckptd</title><a href="${verdict.location}">Open the Version panel</a>\n`;
+      res.writeHead(200, { 'Set-Cookie': verdict.setCookie, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    const url = new URL(req.url ?? '/', `http://${UI_HOST}:${port}`);
+    const method = req.method ?? 'GET';
+    if (!url.pathname.startsWith('/api/')) {
+      if (method !== 'GET' && method !== 'HEAD') return sendJson(res, 405, { error: `${method} is not allowed here` });
+      const asset = assets.get(url.pathname);
+      if (!asset) return sendJson(res, 404, { error: `no such page: ${url.pathname}` });
+      return sendAsset(res, asset, url.pathname === '/' ? token : null, method === 'HEAD');
+    }
+    if (url.pathname === '/api/events' && method === 'GET') return hub.attach(req, res);
+    if (url.pathname === '/api/runs' && method === 'GET') return sendJson(res, 200, api.runs());
+
+    const m = /^\/api\/runs\/([a-z0-9._-]+)\/(records|snapshots)(?:\/([0-9a-z-]+)(?:\/([a-z-]+))?)?$/.exec(url.pathname);
+    if (!m) return sendJson(res, 404, { error: `no such API: ${method} ${url.pathname}` });
+    const [, run, collection, id, action] = m as unknown as [string, string, string, string | undefined, string | undefined];
+    if (method === 'GET' && collection === 'records' && id === undefined) return sendJson(res, 200, await api.records(run));
+    if (method === 'GET' && collection === 'records' && id !== undefined && action === 'restore-preview') return sendJson(res, 200, await api.restorePreview(run, id));
+    if (method === 'GET' && collection === 'records' && id !== undefined && action === 'delete-preview') return sendJson(res, 200, await api.deletePreview(run, id));
+    if (method === 'POST') {
+      const body = (await readJsonBody(req)) as LabelRequest;
+      if (collection === 'snapshots' && id === undefined) return sendJson(res, 201, await api.snapshot(run, body));
+      if (collection === 'records' && id !== undefined && action === 'restore') return sendJson(res, 200, await api.restore(run, id));
+      if (collection === 'records' && id !== undefined && action === 'delete') return sendJson(res, 200, await api.delete(run, id));
+      if (collection === 'records' && id !== undefined && action === 'labels') return sendJson(res, 200, await api.label(run, id, body));
+    }
+    return sendJson(res, 404, { error: `no such API: ${method} ${url.pathname}` });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, UI_HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+
+  const stopWatching = opts.config.runs.map((run) =>
+    watchStore(run.store, () => hub.send({ type: 'records', run: run.name }), { pollMs: opts.pollMs ?? 2000 }),
+  );
+
+  return {
+    url: `http://${UI_HOST}:${port}/?token=${token}`,
+    port,
+    token,
+    pending: () => api.pending,
+    async close() {
+      server.close();
+      await api.idle();
+      for (const stop of stopWatching) stop();
+      hub.close();
+      server.closeAllConnections();
+    },
+  };
+}
+
+function sendAsset(res: ServerResponse, asset: Asset, token: string | null, headOnly: boolean): void {
+  // The page carries the token for the X-Ckptd-Token header (only a same-origin page can read it).
+  const body = token === null ? asset.body : Buffer.from(asset.body.toString('utf8').replace('__CKPTD_TOKEN__', token));
+  res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': body.length });
+  res.end(headOnly ? undefined : body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
+  res.end(body);
+}
+
+/** Maps an error to its HTTP status, with the CLI's exit code beside the message. */
+function sendError(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const e = err as Error;
+  const exitCode = err instanceof CkptdError ? err.exitCode : 1;
+  const status = err instanceof NotFound ? 404 : err instanceof BadBody ? 400 : exitCode === 2 ? 400 : exitCode === 3 ? 409 : 500;
+  sendJson(res, status, { error: e.message ?? String(err), exitCode: err instanceof NotFound ? 2 : exitCode });
+}
+
+class BadBody extends CkptdError {
+  override readonly exitCode = 2;
+}
+
+/** Reads a JSON object body of at most 64 KB (an empty body is `{}`). */
+async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? '';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new BadBody(`request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  if (!/^application\/json\b/i.test(type)) throw new BadBody('send the request body as application/json');
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new BadBody(`the request body is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadBody('the request body must be a JSON object');
+  return v as Record<string, unknown>;
+}
