@@ -48,9 +48,12 @@ const journalLine = winston.format.printf((info) => {
     .join('\n');
 });
 
+/** Fields the text line's message already says in words; JSON lines keep them for scripts. */
+const SAID_IN_MESSAGE = new Set(['copied_bytes', 'linked_bytes', 'duration_ms', 'digest', 'reasons', 'remove']);
+
 function formatFields(fields: Record<string | symbol, unknown>): string {
   return Object.entries(fields)
-    .filter(([k]) => typeof k === 'string')
+    .filter(([k]) => typeof k === 'string' && !SAID_IN_MESSAGE.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
 }
