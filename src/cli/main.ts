@@ -262,11 +262,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Exits once stdout and stderr have written everything: on a pipe their writes are asynchronous,
+ * and exiting at once would cut off a large `--json` document (`ckptd list --json | jq`).
+ */
+function exitWhenFlushed(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 // Exit explicitly: libraries (cron, lock refresh) may hold timers after the command is done.
 main(process.argv).then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (err: unknown) => {
     process.stderr.write(`error: ${String(err)}\n`);
-    process.exit(1);
+    exitWhenFlushed(1);
   },
 );
