@@ -37,7 +37,16 @@ export async function listSnapshots(store: string): Promise<ReadSnapshotMeta[]> 
  * hard-links. A damaged snapshot is never a link source (a link would share its bad bytes).
  */
 export async function newestGoodSnapshot(store: string): Promise<ReadSnapshotMeta | null> {
-  return (await listSnapshots(store)).find((s) => !s.damaged) ?? null;
+  // Newest first, stopping at the first good one: each snapshot.json holds a whole manifest (tens
+  // of MB for a run of 100,000 files), and this runs before every snapshot.
+  const damaged = await damagedIds(store);
+  const ids = (await readdirOrEmpty(snapshotsDir(store))).filter(isValidId).sort((a, b) => (a < b ? 1 : -1));
+  for (const id of ids) {
+    if (damaged.has(id)) continue;
+    const r = await readSnapshotMeta(store, id);
+    if (!('problem' in r)) return { ...r.meta, damaged: false };
+  }
+  return null;
 }
 
 /**
@@ -102,16 +111,15 @@ async function scanSnapshots(store: string): Promise<{ snapshots: ReadSnapshotMe
   const snapshots: ReadSnapshotMeta[] = [];
   const problems: StoreProblem[] = [];
   const damaged = await damagedIds(store);
-  for (const name of await readdirOrEmpty(snapshotsDir(store))) {
+  const names = await readdirOrEmpty(snapshotsDir(store));
+  const metas = await mapLimit(names, READ_PARALLEL, (name) => (isValidId(name) ? readSnapshotMeta(store, name) : Promise.resolve(null)));
+  names.forEach((name, i) => {
     const dir = path.join(snapshotsDir(store), name);
-    if (!isValidId(name)) {
-      problems.push({ path: dir, problem: 'not a snapshot id' });
-      continue;
-    }
-    const r = await readSnapshotMeta(store, name);
-    if ('problem' in r) problems.push({ path: dir, problem: r.problem });
+    const r = metas[i]!;
+    if (r === null) problems.push({ path: dir, problem: 'not a snapshot id' });
+    else if ('problem' in r) problems.push({ path: dir, problem: r.problem });
     else snapshots.push({ ...r.meta, damaged: damaged.has(name) });
-  }
+  });
   snapshots.sort((a, b) => (a.id < b.id ? 1 : -1));
   return { snapshots, problems };
 }
@@ -120,18 +128,16 @@ async function scanSaves(store: string): Promise<{ saves: ReadSaveMeta[]; proble
   const saves: ReadSaveMeta[] = [];
   const problems: StoreProblem[] = [];
   const damaged = await damagedIds(store);
-  for (const name of await readdirOrEmpty(saveRecordsDir(store))) {
-    // Temp files of atomic writes in progress (or left by a crash) are not records.
-    if (name.startsWith('.') || !name.endsWith('.json')) continue;
-    const id = name.slice(0, -'.json'.length);
-    if (!isValidId(id)) {
-      problems.push({ path: path.join(saveRecordsDir(store), name), problem: 'not a save id' });
-      continue;
-    }
-    const r = await readSaveMeta(store, id);
-    if ('problem' in r) problems.push({ path: saveRecordFile(store, id), problem: r.problem });
+  // Temp files of atomic writes in progress (or left by a crash) are not records.
+  const names = (await readdirOrEmpty(saveRecordsDir(store))).filter((name) => !name.startsWith('.') && name.endsWith('.json'));
+  const ids = names.map((name) => name.slice(0, -'.json'.length));
+  const metas = await mapLimit(ids, READ_PARALLEL, (id) => (isValidId(id) ? readSaveMeta(store, id) : Promise.resolve(null)));
+  ids.forEach((id, i) => {
+    const r = metas[i]!;
+    if (r === null) problems.push({ path: path.join(saveRecordsDir(store), names[i]!), problem: 'not a save id' });
+    else if ('problem' in r) problems.push({ path: saveRecordFile(store, id), problem: r.problem });
     else saves.push({ ...r.meta, damaged: damaged.has(id) });
-  }
+  });
   saves.sort((a, b) => (a.id < b.id ? 1 : -1));
   return { saves, problems };
 }
@@ -174,6 +180,23 @@ async function readJson(file: string): Promise<{ value: unknown } | { problem: s
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Metadata files read at once: one at a time, 1,000 snapshots took ~0.2 s of thread-pool round trips. */
+const READ_PARALLEL = 16;
+
+/** `fn` over `items`, at most `limit` at a time; results in the order of `items`. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {
