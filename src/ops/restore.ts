@@ -149,10 +149,17 @@ async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: strin
   const staged: Staged[] = [];
   const total = files.reduce((n, f) => n + (f.type === 'symlink' ? 0 : f.size), 0);
   let done = 0;
+  await fsp.mkdir(root, { recursive: true });
+  const realRoot = await fsp.realpath(root);
   try {
     for (const f of files) {
       const final = path.join(root, f.path);
       await fsp.mkdir(path.dirname(final), { recursive: true });
+      // A folder of the path may have become a symlink since: never write through it out of `root`.
+      const realDir = await fsp.realpath(path.dirname(final));
+      if (realDir !== realRoot && !realDir.startsWith(realRoot + path.sep)) {
+        throw new SafetyError(`not restoring ${f.path}: ${path.dirname(final)} now leads outside ${root} (to ${realDir}); nothing in ${root} was changed`);
+      }
       const tmp = path.join(path.dirname(final), `${STAGE_PREFIX}${randomBytes(4).toString('hex')}-${path.basename(final)}`.slice(0, 255));
       const stored = path.join(snapshot.path, f.path);
       if (f.type === 'symlink') {

@@ -210,3 +210,22 @@ describe('restore and delete through a running daemon', () => {
     expect(await d.stop()).toBe(0);
   });
 });
+
+describe('restore never writes outside the run', () => {
+  it('refuses when a folder of the run became a symlink leading elsewhere, and changes nothing', async () => {
+    const { dir, run, cfg } = setup();
+    fs.mkdirSync(path.join(run, 'data'));
+    writeState(run, 1, { 'data/shard.bin': 'inside' });
+    const a = (await cli(['snapshot'], cfg)).stdout.trim();
+    const outside = path.join(dir, 'outside');
+    fs.mkdirSync(outside);
+    fs.rmSync(path.join(run, 'data'), { recursive: true });
+    fs.symlinkSync(outside, path.join(run, 'data'));
+    writeState(run, 2);
+    const r = await cli(['restore', a, '--yes'], cfg);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/now leads outside/);
+    expect(fs.readdirSync(outside)).toEqual([]);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'state.json'), 'utf8'))).toEqual({ epoch: 2 });
+  });
+});
