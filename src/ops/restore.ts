@@ -181,8 +181,9 @@ async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: strin
       if (copy.sha256 !== f.sha256 || copy.size !== f.size) {
         throw new Error(`snapshot ${snapshot.id} is damaged: ${f.path} does not match its manifest (sha256 differs); nothing in ${root} was changed. Run \`ckptd verify ${snapshot.id}\``);
       }
-      // Rounded to the microsecond, the precision Node can set (diff compares to that precision).
-      const mtime = Number((BigInt(f.mtime_ns) + 500n) / 1000n) / 1e6;
+      // Node sets times from a double of seconds, truncated to the microsecond; aiming at the middle
+      // of the intended microsecond makes the truncation land on it (diff compares to that precision).
+      const mtime = (Number((BigInt(f.mtime_ns) + 500n) / 1000n) + 0.5) / 1e6;
       await fsp.utimes(tmp, mtime, mtime);
     }
     return staged;

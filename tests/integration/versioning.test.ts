@@ -28,8 +28,12 @@ interface Meta {
 }
 
 const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-const old = (file: string): void => {
-  const t = new Date(Date.now() - 60_000);
+// Past times ending in .817 s: their double of seconds is stored as ...816999000 ns, so a restore
+// must set the mtime back to exactly that microsecond (diff compares to it), not one below. Each
+// state written gets its own second, as a trainer's writes would.
+let generation = 0;
+const old = (file: string, gen: number): void => {
+  const t = new Date(1_795_450_853_817 + gen * 1000);
   fs.utimesSync(file, t, t);
 };
 
@@ -50,7 +54,8 @@ function writeState(run: string, epoch: number, extra: Record<string, string> = 
     fs.mkdirSync(path.dirname(path.join(run, k)), { recursive: true });
     fs.writeFileSync(path.join(run, k), v);
   }
-  for (const f of ['model.safetensors', 'state.json', ...Object.keys(extra)]) old(path.join(run, f));
+  const gen = ++generation;
+  for (const f of ['model.safetensors', 'state.json', ...Object.keys(extra)]) old(path.join(run, f), gen);
 }
 
 async function cli(args: string[], cfg: string) {
