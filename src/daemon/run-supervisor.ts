@@ -226,7 +226,7 @@ export class RunSupervisor {
     });
   }
 
-  /** The run folder vanished: drop the watch and wait for the folder to come back. */
+  /** Watches afresh (with polling once inotify ran out), or waits for the folder when it is gone. */
   private async reattachWatcher(): Promise<void> {
     const w = this.watcher;
     this.watcher = null;
@@ -331,7 +331,7 @@ export class RunSupervisor {
       // The trainer has not created its folder yet (or deleted it): the watcher reports its creation.
       if (this.lastSettledDigest !== 'missing') this.logger.info(`waiting for ${run.path} to be created`, { event: 'waiting-for-run' });
       this.lastSettledDigest = 'missing';
-      if (this.watcher) await this.reattachWatcher();
+      // The watcher itself follows the folder being deleted and created again.
       this.failWaiters(`the run folder ${run.path} does not exist`);
       return;
     }

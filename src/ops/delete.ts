@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { deleteSave, deleteSnapshot } from '../store/delete-snapshot.js';
 import { listSnapshots, resolveId } from '../store/read-store.js';
-import type { RecordMeta, SnapshotMeta } from '../store/types.js';
+import type { RecordMeta } from '../store/types.js';
 import { SafetyError } from '../util/errors.js';
 
 export interface DeletePlan {
@@ -16,9 +16,9 @@ export interface DeletePlan {
   freedBytes: number;
 }
 
-/** True when `verify` marked the snapshot damaged. */
+/** True when `verify` marked the record damaged (reads set `damaged` from the marker). */
 export function isDamaged(meta: RecordMeta): boolean {
-  return (meta as { damaged?: boolean }).damaged === true;
+  return meta.damaged === true;
 }
 
 /**
@@ -69,34 +69,38 @@ export async function freedBy(records: RecordMeta[]): Promise<number> {
   return freed;
 }
 
-/** Bytes `records` take on disk together, each hard-linked file counted once. */
-export async function diskBytes(records: RecordMeta[]): Promise<number> {
-  let total = 0;
-  for (const v of (await inodesOf(records)).values()) total += v.size;
-  return total;
+/** One stored file of a record as the disk sees it: its inode (`dev:ino`), size and link count. */
+export interface StoredInode {
+  key: string;
+  size: number;
+  links: number;
 }
 
+/**
+ * The files a record holds on disk: a snapshot's files and its `snapshot.json`; a save's exported
+ * file, or the files of its exported folder. The one place that knows what deleting a record frees.
+ */
+export async function storedInodes(r: RecordMeta): Promise<StoredInode[]> {
+  const single = r.kind === 'save' && (await fsp.lstat(r.path).catch(() => null))?.isFile() === true;
+  const files = single ? [r.path] : r.files.map((f) => path.join(r.path, f.path));
+  if (r.kind !== 'save') files.push(path.join(path.dirname(r.path), 'snapshot.json'));
+  const out: StoredInode[] = [];
+  for (const file of files) {
+    const st = await fsp.lstat(file, { bigint: true }).catch(() => null);
+    if (st?.isFile()) out.push({ key: `${st.dev}:${st.ino}`, size: Number(st.size), links: Number(st.nlink) });
+  }
+  return out;
+}
+
+/** Every inode of `records`, with how many of their files link to it. Records are read in parallel. */
 async function inodesOf(records: RecordMeta[]): Promise<Map<string, { size: number; nlink: number; seen: number }>> {
   const inodes = new Map<string, { size: number; nlink: number; seen: number }>();
-  for (const r of records) {
-    // A save's path is its exported file, or the folder of a multi-file export.
-    const single = r.kind === 'save' && (await fsp.lstat(r.path).catch(() => null))?.isFile() === true;
-    const files = single ? [r.path] : r.files.map((f) => path.join(r.path, f.path));
-    // A snapshot's own metadata goes with it too.
-    if (r.kind !== 'save') files.push(path.join(path.dirname(r.path), 'snapshot.json'));
-    for (const file of files) {
-      const st = await fsp.lstat(file, { bigint: true }).catch(() => null);
-      if (!st?.isFile()) continue;
-      const key = `${st.dev}:${st.ino}`;
-      const cur = inodes.get(key) ?? { size: Number(st.size), nlink: Number(st.nlink), seen: 0 };
+  for (const files of await Promise.all(records.map(storedInodes))) {
+    for (const f of files) {
+      const cur = inodes.get(f.key) ?? { size: f.size, nlink: f.links, seen: 0 };
       cur.seen++;
-      inodes.set(key, cur);
+      inodes.set(f.key, cur);
     }
   }
   return inodes;
-}
-
-/** Bytes only this snapshot holds (what deleting it alone frees). */
-export async function exclusiveBytes(meta: SnapshotMeta): Promise<number> {
-  return freedBy([meta]);
 }

@@ -3,35 +3,24 @@
  * counts, saves), asks the pure core (`planRetention`, `planSaveRetention`) and, unless it is a dry
  * run, deletes what the plan removes, re-checking each one against the store first.
  */
-import fsp from 'node:fs/promises';
-import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import { planRetention, planSaveRetention, type RetentionEntry, type RetentionItem, type RetentionPlan } from '../policy/plan-retention.js';
 import { deleteSave, deleteSnapshot } from '../store/delete-snapshot.js';
 import { listSaves, listSnapshots } from '../store/read-store.js';
 import type { SnapshotMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
-import { isDamaged } from './delete.js';
+import { isDamaged, storedInodes } from './delete.js';
 
 /** The snapshots of a store as retention sees them, with each stored file's inode and link count. */
 export async function retentionItems(store: string): Promise<RetentionItem[]> {
   const snapshots = await listSnapshots(store);
-  return Promise.all(snapshots.map(async (s) => ({ ...itemOf(s), files: await inodesOf(s) })));
+  return Promise.all(snapshots.map(async (s) => ({ ...itemOf(s), files: await storedInodes(s) })));
 }
 
 function itemOf(s: SnapshotMeta): RetentionItem {
   return { id: s.id, kind: s.kind, pinned: s.pinned, created: Date.parse(s.created), damaged: isDamaged(s), metrics: s.metrics, loss: s.loss };
 }
 
-async function inodesOf(s: SnapshotMeta): Promise<{ key: string; size: number; links: number }[]> {
-  const out: { key: string; size: number; links: number }[] = [];
-  // The snapshot's own snapshot.json is freed with it too.
-  for (const file of [...s.files.map((f) => path.join(s.path, f.path)), path.join(path.dirname(s.path), 'snapshot.json')]) {
-    const st = await fsp.lstat(file, { bigint: true }).catch(() => null);
-    if (st?.isFile()) out.push({ key: `${st.dev}:${st.ino}`, size: Number(st.size), links: Number(st.nlink) });
-  }
-  return out;
-}
 
 /** The run's retention rules for the core; `freeBytesNeeded` is what a coming snapshot must find free. */
 export function rulesOf(run: RunConfig, freeBytesNeeded = 0) {
