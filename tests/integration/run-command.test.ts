@@ -165,8 +165,10 @@ describe('ckptd run', () => {
   it('does not pass on a Ctrl-C typed in the terminal: the trainer got it already', async () => {
     const s = setup();
     // `script` gives ckptd a real terminal; \x03 there makes the kernel send SIGINT to the foreground process group.
-    const command = [process.execPath, CLI, 'run', '--config', s.cfg, '--', process.execPath, s.trainer, '--trap', '--label', 'p'].map((a) => `'${a}'`).join(' ');
-    const p = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...s.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // `exec`: without it a shell that forks (dash, the /bin/sh `script` uses when SHELL is unset) stays in the
+    // foreground group and dies of the Ctrl-C itself, which `script -e` reports as 130.
+    const command = 'exec ' + [process.execPath, CLI, 'run', '--config', s.cfg, '--', process.execPath, s.trainer, '--trap', '--label', 'p'].map((a) => `'${a}'`).join(' ');
+    const p = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...s.env, SHELL: '/bin/sh' }, stdio: ['pipe', 'pipe', 'pipe'] });
     cleanups.push(() => void p.kill('SIGKILL'));
     let output = '';
     p.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
