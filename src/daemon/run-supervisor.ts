@@ -184,9 +184,9 @@ export class RunSupervisor {
   }
 
   /**
-   * Watches the run folder, or, while it does not exist, checks for it every second: chokidar
-   * misses files written into a folder created after the watch started (chokidar issues #462,
-   * #1422), so the watch starts only once the folder is there.
+   * Watches the run folder, or, while it does not exist, checks for it every second: a watch
+   * needs a folder to watch (and chokidar, used for polling, misses files written into a folder
+   * created after its watch started: chokidar issues #462, #1422).
    */
   private attachWatcher(): void {
     const run = this.run;
