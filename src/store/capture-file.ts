@@ -1,21 +1,35 @@
 /**
  * Copying one file of the run into the store so that the copy is provably a version the writer
  * had finished: the source must look exactly as the scan saw it before the copy, and must not have
- * changed in any way (size, mtime, ctime, inode, path) when the copy is done.
+ * changed in any way (size, mtime, ctime, inode, path) when the copy is done. The hash is taken
+ * while copying, from the very inode copied, never by a second read of a source that may have
+ * moved on since.
  *
- * The bytes are hashed as they are written (one read, one write: the hash is of the stored bytes,
- * not a second read of a source that may have moved on). Reads run ahead of hashing and writing
- * (three 8 MiB buffers), and the written part is flushed every 256 MiB so that the final fsync does
- * not wait for the whole file: measured on ext4 this beats copy_file_range-then-hash-the-copy.
+ * Two ways, by size:
+ * - a small file (up to `SMALL_FILE`) is read whole by one read of the opened source into one
+ *   buffer, which is hashed and written to the new file: the stored bytes are the hashed bytes.
+ *   Everything but the fsync runs synchronously (`copySmallFileSync`): for a file of a few KB a
+ *   thread-pool round trip per call cost several times the calls themselves.
+ * - a larger file is copied by the kernel (copy_file_range, or a reflink where the file system
+ *   shares blocks copy-on-write) from the opened inode while this thread hashes that same inode,
+ *   reading the next 8 MiB chunk while hashing one: no user-space copy, and the hash overlaps the
+ *   copy.
  */
 import { createHash } from 'node:crypto';
 import fs, { type BigIntStats } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { FileChangedError, FileVanishedError, withPath } from './errors.js';
 import type { ScanEntry } from './types.js';
 
 /** Re-exported: the errors `captureFile` throws. */
 export { FileChangedError, FileVanishedError } from './errors.js';
+
+/** Files up to this size are copied by `copySmallFileSync` (one read, one write); larger ones by the kernel. */
+export const SMALL_FILE = 1 << 20;
+
+// O_NOFOLLOW: a symlink swapped in is not followed; O_NONBLOCK: a FIFO swapped in cannot hang us.
+const OPEN_SOURCE = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
 const CHUNK = 8 << 20;
 /** Full-size buffers kept for the next copy, so copying many large files does not churn memory. */
@@ -29,6 +43,14 @@ function takeBuffers(n: number): Buffer[] {
 function giveBuffers(bufs: Buffer[]): void {
   for (const b of bufs) if (spare.length < MAX_SPARE) spare.push(b);
 }
+
+/**
+ * The one buffer of every small copy (they run synchronously, one at a time), one byte longer than
+ * `SMALL_FILE` so that a read can see a file that grew.
+ */
+let smallBuffer: Buffer | null = null;
+
+const fsync = promisify(fs.fsync);
 
 /** How `captureFile` creates the copy. */
 export interface CaptureOptions {
@@ -47,6 +69,15 @@ export interface Captured {
   ctimeNs: string;
 }
 
+/** A copy made by `copySmallFileSync`: complete, checked and read-only, but not yet durable. */
+export interface PendingCopy extends Captured {
+  /**
+   * fsyncs and closes the copy; on failure removes it and rejects (path in the message, a full disk
+   * as `NoSpaceError`). Must be called exactly once, at once: until then the copy holds an open fd.
+   */
+  sync(): Promise<void>;
+}
+
 /**
  * Copies `src` to a NEW file `dst` (fails if `dst` exists), hashing the bytes copied, and fsyncs
  * `dst`. Guarantees the copy is the version `expect` describes, untouched during the copy: before,
@@ -54,18 +85,29 @@ export interface Captured {
  * and the path must still show the same size, mtime, ctime and inode. Otherwise `dst` is removed and
  * `FileChangedError` (path, what changed) is thrown. A missing source throws `FileVanishedError`;
  * a full disk `NoSpaceError`; other errors (EACCES, EIO, ...) propagate with the path in the
- * message. `dst` never survives a failure. Memory use is bounded (at most 16 MiB of buffers).
+ * message. `dst` never survives a failure. Memory use is bounded (at most 16 MiB of buffers per
+ * copy). A file of up to `SMALL_FILE` bytes is copied by `copySmallFileSync` (`onBytes` hears its
+ * size once, after the copy).
  */
 export async function captureFile(src: string, dst: string, expect: ScanEntry, opts: CaptureOptions = {}): Promise<Captured> {
+  if (expect.size <= SMALL_FILE) {
+    const copy = copySmallFileSync(src, dst, expect, opts.mode ?? 0o444);
+    const durable = copy.sync();
+    try {
+      opts.onBytes?.(copy.size);
+    } catch (err) {
+      await durable.catch(() => undefined);
+      await fsp.rm(dst, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    await durable;
+    return { sha256: copy.sha256, size: copy.size, ctimeNs: copy.ctimeNs };
+  }
   let input: FileHandle;
   try {
-    // O_NOFOLLOW: a symlink swapped in is not followed; O_NONBLOCK: a FIFO swapped in cannot hang us.
-    input = await fsp.open(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    input = await fsp.open(src, OPEN_SOURCE);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new FileVanishedError(src);
-    if (code === 'ELOOP') throw new FileChangedError(src, ['is now a symlink']);
-    throw withPath(err, 'cannot open', src);
+    throw openError(err, src);
   }
   let output: FileHandle | null = null;
   try {
@@ -84,12 +126,7 @@ export async function captureFile(src: string, dst: string, expect: ScanEntry, o
     const written = await output.stat();
     if (written.size !== expect.size) throw new FileChangedError(src, [`size ${expect.size} -> ${written.size} (changed during the copy)`]);
 
-    const afterFd = await input.stat({ bigint: true });
-    const afterPath = await fsp.lstat(src, { bigint: true }).catch(() => null);
-    const after = [...differsFromStat(before, afterFd)];
-    if (afterPath === null) after.push('removed or renamed');
-    else if (!afterPath.isFile() || afterPath.ino !== before.ino || afterPath.dev !== before.dev) after.push('path now names another file');
-    else after.push(...differsFromStat(before, afterPath).filter((c) => !after.includes(c)));
+    const after = changedSince(before, await input.stat({ bigint: true }), await fsp.lstat(src, { bigint: true }).catch(() => null));
     if (after.length > 0) throw new FileChangedError(src, after);
 
     try {
@@ -112,6 +149,135 @@ export async function captureFile(src: string, dst: string, expect: ScanEntry, o
   }
 }
 
+/**
+ * `captureFile` for a file of at most `SMALL_FILE` bytes, with the same checks and errors, run
+ * synchronously up to the fsync, which the returned copy's `sync()` does in the thread pool. The
+ * source is read whole with one read (asking for one byte more, so a file that grew is seen at
+ * once), and that buffer is hashed and written: the stored bytes are exactly the hashed ones. The
+ * copy gets `mode` once every check has passed. Blocks the event loop for the calls of one file (a
+ * few tens of microseconds for a cached file of a few KB). `dst` never survives a thrown error.
+ */
+export function copySmallFileSync(src: string, dst: string, expect: ScanEntry, mode: number): PendingCopy {
+  if (expect.size > SMALL_FILE) throw new RangeError(`${src}: ${expect.size} bytes, over SMALL_FILE (${SMALL_FILE})`);
+  let input: number;
+  try {
+    input = fs.openSync(src, OPEN_SOURCE);
+  } catch (err) {
+    throw openError(err, src);
+  }
+  let output: number | null = null;
+  try {
+    const before = fs.fstatSync(input, { bigint: true });
+    const changes = differsFromEntry(before, expect);
+    if (changes.length > 0) throw new FileChangedError(src, changes);
+
+    const buf = (smallBuffer ??= Buffer.allocUnsafe(SMALL_FILE + 1));
+    let n = 0;
+    try {
+      // Asks for one byte more than expected: a file that grew shows at once. No extra read to see
+      // the end of the file: the checks after the copy catch anything appended later.
+      while (n < expect.size) {
+        const got = fs.readSync(input, buf, n, expect.size + 1 - n, n);
+        if (got === 0) break;
+        n += got;
+      }
+    } catch (err) {
+      throw withPath(err, 'reading', src);
+    }
+    if (n < expect.size) throw new FileChangedError(src, [`size ${expect.size} -> ${n} (shrank during the copy)`]);
+    if (n > expect.size) throw new FileChangedError(src, [`size ${expect.size} -> over ${expect.size} (grew during the copy)`]);
+    const data = buf.subarray(0, n);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+
+    try {
+      // Created exclusively: an existing file is never overwritten, and from here on `dst` is ours
+      // to remove on failure.
+      output = fs.openSync(dst, 'wx', 0o600);
+    } catch (err) {
+      throw withPath(err, 'cannot create', dst);
+    }
+    try {
+      for (let off = 0; off < n; ) off += fs.writeSync(output, data, off, n - off, off);
+    } catch (err) {
+      throw withPath(err, 'writing', dst);
+    }
+
+    const after = changedSince(before, fs.fstatSync(input, { bigint: true }), lstatOrNull(src));
+    if (after.length > 0) throw new FileChangedError(src, after);
+    try {
+      fs.fchmodSync(output, mode);
+    } catch (err) {
+      throw withPath(err, 'writing', dst);
+    }
+    const fd = output;
+    output = null;
+    return { sha256, size: n, ctimeNs: before.ctimeNs.toString(), sync: () => syncAndClose(fd, dst) };
+  } catch (err) {
+    if (output !== null) discard(output, dst);
+    throw err;
+  } finally {
+    closeQuietly(input);
+  }
+}
+
+/** fsync, then close, a small copy's fd; on failure the copy is removed. */
+async function syncAndClose(fd: number, dst: string): Promise<void> {
+  try {
+    await fsync(fd);
+    // close(2) can report a write error deferred by the file system (NFS): the copy is not stored then.
+    fs.closeSync(fd);
+  } catch (err) {
+    discard(fd, dst);
+    throw withPath(err, 'writing', dst);
+  }
+}
+
+/** Closes `fd` (if still open) and removes `dst`, ignoring errors: the caller is already failing. */
+function discard(fd: number, dst: string): void {
+  closeQuietly(fd);
+  try {
+    fs.rmSync(dst, { force: true });
+  } catch {
+    // Left for the caller, which removes its whole staging folder on failure.
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Already closed (EBADF) or a deferred error on a file being discarded anyway.
+  }
+}
+
+function lstatOrNull(file: string): BigIntStats | null {
+  try {
+    return fs.lstatSync(file, { bigint: true, throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The error for a source that could not be opened. */
+function openError(err: unknown, src: string): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new FileVanishedError(src);
+  if (code === 'ELOOP') return new FileChangedError(src, ['is now a symlink']);
+  return withPath(err, 'cannot open', src);
+}
+
+/**
+ * What changed since `before` (the open source's fstat before the copy), from the open file's
+ * fstat and the path's lstat (null: gone) after it. Empty when the copy is of an unchanged version.
+ */
+function changedSince(before: BigIntStats, afterFd: BigIntStats, afterPath: BigIntStats | null): string[] {
+  const after = differsFromStat(before, afterFd);
+  if (afterPath === null) after.push('removed or renamed');
+  else if (!afterPath.isFile() || afterPath.ino !== before.ino || afterPath.dev !== before.dev) after.push('path now names another file');
+  else after.push(...differsFromStat(before, afterPath).filter((c) => !after.includes(c)));
+  return after;
+}
+
 /** What differs between the open source and the scan's view of it. */
 function differsFromEntry(st: BigIntStats, e: ScanEntry): string[] {
   const out: string[] = [];
@@ -131,6 +297,9 @@ function differsFromStat(a: BigIntStats, b: BigIntStats): string[] {
   return out;
 }
 
+/** Whether `/proc/self/fd` exists (Linux with /proc mounted): checked once. */
+let procFd: boolean | undefined;
+
 /**
  * Copies the open source to the new file `dst` in the kernel (copy_file_range, or a reflink where
  * the file system shares blocks copy-on-write) while this thread hashes the same open inode: the
@@ -140,7 +309,8 @@ function differsFromStat(a: BigIntStats, b: BigIntStats): string[] {
  * the caller's checks after the copy. `dst` must be the caller's own new file; it replaces its content.
  */
 async function copyAndHash(input: FileHandle, src: string, dst: string, size: number, onBytes?: (n: number) => void): Promise<string> {
-  const from = fs.existsSync(`/proc/self/fd/${input.fd}`) ? `/proc/self/fd/${input.fd}` : src;
+  procFd ??= fs.existsSync('/proc/self/fd');
+  const from = procFd ? `/proc/self/fd/${input.fd}` : src;
   const copying = fsp.copyFile(from, dst, fs.constants.COPYFILE_FICLONE).catch((err: unknown) => {
     throw withPath(err, 'writing', dst);
   });

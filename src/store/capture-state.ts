@@ -7,13 +7,22 @@
  *
  * Only the files that changed are recaptured on a retry (the rest are still current, which the
  * final pass re-checks), so a changing 1 KB JSON does not cost a second copy of a 10 GB optimizer.
+ *
+ * A small file takes a dozen system calls, a link four; run as a promise each, their thread-pool
+ * round trips cost more than the calls themselves (docs/BENCHMARKS.md). So small files and
+ * symlinks are captured, links made and every source lstat'ed synchronously, in slices of a few
+ * milliseconds (see `slices.ts`); only the fsync of each small copy and the copies of large files
+ * go to the thread pool.
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { captureFile } from './capture-file.js';
+import { captureFile, copySmallFileSync, SMALL_FILE, type Captured, type PendingCopy } from './capture-file.js';
 import { FileChangedError, FileVanishedError, withPath } from './errors.js';
 import { DIR_MODE, isSafeRelPath } from './layout.js';
+import { runPools } from '../util/run-pools.js';
+import { forEachInSlices, nextTurn } from './slices.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
 
 /** What `captureState` captures, from where, into where. */
@@ -47,12 +56,14 @@ export interface CapturedState {
 }
 
 /**
- * Files up to this size are captured many at a time; larger ones two at a time: each large copy
- * keeps one core busy hashing while the kernel copies, so two fill a 2-core machine (16 MiB of
- * buffers each) without thrashing the disk.
+ * Files up to this size (and symlinks) are captured synchronously, in slices, with up to
+ * `SMALL_SYNCING` of their fsyncs in flight; larger ones two at a time: each large copy keeps one
+ * core busy hashing while the kernel copies, so two fill a 2-core machine (16 MiB of buffers each)
+ * without thrashing the disk.
  */
-const SMALL = 1 << 20;
-const SMALL_PARALLEL = 16;
+const SMALL = SMALL_FILE;
+/** Small copies whose fsync may be in flight at once (each holds an open fd until it is done). */
+const SMALL_SYNCING = 16;
 const LARGE_PARALLEL = 2;
 
 /** A source as lstat saw it: everything that must stay the same for a captured copy to stay current. */
@@ -75,8 +86,10 @@ interface Slot {
 /**
  * Captures `entries` of `runDir` into `dest` as one consistent generation (see the file comment).
  * File modes: 0o444, or 0o555 when the source has any x bit; folders 0o755. Every copied file is
- * fsynced; folders are NOT (the caller fsyncs `dirs` once everything is in place). On an error
- * other than a changed or vanished source, throws, leaving `dest` for the caller to remove.
+ * fsynced before this returns; folders are NOT (the caller fsyncs `dirs` once everything is in
+ * place), nor are links and symlinks (new names only, made durable by the folders' fsync). On an
+ * error other than a changed or vanished source, throws once nothing it started is still running,
+ * leaving `dest` for the caller to remove.
  */
 export async function captureState(opts: CaptureStateOptions): Promise<CapturedState> {
   for (const e of opts.entries) if (!isSafeRelPath(e.path)) throw new Error(`refusing to capture unsafe path ${JSON.stringify(e.path)}`);
@@ -87,21 +100,31 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
   let linkedBytes = 0;
   let done = 0;
   let total = opts.entries.reduce((n, e) => n + e.size, 0);
+  /** Errors so far, first one first: after one, nothing new is started and the first is thrown. */
+  const failures: unknown[] = [];
 
-  const captureOne = async (slot: Slot, last: boolean): Promise<boolean> => {
+  /**
+   * The checks before a capture, and the captures that need no copy (symlinks, links from the
+   * previous snapshot), synchronously: true when the slot is done (captured or skipped), false
+   * when its source changed (captured again on the next pass), else the source's lstat, to copy.
+   */
+  const prepare = (slot: Slot, last: boolean): boolean | Seen => {
     const src = path.join(opts.runDir, slot.entry.path);
     const dst = path.join(opts.dest, slot.entry.path);
-    const seen = await lstatSeen(src);
+    const seen = lstatSeen(src);
     if (seen === null) return skip(slot, 'vanished');
     if (!sameVersion(seen, slot.entry)) {
       // A new version must stay put for a whole pause before it may be captured.
       slot.entry = toEntry(slot.entry.path, seen);
       return last ? skip(slot, 'kept changing') : false;
     }
-    await dirs.make(path.posix.dirname(slot.entry.path));
-    const readOnly = seen.mode & 0o111 ? 0o555 : 0o444;
+    dirs.make(path.posix.dirname(slot.entry.path));
     if (seen.type === 'symlink') {
-      await fsp.symlink(seen.target!, dst).catch((err: unknown) => Promise.reject(withPath(err, 'creating', dst)));
+      try {
+        fs.symlinkSync(seen.target!, dst);
+      } catch (err) {
+        throw withPath(err, 'creating', dst);
+      }
       const manifest = { ...manifestOf(slot.entry, sha256Text(seen.target!)), type: 'symlink' as const, target: seen.target! };
       slot.captured = { seen, manifest, how: 'symlink' };
       done += seen.size;
@@ -109,31 +132,91 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
     }
     const p = prev.get(slot.entry.path);
     if (p && p.type === undefined && p.size === seen.size && p.mtime_ns === seen.mtimeNs && p.mode === seen.mode && opts.previous) {
-      if (await linkStored(path.join(opts.previous.filesDir, p.path), dst, seen.size)) {
+      if (linkStored(path.join(opts.previous.filesDir, p.path), dst, seen.size)) {
         slot.captured = { seen, manifest: manifestOf(slot.entry, p.sha256), how: 'link' };
         linkedBytes += seen.size;
         done += seen.size;
         return true;
       }
     }
+    return seen;
+  };
+
+  const copied = (slot: Slot, seen: Seen, c: Captured): void => {
+    slot.captured = { seen: { ...seen, ctimeNs: c.ctimeNs }, manifest: manifestOf(slot.entry, c.sha256), how: 'copy' };
+    copiedBytes += c.size;
+  };
+
+  /**
+   * After a copy failed: a vanished source is skipped, a changed one captured again on the next
+   * pass (skipped on the last); other errors are thrown.
+   */
+  const copyFailed = (slot: Slot, last: boolean, err: unknown): boolean => {
+    if (err instanceof FileVanishedError) return skip(slot, 'vanished');
+    if (!(err instanceof FileChangedError)) throw err;
+    const now = lstatSeen(path.join(opts.runDir, slot.entry.path));
+    if (now === null) return skip(slot, 'vanished');
+    slot.entry = toEntry(slot.entry.path, now);
+    return last ? skip(slot, `kept changing (${err.changes.join(', ')})`) : false;
+  };
+
+  /** Small files and symlinks: synchronously in slices; returns once every fsync it started is done. */
+  const captureSmall = async (items: Slot[], last: boolean, results: boolean[]): Promise<void> => {
+    const syncing = new Set<Promise<void>>();
+    const captureOne = (slot: Slot): boolean => {
+      const seen = prepare(slot, last);
+      if (typeof seen === 'boolean') return seen;
+      let copy: PendingCopy;
+      try {
+        copy = copySmallFileSync(path.join(opts.runDir, slot.entry.path), path.join(opts.dest, slot.entry.path), slot.entry, readOnlyMode(seen));
+      } catch (err) {
+        return copyFailed(slot, last, err);
+      }
+      copied(slot, seen, copy);
+      done += copy.size;
+      const syncs: Promise<void> = copy
+        .sync()
+        .catch((err: unknown) => void failures.push(err))
+        .finally(() => syncing.delete(syncs));
+      syncing.add(syncs);
+      return true;
+    };
     try {
-      const c = await captureFile(src, dst, slot.entry, {
-        mode: readOnly,
+      await forEachInSlices(
+        items,
+        (slot) => {
+          if (failures.length > 0) throw failures[0];
+          results.push(captureOne(slot));
+          opts.onProgress?.(done, total);
+        },
+        {
+          full: () => syncing.size >= SMALL_SYNCING,
+          // Waiting for one fsync to finish also lets the rest of the process have its turn.
+          pause: () => (syncing.size >= SMALL_SYNCING ? Promise.race(syncing) : nextTurn()),
+        },
+      );
+    } finally {
+      // Never rejects (each one's error went to `failures`).
+      await Promise.all(syncing);
+    }
+  };
+
+  /** One large file: the kernel copies it while this thread hashes it (`captureFile`). */
+  const captureLarge = async (slot: Slot, last: boolean): Promise<boolean> => {
+    const seen = prepare(slot, last);
+    if (typeof seen === 'boolean') return seen;
+    try {
+      const c = await captureFile(path.join(opts.runDir, slot.entry.path), path.join(opts.dest, slot.entry.path), slot.entry, {
+        mode: readOnlyMode(seen),
         onBytes: (n) => {
           done += n;
           opts.onProgress?.(done, total);
         },
       });
-      slot.captured = { seen: { ...seen, ctimeNs: c.ctimeNs }, manifest: manifestOf(slot.entry, c.sha256), how: 'copy' };
-      copiedBytes += c.size;
+      copied(slot, seen, c);
       return true;
     } catch (err) {
-      if (err instanceof FileVanishedError) return skip(slot, 'vanished');
-      if (!(err instanceof FileChangedError)) throw err;
-      const now = await lstatSeen(src);
-      if (now === null) return skip(slot, 'vanished');
-      slot.entry = toEntry(slot.entry.path, now);
-      return last ? skip(slot, `kept changing (${err.changes.join(', ')})`) : false;
+      return copyFailed(slot, last, err);
     }
   };
 
@@ -141,29 +224,31 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
     const last = attempt === opts.retries;
     const todo = slots.filter((s) => s.captured === null && s.skipped === null);
     const isSmall = (s: Slot): boolean => s.entry.size <= SMALL || s.entry.type === 'symlink';
-    const small = todo.filter(isSmall);
-    const large = todo.filter((s) => !isSmall(s));
-    const results = await runPools(
-      [
-        { items: small, parallel: SMALL_PARALLEL },
-        { items: large, parallel: LARGE_PARALLEL },
-      ],
-      async (s) => {
-        const ok = await captureOne(s, last);
+    const results: boolean[] = [];
+    const fail = (err: unknown): void => void failures.push(err);
+    await Promise.all([
+      captureSmall(todo.filter(isSmall), last, results).catch(fail),
+      runPools([{ items: todo.filter((s) => !isSmall(s)), parallel: LARGE_PARALLEL }], async (s) => {
+        if (failures.length > 0) throw failures[0];
+        const ok = await captureLarge(s, last);
         opts.onProgress?.(done, total);
         return ok;
-      },
-    );
+      }).then((r) => void results.push(...r), fail),
+    ]);
+    if (failures.length > 0) throw failures[0];
     let clean = results.every(Boolean);
 
     // The consistency pass: every captured source must still be the version captured.
-    for (const slot of slots) {
-      if (slot.captured === null) continue;
-      const now = await lstatSeen(path.join(opts.runDir, slot.entry.path));
-      if (now !== null && sameSeen(now, slot.captured.seen)) continue;
+    const stale: { slot: Slot; captured: NonNullable<Slot['captured']>; now: Seen | null }[] = [];
+    await forEachInSlices(slots, (slot) => {
+      if (slot.captured === null) return;
+      const now = lstatSeen(path.join(opts.runDir, slot.entry.path));
+      if (now === null || !sameSeen(now, slot.captured.seen)) stale.push({ slot, captured: slot.captured, now });
+    });
+    for (const { slot, captured, now } of stale) {
       await fsp.rm(path.join(opts.dest, slot.entry.path), { force: true });
-      if (slot.captured.how === 'copy') copiedBytes -= slot.captured.seen.size;
-      if (slot.captured.how === 'link') linkedBytes -= slot.captured.seen.size;
+      if (captured.how === 'copy') copiedBytes -= captured.seen.size;
+      if (captured.how === 'link') linkedBytes -= captured.seen.size;
       total += slot.entry.size;
       slot.captured = null;
       if (now === null) skip(slot, 'vanished');
@@ -193,12 +278,21 @@ function skip(slot: Slot, reason: string): true {
   return true;
 }
 
+function readOnlyMode(seen: Seen): number {
+  return seen.mode & 0o111 ? 0o555 : 0o444;
+}
+
 /** Hard-links a stored file of the previous snapshot; false when it is gone, resized or cannot be linked. */
-async function linkStored(stored: string, dst: string, size: number): Promise<boolean> {
-  const st = await fsp.lstat(stored).catch(() => null);
+function linkStored(stored: string, dst: string, size: number): boolean {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(stored, { throwIfNoEntry: false });
+  } catch {
+    return false;
+  }
   if (!st?.isFile() || st.size !== size) return false;
   try {
-    await fsp.link(stored, dst);
+    fs.linkSync(stored, dst);
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -208,10 +302,11 @@ async function linkStored(stored: string, dst: string, size: number): Promise<bo
   }
 }
 
-async function lstatSeen(file: string): Promise<Seen | null> {
+/** The lstat of a source (and its target, for a symlink), or null when it is gone or neither a file nor a symlink. */
+function lstatSeen(file: string): Seen | null {
   try {
-    const st = await fsp.lstat(file, { bigint: true });
-    if (!st.isFile() && !st.isSymbolicLink()) return null;
+    const st = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+    if (st === undefined || (!st.isFile() && !st.isSymbolicLink())) return null;
     const seen: Seen = {
       type: st.isFile() ? 'file' : 'symlink',
       size: Number(st.size),
@@ -220,7 +315,7 @@ async function lstatSeen(file: string): Promise<Seen | null> {
       ino: Number(st.ino),
       mode: Number(st.mode & 0o7777n),
     };
-    if (seen.type === 'symlink') seen.target = await fsp.readlink(file);
+    if (seen.type === 'symlink') seen.target = fs.readlinkSync(file);
     return seen;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -252,57 +347,29 @@ function sha256Text(s: string): string {
 }
 
 /**
- * Runs `work` over each pool's items with that pool's parallelism, all pools at once. Stops taking
- * new items after the first error, waits for what is running, then throws that error.
+ * Creates folders under a root one level at a time (mode 0o755 whatever the umask), each once,
+ * synchronously: two calls per folder, far fewer than per file.
  */
-async function runPools<T, R>(pools: { items: T[]; parallel: number }[], work: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  let failed: { err: unknown } | null = null;
-  const lanes: Promise<void>[] = [];
-  for (const pool of pools) {
-    let next = 0;
-    for (let lane = 0; lane < Math.min(pool.parallel, pool.items.length); lane++) {
-      lanes.push(
-        (async () => {
-          while (failed === null && next < pool.items.length) {
-            const item = pool.items[next++]!;
-            try {
-              out.push(await work(item));
-            } catch (err) {
-              failed ??= { err };
-            }
-          }
-        })(),
-      );
-    }
-  }
-  await Promise.all(lanes);
-  if (failed !== null) throw (failed as { err: unknown }).err;
-  return out;
-}
-
-/** Creates folders under a root one level at a time (mode 0o755 whatever the umask), each once. */
 class DirMaker {
-  private readonly made = new Map<string, Promise<void>>();
+  private readonly made = new Set<string>();
   constructor(private readonly root: string) {}
 
-  make(rel: string): Promise<void> {
-    if (rel === '.' || rel === '') return Promise.resolve();
-    let p = this.made.get(rel);
-    if (!p) {
-      p = this.make(path.posix.dirname(rel)).then(async () => {
-        const abs = path.join(this.root, rel);
-        await fsp.mkdir(abs, { mode: DIR_MODE }).catch((err: unknown) => Promise.reject(withPath(err, 'creating', abs)));
-        await fsp.chmod(abs, DIR_MODE);
-      });
-      this.made.set(rel, p);
+  make(rel: string): void {
+    if (rel === '.' || rel === '' || this.made.has(rel)) return;
+    this.make(path.posix.dirname(rel));
+    const abs = path.join(this.root, rel);
+    try {
+      fs.mkdirSync(abs, { mode: DIR_MODE });
+      fs.chmodSync(abs, DIR_MODE);
+    } catch (err) {
+      throw withPath(err, 'creating', abs);
     }
-    return p;
+    this.made.add(rel);
   }
 
   /** Absolute paths of the folders created (deepest first), plus the root. */
   created(): string[] {
-    const rels = [...this.made.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
+    const rels = [...this.made].sort((a, b) => b.split('/').length - a.split('/').length);
     return [...rels.map((r) => path.join(this.root, r)), this.root];
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { captureFile, FileChangedError, FileVanishedError } from '../../src/store/capture-file.js';
+import { captureFile, copySmallFileSync, FileChangedError, FileVanishedError, SMALL_FILE } from '../../src/store/capture-file.js';
 import { scanState } from '../../src/store/scan.js';
 import type { ScanEntry } from '../../src/store/types.js';
 import { age, put, sha256, sha256File, tempDir } from './fixtures.js';
@@ -131,5 +131,64 @@ describe('captureFile', () => {
     fs.symlinkSync(path.join(dir, 'outside'), src);
     await expect(captureFile(src, path.join(dir, 'dst'), e)).rejects.toBeInstanceOf(FileChangedError);
     expect(fs.existsSync(path.join(dir, 'dst'))).toBe(false);
+  });
+
+  it('copies a small file with one read and one write: the stored bytes are the hashed ones', async () => {
+    const dir = await tempDir();
+    for (const size of [1, 4096, SMALL_FILE]) {
+      const data = randomBytes(size);
+      put(dir, `src-${size}`, data);
+      const dst = path.join(dir, `dst-${size}`);
+      const out = await captureFile(path.join(dir, `src-${size}`), dst, await entryOf(dir, `src-${size}`), { mode: 0o555 });
+      expect(out).toMatchObject({ size, sha256: sha256(data) });
+      expect(fs.readFileSync(dst).equals(data)).toBe(true);
+      expect(fs.statSync(dst).mode & 0o777).toBe(0o555);
+    }
+  });
+
+  it('a small copy is whole and read-only before sync(); sync() leaves no file descriptor open', async () => {
+    const dir = await tempDir();
+    const src = put(dir, 'state.json', '{"step": 7}');
+    const dst = path.join(dir, 'copy.json');
+    const fds = fs.readdirSync('/proc/self/fd').length;
+    const copy = copySmallFileSync(src, dst, await entryOf(dir, 'state.json'), 0o444);
+    expect(fs.readFileSync(dst, 'utf8')).toBe('{"step": 7}');
+    expect(fs.statSync(dst).mode & 0o777).toBe(0o444);
+    expect(copy.sha256).toBe(sha256('{"step": 7}'));
+    await copy.sync();
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(fds);
+  });
+
+  it('a small copy of a file that changed since the scan throws and leaves nothing, synchronously', async () => {
+    const dir = await tempDir();
+    const src = put(dir, 'a.json', '{}');
+    age(src);
+    const e = await entryOf(dir, 'a.json');
+    fs.appendFileSync(src, ' ');
+    expect(() => copySmallFileSync(src, path.join(dir, 'dst'), e, 0o444)).toThrow(FileChangedError);
+    expect(fs.existsSync(path.join(dir, 'dst'))).toBe(false);
+    fs.unlinkSync(src);
+    expect(() => copySmallFileSync(src, path.join(dir, 'dst'), e, 0o444)).toThrow(FileVanishedError);
+  });
+
+  it('refuses a file over SMALL_FILE for a small copy', async () => {
+    const dir = await tempDir();
+    const src = put(dir, 'big', Buffer.alloc(SMALL_FILE + 1));
+    const e = await entryOf(dir, 'big');
+    expect(() => copySmallFileSync(src, path.join(dir, 'dst'), e, 0o444)).toThrow(RangeError);
+    expect(fs.existsSync(path.join(dir, 'dst'))).toBe(false);
+  });
+
+  it('removes a small copy when onBytes throws', async () => {
+    const dir = await tempDir();
+    put(dir, 'src', 'bytes');
+    const dst = path.join(dir, 'dst');
+    const err = await captureFile(path.join(dir, 'src'), dst, await entryOf(dir, 'src'), {
+      onBytes: () => {
+        throw new Error('stop');
+      },
+    }).catch((x: unknown) => x);
+    expect((err as Error).message).toBe('stop');
+    expect(fs.existsSync(dst)).toBe(false);
   });
 });
