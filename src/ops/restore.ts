@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import type { RunConfig } from '../config/types.js';
 import { planRestore, type RestorePlan, type TargetFile } from '../policy/plan-restore.js';
 import { readProgress } from '../progress/read-progress.js';
-import { captureFile } from '../store/capture-file.js';
+import { captureFile, SMALL_FILE } from '../store/capture-file.js';
 import { fsyncDir } from '../store/durable.js';
 import { isSafeRelPath } from '../store/layout.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
@@ -26,6 +26,7 @@ import { captureSnapshot, scanRun } from '../daemon/run-actions.js';
 import { judgeSettled } from '../daemon/settle.js';
 import { SafetyError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { runPools } from '../util/run-pools.js';
 
 const STAGE_PREFIX = '.ckptd-tmp-restore-';
 
@@ -141,56 +142,92 @@ interface Staged {
 }
 
 /**
+ * Files up to this size are staged many at a time; larger ones two at a time, as capture does
+ * (`src/store/capture-state.ts`): each large copy keeps one core busy hashing while the kernel
+ * copies, so two fill a 2-core machine without thrashing the disk.
+ */
+const SMALL = SMALL_FILE;
+const SMALL_PARALLEL = 16;
+const LARGE_PARALLEL = 2;
+
+/**
  * Copies every file of `files` from the snapshot to a temp name beside its target under `root`,
- * checking each copy's sha256 against the manifest. On any failure every temp file is removed and
- * the error thrown: nothing under `root` has been replaced yet.
+ * checking each copy's sha256 against the manifest; files are staged concurrently (see `SMALL`).
+ * Returns the staged files in the order of `files`. `onProgress` gets the bytes copied so far,
+ * never decreasing, the last call at `total` (no call when there are no bytes to copy). On any
+ * failure no new file is started, the copies under way are awaited, then every temp file is
+ * removed and the first error thrown: nothing under `root` has been replaced yet.
  */
 async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: string, onProgress?: (done: number, total: number) => void): Promise<Staged[]> {
-  const staged: Staged[] = [];
+  // Every temp name, recorded before it is created, so a failure removes even a half-written one.
+  const staged: (Staged & { index: number })[] = [];
   const total = files.reduce((n, f) => n + (f.type === 'symlink' ? 0 : f.size), 0);
   let done = 0;
   await fsp.mkdir(root, { recursive: true });
   const realRoot = await fsp.realpath(root);
-  try {
-    for (const f of files) {
-      const final = path.join(root, f.path);
-      await fsp.mkdir(path.dirname(final), { recursive: true });
-      // A folder of the path may have become a symlink since: never write through it out of `root`.
-      const realDir = await fsp.realpath(path.dirname(final));
-      if (realDir !== realRoot && !realDir.startsWith(realRoot + path.sep)) {
-        throw new SafetyError(`not restoring ${f.path}: ${path.dirname(final)} now leads outside ${root} (to ${realDir}); nothing in ${root} was changed`);
-      }
-      const tmp = path.join(path.dirname(final), `${STAGE_PREFIX}${randomBytes(4).toString('hex')}-${path.basename(final)}`.slice(0, 255));
-      const stored = path.join(snapshot.path, f.path);
-      if (f.type === 'symlink') {
-        await fsp.symlink(f.target ?? '', tmp);
-        staged.push({ file: f, tmp, final });
-        continue;
-      }
-      const st = await fsp.lstat(stored, { bigint: true }).catch(() => null);
-      if (!st?.isFile()) throw new Error(`snapshot ${snapshot.id} is damaged: ${f.path} is missing from the store; nothing in ${root} was changed`);
-      const entry: ScanEntry = { path: f.path, type: 'file', size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: f.mode };
-      staged.push({ file: f, tmp, final });
-      const copy = await captureFile(stored, tmp, entry, {
-        mode: f.mode,
-        onBytes: (n) => {
-          done += n;
-          onProgress?.(done, total);
-        },
-      });
-      if (copy.sha256 !== f.sha256 || copy.size !== f.size) {
-        throw new Error(`snapshot ${snapshot.id} is damaged: ${f.path} does not match its manifest (sha256 differs); nothing in ${root} was changed. Run \`ckptd verify ${snapshot.id}\``);
-      }
-      // Node sets times from a double of seconds, truncated to the microsecond; aiming at the middle
-      // of the intended microsecond makes the truncation land on it (diff compares to that precision).
-      const mtime = (Number((BigInt(f.mtime_ns) + 500n) / 1000n) + 0.5) / 1e6;
-      await fsp.utimes(tmp, mtime, mtime);
+  // Set on the first failure: a file already under way then creates no temp file (the error is thrown anyway).
+  let failing = false;
+
+  const stageOne = async ({ file: f, index }: { file: TargetFile; index: number }): Promise<void> => {
+    const final = path.join(root, f.path);
+    await fsp.mkdir(path.dirname(final), { recursive: true });
+    // A folder of the path may have become a symlink since: never write through it out of `root`.
+    const realDir = await fsp.realpath(path.dirname(final));
+    if (realDir !== realRoot && !realDir.startsWith(realRoot + path.sep)) {
+      throw new SafetyError(`not restoring ${f.path}: ${path.dirname(final)} now leads outside ${root} (to ${realDir}); nothing in ${root} was changed`);
     }
-    return staged;
+    const tmp = path.join(path.dirname(final), `${STAGE_PREFIX}${randomBytes(4).toString('hex')}-${path.basename(final)}`.slice(0, 255));
+    const stored = path.join(snapshot.path, f.path);
+    if (failing) return;
+    if (f.type === 'symlink') {
+      await fsp.symlink(f.target ?? '', tmp);
+      staged.push({ file: f, tmp, final, index });
+      return;
+    }
+    const st = await fsp.lstat(stored, { bigint: true }).catch(() => null);
+    if (!st?.isFile()) throw new Error(`snapshot ${snapshot.id} is damaged: ${f.path} is missing from the store; nothing in ${root} was changed`);
+    const entry: ScanEntry = { path: f.path, type: 'file', size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: f.mode };
+    if (failing) return;
+    staged.push({ file: f, tmp, final, index });
+    const copy = await captureFile(stored, tmp, entry, {
+      mode: f.mode,
+      onBytes: (n) => {
+        done += n;
+        onProgress?.(done, total);
+      },
+    });
+    if (copy.sha256 !== f.sha256 || copy.size !== f.size) {
+      throw new Error(`snapshot ${snapshot.id} is damaged: ${f.path} does not match its manifest (sha256 differs); nothing in ${root} was changed. Run \`ckptd verify ${snapshot.id}\``);
+    }
+    // Node sets times from a double of seconds, truncated to the microsecond; aiming at the middle
+    // of the intended microsecond makes the truncation land on it (diff compares to that precision).
+    const mtime = (Number((BigInt(f.mtime_ns) + 500n) / 1000n) + 0.5) / 1e6;
+    await fsp.utimes(tmp, mtime, mtime);
+  };
+
+  const items = files.map((file, index) => ({ file, index }));
+  const isSmall = ({ file: f }: { file: TargetFile }): boolean => f.type === 'symlink' || f.size <= SMALL;
+  try {
+    await runPools(
+      [
+        { items: items.filter(isSmall), parallel: SMALL_PARALLEL },
+        { items: items.filter((i) => !isSmall(i)), parallel: LARGE_PARALLEL },
+      ],
+      async (item) => {
+        try {
+          await stageOne(item);
+        } catch (err) {
+          failing = true;
+          throw err;
+        }
+      },
+    );
   } catch (err) {
+    // runPools has awaited every copy under way: no temp file can appear after this cleanup.
     for (const s of staged) await fsp.rm(s.tmp, { force: true }).catch(() => undefined);
     throw err;
   }
+  return staged.sort((a, b) => a.index - b.index).map(({ file, tmp, final }) => ({ file, tmp, final }));
 }
 
 /** Removes temp files an interrupted restore left in the run (the prefix proves they are ours). */
