@@ -11,15 +11,16 @@
  *   Everything but the fsync runs synchronously (`copySmallFileSync`): for a file of a few KB a
  *   thread-pool round trip per call cost several times the calls themselves.
  * - a larger file is copied by the kernel (copy_file_range, or a reflink where the file system
- *   shares blocks copy-on-write) from the opened inode while this thread hashes that same inode,
- *   reading the next 8 MiB chunk while hashing one: no user-space copy, and the hash overlaps the
- *   copy.
+ *   shares blocks copy-on-write) from the opened inode while a worker thread hashes that same
+ *   inode (`hash-workers.ts`): no user-space copy, the hash overlaps the copy, and two large files
+ *   are hashed on two cores.
  */
 import { createHash } from 'node:crypto';
 import fs, { type BigIntStats } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { FileChangedError, FileVanishedError, withPath } from './errors.js';
+import { hashOpenFileOnWorker, ShortReadError } from './hash-workers.js';
 import type { ScanEntry } from './types.js';
 
 /** Re-exported: the errors `captureFile` throws. */
@@ -30,19 +31,6 @@ export const SMALL_FILE = 1 << 20;
 
 // O_NOFOLLOW: a symlink swapped in is not followed; O_NONBLOCK: a FIFO swapped in cannot hang us.
 const OPEN_SOURCE = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
-
-const CHUNK = 8 << 20;
-/** Full-size buffers kept for the next copy, so copying many large files does not churn memory. */
-const spare: Buffer[] = [];
-const MAX_SPARE = 6;
-
-function takeBuffers(n: number): Buffer[] {
-  return Array.from({ length: n }, () => spare.pop() ?? Buffer.allocUnsafe(CHUNK));
-}
-
-function giveBuffers(bufs: Buffer[]): void {
-  for (const b of bufs) if (spare.length < MAX_SPARE) spare.push(b);
-}
 
 /**
  * The one buffer of every small copy (they run synchronously, one at a time), one byte longer than
@@ -85,8 +73,8 @@ export interface PendingCopy extends Captured {
  * and the path must still show the same size, mtime, ctime and inode. Otherwise `dst` is removed and
  * `FileChangedError` (path, what changed) is thrown. A missing source throws `FileVanishedError`;
  * a full disk `NoSpaceError`; other errors (EACCES, EIO, ...) propagate with the path in the
- * message. `dst` never survives a failure. Memory use is bounded (at most 16 MiB of buffers per
- * copy). A file of up to `SMALL_FILE` bytes is copied by `copySmallFileSync` (`onBytes` hears its
+ * message. `dst` never survives a failure. Memory use is bounded (an 8 MiB buffer per hash
+ * worker). A file of up to `SMALL_FILE` bytes is copied by `copySmallFileSync` (`onBytes` hears its
  * size once, after the copy).
  */
 export async function captureFile(src: string, dst: string, expect: ScanEntry, opts: CaptureOptions = {}): Promise<Captured> {
@@ -302,8 +290,8 @@ let procFd: boolean | undefined;
 
 /**
  * Copies the open source to the new file `dst` in the kernel (copy_file_range, or a reflink where
- * the file system shares blocks copy-on-write) while this thread hashes the same open inode: the
- * copy costs no user-space copying and the hash overlaps it. On Linux the copy reads
+ * the file system shares blocks copy-on-write) while a worker thread hashes the same open inode:
+ * the copy costs no user-space copying and the hash overlaps it. On Linux the copy reads
  * `/proc/self/fd/N`, i.e. exactly the inode opened and checked, never a file renamed over the path
  * since. A source that ends early throws `FileChangedError`; one that grew or changed is caught by
  * the caller's checks after the copy. `dst` must be the caller's own new file; it replaces its content.
@@ -317,52 +305,13 @@ async function copyAndHash(input: FileHandle, src: string, dst: string, size: nu
   // Marked handled at once: if hashing throws first, the copy's error must not go unhandled.
   copying.catch(() => undefined);
   try {
-    const hash = await hashOpenFile(input, size, src, onBytes);
+    const hash = await hashOpenFileOnWorker(input.fd, size, onBytes).catch((err: unknown) => {
+      if (err instanceof ShortReadError) throw new FileChangedError(src, [`size ${size} -> ${err.at} (shrank during the copy)`]);
+      throw withPath(err, 'reading', src);
+    });
     await copying;
     return hash;
   } finally {
     await copying.catch(() => undefined);
   }
-}
-
-/** sha256 of the first `size` bytes of an open file, reading the next chunk while hashing one. */
-async function hashOpenFile(input: FileHandle, size: number, src: string, onBytes?: (n: number) => void): Promise<string> {
-  const hash = createHash('sha256');
-  if (size === 0) return hash.digest('hex');
-  const chunk = Math.min(CHUNK, size);
-  const bufs = chunk === CHUNK ? takeBuffers(2) : [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
-  const readAt = async (buf: Buffer, pos: number): Promise<number> => {
-    const want = Math.min(chunk, size - pos);
-    let n = 0;
-    try {
-      while (n < want) {
-        const { bytesRead } = await input.read(buf, n, want - n, pos + n);
-        if (bytesRead === 0) break;
-        n += bytesRead;
-      }
-    } catch (err) {
-      throw withPath(err, 'reading', src);
-    }
-    if (n < want) throw new FileChangedError(src, [`size ${size} -> ${pos + n} (shrank during the copy)`]);
-    return n;
-  };
-  let reading: Promise<number> = readAt(bufs[0]!, 0);
-  try {
-    for (let pos = 0, k = 0; pos < size; k++) {
-      const n = await reading;
-      const buf = bufs[k % 2]!;
-      const next = pos + n;
-      if (next < size) {
-        reading = readAt(bufs[(k + 1) % 2]!, next);
-        reading.catch(() => undefined);
-      }
-      hash.update(buf.subarray(0, n));
-      onBytes?.(n);
-      pos = next;
-    }
-  } finally {
-    await reading.catch(() => undefined);
-    if (chunk === CHUNK) giveBuffers(bufs);
-  }
-  return hash.digest('hex');
 }

@@ -58,7 +58,7 @@ export interface CapturedState {
 /**
  * Files up to this size (and symlinks) are captured synchronously, in slices, with up to
  * `SMALL_SYNCING` of their fsyncs in flight; larger ones two at a time: each large copy keeps one
- * core busy hashing while the kernel copies, so two fill a 2-core machine (16 MiB of buffers each)
+ * core busy hashing (on a worker thread) while the kernel copies, so two fill a 2-core machine
  * without thrashing the disk.
  */
 const SMALL = SMALL_FILE;
@@ -201,7 +201,7 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
     }
   };
 
-  /** One large file: the kernel copies it while this thread hashes it (`captureFile`). */
+  /** One large file: the kernel copies it while a worker thread hashes it (`captureFile`). */
   const captureLarge = async (slot: Slot, last: boolean): Promise<boolean> => {
     const seen = prepare(slot, last);
     if (typeof seen === 'boolean') return seen;
