@@ -21,7 +21,7 @@ import { EvaluationTracker } from '../daemon/evaluation-tracker.js';
 import { scanRun } from '../daemon/run-actions.js';
 import { waitForSettled } from '../daemon/settle.js';
 import { deleteOnFinish } from '../ops/delete-on-finish.js';
-import { diffWithRun } from '../ops/diff.js';
+import { runHoldsFiles } from '../ops/diff.js';
 import { executeOp } from '../ops/execute.js';
 import {
   concludeSession,
@@ -208,8 +208,7 @@ async function restoreNewest(run: RunConfig, candidates: ReadSnapshotMeta[], log
       if (err.code === 'ENOENT') return [] as ScanEntry[];
       throw err;
     });
-    const diff = diffWithRun(backup.files, entries);
-    if (diff.added.length + diff.removed.length + diff.changed.length === 0) {
+    if (runHoldsFiles(backup.files, entries)) {
       say(`the run already holds the files of backup ${backup.id}; nothing to restore`);
       return { id: backup.id, epoch: backup.epoch, step: backup.step };
     }

@@ -24,6 +24,7 @@ import { sweepStore } from '../store/delete-snapshot.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { formatProgress } from '../util/format.js';
+import { runHoldsFiles } from '../ops/diff.js';
 import { executeOp } from '../ops/execute.js';
 import { planStore } from '../ops/retention.js';
 import type { StoreOp } from '../ops/types.js';
@@ -339,7 +340,11 @@ export class RunSupervisor {
     const digest = stateDigest(entries);
     const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
     const progressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
-    const changed = this.lastSettledDigest === null ? digest !== this.newestDigest : digest !== this.lastSettledDigest;
+    let changed = this.lastSettledDigest === null ? digest !== this.newestDigest : digest !== this.lastSettledDigest;
+    // First look after a start: a state some good snapshot already holds (the run was restored, or
+    // resumed by `ckptd run --resume`, so a pre-restore snapshot is newest) is not a new change;
+    // backing it up again would only push an older backup out of `keep`.
+    if (changed && this.lastSettledDigest === null && (await this.stored(entries))) changed = false;
     if (!changed && !this.forced() && progressKey === this.lastProgressKey) return;
     if (entries.length === 0) {
       if (this.lastSettledDigest !== digest) this.logger.info(`nothing to capture yet: ${run.path} holds no included files`, { event: 'empty' });
@@ -424,6 +429,14 @@ export class RunSupervisor {
     else this.logger.error(`snapshot failed, nothing stored was changed: ${err.message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
     this.pending.retry = true;
     this.kick(RETRY_AFTER_MS);
+  }
+
+  /**
+   * True when a good snapshot of any kind holds exactly the files of `entries` (to the microsecond
+   * of their mtimes, all a restore can set: a restored state's digest differs from its snapshot's).
+   */
+  private async stored(entries: ScanEntry[]): Promise<boolean> {
+    return (await listSnapshots(this.run.store)).some((s) => !s.damaged && runHoldsFiles(s.files, entries));
   }
 
   /** The newest backup that captured exactly the state `digest`, if any. */

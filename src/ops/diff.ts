@@ -31,6 +31,15 @@ export function diffWithRun(a: readonly ManifestEntry[], live: readonly ScanEntr
   return diffBy(a, asManifest, (x, y) => x.size === y.size && sameMicrosecond(x.mtime_ns, y.mtime_ns) && x.type === y.type && x.target === y.target);
 }
 
+/**
+ * True when the live run holds exactly the files of a snapshot with manifest `a`, as far as
+ * metadata tells (`diffWithRun` finds nothing added, removed or changed). Pure.
+ */
+export function runHoldsFiles(a: readonly ManifestEntry[], live: readonly ScanEntry[]): boolean {
+  const d = diffWithRun(a, live);
+  return d.added.length + d.removed.length + d.changed.length === 0;
+}
+
 /** Node can set mtimes only to about the microsecond, so a restored file matches its record to that precision. */
 function sameMicrosecond(a: string, b: string): boolean {
   const us = (ns: string): bigint => (BigInt(ns) + 500n) / 1000n;

@@ -161,4 +161,34 @@ describe('daemon with epoch policies', () => {
     expect(second.stdout + second.stderr).toMatch(new RegExp(`pid ${d.proc.pid}`));
     expect(await d.stop()).toBe(0);
   });
+
+  it('after a restart on a restored state, backs up only once the state changes again', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const runDir = path.join(t.dir, 'run');
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    fs.writeFileSync(cfg, config(runDir, 'always'));
+    const d = startDaemon(['daemon', '--config', cfg]);
+    cleanups.push(() => d.stop());
+    await d.waitFor((l) => l.event === 'daemon-start', 20_000, 'daemon start');
+    await trainEpoch(d, runDir, 1);
+    await trainEpoch(d, runDir, 2);
+    expect(await d.stop()).toBe(0);
+    const listed = async (): Promise<ListItem[]> => JSON.parse((await runCli(['list', '--json', '--config', cfg])).stdout) as ListItem[];
+    const epoch1 = (await listed()).find((r) => r.kind === 'backup' && r.epoch === 1)!;
+    expect((await runCli(['restore', epoch1.id, '--yes', '--config', cfg])).code).toBe(0);
+    const before = (await listed()).map((r) => r.id);
+    expect((await listed())[0]!.kind).toBe('pre-restore');
+
+    // The restored state is epoch 1's, already stored: nothing to back up, though the newest snapshot differs.
+    const again = startDaemon(['daemon', '--config', cfg]);
+    cleanups.push(() => again.stop());
+    await again.waitFor((l) => l.event === 'evaluated' && l.epoch === 1, 30_000, 'evaluation of the restored state');
+    expect((await listed()).map((r) => r.id)).toEqual(before);
+
+    await trainEpoch(again, runDir, 2);
+    const after = await listed();
+    expect(after[0]).toMatchObject({ kind: 'backup', epoch: 2, trigger: 'every change' });
+    expect(before).not.toContain(after[0]!.id);
+  });
 });
