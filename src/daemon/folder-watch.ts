@@ -87,6 +87,8 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
   };
 
   const unwatchUnder = (top: string): void => {
+    // A folder is watched before anything under it, so an unwatched `top` has nothing watched below.
+    if (!watches.has(top)) return;
     for (const [dir, w] of watches) {
       if (dir === top || dir.startsWith(top + path.sep)) {
         w.close();
