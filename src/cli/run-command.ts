@@ -77,7 +77,8 @@ interface Restored {
 export async function runCommand(opts: RunCommandOptions): Promise<number> {
   const { config, run, resume, argv } = opts;
   if (argv.length === 0 || argv[0] === '') throw new UsageError('ckptd run needs the command to run: ckptd run [--resume] -- CMD [ARGS...]');
-  const root = createLogger(config.log);
+  // stderr: the trainer's stdout is its own (a script may read or redirect it).
+  const root = createLogger(config.log, { stream: 'stderr' });
   const tracker = new EvaluationTracker(run.name);
   const logger = tapLogger(root, tracker.listener);
   const log = logger.child({ run: run.name });

@@ -40,6 +40,7 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
         "A run is interrupted when CMD exits non-zero, dies by a signal, is stopped (SIGINT/SIGTERM), or ckptd or the machine\n" +
         'goes down. When CMD exits 0 and backup.delete_on_finish is true, the policy backups are deleted.\n' +
         "ckptd's exit code is CMD's (128+N when signal N killed it). SIGINT, SIGTERM and SIGHUP reach CMD once.\n" +
+        "ckptd logs to stderr; CMD's stdout and stderr are its own.\n" +
         'Example: ckptd run --resume -- python train.py --lr 1e-4',
     )
     .action(async (cmdArgs: string[], opts: { resume?: boolean }, cmd: Command) => {

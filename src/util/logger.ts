@@ -63,12 +63,22 @@ function formatFor(format: LogFormat, journal = false): winston.Logform.Format {
   return journal ? journalLine : winston.format.combine(winston.format.timestamp(), textLine);
 }
 
+/** Where `createLogger` writes its lines. */
+export interface LogTarget {
+  /** `stdout` (the daemon's) or `stderr` (`ckptd run`, whose stdout is the trainer's). Default stdout. */
+  stream?: 'stdout' | 'stderr';
+  /** Text lines in the priority-prefixed journald form. Default: that stream is the journal (`isJournalStream`). */
+  journal?: boolean;
+}
+
 /**
- * Creates the process's logger writing to stdout (and optionally a file). `journal` (default: stdout
- * is the journal, see `isJournalStream`) switches stdout's text lines to the priority-prefixed form;
- * the file and the JSON format never change.
+ * Creates the process's logger writing to stdout or stderr (and optionally a file). When that
+ * stream is the journal, text lines take the priority-prefixed form; the file and the JSON format
+ * never change.
  */
-export function createLogger(opts: { level: LogLevel; format: LogFormat; file: string | null }, journal: boolean = isJournalStream()): RootLogger {
+export function createLogger(opts: { level: LogLevel; format: LogFormat; file: string | null }, target: LogTarget = {}): RootLogger {
+  const toStderr = target.stream === 'stderr';
+  const journal = target.journal ?? isJournalStream(process.env, toStderr ? 2 : 1);
   const w = winston.createLogger({ level: opts.level, exitOnError: false });
   let current = { format: opts.format, file: null as string | null };
 
@@ -76,7 +86,7 @@ export function createLogger(opts: { level: LogLevel; format: LogFormat; file: s
     w.level = next.level;
     if (w.transports.length === 0 || next.format !== current.format || next.file !== current.file) {
       w.clear();
-      w.add(new winston.transports.Console({ format: formatFor(next.format, journal) }));
+      w.add(new winston.transports.Console({ format: formatFor(next.format, journal), stderrLevels: toStderr ? Object.keys(winston.config.npm.levels) : [] }));
       if (next.file) w.add(new winston.transports.File({ filename: next.file, format: formatFor(next.format) }));
       current = { format: next.format, file: next.file };
     }

@@ -13,7 +13,7 @@ export interface RunHandle {
   proc: ChildProcess;
   stdout(): string;
   stderr(): string;
-  /** The JSON log lines printed so far (stdout lines that are not JSON are the trainer's). */
+  /** ckptd's JSON log lines so far (on stderr; stdout is the trainer's). */
   lines(): LogLine[];
   /** Resolves when ckptd exits (not when its pipes close: an orphaned trainer may hold them). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -37,7 +37,7 @@ export function startRun(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: stri
     stdout: () => out,
     stderr: () => err,
     lines: () =>
-      out.split('\n').flatMap((l) => {
+      err.split('\n').flatMap((l) => {
         try {
           const v = JSON.parse(l) as unknown;
           return typeof v === 'object' && v !== null ? [v as LogLine] : [];
@@ -74,7 +74,7 @@ export async function waitForFile(file: string, timeoutMs = 15_000): Promise<voi
 
 /**
  * The trainer script (plain ESM, run with `node`). Reads TRAINER_RUN (the run folder) and
- * TRAINER_OUT (where it reports). At start it writes `<out>/<label>.start.json` with its CKPTD_*
+ * TRAINER_OUT (where it reports). At start it prints `trainer <label> up` and writes `<out>/<label>.start.json` with its CKPTD_*
  * environment, argv, pid and the sha256 of the run's `model.bin` and `state.json`. Options:
  * `--epochs N` train up to epoch N, continuing after the epoch in `state.json`;
  * `--wait-backups` after each epoch but the last, wait until the store holds a backup of it;
@@ -99,6 +99,7 @@ const files = {};
 for (const f of ['model.bin', 'state.json']) if (fs.existsSync(path.join(runDir, f))) files[f] = sha(path.join(runDir, f));
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('CKPTD_')));
 fs.writeFileSync(path.join(out, label + '.start.json'), JSON.stringify({ env, argv: args, files, pid: process.pid }));
+console.log('trainer ' + label + ' up');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 if (flag('--trap')) {
   const got = [];
