@@ -180,11 +180,33 @@ async function showRun(name) {
   await load();
 }
 
-async function start() {
+/**
+ * Shows the runs the panel serves in the run picker; returns them and the server's choice.
+ * @returns {Promise<{runs: any[], selected: string | null}>}
+ */
+async function loadRuns() {
   const { runs, selected } = await get('/api/runs');
   state.runs = runs;
   el.runSelect.replaceChildren(...runs.map((/** @type {any} */ r) => h('option', { value: r.name }, r.name)));
   el.runPicker.hidden = runs.length < 2;
+  return { runs, selected };
+}
+
+/** The config's runs changed: keep showing the run if it is still there, else the first one. */
+async function runsChanged() {
+  const { runs, selected } = await loadRuns();
+  const still = runs.find((/** @type {any} */ r) => r.name === state.run);
+  if (still) {
+    el.runSelect.value = still.name;
+    reloadSoon();
+  } else {
+    const first = selected ?? runs[0]?.name;
+    if (first) await showRun(first);
+  }
+}
+
+async function start() {
+  const { runs, selected } = await loadRuns();
   el.runSelect.addEventListener('change', () => void showRun(el.runSelect.value));
   el.metric.addEventListener('change', () => {
     state.metric = el.metric.value;
@@ -203,6 +225,12 @@ async function start() {
     },
     records: (e) => {
       if (e.run === state.run) reloadSoon();
+    },
+    runs: () => {
+      runsChanged().catch((err) => {
+        el.error.hidden = false;
+        el.error.textContent = `Could not read the panel's runs: ${err.message}`;
+      });
     },
     op: (e) => {
       if (e.run !== state.run) return;

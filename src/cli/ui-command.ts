@@ -2,7 +2,8 @@
  * `ckptd ui [--port N] [--no-open]`: the Version panel, a page in the browser that lists each run's
  * snapshots and saves, charts their loss, and restores, deletes, creates and labels them. It serves
  * on 127.0.0.1 only and prints the URL (with its access token) on stdout, alone on its line; it
- * runs until Ctrl-C (SIGINT) or SIGTERM, then exits 0.
+ * follows edits of the config file (runs added, removed or changed); it runs until Ctrl-C (SIGINT)
+ * or SIGTERM, then exits 0.
  */
 import { spawn } from 'node:child_process';
 import { type Command, CommanderError, Option } from 'commander';
@@ -31,7 +32,7 @@ function openBrowser(url: string): void {
 export function addUiCommand(program: Command, globals: (cmd: Command) => GlobalOptions): void {
   program
     .command('ui')
-    .description('the Version panel: browse, chart, restore, delete and label snapshots in a local web page (127.0.0.1 only)')
+    .description('the Version panel: browse, chart, restore, delete and label snapshots in a local web page (127.0.0.1 only); follows edits of the config file')
     .addOption(new Option('--port <n>', 'port to listen on (0: any free port)').argParser(port).default(0))
     .option('--no-open', 'do not open a browser; just print the URL')
     .action(async (opts: { port: number; open: boolean }, cmd: Command) => {
@@ -43,6 +44,8 @@ export function addUiCommand(program: Command, globals: (cmd: Command) => Global
         port: opts.port,
         preferredRun: g.run ?? null,
         onRefused: (line) => process.stderr.write(`${line}\n`),
+        followConfig: true,
+        onNotice: (line) => process.stderr.write(`${line}\n`),
       });
       process.stdout.write(`${server.url}\n`);
       process.stderr.write(

@@ -1,12 +1,13 @@
 /**
  * Server-Sent Events for the Version panel: every open page gets each event (`records`: a run's
- * records changed; `op`: an operation started, progressed, finished or failed). A comment line
- * every 15 s keeps idle connections (and proxies) from timing out.
+ * records changed; `runs`: the config's runs changed; `op`: an operation started, progressed,
+ * finished or failed). A comment line every 15 s keeps idle connections (and proxies) from timing out.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export type PanelEvent =
   | { type: 'records'; run: string }
+  | { type: 'runs' }
   | {
       type: 'op';
       run: string;

@@ -63,10 +63,15 @@ export class PanelApi {
   private inFlight = 0;
 
   constructor(
-    private readonly config: Config,
+    private config: Config,
     private readonly hub: EventHub,
     private readonly preferredRun: string | null = null,
   ) {}
+
+  /** From now on, answers from `next` (the config file was edited); operations under way keep their run. */
+  setConfig(next: Config): void {
+    this.config = next;
+  }
 
   /** The config's runs. */
   runs(): RunsReply {

@@ -24,6 +24,7 @@ import { checkAccess, newAccessToken } from './access.js';
 import { EventHub } from './event-stream.js';
 import { NotFound, PanelApi, type LabelRequest } from './panel-api.js';
 import { findUiDir, loadAssets, type Asset } from './static-files.js';
+import { followConfigFile } from './follow-config.js';
 import { watchStore } from './store-watch.js';
 
 /** The only address the panel listens on. */
@@ -43,6 +44,12 @@ export interface UiServerOptions {
   pollMs?: number;
   /** Hears each refused request (method, path, status and reason; never a token). */
   onRefused?: (line: string) => void;
+  /**
+   * Re-read `config.file` when it changes, so runs added, removed or changed show in the open
+   * pages (a `runs` event); `onNotice` hears what happened, and why an edit was not applied.
+   */
+  followConfig?: boolean;
+  onNotice?: (line: string) => void;
 }
 
 export interface UiServer {
@@ -142,9 +149,34 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   });
   port = (server.address() as AddressInfo).port;
 
-  const stopWatching = opts.config.runs.map((run) =>
-    watchStore(run.store, () => hub.send({ type: 'records', run: run.name }), { pollMs: opts.pollMs ?? 2000 }),
-  );
+  // One store watch per run, by name and store: a run whose store moved is watched afresh.
+  const storeWatches = new Map<string, () => void>();
+  const watchStores = (config: Config): void => {
+    const wanted = new Map(config.runs.map((run) => [`${run.name}\0${run.store}`, run]));
+    for (const [key, stop] of storeWatches) {
+      if (wanted.has(key)) continue;
+      stop();
+      storeWatches.delete(key);
+    }
+    for (const [key, run] of wanted) {
+      if (!storeWatches.has(key)) storeWatches.set(key, watchStore(run.store, () => hub.send({ type: 'records', run: run.name }), { pollMs: opts.pollMs ?? 2000 }));
+    }
+  };
+  watchStores(opts.config);
+  const file = opts.config.file;
+  const stopFollowing =
+    opts.followConfig && file
+      ? followConfigFile(
+          file,
+          (next) => {
+            api.setConfig(next);
+            watchStores(next);
+            hub.send({ type: 'runs' });
+            opts.onNotice?.(`${file} changed: the panel shows ${next.runs.length} run(s) (${next.runs.map((r) => r.name).join(', ')})`);
+          },
+          (message) => opts.onNotice?.(`config edit not applied, the panel keeps the runs it had: ${message}`),
+        )
+      : null;
 
   return {
     url: `http://${UI_HOST}:${port}/?token=${token}`,
@@ -154,7 +186,8 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     async close() {
       server.close();
       await api.idle();
-      for (const stop of stopWatching) stop();
+      await stopFollowing?.();
+      for (const stop of storeWatches.values()) stop();
       hub.close();
       server.closeAllConnections();
     },

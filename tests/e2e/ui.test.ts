@@ -309,6 +309,24 @@ describe('ckptd ui', () => {
     expect(await page.locator('#empty').isVisible()).toBe(false);
   });
 
+  it('follows edits of the config file: a run added shows without reloading the page; an invalid edit changes nothing', async () => {
+    const original = fs.readFileSync(cfg, 'utf8');
+    const picker = page.getByLabel('Run');
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).stillHere = true));
+    fs.writeFileSync(cfg, `${original}  - name: third-run\n    path: ./third\n    backup: {every: never}\n`);
+    await eventually(() => picker.locator('option').allTextContents()).toEqual(['demo-run', 'other-run', 'third-run']);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).stillHere)).toBe(true);
+    expect(await picker.inputValue()).toBe('demo-run');
+
+    fs.writeFileSync(cfg, `${original}  - name: third-run\n    path: ./third\n    bakup: {every: never}\n`);
+    await eventually(() => ui.output()).toMatch(/config edit not applied.*bakup/s);
+    expect(await picker.locator('option').allTextContents()).toEqual(['demo-run', 'other-run', 'third-run']);
+
+    fs.writeFileSync(cfg, original);
+    await eventually(() => picker.locator('option').allTextContents()).toEqual(['demo-run', 'other-run']);
+    await eventually(() => page.locator('#cards > li').count()).toBe(4);
+  });
+
   it('creates a snapshot with a name and notes from the page', async () => {
     await trainTo(5);
     await page.getByRole('button', { name: 'Create snapshot' }).click();

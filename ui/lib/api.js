@@ -82,7 +82,8 @@ export function runPath(run, id) {
  * Listens to the server's events. `onState` hears `live`, `reconnecting` (the browser retries by
  * itself) or `closed` (the server refused the stream, e.g. a restarted panel with a new token).
  * Returns the close function.
- * @param {{records: (d: any) => void, op: (d: any) => void, onState: (s: 'live' | 'reconnecting' | 'closed') => void}} handlers
+ * `runs` hears that the config's runs changed.
+ * @param {{records: (d: any) => void, op: (d: any) => void, runs: () => void, onState: (s: 'live' | 'reconnecting' | 'closed') => void}} handlers
  */
 export function listen(handlers) {
   const es = new EventSource('/api/events');
@@ -90,5 +91,6 @@ export function listen(handlers) {
   es.addEventListener('error', () => handlers.onState(es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting'));
   es.addEventListener('records', (e) => handlers.records(JSON.parse(/** @type {MessageEvent} */ (e).data)));
   es.addEventListener('op', (e) => handlers.op(JSON.parse(/** @type {MessageEvent} */ (e).data)));
+  es.addEventListener('runs', () => handlers.runs());
   return () => es.close();
 }
