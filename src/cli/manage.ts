@@ -31,7 +31,8 @@ const OP_WAIT_MS = 60 * 60_000;
 
 /**
  * Runs `op` through the daemon holding the store, or here under the lock. `onProgress` hears the
- * bytes a restore has staged so far (only when it runs here: the daemon does not report progress).
+ * bytes a restore has staged so far, either way (from the daemon, a few times a second); with
+ * `showProgress`, a bar on stderr shows them for restores of 64 MiB or more.
  */
 export async function runStoreOp(
   run: RunConfig,
@@ -46,33 +47,28 @@ export async function runStoreOp(
     ...chatty,
     info: (m, f) => (f && summaries.has(String(f.event)) ? undefined : chatty.info(m, f)),
   };
-  if (await daemonHolds(run)) {
-    logger.info(`asking the running daemon to ${op.kind}`);
-    const reply = await sendRequest(run.store, { type: 'op', op }, OP_WAIT_MS);
-    if (!reply.ok || !reply.outcome) {
-      const message = reply.error ?? 'no reason given';
-      if (reply.exitCode === 3) throw new SafetyError(message);
-      if (reply.exitCode === 2) throw new UsageError(message);
-      throw new CkptdError(message);
-    }
-    return { ...reply.outcome, viaDaemon: true };
-  }
   const bar = showProgress ? new SingleBar({ format: ' {bar} {percentage}% | {done} of {all}', hideCursor: true, stream: process.stderr }) : null;
   let started = false;
+  const report = (done: number, total: number): void => {
+    onProgress?.(done, total);
+    if (!bar || total < 64 << 20) return;
+    if (!started) bar.start(total, 0, { done: formatBytes(0), all: formatBytes(total) });
+    started = true;
+    bar.update(done, { done: formatBytes(done), all: formatBytes(total) });
+  };
   try {
-    const outcome = await withStoreLock(run, op.kind, () =>
-      executeOp(run, op, {
-        logger,
-        now: Date.now(),
-        onProgress: (done, total) => {
-          onProgress?.(done, total);
-          if (!bar || total < 64 << 20) return;
-          if (!started) bar.start(total, 0, { done: formatBytes(0), all: formatBytes(total) });
-          started = true;
-          bar.update(done, { done: formatBytes(done), all: formatBytes(total) });
-        },
-      }),
-    );
+    if (await daemonHolds(run)) {
+      logger.info(`asking the running daemon to ${op.kind}`);
+      const reply = await sendRequest(run.store, { type: 'op', op }, OP_WAIT_MS, report);
+      if (!reply.ok || !reply.outcome) {
+        const message = reply.error ?? 'no reason given';
+        if (reply.exitCode === 3) throw new SafetyError(message);
+        if (reply.exitCode === 2) throw new UsageError(message);
+        throw new CkptdError(message);
+      }
+      return { ...reply.outcome, viaDaemon: true };
+    }
+    const outcome = await withStoreLock(run, op.kind, () => executeOp(run, op, { logger, now: Date.now(), onProgress: report }));
     return { ...outcome, viaDaemon: false };
   } finally {
     if (started) bar?.stop();

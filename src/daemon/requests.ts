@@ -1,7 +1,8 @@
 /**
  * How CLI commands reach a running daemon: a request file in `<store>/requests/`, answered by a
- * reply file next to it. Files (not a socket) because a store path can be longer than a socket
- * path may be, and because an idle daemon then costs one inotify watch and nothing else.
+ * reply file next to it; a long operation (a restore) also keeps a progress file there up to date.
+ * Files (not a socket) because a store path can be longer than a socket path may be, and because an
+ * idle daemon then costs one inotify watch and nothing else.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -43,29 +44,59 @@ type NewRequest =
   | { type: 'snapshot'; name: string | null; notes: string | null; pinned: boolean }
   | { type: 'op'; op: StoreOp };
 
+/** How often the daemon rewrites a request's progress file at most. */
+const PROGRESS_EVERY_MS = 250;
+
+/** Bytes done and in all of the operation a request asked for. */
+export interface RequestProgress {
+  done: number;
+  total: number;
+}
+
 /**
  * Writes a request for the daemon that holds `store` and waits for its reply. Resolves with the
- * reply, or rejects after `timeoutMs` (the request is then withdrawn so a late daemon ignores it).
+ * reply, or rejects once `timeoutMs` pass without a reply or any progress (the request is then
+ * withdrawn so a late daemon ignores it). `onProgress` hears the progress the daemon reports.
  */
-export async function sendRequest(store: string, req: NewRequest, timeoutMs: number): Promise<DaemonReply> {
+export async function sendRequest(store: string, req: NewRequest, timeoutMs: number, onProgress?: (done: number, total: number) => void): Promise<DaemonReply> {
   const dir = requestsDir(store);
   await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
   const id = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const full: DaemonRequest = { ...req, id, created: new Date().toISOString() } as DaemonRequest;
   const reqFile = path.join(dir, `${id}.request.json`);
   const replyFile = path.join(dir, `${id}.reply.json`);
+  const progressFile = path.join(dir, `${id}.progress.json`);
   await writeFileAtomic(reqFile, JSON.stringify(full));
-  const deadline = Date.now() + timeoutMs;
+  let deadline = Date.now() + timeoutMs;
+  let lastProgress = '';
   try {
     for (;;) {
       const text = await fsp.readFile(replyFile, 'utf8').catch(() => null);
       if (text !== null) return JSON.parse(text) as DaemonReply;
+      const progress = await fsp.readFile(progressFile, 'utf8').catch(() => null);
+      if (progress !== null && progress !== lastProgress) {
+        lastProgress = progress;
+        // A daemon that reports progress is at work: the wait is for silence, not for the whole job.
+        deadline = Date.now() + timeoutMs;
+        const p = parseProgress(progress);
+        if (p) onProgress?.(p.done, p.total);
+      }
       if (Date.now() > deadline) throw new Error(`the daemon did not answer within ${Math.round(timeoutMs / 1000)}s`);
       await new Promise((r) => setTimeout(r, 150));
     }
   } finally {
     await fsp.rm(reqFile, { force: true });
     await fsp.rm(replyFile, { force: true });
+    await fsp.rm(progressFile, { force: true });
+  }
+}
+
+function parseProgress(text: string): RequestProgress | null {
+  try {
+    const v = JSON.parse(text) as Partial<RequestProgress>;
+    return typeof v.done === 'number' && typeof v.total === 'number' ? { done: v.done, total: v.total } : null;
+  } catch {
+    return null;
   }
 }
 
@@ -128,10 +159,12 @@ export interface RequestServer {
 /**
  * Daemon side: calls `handle` once for every request that appears in `<store>/requests/` (also
  * those already waiting at start) and writes its reply. Malformed request files are removed.
+ * `handle` may report progress through its second argument; the requester sees the newest value
+ * (one write per `PROGRESS_EVERY_MS` at most) until the reply is written.
  */
 export function serveRequests(
   store: string,
-  handle: (req: DaemonRequest) => Promise<DaemonReply>,
+  handle: (req: DaemonRequest, progress: (done: number, total: number) => void) => Promise<DaemonReply>,
   onError: (err: Error) => void,
 ): RequestServer {
   const dir = requestsDir(store);
@@ -160,9 +193,11 @@ export function serveRequests(
         await fsp.rm(file, { force: true });
         continue;
       }
-      void handle(req)
+      const progress = progressWriter(path.join(dir, `${req.id}.progress.json`), () => !closed && fs.existsSync(file), onError);
+      void handle(req, progress.report)
         .catch((err: unknown) => ({ ok: false, error: (err as Error).message, exitCode: 1 }))
         .then(async (reply) => {
+          await progress.end();
           // The CLI removes the request when it gives up; no reply is owed then.
           if (closed || !fs.existsSync(file)) return;
           await writeFileAtomic(path.join(dir, `${req.id}.reply.json`), JSON.stringify(reply));
@@ -178,6 +213,41 @@ export function serveRequests(
     close: () => {
       closed = true;
       watcher.close();
+    },
+  };
+}
+
+/**
+ * Keeps `file` holding the latest progress, at most one write per `PROGRESS_EVERY_MS` (one write in
+ * flight at a time; the newest value wins), while `wanted()` (the request is still there). `end`
+ * waits for the last write and removes the file.
+ */
+function progressWriter(file: string, wanted: () => boolean, onError: (err: Error) => void): { report: (done: number, total: number) => void; end: () => Promise<void> } {
+  let latest: RequestProgress | null = null;
+  let writing: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | null = null;
+  let lastWrite = 0;
+  let ended = false;
+  const flush = (): void => {
+    timer = null;
+    const p = latest;
+    if (p === null || ended || !wanted()) return;
+    lastWrite = Date.now();
+    writing = writing.then(() => writeFileAtomic(file, JSON.stringify(p))).catch((err: unknown) => onError(err as Error));
+  };
+  return {
+    report: (done, total) => {
+      latest = { done, total };
+      if (timer !== null || ended) return;
+      const wait = Math.max(0, lastWrite + PROGRESS_EVERY_MS - Date.now());
+      if (wait === 0) flush();
+      else timer = setTimeout(flush, wait);
+    },
+    end: async () => {
+      ended = true;
+      if (timer) clearTimeout(timer);
+      await writing;
+      await fsp.rm(file, { force: true }).catch(() => undefined);
     },
   };
 }

@@ -84,7 +84,7 @@ export class RunSupervisor {
     retry: false,
     backupNow: [] as Waiter[],
     manual: [] as ManualRequest[],
-    ops: [] as { op: StoreOp; reply: Waiter }[],
+    ops: [] as { op: StoreOp; reply: Waiter; progress: (done: number, total: number) => void }[],
   };
   private current: Promise<void> = Promise.resolve();
 
@@ -176,7 +176,7 @@ export class RunSupervisor {
     this.attachWatcher();
     this.requests = serveRequests(
       this.run.store,
-      (req) => this.onRequest(req),
+      (req, progress) => this.onRequest(req, progress),
       (err) => this.logger.warn(`requests: ${err.message}`),
     );
     this.armCron();
@@ -461,9 +461,9 @@ export class RunSupervisor {
    * state already seen, so they are not mistaken for the trainer's.
    */
   private async runOps(): Promise<void> {
-    for (const { op, reply } of this.pending.ops.splice(0)) {
+    for (const { op, reply, progress } of this.pending.ops.splice(0)) {
       try {
-        const outcome = await executeOp(this.run, op, { logger: this.logger, now: this.now() });
+        const outcome = await executeOp(this.run, op, { logger: this.logger, now: this.now(), onProgress: progress });
         if (op.kind === 'restore' && op.to === null) {
           const entries = await scanRun(this.run);
           const progress = await readProgress(this.run.path, this.run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
@@ -480,11 +480,11 @@ export class RunSupervisor {
     }
   }
 
-  private onRequest(req: DaemonRequest): Promise<DaemonReply> {
+  private onRequest(req: DaemonRequest, progress: (done: number, total: number) => void): Promise<DaemonReply> {
     return new Promise((resolve) => {
       if (req.type === 'op') {
         this.logger.info(`${req.op.kind} requested`, { event: 'request', op: req.op.kind });
-        this.pending.ops.push({ op: req.op, reply: resolve });
+        this.pending.ops.push({ op: req.op, reply: resolve, progress });
       } else if (req.type === 'backup-now') {
         this.logger.info('backup requested (backup-now); taking it at the next settled moment', { event: 'request' });
         this.pending.backupNow.push(resolve);
