@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfigFile } from '../src/config/load.js';
 import { listRecords } from '../src/cli/list.js';
+import { rescanIntervalMs } from '../src/daemon/run-supervisor.js';
 import { NO_PROGRESS, type Progress } from '../src/policy/types.js';
 import { scanState, stateDigest } from '../src/store/scan.js';
 import { writeSnapshot } from '../src/store/write-snapshot.js';
@@ -270,7 +271,7 @@ export async function runStartup(base: string): Promise<Verdict[]> {
     rescanCpu.push((c.user + c.system) / 1e6);
   }
   const rescanBest = stats(rescanCpu).median;
-  const rescanEvery = Math.max(60, stats(rescan).median * 20);
+  const rescanEvery = rescanIntervalMs(stats(rescan).median * 1000) / 1000;
 
   // For scale: the same files copied by cp -a and made durable.
   syncAll();

@@ -36,8 +36,13 @@ import { isWatchLimitError, WATCH_LIMIT_ADVICE, watchRun, type Watcher } from '.
 
 /** How long to wait before trying again after a failed snapshot or save. */
 const RETRY_AFTER_MS = 30_000;
-/** The rescan that backstops lost watcher events; stretched for runs whose scan is slow. */
-const RESCAN_MIN_MS = 60_000;
+/**
+ * How often the rescan that backstops lost watcher events runs, after a scan that took `scanMs`:
+ * every minute, stretched for runs whose scan is slow so that at most 1% of the time is scanning.
+ */
+export function rescanIntervalMs(scanMs: number): number {
+  return Math.max(60_000, scanMs * 100);
+}
 /** How often a run folder that does not exist yet is looked for. */
 const FOLDER_POLL_MS = 1000;
 /** setTimeout cannot wait longer than this. */
@@ -279,7 +284,7 @@ export class RunSupervisor {
 
   private armRescan(): void {
     if (this.rescanTimer) clearTimeout(this.rescanTimer);
-    const every = Math.max(RESCAN_MIN_MS, this.scanMs * 20);
+    const every = rescanIntervalMs(this.scanMs);
     this.rescanTimer = setTimeout(() => {
       this.kick(0);
       this.armRescan();
