@@ -5,6 +5,7 @@
  * metrics say exactly what the log says. Nothing listens on a port.
  */
 import type { LogFields, Logger } from '../util/logger.js';
+import { tapLines } from '../util/tap-logger.js';
 import { writeFileAtomic } from '../store/durable.js';
 
 export interface RunCounters {
@@ -124,19 +125,12 @@ export class Metrics {
   }
 }
 
-/** A logger that also hands every line's `event` and fields to `onEvent`, whatever the log level. */
+/**
+ * A logger that also hands every line's `event` and fields (those of its `child()` calls merged
+ * in) to `onEvent`, whatever the log level.
+ */
 export function observeEvents(logger: Logger, onEvent: (event: string, fields: LogFields) => void): Logger {
-  const wrap =
-    (level: 'error' | 'warn' | 'info' | 'debug') =>
-    (message: string, fields?: LogFields): void => {
-      if (fields && typeof fields.event === 'string') onEvent(fields.event, fields);
-      logger[level](message, fields);
-    };
-  return {
-    error: wrap('error'),
-    warn: wrap('warn'),
-    info: wrap('info'),
-    debug: wrap('debug'),
-    child: (fields) => observeEvents(logger.child(fields), onEvent),
-  };
+  return tapLines(logger, (_level, _message, fields) => {
+    if (typeof fields.event === 'string') onEvent(fields.event, fields);
+  });
 }

@@ -1,6 +1,7 @@
 /**
  * A logger that also hands every line to a listener, before and regardless of the level filter:
- * `ckptd run` learns from the daemon's own decision lines when the final state has been evaluated.
+ * `ckptd run` learns from the daemon's own decision lines when the final state has been evaluated,
+ * systemd's status line and the metrics file are kept from them.
  */
 import type { LogFields, Logger, RootLogger } from './logger.js';
 
@@ -11,6 +12,11 @@ export type LogListener = (level: LogLevelName, message: string, fields: LogFiel
 
 /** Wraps `root`: every line goes to `root` as before and to `listener`. A throwing listener is ignored. */
 export function tapLogger(root: RootLogger, listener: LogListener): RootLogger {
+  return { ...tapLines(root, listener), configure: (opts) => root.configure(opts), close: () => root.close() };
+}
+
+/** `tapLogger` for any logger (a child, say): every line goes to `logger` as before and to `listener`. */
+export function tapLines(logger: Logger, listener: LogListener): Logger {
   const tell = (level: LogLevelName, message: string, fields: LogFields): void => {
     try {
       listener(level, message, fields);
@@ -31,5 +37,5 @@ export function tapLogger(root: RootLogger, listener: LogListener): RootLogger {
       child: (fields) => wrap(inner.child(fields), { ...bound, ...fields }),
     };
   };
-  return { ...wrap(root, {}), configure: (opts) => root.configure(opts), close: () => root.close() };
+  return wrap(logger, {});
 }
