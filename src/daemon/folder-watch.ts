@@ -42,6 +42,8 @@ export interface FolderWatch {
  */
 export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatch {
   const watches = new Map<string, fs.FSWatcher>();
+  // Entry events are handled one after another, so two about one folder never interleave.
+  let settling: Promise<void> = Promise.resolve();
   const rootName = path.basename(root);
   let closed = false;
   let failed = false;
@@ -102,7 +104,11 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
     const st = await fsp.lstat(abs).catch(() => null);
     if (closed) return;
     if (st?.isDirectory()) {
-      if (watches.has(abs) || opts.isIgnored(abs)) return;
+      if (opts.isIgnored(abs)) return;
+      // A folder that appeared, or one removed and made again under a watched name (`rm -rf ckpt
+      // && mkdir ckpt`; the new one may even get the old inode number back): the old watch died
+      // with the old folder, so the name is watched afresh, with everything below it.
+      unwatchUnder(abs);
       await addTree(abs);
       if (!closed) opts.onActivity(abs);
     } else {
@@ -122,7 +128,7 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
     if (dir === root && event === 'rename' && name.toString() === rootName) opts.onRootGone();
     if (opts.isIgnored(abs)) return;
     opts.onActivity(abs);
-    if (event === 'rename') void settleEntry(abs);
+    if (event === 'rename') settling = settling.then(() => settleEntry(abs)).catch((err: unknown) => fail(err as Error));
   };
 
   void addTree(root).then(() => {

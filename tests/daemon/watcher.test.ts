@@ -108,6 +108,28 @@ describe('watchRun', () => {
     expect(seen.errors).toEqual([]);
   });
 
+  it('follows a folder inside the run that is deleted and made again under the same name', async () => {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, 'backup'));
+    fs.writeFileSync(path.join(root, 'backup/state.bin'), 'epoch 1');
+    const seen = await start(root);
+    // As Keras' BackupAndRestore and many scripts do: remove the folder, write it anew.
+    fs.rmSync(path.join(root, 'backup'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'backup'));
+    await reported(seen, path.join(root, 'backup'));
+    // Writes into the new folder are reported once it is watched (the old watch saw none of them).
+    const state = path.join(root, 'backup/state.bin');
+    fs.writeFileSync(state, 'epoch 2');
+    const mark = seen.paths.length;
+    await vi.waitFor(
+      () => {
+        fs.appendFileSync(state, '.');
+        expect(seen.paths.slice(mark)).toContain(state);
+      },
+      { timeout: 5000, interval: 100 },
+    );
+  });
+
   it('follows the run folder when it is deleted and made again', async () => {
     const parent = tempDir();
     const root = path.join(parent, 'run');
