@@ -1,14 +1,17 @@
 /**
  * Verifying what a store holds against its manifests: every stored file is re-read and re-hashed
  * (sha256 and size), symlinks are compared by target (never followed), and files that are on disk
- * but not in the manifest are listed. Files are streamed through two fixed buffers, so memory does
- * not grow with file size. Nothing is written here (see `damaged-marker.ts` for the marking).
+ * but not in the manifest are listed. Large files are hashed two at a time on worker threads, the
+ * rest streamed through two fixed buffers, so memory does not grow with file size. Nothing is written here (see `damaged-marker.ts` for the marking).
  */
 import { createHash } from 'node:crypto';
 import fs, { type Stats } from 'node:fs';
-import fsp from 'node:fs/promises';
+import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { runPools } from '../util/run-pools.js';
+import { SMALL_FILE } from './capture-file.js';
 import { withPath } from './errors.js';
+import { hashOpenFileOnWorker, ShortReadError } from './hash-workers.js';
 import { isValidId } from './ids.js';
 import { isSafeRelPath, snapshotFilesDir } from './layout.js';
 import type { ManifestEntry, RecordKind, SaveMeta, SnapshotMeta } from './types.js';
@@ -45,6 +48,8 @@ export interface VerifyResult {
 export type OnBytes = (n: number) => void;
 
 const CHUNK = 4 << 20;
+/** Files over this size are hashed on worker threads, two at a time (as capture does). */
+const LARGE = SMALL_FILE;
 
 /**
  * Verifies snapshot `meta.id` of `store`: each manifest entry of `snapshot.json` against
@@ -105,22 +110,37 @@ async function verifyTree(root: string, files: ManifestEntry[], result: VerifyRe
     return;
   }
   const folders = new FolderCheck(root);
-  for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+  const checkOne = async (f: ManifestEntry): Promise<void> => {
     if (!isSafeRelPath(f.path)) {
       result.changed.push({ path: f.path, reason: 'unsafe path in the manifest; not checked' });
       if (f.type !== 'symlink') onBytes?.(f.size);
-      continue;
+      return;
     }
     const bad = await folders.problem(path.posix.dirname(f.path));
     if (bad !== null) {
       if (bad.missing) result.missing.push(f.path);
       else result.changed.push({ path: f.path, reason: bad.reason });
       if (f.type !== 'symlink') onBytes?.(f.size);
-      continue;
+      return;
     }
     await checkEntry(path.join(root, f.path), f, result, hasher, onBytes);
-  }
+  };
+  // Large files two at a time, hashed on worker threads (two cores); the rest one after another
+  // through the hasher's buffers. `finish` sorts the findings, so the order of work does not show.
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : 1));
+  await runPools(
+    [
+      { items: sorted.filter((f) => !isLarge(f)), parallel: 1 },
+      { items: sorted.filter(isLarge), parallel: 2 },
+    ],
+    checkOne,
+  );
   result.extra.push(...(await findExtra(root, files)));
+}
+
+/** Files hashed on a worker (`hashOpenFileOnWorker`) rather than through the hasher's buffers. */
+function isLarge(f: ManifestEntry): boolean {
+  return f.type !== 'symlink' && f.size > LARGE;
 }
 
 /** Checks one stored file (or symlink) at the absolute path `file` against its manifest entry. */
@@ -153,7 +173,7 @@ async function checkEntry(file: string, f: ManifestEntry, result: VerifyResult, 
   }
   let hashed: { sha256: string; size: number };
   try {
-    hashed = await hasher.hash(file, (n) => {
+    hashed = await hasher.hash(file, isLarge(f), (n) => {
       result.bytesHashed += n;
       onBytes?.(n);
     });
@@ -229,12 +249,17 @@ class FolderCheck {
 class Hasher {
   private bufs: Buffer[] | null = null;
 
-  async hash(file: string, onBytes: (n: number) => void): Promise<{ sha256: string; size: number }> {
+  /**
+   * sha256 and size of the whole file: on a worker thread when `large` (any number of these may run
+   * at once), else through this hasher's two buffers (one call at a time).
+   */
+  async hash(file: string, large: boolean, onBytes: (n: number) => void): Promise<{ sha256: string; size: number }> {
     // O_NOFOLLOW: a symlink swapped in is not followed; O_NONBLOCK: a FIFO swapped in cannot hang us.
     const fh = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: 'ENOTFILE' });
+      if (large) return await hashOnWorker(fh, st.size, onBytes);
       const hash = createHash('sha256');
       if (st.size === 0) {
         // A file that is empty by stat may still have grown since; one read tells.
@@ -288,4 +313,18 @@ function describe(st: Stats): string {
 
 function sha256Text(s: string): string {
   return createHash('sha256').update(s).digest('hex');
+}
+
+/** `Hasher.hash` of a large open file: hashed on a worker; a file that ended early or grew reports its size (and no hash). */
+async function hashOnWorker(fh: FileHandle, size: number, onBytes: (n: number) => void): Promise<{ sha256: string; size: number }> {
+  let sha256: string;
+  try {
+    sha256 = await hashOpenFileOnWorker(fh.fd, size, onBytes);
+  } catch (err) {
+    if (err instanceof ShortReadError) return { sha256: '', size: err.at };
+    throw err;
+  }
+  const { bytesRead } = await fh.read(Buffer.alloc(1), 0, 1, size);
+  if (bytesRead > 0) return { sha256: '', size: Math.max(size + 1, (await fh.stat()).size) };
+  return { sha256, size };
 }

@@ -70,6 +70,24 @@ describe('verifySnapshot', () => {
     expect(r.files).toBe(4);
   });
 
+  it('checks large files (hashed on worker threads, two at a time) byte for byte', async () => {
+    const { run, store } = await runAndStore();
+    const big = [1, 2, 3].map((i) => Buffer.alloc((2 << 20) + i, i));
+    big.forEach((b, i) => age(put(run, `shard-${i}.bin`, b)));
+    age(put(run, 'config.json', '{}'));
+    const meta = await snap(run, store);
+    const files = path.join(store, 'snapshots', meta.id, 'files');
+    const flipped = Buffer.from(big[1]!);
+    flipped[flipped.length - 1] = 0xff;
+    overwriteInPlace(path.join(files, 'shard-1.bin'), flipped);
+    let reported = 0;
+    const r = await verifySnapshot(store, meta, (n) => (reported += n));
+    expect(verdict(r)).toEqual({ ok: false, missing: [], changed: [{ path: 'shard-1.bin', reason: 'sha256 differs' }], extra: [] });
+    const all = big.reduce((n, b) => n + b.length, 0) + 2;
+    expect(r.bytesHashed).toBe(all);
+    expect(reported).toBe(all);
+  });
+
   const cases: { name: string; damage: (files: string, base: string) => void; expect: Partial<ReturnType<typeof verdict>> }[] = [
     {
       name: 'bytes changed in place, same size',
