@@ -3,16 +3,13 @@
  * runs added, removed or updated without a restart. An invalid edit is logged with its line and key
  * and the config in force stays.
  */
-import { watch, type FSWatcher } from 'chokidar';
 import type { Config, RunConfig } from '../config/types.js';
 import { loadConfigFile } from '../config/load.js';
+import { watchConfigFile } from '../config/watch-config-file.js';
 import { ConfigError, formatProblem } from '../util/errors.js';
 import type { RootLogger } from '../util/logger.js';
 import { Metrics, observeEvents } from './metrics.js';
 import { RunSupervisor } from './run-supervisor.js';
-
-/** How long the config file must be quiet before it is re-read (editors write in bursts). */
-const RELOAD_DEBOUNCE_MS = 300;
 
 export interface DaemonOptions {
   config: Config;
@@ -26,8 +23,7 @@ export interface DaemonOptions {
 
 export class Daemon {
   private readonly runs = new Map<string, RunSupervisor>();
-  private configWatcher: FSWatcher | null = null;
-  private reloadTimer: NodeJS.Timeout | null = null;
+  private stopConfigWatch: (() => Promise<void>) | null = null;
   private reloading: Promise<void> = Promise.resolve();
   private config: Config;
   private readonly now: () => number;
@@ -73,23 +69,19 @@ export class Daemon {
 
   /** Stops every run (each finishes or abandons its snapshot in progress) and the config watcher. */
   async stop(): Promise<void> {
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    await this.configWatcher?.close();
-    this.configWatcher = null;
+    await this.stopConfigWatch?.();
+    this.stopConfigWatch = null;
     await Promise.all([...this.runs.values()].map((r) => r.stop()));
     this.runs.clear();
     await this.metrics?.flush();
   }
 
   private watchConfig(file: string): void {
-    this.configWatcher = watch(file, { ignoreInitial: true });
-    this.configWatcher.on('all', () => {
-      if (this.reloadTimer) clearTimeout(this.reloadTimer);
-      this.reloadTimer = setTimeout(() => void this.reload('the config file changed'), RELOAD_DEBOUNCE_MS);
-    });
-    // An edit made while chokidar was still setting up is not reported: re-read once it is ready.
-    this.configWatcher.on('ready', () => void this.reload('start-up check'));
-    this.configWatcher.on('error', (err) => this.opts.logger.warn(`config watcher: ${(err as Error).message}`));
+    this.stopConfigWatch = watchConfigFile(
+      file,
+      (reason) => void this.reload(reason),
+      (err) => this.opts.logger.warn(`config watcher: ${err.message}`),
+    );
   }
 
   private async startRun(run: RunConfig): Promise<void> {

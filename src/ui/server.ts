@@ -18,13 +18,14 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { watchConfigFile } from '../config/watch-config-file.js';
 import { CkptdError } from '../util/errors.js';
 import { checkAccess, newAccessToken } from './access.js';
 import { EventHub } from './event-stream.js';
 import { NotFound, PanelApi, type LabelRequest } from './panel-api.js';
 import { findUiDir, loadAssets, type Asset } from './static-files.js';
-import { followConfigFile } from './follow-config.js';
 import { watchStore } from './store-watch.js';
 
 /** The only address the panel listens on. */
@@ -163,20 +164,26 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     }
   };
   watchStores(opts.config);
+  // Follows the config file as the daemon does; a re-read that changes no run changes nothing here.
+  let runsNow = JSON.stringify(opts.config.runs);
   const file = opts.config.file;
+  const applyEdit = (file: string): void => {
+    let next: Config;
+    try {
+      next = loadConfigFile(file);
+    } catch (err) {
+      opts.onNotice?.(`config edit not applied, the panel keeps the runs it had: ${(err as Error).message}`);
+      return;
+    }
+    if (JSON.stringify(next.runs) === runsNow) return;
+    runsNow = JSON.stringify(next.runs);
+    api.setConfig(next);
+    watchStores(next);
+    hub.send({ type: 'runs' });
+    opts.onNotice?.(`${file} changed: the panel shows ${next.runs.length} run(s) (${next.runs.map((r) => r.name).join(', ')})`);
+  };
   const stopFollowing =
-    opts.followConfig && file
-      ? followConfigFile(
-          file,
-          (next) => {
-            api.setConfig(next);
-            watchStores(next);
-            hub.send({ type: 'runs' });
-            opts.onNotice?.(`${file} changed: the panel shows ${next.runs.length} run(s) (${next.runs.map((r) => r.name).join(', ')})`);
-          },
-          (message) => opts.onNotice?.(`config edit not applied, the panel keeps the runs it had: ${message}`),
-        )
-      : null;
+    opts.followConfig && file ? watchConfigFile(file, () => applyEdit(file), (err) => opts.onNotice?.(`cannot watch ${file}: ${err.message}`)) : null;
 
   return {
     url: `http://${UI_HOST}:${port}/?token=${token}`,
