@@ -17,7 +17,7 @@ import { readProgress } from '../progress/read-progress.js';
 import { acquireStoreLock, type StoreLock } from '../store/lock.js';
 import { ensureStore } from '../store/layout.js';
 import { supportsReflink } from '../store/reflink.js';
-import { listSnapshots, newestGoodSnapshot } from '../store/read-store.js';
+import { listSnapshots, newestGoodSnapshot, readSnapshot } from '../store/read-store.js';
 import { stateDigest } from '../store/scan.js';
 import { readRunState, writeRunState } from '../store/state-file.js';
 import { sweepStore } from '../store/delete-snapshot.js';
@@ -26,6 +26,7 @@ import type { Logger } from '../util/logger.js';
 import { formatProgress } from '../util/format.js';
 import { runHoldsFiles } from '../ops/diff.js';
 import { executeOp } from '../ops/execute.js';
+import { restoredIdOf } from '../ops/restore.js';
 import { planStore } from '../ops/retention.js';
 import type { StoreOp } from '../ops/types.js';
 import { CkptdError } from '../util/errors.js';
@@ -346,10 +347,10 @@ export class RunSupervisor {
     const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
     const progressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
     let changed = this.lastSettledDigest === null ? digest !== this.newestDigest : digest !== this.lastSettledDigest;
-    // First look after a start: a state some good snapshot already holds (the run was restored, or
-    // resumed by `ckptd run --resume`, so a pre-restore snapshot is newest) is not a new change;
-    // backing it up again would only push an older backup out of `keep`.
-    if (changed && this.lastSettledDigest === null && (await this.stored(entries))) changed = false;
+    // First look after a start: the state a restore put in place (by `ckptd restore` without a
+    // daemon, or `ckptd run --resume`: its pre-restore snapshot is the newest) is already stored,
+    // not a new change; backing it up again would only push an older backup out of `keep`.
+    if (changed && this.lastSettledDigest === null && (await this.isRestoredState(entries))) changed = false;
     if (!changed && !this.forced() && progressKey === this.lastProgressKey) return;
     if (entries.length === 0) {
       if (this.lastSettledDigest !== digest) this.logger.info(`nothing to capture yet: ${run.path} holds no included files`, { event: 'empty' });
@@ -437,11 +438,15 @@ export class RunSupervisor {
   }
 
   /**
-   * True when a good snapshot of any kind holds exactly the files of `entries` (to the microsecond
-   * of their mtimes, all a restore can set: a restored state's digest differs from its snapshot's).
+   * True when the newest good snapshot is a pre-restore one and the run holds exactly the files of
+   * the snapshot that restore put in place (to the microsecond of their mtimes, all a restore can
+   * set: a restored state's digest differs from its snapshot's). Reads at most two records.
    */
-  private async stored(entries: ScanEntry[]): Promise<boolean> {
-    return (await listSnapshots(this.run.store)).some((s) => !s.damaged && runHoldsFiles(s.files, entries));
+  private async isRestoredState(entries: ScanEntry[]): Promise<boolean> {
+    const newest = await newestGoodSnapshot(this.run.store);
+    const id = newest?.kind === 'pre-restore' ? restoredIdOf(newest.trigger) : null;
+    const restored = id === null ? null : await readSnapshot(this.run.store, id).catch(() => null);
+    return restored !== null && !restored.damaged && runHoldsFiles(restored.files, entries);
   }
 
   /** The newest backup that captured exactly the state `digest`, if any. */

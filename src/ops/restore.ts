@@ -19,6 +19,7 @@ import type { RunConfig } from '../config/types.js';
 import { planRestore, type RestorePlan, type TargetFile } from '../policy/plan-restore.js';
 import { readProgress } from '../progress/read-progress.js';
 import { captureFile, SMALL_FILE } from '../store/capture-file.js';
+import { HASH_WORKERS } from '../store/hash-workers.js';
 import { fsyncDir } from '../store/durable.js';
 import { isSafeRelPath } from '../store/layout.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
@@ -29,6 +30,16 @@ import type { Logger } from '../util/logger.js';
 import { runPools } from '../util/run-pools.js';
 
 const STAGE_PREFIX = '.ckptd-tmp-restore-';
+
+/** The trigger recorded on the `pre-restore` snapshot taken before restoring snapshot `id`. */
+export function preRestoreTrigger(id: string): string {
+  return `pre-restore ${id}`;
+}
+
+/** The id of the snapshot a restore put in place, from its `pre-restore` snapshot's trigger; null otherwise. */
+export function restoredIdOf(preRestoreTriggerText: string): string | null {
+  return /^pre-restore (\S+)$/.exec(preRestoreTriggerText)?.[1] ?? null;
+}
 
 export interface RestoreOptions {
   run: RunConfig;
@@ -77,7 +88,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   let preRestoreId: string | null = null;
   if (entries.length > 0) {
     const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
-    const pre = await captureSnapshot(run, entries, { kind: 'pre-restore', trigger: `pre-restore ${snapshot.id}`, progress, now: opts.now }, opts.logger);
+    const pre = await captureSnapshot(run, entries, { kind: 'pre-restore', trigger: preRestoreTrigger(snapshot.id), progress, now: opts.now }, opts.logger);
     preRestoreId = pre.id;
   }
   const plan = planRestore(entries, snapshot.files);
@@ -141,18 +152,12 @@ interface Staged {
   final: string;
 }
 
-/**
- * Files up to this size are staged many at a time; larger ones two at a time, as capture does
- * (`src/store/capture-state.ts`): each large copy keeps one core busy hashing while the kernel
- * copies, so two fill a 2-core machine without thrashing the disk.
- */
-const SMALL = SMALL_FILE;
+/** Files up to `SMALL_FILE` (and symlinks) staged at a time; larger ones go `HASH_WORKERS` at a time, as in capture. */
 const SMALL_PARALLEL = 16;
-const LARGE_PARALLEL = 2;
 
 /**
  * Copies every file of `files` from the snapshot to a temp name beside its target under `root`,
- * checking each copy's sha256 against the manifest; files are staged concurrently (see `SMALL`).
+ * checking each copy's sha256 against the manifest; files are staged concurrently (see `SMALL_PARALLEL`).
  * Returns the staged files in the order of `files`. `onProgress` gets the bytes copied so far,
  * never decreasing, the last call at `total` (no call when there are no bytes to copy). On any
  * failure no new file is started, the copies under way are awaited, then every temp file is
@@ -206,12 +211,12 @@ async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: strin
   };
 
   const items = files.map((file, index) => ({ file, index }));
-  const isSmall = ({ file: f }: { file: TargetFile }): boolean => f.type === 'symlink' || f.size <= SMALL;
+  const isSmall = ({ file: f }: { file: TargetFile }): boolean => f.type === 'symlink' || f.size <= SMALL_FILE;
   try {
     await runPools(
       [
         { items: items.filter(isSmall), parallel: SMALL_PARALLEL },
-        { items: items.filter((i) => !isSmall(i)), parallel: LARGE_PARALLEL },
+        { items: items.filter((i) => !isSmall(i)), parallel: HASH_WORKERS },
       ],
       async (item) => {
         try {

@@ -22,6 +22,7 @@ import { captureFile, copySmallFileSync, SMALL_FILE, type Captured, type Pending
 import { FileChangedError, FileVanishedError, withPath } from './errors.js';
 import { DIR_MODE, isSafeRelPath } from './layout.js';
 import { runPools } from '../util/run-pools.js';
+import { HASH_WORKERS } from './hash-workers.js';
 import { forEachInSlices, nextTurn } from './slices.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
 
@@ -56,15 +57,10 @@ export interface CapturedState {
 }
 
 /**
- * Files up to this size (and symlinks) are captured synchronously, in slices, with up to
- * `SMALL_SYNCING` of their fsyncs in flight; larger ones two at a time: each large copy keeps one
- * core busy hashing (on a worker thread) while the kernel copies, so two fill a 2-core machine
- * without thrashing the disk.
+ * Small copies (up to `SMALL_FILE`, and symlinks: captured synchronously, in slices) whose fsync may
+ * be in flight at once, each holding an open fd until it is done. Larger files go `HASH_WORKERS` at a time.
  */
-const SMALL = SMALL_FILE;
-/** Small copies whose fsync may be in flight at once (each holds an open fd until it is done). */
 const SMALL_SYNCING = 16;
-const LARGE_PARALLEL = 2;
 
 /** A source as lstat saw it: everything that must stay the same for a captured copy to stay current. */
 interface Seen {
@@ -223,12 +219,12 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     const last = attempt === opts.retries;
     const todo = slots.filter((s) => s.captured === null && s.skipped === null);
-    const isSmall = (s: Slot): boolean => s.entry.size <= SMALL || s.entry.type === 'symlink';
+    const isSmall = (s: Slot): boolean => s.entry.size <= SMALL_FILE || s.entry.type === 'symlink';
     const results: boolean[] = [];
     const fail = (err: unknown): void => void failures.push(err);
     await Promise.all([
       captureSmall(todo.filter(isSmall), last, results).catch(fail),
-      runPools([{ items: todo.filter((s) => !isSmall(s)), parallel: LARGE_PARALLEL }], async (s) => {
+      runPools([{ items: todo.filter((s) => !isSmall(s)), parallel: HASH_WORKERS }], async (s) => {
         if (failures.length > 0) throw failures[0];
         const ok = await captureLarge(s, last);
         opts.onProgress?.(done, total);

@@ -38,8 +38,12 @@ Promise.all([import('node:worker_threads'), import('node:fs'), import('node:cryp
 });
 `;
 
-/** How many files are hashed at once: capture and restore copy two large files at a time. */
-const WORKERS = 2;
+/**
+ * How many files are hashed at once, and so how many large files capture, restore and verify work
+ * on at a time: each keeps a core busy hashing while the kernel copies, so two fill a 2-core machine
+ * without thrashing the disk.
+ */
+export const HASH_WORKERS = 2;
 /** A worker with no work for this long ends (an idle daemon keeps no threads). */
 const IDLE_MS = 30_000;
 
@@ -85,7 +89,7 @@ function dispatch(): void {
   while (queue.length > 0) {
     let slot = slots.find((s) => s.job === null);
     if (!slot) {
-      if (slots.length >= WORKERS) return;
+      if (slots.length >= HASH_WORKERS) return;
       slot = spawn();
     }
     const job = queue.shift()!;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { runPools } from '../util/run-pools.js';
 import { SMALL_FILE } from './capture-file.js';
 import { withPath } from './errors.js';
-import { hashOpenFileOnWorker, ShortReadError } from './hash-workers.js';
+import { HASH_WORKERS, hashOpenFileOnWorker, ShortReadError } from './hash-workers.js';
 import { isValidId } from './ids.js';
 import { isSafeRelPath, snapshotFilesDir } from './layout.js';
 import type { ManifestEntry, RecordKind, SaveMeta, SnapshotMeta } from './types.js';
@@ -48,8 +48,6 @@ export interface VerifyResult {
 export type OnBytes = (n: number) => void;
 
 const CHUNK = 4 << 20;
-/** Files over this size are hashed on worker threads, two at a time (as capture does). */
-const LARGE = SMALL_FILE;
 
 /**
  * Verifies snapshot `meta.id` of `store`: each manifest entry of `snapshot.json` against
@@ -131,7 +129,7 @@ async function verifyTree(root: string, files: ManifestEntry[], result: VerifyRe
   await runPools(
     [
       { items: sorted.filter((f) => !isLarge(f)), parallel: 1 },
-      { items: sorted.filter(isLarge), parallel: 2 },
+      { items: sorted.filter(isLarge), parallel: HASH_WORKERS },
     ],
     checkOne,
   );
@@ -140,7 +138,7 @@ async function verifyTree(root: string, files: ManifestEntry[], result: VerifyRe
 
 /** Files hashed on a worker (`hashOpenFileOnWorker`) rather than through the hasher's buffers. */
 function isLarge(f: ManifestEntry): boolean {
-  return f.type !== 'symlink' && f.size > LARGE;
+  return f.type !== 'symlink' && f.size > SMALL_FILE;
 }
 
 /** Checks one stored file (or symlink) at the absolute path `file` against its manifest entry. */
