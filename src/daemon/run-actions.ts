@@ -13,6 +13,7 @@ import { writeSave } from '../store/write-save.js';
 import { newestGoodSnapshot } from '../store/read-store.js';
 import { applyPlan, planStore } from '../ops/retention.js';
 import { detectModelType } from '../progress/model-type.js';
+import { readCapturedProgress } from '../progress/read-progress.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes, formatDuration, formatProgress } from '../util/format.js';
 
@@ -41,6 +42,21 @@ export function bytesToCopy(entries: ScanEntry[], previous: SnapshotMeta | null)
     if (!linkable && e.type === 'file') total += e.size;
   }
   return total;
+}
+
+/** The progress a snapshot is labelled with (read from its own files when it was taken). */
+export function progressOf(meta: SnapshotMeta, source: string | null): Progress {
+  return { epoch: meta.epoch, step: meta.step, loss: meta.loss, metrics: { ...meta.metrics }, source };
+}
+
+/**
+ * The regular files a snapshot holds, as the scan entries of the versions it captured (symlinks
+ * are never exported; the inode is not recorded and not needed to copy from the snapshot).
+ */
+function entriesHeldBy(meta: SnapshotMeta): ScanEntry[] {
+  return meta.files
+    .filter((f) => f.type === undefined)
+    .map((f) => ({ path: f.path, type: 'file' as const, size: f.size, mtimeNs: f.mtime_ns, ino: 0, mode: f.mode }));
 }
 
 /** Free bytes for an unprivileged writer on the file system holding `dir`. */
@@ -112,11 +128,24 @@ export async function captureSnapshot(
     notes: opts.notes ?? null,
     pinned: opts.pinned ?? false,
     progress: opts.progress,
-    modelType: await modelTypeOf(run, entries),
+    label: async (filesDir, captured) => {
+      const files = captured.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) }));
+      return {
+        progress: await readCapturedProgress(filesDir, run.path, run.progress, files),
+        modelType: run.modelType ?? (await detectModelType(filesDir, captured)),
+      };
+    },
     previous,
     now: opts.now,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
+  if (meta.epoch !== opts.progress.epoch || meta.step !== opts.progress.step) {
+    logger.info(
+      `${meta.id}: the trainer moved on while it was captured: decided at ${formatProgress(opts.progress)}, ` +
+        `its files hold ${formatProgress(meta)}, which is what it is labelled`,
+      { event: 'labels-moved', id: meta.id },
+    );
+  }
   logger.info(
     `${meta.kind} ${meta.id} taken (${meta.trigger}) at ${formatProgress(meta)}: ${meta.files.length} files, ` +
       `${formatBytes(meta.copied_bytes)} copied, ${formatBytes(meta.linked_bytes)} linked, in ${formatDuration(performance.now() - started)}`,
@@ -158,7 +187,8 @@ export async function exportSave(
     files: run.save.files,
     from,
     runDir: run.path,
-    entries,
+    // Exported from the backup: exactly the versions it holds, even where the run has moved on.
+    entries: from && from.damaged !== true ? entriesHeldBy(from) : entries,
     progress,
     trigger,
     now,

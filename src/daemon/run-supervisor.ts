@@ -31,7 +31,7 @@ import { planStore } from '../ops/retention.js';
 import type { StoreOp } from '../ops/types.js';
 import { CkptdError } from '../util/errors.js';
 import { serveRequests, type DaemonReply, type DaemonRequest, type RequestServer } from './requests.js';
-import { applyRetention, captureSnapshot, exportSave, LowDiskError, scanRun } from './run-actions.js';
+import { applyRetention, captureSnapshot, exportSave, LowDiskError, progressOf, scanRun } from './run-actions.js';
 import { judgeSettled } from './settle.js';
 import { isWatchLimitError, WATCH_LIMIT_ADVICE, watchRun, type Watcher } from './watcher.js';
 
@@ -397,12 +397,15 @@ export class RunSupervisor {
         if (a.kind === 'backup') {
           backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now }, this.logger);
           this.newestDigest = backup.state_digest;
-          await this.saveState(recordTaken(this.state, 'backup', progress, digest, now));
+          // Anchored where the stored files are, which is later than decided when the trainer moved on.
+          await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
           await applyRetention(run, backup.id, now, this.logger);
         } else {
           const from = backup ?? (await this.backupOf(digest));
-          await exportSave(run, entries, progress, a.trigger, from, now, this.logger);
-          await this.saveState(recordTaken(this.state, 'save', progress, digest, now));
+          // A save exported from a backup holds that backup's bytes, so it carries its labels.
+          const saved = from ? progressOf(from, progress.source) : progress;
+          await exportSave(run, entries, saved, a.trigger, from, now, this.logger);
+          await this.saveState(recordTaken(this.state, 'save', saved, from?.state_digest ?? digest, now));
         }
       }
       for (const w of backupNow) w(backup ? { ok: true, snapshotId: backup.id } : { ok: false, error: 'no backup was taken', exitCode: 1 });

@@ -7,6 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { ProgressSpec } from '../config/types.js';
 import type { Progress } from '../policy/types.js';
+import { CKPTD_PROGRESS_FILE } from './ckptd-progress-file.js';
 import { readProgressFromView } from './read-view.js';
 import type { RunFile, RunView } from './types.js';
 
@@ -26,6 +27,25 @@ export const MAX_READ_BYTES = 8 * 1024 * 1024;
  */
 export async function readProgress(runDir: string, spec: ProgressSpec, files: RunFile[]): Promise<Progress> {
   return readProgressFromView(diskView(runDir, files), spec);
+}
+
+/**
+ * The progress that a snapshot's captured files hold: `files` (relative paths with the mtimes their
+ * sources had when captured) are read from `filesDir`, the snapshot's copy, so the values describe
+ * exactly the bytes stored, whatever the trainer wrote since. `.ckptd-progress.json` is never part
+ * of a state, so it alone is read from the live `runDir`. Never rejects (see `readProgress`).
+ */
+export async function readCapturedProgress(filesDir: string, runDir: string, spec: ProgressSpec, files: RunFile[]): Promise<Progress> {
+  const captured = diskView(filesDir, files);
+  const live = diskView(runDir, []);
+  const mtimes = new Map(files.map((f) => [f.path, f.mtimeMs]));
+  const view: RunView = {
+    files,
+    read: (rel) => (rel === CKPTD_PROGRESS_FILE ? live.read(rel) : captured.read(rel)),
+    // The copies' own mtimes are the time of the copy: the sources' are the ones that order files.
+    mtimeMs: (rel) => (rel === CKPTD_PROGRESS_FILE ? live.mtimeMs(rel) : Promise.resolve(mtimes.get(rel) ?? null)),
+  };
+  return readProgressFromView(view, spec);
 }
 
 /**

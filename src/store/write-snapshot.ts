@@ -28,8 +28,15 @@ export interface WriteSnapshotOptions {
   name?: string | null;
   notes?: string | null;
   pinned?: boolean;
+  /** The progress decided on; replaced by what `label` reads from the captured files, when given. */
   progress: Progress;
   modelType?: string | null;
+  /**
+   * Reads the labels (progress, model type) from the captured copies in `filesDir` once the capture
+   * is complete, so that a snapshot's labels describe the bytes it holds even when the trainer moved
+   * on between the decision and the copy. Its result replaces `progress` and `modelType`.
+   */
+  label?: (filesDir: string, captured: ScanEntry[]) => Promise<{ progress: Progress; modelType: string | null }>;
   /**
    * The newest good snapshot (see `newestGoodSnapshot`): its unchanged files are hard-linked instead
    * of copied. One marked `damaged` is ignored (everything is copied), so bad bytes are never shared.
@@ -85,6 +92,7 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     for (const dir of captured.dirs) await fsyncDir(dir);
+    const labels = opts.label ? await opts.label(filesDir, captured.entries) : { progress: opts.progress, modelType: opts.modelType ?? null };
 
     meta = {
       id,
@@ -95,11 +103,11 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
       pinned: opts.pinned ?? false,
       created: new Date(opts.now).toISOString(),
       trigger: opts.trigger,
-      epoch: opts.progress.epoch,
-      step: opts.progress.step,
-      loss: opts.progress.loss,
-      metrics: { ...opts.progress.metrics },
-      model_type: opts.modelType ?? null,
+      epoch: labels.progress.epoch,
+      step: labels.progress.step,
+      loss: labels.progress.loss,
+      metrics: { ...labels.progress.metrics },
+      model_type: labels.modelType,
       bytes: captured.files.reduce((n, f) => n + f.size, 0),
       path: snapshotFilesDir(opts.store, id),
       files: captured.files,
