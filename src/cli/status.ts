@@ -13,6 +13,7 @@ import { NO_PROGRESS, type Progress } from '../policy/types.js';
 import { readProgress } from '../progress/read-progress.js';
 import { readLockHolder } from '../store/lock.js';
 import { findBroken, listSaves, listSnapshots } from '../store/read-store.js';
+import { readBlocking } from '../store/blocking-file.js';
 import { readRunState } from '../store/state-file.js';
 import { formatBytes, formatProgress } from '../util/format.js';
 import { relativeTime, storeUsage } from './list.js';
@@ -52,6 +53,18 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
   const needs = [run.backup.every.unit, run.save.every.unit].filter((u) => u === 'epochs' || u === 'steps');
   if (needs.length > 0 && progress.source === null && entries !== null && entries.length > 0) {
     warnings.push(`a policy counts ${needs[0]}, but no progress source found any in the run (progress: ${run.progress.kind}); see \`ckptd progress\``);
+  }
+
+  if (running) {
+    for (const b of await readBlocking(run.store)) {
+      const what = b.hot
+        ? 'backups are taken without it and marked incomplete'
+        : 'no backup can be taken while it changes';
+      warnings.push(
+        `${b.path} has kept the state from settling since ${b.since > 0 ? new Date(b.since).toISOString() : 'start'} (${b.reason}): ${what}; ` +
+          `if it need not be backed up, add it to the run's exclude (exclude: ["${b.path}"])`,
+      );
+    }
   }
 
   const snapshots = await listSnapshots(run.store);

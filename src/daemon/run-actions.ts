@@ -73,6 +73,8 @@ export interface CaptureOptions {
   pinned?: boolean;
   progress: Progress;
   now: number;
+  /** Files of the state left out because they never settle, with the reasons (see `writeSnapshot`). */
+  neverSettled?: { path: string; reason: string }[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -136,6 +138,7 @@ export async function captureSnapshot(
       };
     },
     previous,
+    ...(opts.neverSettled ? { neverSettled: opts.neverSettled } : {}),
     now: opts.now,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });

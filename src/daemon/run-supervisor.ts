@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import { decide, recordTaken } from '../policy/decide.js';
 import { formatEvery } from '../policy/format.js';
+import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, type Blocking, type BlockingState } from '../policy/hot-files.js';
 import { nextTimerAt } from '../policy/next-timer.js';
 import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js';
 import { readProgress } from '../progress/read-progress.js';
@@ -21,9 +22,10 @@ import { listSnapshots, newestGoodSnapshot, readSnapshot } from '../store/read-s
 import { stateDigest } from '../store/scan.js';
 import { readRunState, writeRunState } from '../store/state-file.js';
 import { sweepStore } from '../store/delete-snapshot.js';
+import { writeBlocking } from '../store/blocking-file.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
-import { formatProgress } from '../util/format.js';
+import { formatDuration, formatProgress } from '../util/format.js';
 import { runHoldsFiles } from '../ops/diff.js';
 import { executeOp } from '../ops/execute.js';
 import { restoredIdOf } from '../ops/restore.js';
@@ -32,7 +34,7 @@ import type { StoreOp } from '../ops/types.js';
 import { CkptdError } from '../util/errors.js';
 import { serveRequests, type DaemonReply, type DaemonRequest, type RequestServer } from './requests.js';
 import { applyRetention, captureSnapshot, exportSave, LowDiskError, progressOf, scanRun } from './run-actions.js';
-import { judgeSettled } from './settle.js';
+import { findBlockers, verdictOf, type TimedBlocker } from './settle.js';
 import { isWatchLimitError, WATCH_LIMIT_ADVICE, watchRun, type Watcher } from './watcher.js';
 
 /** How long to wait before trying again after a failed snapshot or save. */
@@ -71,10 +73,15 @@ export class RunSupervisor {
   private settleTimer: NodeJS.Timeout | null = null;
   private policyTimer: NodeJS.Timeout | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
+  /** Fires once files left out for never settling have been quiet for `settle`. */
+  private coolTimer: NodeJS.Timeout | null = null;
   private folderPoll: NodeJS.Timeout | null = null;
   /** Set when inotify ran out of watches: this run is polled from then on. */
   private polling = false;
-  private lastActivityAt = 0;
+  /** Watcher activity by relative path ('' = the run folder itself) -> when; pruned at each look. */
+  private readonly activity = new Map<string, number>();
+  /** Paths that keep the state from settling, and which of them are left out (`policy/hot-files.ts`). */
+  private blocking: BlockingState = NO_BLOCKING;
   /** Digest of the last settled state evaluated; null until the first evaluation after start. */
   private lastSettledDigest: string | null = null;
   private lastProgressKey = '';
@@ -117,6 +124,8 @@ export class RunSupervisor {
       const swept = await sweepStore(run.store, [run.save.to]);
       for (const p of swept.removed) logger.warn(`removed an unfinished snapshot left by an interrupted run: ${p}`, { event: 'swept', path: p });
       const state = await readRunState(run.store);
+      // What a previous daemon found blocking is not this one's to report.
+      await writeBlocking(run.store, []);
       const sup = new RunSupervisor(run, state, lock, logger, now);
       sup.newestDigest = (await newestGoodSnapshot(run.store))?.state_digest ?? null;
       sup.startWatching();
@@ -216,7 +225,15 @@ export class RunSupervisor {
         // Files the person excluded (logs, event files) must not keep the state from settling;
         // temp files ckptd never stores still count: they are the trainer at work.
         if (rel !== '' && !rel.startsWith('..') && (userExcluded(rel) || !includedOrDir(included, rel))) return;
-        this.lastActivityAt = this.now();
+        this.activity.set(rel.startsWith('..') ? '' : rel, this.now());
+        // A file left out for never settling is still watched (to see it cool down), but its
+        // endless writes must not wake the daemon every settle window.
+        // Its quiet is noticed by a timer of its own, reset at each of its writes.
+        if (isHot(this.blocking, rel)) {
+          if (this.coolTimer) clearTimeout(this.coolTimer);
+          this.coolTimer = setTimeout(() => this.kick(0), run.settleMs);
+          return;
+        }
         this.kick(run.settleMs);
       },
       onError: (err) => {
@@ -242,8 +259,8 @@ export class RunSupervisor {
   }
 
   private async stopWatching(): Promise<void> {
-    for (const t of [this.settleTimer, this.policyTimer, this.rescanTimer]) if (t) clearTimeout(t);
-    this.settleTimer = this.policyTimer = this.rescanTimer = null;
+    for (const t of [this.settleTimer, this.policyTimer, this.rescanTimer, this.coolTimer]) if (t) clearTimeout(t);
+    this.settleTimer = this.policyTimer = this.rescanTimer = this.coolTimer = null;
     if (this.folderPoll) clearInterval(this.folderPoll);
     this.folderPoll = null;
     for (const t of this.cronTasks) await t.destroy();
@@ -330,9 +347,9 @@ export class RunSupervisor {
   private async evaluate(): Promise<void> {
     const run = this.run;
     const t0 = performance.now();
-    let entries: ScanEntry[];
+    let all: ScanEntry[];
     try {
-      entries = await scanRun(run);
+      all = await scanRun(run);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || (err as NodeJS.ErrnoException).path !== run.path) throw err;
       // The trainer has not created its folder yet (or deleted it): the watcher reports its creation.
@@ -343,6 +360,9 @@ export class RunSupervisor {
       return;
     }
     this.scanMs = performance.now() - t0;
+    // While some path blocks, every look re-checks it, so a hot file is seen cooling down.
+    let blockers = Object.keys(this.blocking).length > 0 ? await this.look(all) : null;
+    const entries = all.filter((e) => !isHot(this.blocking, e.path));
     const digest = stateDigest(entries);
     const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
     const progressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
@@ -358,18 +378,54 @@ export class RunSupervisor {
       this.failWaiters('the run folder holds no included files');
       return;
     }
-    const verdict = await judgeSettled(run, entries, this.lastActivityAt, this.now());
+    blockers ??= await this.look(all);
+    const verdict = verdictOf(blockers.filter((b) => !isHot(this.blocking, b.path)));
     if (!verdict.settled) {
       this.logger.debug(`waiting for the state to settle: ${verdict.reason}`, { event: 'settling' });
       this.kick(verdict.retryInMs);
       return;
     }
-    await this.act(entries, digest, changed, progress);
+    const neverSettled = hotPaths(this.blocking).map((p) => ({ path: p, reason: neverSettledReason(this.blocking[p]!, run.settleMs, this.now()) }));
+    await this.act(entries, digest, changed, progress, neverSettled);
     this.lastSettledDigest = digest;
     this.lastProgressKey = progressKey;
   }
 
-  private async act(entries: ScanEntry[], digest: string, changed: boolean, progress: Progress): Promise<void> {
+  /**
+   * Finds what keeps the run from settling now (hot paths included), folds it into `blocking`,
+   * and reports paths that started or stopped blocking for long. Returns the blockers.
+   */
+  private async look(all: ScanEntry[]): Promise<TimedBlocker[]> {
+    const now = this.now();
+    for (const [rel, at] of this.activity) if (now - at >= this.run.settleMs) this.activity.delete(rel);
+    const blockers = await findBlockers(this.run, all, this.activity, now);
+    const update = trackBlocking(this.blocking, blockers, now, this.run.settleMs);
+    this.blocking = update.state;
+    for (const b of update.warned) {
+      this.logger.warn(
+        `${b.path} has kept the state from settling for ${formatDuration(now - b.since)} (${b.reason}): no backup can be taken while it changes; ` +
+          `if it need not be backed up, add it to the exclude list of run "${this.run.name}" (exclude: ["${b.path}"]); ` +
+          `after ${SKIP_AFTER_WINDOWS} settle windows it is left out of backups`,
+        { event: 'keeps-changing', path: b.path },
+      );
+    }
+    for (const b of update.hot) {
+      this.logger.warn(
+        `${b.path} never settles (${b.reason}); backups are taken without it from now on and are marked incomplete, until it settles; ` +
+          `add it to exclude (exclude: ["${b.path}"]) to leave it out for good`,
+        { event: 'left-out', path: b.path },
+      );
+    }
+    for (const b of update.cleared) this.logger.info(`${b.path} has settled again${b.hot ? ' and is backed up again' : ''}`, { event: 'settled-again', path: b.path });
+    if (update.warned.length + update.hot.length + update.cleared.length > 0) {
+      await writeBlocking(this.run.store, Object.values(this.blocking).filter((b) => b.warned)).catch((err: unknown) =>
+        this.logger.warn(`could not record the blocking files for status: ${(err as Error).message}`),
+      );
+    }
+    return blockers;
+  }
+
+  private async act(entries: ScanEntry[], digest: string, changed: boolean, progress: Progress, neverSettled: { path: string; reason: string }[] = []): Promise<void> {
     const run = this.run;
     const now = this.now();
     const backupNow = this.pending.backupNow.splice(0);
@@ -395,7 +451,7 @@ export class RunSupervisor {
     try {
       for (const a of decision.actions) {
         if (a.kind === 'backup') {
-          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now }, this.logger);
+          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled }, this.logger);
           this.newestDigest = backup.state_digest;
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
           await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
@@ -419,7 +475,7 @@ export class RunSupervisor {
         const snap = await captureSnapshot(
           run,
           entries,
-          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now() },
+          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now(), neverSettled },
           this.logger,
         );
         this.newestDigest = snap.state_digest;
@@ -519,6 +575,11 @@ export class RunSupervisor {
       { event: 'retention-preview', remove: remove.map((r) => r.id) },
     );
   }
+}
+
+/** Why a never-settling file is not in a snapshot, with the fix (listed in the snapshot's `skipped`). */
+function neverSettledReason(b: Blocking, settleMs: number, now: number): string {
+  return `never settled: kept changing for ${formatDuration(now - b.since)} (over ${SKIP_AFTER_WINDOWS} settle windows of ${formatDuration(settleMs)}; ${b.reason}); add it to exclude if it need not be backed up`;
 }
 
 function includedOrDir(included: (p: string) => boolean, rel: string): boolean {

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
+import type { Blocker } from '../policy/hot-files.js';
 import type { ScanEntry } from '../store/types.js';
 import { findOpenWriters } from '../store/open-writers.js';
 import { stateDigest } from '../store/scan.js';
@@ -13,42 +14,61 @@ export type SettleVerdict =
   | { settled: true }
   | { settled: false; retryInMs: number; reason: string };
 
+/** A path that keeps the state from settling now, and when to look again for its sake. */
+export interface TimedBlocker extends Blocker {
+  retryInMs: number;
+}
+
 /**
- * Judges a fresh scan of the run. `lastActivityAt` is when the watcher last reported activity in
- * the run folder (0 when unknown).
+ * Every path that keeps the state of `entries` from settling at `now`, by each test of SPEC
+ * section 1: watcher activity less than `settle` ago (`activity`: relative path -> when; `''` is
+ * the run as a whole), an mtime less than `settle` old, and (Linux) a process other than this one
+ * holding the file open for writing. A path may appear once per test.
  */
-export async function judgeSettled(
+export async function findBlockers(
   run: RunConfig,
   entries: ScanEntry[],
-  lastActivityAt: number,
+  activity: ReadonlyMap<string, number>,
   now: number,
-): Promise<SettleVerdict> {
-  const quietFor = now - lastActivityAt;
-  if (quietFor < run.settleMs) {
-    return { settled: false, retryInMs: run.settleMs - quietFor, reason: `files changed ${quietFor}ms ago` };
+): Promise<TimedBlocker[]> {
+  const out: TimedBlocker[] = [];
+  for (const [rel, at] of activity) {
+    const quietFor = now - at;
+    if (quietFor < run.settleMs) out.push({ path: rel, reason: `${rel === '' ? 'files' : rel} changed ${quietFor}ms ago`, retryInMs: run.settleMs - quietFor });
   }
-  let newest: ScanEntry | null = null;
-  for (const e of entries) if (!newest || BigInt(e.mtimeNs) > BigInt(newest.mtimeNs)) newest = e;
-  if (newest) {
-    const age = now - Number(BigInt(newest.mtimeNs) / 1_000_000n);
+  for (const e of entries) {
+    const age = now - Number(BigInt(e.mtimeNs) / 1_000_000n);
     // A negative age is a clock skew or a file stamped in the future: do not wait for it forever.
-    if (age >= 0 && age < run.settleMs) {
-      return { settled: false, retryInMs: run.settleMs - age, reason: `${newest.path} was modified ${age}ms ago` };
-    }
+    if (age >= 0 && age < run.settleMs) out.push({ path: e.path, reason: `${e.path} was modified ${age}ms ago`, retryInMs: run.settleMs - age });
   }
   const writers = (await findOpenWriters(entries.filter((e) => e.type === 'file').map((e) => path.join(run.path, e.path)))).filter(
     (w) => w.pid !== process.pid,
   );
-  if (writers.length > 0) {
-    const w = writers[0]!;
-    const more = writers.length > 1 ? ` (and ${writers.length - 1} more)` : '';
-    return {
-      settled: false,
-      retryInMs: run.settleMs,
-      reason: `${path.relative(run.path, w.path)} is open for writing by pid ${w.pid} (${w.command})${more}`,
-    };
+  for (const w of writers) {
+    const rel = path.relative(run.path, w.path).split(path.sep).join('/');
+    out.push({ path: rel, reason: `${rel} is open for writing by pid ${w.pid} (${w.command})`, retryInMs: run.settleMs });
   }
-  return { settled: true };
+  return out;
+}
+
+/** The verdict from the blockers that count (the caller leaves out those it skips). */
+export function verdictOf(blockers: readonly TimedBlocker[]): SettleVerdict {
+  if (blockers.length === 0) return { settled: true };
+  const first = blockers[0]!;
+  const others = new Set(blockers.map((b) => b.path)).size - 1;
+  return {
+    settled: false,
+    retryInMs: Math.min(...blockers.map((b) => b.retryInMs)),
+    reason: `${first.reason}${others > 0 ? ` (and ${others} more)` : ''}`,
+  };
+}
+
+/**
+ * Judges a fresh scan of the run. `lastActivityAt` is when the watcher last reported activity in
+ * the run folder (0 when unknown).
+ */
+export async function judgeSettled(run: RunConfig, entries: ScanEntry[], lastActivityAt: number, now: number): Promise<SettleVerdict> {
+  return verdictOf(await findBlockers(run, entries, new Map([['', lastActivityAt]]), now));
 }
 
 /**

@@ -74,6 +74,11 @@ export function stateFile(store: string): string {
   return path.join(store, 'state.json');
 }
 
+/** `<store>/blocking.json`: files that keep the run from settling, as the running daemon sees them. */
+export function blockingFile(store: string): string {
+  return path.join(store, 'blocking.json');
+}
+
 /** `<store>/daemon.json`: who holds the store's lock. */
 export function holderFile(store: string): string {
   return path.join(store, 'daemon.json');

@@ -46,6 +46,8 @@ export interface WriteSnapshotOptions {
   now: number;
   /** Bytes captured so far and the bytes to capture. */
   onProgress?: (done: number, total: number) => void;
+  /** Files of the state left out before the capture (files that never settle), listed in `skipped` with these reasons. */
+  neverSettled?: { path: string; reason: string }[];
   /** Extra capture passes when sources change during the capture (default 3). */
   retries?: number;
   /** Pause before retry k is `retryDelayMs * 2^k` (default 200 ms: 200, 400, 800). */
@@ -112,7 +114,7 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
       path: snapshotFilesDir(opts.store, id),
       files: captured.files,
       state_digest: stateDigest(captured.entries),
-      skipped: captured.skipped,
+      skipped: [...(opts.neverSettled ?? []), ...captured.skipped].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
       copied_bytes: captured.copiedBytes,
       linked_bytes: captured.linkedBytes,
       format: 1,
