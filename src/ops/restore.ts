@@ -51,6 +51,17 @@ export interface RestoreOptions {
   now: number;
   logger: Logger;
   onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /** Test-only: lets a test act at a fixed point of the restore (see `RestoreHooks`). */
+  hooks?: RestoreHooks;
+}
+
+/**
+ * Test-only points inside a restore, for tests that change the run at a moment no event marks.
+ * Production callers pass none.
+ */
+export interface RestoreHooks {
+  /** Awaited once every file is staged (and the pre-restore snapshot taken), before anything in the run is replaced or removed. */
+  beforeCommit?: () => Promise<void>;
 }
 
 export interface RestoreResult {
@@ -100,6 +111,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     else toWrite.push(f);
   }
   const staged = await stageAll(snapshot, toWrite, run.path, opts.onProgress);
+  await opts.hooks?.beforeCommit?.();
   await commitStaged(staged, result);
   const byPath = new Map(entries.map((e) => [e.path, e]));
   for (const c of plan.remove) {
