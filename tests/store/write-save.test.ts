@@ -54,7 +54,7 @@ describe('writeSave', () => {
     expect(meta.files.map((f) => f.path)).toEqual(['optimizer.pt', 'text/model.safetensors', 'unet/model.safetensors']);
     for (const f of meta.files) expect(sha256File(path.join(meta.path, f.path))).toBe(f.sha256);
 
-    const result = await deleteSave(store, meta.id);
+    const result = await deleteSave(store, meta.id, { saveTo: null });
     expect(result.kept).toEqual([]);
     expect(fs.existsSync(meta.path)).toBe(false);
     expect(await listSaves(store)).toEqual([]);
