@@ -27,6 +27,7 @@ export interface WalkOptions {
 export async function walkInside(root: string, rel: string, opts: WalkOptions = {}): Promise<string | null> {
   const parts = rel === '.' || rel === '' ? [] : rel.split('/');
   let dir = root;
+  let made = false;
   for (let i = 0; i <= parts.length; i++) {
     if (i > 0) dir = path.join(dir, parts[i - 1]!);
     let st = await fsp.lstat(dir).catch((err: NodeJS.ErrnoException) => {
@@ -38,6 +39,7 @@ export async function walkInside(root: string, rel: string, opts: WalkOptions = 
       try {
         await fsp.mkdir(dir, { mode: opts.mode ?? 0o755 });
         opts.created?.push(dir);
+        made = true;
       } catch (err) {
         // Made by someone else meanwhile: judged below like any existing component.
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -47,6 +49,8 @@ export async function walkInside(root: string, rel: string, opts: WalkOptions = 
     if (st.isSymbolicLink()) throw new SafetyError(`refusing to act under ${dir}: it is a symlink (to ${await linkText(dir)}), which could lead outside ${root}; nothing there was changed`);
     if (!st.isDirectory()) throw new SafetyError(`refusing to act under ${dir}: it is not a folder; nothing there was changed`);
   }
+  // A folder swapped between the lstat and the mkdir would have put the new one elsewhere.
+  if (made) await assertStillInside(root, dir);
   return dir;
 }
 
