@@ -43,13 +43,16 @@ export async function planDelete(store: string, ids: string[], force: boolean): 
   return { records, freedBytes: await freedBy(records) };
 }
 
-/** Deletes the planned records; returns the ids deleted and what saves left in place. The caller holds the lock. */
-export async function executeDelete(store: string, plan: DeletePlan): Promise<{ deleted: string[]; kept: { path: string; reason: string }[] }> {
+/**
+ * Deletes the planned records; returns the ids deleted and what saves left in place. `saveTo` is
+ * the run's `save.to` (see `deleteSave`). The caller holds the lock.
+ */
+export async function executeDelete(store: string, plan: DeletePlan, saveTo: string | null): Promise<{ deleted: string[]; kept: { path: string; reason: string }[] }> {
   const deleted: string[] = [];
   const kept: { path: string; reason: string }[] = [];
   for (const r of plan.records) {
     if (r.kind === 'save') {
-      const res = await deleteSave(store, r.id);
+      const res = await deleteSave(store, r.id, { saveTo });
       kept.push(...res.kept);
     } else {
       await deleteSnapshot(store, r.id);

@@ -34,7 +34,7 @@ export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Pr
     }
     case 'delete': {
       const plan = await planDelete(run.store, op.ids, op.force);
-      const done = await executeDelete(run.store, plan);
+      const done = await executeDelete(run.store, plan, run.save.to);
       for (const id of done.deleted) ctx.logger.info(`deleted ${id} (asked for by ckptd delete)`, { event: 'delete', id, reasons: ['asked for'] });
       const kept = done.kept.map((k) => `\n  left in place: ${k.path} (${k.reason})`).join('');
       return {

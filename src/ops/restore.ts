@@ -1,12 +1,19 @@
 /**
  * `ckptd restore ID`: makes the run's state byte-identical to a snapshot. In order:
  * 1. refuse (SafetyError, exit 3) while the trainer is writing, naming the files and the process;
- * 2. take a `pre-restore` snapshot of the current state (unchanged files cost a link);
- * 3. stage every file to write as `.ckptd-tmp-restore-*` beside its target, copied fresh from the
- *    store (never a hard link, so a trainer writing in place cannot alter a snapshot) and hashed
- *    against the manifest: a damaged snapshot is refused here, before the run is touched;
+ * 2. stage every file to write under a short temp name (`.ckptd-tmp-restore-<token>-<n>`, so any
+ *    legal file name restores) in its target's folder, copied fresh from the store (never a hard
+ *    link, so a trainer writing in place cannot alter a snapshot) and checked against the manifest
+ *    (a file's sha256; a symlink's stored link must have exactly the recorded target): a damaged or
+ *    tampered snapshot is refused here, before the run is touched and without a pre-restore snapshot;
+ * 3. take a `pre-restore` snapshot of the current state (unchanged files cost a link): it exists
+ *    before any file of the run is replaced;
  * 4. rename each staged file over its target, then remove the files the snapshot lacks.
- * A kill during 3 leaves the run as it was (plus temp names every scan ignores and the next restore
+ * Every mkdir, rename and unlink in the run is preceded by a walk from the run folder that checks
+ * each folder on the path with lstat (`walkInside`) and followed by a realpath check: a folder
+ * swapped for a symlink stops the restore with a SafetyError naming it, and nothing outside the run
+ * is created, replaced or removed.
+ * A kill during 2 leaves the run as it was (plus temp names every scan ignores and the next restore
  * removes); a kill during 4 leaves a mix that running the restore again completes, with the
  * pre-restore snapshot holding what was there. `--to DIR` writes a copy elsewhere and touches nothing else.
  */
@@ -22,6 +29,7 @@ import { captureFile, SMALL_FILE } from '../store/capture-file.js';
 import { HASH_WORKERS } from '../store/hash-workers.js';
 import { fsyncDir } from '../store/durable.js';
 import { isSafeRelPath } from '../store/layout.js';
+import { assertStillInside, walkInside } from '../store/safe-dir.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
 import { captureSnapshot, scanRun } from '../daemon/run-actions.js';
 import { judgeSettled } from '../daemon/settle.js';
@@ -51,6 +59,17 @@ export interface RestoreOptions {
   now: number;
   logger: Logger;
   onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /** Test-only: lets a test act at a fixed point of the restore (see `RestoreHooks`). */
+  hooks?: RestoreHooks;
+}
+
+/**
+ * Test-only points inside a restore, for tests that change the run at a moment no event marks.
+ * Production callers pass none.
+ */
+export interface RestoreHooks {
+  /** Awaited once every file is staged and the pre-restore snapshot taken, before anything in the run is replaced or removed. */
+  beforeCommit?: () => Promise<void>;
 }
 
 export interface RestoreResult {
@@ -84,26 +103,56 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
       throw new SafetyError(`not restoring while the trainer is writing: ${verdict.reason}; stop the trainer first, or pass --force`);
     }
   }
-  await removeStaleStaging(run.path, entries);
-  let preRestoreId: string | null = null;
-  if (entries.length > 0) {
-    const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
-    const pre = await captureSnapshot(run, entries, { kind: 'pre-restore', trigger: preRestoreTrigger(snapshot.id), progress, now: opts.now }, opts.logger);
-    preRestoreId = pre.id;
-  }
+  // The run folder itself is the configured one (it may be a symlink the user made); below it
+  // every folder is checked, from its real path.
+  await fsp.mkdir(run.path, { recursive: true });
+  const root = await fsp.realpath(run.path);
+  await removeStaleStaging(root, entries);
   const plan = planRestore(entries, snapshot.files);
-  const result: RestoreResult = { target: run.path, preRestoreId, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
+  const result: RestoreResult = { target: run.path, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
 
   const toWrite = [...plan.write];
   for (const f of plan.confirm) {
-    if ((await sha256File(path.join(run.path, f.path))) === f.sha256) result.unchanged.push(f.path);
+    const dir = await walkInside(root, path.posix.dirname(f.path)).catch(() => null);
+    if (dir !== null && (await sha256File(path.join(dir, path.basename(f.path)))) === f.sha256) result.unchanged.push(f.path);
     else toWrite.push(f);
   }
-  const staged = await stageAll(snapshot, toWrite, run.path, opts.onProgress);
-  await commitStaged(staged, result);
+  const staging = await stageAll(snapshot, toWrite, root, opts.onProgress);
+  try {
+    if (entries.length > 0) {
+      const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+      const pre = await captureSnapshot(run, entries, { kind: 'pre-restore', trigger: preRestoreTrigger(snapshot.id), progress, now: opts.now }, opts.logger);
+      result.preRestoreId = pre.id;
+    }
+    await opts.hooks?.beforeCommit?.();
+  } catch (err) {
+    await staging.discard();
+    throw err;
+  }
+  try {
+    await commitStaged(root, staging, result);
+    await removeExtra(root, plan.remove, entries, result);
+  } catch (err) {
+    if (!(err instanceof SafetyError)) throw err;
+    const before = result.preRestoreId !== null ? `; the state before it is snapshot ${result.preRestoreId} (pre-restore)` : '';
+    throw new SafetyError(`${err.message}. The restore of ${snapshot.id} stopped after writing ${result.written.length} of ${staging.files.length} file(s)${before}`);
+  }
+  for (const d of new Set([...staging.files.map((s) => path.dirname(s.final)), ...result.removed.map((r) => path.dirname(path.join(root, r)))])) {
+    await fsyncDir(d).catch(() => undefined);
+  }
+  return result;
+}
+
+/**
+ * Removes the files of the run's state the snapshot lacks, each only when it still has the size and
+ * mtime scanned (else it is left in place and listed) and no folder on its path became a symlink.
+ */
+async function removeExtra(root: string, remove: { path: string }[], entries: ScanEntry[], result: RestoreResult): Promise<void> {
   const byPath = new Map(entries.map((e) => [e.path, e]));
-  for (const c of plan.remove) {
-    const abs = path.join(run.path, c.path);
+  for (const c of remove) {
+    const dir = await walkInside(root, path.posix.dirname(c.path));
+    if (dir === null) continue;
+    const abs = path.join(dir, path.posix.basename(c.path));
     const st = await fsp.lstat(abs, { bigint: true }).catch(() => null);
     const was = byPath.get(c.path)!;
     if (st === null) continue;
@@ -113,11 +162,8 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     }
     await fsp.unlink(abs);
     result.removed.push(c.path);
+    await assertStillInside(root, dir);
   }
-  for (const d of new Set([...staged.map((s) => path.dirname(s.final)), ...result.removed.map((r) => path.dirname(path.join(run.path, r)))])) {
-    await fsyncDir(d).catch(() => undefined);
-  }
-  return result;
 }
 
 async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<RestoreResult> {
@@ -127,22 +173,30 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   });
   if (existing.length > 0 && !opts.force) throw new SafetyError(`${to} is not empty; restore into an empty or new folder, or pass --force to write over it`);
   await fsp.mkdir(to, { recursive: true });
-  const staged = await stageAll(opts.snapshot, opts.snapshot.files, to, opts.onProgress);
+  const root = await fsp.realpath(to);
+  const staging = await stageAll(opts.snapshot, opts.snapshot.files, root, opts.onProgress);
   const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
-  await commitStaged(staged, result);
+  await commitStaged(root, staging, result);
   return result;
 }
 
-/** Renames every staged file over its target, recording it; removes any temp file left on failure. */
-async function commitStaged(staged: Staged[], result: RestoreResult): Promise<void> {
+/**
+ * Renames every staged file over its target, recording it, each after checking no folder on its
+ * path became a symlink; on any failure the temp files not yet renamed are removed (`discard`).
+ */
+async function commitStaged(root: string, staging: Staging, result: RestoreResult): Promise<void> {
   try {
-    for (const s of staged) {
+    for (const s of staging.files) {
+      const dir = await walkInside(root, path.posix.dirname(s.file.path));
+      if (dir === null) throw new SafetyError(`refusing to write ${s.file.path}: its folder vanished from ${root} while the restore ran`);
       await fsp.rename(s.tmp, s.final);
       result.written.push(s.file.path);
       result.bytesWritten += s.file.size;
+      await assertStillInside(root, dir);
     }
-  } finally {
-    for (const s of staged) await fsp.rm(s.tmp, { force: true }).catch(() => undefined);
+  } catch (err) {
+    await staging.discard();
+    throw err;
   }
 }
 
@@ -152,44 +206,74 @@ interface Staged {
   final: string;
 }
 
+/** The files `stageAll` staged, in manifest order, and how to take them back. */
+interface Staging {
+  files: Staged[];
+  /**
+   * Removes every temp file still there (one already renamed is gone) and the folders the staging
+   * made that are still empty; each only after `walkInside` checked its folder.
+   */
+  discard: () => Promise<void>;
+}
+
 /** Files up to `SMALL_FILE` (and symlinks) staged at a time; larger ones go `HASH_WORKERS` at a time, as in capture. */
 const SMALL_PARALLEL = 16;
 
 /**
- * Copies every file of `files` from the snapshot to a temp name beside its target under `root`,
- * checking each copy's sha256 against the manifest; files are staged concurrently (see `SMALL_PARALLEL`).
- * Returns the staged files in the order of `files`. `onProgress` gets the bytes copied so far,
- * never decreasing, the last call at `total` (no call when there are no bytes to copy). On any
- * failure no new file is started, the copies under way are awaited, then every temp file is
- * removed and the first error thrown: nothing under `root` has been replaced yet.
+ * Copies every file of `files` from the snapshot to a short temp name in its target's folder under
+ * `root` (a real path), checking each copy's sha256 against the manifest, and each symlink's stored
+ * link against its recorded target; files are staged concurrently (see `SMALL_PARALLEL`). Missing
+ * folders are made one at a time by `walkInside`, which refuses a symlink on the way.
+ * `onProgress` gets the bytes copied so far, never decreasing, the last call at `total` (no call
+ * when there are no bytes to copy). On any failure no new file is started, the copies under way are
+ * awaited, then every temp file and every folder made is removed and the first error thrown:
+ * nothing under `root` has been replaced yet.
  */
-async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: string, onProgress?: (done: number, total: number) => void): Promise<Staged[]> {
+async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: string, onProgress?: (done: number, total: number) => void): Promise<Staging> {
   // Every temp name, recorded before it is created, so a failure removes even a half-written one.
   const staged: (Staged & { index: number })[] = [];
+  const created: string[] = [];
   const total = files.reduce((n, f) => n + (f.type === 'symlink' ? 0 : f.size), 0);
   let done = 0;
-  await fsp.mkdir(root, { recursive: true });
-  const realRoot = await fsp.realpath(root);
+  // Temp names stay short whatever the file's name: a name may take all 255 bytes a folder entry has.
+  const token = randomBytes(4).toString('hex');
+  const storeRoot = await fsp.realpath(snapshot.path).catch(() => snapshot.path);
   // Set on the first failure: a file already under way then creates no temp file (the error is thrown anyway).
   let failing = false;
 
-  const stageOne = async ({ file: f, index }: { file: TargetFile; index: number }): Promise<void> => {
-    const final = path.join(root, f.path);
-    await fsp.mkdir(path.dirname(final), { recursive: true });
-    // A folder of the path may have become a symlink since: never write through it out of `root`.
-    const realDir = await fsp.realpath(path.dirname(final));
-    if (realDir !== realRoot && !realDir.startsWith(realRoot + path.sep)) {
-      throw new SafetyError(`not restoring ${f.path}: ${path.dirname(final)} now leads outside ${root} (to ${realDir}); nothing in ${root} was changed`);
+  const discard = async (): Promise<void> => {
+    for (const s of staged) {
+      const dir = await walkInside(root, path.posix.dirname(s.file.path)).catch(() => null);
+      if (dir !== null) await fsp.rm(path.join(dir, path.basename(s.tmp)), { force: true }).catch(() => undefined);
     }
-    const tmp = path.join(path.dirname(final), `${STAGE_PREFIX}${randomBytes(4).toString('hex')}-${path.basename(final)}`.slice(0, 255));
-    const stored = path.join(snapshot.path, f.path);
+    for (const d of [...created].sort((a, b) => b.length - a.length)) {
+      const parent = await walkInside(root, path.relative(root, path.dirname(d)).split(path.sep).join('/') || '.').catch(() => null);
+      if (parent !== null) await fsp.rmdir(path.join(parent, path.basename(d))).catch(() => undefined);
+    }
+  };
+
+  const stageOne = async ({ file: f, index }: { file: TargetFile; index: number }): Promise<void> => {
+    const dir = (await walkInside(root, path.posix.dirname(f.path), { create: true, created }))!;
+    const final = path.join(dir, path.posix.basename(f.path));
+    const tmp = path.join(dir, `${STAGE_PREFIX}${token}-${index}`);
+    const storedDir = await walkInside(storeRoot, path.posix.dirname(f.path)).catch(() => null);
+    const stored = path.join(storedDir ?? storeRoot, path.posix.basename(f.path));
     if (failing) return;
     if (f.type === 'symlink') {
-      await fsp.symlink(f.target ?? '', tmp);
+      const target = storedDir === null ? null : await fsp.readlink(stored).catch(() => null);
+      if (target === null || target !== f.target || sha256Text(target) !== f.sha256) {
+        const found = target === null ? 'no stored link' : `a stored link to ${JSON.stringify(target)}`;
+        throw new Error(
+          `snapshot ${snapshot.id} is damaged: the symlink ${f.path} does not match its manifest (${found}, snapshot.json says ${JSON.stringify(f.target ?? null)}); ` +
+            `nothing in ${root} was changed. Run \`ckptd verify ${snapshot.id}\``,
+        );
+      }
       staged.push({ file: f, tmp, final, index });
+      await fsp.symlink(target, tmp);
+      await assertStillInside(root, dir);
       return;
     }
-    const st = await fsp.lstat(stored, { bigint: true }).catch(() => null);
+    const st = storedDir === null ? null : await fsp.lstat(stored, { bigint: true }).catch(() => null);
     if (!st?.isFile()) throw new Error(`snapshot ${snapshot.id} is damaged: ${f.path} is missing from the store; nothing in ${root} was changed`);
     const entry: ScanEntry = { path: f.path, type: 'file', size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: f.mode };
     if (failing) return;
@@ -201,6 +285,7 @@ async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: strin
         onProgress?.(done, total);
       },
     });
+    await assertStillInside(root, dir);
     if (copy.sha256 !== f.sha256 || copy.size !== f.size) {
       throw new Error(`snapshot ${snapshot.id} is damaged: ${f.path} does not match its manifest (sha256 differs); nothing in ${root} was changed. Run \`ckptd verify ${snapshot.id}\``);
     }
@@ -229,21 +314,27 @@ async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: strin
     );
   } catch (err) {
     // runPools has awaited every copy under way: no temp file can appear after this cleanup.
-    for (const s of staged) await fsp.rm(s.tmp, { force: true }).catch(() => undefined);
+    await discard();
     throw err;
   }
-  return staged.sort((a, b) => a.index - b.index).map(({ file, tmp, final }) => ({ file, tmp, final }));
+  return { files: staged.sort((a, b) => a.index - b.index).map(({ file, tmp, final }) => ({ file, tmp, final })), discard };
 }
 
 /** Removes temp files an interrupted restore left in the run (the prefix proves they are ours). */
 async function removeStaleStaging(root: string, entries: ScanEntry[]): Promise<void> {
   const dirs = new Set(['.', ...entries.map((e) => path.posix.dirname(e.path))]);
   for (const d of dirs) {
-    const abs = path.join(root, d);
+    // A folder that is not a real one under the run is not looked into.
+    const abs = await walkInside(root, d).catch(() => null);
+    if (abs === null) continue;
     for (const name of await fsp.readdir(abs).catch(() => [] as string[])) {
       if (name.startsWith(STAGE_PREFIX)) await fsp.rm(path.join(abs, name), { force: true });
     }
   }
+}
+
+function sha256Text(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
 }
 
 async function sha256File(file: string): Promise<string | null> {

@@ -75,7 +75,7 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
   }
   for (const r of [...plan.saves.remove].reverse()) {
     try {
-      const res = await deleteSave(run.store, r.id, (fresh) => (fresh.pinned ? 'it is pinned' : null));
+      const res = await deleteSave(run.store, r.id, { saveTo: run.save.to, guard: (fresh) => (fresh.pinned ? 'it is pinned' : null) });
       deleted.push(r.id);
       logger.info(`save ${r.id} deleted: ${r.reasons.join('; ')}`, { event: 'delete', id: r.id, reasons: r.reasons });
       for (const k of res.kept) logger.warn(`save ${r.id}: left ${k.path} in place: ${k.reason}`, { event: 'delete-refused', id: r.id });

@@ -2,7 +2,7 @@
  * Deleting snapshots and saves, and sweeping what interrupted writes left behind. Nothing is
  * deleted that ckptd cannot prove it created: a snapshot must be a folder directly inside
  * `<store>/snapshots` whose fresh `snapshot.json` names it; a save only loses the files its record
- * lists, when they still look as recorded.
+ * lists, when its record names a path in `save.to` or `<store>/saves` and they still look as recorded.
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -25,6 +25,8 @@ import {
   trashRoot,
 } from './layout.js';
 import { readSave, readSnapshot } from './read-store.js';
+import { assertStillInside, walkInside } from './safe-dir.js';
+import { SafetyError } from '../util/errors.js';
 import type { SaveMeta, SnapshotMeta } from './types.js';
 
 /**
@@ -67,38 +69,55 @@ export interface DeleteSaveResult {
   kept: { path: string; reason: string }[];
 }
 
+export interface DeleteSaveOptions {
+  /**
+   * The run's `save.to` (absolute). With `<store>/saves` it is the only folder a save may be
+   * removed from: saves are written directly in it. Null: only `<store>/saves`.
+   */
+  saveTo: string | null;
+  /** Asked with the fresh record: a string returned is a reason to refuse, and the deletion throws with it. */
+  guard?: (meta: SaveMeta) => string | null;
+}
+
 /**
  * Deletes save `id`: the exported file (or the files of the exported folder) that its record
- * lists, then the record. A file is removed only when it is still a regular file of the recorded
- * size (or the recorded symlink) and its name carries the save's id; anything else, and anything
- * the user added to a save's folder, is left in place and reported in `kept`. The record is
- * removed last (then its damaged marker), so an interrupted delete can be run again. `guard` works
- * as in `deleteSnapshot`.
+ * lists, then the record. The record must name itself (`id`) and a path directly inside
+ * `opts.saveTo` or `<store>/saves` whose name carries the id (as `writeSave` writes it); a record
+ * naming anything else is refused (throws, nothing removed, the record kept) unless nothing exists
+ * at that path, when only the record goes. A file is removed only when it is still a regular file
+ * of the recorded size (or the recorded symlink); in a folder, only through real folders (a
+ * subfolder that became a symlink is not followed); anything else, and anything the user added to
+ * a save's folder, is left in place and reported in `kept`. The record is removed last (then its
+ * damaged marker), so an interrupted delete can be run again.
  */
-export async function deleteSave(store: string, id: string, guard?: (meta: SaveMeta) => string | null): Promise<DeleteSaveResult> {
+export async function deleteSave(store: string, id: string, opts: DeleteSaveOptions): Promise<DeleteSaveResult> {
   if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid save id`);
   const meta = await readSave(store, id);
-  const reason = guard?.(meta) ?? null;
+  const reason = opts.guard?.(meta) ?? null;
   if (reason !== null) throw new Error(`refusing to delete save ${id}: ${reason}`);
   const result: DeleteSaveResult = { removed: [], kept: [] };
   const top = meta.path;
-  if (!path.isAbsolute(top) || !path.basename(top).includes(id)) {
-    result.kept.push({ path: top, reason: 'the recorded path does not carry the save id' });
-  } else {
-    const st = await fsp.lstat(top).catch(() => null);
-    if (st === null) {
-      // Already gone: only the record is left to remove.
-    } else if (st.isFile()) {
-      const f = meta.files.length === 1 ? meta.files[0]! : null;
-      if (f !== null && f.type === undefined && st.size === f.size) {
-        await fsp.unlink(top);
-        result.removed.push(top);
-      } else result.kept.push({ path: top, reason: 'it no longer matches the save record' });
-    } else if (st.isDirectory()) {
-      await deleteSaveFolder(top, meta, result);
-    } else result.kept.push({ path: top, reason: 'not a file or folder' });
-    await fsyncDir(path.dirname(top)).catch(() => undefined);
+  const homes = [defaultSavesDir(store), ...(opts.saveTo !== null ? [opts.saveTo] : [])].map((d) => path.resolve(d));
+  const ours = path.isAbsolute(top) && path.resolve(top) === top && homes.includes(path.dirname(top)) && path.basename(top).includes(id);
+  const st = await fsp.lstat(top).catch(() => null);
+  if (!ours && st !== null) {
+    throw new Error(
+      `refusing to delete save ${id}: its record names ${top}, which is not in ${homes.join(' or ')} under a name carrying the id; nothing was removed. ` +
+        `If that file is yours to delete, delete it yourself; \`ckptd delete ${id}\` then removes the record`,
+    );
   }
+  if (st === null) {
+    // Already gone: only the record is left to remove.
+  } else if (st.isFile()) {
+    const f = meta.files.length === 1 ? meta.files[0]! : null;
+    if (f !== null && f.type === undefined && st.size === f.size) {
+      await fsp.unlink(top);
+      result.removed.push(top);
+    } else result.kept.push({ path: top, reason: 'it no longer matches the save record' });
+  } else if (st.isDirectory()) {
+    await deleteSaveFolder(top, meta, result);
+  } else result.kept.push({ path: top, reason: 'not a file or folder' });
+  if (st !== null) await fsyncDir(path.dirname(top)).catch(() => undefined);
   await fsp.rm(saveRecordFile(store, id), { force: true });
   await fsyncDir(saveRecordsDir(store));
   await clearDamaged(store, id);
@@ -106,6 +125,13 @@ export async function deleteSave(store: string, id: string, guard?: (meta: SaveM
 }
 
 async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveResult): Promise<void> {
+  const root = await fsp.realpath(top);
+  // Checks every folder from the save's own down with lstat; a refusal names the symlink.
+  const folder = async (rel: string): Promise<string | null | { refused: string }> =>
+    walkInside(root, rel).catch((err: unknown) => {
+      if (err instanceof SafetyError) return { refused: err.message };
+      throw err;
+    });
   const dirs = new Set<string>();
   for (const f of meta.files) {
     if (!isSafeRelPath(f.path)) {
@@ -113,24 +139,36 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
       continue;
     }
     const file = path.join(top, f.path);
-    const st = await fsp.lstat(file).catch(() => null);
+    const dir = await folder(path.posix.dirname(f.path));
+    if (dir === null) continue;
+    if (typeof dir !== 'string') {
+      result.kept.push({ path: file, reason: dir.refused });
+      continue;
+    }
+    const abs = path.join(dir, path.posix.basename(f.path));
+    const st = await fsp.lstat(abs).catch(() => null);
     if (st === null) continue;
     const matches = f.type === 'symlink' ? st.isSymbolicLink() : st.isFile() && st.size === f.size;
     if (!matches) {
       result.kept.push({ path: file, reason: 'it no longer matches the save record' });
       continue;
     }
-    await fsp.unlink(file);
+    await fsp.unlink(abs);
     result.removed.push(file);
+    await assertStillInside(root, dir);
     for (let d = path.posix.dirname(f.path); d !== '.'; d = path.posix.dirname(d)) dirs.add(d);
   }
   // Deepest first; a folder holding anything not ours stays (rmdir never removes content).
   const ordered = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length);
-  for (const d of [...ordered.map((r) => path.join(top, r)), top]) {
-    await fsp.rmdir(d).then(
+  for (const rel of [...ordered, '.']) {
+    const d = rel === '.' ? top : path.join(top, rel);
+    const parent = rel === '.' ? path.dirname(top) : await folder(path.posix.dirname(rel));
+    if (typeof parent !== 'string') continue;
+    await fsp.rmdir(rel === '.' ? top : path.join(parent, path.posix.basename(rel))).then(
       () => result.removed.push(d),
       (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') result.kept.push({ path: d, reason: 'holds files that are not part of the save' });
+        else if (err.code === 'ENOTDIR') result.kept.push({ path: d, reason: 'not a folder' });
         else if (err.code !== 'ENOENT') throw err;
       },
     );

@@ -44,7 +44,8 @@ export interface WriteSaveOptions {
  * Exports the regular files of `entries` that `files` selects (symlinks are not exported) and
  * returns the save's record. One model file becomes `<saveTo>/<prefix><run>-e<E>-s<S>-<id><.ext>`
  * (`-e`/`-s` left out when unknown); several become a folder of that name (no ext) holding them at
- * their relative paths. Exported files are ordinary files (0o644, 0o755 with an x bit).
+ * their relative paths. Exported files are read-only with the source's read and execute bits
+ * (`saveMode`: 0600 -> 0400, 0644 -> 0444, 0755 -> 0555), so a private model stays private.
  *
  * Files that `from` holds in the same version (path, size, mtime) are copied from its read-only,
  * already hashed copies (`copyFile` with FICLONE: a reflink where the file system has them);
@@ -81,7 +82,7 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
         for (let d = path.posix.dirname(e.path); d !== '.'; d = path.posix.dirname(d)) dirs.add(d);
         await fsp.mkdir(path.dirname(dst), { recursive: true, mode: DIR_MODE });
       }
-      const mode = e.mode & 0o111 ? 0o755 : 0o644;
+      const mode = saveMode(e.mode);
       const s = stored.get(e.path);
       let sha256: string;
       if (from !== null && s !== undefined && s.type === undefined && s.size === e.size && s.mtime_ns === e.mtimeNs) {
@@ -132,6 +133,14 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
 }
 
 /**
+ * The mode of an exported file: the source's read and execute bits, no write bit (a save is a
+ * finished export), and always owner-read so the owner can use it.
+ */
+export function saveMode(sourceMode: number): number {
+  return (sourceMode & 0o555) | 0o400;
+}
+
+/**
  * `<prefix><run>[-e<epoch>][-s<step>]-<id>`, with the prefix made safe as part of one file name
  * (`/`, `\`, NUL, control characters -> `_`; a leading `.ckptd-` loses its dot so the name can
  * never be mistaken for a ckptd temp file).
@@ -163,9 +172,10 @@ async function copyStored(src: string, dst: string, size: number, mode: number):
     await fsp.copyFile(src, dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
     const fh = await fsp.open(dst, 'r');
     try {
+      // The copy starts with the stored file's mode: narrow it before anything else.
+      await fh.chmod(mode);
       const st = await fh.stat();
       if (st.size !== size) throw new Error(`stored copy ${src} has ${st.size} bytes, its manifest says ${size}`);
-      await fh.chmod(mode);
       await fh.sync();
     } finally {
       await fh.close();

@@ -86,7 +86,7 @@ describe('deleteSave', () => {
       { path: 'b.pt', size: 2, sha256: 'y', mode: 0o644, mtime_ns: '0' },
     ];
     put(store, `save-records/${id}.json`, JSON.stringify({ id, run: 'r', kind: 'save', path: saveDir, files, format: 1, created: '' }));
-    const result = await deleteSave(store, id);
+    const result = await deleteSave(store, id, { saveTo: path.join(base, 'exports') });
     expect(result.removed.map((p) => path.relative(saveDir, p)).sort()).toEqual(['a/model.safetensors', 'b.pt']);
     expect(fs.readFileSync(path.join(saveDir, 'a/user-notes.txt'), 'utf8')).toBe('mine');
     expect(result.kept.map((k) => path.relative(saveDir, k.path)).sort()).toEqual(['', 'a']);
@@ -99,8 +99,43 @@ describe('deleteSave', () => {
     const file = put(base, `exports/r-${id}.pt`, 'replaced by the user with other bytes');
     const files = [{ path: 'model.pt', size: 4, sha256: 'x', mode: 0o644, mtime_ns: '0' }];
     put(store, `save-records/${id}.json`, JSON.stringify({ id, run: 'r', kind: 'save', path: file, files, format: 1, created: '' }));
-    const result = await deleteSave(store, id);
+    const result = await deleteSave(store, id, { saveTo: path.join(base, 'exports') });
     expect(result.removed).toEqual([]);
     expect(fs.existsSync(file)).toBe(true);
+  });
+
+  it('refuses a record that names a file outside save.to and the store\'s saves: nothing removed, the record kept', async () => {
+    const { base, store } = await runAndStore();
+    const id = '20990101-000000-000-abcf';
+    const victim = put(base, `victim/r-${id}.pt`, 'precious');
+    const files = [{ path: 'model.pt', size: 8, sha256: 'x', mode: 0o644, mtime_ns: '0' }];
+    const record = put(store, `save-records/${id}.json`, JSON.stringify({ id, run: 'r', kind: 'save', path: victim, files, format: 1, created: '' }));
+    await expect(deleteSave(store, id, { saveTo: path.join(base, 'exports') })).rejects.toThrow(
+      new RegExp(`refusing to delete save ${id}: its record names ${victim}, which is not in .*saves or .*exports under a name carrying the id; nothing was removed`),
+    );
+    // A path that only looks inside (`..`) is judged where it leads.
+    const dotted = path.join(store, 'saves', '..', '..', 'victim', `r-${id}.pt`);
+    fs.writeFileSync(record, JSON.stringify({ id, run: 'r', kind: 'save', path: dotted, files, format: 1, created: '' }));
+    await expect(deleteSave(store, id, { saveTo: null })).rejects.toThrow(/nothing was removed/);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious');
+    expect(fs.existsSync(record)).toBe(true);
+  });
+
+  it('removes no file of a save folder through a subfolder swapped for a symlink out of it', async () => {
+    const { base, store } = await runAndStore();
+    const id = '20990101-000000-000-abd0';
+    const saveDir = path.join(base, 'exports', `r-${id}`);
+    put(saveDir, 'b.pt', 'BB');
+    const victim = put(base, 'victim/model.safetensors', 'AAAA');
+    fs.symlinkSync(path.dirname(victim), path.join(saveDir, 'a'));
+    const files = [
+      { path: 'a/model.safetensors', size: 4, sha256: 'x', mode: 0o644, mtime_ns: '0' },
+      { path: 'b.pt', size: 2, sha256: 'y', mode: 0o644, mtime_ns: '0' },
+    ];
+    put(store, `save-records/${id}.json`, JSON.stringify({ id, run: 'r', kind: 'save', path: saveDir, files, format: 1, created: '' }));
+    const result = await deleteSave(store, id, { saveTo: path.join(base, 'exports') });
+    expect(fs.readFileSync(victim, 'utf8')).toBe('AAAA');
+    expect(result.removed).toEqual([path.join(saveDir, 'b.pt')]);
+    expect(result.kept).toContainEqual({ path: path.join(saveDir, 'a/model.safetensors'), reason: expect.stringMatching(/is a symlink/) });
   });
 });

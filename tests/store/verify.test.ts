@@ -321,7 +321,11 @@ describe('verifySave', () => {
     {
       name: 'a single-file save whose bytes changed',
       files: ['*.safetensors'],
-      damage: (p) => fs.writeFileSync(p, Buffer.alloc(MODEL.length, 2)),
+      damage: (p) => {
+        // Saves are read-only (0444): a user who changes one makes it writable first.
+        fs.chmodSync(p, 0o644);
+        fs.writeFileSync(p, Buffer.alloc(MODEL.length, 2));
+      },
       expect: { ok: false, changed: [{ path: 'model.safetensors', reason: 'sha256 differs' }] },
     },
     { name: 'a single-file save moved away', files: ['*.safetensors'], damage: (p) => fs.unlinkSync(p), expect: { ok: false, missing: ['model.safetensors'] } },

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { NO_PROGRESS, type Progress } from '../../src/policy/types.js';
 import { deleteSave } from '../../src/store/delete-snapshot.js';
 import { listSaves, resolveId } from '../../src/store/read-store.js';
+import { verifySave } from '../../src/store/verify-snapshot.js';
 import { saveBaseName, writeSave, type WriteSaveOptions } from '../../src/store/write-save.js';
 import { put, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
 
@@ -54,7 +55,7 @@ describe('writeSave', () => {
     expect(meta.files.map((f) => f.path)).toEqual(['optimizer.pt', 'text/model.safetensors', 'unet/model.safetensors']);
     for (const f of meta.files) expect(sha256File(path.join(meta.path, f.path))).toBe(f.sha256);
 
-    const result = await deleteSave(store, meta.id);
+    const result = await deleteSave(store, meta.id, { saveTo: null });
     expect(result.kept).toEqual([]);
     expect(fs.existsSync(meta.path)).toBe(false);
     expect(await listSaves(store)).toEqual([]);
@@ -89,6 +90,31 @@ describe('writeSave', () => {
     await expect(save(run, store, { entries })).rejects.toThrow(/changed/);
     expect(fs.readdirSync(path.join(store, 'saves'))).toEqual([]);
     expect(await listSaves(store)).toEqual([]);
+  });
+});
+
+describe('writeSave modes', () => {
+  const cases: [number, number][] = [
+    [0o600, 0o400],
+    [0o644, 0o444],
+    [0o755, 0o555],
+    [0o640, 0o440],
+  ];
+
+  it('keeps the source\'s read and execute bits and drops every write bit, from the run or from a backup', async () => {
+    for (const fromBackup of [false, true]) {
+      for (const [source, expected] of cases) {
+        const { run, store } = await runAndStore();
+        const model = put(run, 'model.pt', 'secret weights');
+        fs.chmodSync(model, source);
+        const backup = fromBackup ? await snap(run, store) : null;
+        const meta = await save(run, store, { from: backup });
+        expect(meta.from_snapshot).toBe(backup?.id ?? null);
+        expect((fs.statSync(meta.path).mode & 0o777).toString(8), `${source.toString(8)} from ${fromBackup ? 'a backup' : 'the run'}`).toBe(expected.toString(8));
+        const verdict = await verifySave(store, meta);
+        expect(verdict.ok).toBe(true);
+      }
+    }
   });
 });
 
