@@ -76,7 +76,8 @@ export interface PendingCopy extends Captured {
 /**
  * Copies `src` to a NEW file `dst` (fails if `dst` exists), hashing the bytes copied, and fsyncs
  * `dst`. Guarantees the copy is the version `expect` describes, untouched during the copy: before,
- * the open source must match `expect` (regular file, size, mtimeNs, ino); after, both the open file
+ * the open source must match `expect` (regular file, size, mtimeNs, ino, and ctimeNs when `expect`
+ * has it); after, both the open file
  * and the path must still show the same size, mtime, ctime and inode. Otherwise `dst` is removed and
  * `FileChangedError` (path, what changed) is thrown. With `inRun`, the opened file must be at that
  * real path, else `PathSwappedError` is thrown. A missing source throws `FileVanishedError`;
@@ -284,6 +285,8 @@ function differsFromEntry(st: BigIntStats, e: ScanEntry): string[] {
   if (Number(st.size) !== e.size) out.push(`size ${e.size} -> ${st.size}`);
   if (st.mtimeNs.toString() !== e.mtimeNs) out.push('mtime');
   if (Number(st.ino) !== e.ino) out.push('replaced (inode)');
+  // A rewrite that restored the mtime (`touch -r`) still moves the ctime.
+  else if (e.ctimeNs !== undefined && st.ctimeNs.toString() !== e.ctimeNs) out.push('ctime');
   return out;
 }
 

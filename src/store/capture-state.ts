@@ -134,7 +134,10 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
   try {
     runReal = fs.realpathSync(opts.runDir);
   } catch (err) {
-    throw withPath(err, 'cannot resolve', opts.runDir);
+    const code = (err as NodeJS.ErrnoException).code;
+    // A run folder removed since the scan: every file of it is reported as vanished.
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw withPath(err, 'cannot resolve', opts.runDir);
+    runReal = path.resolve(opts.runDir);
   }
   /** The real path a source must be opened at, and its lstat inside the run (never through a swapped folder). */
   const realOf = (rel: string): string => path.join(runReal, rel);
@@ -453,8 +456,17 @@ function toSeen(st: fs.BigIntStats, target: string | undefined): Seen | null {
   return seen;
 }
 
+/** Whether `s` is the version `e` describes (its ctime too, when `e` has one: a `touch -r` rewrite moves it). */
 function sameVersion(s: Seen, e: ScanEntry): boolean {
-  return s.type === e.type && s.size === e.size && s.mtimeNs === e.mtimeNs && s.ino === e.ino && s.mode === e.mode && s.target === e.target;
+  return (
+    s.type === e.type &&
+    s.size === e.size &&
+    s.mtimeNs === e.mtimeNs &&
+    s.ino === e.ino &&
+    s.mode === e.mode &&
+    s.target === e.target &&
+    (e.ctimeNs === undefined || s.ctimeNs === e.ctimeNs)
+  );
 }
 
 function sameSeen(a: Seen, b: Seen): boolean {

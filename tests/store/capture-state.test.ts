@@ -70,6 +70,22 @@ describe('captureState', () => {
     expect(fs.readdirSync('/proc/self/fd').length).toBe(fds);
   });
 
+  it('reports every file as vanished when the run folder itself is gone since the scan', async () => {
+    const { base, run, store } = await runAndStore();
+    put(run, 'a.json', 'a');
+    fs.symlinkSync('a.json', path.join(run, 'latest'));
+    const entries = await scanAll(run, store);
+    fs.rmSync(run, { recursive: true });
+    const dest = path.join(base, 'dest');
+    fs.mkdirSync(dest);
+    const got = await captureState({ runDir: run, entries, dest, previous: null, retries: 1, retryDelayMs: 5, settleMs: 0 });
+    expect(got.files).toEqual([]);
+    expect(got.skipped).toEqual([
+      { path: 'a.json', reason: 'vanished' },
+      { path: 'latest', reason: 'vanished' },
+    ]);
+  });
+
   it('captures again a small file changed after its copy, keeping the rest', async () => {
     const { base, run, store } = await runAndStore();
     for (let i = 0; i < 50; i++) age(put(run, `f${i}.json`, `v1 ${i}`));
