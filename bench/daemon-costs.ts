@@ -344,7 +344,7 @@ export async function runList(base: string): Promise<Verdict[]> {
     fs.writeFileSync(path.join(run, 'trainer_state.json'), JSON.stringify({ epoch: Math.ceil(i / 10), global_step: i * 50, log_history: [{ loss: 2 / i }] }));
     const entries = await scanState(run, { include: ['**/*'], exclude: [], excludeAbs: [store] });
     const progress: Progress = { ...NO_PROGRESS, epoch: Math.ceil(i / 10), step: i * 50, loss: 2 / i };
-    previous = await writeSnapshot({ store, runName: 'listed', runDir: run, entries, kind: 'backup', trigger: 'every 1 change', progress, previous, now: (now += 60_000) });
+    previous = await writeSnapshot({ store, runName: 'listed', runDir: run, entries, kind: 'backup', trigger: 'every 1 change', progress, previous, now: (now += 60_000), settleMs: 0 });
   }
   const built = seconds(t0);
 

@@ -11,6 +11,7 @@ import { scanState } from '../store/scan.js';
 import { writeSnapshot } from '../store/write-snapshot.js';
 import { writeSave } from '../store/write-save.js';
 import { newestGoodSnapshot } from '../store/read-store.js';
+import { unchangedSince } from '../store/unchanged-since.js';
 import { applyPlan, planStore } from '../ops/retention.js';
 import { detectModelType } from '../progress/model-type.js';
 import { readCapturedProgress } from '../progress/read-progress.js';
@@ -32,15 +33,14 @@ export class LowDiskError extends Error {
   override readonly name = 'LowDiskError';
 }
 
-/** Bytes a snapshot of `entries` would copy: files not linkable from `previous`. */
+/**
+ * Bytes a snapshot of `entries` would copy: the files the capture will not link from `previous`,
+ * by the capture's own rule (`unchangedSince`).
+ */
 export function bytesToCopy(entries: ScanEntry[], previous: SnapshotMeta | null): number {
   const prev = new Map((previous?.files ?? []).map((f) => [f.path, f]));
   let total = 0;
-  for (const e of entries) {
-    const p = prev.get(e.path);
-    const linkable = p && p.size === e.size && p.mtime_ns === e.mtimeNs && p.mode === e.mode && (p.type === 'symlink') === (e.type === 'symlink');
-    if (!linkable && e.type === 'file') total += e.size;
-  }
+  for (const e of entries) if (e.type === 'file' && !unchangedSince(prev.get(e.path), e)) total += e.size;
   return total;
 }
 
@@ -140,6 +140,9 @@ export async function captureSnapshot(
     previous,
     ...(opts.neverSettled ? { neverSettled: opts.neverSettled } : {}),
     now: opts.now,
+    // The CLI (`snapshot`, `backup-now`, pre-restore) and the daemon both capture here: a file
+    // changing during the capture is recaptured only once settled by the run's own `settle`.
+    settleMs: run.settleMs,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   if (meta.epoch !== opts.progress.epoch || meta.step !== opts.progress.step) {

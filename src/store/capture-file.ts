@@ -21,6 +21,7 @@ import fsp, { type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { FileChangedError, FileVanishedError, withPath } from './errors.js';
 import { hashOpenFileOnWorker, ShortReadError } from './hash-workers.js';
+import { checkOpenedPath } from './opened-path.js';
 import type { ScanEntry } from './types.js';
 
 /** Re-exported: the errors `captureFile` throws. */
@@ -46,6 +47,12 @@ export interface CaptureOptions {
   mode?: number;
   /** Called with the number of bytes just written, as the copy proceeds. */
   onBytes?: (n: number) => void;
+  /**
+   * The real path the opened source must have (the run folder's real path + the relative path):
+   * when the open reached another file (a folder on the way swapped for a symlink), nothing is
+   * copied and `PathSwappedError` is thrown. Unchecked when absent.
+   */
+  inRun?: string;
 }
 
 /** What `captureFile` stored. */
@@ -69,9 +76,11 @@ export interface PendingCopy extends Captured {
 /**
  * Copies `src` to a NEW file `dst` (fails if `dst` exists), hashing the bytes copied, and fsyncs
  * `dst`. Guarantees the copy is the version `expect` describes, untouched during the copy: before,
- * the open source must match `expect` (regular file, size, mtimeNs, ino); after, both the open file
+ * the open source must match `expect` (regular file, size, mtimeNs, ino, and ctimeNs when `expect`
+ * has it); after, both the open file
  * and the path must still show the same size, mtime, ctime and inode. Otherwise `dst` is removed and
- * `FileChangedError` (path, what changed) is thrown. A missing source throws `FileVanishedError`;
+ * `FileChangedError` (path, what changed) is thrown. With `inRun`, the opened file must be at that
+ * real path, else `PathSwappedError` is thrown. A missing source throws `FileVanishedError`;
  * a full disk `NoSpaceError`; other errors (EACCES, EIO, ...) propagate with the path in the
  * message. `dst` never survives a failure. Memory use is bounded (an 8 MiB buffer per hash
  * worker). A file of up to `SMALL_FILE` bytes is copied by `copySmallFileSync` (`onBytes` hears its
@@ -79,7 +88,7 @@ export interface PendingCopy extends Captured {
  */
 export async function captureFile(src: string, dst: string, expect: ScanEntry, opts: CaptureOptions = {}): Promise<Captured> {
   if (expect.size <= SMALL_FILE) {
-    const copy = copySmallFileSync(src, dst, expect, opts.mode ?? 0o444);
+    const copy = copySmallFileSync(src, dst, expect, opts.mode ?? 0o444, opts.inRun);
     const durable = copy.sync();
     try {
       opts.onBytes?.(copy.size);
@@ -99,6 +108,7 @@ export async function captureFile(src: string, dst: string, expect: ScanEntry, o
   }
   let output: FileHandle | null = null;
   try {
+    if (opts.inRun !== undefined) checkOpenedPath(input.fd, src, opts.inRun);
     const before = await input.stat({ bigint: true });
     const changes = differsFromEntry(before, expect);
     if (changes.length > 0) throw new FileChangedError(src, changes);
@@ -142,10 +152,11 @@ export async function captureFile(src: string, dst: string, expect: ScanEntry, o
  * synchronously up to the fsync, which the returned copy's `sync()` does in the thread pool. The
  * source is read whole with one read (asking for one byte more, so a file that grew is seen at
  * once), and that buffer is hashed and written: the stored bytes are exactly the hashed ones. The
- * copy gets `mode` once every check has passed. Blocks the event loop for the calls of one file (a
- * few tens of microseconds for a cached file of a few KB). `dst` never survives a thrown error.
+ * copy gets `mode` once every check has passed; `inRun` is checked as `CaptureOptions.inRun`. Blocks
+ * the event loop for the calls of one file (a few tens of microseconds for a cached file of a few
+ * KB). `dst` never survives a thrown error.
  */
-export function copySmallFileSync(src: string, dst: string, expect: ScanEntry, mode: number): PendingCopy {
+export function copySmallFileSync(src: string, dst: string, expect: ScanEntry, mode: number, inRun?: string): PendingCopy {
   if (expect.size > SMALL_FILE) throw new RangeError(`${src}: ${expect.size} bytes, over SMALL_FILE (${SMALL_FILE})`);
   let input: number;
   try {
@@ -155,6 +166,7 @@ export function copySmallFileSync(src: string, dst: string, expect: ScanEntry, m
   }
   let output: number | null = null;
   try {
+    if (inRun !== undefined) checkOpenedPath(input, src, inRun);
     const before = fs.fstatSync(input, { bigint: true });
     const changes = differsFromEntry(before, expect);
     if (changes.length > 0) throw new FileChangedError(src, changes);
@@ -273,6 +285,8 @@ function differsFromEntry(st: BigIntStats, e: ScanEntry): string[] {
   if (Number(st.size) !== e.size) out.push(`size ${e.size} -> ${st.size}`);
   if (st.mtimeNs.toString() !== e.mtimeNs) out.push('mtime');
   if (Number(st.ino) !== e.ino) out.push('replaced (inode)');
+  // A rewrite that restored the mtime (`touch -r`) still moves the ctime.
+  else if (e.ctimeNs !== undefined && st.ctimeNs.toString() !== e.ctimeNs) out.push('ctime');
   return out;
 }
 

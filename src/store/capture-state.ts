@@ -5,6 +5,16 @@
  * finds nothing changed: at that moment every captured version was the current one at once, so the
  * set is consistent. Files that keep changing are left out on the last pass and reported.
  *
+ * A changed file is captured again only once it is settled, as the first capture was (SPEC section
+ * 1): unchanged for `settle`, its mtime at least `settle` old, and no process holding it open for
+ * writing. A trainer that writes half a checkpoint in place and pauses with the file open is never
+ * stored half-written: it is waited for, and skipped on the last pass if still open.
+ *
+ * Nothing outside the run is read: each copied source is checked, once open, to really be the run's
+ * file at its path, and symlinks and links from the previous snapshot are decided from an lstat
+ * inside the run's own folder (`opened-path.ts`). A file reached through a folder swapped for a
+ * symlink is skipped.
+ *
  * Only the files that changed are recaptured on a retry (the rest are still current, which the
  * final pass re-checks), so a changing 1 KB JSON does not cost a second copy of a 10 GB optimizer.
  *
@@ -19,8 +29,11 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { captureFile, copySmallFileSync, SMALL_FILE, type Captured, type PendingCopy } from './capture-file.js';
-import { FileChangedError, FileVanishedError, withPath } from './errors.js';
+import { FileChangedError, FileVanishedError, PathSwappedError, withPath } from './errors.js';
 import { DIR_MODE, isSafeRelPath } from './layout.js';
+import { lstatInRun } from './opened-path.js';
+import { findOpenWriters, type OpenWriter } from './open-writers.js';
+import { unchangedSince } from './unchanged-since.js';
 import { runPools } from '../util/run-pools.js';
 import { HASH_WORKERS } from './hash-workers.js';
 import { forEachInSlices, nextTurn } from './slices.js';
@@ -37,8 +50,21 @@ export interface CaptureStateOptions {
   previous: { filesDir: string; files: ManifestEntry[] } | null;
   /** Extra passes after the first when sources changed. */
   retries: number;
-  /** Pause before retry k (0-based) is `retryDelayMs * 2^k`. */
+  /**
+   * Pause before retry k (0-based) is `retryDelayMs * 2^k`, or longer when a changed file needs
+   * longer to settle (at most `settleMs`).
+   */
   retryDelayMs: number;
+  /**
+   * The run's `settle` (ms). `entries` must be a settled state (the caller judged it); a file that
+   * changed during the capture is captured again only once it is settled (see the file comment).
+   */
+  settleMs: number;
+  /**
+   * Processes holding any of `paths` (absolute) open for writing. Default: `findOpenWriters`
+   * without this process (which holds only its own copies open).
+   */
+  openWriters?: (paths: string[]) => Promise<OpenWriter[]>;
   /** Bytes done so far and the bytes to do (grows when files are captured again). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -77,11 +103,23 @@ interface Slot {
   entry: ScanEntry;
   captured: { seen: Seen; manifest: ManifestEntry; how: 'copy' | 'link' | 'symlink' } | null;
   skipped: string | null;
+  /**
+   * When `entry` (a version that appeared during the capture) was first seen (ms since the epoch);
+   * null for the caller's settled version. Such a version is captured only once settled.
+   */
+  changedAt: number | null;
+  /** Why the changed version is not settled yet, from the last check; null when it is. */
+  unsettled: string | null;
+  /** A process held it open for writing at the last check. */
+  heldOpen: boolean;
 }
 
 /**
  * Captures `entries` of `runDir` into `dest` as one consistent generation (see the file comment).
- * File modes: 0o444, or 0o555 when the source has any x bit; folders 0o755. Every copied file is
+ * File modes: the source's read and execute bits, never a write bit (`storedMode`: 0o600 -> 0o400,
+ * 0o755 -> 0o555); folders 0o755. Files reached through a folder swapped for a symlink are skipped
+ * (`PathSwappedError.REASON`), as are files still changing or open for writing on the last pass
+ * ("kept changing (...)") and vanished ones ("vanished"). Every copied file is
  * fsynced before this returns; folders are NOT (the caller fsyncs `dirs` once everything is in
  * place), nor are links and symlinks (new names only, made durable by the folders' fsync). On an
  * error other than a changed or vanished source, throws once nothing it started is still running,
@@ -89,8 +127,29 @@ interface Slot {
  */
 export async function captureState(opts: CaptureStateOptions): Promise<CapturedState> {
   for (const e of opts.entries) if (!isSafeRelPath(e.path)) throw new Error(`refusing to capture unsafe path ${JSON.stringify(e.path)}`);
-  const slots = opts.entries.map((entry): Slot => ({ entry, captured: null, skipped: null }));
+  const slots = opts.entries.map((entry): Slot => ({ entry, captured: null, skipped: null, changedAt: null, unsettled: null, heldOpen: false }));
   const prev = new Map((opts.previous?.files ?? []).map((f) => [f.path, f]));
+  const openWriters = opts.openWriters ?? otherWriters;
+  let runReal: string;
+  try {
+    runReal = fs.realpathSync(opts.runDir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A run folder removed since the scan: every file of it is reported as vanished.
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw withPath(err, 'cannot resolve', opts.runDir);
+    runReal = path.resolve(opts.runDir);
+  }
+  /** The real path a source must be opened at, and its lstat inside the run (never through a swapped folder). */
+  const realOf = (rel: string): string => path.join(runReal, rel);
+  const inRunSeen = (slot: Slot): Seen | null => {
+    const got = lstatInRun(opts.runDir, runReal, slot.entry.path);
+    return got === null ? null : toSeen(got.st, got.target);
+  };
+  /** A new version of a slot's file appeared: it must settle before it is captured. */
+  const changed = (slot: Slot, now: Seen): void => {
+    slot.entry = toEntry(slot.entry.path, now);
+    slot.changedAt = Date.now();
+  };
   const dirs = new DirMaker(opts.dest);
   let copiedBytes = 0;
   let linkedBytes = 0;
@@ -107,12 +166,30 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
   const prepare = (slot: Slot, last: boolean): boolean | Seen => {
     const src = path.join(opts.runDir, slot.entry.path);
     const dst = path.join(opts.dest, slot.entry.path);
-    const seen = lstatSeen(src);
+    let seen = lstatSeen(src);
     if (seen === null) return skip(slot, 'vanished');
     if (!sameVersion(seen, slot.entry)) {
-      // A new version must stay put for a whole pause before it may be captured.
-      slot.entry = toEntry(slot.entry.path, seen);
+      changed(slot, seen);
       return last ? skip(slot, 'kept changing') : false;
+    }
+    if (slot.unsettled !== null) return last ? skip(slot, `kept changing (${slot.unsettled})`) : false;
+    const p = prev.get(slot.entry.path);
+    const linkable = opts.previous !== null && unchangedSince(p, seen);
+    if (seen.type === 'symlink' || linkable) {
+      // No open file to check afterwards: decide from an lstat inside the run's own folder.
+      let inRun: Seen | null;
+      try {
+        inRun = inRunSeen(slot);
+      } catch (err) {
+        if (err instanceof PathSwappedError) return skip(slot, PathSwappedError.REASON);
+        throw err;
+      }
+      if (inRun === null) return skip(slot, 'vanished');
+      if (!sameSeen(inRun, seen)) {
+        changed(slot, inRun);
+        return last ? skip(slot, 'kept changing') : false;
+      }
+      seen = inRun;
     }
     dirs.make(path.posix.dirname(slot.entry.path));
     if (seen.type === 'symlink') {
@@ -121,25 +198,23 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
       } catch (err) {
         throw withPath(err, 'creating', dst);
       }
-      const manifest = { ...manifestOf(slot.entry, sha256Text(seen.target!)), type: 'symlink' as const, target: seen.target! };
+      const manifest = { ...manifestOf(slot.entry, seen, sha256Text(seen.target!)), type: 'symlink' as const, target: seen.target! };
       slot.captured = { seen, manifest, how: 'symlink' };
       done += seen.size;
       return true;
     }
-    const p = prev.get(slot.entry.path);
-    if (p && p.type === undefined && p.size === seen.size && p.mtime_ns === seen.mtimeNs && p.mode === seen.mode && opts.previous) {
-      if (linkStored(path.join(opts.previous.filesDir, p.path), dst, seen.size)) {
-        slot.captured = { seen, manifest: manifestOf(slot.entry, p.sha256), how: 'link' };
-        linkedBytes += seen.size;
-        done += seen.size;
-        return true;
-      }
+    if (linkable && linkStored(path.join(opts.previous!.filesDir, p!.path), dst, seen)) {
+      slot.captured = { seen, manifest: manifestOf(slot.entry, seen, p!.sha256), how: 'link' };
+      linkedBytes += seen.size;
+      done += seen.size;
+      return true;
     }
     return seen;
   };
 
   const copied = (slot: Slot, seen: Seen, c: Captured): void => {
-    slot.captured = { seen: { ...seen, ctimeNs: c.ctimeNs }, manifest: manifestOf(slot.entry, c.sha256), how: 'copy' };
+    const version = { ...seen, ctimeNs: c.ctimeNs };
+    slot.captured = { seen: version, manifest: manifestOf(slot.entry, version, c.sha256), how: 'copy' };
     copiedBytes += c.size;
   };
 
@@ -149,10 +224,11 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
    */
   const copyFailed = (slot: Slot, last: boolean, err: unknown): boolean => {
     if (err instanceof FileVanishedError) return skip(slot, 'vanished');
+    if (err instanceof PathSwappedError) return skip(slot, PathSwappedError.REASON);
     if (!(err instanceof FileChangedError)) throw err;
     const now = lstatSeen(path.join(opts.runDir, slot.entry.path));
     if (now === null) return skip(slot, 'vanished');
-    slot.entry = toEntry(slot.entry.path, now);
+    changed(slot, now);
     return last ? skip(slot, `kept changing (${err.changes.join(', ')})`) : false;
   };
 
@@ -164,7 +240,8 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
       if (typeof seen === 'boolean') return seen;
       let copy: PendingCopy;
       try {
-        copy = copySmallFileSync(path.join(opts.runDir, slot.entry.path), path.join(opts.dest, slot.entry.path), slot.entry, readOnlyMode(seen));
+        const rel = slot.entry.path;
+        copy = copySmallFileSync(path.join(opts.runDir, rel), path.join(opts.dest, rel), slot.entry, storedMode(seen.mode), realOf(rel));
       } catch (err) {
         return copyFailed(slot, last, err);
       }
@@ -203,7 +280,8 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
     if (typeof seen === 'boolean') return seen;
     try {
       const c = await captureFile(path.join(opts.runDir, slot.entry.path), path.join(opts.dest, slot.entry.path), slot.entry, {
-        mode: readOnlyMode(seen),
+        mode: storedMode(seen.mode),
+        inRun: realOf(slot.entry.path),
         onBytes: (n) => {
           done += n;
           opts.onProgress?.(done, total);
@@ -216,9 +294,45 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
     }
   };
 
+  /**
+   * Judges each changed file of `items` settled or not (`unsettled`, `heldOpen`): quiet for
+   * `settleMs` since its version was first seen, mtime at least `settleMs` old, not open for writing.
+   */
+  const judgeChanged = async (items: Slot[]): Promise<void> => {
+    const now = Date.now();
+    const changedSlots = items.filter((s) => s.changedAt !== null);
+    for (const s of changedSlots) {
+      const quiet = now - s.changedAt!;
+      const age = now - mtimeMs(s.entry);
+      s.heldOpen = false;
+      // A negative age is a clock skew or a file stamped in the future: do not wait for it forever.
+      s.unsettled = quiet < opts.settleMs ? `changed ${quiet}ms ago` : age >= 0 && age < opts.settleMs ? `modified ${age}ms ago` : null;
+    }
+    if (changedSlots.length === 0) return;
+    const byPath = new Map(changedSlots.map((s) => [path.join(opts.runDir, s.entry.path), s]));
+    for (const w of await openWriters([...byPath.keys()])) {
+      const s = byPath.get(w.path);
+      if (s === undefined || s.heldOpen) continue;
+      s.heldOpen = true;
+      s.unsettled = `open for writing by pid ${w.pid} (${w.command})`;
+    }
+  };
+
+  /** How long the changed files still pending need before they can be settled (at most `settleMs`). */
+  const settleWait = (): number => {
+    const now = Date.now();
+    let wait = 0;
+    for (const s of slots) {
+      if (s.captured !== null || s.skipped !== null || s.changedAt === null) continue;
+      wait = Math.max(wait, s.heldOpen ? opts.settleMs : opts.settleMs - (now - s.changedAt), opts.settleMs - Math.max(0, now - mtimeMs(s.entry)));
+    }
+    return Math.min(Math.max(0, wait), opts.settleMs);
+  };
+
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     const last = attempt === opts.retries;
     const todo = slots.filter((s) => s.captured === null && s.skipped === null);
+    await judgeChanged(todo);
     const isSmall = (s: Slot): boolean => s.entry.size <= SMALL_FILE || s.entry.type === 'symlink';
     const results: boolean[] = [];
     const fail = (err: unknown): void => void failures.push(err);
@@ -249,13 +363,13 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
       slot.captured = null;
       if (now === null) skip(slot, 'vanished');
       else {
-        slot.entry = toEntry(slot.entry.path, now);
+        changed(slot, now);
         if (last) skip(slot, 'kept changing');
         else clean = false;
       }
     }
     if (clean) break;
-    await new Promise((r) => setTimeout(r, opts.retryDelayMs * 2 ** attempt));
+    await new Promise((r) => setTimeout(r, Math.max(opts.retryDelayMs * 2 ** attempt, settleWait())));
   }
 
   const kept = slots.filter((s) => s.captured !== null);
@@ -274,19 +388,35 @@ function skip(slot: Slot, reason: string): true {
   return true;
 }
 
-function readOnlyMode(seen: Seen): number {
-  return seen.mode & 0o111 ? 0o555 : 0o444;
+/**
+ * The mode of a stored copy of a source with permission bits `mode`: its read and execute bits,
+ * never a write bit, so a snapshot is read-only yet no more readable than the run's file was.
+ */
+export function storedMode(mode: number): number {
+  return mode & 0o555;
 }
 
-/** Hard-links a stored file of the previous snapshot; false when it is gone, resized or cannot be linked. */
-function linkStored(stored: string, dst: string, size: number): boolean {
+/** Processes other than this one holding any of `paths` open for writing. */
+async function otherWriters(paths: string[]): Promise<OpenWriter[]> {
+  return (await findOpenWriters(paths)).filter((w) => w.pid !== process.pid);
+}
+
+function mtimeMs(e: ScanEntry): number {
+  return Number(BigInt(e.mtimeNs) / 1_000_000n);
+}
+
+/**
+ * Hard-links a stored file of the previous snapshot; false when it is gone, resized, has another
+ * mode than a copy of `seen` would get, or cannot be linked.
+ */
+function linkStored(stored: string, dst: string, seen: Seen): boolean {
   let st: fs.Stats | undefined;
   try {
     st = fs.lstatSync(stored, { throwIfNoEntry: false });
   } catch {
     return false;
   }
-  if (!st?.isFile() || st.size !== size) return false;
+  if (!st?.isFile() || st.size !== seen.size || (st.mode & 0o7777) !== storedMode(seen.mode)) return false;
   try {
     fs.linkSync(stored, dst);
     return true;
@@ -302,17 +432,8 @@ function linkStored(stored: string, dst: string, size: number): boolean {
 function lstatSeen(file: string): Seen | null {
   try {
     const st = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
-    if (st === undefined || (!st.isFile() && !st.isSymbolicLink())) return null;
-    const seen: Seen = {
-      type: st.isFile() ? 'file' : 'symlink',
-      size: Number(st.size),
-      mtimeNs: st.mtimeNs.toString(),
-      ctimeNs: st.ctimeNs.toString(),
-      ino: Number(st.ino),
-      mode: Number(st.mode & 0o7777n),
-    };
-    if (seen.type === 'symlink') seen.target = fs.readlinkSync(file);
-    return seen;
+    if (st === undefined) return null;
+    return toSeen(st, st.isSymbolicLink() ? fs.readlinkSync(file) : undefined);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL') return null;
@@ -320,8 +441,32 @@ function lstatSeen(file: string): Seen | null {
   }
 }
 
+/** A file's or symlink's lstat (with the symlink's target) as a `Seen`; null for other kinds. */
+function toSeen(st: fs.BigIntStats, target: string | undefined): Seen | null {
+  if (!st.isFile() && !st.isSymbolicLink()) return null;
+  const seen: Seen = {
+    type: st.isFile() ? 'file' : 'symlink',
+    size: Number(st.size),
+    mtimeNs: st.mtimeNs.toString(),
+    ctimeNs: st.ctimeNs.toString(),
+    ino: Number(st.ino),
+    mode: Number(st.mode & 0o7777n),
+  };
+  if (seen.type === 'symlink') seen.target = target;
+  return seen;
+}
+
+/** Whether `s` is the version `e` describes (its ctime too, when `e` has one: a `touch -r` rewrite moves it). */
 function sameVersion(s: Seen, e: ScanEntry): boolean {
-  return s.type === e.type && s.size === e.size && s.mtimeNs === e.mtimeNs && s.ino === e.ino && s.mode === e.mode && s.target === e.target;
+  return (
+    s.type === e.type &&
+    s.size === e.size &&
+    s.mtimeNs === e.mtimeNs &&
+    s.ino === e.ino &&
+    s.mode === e.mode &&
+    s.target === e.target &&
+    (e.ctimeNs === undefined || s.ctimeNs === e.ctimeNs)
+  );
 }
 
 function sameSeen(a: Seen, b: Seen): boolean {
@@ -329,13 +474,14 @@ function sameSeen(a: Seen, b: Seen): boolean {
 }
 
 function toEntry(rel: string, s: Seen): ScanEntry {
-  const e: ScanEntry = { path: rel, type: s.type, size: s.size, mtimeNs: s.mtimeNs, ino: s.ino, mode: s.mode };
+  const e: ScanEntry = { path: rel, type: s.type, size: s.size, mtimeNs: s.mtimeNs, ino: s.ino, mode: s.mode, ctimeNs: s.ctimeNs };
   if (s.target !== undefined) e.target = s.target;
   return e;
 }
 
-function manifestOf(e: ScanEntry, sha256: string): ManifestEntry {
-  return { path: e.path, size: e.size, sha256, mode: e.mode, mtime_ns: e.mtimeNs };
+/** The manifest entry of `e`, captured as the version `seen` (its inode and ctime let the next snapshot link it). */
+function manifestOf(e: ScanEntry, seen: Seen, sha256: string): ManifestEntry {
+  return { path: e.path, size: e.size, sha256, mode: e.mode, mtime_ns: e.mtimeNs, ino: seen.ino, ctime_ns: seen.ctimeNs };
 }
 
 function sha256Text(s: string): string {

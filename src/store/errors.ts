@@ -27,6 +27,23 @@ export class FileVanishedError extends CkptdError {
 }
 
 /**
+ * The file opened for `path` is not the run's file at that path: a folder on the way was replaced by
+ * a symlink (or the file renamed) between the scan and the open. Nothing of it was stored. `opened`
+ * is where the opened file really is.
+ */
+export class PathSwappedError extends CkptdError {
+  override readonly name = 'PathSwappedError';
+  /** The reason recorded in a snapshot's `skipped`. */
+  static readonly REASON = 'a folder on its path was replaced by a symlink';
+  constructor(
+    readonly path: string,
+    readonly opened: string,
+  ) {
+    super(`${path} was not captured: ${PathSwappedError.REASON} (it now leads to ${opened})`);
+  }
+}
+
+/**
  * The disk (or quota) filled up while writing `path` (ENOSPC / EDQUOT). Whatever was being written
  * was removed again; `code` keeps the original errno name.
  */

@@ -141,7 +141,7 @@ export async function statEntry(runDir: string, rel: string): Promise<ScanEntry 
   const abs = path.join(runDir, rel);
   try {
     const st = await fsp.lstat(abs, { bigint: true });
-    const base = { path: rel, size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: Number(st.mode & 0o7777n) };
+    const base = { path: rel, size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs: st.ctimeNs.toString() };
     if (st.isFile()) return { ...base, type: 'file' };
     if (st.isSymbolicLink()) return { ...base, type: 'symlink', target: await fsp.readlink(abs) };
     return null;
@@ -159,7 +159,7 @@ function statEntrySync(runDir: string, rel: string): ScanEntry | null {
   try {
     const st = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
     if (st === undefined) return null;
-    const base = { path: rel, size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: Number(st.mode & 0o7777n) };
+    const base = { path: rel, size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs: st.ctimeNs.toString() };
     if (st.isFile()) return { ...base, type: 'file' };
     if (st.isSymbolicLink()) return { ...base, type: 'symlink', target: fs.readlinkSync(abs) };
     return null;

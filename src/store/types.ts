@@ -29,6 +29,11 @@ export interface ScanEntry {
   mode: number;
   /** Link target, for symlinks. */
   target?: string;
+  /**
+   * ctime in nanoseconds (decimal string), as the scan saw it: with `ino`, tells a rewrite that kept
+   * size and mtime (`cp -p`, `touch -r`). Absent when unknown (then the file is never linked).
+   */
+  ctimeNs?: string;
 }
 
 /** One stored file of a snapshot or save, as recorded in `snapshot.json`. */
@@ -43,6 +48,13 @@ export interface ManifestEntry {
   target?: string;
   /** The source file's mtime (ns, decimal string) when it was captured: lets the next snapshot link it. */
   mtime_ns: string;
+  /**
+   * The source's inode and ctime (ns, decimal string) when it was captured. The next snapshot links
+   * the stored file only when size, mtime, mode, inode and ctime are all unchanged; an entry without
+   * them (written by an older ckptd) is never linked from (see `unchangedSince`).
+   */
+  ino?: number;
+  ctime_ns?: string;
 }
 
 /** `snapshot.json` and each `list --json` item. Field names are the SPEC's (snake_case). */

@@ -12,6 +12,7 @@ import { captureState } from './capture-state.js';
 import { fsyncDir, removeTree } from './durable.js';
 import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
+import type { OpenWriter } from './open-writers.js';
 import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, snapshotsDir, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
 import type { ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
@@ -50,22 +51,35 @@ export interface WriteSnapshotOptions {
   neverSettled?: { path: string; reason: string }[];
   /** Extra capture passes when sources change during the capture (default 3). */
   retries?: number;
-  /** Pause before retry k is `retryDelayMs * 2^k` (default 200 ms: 200, 400, 800). */
+  /**
+   * Pause before retry k is `retryDelayMs * 2^k` (default 200 ms: 200, 400, 800), or up to
+   * `settleMs` when a changed file needs that long to settle.
+   */
   retryDelayMs?: number;
+  /**
+   * The run's `settle` (ms): a file that changes during the capture is captured again only once it
+   * is settled like the first time (unchanged for `settleMs`, mtime that old, not open for writing).
+   */
+  settleMs: number;
+  /** Who holds files open for writing (default: `findOpenWriters`, this process left out). For tests. */
+  openWriters?: (paths: string[]) => Promise<OpenWriter[]>;
 }
 
 /**
  * Captures `entries` as a new snapshot and returns its metadata (also written as `snapshot.json`).
  *
- * - Unchanged files (same path, type, size, mtime and mode as in `previous`, whose stored file is
- *   still there with that size) are hard-linked from `previous` and keep its sha256; others are
+ * - Unchanged files (same path, size, mtime, mode, inode and ctime as in `previous`, see
+ *   `unchangedSince`, whose stored file is still there with that size and mode) are hard-linked
+ *   from `previous` and keep its sha256; others are
  *   copied with `captureFile`; symlinks are recreated with the same target (never followed), their
  *   sha256 being that of the target string.
  * - The state is captured as one generation: sources that change during the capture are captured
- *   again (up to `retries` more passes, with backoff); on the last pass files that keep changing
- *   are left out and listed in `skipped` with the reason, as are files that vanished.
- * - Stored files are read-only (0o444, 0o555 when the source had an x bit), folders 0o755; the
- *   manifest's `mode` is the source's.
+ *   again once settled (up to `retries` more passes, with backoff); on the last pass files that
+ *   keep changing or are still open for writing are left out and listed in `skipped` with the
+ *   reason, as are files that vanished and files reached through a folder of the run that was
+ *   replaced by a symlink (never read).
+ * - Stored files keep the source's read and execute bits and lose every write bit (0o600 -> 0o400,
+ *   0o644 -> 0o444, 0o755 -> 0o555), folders 0o755; the manifest's `mode` is the source's.
  * - On any error the staging folder is removed and the error rethrown: no snapshot appears. A full
  *   disk is a `NoSpaceError` (path and errno), a changed/vanished file never is an error.
  * The caller holds the store's lock.
@@ -91,6 +105,8 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
       previous: prev ? { filesDir: snapshotFilesDir(opts.store, prev.id), files: prev.files } : null,
       retries: opts.retries ?? 3,
       retryDelayMs: opts.retryDelayMs ?? 200,
+      settleMs: opts.settleMs,
+      ...(opts.openWriters ? { openWriters: opts.openWriters } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     for (const dir of captured.dirs) await fsyncDir(dir);

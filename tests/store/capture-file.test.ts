@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captureFile, copySmallFileSync, FileChangedError, FileVanishedError, SMALL_FILE } from '../../src/store/capture-file.js';
+import { PathSwappedError } from '../../src/store/errors.js';
 import { scanState } from '../../src/store/scan.js';
 import type { ScanEntry } from '../../src/store/types.js';
 import { age, put, sha256, sha256File, tempDir } from './fixtures.js';
@@ -53,6 +54,47 @@ describe('captureFile', () => {
     expect((err as FileChangedError).path).toBe(src);
     expect((err as FileChangedError).changes).toContain('mtime');
     expect(fs.existsSync(path.join(dir, 'dst'))).toBe(false);
+  });
+
+  it('detects a same-size rewrite after the scan that restored the mtime (touch -r), by its ctime', async () => {
+    const dir = await tempDir();
+    const src = put(dir, 'src.bin', 'version one');
+    age(src);
+    const e = await entryOf(dir, 'src.bin');
+    const before = fs.statSync(src);
+    fs.writeFileSync(src, 'version two');
+    fs.utimesSync(src, before.atime, before.mtime);
+    for (const size of ['small', 'large'] as const) {
+      const dst = path.join(dir, `dst-${size}`);
+      const expected = size === 'small' ? e : { ...e, size: SMALL_FILE + 1 };
+      if (size === 'large') fs.writeFileSync(src, Buffer.alloc(SMALL_FILE + 1, 3)), fs.utimesSync(src, before.atime, before.mtime);
+      const err = await captureFile(src, dst, expected).catch((x: unknown) => x);
+      expect(err, size).toBeInstanceOf(FileChangedError);
+      expect((err as FileChangedError).changes).toEqual(['ctime']);
+      expect(fs.existsSync(dst)).toBe(false);
+    }
+  });
+
+  it('with inRun, refuses a source reached through a folder swapped for a symlink, small or large, storing nothing', async () => {
+    const dir = await tempDir();
+    const run = path.join(dir, 'run');
+    put(run, 'ckpt/small.bin', 'inside');
+    put(run, 'ckpt/large.bin', Buffer.alloc(SMALL_FILE + 1, 1));
+    const entries = { small: await entryOf(run, 'ckpt/small.bin'), large: await entryOf(run, 'ckpt/large.bin') };
+    const outside = path.join(dir, 'outside');
+    fs.renameSync(path.join(run, 'ckpt'), outside);
+    fs.symlinkSync(outside, path.join(run, 'ckpt'));
+    for (const name of ['small', 'large'] as const) {
+      const src = path.join(run, 'ckpt', `${name}.bin`);
+      const dst = path.join(dir, `dst-${name}`);
+      const err = await captureFile(src, dst, entries[name], { inRun: path.join(fs.realpathSync(run), 'ckpt', `${name}.bin`) }).catch((x: unknown) => x);
+      expect(err, name).toBeInstanceOf(PathSwappedError);
+      expect((err as PathSwappedError).opened).toBe(path.join(outside, `${name}.bin`));
+      expect(fs.existsSync(dst)).toBe(false);
+    }
+    // The same open without the check is what the capture did before.
+    const plain = await captureFile(path.join(run, 'ckpt', 'small.bin'), path.join(dir, 'plain'), entries.small);
+    expect(plain.size).toBe('inside'.length);
   });
 
   it('detects a file rewritten during the copy and never keeps the torn copy', async () => {

@@ -16,7 +16,7 @@ describe('captureState', () => {
     const entries = await scanAll(run, store);
     const dest = path.join(base, 'one');
     fs.mkdirSync(dest);
-    const one = await captureState({ runDir: run, entries, dest, previous: null, retries: 1, retryDelayMs: 5 });
+    const one = await captureState({ runDir: run, entries, dest, previous: null, retries: 1, retryDelayMs: 5, settleMs: 0 });
 
     expect(one.skipped).toEqual([]);
     expect(one.files.map((f) => f.path)).toEqual(entries.map((e) => e.path));
@@ -27,7 +27,7 @@ describe('captureState', () => {
       if (f.type === 'symlink') expect(fs.readlinkSync(p)).toBe('big.bin');
       else {
         expect(sha256File(p)).toBe(f.sha256);
-        expect(fs.statSync(p).mode & 0o777).toBe(f.path === 'run.sh' ? 0o555 : 0o444);
+        expect(fs.statSync(p).mode & 0o777).toBe(f.path === 'run.sh' ? 0o550 : 0o444);
       }
     }
     expect(one.files.find((f) => f.path === 'd1/sub/f4.json')!.sha256).toBe(sha256('{"i": 4}'));
@@ -36,7 +36,7 @@ describe('captureState', () => {
 
     const dest2 = path.join(base, 'two');
     fs.mkdirSync(dest2);
-    const two = await captureState({ runDir: run, entries, dest: dest2, previous: { filesDir: dest, files: one.files }, retries: 1, retryDelayMs: 5 });
+    const two = await captureState({ runDir: run, entries, dest: dest2, previous: { filesDir: dest, files: one.files }, retries: 1, retryDelayMs: 5, settleMs: 0 });
     expect(two.copiedBytes).toBe(0);
     expect(two.linkedBytes).toBe(one.copiedBytes);
     expect(two.files).toEqual(one.files);
@@ -60,6 +60,7 @@ describe('captureState', () => {
       previous: null,
       retries: 1,
       retryDelayMs: 5,
+      settleMs: 0,
       onProgress: () => {
         if (++calls === 100) throw new Error('injected');
       },
@@ -67,6 +68,22 @@ describe('captureState', () => {
     expect((err as Error).message).toBe('injected');
     expect(calls).toBe(100);
     expect(fs.readdirSync('/proc/self/fd').length).toBe(fds);
+  });
+
+  it('reports every file as vanished when the run folder itself is gone since the scan', async () => {
+    const { base, run, store } = await runAndStore();
+    put(run, 'a.json', 'a');
+    fs.symlinkSync('a.json', path.join(run, 'latest'));
+    const entries = await scanAll(run, store);
+    fs.rmSync(run, { recursive: true });
+    const dest = path.join(base, 'dest');
+    fs.mkdirSync(dest);
+    const got = await captureState({ runDir: run, entries, dest, previous: null, retries: 1, retryDelayMs: 5, settleMs: 0 });
+    expect(got.files).toEqual([]);
+    expect(got.skipped).toEqual([
+      { path: 'a.json', reason: 'vanished' },
+      { path: 'latest', reason: 'vanished' },
+    ]);
   });
 
   it('captures again a small file changed after its copy, keeping the rest', async () => {
@@ -83,6 +100,7 @@ describe('captureState', () => {
       previous: null,
       retries: 2,
       retryDelayMs: 5,
+      settleMs: 0,
       onProgress: () => {
         // f0.json is copied first; change it once its copy is in place.
         if (changed || !fs.existsSync(path.join(dest, 'f0.json'))) return;

@@ -38,7 +38,7 @@ const [run, store] = process.argv.slice(2);
 const entries = await scanState(run, { include: ['**/*'], exclude: [], excludeAbs: [store] });
 process.stdout.write('start\\n');
 await writeSnapshot({ store, runName: 'r', runDir: run, entries, kind: 'backup', trigger: 'crash-test',
-  progress: { epoch: null, step: null, loss: null, metrics: {}, source: null }, previous: null, now: Date.now() });
+  progress: { epoch: null, step: null, loss: null, metrics: {}, source: null }, previous: null, now: Date.now(), settleMs: 0 });
 process.stdout.write('done\\n');
 `;
 

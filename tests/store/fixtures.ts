@@ -70,6 +70,7 @@ export async function snap(run: string, store: string, extra: Partial<WriteSnaps
     progress: NO_PROGRESS,
     previous: null,
     now: Date.now(),
+    settleMs: 0,
     ...extra,
   });
 }

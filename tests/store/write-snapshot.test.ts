@@ -37,6 +37,7 @@ describe('writeSnapshot', () => {
       modelType: 'llama',
       previous: null,
       now,
+      settleMs: 0,
     });
 
     expect(meta.path).toBe(path.join(store, 'snapshots', meta.id, 'files'));
@@ -77,7 +78,7 @@ describe('writeSnapshot', () => {
       expect(fs.readFileSync(p)).toEqual(fs.readFileSync(path.join(run, f.path)));
     }
     expect(fs.statSync(stored(meta, 'model.safetensors')).mode & 0o777).toBe(0o444);
-    expect(fs.statSync(stored(meta, 'run.sh')).mode & 0o777).toBe(0o555);
+    expect(fs.statSync(stored(meta, 'run.sh')).mode & 0o777).toBe(0o550);
     expect(meta.files.find((f) => f.path === 'run.sh')!.mode).toBe(0o750);
     expect(fs.statSync(stored(meta, 'sub/dir')).mode & 0o777).toBe(0o755);
     expect(fs.readdirSync(path.join(store, '.staging'))).toEqual([]);
@@ -99,6 +100,52 @@ describe('writeSnapshot', () => {
     expect(second.linked_bytes).toBe('frozen bytes'.length);
     expect(second.copied_bytes).toBe('generation 2!'.length);
     for (const f of second.files) expect(sha256File(stored(second, f.path))).toBe(f.sha256);
+  });
+
+  it('copies a file rewritten with the same size and mtime (cp -p, touch -r): its inode and ctime tell', async () => {
+    const { run, store } = await runAndStore();
+    const w = put(run, 'weights.bin', 'generation 1');
+    age(w);
+    const first = await snap(run, store);
+    const before = fs.statSync(w, { bigint: true });
+    fs.writeFileSync(w, 'generation 2');
+    // Back to the very mtime of generation 1 (age() set it to whole milliseconds).
+    fs.utimesSync(w, Number(before.atimeMs) / 1000, Number(before.mtimeMs) / 1000);
+    expect(fs.statSync(w, { bigint: true }).mtimeNs).toBe(before.mtimeNs);
+    const second = await snap(run, store, { previous: first, now: Date.now() + 1000 });
+
+    expect(fs.readFileSync(stored(second, 'weights.bin'), 'utf8')).toBe('generation 2');
+    expect(second.files[0]!.sha256).toBe(sha256('generation 2'));
+    expect(second.files[0]!.sha256).not.toBe(first.files[0]!.sha256);
+    expect(second.linked_bytes).toBe(0);
+  });
+
+  it('records the source inode and ctime, and never links from a manifest without them', async () => {
+    const { run, store } = await runAndStore();
+    const w = put(run, 'weights.bin', 'frozen');
+    age(w);
+    const first = await snap(run, store);
+    const st = fs.statSync(w, { bigint: true });
+    expect(first.files[0]).toMatchObject({ ino: Number(st.ino), ctime_ns: st.ctimeNs.toString() });
+    const linked = await snap(run, store, { previous: first, now: Date.now() + 1000 });
+    expect(linked.linked_bytes).toBe('frozen'.length);
+
+    const older = { ...first, files: first.files.map(({ ino: _i, ctime_ns: _c, ...f }) => f) };
+    const copied = await snap(run, store, { previous: older, now: Date.now() + 2000 });
+    expect(copied.linked_bytes).toBe(0);
+    expect(fs.statSync(stored(copied, 'weights.bin')).ino).not.toBe(fs.statSync(stored(first, 'weights.bin')).ino);
+  });
+
+  it('stores files read-only, keeping the source read bits: 0600 -> 0400, 0644 -> 0444, 0750 -> 0550, 0755 -> 0555', async () => {
+    const { run, store } = await runAndStore();
+    const modes = { 'secret.pt': 0o600, 'open.pt': 0o644, 'group.sh': 0o750, 'all.sh': 0o755 } as const;
+    for (const [rel, mode] of Object.entries(modes)) fs.chmodSync(put(run, rel, rel), mode);
+    const meta = await snap(run, store);
+    const want = { 'secret.pt': 0o400, 'open.pt': 0o444, 'group.sh': 0o550, 'all.sh': 0o555 } as const;
+    for (const [rel, mode] of Object.entries(want)) {
+      expect((fs.statSync(stored(meta, rel)).mode & 0o777).toString(8), rel).toBe(mode.toString(8));
+      expect(meta.files.find((f) => f.path === rel)!.mode).toBe(modes[rel as keyof typeof modes]);
+    }
   });
 
   it('copies instead of linking when the previous stored file is gone', async () => {
@@ -129,6 +176,7 @@ describe('writeSnapshot', () => {
       previous: null,
       now: Date.now(),
       retryDelayMs: 5,
+      settleMs: 0,
       onProgress: () => {
         const staging = path.join(store, '.staging');
         const [id] = fs.readdirSync(staging);
@@ -165,6 +213,7 @@ describe('writeSnapshot', () => {
       now: Date.now(),
       retries: 2,
       retryDelayMs: 5,
+      settleMs: 0,
       onProgress: () => fs.appendFileSync(busy, 'x'),
     });
     expect(meta.skipped).toEqual([{ path: 'busy.log', reason: expect.stringMatching(/kept changing/) as unknown as string }]);
@@ -210,7 +259,7 @@ describe('writeSnapshot', () => {
       import { NO_PROGRESS } from 'DIST/src/policy/types.js';
       fs.chmodSync(${JSON.stringify(locked)}, 0o000);
       const entries = await scanState(${JSON.stringify(run)}, { include: ['**/*'], exclude: [], excludeAbs: [${JSON.stringify(store)}] });
-      const err = await writeSnapshot({ store: ${JSON.stringify(store)}, runName: 'r', runDir: ${JSON.stringify(run)}, entries, kind: 'backup', trigger: 'test', progress: NO_PROGRESS, previous: null, now: Date.now() }).then(() => null, (e) => e.message);
+      const err = await writeSnapshot({ store: ${JSON.stringify(store)}, runName: 'r', runDir: ${JSON.stringify(run)}, entries, kind: 'backup', trigger: 'test', progress: NO_PROGRESS, previous: null, now: Date.now(), settleMs: 0 }).then(() => null, (e) => e.message);
       console.log(JSON.stringify({ err }));`,
       [base],
     ) as { err: string | null };
