@@ -9,6 +9,7 @@ import path from 'node:path';
 import { clearDamaged } from './damaged-marker.js';
 import { fsyncDir, removeTree } from './durable.js';
 import { isValidId } from './ids.js';
+import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import {
   DIR_MODE,
   TEMP_PREFIX,
@@ -33,9 +34,16 @@ import type { SaveMeta, SnapshotMeta } from './types.js';
  * the fresh metadata: a string returned is a reason to refuse, and the deletion throws with it.
  * The folder is renamed into `<store>/.trash/` first (it disappears at once, atomically), then
  * removed, and its damaged marker with it. Files shared with other snapshots (hard links) stay in
- * those. The caller holds the lock.
+ * those. The caller holds the lock; once it is lost (`opts.signal`, default: the lock this process
+ * holds on `store`) it throws `LockLostError` before the rename and deletes nothing.
  */
-export async function deleteSnapshot(store: string, id: string, guard?: (meta: SnapshotMeta) => string | null): Promise<void> {
+export async function deleteSnapshot(
+  store: string,
+  id: string,
+  guard?: (meta: SnapshotMeta) => string | null,
+  opts: { signal?: AbortSignal } = {},
+): Promise<void> {
+  const signal = opts.signal ?? signalOfHeldLock(store);
   if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid snapshot id`);
   const dir = snapshotDir(store, id);
   const st = await fsp.lstat(dir).catch(() => null);
@@ -53,6 +61,7 @@ export async function deleteSnapshot(store: string, id: string, guard?: (meta: S
   const target = path.join(trash, id);
   // A leftover of an interrupted delete of the same id: it was ours, finish removing it.
   await removeTree(target);
+  assertLockHeld(signal);
   await fsp.rename(dir, target);
   await fsyncDir(snapshotsDir(store));
   await fsyncDir(trash);
@@ -73,9 +82,15 @@ export interface DeleteSaveResult {
  * size (or the recorded symlink) and its name carries the save's id; anything else, and anything
  * the user added to a save's folder, is left in place and reported in `kept`. The record is
  * removed last (then its damaged marker), so an interrupted delete can be run again. `guard` works
- * as in `deleteSnapshot`.
+ * as in `deleteSnapshot`, and so does `opts.signal` (checked before each removal).
  */
-export async function deleteSave(store: string, id: string, guard?: (meta: SaveMeta) => string | null): Promise<DeleteSaveResult> {
+export async function deleteSave(
+  store: string,
+  id: string,
+  guard?: (meta: SaveMeta) => string | null,
+  opts: { signal?: AbortSignal } = {},
+): Promise<DeleteSaveResult> {
+  const signal = opts.signal ?? signalOfHeldLock(store);
   if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid save id`);
   const meta = await readSave(store, id);
   const reason = guard?.(meta) ?? null;
@@ -91,21 +106,23 @@ export async function deleteSave(store: string, id: string, guard?: (meta: SaveM
     } else if (st.isFile()) {
       const f = meta.files.length === 1 ? meta.files[0]! : null;
       if (f !== null && f.type === undefined && st.size === f.size) {
+        assertLockHeld(signal);
         await fsp.unlink(top);
         result.removed.push(top);
       } else result.kept.push({ path: top, reason: 'it no longer matches the save record' });
     } else if (st.isDirectory()) {
-      await deleteSaveFolder(top, meta, result);
+      await deleteSaveFolder(top, meta, result, signal);
     } else result.kept.push({ path: top, reason: 'not a file or folder' });
     await fsyncDir(path.dirname(top)).catch(() => undefined);
   }
+  assertLockHeld(signal);
   await fsp.rm(saveRecordFile(store, id), { force: true });
   await fsyncDir(saveRecordsDir(store));
   await clearDamaged(store, id);
   return result;
 }
 
-async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveResult): Promise<void> {
+async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveResult, signal: AbortSignal | undefined): Promise<void> {
   const dirs = new Set<string>();
   for (const f of meta.files) {
     if (!isSafeRelPath(f.path)) {
@@ -120,6 +137,7 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
       result.kept.push({ path: file, reason: 'it no longer matches the save record' });
       continue;
     }
+    assertLockHeld(signal);
     await fsp.unlink(file);
     result.removed.push(file);
     for (let d = path.posix.dirname(f.path); d !== '.'; d = path.posix.dirname(d)) dirs.add(d);

@@ -119,7 +119,7 @@ function holdLock(store: string, lock: string, me: OwnerRecord, onCompromised: (
     if (signal.aborted) return;
     compromised = true;
     clearInterval(timer);
-    unregisterLockSignal(store, signal);
+    // Stays registered (fired) until release: later writes to this store without a signal fail too.
     const err = new LockLostError(store, reason);
     controller.abort(err);
     onCompromised(err);

@@ -12,6 +12,7 @@ import { captureState } from './capture-state.js';
 import { fsyncDir, removeTree } from './durable.js';
 import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
+import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, snapshotsDir, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
 import type { ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
@@ -43,6 +44,11 @@ export interface WriteSnapshotOptions {
   retries?: number;
   /** Pause before retry k is `retryDelayMs * 2^k` (default 200 ms: 200, 400, 800). */
   retryDelayMs?: number;
+  /**
+   * The store lock's signal (`StoreLock.signal`), checked right before the rename into
+   * `snapshots/`. Default: the lock this process holds on `store`, if any.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -59,9 +65,13 @@ export interface WriteSnapshotOptions {
  *   manifest's `mode` is the source's.
  * - On any error the staging folder is removed and the error rethrown: no snapshot appears. A full
  *   disk is a `NoSpaceError` (path and errno), a changed/vanished file never is an error.
+ * - Once the store lock is lost (`signal`), it throws `LockLostError` before the rename: the
+ *   staging folder is removed and no snapshot appears.
  * The caller holds the store's lock.
  */
 export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<SnapshotMeta> {
+  const signal = opts.signal ?? signalOfHeldLock(opts.store);
+  assertLockHeld(signal);
   await ensureStore(opts.store);
   const id = await allocateId(opts.store, opts.now);
   const stage = path.join(stagingRoot(opts.store), id);
@@ -113,6 +123,7 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
     await fsyncDir(stage);
     // rename(2) would silently replace an empty folder of the same name; ids are unique, but be sure.
     if (await fsp.lstat(final).then(() => true, () => false)) throw new Error(`${final} already exists`);
+    assertLockHeld(signal);
     await fsp.rename(stage, final);
   } catch (err) {
     await removeTree(stage).catch(() => undefined);
