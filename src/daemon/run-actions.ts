@@ -58,6 +58,8 @@ export interface CaptureOptions {
   progress: Progress;
   now: number;
   onProgress?: (done: number, total: number) => void;
+  /** The store lock's signal (`StoreLock.signal`): the snapshot is not committed once it fires. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -85,7 +87,7 @@ export async function captureSnapshot(
           `deleting the oldest unprotected backups to free ${formatBytes(short)}`,
         { event: 'low-disk-prune' },
       );
-      await applyPlan(run, plan, null, logger);
+      await applyPlan(run, plan, null, logger, opts.signal);
       free = await freeBytes(run.store);
     }
   }
@@ -116,6 +118,7 @@ export async function captureSnapshot(
     previous,
     now: opts.now,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   });
   logger.info(
     `${meta.kind} ${meta.id} taken (${meta.trigger}) at ${formatProgress(meta)}: ${meta.files.length} files, ` +
@@ -148,6 +151,7 @@ export async function exportSave(
   from: SnapshotMeta | null,
   now: number,
   logger: Logger,
+  signal?: AbortSignal,
 ): Promise<SaveMeta> {
   const started = performance.now();
   const save = await writeSave({
@@ -163,6 +167,7 @@ export async function exportSave(
     trigger,
     now,
     modelType: from?.model_type ?? (await modelTypeOf(run, entries)),
+    ...(signal ? { signal } : {}),
   });
   logger.info(
     `save ${save.id} written (${trigger}) at ${formatProgress(save)}: ${save.path} (${formatBytes(save.bytes)}) in ${formatDuration(performance.now() - started)}`,
@@ -177,6 +182,6 @@ export async function exportSave(
  * removes, re-reading each from disk first and refusing anything that is not an unpinned policy
  * backup, or is `justTaken`. Damaged snapshots never count as the newest good backup.
  */
-export async function applyRetention(run: RunConfig, justTaken: string | null, now: number, logger: Logger): Promise<string[]> {
-  return applyPlan(run, await planStore(run, now), justTaken, logger);
+export async function applyRetention(run: RunConfig, justTaken: string | null, now: number, logger: Logger, signal?: AbortSignal): Promise<string[]> {
+  return applyPlan(run, await planStore(run, now), justTaken, logger, signal);
 }

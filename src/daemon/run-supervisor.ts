@@ -395,7 +395,7 @@ export class RunSupervisor {
     try {
       for (const a of decision.actions) {
         if (a.kind === 'backup') {
-          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now }, this.logger);
+          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, signal: this.lock.signal }, this.logger);
           this.newestDigest = backup.state_digest;
           await this.saveState(recordTaken(this.state, 'backup', progress, digest, now));
           await applyRetention(run, backup.id, now, this.logger);
@@ -416,7 +416,7 @@ export class RunSupervisor {
         const snap = await captureSnapshot(
           run,
           entries,
-          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now() },
+          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now(), signal: this.lock.signal },
           this.logger,
         );
         this.newestDigest = snap.state_digest;
