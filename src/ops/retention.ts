@@ -8,6 +8,7 @@ import { planRetention, planSaveRetention, type RetentionEntry, type RetentionIt
 import { deleteSave, deleteSnapshot } from '../store/delete-snapshot.js';
 import { LockLostError } from '../store/lock-signal.js';
 import { listSaves, listSnapshots } from '../store/read-store.js';
+import { isIncomplete } from '../store/read-store.js';
 import type { SnapshotMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { isDamaged, storedInodes } from './delete.js';
@@ -19,7 +20,16 @@ export async function retentionItems(store: string): Promise<RetentionItem[]> {
 }
 
 function itemOf(s: SnapshotMeta): RetentionItem {
-  return { id: s.id, kind: s.kind, pinned: s.pinned, created: Date.parse(s.created), damaged: isDamaged(s), metrics: s.metrics, loss: s.loss };
+  return {
+    id: s.id,
+    kind: s.kind,
+    pinned: s.pinned,
+    created: Date.parse(s.created),
+    damaged: isDamaged(s),
+    incomplete: isIncomplete(s),
+    metrics: s.metrics,
+    loss: s.loss,
+  };
 }
 
 

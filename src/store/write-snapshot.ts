@@ -115,6 +115,7 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
       files: captured.files,
       state_digest: stateDigest(captured.entries),
       skipped: captured.skipped,
+      incomplete: captured.skipped.length > 0,
       copied_bytes: captured.copiedBytes,
       linked_bytes: captured.linkedBytes,
       format: 1,
