@@ -24,6 +24,7 @@ import { fsyncDir } from '../store/durable.js';
 import { isSafeRelPath } from '../store/layout.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
 import { captureSnapshot, scanRun } from '../daemon/run-actions.js';
+import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from '../daemon/settle.js';
 import { SafetyError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -100,7 +101,8 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     else toWrite.push(f);
   }
   const staged = await stageAll(snapshot, toWrite, run.path, opts.onProgress);
-  await commitStaged(staged, result);
+  const signal = signalOfHeldLock(run.store);
+  await commitStaged(staged, result, signal);
   const byPath = new Map(entries.map((e) => [e.path, e]));
   for (const c of plan.remove) {
     const abs = path.join(run.path, c.path);
@@ -111,6 +113,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
       result.leftInPlace.push(c.path);
       continue;
     }
+    assertLockHeld(signal);
     await fsp.unlink(abs);
     result.removed.push(c.path);
   }
@@ -129,14 +132,18 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   await fsp.mkdir(to, { recursive: true });
   const staged = await stageAll(opts.snapshot, opts.snapshot.files, to, opts.onProgress);
   const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
-  await commitStaged(staged, result);
+  await commitStaged(staged, result, undefined);
   return result;
 }
 
-/** Renames every staged file over its target, recording it; removes any temp file left on failure. */
-async function commitStaged(staged: Staged[], result: RestoreResult): Promise<void> {
+/**
+ * Renames every staged file over its target, recording it; removes any temp file left on failure.
+ * Checks the store lock (`signal`) before each rename: a lost lock stops it with `LockLostError`.
+ */
+async function commitStaged(staged: Staged[], result: RestoreResult, signal: AbortSignal | undefined): Promise<void> {
   try {
     for (const s of staged) {
+      assertLockHeld(signal);
       await fsp.rename(s.tmp, s.final);
       result.written.push(s.file.path);
       result.bytesWritten += s.file.size;
