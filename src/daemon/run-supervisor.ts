@@ -106,12 +106,12 @@ export class RunSupervisor {
    * Takes the run's store lock (throws `StoreLockedError` naming the holder), cleans leftovers of
    * an interrupted snapshot, loads the persisted anchors and starts watching.
    */
-  static async start(run: RunConfig, logger: Logger, now: () => number, onLockLost: (run: string) => void): Promise<RunSupervisor> {
+  static async start(run: RunConfig, logger: Logger, now: () => number, onLockLost: (run: string, err: Error) => void): Promise<RunSupervisor> {
     await ensureStore(run.store);
     const lock = await acquireStoreLock(
       run.store,
       { pid: process.pid, host: os.hostname(), since: new Date(now()).toISOString(), command: 'daemon' },
-      () => onLockLost(run.name),
+      (err) => onLockLost(run.name, err),
     );
     try {
       const swept = await sweepStore(run.store, [run.save.to]);
