@@ -173,7 +173,7 @@ function holdLock(store: string, lock: string, me: OwnerRecord, onCompromised: (
 export async function readLockHolder(store: string): Promise<(LockHolderInfo & { alive: boolean }) | null> {
   const lock = lockPath(store);
   const inLock = await readOwner(lock);
-  const owner = inLock ?? (await readOwner(holderFile(store), true));
+  const owner = inLock ?? (await readHolderInfo(store));
   if (owner === null) return null;
   const alive = inLock !== null && (await judge(lock)).verdict === 'held';
   return { pid: owner.pid, host: owner.host, since: owner.since, command: owner.command, alive };
@@ -220,7 +220,7 @@ async function tryMkdir(dir: string, store: string): Promise<boolean> {
 }
 
 async function lockedError(store: string): Promise<StoreLockedError> {
-  const h = (await readOwner(lockPath(store))) ?? (await readOwner(holderFile(store), true));
+  const h = (await readOwner(lockPath(store))) ?? (await readHolderInfo(store));
   if (h === null) return new StoreLockedError(store, `store ${store} is in use by another ckptd process (it has not said which yet); try again in a moment`);
   return new StoreLockedError(store, `store ${store} is in use by ckptd ${h.command} pid ${h.pid} on host ${h.host} since ${h.since}`);
 }
@@ -229,6 +229,17 @@ async function lockedError(store: string): Promise<StoreLockedError> {
 async function readOwner(dir: string, isFile = false): Promise<OwnerRecord | null> {
   try {
     return parseOwner(await fsp.readFile(isFile ? dir : path.join(dir, OWNER_FILE), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** `daemon.json` as people read it (also one written by an older ckptd, without a token), or null. */
+async function readHolderInfo(store: string): Promise<LockHolderInfo | null> {
+  try {
+    const v = JSON.parse(await fsp.readFile(holderFile(store), 'utf8')) as Partial<LockHolderInfo>;
+    if (typeof v.pid !== 'number' || typeof v.host !== 'string' || typeof v.since !== 'string' || typeof v.command !== 'string') return null;
+    return { pid: v.pid, host: v.host, since: v.since, command: v.command };
   } catch {
     return null;
   }
