@@ -13,7 +13,8 @@ const KINDS: RecordKind[] = ['backup', 'manual', 'pre-restore', 'save'];
 
 /**
  * Every snapshot and save of the run, newest first, optionally of one kind; `files` left out and
- * `damaged` always set (true when `ckptd verify` marked it).
+ * `damaged` always set (true when `ckptd verify` marked it); snapshots also carry `incomplete`
+ * (true when files were left out: see `skipped`).
  */
 export async function listRecords(run: RunConfig, kind: string | undefined): Promise<ListedRecord[]> {
   if (kind !== undefined && !KINDS.includes(kind as RecordKind)) {
@@ -62,12 +63,20 @@ export function relativeTime(iso: string, now: number): string {
  * Renders the records as a table no wider than `width` (the notes column is cut first). SIZE is
  * the apparent size, OWN what deleting that record alone would free (files shared by hard links
  * with other snapshots are not its own). A
- * `DAMAGED` column appears when any record is marked damaged, so the usual table stays as it is.
+ * `DAMAGED` column appears when any record is marked damaged, and an `INCOMPLETE` one when any
+ * snapshot left files out, so the usual table stays as it is.
  */
 export function renderTable(records: ListedRecord[], now: number, width: number): string {
   if (records.length === 0) return 'no snapshots or saves yet';
   const anyDamaged = records.some((r) => r.damaged === true);
-  const header = ['ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', 'CREATED', 'SIZE', 'OWN', 'PIN', ...(anyDamaged ? ['DAMAGED'] : []), 'NOTES'];
+  const incomplete = (r: ListedRecord): boolean => 'incomplete' in r && r.incomplete === true;
+  const anyIncomplete = records.some(incomplete);
+  const header = [
+    'ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', 'CREATED', 'SIZE', 'OWN', 'PIN',
+    ...(anyDamaged ? ['DAMAGED'] : []),
+    ...(anyIncomplete ? ['INCOMPLETE'] : []),
+    'NOTES',
+  ];
   const rows = records.map((r) => [
     r.id,
     r.kind,
@@ -79,6 +88,7 @@ export function renderTable(records: ListedRecord[], now: number, width: number)
     formatBytes(r.own_bytes),
     r.pinned ? 'yes' : '',
     ...(anyDamaged ? [r.damaged === true ? 'DAMAGED' : ''] : []),
+    ...(anyIncomplete ? [incomplete(r) ? 'INCOMPLETE' : ''] : []),
     (r.notes ?? '').split('\n')[0] ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -109,6 +119,9 @@ export function renderRecord(r: RecordMeta, now: number): string {
     `run:        ${r.run}`,
     `kind:       ${r.kind}${r.pinned ? ' (pinned)' : ''}`,
     ...(r.damaged === true ? [`damaged:    yes: it failed verification; \`ckptd verify ${r.id}\` says how`] : []),
+    ...('skipped' in r && r.skipped.length > 0
+      ? [`incomplete: yes: ${r.skipped.length} file(s) left out (below); never used as the newest good backup`]
+      : []),
     `name:       ${r.name ?? '-'}`,
     `created:    ${r.created} (${relativeTime(r.created, now)})`,
     `trigger:    ${r.trigger}`,

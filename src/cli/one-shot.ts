@@ -15,23 +15,26 @@ export async function daemonHolds(run: RunConfig): Promise<boolean> {
   return holder !== null && holder.alive && holder.command === 'daemon';
 }
 
-/** Runs `work` while holding the store's lock; refuses (exit 3) when someone else holds it. */
-export async function withStoreLock<T>(run: RunConfig, command: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` while holding the store's lock; refuses (exit 3) when someone else holds it. `work`
+ * gets the lock's signal: every store write checks it (also without it being passed: the writers
+ * find the lock this process holds), so nothing is committed once the lock is lost. A lost lock
+ * fails the command (`LockLostError`, exit 1), even when `work` itself finished.
+ */
+export async function withStoreLock<T>(run: RunConfig, command: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   await ensureStore(run.store);
   let lock;
   try {
-    lock = await acquireStoreLock(
-      run.store,
-      { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command },
-      () => undefined,
-    );
+    lock = await acquireStoreLock(run.store, { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command });
   } catch (err) {
     throw new SafetyError((err as Error).message);
   }
   try {
     // Holding the lock, nothing else writes: finish cleaning what an interrupted command left.
     await sweepStore(run.store, [run.save.to]);
-    return await work();
+    const result = await work(lock.signal);
+    lock.assertHeld();
+    return result;
   } finally {
     await lock.release().catch(() => undefined);
   }

@@ -72,8 +72,12 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
   const backup = snapshots.find((s) => s.kind === 'backup') ?? null;
   const save = saves[0] ?? null;
   const newest = snapshots[0];
-  if (newest && newest.skipped.length > 0) {
-    warnings.push(`the newest snapshot ${newest.id} left out ${newest.skipped.map((s) => `${s.path} (${s.reason})`).join(', ')}`);
+  if (newest && newest.incomplete) {
+    const complete = snapshots.find((s) => s.kind === 'backup' && !s.damaged && !s.incomplete);
+    warnings.push(
+      `the newest snapshot ${newest.id} is incomplete: it left out ${newest.skipped.map((s) => `${s.path} (${s.reason})`).join(', ')}; ` +
+        (complete ? `the newest complete backup is ${complete.id} (${relativeTime(complete.created, now)})` : 'there is no complete backup'),
+    );
   }
   const damaged = snapshots.filter((s) => s.damaged === true);
   if (damaged.length > 0) warnings.push(`${damaged.length} snapshot(s) failed verification: ${damaged.map((d) => d.id).join(', ')}`);

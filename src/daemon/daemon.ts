@@ -17,7 +17,10 @@ export interface DaemonOptions {
   now?: () => number;
   /** Watch `config.file` and reload on every save (true for `ckptd daemon`). */
   watchConfigFile: boolean;
-  /** Called when a store lock is lost (another process took the store): the daemon stops that run. */
+  /**
+   * Called when a store lock is lost (taken over, its folder removed, or it could not be kept
+   * fresh): every commit step of that run refuses from then on, and the daemon stops the run.
+   */
   onFatal?: (message: string) => void;
 }
 
@@ -89,8 +92,8 @@ export class Daemon {
     metrics?.addRun(run.name);
     const base = this.opts.logger.child({ run: run.name });
     const logger = metrics ? observeEvents(base, (event, fields) => metrics.record(run.name, event, fields)) : base;
-    const sup = await RunSupervisor.start(run, logger, this.now, (name) => {
-      const msg = `the lock on the store of run ${name} was lost (another process took it or it was removed); stopping that run`;
+    const sup = await RunSupervisor.start(run, logger, this.now, (name, err) => {
+      const msg = `${err.message}; stopping run ${name}: nothing more is backed up or deleted for it until the daemon restarts or the config file changes`;
       this.opts.logger.error(msg, { event: 'lock-lost', run: name });
       const lost = this.runs.get(name);
       this.runs.delete(name);

@@ -76,6 +76,8 @@ export interface CaptureOptions {
   /** Files of the state left out because they never settle, with the reasons (see `writeSnapshot`). */
   neverSettled?: { path: string; reason: string }[];
   onProgress?: (done: number, total: number) => void;
+  /** The store lock's signal (`StoreLock.signal`): the snapshot is not committed once it fires. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function captureSnapshot(
           `deleting the oldest unprotected backups to free ${formatBytes(short)}`,
         { event: 'low-disk-prune' },
       );
-      await applyPlan(run, plan, null, logger);
+      await applyPlan(run, plan, null, logger, opts.signal);
       free = await freeBytes(run.store);
     }
   }
@@ -144,6 +146,7 @@ export async function captureSnapshot(
     // changing during the capture is recaptured only once settled by the run's own `settle`.
     settleMs: run.settleMs,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   });
   if (meta.epoch !== opts.progress.epoch || meta.step !== opts.progress.step) {
     logger.info(
@@ -183,6 +186,7 @@ export async function exportSave(
   from: SnapshotMeta | null,
   now: number,
   logger: Logger,
+  signal?: AbortSignal,
 ): Promise<SaveMeta> {
   const started = performance.now();
   const save = await writeSave({
@@ -199,6 +203,7 @@ export async function exportSave(
     trigger,
     now,
     modelType: from?.model_type ?? (await modelTypeOf(run, entries)),
+    ...(signal ? { signal } : {}),
   });
   logger.info(
     `save ${save.id} written (${trigger}) at ${formatProgress(save)}: ${save.path} (${formatBytes(save.bytes)}) in ${formatDuration(performance.now() - started)}`,
@@ -213,6 +218,6 @@ export async function exportSave(
  * removes, re-reading each from disk first and refusing anything that is not an unpinned policy
  * backup, or is `justTaken`. Damaged snapshots never count as the newest good backup.
  */
-export async function applyRetention(run: RunConfig, justTaken: string | null, now: number, logger: Logger): Promise<string[]> {
-  return applyPlan(run, await planStore(run, now), justTaken, logger);
+export async function applyRetention(run: RunConfig, justTaken: string | null, now: number, logger: Logger, signal?: AbortSignal): Promise<string[]> {
+  return applyPlan(run, await planStore(run, now), justTaken, logger, signal);
 }

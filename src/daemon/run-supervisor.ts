@@ -113,12 +113,12 @@ export class RunSupervisor {
    * Takes the run's store lock (throws `StoreLockedError` naming the holder), cleans leftovers of
    * an interrupted snapshot, loads the persisted anchors and starts watching.
    */
-  static async start(run: RunConfig, logger: Logger, now: () => number, onLockLost: (run: string) => void): Promise<RunSupervisor> {
+  static async start(run: RunConfig, logger: Logger, now: () => number, onLockLost: (run: string, err: Error) => void): Promise<RunSupervisor> {
     await ensureStore(run.store);
     const lock = await acquireStoreLock(
       run.store,
       { pid: process.pid, host: os.hostname(), since: new Date(now()).toISOString(), command: 'daemon' },
-      () => onLockLost(run.name),
+      (err) => onLockLost(run.name, err),
     );
     try {
       const swept = await sweepStore(run.store, [run.save.to]);
@@ -413,7 +413,7 @@ export class RunSupervisor {
       this.logger.warn(
         `${b.path} never settles (${b.reason}); backups are taken without it from now on and are marked incomplete, until it settles; ` +
           `add it to exclude (exclude: ["${b.path}"]) to leave it out for good`,
-        { event: 'left-out', path: b.path },
+        { event: 'never-settles', path: b.path },
       );
     }
     for (const b of update.cleared) this.logger.info(`${b.path} has settled again${b.hot ? ' and is backed up again' : ''}`, { event: 'settled-again', path: b.path });
@@ -451,7 +451,7 @@ export class RunSupervisor {
     try {
       for (const a of decision.actions) {
         if (a.kind === 'backup') {
-          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled }, this.logger);
+          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, signal: this.lock.signal }, this.logger);
           this.newestDigest = backup.state_digest;
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
           await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
@@ -475,7 +475,7 @@ export class RunSupervisor {
         const snap = await captureSnapshot(
           run,
           entries,
-          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now(), neverSettled },
+          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now(), neverSettled, signal: this.lock.signal },
           this.logger,
         );
         this.newestDigest = snap.state_digest;

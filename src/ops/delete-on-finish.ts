@@ -48,6 +48,7 @@ export async function deleteOnFinish(run: RunConfig, logger: Logger, now: number
     pinned: s.pinned,
     created: Date.parse(s.created),
     damaged: s.damaged,
+    incomplete: s.incomplete,
     metrics: s.metrics,
     loss: s.loss,
   }));

@@ -32,6 +32,7 @@ import { isSafeRelPath } from '../store/layout.js';
 import { assertStillInside, walkInside } from '../store/safe-dir.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
 import { captureSnapshot, scanRun } from '../daemon/run-actions.js';
+import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from '../daemon/settle.js';
 import { SafetyError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -129,9 +130,10 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     await staging.discard();
     throw err;
   }
+  const signal = signalOfHeldLock(run.store);
   try {
-    await commitStaged(root, staging, result);
-    await removeExtra(root, plan.remove, entries, result);
+    await commitStaged(root, staging, result, signal);
+    await removeExtra(root, plan.remove, entries, result, signal);
   } catch (err) {
     if (!(err instanceof SafetyError)) throw err;
     const before = result.preRestoreId !== null ? `; the state before it is snapshot ${result.preRestoreId} (pre-restore)` : '';
@@ -147,7 +149,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
  * Removes the files of the run's state the snapshot lacks, each only when it still has the size and
  * mtime scanned (else it is left in place and listed) and no folder on its path became a symlink.
  */
-async function removeExtra(root: string, remove: { path: string }[], entries: ScanEntry[], result: RestoreResult): Promise<void> {
+async function removeExtra(root: string, remove: { path: string }[], entries: ScanEntry[], result: RestoreResult, signal: AbortSignal | undefined): Promise<void> {
   const byPath = new Map(entries.map((e) => [e.path, e]));
   for (const c of remove) {
     const dir = await walkInside(root, path.posix.dirname(c.path));
@@ -160,6 +162,7 @@ async function removeExtra(root: string, remove: { path: string }[], entries: Sc
       result.leftInPlace.push(c.path);
       continue;
     }
+    assertLockHeld(signal);
     await fsp.unlink(abs);
     result.removed.push(c.path);
     await assertStillInside(root, dir);
@@ -176,19 +179,21 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   const root = await fsp.realpath(to);
   const staging = await stageAll(opts.snapshot, opts.snapshot.files, root, opts.onProgress);
   const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
-  await commitStaged(root, staging, result);
+  await commitStaged(root, staging, result, undefined);
   return result;
 }
 
 /**
  * Renames every staged file over its target, recording it, each after checking no folder on its
- * path became a symlink; on any failure the temp files not yet renamed are removed (`discard`).
+ * path became a symlink, and that the store lock (`signal`) is still held (a lost lock stops it
+ * with `LockLostError`); on any failure the temp files not yet renamed are removed (`discard`).
  */
-async function commitStaged(root: string, staging: Staging, result: RestoreResult): Promise<void> {
+async function commitStaged(root: string, staging: Staging, result: RestoreResult, signal: AbortSignal | undefined): Promise<void> {
   try {
     for (const s of staging.files) {
       const dir = await walkInside(root, path.posix.dirname(s.file.path));
       if (dir === null) throw new SafetyError(`refusing to write ${s.file.path}: its folder vanished from ${root} while the restore ran`);
+      assertLockHeld(signal);
       await fsp.rename(s.tmp, s.final);
       result.written.push(s.file.path);
       result.bytesWritten += s.file.size;

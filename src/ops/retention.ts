@@ -6,7 +6,9 @@
 import type { RunConfig } from '../config/types.js';
 import { planRetention, planSaveRetention, type RetentionEntry, type RetentionItem, type RetentionPlan } from '../policy/plan-retention.js';
 import { deleteSave, deleteSnapshot } from '../store/delete-snapshot.js';
+import { LockLostError } from '../store/lock-signal.js';
 import { listSaves, listSnapshots } from '../store/read-store.js';
+import { isIncomplete } from '../store/read-store.js';
 import type { SnapshotMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { isDamaged, storedInodes } from './delete.js';
@@ -18,7 +20,16 @@ export async function retentionItems(store: string): Promise<RetentionItem[]> {
 }
 
 function itemOf(s: SnapshotMeta): RetentionItem {
-  return { id: s.id, kind: s.kind, pinned: s.pinned, created: Date.parse(s.created), damaged: isDamaged(s), metrics: s.metrics, loss: s.loss };
+  return {
+    id: s.id,
+    kind: s.kind,
+    pinned: s.pinned,
+    created: Date.parse(s.created),
+    damaged: isDamaged(s),
+    incomplete: isIncomplete(s),
+    metrics: s.metrics,
+    loss: s.loss,
+  };
 }
 
 
@@ -53,9 +64,12 @@ export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0
 
 /**
  * Deletes what `plan` removes. Each snapshot is re-read first and kept if it is no longer a policy
- * backup, is pinned now, or is `justTaken`; a refusal is logged, never fatal. Returns the ids deleted.
+ * backup, is pinned now, or is `justTaken`; a refusal is logged, never fatal. A lost store lock
+ * (`signal`, default: the lock this process holds) stops it at once with `LockLostError`. Returns
+ * the ids deleted.
  */
-export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: string | null, logger: Logger): Promise<string[]> {
+export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: string | null, logger: Logger, signal?: AbortSignal): Promise<string[]> {
+  const opts = signal ? { signal } : {};
   const deleted: string[] = [];
   for (const w of plan.snapshots.warnings) logger.warn(`retention: ${w}`, { event: 'retention-warning' });
   // Oldest first: an interrupted prune has then removed what mattered least.
@@ -66,20 +80,22 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
         if (fresh.pinned) return 'it is pinned';
         if (fresh.id === justTaken) return 'it was just taken';
         return null;
-      });
+      }, opts);
       deleted.push(r.id);
       logger.info(`backup ${r.id} deleted: ${r.reasons.join('; ')}`, { event: 'delete', id: r.id, reasons: r.reasons });
     } catch (err) {
+      if (err instanceof LockLostError) throw err;
       logger.warn(`backup ${r.id} kept: ${(err as Error).message}`, { event: 'delete-refused', id: r.id });
     }
   }
   for (const r of [...plan.saves.remove].reverse()) {
     try {
-      const res = await deleteSave(run.store, r.id, { saveTo: run.save.to, guard: (fresh) => (fresh.pinned ? 'it is pinned' : null) });
+      const res = await deleteSave(run.store, r.id, { saveTo: run.save.to, guard: (fresh) => (fresh.pinned ? 'it is pinned' : null), ...opts });
       deleted.push(r.id);
       logger.info(`save ${r.id} deleted: ${r.reasons.join('; ')}`, { event: 'delete', id: r.id, reasons: r.reasons });
       for (const k of res.kept) logger.warn(`save ${r.id}: left ${k.path} in place: ${k.reason}`, { event: 'delete-refused', id: r.id });
     } catch (err) {
+      if (err instanceof LockLostError) throw err;
       logger.warn(`save ${r.id} kept: ${(err as Error).message}`, { event: 'delete-refused', id: r.id });
     }
   }

@@ -15,6 +15,11 @@ export interface RetentionItem {
   created: number;
   /** Failed verification: not counted toward `keep`, never the "newest good backup". */
   damaged: boolean;
+  /**
+   * Files were left out when it was taken (its `skipped` list is not empty): never the "newest good
+   * backup", never counted among the `keep` newest that push complete backups out. Omitted: false.
+   */
+  incomplete?: boolean;
   metrics: Record<string, number>;
   loss: number | null;
   /**
@@ -69,12 +74,15 @@ export interface RetentionPlan {
 }
 
 /**
- * Plans retention. Rules combine with OR and a kept snapshot lists all that keep it:
+ * Plans retention. A backup is *good* when it is neither damaged nor incomplete (files left out).
+ * Rules combine with OR and a kept snapshot lists all that keep it:
  * - `manual` and `pre-restore` snapshots and pinned ones are never removed;
- * - the newest good (not damaged) backup is always kept (with no good backup at all, the newest
- *   damaged one is kept rather than leave nothing);
- * - rolling on: the newest `keep` good backups are kept, other backups are removed; rolling off:
- *   every backup is kept;
+ * - the newest good backup is always kept (with no good backup at all, the newest backup is kept
+ *   rather than leave nothing: an incomplete one before a damaged one);
+ * - rolling on: the newest `keep` good backups are kept; an incomplete (not damaged) backup is kept
+ *   on its own while it is among the newest `keep` backups of all, so it never takes the place of a
+ *   complete one: a complete backup is never removed to make room for incomplete ones; other
+ *   backups are removed. Rolling off: every backup is kept;
  * - `keepBest`: the `count` best good backups by the metric are kept (ties go to the newer; a backup
  *   without the metric is not a candidate).
  * - `keepHourly`/`keepDaily`/`keepWeekly`: the newest good backup of each of the last N periods
@@ -89,7 +97,7 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
   const items = [...snapshots].sort(newestFirst);
   const reasons = items.map((): string[] => []);
   const keep = Math.max(0, Math.floor(rules.keep));
-  const good = items.map((s, i) => ({ s, i })).filter(({ s }) => s.kind === 'backup' && !s.damaged);
+  const good = items.map((s, i) => ({ s, i })).filter(({ s }) => s.kind === 'backup' && !s.damaged && s.incomplete !== true);
 
   items.forEach((s, i) => {
     if (s.kind !== 'backup') reasons[i]!.push(`${s.kind} snapshots are never deleted automatically`);
@@ -99,12 +107,22 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
   const newestGood = good[0];
   if (newestGood) reasons[newestGood.i]!.push('newest good backup');
   else {
+    const newestIncomplete = items.findIndex((s) => s.kind === 'backup' && !s.damaged);
     const newestBackup = items.findIndex((s) => s.kind === 'backup');
-    if (newestBackup !== -1) reasons[newestBackup]!.push('newest backup (damaged, but there is no good backup)');
+    if (newestIncomplete !== -1) reasons[newestIncomplete]!.push('newest backup (incomplete, but there is no complete one)');
+    else if (newestBackup !== -1) reasons[newestBackup]!.push('newest backup (damaged, but there is no good backup)');
   }
 
   if (rules.rolling) {
     good.slice(0, keep).forEach(({ i }, rank) => reasons[i]!.push(`one of the newest ${keep} backups (#${rank + 1})`));
+    // Incomplete ones roll among all backups: they never push a complete one out of `keep`.
+    items
+      .map((s, i) => ({ s, i }))
+      .filter(({ s }) => s.kind === 'backup' && !s.damaged)
+      .slice(0, keep)
+      .forEach(({ s, i }, rank) => {
+        if (s.incomplete === true) reasons[i]!.push(`incomplete, but one of the newest ${keep} backups (#${rank + 1})`);
+      });
   } else {
     items.forEach((s, i) => {
       if (s.kind === 'backup') reasons[i]!.push('rolling is off');
@@ -142,7 +160,15 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
   }
 
   const removed = items.map((_, i) => reasons[i]!.length === 0);
-  const removeWhy = items.map((s): string[] => (s.damaged ? [`damaged, so not counted toward rolling keep=${keep}`] : rules.rolling ? [`beyond rolling keep=${keep}`] : []));
+  const removeWhy = items.map((s): string[] =>
+    s.damaged
+      ? [`damaged, so not counted toward rolling keep=${keep}`]
+      : s.incomplete === true && rules.rolling
+        ? [`incomplete (files were left out), beyond rolling keep=${keep}`]
+        : rules.rolling
+          ? [`beyond rolling keep=${keep}`]
+          : [],
+  );
   const sizes = new SizeLedger(items);
   items.forEach((_, i) => {
     if (removed[i]) sizes.remove(i);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { clearDamaged } from './damaged-marker.js';
 import { fsyncDir, removeTree } from './durable.js';
 import { isValidId } from './ids.js';
+import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import {
   DIR_MODE,
   TEMP_PREFIX,
@@ -35,9 +36,16 @@ import type { SaveMeta, SnapshotMeta } from './types.js';
  * the fresh metadata: a string returned is a reason to refuse, and the deletion throws with it.
  * The folder is renamed into `<store>/.trash/` first (it disappears at once, atomically), then
  * removed, and its damaged marker with it. Files shared with other snapshots (hard links) stay in
- * those. The caller holds the lock.
+ * those. The caller holds the lock; once it is lost (`opts.signal`, default: the lock this process
+ * holds on `store`) it throws `LockLostError` before the rename and deletes nothing.
  */
-export async function deleteSnapshot(store: string, id: string, guard?: (meta: SnapshotMeta) => string | null): Promise<void> {
+export async function deleteSnapshot(
+  store: string,
+  id: string,
+  guard?: (meta: SnapshotMeta) => string | null,
+  opts: { signal?: AbortSignal } = {},
+): Promise<void> {
+  const signal = opts.signal ?? signalOfHeldLock(store);
   if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid snapshot id`);
   const dir = snapshotDir(store, id);
   const st = await fsp.lstat(dir).catch(() => null);
@@ -55,6 +63,7 @@ export async function deleteSnapshot(store: string, id: string, guard?: (meta: S
   const target = path.join(trash, id);
   // A leftover of an interrupted delete of the same id: it was ours, finish removing it.
   await removeTree(target);
+  assertLockHeld(signal);
   await fsp.rename(dir, target);
   await fsyncDir(snapshotsDir(store));
   await fsyncDir(trash);
@@ -77,6 +86,8 @@ export interface DeleteSaveOptions {
   saveTo: string | null;
   /** Asked with the fresh record: a string returned is a reason to refuse, and the deletion throws with it. */
   guard?: (meta: SaveMeta) => string | null;
+  /** The store lock's signal; default: the lock this process holds on the store. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -88,9 +99,11 @@ export interface DeleteSaveOptions {
  * of the recorded size (or the recorded symlink); in a folder, only through real folders (a
  * subfolder that became a symlink is not followed); anything else, and anything the user added to
  * a save's folder, is left in place and reported in `kept`. The record is removed last (then its
- * damaged marker), so an interrupted delete can be run again.
+ * damaged marker), so an interrupted delete can be run again. `opts.signal` (default: the lock
+ * this process holds on `store`) is checked before each removal, as in `deleteSnapshot`.
  */
 export async function deleteSave(store: string, id: string, opts: DeleteSaveOptions): Promise<DeleteSaveResult> {
+  const signal = opts.signal ?? signalOfHeldLock(store);
   if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid save id`);
   const meta = await readSave(store, id);
   const reason = opts.guard?.(meta) ?? null;
@@ -111,20 +124,22 @@ export async function deleteSave(store: string, id: string, opts: DeleteSaveOpti
   } else if (st.isFile()) {
     const f = meta.files.length === 1 ? meta.files[0]! : null;
     if (f !== null && f.type === undefined && st.size === f.size) {
+      assertLockHeld(signal);
       await fsp.unlink(top);
       result.removed.push(top);
     } else result.kept.push({ path: top, reason: 'it no longer matches the save record' });
   } else if (st.isDirectory()) {
-    await deleteSaveFolder(top, meta, result);
+    await deleteSaveFolder(top, meta, result, signal);
   } else result.kept.push({ path: top, reason: 'not a file or folder' });
   if (st !== null) await fsyncDir(path.dirname(top)).catch(() => undefined);
+  assertLockHeld(signal);
   await fsp.rm(saveRecordFile(store, id), { force: true });
   await fsyncDir(saveRecordsDir(store));
   await clearDamaged(store, id);
   return result;
 }
 
-async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveResult): Promise<void> {
+async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveResult, signal: AbortSignal | undefined): Promise<void> {
   const root = await fsp.realpath(top);
   // Checks every folder from the save's own down with lstat; a refusal names the symlink.
   const folder = async (rel: string): Promise<string | null | { refused: string }> =>
@@ -153,6 +168,7 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
       result.kept.push({ path: file, reason: 'it no longer matches the save record' });
       continue;
     }
+    assertLockHeld(signal);
     await fsp.unlink(abs);
     result.removed.push(file);
     await assertStillInside(root, dir);

@@ -84,7 +84,7 @@ export function holderFile(store: string): string {
   return path.join(store, 'daemon.json');
 }
 
-/** `<store>/daemon.lock`: the lock itself (a folder, managed by proper-lockfile). */
+/** `<store>/daemon.lock`: the lock itself (a folder holding `owner.json`, see `lock.ts`). */
 export function lockPath(store: string): string {
   return path.join(store, 'daemon.lock');
 }

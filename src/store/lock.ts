@@ -1,16 +1,26 @@
 /**
- * One writer per store: a lock (`<store>/daemon.lock`, kept fresh by proper-lockfile) plus
- * `<store>/daemon.json` naming the holder, so a refused second process can say who has the store.
+ * One writer per store. The lock is the folder `<store>/daemon.lock` (mkdir is atomic: of several
+ * processes creating it, one succeeds) holding `owner.json`: the holder's identity (pid, host, boot
+ * id, process start time), its command, and a token unique to this acquisition. The holder touches
+ * the folder every `UPDATE_MS` and checks the token is still its own; `<store>/daemon.json` repeats
+ * the holder for people and tools.
  */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
-import lockfile from 'proper-lockfile';
-import { writeFileAtomic } from './durable.js';
+import path from 'node:path';
+import { readBootId, readProcStat } from '../util/proc-stat.js';
+import { removeTree, writeFileAtomic } from './durable.js';
 import { StoreLockedError, withPath } from './errors.js';
 import { holderFile, lockPath } from './layout.js';
+import { isDeadOnThisHost, type ProcessIdentity } from './lock-liveness.js';
+import { LockLostError, registerLockSignal, unregisterLockSignal } from './lock-signal.js';
 
 /** Re-exported: thrown by `acquireStoreLock` when another process holds the store. */
 export { StoreLockedError } from './errors.js';
+/** Re-exported: thrown at a commit step once the lock is lost. */
+export { LockLostError } from './lock-signal.js';
 
 /** Who holds (or wants) a store. */
 export interface LockHolderInfo {
@@ -22,121 +32,210 @@ export interface LockHolderInfo {
   command: string;
 }
 
-/** A held store lock. */
-export interface StoreLock {
-  /** Removes `daemon.json` (when it still names this holder), then unlocks. Idempotent. */
-  release(): Promise<void>;
-  /** True once the lock was found taken over or could not be kept fresh (see `onCompromised`). */
-  readonly compromised: boolean;
+/** `owner.json` in the lock folder (and `daemon.json`). */
+interface OwnerRecord extends LockHolderInfo, ProcessIdentity {
+  /** Unique to one acquisition: tells this holder's lock from any later one. */
+  token: string;
 }
 
-/** A lock not refreshed for this long is stale and may be taken by another process. */
+/** A held store lock. */
+export interface StoreLock {
+  /**
+   * Removes the lock and `daemon.json` only while they are still this holder's (after a takeover
+   * they are the new holder's and stay), then fires `signal`. Idempotent.
+   */
+  release(): Promise<void>;
+  /** True once the lock was found taken over, removed, or could not be kept fresh. */
+  readonly compromised: boolean;
+  /**
+   * Fires when the lock is lost (reason: a `LockLostError`) or released. Pass it to the store
+   * writers: they check it (with `assertLockHeld`, which also looks at the lock on disk) right
+   * before each commit step.
+   */
+  readonly signal: AbortSignal;
+  /** Throws `LockLostError` unless the lock on disk is still this one (and fires `signal` then). */
+  assertHeld(): void;
+}
+
+/** A lock of another host not refreshed for this long is stale and may be taken. */
 const STALE_MS = 30_000;
 const UPDATE_MS = 10_000;
-/** A new holder writes daemon.json within milliseconds of locking; a dead holder's lock must be older. */
-const TAKEOVER_MIN_AGE_MS = 2_000;
+const OWNER_FILE = 'owner.json';
+const TOKEN_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Locks `store` for the holder `info` and writes `<store>/daemon.json`. Throws `StoreLockedError`
  * naming the current holder when the store is locked ("store /x is in use by ckptd daemon pid 123
- * on host h since ..."). A lock left by a holder that died on this host is taken over at once
- * instead of waiting for it to go stale. `onCompromised` is called (instead of proper-lockfile's
- * default, which throws and would crash the process) when the lock is lost; the holder must then
- * stop writing. The store folder must exist.
+ * on host h since ..."). A lock whose holder is dead is taken over at once: on this host, dead
+ * means its pid is gone, or belongs to a process started at another time or in another boot, or is
+ * a zombie; a lock of another host (or without an owner record) is dead once not refreshed for
+ * `STALE_MS`. Takeover is an election: of several processes taking over the same dead lock,
+ * exactly one wins, the others get `StoreLockedError`. `onCompromised` is called once when the lock
+ * is lost; `signal` fires then, and every commit step checking it throws. The store folder must exist.
  */
 export async function acquireStoreLock(store: string, info: LockHolderInfo, onCompromised: (err: Error) => void = () => undefined): Promise<StoreLock> {
-  let compromised = false;
-  const options: lockfile.LockOptions = {
-    lockfilePath: lockPath(store),
-    stale: STALE_MS,
-    update: UPDATE_MS,
-    realpath: false,
-    retries: 0,
-    onCompromised: (err) => {
-      compromised = true;
-      onCompromised(err);
-    },
+  const lock = lockPath(store);
+  const me: OwnerRecord = {
+    ...info,
+    boot_id: readBootId(),
+    start_ticks: readProcStat(info.pid)?.startTicks ?? null,
+    token: randomUUID(),
   };
-  let unlock: () => Promise<void>;
+  let election: string | null = null;
   try {
-    unlock = await lockfile.lock(store, options);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw withPath(err, 'cannot lock', store);
-    if (!(await removeLockOfDeadHolder(store))) throw await lockedError(store);
-    try {
-      unlock = await lockfile.lock(store, options);
-    } catch (again) {
-      if ((again as NodeJS.ErrnoException).code === 'ELOCKED') throw await lockedError(store);
-      throw withPath(again, 'cannot lock', store);
+    if (!(await tryMkdir(lock, store))) {
+      const found = await judge(lock);
+      if (found.verdict === 'held') throw await lockedError(store);
+      if (found.verdict === 'dead') {
+        election = await winElection(lock, found.key);
+        if (election === null) throw await lockedError(store);
+        // Only the election's winner acts on this dead lock: check it is still the one judged.
+        const again = await judge(lock);
+        if (again.verdict === 'held' || (again.verdict === 'dead' && again.key !== found.key)) throw await lockedError(store);
+        if (again.verdict === 'dead') await removeTree(lock);
+      }
+      if (!(await tryMkdir(lock, store))) throw await lockedError(store);
     }
+    try {
+      await writeFileAtomic(path.join(lock, OWNER_FILE), `${JSON.stringify(me)}\n`);
+      await writeFileAtomic(holderFile(store), `${JSON.stringify(me)}\n`);
+    } catch (err) {
+      if ((await readOwner(lock))?.token !== me.token) await fsp.rm(lock, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    // Kept until the new owner record is in place, so a late contender sees the new holder.
+    if (election !== null) await fsp.rmdir(election).catch(() => undefined);
   }
-  try {
-    await writeFileAtomic(holderFile(store), `${JSON.stringify(info)}\n`);
-  } catch (err) {
-    await unlock().catch(() => undefined);
-    throw err;
-  }
+  return holdLock(store, lock, me, onCompromised);
+}
+
+function holdLock(store: string, lock: string, me: OwnerRecord, onCompromised: (err: Error) => void): StoreLock {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let compromised = false;
   let released = false;
+  const lose = (reason: string): void => {
+    if (signal.aborted) return;
+    compromised = true;
+    clearInterval(timer);
+    // Stays registered (fired) until release: later writes to this store without a signal fail too.
+    const err = new LockLostError(store, reason);
+    controller.abort(err);
+    onCompromised(err);
+  };
+  const verify = (): void => {
+    if (signal.aborted) throw signal.reason;
+    const now = readOwnerSync(lock);
+    if (now?.token === me.token) return;
+    lose(
+      now === null
+        ? `${lock} was removed by someone else`
+        : `it was taken over by ckptd ${now.command} pid ${now.pid} on host ${now.host} since ${now.since}`,
+    );
+    throw signal.reason;
+  };
+  const refresh = async (): Promise<void> => {
+    try {
+      verify();
+      const t = new Date();
+      await fsp.utimes(lock, t, t);
+    } catch (err) {
+      if (!signal.aborted && !released) lose(`cannot keep ${lock} fresh: ${(err as Error).message}`);
+    }
+  };
+  const timer = setInterval(() => void refresh(), UPDATE_MS);
+  timer.unref();
+  registerLockSignal(store, signal, verify);
   return {
     get compromised() {
       return compromised;
     },
+    signal,
+    assertHeld: verify,
     async release() {
       if (released) return;
       released = true;
-      const holder = await readHolderFile(store);
-      // After a takeover the file names the new holder: it is theirs to remove.
-      if (holder !== null && holder.pid === info.pid && holder.host === info.host && holder.since === info.since) {
-        await fsp.rm(holderFile(store), { force: true });
-      }
-      await unlock().catch((err: unknown) => {
-        if (!compromised) throw err;
-      });
+      clearInterval(timer);
+      unregisterLockSignal(store, signal);
+      if (!signal.aborted) controller.abort(new LockLostError(store, 'the lock was released'));
+      // After a takeover both name the new holder: theirs to remove.
+      if ((await readOwner(holderFile(store), true))?.token === me.token) await fsp.rm(holderFile(store), { force: true });
+      if ((await readOwner(lock))?.token === me.token) await removeTree(lock);
     },
   };
 }
 
 /**
- * Who holds `store`, from `daemon.json`, or null when no holder is recorded. `alive` is true when
- * the lock is held (fresh) and, if the holder runs on this host, its pid exists.
+ * Who holds `store`, from the lock's owner record (else `daemon.json`), or null when none is
+ * recorded. `alive` is true when the lock is there and its holder is not dead (see `acquireStoreLock`).
  */
 export async function readLockHolder(store: string): Promise<(LockHolderInfo & { alive: boolean }) | null> {
-  const holder = await readHolderFile(store);
-  if (holder === null) return null;
-  const locked = await lockfile.check(store, { lockfilePath: lockPath(store), stale: STALE_MS, realpath: false }).catch(() => false);
-  const alive = locked && (holder.host !== os.hostname() || pidExists(holder.pid));
-  return { ...holder, alive };
+  const lock = lockPath(store);
+  const inLock = await readOwner(lock);
+  const owner = inLock ?? (await readHolderInfo(store));
+  if (owner === null) return null;
+  const alive = inLock !== null && (await judge(lock)).verdict === 'held';
+  return { pid: owner.pid, host: owner.host, since: owner.since, command: owner.command, alive };
+}
+
+type Judgement = { verdict: 'gone' } | { verdict: 'held' } | { verdict: 'dead'; key: string };
+
+/** Whether the lock folder is there, held, or left by a dead holder (`key` names that lock). */
+async function judge(lock: string): Promise<Judgement> {
+  const st = await fsp.stat(lock).catch(() => null);
+  if (st === null) return { verdict: 'gone' };
+  const owner = await readOwner(lock);
+  const stale = Date.now() - st.mtimeMs > STALE_MS;
+  // Without an owner record the holder may be writing it right now: only staleness tells.
+  if (owner === null) return stale ? { verdict: 'dead', key: `ino${st.ino}-${Math.floor(st.mtimeMs)}` } : { verdict: 'held' };
+  const dead = owner.host === os.hostname() ? isDeadOnThisHost(owner) : stale;
+  return dead ? { verdict: 'dead', key: owner.token } : { verdict: 'held' };
+}
+
+/**
+ * Enters the election to take over the dead lock `key`: the one process whose mkdir of
+ * `daemon.lock.takeover-<key>` succeeds. Null when another process is taking it over now. An
+ * election left by a takeover that crashed midway (older than `STALE_MS`) is held again under the
+ * next name.
+ */
+async function winElection(lock: string, key: string): Promise<string | null> {
+  for (let round = 0; round < 5; round++) {
+    const dir = `${lock}.takeover-${key}${round === 0 ? '' : `-${round}`}`;
+    if (await tryMkdir(dir, path.dirname(lock))) return dir;
+    const st = await fsp.stat(dir).catch(() => null);
+    if (st !== null && Date.now() - st.mtimeMs < STALE_MS) return null;
+  }
+  return null;
+}
+
+async function tryMkdir(dir: string, store: string): Promise<boolean> {
+  try {
+    await fsp.mkdir(dir);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw withPath(err, 'cannot lock', store);
+  }
 }
 
 async function lockedError(store: string): Promise<StoreLockedError> {
-  const h = await readHolderFile(store);
+  const h = (await readOwner(lockPath(store))) ?? (await readHolderInfo(store));
   if (h === null) return new StoreLockedError(store, `store ${store} is in use by another ckptd process (it has not said which yet); try again in a moment`);
   return new StoreLockedError(store, `store ${store} is in use by ckptd ${h.command} pid ${h.pid} on host ${h.host} since ${h.since}`);
 }
 
-/**
- * Removes the lock when `daemon.json` names a process of this host that no longer exists and the
- * lock has not been refreshed meanwhile. True when it did.
- */
-async function removeLockOfDeadHolder(store: string): Promise<boolean> {
-  const lock = lockPath(store);
-  const holder = await readHolderFile(store);
-  if (holder === null || holder.host !== os.hostname() || holder.pid === process.pid || pidExists(holder.pid)) return false;
-  const before = await fsp.stat(lock).catch(() => null);
-  if (before === null) return true;
-  // A lock younger than this may belong to a new holder that has not written daemon.json yet.
-  const age = Date.now() - before.mtimeMs;
-  if (age < TAKEOVER_MIN_AGE_MS) await new Promise((r) => setTimeout(r, TAKEOVER_MIN_AGE_MS - age));
-  const again = await readHolderFile(store);
-  const after = await fsp.stat(lock).catch(() => null);
-  if (after === null) return true;
-  // A refreshed lock or a new daemon.json means someone else holds the store now.
-  if (after.mtimeMs !== before.mtimeMs || again === null || again.pid !== holder.pid || again.since !== holder.since) return false;
-  await fsp.rm(lock, { recursive: true, force: true });
-  return true;
+/** The owner record in the lock folder `dir` (or the file `dir` itself when `isFile`), or null. */
+async function readOwner(dir: string, isFile = false): Promise<OwnerRecord | null> {
+  try {
+    return parseOwner(await fsp.readFile(isFile ? dir : path.join(dir, OWNER_FILE), 'utf8'));
+  } catch {
+    return null;
+  }
 }
 
-async function readHolderFile(store: string): Promise<LockHolderInfo | null> {
+/** `daemon.json` as people read it (also one written by an older ckptd, without a token), or null. */
+async function readHolderInfo(store: string): Promise<LockHolderInfo | null> {
   try {
     const v = JSON.parse(await fsp.readFile(holderFile(store), 'utf8')) as Partial<LockHolderInfo>;
     if (typeof v.pid !== 'number' || typeof v.host !== 'string' || typeof v.since !== 'string' || typeof v.command !== 'string') return null;
@@ -146,12 +245,18 @@ async function readHolderFile(store: string): Promise<LockHolderInfo | null> {
   }
 }
 
-/** True when a process with this pid exists (EPERM: it exists but belongs to someone else). */
-function pidExists(pid: number): boolean {
+function readOwnerSync(lock: string): OwnerRecord | null {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return parseOwner(fs.readFileSync(path.join(lock, OWNER_FILE), 'utf8'));
+  } catch {
+    return null;
   }
+}
+
+function parseOwner(text: string): OwnerRecord | null {
+  const v = JSON.parse(text) as Partial<OwnerRecord>;
+  if (typeof v.pid !== 'number' || typeof v.host !== 'string' || typeof v.since !== 'string' || typeof v.command !== 'string') return null;
+  if (typeof v.token !== 'string' || !TOKEN_RE.test(v.token)) return null;
+  const text_ = (x: unknown): string | null => (typeof x === 'string' ? x : null);
+  return { pid: v.pid, host: v.host, since: v.since, command: v.command, boot_id: text_(v.boot_id), start_ticks: text_(v.start_ticks), token: v.token };
 }

@@ -16,8 +16,16 @@ export interface StoreProblem {
   problem: string;
 }
 
-/** A snapshot as the readers return it: `damaged` is always set, from `<store>/damaged/<id>.json`. */
-export type ReadSnapshotMeta = SnapshotMeta & { damaged: boolean };
+/**
+ * A snapshot as the readers return it: `damaged` is always set, from `<store>/damaged/<id>.json`,
+ * and `incomplete` from `skipped` (see `isIncomplete`).
+ */
+export type ReadSnapshotMeta = SnapshotMeta & { damaged: boolean; incomplete: boolean };
+
+/** True when the snapshot left files out (its `skipped` list is not empty): not a complete copy. */
+export function isIncomplete(s: Pick<SnapshotMeta, 'skipped'>): boolean {
+  return Array.isArray(s.skipped) && s.skipped.length > 0;
+}
 
 /** A save record as the readers return it: `damaged` is always set, from its marker. */
 export type ReadSaveMeta = SaveMeta & { damaged: boolean };
@@ -33,8 +41,10 @@ export async function listSnapshots(store: string): Promise<ReadSnapshotMeta[]> 
 }
 
 /**
- * The newest snapshot not marked damaged, or null: the one whose unchanged files the next snapshot
- * hard-links. A damaged snapshot is never a link source (a link would share its bad bytes).
+ * The newest good snapshot, or null: not marked damaged and not incomplete. It is the one whose
+ * unchanged files the next snapshot hard-links, the backup retention never deletes, and the state
+ * the daemon counts as already stored. A damaged snapshot is never a link source (a link would
+ * share its bad bytes); an incomplete one lacks files, so its state is not stored whole.
  */
 export async function newestGoodSnapshot(store: string): Promise<ReadSnapshotMeta | null> {
   // Newest first, stopping at the first good one: each snapshot.json holds a whole manifest (tens
@@ -44,7 +54,7 @@ export async function newestGoodSnapshot(store: string): Promise<ReadSnapshotMet
   for (const id of ids) {
     if (damaged.has(id)) continue;
     const r = await readSnapshotMeta(store, id);
-    if (!('problem' in r)) return { ...r.meta, damaged: false };
+    if (!('problem' in r) && !r.meta.incomplete) return { ...r.meta, damaged: false, incomplete: false };
   }
   return null;
 }
@@ -142,7 +152,7 @@ async function scanSaves(store: string): Promise<{ saves: ReadSaveMeta[]; proble
   return { saves, problems };
 }
 
-async function readSnapshotMeta(store: string, id: string): Promise<{ meta: SnapshotMeta } | { problem: string }> {
+async function readSnapshotMeta(store: string, id: string): Promise<{ meta: SnapshotMeta & { incomplete: boolean } } | { problem: string }> {
   const json = await readJson(snapshotMetaFile(store, id));
   if ('problem' in json) return json;
   const m = json.value as Partial<SnapshotMeta>;
@@ -151,7 +161,8 @@ async function readSnapshotMeta(store: string, id: string): Promise<{ meta: Snap
   if (!Array.isArray(m.files) || typeof m.kind !== 'string' || typeof m.created !== 'string') {
     return { problem: 'snapshot.json lacks files, kind or created' };
   }
-  return { meta: { ...(m as SnapshotMeta), path: snapshotFilesDir(store, id) } };
+  const meta = m as SnapshotMeta;
+  return { meta: { ...meta, path: snapshotFilesDir(store, id), incomplete: isIncomplete(meta) } };
 }
 
 async function readSaveMeta(store: string, id: string): Promise<{ meta: SaveMeta } | { problem: string }> {

@@ -82,6 +82,11 @@ export interface SnapshotMeta {
   state_digest: string;
   /** Files left out because they kept changing or could not be read. */
   skipped: { path: string; reason: string }[];
+  /**
+   * True when `skipped` is not empty: the snapshot is not a complete copy of the state. Written in
+   * `snapshot.json` since issue 11; the readers always derive it from `skipped` (older files lack it).
+   */
+  incomplete?: boolean;
   /** Bytes copied vs. hard-linked from the previous snapshot when it was taken. */
   copied_bytes: number;
   linked_bytes: number;

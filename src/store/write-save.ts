@@ -13,6 +13,7 @@ import { captureFile } from './capture-file.js';
 import { fsyncDir, removeTree, writeFileAtomic } from './durable.js';
 import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
+import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { DIR_MODE, TEMP_PREFIX, ensureStore, isSafeRelPath, saveRecordFile, snapshotFilesDir } from './layout.js';
 import type { ManifestEntry, SaveMeta, ScanEntry, SnapshotMeta } from './types.js';
 
@@ -38,6 +39,11 @@ export interface WriteSaveOptions {
   trigger: string;
   now: number;
   modelType?: string | null;
+  /**
+   * The store lock's signal, checked right before the export is put in place and before its record
+   * is written. Default: the lock this process holds on `store`, if any.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -55,10 +61,13 @@ export interface WriteSaveOptions {
  *
  * Nothing outside `saveTo` and the store is written; an existing file is never replaced. Throws
  * when no model file matches, naming the globs. The record is written after the export is in
- * place; if that fails the export is removed again.
+ * place; if that fails the export is removed again. Once the store lock is lost (`signal`) it
+ * throws `LockLostError` and leaves neither the export nor a record.
  */
 export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
   const models = selectModelFiles(opts.entries, opts.files, opts.runDir);
+  const signal = opts.signal ?? signalOfHeldLock(opts.store);
+  assertLockHeld(signal);
   await ensureStore(opts.store);
   const id = await allocateId(opts.store, opts.now);
   const single = models.length === 1;
@@ -98,6 +107,7 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
       for (const d of ordered) await fsyncDir(path.join(tmp, d));
       await fsyncDir(tmp);
     }
+    assertLockHeld(signal);
     await placeNoReplace(tmp, final, single);
     placed = true;
     await fsyncDir(saveTo);
@@ -122,6 +132,7 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
       from_snapshot: from?.id ?? null,
       format: 1,
     };
+    assertLockHeld(signal);
     await writeFileAtomic(saveRecordFile(opts.store, id), `${JSON.stringify(meta, null, 2)}\n`);
     return meta;
   } catch (err) {

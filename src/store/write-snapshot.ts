@@ -13,6 +13,7 @@ import { fsyncDir, removeTree } from './durable.js';
 import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
 import type { OpenWriter } from './open-writers.js';
+import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, snapshotsDir, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
 import type { ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
@@ -63,6 +64,11 @@ export interface WriteSnapshotOptions {
   settleMs: number;
   /** Who holds files open for writing (default: `findOpenWriters`, this process left out). For tests. */
   openWriters?: (paths: string[]) => Promise<OpenWriter[]>;
+  /**
+   * The store lock's signal (`StoreLock.signal`), checked right before the rename into
+   * `snapshots/`. Default: the lock this process holds on `store`, if any.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -82,9 +88,13 @@ export interface WriteSnapshotOptions {
  *   0o644 -> 0o444, 0o755 -> 0o555), folders 0o755; the manifest's `mode` is the source's.
  * - On any error the staging folder is removed and the error rethrown: no snapshot appears. A full
  *   disk is a `NoSpaceError` (path and errno), a changed/vanished file never is an error.
+ * - Once the store lock is lost (`signal`), it throws `LockLostError` before the rename: the
+ *   staging folder is removed and no snapshot appears.
  * The caller holds the store's lock.
  */
 export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<SnapshotMeta> {
+  const signal = opts.signal ?? signalOfHeldLock(opts.store);
+  assertLockHeld(signal);
   await ensureStore(opts.store);
   const id = await allocateId(opts.store, opts.now);
   const stage = path.join(stagingRoot(opts.store), id);
@@ -130,7 +140,8 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
       path: snapshotFilesDir(opts.store, id),
       files: captured.files,
       state_digest: stateDigest(captured.entries),
-      skipped: [...(opts.neverSettled ?? []), ...captured.skipped].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+      skipped: [...(opts.neverSettled ?? []), ...captured.skipped].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0)),
+      incomplete: captured.skipped.length + (opts.neverSettled?.length ?? 0) > 0,
       copied_bytes: captured.copiedBytes,
       linked_bytes: captured.linkedBytes,
       format: 1,
@@ -139,6 +150,7 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
     await fsyncDir(stage);
     // rename(2) would silently replace an empty folder of the same name; ids are unique, but be sure.
     if (await fsp.lstat(final).then(() => true, () => false)) throw new Error(`${final} already exists`);
+    assertLockHeld(signal);
     await fsp.rename(stage, final);
   } catch (err) {
     await removeTree(stage).catch(() => undefined);

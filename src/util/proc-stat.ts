@@ -8,6 +8,8 @@ import fs from 'node:fs';
 
 /** The fields of `/proc/<pid>/stat` ckptd uses. */
 export interface ProcStat {
+  /** Field 3: `R` running, `S` sleeping, `Z` zombie (exited, not yet reaped), `X` dead, ... */
+  state: string;
   /** Process group id. */
   pgrp: number;
   /** Foreground process group of the process's controlling terminal; -1 without a terminal. */
@@ -27,11 +29,12 @@ export function readProcStat(pid: number | 'self'): ProcStat | null {
   // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ")".
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); field N is rest[N - 3].
+  const state = rest[0] ?? '';
   const pgrp = Number(rest[2]);
   const tpgid = Number(rest[5]);
   const startTicks = rest[19];
   if (!Number.isInteger(pgrp) || !Number.isInteger(tpgid) || startTicks === undefined || !/^\d+$/.test(startTicks)) return null;
-  return { pgrp, tpgid, startTicks };
+  return { state, pgrp, tpgid, startTicks };
 }
 
 /** This boot's id (`/proc/sys/kernel/random/boot_id`), or null when unreadable. */

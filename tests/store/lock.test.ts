@@ -34,10 +34,10 @@ describe('store lock', () => {
     const store = await tempDir();
     // A pid that surely existed and is gone now.
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    const rec = { ...info('daemon'), pid: Number(dead), boot_id: null, start_ticks: null, token: '00000000-0000-4000-8000-000000000000' };
     fs.mkdirSync(path.join(store, 'daemon.lock'));
-    const old = new Date(Date.now() - 5000);
-    fs.utimesSync(path.join(store, 'daemon.lock'), old, old);
-    fs.writeFileSync(path.join(store, 'daemon.json'), JSON.stringify({ ...info('daemon'), pid: Number(dead) }));
+    fs.writeFileSync(path.join(store, 'daemon.lock', 'owner.json'), JSON.stringify(rec));
+    fs.writeFileSync(path.join(store, 'daemon.json'), JSON.stringify(rec));
     expect((await readLockHolder(store))?.alive).toBe(false);
     const lock = await acquireStoreLock(store, info('daemon'));
     expect((await readLockHolder(store))?.pid).toBe(process.pid);
