@@ -113,6 +113,8 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: Locate): Conf
     case 'too_small':
       if (keyPath.length === 1 && keyPath[0] === 'runs') return [at(keyPath, 'needs at least one run (name and path)')];
       return [at(keyPath, `must be at least ${String(issue.minimum)}, not ${describe(valueAt(data, keyPath))}`)];
+    case 'too_big':
+      return [at(keyPath, `must be at most ${String(issue.maximum)}, not ${describe(valueAt(data, keyPath))}`)];
     case 'invalid_union':
       return [at(keyPath, `${describe(valueAt(data, keyPath))} is not valid here; write e.g. "3 epochs", "30 minutes", always or never`)];
     default:

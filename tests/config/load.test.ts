@@ -134,6 +134,11 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     ['YAML syntax', 'runs:\n  - name: a\n   path: r\n', /^3:\d+ \(yaml\): /],
     ['duplicate YAML key', 'runs:\n  - name: a\n    name: b\n    path: r\n', /\(yaml\): .*[Uu]nique/],
     ['empty file', '', /^1:1 \(top\): the file is empty/],
+    ['settle past a timer', 'runs:\n  - name: a\n    path: r\n    settle: 30 days\n', /^4:13 runs\.0\.settle: "30 days" is too long; the most is 24 days/],
+    ['every past 10 years', 'runs:\n  - name: a\n    path: r\n    backup:\n      every: 100000000000000000000 hours\n', /^5:14 runs\.0\.backup\.every: .* is too long; the most is 3650 days/],
+    ['min_age past 10 years', 'runs:\n  - name: a\n    path: r\n    retention: {min_age: 4000 days}\n', /^4:26 runs\.0\.retention\.min_age: "4000 days" is too long/],
+    ['count past 2^53', 'runs:\n  - name: a\n    path: r\n    save: {every: 99999999999999999999 changes}\n', /runs\.0\.save\.every: .*at most 9007199254740991/],
+    ['keep past 2^53', 'runs:\n  - name: a\n    path: r\n    backup: {keep: 1e300}\n', /^4:20 runs\.0\.backup\.keep: must be at most 9007199254740991, not 1e\+300/],
   ])('%s', (_what, text, expected) => {
     const got = problems(text);
     expect(got.some((p) => expected.test(p)), got.join('\n')).toBe(true);
