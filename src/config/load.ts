@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { normalizeConfig } from './normalize.js';
@@ -30,7 +30,12 @@ export function parseConfigText(text: string, file: string, home: string = os.ho
       }),
     };
   }
-  const data: unknown = doc.toJS();
+  const expanded = expandAliases(doc);
+  if (!expanded.ok) {
+    const pos = lines.linePos(expanded.offset);
+    return { problems: [{ file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: expanded.message }] };
+  }
+  const data = expanded.data;
   const at = (keyPath: KeyPath, message: string, where: 'key' | 'value' = 'value'): ConfigProblem => ({
     file,
     ...positionOf(doc, lines, keyPath, where),
@@ -57,6 +62,34 @@ export function parseConfigText(text: string, file: string, home: string = os.ho
     }
   }
   return { problems: problems.sort((a, b) => a.line - b.line || a.col - b.col) };
+}
+
+/**
+ * How many alias expansions (`*name`) a config may make in all. A config shares a few values
+ * through aliases; a "billion laughs" nests them to expand exponentially and would exhaust memory.
+ */
+export const MAX_ALIAS_EXPANSIONS = 1000;
+
+/**
+ * The document as plain data, or why it cannot be: too many alias expansions (or another
+ * resolution error), located at the document's first alias.
+ */
+function expandAliases(doc: Document): { ok: true; data: unknown } | { ok: false; offset: number; message: string } {
+  try {
+    return { ok: true, data: doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS }) as unknown };
+  } catch (err) {
+    let offset = 0;
+    visit(doc, {
+      Alias(_key, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const message = /alias count/i.test((err as Error).message)
+      ? `too many alias expansions (over ${MAX_ALIAS_EXPANSIONS}): the aliases (*name) nest so deep the file would expand to a huge value; write the values out or use fewer nested aliases`
+      : `cannot resolve the YAML: ${firstLine((err as Error).message)}`;
+    return { ok: false, offset, message };
+  }
 }
 
 /** A deep copy of `data` without the unknown keys the issues name. */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Config, ConfigProblem } from '../../src/config/types.js';
 import { formatProblem } from '../../src/util/errors.js';
+import { ALIAS_BOMB } from '../helpers/alias-bomb.js';
 
 const FILE = '/home/ana/train/ckptd.yaml';
 const HOME = '/home/ana';
@@ -152,6 +153,17 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
   it('checks the values too when the only shape problem is an unknown key', () => {
     const got = problems('runs:\n  - name: a\n    path: r\n    progress: none\n    backup:\n      evry: 3 epochs\n    save:\n      every: 2 epocs\n');
     expect(got.map((p) => p.split(' ').slice(0, 2).join(' '))).toEqual(['6:7 runs.0.backup.evry:', '8:14 runs.0.save.every:']);
+  });
+
+  it('refuses a YAML alias bomb (billion laughs) as a located config problem, not a library throw', () => {
+    const got = problems(ALIAS_BOMB);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatch(/^4:14 \(yaml\): too many alias expansions \(over 1000\).*write the values out/);
+  });
+
+  it('still reads a config that shares a value through aliases', () => {
+    const c = load('runs:\n  - name: a\n    path: r\n    include: &inc ["**/*.pt"]\n  - name: b\n    path: s\n    include: *inc\n');
+    expect(c.runs.map((r) => r.include)).toEqual([['**/*.pt'], ['**/*.pt']]);
   });
 
   it('resolves relative paths against the config file, not the working folder', () => {
