@@ -110,13 +110,30 @@ export function loadConfigFile(file: string): Config {
   try {
     text = fs.readFileSync(abs, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new ConfigError([{ file: abs, line: 1, col: 1, keyPath: '(file)', message: `cannot read the config: ${why}` }]);
+    throw new ConfigError([{ file: abs, line: 1, col: 1, keyPath: UNREADABLE_KEY, message: `cannot read the config: ${whyUnreadable(abs, err)}` }]);
   }
   const result = parseConfigText(text, abs);
   if ('problems' in result) throw new ConfigError(result.problems);
   return result.config;
+}
+
+/** The key path of the problem `loadConfigFile` reports when it cannot read the file at all. */
+export const UNREADABLE_KEY = '(file)';
+
+function whyUnreadable(file: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') {
+    let target: string | null = null;
+    try {
+      target = fs.readlinkSync(file);
+    } catch {
+      // Not a link: the file itself is missing.
+    }
+    return target === null ? 'no such file' : `it is a symbolic link to ${target}, which does not exist`;
+  }
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a folder, not a file';
+  return (err as Error).message;
 }
 
 type Locate = (keyPath: KeyPath, message: string, where?: 'key' | 'value') => ConfigProblem;
