@@ -68,8 +68,14 @@ export interface SnapshotMeta {
   files: ManifestEntry[];
   /** Digest of the scanned state this snapshot captured (see `stateDigest`). */
   state_digest: string;
-  /** Files left out because they kept changing or could not be read. */
+  /** Files left out because they kept changing or could not be read: the snapshot is incomplete. */
   skipped: { path: string; reason: string }[];
+  /**
+   * Files and folders (`name/`) the rules select that no snapshot can hold (a name that is not
+   * valid UTF-8), shown with `\xNN` escapes. Unlike `skipped`, they do not make it incomplete.
+   * Missing in snapshots written before this field existed.
+   */
+  left_out?: LeftOut[];
   /** Bytes copied vs. hard-linked from the previous snapshot when it was taken. */
   copied_bytes: number;
   linked_bytes: number;
@@ -109,3 +115,9 @@ export interface SaveMeta {
 }
 
 export type RecordMeta = SnapshotMeta | SaveMeta;
+
+/** A file or folder (`name/`) a snapshot does not hold, and why. */
+export interface LeftOut {
+  path: string;
+  reason: string;
+}

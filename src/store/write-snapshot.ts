@@ -14,7 +14,7 @@ import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
 import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, snapshotsDir, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
-import type { ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
+import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
 
 /** What `writeSnapshot` captures and the metadata it records. */
 export interface WriteSnapshotOptions {
@@ -39,6 +39,8 @@ export interface WriteSnapshotOptions {
   now: number;
   /** Bytes captured so far and the bytes to capture. */
   onProgress?: (done: number, total: number) => void;
+  /** What the scan of `entries` left out (see `ScanResult.leftOut`): recorded as `left_out`. */
+  leftOut?: LeftOut[];
   /** Extra capture passes when sources change during the capture (default 3). */
   retries?: number;
   /** Pause before retry k is `retryDelayMs * 2^k` (default 200 ms: 200, 400, 800). */
@@ -105,6 +107,7 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
       files: captured.files,
       state_digest: stateDigest(captured.entries),
       skipped: captured.skipped,
+      left_out: opts.leftOut ?? [],
       copied_bytes: captured.copiedBytes,
       linked_bytes: captured.linkedBytes,
       format: 1,
