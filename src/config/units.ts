@@ -120,7 +120,7 @@ export function parseSize(value: unknown): Parsed<number> {
   const factor = SIZE_UNITS[m[2]!.toLowerCase()];
   if (factor === undefined) return bad;
   const bytes = Math.round(Number(m[1]) * factor);
-  if (!(bytes <= MAX_EXACT)) return { ok: false, message: `${show(value)} is too large; the most is 8PiB` };
+  if (!(bytes <= MAX_EXACT)) return { ok: false, message: `${show(value)} is too large; a size must be under 8PiB` };
   return { ok: true, value: bytes };
 }
 
