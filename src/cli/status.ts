@@ -12,6 +12,7 @@ import { describeNext } from '../policy/describe-next.js';
 import { NO_PROGRESS, type Progress } from '../policy/types.js';
 import { readProgress } from '../progress/read-progress.js';
 import { readLockHolder } from '../store/lock.js';
+import { leftOutOf } from '../store/scan.js';
 import { findBroken, listSaves, listSnapshots } from '../store/read-store.js';
 import { readBlocking } from '../store/blocking-file.js';
 import { readRunState } from '../store/state-file.js';
@@ -48,6 +49,8 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
     return null;
   });
   if (entries !== null) {
+    const leftOut = leftOutOf(entries);
+    if (leftOut.length > 0) warnings.push(`${leftOut.length} name(s) in the run cannot be captured and are left out of every snapshot: ${leftOut.map((l) => `${l.path} (${l.reason})`).join(', ')}`);
     progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
   }
   const needs = [run.backup.every.unit, run.save.every.unit].filter((u) => u === 'epochs' || u === 'steps');

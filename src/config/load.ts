@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { normalizeConfig } from './normalize.js';
@@ -30,7 +30,12 @@ export function parseConfigText(text: string, file: string, home: string = os.ho
       }),
     };
   }
-  const data: unknown = doc.toJS();
+  const expanded = expandAliases(doc);
+  if (!expanded.ok) {
+    const pos = lines.linePos(expanded.offset);
+    return { problems: [{ file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: expanded.message }] };
+  }
+  const data = expanded.data;
   const at = (keyPath: KeyPath, message: string, where: 'key' | 'value' = 'value'): ConfigProblem => ({
     file,
     ...positionOf(doc, lines, keyPath, where),
@@ -59,6 +64,34 @@ export function parseConfigText(text: string, file: string, home: string = os.ho
   return { problems: problems.sort((a, b) => a.line - b.line || a.col - b.col) };
 }
 
+/**
+ * How many alias expansions (`*name`) a config may make in all. A config shares a few values
+ * through aliases; a "billion laughs" nests them to expand exponentially and would exhaust memory.
+ */
+export const MAX_ALIAS_EXPANSIONS = 1000;
+
+/**
+ * The document as plain data, or why it cannot be: too many alias expansions (or another
+ * resolution error), located at the document's first alias.
+ */
+function expandAliases(doc: Document): { ok: true; data: unknown } | { ok: false; offset: number; message: string } {
+  try {
+    return { ok: true, data: doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS }) as unknown };
+  } catch (err) {
+    let offset = 0;
+    visit(doc, {
+      Alias(_key, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const message = /alias count/i.test((err as Error).message)
+      ? `too many alias expansions (over ${MAX_ALIAS_EXPANSIONS}): the aliases (*name) nest so deep the file would expand to a huge value; write the values out or use fewer nested aliases`
+      : `cannot resolve the YAML: ${firstLine((err as Error).message)}`;
+    return { ok: false, offset, message };
+  }
+}
+
 /** A deep copy of `data` without the unknown keys the issues name. */
 function withoutKeys(data: unknown, issues: z.core.$ZodIssue[]): unknown {
   const copy = structuredClone(data);
@@ -77,13 +110,30 @@ export function loadConfigFile(file: string): Config {
   try {
     text = fs.readFileSync(abs, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new ConfigError([{ file: abs, line: 1, col: 1, keyPath: '(file)', message: `cannot read the config: ${why}` }]);
+    throw new ConfigError([{ file: abs, line: 1, col: 1, keyPath: UNREADABLE_KEY, message: `cannot read the config: ${whyUnreadable(abs, err)}` }]);
   }
   const result = parseConfigText(text, abs);
   if ('problems' in result) throw new ConfigError(result.problems);
   return result.config;
+}
+
+/** The key path of the problem `loadConfigFile` reports when it cannot read the file at all. */
+export const UNREADABLE_KEY = '(file)';
+
+function whyUnreadable(file: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') {
+    let target: string | null = null;
+    try {
+      target = fs.readlinkSync(file);
+    } catch {
+      // Not a link: the file itself is missing.
+    }
+    return target === null ? 'no such file' : `it is a symbolic link to ${target}, which does not exist`;
+  }
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a folder, not a file';
+  return (err as Error).message;
 }
 
 type Locate = (keyPath: KeyPath, message: string, where?: 'key' | 'value') => ConfigProblem;
@@ -113,6 +163,8 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: Locate): Conf
     case 'too_small':
       if (keyPath.length === 1 && keyPath[0] === 'runs') return [at(keyPath, 'needs at least one run (name and path)')];
       return [at(keyPath, `must be at least ${String(issue.minimum)}, not ${describe(valueAt(data, keyPath))}`)];
+    case 'too_big':
+      return [at(keyPath, `must be at most ${String(issue.maximum)}, not ${describe(valueAt(data, keyPath))}`)];
     case 'invalid_union':
       return [at(keyPath, `${describe(valueAt(data, keyPath))} is not valid here; write e.g. "3 epochs", "30 minutes", always or never`)];
     default:

@@ -10,7 +10,7 @@ import type { Every } from '../policy/types.js';
 import { parseKeyPath } from '../progress/key-path.js';
 import type { RawConfig, RawRun } from './schema.js';
 import type { Config, KeepBest, ProgressSpec, RunConfig } from './types.js';
-import { parseDuration, parseEvery, parseSize } from './units.js';
+import { parseDuration, parseEvery, parseSize, TIMER_LIMIT } from './units.js';
 import type { KeyPath } from './yaml-positions.js';
 
 /** A problem found while normalizing, located by key path (the loader turns it into line:col). */
@@ -88,7 +88,7 @@ function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, report: Report):
 
   const include = checkGlobs(raw.include ?? [...DEFAULTS.include], [...at, 'include'], report);
   const exclude = checkGlobs(raw.exclude ?? [], [...at, 'exclude'], report);
-  const settleMs = unit(parseDuration(raw.settle ?? DEFAULTS.settle), [...at, 'settle'], report, 2000);
+  const settleMs = unit(parseDuration(raw.settle ?? DEFAULTS.settle, TIMER_LIMIT), [...at, 'settle'], report, 2000);
   const progress = normalizeProgress(raw.progress ?? DEFAULTS.progress, [...at, 'progress'], report);
 
   const b = raw.backup ?? {};

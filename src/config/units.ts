@@ -8,6 +8,31 @@ import type { Every } from '../policy/types.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
+const DAY_MS = 86_400_000;
+
+/** The longest a duration may be, and how a message says it. */
+export interface DurationLimit {
+  maxMs: number;
+  /** E.g. `3650 days (10 years)`: what "the most is ..." says. */
+  text: string;
+}
+
+/**
+ * The longest any duration or time schedule may be: 10 years. Anything longer is a typo, and
+ * `1e20 hours` is past what millisecond arithmetic on dates can hold.
+ */
+export const ANY_LIMIT: DurationLimit = { maxMs: 3650 * DAY_MS, text: '3650 days (10 years)' };
+
+/**
+ * The longest duration used directly as one timer (`settle`). Node's timers hold at most 2^31-1 ms
+ * (about 24.8 days); a longer one fires after 1 ms, which made `settle: 30 days` a hot loop. Whole
+ * days below that, so the waits added to it (the final settle of `ckptd run`) stay under it too.
+ */
+export const TIMER_LIMIT: DurationLimit = { maxMs: 24 * DAY_MS, text: '24 days (a timer cannot wait longer)' };
+
+/** The largest count (`N epochs`, `N steps`, `N changes`) or size in bytes: exact in a JS number. */
+const MAX_EXACT = Number.MAX_SAFE_INTEGER;
+
 const TIME_UNITS: Record<string, number> = {
   ms: 1,
   millisecond: 1,
@@ -59,8 +84,11 @@ function show(value: unknown): string {
   return typeof value === 'string' ? `"${value}"` : String(value);
 }
 
-/** `30s`, `10 minutes`, `500ms`, `2h` → milliseconds. A bare number is refused (the unit is ambiguous). */
-export function parseDuration(value: unknown): Parsed<number> {
+/**
+ * `30s`, `10 minutes`, `500ms`, `2h` → milliseconds. A bare number is refused (the unit is
+ * ambiguous), and so is anything longer than `limit` (default `ANY_LIMIT`), with the most it takes.
+ */
+export function parseDuration(value: unknown, limit: DurationLimit = ANY_LIMIT): Parsed<number> {
   const bad: Parsed<number> = {
     ok: false,
     message: `${show(value)} is not a duration; write a number and a unit, e.g. 500ms, 30s, 10 minutes, 2h`,
@@ -70,7 +98,13 @@ export function parseDuration(value: unknown): Parsed<number> {
   if (!m) return bad;
   const factor = TIME_UNITS[m[2]!.toLowerCase()];
   if (factor === undefined) return bad;
-  return { ok: true, value: Math.round(Number(m[1]) * factor) };
+  return withinLimit(value, Math.round(Number(m[1]) * factor), limit);
+}
+
+function withinLimit(value: string, ms: number, limit: DurationLimit): Parsed<number> {
+  // Not finite covers a number too long to read (hundreds of digits).
+  if (!Number.isFinite(ms) || ms > limit.maxMs) return { ok: false, message: `${show(value)} is too long; the most is ${limit.text}` };
+  return { ok: true, value: ms };
 }
 
 /** `500MB`, `20GiB`, `0` → bytes. Decimal units are powers of 1000, binary ones of 1024. */
@@ -85,12 +119,15 @@ export function parseSize(value: unknown): Parsed<number> {
   if (!m) return bad;
   const factor = SIZE_UNITS[m[2]!.toLowerCase()];
   if (factor === undefined) return bad;
-  return { ok: true, value: Math.round(Number(m[1]) * factor) };
+  const bytes = Math.round(Number(m[1]) * factor);
+  if (!(bytes <= MAX_EXACT)) return { ok: false, message: `${show(value)} is too large; a size must be under 8PiB` };
+  return { ok: true, value: bytes };
 }
 
 /**
  * The `every` grammar: `N epochs | N steps | N changes | N seconds/minutes/hours (or 30s, 10m) |
- * always | never`. `always` is `1 changes`.
+ * always | never`. `always` is `1 changes`. Counts are whole numbers from 1 to 2^53-1; times are
+ * from 1 second to `ANY_LIMIT` (longer than a timer: the supervisor re-arms capped timers).
  */
 export function parseEvery(value: unknown): Parsed<Every> {
   const grammar = 'N epochs, N steps, N changes, a duration such as 30 minutes, always, or never';
@@ -108,6 +145,7 @@ export function parseEvery(value: unknown): Parsed<Every> {
   const unit = m[2]!;
   const count = COUNT_UNITS[unit];
   if (count !== undefined) {
+    if (!(n <= MAX_EXACT)) return { ok: false, message: `${show(value)}: the count must be at most ${MAX_EXACT}` };
     if (!Number.isInteger(n) || n < 1) {
       return { ok: false, message: `${show(value)}: the count must be a whole number of at least 1 (use "never" to turn this off)` };
     }
@@ -116,7 +154,9 @@ export function parseEvery(value: unknown): Parsed<Every> {
   if (TIME_UNITS[unit] !== undefined) {
     const ms = Math.round(n * TIME_UNITS[unit]);
     if (ms < 1000) return { ok: false, message: `${show(value)} is too often; the shortest interval is 1 second (use "always" for every change)` };
-    return { ok: true, value: { unit: 'time', ms } };
+    // Longer than a timer is fine here: the run supervisor re-arms capped timers.
+    const within = withinLimit(value, ms, ANY_LIMIT);
+    return within.ok ? { ok: true, value: { unit: 'time', ms } } : within;
   }
   const near = closest(unit, ['epochs', 'steps', 'changes', 'seconds', 'minutes', 'hours', 'days']);
   const hint = distance(unit, near) <= 2 ? ` (did you mean "${m[1]} ${near}"?)` : '';

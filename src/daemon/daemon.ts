@@ -4,7 +4,7 @@
  * and the config in force stays.
  */
 import type { Config, RunConfig } from '../config/types.js';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, UNREADABLE_KEY } from '../config/load.js';
 import { watchConfigFile } from '../config/watch-config-file.js';
 import { ConfigError, formatProblem } from '../util/errors.js';
 import type { RootLogger } from '../util/logger.js';
@@ -111,7 +111,11 @@ export class Daemon {
     try {
       next = loadConfigFile(file);
     } catch (err) {
-      if (err instanceof ConfigError) {
+      if (err instanceof ConfigError && err.problems.every((p) => p.keyPath === UNREADABLE_KEY)) {
+        // Mid-edit, a swapped link, a moved file: the watcher reads it again when it is back.
+        const why = err.problems.map((p) => p.message).join('; ');
+        log.warn(`${why} (${file}); the previous config stays in force until the file can be read again`, { event: 'config-unreadable', path: file });
+      } else if (err instanceof ConfigError) {
         for (const p of err.problems) log.error(`config not applied: ${formatProblem(p)}`, { event: 'config-invalid', line: p.line, key: p.keyPath });
         log.error('the previous config stays in force until the file is fixed', { event: 'config-invalid' });
       } else {

@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import type { RunConfig } from '../config/types.js';
 import type { Progress } from '../policy/types.js';
 import type { ScanEntry, SnapshotKind, SnapshotMeta, SaveMeta } from '../store/types.js';
-import { scanState } from '../store/scan.js';
+import { leftOutOf, scanState } from '../store/scan.js';
 import { writeSnapshot } from '../store/write-snapshot.js';
 import { writeSave } from '../store/write-save.js';
 import { newestGoodSnapshot } from '../store/read-store.js';
@@ -18,7 +18,10 @@ import { readCapturedProgress } from '../progress/read-progress.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes, formatDuration, formatProgress } from '../util/format.js';
 
-/** Scans a run's state with its include/exclude rules, never descending into ckptd's own folders. */
+/**
+ * Scans a run's state with its include/exclude rules, never descending into ckptd's own folders.
+ * `leftOutOf(result)` names what it left out (names that are not UTF-8).
+ */
 export async function scanRun(run: RunConfig): Promise<ScanEntry[]> {
   return scanState(run.path, { include: run.include, exclude: run.exclude, excludeAbs: [run.store, run.save.to] });
 }
@@ -145,6 +148,7 @@ export async function captureSnapshot(
     // The CLI (`snapshot`, `backup-now`, pre-restore) and the daemon both capture here: a file
     // changing during the capture is recaptured only once settled by the run's own `settle`.
     settleMs: run.settleMs,
+    leftOut: leftOutOf(entries),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
@@ -171,6 +175,7 @@ export async function captureSnapshot(
     },
   );
   for (const s of meta.skipped) logger.warn(`${meta.id}: left out ${s.path}: ${s.reason}`, { event: 'skipped', id: meta.id, path: s.path });
+  for (const l of meta.left_out ?? []) logger.warn(`${meta.id}: left out ${l.path}: ${l.reason}`, { event: 'left-out', id: meta.id, path: l.path });
   return meta;
 }
 

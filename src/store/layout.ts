@@ -90,12 +90,45 @@ export function lockPath(store: string): string {
 }
 
 /**
- * Creates the store and its `snapshots/`, `save-records/` and `.staging/` folders when missing
- * (mode 0o755, less whatever the umask removes). Existing folders are left as they are.
+ * Mode of a store folder ckptd creates, and of the folders it creates above it (the default
+ * `<run's parent>/.ckptd`): the snapshots are the run's data, so only its owner may enter. Set with
+ * chmod after mkdir, so the umask cannot widen or narrow it. A store folder that exists already
+ * keeps the mode its owner gave it: that is how a store is shared.
+ */
+export const STORE_DIR_MODE = 0o700;
+
+/**
+ * Creates the store and its `snapshots/`, `save-records/` and `.staging/` folders when missing.
+ * The store folder and any missing folder above it are created `STORE_DIR_MODE` (0700) whatever the
+ * umask; the folders inside it `DIR_MODE` less the umask. Existing folders are left as they are.
  */
 export async function ensureStore(store: string): Promise<void> {
-  for (const dir of [store, snapshotsDir(store), saveRecordsDir(store), stagingRoot(store)]) {
+  for (const dir of await missingFolders(store)) {
+    try {
+      await fsp.mkdir(dir, { mode: STORE_DIR_MODE });
+    } catch (err) {
+      // Created meanwhile by someone else: theirs, so its mode is theirs too.
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw err;
+    }
+    await fsp.chmod(dir, STORE_DIR_MODE);
+  }
+  for (const dir of [snapshotsDir(store), saveRecordsDir(store), stagingRoot(store)]) {
     await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
+  }
+}
+
+/** `dir` and its ancestors that do not exist, outermost first. */
+async function missingFolders(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let cur = path.resolve(dir); ; cur = path.dirname(cur)) {
+    try {
+      await fsp.stat(cur);
+      return missing.reverse();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || cur === path.dirname(cur)) throw err;
+      missing.push(cur);
+    }
   }
 }
 

@@ -2,13 +2,14 @@
  * Scanning a run's state: which files the `include`/`exclude` rules select, as the file system
  * reports them right now (lstat only: symlinks are entries, never followed), and a digest of it.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import fs, { type Dirent } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { ScanError } from './errors.js';
-import type { ScanEntry } from './types.js';
+import type { LeftOut, ScanEntry } from './types.js';
 
 /**
  * Globs (relative POSIX paths, `dot: true`) that are never part of a state: ckptd's own files and
@@ -47,6 +48,49 @@ export interface ScanResult {
   entries: ScanEntry[];
   /** Folders and files inside the run that could not be read (the root folder failing throws instead). */
   problems: { path: string; error: string }[];
+  /**
+   * Files and folders the rules select but no snapshot can hold: names that are not valid UTF-8
+   * (manifests are JSON strings). Shown with `displayName` (a folder with a trailing `/`, not
+   * entered), sorted. They do not make a state incomplete; they are reported, never silently dropped.
+   */
+  leftOut: LeftOut[];
+}
+
+/** Why a name that is not valid UTF-8 is left out. */
+export const NOT_UTF8_REASON = 'the name is not valid UTF-8: rename it to capture it';
+
+/** The `leftOut` of the scan that returned each `scanState` array (see `leftOutOf`). */
+const leftOutByScan = new WeakMap<readonly ScanEntry[], LeftOut[]>();
+
+/**
+ * What the `scanState` call that returned exactly this array left out (`ScanResult.leftOut`);
+ * `[]` for any other array (a copy, a filtered list). Lets the capture and `status` report them
+ * without changing what every scanner passes around.
+ */
+export function leftOutOf(entries: readonly ScanEntry[]): LeftOut[] {
+  return leftOutByScan.get(entries) ?? [];
+}
+
+/**
+ * A file name as people can read it: its valid UTF-8 as text, every other byte as `\xNN`
+ * (`model\xff.bin`, `ckpt-\xe9t\xe9`).
+ */
+export function displayName(name: Buffer): string {
+  let out = '';
+  let i = 0;
+  while (i < name.length) {
+    const lead = name[i]!;
+    const len = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    const seq = len > 0 ? name.subarray(i, i + len) : null;
+    if (seq !== null && seq.length === len && isUtf8(seq)) {
+      out += seq.toString('utf8');
+      i += len;
+    } else {
+      out += `\\x${lead.toString(16).padStart(2, '0')}`;
+      i += 1;
+    }
+  }
+  return out;
 }
 
 /** How many readdir calls run at once. */
@@ -66,29 +110,35 @@ const STAT_SLICE = 512;
  * captured as if it were whole), and the file system's error when `runDir` itself cannot be read.
  */
 export async function scanState(runDir: string, opts: ScanOptions): Promise<ScanEntry[]> {
-  const { entries, problems } = await scanStateDetailed(runDir, opts);
+  const { entries, problems, leftOut } = await scanStateDetailed(runDir, opts);
   if (problems.length > 0) throw new ScanError(problems);
+  leftOutByScan.set(entries, leftOut);
   return entries;
 }
 
-/** Like `scanState`, but returns unreadable sub-folders as `problems` next to what it could read. */
+/**
+ * Like `scanState`, but returns unreadable sub-folders as `problems` next to what it could read,
+ * and the names it left out as `leftOut`.
+ */
 export async function scanStateDetailed(runDir: string, opts: ScanOptions): Promise<ScanResult> {
   const included = matcher(opts.include);
   const excluded = matcher([...ALWAYS_EXCLUDED, ...opts.exclude]);
   const skipRel = await excludedInside(runDir, opts.excludeAbs);
   const entries: ScanEntry[] = [];
   const problems: ScanResult['problems'] = [];
+  const leftOut: LeftOut[] = [];
 
+  // Names as bytes: a name that is not UTF-8 would otherwise decode to U+FFFD and name no file.
   // The root must be readable: an error here is the caller's to report (missing run folder, ...).
-  const rootDirents = await fsp.readdir(runDir, { withFileTypes: true });
-  const queue: { rel: string; dirents: Dirent[] | null }[] = [{ rel: '', dirents: rootDirents }];
+  const rootDirents = await fsp.readdir(runDir, { withFileTypes: true, encoding: 'buffer' });
+  const queue: { rel: string; dirents: Dirent<Buffer>[] | null }[] = [{ rel: '', dirents: rootDirents }];
   while (queue.length > 0) {
     const batch = queue.splice(0, PARALLEL);
     const listed = await Promise.all(
       batch.map(async (d) => {
         if (d.dirents) return d.dirents;
         try {
-          return await fsp.readdir(path.join(runDir, d.rel), { withFileTypes: true });
+          return await fsp.readdir(path.join(runDir, d.rel), { withFileTypes: true, encoding: 'buffer' });
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code !== 'ENOENT' && code !== 'ENOTDIR') problems.push({ path: path.join(runDir, d.rel), error: (err as Error).message });
@@ -99,8 +149,16 @@ export async function scanStateDetailed(runDir: string, opts: ScanOptions): Prom
     const candidates: string[] = [];
     batch.forEach((d, i) => {
       for (const dirent of listed[i]!) {
-        const rel = d.rel === '' ? dirent.name : `${d.rel}/${dirent.name}`;
+        const name = dirent.name.toString('utf8');
+        const rel = d.rel === '' ? name : `${d.rel}/${name}`;
         if (skipRel.has(rel) || excluded(rel)) continue;
+        // Only a name holding U+FFFD can be one that did not decode: check those few exactly.
+        if (name.includes('\uFFFD') && !isUtf8(dirent.name)) {
+          const shown = (d.rel === '' ? '' : `${d.rel}/`) + displayName(dirent.name);
+          if (dirent.isDirectory()) leftOut.push({ path: `${shown}/`, reason: NOT_UTF8_REASON });
+          else if ((dirent.isFile() || dirent.isSymbolicLink()) && included(rel)) leftOut.push({ path: shown, reason: NOT_UTF8_REASON });
+          continue;
+        }
         if (dirent.isDirectory()) queue.push({ rel, dirents: null });
         else if ((dirent.isFile() || dirent.isSymbolicLink()) && included(rel)) candidates.push(rel);
       }
@@ -120,7 +178,8 @@ export async function scanStateDetailed(runDir: string, opts: ScanOptions): Prom
   }
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   problems.sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { entries, problems };
+  leftOut.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { entries, problems, leftOut };
 }
 
 /**

@@ -80,13 +80,19 @@ export interface SnapshotMeta {
   files: ManifestEntry[];
   /** Digest of the scanned state this snapshot captured (see `stateDigest`). */
   state_digest: string;
-  /** Files left out because they kept changing or could not be read. */
+  /** Files left out because they kept changing or could not be read: the snapshot is incomplete. */
   skipped: { path: string; reason: string }[];
   /**
    * True when `skipped` is not empty: the snapshot is not a complete copy of the state. Written in
    * `snapshot.json` since issue 11; the readers always derive it from `skipped` (older files lack it).
    */
   incomplete?: boolean;
+  /**
+   * Files and folders (`name/`) the rules select that no snapshot can hold (a name that is not
+   * valid UTF-8), shown with `\xNN` escapes. Unlike `skipped`, they do not make it incomplete.
+   * Missing in snapshots written before this field existed.
+   */
+  left_out?: LeftOut[];
   /** Bytes copied vs. hard-linked from the previous snapshot when it was taken. */
   copied_bytes: number;
   linked_bytes: number;
@@ -126,3 +132,9 @@ export interface SaveMeta {
 }
 
 export type RecordMeta = SnapshotMeta | SaveMeta;
+
+/** A file or folder (`name/`) a snapshot does not hold, and why. */
+export interface LeftOut {
+  path: string;
+  reason: string;
+}

@@ -16,7 +16,7 @@ import type { OpenWriter } from './open-writers.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, snapshotsDir, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
-import type { ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
+import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
 
 /** What `writeSnapshot` captures and the metadata it records. */
 export interface WriteSnapshotOptions {
@@ -50,6 +50,8 @@ export interface WriteSnapshotOptions {
   onProgress?: (done: number, total: number) => void;
   /** Files of the state left out before the capture (files that never settle), listed in `skipped` with these reasons. */
   neverSettled?: { path: string; reason: string }[];
+  /** What the scan of `entries` left out (see `ScanResult.leftOut`): recorded as `left_out`. */
+  leftOut?: LeftOut[];
   /** Extra capture passes when sources change during the capture (default 3). */
   retries?: number;
   /**
@@ -142,6 +144,7 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
       state_digest: stateDigest(captured.entries),
       skipped: [...(opts.neverSettled ?? []), ...captured.skipped].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0)),
       incomplete: captured.skipped.length + (opts.neverSettled?.length ?? 0) > 0,
+      left_out: opts.leftOut ?? [],
       copied_bytes: captured.copiedBytes,
       linked_bytes: captured.linkedBytes,
       format: 1,

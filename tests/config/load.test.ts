@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Config, ConfigProblem } from '../../src/config/types.js';
 import { formatProblem } from '../../src/util/errors.js';
+import { ALIAS_BOMB } from '../helpers/alias-bomb.js';
 
 const FILE = '/home/ana/train/ckptd.yaml';
 const HOME = '/home/ana';
@@ -134,6 +135,11 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     ['YAML syntax', 'runs:\n  - name: a\n   path: r\n', /^3:\d+ \(yaml\): /],
     ['duplicate YAML key', 'runs:\n  - name: a\n    name: b\n    path: r\n', /\(yaml\): .*[Uu]nique/],
     ['empty file', '', /^1:1 \(top\): the file is empty/],
+    ['settle past a timer', 'runs:\n  - name: a\n    path: r\n    settle: 30 days\n', /^4:13 runs\.0\.settle: "30 days" is too long; the most is 24 days/],
+    ['every past 10 years', 'runs:\n  - name: a\n    path: r\n    backup:\n      every: 100000000000000000000 hours\n', /^5:14 runs\.0\.backup\.every: .* is too long; the most is 3650 days/],
+    ['min_age past 10 years', 'runs:\n  - name: a\n    path: r\n    retention: {min_age: 4000 days}\n', /^4:26 runs\.0\.retention\.min_age: "4000 days" is too long/],
+    ['count past 2^53', 'runs:\n  - name: a\n    path: r\n    save: {every: 99999999999999999999 changes}\n', /runs\.0\.save\.every: .*at most 9007199254740991/],
+    ['keep past 2^53', 'runs:\n  - name: a\n    path: r\n    backup: {keep: 1e300}\n', /^4:20 runs\.0\.backup\.keep: must be at most 9007199254740991, not 1e\+300/],
   ])('%s', (_what, text, expected) => {
     const got = problems(text);
     expect(got.some((p) => expected.test(p)), got.join('\n')).toBe(true);
@@ -147,6 +153,17 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
   it('checks the values too when the only shape problem is an unknown key', () => {
     const got = problems('runs:\n  - name: a\n    path: r\n    progress: none\n    backup:\n      evry: 3 epochs\n    save:\n      every: 2 epocs\n');
     expect(got.map((p) => p.split(' ').slice(0, 2).join(' '))).toEqual(['6:7 runs.0.backup.evry:', '8:14 runs.0.save.every:']);
+  });
+
+  it('refuses a YAML alias bomb (billion laughs) as a located config problem, not a library throw', () => {
+    const got = problems(ALIAS_BOMB);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatch(/^4:14 \(yaml\): too many alias expansions \(over 1000\).*write the values out/);
+  });
+
+  it('still reads a config that shares a value through aliases', () => {
+    const c = load('runs:\n  - name: a\n    path: r\n    include: &inc ["**/*.pt"]\n  - name: b\n    path: s\n    include: *inc\n');
+    expect(c.runs.map((r) => r.include)).toEqual([['**/*.pt'], ['**/*.pt']]);
   });
 
   it('resolves relative paths against the config file, not the working folder', () => {

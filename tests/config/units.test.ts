@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseEvery, parseSize } from '../../src/config/units.js';
+import { parseDuration, parseEvery, parseSize, TIMER_LIMIT } from '../../src/config/units.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -21,6 +21,21 @@ describe('parseDuration', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.message).toMatch(/e\.g\. 500ms, 30s/);
   });
+
+  it('refuses what no timer or clock can hold, saying the most it takes', () => {
+    const huge = parseDuration('100000000000000000000 hours');
+    expect(huge).toEqual({ ok: false, message: expect.stringMatching(/too long.*the most is 3650 days/) });
+    const endless = parseDuration(`${'9'.repeat(400)}ms`);
+    expect(endless.ok).toBe(false);
+    expect(parseDuration('3650 days')).toEqual({ ok: true, value: 3650 * 86_400_000 });
+  });
+
+  it('refuses a duration past a timer where it is used as one (settle: 30 days made a 1 ms loop)', () => {
+    const r = parseDuration('30 days', TIMER_LIMIT);
+    expect(r).toEqual({ ok: false, message: expect.stringMatching(/"30 days" is too long.*the most is 24 days/) });
+    expect(parseDuration('24 days', TIMER_LIMIT)).toEqual({ ok: true, value: 24 * 86_400_000 });
+    expect(TIMER_LIMIT.maxMs + 60_000).toBeLessThanOrEqual(2 ** 31 - 1);
+  });
 });
 
 describe('parseSize', () => {
@@ -36,7 +51,7 @@ describe('parseSize', () => {
     expect(parseSize(text)).toEqual({ ok: true, value: bytes });
   });
 
-  it.each([['20 gigs'], [1024], ['GiB'], ['lots']])('refuses %j', (value) => {
+  it.each([['20 gigs'], [1024], ['GiB'], ['lots'], ['10000TiB'], [`${'9'.repeat(400)}B`]])('refuses %j', (value) => {
     expect(parseSize(value).ok).toBe(false);
   });
 });
@@ -56,6 +71,8 @@ describe('parseEvery', () => {
     ['2 hours', { unit: 'time', ms: 7_200_000 }],
     ['10m', { unit: 'time', ms: 600_000 }],
     ['Always', { unit: 'changes', n: 1 }],
+    ['30 days', { unit: 'time', ms: 30 * 86_400_000 }],
+    ['9007199254740991 steps', { unit: 'steps', n: 9007199254740991 }],
   ])('%j -> %j', (text, every) => {
     expect(parseEvery(text)).toEqual({ ok: true, value: every });
   });
@@ -67,6 +84,10 @@ describe('parseEvery', () => {
     ['1.5 steps', /whole number/],
     ['500ms', /too often/],
     ['sometimes', /not a schedule/],
+    ['100000000000000000000 hours', /too long.*the most is 3650 days/],
+    ['3651 days', /too long.*the most is 3650 days/],
+    ['99999999999999999999 epochs', /at most 9007199254740991/],
+    [`${'9'.repeat(400)} steps`, /at most 9007199254740991/],
   ])('refuses %j with a message that says why', (value, message) => {
     const r = parseEvery(value);
     expect(r.ok).toBe(false);

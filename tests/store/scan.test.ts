@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ALWAYS_EXCLUDED, scanState, stateDigest } from '../../src/store/scan.js';
+import { ALWAYS_EXCLUDED, displayName, leftOutOf, scanState, scanStateDetailed, stateDigest } from '../../src/store/scan.js';
 import { runUnprivileged } from '../helpers/unprivileged.js';
 import { put, runAndStore, tempDir } from './fixtures.js';
 
@@ -93,6 +93,38 @@ describe('scanState', () => {
     expect(got.message).toContain(locked);
     expect(got.entries).toEqual(['ok.bin']);
     expect(got.problems).toEqual([locked]);
+  });
+
+  it('reports names that are not valid UTF-8 as left out instead of dropping them silently', async () => {
+    const run = await tempDir();
+    put(run, 'ok.bin', 'o');
+    const runBuf = Buffer.from(run);
+    const bad = (...parts: (string | number[])[]): Buffer =>
+      Buffer.concat([runBuf, ...parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p)))]);
+    fs.writeFileSync(bad('/model', [0xff], '.bin'), 'm');
+    fs.mkdirSync(bad('/ckpt-', [0xe9], 't', [0xe9]));
+    fs.writeFileSync(bad('/ckpt-', [0xe9], 't', [0xe9], '/weights.pt'), 'w');
+    fs.mkdirSync(path.join(run, 'sub'));
+    fs.writeFileSync(bad('/sub/x', [0xc3, 0x28]), 'x');
+    fs.writeFileSync(bad('/skip', [0xff], '.log'), 'l');
+
+    const opts = { include: ['**/*'], exclude: ['**/*.log'], excludeAbs: [] };
+    const detailed = await scanStateDetailed(run, opts);
+    expect(detailed.entries.map((e) => e.path)).toEqual(['ok.bin']);
+    const reason = 'the name is not valid UTF-8: rename it to capture it';
+    expect(detailed.leftOut).toEqual([
+      { path: 'ckpt-\\xe9t\\xe9/', reason },
+      { path: 'model\\xff.bin', reason },
+      { path: 'sub/x\\xc3(', reason },
+    ]);
+    const entries = await scanState(run, opts);
+    expect(leftOutOf(entries).map((l) => l.path)).toEqual(['ckpt-\\xe9t\\xe9/', 'model\\xff.bin', 'sub/x\\xc3(']);
+    expect(leftOutOf([...entries])).toEqual([]);
+  });
+
+  it('shows a name with its valid UTF-8 as text and each other byte as \\xNN', () => {
+    expect(displayName(Buffer.from('été.bin'))).toBe('été.bin');
+    expect(displayName(Buffer.from([0x61, 0xff, 0xe2, 0x82, 0xac, 0xe2, 0x82]))).toBe('a\\xff€\\xe2\\x82');
   });
 
   it('throws for a missing run folder', async () => {

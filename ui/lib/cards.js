@@ -103,6 +103,8 @@ function card(r, now, a) {
     ),
     notesEl,
     r.damaged ? h('p', { class: 'damaged-note', role: 'note' }, 'Damaged: it failed `ckptd verify`; it is never restored or linked from without --force.') : null,
+    leftOutNote('skipped-note', 'Incomplete, left out: ', r.skipped),
+    leftOutNote('left-out-note', 'Not captured: ', r.left_out),
     h(
       'div',
       { class: 'card-foot' },
@@ -135,6 +137,18 @@ function card(r, now, a) {
     if (!target.closest('button, summary, a, code')) a.select(r.id);
   });
   return h('li', { dataset: { id: r.id } }, article);
+}
+
+/**
+ * A note naming files a snapshot does not hold and why (`skipped`: it is incomplete; `left_out`:
+ * names no snapshot can hold), or null when there are none.
+ * @param {string} cls
+ * @param {string} lead
+ * @param {{ path: string, reason: string }[] | undefined} items
+ */
+function leftOutNote(cls, lead, items) {
+  if (!items || items.length === 0) return null;
+  return h('p', { class: cls, role: 'note' }, lead + items.map((i) => `${i.path} (${i.reason})`).join(', '));
 }
 
 function pinIcon() {
