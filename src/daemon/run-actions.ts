@@ -6,7 +6,7 @@
 import fsp from 'node:fs/promises';
 import type { RunConfig } from '../config/types.js';
 import type { Progress } from '../policy/types.js';
-import type { ScanEntry, SnapshotKind, SnapshotMeta, SaveMeta } from '../store/types.js';
+import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta, SaveMeta } from '../store/types.js';
 import { leftOutOf, scanState } from '../store/scan.js';
 import { writeSnapshot } from '../store/write-snapshot.js';
 import { writeSave } from '../store/write-save.js';
@@ -76,6 +76,10 @@ export interface CaptureOptions {
   pinned?: boolean;
   progress: Progress;
   now: number;
+  /** Extra capture passes and the first pause between them (default: `writeSnapshot`'s 3 and 200 ms). */
+  retry?: { retries: number; delayMs: number };
+  /** Names the scan could not capture (default: `leftOutOf(entries)`, which a filtered copy of a scan loses). */
+  leftOut?: LeftOut[];
   /** Files of the state left out because they never settle, with the reasons (see `writeSnapshot`). */
   neverSettled?: { path: string; reason: string }[];
   onProgress?: (done: number, total: number) => void;
@@ -148,7 +152,8 @@ export async function captureSnapshot(
     // The CLI (`snapshot`, `backup-now`, pre-restore) and the daemon both capture here: a file
     // changing during the capture is recaptured only once settled by the run's own `settle`.
     settleMs: run.settleMs,
-    leftOut: leftOutOf(entries),
+    leftOut: opts.leftOut ?? leftOutOf(entries),
+    ...(opts.retry ? { retries: opts.retry.retries, retryDelayMs: opts.retry.delayMs } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });

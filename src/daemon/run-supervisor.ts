@@ -19,11 +19,11 @@ import { acquireStoreLock, type StoreLock } from '../store/lock.js';
 import { ensureStore } from '../store/layout.js';
 import { supportsReflink } from '../store/reflink.js';
 import { listSnapshots, newestGoodSnapshot, readSnapshot } from '../store/read-store.js';
-import { stateDigest } from '../store/scan.js';
+import { leftOutOf, stateDigest } from '../store/scan.js';
 import { readRunState, writeRunState } from '../store/state-file.js';
 import { sweepStore } from '../store/delete-snapshot.js';
 import { writeBlocking } from '../store/blocking-file.js';
-import type { ScanEntry, SnapshotMeta } from '../store/types.js';
+import type { LeftOut, ScanEntry, SnapshotMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { formatDuration, formatProgress } from '../util/format.js';
 import { runHoldsFiles } from '../ops/diff.js';
@@ -386,7 +386,7 @@ export class RunSupervisor {
       return;
     }
     const neverSettled = hotPaths(this.blocking).map((p) => ({ path: p, reason: neverSettledReason(this.blocking[p]!, run.settleMs, this.now()) }));
-    await this.act(entries, digest, changed, progress, neverSettled);
+    await this.act(entries, digest, changed, progress, { neverSettled, leftOut: leftOutOf(all) });
     this.lastSettledDigest = digest;
     this.lastProgressKey = progressKey;
   }
@@ -425,7 +425,14 @@ export class RunSupervisor {
     return blockers;
   }
 
-  private async act(entries: ScanEntry[], digest: string, changed: boolean, progress: Progress, neverSettled: { path: string; reason: string }[] = []): Promise<void> {
+  private async act(
+    entries: ScanEntry[],
+    digest: string,
+    changed: boolean,
+    progress: Progress,
+    left: { neverSettled: { path: string; reason: string }[]; leftOut: LeftOut[] },
+  ): Promise<void> {
+    const { neverSettled, leftOut } = left;
     const run = this.run;
     const now = this.now();
     const backupNow = this.pending.backupNow.splice(0);
@@ -451,7 +458,7 @@ export class RunSupervisor {
     try {
       for (const a of decision.actions) {
         if (a.kind === 'backup') {
-          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, signal: this.lock.signal }, this.logger);
+          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, leftOut, signal: this.lock.signal }, this.logger);
           this.newestDigest = backup.state_digest;
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
           await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
@@ -475,7 +482,7 @@ export class RunSupervisor {
         const snap = await captureSnapshot(
           run,
           entries,
-          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now(), neverSettled, signal: this.lock.signal },
+          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now(), neverSettled, leftOut, signal: this.lock.signal },
           this.logger,
         );
         this.newestDigest = snap.state_digest;

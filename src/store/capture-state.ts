@@ -5,9 +5,9 @@
  * finds nothing changed: at that moment every captured version was the current one at once, so the
  * set is consistent. Files that keep changing are left out on the last pass and reported.
  *
- * A changed file is captured again only once it is settled, as the first capture was (SPEC section
- * 1): unchanged for `settle`, its mtime at least `settle` old, and no process holding it open for
- * writing. A trainer that writes half a checkpoint in place and pauses with the file open is never
+ * A file is copied only once it is settled (SPEC section 1): its mtime at least `settle` old, no
+ * process holding it open for writing, and, for a version that appeared during the capture,
+ * unchanged for `settle` since. The first pass checks this too, not only the retries. A trainer that writes half a checkpoint in place and pauses with the file open is never
  * stored half-written: it is waited for, and skipped on the last pass if still open.
  *
  * Nothing outside the run is read: each copied source is checked, once open, to really be the run's
@@ -298,15 +298,18 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
    * Judges each changed file of `items` settled or not (`unsettled`, `heldOpen`): quiet for
    * `settleMs` since its version was first seen, mtime at least `settleMs` old, not open for writing.
    */
-  const judgeChanged = async (items: Slot[]): Promise<void> => {
+  const judgeChanged = async (items: Slot[], first: boolean): Promise<void> => {
     const now = Date.now();
-    const changedSlots = items.filter((s) => s.changedAt !== null);
+    // The first pass judges every file as well: the caller's verdict is a moment old, and a writer
+    // may have opened a file since without changing it yet.
+    const changedSlots = items.filter((s) => s.changedAt !== null || (first && s.entry.type === 'file'));
     for (const s of changedSlots) {
-      const quiet = now - s.changedAt!;
+      const quiet = s.changedAt === null ? opts.settleMs : now - s.changedAt;
       const age = now - mtimeMs(s.entry);
       s.heldOpen = false;
       // A negative age is a clock skew or a file stamped in the future: do not wait for it forever.
       s.unsettled = quiet < opts.settleMs ? `changed ${quiet}ms ago` : age >= 0 && age < opts.settleMs ? `modified ${age}ms ago` : null;
+      if (s.unsettled !== null && s.changedAt === null) s.changedAt = now;
     }
     if (changedSlots.length === 0) return;
     const byPath = new Map(changedSlots.map((s) => [path.join(opts.runDir, s.entry.path), s]));
@@ -315,6 +318,7 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
       if (s === undefined || s.heldOpen) continue;
       s.heldOpen = true;
       s.unsettled = `open for writing by pid ${w.pid} (${w.command})`;
+      s.changedAt ??= now;
     }
   };
 
@@ -332,7 +336,7 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     const last = attempt === opts.retries;
     const todo = slots.filter((s) => s.captured === null && s.skipped === null);
-    await judgeChanged(todo);
+    await judgeChanged(todo, attempt === 0);
     const isSmall = (s: Slot): boolean => s.entry.size <= SMALL_FILE || s.entry.type === 'symlink';
     const results: boolean[] = [];
     const fail = (err: unknown): void => void failures.push(err);
