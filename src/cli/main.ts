@@ -119,7 +119,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('snapshot')
-    .description('take a manual snapshot of the settled state now (through the daemon if one runs); prints its id')
+    .description(
+      'take a manual snapshot of the settled state now (through the daemon if one runs); prints its id. ' +
+        'A file still changing or open for writing after the retries is left out and listed (the snapshot is marked incomplete)',
+    )
     .option('--name <name>', 'a short name for the snapshot')
     .option('--notes <text>', 'notes (may span several lines)')
     .option('--pin', 'never delete it automatically')
@@ -146,7 +149,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('list')
-    .description('snapshots and saves, newest first')
+    .description('snapshots and saves, newest first; INCOMPLETE marks a snapshot that left files out (see `show ID`)')
     .option('--kind <kind>', 'only this kind: backup, manual, pre-restore, save')
     .option('--json', 'one JSON array on stdout')
     .action(async (opts: { kind?: string; json?: boolean }, cmd: Command) => {
@@ -181,7 +184,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('status')
-    .description('daemon alive?; per run: progress, last backup and save, what is due next and why, store size, free disk, warnings')
+    .description(
+      'daemon alive?; per run: progress, last backup and save, what is due next and why, store size, free disk, warnings ' +
+        '(files that keep the state from settling, with the exclude that fixes them; files left out; names that cannot be captured)',
+    )
     .option('--json', 'one JSON array on stdout (one object per run)')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const g = globals(cmd);
