@@ -173,5 +173,6 @@ describe('captures against a randomized in-place writer', () => {
     writer.kill('SIGTERM');
     console.log(`random-writer seed ${seed}: ${CAPTURES} captures, ${skippedFiles} files skipped as still changing, ${problems.length} problems`);
     expect(problems, `seed ${seed}`).toEqual([]);
-  });
+    // Alone it takes about 40 s; beside the rest of the suite on two cores, up to twice that.
+  }, 240_000);
 });
