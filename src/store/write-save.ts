@@ -78,6 +78,7 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
   const tmp = path.join(saveTo, `${TEMP_PREFIX}${id}${ext}`);
   const final = path.join(saveTo, `${base}${ext}`);
 
+  const runReal = await fsp.realpath(opts.runDir);
   const from = opts.from !== null && isValidId(opts.from.id) && opts.from.damaged !== true ? opts.from : null;
   const stored = new Map((from?.files ?? []).map((f) => [f.path, f]));
   const files: ManifestEntry[] = [];
@@ -98,7 +99,8 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
         await copyStored(path.join(snapshotFilesDir(opts.store, from.id), e.path), dst, e.size, mode);
         sha256 = s.sha256;
       } else {
-        sha256 = (await captureFile(path.join(opts.runDir, e.path), dst, e, { mode })).sha256;
+        // Read only as the run's own file at that path, never through a folder swapped for a symlink.
+        sha256 = (await captureFile(path.join(opts.runDir, e.path), dst, e, { mode, inRun: path.join(runReal, e.path) })).sha256;
       }
       files.push({ path: e.path, size: e.size, sha256, mode: e.mode, mtime_ns: e.mtimeNs });
     }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { NO_PROGRESS, type Progress } from '../../src/policy/types.js';
 import { deleteSave } from '../../src/store/delete-snapshot.js';
 import { listSaves, resolveId } from '../../src/store/read-store.js';
+import { PathSwappedError } from '../../src/store/errors.js';
 import { verifySave } from '../../src/store/verify-snapshot.js';
 import { saveBaseName, writeSave, type WriteSaveOptions } from '../../src/store/write-save.js';
 import { put, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
@@ -123,5 +124,22 @@ describe('saveBaseName', () => {
     expect(saveBaseName('a/b\\c\0d\n', 'run', NO_PROGRESS, 'ID')).toBe('a_b_c_d_run-ID');
     expect(saveBaseName('', 'run', { ...NO_PROGRESS, step: 7 }, 'ID')).toBe('run-s7-ID');
     expect(saveBaseName('.ckptd-tmp-', 'run', NO_PROGRESS, 'ID')).toBe('_ckptd-tmp-run-ID');
+  });
+
+  it('never exports a file reached through a folder of the run swapped for a symlink out of it', async () => {
+    const { base, run, store } = await runAndStore();
+    put(run, 'ckpt/model.safetensors', 'the run own weights');
+    const outside = path.join(base, 'outside');
+    put(outside, 'model.safetensors', 'OUTSIDE SECRET bytes');
+    fs.renameSync(path.join(run, 'ckpt'), path.join(base, 'ckpt-away'));
+    fs.symlinkSync(outside, path.join(run, 'ckpt'));
+    // What a scan racing the swap records: the folder listed before it, the file lstat'ed after.
+    const o = fs.lstatSync(path.join(outside, 'model.safetensors'), { bigint: true });
+    const entries = [{ path: 'ckpt/model.safetensors', type: 'file' as const, size: Number(o.size), mtimeNs: o.mtimeNs.toString(), ctimeNs: o.ctimeNs.toString(), ino: Number(o.ino), mode: 0o644 }];
+    await expect(save(run, store, { entries })).rejects.toBeInstanceOf(PathSwappedError);
+    const saves = path.join(store, 'saves');
+    const exported = fs.existsSync(saves) ? fs.readdirSync(saves) : [];
+    expect(exported).toEqual([]);
+    expect(await listSaves(store)).toEqual([]);
   });
 });
