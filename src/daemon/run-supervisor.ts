@@ -15,7 +15,7 @@ import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, type B
 import { nextTimerAt } from '../policy/next-timer.js';
 import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js';
 import { readProgress } from '../progress/read-progress.js';
-import { acquireStoreLock, type StoreLock } from '../store/lock.js';
+import { acquireStoreLock, LockLostError, type StoreLock } from '../store/lock.js';
 import { ensureStore } from '../store/layout.js';
 import { supportsReflink } from '../store/reflink.js';
 import { listSnapshots, newestGoodSnapshot, readSnapshot } from '../store/read-store.js';
@@ -497,6 +497,11 @@ export class RunSupervisor {
   }
 
   private onActionFailed(err: Error): void {
+    // The lock-lost handler stops this run and says why; a retry would only be refused again.
+    if (err instanceof LockLostError) {
+      this.logger.error(`snapshot not committed: ${err.message}`, { event: 'error' });
+      return;
+    }
     if (err instanceof LowDiskError) this.logger.warn(err.message, { event: 'low-disk' });
     else this.logger.error(`snapshot failed, nothing stored was changed: ${err.message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
     this.pending.retry = true;
