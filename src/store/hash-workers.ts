@@ -15,72 +15,91 @@ import { Worker } from 'node:worker_threads';
 
 /**
  * What a worker runs: reads `size` bytes of `fd` from offset 0 and hashes them; with `to`, also
- * writes each chunk read to the same offset of `to` (the stored bytes are the hashed bytes). When
- * the source is sparse (allocated blocks short of its size), all-zero 4 KiB blocks are not written
- * and `to` is extended to `size` at the end, so its holes stay holes (as `cp --sparse=auto`).
- * Evaluated code is CommonJS or an ES module depending on the process's flags (`--input-type`), so
- * it uses only dynamic `import()`, which works in both; messages wait in the port until the
- * listener is added.
+ * writes each chunk read to the same offset of `to` (the stored bytes are the hashed bytes). The
+ * write of one chunk runs in the thread pool while the worker reads and hashes the next (two
+ * buffers of `CHUNK`), and every write is over before the job replies, so no write can land after
+ * the caller closed `to`. When the source is sparse (allocated blocks short of its size), all-zero
+ * 4 KiB blocks are not written and `to` is extended to `size` at the end, so its holes stay holes
+ * (as `cp --sparse=auto`). Evaluated code is CommonJS or an ES module depending on the process's
+ * flags (`--input-type`), so it uses only dynamic `import()`, which works in both; messages wait in
+ * the port until the listener is added.
  */
 const WORKER_SOURCE = `
 Promise.all([import('node:worker_threads'), import('node:fs'), import('node:crypto')]).then(([{ parentPort }, fs, { createHash }]) => {
-  const CHUNK = 8 << 20;
+  const CHUNK = 4 << 20;
   const BLOCK = 4096;
   const ZERO = Buffer.alloc(BLOCK);
-  let buf = null;
-  const writeAll = (to, at, off, len) => {
+  let bufs = null;
+  const write = (to, buf, off, len, at) => new Promise((resolve, reject) => fs.write(to, buf, off, len, at, (err, n) => (err ? reject(err) : resolve(n))));
+  const writeAll = async (to, buf, off, len, at) => {
     while (len > 0) {
-      const n = fs.writeSync(to, buf, off, len, at);
+      const n = await write(to, buf, off, len, at);
       off += n;
       at += n;
       len -= n;
     }
   };
-  // Writes buf[0, n) at \`pos\` but for its all-zero blocks, in runs of non-zero blocks.
-  const writeSparse = (to, pos, n) => {
+  // Writes buf[0, n) at \`pos\`, or with \`sparse\` only its runs of blocks that are not all zero.
+  const writeChunk = async (to, buf, pos, n, sparse) => {
+    if (!sparse) return writeAll(to, buf, 0, n, pos);
     let run = -1;
     for (let off = 0; off < n; off += BLOCK) {
       const end = Math.min(off + BLOCK, n);
       const zero = buf.compare(ZERO, 0, end - off, off, end) === 0;
       if (!zero && run < 0) run = off;
       if (zero && run >= 0) {
-        writeAll(to, pos + run, run, off - run);
+        await writeAll(to, buf, run, off - run, pos + run);
         run = -1;
       }
     }
-    if (run >= 0) writeAll(to, pos + run, run, n - run);
+    if (run >= 0) await writeAll(to, buf, run, n - run, pos + run);
   };
-  parentPort.on('message', ({ fd, size, to }) => {
-    let op = 'read';
+  const job = async ({ fd, size, to }) => {
+    bufs = bufs || [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    const hash = createHash('sha256');
+    const copy = to !== undefined;
+    const sparse = copy && (() => {
+      const st = fs.fstatSync(fd);
+      return st.blocks * 512 < st.size;
+    })();
+    // The write under way (of the other buffer): awaited before that buffer is read into again.
+    let writing = Promise.resolve();
     try {
-      buf = buf || Buffer.allocUnsafe(CHUNK);
-      const hash = createHash('sha256');
-      let sparse = false;
-      if (to !== undefined) {
-        const st = fs.fstatSync(fd);
-        sparse = st.blocks * 512 < st.size;
-      }
       let pos = 0;
-      while (pos < size) {
-        op = 'read';
-        const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, size - pos), pos);
-        if (n === 0) return parentPort.postMessage({ short: pos });
-        hash.update(buf.subarray(0, n));
-        if (to !== undefined) {
-          op = 'write';
-          if (sparse) writeSparse(to, pos, n);
-          else writeAll(to, pos, 0, n);
+      for (let i = 0; pos < size; i++) {
+        const buf = bufs[i % 2];
+        let n;
+        try {
+          n = fs.readSync(fd, buf, 0, Math.min(CHUNK, size - pos), pos);
+        } catch (err) {
+          return { error: { message: err.message, code: err.code, op: 'read' } };
         }
+        if (n === 0) return { short: pos };
+        hash.update(buf.subarray(0, n));
+        if (copy) {
+          await writing;
+          writing = writeChunk(to, buf, pos, n, sparse).then(() => parentPort.postMessage({ progress: n }));
+          // A failed write is thrown by the next \`await writing\`; meanwhile the next chunk is read and hashed.
+          writing.catch(() => undefined);
+        } else parentPort.postMessage({ progress: n });
         pos += n;
-        parentPort.postMessage({ progress: n });
       }
-      op = 'write';
+      await writing;
       // Holes at the end were never written: the size comes from here.
       if (sparse) fs.ftruncateSync(to, size);
-      parentPort.postMessage({ sha256: hash.digest('hex') });
+      return { sha256: hash.digest('hex') };
     } catch (err) {
-      parentPort.postMessage({ error: { message: err.message, code: err.code, op } });
+      return { error: { message: err.message, code: err.code, op: 'write' } };
+    } finally {
+      // Every reply waits for the write under way: the caller closes \`to\` once it has the reply.
+      await writing.catch(() => undefined);
     }
+  };
+  parentPort.on('message', (msg) => {
+    job(msg).then(
+      (reply) => parentPort.postMessage(reply),
+      (err) => parentPort.postMessage({ error: { message: String(err && err.message), code: err && err.code, op: 'read' } }),
+    );
   });
 });
 `;
