@@ -75,7 +75,7 @@ export interface PendingCopy extends Captured {
  * and the path must still show the same size, mtime, ctime and inode. Otherwise `dst` is removed and
  * `FileChangedError` (path, what changed) is thrown. A missing source throws `FileVanishedError`;
  * a full disk `NoSpaceError`; other errors (EACCES, EIO, ...) propagate with the path in the
- * message. `dst` never survives a failure. Memory use is bounded (an 8 MiB buffer per hash
+ * message. `dst` never survives a failure. Memory use is bounded (two 1 MiB buffers per hash
  * worker). A file of up to `SMALL_FILE` bytes is copied by `copySmallFileSync` (`onBytes` hears its
  * size once, after the copy).
  */

@@ -7,8 +7,8 @@
  * A worker reads the file through the same descriptor the caller opened and checked (threads share
  * the process's descriptors), so the bytes hashed are those of exactly that inode. It reads with
  * pread at explicit offsets, never more than the size asked for, so a job always ends: at that
- * size, or at the first read of 0 bytes (the file shrank). One fixed buffer per worker (`CHUNK`):
- * no file is ever read whole. Workers start on first use, hold the process open only while they
+ * size, or at the first read of 0 bytes (the file shrank). Two fixed buffers of `CHUNK` (1 MiB)
+ * per worker: no file is ever read whole. Workers start on first use, hold the process open only while they
  * have work, and end after a while without any.
  */
 import { Worker } from 'node:worker_threads';
@@ -26,7 +26,9 @@ import { Worker } from 'node:worker_threads';
  */
 const WORKER_SOURCE = `
 Promise.all([import('node:worker_threads'), import('node:fs'), import('node:crypto')]).then(([{ parentPort }, fs, { createHash }]) => {
-  const CHUNK = 4 << 20;
+  // 1 MiB: copying in 4 MiB reads and writes measured 5x the system time of 1 MiB ones (0.9 s vs
+  // 0.15 s per 400 MB on the bench VM); 1 MiB copies as fast as the kernel's own copy did.
+  const CHUNK = 1 << 20;
   const BLOCK = 4096;
   const ZERO = Buffer.alloc(BLOCK);
   let bufs = null;
