@@ -10,24 +10,26 @@
  *   buffer, which is hashed and written to the new file: the stored bytes are the hashed bytes.
  *   Everything but the fsync runs synchronously (`copySmallFileSync`): for a file of a few KB a
  *   thread-pool round trip per call cost several times the calls themselves.
- * - a larger file is copied by the kernel (copy_file_range, or a reflink where the file system
- *   shares blocks copy-on-write) from the opened inode while a worker thread hashes that same
- *   inode (`hash-workers.ts`): no user-space copy, the hash overlaps the copy, and two large files
- *   are hashed on two cores.
+ * - a larger file is copied by a worker thread (`hash-workers.ts`) that reads each chunk of the
+ *   opened inode once, hashes it and writes those same bytes: the stored bytes are the hashed
+ *   bytes, the copy ends at the size expected even if the source shrinks meanwhile, holes of a
+ *   sparse source stay holes, and two large files are copied on two cores. Where the file systems
+ *   share blocks copy-on-write it is a reflink instead (`clone-file.ts`), the source hashed on a worker.
  */
 import { createHash } from 'node:crypto';
 import fs, { type BigIntStats } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { FileChangedError, FileVanishedError, withPath } from './errors.js';
-import { hashOpenFileOnWorker, ShortReadError } from './hash-workers.js';
+import { cloneOpenFile } from './clone-file.js';
+import { CopyWriteError, copyOpenFileOnWorker, hashOpenFileOnWorker, ShortReadError } from './hash-workers.js';
 import { checkOpenedPath } from './opened-path.js';
 import type { ScanEntry } from './types.js';
 
 /** Re-exported: the errors `captureFile` throws. */
 export { FileChangedError, FileVanishedError } from './errors.js';
 
-/** Files up to this size are copied by `copySmallFileSync` (one read, one write); larger ones by the kernel. */
+/** Files up to this size are copied by `copySmallFileSync` (one read, one write); larger ones on a worker (`copyAndHash`). */
 export const SMALL_FILE = 1 << 20;
 
 // O_NOFOLLOW: a symlink swapped in is not followed; O_NONBLOCK: a FIFO swapped in cannot hang us.
@@ -82,7 +84,7 @@ export interface PendingCopy extends Captured {
  * `FileChangedError` (path, what changed) is thrown. With `inRun`, the opened file must be at that
  * real path, else `PathSwappedError` is thrown. A missing source throws `FileVanishedError`;
  * a full disk `NoSpaceError`; other errors (EACCES, EIO, ...) propagate with the path in the
- * message. `dst` never survives a failure. Memory use is bounded (an 8 MiB buffer per hash
+ * message. `dst` never survives a failure. Memory use is bounded (two 1 MiB buffers per hash
  * worker). A file of up to `SMALL_FILE` bytes is copied by `copySmallFileSync` (`onBytes` hears its
  * size once, after the copy).
  */
@@ -299,33 +301,41 @@ function differsFromStat(a: BigIntStats, b: BigIntStats): string[] {
   return out;
 }
 
-/** Whether `/proc/self/fd` exists (Linux with /proc mounted): checked once. */
-let procFd: boolean | undefined;
-
 /**
- * Copies the open source to the new file `dst` in the kernel (copy_file_range, or a reflink where
- * the file system shares blocks copy-on-write) while a worker thread hashes the same open inode:
- * the copy costs no user-space copying and the hash overlaps it. On Linux the copy reads
- * `/proc/self/fd/N`, i.e. exactly the inode opened and checked, never a file renamed over the path
- * since. A source that ends early throws `FileChangedError`; one that grew or changed is caught by
- * the caller's checks after the copy. `dst` must be the caller's own new file; it replaces its content.
+ * Copies the open source into `dst` (the caller's new, empty file) and returns the sha256 of the
+ * copy: a reflink where the file systems can clone (`cloneOpenFile`, then the source is hashed on a
+ * worker), else a worker reads each chunk of the open source once, hashes it and writes those same
+ * bytes (`copyOpenFileOnWorker`): the stored bytes are the hashed bytes, and the holes of a sparse
+ * source stay holes. Never reads past `size`, so it ends even when the source is truncated under
+ * it: a source that ends early throws `FileChangedError`; one that grew or changed is caught by
+ * the caller's checks after the copy. A failed write throws with `dst` in the message (a full disk
+ * as `NoSpaceError`), a failed read with `src`. Holds no fd once it settles; removing `dst` on
+ * failure is the caller's.
  */
 async function copyAndHash(input: FileHandle, src: string, dst: string, size: number, onBytes?: (n: number) => void): Promise<string> {
-  procFd ??= fs.existsSync('/proc/self/fd');
-  const from = procFd ? `/proc/self/fd/${input.fd}` : src;
-  const copying = fsp.copyFile(from, dst, fs.constants.COPYFILE_FICLONE).catch((err: unknown) => {
-    throw withPath(err, 'writing', dst);
-  });
-  // Marked handled at once: if hashing throws first, the copy's error must not go unhandled.
-  copying.catch(() => undefined);
+  let output: FileHandle;
   try {
-    const hash = await hashOpenFileOnWorker(input.fd, size, onBytes).catch((err: unknown) => {
+    // `dst` again, for this copy's own fd: the caller keeps its own for the checks after the copy.
+    output = await fsp.open(dst, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    throw withPath(err, 'writing', dst);
+  }
+  try {
+    const [from, to] = await Promise.all([input.stat(), output.stat()]);
+    // Must still be the new empty file the caller just made: never write into another one.
+    if (!to.isFile() || to.size !== 0 || to.nlink !== 1) throw new Error(`writing ${dst}: no longer the new empty file made for this copy`);
+    const cloned = await cloneOpenFile(input.fd, output.fd, from.dev, to.dev);
+    const sha256 = await (cloned ? hashOpenFileOnWorker(input.fd, size, onBytes) : copyOpenFileOnWorker(input.fd, output.fd, size, onBytes)).catch((err: unknown) => {
       if (err instanceof ShortReadError) throw new FileChangedError(src, [`size ${size} -> ${err.at} (shrank during the copy)`]);
+      if (err instanceof CopyWriteError) throw withPath(err, 'writing', dst);
       throw withPath(err, 'reading', src);
     });
-    await copying;
-    return hash;
+    // close(2) can report a write error deferred by the file system (NFS).
+    await output.close().catch((err: unknown) => {
+      throw withPath(err, 'writing', dst);
+    });
+    return sha256;
   } finally {
-    await copying.catch(() => undefined);
+    await output.close().catch(() => undefined);
   }
 }
