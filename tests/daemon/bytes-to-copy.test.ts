@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bytesToCopy } from '../../src/daemon/run-actions.js';
-import { age, put, runAndStore, scanAll, snap } from '../store/fixtures.js';
+import { age, put, rewriteKeepingMtime, runAndStore, scanAll, snap } from '../store/fixtures.js';
 
 describe('bytesToCopy', () => {
   it('counts only files the capture will copy: unchanged ones link, a rewrite that kept size and mtime does not', async () => {
@@ -13,9 +13,9 @@ describe('bytesToCopy', () => {
     expect(bytesToCopy(await scanAll(run, store), first)).toBe(0);
     expect(bytesToCopy(await scanAll(run, store), null)).toBe('generation 1'.length + 'frozen bytes'.length);
 
-    const before = fs.statSync(w);
-    fs.writeFileSync(w, 'generation 2');
-    fs.utimesSync(w, before.atime, before.mtime);
+    rewriteKeepingMtime(w, 'generation 2');
+    const st = fs.statSync(w, { bigint: true });
+    expect(first.files.find((f) => f.path === 'weights.bin')!.mtime_ns).toBe(st.mtimeNs.toString());
     expect(bytesToCopy(await scanAll(run, store), first)).toBe('generation 2'.length);
   });
 });

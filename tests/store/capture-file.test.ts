@@ -6,7 +6,7 @@ import { captureFile, copySmallFileSync, FileChangedError, FileVanishedError, SM
 import { PathSwappedError } from '../../src/store/errors.js';
 import { scanState } from '../../src/store/scan.js';
 import type { ScanEntry } from '../../src/store/types.js';
-import { age, put, sha256, sha256File, tempDir } from './fixtures.js';
+import { age, put, rewriteKeepingMtime, sha256, sha256File, tempDir } from './fixtures.js';
 
 async function entryOf(dir: string, rel: string): Promise<ScanEntry> {
   const e = (await scanState(dir, { include: [rel], exclude: [], excludeAbs: [] }))[0];
@@ -61,13 +61,11 @@ describe('captureFile', () => {
     const src = put(dir, 'src.bin', 'version one');
     age(src);
     const e = await entryOf(dir, 'src.bin');
-    const before = fs.statSync(src);
-    fs.writeFileSync(src, 'version two');
-    fs.utimesSync(src, before.atime, before.mtime);
+    rewriteKeepingMtime(src, 'version two');
     for (const size of ['small', 'large'] as const) {
       const dst = path.join(dir, `dst-${size}`);
       const expected = size === 'small' ? e : { ...e, size: SMALL_FILE + 1 };
-      if (size === 'large') fs.writeFileSync(src, Buffer.alloc(SMALL_FILE + 1, 3)), fs.utimesSync(src, before.atime, before.mtime);
+      if (size === 'large') rewriteKeepingMtime(src, Buffer.alloc(SMALL_FILE + 1, 3));
       const err = await captureFile(src, dst, expected).catch((x: unknown) => x);
       expect(err, size).toBeInstanceOf(FileChangedError);
       expect((err as FileChangedError).changes).toEqual(['ctime']);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 /** Shared helpers for the store tests: temp folders, files with content, hashing, a scan of everything. */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -43,6 +44,21 @@ export function put(root: string, rel: string, content: string | Buffer): string
 export function age(file: string, secondsAgo = 60): void {
   const t = new Date(Date.now() - secondsAgo * 1000);
   fs.utimesSync(file, t, t);
+}
+
+/**
+ * Rewrites `file` with `content` and puts its mtime back to the nanosecond, as `cp -p` + `touch -r`
+ * do (a Date or a float in seconds loses nanoseconds, so the mtime would not quite match).
+ */
+export function rewriteKeepingMtime(file: string, content: string | Buffer): void {
+  const ref = `${file}.mtime-ref-${process.pid}`;
+  execFileSync('touch', ['-r', file, ref]);
+  try {
+    fs.writeFileSync(file, content);
+    execFileSync('touch', ['-r', ref, file]);
+  } finally {
+    fs.rmSync(ref, { force: true });
+  }
 }
 
 export function sha256(data: string | Buffer): string {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -108,9 +109,11 @@ describe('writeSnapshot', () => {
     age(w);
     const first = await snap(run, store);
     const before = fs.statSync(w, { bigint: true });
+    // Outside the run: a reference keeping generation 1's mtime to the nanosecond, as `touch -r` uses.
+    const ref = path.join(path.dirname(run), 'ref');
+    execFileSync('cp', ['-p', w, ref]);
     fs.writeFileSync(w, 'generation 2');
-    // Back to the very mtime of generation 1 (age() set it to whole milliseconds).
-    fs.utimesSync(w, Number(before.atimeMs) / 1000, Number(before.mtimeMs) / 1000);
+    execFileSync('touch', ['-r', ref, w]);
     expect(fs.statSync(w, { bigint: true }).mtimeNs).toBe(before.mtimeNs);
     const second = await snap(run, store, { previous: first, now: Date.now() + 1000 });
 
