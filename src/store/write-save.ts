@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
+import { saveFileName } from '../policy/save-file-name.js';
 import type { Progress } from '../policy/types.js';
 import { allocateId } from './allocate-id.js';
 import { captureFile } from './capture-file.js';
@@ -159,11 +160,8 @@ export function saveMode(sourceMode: number): number {
  * never be mistaken for a ckptd temp file).
  */
 export function saveBaseName(prefix: string, runName: string, progress: Progress, id: string): string {
-  let safe = `${prefix}${runName}`.replace(/[/\\\u0000-\u001f\u007f]/g, '_');
-  if (safe.startsWith('.ckptd-')) safe = `_${safe.slice(1)}`;
-  const e = progress.epoch !== null ? `-e${progress.epoch}` : '';
-  const s = progress.step !== null ? `-s${progress.step}` : '';
-  return `${safe}${e}${s}-${id}`;
+  const name = saveFileName({ prefix, run: runName, epoch: progress.epoch, step: progress.step, id, ext: '' });
+  return name.startsWith('.ckptd-') ? `_${name.slice(1)}` : name;
 }
 
 /** The regular files `globs` select; throws naming the globs when there are none. */

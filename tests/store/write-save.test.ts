@@ -124,6 +124,8 @@ describe('saveBaseName', () => {
     expect(saveBaseName('a/b\\c\0d\n', 'run', NO_PROGRESS, 'ID')).toBe('a_b_c_d_run-ID');
     expect(saveBaseName('', 'run', { ...NO_PROGRESS, step: 7 }, 'ID')).toBe('run-s7-ID');
     expect(saveBaseName('.ckptd-tmp-', 'run', NO_PROGRESS, 'ID')).toBe('_ckptd-tmp-run-ID');
+    // A Hugging Face epoch is steps / steps_per_epoch: float noise must not reach the file name.
+    expect(saveBaseName('', 'run', { ...NO_PROGRESS, epoch: 2.4999999999999996, step: 500 }, 'ID')).toBe('run-e2.5-s500-ID');
   });
 
   it('never exports a file reached through a folder of the run swapped for a symlink out of it', async () => {
