@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfigFile } from '../src/config/load.js';
-import { listRecords } from '../src/cli/list.js';
+import { listRecords } from '../src/client/list.js';
 import { rescanIntervalMs } from '../src/daemon/run-supervisor.js';
 import { NO_PROGRESS, type Progress } from '../src/policy/types.js';
 import { scanState, stateDigest } from '../src/store/scan.js';

@@ -28,7 +28,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfigFile } from '../src/config/load.js';
 import type { RunConfig } from '../src/config/types.js';
-import { captureSnapshot, scanRun } from '../src/daemon/run-actions.js';
+import { captureSnapshot, scanRun } from '../src/ops/run-actions.js';
 import { restoreSnapshot } from '../src/ops/restore.js';
 import { NO_PROGRESS } from '../src/policy/types.js';
 import { ensureStore } from '../src/store/layout.js';

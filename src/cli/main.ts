@@ -10,7 +10,7 @@ import type { LogFormat, LogLevel } from '../config/types.js';
 import { zeroConfig } from '../config/zero-config.js';
 import { CkptdError, ConfigError, formatProblem } from '../util/errors.js';
 import { checkConfig } from './check-config.js';
-import { createCliLogger } from './cli-logger.js';
+import { createCliLogger } from '../client/cli-logger.js';
 import { loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from './context.js';
 import { runDaemon } from './daemon-command.js';
 import { addRunCommand } from './run-wiring.js';
@@ -20,10 +20,10 @@ import { addUiCommand } from './ui-command.js';
 import { addServiceCommands } from './service-command.js';
 import { runVerify } from './verify.js';
 import { configStatus, renderStatus } from './status.js';
-import { listRecords, storeUsage, renderRecord, renderTable, showRecord } from './list.js';
+import { listRecords, storeUsage, renderRecord, renderTable, showRecord } from '../client/list.js';
 import { formatBytes } from '../util/format.js';
 import { parseMetricArgs, writeProgressFile } from './progress.js';
-import { checkLabel, takeBackupNow, takeManualSnapshot } from './snapshot.js';
+import { checkLabel, takeBackupNow, takeManualSnapshot } from '../client/snapshot.js';
 
 
 function globals(cmd: Command): GlobalOptions {

@@ -18,8 +18,8 @@ import os from 'node:os';
 import type { Config, RunConfig } from '../config/types.js';
 import { Daemon } from '../daemon/daemon.js';
 import { EvaluationTracker } from '../daemon/evaluation-tracker.js';
-import { scanRun } from '../daemon/run-actions.js';
-import { waitForSettled } from '../daemon/settle.js';
+import { scanRun } from '../ops/run-actions.js';
+import { waitForSettled } from '../ops/settle.js';
 import { deleteOnFinish } from '../ops/delete-on-finish.js';
 import { runHoldsFiles } from '../ops/diff.js';
 import { executeOp } from '../ops/execute.js';
@@ -44,7 +44,7 @@ import { SafetyError, UsageError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { pidExists, readBootId, readProcStat } from '../util/proc-stat.js';
 import { tapLogger } from '../util/tap-logger.js';
-import { withStoreLock } from './one-shot.js';
+import { withStoreLock } from '../client/one-shot.js';
 import { SignalRelay } from './run-signals.js';
 
 /** How long `--resume` waits for the run to settle before restoring (a crashed trainer's last writes). */

@@ -6,7 +6,7 @@
 import type { Config } from '../config/types.js';
 import { listSnapshots } from '../store/read-store.js';
 import type { LogFields } from '../util/logger.js';
-import { relativeTime } from './list.js';
+import { relativeTime } from '../client/list.js';
 
 /** What the status line is made of. Times are ms since the epoch; null: never (since start). */
 export interface ServiceStatusFacts {

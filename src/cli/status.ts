@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Config, RunConfig } from '../config/types.js';
 import { policyConfigOf } from '../daemon/run-supervisor.js';
-import { scanRun } from '../daemon/run-actions.js';
+import { scanRun } from '../ops/run-actions.js';
 import { describeNext } from '../policy/describe-next.js';
 import { NO_PROGRESS, type Progress } from '../policy/types.js';
 import { readProgress } from '../progress/read-progress.js';
@@ -17,7 +17,7 @@ import { findBroken, listSaves, listSnapshots } from '../store/read-store.js';
 import { readBlocking } from '../store/blocking-file.js';
 import { readRunState } from '../store/state-file.js';
 import { formatBytes, formatProgress } from '../util/format.js';
-import { relativeTime, storeUsage } from './list.js';
+import { relativeTime, storeUsage } from '../client/list.js';
 
 export interface RunStatus {
   run: string;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import cron from 'node-cron';
 import picomatch from 'picomatch';
 import type { Every } from '../policy/types.js';
-import { parseKeyPath } from '../progress/key-path.js';
+import { parseKeyPath } from '../policy/key-path.js';
 import type { RawConfig, RawRun } from './schema.js';
 import type { Config, KeepBest, ProgressSpec, RunConfig } from './types.js';
 import { parseDuration, parseEvery, parseSize, TIMER_LIMIT } from './units.js';

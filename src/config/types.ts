@@ -5,8 +5,9 @@
  */
 import type { Every } from '../policy/types.js';
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-export type LogFormat = 'text' | 'json';
+/** Re-exported: defined by the logger they configure. */
+export type { LogFormat, LogLevel } from '../util/logger.js';
+import type { LogFormat, LogLevel } from '../util/logger.js';
 
 /** Where progress (epoch/step/loss) is read from. */
 export type ProgressSpec =
@@ -82,12 +83,5 @@ export interface Config {
   runs: RunConfig[];
 }
 
-/** One problem found in a config file, located for `FILE:LINE:COL key.path: message`. */
-export interface ConfigProblem {
-  file: string;
-  line: number;
-  col: number;
-  /** Dotted key path, e.g. `runs[0].backup.every` rendered as `runs.0.backup.every`. */
-  keyPath: string;
-  message: string;
-}
+/** Re-exported: defined beside `ConfigError`, which carries them. */
+export type { ConfigProblem } from '../util/errors.js';

@@ -33,8 +33,8 @@ import { planStore } from '../ops/retention.js';
 import type { StoreOp } from '../ops/types.js';
 import { CkptdError } from '../util/errors.js';
 import { serveRequests, type DaemonReply, type DaemonRequest, type RequestServer } from './requests.js';
-import { applyRetention, captureSnapshot, exportSave, LowDiskError, progressOf, scanRun } from './run-actions.js';
-import { findBlockers, verdictOf, type TimedBlocker } from './settle.js';
+import { applyRetention, captureSnapshot, exportSave, LowDiskError, progressOf, scanRun } from '../ops/run-actions.js';
+import { findBlockers, verdictOf, type TimedBlocker } from '../ops/settle.js';
 import { isWatchLimitError, WATCH_LIMIT_ADVICE, watchRun, type Watcher } from './watcher.js';
 
 /** How long to wait before trying again after a failed snapshot or save. */

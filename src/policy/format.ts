@@ -85,3 +85,16 @@ export function formatEvery(every: Every): string {
 export function formatCron(expr: string): string {
   return `cron ${expr}`;
 }
+
+const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+
+/** `1234567` → `1.2 MB` (powers of 1000, like `df -H` and disk vendors). */
+export function formatBytes(bytes: number): string {
+  let v = bytes;
+  let i = 0;
+  while (Math.abs(v) >= 1000 && i < UNITS.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${UNITS[i]}`;
+}

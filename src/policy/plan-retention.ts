@@ -3,8 +3,7 @@
  * to remove, each carrying every reason that applies, so `prune --dry-run` and the logs can explain
  * themselves. The caller still re-checks each removal against the store before deleting.
  */
-import { formatBytes } from '../util/format.js';
-import { formatNumber } from './format.js';
+import { formatBytes, formatNumber } from './format.js';
 
 /** One snapshot as retention sees it. */
 export interface RetentionItem {

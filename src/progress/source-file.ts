@@ -3,7 +3,7 @@
  * training script writes, e.g. `{file: trainer_state.json, epoch: epoch, step: global_step,
  * loss: "log_history[-1].loss"}`.
  */
-import { getPath, parseKeyPath, type KeySegment } from './key-path.js';
+import { getPath, parseKeyPath, type KeySegment } from '../policy/key-path.js';
 import { toCount, toNumber } from './numbers.js';
 import { readDocument } from './read-document.js';
 import type { Reading, RunView, Source } from './types.js';

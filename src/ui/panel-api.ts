@@ -7,11 +7,11 @@
  * announced on the event stream as it starts, progresses and ends.
  */
 import type { Config, RunConfig } from '../config/types.js';
-import { listRecords, storeUsage, type ListedRecord } from '../cli/list.js';
-import { runStoreOp } from '../cli/manage.js';
-import { daemonHolds } from '../cli/one-shot.js';
-import { checkLabel, takeManualSnapshot } from '../cli/snapshot.js';
-import { createCliLogger } from '../cli/cli-logger.js';
+import { listRecords, storeUsage, type ListedRecord } from '../client/list.js';
+import { runStoreOp } from '../client/store-op.js';
+import { daemonHolds } from '../client/one-shot.js';
+import { checkLabel, takeManualSnapshot } from '../client/snapshot.js';
+import { createCliLogger } from '../client/cli-logger.js';
 import { isDamaged, planDelete } from '../ops/delete.js';
 import { previewRestore } from '../ops/restore.js';
 import type { StoreOp } from '../ops/types.js';

@@ -2,7 +2,15 @@
  * The few error classes the CLI maps to exit codes (SPEC section 2):
  * 1 failed, 2 bad usage or bad config, 3 refused for safety.
  */
-import type { ConfigProblem } from '../config/types.js';
+/** One problem found in a config file, located for `FILE:LINE:COL key.path: message`. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted key path, e.g. `runs[0].backup.every` rendered as `runs.0.backup.every`. */
+  keyPath: string;
+  message: string;
+}
 
 export class CkptdError extends Error {
   readonly exitCode: number = 1;

@@ -1,17 +1,7 @@
 /** Small formatting helpers for people-facing output (logs, tables). */
 
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
-
-/** `1234567` → `1.2 MB` (powers of 1000, like `df -H` and disk vendors). */
-export function formatBytes(bytes: number): string {
-  let v = bytes;
-  let i = 0;
-  while (Math.abs(v) >= 1000 && i < UNITS.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${UNITS[i]}`;
-}
+/** Re-exported: pure, so the policy core can use it too. */
+export { formatBytes } from '../policy/format.js';
 
 /** `90500` → `1m 30s`; `450` → `450ms`. */
 export function formatDuration(ms: number): string {

@@ -6,8 +6,10 @@
  * entry's priority and stamps the time itself.
  */
 import winston from 'winston';
-import type { LogFormat, LogLevel } from '../config/types.js';
 import { isJournalStream } from './journal-stream.js';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type LogFormat = 'text' | 'json';
 
 export type LogFields = Record<string, unknown>;
 

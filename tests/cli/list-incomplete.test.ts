@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listRecords, renderRecord, renderTable } from '../../src/cli/list.js';
+import { listRecords, renderRecord, renderTable } from '../../src/client/list.js';
 import { runStatus } from '../../src/cli/status.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { put, runAndStore, scanAll, snap } from '../store/fixtures.js';

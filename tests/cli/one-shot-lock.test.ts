@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunConfig } from '../../src/config/types.js';
-import { withStoreLock } from '../../src/cli/one-shot.js';
+import { withStoreLock } from '../../src/client/one-shot.js';
 import { LockLostError } from '../../src/store/lock.js';
 import { listSnapshots } from '../../src/store/read-store.js';
 import { put, scanAll, snap } from '../store/fixtures.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bytesToCopy } from '../../src/daemon/run-actions.js';
+import { bytesToCopy } from '../../src/ops/run-actions.js';
 import { age, put, rewriteKeepingMtime, runAndStore, scanAll, snap } from '../store/fixtures.js';
 
 describe('bytesToCopy', () => {

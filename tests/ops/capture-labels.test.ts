@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { zeroConfig } from '../../src/config/zero-config.js';
 import type { RunConfig } from '../../src/config/types.js';
-import { captureSnapshot, exportSave, progressOf, scanRun } from '../../src/daemon/run-actions.js';
+import { captureSnapshot, exportSave, progressOf, scanRun } from '../../src/ops/run-actions.js';
 import { readProgress } from '../../src/progress/read-progress.js';
 import type { Logger } from '../../src/util/logger.js';
 import { age, put, runAndStore } from '../store/fixtures.js';

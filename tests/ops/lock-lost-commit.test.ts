@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
-import { captureSnapshot } from '../../src/daemon/run-actions.js';
+import { captureSnapshot } from '../../src/ops/run-actions.js';
 import { restoreSnapshot } from '../../src/ops/restore.js';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { acquireStoreLock, LockLostError } from '../../src/store/lock.js';

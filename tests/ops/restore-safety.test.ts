@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunConfig } from '../../src/config/types.js';
 import { zeroConfig } from '../../src/config/zero-config.js';
-import { captureSnapshot, scanRun } from '../../src/daemon/run-actions.js';
+import { captureSnapshot, scanRun } from '../../src/ops/run-actions.js';
 import { restoreSnapshot, type RestoreHooks } from '../../src/ops/restore.js';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { listSnapshots, readSnapshot } from '../../src/store/read-store.js';

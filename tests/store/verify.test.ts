@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { zeroConfig } from '../../src/config/zero-config.js';
 import type { RunConfig } from '../../src/config/types.js';
-import { applyRetention, captureSnapshot } from '../../src/daemon/run-actions.js';
+import { applyRetention, captureSnapshot } from '../../src/ops/run-actions.js';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { readDamagedMarker, recordVerification } from '../../src/store/damaged-marker.js';
 import { deleteSnapshot, sweepStore } from '../../src/store/delete-snapshot.js';

@@ -12,7 +12,7 @@ import { writeSnapshot } from '../store/write-snapshot.js';
 import { writeSave } from '../store/write-save.js';
 import { newestGoodSnapshot } from '../store/read-store.js';
 import { unchangedSince } from '../store/unchanged-since.js';
-import { applyPlan, planStore } from '../ops/retention.js';
+import { applyPlan, planStore } from './retention.js';
 import { detectModelType } from '../progress/model-type.js';
 import { readCapturedProgress } from '../progress/read-progress.js';
 import type { Logger } from '../util/logger.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getPath, parseKeyPath } from '../../src/progress/key-path.js';
+import { getPath, parseKeyPath } from '../../src/policy/key-path.js';
 
 const DOC = {
   state: { epoch: 3, nested: { deep: [10, 20, { x: 'y' }] } },
