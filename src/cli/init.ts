@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseConfigText } from '../config/load.js';
 import { renderStarterConfig, type InitPreset } from '../config/presets.js';
+import { writeFileAtomicSync } from '../store/durable.js';
 import { formatProblem, UsageError } from '../util/errors.js';
 
 export interface InitOptions {
@@ -30,8 +31,6 @@ export function runInit(opts: InitOptions): { path: string } {
     throw new UsageError(`cannot write a valid config for ${opts.dir}:\n${checked.problems.map(formatProblem).join('\n')}`);
   }
   fs.mkdirSync(path.dirname(opts.configPath), { recursive: true });
-  const tmp = `${opts.configPath}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: 0o644 });
-  fs.renameSync(tmp, opts.configPath);
+  writeFileAtomicSync(opts.configPath, text, { mode: 0o644, keepUmask: true });
   return { path: opts.configPath };
 }

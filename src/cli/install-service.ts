@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/types.js';
 import { execLine, renderUnit } from '../service/render-unit.js';
+import { writeFileAtomicSync } from '../store/durable.js';
 import { needsSharedTmp, writablePaths } from '../service/service-paths.js';
 import { SafetyError, UsageError } from '../util/errors.js';
 
@@ -159,9 +160,7 @@ export function installService(o: InstallServiceOptions): InstallServiceResult {
     throw new SafetyError(`${unitPath} exists and differs from the unit for this install; compare with \`ckptd install-service --dry-run\`, then replace it with --force`);
   }
   fs.mkdirSync(unitDir, { recursive: true });
-  const tmp = path.join(unitDir, `.${unitFile}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, text, { mode: 0o644 });
-  fs.renameSync(tmp, unitPath);
+  writeFileAtomicSync(unitPath, text, { mode: 0o644, keepUmask: true });
   return { unitPath, text, outcome: existing === null ? 'created' : 'replaced', nextSteps: next, warnings };
 }
 

@@ -27,7 +27,7 @@ import { planRestore, type RestorePlan, type TargetFile } from '../policy/plan-r
 import { readProgress } from '../progress/read-progress.js';
 import { captureFile, SMALL_FILE } from '../store/capture-file.js';
 import { HASH_WORKERS } from '../store/hash-workers.js';
-import { fsyncDir } from '../store/durable.js';
+import { commitStaged, syncDirs } from '../store/durable.js';
 import { isSafeRelPath } from '../store/layout.js';
 import { assertStillInside, walkInside } from '../store/safe-dir.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
@@ -131,17 +131,17 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     throw err;
   }
   const signal = signalOfHeldLock(run.store);
+  const renamedIn = new Set<string>();
   try {
-    await commitStaged(root, staging, result, signal);
+    await commitAll(root, staging, result, signal, renamedIn);
     await removeExtra(root, plan.remove, entries, result, signal);
   } catch (err) {
     if (!(err instanceof SafetyError)) throw err;
     const before = result.preRestoreId !== null ? `; the state before it is snapshot ${result.preRestoreId} (pre-restore)` : '';
     throw new SafetyError(`${err.message}. The restore of ${snapshot.id} stopped after writing ${result.written.length} of ${staging.files.length} file(s)${before}`);
   }
-  for (const d of new Set([...staging.files.map((s) => path.dirname(s.final)), ...result.removed.map((r) => path.dirname(path.join(root, r)))])) {
-    await fsyncDir(d).catch(() => undefined);
-  }
+  for (const r of result.removed) renamedIn.add(path.dirname(path.join(root, r)));
+  await syncRestored(renamedIn);
   return result;
 }
 
@@ -179,22 +179,34 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   const root = await fsp.realpath(to);
   const staging = await stageAll(opts.snapshot, opts.snapshot.files, root, opts.onProgress);
   const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
-  await commitStaged(root, staging, result, undefined);
+  const renamedIn = new Set<string>();
+  await commitAll(root, staging, result, undefined, renamedIn);
+  await syncRestored(renamedIn);
   return result;
 }
 
+/** fsyncs the folders the restore renamed into or removed from; one removed meanwhile is skipped. */
+async function syncRestored(dirs: Set<string>): Promise<void> {
+  for (const d of dirs) {
+    await syncDirs([d]).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') throw err;
+    });
+  }
+}
+
 /**
- * Renames every staged file over its target, recording it, each after checking no folder on its
+ * Renames every staged file over its target (`commitStaged`, its folder added to `renamedIn` for
+ * the caller to fsync once all are in place), recording it, each after checking no folder on its
  * path became a symlink, and that the store lock (`signal`) is still held (a lost lock stops it
  * with `LockLostError`); on any failure the temp files not yet renamed are removed (`discard`).
  */
-async function commitStaged(root: string, staging: Staging, result: RestoreResult, signal: AbortSignal | undefined): Promise<void> {
+async function commitAll(root: string, staging: Staging, result: RestoreResult, signal: AbortSignal | undefined, renamedIn: Set<string>): Promise<void> {
   try {
     for (const s of staging.files) {
       const dir = await walkInside(root, path.posix.dirname(s.file.path));
       if (dir === null) throw new SafetyError(`refusing to write ${s.file.path}: its folder vanished from ${root} while the restore ran`);
       assertLockHeld(signal);
-      await fsp.rename(s.tmp, s.final);
+      await commitStaged(s.tmp, s.final, { deferSync: renamedIn });
       result.written.push(s.file.path);
       result.bytesWritten += s.file.size;
       await assertStillInside(root, dir);

@@ -4,7 +4,7 @@
  */
 import fsp from 'node:fs/promises';
 import { idTime, isValidId, newId } from './ids.js';
-import { saveRecordsDir, snapshotsDir, stagingRoot, trashRoot } from './layout.js';
+import { pendingSaveRecordId, saveRecordsDir, snapshotsDir, stagingRoot, trashRoot } from './layout.js';
 
 /**
  * A fresh id for a snapshot or save made at `now`: never one the store uses (snapshots, saves,
@@ -17,7 +17,8 @@ export async function allocateId(store: string, now: number): Promise<string> {
     for (const name of await names(dir)) if (isValidId(name)) used.add(name);
   }
   for (const name of await names(saveRecordsDir(store))) {
-    const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';
+    // A pending record (a save interrupted before its commit) still holds its id until swept.
+    const id = pendingSaveRecordId(name) ?? (name.endsWith('.json') ? name.slice(0, -'.json'.length) : '');
     if (isValidId(id)) used.add(id);
   }
   let newest: string | null = null;

@@ -5,7 +5,7 @@
  * `snapshot.json` is never rewritten to flag one.
  */
 import fsp from 'node:fs/promises';
-import { fsyncDir, writeFileAtomic } from './durable.js';
+import { ensureDirDurable, fsyncDir, writeFileAtomic } from './durable.js';
 import { isValidId } from './ids.js';
 import { DIR_MODE, damagedDir, damagedMarkerFile, saveRecordFile, snapshotMetaFile } from './layout.js';
 import type { ChangedFile, VerifyResult } from './verify-snapshot.js';
@@ -47,7 +47,7 @@ export async function recordVerification(store: string, result: VerifyResult, no
     changed: result.changed,
     extra: result.extra,
   };
-  await fsp.mkdir(damagedDir(store), { recursive: true, mode: DIR_MODE });
+  await ensureDirDurable(damagedDir(store), { mode: DIR_MODE });
   await writeFileAtomic(damagedMarkerFile(store, result.id), `${JSON.stringify(marker, null, 2)}\n`);
   return earlier ? 'still-damaged' : 'marked';
 }

@@ -7,7 +7,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { clearDamaged } from './damaged-marker.js';
-import { fsyncDir, removeTree } from './durable.js';
+import { commitStaged, fsyncDir, removeTree, TargetExistsError } from './durable.js';
 import { isValidId } from './ids.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import {
@@ -17,6 +17,8 @@ import {
   damagedMarkerFile,
   defaultSavesDir,
   isSafeRelPath,
+  pendingSaveRecordFile,
+  pendingSaveRecordId,
   saveRecordFile,
   saveRecordsDir,
   snapshotDir,
@@ -195,11 +197,17 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
  * Removes what interrupted work left in the store: everything in `.staging/` and `.trash/`,
  * `.ckptd-tmp-*` temp files in the store, `save-records/`, `damaged/`, `saves/` and each of
  * `saveDirs` (the runs' `save.to`), and damaged markers (`damaged/<id>.json`) of snapshots and
- * saves that no longer exist. Returns the absolute paths removed, for the log. Call it at start-up
- * while holding the lock (no write is in progress then).
+ * saves that no longer exist. A save interrupted between its export's rename and its record's
+ * commit left a pending record (`save-records/.ckptd-tmp-pending-<id>.json`, see `writeSave`):
+ * when something is at the path it names, the export is complete (it is renamed there only once
+ * fsynced), so the record is committed and listed in `completed`; otherwise the pending record is
+ * removed with the other temp names. Nothing without ckptd's temp prefix is ever removed. Returns
+ * the absolute paths removed, for the log. Call it at start-up while holding the lock (no write is
+ * in progress then).
  */
-export async function sweepStore(store: string, saveDirs: string[] = []): Promise<{ removed: string[] }> {
+export async function sweepStore(store: string, saveDirs: string[] = []): Promise<{ removed: string[]; completed: string[] }> {
   const removed: string[] = [];
+  const completed = await completePendingSaves(store);
   for (const dir of [stagingRoot(store), trashRoot(store)]) {
     for (const name of await readdirOrEmpty(dir)) {
       await removeTree(path.join(dir, name));
@@ -222,7 +230,38 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
     await fsp.rm(damagedMarkerFile(store, id), { force: true });
     removed.push(damagedMarkerFile(store, id));
   }
-  return { removed };
+  return { removed, completed };
+}
+
+/**
+ * Commits each pending save record whose export is in place (see `sweepStore`); returns the records
+ * committed. One whose export never appeared, or that is not a readable record of its id, is left
+ * for the temp sweep that follows.
+ */
+async function completePendingSaves(store: string): Promise<string[]> {
+  const completed: string[] = [];
+  for (const name of await readdirOrEmpty(saveRecordsDir(store))) {
+    const id = pendingSaveRecordId(name);
+    if (id === null || !isValidId(id)) continue;
+    const pending = pendingSaveRecordFile(store, id);
+    let target: unknown;
+    try {
+      const m = JSON.parse(await fsp.readFile(pending, 'utf8')) as Partial<SaveMeta>;
+      target = m.id === id && m.kind === 'save' ? m.path : null;
+    } catch {
+      continue;
+    }
+    if (typeof target !== 'string' || !path.isAbsolute(target)) continue;
+    if (!(await fsp.lstat(target).then(() => true, () => false))) continue;
+    try {
+      await commitStaged(pending, saveRecordFile(store, id), { noReplace: true });
+      completed.push(saveRecordFile(store, id));
+    } catch (err) {
+      // A record of that id exists already: it is the one that counts, the pending copy is swept.
+      if (!(err instanceof TargetExistsError)) throw err;
+    }
+  }
+  return completed;
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {

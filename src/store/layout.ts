@@ -2,8 +2,8 @@
  * Where everything lives in a store (see `types.ts` for the layout) and how a store is created.
  * Every path helper takes an id already checked with `isValidId`; none touches the file system.
  */
-import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { ensureDirDurable } from './durable.js';
 
 /** Mode of every folder ckptd creates: no group or other write. */
 export const DIR_MODE = 0o755;
@@ -56,6 +56,23 @@ export function saveRecordFile(store: string, id: string): string {
   return path.join(store, 'save-records', `${id}.json`);
 }
 
+/** The name prefix of a save record not yet committed (see `pendingSaveRecordFile`). */
+const PENDING_RECORD_PREFIX = `${TEMP_PREFIX}pending-`;
+
+/**
+ * `<store>/save-records/.ckptd-tmp-pending-<id>.json`: the record of a save being written, under a
+ * hidden temp name that readers skip. `writeSave` writes it before the export becomes visible and
+ * renames it to `<id>.json` after, so a crash in between leaves it naming the export (see `sweepStore`).
+ */
+export function pendingSaveRecordFile(store: string, id: string): string {
+  return path.join(store, 'save-records', `${PENDING_RECORD_PREFIX}${id}.json`);
+}
+
+/** The id in a pending save record's file name, or null when `name` is not one (the id is not checked). */
+export function pendingSaveRecordId(name: string): string | null {
+  return name.startsWith(PENDING_RECORD_PREFIX) && name.endsWith('.json') ? name.slice(PENDING_RECORD_PREFIX.length, -'.json'.length) : null;
+}
+
 /**
  * `<store>/damaged`: one marker per snapshot or save that failed `ckptd verify`. Kept apart from
  * `snapshot.json`, which is never rewritten once the snapshot is visible.
@@ -101,34 +118,13 @@ export const STORE_DIR_MODE = 0o700;
  * Creates the store and its `snapshots/`, `save-records/` and `.staging/` folders when missing.
  * The store folder and any missing folder above it are created `STORE_DIR_MODE` (0700) whatever the
  * umask; the folders inside it `DIR_MODE` less the umask. Existing folders are left as they are.
+ * Each folder created is made durable (its parent is fsynced), so what is later committed into it
+ * cannot vanish with it at a power loss.
  */
 export async function ensureStore(store: string): Promise<void> {
-  for (const dir of await missingFolders(store)) {
-    try {
-      await fsp.mkdir(dir, { mode: STORE_DIR_MODE });
-    } catch (err) {
-      // Created meanwhile by someone else: theirs, so its mode is theirs too.
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw err;
-    }
-    await fsp.chmod(dir, STORE_DIR_MODE);
-  }
+  await ensureDirDurable(store, { mode: STORE_DIR_MODE, exactMode: true });
   for (const dir of [snapshotsDir(store), saveRecordsDir(store), stagingRoot(store)]) {
-    await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
-  }
-}
-
-/** `dir` and its ancestors that do not exist, outermost first. */
-async function missingFolders(dir: string): Promise<string[]> {
-  const missing: string[] = [];
-  for (let cur = path.resolve(dir); ; cur = path.dirname(cur)) {
-    try {
-      await fsp.stat(cur);
-      return missing.reverse();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || cur === path.dirname(cur)) throw err;
-      missing.push(cur);
-    }
+    await ensureDirDurable(dir, { mode: DIR_MODE });
   }
 }
 

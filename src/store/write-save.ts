@@ -1,7 +1,10 @@
 /**
  * Exporting a run's model files as a save: into `save.to`, under a name that says what it is
- * (`<prefix><run>-e<epoch>-s<step>-<id>.<ext>`), written under a temp name and renamed into place,
- * with its record in `<store>/save-records/<id>.json` written once the export is in place.
+ * (`<prefix><run>-e<epoch>-s<step>-<id>.<ext>`). In order: the export under a temp name
+ * (`.ckptd-tmp-<id>[.ext]`, fsynced), its record under a pending name
+ * (`save-records/.ckptd-tmp-pending-<id>.json`), the export renamed into place, then the record
+ * renamed to `<store>/save-records/<id>.json`. A crash at any point leaves temp names (swept) or a
+ * pending record naming a complete export (completed by `sweepStore`), never an export without a record.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -11,11 +14,11 @@ import { saveFileName } from '../policy/save-file-name.js';
 import type { Progress } from '../policy/types.js';
 import { allocateId } from './allocate-id.js';
 import { captureFile } from './capture-file.js';
-import { fsyncDir, removeTree, writeFileAtomic } from './durable.js';
+import { commitStaged, ensureDirDurable, fsyncDir, removeTree, writeFileAtomic } from './durable.js';
 import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
-import { DIR_MODE, TEMP_PREFIX, ensureStore, isSafeRelPath, saveRecordFile, snapshotFilesDir } from './layout.js';
+import { DIR_MODE, TEMP_PREFIX, ensureStore, isSafeRelPath, pendingSaveRecordFile, saveRecordFile, snapshotFilesDir } from './layout.js';
 import type { ManifestEntry, SaveMeta, ScanEntry, SnapshotMeta } from './types.js';
 
 /** What `writeSave` exports, where to, and the facts its record carries. */
@@ -61,9 +64,10 @@ export interface WriteSaveOptions {
  * single file its bytes are at `path` itself, for a folder at `path/<files[].path>`.
  *
  * Nothing outside `saveTo` and the store is written; an existing file is never replaced. Throws
- * when no model file matches, naming the globs. The record is written after the export is in
- * place; if that fails the export is removed again. Once the store lock is lost (`signal`) it
- * throws `LockLostError` and leaves neither the export nor a record.
+ * when no model file matches, naming the globs. The record is written (pending) before the export
+ * is put in place and committed after; if anything before that commit fails, the export and the
+ * pending record are removed again. Once the store lock is lost (`signal`) it throws
+ * `LockLostError` and leaves neither the export nor a record.
  */
 export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
   const models = selectModelFiles(opts.entries, opts.files, opts.runDir);
@@ -74,10 +78,11 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
   const single = models.length === 1;
   const ext = single ? path.posix.extname(models[0]!.path) : '';
   const base = saveBaseName(opts.prefix, opts.runName, opts.progress, id);
-  await fsp.mkdir(opts.saveTo, { recursive: true, mode: DIR_MODE });
+  await ensureDirDurable(opts.saveTo, { mode: DIR_MODE });
   const saveTo = path.resolve(opts.saveTo);
   const tmp = path.join(saveTo, `${TEMP_PREFIX}${id}${ext}`);
   const final = path.join(saveTo, `${base}${ext}`);
+  const pending = pendingSaveRecordFile(opts.store, id);
 
   const runReal = await fsp.realpath(opts.runDir);
   const from = opts.from !== null && isValidId(opts.from.id) && opts.from.damaged !== true ? opts.from : null;
@@ -110,11 +115,6 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
       for (const d of ordered) await fsyncDir(path.join(tmp, d));
       await fsyncDir(tmp);
     }
-    assertLockHeld(signal);
-    await placeNoReplace(tmp, final, single);
-    placed = true;
-    await fsyncDir(saveTo);
-
     const meta: SaveMeta = {
       id,
       run: opts.runName,
@@ -135,11 +135,21 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
       from_snapshot: from?.id ?? null,
       format: 1,
     };
+    // The record first, under a hidden name, so that the export is never visible without a record
+    // naming it: a crash after the export's rename leaves this pending record, and `sweepStore`
+    // completes it (a crash before leaves only temp names, which it removes).
+    await writeFileAtomic(pending, `${JSON.stringify(meta, null, 2)}\n`);
     assertLockHeld(signal);
-    await writeFileAtomic(saveRecordFile(opts.store, id), `${JSON.stringify(meta, null, 2)}\n`);
+    await commitStaged(tmp, final, { noReplace: true });
+    placed = true;
+    assertLockHeld(signal);
+    await commitStaged(pending, saveRecordFile(opts.store, id), { noReplace: true });
     return meta;
   } catch (err) {
+    // The record is in place (only its folder's fsync failed): the save exists, nothing is taken back.
+    if (placed && (await fsp.lstat(saveRecordFile(opts.store, id)).then(() => true, () => false))) throw err;
     await removeTree(tmp).catch(() => undefined);
+    await fsp.rm(pending, { force: true }).catch(() => undefined);
     // Only what this call just put in place (its name carries the new id) is removed.
     if (placed) await removeTree(final).catch(() => undefined);
     throw err;
@@ -195,25 +205,4 @@ async function copyStored(src: string, dst: string, size: number, mode: number):
     await fsp.rm(dst, { force: true }).catch(() => undefined);
     throw withPath(err, 'exporting', dst);
   }
-}
-
-/**
- * Moves `tmp` to `final` without ever replacing something already there: a file by link + unlink
- * (link fails when `final` exists), a folder by rename after checking `final` is free.
- */
-async function placeNoReplace(tmp: string, final: string, isFile: boolean): Promise<void> {
-  if (isFile) {
-    try {
-      await fsp.link(tmp, final);
-      await fsp.unlink(tmp);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw new Error(`${final} already exists; not replacing it`);
-      // File systems without hard links (FAT, some network mounts) fall through to rename.
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw withPath(err, 'placing', final);
-    }
-  }
-  if (await fsp.lstat(final).then(() => true, () => false)) throw new Error(`${final} already exists; not replacing it`);
-  await fsp.rename(tmp, final);
 }

@@ -9,12 +9,12 @@ import path from 'node:path';
 import type { Progress } from '../policy/types.js';
 import { allocateId } from './allocate-id.js';
 import { captureState } from './capture-state.js';
-import { fsyncDir, removeTree } from './durable.js';
+import { commitStaged, fsyncDir, removeTree, syncDirs } from './durable.js';
 import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
 import type { OpenWriter } from './open-writers.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
-import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, snapshotsDir, stagingRoot } from './layout.js';
+import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
 import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
 
@@ -104,6 +104,8 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
   // Not recursive: the staging folder must be new, so no two writers ever share one.
   await fsp.mkdir(stage, { mode: DIR_MODE });
   let meta: SnapshotMeta;
+  // Filled by the rename: `snapshots/` and `.staging/`, fsynced once the snapshot is visible.
+  const renamed = new Set<string>();
   try {
     await fsp.chmod(stage, DIR_MODE);
     const filesDir = path.join(stage, 'files');
@@ -151,17 +153,15 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
     };
     await writeNewFile(path.join(stage, 'snapshot.json'), `${JSON.stringify(meta, null, 2)}\n`, 0o444);
     await fsyncDir(stage);
-    // rename(2) would silently replace an empty folder of the same name; ids are unique, but be sure.
-    if (await fsp.lstat(final).then(() => true, () => false)) throw new Error(`${final} already exists`);
     assertLockHeld(signal);
-    await fsp.rename(stage, final);
+    // rename(2) would silently replace an empty folder of the same name; ids are unique, but be sure.
+    await commitStaged(stage, final, { noReplace: true, deferSync: renamed });
   } catch (err) {
     await removeTree(stage).catch(() => undefined);
     throw err;
   }
-  // The snapshot is complete and visible from here on; these make the rename itself durable.
-  await fsyncDir(snapshotsDir(opts.store));
-  await fsyncDir(stagingRoot(opts.store));
+  // The snapshot is complete and visible from here on; this makes the rename itself durable.
+  await syncDirs(renamed);
   return meta;
 }
 
