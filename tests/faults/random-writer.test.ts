@@ -162,7 +162,7 @@ describe('captures against a randomized in-place writer', () => {
         if (fs.readFileSync(file).includes(SECRET)) problems.push(`${where}: ${rel} holds bytes from outside the run`);
         if (rel === 'progress.json') continue;
         const p = trainerFileProblem(file, rel);
-        if (p !== null) problems.push(`${where}: ${p}`);
+        if (p !== null) problems.push(`${where}: ${p} (stored ${fs.statSync(file).size} bytes; manifest ${JSON.stringify(meta.files.find((f) => f.path === rel))})`);
       }
       const progressFile = path.join(meta.path, 'progress.json');
       const stored = fs.existsSync(progressFile) ? (JSON.parse(fs.readFileSync(progressFile, 'utf8')) as { epoch: number }).epoch : null;
