@@ -19,7 +19,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 export async function buildStore(): Promise<string> {
   const out = await fsp.mkdtemp(path.join(os.tmpdir(), 'ckptd-store-child-'));
   const store = fs.readdirSync(path.join(ROOT, 'src/store')).filter((n) => n.endsWith('.ts'));
-  const files = [...store.map((n) => `src/store/${n}`), 'src/util/errors.ts', 'src/util/run-pools.ts', 'src/policy/types.ts'];
+  const files = [...store.map((n) => `src/store/${n}`), 'src/util/errors.ts', 'src/util/run-pools.ts', 'src/util/proc-stat.ts', 'src/policy/types.ts', 'src/policy/save-file-name.ts', 'src/policy/format.ts', 'src/policy/hot-files.ts'];
   for (const rel of files) {
     const js = ts.transpileModule(fs.readFileSync(path.join(ROOT, rel), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
