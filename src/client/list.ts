@@ -24,7 +24,7 @@ export async function listRecords(run: RunConfig, kind: string | undefined): Pro
   const picked = all
     .filter((r) => kind === undefined || r.kind === kind)
     .sort((a, b) => (a.created === b.created ? (a.id < b.id ? 1 : -1) : a.created < b.created ? 1 : -1));
-  return Promise.all(picked.map(async ({ files: _files, ...rest }, i) => ({ ...rest, own_bytes: await freedBy([picked[i]!]) })));
+  return Promise.all(picked.map(async ({ files: _files, ...rest }, i) => ({ ...rest, own_bytes: await freedBy(run.store, [picked[i]!]) })));
 }
 
 /** A `list` item: the record without its manifest, plus `own_bytes`, what deleting it alone would free. */
@@ -35,7 +35,7 @@ export async function storeUsage(run: RunConfig): Promise<{ records: number; dis
   const all: RecordMeta[] = [...(await listSnapshots(run.store)), ...(await listSaves(run.store))];
   // Records are read in parallel; each inode counts once.
   const inodes = new Map<string, number>();
-  for (const files of await Promise.all(all.map(storedInodes))) for (const f of files) inodes.set(f.key, f.size);
+  for (const files of await Promise.all(all.map((r) => storedInodes(run.store, r)))) for (const f of files) inodes.set(f.key, f.size);
   let disk = 0;
   for (const size of inodes.values()) disk += size;
   return { records: all.length, diskBytes: disk, apparentBytes: all.reduce((n, r) => n + r.bytes, 0) };

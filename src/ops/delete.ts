@@ -3,10 +3,9 @@
  * the deletion would leave the run without any good (undamaged) snapshot. Reports what it frees:
  * a stored file shared with a snapshot that stays (hard link) frees nothing.
  */
-import fsp from 'node:fs/promises';
-import path from 'node:path';
-import { deleteSave, deleteSnapshot } from '../store/delete-snapshot.js';
-import { listSnapshots, resolveId } from '../store/read-store.js';
+import type { StoredUnit } from '../store/footprint.js';
+import { storeOf, type StoreRef } from '../store/local-store.js';
+import type { Store } from '../store/store.js';
 import type { RecordMeta } from '../store/types.js';
 import { SafetyError } from '../util/errors.js';
 
@@ -25,14 +24,15 @@ export function isDamaged(meta: RecordMeta): boolean {
  * Resolves every id (all or nothing: an unknown id deletes nothing), checks the last-good-snapshot
  * rule, and measures what deleting them frees. Throws `SafetyError` when the rule refuses.
  */
-export async function planDelete(store: string, ids: string[], force: boolean): Promise<DeletePlan> {
+export async function planDelete(ref: StoreRef, ids: string[], force: boolean): Promise<DeletePlan> {
+  const store = storeOf(ref);
   const records: RecordMeta[] = [];
   for (const id of ids) {
-    const r = await resolveId(store, id);
+    const r = await store.resolve(id);
     if (!records.some((x) => x.id === r.id)) records.push(r);
   }
   const doomed = new Set(records.map((r) => r.id));
-  const snapshots = await listSnapshots(store);
+  const snapshots = await store.listSnapshots();
   const goodLeft = snapshots.filter((s) => !doomed.has(s.id) && !isDamaged(s));
   const goodDoomed = records.filter((r) => r.kind !== 'save' && !isDamaged(r));
   if (!force && goodLeft.length === 0 && goodDoomed.length > 0) {
@@ -40,65 +40,47 @@ export async function planDelete(store: string, ids: string[], force: boolean): 
       `refusing to delete ${goodDoomed.map((r) => r.id).join(', ')}: no good snapshot of this run would remain; pass --force to delete anyway`,
     );
   }
-  return { records, freedBytes: await freedBy(records) };
+  return { records, freedBytes: await freedBy(store, records) };
 }
 
 /**
  * Deletes the planned records; returns the ids deleted and what saves left in place. `saveTo` is
  * the run's `save.to` (see `deleteSave`). The caller holds the lock.
  */
-export async function executeDelete(store: string, plan: DeletePlan, saveTo: string | null): Promise<{ deleted: string[]; kept: { path: string; reason: string }[] }> {
+export async function executeDelete(ref: StoreRef, plan: DeletePlan, saveTo: string | null): Promise<{ deleted: string[]; kept: { path: string; reason: string }[] }> {
+  const store = storeOf(ref);
   const deleted: string[] = [];
   const kept: { path: string; reason: string }[] = [];
   for (const r of plan.records) {
-    if (r.kind === 'save') {
-      const res = await deleteSave(store, r.id, { saveTo });
-      kept.push(...res.kept);
-    } else {
-      await deleteSnapshot(store, r.id);
-    }
+    const res = await store.remove(r.id, { saveTo });
+    kept.push(...res.kept);
     deleted.push(r.id);
   }
   return { deleted, kept };
 }
 
 /**
- * Bytes freed by deleting `records` together: a stored file (and a snapshot's `snapshot.json`) is
- * freed when every hard link to its inode lies in the deleted set (link count = links seen among them).
+ * Bytes freed by deleting `records` of `store` together: a stored unit (a file, and a snapshot's
+ * metadata) is freed when every reference to it lies in the deleted set (see `Store.storedUnits`).
  */
-export async function freedBy(records: RecordMeta[]): Promise<number> {
+export async function freedBy(ref: StoreRef, records: RecordMeta[]): Promise<number> {
   let freed = 0;
-  for (const v of (await inodesOf(records)).values()) if (v.seen >= v.nlink) freed += v.size;
+  for (const v of (await unitsOf(storeOf(ref), records)).values()) if (v.seen >= v.nlink) freed += v.size;
   return freed;
 }
 
-/** One stored file of a record as the disk sees it: its inode (`dev:ino`), size and link count. */
-export interface StoredInode {
-  key: string;
-  size: number;
-  links: number;
+/** One stored unit of a record: its identity, size and reference count (for a local store: inode, size, link count). */
+export type StoredInode = StoredUnit;
+
+/** What record `r` holds in `store` (see `Store.storedUnits`). */
+export async function storedInodes(ref: StoreRef, r: RecordMeta): Promise<StoredInode[]> {
+  return storeOf(ref).storedUnits(r);
 }
 
-/**
- * The files a record holds on disk: a snapshot's files and its `snapshot.json`; a save's exported
- * file, or the files of its exported folder. The one place that knows what deleting a record frees.
- */
-export async function storedInodes(r: RecordMeta): Promise<StoredInode[]> {
-  const single = r.kind === 'save' && (await fsp.lstat(r.path).catch(() => null))?.isFile() === true;
-  const files = single ? [r.path] : r.files.map((f) => path.join(r.path, f.path));
-  if (r.kind !== 'save') files.push(path.join(path.dirname(r.path), 'snapshot.json'));
-  const out: StoredInode[] = [];
-  for (const file of files) {
-    const st = await fsp.lstat(file, { bigint: true }).catch(() => null);
-    if (st?.isFile()) out.push({ key: `${st.dev}:${st.ino}`, size: Number(st.size), links: Number(st.nlink) });
-  }
-  return out;
-}
-
-/** Every inode of `records`, with how many of their files link to it. Records are read in parallel. */
-async function inodesOf(records: RecordMeta[]): Promise<Map<string, { size: number; nlink: number; seen: number }>> {
+/** Every unit of `records`, with how many of their files refer to it. Records are read in parallel. */
+async function unitsOf(store: Store, records: RecordMeta[]): Promise<Map<string, { size: number; nlink: number; seen: number }>> {
   const inodes = new Map<string, { size: number; nlink: number; seen: number }>();
-  for (const files of await Promise.all(records.map(storedInodes))) {
+  for (const files of await Promise.all(records.map((r) => store.storedUnits(r)))) {
     for (const f of files) {
       const cur = inodes.get(f.key) ?? { size: f.size, nlink: f.links, seen: 0 };
       cur.seen++;

@@ -16,7 +16,7 @@ import { isDamaged, storedInodes } from './delete.js';
 /** The snapshots of a store as retention sees them, with each stored file's inode and link count. */
 export async function retentionItems(store: string): Promise<RetentionItem[]> {
   const snapshots = await listSnapshots(store);
-  return Promise.all(snapshots.map(async (s) => ({ ...itemOf(s), files: await storedInodes(s) })));
+  return Promise.all(snapshots.map(async (s) => ({ ...itemOf(s), files: await storedInodes(store, s) })));
 }
 
 function itemOf(s: SnapshotMeta): RetentionItem {

@@ -95,6 +95,33 @@ export interface WriteSnapshotOptions {
  * The caller holds the store's lock.
  */
 export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<SnapshotMeta> {
+  return (await stageSnapshot(opts)).commit();
+}
+
+/**
+ * A snapshot written in full under `<store>/.staging/<id>/` (files and `snapshot.json`, fsynced) and
+ * not yet visible: `commit` makes it visible in one rename, `abandon` removes it. One abandoned
+ * without either (a crash, a kill) stays invisible and is removed by `sweepStore`.
+ */
+export interface StagedSnapshot {
+  readonly id: string;
+  /** The metadata `commit` makes visible (and returns). */
+  readonly meta: SnapshotMeta;
+  /**
+   * Checks the lock (`LockLostError`), renames the staged folder into `snapshots/` (never replacing
+   * anything) and makes the rename durable. On an error before the rename the staged folder is
+   * removed and nothing is visible. Once it resolved, calling it again throws.
+   */
+  commit(): Promise<SnapshotMeta>;
+  /** Removes the staged folder; nothing becomes visible. Idempotent; a no-op after `commit`. */
+  abandon(): Promise<void>;
+}
+
+/**
+ * The first half of `writeSnapshot`: everything but the rename into `snapshots/` (see there for
+ * what is captured and how). On any error the staging folder is removed and the error rethrown.
+ */
+export async function stageSnapshot(opts: WriteSnapshotOptions): Promise<StagedSnapshot> {
   const signal = opts.signal ?? signalOfHeldLock(opts.store);
   assertLockHeld(signal);
   await ensureStore(opts.store);
@@ -104,8 +131,6 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
   // Not recursive: the staging folder must be new, so no two writers ever share one.
   await fsp.mkdir(stage, { mode: DIR_MODE });
   let meta: SnapshotMeta;
-  // Filled by the rename: `snapshots/` and `.staging/`, fsynced once the snapshot is visible.
-  const renamed = new Set<string>();
   try {
     await fsp.chmod(stage, DIR_MODE);
     const filesDir = path.join(stage, 'files');
@@ -153,16 +178,40 @@ export async function writeSnapshot(opts: WriteSnapshotOptions): Promise<Snapsho
     };
     await writeNewFile(path.join(stage, 'snapshot.json'), `${JSON.stringify(meta, null, 2)}\n`, 0o444);
     await fsyncDir(stage);
-    assertLockHeld(signal);
-    // rename(2) would silently replace an empty folder of the same name; ids are unique, but be sure.
-    await commitStaged(stage, final, { noReplace: true, deferSync: renamed });
   } catch (err) {
     await removeTree(stage).catch(() => undefined);
     throw err;
   }
-  // The snapshot is complete and visible from here on; this makes the rename itself durable.
-  await syncDirs(renamed);
-  return meta;
+  const staged = meta;
+  let state: 'staged' | 'committing' | 'committed' | 'abandoned' = 'staged';
+  return {
+    id,
+    meta: staged,
+    async commit(): Promise<SnapshotMeta> {
+      if (state !== 'staged') throw new Error(`snapshot ${id} is ${state}, it cannot be committed`);
+      state = 'committing';
+      // Filled by the rename: `snapshots/` and `.staging/`, fsynced once the snapshot is visible.
+      const renamed = new Set<string>();
+      try {
+        assertLockHeld(signal);
+        // rename(2) would silently replace an empty folder of the same name; ids are unique, but be sure.
+        await commitStaged(stage, final, { noReplace: true, deferSync: renamed });
+      } catch (err) {
+        state = 'abandoned';
+        await removeTree(stage).catch(() => undefined);
+        throw err;
+      }
+      state = 'committed';
+      // The snapshot is complete and visible from here on; this makes the rename itself durable.
+      await syncDirs(renamed);
+      return staged;
+    },
+    async abandon(): Promise<void> {
+      if (state === 'committed' || state === 'committing') return;
+      state = 'abandoned';
+      await removeTree(stage);
+    },
+  };
 }
 
 /** Writes a new file (fails if it exists) with `mode`, fsynced. */

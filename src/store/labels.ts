@@ -1,0 +1,33 @@
+/**
+ * Renaming, re-noting, pinning and unpinning a record of a local store: its `snapshot.json` (or save
+ * record) is rewritten atomically with only those fields changed; every other field stays byte for
+ * byte, and the file keeps its mode.
+ */
+import fsp from 'node:fs/promises';
+import { writeFileAtomic } from './durable.js';
+import { isValidId } from './ids.js';
+import { saveRecordFile, snapshotMetaFile } from './layout.js';
+import type { RecordKind } from './types.js';
+
+/** The labels a person may change; a field left undefined is kept. */
+export interface LabelChange {
+  name?: string | null;
+  notes?: string | null;
+  pinned?: boolean;
+}
+
+/**
+ * Applies `change` to the record `id` of kind `kind` (a snapshot's `snapshot.json` or a save's
+ * record). Throws when the file does not describe `id`. The caller holds the lock.
+ */
+export async function writeLabels(store: string, id: string, kind: RecordKind, change: LabelChange): Promise<void> {
+  if (!isValidId(id)) throw new Error(`refusing to label ${JSON.stringify(id)}: not a valid id`);
+  const file = kind === 'save' ? saveRecordFile(store, id) : snapshotMetaFile(store, id);
+  const raw = JSON.parse(await fsp.readFile(file, 'utf8')) as Record<string, unknown>;
+  if (raw.id !== id) throw new Error(`${file} does not describe ${id}; not changing it`);
+  if (change.name !== undefined) raw.name = change.name;
+  if (change.notes !== undefined) raw.notes = change.notes;
+  if (change.pinned !== undefined) raw.pinned = change.pinned;
+  const mode = (await fsp.stat(file)).mode & 0o777;
+  await writeFileAtomic(file, `${JSON.stringify(raw, null, 2)}\n`, { mode });
+}

@@ -1,0 +1,91 @@
+/**
+ * The local store (SPEC section 5) behind the `Store` interface: an adapter over the functions
+ * that read and write the folder layout (`read-store`, `write-snapshot`, `write-save`,
+ * `delete-snapshot`, `labels`, `verify-snapshot`, `damaged-marker`, `lock`, `footprint`,
+ * `store-signature`). No behaviour of its own beyond choosing which of them to call.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { recordVerification } from './damaged-marker.js';
+import { deleteSave, deleteSnapshot, sweepStore } from './delete-snapshot.js';
+import { storedUnits } from './footprint.js';
+import { isValidId } from './ids.js';
+import { writeLabels } from './labels.js';
+import { isSafeRelPath, saveRecordFile, snapshotDir, snapshotFilesDir } from './layout.js';
+import { acquireStoreLock } from './lock.js';
+import { findBroken, listSaves, listSnapshots, newestGoodSnapshot, resolveId } from './read-store.js';
+import type { CommitSaveOptions, RemoveOptions, RemoveResult, StageSnapshotOptions, Store, StoreRecord } from './store.js';
+import { localSignature, watchLocalActivity } from './store-signature.js';
+import type { RecordMeta } from './types.js';
+import { verifySave, verifySnapshot } from './verify-snapshot.js';
+import { writeSave } from './write-save.js';
+import { stageSnapshot } from './write-snapshot.js';
+
+/** A store, or the folder of a local one (as the config names it). */
+export type StoreRef = Store | string;
+
+/** The local store in folder `dir` (nothing is touched until a method is called). */
+export function localStore(dir: string): Store {
+  const root = path.resolve(dir);
+  return {
+    location: root,
+    listSnapshots: () => listSnapshots(root),
+    listSaves: () => listSaves(root),
+    findBroken: () => findBroken(root),
+    newestGood: () => newestGoodSnapshot(root),
+    resolve: (idOrPrefix) => resolveId(root, idOrPrefix),
+    openFile: (record, relPath) => openStoredFile(root, record, relPath),
+    stageSnapshot: (opts: StageSnapshotOptions) => stageSnapshot({ ...opts, store: root }),
+    commitSave: (opts: CommitSaveOptions) => writeSave({ ...opts, store: root }),
+    async updateLabels(idOrPrefix, change) {
+      const meta = await resolveId(root, idOrPrefix);
+      await writeLabels(root, meta.id, meta.kind, change);
+      return resolveId(root, meta.id);
+    },
+    remove: (id, opts) => removeRecord(root, id, opts ?? {}),
+    storedUnits: (record) => storedUnits(record),
+    verify: (record: StoreRecord, onBytes) => (record.kind === 'save' ? verifySave(root, record, onBytes) : verifySnapshot(root, record, onBytes)),
+    markVerified: (result, now) => recordVerification(root, result, now),
+    lock: (info, onCompromised) => acquireStoreLock(root, info, onCompromised),
+    sweep: (saveDirs) => sweepStore(root, saveDirs ?? []),
+    signature: () => localSignature(root),
+    watchActivity: (onActivity) => watchLocalActivity(root, onActivity),
+  };
+}
+
+/** `ref` as a store: a string is the folder of a local store. */
+export function storeOf(ref: StoreRef): Store {
+  return typeof ref === 'string' ? localStore(ref) : ref;
+}
+
+async function removeRecord(root: string, id: string, opts: RemoveOptions): Promise<RemoveResult> {
+  if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid id`);
+  const signal = opts.signal !== undefined ? { signal: opts.signal } : {};
+  const exists = (p: string): Promise<boolean> => fsp.lstat(p).then(() => true, () => false);
+  if (await exists(snapshotDir(root, id))) {
+    await deleteSnapshot(root, id, opts.guard, signal);
+    return { removed: [snapshotDir(root, id)], kept: [] };
+  }
+  if (await exists(saveRecordFile(root, id))) {
+    return deleteSave(root, id, { saveTo: opts.saveTo ?? null, ...(opts.guard ? { guard: opts.guard } : {}), ...signal });
+  }
+  throw new Error(`no snapshot or save ${id} in ${root}`);
+}
+
+/** Where the bytes of `relPath` of `record` are: under `files/` of a snapshot, or at a save's export. */
+async function openStoredFile(root: string, record: RecordMeta, relPath: string): Promise<Readable> {
+  if (!isValidId(record.id)) throw new Error(`invalid id ${JSON.stringify(record.id)}`);
+  const entry = record.files.find((f) => f.path === relPath);
+  if (entry === undefined || !isSafeRelPath(relPath)) throw new Error(`${record.kind} ${record.id} holds no file ${JSON.stringify(relPath)}`);
+  if (entry.type === 'symlink') throw new Error(`${relPath} of ${record.kind} ${record.id} is a symlink to ${JSON.stringify(entry.target)}, not a file`);
+  const file =
+    record.kind === 'save'
+      ? record.files.length === 1
+        ? record.path
+        : path.join(record.path, relPath)
+      : path.join(snapshotFilesDir(root, record.id), relPath);
+  const fh = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  return fh.createReadStream();
+}

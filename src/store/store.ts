@@ -1,0 +1,165 @@
+/**
+ * The narrow interface the rest of ckptd uses to reach a store: list records, read a record and its
+ * files, stage and commit a snapshot, commit a save, change labels, remove, lock, verify, sweep.
+ * Everything that knows how a store is laid out (SPEC section 5 for the local store, section 8 for
+ * the remote one) lives behind it; `local-store.ts` is the local implementation.
+ *
+ * The contract, per method, is what `tests/store/conformance.ts` checks against every
+ * implementation (the local store, a fault-injecting wrapper, and the remote store to come).
+ * Common to all methods:
+ * - A record is visible (listed, readable) only once complete: its metadata and all its files are
+ *   durable. A write that fails, or is abandoned at any step (a crash, a kill), leaves nothing
+ *   visible; what it left behind is invisible and `sweep` removes it.
+ * - Ids are unique in a store and sort by creation time (newest = greatest).
+ * - Records are returned with `damaged` set (from the verification markers) and, for snapshots,
+ *   `incomplete` (from `skipped`).
+ * - The writers (`stageSnapshot`, its `commit`, `commitSave`, `updateLabels`, `remove`, `sweep`)
+ *   expect the caller to hold the store's lock; once the lock is lost, those that check it
+ *   (`commit`, `commitSave`, `remove`) throw `LockLostError` before their commit step and change
+ *   nothing visible. `markVerified` is safe without the lock.
+ * - An invalid id (anything but `[0-9a-z-]`) is refused before the store is touched.
+ */
+import type { Readable } from 'node:stream';
+import type { MarkerChange } from './damaged-marker.js';
+import type { DeleteSaveResult } from './delete-snapshot.js';
+import type { StoredUnit } from './footprint.js';
+import type { LabelChange } from './labels.js';
+import type { LockHolderInfo, StoreLock } from './lock.js';
+import type { ReadSaveMeta, ReadSnapshotMeta, StoreProblem } from './read-store.js';
+import type { ActivityWatch } from './store-signature.js';
+import type { RecordMeta, SaveMeta } from './types.js';
+import type { OnBytes, VerifyResult } from './verify-snapshot.js';
+import type { WriteSaveOptions } from './write-save.js';
+import type { StagedSnapshot, WriteSnapshotOptions } from './write-snapshot.js';
+
+export type { ActivityWatch, LabelChange, LockHolderInfo, MarkerChange, OnBytes, StagedSnapshot, StoredUnit, StoreLock, StoreProblem, VerifyResult };
+
+/** A record as the readers return it. */
+export type StoreRecord = ReadSnapshotMeta | ReadSaveMeta;
+
+/** What `stageSnapshot` captures: `WriteSnapshotOptions` without the store. */
+export type StageSnapshotOptions = Omit<WriteSnapshotOptions, 'store'>;
+
+/** What `commitSave` exports: `WriteSaveOptions` without the store. */
+export type CommitSaveOptions = Omit<WriteSaveOptions, 'store'>;
+
+export interface RemoveOptions {
+  /**
+   * Asked with the record as freshly read by `remove` itself: a string returned is a reason to
+   * refuse, and `remove` throws `refusing to delete <kind> <id>: <reason>` with nothing removed.
+   */
+  guard?: (meta: RecordMeta) => string | null;
+  /** For a save: the run's `save.to`, the only folder besides the store's own its export may be removed from. */
+  saveTo?: string | null;
+  /** The store lock's signal; default: the lock this process holds on the store. */
+  signal?: AbortSignal;
+}
+
+/** What `remove` did: what it removed and what of a save it left in place, with the reason. */
+export type RemoveResult = DeleteSaveResult;
+
+/** What `sweep` did: leftovers removed, and interrupted saves it completed (their records). */
+export interface SweepResult {
+  removed: string[];
+  completed: string[];
+}
+
+export interface Store {
+  /** Where the store is, for messages (a folder, or a URL). */
+  readonly location: string;
+
+  /**
+   * Every snapshot, newest first. Anything that is not a complete, valid snapshot is left out
+   * (see `findBroken`). An empty or missing store has none. Throws only when the store cannot be
+   * read at all (e.g. EACCES).
+   */
+  listSnapshots(): Promise<ReadSnapshotMeta[]>;
+  /** Every save record, newest first; unreadable records are left out (see `findBroken`). */
+  listSaves(): Promise<ReadSaveMeta[]>;
+  /** What looks like a record but is not a valid one, with the reason. Never removed by ckptd itself. */
+  findBroken(): Promise<StoreProblem[]>;
+  /**
+   * The newest snapshot neither marked damaged nor incomplete, or null: the one the next snapshot
+   * may share files with, retention never deletes, and a resume restores.
+   */
+  newestGood(): Promise<ReadSnapshotMeta | null>;
+  /**
+   * The snapshot or save whose id is `idOrPrefix`, or the only one whose id starts with it.
+   * Throws `no snapshot or save matches ...` when none does, and names the candidates when several do.
+   */
+  resolve(idOrPrefix: string): Promise<StoreRecord>;
+  /**
+   * The bytes of the stored file `relPath` (a `files[].path` of `record`) as a stream, never read
+   * whole into memory. Throws when `relPath` is not in the record's manifest or is not a regular
+   * file there, and when the stored file is missing or cannot be opened; the stream errors on a
+   * later read error. No check of the bytes against the manifest is made here (see `verify`).
+   */
+  openFile(record: RecordMeta, relPath: string): Promise<Readable>;
+
+  /**
+   * Captures a snapshot in full without making it visible, and returns the handle that commits or
+   * abandons it (`StagedSnapshot`). The id is allocated here (unique, after every existing id of
+   * the same millisecond). On any error nothing is visible and what was staged is removed; a full
+   * disk is a `NoSpaceError`. A staged snapshot neither committed nor abandoned stays invisible
+   * until `sweep` removes it.
+   */
+  stageSnapshot(opts: StageSnapshotOptions): Promise<StagedSnapshot>;
+  /**
+   * Exports the run's model files as a save and commits its record. Visible (record listed) only
+   * once the export is complete; an error before the commit removes the export and the record
+   * (an interruption leaves them for `sweep`, which completes a save whose export is in place).
+   */
+  commitSave(opts: CommitSaveOptions): Promise<SaveMeta>;
+  /**
+   * Changes the labels (name, notes, pinned) of record `idOrPrefix`, atomically, every other field
+   * unchanged; returns the record as it now is. Throws as `resolve` does.
+   */
+  updateLabels(idOrPrefix: string, change: LabelChange): Promise<StoreRecord>;
+  /**
+   * Removes record `id` (an exact id) and its verification marker. Throws when there is no such
+   * record or `opts.guard` refuses (nothing removed then). A snapshot vanishes atomically; a save
+   * loses only the files its record lists that still look as recorded (others are reported in
+   * `kept`), its record last. Files shared with records that stay remain theirs. Pinned records are
+   * not refused here: that is for the guard.
+   */
+  remove(id: string, opts?: RemoveOptions): Promise<RemoveResult>;
+  /** What `record` occupies in the store, unit by unit: what deleting records frees. */
+  storedUnits(record: RecordMeta): Promise<StoredUnit[]>;
+
+  /**
+   * Re-reads and re-hashes every stored file of `record` against its manifest: missing, changed
+   * (size, sha256, type, symlink target; read errors such as EIO) and extra files. Writes nothing.
+   * Throws when the store cannot be read (EACCES) or the id is invalid: not a verdict.
+   */
+  verify(record: StoreRecord, onBytes?: OnBytes): Promise<VerifyResult>;
+  /**
+   * Records a finished verification: a failed one marks the record damaged (it then reads as
+   * `damaged: true` and is never `newestGood`), a clean one clears the mark. Returns `record-gone`
+   * and writes nothing when the record no longer exists. Safe beside a writer holding the lock.
+   */
+  markVerified(result: VerifyResult, now: number): Promise<MarkerChange>;
+
+  /**
+   * Takes the store's single-writer lock for `info`; throws `StoreLockedError` naming the holder
+   * when another live writer has it. `onCompromised` is called once if the lock is later lost.
+   */
+  lock(info: LockHolderInfo, onCompromised?: (err: Error) => void): Promise<StoreLock>;
+  /**
+   * Removes what interrupted writes left (staged snapshots, trash, temp names in the store and in
+   * `saveDirs`, markers of records that are gone) and completes saves interrupted after their
+   * export was in place. Call it holding the lock with no write in progress. Afterwards the store
+   * holds exactly its visible records.
+   */
+  sweep(saveDirs?: string[]): Promise<SweepResult>;
+
+  /**
+   * A token that changes whenever a record appears, goes, has its labels changed or its damaged
+   * mark set or cleared. Cheap enough to poll every few seconds.
+   */
+  signature(): Promise<string>;
+  /**
+   * Early hints that `signature` may have changed (best effort; may call `onActivity` for nothing,
+   * and may miss changes: callers poll `signature` too). Absent when the store has no such hints.
+   */
+  watchActivity?(onActivity: () => void): ActivityWatch;
+}
