@@ -4,13 +4,13 @@
  * symlinks out of the run, unreadable and vanishing files, a run folder deleted under the daemon,
  * configs that put the store in the run or at /, a run of 20k files, and a umask of 0.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveId } from '../../src/store/read-store.js';
 import { runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
 import { leftovers, snapshotFolders, verifyStore, walk, type OracleSnapshot } from '../helpers/store-oracle.js';
+import { withoutDacCapabilities } from '../helpers/unprivileged.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -159,14 +159,13 @@ describe('odd files in the run', () => {
   });
 
   it('an unreadable file fails the backup with its name, leaves nothing behind, and the daemon backs up once it is readable', async () => {
-    const { dir, runDir, store, cfg } = setUp();
+    const { runDir, store, cfg } = setUp();
     fs.writeFileSync(path.join(runDir, 'ok.bin'), 'ok');
     fs.writeFileSync(path.join(runDir, 'secret.bin'), 'secret');
     fs.chmodSync(path.join(runDir, 'secret.bin'), 0);
-    // Root reads everything: run the daemon as `nobody` then (see tests/helpers/unprivileged.ts).
-    const root = process.getuid?.() === 0;
-    if (root) execFileSync('chown', ['-R', '65534:65534', dir]);
-    const d = daemon(cfg, root ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] : []);
+    // Root reads everything: as root the daemon runs without the capabilities that bypass
+    // permission bits (see tests/helpers/unprivileged.ts).
+    const d = daemon(cfg, withoutDacCapabilities());
     const failed = await d.waitFor((l) => l.level === 'error', 30_000, 'the failure');
     expect(failed.message).toMatch(/snapshot failed, nothing stored was changed: .*permission denied.*secret\.bin/);
     expect(snapshotFolders(store)).toEqual([]);
