@@ -11,14 +11,13 @@ import { resolveId } from '../../src/store/read-store.js';
 import { runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
 import { leftovers, snapshotFolders, verifyStore, walk, type OracleSnapshot } from '../helpers/store-oracle.js';
 import { withoutDacCapabilities } from '../helpers/unprivileged.js';
+import { literal, pausedAt, pauseEnv } from '../helpers/pause-at.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c();
   cleanups = [];
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A temp folder with `run/` and a config for it (store `<dir>/store`); `extra` is appended to the run. */
 function setUp(opts: { settle?: string; every?: string; extra?: string } = {}): { dir: string; runDir: string; store: string; cfg: string } {
@@ -188,23 +187,14 @@ describe('odd files in the run', () => {
     const old = new Date(Date.now() - 60_000);
     for (const n of fs.readdirSync(runDir)) fs.utimesSync(path.join(runDir, n), old, old);
 
-    const proc = startDaemon(['snapshot', '--config', cfg, '--json']);
+    // The snapshot stops itself right after creating the staged big.bin (the source is open and
+    // checked, no byte copied yet: see pause-at.ts); big.bin is removed then, and the copy goes on.
+    const proc = startDaemon(['snapshot', '--config', cfg, '--json'], pauseEnv({ op: 'open', path: `${literal(path.join(store, '.staging'))}/[^/]+/files/big\\.bin$` }));
     cleanups.push(() => proc.stop('SIGKILL'));
-    let removedAt = -1;
-    while (proc.proc.exitCode === null) {
-      const staging = path.join(store, '.staging');
-      const ids = fs.existsSync(staging) ? fs.readdirSync(staging) : [];
-      const staged = ids.map((id) => path.join(staging, id, 'files', 'big.bin')).find((f) => fs.existsSync(f));
-      const size = staged ? fs.statSync(staged).size : -1;
-      if (size > 0 && size < bigSize) {
-        fs.rmSync(path.join(runDir, 'big.bin'));
-        removedAt = size;
-        break;
-      }
-      await sleep(2);
-    }
-    const code = await new Promise<number | null>((r) => (proc.proc.exitCode !== null ? r(proc.proc.exitCode) : proc.proc.on('exit', r)));
-    expect(removedAt, `the copy finished before big.bin could be removed mid-copy: ${proc.output()}`).toBeGreaterThan(0);
+    const staged = await pausedAt(proc.proc, 'the creation of the staged big.bin');
+    expect(fs.statSync(staged).size).toBeLessThan(bigSize);
+    fs.rmSync(path.join(runDir, 'big.bin'));
+    const code = await proc.stop('SIGCONT');
     expect(code, proc.output()).toBe(0);
     expect(proc.output()).toMatch(/warning: \S+: left out big\.bin: vanished/);
     const ids = snapshotFolders(store);
