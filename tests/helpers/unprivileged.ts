@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from './daemon-process.js';
+import { requireTool } from './tools.js';
 
 const DAC_CAPS = '-dac_override,-dac_read_search,-fowner';
 
@@ -18,13 +19,7 @@ const DAC_CAPS = '-dac_override,-dac_read_search,-fowner';
  */
 export function withoutDacCapabilities(): string[] {
   if (process.getuid?.() !== 0) return [];
-  const probe = spawnSync('setpriv', ['--version'], { encoding: 'utf8' });
-  if (probe.error !== undefined || probe.status !== 0) {
-    throw new Error(
-      `setpriv (util-linux) is needed to run this permission test as root without CAP_DAC_OVERRIDE: ` +
-        `install it (Debian: apt-get install util-linux) or run the tests as a non-root user (${probe.error?.message ?? probe.stderr})`,
-    );
-  }
+  requireTool('setpriv', 'util-linux');
   return ['setpriv', `--inh-caps=${DAC_CAPS}`, `--bounding-set=${DAC_CAPS}`, '--'];
 }
 

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { packageUnits } from '../../src/service/package-units.js';
 import { CLI, ROOT, runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
 import { has, startFakeNotifySocket, type FakeNotifySocket } from '../helpers/fake-notify-socket.js';
+import { requireTool } from '../helpers/tools.js';
 import { waitUntil } from '../helpers/wait.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
@@ -202,6 +203,7 @@ const JOURNAL_WRAP = [
 ];
 
 async function notifySocket(dir: string, opts: { holdBarrierAfter?: string } = {}): Promise<FakeNotifySocket> {
+  requireTool('systemd-notify', 'systemd');
   const s = await startFakeNotifySocket(path.join(dir, 'notify.sock'), opts);
   cleanups.push(() => s.close());
   return s;
