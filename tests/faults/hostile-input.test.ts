@@ -168,7 +168,7 @@ describe('odd files in the run', () => {
     const failed = await d.waitFor((l) => l.level === 'error', 30_000, 'the failure');
     expect(failed.message).toMatch(/snapshot failed, nothing stored was changed: .*permission denied.*secret\.bin/);
     expect(snapshotFolders(store)).toEqual([]);
-    expect(leftovers(store)).toEqual([]);
+    expect(leftovers(store), d.output()).toEqual([]);
 
     const seen = d.lines.length;
     fs.chmodSync(path.join(runDir, 'secret.bin'), 0o644);
