@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestsDir, sendRequest, serveRequests, type RequestServer } from '../../src/daemon/requests.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -36,15 +37,17 @@ const RESTORE = { type: 'op' as const, op: { kind: 'restore' as const, id: 'x', 
 describe('daemon requests', () => {
   it('carry the progress of a long operation to the requester, then the reply, and leave no files', async () => {
     const dir = store();
+    const seen: [number, number][] = [];
     serve(dir, async (req, progress) => {
       expect(req.type).toBe('op');
-      for (let done = 0; done <= 1000; done += 100) {
+      // Each step waits until the requester has heard it (or a later one): the newest value must
+      // always arrive, however the writes are throttled and sampled.
+      for (let done = 0; done <= 1000; done += 250) {
         progress(done, 1000);
-        await sleep(60);
+        await waitUntil(() => seen.some(([d]) => d >= done), `the requester to hear progress ${done}/1000`);
       }
       return { ok: true, snapshotId: 'done' };
     });
-    const seen: [number, number][] = [];
     const reply = await sendRequest(dir, RESTORE, 10_000, (done, total) => seen.push([done, total]));
     expect(reply).toEqual({ ok: true, snapshotId: 'done' });
     // Throttled and sampled, so not every step arrives; what arrives only grows, and is of the whole.
@@ -57,23 +60,35 @@ describe('daemon requests', () => {
   it('wait for a daemon whose progress moves past the timeout, and give up on a silent one', async () => {
     const dir = store();
     let calls = 0;
+    let heard = 0;
+    let gaveUp = false;
+    let lateReplyReturned = false;
     serve(dir, async (_req, progress) => {
       calls++;
       if (calls === 1) {
-        for (let i = 1; i <= 15; i++) {
-          progress(i, 15);
+        // 1.5 s of work, in steps of 100 ms (the work itself: the point is that it outlasts the
+        // 700 ms timeout), each step heard by the requester before the next.
+        const start = Date.now();
+        for (let i = 1; Date.now() - start < 1500; i++) {
+          progress(i, 100);
+          await waitUntil(() => heard >= i, `the requester to hear progress ${i}`);
           await sleep(100);
         }
         return { ok: true };
       }
-      await sleep(2000);
+      // Silent until the requester has given up, then it answers (late).
+      await waitUntil(() => gaveUp, 'the requester to give up', 10_000);
+      lateReplyReturned = true;
       return { ok: true };
     });
-    // 1.5 s of work against a 700 ms timeout: answered, because progress kept arriving.
-    expect(await sendRequest(dir, RESTORE, 700)).toEqual({ ok: true });
+    // Answered, because progress kept arriving.
+    expect(await sendRequest(dir, RESTORE, 700, (done) => (heard = done))).toEqual({ ok: true });
     await expect(sendRequest(dir, RESTORE, 700)).rejects.toThrow(/did not answer within 1s/);
-    await sleep(1500);
-    // The withdrawn request is not answered late.
+    gaveUp = true;
+    await waitUntil(() => lateReplyReturned, 'the silent handler to return its late answer');
+    // The withdrawn request is not answered late: nothing may appear while the server finishes
+    // with that answer (a quiet period proves the absence, so this one is a sleep).
+    await sleep(300);
     expect(fs.readdirSync(requestsDir(dir))).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
+import { literal, pausedAt, pauseEnv } from '../helpers/pause-at.js';
 import { leftovers, snapshotFolders, verifyStore } from '../helpers/store-oracle.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
@@ -16,7 +17,6 @@ afterEach(async () => {
   cleanups = [];
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 function setup(keep: number): { dir: string; run: string; store: string; cfg: string } {
@@ -35,16 +35,6 @@ function age(dir: string): void {
   for (const n of fs.readdirSync(dir, { recursive: true }) as string[]) fs.utimesSync(path.join(dir, n), old, old);
 }
 
-/** Polls until `pred` holds (or gives up after `ms`); returns whether it held. */
-async function until(pred: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pred()) return true;
-    await sleep(2);
-  }
-  return false;
-}
-
 describe('kill -9 during store operations', () => {
   it('a restore killed while staging leaves the run and the store intact; running it again completes it', async () => {
     const { run, store, cfg } = setup(5);
@@ -57,11 +47,12 @@ describe('kill -9 during store operations', () => {
     age(run);
     const before = sha(path.join(run, 'model.bin'));
 
-    const proc = startDaemon(['restore', a, '--yes', '--config', cfg]);
+    // The restore stops itself right after creating its second staged file in the run (the first
+    // is complete or being copied), however fast the copy (see pause-at.ts); then it is killed.
+    const proc = startDaemon(['restore', a, '--yes', '--config', cfg], pauseEnv({ op: 'open', path: `^${literal(run)}/\\.ckptd-tmp-restore-`, nth: 2 }));
     cleanups.push(() => proc.stop('SIGKILL'));
-    const staging = (): boolean => fs.readdirSync(run).some((n) => n.startsWith('.ckptd-tmp-restore-') && fs.statSync(path.join(run, n)).size > 0);
-    expect(await until(staging, 30_000), 'the restore started staging').toBe(true);
-    proc.proc.kill('SIGKILL');
+    await pausedAt(proc.proc, 'the creation of the second staged file of the restore');
+    expect(fs.readdirSync(run).filter((n) => n.startsWith('.ckptd-tmp-restore-'))).toHaveLength(2);
     await proc.stop('SIGKILL');
 
     // The run still holds the state it had (only the staged temp file, which scans ignore).
@@ -80,7 +71,7 @@ describe('kill -9 during store operations', () => {
 
   it('a prune killed while deleting leaves only whole snapshots visible; the next command sweeps and finishes', async () => {
     const { run, store, cfg } = setup(30);
-    // Many files per snapshot, so deleting one takes long enough to be caught in the middle.
+    // Many files per snapshot: deleting one is a long job (not needed to catch it, but realistic).
     fs.mkdirSync(path.join(run, 'shards'));
     for (let i = 0; i < 1500; i++) fs.writeFileSync(path.join(run, 'shards', `s${i}.bin`), `shard ${i}`);
     age(run);
@@ -92,13 +83,14 @@ describe('kill -9 during store operations', () => {
     }
     fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace('keep: 30', 'keep: 1'));
 
-    const proc = startDaemon(['prune', '--config', cfg]);
+    // The prune stops itself right after it moved the second snapshot to delete into .trash (see
+    // pause-at.ts): midway through its deletions, however fast the disk; then it is killed.
+    const proc = startDaemon(['prune', '--config', cfg], pauseEnv({ op: 'rename', path: `^${literal(path.join(store, '.trash'))}/`, nth: 2 }));
     cleanups.push(() => proc.stop('SIGKILL'));
+    await pausedAt(proc.proc, 'the move of the second snapshot into .trash');
     const trash = path.join(store, '.trash');
-    const midway = await until(() => fs.existsSync(trash) && fs.readdirSync(trash).length > 0, 30_000);
-    proc.proc.kill('SIGKILL');
+    expect(fs.readdirSync(trash).length, 'a snapshot is being deleted').toBeGreaterThan(0);
     await proc.stop('SIGKILL');
-    expect(midway, 'the kill landed while a snapshot was being deleted').toBe(true);
     const report = verifyStore(store);
     expect(report.problems).toEqual([]);
     expect(report.incomplete).toEqual([]);

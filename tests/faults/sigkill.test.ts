@@ -10,6 +10,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
 import { startTrainer, trainerSnapshotProblems } from '../helpers/fault-trainer.js';
+import { literal, pausedAt, pauseEnv } from '../helpers/pause-at.js';
+import { seededRandom, testSeed } from '../helpers/seeded.js';
 import { leftovers, snapshotFolders, verifyStore } from '../helpers/store-oracle.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
@@ -81,17 +83,22 @@ describe('kill -9', () => {
 
     // Three kinds of kill, in turn: a spread of delays after spawn (start-up, lock takeover, sweep),
     // a spread after the run started watching (settling, capture, rolling deletion, idle), and
-    // 0-30 ms after a backup decision (inside the capture).
+    // right after the capture created its 1st, 2nd or 3rd copy in .staging (inside the capture
+    // for certain, however fast the copies are: the daemon stops itself there, see pause-at.ts).
+    // The delays are random around a spread (seed printed).
+    const rand = seededRandom(testSeed('sigkill'));
     const afterSpawn = [30, 400, 150, 700, 250];
     const afterStart = [0, 500, 120, 900, 300];
     const log: string[] = [];
     let killedWithLeftovers = 0;
     let snapshotsTaken = 0;
     for (let i = 0; i < 15; i++) {
-      const d: DaemonHandle = startDaemon(['daemon', '--config', cfg]);
-      cleanups.push(() => d.stop('SIGKILL'));
       const k = Math.floor(i / 3);
-      const jitter = Math.floor(Math.random() * 60);
+      const nth = (k % 3) + 1;
+      const env = i % 3 === 2 ? pauseEnv({ op: 'open', path: `${literal(path.join(store, '.staging'))}/[^/]+/files/`, nth }) : {};
+      const d: DaemonHandle = startDaemon(['daemon', '--config', cfg], env);
+      cleanups.push(() => d.stop('SIGKILL'));
+      const jitter = Math.floor(rand() * 60);
       if (i % 3 === 0) {
         await sleep(afterSpawn[k]! + jitter);
         log.push(`kill ${i}: ${afterSpawn[k]! + jitter}ms after spawn`);
@@ -100,15 +107,15 @@ describe('kill -9', () => {
         await sleep(afterStart[k]! + jitter);
         log.push(`kill ${i}: ${afterStart[k]! + jitter}ms after the run started`);
       } else {
-        await d.waitFor((l) => l.event === 'decision' && l.action === 'backup', 30_000, 'a backup decision');
-        await sleep(jitter % 31);
-        log.push(`kill ${i}: ${jitter % 31}ms after a backup decision`);
+        const at = await pausedAt(d.proc, `the creation of copy ${nth} of a capture`);
+        log.push(`kill ${i}: right after creating ${path.relative(store, at)}`);
       }
       await d.stop('SIGKILL');
       snapshotsTaken += d.lines.filter((l) => l.event === 'snapshot').length;
       const left = leftovers(store);
       if (left.length > 0) killedWithLeftovers++;
       log.push(`  left ${left.join(', ') || 'nothing'}; ${snapshotFolders(store).length} visible`);
+      if (i % 3 === 2) expect(left, `a kill inside the capture leaves its staging folder\n${log.join('\n')}`).not.toEqual([]);
       // Before any cleanup: whatever is visible right after the kill is whole and verified.
       expect(storeProblems(store), log.join('\n')).toEqual([]);
     }
@@ -136,24 +143,14 @@ describe('kill -9', () => {
     for (const n of fs.readdirSync(runDir)) fs.utimesSync(path.join(runDir, n), old, old);
     writeConfig(cfg, runDir, store, 'never');
 
-    // Kill once the staged copy of big.bin exists but is not complete yet: certainly mid-copy.
-    const proc = startDaemon(['snapshot', '--config', cfg, '--json']);
+    // Kill once the staged copy of big.bin is created and before a byte of it is written: certainly
+    // mid-copy, however fast the copy (a reflink is instant). The process stops itself right after
+    // creating that file (see pause-at.ts).
+    const proc = startDaemon(['snapshot', '--config', cfg, '--json'], pauseEnv({ op: 'open', path: `${literal(path.join(store, '.staging'))}/[^/]+/files/big\\.bin$` }));
     cleanups.push(() => proc.stop('SIGKILL'));
-    let seenSize = -1;
-    while (proc.proc.exitCode === null) {
-      const staging = path.join(store, '.staging');
-      const ids = fs.existsSync(staging) ? fs.readdirSync(staging) : [];
-      const staged = ids.map((id) => path.join(staging, id, 'files', 'big.bin')).find((f) => fs.existsSync(f));
-      const size = staged ? fs.statSync(staged).size : -1;
-      if (size > 0 && size < bigSize) {
-        proc.proc.kill('SIGKILL');
-        seenSize = size;
-        break;
-      }
-      await sleep(2);
-    }
-    const code = await proc.stop('SIGKILL');
-    expect(seenSize, `the snapshot finished (exit ${code}) before it could be killed mid-copy: ${proc.output()}`).toBeGreaterThan(0);
+    const staged = await pausedAt(proc.proc, 'the creation of the staged big.bin');
+    expect(fs.statSync(staged).size).toBeLessThan(bigSize);
+    await proc.stop('SIGKILL');
 
     // Nothing half-written is visible; the leftover is only in .staging.
     expect(snapshotFolders(store)).toEqual([]);

@@ -28,7 +28,7 @@ export interface DaemonHandle {
 
 /**
  * The argv that runs `ckptd <args>`: `node CLI <args>`, or behind `wrap` (a command prefix such as
- * `['nsenter', '-t', PID, ...]` or `['setpriv', '--reuid=65534', ...]`) that execs the rest.
+ * `['nsenter', '-t', PID, ...]` or `['setpriv', '--bounding-set=...', '--']`) that execs the rest.
  */
 function cliArgv(args: string[], wrap: string[] = []): [string, string[]] {
   const argv = [...wrap, process.execPath, CLI, ...args];

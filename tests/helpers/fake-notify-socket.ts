@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requireTool } from './tools.js';
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fake-notify-socket.py');
 
@@ -34,6 +35,7 @@ export const has = (m: NotifyMessage, a: string): boolean => m.assignments.inclu
  * confirming, so `systemd-notify` waits (up to its own 5 s timeout).
  */
 export async function startFakeNotifySocket(socketPath: string, opts: { holdBarrierAfter?: string } = {}): Promise<FakeNotifySocket> {
+  requireTool('python3', 'python3');
   const hold = opts.holdBarrierAfter ? ['--hold-barrier-after', opts.holdBarrierAfter] : [];
   const proc = spawn('python3', [SCRIPT, socketPath, ...hold], { stdio: ['ignore', 'pipe', 'pipe'] });
   const messages: NotifyMessage[] = [];

@@ -13,6 +13,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { packageUnits } from '../../src/service/package-units.js';
 import { CLI, ROOT, runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
 import { has, startFakeNotifySocket, type FakeNotifySocket } from '../helpers/fake-notify-socket.js';
+import { requireTool } from '../helpers/tools.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -33,11 +35,15 @@ function verify(unitText: string, name: string, scope: 'system' | 'user'): { cod
   fs.writeFileSync(file, unitText);
   const runtime = path.join(dir, 'runtime');
   fs.mkdirSync(runtime, { mode: 0o700 });
-  const r = spawnSync('systemd-analyze', [...(scope === 'user' ? ['--user'] : []), 'verify', '--man=no', file], {
-    encoding: 'utf8',
-    env: { ...process.env, XDG_RUNTIME_DIR: runtime, SYSTEMD_LOG_LEVEL: 'warning' },
-  });
-  if (r.error) throw r.error;
+  return systemdAnalyze([...(scope === 'user' ? ['--user'] : []), 'verify', '--man=no', file], { XDG_RUNTIME_DIR: runtime, SYSTEMD_LOG_LEVEL: 'warning' });
+}
+
+/** Runs `systemd-analyze`; throws, naming the package to install, when it is missing. */
+function systemdAnalyze(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; output: string } {
+  const r = spawnSync('systemd-analyze', args, { encoding: 'utf8', env: { ...process.env, ...env } });
+  if (r.error) {
+    throw new Error(`systemd-analyze could not be run (${r.error.message}): these checks need it; install it with \`apt-get install systemd\` (Debian; .ci/run does)`);
+  }
   return { code: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -51,8 +57,7 @@ function expectVerified(unitText: string, name: string, scope: 'system' | 'user'
 function exposure(unitText: string, name: string, threshold: number): { code: number | null; output: string } {
   const dir = temp();
   fs.writeFileSync(path.join(dir, name), unitText);
-  const r = spawnSync('systemd-analyze', ['security', '--offline=yes', `--threshold=${threshold}`, '--no-pager', path.join(dir, name)], { encoding: 'utf8' });
-  return { code: r.status, output: `${r.stdout}${r.stderr}` };
+  return systemdAnalyze(['security', '--offline=yes', `--threshold=${threshold}`, '--no-pager', path.join(dir, name)]);
 }
 
 const directive = (text: string, key: string): string[] => text.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
@@ -198,6 +203,7 @@ const JOURNAL_WRAP = [
 ];
 
 async function notifySocket(dir: string, opts: { holdBarrierAfter?: string } = {}): Promise<FakeNotifySocket> {
+  requireTool('systemd-notify', 'systemd');
   const s = await startFakeNotifySocket(path.join(dir, 'notify.sock'), opts);
   cleanups.push(() => s.close());
   return s;
@@ -275,6 +281,8 @@ describe('the notify protocol (Type=notify)', () => {
     await idle.waitFor((l) => l.event === 'snapshot', 15_000, 'a backup');
     idle.proc.kill('SIGHUP');
     await idle.waitFor((l) => l.event === 'config-reloaded', 10_000, 'the SIGHUP reload');
+    // Proves an absence: for 500 ms (5 watchdog periods of 100 ms) nothing may be spawned, so
+    // this wait is a plain sleep.
     await new Promise((r) => setTimeout(r, 500));
     idle.proc.kill('SIGTERM');
     expect((await exitWithin(idle, 10_000)).code).toBe(0);
@@ -282,7 +290,8 @@ describe('the notify protocol (Type=notify)', () => {
 
     const notifying = daemon(['daemon', '--config', cfg], { PATH, WATCHDOG_USEC: '200000', NOTIFY_SOCKET: path.join(dir, 'nobody-listens.sock') });
     await notifying.waitFor((l) => l.event === 'daemon-start', 10_000, 'daemon start');
-    await new Promise((r) => setTimeout(r, 500));
+    const spawned = (): string => (fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : '');
+    await waitUntil(() => /^READY=1/m.test(spawned()) && /^WATCHDOG=1/m.test(spawned()), 'systemd-notify to be run with READY=1 and WATCHDOG=1');
     notifying.proc.kill('SIGTERM');
     expect((await exitWithin(notifying, 10_000)).code).toBe(0);
     const sent = fs.readFileSync(marker, 'utf8');
@@ -308,6 +317,8 @@ describe('the notify protocol (Type=notify)', () => {
     await Promise.all([bounded.sock, forced.sock].map((s) => s.waitFor((m) => has(m, 'STOPPING=1'), 'STOPPING=1')));
     // A SIGINT within a second of the first signal is the same Ctrl-C seen twice: ignored.
     forced.d.proc.kill('SIGINT');
+    // Proves an absence (no exit on that SIGINT) and lets the one-second window pass, so the next
+    // SIGINT is a second press: a plain sleep.
     await new Promise((r) => setTimeout(r, 1200));
     expect(forced.d.proc.exitCode).toBeNull();
     forced.d.proc.kill('SIGINT');

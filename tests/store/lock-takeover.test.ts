@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { acquireStoreLock, readLockHolder, StoreLockedError, type StoreLock } from '../../src/store/lock.js';
 import { readBootId, readProcStat } from '../../src/util/proc-stat.js';
 import { tempDir } from './fixtures.js';
+import { requireTool } from '../helpers/tools.js';
 
 const info = (command: string) => ({ pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command });
 
@@ -96,6 +97,7 @@ describe('store lock takeover', () => {
     const store = await tempDir();
     // The parent forks a child that exits at once and never reaps it.
     const script = 'import os, sys, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(60)\n';
+    requireTool('python3', 'python3');
     const parent = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
     cleanups.push(() => parent.kill('SIGKILL'));
     const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));

@@ -74,7 +74,7 @@ describe('scanState', () => {
   });
 
   it('names an unreadable folder instead of capturing an incomplete state', async () => {
-    const { base, run } = await runAndStore();
+    const { run } = await runAndStore();
     put(run, 'ok.bin', 'o');
     put(run, 'locked/inner.bin', 'i');
     const locked = path.join(run, 'locked');
@@ -87,7 +87,6 @@ describe('scanState', () => {
       const detailed = await scanStateDetailed(${JSON.stringify(run)}, all);
       fs.chmodSync(${JSON.stringify(locked)}, 0o755);
       console.log(JSON.stringify({ error: err.name, message: err.message, entries: detailed.entries.map((e) => e.path), problems: detailed.problems.map((p) => p.path) }));`,
-      [base],
     ) as { error: string; message: string; entries: string[]; problems: string[] };
     expect(got.error).toBe('ScanError');
     expect(got.message).toContain(locked);

@@ -252,7 +252,7 @@ describe('writeSnapshot', () => {
   });
 
   it('fails on an unreadable source, naming it, and leaves no snapshot', async () => {
-    const { base, run, store } = await runAndStore();
+    const { run, store } = await runAndStore();
     put(run, 'a.bin', 'a');
     const locked = put(run, 'b.bin', 'b');
     const got = runUnprivileged(
@@ -264,7 +264,6 @@ describe('writeSnapshot', () => {
       const entries = await scanState(${JSON.stringify(run)}, { include: ['**/*'], exclude: [], excludeAbs: [${JSON.stringify(store)}] });
       const err = await writeSnapshot({ store: ${JSON.stringify(store)}, runName: 'r', runDir: ${JSON.stringify(run)}, entries, kind: 'backup', trigger: 'test', progress: NO_PROGRESS, previous: null, now: Date.now(), settleMs: 0 }).then(() => null, (e) => e.message);
       console.log(JSON.stringify({ err }));`,
-      [base],
     ) as { err: string | null };
     expect(got.err).toContain(locked);
     expect(await listSnapshots(store)).toEqual([]);
