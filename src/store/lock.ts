@@ -1,6 +1,6 @@
 /**
- * One writer per store. The lock is the folder `<store>/daemon.lock` (mkdir is atomic: of several
- * processes creating it, one succeeds) holding `owner.json`: the holder's identity (pid, host, boot
+ * One writer per store. The lock is the folder `<store>/daemon.lock` (created whole by renaming a
+ * staged folder onto that name, which of several processes only one can do) holding `owner.json`: the holder's identity (pid, host, boot
  * id, process start time), its command, and a token unique to this acquisition. The holder touches
  * the folder every `UPDATE_MS` and checks the token is still its own; `<store>/daemon.json` repeats
  * the holder for people and tools.
@@ -16,7 +16,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readBootId, readProcStat } from '../util/proc-stat.js';
-import { removeTree, writeFileAtomic } from './durable.js';
+import { fsyncDir, removeTree, writeFileAtomic } from './durable.js';
 import { StoreLockedError, withPath } from './errors.js';
 import { holderFile, lockPath } from './layout.js';
 import { isDeadOnThisHost, type ProcessIdentity } from './lock-liveness.js';
@@ -86,9 +86,10 @@ export async function acquireStoreLock(store: string, info: LockHolderInfo, onCo
     start_ticks: readProcStat(info.pid)?.startTicks ?? null,
     token: randomUUID(),
   };
+  const record = `${JSON.stringify(me)}\n`;
   let election: string | null = null;
   try {
-    if (!(await tryMkdir(lock, store))) {
+    if (!(await tryCreateLock(lock, store, me.token, record))) {
       const found = await judge(lock);
       if (found.verdict === 'held') throw await lockedError(store);
       if (found.verdict === 'dead') {
@@ -99,13 +100,12 @@ export async function acquireStoreLock(store: string, info: LockHolderInfo, onCo
         if (again.verdict === 'held' || (again.verdict === 'dead' && again.key !== found.key)) throw await lockedError(store);
         if (again.verdict === 'dead') await removeTree(lock);
       }
-      if (!(await tryMkdir(lock, store))) throw await lockedError(store);
+      if (!(await tryCreateLock(lock, store, me.token, record))) throw await lockedError(store);
     }
     try {
-      await writeFileAtomic(path.join(lock, OWNER_FILE), `${JSON.stringify(me)}\n`);
-      await writeFileAtomic(holderFile(store), `${JSON.stringify(me)}\n`);
+      await writeFileAtomic(holderFile(store), record);
     } catch (err) {
-      if ((await readOwner(lock))?.token !== me.token) await fsp.rm(lock, { recursive: true, force: true }).catch(() => undefined);
+      if ((await readOwner(lock))?.token === me.token) await removeTree(lock).catch(() => undefined);
       throw err;
     }
   } finally {
@@ -212,6 +212,47 @@ async function winElection(lock: string, key: string): Promise<string | null> {
     if (st !== null && Date.now() - st.mtimeMs < STALE_MS) return null;
   }
   return null;
+}
+
+/**
+ * Creates the lock folder `lock` already holding its owner record, in one step: the record is
+ * written (fsynced) in `<lock>.new-<token>`, which is then renamed to `lock`. False when another
+ * lock is there (a folder that holds a record cannot be renamed over). A kill at any instant leaves
+ * either no lock or a whole one; never a lock without its owner, which would look held until stale.
+ * Only an empty `lock`, which no ckptd of this version leaves, is replaced by the rename.
+ */
+async function tryCreateLock(lock: string, store: string, token: string, record: string): Promise<boolean> {
+  const staged = `${lock}.new-${token}`;
+  await sweepStagedLocks(lock);
+  try {
+    await fsp.mkdir(staged);
+    await writeFileAtomic(path.join(staged, OWNER_FILE), record);
+    try {
+      await fsp.rename(staged, lock);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') return false;
+      throw err;
+    }
+    await fsyncDir(path.dirname(lock));
+    return true;
+  } catch (err) {
+    throw withPath(err, 'cannot lock', store);
+  } finally {
+    // Gone after a successful rename; after a refusal or failure it is ours to remove.
+    await removeTree(staged).catch(() => undefined);
+  }
+}
+
+/** Removes `<lock>.new-*` folders a process killed while taking the lock left, once stale. */
+async function sweepStagedLocks(lock: string): Promise<void> {
+  const dir = path.dirname(lock);
+  const prefix = `${path.basename(lock)}.new-`;
+  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    const st = await fsp.stat(path.join(dir, name)).catch(() => null);
+    if (st !== null && Date.now() - st.mtimeMs > STALE_MS) await removeTree(path.join(dir, name)).catch(() => undefined);
+  }
 }
 
 async function tryMkdir(dir: string, store: string): Promise<boolean> {

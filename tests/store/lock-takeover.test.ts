@@ -110,4 +110,22 @@ describe('store lock takeover', () => {
     expect((await readLockHolder(store))?.pid).toBe(process.pid);
     await lock.release();
   });
+
+  it('is never left half-made: a lock folder without its owner (a kill while taking it) does not block the next start', async () => {
+    const store = await tempDir();
+    // What a process killed between creating the lock folder and writing its owner would leave,
+    // beside a staged lock of another one killed before its rename, and an older holder's record.
+    fs.mkdirSync(path.join(store, 'daemon.lock'));
+    fs.mkdirSync(path.join(store, 'daemon.lock.new-killed'));
+    fs.writeFileSync(path.join(store, 'daemon.lock.new-killed', 'owner.json'), '{"pid": 1');
+    fs.writeFileSync(path.join(store, 'daemon.json'), JSON.stringify({ pid: deadPid(), host: os.hostname(), since: '2026-11-22T15:38:02.000Z', command: 'daemon' }));
+    const lock = await acquireStoreLock(store, info('daemon'));
+    try {
+      expect(await readLockHolder(store)).toMatchObject({ pid: process.pid, alive: true });
+      await expect(acquireStoreLock(store, info('snapshot'))).rejects.toBeInstanceOf(StoreLockedError);
+    } finally {
+      await lock.release();
+    }
+    expect(fs.existsSync(path.join(store, 'daemon.lock'))).toBe(false);
+  });
 });
