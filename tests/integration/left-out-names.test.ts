@@ -28,7 +28,7 @@ describe('names that are not valid UTF-8', () => {
     fs.mkdirSync(runDir);
     fs.writeFileSync(path.join(runDir, 'ok.bin'), 'ok');
     const runBuf = Buffer.from(runDir);
-    fs.writeFileSync(Buffer.concat([runBuf, Buffer.from('/model'), Buffer.from([0xff]), Buffer.from('.bin.js')]), 'm');
+    fs.writeFileSync(Buffer.concat([runBuf, Buffer.from('/model'), Buffer.from([0xff]), Buffer.from('.bin')]), 'm');
     const folder = Buffer.concat([runBuf, Buffer.from('/ckpt-'), Buffer.from([0xe9]), Buffer.from('t'), Buffer.from([0xe9])]);
     fs.mkdirSync(folder);
     fs.writeFileSync(Buffer.concat([folder, Buffer.from('/weights.pt')]), 'w');
