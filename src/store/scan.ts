@@ -195,24 +195,10 @@ export function stateDigest(entries: ScanEntry[]): string {
   return hash.digest('hex');
 }
 
-/** The lstat of one file or symlink as a `ScanEntry`, or null when it vanished or is neither. */
-export async function statEntry(runDir: string, rel: string): Promise<ScanEntry | null> {
-  const abs = path.join(runDir, rel);
-  try {
-    const st = await fsp.lstat(abs, { bigint: true });
-    const base = { path: rel, size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs: st.ctimeNs.toString() };
-    if (st.isFile()) return { ...base, type: 'file' };
-    if (st.isSymbolicLink()) return { ...base, type: 'symlink', target: await fsp.readlink(abs) };
-    return null;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // Replaced or removed between readdir and lstat/readlink: not part of this state.
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL') return null;
-    throw err;
-  }
-}
-
-/** `statEntry`, synchronously: the scan calls it in slices (see `STAT_SLICE`). */
+/**
+ * The lstat of one file or symlink as a `ScanEntry`, or null when it vanished or is neither.
+ * Synchronous: the scan calls it in slices (see `STAT_SLICE`).
+ */
 function statEntrySync(runDir: string, rel: string): ScanEntry | null {
   const abs = path.join(runDir, rel);
   try {
