@@ -26,6 +26,7 @@ import { writeBlocking } from '../store/blocking-file.js';
 import type { LeftOut, ScanEntry, SnapshotMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { formatDuration, formatProgress } from '../util/format.js';
+import { isInside } from '../util/paths.js';
 import { runHoldsFiles } from '../ops/diff.js';
 import { executeOp } from '../ops/execute.js';
 import { restoredIdOf } from '../ops/restore.js';
@@ -222,11 +223,12 @@ export class RunSupervisor {
     this.watcher = watchRun(run.path, {
       ignoreDirs: [run.store, run.save.to],
       onActivity: (abs) => {
-        const rel = path.relative(run.path, abs).split(path.sep).join('/');
+        const inside = isInside(abs, run.path);
+        const rel = inside ? path.relative(run.path, abs).split(path.sep).join('/') : '';
         // Files the person excluded (logs, event files) must not keep the state from settling;
         // temp files ckptd never stores still count: they are the trainer at work.
-        if (rel !== '' && !rel.startsWith('..') && (userExcluded(rel) || !includedOrDir(included, rel))) return;
-        this.activity.set(rel.startsWith('..') ? '' : rel, this.now());
+        if (rel !== '' && (userExcluded(rel) || !includedOrDir(included, rel))) return;
+        this.activity.set(rel, this.now());
         // A file left out for never settling is still watched (to see it cool down), but its
         // endless writes must not wake the daemon every settle window.
         // Its quiet is noticed by a timer of its own, reset at each of its writes.

@@ -9,6 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { ScanError } from './errors.js';
+import { isInside } from '../util/paths.js';
 import type { LeftOut, ScanEntry } from './types.js';
 
 /**
@@ -229,8 +230,7 @@ async function excludedInside(runDir: string, excludeAbs: string[]): Promise<Set
     const targets = [path.resolve(abs), await fsp.realpath(abs).catch(() => path.resolve(abs))];
     for (const r of runs) {
       for (const t of targets) {
-        const rel = path.relative(r, t);
-        if (rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) out.add(rel.split(path.sep).join('/'));
+        if (t !== r && isInside(t, r)) out.add(path.relative(r, t).split(path.sep).join('/'));
       }
     }
   }
