@@ -8,6 +8,7 @@ import { damagedIds, isDamaged } from './damaged-marker.js';
 import { isValidId, isValidIdPrefix } from './ids.js';
 import { saveRecordFile, saveRecordsDir, snapshotFilesDir, snapshotMetaFile, snapshotsDir } from './layout.js';
 import type { SaveMeta, SnapshotMeta } from './types.js';
+import { readdirOrEmpty } from '../util/fs.js';
 
 /** Something in the store that looks like a snapshot or save record but is not a valid one. */
 export interface StoreProblem {
@@ -208,13 +209,4 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
   return out;
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
 }

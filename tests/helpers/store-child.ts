@@ -13,13 +13,15 @@ import ts from 'typescript';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * `src/store` and what it imports, transpiled to plain JS in a new temp folder that a child node can
+ * `src/store` and the layers it imports (util, policy), transpiled to plain JS in a new temp folder that a child node can
  * run (`<out>/src/store/*.js`). The caller removes `out`.
  */
 export async function buildStore(): Promise<string> {
   const out = await fsp.mkdtemp(path.join(os.tmpdir(), 'ckptd-store-child-'));
-  const store = fs.readdirSync(path.join(ROOT, 'src/store')).filter((n) => n.endsWith('.ts'));
-  const files = [...store.map((n) => `src/store/${n}`), 'src/util/errors.ts', 'src/util/run-pools.ts', 'src/policy/types.ts'];
+  // The store and every layer below it it may import (util, policy): a new helper there needs no edit here.
+  const files = ['src/store', 'src/util', 'src/policy'].flatMap((dir) =>
+    fs.readdirSync(path.join(ROOT, dir)).filter((n) => n.endsWith('.ts')).map((n) => `${dir}/${n}`),
+  );
   for (const rel of files) {
     const js = ts.transpileModule(fs.readFileSync(path.join(ROOT, rel), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
