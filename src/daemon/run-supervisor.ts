@@ -14,7 +14,7 @@ import { formatEvery } from '../policy/format.js';
 import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, type Blocking, type BlockingState } from '../policy/hot-files.js';
 import { nextTimerAt } from '../policy/next-timer.js';
 import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js';
-import { readProgress } from '../progress/read-progress.js';
+import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { acquireStoreLock, LockLostError, type StoreLock } from '../store/lock.js';
 import { ensureStore } from '../store/layout.js';
 import { supportsReflink } from '../store/reflink.js';
@@ -367,7 +367,7 @@ export class RunSupervisor {
     let blockers = Object.keys(this.blocking).length > 0 ? await this.look(all) : null;
     const entries = all.filter((e) => !isHot(this.blocking, e.path));
     const digest = stateDigest(entries);
-    const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+    const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
     const progressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
     let changed = this.lastSettledDigest === null ? digest !== this.newestDigest : digest !== this.lastSettledDigest;
     // First look after a start: the state a restore put in place (by `ckptd restore` without a
@@ -550,7 +550,7 @@ export class RunSupervisor {
         const outcome = await executeOp(this.run, op, { logger: this.logger, now: this.now(), onProgress: progress });
         if (op.kind === 'restore' && op.to === null) {
           const entries = await scanRun(this.run);
-          const progress = await readProgress(this.run.path, this.run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+          const progress = await readProgress(this.run.path, this.run.progress, runFilesOf(entries));
           this.lastSettledDigest = stateDigest(entries);
           this.lastProgressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
         }

@@ -1,4 +1,4 @@
-/** Small file-system reads shared by the store and the daemon (nothing here writes). */
+/** Small file-system helpers shared by the store and the daemon (nothing here writes). */
 import fsp from 'node:fs/promises';
 
 /**
@@ -25,4 +25,9 @@ export async function existsNoFollow(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** An mtime in nanoseconds (a scan's exact `mtimeNs`, a decimal string) in whole milliseconds, rounded down. */
+export function mtimeMsOf(mtimeNs: string): number {
+  return Number(BigInt(mtimeNs) / 1_000_000n);
 }

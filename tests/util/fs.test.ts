@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsNoFollow, readdirOrEmpty } from '../../src/util/fs.js';
+import { existsNoFollow, mtimeMsOf, readdirOrEmpty } from '../../src/util/fs.js';
 
 let tmp: string;
 beforeEach(() => {
@@ -29,5 +29,13 @@ describe('existsNoFollow', () => {
     expect(await existsNoFollow(tmp)).toBe(true);
     expect(await existsNoFollow(path.join(tmp, 'dangling'))).toBe(true);
     expect(await existsNoFollow(path.join(tmp, 'nowhere'))).toBe(false);
+  });
+});
+
+describe('mtimeMsOf', () => {
+  it('turns exact nanoseconds into whole milliseconds, beyond 2^53 ns', () => {
+    expect(mtimeMsOf('0')).toBe(0);
+    expect(mtimeMsOf('1999999')).toBe(1);
+    expect(mtimeMsOf('1767225600123456789')).toBe(1767225600123);
   });
 });
