@@ -586,7 +586,7 @@ export class RunSupervisor {
     const remove = [...plan.snapshots.remove, ...plan.saves.remove];
     if (remove.length === 0) return;
     this.logger.info(
-      `retention preview: at the next backup, the new rules will delete ${remove.map((r) => `${r.id} (${r.reasons[0]})`).join(', ')}`,
+      `retention preview: at the next backup, the new rules will delete ${remove.map((r) => `${r.id} (${r.reasons[0]?.text})`).join(', ')}`,
       { event: 'retention-preview', remove: remove.map((r) => r.id) },
     );
   }
