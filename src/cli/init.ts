@@ -8,6 +8,7 @@ import { parseConfigText } from '../config/load.js';
 import { renderStarterConfig, type InitPreset } from '../config/presets.js';
 import { writeFileAtomicSync } from '../store/durable.js';
 import { formatProblem, UsageError } from '../util/errors.js';
+import { isInside } from '../util/paths.js';
 
 export interface InitOptions {
   /** Absolute path of the run folder. */
@@ -22,8 +23,9 @@ export function runInit(opts: InitOptions): { path: string } {
   if (fs.existsSync(opts.configPath) && !opts.force) {
     throw new UsageError(`${opts.configPath} already exists; pass --force to overwrite it, or --config to write elsewhere`);
   }
-  const rel = path.relative(path.dirname(opts.configPath), opts.dir);
-  const runPath = rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? opts.dir : `./${rel}`;
+  const configDir = path.dirname(opts.configPath);
+  const rel = path.relative(configDir, opts.dir);
+  const runPath = rel === '' ? '.' : isInside(opts.dir, configDir) ? `./${rel}` : opts.dir;
   const base = path.basename(opts.dir).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
   const text = renderStarterConfig(opts.preset, base || 'my-run', runPath);
   const checked = parseConfigText(text, opts.configPath);

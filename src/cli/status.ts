@@ -10,7 +10,7 @@ import { policyConfigOf } from '../daemon/run-supervisor.js';
 import { scanRun } from '../ops/run-actions.js';
 import { describeNext } from '../policy/describe-next.js';
 import { NO_PROGRESS, type Progress } from '../policy/types.js';
-import { readProgress } from '../progress/read-progress.js';
+import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { readLockHolder } from '../store/lock.js';
 import { leftOutOf } from '../store/scan.js';
 import { findBroken, listSaves, listSnapshots } from '../store/read-store.js';
@@ -51,7 +51,7 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
   if (entries !== null) {
     const leftOut = leftOutOf(entries);
     if (leftOut.length > 0) warnings.push(`${leftOut.length} name(s) in the run cannot be captured and are left out of every snapshot: ${leftOut.map((l) => `${l.path} (${l.reason})`).join(', ')}`);
-    progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+    progress = await readProgress(run.path, run.progress, runFilesOf(entries));
   }
   const needs = [run.backup.every.unit, run.save.every.unit].filter((u) => u === 'epochs' || u === 'steps');
   if (needs.length > 0 && progress.source === null && entries !== null && entries.length > 0) {

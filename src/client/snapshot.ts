@@ -4,7 +4,7 @@
  */
 import type { RunConfig } from '../config/types.js';
 import { recordTaken } from '../policy/decide.js';
-import { readProgress } from '../progress/read-progress.js';
+import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { readRunState, writeRunState } from '../store/state-file.js';
 import { stateDigest } from '../store/scan.js';
 import { sendRequest } from '../daemon/requests.js';
@@ -40,7 +40,7 @@ async function settledState(run: RunConfig, logger: Logger) {
     said = reason;
   });
   if (entries.length === 0) throw new CkptdError(`nothing to capture: ${run.path} holds no included files`);
-  const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+  const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
   return { entries, progress };
 }
 

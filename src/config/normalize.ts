@@ -11,6 +11,7 @@ import { parseKeyPath } from '../policy/key-path.js';
 import type { RawConfig, RawRun } from './schema.js';
 import type { Config, KeepBest, ProgressSpec, RunConfig } from './types.js';
 import { parseDuration, parseEvery, parseSize, TIMER_LIMIT } from './units.js';
+import { isInside } from '../util/paths.js';
 import type { KeyPath } from './yaml-positions.js';
 
 /** A problem found while normalizing, located by key path (the loader turns it into line:col). */
@@ -313,12 +314,6 @@ export function resolvePath(value: string, base: PathBase): string {
   if (value === '~') return base.home;
   if (value.startsWith('~/')) return path.join(base.home, value.slice(2));
   return path.resolve(base.dir, value);
-}
-
-/** True when `child` is `parent` or lies under it. */
-export function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 function suggestName(name: string): string {

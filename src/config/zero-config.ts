@@ -4,7 +4,8 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../util/errors.js';
-import { DEFAULTS, isInside } from './normalize.js';
+import { isInside } from '../util/paths.js';
+import { DEFAULTS } from './normalize.js';
 import type { Config } from './types.js';
 
 /** `dir` and `store` are absolute. Throws `ConfigError` for a store inside the run or at `/`. */

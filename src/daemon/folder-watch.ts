@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { isInside } from '../util/paths.js';
 
 export interface FolderWatchOptions {
   /** Paths under which nothing is watched or reported (ckptd's own writes). */
@@ -92,7 +93,7 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
     // A folder is watched before anything under it, so an unwatched `top` has nothing watched below.
     if (!watches.has(top)) return;
     for (const [dir, w] of watches) {
-      if (dir === top || dir.startsWith(top + path.sep)) {
+      if (isInside(dir, top)) {
         w.close();
         watches.delete(dir);
       }

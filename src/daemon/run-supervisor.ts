@@ -14,7 +14,7 @@ import { formatEvery } from '../policy/format.js';
 import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, type Blocking, type BlockingState } from '../policy/hot-files.js';
 import { nextTimerAt } from '../policy/next-timer.js';
 import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js';
-import { readProgress } from '../progress/read-progress.js';
+import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { acquireStoreLock, LockLostError, type StoreLock } from '../store/lock.js';
 import { ensureStore } from '../store/layout.js';
 import { supportsReflink } from '../store/reflink.js';
@@ -26,6 +26,7 @@ import { writeBlocking } from '../store/blocking-file.js';
 import type { LeftOut, ScanEntry, SnapshotMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { formatDuration, formatProgress } from '../util/format.js';
+import { isInside } from '../util/paths.js';
 import { runHoldsFiles } from '../ops/diff.js';
 import { executeOp } from '../ops/execute.js';
 import { restoredIdOf } from '../ops/restore.js';
@@ -222,11 +223,12 @@ export class RunSupervisor {
     this.watcher = watchRun(run.path, {
       ignoreDirs: [run.store, run.save.to],
       onActivity: (abs) => {
-        const rel = path.relative(run.path, abs).split(path.sep).join('/');
+        const inside = isInside(abs, run.path);
+        const rel = inside ? path.relative(run.path, abs).split(path.sep).join('/') : '';
         // Files the person excluded (logs, event files) must not keep the state from settling;
         // temp files ckptd never stores still count: they are the trainer at work.
-        if (rel !== '' && !rel.startsWith('..') && (userExcluded(rel) || !includedOrDir(included, rel))) return;
-        this.activity.set(rel.startsWith('..') ? '' : rel, this.now());
+        if (rel !== '' && (userExcluded(rel) || !includedOrDir(included, rel))) return;
+        this.activity.set(rel, this.now());
         // A file left out for never settling is still watched (to see it cool down), but its
         // endless writes must not wake the daemon every settle window.
         // Its quiet is noticed by a timer of its own, reset at each of its writes.
@@ -365,7 +367,7 @@ export class RunSupervisor {
     let blockers = Object.keys(this.blocking).length > 0 ? await this.look(all) : null;
     const entries = all.filter((e) => !isHot(this.blocking, e.path));
     const digest = stateDigest(entries);
-    const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+    const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
     const progressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
     let changed = this.lastSettledDigest === null ? digest !== this.newestDigest : digest !== this.lastSettledDigest;
     // First look after a start: the state a restore put in place (by `ckptd restore` without a
@@ -548,7 +550,7 @@ export class RunSupervisor {
         const outcome = await executeOp(this.run, op, { logger: this.logger, now: this.now(), onProgress: progress });
         if (op.kind === 'restore' && op.to === null) {
           const entries = await scanRun(this.run);
-          const progress = await readProgress(this.run.path, this.run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+          const progress = await readProgress(this.run.path, this.run.progress, runFilesOf(entries));
           this.lastSettledDigest = stateDigest(entries);
           this.lastProgressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
         }
@@ -584,7 +586,7 @@ export class RunSupervisor {
     const remove = [...plan.snapshots.remove, ...plan.saves.remove];
     if (remove.length === 0) return;
     this.logger.info(
-      `retention preview: at the next backup, the new rules will delete ${remove.map((r) => `${r.id} (${r.reasons[0]})`).join(', ')}`,
+      `retention preview: at the next backup, the new rules will delete ${remove.map((r) => `${r.id} (${r.reasons[0]?.text})`).join(', ')}`,
       { event: 'retention-preview', remove: remove.map((r) => r.id) },
     );
   }

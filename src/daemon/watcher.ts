@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import { isInside } from '../util/paths.js';
 import { watchFolders } from './folder-watch.js';
 
 export interface Watcher {
@@ -67,8 +68,7 @@ interface TreeWatch {
 export function watchRun(dir: string, opts: WatchOptions): Watcher {
   const root = path.resolve(dir);
   const ignored = opts.ignoreDirs.map((d) => path.resolve(d));
-  const isIgnored = (p: string): boolean =>
-    ignored.some((d) => p === d || p.startsWith(d + path.sep));
+  const isIgnored = (p: string): boolean => ignored.some((d) => isInside(p, d));
   let current: TreeWatch | null = null;
   let watchedIno: bigint | null = null;
   // An open descriptor of the watched folder: while it is open, that inode cannot be freed and

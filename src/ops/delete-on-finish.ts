@@ -23,7 +23,7 @@ export function planDeleteOnFinish(snapshots: readonly RetentionItem[], keepBest
   if (keepBest !== null) {
     // Retention's own ranking decides what keep_best protects, so both agree on "best".
     const ranked = planRetention([...snapshots], { rolling: true, keep: 0, keepBest }, now);
-    for (const k of ranked.keep) if (k.reasons.some((r) => r.includes(' best by '))) best.add(k.id);
+    for (const k of ranked.keep) if (k.reasons.some((r) => r.code === 'keep-best')) best.add(k.id);
   }
   const plan: FinishPlan = { remove: [], keep: [] };
   for (const s of snapshots) {

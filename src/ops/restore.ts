@@ -24,7 +24,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { RunConfig } from '../config/types.js';
 import { planRestore, type RestorePlan, type TargetFile } from '../policy/plan-restore.js';
-import { readProgress } from '../progress/read-progress.js';
+import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { captureFile, SMALL_FILE } from '../store/capture-file.js';
 import { HASH_WORKERS } from '../store/hash-workers.js';
 import { commitStaged, syncDirs } from '../store/durable.js';
@@ -121,7 +121,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   const staging = await stageAll(snapshot, toWrite, root, opts.onProgress);
   try {
     if (entries.length > 0) {
-      const progress = await readProgress(run.path, run.progress, entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) })));
+      const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
       const pre = await captureSnapshot(run, entries, { kind: 'pre-restore', trigger: preRestoreTrigger(snapshot.id), progress, now: opts.now }, opts.logger);
       result.preRestoreId = pre.id;
     }

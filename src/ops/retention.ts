@@ -4,7 +4,7 @@
  * run, deletes what the plan removes, re-checking each one against the store first.
  */
 import type { RunConfig } from '../config/types.js';
-import { planRetention, planSaveRetention, type RetentionEntry, type RetentionItem, type RetentionPlan } from '../policy/plan-retention.js';
+import { planRetention, planSaveRetention, reasonTexts, type RetentionEntry, type RetentionItem, type RetentionPlan } from '../policy/plan-retention.js';
 import { deleteSave, deleteSnapshot } from '../store/delete-snapshot.js';
 import { LockLostError } from '../store/lock-signal.js';
 import { listSaves, listSnapshots } from '../store/read-store.js';
@@ -82,7 +82,7 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
         return null;
       }, opts);
       deleted.push(r.id);
-      logger.info(`backup ${r.id} deleted: ${r.reasons.join('; ')}`, { event: 'delete', id: r.id, reasons: r.reasons });
+      logger.info(`backup ${r.id} deleted: ${reasonTexts(r.reasons).join('; ')}`, { event: 'delete', id: r.id, reasons: reasonTexts(r.reasons) });
     } catch (err) {
       if (err instanceof LockLostError) throw err;
       logger.warn(`backup ${r.id} kept: ${(err as Error).message}`, { event: 'delete-refused', id: r.id });
@@ -92,7 +92,7 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
     try {
       const res = await deleteSave(run.store, r.id, { saveTo: run.save.to, guard: (fresh) => (fresh.pinned ? 'it is pinned' : null), ...opts });
       deleted.push(r.id);
-      logger.info(`save ${r.id} deleted: ${r.reasons.join('; ')}`, { event: 'delete', id: r.id, reasons: r.reasons });
+      logger.info(`save ${r.id} deleted: ${reasonTexts(r.reasons).join('; ')}`, { event: 'delete', id: r.id, reasons: reasonTexts(r.reasons) });
       for (const k of res.kept) logger.warn(`save ${r.id}: left ${k.path} in place: ${k.reason}`, { event: 'delete-refused', id: r.id });
     } catch (err) {
       if (err instanceof LockLostError) throw err;

@@ -14,7 +14,7 @@ import { newestGoodSnapshot } from '../store/read-store.js';
 import { unchangedSince } from '../store/unchanged-since.js';
 import { applyPlan, planStore } from './retention.js';
 import { detectModelType } from '../progress/model-type.js';
-import { readCapturedProgress } from '../progress/read-progress.js';
+import { readCapturedProgress, runFilesOf } from '../progress/read-progress.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes, formatDuration, formatProgress } from '../util/format.js';
 
@@ -140,7 +140,7 @@ export async function captureSnapshot(
     pinned: opts.pinned ?? false,
     progress: opts.progress,
     label: async (filesDir, captured) => {
-      const files = captured.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) }));
+      const files = runFilesOf(captured);
       return {
         progress: await readCapturedProgress(filesDir, run.path, run.progress, files),
         modelType: run.modelType ?? (await detectModelType(filesDir, captured)),

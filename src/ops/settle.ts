@@ -8,6 +8,7 @@ import type { Blocker } from '../policy/hot-files.js';
 import type { ScanEntry } from '../store/types.js';
 import { findOpenWriters } from '../store/open-writers.js';
 import { stateDigest } from '../store/scan.js';
+import { mtimeMsOf } from '../util/fs.js';
 import { scanRun } from './run-actions.js';
 
 export type SettleVerdict =
@@ -37,7 +38,7 @@ export async function findBlockers(
     if (quietFor < run.settleMs) out.push({ path: rel, reason: `${rel === '' ? 'files' : rel} changed ${quietFor}ms ago`, retryInMs: run.settleMs - quietFor });
   }
   for (const e of entries) {
-    const age = now - Number(BigInt(e.mtimeNs) / 1_000_000n);
+    const age = now - mtimeMsOf(e.mtimeNs);
     // A negative age is a clock skew or a file stamped in the future: do not wait for it forever.
     if (age >= 0 && age < run.settleMs) out.push({ path: e.path, reason: `${e.path} was modified ${age}ms ago`, retryInMs: run.settleMs - age });
   }

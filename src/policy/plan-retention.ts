@@ -54,10 +54,61 @@ export interface RetentionRules {
   size?: SizeRules;
 }
 
+/**
+ * Why retention keeps a snapshot or save (restic's `KeepReason`, as codes): code branches on these,
+ * never on the text.
+ */
+export type KeepReasonCode =
+  /** A `manual` or `pre-restore` snapshot. */
+  | 'kind'
+  | 'pinned'
+  | 'newest-good'
+  /** The newest backup when there is no good one (incomplete, else damaged). */
+  | 'newest-fallback'
+  /** One of the newest `keep` good backups. */
+  | 'rolling'
+  /** Incomplete, but among the newest `keep` backups of all. */
+  | 'rolling-incomplete'
+  | 'rolling-off'
+  | 'keep-best'
+  | 'keep-hourly'
+  | 'keep-daily'
+  | 'keep-weekly'
+  /** `save.keep` is not set: every save stays. */
+  | 'save-keep-unset'
+  /** One of the newest `save.keep` saves. */
+  | 'save-keep';
+
+/** Why retention removes one. */
+export type RemoveReasonCode =
+  | 'damaged'
+  | 'beyond-rolling'
+  | 'incomplete-beyond-rolling'
+  | 'max-size'
+  | 'min-free'
+  /** A keep reason that a size rule overrode (listed after `max-size` or `min-free`). */
+  | 'overridden'
+  | 'beyond-save-keep';
+
+/** One reason: its code, and the text people read (`prune`, the log). */
+export interface RetentionReason {
+  code: KeepReasonCode | RemoveReasonCode;
+  text: string;
+}
+
 /** One snapshot's fate and the reasons for it. */
 export interface RetentionEntry {
   id: string;
-  reasons: string[];
+  reasons: RetentionReason[];
+}
+
+/** The texts of `reasons`, in order. */
+export function reasonTexts(reasons: readonly RetentionReason[]): string[] {
+  return reasons.map((r) => r.text);
+}
+
+function reason(code: KeepReasonCode | RemoveReasonCode, text: string): RetentionReason {
+  return { code, text };
 }
 
 /** Every input snapshot appears exactly once, in `keep` or `remove`, each list newest first. */
@@ -94,37 +145,37 @@ export interface RetentionPlan {
  */
 export function planRetention(snapshots: RetentionItem[], rules: RetentionRules, now: number): RetentionPlan {
   const items = [...snapshots].sort(newestFirst);
-  const reasons = items.map((): string[] => []);
+  const reasons = items.map((): RetentionReason[] => []);
   const keep = Math.max(0, Math.floor(rules.keep));
   const good = items.map((s, i) => ({ s, i })).filter(({ s }) => s.kind === 'backup' && !s.damaged && s.incomplete !== true);
 
   items.forEach((s, i) => {
-    if (s.kind !== 'backup') reasons[i]!.push(`${s.kind} snapshots are never deleted automatically`);
-    if (s.pinned) reasons[i]!.push('pinned snapshots are never deleted automatically');
+    if (s.kind !== 'backup') reasons[i]!.push(reason('kind', `${s.kind} snapshots are never deleted automatically`));
+    if (s.pinned) reasons[i]!.push(reason('pinned', 'pinned snapshots are never deleted automatically'));
   });
 
   const newestGood = good[0];
-  if (newestGood) reasons[newestGood.i]!.push('newest good backup');
+  if (newestGood) reasons[newestGood.i]!.push(reason('newest-good', 'newest good backup'));
   else {
     const newestIncomplete = items.findIndex((s) => s.kind === 'backup' && !s.damaged);
     const newestBackup = items.findIndex((s) => s.kind === 'backup');
-    if (newestIncomplete !== -1) reasons[newestIncomplete]!.push('newest backup (incomplete, but there is no complete one)');
-    else if (newestBackup !== -1) reasons[newestBackup]!.push('newest backup (damaged, but there is no good backup)');
+    if (newestIncomplete !== -1) reasons[newestIncomplete]!.push(reason('newest-fallback', 'newest backup (incomplete, but there is no complete one)'));
+    else if (newestBackup !== -1) reasons[newestBackup]!.push(reason('newest-fallback', 'newest backup (damaged, but there is no good backup)'));
   }
 
   if (rules.rolling) {
-    good.slice(0, keep).forEach(({ i }, rank) => reasons[i]!.push(`one of the newest ${keep} backups (#${rank + 1})`));
+    good.slice(0, keep).forEach(({ i }, rank) => reasons[i]!.push(reason('rolling', `one of the newest ${keep} backups (#${rank + 1})`)));
     // Incomplete ones roll among all backups: they never push a complete one out of `keep`.
     items
       .map((s, i) => ({ s, i }))
       .filter(({ s }) => s.kind === 'backup' && !s.damaged)
       .slice(0, keep)
       .forEach(({ s, i }, rank) => {
-        if (s.incomplete === true) reasons[i]!.push(`incomplete, but one of the newest ${keep} backups (#${rank + 1})`);
+        if (s.incomplete === true) reasons[i]!.push(reason('rolling-incomplete', `incomplete, but one of the newest ${keep} backups (#${rank + 1})`));
       });
   } else {
     items.forEach((s, i) => {
-      if (s.kind === 'backup') reasons[i]!.push('rolling is off');
+      if (s.kind === 'backup') reasons[i]!.push(reason('rolling-off', 'rolling is off'));
     });
   }
 
@@ -136,16 +187,16 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
     // Stable sort over a newest-first list: equal values keep the newer first.
     candidates.sort((a, b) => (mode === 'min' ? a.value - b.value : b.value - a.value));
     candidates.slice(0, count).forEach(({ i, value }, rank) => {
-      reasons[i]!.push(`one of the ${count} best by ${metric} (${mode}): ${formatNumber(value)} (#${rank + 1})`);
+      reasons[i]!.push(reason('keep-best', `one of the ${count} best by ${metric} (${mode}): ${formatNumber(value)} (#${rank + 1})`));
     });
   }
 
-  const buckets: [number | undefined, string, (t: number) => string][] = [
-    [rules.keepHourly, 'keep_hourly', hourOf],
-    [rules.keepDaily, 'keep_daily', dayOf],
-    [rules.keepWeekly, 'keep_weekly', weekOf],
+  const buckets: [number | undefined, string, KeepReasonCode, (t: number) => string][] = [
+    [rules.keepHourly, 'keep_hourly', 'keep-hourly', hourOf],
+    [rules.keepDaily, 'keep_daily', 'keep-daily', dayOf],
+    [rules.keepWeekly, 'keep_weekly', 'keep-weekly', weekOf],
   ];
-  for (const [n, name, period] of buckets) {
+  for (const [n, name, code, period] of buckets) {
     if (!n || n <= 0) continue;
     const seen = new Set<string>();
     for (const { s, i } of good) {
@@ -153,19 +204,19 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
       const key = period(s.created);
       if (seen.has(key)) continue;
       seen.add(key);
-      reasons[i]!.push(`newest of ${key} (${name} ${n}, #${seen.size})`);
+      reasons[i]!.push(reason(code, `newest of ${key} (${name} ${n}, #${seen.size})`));
       if (seen.size >= n) break;
     }
   }
 
   const removed = items.map((_, i) => reasons[i]!.length === 0);
-  const removeWhy = items.map((s): string[] =>
+  const removeWhy = items.map((s): RetentionReason[] =>
     s.damaged
-      ? [`damaged, so not counted toward rolling keep=${keep}`]
+      ? [reason('damaged', `damaged, so not counted toward rolling keep=${keep}`)]
       : s.incomplete === true && rules.rolling
-        ? [`incomplete (files were left out), beyond rolling keep=${keep}`]
+        ? [reason('incomplete-beyond-rolling', `incomplete (files were left out), beyond rolling keep=${keep}`)]
         : rules.rolling
-          ? [`beyond rolling keep=${keep}`]
+          ? [reason('beyond-rolling', `beyond rolling keep=${keep}`)]
           : [],
   );
   const sizes = new SizeLedger(items);
@@ -186,9 +237,9 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
 /** Removes the oldest removable backups until the size rules hold; records why, or warns. */
 function applySizeRules(
   items: RetentionItem[],
-  reasons: string[][],
+  reasons: RetentionReason[][],
   removed: boolean[],
-  removeWhy: string[][],
+  removeWhy: RetentionReason[][],
   sizes: SizeLedger,
   rules: SizeRules,
   newestGood: number | null,
@@ -201,7 +252,7 @@ function applySizeRules(
     if (s.kind !== 'backup') return `${s.kind} snapshot`;
     if (s.pinned) return 'pinned';
     if (i === newestGood) return 'newest good backup';
-    if (reasons[i]!.some((r) => r.startsWith('one of the ') && r.includes(' best by '))) return 'keep_best';
+    if (reasons[i]!.some((r) => r.code === 'keep-best')) return 'keep_best';
     if (now - s.created < rules.minAgeMs) return 'too young to be removed by a size rule';
     return null;
   };
@@ -210,10 +261,10 @@ function applySizeRules(
     const s = items[i]!;
     if (removed[i] || protectedBy(s, i) !== null) continue;
     const why = rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes
-      ? `the store holds ${formatBytes(sizes.kept)}, over max_size ${formatBytes(rules.maxSizeBytes)}: oldest unprotected backup`
-      : `${formatBytes(rules.freeBytesNeeded)} must be freed to stay above min_free: oldest unprotected backup`;
+      ? reason('max-size', `the store holds ${formatBytes(sizes.kept)}, over max_size ${formatBytes(rules.maxSizeBytes)}: oldest unprotected backup`)
+      : reason('min-free', `${formatBytes(rules.freeBytesNeeded)} must be freed to stay above min_free: oldest unprotected backup`);
     removed[i] = true;
-    removeWhy[i] = [why, ...reasons[i]!.map((r) => `overrides: ${r}`)];
+    removeWhy[i] = [why, ...reasons[i]!.map((r) => reason('overridden', `overrides: ${r.text}`))];
     sizes.remove(i);
   }
   if (rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes) {
@@ -298,12 +349,12 @@ export function planSaveRetention(saves: SaveItem[], keep: number | null): { kee
   const sorted = [...saves].sort((a, b) => b.created - a.created || (a.id < b.id ? 1 : -1));
   const out = { keep: [] as RetentionEntry[], remove: [] as RetentionEntry[] };
   sorted.forEach((s, i) => {
-    const reasons: string[] = [];
-    if (keep === null) reasons.push('save.keep is not set');
-    else if (i < keep) reasons.push(`one of the newest ${keep} saves (#${i + 1})`);
-    if (s.pinned) reasons.push('pinned saves are never deleted automatically');
+    const reasons: RetentionReason[] = [];
+    if (keep === null) reasons.push(reason('save-keep-unset', 'save.keep is not set'));
+    else if (i < keep) reasons.push(reason('save-keep', `one of the newest ${keep} saves (#${i + 1})`));
+    if (s.pinned) reasons.push(reason('pinned', 'pinned saves are never deleted automatically'));
     if (reasons.length > 0) out.keep.push({ id: s.id, reasons });
-    else out.remove.push({ id: s.id, reasons: [`beyond save.keep=${keep}`] });
+    else out.remove.push({ id: s.id, reasons: [reason('beyond-save-keep', `beyond save.keep=${keep}`)] });
   });
   return out;
 }

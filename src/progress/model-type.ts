@@ -13,6 +13,7 @@ import { readDocument } from './read-document.js';
 import { diskView } from './read-progress.js';
 import { readSafetensorsHeader } from './safetensors-header.js';
 import { readZipEntry } from './zip-entry.js';
+import { isInsideRel } from '../util/paths.js';
 
 /** The biggest JSON document read (1 MiB): configs are a few KB. */
 const MAX_DOCUMENT_BYTES = 1024 * 1024;
@@ -84,7 +85,7 @@ async function detect(runDir: string, files: readonly ListedFile[]): Promise<str
   if (pipeline) return pipeline;
 
   const pipelineDirs = indexes.map((p) => path.posix.dirname(p));
-  const configs = named('config.json').filter((p) => !pipelineDirs.some((dir) => isInside(p, dir)));
+  const configs = named('config.json').filter((p) => !pipelineDirs.some((dir) => isInsideRel(p, dir)));
   const config = await firstDocument(configs, modelTypeFromHfConfig);
   if (config) return config;
 
@@ -130,11 +131,6 @@ async function kerasClassName(file: string): Promise<string | null> {
 /** The listed paths whose extension (lower-cased) is one of `extensions`. */
 function withExtension(files: readonly ListedFile[], extensions: readonly string[]): string[] {
   return files.filter((f) => extensions.includes(path.posix.extname(f.path).toLowerCase())).map((f) => f.path);
-}
-
-/** True when `rel` is inside folder `dir` (`.` being the run folder itself). */
-function isInside(rel: string, dir: string): boolean {
-  return dir === '.' || rel.startsWith(`${dir}/`);
 }
 
 /**

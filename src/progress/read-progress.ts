@@ -7,6 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { ProgressSpec } from '../config/types.js';
 import type { Progress } from '../policy/types.js';
+import { mtimeMsOf } from '../util/fs.js';
 import { CKPTD_PROGRESS_FILE } from './ckptd-progress-file.js';
 import { readProgressFromView } from './read-view.js';
 import type { RunFile, RunView } from './types.js';
@@ -17,6 +18,11 @@ import type { RunFile, RunView } from './types.js';
  * A `trainer_state.json` with a very long `log_history` can pass a few MB, hence not less.
  */
 export const MAX_READ_BYTES = 8 * 1024 * 1024;
+
+/** A scan's (or a manifest's) entries as the `files` progress reading takes: path and mtime in ms. */
+export function runFilesOf(entries: readonly { path: string; mtimeNs: string }[]): RunFile[] {
+  return entries.map((e) => ({ path: e.path, mtimeMs: mtimeMsOf(e.mtimeNs) }));
+}
 
 /**
  * The progress of the run in `runDir`, read as `spec` says from `files` (the shell's scan: relative

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import type { Config } from '../config/types.js';
+import { isInside } from '../util/paths.js';
 
 /** A path the daemon writes, and why (for people reading the unit and the install notes). */
 export interface WritablePath {
@@ -29,7 +30,7 @@ export function writablePaths(config: Config): WritablePath[] {
   const sorted = [...all].sort((a, b) => a.path.length - b.path.length || a.path.localeCompare(b.path));
   const kept: WritablePath[] = [];
   for (const w of sorted) {
-    const covered = kept.find((k) => k.path === w.path || isInside(w.path, k.path));
+    const covered = kept.find((k) => isInside(w.path, k.path));
     // A store inside a run's folder is covered, but then it is needed at start after all.
     if (covered) covered.mayBeMissing &&= w.mayBeMissing;
     else kept.push({ ...w });
@@ -37,13 +38,7 @@ export function writablePaths(config: Config): WritablePath[] {
   return kept.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-/** True when `p` lies strictly inside the folder `dir`. */
-export function isInside(p: string, dir: string): boolean {
-  const rel = path.relative(dir, p);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-}
-
 /** True when any of `paths` is /tmp or /var/tmp or lies inside one (PrivateTmp= would hide it). */
 export function needsSharedTmp(paths: string[]): boolean {
-  return paths.some((p) => ['/tmp', '/var/tmp'].some((t) => p === t || isInside(p, t)));
+  return paths.some((p) => ['/tmp', '/var/tmp'].some((t) => isInside(p, t)));
 }

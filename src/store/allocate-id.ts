@@ -2,9 +2,9 @@
  * Choosing the id of a new snapshot or save: unique across everything the store holds or is
  * writing, and sorting after all of it.
  */
-import fsp from 'node:fs/promises';
 import { idTime, isValidId, newId } from './ids.js';
 import { pendingSaveRecordId, saveRecordsDir, snapshotsDir, stagingRoot, trashRoot } from './layout.js';
+import { readdirOrEmpty } from '../util/fs.js';
 
 /**
  * A fresh id for a snapshot or save made at `now`: never one the store uses (snapshots, saves,
@@ -14,9 +14,9 @@ import { pendingSaveRecordId, saveRecordsDir, snapshotsDir, stagingRoot, trashRo
 export async function allocateId(store: string, now: number): Promise<string> {
   const used = new Set<string>();
   for (const dir of [snapshotsDir(store), stagingRoot(store), trashRoot(store)]) {
-    for (const name of await names(dir)) if (isValidId(name)) used.add(name);
+    for (const name of await readdirOrEmpty(dir)) if (isValidId(name)) used.add(name);
   }
-  for (const name of await names(saveRecordsDir(store))) {
+  for (const name of await readdirOrEmpty(saveRecordsDir(store))) {
     // A pending record (a save interrupted before its commit) still holds its id until swept.
     const id = pendingSaveRecordId(name) ?? (name.endsWith('.json') ? name.slice(0, -'.json'.length) : '');
     if (isValidId(id)) used.add(id);
@@ -24,13 +24,4 @@ export async function allocateId(store: string, now: number): Promise<string> {
   let newest: string | null = null;
   for (const id of used) if (idTime(id) !== null && (newest === null || id > newest)) newest = id;
   return newId(now, newest, (id) => used.has(id));
-}
-
-async function names(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
 }

@@ -35,6 +35,7 @@ import { lstatInRun } from './opened-path.js';
 import { findOpenWriters, type OpenWriter } from './open-writers.js';
 import { unchangedSince } from './unchanged-since.js';
 import { runPools } from '../util/run-pools.js';
+import { mtimeMsOf } from '../util/fs.js';
 import { HASH_WORKERS } from './hash-workers.js';
 import { forEachInSlices, nextTurn } from './slices.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
@@ -305,7 +306,7 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
     const changedSlots = items.filter((s) => s.changedAt !== null || (first && s.entry.type === 'file'));
     for (const s of changedSlots) {
       const quiet = s.changedAt === null ? opts.settleMs : now - s.changedAt;
-      const age = now - mtimeMs(s.entry);
+      const age = now - mtimeMsOf(s.entry.mtimeNs);
       s.heldOpen = false;
       // A negative age is a clock skew or a file stamped in the future: do not wait for it forever.
       s.unsettled = quiet < opts.settleMs ? `changed ${quiet}ms ago` : age >= 0 && age < opts.settleMs ? `modified ${age}ms ago` : null;
@@ -328,7 +329,7 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
     let wait = 0;
     for (const s of slots) {
       if (s.captured !== null || s.skipped !== null || s.changedAt === null) continue;
-      wait = Math.max(wait, s.heldOpen ? opts.settleMs : opts.settleMs - (now - s.changedAt), opts.settleMs - Math.max(0, now - mtimeMs(s.entry)));
+      wait = Math.max(wait, s.heldOpen ? opts.settleMs : opts.settleMs - (now - s.changedAt), opts.settleMs - Math.max(0, now - mtimeMsOf(s.entry.mtimeNs)));
     }
     return Math.min(Math.max(0, wait), opts.settleMs);
   };
@@ -403,10 +404,6 @@ export function storedMode(mode: number): number {
 /** Processes other than this one holding any of `paths` open for writing. */
 async function otherWriters(paths: string[]): Promise<OpenWriter[]> {
   return (await findOpenWriters(paths)).filter((w) => w.pid !== process.pid);
-}
-
-function mtimeMs(e: ScanEntry): number {
-  return Number(BigInt(e.mtimeNs) / 1_000_000n);
 }
 
 /**

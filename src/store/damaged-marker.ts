@@ -9,6 +9,7 @@ import { ensureDirDurable, fsyncDir, writeFileAtomic } from './durable.js';
 import { isValidId } from './ids.js';
 import { DIR_MODE, damagedDir, damagedMarkerFile, saveRecordFile, snapshotMetaFile } from './layout.js';
 import type { ChangedFile, VerifyResult } from './verify-snapshot.js';
+import { existsNoFollow, readdirOrEmpty } from '../util/fs.js';
 
 /** The content of `<store>/damaged/<id>.json`. */
 export interface DamagedMarker {
@@ -36,7 +37,7 @@ export async function recordVerification(store: string, result: VerifyResult, no
   if (!isValidId(result.id)) throw new Error(`refusing to mark ${JSON.stringify(result.id)}: not a valid id`);
   if (result.ok) return (await clearDamaged(store, result.id)) ? 'cleared' : 'unchanged';
   const record = result.kind === 'save' ? saveRecordFile(store, result.id) : snapshotMetaFile(store, result.id);
-  if (!(await fsp.lstat(record).then(() => true, () => false))) return 'record-gone';
+  if (!(await existsNoFollow(record))) return 'record-gone';
   const earlier = await readDamagedMarker(store, result.id);
   const checked = new Date(now).toISOString();
   const marker: DamagedMarker = {
@@ -68,15 +69,7 @@ export async function clearDamaged(store: string, id: string): Promise<boolean> 
 /** The ids that carry a marker (a store without `damaged/` has none). Temp files are ignored. */
 export async function damagedIds(store: string): Promise<Set<string>> {
   const ids = new Set<string>();
-  let names: string[];
-  try {
-    names = await fsp.readdir(damagedDir(store));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return ids;
-    throw err;
-  }
-  for (const name of names) {
+  for (const name of await readdirOrEmpty(damagedDir(store))) {
     if (name.startsWith('.') || !name.endsWith('.json')) continue;
     const id = name.slice(0, -'.json'.length);
     if (isValidId(id)) ids.add(id);

@@ -31,6 +31,7 @@ import { readSave, readSnapshot } from './read-store.js';
 import { assertStillInside, walkInside } from './safe-dir.js';
 import { SafetyError } from '../util/errors.js';
 import type { SaveMeta, SnapshotMeta } from './types.js';
+import { existsNoFollow, readdirOrEmpty } from '../util/fs.js';
 
 /**
  * Deletes snapshot `id`. Re-reads its `snapshot.json` from disk, checks it names `id` and that the
@@ -225,8 +226,7 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
   for (const name of await readdirOrEmpty(damagedDir(store))) {
     const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';
     if (!isValidId(id)) continue;
-    const exists = async (p: string): Promise<boolean> => fsp.lstat(p).then(() => true, () => false);
-    if ((await exists(snapshotMetaFile(store, id))) || (await exists(saveRecordFile(store, id)))) continue;
+    if ((await existsNoFollow(snapshotMetaFile(store, id))) || (await existsNoFollow(saveRecordFile(store, id)))) continue;
     await fsp.rm(damagedMarkerFile(store, id), { force: true });
     removed.push(damagedMarkerFile(store, id));
   }
@@ -252,7 +252,7 @@ async function completePendingSaves(store: string): Promise<string[]> {
       continue;
     }
     if (typeof target !== 'string' || !path.isAbsolute(target)) continue;
-    if (!(await fsp.lstat(target).then(() => true, () => false))) continue;
+    if (!(await existsNoFollow(target))) continue;
     try {
       await commitStaged(pending, saveRecordFile(store, id), { noReplace: true });
       completed.push(saveRecordFile(store, id));
@@ -262,14 +262,4 @@ async function completePendingSaves(store: string): Promise<string[]> {
     }
   }
   return completed;
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw err;
-  }
 }

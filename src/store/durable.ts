@@ -18,6 +18,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { withPath } from './errors.js';
 import { TEMP_PREFIX } from './layout.js';
+import { existsNoFollow } from '../util/fs.js';
 
 /** Thrown by `commitStaged` with `noReplace` when something is already at the target. */
 export class TargetExistsError extends Error {
@@ -159,7 +160,7 @@ async function placeNoReplace(staged: string, final: string): Promise<void> {
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw withPath(err, 'placing', final);
     }
   }
-  if (await fsp.lstat(final).then(() => true, () => false)) throw new TargetExistsError(final);
+  if (await existsNoFollow(final)) throw new TargetExistsError(final);
   await fsp.rename(staged, final);
 }
 

@@ -8,6 +8,8 @@ import { damagedIds, isDamaged } from './damaged-marker.js';
 import { isValidId, isValidIdPrefix } from './ids.js';
 import { saveRecordFile, saveRecordsDir, snapshotFilesDir, snapshotMetaFile, snapshotsDir } from './layout.js';
 import type { SaveMeta, SnapshotMeta } from './types.js';
+import { readdirOrEmpty } from '../util/fs.js';
+import { mapPool } from '../util/run-pools.js';
 
 /** Something in the store that looks like a snapshot or save record but is not a valid one. */
 export interface StoreProblem {
@@ -122,7 +124,7 @@ async function scanSnapshots(store: string): Promise<{ snapshots: ReadSnapshotMe
   const problems: StoreProblem[] = [];
   const damaged = await damagedIds(store);
   const names = await readdirOrEmpty(snapshotsDir(store));
-  const metas = await mapLimit(names, READ_PARALLEL, (name) => (isValidId(name) ? readSnapshotMeta(store, name) : Promise.resolve(null)));
+  const metas = await mapPool(names, READ_PARALLEL, (name) => (isValidId(name) ? readSnapshotMeta(store, name) : Promise.resolve(null)));
   names.forEach((name, i) => {
     const dir = path.join(snapshotsDir(store), name);
     const r = metas[i]!;
@@ -141,7 +143,7 @@ async function scanSaves(store: string): Promise<{ saves: ReadSaveMeta[]; proble
   // Temp files of atomic writes in progress (or left by a crash) are not records.
   const names = (await readdirOrEmpty(saveRecordsDir(store))).filter((name) => !name.startsWith('.') && name.endsWith('.json'));
   const ids = names.map((name) => name.slice(0, -'.json'.length));
-  const metas = await mapLimit(ids, READ_PARALLEL, (id) => (isValidId(id) ? readSaveMeta(store, id) : Promise.resolve(null)));
+  const metas = await mapPool(ids, READ_PARALLEL, (id) => (isValidId(id) ? readSaveMeta(store, id) : Promise.resolve(null)));
   ids.forEach((id, i) => {
     const r = metas[i]!;
     if (r === null) problems.push({ path: path.join(saveRecordsDir(store), names[i]!), problem: 'not a save id' });
@@ -196,25 +198,3 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Metadata files read at once: one at a time, 1,000 snapshots took ~0.2 s of thread-pool round trips. */
 const READ_PARALLEL = 16;
 
-/** `fn` over `items`, at most `limit` at a time; results in the order of `items`. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return out;
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}

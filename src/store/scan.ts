@@ -9,6 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { ScanError } from './errors.js';
+import { isInside } from '../util/paths.js';
 import type { LeftOut, ScanEntry } from './types.js';
 
 /**
@@ -195,24 +196,10 @@ export function stateDigest(entries: ScanEntry[]): string {
   return hash.digest('hex');
 }
 
-/** The lstat of one file or symlink as a `ScanEntry`, or null when it vanished or is neither. */
-export async function statEntry(runDir: string, rel: string): Promise<ScanEntry | null> {
-  const abs = path.join(runDir, rel);
-  try {
-    const st = await fsp.lstat(abs, { bigint: true });
-    const base = { path: rel, size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs: st.ctimeNs.toString() };
-    if (st.isFile()) return { ...base, type: 'file' };
-    if (st.isSymbolicLink()) return { ...base, type: 'symlink', target: await fsp.readlink(abs) };
-    return null;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // Replaced or removed between readdir and lstat/readlink: not part of this state.
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL') return null;
-    throw err;
-  }
-}
-
-/** `statEntry`, synchronously: the scan calls it in slices (see `STAT_SLICE`). */
+/**
+ * The lstat of one file or symlink as a `ScanEntry`, or null when it vanished or is neither.
+ * Synchronous: the scan calls it in slices (see `STAT_SLICE`).
+ */
 function statEntrySync(runDir: string, rel: string): ScanEntry | null {
   const abs = path.join(runDir, rel);
   try {
@@ -243,8 +230,7 @@ async function excludedInside(runDir: string, excludeAbs: string[]): Promise<Set
     const targets = [path.resolve(abs), await fsp.realpath(abs).catch(() => path.resolve(abs))];
     for (const r of runs) {
       for (const t of targets) {
-        const rel = path.relative(r, t);
-        if (rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) out.add(rel.split(path.sep).join('/'));
+        if (t !== r && isInside(t, r)) out.add(path.relative(r, t).split(path.sep).join('/'));
       }
     }
   }

@@ -20,6 +20,7 @@ import { isValidId } from './ids.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { DIR_MODE, TEMP_PREFIX, ensureStore, isSafeRelPath, pendingSaveRecordFile, saveRecordFile, snapshotFilesDir } from './layout.js';
 import type { ManifestEntry, SaveMeta, ScanEntry, SnapshotMeta } from './types.js';
+import { existsNoFollow } from '../util/fs.js';
 
 /** What `writeSave` exports, where to, and the facts its record carries. */
 export interface WriteSaveOptions {
@@ -147,7 +148,7 @@ export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
     return meta;
   } catch (err) {
     // The record is in place (only its folder's fsync failed): the save exists, nothing is taken back.
-    if (placed && (await fsp.lstat(saveRecordFile(opts.store, id)).then(() => true, () => false))) throw err;
+    if (placed && (await existsNoFollow(saveRecordFile(opts.store, id)))) throw err;
     await removeTree(tmp).catch(() => undefined);
     await fsp.rm(pending, { force: true }).catch(() => undefined);
     // Only what this call just put in place (its name carries the new id) is removed.

@@ -40,3 +40,15 @@ export async function runPools<T, R>(pools: Pool<T>[], work: (item: T) => Promis
   if (failed !== null) throw (failed as { err: unknown }).err;
   return out;
 }
+
+/**
+ * `work` over `items`, at most `parallel` at a time; results in the order of `items` (one pool of
+ * `runPools`, so the same error rule: the first error is thrown once every running item settled).
+ */
+export async function mapPool<T, R>(items: readonly T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  await runPools([{ items: items.map((_, i) => i), parallel }], async (i) => {
+    out[i] = await work(items[i]!);
+  });
+  return out;
+}

@@ -94,10 +94,12 @@ describe('storage and retention', () => {
     fs.writeFileSync(cfg, config(5));
     const dry = await runCli(['prune', '--dry-run', '--json', '--config', cfg]);
     expect(dry.code, dry.stderr).toBe(0);
-    const plan = JSON.parse(dry.stdout) as { keep: { id: string; reasons: string[] }[]; remove: { id: string; reasons: string[] }[]; freed_bytes: number };
+    const plan = JSON.parse(dry.stdout) as { keep: { id: string; reasons: string[]; codes: string[] }[]; remove: { id: string; reasons: string[]; codes: string[] }[]; freed_bytes: number };
     expect(plan.keep.map((k) => k.id)).toEqual(items.filter((i) => i.id !== middle.id).slice(0, 5).map((i) => i.id));
     expect(plan.remove).toHaveLength(14);
     for (const r of plan.remove) expect(r.reasons).toEqual(['beyond rolling keep=5']);
+    for (const r of plan.remove) expect(r.codes).toEqual(['beyond-rolling']);
+    expect(plan.keep[0]!.codes).toEqual(['newest-good', 'rolling']);
     // Each pruned backup owns its weights, state and manifest; the frozen file stays with the kept ones.
     const removedIds = new Set(plan.remove.map((r) => r.id));
     expect(plan.freed_bytes).toBe(items.filter((i) => removedIds.has(i.id)).reduce((n, i) => n + i.own_bytes, 0));

@@ -59,7 +59,7 @@ describe('planRetention with incomplete backups', () => {
     it(row.name, () => {
       const plan = planRetention(row.items, row.rules, NOW);
       expect(fate(plan)).toEqual(row.want);
-      const newest = plan.keep.find((k) => k.reasons.includes('newest good backup'))?.id ?? null;
+      const newest = plan.keep.find((k) => k.reasons.some((r) => r.code === 'newest-good'))?.id ?? null;
       expect(newest).toBe(row.newestGood);
     });
   }
@@ -72,6 +72,6 @@ describe('planRetention with incomplete backups', () => {
       NOW,
     );
     expect(fate(plan)).toEqual({ c1: 'remove', i2: 'remove', c3: 'keep', i4: 'remove' });
-    expect(plan.remove.find((r) => r.id === 'i2')?.reasons[0]).toMatch(/^incomplete \(files were left out\), beyond rolling keep=1/);
+    expect(plan.remove.find((r) => r.id === 'i2')?.reasons[0]?.text).toMatch(/^incomplete \(files were left out\), beyond rolling keep=1/);
   });
 });

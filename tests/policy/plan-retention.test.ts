@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planRetention, type RetentionItem, type RetentionPlan, type RetentionRules } from '../../src/policy/plan-retention.js';
+import { planRetention, reasonTexts, type RetentionItem, type RetentionPlan, type RetentionRules } from '../../src/policy/plan-retention.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -11,7 +11,7 @@ function item(id: string, created: number, over: Partial<RetentionItem> = {}): R
 const rolling = (keep: number, keepBest: RetentionRules['keepBest'] = null): RetentionRules => ({ rolling: true, keep, keepBest });
 
 const byId = (plan: RetentionPlan): Record<string, string[]> =>
-  Object.fromEntries([...plan.keep.map((k) => [k.id, ['keep', ...k.reasons]]), ...plan.remove.map((r) => [r.id, ['remove', ...r.reasons]])]);
+  Object.fromEntries([...plan.keep.map((k) => [k.id, ['keep', ...reasonTexts(k.reasons)]]), ...plan.remove.map((r) => [r.id, ['remove', ...reasonTexts(r.reasons)]])]);
 
 interface Row {
   name: string;

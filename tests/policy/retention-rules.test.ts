@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planRetention, planSaveRetention, type RetentionItem, type RetentionRules } from '../../src/policy/plan-retention.js';
+import { planRetention, planSaveRetention, reasonTexts, type RetentionItem, type RetentionRules } from '../../src/policy/plan-retention.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -22,7 +22,7 @@ describe('time buckets', () => {
     const items = [item('a', T0), item('b', T0 + 10 * 60_000), item('c', T0 + HOUR), item('d', T0 + 3 * HOUR), item('e', T0 + 3 * HOUR + 60_000)];
     const plan = planRetention(items, { ...base, keep: 1, keepHourly: 3 }, T0 + 4 * HOUR);
     expect(plan.keep.map((k) => k.id)).toEqual(['e', 'c', 'b']);
-    expect(plan.keep.find((k) => k.id === 'c')!.reasons).toEqual(['newest of hour 2026-01-01T01:00Z (keep_hourly 3, #2)']);
+    expect(plan.keep.find((k) => k.id === 'c')!.reasons).toEqual([{ code: 'keep-hourly', text: 'newest of hour 2026-01-01T01:00Z (keep_hourly 3, #2)' }]);
     expect(plan.remove.map((r) => r.id)).toEqual(['d', 'a']);
   });
 
@@ -31,7 +31,7 @@ describe('time buckets', () => {
     const sun = Date.UTC(2026, 0, 4, 12);
     const mon = Date.UTC(2026, 0, 5, 12);
     const plan = planRetention([item('sun', sun), item('mon', mon)], { ...base, keep: 0, keepWeekly: 2 }, mon);
-    expect(plan.keep.map((k) => k.reasons.join())).toEqual(['newest good backup,newest of week of 2026-01-05 (keep_weekly 2, #1)', 'newest of week of 2025-12-29 (keep_weekly 2, #2)']);
+    expect(plan.keep.map((k) => reasonTexts(k.reasons).join())).toEqual(['newest good backup,newest of week of 2026-01-05 (keep_weekly 2, #1)', 'newest of week of 2025-12-29 (keep_weekly 2, #2)']);
   });
 
   it('golden: a year of hourly backups with restarts, pins and a clock change', () => {
@@ -52,10 +52,10 @@ describe('time buckets', () => {
     // The newest 24 distinct hours, 7 days and 52 weeks, plus 5 newest, 2 best, 1 pinned, overlapping.
     expect(plan.keep.length).toBeGreaterThanOrEqual(52);
     expect(plan.keep.length).toBeLessThanOrEqual(24 + 7 + 52 + 5 + 2 + 1);
-    const weekly = plan.keep.filter((k) => k.reasons.some((r) => r.includes('keep_weekly')));
+    const weekly = plan.keep.filter((k) => k.reasons.some((r) => r.code === 'keep-weekly'));
     expect(weekly).toHaveLength(52);
     // Ties of the metric go to the newer backups.
-    const best = plan.keep.filter((k) => k.reasons.some((r) => r.includes('best by loss')));
+    const best = plan.keep.filter((k) => k.reasons.some((r) => r.code === 'keep-best'));
     expect(best.map((b) => b.id)).toEqual(items.filter((s) => s.loss === 0).slice(-2).map((s) => s.id).reverse());
     expect(plan.warnings).toEqual([]);
   });
@@ -75,7 +75,7 @@ describe('size rules', () => {
     expect(plan.remove.map((r) => r.id)).toEqual(['s4', 's3', 's2', 's1', 's0']);
     expect(plan.keptBytes).toBe(1500);
     expect(plan.freedBytes).toBe(500);
-    expect(plan.remove[0]!.reasons[0]).toMatch(/over max_size 1.50 KB: oldest unprotected backup/);
+    expect(plan.remove[0]!.reasons[0]?.text).toMatch(/over max_size 1.50 KB: oldest unprotected backup/);
   });
 
   it('never removes pinned, manual, keep_best, the newest good or too-young backups, and warns when it cannot fit', () => {
@@ -87,7 +87,7 @@ describe('size rules', () => {
     );
     // s3 is the only backup old enough and unprotected; s4 is younger than 2 days; s5 is the newest.
     expect(plan.remove.map((r) => r.id)).toEqual(['s3']);
-    expect(plan.remove[0]!.reasons).toContain('overrides: one of the newest 6 backups (#3)');
+    expect(plan.remove[0]!.reasons).toContainEqual({ code: 'overridden', text: 'overrides: one of the newest 6 backups (#3)' });
     expect(plan.warnings[0]).toMatch(/still holds 1.50 KB, over max_size 1.00 KB/);
   });
 
@@ -165,7 +165,7 @@ describe('retention properties', () => {
         const now = T0 + 500 * DAY;
         const plan = planRetention([...items], rules as RetentionRules, now);
         for (const r of plan.remove) {
-          if (!r.reasons[0]!.includes('max_size') && !r.reasons[0]!.includes('min_free')) continue;
+          if (r.reasons[0]!.code !== 'max-size' && r.reasons[0]!.code !== 'min-free') continue;
           const s = items.find((x) => x.id === r.id)!;
           expect(now - s.created).toBeGreaterThanOrEqual(rules.size!.minAgeMs);
         }

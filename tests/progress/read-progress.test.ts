@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_READ_BYTES, diskView, readProgress } from '../../src/progress/read-progress.js';
+import { MAX_READ_BYTES, diskView, readProgress, runFilesOf } from '../../src/progress/read-progress.js';
 import { HF_STATE_500, T0, hfState, preset, progressOf, put, scanList, tempRun } from './fixtures.js';
 
 describe('diskView', () => {
@@ -82,5 +82,14 @@ describe('readProgress', () => {
     const a = await progressOf(run, { kind: 'none' });
     a.metrics.x = 1;
     expect((await progressOf(run, { kind: 'none' })).metrics).toEqual({});
+  });
+});
+
+describe('runFilesOf', () => {
+  it('lists scan entries as run files: the path, and the mtime in whole ms', () => {
+    expect(runFilesOf([{ path: 'a/trainer_state.json', mtimeNs: '1767225600123456789' }, { path: 'b', mtimeNs: '0' }])).toEqual([
+      { path: 'a/trainer_state.json', mtimeMs: 1767225600123 },
+      { path: 'b', mtimeMs: 0 },
+    ]);
   });
 });

@@ -5,32 +5,12 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { sweepStore } from '../../src/store/delete-snapshot.js';
 import { listSnapshots } from '../../src/store/read-store.js';
 import { literal, pausedAt, pauseEnv, type PausePoint } from '../helpers/pause-at.js';
-import { put, runAndStore, sha256File, tempDir } from './fixtures.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** The store module and what it imports, transpiled to plain JS that a child node can run. */
-async function buildStore(): Promise<string> {
-  const out = await tempDir();
-  const store = fs.readdirSync(path.join(ROOT, 'src/store')).filter((n) => n.endsWith('.ts'));
-  const files = [...store.map((n) => `src/store/${n}`), 'src/util/errors.ts', 'src/util/run-pools.ts', 'src/policy/types.ts'];
-  for (const rel of files) {
-    const js = ts.transpileModule(fs.readFileSync(path.join(ROOT, rel), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    }).outputText;
-    fs.mkdirSync(path.dirname(path.join(out, rel)), { recursive: true });
-    fs.writeFileSync(path.join(out, rel.replace(/\.ts$/, '.js')), js);
-  }
-  fs.writeFileSync(path.join(out, 'package.json'), '{"type":"module"}');
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'));
-  return out;
-}
+import { buildStore } from '../helpers/store-child.js';
+import { put, runAndStore, sha256File } from './fixtures.js';
 
 const CHILD = `
 import { scanState } from './src/store/scan.js';
@@ -46,6 +26,7 @@ process.stdout.write('done\\n');
 describe('a writer killed at any instant', () => {
   it('leaves only complete snapshots visible, and sweepStore cleans the rest', async () => {
     const built = await buildStore();
+    onTestFinished(() => fs.rmSync(built, { recursive: true, force: true }));
     fs.writeFileSync(path.join(built, 'child.mjs'), CHILD);
     const { run, store } = await runAndStore();
     for (let i = 0; i < 40; i++) put(run, `small/${i}.json`, JSON.stringify({ i }));

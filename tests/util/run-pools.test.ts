@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runPools } from '../../src/util/run-pools.js';
+import { mapPool, runPools } from '../../src/util/run-pools.js';
 
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -42,5 +42,38 @@ describe('runPools', () => {
 
   it('returns nothing for no items', async () => {
     expect(await runPools([{ items: [], parallel: 3 }], async () => 1)).toEqual([]);
+  });
+});
+
+describe('mapPool', () => {
+  it('keeps the order of the items whatever order the work finishes in, at most `parallel` at once', async () => {
+    let running = 0;
+    let peak = 0;
+    const out = await mapPool([5, 1, 4, 2, 3, 0], 3, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      // Later items finish first: the result order must not follow the finish order.
+      await tick(n);
+      running--;
+      return n * 10;
+    });
+    expect(out).toEqual([50, 10, 40, 20, 30, 0]);
+    expect(peak).toBe(3);
+  });
+
+  it('throws the first error once the work under way settled', async () => {
+    const finished: number[] = [];
+    const run = mapPool([0, 1, 2, 3], 2, async (i) => {
+      if (i === 0) throw new Error('first');
+      await tick(10);
+      finished.push(i);
+      return i;
+    });
+    await expect(run).rejects.toThrow('first');
+    expect(finished).toEqual([1]);
+  });
+
+  it('returns [] for no items', async () => {
+    expect(await mapPool([], 4, async () => 1)).toEqual([]);
   });
 });

@@ -1,0 +1,33 @@
+/** Small file-system helpers shared by the store and the daemon (nothing here writes). */
+import fsp from 'node:fs/promises';
+
+/**
+ * The names in folder `dir`, or `[]` when there is no folder at that path (ENOENT, or ENOTDIR: a
+ * file stands where the folder or one of its parents would be). Other errors (EACCES, EIO) throw.
+ */
+export async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
+}
+
+/**
+ * True when something (file, folder, symlink, even a dangling one) is at `p`: `lstat`, which does
+ * not follow a final symlink. False when `lstat` fails for any reason. (fs-extra's `pathExists`
+ * follows symlinks, so a dangling one would read as free: not what a no-replace check needs.)
+ */
+export async function existsNoFollow(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** An mtime in nanoseconds (a scan's exact `mtimeNs`, a decimal string) in whole milliseconds, rounded down. */
+export function mtimeMsOf(mtimeNs: string): number {
+  return Number(BigInt(mtimeNs) / 1_000_000n);
+}

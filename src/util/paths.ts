@@ -1,0 +1,28 @@
+/**
+ * Path containment, one definition for the whole daemon. Containment is decided on the text of the
+ * paths (no symlink is followed: callers that care resolve real paths first).
+ */
+import path from 'node:path';
+
+/**
+ * True when `child` is `parent` itself or lies anywhere under it. Both are resolved first
+ * (`path.resolve`: relative ones against the working folder, `.`/`..` segments and trailing
+ * separators removed), so `/a/` contains `/a/b`, `/a` contains `/a`, `/` contains everything,
+ * and `/ab` and `/a/../b` are not inside `/a`. A name that merely starts with dots (`/a/..x`) is
+ * inside. For "strictly inside", also check that the resolved paths differ.
+ */
+export function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(path.resolve(parent), path.resolve(child));
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/**
+ * `isInside` for the relative POSIX paths of files listed inside a run (`a/b.json`): true when
+ * `rel` is `dir` or lies under it, `.` (or `''`) being the run folder itself. Both must already be
+ * normalized (no `.`/`..` segments, as the scan lists them); a trailing `/` on `dir` is ignored.
+ */
+export function isInsideRel(rel: string, dir: string): boolean {
+  const d = dir.replace(/\/+$/, '');
+  if (d === '' || d === '.') return true;
+  return rel === d || rel.startsWith(`${d}/`);
+}
