@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planRetention, reasonTexts, type RetentionItem, type RetentionPlan, type RetentionRules } from '../../src/policy/plan-retention.js';
+import { seededRandom } from '../helpers/seeded.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -154,7 +155,7 @@ describe('planRetention', () => {
   });
 
   it('holds its invariants over many generated inputs', () => {
-    const rand = mulberry32(42);
+    const rand = seededRandom(42);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     let removedSome = 0;
     for (let n = 0; n < 2000; n++) {
@@ -225,16 +226,4 @@ function checkInvariants(items: RetentionItem[], rules: RetentionRules, plan: Re
     const s = byIdMap.get(r.id)!;
     expect(s.kind === 'backup' && !s.pinned).toBe(true);
   }
-}
-
-/** A small seeded PRNG so generated cases are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
