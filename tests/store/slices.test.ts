@@ -54,7 +54,11 @@ describe('forEachInSlices', () => {
         },
       },
     );
-    expect(log).toEqual(['item 1', 'item 2', 'pause', 'item 3', 'item 4', 'pause', 'item 5']);
+    // A slice may also end on time (a loaded machine), adding pauses; full() must never be overrun.
+    expect(log.filter((l) => l !== 'pause')).toEqual(['item 1', 'item 2', 'item 3', 'item 4', 'item 5']);
+    const runs = log.join(',').split('pause').map((r) => r.split(',').filter((x) => x !== '').length);
+    expect(Math.max(...runs)).toBeLessThanOrEqual(2);
+    expect(log.filter((l) => l === 'pause').length).toBeGreaterThanOrEqual(2);
   });
 
   it('does nothing for no items', async () => {
