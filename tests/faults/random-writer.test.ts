@@ -55,7 +55,8 @@ const content = (name, size, gen) => {
   return buf;
 };
 const sub = path.join(dir, 'sub');
-const away = path.join(dir, 'sub-away');
+// Moved out of the run while a symlink stands in for it (inside, it would be a real folder of the run).
+const away = path.join(path.dirname(dir), 'sub-away');
 let stopping = false;
 process.on('SIGTERM', () => { stopping = true; });
 
