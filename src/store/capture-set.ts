@@ -1,0 +1,187 @@
+/**
+ * The state of one `captureState` call, shared by its passes: a slot per file (the version it
+ * expects, what was captured of it or why it was skipped, whether a changed version has settled),
+ * the byte counters (copied, linked, done, total) and the errors so far.
+ *
+ * Contract: the slots and the counters change only through the methods here, so they always agree:
+ * `copiedBytes` and `linkedBytes` count the slots captured by copy and by link (an uncaptured slot
+ * gives its bytes back), `done` only grows, and `total` grows by a file's size each time a
+ * captured file has to be captured again. A slot is finished once captured or skipped; a skipped
+ * slot stays skipped. After the first error nothing new is started and that error is thrown.
+ */
+import path from 'node:path';
+import type { Captured } from './capture-file.js';
+import type { CapturedState, CaptureStateOptions } from './capture-state.js';
+import { DirMaker } from './dir-maker.js';
+import { lstatInRun } from './opened-path.js';
+import { manifestOf, sha256Text, toEntry, toSeen, type Seen } from './source-seen.js';
+import type { ManifestEntry, ScanEntry } from './types.js';
+
+/** One file of the state and how far its capture got. */
+export interface Slot {
+  entry: ScanEntry;
+  captured: { seen: Seen; manifest: ManifestEntry; how: 'copy' | 'link' | 'symlink' } | null;
+  skipped: string | null;
+  /**
+   * When `entry` (a version that appeared during the capture) was first seen (ms since the epoch);
+   * null for the caller's settled version. Such a version is captured only once settled.
+   */
+  changedAt: number | null;
+  /** Why the changed version is not settled yet, from the last check; null when it is. */
+  unsettled: string | null;
+  /** A process held it open for writing at the last check. */
+  heldOpen: boolean;
+}
+
+/** What one pass did with a slot: finished it (captured or skipped), or left it for the next pass. */
+export type Outcome = { kind: 'done' } | { kind: 'retry' };
+export const DONE: Outcome = { kind: 'done' };
+export const RETRY: Outcome = { kind: 'retry' };
+
+/** The slots of one capture, where they come from and go, and its counters (see the file comment). */
+export class CaptureSet {
+  readonly runDir: string;
+  readonly dest: string;
+  /** The previous snapshot's `files/` folder and manifest, to link unchanged files from. */
+  readonly previous: CaptureStateOptions['previous'];
+  /** The previous snapshot's manifest entries by path. */
+  readonly prev: Map<string, ManifestEntry>;
+  readonly slots: Slot[];
+  readonly dirs: DirMaker;
+  private readonly onProgress: CaptureStateOptions['onProgress'];
+  private copied_ = 0;
+  private linked_ = 0;
+  private done_ = 0;
+  private total_: number;
+  /** Errors so far, first one first. */
+  private readonly failures: unknown[] = [];
+
+  /** `runReal`: the real path of `opts.runDir`, the folder every source must really be in. */
+  constructor(
+    opts: CaptureStateOptions,
+    private readonly runReal: string,
+  ) {
+    this.runDir = opts.runDir;
+    this.dest = opts.dest;
+    this.previous = opts.previous;
+    this.prev = new Map((opts.previous?.files ?? []).map((f) => [f.path, f]));
+    this.slots = opts.entries.map((entry): Slot => ({ entry, captured: null, skipped: null, changedAt: null, unsettled: null, heldOpen: false }));
+    this.dirs = new DirMaker(opts.dest);
+    this.onProgress = opts.onProgress;
+    this.total_ = opts.entries.reduce((n, e) => n + e.size, 0);
+  }
+
+  get copiedBytes(): number {
+    return this.copied_;
+  }
+  get linkedBytes(): number {
+    return this.linked_;
+  }
+  /** Bytes done so far. */
+  get done(): number {
+    return this.done_;
+  }
+  /** Bytes to do: the state's size, plus each file captured again. */
+  get total(): number {
+    return this.total_;
+  }
+
+  /** The source of the file at `rel`, as the run's path names it. */
+  srcOf(rel: string): string {
+    return path.join(this.runDir, rel);
+  }
+  /** Where the file at `rel` is stored. */
+  dstOf(rel: string): string {
+    return path.join(this.dest, rel);
+  }
+  /** The real path a source must be opened at. */
+  realOf(rel: string): string {
+    return path.join(this.runReal, rel);
+  }
+  /** A slot's lstat inside the run (never through a swapped folder: throws `PathSwappedError`); null when gone. */
+  inRunSeen(slot: Slot): Seen | null {
+    const got = lstatInRun(this.runDir, this.runReal, slot.entry.path);
+    return got === null ? null : toSeen(got.st, got.target);
+  }
+
+  /** The slots neither captured nor skipped. */
+  pending(): Slot[] {
+    return this.slots.filter((s) => s.captured === null && s.skipped === null);
+  }
+
+  /** Leaves a slot out, for `reason`: it is done. */
+  skip(slot: Slot, reason: string): Outcome {
+    slot.skipped = reason;
+    return DONE;
+  }
+
+  /** A new version of a slot's file appeared: it must settle before it is captured. */
+  changed(slot: Slot, now: Seen): void {
+    slot.entry = toEntry(slot.entry.path, now);
+    slot.changedAt = Date.now();
+  }
+
+  /** A slot captured as a symlink recreated at its target. */
+  symlinked(slot: Slot, seen: Seen): void {
+    const manifest = { ...manifestOf(slot.entry, seen, sha256Text(seen.target!)), type: 'symlink' as const, target: seen.target! };
+    slot.captured = { seen, manifest, how: 'symlink' };
+    this.done_ += seen.size;
+  }
+
+  /** A slot captured as a link to the previous snapshot's stored file, whose digest is `sha256`. */
+  linked(slot: Slot, seen: Seen, sha256: string): void {
+    slot.captured = { seen, manifest: manifestOf(slot.entry, seen, sha256), how: 'link' };
+    this.linked_ += seen.size;
+    this.done_ += seen.size;
+  }
+
+  /** A slot captured by a copy (`c`: its digest, size and the source's ctime once read). Not counted in `done`: see `progressed`. */
+  copied(slot: Slot, seen: Seen, c: Captured): void {
+    const version = { ...seen, ctimeNs: c.ctimeNs };
+    slot.captured = { seen: version, manifest: manifestOf(slot.entry, version, c.sha256), how: 'copy' };
+    this.copied_ += c.size;
+  }
+
+  /** `n` more bytes copied. */
+  progressed(n: number): void {
+    this.done_ += n;
+  }
+
+  /** Tells the caller's `onProgress` the counters as they are. */
+  report(): void {
+    this.onProgress?.(this.done_, this.total_);
+  }
+
+  /** A captured slot whose source changed or vanished since: no longer captured, its bytes to do again. */
+  uncapture(slot: Slot): void {
+    const captured = slot.captured;
+    if (captured === null) return;
+    if (captured.how === 'copy') this.copied_ -= captured.seen.size;
+    if (captured.how === 'link') this.linked_ -= captured.seen.size;
+    this.total_ += slot.entry.size;
+    slot.captured = null;
+  }
+
+  /** Records an error; the first one is thrown by `throwIfFailed`. */
+  fail(err: unknown): void {
+    this.failures.push(err);
+  }
+
+  /** Throws the first error recorded, if any. */
+  throwIfFailed(): void {
+    if (this.failures.length > 0) throw this.failures[0];
+  }
+
+  /** What was captured and left out, for `captureState`'s caller. */
+  result(): CapturedState {
+    const kept = this.slots.filter((s) => s.captured !== null);
+    return {
+      files: kept.map((s) => s.captured!.manifest),
+      entries: kept.map((s) => toEntry(s.entry.path, s.captured!.seen)),
+      skipped: this.slots.filter((s) => s.skipped !== null).map((s) => ({ path: s.entry.path, reason: s.skipped! })),
+      copiedBytes: this.copied_,
+      linkedBytes: this.linked_,
+      dirs: this.dirs.created(),
+    };
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * One pass over the small files and symlinks of a capture. A small file takes a dozen system calls,
+ * a link four; run as a promise each, their thread-pool round trips cost more than the calls
+ * themselves (docs/BENCHMARKS.md). So they are prepared and copied synchronously, in slices of a
+ * few milliseconds (`slices.ts`), and only the fsync of each copy goes to the thread pool, at most
+ * `SMALL_SYNCING` at once.
+ *
+ * Contract: each item is prepared (`prepare-slot.ts`) and, if it needs one, copied, in order; the
+ * outcomes come back in that order. Stops before the next item once the capture has an error
+ * (thrown). Returns or throws only once every fsync it started is done (an fsync's error goes to
+ * the capture's errors, never lost).
+ */
+import { copySmallFileSync, SMALL_FILE, type PendingCopy } from './capture-file.js';
+import type { CaptureSet, Outcome, Slot } from './capture-set.js';
+import { DONE } from './capture-set.js';
+import { copyFailed, prepareSlot, storedMode } from './prepare-slot.js';
+import { forEachInSlices, nextTurn } from './slices.js';
+
+/**
+ * Small copies (up to `SMALL_FILE`, and symlinks: captured synchronously, in slices) whose fsync may
+ * be in flight at once, each holding an open fd until it is done. Larger files go `HASH_WORKERS` at a time.
+ */
+const SMALL_SYNCING = 16;
+
+/** Whether a slot is captured here (a file up to `SMALL_FILE`, or a symlink) rather than by `captureLarge`. */
+export function isSmall(s: Slot): boolean {
+  return s.entry.size <= SMALL_FILE || s.entry.type === 'symlink';
+}
+
+/** Small files and symlinks: synchronously in slices; returns once every fsync it started is done. */
+export async function captureSmall(set: CaptureSet, items: Slot[], last: boolean): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  const syncing = new Set<Promise<void>>();
+  const captureOne = (slot: Slot): Outcome => {
+    const prepared = prepareSlot(set, slot, last);
+    if (prepared.kind !== 'copy') return prepared;
+    const { seen } = prepared;
+    let copy: PendingCopy;
+    try {
+      const rel = slot.entry.path;
+      copy = copySmallFileSync(set.srcOf(rel), set.dstOf(rel), slot.entry, storedMode(seen.mode), set.realOf(rel));
+    } catch (err) {
+      return copyFailed(set, slot, last, err);
+    }
+    set.copied(slot, seen, copy);
+    set.progressed(copy.size);
+    const syncs: Promise<void> = copy
+      .sync()
+      .catch((err: unknown) => set.fail(err))
+      .finally(() => syncing.delete(syncs));
+    syncing.add(syncs);
+    return DONE;
+  };
+  try {
+    await forEachInSlices(
+      items,
+      (slot) => {
+        set.throwIfFailed();
+        outcomes.push(captureOne(slot));
+        set.report();
+      },
+      {
+        full: () => syncing.size >= SMALL_SYNCING,
+        // Waiting for one fsync to finish also lets the rest of the process have its turn.
+        pause: () => (syncing.size >= SMALL_SYNCING ? Promise.race(syncing) : nextTurn()),
+      },
+    );
+  } finally {
+    // Never rejects (each one's error went to the capture's errors).
+    await Promise.all(syncing);
+  }
+  return outcomes;
+}

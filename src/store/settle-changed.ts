@@ -1,0 +1,68 @@
+/**
+ * The settled judgement of a capture (SPEC section 1), before each pass: which pending files may be
+ * copied now, and how long to pause before the next pass so the rest can settle.
+ *
+ * Contract: a file is settled when its version has been quiet for `settleMs` since first seen (the
+ * caller's version counts as settled that long already), its mtime is at least `settleMs` old (a
+ * negative age, from clock skew or a future stamp, is not waited for), and no other process holds
+ * it open for writing. `judgeChanged` writes the verdict into each slot (`unsettled`, `heldOpen`,
+ * and `changedAt` for a caller's version found unsettled); it captures, skips or writes nothing.
+ */
+import path from 'node:path';
+import { mtimeMsOf } from '../util/fs.js';
+import type { Slot } from './capture-set.js';
+import { findOpenWriters, type OpenWriter } from './open-writers.js';
+
+/** What the judgement needs of the capture. */
+export interface SettleRule {
+  runDir: string;
+  /** The run's `settle` (ms). */
+  settleMs: number;
+  /** Processes holding any of `paths` (absolute) open for writing. */
+  openWriters: (paths: string[]) => Promise<OpenWriter[]>;
+}
+
+/**
+ * Judges each changed file of `items` settled or not (`unsettled`, `heldOpen`): quiet for
+ * `settleMs` since its version was first seen, mtime at least `settleMs` old, not open for writing.
+ * On the `first` pass every regular file is judged, not only the changed ones.
+ */
+export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRule): Promise<void> {
+  const now = Date.now();
+  // The first pass judges every file as well: the caller's verdict is a moment old, and a writer
+  // may have opened a file since without changing it yet.
+  const changedSlots = items.filter((s) => s.changedAt !== null || (first && s.entry.type === 'file'));
+  for (const s of changedSlots) {
+    const quiet = s.changedAt === null ? rule.settleMs : now - s.changedAt;
+    const age = now - mtimeMsOf(s.entry.mtimeNs);
+    s.heldOpen = false;
+    // A negative age is a clock skew or a file stamped in the future: do not wait for it forever.
+    s.unsettled = quiet < rule.settleMs ? `changed ${quiet}ms ago` : age >= 0 && age < rule.settleMs ? `modified ${age}ms ago` : null;
+    if (s.unsettled !== null && s.changedAt === null) s.changedAt = now;
+  }
+  if (changedSlots.length === 0) return;
+  const byPath = new Map(changedSlots.map((s) => [path.join(rule.runDir, s.entry.path), s]));
+  for (const w of await rule.openWriters([...byPath.keys()])) {
+    const s = byPath.get(w.path);
+    if (s === undefined || s.heldOpen) continue;
+    s.heldOpen = true;
+    s.unsettled = `open for writing by pid ${w.pid} (${w.command})`;
+    s.changedAt ??= now;
+  }
+}
+
+/** How long the changed files of `slots` still pending need before they can be settled (at most `settleMs`). */
+export function settleWait(slots: readonly Slot[], settleMs: number): number {
+  const now = Date.now();
+  let wait = 0;
+  for (const s of slots) {
+    if (s.captured !== null || s.skipped !== null || s.changedAt === null) continue;
+    wait = Math.max(wait, s.heldOpen ? settleMs : settleMs - (now - s.changedAt), settleMs - Math.max(0, now - mtimeMsOf(s.entry.mtimeNs)));
+  }
+  return Math.min(Math.max(0, wait), settleMs);
+}
+
+/** Processes other than this one holding any of `paths` open for writing (this one holds only its own copies open). */
+export async function otherWriters(paths: string[]): Promise<OpenWriter[]> {
+  return (await findOpenWriters(paths)).filter((w) => w.pid !== process.pid);
+}

@@ -1,0 +1,83 @@
+/**
+ * A capture's view of one source: the lstat that must stay the same for a captured copy to stay
+ * current (`Seen`), how to take it, how to compare it with the version the caller expects, and how
+ * to turn it into a scan entry or a manifest entry. No writes, no decisions.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { withPath } from './errors.js';
+import type { ManifestEntry, ScanEntry } from './types.js';
+
+/** A source as lstat saw it: everything that must stay the same for a captured copy to stay current. */
+export interface Seen {
+  type: 'file' | 'symlink';
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  ino: number;
+  mode: number;
+  target?: string;
+}
+
+/** The lstat of a source (and its target, for a symlink), or null when it is gone or neither a file nor a symlink. */
+export function lstatSeen(file: string): Seen | null {
+  try {
+    const st = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+    if (st === undefined) return null;
+    return toSeen(st, st.isSymbolicLink() ? fs.readlinkSync(file) : undefined);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL') return null;
+    throw withPath(err, 'cannot stat', file);
+  }
+}
+
+/** A file's or symlink's lstat (with the symlink's target) as a `Seen`; null for other kinds. */
+export function toSeen(st: fs.BigIntStats, target: string | undefined): Seen | null {
+  if (!st.isFile() && !st.isSymbolicLink()) return null;
+  const seen: Seen = {
+    type: st.isFile() ? 'file' : 'symlink',
+    size: Number(st.size),
+    mtimeNs: st.mtimeNs.toString(),
+    ctimeNs: st.ctimeNs.toString(),
+    ino: Number(st.ino),
+    mode: Number(st.mode & 0o7777n),
+  };
+  if (seen.type === 'symlink') seen.target = target;
+  return seen;
+}
+
+/** Whether `s` is the version `e` describes (its ctime too, when `e` has one: a `touch -r` rewrite moves it). */
+export function sameVersion(s: Seen, e: ScanEntry): boolean {
+  return (
+    s.type === e.type &&
+    s.size === e.size &&
+    s.mtimeNs === e.mtimeNs &&
+    s.ino === e.ino &&
+    s.mode === e.mode &&
+    s.target === e.target &&
+    (e.ctimeNs === undefined || s.ctimeNs === e.ctimeNs)
+  );
+}
+
+/** Whether two lstats of a source saw the same version (ctime included). */
+export function sameSeen(a: Seen, b: Seen): boolean {
+  return a.type === b.type && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino && a.mode === b.mode && a.target === b.target;
+}
+
+/** The scan entry of the version `s` of the source at `rel`. */
+export function toEntry(rel: string, s: Seen): ScanEntry {
+  const e: ScanEntry = { path: rel, type: s.type, size: s.size, mtimeNs: s.mtimeNs, ino: s.ino, mode: s.mode, ctimeNs: s.ctimeNs };
+  if (s.target !== undefined) e.target = s.target;
+  return e;
+}
+
+/** The manifest entry of `e`, captured as the version `seen` (its inode and ctime let the next snapshot link it). */
+export function manifestOf(e: ScanEntry, seen: Seen, sha256: string): ManifestEntry {
+  return { path: e.path, size: e.size, sha256, mode: e.mode, mtime_ns: e.mtimeNs, ino: seen.ino, ctime_ns: seen.ctimeNs };
+}
+
+/** The SHA-256 of a string (a symlink's target), hex. */
+export function sha256Text(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
