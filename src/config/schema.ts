@@ -1,7 +1,7 @@
 /**
  * The shape of the YAML (SPEC section 3) as a zod schema: which keys exist, their types and enums.
  * Values with their own grammar (durations, sizes, `every`, `progress`, globs, cron) are checked
- * by `normalize.ts`, which knows how to say what is wrong with them.
+ * by `normalize.ts` and the modules it coordinates, which know how to say what is wrong with them.
  */
 import { z } from 'zod';
 

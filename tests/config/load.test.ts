@@ -150,6 +150,26 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     expect(got.map((p) => p.split(' ')[1])).toEqual(['runs.0.settle:', 'runs.0.backup.every:', 'runs.0.save.prefix:']);
   });
 
+  it('reports a valid shape\'s problems in the order they are checked, run by run, then across runs', () => {
+    // Pinned so a change to how normalizing is split up cannot reorder the output unnoticed.
+    const got = problems(
+      'runs:\n  - name: a\n    path: ./run\n    store: ./run/st\n    settle: zz\n    progress: none\n    backup: {every: 3 epochs, cron: nope}\n' +
+        '    save: {every: junk, prefix: a/b}\n    retention: {min_age: e, min_free: w}\n  - name: a\n    path: ./run/st/deeper\n',
+    );
+    expect(got.map((p) => p.split(' ').slice(0, 2).join(' '))).toEqual([
+      '4:12 runs.0.store:',
+      '5:13 runs.0.settle:',
+      '7:21 runs.0.backup.every:',
+      '8:19 runs.0.save.every:',
+      '8:33 runs.0.save.prefix:',
+      '9:39 runs.0.retention.min_free:',
+      '7:37 runs.0.backup.cron:',
+      '9:26 runs.0.retention.min_age:',
+      '10:11 runs.1.name:',
+      '10:5 runs.1.store:',
+    ]);
+  });
+
   it('checks the values too when the only shape problem is an unknown key', () => {
     const got = problems('runs:\n  - name: a\n    path: r\n    progress: none\n    backup:\n      evry: 3 epochs\n    save:\n      every: 2 epocs\n');
     expect(got.map((p) => p.split(' ').slice(0, 2).join(' '))).toEqual(['6:7 runs.0.backup.evry:', '8:14 runs.0.save.every:']);

@@ -1,0 +1,95 @@
+/**
+ * The cross-field rules of SPEC section 3: checks that look at two or more values together, after
+ * each has been normalized on its own. Contract: each rule is a small named function over values
+ * already resolved (absolute paths, parsed schedules, the progress spec); it reports what breaks it
+ * at the key the user should change and never changes a value. A rule runs where its caller calls
+ * it (`normalize-run.ts`, `normalize-policies.ts`, `normalize.ts`); since problems come out in the
+ * order reported, that place is part of the output. A new rule is a new function here plus one call
+ * (or one entry in `ACROSS_RUNS_RULES`).
+ */
+import path from 'node:path';
+import type { Every } from '../policy/types.js';
+import { isInside } from '../util/paths.js';
+import { namedGroups } from './normalize-progress.js';
+import type { Report } from './problems.js';
+import type { RunPaths } from './resolve-paths.js';
+import type { ProgressSpec, RunConfig } from './types.js';
+import type { KeyPath } from './yaml-positions.js';
+
+/** What a rule over one run sees: its name, where it sits in the YAML, its resolved places. */
+export interface RunFacts {
+  name: string;
+  at: KeyPath;
+  paths: RunPaths;
+}
+
+/** A rule over one run. */
+export type RunRule = (run: RunFacts, report: Report) => void;
+
+/** A rule over run `i` and the runs before it (so a clash is reported once, at the later run). */
+export type AcrossRunsRule = (runs: readonly RunConfig[], i: number, report: Report) => void;
+
+/** The store is not the root, not inside the run (the trainer could delete it), and does not hold the run. */
+export const storeApartFromRun: RunRule = ({ name, at, paths }, report) => {
+  const { path: runPath, store } = paths;
+  if (store === path.parse(store).root) {
+    report([...at, 'store'], 'the store cannot be the file system root; use a folder such as ~/.ckptd/' + name);
+  } else if (isInside(store, runPath)) {
+    report(
+      [...at, paths.storeGiven ? 'store' : 'path'],
+      `the store ${store} is inside the run folder ${runPath}; the trainer could delete it and every snapshot would copy it. Put the store outside the run (the default is <run's parent>/.ckptd/<name>)`,
+    );
+  } else if (isInside(runPath, store)) {
+    report([...at, 'store'], `the run folder ${runPath} is inside the store ${store}; use a store outside the run`);
+  }
+};
+
+/** A `save.to` the YAML names lies outside the run (saves there would look like trainer changes). */
+export const saveToOutsideRun: RunRule = ({ at, paths }, report) => {
+  if (paths.saveToGiven && isInside(paths.saveTo, paths.path)) {
+    report([...at, 'save', 'to'], `${paths.saveTo} is inside the run folder ${paths.path}; saves written there would look like trainer changes. Use a folder outside the run`);
+  }
+};
+
+/** `N epochs`/`N steps` need a progress source that can tell epochs/steps. */
+export function everyNeedsProgress(every: Every, progress: ProgressSpec, at: KeyPath, report: Report): void {
+  if (every.unit !== 'epochs' && every.unit !== 'steps') return;
+  const what = every.unit === 'epochs' ? 'epoch' : 'step';
+  if (progress.kind === 'none') {
+    report(at, `"${every.unit}" needs a progress source, but progress is none; set progress (auto, hf, ...) or use a time or change schedule`);
+  } else if (progress.kind === 'file' && progress[what] === null) {
+    report(at, `"${every.unit}" needs progress.${what}: the progress file source has no "${what}" key path`);
+  } else if (progress.kind === 'filename' && !namedGroups(new RegExp(progress.pattern)).includes(what)) {
+    report(at, `"${every.unit}" needs a (?<${what}>...) group in progress.filename`);
+  }
+}
+
+/** Run names are unique. */
+export const uniqueRunName: AcrossRunsRule = (runs, i, report) => {
+  const run = runs[i]!;
+  const first = runs.findIndex((r) => r.name === run.name);
+  if (first !== i) report(['runs', i, 'name'], `the run name "${run.name}" is already used by runs.${first}; run names must be unique`);
+};
+
+/** Each run has its own store, and no store lies inside another run's folder. */
+export const separateStores: AcrossRunsRule = (runs, i, report) => {
+  const run = runs[i]!;
+  runs.forEach((other, j) => {
+    if (j >= i) return;
+    if (other.store === run.store) {
+      report(['runs', i, 'store'], `runs.${j} ("${other.name}") uses the same store ${run.store}; each run needs its own store`);
+    } else if (isInside(run.store, other.path) || isInside(other.store, run.path)) {
+      report(['runs', i, 'store'], `a store lies inside the run folder of another run ("${other.name}" / "${run.name}"); keep stores outside every run`);
+    }
+  });
+};
+
+/** The rules across runs, in the order they run for each run. */
+export const ACROSS_RUNS_RULES: readonly AcrossRunsRule[] = [uniqueRunName, separateStores];
+
+/** Runs every rule across runs, run by run. */
+export function checkAcrossRuns(runs: readonly RunConfig[], report: Report): void {
+  runs.forEach((_, i) => {
+    for (const rule of ACROSS_RUNS_RULES) rule(runs, i, report);
+  });
+}
