@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfigFile } from '../src/config/load.js';
 import { listRecords } from '../src/client/list.js';
-import { rescanIntervalMs } from '../src/daemon/run-supervisor.js';
+import { rescanIntervalMs } from '../src/daemon/run-triggers.js';
 import { NO_PROGRESS, type Progress } from '../src/policy/types.js';
 import { scanState, stateDigest } from '../src/store/scan.js';
 import { writeSnapshot } from '../src/store/write-snapshot.js';

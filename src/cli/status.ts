@@ -6,7 +6,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Config, RunConfig } from '../config/types.js';
-import { policyConfigOf } from '../daemon/run-supervisor.js';
+import { policyConfigOf } from '../daemon/run-evaluation.js';
 import { scanRun } from '../ops/run-actions.js';
 import { describeNext } from '../policy/describe-next.js';
 import { NO_PROGRESS, type Progress } from '../policy/types.js';

@@ -1,0 +1,82 @@
+/**
+ * The files that keep one run from settling, tracked across looks (`policy/hot-files.ts` decides;
+ * this keeps its state, the watcher activity it judges, and says what changed).
+ *
+ * Contract:
+ * - `noteActivity` records a watched write by relative path ('' = the run folder itself).
+ * - `look` prunes activity older than `settle`, finds what blocks now (hot paths included), folds it
+ *   into the state, logs each path that starts blocking for long (`keeps-changing`), is left out
+ *   (`never-settles`) or settles again (`settled-again`), rewrites the store's blocking record for
+ *   `ckptd status` when any of that happened, and returns the blockers.
+ * - `isHot` / `neverSettled` tell which paths are left out of backups for now, and why.
+ */
+import type { RunConfig } from '../config/types.js';
+import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, type Blocking, type BlockingState } from '../policy/hot-files.js';
+import { findBlockers, type TimedBlocker } from '../ops/settle.js';
+import { writeBlocking } from '../store/blocking-file.js';
+import type { ScanEntry } from '../store/types.js';
+import { formatDuration } from '../util/format.js';
+import type { Logger } from '../util/logger.js';
+
+export class BlockingFiles {
+  /** Watcher activity by relative path ('' = the run folder itself) -> when; pruned at each look. */
+  private readonly activity = new Map<string, number>();
+  /** Paths that keep the state from settling, and which of them are left out. */
+  private state: BlockingState = NO_BLOCKING;
+
+  constructor(private readonly logger: Logger) {}
+
+  noteActivity(rel: string, at: number): void {
+    this.activity.set(rel, at);
+  }
+
+  /** True while some path keeps the state from settling. */
+  get any(): boolean {
+    return Object.keys(this.state).length > 0;
+  }
+
+  /** True when `rel` is left out of backups for never settling. */
+  isHot(rel: string): boolean {
+    return isHot(this.state, rel);
+  }
+
+  /** The paths left out for never settling, each with the reason listed in a snapshot's `skipped`. */
+  neverSettled(settleMs: number, now: number): { path: string; reason: string }[] {
+    return hotPaths(this.state).map((p) => ({ path: p, reason: neverSettledReason(this.state[p]!, settleMs, now) }));
+  }
+
+  /** See the contract above. */
+  async look(run: RunConfig, all: ScanEntry[], now: number): Promise<TimedBlocker[]> {
+    for (const [rel, at] of this.activity) if (now - at >= run.settleMs) this.activity.delete(rel);
+    const blockers = await findBlockers(run, all, this.activity, now);
+    const update = trackBlocking(this.state, blockers, now, run.settleMs);
+    this.state = update.state;
+    for (const b of update.warned) {
+      this.logger.warn(
+        `${b.path} has kept the state from settling for ${formatDuration(now - b.since)} (${b.reason}): no backup can be taken while it changes; ` +
+          `if it need not be backed up, add it to the exclude list of run "${run.name}" (exclude: ["${b.path}"]); ` +
+          `after ${SKIP_AFTER_WINDOWS} settle windows it is left out of backups`,
+        { event: 'keeps-changing', path: b.path },
+      );
+    }
+    for (const b of update.hot) {
+      this.logger.warn(
+        `${b.path} never settles (${b.reason}); backups are taken without it from now on and are marked incomplete, until it settles; ` +
+          `add it to exclude (exclude: ["${b.path}"]) to leave it out for good`,
+        { event: 'never-settles', path: b.path },
+      );
+    }
+    for (const b of update.cleared) this.logger.info(`${b.path} has settled again${b.hot ? ' and is backed up again' : ''}`, { event: 'settled-again', path: b.path });
+    if (update.warned.length + update.hot.length + update.cleared.length > 0) {
+      await writeBlocking(run.store, Object.values(this.state).filter((b) => b.warned)).catch((err: unknown) =>
+        this.logger.warn(`could not record the blocking files for status: ${(err as Error).message}`),
+      );
+    }
+    return blockers;
+  }
+}
+
+/** Why a never-settling file is not in a snapshot, with the fix (listed in the snapshot's `skipped`). */
+function neverSettledReason(b: Blocking, settleMs: number, now: number): string {
+  return `never settled: kept changing for ${formatDuration(now - b.since)} (over ${SKIP_AFTER_WINDOWS} settle windows of ${formatDuration(settleMs)}; ${b.reason}); add it to exclude if it need not be backed up`;
+}

@@ -1,0 +1,240 @@
+/**
+ * One run's evaluations: look at the run folder, and when its state has settled and changed (or a
+ * timer, cron, retry or request forces it), ask the policy core what to do and do it; persist the
+ * counters and anchors. Also serves the queued store operations, which must not race a capture.
+ * Called one at a time by the run's supervisor, which makes it the store's single writer.
+ *
+ * Contract:
+ * - `evaluate` scans the run; a missing run folder or one without included files answers waiting
+ *   backup-now and manual requests with an error. Unless the state changed since the last settled
+ *   state evaluated (at the first look after a start: since the newest snapshot, and a state a
+ *   restore put in place counts as unchanged), something is due, or progress moved, it returns.
+ *   Otherwise, once nothing blocks but files that never settle, it acts: logs each decision
+ *   (`decision`), captures backups (then applies retention), exports saves, takes manual
+ *   snapshots, answers the requests, re-arms the policy timer and logs `evaluated` with the digest.
+ *   An unsettled state is looked at again when it may have settled.
+ * - A failed backup or save is logged and retried in `RETRY_AFTER_MS` (a lost lock is not retried;
+ *   low disk is a warning); nothing stored was changed.
+ * - `serveOps` runs the queued operations; after a restore into the run, the restored files are
+ *   taken as the settled state already seen, so they are not mistaken for the trainer's.
+ */
+import type { RunConfig } from '../config/types.js';
+import { decide, recordTaken } from '../policy/decide.js';
+import { nextTimerAt } from '../policy/next-timer.js';
+import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js';
+import { readProgress, runFilesOf } from '../progress/read-progress.js';
+import { LockLostError, type StoreLock } from '../store/lock.js';
+import { listSnapshots, newestGoodSnapshot } from '../store/read-store.js';
+import { leftOutOf, stateDigest } from '../store/scan.js';
+import { writeRunState } from '../store/state-file.js';
+import type { LeftOut, ScanEntry, SnapshotMeta } from '../store/types.js';
+import { formatProgress } from '../util/format.js';
+import type { Logger } from '../util/logger.js';
+import { executeOp } from '../ops/execute.js';
+import { applyRetention, captureSnapshot, exportSave, LowDiskError, progressOf, scanRun } from '../ops/run-actions.js';
+import { verdictOf } from '../ops/settle.js';
+import type { BlockingFiles } from './blocking-files.js';
+import type { RequestQueue } from './request-queue.js';
+import { isRestoredState } from './restored-state.js';
+import type { RunTriggers } from './run-triggers.js';
+
+/** How long to wait before trying again after a failed snapshot or save. */
+export const RETRY_AFTER_MS = 30_000;
+
+/** The policy core's view of a run's config: its backup and save policies. */
+export function policyConfigOf(run: RunConfig): PolicyConfig {
+  return {
+    backup: { every: run.backup.every, cron: run.backup.cron, beforeSave: run.backup.beforeSave },
+    save: { every: run.save.every, cron: run.save.cron },
+  };
+}
+
+export class RunEvaluation {
+  /** Digest of the last settled state evaluated; null until the first evaluation after start. */
+  private lastSettledDigest: string | null = null;
+  private lastProgressKey = '';
+  /** How long the last scan of the run took. */
+  scanMs = 0;
+
+  constructor(
+    private readonly runOf: () => RunConfig,
+    private state: RunState,
+    private newestDigest: string | null,
+    private readonly lock: StoreLock,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+    private readonly triggers: RunTriggers,
+    private readonly queue: RequestQueue,
+    private readonly blocking: BlockingFiles,
+  ) {}
+
+  /** The next look judges change against the newest snapshot again (the watch was set up afresh). */
+  forgetSettled(): void {
+    this.lastSettledDigest = null;
+  }
+
+  /** Arms the time policy's timer from the current config and anchors. */
+  armPolicyTimer(): void {
+    this.triggers.armPolicyTimer(nextTimerAt(policyConfigOf(this.runOf()), this.state), this.now());
+  }
+
+  /** Looks at the run once: see the contract above. */
+  async evaluate(): Promise<void> {
+    const run = this.runOf();
+    const t0 = performance.now();
+    let all: ScanEntry[];
+    try {
+      all = await scanRun(run);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || (err as NodeJS.ErrnoException).path !== run.path) throw err;
+      // The trainer has not created its folder yet (or deleted it): the watcher reports its creation.
+      if (this.lastSettledDigest !== 'missing') this.logger.info(`waiting for ${run.path} to be created`, { event: 'waiting-for-run' });
+      this.lastSettledDigest = 'missing';
+      // The watcher itself follows the folder being deleted and created again.
+      this.queue.failSnapshotRequests(`the run folder ${run.path} does not exist`);
+      return;
+    }
+    this.scanMs = performance.now() - t0;
+    // While some path blocks, every look re-checks it, so a hot file is seen cooling down.
+    let blockers = this.blocking.any ? await this.blocking.look(this.runOf(), all, this.now()) : null;
+    const entries = all.filter((e) => !this.blocking.isHot(e.path));
+    const digest = stateDigest(entries);
+    const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
+    const progressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
+    let changed = this.lastSettledDigest === null ? digest !== this.newestDigest : digest !== this.lastSettledDigest;
+    // First look after a start: the state a restore put in place (by `ckptd restore` without a
+    // daemon, or `ckptd run --resume`: its pre-restore snapshot is the newest) is already stored,
+    // not a new change; backing it up again would only push an older backup out of `keep`.
+    if (changed && this.lastSettledDigest === null && (await isRestoredState(run.store, entries))) changed = false;
+    const forced = this.triggers.anyDue || this.queue.snapshotsWaiting;
+    if (!changed && !forced && progressKey === this.lastProgressKey) return;
+    if (entries.length === 0) {
+      if (this.lastSettledDigest !== digest) this.logger.info(`nothing to capture yet: ${run.path} holds no included files`, { event: 'empty' });
+      this.lastSettledDigest = digest;
+      this.queue.failSnapshotRequests('the run folder holds no included files');
+      return;
+    }
+    blockers ??= await this.blocking.look(this.runOf(), all, this.now());
+    const verdict = verdictOf(blockers.filter((b) => !this.blocking.isHot(b.path)));
+    if (!verdict.settled) {
+      this.logger.debug(`waiting for the state to settle: ${verdict.reason}`, { event: 'settling' });
+      this.triggers.kick(verdict.retryInMs);
+      return;
+    }
+    const neverSettled = this.blocking.neverSettled(run.settleMs, this.now());
+    await this.act(entries, digest, changed, progress, { neverSettled, leftOut: leftOutOf(all) });
+    this.lastSettledDigest = digest;
+    this.lastProgressKey = progressKey;
+  }
+
+  private async act(
+    entries: ScanEntry[],
+    digest: string,
+    changed: boolean,
+    progress: Progress,
+    left: { neverSettled: { path: string; reason: string }[]; leftOut: LeftOut[] },
+  ): Promise<void> {
+    const { neverSettled, leftOut } = left;
+    const run = this.runOf();
+    const now = this.now();
+    const { backupNow, manual } = this.queue.takeSnapshotRequests();
+    const due = this.triggers.takeDue();
+    const facts: Facts = {
+      progress,
+      digest,
+      newestSnapshotDigest: this.newestDigest,
+      changed,
+      cronDue: { backup: due.cronBackup, save: due.cronSave },
+      backupNow: backupNow.length > 0,
+    };
+    const decision = decide(policyConfigOf(run), this.state, facts, now);
+    await this.saveState(decision.state);
+
+    const at = formatProgress(progress);
+    const skipLevel = changed ? 'info' : 'debug';
+    for (const s of decision.skips) this.logger[skipLevel](`${at}: no ${s.kind}: ${s.reason}`, { event: 'decision', action: 'skip', policy: s.kind, epoch: progress.epoch, step: progress.step });
+    for (const a of decision.actions) this.logger.info(`${at}: ${a.kind} due: ${a.reason}`, { event: 'decision', action: a.kind, trigger: a.trigger, epoch: progress.epoch, step: progress.step });
+
+    let backup: SnapshotMeta | null = null;
+    try {
+      for (const a of decision.actions) {
+        if (a.kind === 'backup') {
+          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, leftOut, signal: this.lock.signal }, this.logger);
+          this.newestDigest = backup.state_digest;
+          // Anchored where the stored files are, which is later than decided when the trainer moved on.
+          await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
+          await applyRetention(run, backup.id, now, this.logger);
+        } else {
+          const from = backup ?? (await this.backupOf(digest));
+          // A save exported from a backup holds that backup's bytes, so it carries its labels.
+          const saved = from ? progressOf(from, progress.source) : progress;
+          await exportSave(run, entries, saved, a.trigger, from, now, this.logger);
+          await this.saveState(recordTaken(this.state, 'save', saved, from?.state_digest ?? digest, now));
+        }
+      }
+      for (const w of backupNow) w(backup ? { ok: true, snapshotId: backup.id } : { ok: false, error: 'no backup was taken', exitCode: 1 });
+    } catch (err) {
+      this.onActionFailed(err as Error);
+      for (const w of backupNow) w({ ok: false, error: (err as Error).message, exitCode: 1 });
+    }
+
+    for (const m of manual) {
+      try {
+        const snap = await captureSnapshot(
+          run,
+          entries,
+          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now(), neverSettled, leftOut, signal: this.lock.signal },
+          this.logger,
+        );
+        this.newestDigest = snap.state_digest;
+        m.reply({ ok: true, snapshotId: snap.id });
+      } catch (err) {
+        this.logger.error(`manual snapshot failed: ${(err as Error).message}`, { event: 'error' });
+        m.reply({ ok: false, error: (err as Error).message, exitCode: 1 });
+      }
+    }
+    this.armPolicyTimer();
+    this.logger.debug(`evaluated ${at}`, { event: 'evaluated', epoch: progress.epoch, step: progress.step, digest });
+  }
+
+  private onActionFailed(err: Error): void {
+    // The lock-lost handler stops this run and says why; a retry would only be refused again.
+    if (err instanceof LockLostError) {
+      this.logger.error(`snapshot not committed: ${err.message}`, { event: 'error' });
+      return;
+    }
+    if (err instanceof LowDiskError) this.logger.warn(err.message, { event: 'low-disk' });
+    else this.logger.error(`snapshot failed, nothing stored was changed: ${err.message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
+    this.triggers.retryIn(RETRY_AFTER_MS);
+  }
+
+  /** The newest backup that captured exactly the state `digest`, if any. */
+  private async backupOf(digest: string): Promise<SnapshotMeta | null> {
+    return (await listSnapshots(this.runOf().store)).find((s) => s.kind === 'backup' && s.state_digest === digest) ?? null;
+  }
+
+  private async saveState(next: RunState): Promise<void> {
+    if (JSON.stringify(next) === JSON.stringify(this.state)) return;
+    this.state = next;
+    await writeRunState(this.runOf().store, next);
+  }
+
+  /**
+   * Runs the store operations people asked for (delete, restore, labels), before evaluating: the
+   * store has one writer. After a restore into the run, its own writes are taken as the settled
+   * state already seen, so they are not mistaken for the trainer's.
+   */
+  serveOps(): Promise<void> {
+    return this.queue.serveOps(async (op, onProgress) => {
+      const outcome = await executeOp(this.runOf(), op, { logger: this.logger, now: this.now(), onProgress });
+      if (op.kind === 'restore' && op.to === null) {
+        const entries = await scanRun(this.runOf());
+        const progress = await readProgress(this.runOf().path, this.runOf().progress, runFilesOf(entries));
+        this.lastSettledDigest = stateDigest(entries);
+        this.lastProgressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
+      }
+      this.newestDigest = (await newestGoodSnapshot(this.runOf().store))?.state_digest ?? null;
+      return outcome;
+    });
+  }
+}

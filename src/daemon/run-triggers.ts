@@ -1,0 +1,155 @@
+/**
+ * Everything that wakes one run's supervisor, apart from the watcher's events and requests: the
+ * debounced evaluation timer (`kick`), the cron schedules, the time policy's timer, the rescan that
+ * backstops lost watcher events, the timer that notices never-settling files going quiet, and the
+ * poll for a run folder that does not exist yet.
+ *
+ * Contract:
+ * - `kick(ms)` asks for one evaluation in `ms`; the latest request wins, so bursts debounce. The
+ *   evaluation is `onFire`, called with no timer of its own pending.
+ * - A cron firing, the policy timer and `retryIn` set a `due` flag and kick at once (`retryIn`: after
+ *   its delay); the flags stay set until `takeDue` clears them.
+ * - After `halt`, nothing is kicked and no policy timer is armed; `clear` cancels every timer,
+ *   poll and cron schedule (the flags stay), so the triggers can be armed again.
+ * Decides nothing itself: when the time policy is due comes from `policy/next-timer.ts`.
+ */
+import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
+
+/** How often a run folder that does not exist yet is looked for. */
+const FOLDER_POLL_MS = 1000;
+/** setTimeout cannot wait longer than this. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * How often the rescan that backstops lost watcher events runs, after a scan that took `scanMs`:
+ * every minute, stretched for runs whose scan is slow so that at most 1% of the time is scanning.
+ */
+export function rescanIntervalMs(scanMs: number): number {
+  return Math.max(60_000, scanMs * 100);
+}
+
+/** Why an evaluation must act even on a state already evaluated. */
+export interface Due {
+  /** The time policy's timer fired. */
+  timer: boolean;
+  cronBackup: boolean;
+  cronSave: boolean;
+  /** A failed snapshot, save or evaluation is being retried. */
+  retry: boolean;
+}
+
+export class RunTriggers {
+  private settleTimer: NodeJS.Timeout | null = null;
+  private policyTimer: NodeJS.Timeout | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
+  /** Fires once files left out for never settling have been quiet for `settle`. */
+  private coolTimer: NodeJS.Timeout | null = null;
+  private folderPoll: NodeJS.Timeout | null = null;
+  private cronTasks: ScheduledTask[] = [];
+  private due: Due = { timer: false, cronBackup: false, cronSave: false, retry: false };
+  private halted = false;
+
+  constructor(private readonly onFire: () => void) {}
+
+  get stopped(): boolean {
+    return this.halted;
+  }
+
+  /** True when some flag is set: the next evaluation must act even on an unchanged state. */
+  get anyDue(): boolean {
+    const d = this.due;
+    return d.timer || d.cronBackup || d.cronSave || d.retry;
+  }
+
+  /** The flags, cleared. */
+  takeDue(): Due {
+    const due = this.due;
+    this.due = { timer: false, cronBackup: false, cronSave: false, retry: false };
+    return due;
+  }
+
+  /** Asks for an evaluation in `ms` (the latest request wins, so bursts of events debounce). */
+  kick(ms: number): void {
+    if (this.halted) return;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = null;
+      this.onFire();
+    }, Math.max(0, ms));
+  }
+
+  /** Marks a retry due and evaluates again in `ms`. */
+  retryIn(ms: number): void {
+    this.due.retry = true;
+    this.kick(ms);
+  }
+
+  /** Replaces the cron schedules with these (null: none). */
+  armCron(backupCron: string | null, saveCron: string | null): void {
+    for (const t of this.cronTasks) void t.destroy();
+    this.cronTasks = [];
+    const add = (expr: string | null, flag: 'cronBackup' | 'cronSave'): void => {
+      if (!expr) return;
+      this.cronTasks.push(
+        scheduleCron(expr, () => {
+          this.due[flag] = true;
+          this.kick(0);
+        }),
+      );
+    };
+    add(backupCron, 'cronBackup');
+    add(saveCron, 'cronSave');
+  }
+
+  /** Arms the time policy's timer for `at` (null: no time policy is pending). */
+  armPolicyTimer(at: number | null, now: number): void {
+    if (this.policyTimer) clearTimeout(this.policyTimer);
+    this.policyTimer = null;
+    // A time policy that is due but found the state unchanged waits for the next change instead.
+    if (at === null || at <= now || this.halted) return;
+    this.policyTimer = setTimeout(() => {
+      this.due.timer = true;
+      this.kick(0);
+    }, Math.min(at - now, MAX_TIMER_MS));
+  }
+
+  /** Kicks every `intervalMs()` (asked afresh each time), until `clear`. */
+  armRescan(intervalMs: () => number): void {
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
+    this.rescanTimer = setTimeout(() => {
+      this.kick(0);
+      this.armRescan(intervalMs);
+    }, intervalMs());
+  }
+
+  /** Kicks once `ms` pass without another call: a never-settling file has gone quiet. */
+  coolDown(ms: number): void {
+    if (this.coolTimer) clearTimeout(this.coolTimer);
+    this.coolTimer = setTimeout(() => this.kick(0), ms);
+  }
+
+  /** Checks `exists` every second (one poll at a time) and calls `onAppear` once it is true. */
+  waitForFolder(exists: () => boolean, onAppear: () => void): void {
+    this.folderPoll ??= setInterval(() => {
+      if (!exists()) return;
+      if (this.folderPoll) clearInterval(this.folderPoll);
+      this.folderPoll = null;
+      onAppear();
+    }, FOLDER_POLL_MS);
+  }
+
+  /** From now on nothing is kicked. */
+  halt(): void {
+    this.halted = true;
+  }
+
+  /** Cancels every timer, the folder poll and the cron schedules. */
+  async clear(): Promise<void> {
+    for (const t of [this.settleTimer, this.policyTimer, this.rescanTimer, this.coolTimer]) if (t) clearTimeout(t);
+    this.settleTimer = this.policyTimer = this.rescanTimer = this.coolTimer = null;
+    if (this.folderPoll) clearInterval(this.folderPoll);
+    this.folderPoll = null;
+    for (const t of this.cronTasks) await t.destroy();
+    this.cronTasks = [];
+  }
+}

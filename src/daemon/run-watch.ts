@@ -1,0 +1,107 @@
+/**
+ * The watch of one run's folder: which of the watcher's events count as the trainer at work, and
+ * keeping a watch in place while the folder comes and goes and inotify runs out.
+ *
+ * Contract:
+ * - `attach` watches the run folder (the current config's), or, while it does not exist, has the
+ *   triggers check for it every second and watches it once it appears (then kicks an evaluation):
+ *   a watch needs a folder to watch (and chokidar, used for polling, misses files written into a
+ *   folder created after its watch started: chokidar issues #462, #1422).
+ * - Every event that counts reaches `onActivity` with its relative path and the config the watch
+ *   was attached with; the watch being ready kicks an evaluation. When inotify runs out of
+ *   watches it warns once (`watch-limit`) and watches afresh by polling, for good (unless the
+ *   triggers are halted); other watcher errors are logged (`watch-error`).
+ * - `activityPathOf(run)` returns a function from an event's absolute path to the path relative to
+ *   the run folder ('/'-separated; '' for the run folder itself and for paths outside it), or null
+ *   when the event does not count: a path the person excluded (logs, event files) or a file no
+ *   include glob matches. Folders (names without an extension) always count: a `checkpoint-500`
+ *   folder appearing matters though only files match include globs. Temp files ckptd never stores
+ *   still count: they are the trainer at work.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import picomatch from 'picomatch';
+import type { RunConfig } from '../config/types.js';
+import type { Logger } from '../util/logger.js';
+import { isInside } from '../util/paths.js';
+import type { RunTriggers } from './run-triggers.js';
+import { isWatchLimitError, WATCH_LIMIT_ADVICE, watchRun, type Watcher } from './watcher.js';
+
+export class RunWatch {
+  private watcher: Watcher | null = null;
+  /** Set when inotify ran out of watches: this run is polled from then on. */
+  private polling = false;
+
+  constructor(
+    private readonly runOf: () => RunConfig,
+    private readonly triggers: RunTriggers,
+    private readonly logger: Logger,
+    /** Gets the config the watch was attached with (a settle change alone does not re-attach). */
+    private readonly onActivity: (rel: string, run: RunConfig) => void,
+  ) {}
+
+  attach(): void {
+    const run = this.runOf();
+    if (!fs.existsSync(run.path)) {
+      this.triggers.waitForFolder(
+        () => fs.existsSync(this.runOf().path),
+        () => {
+          this.attach();
+          this.triggers.kick(0);
+        },
+      );
+      return;
+    }
+    const activityPath = activityPathOf(run);
+    this.watcher = watchRun(run.path, {
+      ignoreDirs: [run.store, run.save.to],
+      onActivity: (abs) => {
+        const rel = activityPath(abs);
+        if (rel !== null) this.onActivity(rel, run);
+      },
+      onError: (err) => {
+        if (!this.polling && isWatchLimitError(err)) {
+          this.logger.warn(WATCH_LIMIT_ADVICE, { event: 'watch-limit' });
+          this.polling = true;
+          void this.reattach();
+          return;
+        }
+        this.logger.warn(`watcher: ${err.message}`, { event: 'watch-error' });
+      },
+      onReady: () => this.triggers.kick(0),
+      usePolling: this.polling || run.watch === 'poll',
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.close();
+    this.watcher = null;
+  }
+
+  /** Watches afresh (with polling once inotify ran out), or waits for the folder when it is gone. */
+  private async reattach(): Promise<void> {
+    const w = this.watcher;
+    this.watcher = null;
+    await w?.close();
+    if (!this.triggers.stopped) this.attach();
+  }
+}
+
+
+export function activityPathOf(run: RunConfig): (abs: string) => string | null {
+  const userExcluded = picomatch(run.exclude.length > 0 ? run.exclude : ['\0'], { dot: true });
+  const included = picomatch(run.include, { dot: true });
+  return (abs) => {
+    const inside = isInside(abs, run.path);
+    const rel = inside ? path.relative(run.path, abs).split(path.sep).join('/') : '';
+    // Files the person excluded (logs, event files) must not keep the state from settling;
+    // temp files ckptd never stores still count: they are the trainer at work.
+    if (rel !== '' && (userExcluded(rel) || !includedOrDir(included, rel))) return null;
+    return rel;
+  };
+}
+
+function includedOrDir(included: (p: string) => boolean, rel: string): boolean {
+  // Folder events (`checkpoint-500` appearing) matter even though only files match include globs.
+  return included(rel) || !path.posix.extname(rel);
+}
