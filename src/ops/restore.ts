@@ -16,6 +16,9 @@
  * A kill during 2 leaves the run as it was (plus temp names every scan ignores and the next restore
  * removes); a kill during 4 leaves a mix that running the restore again completes, with the
  * pre-restore snapshot holding what was there. `--to DIR` writes a copy elsewhere and touches nothing else.
+ *
+ * Over 300 lines on purpose: refusal, staging, the pre-restore snapshot, the renames and the
+ * removals are one ordered procedure whose safety depends on that order; read it whole.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';

@@ -2,6 +2,9 @@
  * Retention in the style of restic's `ApplyPolicy`: a pure plan of which snapshots to keep and which
  * to remove, each carrying every reason that applies, so `prune --dry-run` and the logs can explain
  * themselves. The caller still re-checks each removal against the store before deleting.
+ *
+ * Over 300 lines on purpose: every keep and remove rule lives here with its reason code, so the
+ * plan, its reasons and its invariants (tested with fast-check) are checked in one place.
  */
 import { formatBytes, formatNumber } from './format.js';
 

@@ -15,6 +15,9 @@
  *   bytes, the copy ends at the size expected even if the source shrinks meanwhile, holes of a
  *   sparse source stay holes, and two large files are copied on two cores. Where the file systems
  *   share blocks copy-on-write it is a reflink instead (`clone-file.ts`), the source hashed on a worker.
+ *
+ * Over 300 lines on purpose: the checks before and after a copy and both copy paths are one
+ * guarantee (the stored bytes are a finished version of the source at that path); read it whole.
  */
 import { createHash } from 'node:crypto';
 import fs, { type BigIntStats } from 'node:fs';

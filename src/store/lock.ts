@@ -1,14 +1,17 @@
 /**
  * One writer per store. The lock is the folder `<store>/daemon.lock` (created whole by renaming a
- * staged folder onto that name, which of several processes only one can do) holding `owner.json`: the holder's identity (pid, host, boot
- * id, process start time), its command, and a token unique to this acquisition. The holder touches
- * the folder every `UPDATE_MS` and checks the token is still its own; `<store>/daemon.json` repeats
- * the holder for people and tools.
+ * staged folder onto that name, which of several processes only one can do) holding `owner.json`:
+ * the holder's identity (pid, host, boot id, process start time), its command, and a token unique
+ * to this acquisition. The holder touches the folder every `UPDATE_MS` and checks the token is
+ * still its own; `<store>/daemon.json` repeats the holder for people and tools.
  *
  * Not proper-lockfile, which ckptd used before: it judges a holder dead only by the age of the
  * lock's mtime, takes a stale lock over by check-then-remove (two contenders can both win), and
  * its unlock removes whatever lock is there, a new holder's included. Each of those let two
  * writers into one store (issue 11, item 13).
+ *
+ * Over 300 lines on purpose: acquiring, judging, taking over and releasing are one protocol whose
+ * steps must be read together to see that two writers can never both hold a store.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
