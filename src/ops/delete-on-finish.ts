@@ -5,35 +5,15 @@
  * keep_best is a person's explicit wish to keep those. The newest-good-backup rule of retention
  * does not apply: deleting the resume state of a finished training is the point.
  */
-import type { KeepBest, RunConfig } from '../config/types.js';
-import { planRetention, type RetentionItem } from '../policy/plan-retention.js';
+import type { RunConfig } from '../config/types.js';
+import type { RetentionItem } from '../policy/plan-retention.js';
 import { deleteSnapshot } from '../store/delete-snapshot.js';
 import { listSnapshots } from '../store/read-store.js';
 import type { Logger } from '../util/logger.js';
 
-/** Which backups go, and which stay with the reason. Every input `backup` is in exactly one list. */
-export interface FinishPlan {
-  remove: string[];
-  keep: { id: string; reason: string }[];
-}
-
-/** Pure: plans delete_on_finish over the store's snapshots (only `backup` ones are considered). */
-export function planDeleteOnFinish(snapshots: readonly RetentionItem[], keepBest: KeepBest | null, now: number): FinishPlan {
-  const best = new Set<string>();
-  if (keepBest !== null) {
-    // Retention's own ranking decides what keep_best protects, so both agree on "best".
-    const ranked = planRetention([...snapshots], { rolling: true, keep: 0, keepBest }, now);
-    for (const k of ranked.keep) if (k.reasons.some((r) => r.code === 'keep-best')) best.add(k.id);
-  }
-  const plan: FinishPlan = { remove: [], keep: [] };
-  for (const s of snapshots) {
-    if (s.kind !== 'backup') continue;
-    if (s.pinned) plan.keep.push({ id: s.id, reason: 'pinned' });
-    else if (best.has(s.id)) plan.keep.push({ id: s.id, reason: `one of the ${keepBest!.count} best by ${keepBest!.metric} (retention.keep_best)` });
-    else plan.remove.push(s.id);
-  }
-  return plan;
-}
+/** Re-exported: the plan is pure (`policy/delete-on-finish.ts`). */
+export { planDeleteOnFinish, type FinishPlan } from '../policy/delete-on-finish.js';
+import { planDeleteOnFinish } from '../policy/delete-on-finish.js';
 
 /**
  * Deletes the run's policy backups per `planDeleteOnFinish`, each re-read first and refused unless
