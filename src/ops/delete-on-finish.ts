@@ -7,8 +7,7 @@
  */
 import type { RunConfig } from '../config/types.js';
 import type { RetentionItem } from '../policy/plan-retention.js';
-import { deleteSnapshot } from '../store/delete-snapshot.js';
-import { listSnapshots } from '../store/read-store.js';
+import { storeOf } from '../store/local-store.js';
 import type { Logger } from '../util/logger.js';
 
 /** Re-exported: the plan is pure (`policy/delete-on-finish.ts`). */
@@ -21,7 +20,8 @@ import { planDeleteOnFinish } from '../policy/delete-on-finish.js';
  * caller holds the store lock.
  */
 export async function deleteOnFinish(run: RunConfig, logger: Logger, now: number): Promise<string[]> {
-  const snapshots = await listSnapshots(run.store);
+  const store = storeOf(run.store);
+  const snapshots = await store.listSnapshots();
   const items: RetentionItem[] = snapshots.map((s) => ({
     id: s.id,
     kind: s.kind,
@@ -36,10 +36,13 @@ export async function deleteOnFinish(run: RunConfig, logger: Logger, now: number
   const deleted: string[] = [];
   for (const id of plan.remove) {
     try {
-      await deleteSnapshot(run.store, id, (fresh) => {
-        if (fresh.kind !== 'backup') return `it is a ${fresh.kind} snapshot`;
-        if (fresh.pinned) return 'it is pinned';
-        return null;
+      await store.remove(id, {
+        kind: 'snapshot',
+        guard: (fresh) => {
+          if (fresh.kind !== 'backup') return `it is a ${fresh.kind} snapshot`;
+          if (fresh.pinned) return 'it is pinned';
+          return null;
+        },
       });
       deleted.push(id);
       logger.info(`backup ${id} deleted: backup.delete_on_finish (the trainer finished)`, { event: 'delete', id, reasons: ['delete_on_finish'] });

@@ -5,28 +5,28 @@
  */
 import type { RunConfig } from '../config/types.js';
 import { planRetention, planSaveRetention, reasonTexts, type RetentionEntry, type RetentionItem, type RetentionPlan } from '../policy/plan-retention.js';
-import { deleteSave, deleteSnapshot } from '../store/delete-snapshot.js';
+import { storeOf, type StoreRef } from '../store/local-store.js';
 import { LockLostError } from '../store/lock-signal.js';
-import { listSaves, listSnapshots } from '../store/read-store.js';
-import { isIncomplete } from '../store/read-store.js';
-import type { SnapshotMeta } from '../store/types.js';
+import type { ReadSnapshotMeta } from '../store/read-store.js';
+import type { RecordMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
-import { isDamaged, storedInodes } from './delete.js';
+import { isDamaged } from './delete.js';
 
 /** The snapshots of a store as retention sees them, with each stored file's inode and link count. */
-export async function retentionItems(store: string): Promise<RetentionItem[]> {
-  const snapshots = await listSnapshots(store);
-  return Promise.all(snapshots.map(async (s) => ({ ...itemOf(s), files: await storedInodes(store, s) })));
+export async function retentionItems(ref: StoreRef): Promise<RetentionItem[]> {
+  const store = storeOf(ref);
+  const snapshots = await store.listSnapshots();
+  return Promise.all(snapshots.map(async (s) => ({ ...itemOf(s), files: await store.storedUnits(s) })));
 }
 
-function itemOf(s: SnapshotMeta): RetentionItem {
+function itemOf(s: ReadSnapshotMeta): RetentionItem {
   return {
     id: s.id,
     kind: s.kind,
     pinned: s.pinned,
     created: Date.parse(s.created),
     damaged: isDamaged(s),
-    incomplete: isIncomplete(s),
+    incomplete: s.incomplete,
     metrics: s.metrics,
     loss: s.loss,
   };
@@ -54,9 +54,10 @@ export interface StorePlan {
 
 /** Plans retention for the run's store now. */
 export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0): Promise<StorePlan> {
-  const snapshots = planRetention(await retentionItems(run.store), rulesOf(run, freeBytesNeeded), now);
+  const store = storeOf(run.store);
+  const snapshots = planRetention(await retentionItems(store), rulesOf(run, freeBytesNeeded), now);
   const saves = planSaveRetention(
-    (await listSaves(run.store)).map((s) => ({ id: s.id, created: Date.parse(s.created), pinned: s.pinned })),
+    (await store.listSaves()).map((s) => ({ id: s.id, created: Date.parse(s.created), pinned: s.pinned })),
     run.save.keep,
   );
   return { snapshots, saves };
@@ -69,18 +70,20 @@ export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0
  * the ids deleted.
  */
 export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: string | null, logger: Logger, signal?: AbortSignal): Promise<string[]> {
+  const store = storeOf(run.store);
   const opts = signal ? { signal } : {};
   const deleted: string[] = [];
   for (const w of plan.snapshots.warnings) logger.warn(`retention: ${w}`, { event: 'retention-warning' });
   // Oldest first: an interrupted prune has then removed what mattered least.
   for (const r of [...plan.snapshots.remove].reverse()) {
     try {
-      await deleteSnapshot(run.store, r.id, (fresh) => {
+      const guard = (fresh: RecordMeta): string | null => {
         if (fresh.kind !== 'backup') return `it is a ${fresh.kind} snapshot`;
         if (fresh.pinned) return 'it is pinned';
         if (fresh.id === justTaken) return 'it was just taken';
         return null;
-      }, opts);
+      };
+      await store.remove(r.id, { kind: 'snapshot', guard, ...opts });
       deleted.push(r.id);
       logger.info(`backup ${r.id} deleted: ${reasonTexts(r.reasons).join('; ')}`, { event: 'delete', id: r.id, reasons: reasonTexts(r.reasons) });
     } catch (err) {
@@ -90,7 +93,7 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
   }
   for (const r of [...plan.saves.remove].reverse()) {
     try {
-      const res = await deleteSave(run.store, r.id, { saveTo: run.save.to, guard: (fresh) => (fresh.pinned ? 'it is pinned' : null), ...opts });
+      const res = await store.remove(r.id, { kind: 'save', saveTo: run.save.to, guard: (fresh) => (fresh.pinned ? 'it is pinned' : null), ...opts });
       deleted.push(r.id);
       logger.info(`save ${r.id} deleted: ${reasonTexts(r.reasons).join('; ')}`, { event: 'delete', id: r.id, reasons: reasonTexts(r.reasons) });
       for (const k of res.kept) logger.warn(`save ${r.id}: left ${k.path} in place: ${k.reason}`, { event: 'delete-refused', id: r.id });

@@ -64,11 +64,12 @@ async function removeRecord(root: string, id: string, opts: RemoveOptions): Prom
   if (!isValidId(id)) throw new Error(`refusing to delete ${JSON.stringify(id)}: not a valid id`);
   const signal = opts.signal !== undefined ? { signal: opts.signal } : {};
   const exists = (p: string): Promise<boolean> => fsp.lstat(p).then(() => true, () => false);
-  if (await exists(snapshotDir(root, id))) {
+  // A kind named: straight to that kind's delete, which throws when there is no such record.
+  if (opts.kind === 'snapshot' || (opts.kind === undefined && (await exists(snapshotDir(root, id))))) {
     await deleteSnapshot(root, id, opts.guard, signal);
     return { removed: [snapshotDir(root, id)], kept: [] };
   }
-  if (await exists(saveRecordFile(root, id))) {
+  if (opts.kind === 'save' || (opts.kind === undefined && (await exists(saveRecordFile(root, id))))) {
     return deleteSave(root, id, { saveTo: opts.saveTo ?? null, ...(opts.guard ? { guard: opts.guard } : {}), ...signal });
   }
   throw new Error(`no snapshot or save ${id} in ${root}`);

@@ -53,6 +53,12 @@ export interface RemoveOptions {
   saveTo?: string | null;
   /** The store lock's signal; default: the lock this process holds on the store. */
   signal?: AbortSignal;
+  /**
+   * The kind of record the caller means. Given, only a record of that kind is removed: when there
+   * is no such one with id `id` (none at all, or only a record of the other kind) `remove` throws
+   * naming that kind (`no snapshot <id> in <location>` for a snapshot) and removes nothing.
+   */
+  kind?: 'snapshot' | 'save';
 }
 
 /** What `remove` did: what it removed and what of a save it left in place, with the reason. */

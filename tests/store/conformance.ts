@@ -199,6 +199,19 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
         await expect(store.remove('../x')).rejects.toThrow(/not a valid/);
         expect(await ids(store)).toEqual([a.id]);
       });
+
+      it('with a kind, removes only a record of that kind, and names the kind when there is none', async () => {
+        const a = await snapshot(store, T0);
+        const v = await save(store, T0 + 1);
+        await expect(store.remove(v.id, { kind: 'snapshot' })).rejects.toThrow(`no snapshot ${v.id} in ${store.location}`);
+        await expect(store.remove(a.id, { kind: 'save', saveTo: h.saveTo })).rejects.toThrow();
+        await expect(store.remove('20261123-100000-000-zzzz', { kind: 'snapshot' })).rejects.toThrow(`no snapshot 20261123-100000-000-zzzz in ${store.location}`);
+        expect(await ids(store)).toEqual([a.id, v.id]);
+        await store.remove(a.id, { kind: 'snapshot' });
+        await store.remove(v.id, { kind: 'save', saveTo: h.saveTo });
+        expect(await ids(store)).toEqual([]);
+        expect(await h.leftovers()).toEqual([]);
+      });
     });
 
     describe('verify and damage', () => {
