@@ -3,16 +3,16 @@
  * (and clear the mark of what verifies clean again), and report one line per snapshot or save, or
  * one JSON document. Safe beside a running daemon: it writes nothing but the damaged markers.
  */
-import { recordVerification, type MarkerChange } from '../store/damaged-marker.js';
-import { findBroken, listSaves, listSnapshots, resolveId, type ReadSaveMeta, type ReadSnapshotMeta, type StoreProblem } from '../store/read-store.js';
+import { storeOf, type StoreRef } from '../store/local-store.js';
+import type { ChangedFile, MarkerChange, Store, StoreProblem, StoreRecord, VerifyResult } from '../store/store.js';
 import type { RecordKind } from '../store/types.js';
-import { verifySave, verifySnapshot, type ChangedFile, type VerifyResult } from '../store/verify-snapshot.js';
 import { UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/format.js';
 
 /** What `runVerify` verifies and where it may write progress. */
 export interface VerifyCommandOptions {
-  store: string;
+  /** The store, or the folder of a local one. */
+  store: StoreRef;
   /** Ids or unique prefixes; empty: every snapshot and save, and the store is checked for broken folders. */
   ids: string[];
   /** Return the report as an object (for `printJson`) instead of text. */
@@ -60,16 +60,17 @@ const LIST_MAX = 5;
 /**
  * Verifies the snapshots and saves `ids` names (unique prefixes accepted; an unknown or ambiguous
  * one throws `UsageError` before anything is verified), or all of them, newest first, when `ids`
- * is empty. Each failure writes `<store>/damaged/<id>.json`; each clean result removes it. Returns
+ * is empty. Each failure marks the record damaged (`Store.markVerified`); each clean result clears the mark. Returns
  * exit code 1 when anything is damaged, could not be verified, or (all verified) a broken folder
  * exists; 0 otherwise. `output` is the text (no trailing newline) or, with `json`, the report.
  * A marker that cannot be written is warned about on `stderr`; the verdict stands.
  */
 export async function runVerify(opts: VerifyCommandOptions): Promise<{ exitCode: number; output: string | VerifyReport }> {
   const clock = opts.now ?? Date.now;
+  const store = storeOf(opts.store);
   const all = opts.ids.length === 0;
-  const records = all ? await everything(opts.store) : await named(opts.store, opts.ids);
-  const broken = all ? await findBroken(opts.store) : [];
+  const records = all ? await everything(store) : await named(store, opts.ids);
+  const broken = all ? await store.findBroken() : [];
 
   const progress = new Progress(opts, records.reduce((n, r) => n + r.files.reduce((m, f) => m + (f.type === 'symlink' ? 0 : f.size), 0), 0));
   const items: VerifyReportItem[] = [];
@@ -77,14 +78,14 @@ export async function runVerify(opts: VerifyCommandOptions): Promise<{ exitCode:
     progress.start(`${i + 1}/${records.length} ${r.id}`);
     let result: VerifyResult;
     try {
-      result = r.kind === 'save' ? await verifySave(opts.store, r, progress.onBytes) : await verifySnapshot(opts.store, r, progress.onBytes);
+      result = await store.verify(r, progress.onBytes);
     } catch (err) {
       items.push({ ...blank(r), status: 'error', error: (err as Error).message });
       continue;
     }
     let change: MarkerChange = 'unchanged';
     try {
-      change = await recordVerification(opts.store, result, clock());
+      change = await store.markVerified(result, clock());
     } catch (err) {
       progress.clear();
       opts.stderr.write(`warning: could not ${result.ok ? 'clear' : 'write'} the damaged mark of ${r.id}: ${(err as Error).message}\n`);
@@ -155,21 +156,21 @@ function names(list: string[]): string {
   return list.length > LIST_MAX ? `${shown}, and ${list.length - LIST_MAX} more` : shown;
 }
 
-function blank(r: ReadSnapshotMeta | ReadSaveMeta): VerifyReportItem {
+function blank(r: StoreRecord): VerifyReportItem {
   return { id: r.id, kind: r.kind, status: 'ok', missing: [], changed: [], extra: [], files: r.files.length, bytes_hashed: 0, cleared: false, error: null };
 }
 
-async function everything(store: string): Promise<(ReadSnapshotMeta | ReadSaveMeta)[]> {
-  const all = [...(await listSnapshots(store)), ...(await listSaves(store))];
+async function everything(store: Store): Promise<StoreRecord[]> {
+  const all = [...(await store.listSnapshots()), ...(await store.listSaves())];
   // Ids sort by creation time across snapshots and saves.
   return all.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 }
 
-async function named(store: string, ids: string[]): Promise<(ReadSnapshotMeta | ReadSaveMeta)[]> {
-  const out = new Map<string, ReadSnapshotMeta | ReadSaveMeta>();
+async function named(store: Store, ids: string[]): Promise<StoreRecord[]> {
+  const out = new Map<string, StoreRecord>();
   for (const id of ids) {
     try {
-      const r = await resolveId(store, id);
+      const r = await store.resolve(id);
       if (!out.has(r.id)) out.set(r.id, r);
     } catch (err) {
       throw new UsageError((err as Error).message);

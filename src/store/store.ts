@@ -28,11 +28,11 @@ import type { LockHolderInfo, StoreLock } from './lock.js';
 import type { ReadSaveMeta, ReadSnapshotMeta, StoreProblem } from './read-store.js';
 import type { ActivityWatch } from './store-signature.js';
 import type { RecordMeta, SaveMeta } from './types.js';
-import type { OnBytes, VerifyResult } from './verify-snapshot.js';
+import type { ChangedFile, OnBytes, VerifyResult } from './verify-snapshot.js';
 import type { WriteSaveOptions } from './write-save.js';
 import type { StagedSnapshot, WriteSnapshotOptions } from './write-snapshot.js';
 
-export type { ActivityWatch, LabelChange, LockHolderInfo, MarkerChange, OnBytes, StagedSnapshot, StoredUnit, StoreLock, StoreProblem, VerifyResult };
+export type { ActivityWatch, ChangedFile, LabelChange, LockHolderInfo, MarkerChange, OnBytes, StagedSnapshot, StoredUnit, StoreLock, StoreProblem, VerifyResult };
 
 /** A record as the readers return it. */
 export type StoreRecord = ReadSnapshotMeta | ReadSaveMeta;
