@@ -13,7 +13,7 @@ import { NO_PROGRESS, type Progress } from '../policy/types.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { readLockHolder } from '../store/lock.js';
 import { leftOutOf } from '../store/scan.js';
-import { findBroken, listSaves, listSnapshots } from '../store/read-store.js';
+import { storeOf } from '../store/local-store.js';
 import { readBlocking } from '../store/blocking-file.js';
 import { readRunState } from '../store/state-file.js';
 import { formatBytes, formatProgress } from '../util/format.js';
@@ -70,8 +70,9 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
     }
   }
 
-  const snapshots = await listSnapshots(run.store);
-  const saves = await listSaves(run.store);
+  const store = storeOf(run.store);
+  const snapshots = await store.listSnapshots();
+  const saves = await store.listSaves();
   const backup = snapshots.find((s) => s.kind === 'backup') ?? null;
   const save = saves[0] ?? null;
   const newest = snapshots[0];
@@ -84,7 +85,7 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
   }
   const damaged = snapshots.filter((s) => s.damaged === true);
   if (damaged.length > 0) warnings.push(`${damaged.length} snapshot(s) failed verification: ${damaged.map((d) => d.id).join(', ')}`);
-  const broken = await findBroken(run.store).catch(() => []);
+  const broken = await store.findBroken().catch(() => []);
   if (broken.length > 0) warnings.push(`${broken.length} folder(s) in the store are not valid snapshots: ${broken.map((b) => b.path).join(', ')}`);
 
   const usage = await storeUsage(run);

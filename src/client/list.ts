@@ -3,11 +3,11 @@
  * terminal or as JSON for scripts.
  */
 import type { RunConfig } from '../config/types.js';
-import { listSaves, listSnapshots, resolveId } from '../store/read-store.js';
+import { storeOf } from '../store/local-store.js';
 import type { RecordKind, RecordMeta } from '../store/types.js';
 import { UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/format.js';
-import { freedBy, storedInodes } from '../ops/delete.js';
+import { freedBy } from '../ops/delete.js';
 
 const KINDS: RecordKind[] = ['backup', 'manual', 'pre-restore', 'save'];
 
@@ -20,11 +20,12 @@ export async function listRecords(run: RunConfig, kind: string | undefined): Pro
   if (kind !== undefined && !KINDS.includes(kind as RecordKind)) {
     throw new UsageError(`--kind must be one of ${KINDS.join(', ')} (got "${kind}")`);
   }
-  const all: RecordMeta[] = [...(await listSnapshots(run.store)), ...(await listSaves(run.store))];
+  const store = storeOf(run.store);
+  const all: RecordMeta[] = [...(await store.listSnapshots()), ...(await store.listSaves())];
   const picked = all
     .filter((r) => kind === undefined || r.kind === kind)
     .sort((a, b) => (a.created === b.created ? (a.id < b.id ? 1 : -1) : a.created < b.created ? 1 : -1));
-  return Promise.all(picked.map(async ({ files: _files, ...rest }, i) => ({ ...rest, own_bytes: await freedBy(run.store, [picked[i]!]) })));
+  return Promise.all(picked.map(async ({ files: _files, ...rest }, i) => ({ ...rest, own_bytes: await freedBy(store, [picked[i]!]) })));
 }
 
 /** A `list` item: the record without its manifest, plus `own_bytes`, what deleting it alone would free. */
@@ -32,10 +33,11 @@ export type ListedRecord = Omit<RecordMeta, 'files'> & { own_bytes: number };
 
 /** What the run's store holds on disk: every snapshot and save, hard-linked files counted once. */
 export async function storeUsage(run: RunConfig): Promise<{ records: number; diskBytes: number; apparentBytes: number }> {
-  const all: RecordMeta[] = [...(await listSnapshots(run.store)), ...(await listSaves(run.store))];
+  const store = storeOf(run.store);
+  const all: RecordMeta[] = [...(await store.listSnapshots()), ...(await store.listSaves())];
   // Records are read in parallel; each inode counts once.
   const inodes = new Map<string, number>();
-  for (const files of await Promise.all(all.map((r) => storedInodes(run.store, r)))) for (const f of files) inodes.set(f.key, f.size);
+  for (const files of await Promise.all(all.map((r) => store.storedUnits(r)))) for (const f of files) inodes.set(f.key, f.size);
   let disk = 0;
   for (const size of inodes.values()) disk += size;
   return { records: all.length, diskBytes: disk, apparentBytes: all.reduce((n, r) => n + r.bytes, 0) };
@@ -106,7 +108,7 @@ export function renderTable(records: ListedRecord[], now: number, width: number)
 /** One snapshot or save in full, by id or unique prefix. */
 export async function showRecord(run: RunConfig, idOrPrefix: string): Promise<RecordMeta> {
   try {
-    return await resolveId(run.store, idOrPrefix);
+    return await storeOf(run.store).resolve(idOrPrefix);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
