@@ -7,7 +7,7 @@ import type { RunConfig } from '../config/types.js';
 import { planRetention, planSaveRetention, reasonTexts, type RetentionEntry, type RetentionItem, type RetentionPlan } from '../policy/plan-retention.js';
 import { storeOf, type StoreRef } from '../store/local-store.js';
 import { LockLostError } from '../store/lock-signal.js';
-import type { ReadSnapshotMeta } from '../store/read-store.js';
+import type { ReadSnapshotMeta } from '../store/store.js';
 import type { RecordMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { isDamaged } from './delete.js';

@@ -32,7 +32,7 @@ import type { ChangedFile, OnBytes, VerifyResult } from './verify-snapshot.js';
 import type { WriteSaveOptions } from './write-save.js';
 import type { StagedSnapshot, WriteSnapshotOptions } from './write-snapshot.js';
 
-export type { ActivityWatch, ChangedFile, LabelChange, LockHolderInfo, MarkerChange, OnBytes, StagedSnapshot, StoredUnit, StoreLock, StoreProblem, VerifyResult };
+export type { ActivityWatch, ChangedFile, LabelChange, LockHolderInfo, MarkerChange, OnBytes, ReadSaveMeta, ReadSnapshotMeta, StagedSnapshot, StoredUnit, StoreLock, StoreProblem, VerifyResult };
 
 /** A record as the readers return it. */
 export type StoreRecord = ReadSnapshotMeta | ReadSaveMeta;
