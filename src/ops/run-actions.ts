@@ -8,9 +8,7 @@ import type { RunConfig } from '../config/types.js';
 import type { Progress } from '../policy/types.js';
 import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta, SaveMeta } from '../store/types.js';
 import { leftOutOf, scanState } from '../store/scan.js';
-import { writeSnapshot } from '../store/write-snapshot.js';
-import { writeSave } from '../store/write-save.js';
-import { newestGoodSnapshot } from '../store/read-store.js';
+import { storeOf } from '../store/local-store.js';
 import { unchangedSince } from '../store/unchanged-since.js';
 import { applyPlan, planStore } from './retention.js';
 import { detectModelType } from '../progress/model-type.js';
@@ -99,7 +97,8 @@ export async function captureSnapshot(
   logger: Logger,
 ): Promise<SnapshotMeta> {
   const started = performance.now();
-  const previous = await newestGoodSnapshot(run.store);
+  const store = storeOf(run.store);
+  const previous = await store.newestGood();
   const need = bytesToCopy(entries, previous);
   let free = await freeBytes(run.store);
   if (free - need < run.retention.minFreeBytes) {
@@ -128,8 +127,8 @@ export async function captureSnapshot(
         `on ${run.store}, below retention.min_free (${formatBytes(run.retention.minFreeBytes)}); free space or lower min_free`,
     );
   }
-  const meta = await writeSnapshot({
-    store: run.store,
+  // Staged in full, then committed at once: what `writeSnapshot` does, through the Store.
+  const staged = await store.stageSnapshot({
     runName: run.name,
     runDir: run.path,
     entries,
@@ -157,6 +156,7 @@ export async function captureSnapshot(
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
+  const meta = await staged.commit();
   if (meta.epoch !== opts.progress.epoch || meta.step !== opts.progress.step) {
     logger.info(
       `${meta.id}: the trainer moved on while it was captured: decided at ${formatProgress(opts.progress)}, ` +
@@ -199,8 +199,7 @@ export async function exportSave(
   signal?: AbortSignal,
 ): Promise<SaveMeta> {
   const started = performance.now();
-  const save = await writeSave({
-    store: run.store,
+  const save = await storeOf(run.store).commitSave({
     saveTo: run.save.to,
     runName: run.name,
     prefix: run.save.prefix,
