@@ -3,7 +3,7 @@
  * a CLI command holding the lock), so every check here is made again at the moment of acting.
  */
 import type { RunConfig } from '../config/types.js';
-import { resolveId } from '../store/read-store.js';
+import { storeOf } from '../store/local-store.js';
 import { formatBytes } from '../util/format.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -48,7 +48,7 @@ export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Pr
       return { message: renderPlan(plan, false), data: { ...planJson(plan), deleted } };
     }
     case 'restore': {
-      const meta = await resolveId(run.store, op.id);
+      const meta = await storeOf(run.store).resolve(op.id);
       if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
       const r = await restoreSnapshot({
         run,
