@@ -5,7 +5,7 @@
 import os from 'node:os';
 import type { RunConfig } from '../config/types.js';
 import { acquireStoreLock, readLockHolder } from '../store/lock.js';
-import { sweepStore } from '../store/delete-snapshot.js';
+import { storeOf } from '../store/local-store.js';
 import { ensureStore } from '../store/layout.js';
 import { SafetyError } from '../util/errors.js';
 
@@ -31,7 +31,7 @@ export async function withStoreLock<T>(run: RunConfig, command: string, work: (s
   }
   try {
     // Holding the lock, nothing else writes: finish cleaning what an interrupted command left.
-    await sweepStore(run.store, [run.save.to]);
+    await storeOf(run.store).sweep([run.save.to]);
     const result = await work(lock.signal);
     lock.assertHeld();
     return result;
