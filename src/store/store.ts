@@ -107,7 +107,11 @@ export interface Store {
    * abandons it (`StagedSnapshot`). The id is allocated here (unique, after every existing id of
    * the same millisecond). On any error nothing is visible and what was staged is removed; a full
    * disk is a `NoSpaceError`. A staged snapshot neither committed nor abandoned stays invisible
-   * until `sweep` removes it.
+   * until `sweep` removes it. What the options ask is kept (see `WriteSnapshotOptions`): the files
+   * of `previous` (unless damaged) that are unchanged are shared, not stored again (`linked_bytes`,
+   * not `copied_bytes`); `label`'s result, read from the captured files, replaces `progress` and
+   * `modelType`; `neverSettled` is listed in `skipped` (the snapshot then reads as `incomplete` and
+   * is never `newestGood`), `leftOut` as `left_out`.
    */
   stageSnapshot(opts: StageSnapshotOptions): Promise<StagedSnapshot>;
   /**

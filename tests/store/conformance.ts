@@ -145,6 +145,29 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
         expect(await ids(after)).toEqual([kept.id]);
       });
 
+      it('keeps what the options ask: previous shared, labels read from the capture, never-settled and left-out names recorded', async () => {
+        const first = await snapshot(store, T0);
+        put(h.runDir, 'opt/state.bin', 'optimizer v2');
+        const second = await snapshot(store, T0 + 1, {
+          previous: first,
+          label: async (_filesDir, captured) => ({ progress: { ...NO_PROGRESS, epoch: 2, step: captured.length }, modelType: 'llm' }),
+          leftOut: [{ path: 'bad-name', reason: 'not UTF-8' }],
+        });
+        expect(second).toMatchObject({ epoch: 2, step: 2, model_type: 'llm', left_out: [{ path: 'bad-name', reason: 'not UTF-8' }], skipped: [] });
+        expect(second.linked_bytes).toBe('weights v1'.length);
+        expect(second.copied_bytes).toBe('optimizer v2'.length);
+        expect(await text(await store.openFile(second, 'model.safetensors'))).toBe('weights v1');
+        expect(await text(await store.openFile(second, 'opt/state.bin'))).toBe('optimizer v2');
+        expect(await store.resolve(second.id)).toMatchObject({ epoch: 2, step: 2, model_type: 'llm', incomplete: false });
+
+        const entries = (await stageOpts(T0 + 2)).entries.filter((e) => e.path !== 'opt/state.bin');
+        const third = await snapshot(store, T0 + 2, { previous: second, entries, neverSettled: [{ path: 'opt/state.bin', reason: 'never settles' }] });
+        expect(third.skipped).toEqual([{ path: 'opt/state.bin', reason: 'never settles' }]);
+        expect(third.files.map((f) => f.path)).toEqual(['model.safetensors']);
+        expect(await store.resolve(third.id)).toMatchObject({ incomplete: true });
+        expect(await store.newestGood()).toMatchObject({ id: second.id });
+      });
+
       it('a failed staging leaves nothing', async () => {
         const opts = await stageOpts(T0, {
           label: () => Promise.reject(new Error('labels failed')),
