@@ -11,9 +11,9 @@
 import os from 'node:os';
 import type { RunConfig } from '../config/types.js';
 import { formatEvery } from '../policy/format.js';
-import { acquireStoreLock, type StoreLock } from '../store/lock.js';
 import { ensureStore } from '../store/layout.js';
 import { storeOf } from '../store/local-store.js';
+import type { StoreLock } from '../store/store.js';
 import { supportsReflink } from '../store/reflink.js';
 import { readRunState } from '../store/state-file.js';
 import { writeBlocking } from '../store/blocking-file.js';
@@ -66,12 +66,11 @@ export class RunSupervisor {
    */
   static async start(run: RunConfig, logger: Logger, now: () => number, onLockLost: (run: string, err: Error) => void): Promise<RunSupervisor> {
     await ensureStore(run.store);
-    const lock = await acquireStoreLock(
-      run.store,
+    const store = storeOf(run.store);
+    const lock = await store.lock(
       { pid: process.pid, host: os.hostname(), since: new Date(now()).toISOString(), command: 'daemon' },
       (err) => onLockLost(run.name, err),
     );
-    const store = storeOf(run.store);
     try {
       const swept = await store.sweep([run.save.to]);
       for (const p of swept.removed) logger.warn(`removed an unfinished snapshot left by an interrupted run: ${p}`, { event: 'swept', path: p });
