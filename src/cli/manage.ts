@@ -15,7 +15,7 @@ import { planJson, renderPlan } from '../ops/render-plan.js';
 import { previewRestore } from '../ops/restore.js';
 import { planStore } from '../ops/retention.js';
 import type { StoreOp } from '../ops/types.js';
-import { resolveId } from '../store/read-store.js';
+import { storeOf } from '../store/local-store.js';
 import { CkptdError, SafetyError, UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/format.js';
 import { runStoreOp } from '../client/store-op.js';
@@ -55,7 +55,7 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'print what was done as JSON')
     .action(async (id: string, opts: { yes?: boolean; force?: boolean; to?: string; json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
-      const meta = await resolveId(run.store, id).catch((err: Error) => Promise.reject(new UsageError(err.message)));
+      const meta = await storeOf(run.store).resolve(id).catch((err: Error) => Promise.reject(new UsageError(err.message)));
       if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
       if (isDamaged(meta) && !opts.force) throw new SafetyError(`snapshot ${meta.id} is marked damaged by verify; restore it with --force only if you know what you need from it`);
       const to = opts.to === undefined ? null : path.resolve(opts.to);
@@ -147,7 +147,7 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'one JSON object on stdout')
     .action(async (a: string, b: string | undefined, opts: { json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
-      const get = (x: string) => resolveId(run.store, x).catch((err: Error) => Promise.reject(new UsageError(err.message)));
+      const get = (x: string) => storeOf(run.store).resolve(x).catch((err: Error) => Promise.reject(new UsageError(err.message)));
       const from = await get(a);
       const to = b === undefined ? null : await get(b);
       const d = to === null ? diffWithRun(from.files, await scanRun(run)) : diffManifests(from.files, to.files);

@@ -34,11 +34,10 @@ import {
   trainerEnv,
   type SessionRecord,
 } from '../ops/session.js';
-import { recordVerification } from '../store/damaged-marker.js';
-import { listSnapshots, type ReadSnapshotMeta } from '../store/read-store.js';
+import { storeOf } from '../store/local-store.js';
 import { stateDigest } from '../store/scan.js';
 import { readSession, writeSession } from '../store/session-file.js';
-import { verifySnapshot } from '../store/verify-snapshot.js';
+import type { ReadSnapshotMeta } from '../store/store.js';
 import type { ScanEntry } from '../store/types.js';
 import { SafetyError, UsageError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
@@ -179,7 +178,7 @@ async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ 
         'its ckptd is gone, so nothing backs it up; stop it (or let it finish) before starting another',
     );
   }
-  const candidates = resumeCandidates(await listSnapshots(run.store), previous);
+  const candidates = resumeCandidates(await storeOf(run.store).listSnapshots(), previous);
   const decision = decideResume(previous, resume, candidates);
   if (decision.reason !== null) say(decision.reason);
   if (decision.restore === null) return { previous, restored: null };
@@ -219,9 +218,10 @@ async function restoreNewest(run: RunConfig, candidates: ReadSnapshotMeta[], log
       return { id: backup.id, epoch: backup.epoch, step: backup.step };
     } catch (err) {
       if (err instanceof SafetyError) throw err;
-      const check = await verifySnapshot(run.store, backup).catch(() => null);
+      const store = storeOf(run.store);
+      const check = await store.verify(backup).catch(() => null);
       if (check === null || check.ok) throw err;
-      await recordVerification(run.store, check, Date.now());
+      await store.markVerified(check, Date.now());
       say(`backup ${backup.id} is damaged (${check.missing.length} missing, ${check.changed.length} changed file(s)); marked it and trying the next newest`);
     }
   }

@@ -4,7 +4,7 @@
  * entries so it costs nothing beyond what the daemon already does.
  */
 import type { Config } from '../config/types.js';
-import { listSnapshots } from '../store/read-store.js';
+import { storeOf } from '../store/local-store.js';
 import type { LogFields } from '../util/logger.js';
 import { relativeTime } from '../client/list.js';
 
@@ -41,7 +41,7 @@ export class ServiceStatusTracker {
   /** Seeds the last backup time from the stores (the newest `backup` snapshot of any run). */
   async seed(config: Config): Promise<void> {
     for (const run of config.runs) {
-      const newest = (await listSnapshots(run.store).catch(() => [])).find((s) => s.kind === 'backup');
+      const newest = (await storeOf(run.store).listSnapshots().catch(() => [])).find((s) => s.kind === 'backup');
       const at = newest ? Date.parse(newest.created) : NaN;
       if (Number.isFinite(at) && (this.lastBackupAt === null || at > this.lastBackupAt)) this.lastBackupAt = at;
     }

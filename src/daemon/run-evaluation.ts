@@ -24,7 +24,7 @@ import { nextTimerAt } from '../policy/next-timer.js';
 import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { LockLostError, type StoreLock } from '../store/lock.js';
-import { listSnapshots, newestGoodSnapshot } from '../store/read-store.js';
+import { storeOf } from '../store/local-store.js';
 import { leftOutOf, stateDigest } from '../store/scan.js';
 import { writeRunState } from '../store/state-file.js';
 import type { LeftOut, ScanEntry, SnapshotMeta } from '../store/types.js';
@@ -210,7 +210,7 @@ export class RunEvaluation {
 
   /** The newest backup that captured exactly the state `digest`, if any. */
   private async backupOf(digest: string): Promise<SnapshotMeta | null> {
-    return (await listSnapshots(this.runOf().store)).find((s) => s.kind === 'backup' && s.state_digest === digest) ?? null;
+    return (await storeOf(this.runOf().store).listSnapshots()).find((s) => s.kind === 'backup' && s.state_digest === digest) ?? null;
   }
 
   private async saveState(next: RunState): Promise<void> {
@@ -233,7 +233,7 @@ export class RunEvaluation {
         this.lastSettledDigest = stateDigest(entries);
         this.lastProgressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
       }
-      this.newestDigest = (await newestGoodSnapshot(this.runOf().store))?.state_digest ?? null;
+      this.newestDigest = (await storeOf(this.runOf().store).newestGood())?.state_digest ?? null;
       return outcome;
     });
   }

@@ -11,12 +11,11 @@
 import os from 'node:os';
 import type { RunConfig } from '../config/types.js';
 import { formatEvery } from '../policy/format.js';
-import { acquireStoreLock, type StoreLock } from '../store/lock.js';
 import { ensureStore } from '../store/layout.js';
+import { storeOf } from '../store/local-store.js';
+import type { StoreLock } from '../store/store.js';
 import { supportsReflink } from '../store/reflink.js';
-import { newestGoodSnapshot } from '../store/read-store.js';
 import { readRunState } from '../store/state-file.js';
-import { sweepStore } from '../store/delete-snapshot.js';
 import { writeBlocking } from '../store/blocking-file.js';
 import type { Logger } from '../util/logger.js';
 import { planStore } from '../ops/retention.js';
@@ -67,19 +66,19 @@ export class RunSupervisor {
    */
   static async start(run: RunConfig, logger: Logger, now: () => number, onLockLost: (run: string, err: Error) => void): Promise<RunSupervisor> {
     await ensureStore(run.store);
-    const lock = await acquireStoreLock(
-      run.store,
+    const store = storeOf(run.store);
+    const lock = await store.lock(
       { pid: process.pid, host: os.hostname(), since: new Date(now()).toISOString(), command: 'daemon' },
       (err) => onLockLost(run.name, err),
     );
     try {
-      const swept = await sweepStore(run.store, [run.save.to]);
+      const swept = await store.sweep([run.save.to]);
       for (const p of swept.removed) logger.warn(`removed an unfinished snapshot left by an interrupted run: ${p}`, { event: 'swept', path: p });
       for (const p of swept.completed) logger.info(`completed the record of a save an interrupted run had put in place: ${p}`, { event: 'swept', path: p });
       const state = await readRunState(run.store);
       // What a previous daemon found blocking is not this one's to report.
       await writeBlocking(run.store, []);
-      const newestDigest = (await newestGoodSnapshot(run.store))?.state_digest ?? null;
+      const newestDigest = (await store.newestGood())?.state_digest ?? null;
       const sup = new RunSupervisor(run, state, newestDigest, lock, logger, now);
       sup.startWatching();
       const cow = await supportsReflink(run.store);

@@ -15,7 +15,7 @@ import { createCliLogger } from '../client/cli-logger.js';
 import { isDamaged, planDelete } from '../ops/delete.js';
 import { previewRestore } from '../ops/restore.js';
 import type { StoreOp } from '../ops/types.js';
-import { resolveId } from '../store/read-store.js';
+import { storeOf } from '../store/local-store.js';
 import type { RecordMeta } from '../store/types.js';
 import { CkptdError, SafetyError, UsageError } from '../util/errors.js';
 import type { EventHub } from './event-stream.js';
@@ -185,7 +185,7 @@ export class PanelApi {
 
   private async resolve(run: RunConfig, id: string): Promise<RecordMeta> {
     try {
-      return await resolveId(run.store, id);
+      return await storeOf(run.store).resolve(id);
     } catch (err) {
       throw new NotFound((err as Error).message);
     }
