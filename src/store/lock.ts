@@ -101,14 +101,14 @@ export async function acquireStoreLock(store: string, info: LockHolderInfo, onCo
         // Only the election's winner acts on this dead lock: check it is still the one judged.
         const again = await judge(lock);
         if (again.verdict === 'held' || (again.verdict === 'dead' && again.key !== found.key)) throw await lockedError(store);
-        if (again.verdict === 'dead') await removeTree(lock);
+        if (again.verdict === 'dead') await retireLock(lock);
       }
       if (!(await tryCreateLock(lock, store, me.token, record))) throw await lockedError(store);
     }
     try {
       await writeFileAtomic(holderFile(store), record);
     } catch (err) {
-      if ((await readOwner(lock))?.token === me.token) await removeTree(lock).catch(() => undefined);
+      if ((await readOwner(lock))?.token === me.token) await retireLock(lock).catch(() => undefined);
       throw err;
     }
   } finally {
@@ -169,7 +169,7 @@ function holdLock(store: string, lock: string, me: OwnerRecord, onCompromised: (
       if (!signal.aborted) controller.abort(new LockLostError(store, 'the lock was released'));
       // After a takeover both name the new holder: theirs to remove.
       if ((await readOwner(holderFile(store), true))?.token === me.token) await fsp.rm(holderFile(store), { force: true });
-      if ((await readOwner(lock))?.token === me.token) await removeTree(lock);
+      if ((await readOwner(lock))?.token === me.token) await retireLock(lock);
     },
   };
 }
@@ -247,12 +247,28 @@ async function tryCreateLock(lock: string, store: string, token: string, record:
   }
 }
 
-/** Removes `<lock>.new-*` folders a process killed while taking the lock left, once stale. */
+/**
+ * Removes the lock folder `lock` by first renaming it to a unique name, in one step: removed in
+ * place, it would stand empty for a moment between its owner record and the folder, and a new
+ * lock renamed onto it then would be removed with it.
+ */
+async function retireLock(lock: string): Promise<void> {
+  const gone = `${lock}.gone-${randomUUID()}`;
+  try {
+    await fsp.rename(lock, gone);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await removeTree(gone);
+}
+
+/** Removes `<lock>.new-*` and `<lock>.gone-*` folders a killed process left, once stale. */
 async function sweepStagedLocks(lock: string): Promise<void> {
   const dir = path.dirname(lock);
-  const prefix = `${path.basename(lock)}.new-`;
+  const prefixes = [`${path.basename(lock)}.new-`, `${path.basename(lock)}.gone-`];
   for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
-    if (!name.startsWith(prefix)) continue;
+    if (!prefixes.some((p) => name.startsWith(p))) continue;
     const st = await fsp.stat(path.join(dir, name)).catch(() => null);
     if (st !== null && Date.now() - st.mtimeMs > STALE_MS) await removeTree(path.join(dir, name)).catch(() => undefined);
   }
