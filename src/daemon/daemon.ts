@@ -3,6 +3,7 @@
  * runs added, removed or updated without a restart. An invalid edit is logged with its line and key
  * and the config in force stays.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Config, RunConfig } from '../config/types.js';
 import { loadConfigFile, UNREADABLE_KEY } from '../config/load.js';
 import { watchConfigFile } from '../config/watch-config-file.js';
@@ -123,7 +124,7 @@ export class Daemon {
       }
       return;
     }
-    if (JSON.stringify(next) === JSON.stringify(this.config)) {
+    if (isDeepStrictEqual(next, this.config)) {
       // Editors touch files without changing them; only an explicit SIGHUP deserves a line at info.
       if (reason === 'SIGHUP') log.info('config re-read (SIGHUP): nothing changed', { event: 'config-reloaded' });
       else log.debug(`config re-read (${reason}): nothing changed`, { event: 'config-unchanged' });

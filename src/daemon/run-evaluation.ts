@@ -18,6 +18,7 @@
  * - `serveOps` runs the queued operations; after a restore into the run, the restored files are
  *   taken as the settled state already seen, so they are not mistaken for the trainer's.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '../config/types.js';
 import { decide, recordTaken } from '../policy/decide.js';
 import { nextTimerAt } from '../policy/next-timer.js';
@@ -100,7 +101,7 @@ export class RunEvaluation {
     const entries = all.filter((e) => !this.blocking.isHot(e.path));
     const digest = stateDigest(entries);
     const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
-    const progressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
+    const progressKey = progressKeyOf(progress);
     let changed = this.lastSettledDigest === null ? digest !== this.newestDigest : digest !== this.lastSettledDigest;
     // First look after a start: the state a restore put in place (by `ckptd restore` without a
     // daemon, or `ckptd run --resume`: its pre-restore snapshot is the newest) is already stored,
@@ -214,7 +215,7 @@ export class RunEvaluation {
   }
 
   private async saveState(next: RunState): Promise<void> {
-    if (JSON.stringify(next) === JSON.stringify(this.state)) return;
+    if (isDeepStrictEqual(next, this.state)) return;
     this.state = next;
     await writeRunState(this.runOf().store, next);
   }
@@ -231,10 +232,15 @@ export class RunEvaluation {
         const entries = await scanRun(this.runOf());
         const progress = await readProgress(this.runOf().path, this.runOf().progress, runFilesOf(entries));
         this.lastSettledDigest = stateDigest(entries);
-        this.lastProgressKey = JSON.stringify([progress.epoch, progress.step, progress.loss]);
+        this.lastProgressKey = progressKeyOf(progress);
       }
       this.newestDigest = (await storeOf(this.runOf().store).newestGood())?.state_digest ?? null;
       return outcome;
     });
   }
+}
+
+/** What of the progress, when it moves, is worth an evaluation even with no file changed. */
+function progressKeyOf(p: Progress): string {
+  return JSON.stringify([p.epoch, p.step, p.loss]);
 }
