@@ -35,6 +35,8 @@ export class ServiceStatusTracker {
   private lastBackupAt: number | null = null;
   private lastSaveAt: number | null = null;
   private lastError: { at: number; message: string } | null = null;
+  /** The `event` code of the last error's log entry: a reload clears only a `config-invalid` one. */
+  private lastErrorEvent: unknown = null;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -55,7 +57,7 @@ export class ServiceStatusTracker {
       this.lastError = null;
       return true;
     }
-    if (event === 'config-reloaded' && this.lastError?.message.includes('config not applied')) {
+    if (event === 'config-reloaded' && this.lastError !== null && this.lastErrorEvent === 'config-invalid') {
       this.lastError = null;
       return true;
     }
@@ -66,6 +68,7 @@ export class ServiceStatusTracker {
     if (level === 'error') {
       const run = typeof fields.run === 'string' ? `${fields.run}: ` : '';
       this.lastError = { at: this.now(), message: run + message };
+      this.lastErrorEvent = event;
       return true;
     }
     return false;

@@ -3,7 +3,7 @@
  * taken from a config, the watchdog interval systemd asks for, and the status line.
  */
 import { describe, expect, it } from 'vitest';
-import { describeServiceStatus } from '../../src/cli/service-status.js';
+import { describeServiceStatus, ServiceStatusTracker } from '../../src/cli/service-status.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { watchdogIntervalMs } from '../../src/daemon/sd-notify.js';
@@ -94,5 +94,18 @@ describe('watchdog and status', () => {
     expect(describeServiceStatus({ runs: 1, lastBackupAt: null, lastSaveAt: now - 7200_000, lastError: { at: now - 60_000, message: 'a: snapshot failed' } }, now)).toBe(
       'watching 1 run; no backup yet; last save 2 hours ago; error 1 minute ago: a: snapshot failed',
     );
+  });
+
+  it('a config reload clears the status error only when that error was an invalid config, whatever its text', () => {
+    let now = Date.parse('2026-11-23T12:00:00Z');
+    const tracker = new ServiceStatusTracker(() => now);
+    tracker.note('error', 'config not applied: line 3: unknown key', { event: 'config-invalid' });
+    now += 60_000;
+    expect(tracker.note('info', 'config reloaded', { event: 'config-reloaded' })).toBe(true);
+    expect(tracker.text(1)).toBe('watching 1 run; no backup yet');
+    // A snapshot failure whose message quotes a path named "config not applied" is not cleared by a reload.
+    tracker.note('error', 'snapshot failed: /data/config not applied/x: EACCES', { event: 'snapshot-failed', run: 'a' });
+    expect(tracker.note('info', 'config reloaded', { event: 'config-reloaded' })).toBe(false);
+    expect(tracker.text(1)).toBe('watching 1 run; no backup yet; error just now: a: snapshot failed: /data/config not applied/x: EACCES');
   });
 });
