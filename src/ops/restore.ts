@@ -28,11 +28,13 @@ import { createHash } from 'node:crypto';
 import type { RunConfig } from '../config/types.js';
 import { planRestore, type RestorePlan, type TargetFile } from '../policy/plan-restore.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
-import { captureFile, SMALL_FILE } from '../store/capture-file.js';
+import { SMALL_FILE } from '../store/capture-file.js';
 import { HASH_WORKERS } from '../store/hash-workers.js';
 import { commitStaged, syncDirs } from '../store/durable.js';
 import { isSafeRelPath } from '../store/layout.js';
 import { assertStillInside, walkInside } from '../store/safe-dir.js';
+import { storeOf } from '../store/local-store.js';
+import type { Store } from '../store/store.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
 import { captureSnapshot, scanRun } from './run-actions.js';
 import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
@@ -121,7 +123,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     if (dir !== null && (await sha256File(path.join(dir, path.basename(f.path)))) === f.sha256) result.unchanged.push(f.path);
     else toWrite.push(f);
   }
-  const staging = await stageAll(snapshot, toWrite, root, opts.onProgress);
+  const staging = await stageAll(storeOf(run.store), snapshot, toWrite, root, opts.onProgress);
   try {
     if (entries.length > 0) {
       const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
@@ -180,7 +182,7 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   if (existing.length > 0 && !opts.force) throw new SafetyError(`${to} is not empty; restore into an empty or new folder, or pass --force to write over it`);
   await fsp.mkdir(to, { recursive: true });
   const root = await fsp.realpath(to);
-  const staging = await stageAll(opts.snapshot, opts.snapshot.files, root, opts.onProgress);
+  const staging = await stageAll(storeOf(opts.run.store), opts.snapshot, opts.snapshot.files, root, opts.onProgress);
   const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
   const renamedIn = new Set<string>();
   await commitAll(root, staging, result, undefined, renamedIn);
@@ -249,7 +251,7 @@ const SMALL_PARALLEL = 16;
  * awaited, then every temp file and every folder made is removed and the first error thrown:
  * nothing under `root` has been replaced yet.
  */
-async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: string, onProgress?: (done: number, total: number) => void): Promise<Staging> {
+async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[], root: string, onProgress?: (done: number, total: number) => void): Promise<Staging> {
   // Every temp name, recorded before it is created, so a failure removes even a half-written one.
   const staged: (Staged & { index: number })[] = [];
   const created: string[] = [];
@@ -257,7 +259,6 @@ async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: strin
   let done = 0;
   // Temp names stay short whatever the file's name: a name may take all 255 bytes a folder entry has.
   const token = randomBytes(4).toString('hex');
-  const storeRoot = await fsp.realpath(snapshot.path).catch(() => snapshot.path);
   // Set on the first failure: a file already under way then creates no temp file (the error is thrown anyway).
   let failing = false;
 
@@ -276,11 +277,9 @@ async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: strin
     const dir = (await walkInside(root, path.posix.dirname(f.path), { create: true, created }))!;
     const final = path.join(dir, path.posix.basename(f.path));
     const tmp = path.join(dir, `${STAGE_PREFIX}${token}-${index}`);
-    const storedDir = await walkInside(storeRoot, path.posix.dirname(f.path)).catch(() => null);
-    const stored = path.join(storedDir ?? storeRoot, path.posix.basename(f.path));
     if (failing) return;
     if (f.type === 'symlink') {
-      const target = storedDir === null ? null : await fsp.readlink(stored).catch(() => null);
+      const target = await store.readLink(snapshot, f.path).catch(() => null);
       if (target === null || target !== f.target || sha256Text(target) !== f.sha256) {
         const found = target === null ? 'no stored link' : `a stored link to ${JSON.stringify(target)}`;
         throw new Error(
@@ -293,12 +292,8 @@ async function stageAll(snapshot: SnapshotMeta, files: TargetFile[], root: strin
       await assertStillInside(root, dir);
       return;
     }
-    const st = storedDir === null ? null : await fsp.lstat(stored, { bigint: true }).catch(() => null);
-    if (!st?.isFile()) throw new Error(`snapshot ${snapshot.id} is damaged: ${f.path} is missing from the store; nothing in ${root} was changed`);
-    const entry: ScanEntry = { path: f.path, type: 'file', size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: f.mode };
-    if (failing) return;
     staged.push({ file: f, tmp, final, index });
-    const copy = await captureFile(stored, tmp, entry, {
+    const copy = await store.copyFileOut(snapshot, f.path, tmp, {
       mode: f.mode,
       onBytes: (n) => {
         done += n;

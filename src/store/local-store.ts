@@ -4,21 +4,19 @@
  * `delete-snapshot`, `labels`, `verify-snapshot`, `damaged-marker`, `lock`, `footprint`,
  * `store-signature`). No behaviour of its own beyond choosing which of them to call.
  */
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { recordVerification } from './damaged-marker.js';
 import { deleteSave, deleteSnapshot, sweepStore } from './delete-snapshot.js';
 import { storedUnits } from './footprint.js';
 import { isValidId } from './ids.js';
 import { writeLabels } from './labels.js';
-import { isSafeRelPath, saveRecordFile, snapshotDir, snapshotFilesDir } from './layout.js';
+import { saveRecordFile, snapshotDir } from './layout.js';
 import { acquireStoreLock } from './lock.js';
 import { findBroken, listSaves, listSnapshots, newestGoodSnapshot, resolveId } from './read-store.js';
 import type { CommitSaveOptions, RemoveOptions, RemoveResult, StageSnapshotOptions, Store, StoreRecord } from './store.js';
 import { localSignature, watchLocalActivity } from './store-signature.js';
-import type { RecordMeta } from './types.js';
+import { copyStoredFile, openStoredFile, readStoredLink } from './stored-file.js';
 import { verifySave, verifySnapshot } from './verify-snapshot.js';
 import { writeSave } from './write-save.js';
 import { stageSnapshot } from './write-snapshot.js';
@@ -37,6 +35,8 @@ export function localStore(dir: string): Store {
     newestGood: () => newestGoodSnapshot(root),
     resolve: (idOrPrefix) => resolveId(root, idOrPrefix),
     openFile: (record, relPath) => openStoredFile(root, record, relPath),
+    copyFileOut: (record, relPath, dest, opts) => copyStoredFile(root, record, relPath, dest, opts),
+    readLink: (record, relPath) => readStoredLink(root, record, relPath),
     stageSnapshot: (opts: StageSnapshotOptions) => stageSnapshot({ ...opts, store: root }),
     commitSave: (opts: CommitSaveOptions) => writeSave({ ...opts, store: root }),
     async updateLabels(idOrPrefix, change) {
@@ -73,20 +73,4 @@ async function removeRecord(root: string, id: string, opts: RemoveOptions): Prom
     return deleteSave(root, id, { saveTo: opts.saveTo ?? null, ...(opts.guard ? { guard: opts.guard } : {}), ...signal });
   }
   throw new Error(`no snapshot or save ${id} in ${root}`);
-}
-
-/** Where the bytes of `relPath` of `record` are: under `files/` of a snapshot, or at a save's export. */
-async function openStoredFile(root: string, record: RecordMeta, relPath: string): Promise<Readable> {
-  if (!isValidId(record.id)) throw new Error(`invalid id ${JSON.stringify(record.id)}`);
-  const entry = record.files.find((f) => f.path === relPath);
-  if (entry === undefined || !isSafeRelPath(relPath)) throw new Error(`${record.kind} ${record.id} holds no file ${JSON.stringify(relPath)}`);
-  if (entry.type === 'symlink') throw new Error(`${relPath} of ${record.kind} ${record.id} is a symlink to ${JSON.stringify(entry.target)}, not a file`);
-  const file =
-    record.kind === 'save'
-      ? record.files.length === 1
-        ? record.path
-        : path.join(record.path, relPath)
-      : path.join(snapshotFilesDir(root, record.id), relPath);
-  const fh = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  return fh.createReadStream();
 }

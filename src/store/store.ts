@@ -101,6 +101,21 @@ export interface Store {
    * later read error. No check of the bytes against the manifest is made here (see `verify`).
    */
   openFile(record: RecordMeta, relPath: string): Promise<Readable>;
+  /**
+   * Writes the stored bytes of the regular file `relPath` of `record` to `dest`, a NEW file (fails
+   * when `dest` exists; never follows a symlink there) with mode `opts.mode`, hashing them on the
+   * way, and fsyncs it; resolves to the sha256 and size written. `onBytes` gets each count of bytes
+   * written. Throws as `openFile` does; the bytes are not checked against the manifest here (the
+   * caller compares, see `restore`). On a rejection `dest` may exist partly written: the caller,
+   * who chose the name, removes it. Sparse stored files may leave holes where they hold zeros.
+   */
+  copyFileOut(record: RecordMeta, relPath: string, dest: string, opts: { mode: number; onBytes?: (n: number) => void }): Promise<{ sha256: string; size: number }>;
+  /**
+   * The stored target of the symlink `relPath` of `record`, as the store holds it (the caller
+   * compares it with the manifest's `target`). Throws when `relPath` is not a symlink of the record
+   * or its stored link is missing.
+   */
+  readLink(record: RecordMeta, relPath: string): Promise<string>;
 
   /**
    * Captures a snapshot in full without making it visible, and returns the handle that commits or

@@ -95,6 +95,8 @@ export function faultyStore(inner: Store, faults: Fault[] = []): FaultyStore {
     newestGood: () => step('newestGood', () => inner.newestGood()),
     resolve: (idOrPrefix) => step('resolve', () => inner.resolve(idOrPrefix)),
     openFile: (record, relPath) => step('openFile', () => inner.openFile(record, relPath)),
+    copyFileOut: (record, relPath, dest, opts) => step('copyFileOut', () => inner.copyFileOut(record, relPath, dest, opts)),
+    readLink: (record, relPath) => step('readLink', () => inner.readLink(record, relPath)),
     // An error after staging: the caller never gets the handle, so the staged snapshot is abandoned (a kill leaves it).
     stageSnapshot: (opts) =>
       step('stageSnapshot', async () => wrapStaged(await inner.stageSnapshot(opts)), async (staged) => staged?.abandon()),

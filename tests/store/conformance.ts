@@ -85,6 +85,32 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
         expect(await store.findBroken()).toEqual([]);
       });
 
+      it('copyFileOut writes a stored file to a new file with its hash; readLink gives a stored link', async () => {
+        fs.symlinkSync('model.safetensors', path.join(h.runDir, 'latest'));
+        const meta = await snapshot(store, T0);
+        const out = fs.mkdtempSync(path.join(path.dirname(h.runDir), 'out-'));
+        const seen: number[] = [];
+        const copy = await store.copyFileOut(meta, 'opt/state.bin', path.join(out, 'a'), { mode: 0o600, onBytes: (n) => seen.push(n) });
+        const entry = meta.files.find((f) => f.path === 'opt/state.bin')!;
+        expect(copy).toEqual({ sha256: entry.sha256, size: 9 });
+        expect(fs.readFileSync(path.join(out, 'a'), 'utf8')).toBe('optimizer');
+        expect(fs.statSync(path.join(out, 'a')).mode & 0o777).toBe(0o600);
+        expect(seen.reduce((a, b) => a + b, 0)).toBe(9);
+        // A new file only: an existing one is never written over.
+        fs.writeFileSync(path.join(out, 'b'), 'mine');
+        await expect(store.copyFileOut(meta, 'opt/state.bin', path.join(out, 'b'), { mode: 0o600 })).rejects.toThrow();
+        expect(fs.readFileSync(path.join(out, 'b'), 'utf8')).toBe('mine');
+        await expect(store.copyFileOut(meta, 'not/there', path.join(out, 'c'), { mode: 0o600 })).rejects.toThrow(/holds no file/);
+        await expect(store.copyFileOut(meta, 'latest', path.join(out, 'c'), { mode: 0o600 })).rejects.toThrow(/is a symlink/);
+        expect(await store.readLink(meta, 'latest')).toBe('model.safetensors');
+        await expect(store.readLink(meta, 'model.safetensors')).rejects.toThrow(/not a symlink/);
+        // A stored byte changed: the copy reports the hash of what it wrote, the caller compares.
+        await h.corrupt(meta, 'opt/state.bin');
+        const bad = await store.copyFileOut(meta, 'opt/state.bin', path.join(out, 'd'), { mode: 0o600 });
+        expect(bad.size).toBe(9);
+        expect(bad.sha256).not.toBe(entry.sha256);
+      });
+
       it('a committed save is listed and readable with identical metadata and bytes', async () => {
         const meta = await save(store, T0);
         expect(await store.listSaves()).toEqual([{ ...meta, damaged: false }]);
