@@ -3,15 +3,12 @@
  * save, when the next ones are due and why, store usage, free disk, and warnings. Reads only: it
  * works without a daemon and says so.
  */
-import fsp from 'node:fs/promises';
-import path from 'node:path';
 import type { Config, RunConfig } from '../config/types.js';
 import { policyConfigOf } from '../daemon/run-evaluation.js';
 import { scanRun } from '../ops/run-actions.js';
 import { describeNext } from '../policy/describe-next.js';
 import { NO_PROGRESS, type Progress } from '../policy/types.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
-import { readLockHolder } from '../store/lock.js';
 import { leftOutOf } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
 import { readBlocking } from '../store/blocking-file.js';
@@ -39,7 +36,7 @@ export interface RunStatus {
 /** Gathers the status of one run at `now`. */
 export async function runStatus(run: RunConfig, now: number): Promise<RunStatus> {
   const warnings: string[] = [];
-  const holder = await readLockHolder(run.store).catch(() => null);
+  const holder = await storeOf(run.store).lockHolder().catch(() => null);
   const running = holder !== null && holder.alive && holder.command === 'daemon';
   if (!running) warnings.push('no daemon is running for this run: nothing is backed up until `ckptd daemon` (or the service) runs');
 
@@ -89,7 +86,7 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
   if (broken.length > 0) warnings.push(`${broken.length} folder(s) in the store are not valid snapshots: ${broken.map((b) => b.path).join(', ')}`);
 
   const usage = await storeUsage(run);
-  const free = await freeBytesNear(run.store);
+  const free = await store.freeBytes().catch(() => null);
   if (free !== null && free < run.retention.minFreeBytes) {
     warnings.push(`disk low: ${formatBytes(free)} free where the store lives, below min_free ${formatBytes(run.retention.minFreeBytes)}; snapshots are refused until space is freed`);
   }
@@ -114,15 +111,6 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
     free_bytes: free,
     warnings,
   };
-}
-
-/** Free bytes on the file system of `dir`, or of its nearest existing parent (a store not made yet). */
-async function freeBytesNear(dir: string): Promise<number | null> {
-  for (let d = dir; ; d = path.dirname(d)) {
-    const st = await fsp.statfs(d).catch(() => null);
-    if (st) return st.bavail * st.bsize;
-    if (path.dirname(d) === d) return null;
-  }
 }
 
 /** Status of every run of the config (or the one picked). */

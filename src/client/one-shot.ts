@@ -4,14 +4,12 @@
  */
 import os from 'node:os';
 import type { RunConfig } from '../config/types.js';
-import { acquireStoreLock, readLockHolder } from '../store/lock.js';
 import { storeOf } from '../store/local-store.js';
-import { ensureStore } from '../store/layout.js';
 import { SafetyError } from '../util/errors.js';
 
 /** True when a live daemon holds the run's store. */
 export async function daemonHolds(run: RunConfig): Promise<boolean> {
-  const holder = await readLockHolder(run.store).catch(() => null);
+  const holder = await storeOf(run.store).lockHolder().catch(() => null);
   return holder !== null && holder.alive && holder.command === 'daemon';
 }
 
@@ -22,16 +20,17 @@ export async function daemonHolds(run: RunConfig): Promise<boolean> {
  * fails the command (`LockLostError`, exit 1), even when `work` itself finished.
  */
 export async function withStoreLock<T>(run: RunConfig, command: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  await ensureStore(run.store);
+  const store = storeOf(run.store);
+  await store.ensure();
   let lock;
   try {
-    lock = await acquireStoreLock(run.store, { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command });
+    lock = await store.lock({ pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command });
   } catch (err) {
     throw new SafetyError((err as Error).message);
   }
   try {
     // Holding the lock, nothing else writes: finish cleaning what an interrupted command left.
-    await storeOf(run.store).sweep([run.save.to]);
+    await store.sweep([run.save.to]);
     const result = await work(lock.signal);
     lock.assertHeld();
     return result;

@@ -11,10 +11,8 @@
 import os from 'node:os';
 import type { RunConfig } from '../config/types.js';
 import { formatEvery } from '../policy/format.js';
-import { ensureStore } from '../store/layout.js';
 import { storeOf } from '../store/local-store.js';
 import type { StoreLock } from '../store/store.js';
-import { supportsReflink } from '../store/reflink.js';
 import { readRunState } from '../store/state-file.js';
 import { writeBlocking } from '../store/blocking-file.js';
 import type { Logger } from '../util/logger.js';
@@ -65,8 +63,8 @@ export class RunSupervisor {
    * an interrupted snapshot, loads the persisted anchors and starts watching.
    */
   static async start(run: RunConfig, logger: Logger, now: () => number, onLockLost: (run: string, err: Error) => void): Promise<RunSupervisor> {
-    await ensureStore(run.store);
     const store = storeOf(run.store);
+    await store.ensure();
     const lock = await store.lock(
       { pid: process.pid, host: os.hostname(), since: new Date(now()).toISOString(), command: 'daemon' },
       (err) => onLockLost(run.name, err),
@@ -81,7 +79,7 @@ export class RunSupervisor {
       const newestDigest = (await store.newestGood())?.state_digest ?? null;
       const sup = new RunSupervisor(run, state, newestDigest, lock, logger, now);
       sup.startWatching();
-      const cow = await supportsReflink(run.store);
+      const cow = await store.sharesCopyOnWrite();
       sup.logger.info(
         cow
           ? `the store's file system clones files copy-on-write: changed files cost no extra space until they diverge`

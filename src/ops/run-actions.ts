@@ -3,7 +3,6 @@
  * save, apply rolling retention. Shared by the daemon and by CLI commands that run without one.
  * Callers serialize these per store (one writer at a time).
  */
-import fsp from 'node:fs/promises';
 import type { RunConfig } from '../config/types.js';
 import type { Progress } from '../policy/types.js';
 import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta, SaveMeta } from '../store/types.js';
@@ -60,12 +59,6 @@ function entriesHeldBy(meta: SnapshotMeta): ScanEntry[] {
     .map((f) => ({ path: f.path, type: 'file' as const, size: f.size, mtimeNs: f.mtime_ns, ino: 0, mode: f.mode }));
 }
 
-/** Free bytes for an unprivileged writer on the file system holding `dir`. */
-export async function freeBytes(dir: string): Promise<number> {
-  const s = await fsp.statfs(dir);
-  return s.bavail * s.bsize;
-}
-
 export interface CaptureOptions {
   kind: SnapshotKind;
   trigger: string;
@@ -100,7 +93,7 @@ export async function captureSnapshot(
   const store = storeOf(run.store);
   const previous = await store.newestGood();
   const need = bytesToCopy(entries, previous);
-  let free = await freeBytes(run.store);
+  let free = await store.freeBytes();
   if (free - need < run.retention.minFreeBytes) {
     // Before refusing, free what retention may free: the oldest backups no rule protects.
     const short = run.retention.minFreeBytes - (free - need);
@@ -112,7 +105,7 @@ export async function captureSnapshot(
         { event: 'low-disk-prune' },
       );
       await applyPlan(run, plan, null, logger, opts.signal);
-      free = await freeBytes(run.store);
+      free = await store.freeBytes();
     }
   }
   if (need > free) {

@@ -11,8 +11,9 @@ import { deleteSave, deleteSnapshot, sweepStore } from './delete-snapshot.js';
 import { storedUnits } from './footprint.js';
 import { isValidId } from './ids.js';
 import { writeLabels } from './labels.js';
-import { saveRecordFile, snapshotDir } from './layout.js';
-import { acquireStoreLock } from './lock.js';
+import { ensureStore, saveRecordFile, snapshotDir } from './layout.js';
+import { acquireStoreLock, readLockHolder } from './lock.js';
+import { supportsReflink } from './reflink.js';
 import { findBroken, listSaves, listSnapshots, newestGoodSnapshot, resolveId } from './read-store.js';
 import type { CommitSaveOptions, RemoveOptions, RemoveResult, StageSnapshotOptions, Store, StoreRecord } from './store.js';
 import { localSignature, watchLocalActivity } from './store-signature.js';
@@ -48,6 +49,10 @@ export function localStore(dir: string): Store {
     storedUnits: (record) => storedUnits(record),
     verify: (record: StoreRecord, onBytes) => (record.kind === 'save' ? verifySave(root, record, onBytes) : verifySnapshot(root, record, onBytes)),
     markVerified: (result, now) => recordVerification(root, result, now),
+    ensure: () => ensureStore(root),
+    freeBytes: () => freeBytesNear(root),
+    sharesCopyOnWrite: () => supportsReflink(root),
+    lockHolder: () => readLockHolder(root),
     lock: (info, onCompromised) => acquireStoreLock(root, info, onCompromised),
     sweep: (saveDirs) => sweepStore(root, saveDirs ?? []),
     signature: () => localSignature(root),
@@ -73,4 +78,15 @@ async function removeRecord(root: string, id: string, opts: RemoveOptions): Prom
     return deleteSave(root, id, { saveTo: opts.saveTo ?? null, ...(opts.guard ? { guard: opts.guard } : {}), ...signal });
   }
   throw new Error(`no snapshot or save ${id} in ${root}`);
+}
+
+/** Free bytes on the file system of `dir`, or of its nearest existing parent (a store not made yet). */
+async function freeBytesNear(dir: string): Promise<number> {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const st = await fsp.statfs(d).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' && path.dirname(d) !== d) return null;
+      throw err;
+    });
+    if (st) return st.bavail * st.bsize;
+  }
 }

@@ -165,6 +165,23 @@ export interface Store {
   markVerified(result: VerifyResult, now: number): Promise<MarkerChange>;
 
   /**
+   * Creates the store when missing, durably (what is later committed into it cannot vanish with
+   * it at a power loss); an existing store is left as it is. Throws when it cannot be created.
+   */
+  ensure(): Promise<void>;
+  /**
+   * Bytes the store can still take (for an unprivileged writer; for a store not created yet, where
+   * it would be created); `Infinity` when it has no such limit.
+   */
+  freeBytes(): Promise<number>;
+  /** True when the store clones files copy-on-write (changed files cost no space until they diverge); never throws. */
+  sharesCopyOnWrite(): Promise<boolean>;
+  /**
+   * Who holds the store's lock (from its owner record), with `alive` false when that holder is
+   * dead, or null when none is recorded. Safe without the lock.
+   */
+  lockHolder(): Promise<(LockHolderInfo & { alive: boolean }) | null>;
+  /**
    * Takes the store's single-writer lock for `info`; throws `StoreLockedError` naming the holder
    * when another live writer has it. `onCompromised` is called once if the lock is later lost.
    */

@@ -34,7 +34,8 @@ export interface WriteSnapshotOptions {
   progress: Progress;
   modelType?: string | null;
   /**
-   * Reads the labels (progress, model type) from the captured copies in `filesDir` once the capture
+   * Reads the labels (progress, model type) from the captured copies in `filesDir` (a local folder
+   * holding exactly the captured bytes, readable during the call) once the capture
    * is complete, so that a snapshot's labels describe the bytes it holds even when the trainer moved
    * on between the decision and the copy. Its result replaces `progress` and `modelType`.
    */

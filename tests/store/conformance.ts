@@ -298,6 +298,28 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
       });
     });
 
+    describe('the store itself: ensure, free space, lock', () => {
+      it('ensure makes the store once; the lock has one holder, named to others, gone on release', async () => {
+        await store.ensure();
+        await store.ensure();
+        expect(await store.listSnapshots()).toEqual([]);
+        const free = await store.freeBytes();
+        expect(free).toBeGreaterThan(0);
+        expect(typeof (await store.sharesCopyOnWrite())).toBe('boolean');
+        expect(await store.lockHolder()).toBeNull();
+        const info = { pid: process.pid, host: 'h1', since: new Date(T0).toISOString(), command: 'snapshot' };
+        const lock = await store.lock(info);
+        expect(await store.lockHolder()).toMatchObject({ ...info, alive: true });
+        await expect(h.reopen().lock({ ...info, command: 'restore' })).rejects.toThrow(/snapshot/);
+        await lock.release();
+        expect(lock.signal.aborted).toBe(true);
+        expect((await store.lockHolder())?.alive ?? false).toBe(false);
+        const again = await h.reopen().lock({ ...info, command: 'restore' });
+        expect(await store.lockHolder()).toMatchObject({ command: 'restore', alive: true });
+        await again.release();
+      });
+    });
+
     describe('signature', () => {
       it('changes when a record appears, is relabelled or goes, and not otherwise', async () => {
         const s0 = await store.signature();
