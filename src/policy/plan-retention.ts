@@ -25,6 +25,11 @@ export interface RetentionItem {
   metrics: Record<string, number>;
   loss: number | null;
   /**
+   * Queued for push to the remote (SPEC section 8) and not there yet: kept until it is, unless a
+   * size rule forces it out (then `warnings` say so). A damaged one is not kept for it. Omitted: false.
+   */
+  awaitingPush?: boolean;
+  /**
    * The stored files, for the size rules: `key` identifies the inode (files with the same key are
    * hard links of one another and count once), `links` is its link count on disk (links outside
    * the snapshots given, e.g. a save, keep the bytes from being freed). Omitted: size 0.
@@ -77,6 +82,8 @@ export type KeepReasonCode =
   | 'keep-hourly'
   | 'keep-daily'
   | 'keep-weekly'
+  /** Queued for push to the remote and not there yet. */
+  | 'awaiting-push'
   /** `save.keep` is not set: every save stays. */
   | 'save-keep-unset'
   /** One of the newest `save.keep` saves. */
@@ -140,10 +147,12 @@ export interface RetentionPlan {
  *   without the metric is not a candidate).
  * - `keepHourly`/`keepDaily`/`keepWeekly`: the newest good backup of each of the last N periods
  *   (UTC hours, days, ISO weeks from Monday) that hold one, as restic's `forget` does;
+ * - a backup awaiting push (not damaged) is kept until it is on the remote;
  * - size rules last: while the kept set holds more than `maxSizeBytes`, or has freed less than
  *   `freeBytesNeeded`, the oldest backup that no other rule protects is removed, except the newest
- *   good backup, pinned, `keepBest` ones and those younger than `minAgeMs`. Rolling and time-bucket
- *   reasons do not protect against the size cap. When the rules cannot be met, `warnings` say so.
+ *   good backup, pinned, `keepBest` ones and those younger than `minAgeMs`. Rolling, time-bucket
+ *   and awaiting-push reasons do not protect against the size cap (a backup removed before it
+ *   reached the remote is named in `warnings`). When the rules cannot be met, `warnings` say so.
  * Ids are assumed unique.
  */
 export function planRetention(snapshots: RetentionItem[], rules: RetentionRules, now: number): RetentionPlan {
@@ -212,6 +221,10 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
     }
   }
 
+  items.forEach((s, i) => {
+    if (s.awaitingPush === true && !s.damaged) reasons[i]!.push(reason('awaiting-push', 'queued for push to the remote, not there yet'));
+  });
+
   const removed = items.map((_, i) => reasons[i]!.length === 0);
   const removeWhy = items.map((s): RetentionReason[] =>
     s.damaged
@@ -269,6 +282,9 @@ function applySizeRules(
     removed[i] = true;
     removeWhy[i] = [why, ...reasons[i]!.map((r) => reason('overridden', `overrides: ${r.text}`))];
     sizes.remove(i);
+    if (reasons[i]!.some((r) => r.code === 'awaiting-push')) {
+      warnings.push(`backup ${s.id} was deleted before it reached the remote: ${why.text}; free disk space or raise the limit so backups stay until they are pushed`);
+    }
   }
   if (rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes) {
     warnings.push(`the store still holds ${formatBytes(sizes.kept)}, over max_size ${formatBytes(rules.maxSizeBytes)}: everything left is protected (pinned, manual, pre-restore, keep_best, the newest good backup, or younger than the minimum age)`);
