@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
-import type { RunConfig } from '../../src/config/types.js';
+import type { RemoteConfig, RunConfig } from '../../src/config/types.js';
 import { describeChanges, needsRewatch, retentionChanged } from '../../src/daemon/config-diff.js';
 
 /** The run of a minimal config file, as the daemon gets it (defaults filled in). */
@@ -9,6 +9,18 @@ function baseRun(): RunConfig {
   if (!('config' in parsed)) throw new Error('fixture config does not parse');
   return parsed.config.runs[0]!;
 }
+
+const REMOTE: RemoteConfig = {
+  url: 's3://b/p',
+  bucket: 'b',
+  prefix: 'p',
+  endpoint: null,
+  region: 'us-east-1',
+  forcePathStyle: false,
+  push: 'backups',
+  keep: null,
+  bandwidthBytesPerSec: null,
+};
 
 type Edit = (r: RunConfig) => void;
 const rows: { name: string; edit: Edit; changes: string[]; rewatch: boolean; retention: boolean }[] = [
@@ -48,6 +60,13 @@ const rows: { name: string; edit: Edit; changes: string[]; rewatch: boolean; ret
     rewatch: false,
     retention: true,
   },
+  {
+    name: 'remote added: described, neither watched afresh nor local retention',
+    edit: (r) => void (r.remote = REMOTE),
+    changes: [`remote null → ${JSON.stringify(REMOTE)}`],
+    rewatch: false,
+    retention: false,
+  },
   { name: 'model type and delete_on_finish are not reported', edit: (r) => ((r.modelType = 'sdxl'), (r.backup.deleteOnFinish = true)), changes: [], rewatch: false, retention: false },
   {
     name: 'several changes, in the fixed order',
@@ -69,6 +88,15 @@ describe('config diff', () => {
       expect(retentionChanged(prev, next)).toBe(row.retention);
     });
   }
+
+  it("a change inside the remote (its keep) is described whole and touches neither the watch nor local retention", () => {
+    const prev = { ...baseRun(), remote: REMOTE };
+    const next = structuredClone(prev);
+    next.remote = { ...REMOTE, keep: { keepLast: 2, keepBest: null, keepHourly: 0, keepDaily: 7, keepWeekly: 0, maxSizeBytes: null, minAgeMs: 0 } };
+    expect(describeChanges(prev, next)).toEqual([`remote ${JSON.stringify(prev.remote)} → ${JSON.stringify(next.remote)}`]);
+    expect(needsRewatch(prev, next)).toBe(false);
+    expect(retentionChanged(prev, next)).toBe(false);
+  });
 
   it('a key present as undefined is a change from a missing one (strict structural equality)', () => {
     const prev = baseRun();
