@@ -89,9 +89,12 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote
   };
 }
 
+/** The name is of `NAME_RE` and not `.` or `..`: it names a folder (the default store, `runs/<name>/` in a remote). */
 function checkRunName(name: string, at: KeyPath, report: Report): void {
   if (!NAME_RE.test(name)) {
     report(at, `"${name}" is not a valid run name; use lower-case letters, digits, ".", "_" and "-" (e.g. "${suggestName(name)}")`);
+  } else if (name === '.' || name === '..') {
+    report(at, `"${name}" is not a valid run name: the name is a folder (of the default store, and in a remote), where "${name}" means another folder; use a name with a letter or digit, e.g. "my-run"`);
   }
 }
 
