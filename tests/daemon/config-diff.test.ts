@@ -3,24 +3,15 @@ import { parseConfigText } from '../../src/config/load.js';
 import type { RemoteConfig, RunConfig } from '../../src/config/types.js';
 import { describeChanges, needsRewatch, retentionChanged } from '../../src/daemon/config-diff.js';
 
-/** The run of a minimal config file, as the daemon gets it (defaults filled in). */
-function baseRun(): RunConfig {
-  const parsed = parseConfigText('runs:\n  - name: a\n    path: /tmp/r\n', '/tmp/c.yaml', '/root');
+/** The run of a minimal config file (after `top`, top-level YAML), as the daemon gets it (defaults filled in). */
+function baseRun(top = ''): RunConfig {
+  const parsed = parseConfigText(`${top}runs:\n  - name: a\n    path: /tmp/r\n`, '/tmp/c.yaml', '/root');
   if (!('config' in parsed)) throw new Error('fixture config does not parse');
   return parsed.config.runs[0]!;
 }
 
-const REMOTE: RemoteConfig = {
-  url: 's3://b/p',
-  bucket: 'b',
-  prefix: 'p',
-  endpoint: null,
-  region: 'us-east-1',
-  forcePathStyle: false,
-  push: 'backups',
-  keep: null,
-  bandwidthBytesPerSec: null,
-};
+/** A remote as the loader makes it. */
+const REMOTE: RemoteConfig = baseRun('remote: {url: s3://ckpt/p}\n').remote!;
 
 type Edit = (r: RunConfig) => void;
 const rows: { name: string; edit: Edit; changes: string[]; rewatch: boolean; retention: boolean }[] = [
@@ -90,7 +81,7 @@ describe('config diff', () => {
   }
 
   it("a change inside the remote (its keep) is described whole and touches neither the watch nor local retention", () => {
-    const prev = { ...baseRun(), remote: REMOTE };
+    const prev = baseRun('remote: {url: s3://ckpt/p}\n');
     const next = structuredClone(prev);
     next.remote = { ...REMOTE, keep: { keepLast: 2, keepBest: null, keepHourly: 0, keepDaily: 7, keepWeekly: 0, maxSizeBytes: null, minAgeMs: 0 } };
     expect(describeChanges(prev, next)).toEqual([`remote ${JSON.stringify(prev.remote)} → ${JSON.stringify(next.remote)}`]);
