@@ -13,27 +13,27 @@
 import { DEFAULTS } from './defaults.js';
 import { keepRules, retentionMinAgeMs } from './normalize-retention.js';
 import { valueOr, type Report } from './problems.js';
-import { parseEndpoint, parseRegion, parseRemoteUrl } from './remote-address.js';
+import { parseEndpoint, parseRegion, parseRemoteUrl, type RemoteAddress } from './remote-address.js';
 import type { RawRemote } from './schema.js';
 import type { RemoteConfig, RemoteKeep } from './types.js';
 import { parseRate } from './units.js';
 import type { KeyPath } from './yaml-positions.js';
 
-/** The keys one `remote:` block gives, normalized; a key it leaves out is absent. */
-export type RemoteKeys = Partial<RemoteConfig>;
+/** The keys one `remote:` block gives, normalized (`url` as its address); a key it leaves out is absent. */
+export type RemoteKeys = Partial<Omit<RemoteConfig, keyof RemoteAddress>> & { address?: RemoteAddress };
 
 /** The keys that describe the service a `url` lives on; they go with the url that needs them. */
 const CONNECTION_KEYS = ['endpoint', 'region', 'forcePathStyle'] as const;
 
 /** Stands in for a url that was reported, so no "needs url" follows it. */
-const BAD_URL = { url: 's3://invalid', bucket: 'invalid', prefix: '' };
+const BAD_URL: RemoteAddress = { url: 's3://invalid', bucket: 'invalid', prefix: '' };
 
 const URL_NEEDED = 'needs url: the bucket (and folder) to push to, as s3://BUCKET or s3://BUCKET/PREFIX';
 
 /** Normalizes the keys `raw` gives, reporting each bad value at `at`.key. */
 export function remoteKeys(raw: RawRemote, at: KeyPath, report: Report): RemoteKeys {
   const out: RemoteKeys = {};
-  if (raw.url !== undefined) Object.assign(out, valueOr(parseRemoteUrl(raw.url), [...at, 'url'], report, BAD_URL));
+  if (raw.url !== undefined) out.address = valueOr(parseRemoteUrl(raw.url), [...at, 'url'], report, BAD_URL);
   if (raw.endpoint !== undefined) out.endpoint = raw.endpoint === null ? null : valueOr(parseEndpoint(raw.endpoint), [...at, 'endpoint'], report, null);
   if (raw.region !== undefined) out.region = valueOr(parseRegion(raw.region), [...at, 'region'], report, DEFAULTS.remoteRegion);
   if (raw.force_path_style !== undefined) out.forcePathStyle = raw.force_path_style;
@@ -49,7 +49,7 @@ export function remoteKeys(raw: RawRemote, at: KeyPath, report: Report): RemoteK
 export function topLevelRemote(raw: RawRemote | null | undefined, report: Report): RemoteKeys | null {
   if (raw === null || raw === undefined) return null;
   const keys = remoteKeys(raw, ['remote'], report);
-  if (keys.url === undefined) report(['remote'], `${URL_NEEDED}; a top-level remote applies to every run`);
+  if (keys.address === undefined) report(['remote'], `${URL_NEEDED}; a top-level remote applies to every run`);
   return keys;
 }
 
@@ -59,15 +59,15 @@ export function topLevelRemote(raw: RawRemote | null | undefined, report: Report
  */
 export function runRemote(own: RawRemote | null | undefined, top: RemoteKeys | null, at: KeyPath, report: Report): RemoteConfig | null {
   if (own === null) return null;
-  if (own === undefined) return top?.url === undefined ? null : withDefaults(top, top.url);
+  if (own === undefined) return top?.address === undefined ? null : withDefaults(top.address, top);
   const keys = remoteKeys(own, [...at, 'remote'], report);
-  const inherited = keys.url === undefined ? (top ?? {}) : withoutConnection(top ?? {});
+  const inherited = keys.address === undefined ? (top ?? {}) : withoutConnection(top ?? {});
   const merged: RemoteKeys = { ...inherited, ...keys };
-  if (merged.url === undefined) {
+  if (merged.address === undefined) {
     report([...at, 'remote'], `${URL_NEEDED}; give it here or in a top-level remote (or write remote: null for no remote)`);
     return null;
   }
-  return withDefaults(merged, merged.url);
+  return withDefaults(merged.address, merged);
 }
 
 function withoutConnection(keys: RemoteKeys): RemoteKeys {
@@ -76,11 +76,9 @@ function withoutConnection(keys: RemoteKeys): RemoteKeys {
   return rest;
 }
 
-function withDefaults(keys: RemoteKeys, url: string): RemoteConfig {
+function withDefaults(address: RemoteAddress, keys: RemoteKeys): RemoteConfig {
   return {
-    url,
-    bucket: keys.bucket ?? '',
-    prefix: keys.prefix ?? '',
+    ...address,
     endpoint: keys.endpoint ?? null,
     region: keys.region ?? DEFAULTS.remoteRegion,
     forcePathStyle: keys.forcePathStyle ?? false,
