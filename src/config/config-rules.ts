@@ -84,8 +84,31 @@ export const separateStores: AcrossRunsRule = (runs, i, report) => {
   });
 };
 
+/**
+ * Remotes in one bucket (same endpoint) use the same prefix or prefixes apart: one inside the
+ * other would put one remote's objects among the other's, where its listing and its clean-up of
+ * unused objects would meet them. Runs sharing one url are fine: the remote keys runs by name.
+ */
+export const remotesApart: AcrossRunsRule = (runs, i, report) => {
+  const mine = runs[i]!.remote;
+  if (mine === null) return;
+  runs.forEach((other, j) => {
+    const theirs = other.remote;
+    if (j >= i || theirs === null || theirs.bucket !== mine.bucket || theirs.endpoint !== mine.endpoint || theirs.prefix === mine.prefix) return;
+    if (!prefixWithin(mine.prefix, theirs.prefix) && !prefixWithin(theirs.prefix, mine.prefix)) return;
+    report(
+      ['runs', i, 'remote', 'url'],
+      `this run's remote ${mine.url} and the remote ${theirs.url} of runs.${j} ("${other.name}") are nested in one bucket, so one remote's objects would sit among the other's. Use the same url for both (runs are kept apart by name) or prefixes side by side, e.g. s3://${mine.bucket}/one and s3://${mine.bucket}/two`,
+    );
+  });
+};
+
+function prefixWithin(inner: string, outer: string): boolean {
+  return outer === '' || inner.startsWith(`${outer}/`);
+}
+
 /** The rules across runs, in the order they run for each run. */
-export const ACROSS_RUNS_RULES: readonly AcrossRunsRule[] = [uniqueRunName, separateStores];
+export const ACROSS_RUNS_RULES: readonly AcrossRunsRule[] = [uniqueRunName, separateStores, remotesApart];
 
 /** Runs every rule across runs, run by run. */
 export function checkAcrossRuns(runs: readonly RunConfig[], report: Report): void {

@@ -15,4 +15,6 @@ export const DEFAULTS = {
   saveFiles: ['**/*.safetensors', '**/*.ckpt', '**/*.pt', '**/*.bin'],
   minFree: '1GiB',
   minAge: '1h',
+  remoteRegion: 'us-east-1',
+  remotePush: 'backups',
 } as const;

@@ -1,7 +1,8 @@
 /**
  * Reading a config file: YAML (with positions) → shape check (zod) → normalized `Config`.
  * Every problem comes back located as `FILE:LINE:COL key.path: message`, with "did you mean"
- * for unknown keys.
+ * for unknown keys, and a pointer to the AWS SDK's credential chain (never the value) for an
+ * unknown key that looks like a credential.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,6 +11,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
+import { credentialKeyMessage, looksLikeCredential } from './credential-keys.js';
 import { normalizeConfig } from './normalize.js';
 import { configSchema, knownKeysAt } from './schema.js';
 import type { Config, ConfigProblem } from './types.js';
@@ -143,6 +145,7 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: Locate): Conf
   switch (issue.code) {
     case 'unrecognized_keys':
       return issue.keys.map((key) => {
+        if (looksLikeCredential(key)) return at([...keyPath, key], credentialKeyMessage(key), 'key');
         const known = knownKeysAt(keyPath);
         const near = known.length > 0 ? closest(key, known) : undefined;
         const hint =

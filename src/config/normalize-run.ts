@@ -5,7 +5,8 @@
  * problem reported at its key path. The steps run in a fixed order because problems come out in
  * the order found: name, path, store placement, include, exclude, settle, progress, backup.every,
  * save.every, save.prefix, save.to, retention sizes, backup.cron, save.cron, save.files,
- * retention.min_age. Rules across runs are the coordinator's (`normalize.ts`).
+ * retention.min_age, remote. Rules across runs are the coordinator's (`normalize.ts`), and so is
+ * the top-level remote, which comes in already normalized.
  */
 import path from 'node:path';
 import { saveToOutsideRun, storeApartFromRun, type RunFacts } from './config-rules.js';
@@ -13,6 +14,7 @@ import { DEFAULTS } from './defaults.js';
 import { checkGlobs } from './normalize-globs.js';
 import { normalizeCron, normalizeEvery, normalizeSavePrefix } from './normalize-policies.js';
 import { normalizeProgress } from './normalize-progress.js';
+import { runRemote, type RemoteKeys } from './normalize-remote.js';
 import { retentionLimits, retentionMinAgeMs } from './normalize-retention.js';
 import { valueOr, type Report } from './problems.js';
 import { resolveRunPaths, type PathBase } from './resolve-paths.js';
@@ -23,8 +25,11 @@ import type { KeyPath } from './yaml-positions.js';
 
 const NAME_RE = /^[a-z0-9._-]+$/;
 
-/** Normalizes run `at` (`['runs', i]`), reporting every problem; the result is whole even then. */
-export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, report: Report): RunConfig {
+/**
+ * Normalizes run `at` (`['runs', i]`), reporting every problem; the result is whole even then.
+ * `topRemote`: the top-level `remote:` keys (null when there is none), which the run inherits.
+ */
+export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote: RemoteKeys | null, report: Report): RunConfig {
   const name = raw.name;
   const paths = resolveRunPaths(raw, base);
   const facts: RunFacts = { name, at, paths };
@@ -49,6 +54,7 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, report: R
   const saveCron = normalizeCron(s.cron ?? null, [...at, 'save', 'cron'], report);
   const saveFiles = checkGlobs(s.files ?? [...DEFAULTS.saveFiles], [...at, 'save', 'files'], report);
   const minAgeMs = retentionMinAgeMs(r, [...at, 'retention'], report);
+  const remote = runRemote(raw.remote, topRemote, at, report);
 
   return {
     name,
@@ -79,12 +85,16 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, report: R
       keep: s.keep ?? null,
     },
     retention: { ...limits, minAgeMs },
+    remote,
   };
 }
 
+/** The name is of `NAME_RE` and not `.` or `..`: it names a folder (the default store, `runs/<name>/` in a remote). */
 function checkRunName(name: string, at: KeyPath, report: Report): void {
   if (!NAME_RE.test(name)) {
     report(at, `"${name}" is not a valid run name; use lower-case letters, digits, ".", "_" and "-" (e.g. "${suggestName(name)}")`);
+  } else if (name === '.' || name === '..') {
+    report(at, `"${name}" is not a valid run name: the name is a folder (of the default store, and in a remote), where "${name}" means another folder; use a name with a letter or digit, e.g. "my-run"`);
   }
 }
 

@@ -9,10 +9,12 @@
  * - `normalize-run.ts`: one run, key by key, in the order problems are reported;
  * - `normalize-progress.ts`, `normalize-policies.ts` (every, cron, save prefix),
  *   `normalize-retention.ts`, `normalize-globs.ts`: the keys with a grammar of their own;
+ * - `normalize-remote.ts` (with `remote-address.ts`): the top-level and per-run `remote:` blocks;
  * - `config-rules.ts`: the cross-field rules, within a run and across runs;
  * - `problems.ts`: the problem collection (order kept, located by key path).
  */
 import { checkAcrossRuns } from './config-rules.js';
+import { topLevelRemote } from './normalize-remote.js';
 import { normalizeRun } from './normalize-run.js';
 import { collectProblems, type PathProblem } from './problems.js';
 import { resolvePath, type PathBase } from './resolve-paths.js';
@@ -26,7 +28,8 @@ export { resolvePath, type PathBase } from './resolve-paths.js';
 /** Normalizes a shape-checked config; returns the config, or every problem found. */
 export function normalizeConfig(raw: RawConfig, file: string | null, base: PathBase): { config: Config } | { problems: PathProblem[] } {
   const { problems, report } = collectProblems();
-  const runs = raw.runs.map((r, i) => normalizeRun(r, ['runs', i], base, report));
+  const topRemote = topLevelRemote(raw.remote, report);
+  const runs = raw.runs.map((r, i) => normalizeRun(r, ['runs', i], base, topRemote, report));
   checkAcrossRuns(runs, report);
   const log = raw.log ?? {};
   const config: Config = {

@@ -46,6 +46,22 @@ export const retentionSchema = z.strictObject({
   min_age: scalar.nullable().optional(),
 });
 
+/** `remote.keep`: the rule keys of `retention` (but `min_free`: no disk to keep free) and a count as `backup.keep`. */
+export const remoteKeepSchema = retentionSchema.omit({ min_free: true }).extend({
+  keep: z.number().int().min(1).nullable().optional(),
+});
+
+/** A `remote:` block, top level or in a run; every key optional here (a run's block may inherit). */
+export const remoteSchema = z.strictObject({
+  url: text.optional(),
+  endpoint: nullableText.optional(),
+  region: text.optional(),
+  force_path_style: z.boolean().optional(),
+  push: z.enum(['backups', 'all', 'none']).optional(),
+  keep: remoteKeepSchema.nullable().optional(),
+  bandwidth: scalar.nullable().optional(),
+});
+
 export const runSchema = z.strictObject({
   name: text,
   path: text,
@@ -60,6 +76,7 @@ export const runSchema = z.strictObject({
   backup: backupSchema.nullable().optional(),
   save: saveSchema.nullable().optional(),
   retention: retentionSchema.nullable().optional(),
+  remote: remoteSchema.nullable().optional(),
 });
 
 export const logSchema = z.strictObject({
@@ -75,12 +92,14 @@ export const metricsSchema = z.strictObject({
 export const configSchema = z.strictObject({
   log: logSchema.nullable().optional(),
   metrics: metricsSchema.nullable().optional(),
+  remote: remoteSchema.nullable().optional(),
   runs: z.array(runSchema).min(1),
 });
 
 /** What the YAML says, after its shape has been checked. */
 export type RawConfig = z.infer<typeof configSchema>;
 export type RawRun = z.infer<typeof runSchema>;
+export type RawRemote = z.infer<typeof remoteSchema>;
 
 /** The known keys of the object at a key path, for "did you mean" suggestions. */
 export function knownKeysAt(keyPath: readonly (string | number)[]): string[] {
@@ -93,6 +112,9 @@ export function knownKeysAt(keyPath: readonly (string | number)[]): string[] {
     save: saveSchema,
     retention: retentionSchema,
     keep_best: keepBestSchema,
+    remote: remoteSchema,
+    /** Only `remote.keep` is a mapping; `backup.keep` and `save.keep` are numbers. */
+    keep: remoteKeepSchema,
   };
   if (keyPath.length === 0) return Object.keys(configSchema.shape);
   if (last === 'runs' && typeof keyPath[keyPath.length - 1] === 'number') return Object.keys(runSchema.shape);

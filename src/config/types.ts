@@ -61,17 +61,66 @@ export interface RunConfig {
     /** Keep only the newest N saves (pinned ones always stay); null keeps every save. */
     keep: number | null;
   };
-  retention: {
-    keepBest: KeepBest | null;
-    /** Newest good backup of each of the last N hours/days/weeks (0 = off). */
-    keepHourly: number;
-    keepDaily: number;
-    keepWeekly: number;
-    maxSizeBytes: number | null;
+  retention: KeepRules & {
+    /** Free disk a snapshot must leave; backups are pruned (else the snapshot refused) before crossing it. */
     minFreeBytes: number;
-    /** A backup younger than this is never removed by max_size or min_free alone. */
-    minAgeMs: number;
   };
+  /** Where this run's snapshots are pushed (SPEC section 8); null: nowhere. See `RemoteConfig`. */
+  remote: RemoteConfig | null;
+}
+
+/** The retention rules the local `retention` section and a remote's `keep` share. */
+export interface KeepRules {
+  keepBest: KeepBest | null;
+  /** Newest good backup of each of the last N hours/days/weeks (0 = off). */
+  keepHourly: number;
+  keepDaily: number;
+  keepWeekly: number;
+  maxSizeBytes: number | null;
+  /** A backup younger than this is never removed by a size rule (max_size, min_free) alone. */
+  minAgeMs: number;
+}
+
+/** Which snapshots are pushed: `backups` (backup, manual, pre-restore), `all` (saves too), `none`. */
+export type RemotePush = 'backups' | 'all' | 'none';
+
+/**
+ * A run's remote on S3-compatible storage (SPEC section 8), normalized. Credentials are never part
+ * of it: they come only from the AWS SDK's default chain.
+ *
+ * Which remote a run has: its own `remote:` block laid over the top-level one key by key (one
+ * level deep: a run's `keep` replaces the top-level `keep` whole), else the top-level one, else
+ * none. A run that names its own `url` names its own service, so `endpoint`, `region` and
+ * `force_path_style` then come from its own block or their defaults, never from the top level.
+ * `remote: null` in a run: no remote for it at all. `push: none`: nothing is pushed on its own,
+ * but the remote stays known (for listing, pulling and restoring from it).
+ */
+export interface RemoteConfig {
+  /** Canonical `s3://bucket` or `s3://bucket/prefix` (no trailing slash). */
+  url: string;
+  bucket: string;
+  /** The key prefix without leading or trailing `/`; `''` for the bucket's root. */
+  prefix: string;
+  /** `http(s)://host[:port][/path]` without a trailing `/`; null: AWS S3 itself. */
+  endpoint: string | null;
+  region: string;
+  forcePathStyle: boolean;
+  push: RemotePush;
+  /** Remote retention; null keeps every pushed snapshot. */
+  keep: RemoteKeep | null;
+  /** A cap on this run's upload rate, bytes per second; null: no cap. */
+  bandwidthBytesPerSec: number | null;
+}
+
+/**
+ * Remote retention: the rules of `KeepRules` plus a count. A pushed snapshot stays while any rule
+ * keeps it, with the same guarantees as local retention (the newest good backup, manual,
+ * pre-restore and pinned snapshots always stay); `maxSizeBytes` then removes the oldest unprotected
+ * ones. With no keep rule at all (only `max_size`), every snapshot stays until the cap.
+ */
+export interface RemoteKeep extends KeepRules {
+  /** The newest N good backups stay (as `backup.keep` locally); null: no count rule. */
+  keepLast: number | null;
 }
 
 export interface Config {

@@ -1,6 +1,6 @@
 /**
  * Parsers for the unit grammar of SPEC section 3: durations (`500ms`, `30s`, `10 minutes`),
- * sizes (`500MB`, `20GiB`) and the `every` grammar (`3 epochs`, `2 hours`, `always`, `never`).
+ * sizes (`500MB`, `20GiB`), rates (`50MB/s`) and the `every` grammar (`3 epochs`, `2 hours`, `always`, `never`).
  * Each returns the value or a message that says what was expected; none of them throws.
  */
 import { closest, distance } from 'fastest-levenshtein';
@@ -115,12 +115,35 @@ export function parseSize(value: unknown): Parsed<number> {
   };
   if (value === 0 || value === '0') return { ok: true, value: 0 };
   if (typeof value !== 'string') return bad;
-  const m = NUMBER_AND_UNIT.exec(value.trim());
-  if (!m) return bad;
-  const factor = SIZE_UNITS[m[2]!.toLowerCase()];
-  if (factor === undefined) return bad;
-  const bytes = Math.round(Number(m[1]) * factor);
+  const bytes = bytesOf(value);
+  if (bytes === null) return bad;
   if (!(bytes <= MAX_EXACT)) return { ok: false, message: `${show(value)} is too large; a size must be under 8PiB` };
+  return { ok: true, value: bytes };
+}
+
+/** The bytes `500MB` or `20 GiB` says (possibly past `MAX_EXACT`), or null when it is not a number and a size unit. */
+function bytesOf(text: string): number | null {
+  const m = NUMBER_AND_UNIT.exec(text.trim());
+  if (!m) return null;
+  const factor = SIZE_UNITS[m[2]!.toLowerCase()];
+  return factor === undefined ? null : Math.round(Number(m[1]) * factor);
+}
+
+/**
+ * `50MB/s`, `10 MiB/s`, `1GB/sec` → bytes per second: a size in the units of `parseSize` per
+ * second. A rate is at least 1 byte per second (there is no "0 = off"); a bare number is refused.
+ */
+export function parseRate(value: unknown): Parsed<number> {
+  const bad: Parsed<number> = {
+    ok: false,
+    message: `${show(value)} is not a rate; write a size per second, e.g. 50MB/s, 10MiB/s`,
+  };
+  if (typeof value !== 'string') return bad;
+  const m = /^(.*?)\s*\/\s*(?:s|sec|second)$/i.exec(value.trim());
+  const bytes = m ? bytesOf(m[1]!) : null;
+  if (bytes === null) return bad;
+  if (!(bytes <= MAX_EXACT)) return { ok: false, message: `${show(value)} is too large; a rate must be under 8PiB/s` };
+  if (bytes < 1) return { ok: false, message: `${show(value)} is too slow; a rate must be at least 1B/s` };
   return { ok: true, value: bytes };
 }
 

@@ -8,8 +8,9 @@
  *   both values as JSON; an unchanged config gives `[]`.
  * - `needsRewatch` is true when the watch must start afresh: the run folder, the saves folder (never
  *   watched), the watch mode, or the include/exclude globs changed.
- * - `retentionChanged` is true when what retention keeps may differ: `backup.rolling`,
- *   `backup.keep`, `retention`, `save.keep`.
+ * - `retentionChanged` is true when what local retention keeps may differ: `backup.rolling`,
+ *   `backup.keep`, `retention`, `save.keep`. A change of `remote` (its place, what is pushed, its
+ *   `keep`, its bandwidth) is described, and changes neither the local watch nor local retention.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '../config/types.js';
@@ -33,6 +34,7 @@ const DESCRIBED: readonly [string, (r: RunConfig) => unknown][] = [
   ['progress', (r) => r.progress],
   ['path', (r) => r.path],
   ['retention', (r) => r.retention],
+  ['remote', (r) => r.remote],
 ];
 
 /** Each changed setting as `<key> <old JSON> → <new JSON>`, in a fixed order. */

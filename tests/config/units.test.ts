@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseEvery, parseSize, TIMER_LIMIT } from '../../src/config/units.js';
+import { parseDuration, parseEvery, parseRate, parseSize, TIMER_LIMIT } from '../../src/config/units.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -53,6 +53,34 @@ describe('parseSize', () => {
 
   it.each([['20 gigs'], [1024], ['GiB'], ['lots'], ['10000TiB'], [`${'9'.repeat(400)}B`]])('refuses %j', (value) => {
     expect(parseSize(value).ok).toBe(false);
+  });
+});
+
+describe('parseRate', () => {
+  it.each([
+    ['50MB/s', 50e6],
+    ['10 MiB/s', 10 * 2 ** 20],
+    ['1gb/sec', 1e9],
+    ['1.5 KB / second', 1500],
+    ['1B/s', 1],
+  ])('%s -> %i bytes per second', (text, rate) => {
+    expect(parseRate(text)).toEqual({ ok: true, value: rate });
+  });
+
+  it.each<[unknown, RegExp]>([
+    ['50MB', /"50MB" is not a rate; write a size per second, e\.g\. 50MB\/s/],
+    [50, /50 is not a rate/],
+    ['0/s', /not a rate/],
+    ['50 parsecs/s', /not a rate/],
+    ['50MB/h', /not a rate/],
+    [null, /null is not a rate/],
+    ['0MB/s', /"0MB\/s" is too slow; a rate must be at least 1B\/s/],
+    ['0.1B/s', /too slow/],
+    ['10000TiB/s', /"10000TiB\/s" is too large; a rate must be under 8PiB\/s/],
+  ])('refuses %j, saying why', (value, message) => {
+    const r = parseRate(value);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toMatch(message);
   });
 });
 

@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
-import type { RunConfig } from '../../src/config/types.js';
+import type { RemoteConfig, RunConfig } from '../../src/config/types.js';
 import { describeChanges, needsRewatch, retentionChanged } from '../../src/daemon/config-diff.js';
 
-/** The run of a minimal config file, as the daemon gets it (defaults filled in). */
-function baseRun(): RunConfig {
-  const parsed = parseConfigText('runs:\n  - name: a\n    path: /tmp/r\n', '/tmp/c.yaml', '/root');
+/** The run of a minimal config file (after `top`, top-level YAML), as the daemon gets it (defaults filled in). */
+function baseRun(top = ''): RunConfig {
+  const parsed = parseConfigText(`${top}runs:\n  - name: a\n    path: /tmp/r\n`, '/tmp/c.yaml', '/root');
   if (!('config' in parsed)) throw new Error('fixture config does not parse');
   return parsed.config.runs[0]!;
 }
+
+/** A remote as the loader makes it. */
+const REMOTE: RemoteConfig = baseRun('remote: {url: s3://ckpt/p}\n').remote!;
 
 type Edit = (r: RunConfig) => void;
 const rows: { name: string; edit: Edit; changes: string[]; rewatch: boolean; retention: boolean }[] = [
@@ -48,6 +51,13 @@ const rows: { name: string; edit: Edit; changes: string[]; rewatch: boolean; ret
     rewatch: false,
     retention: true,
   },
+  {
+    name: 'remote added: described, neither watched afresh nor local retention',
+    edit: (r) => void (r.remote = REMOTE),
+    changes: [`remote null → ${JSON.stringify(REMOTE)}`],
+    rewatch: false,
+    retention: false,
+  },
   { name: 'model type and delete_on_finish are not reported', edit: (r) => ((r.modelType = 'sdxl'), (r.backup.deleteOnFinish = true)), changes: [], rewatch: false, retention: false },
   {
     name: 'several changes, in the fixed order',
@@ -69,6 +79,15 @@ describe('config diff', () => {
       expect(retentionChanged(prev, next)).toBe(row.retention);
     });
   }
+
+  it("a change inside the remote (its keep) is described whole and touches neither the watch nor local retention", () => {
+    const prev = baseRun('remote: {url: s3://ckpt/p}\n');
+    const next = structuredClone(prev);
+    next.remote = { ...REMOTE, keep: { keepLast: 2, keepBest: null, keepHourly: 0, keepDaily: 7, keepWeekly: 0, maxSizeBytes: null, minAgeMs: 0 } };
+    expect(describeChanges(prev, next)).toEqual([`remote ${JSON.stringify(prev.remote)} → ${JSON.stringify(next.remote)}`]);
+    expect(needsRewatch(prev, next)).toBe(false);
+    expect(retentionChanged(prev, next)).toBe(false);
+  });
 
   it('a key present as undefined is a change from a missing one (strict structural equality)', () => {
     const prev = baseRun();
