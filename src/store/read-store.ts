@@ -6,6 +6,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { damagedIds, isDamaged } from './damaged-marker.js';
 import { isValidId, isValidIdPrefix } from './ids.js';
+import { checkSaveRecord, checkSnapshotRecord, invalidIdMessage, resolveAmong } from './record-shape.js';
 import { saveRecordFile, saveRecordsDir, snapshotFilesDir, snapshotMetaFile, snapshotsDir } from './layout.js';
 import type { SaveMeta, SnapshotMeta } from './types.js';
 import { readdirOrEmpty } from '../util/fs.js';
@@ -104,19 +105,7 @@ export async function readSave(store: string, id: string): Promise<ReadSaveMeta>
  */
 export async function resolveId(store: string, idOrPrefix: string): Promise<ReadSnapshotMeta | ReadSaveMeta> {
   if (!isValidIdPrefix(idOrPrefix)) throw new Error(invalidIdMessage(idOrPrefix));
-  const all: (ReadSnapshotMeta | ReadSaveMeta)[] = [...(await listSnapshots(store)), ...(await listSaves(store))];
-  const exact = all.find((r) => r.id === idOrPrefix);
-  if (exact) return exact;
-  const matches = all.filter((r) => r.id.startsWith(idOrPrefix)).sort((a, b) => (a.id < b.id ? -1 : 1));
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new Error(`no snapshot or save matches "${idOrPrefix}" in ${store}`);
-  throw new Error(
-    `"${idOrPrefix}" is ambiguous: it matches ${matches.length} ids: ${matches.map((m) => `${m.id} (${m.kind})`).join(', ')}; give more characters`,
-  );
-}
-
-function invalidIdMessage(s: string): string {
-  return `invalid id ${JSON.stringify(s)}: ids are made of lowercase letters, digits and "-" (e.g. 20261122-153802-123-a1b2)`;
+  return resolveAmong([...(await listSnapshots(store)), ...(await listSaves(store))], idOrPrefix, store);
 }
 
 async function scanSnapshots(store: string): Promise<{ snapshots: ReadSnapshotMeta[]; problems: StoreProblem[] }> {
@@ -157,23 +146,16 @@ async function scanSaves(store: string): Promise<{ saves: ReadSaveMeta[]; proble
 async function readSnapshotMeta(store: string, id: string): Promise<{ meta: SnapshotMeta & { incomplete: boolean } } | { problem: string }> {
   const json = await readJson(snapshotMetaFile(store, id));
   if ('problem' in json) return json;
-  const m = json.value as Partial<SnapshotMeta>;
-  if (!isObject(m) || m.id !== id) return { problem: `snapshot.json names id ${JSON.stringify(isObject(m) ? m.id : undefined)}, not ${id}` };
-  if (m.format !== 1) return { problem: `snapshot.json has unknown format ${JSON.stringify(m.format)}` };
-  if (!Array.isArray(m.files) || typeof m.kind !== 'string' || typeof m.created !== 'string') {
-    return { problem: 'snapshot.json lacks files, kind or created' };
-  }
-  const meta = m as SnapshotMeta;
+  const checked = checkSnapshotRecord(json.value, id);
+  if ('problem' in checked) return checked;
+  const meta = checked.meta;
   return { meta: { ...meta, path: snapshotFilesDir(store, id), incomplete: isIncomplete(meta) } };
 }
 
 async function readSaveMeta(store: string, id: string): Promise<{ meta: SaveMeta } | { problem: string }> {
   const json = await readJson(saveRecordFile(store, id));
   if ('problem' in json) return json;
-  const m = json.value as Partial<SaveMeta>;
-  if (!isObject(m) || m.id !== id || m.kind !== 'save') return { problem: `record is not save ${id}` };
-  if (m.format !== 1 || !Array.isArray(m.files) || typeof m.path !== 'string') return { problem: 'record lacks format, files or path' };
-  return { meta: m as SaveMeta };
+  return checkSaveRecord(json.value, id);
 }
 
 async function readJson(file: string): Promise<{ value: unknown } | { problem: string }> {
@@ -191,9 +173,6 @@ async function readJson(file: string): Promise<{ value: unknown } | { problem: s
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Metadata files read at once: one at a time, 1,000 snapshots took ~0.2 s of thread-pool round trips. */
 const READ_PARALLEL = 16;

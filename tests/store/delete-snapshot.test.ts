@@ -82,8 +82,8 @@ describe('deleteSave', () => {
     put(saveDir, 'b.pt', 'BB');
     put(saveDir, 'a/user-notes.txt', 'mine');
     const files = [
-      { path: 'a/model.safetensors', size: 4, sha256: 'x', mode: 0o644, mtime_ns: '0' },
-      { path: 'b.pt', size: 2, sha256: 'y', mode: 0o644, mtime_ns: '0' },
+      { path: 'a/model.safetensors', size: 4, sha256: 'a'.repeat(64), mode: 0o644, mtime_ns: '0' },
+      { path: 'b.pt', size: 2, sha256: 'b'.repeat(64), mode: 0o644, mtime_ns: '0' },
     ];
     put(store, `save-records/${id}.json`, JSON.stringify({ id, run: 'r', kind: 'save', path: saveDir, files, format: 1, created: '' }));
     const result = await deleteSave(store, id, { saveTo: path.join(base, 'exports') });
@@ -97,7 +97,7 @@ describe('deleteSave', () => {
     const { base, store } = await runAndStore();
     const id = '20990101-000000-000-abce';
     const file = put(base, `exports/r-${id}.pt`, 'replaced by the user with other bytes');
-    const files = [{ path: 'model.pt', size: 4, sha256: 'x', mode: 0o644, mtime_ns: '0' }];
+    const files = [{ path: 'model.pt', size: 4, sha256: 'a'.repeat(64), mode: 0o644, mtime_ns: '0' }];
     put(store, `save-records/${id}.json`, JSON.stringify({ id, run: 'r', kind: 'save', path: file, files, format: 1, created: '' }));
     const result = await deleteSave(store, id, { saveTo: path.join(base, 'exports') });
     expect(result.removed).toEqual([]);
@@ -108,7 +108,7 @@ describe('deleteSave', () => {
     const { base, store } = await runAndStore();
     const id = '20990101-000000-000-abcf';
     const victim = put(base, `victim/r-${id}.pt`, 'precious');
-    const files = [{ path: 'model.pt', size: 8, sha256: 'x', mode: 0o644, mtime_ns: '0' }];
+    const files = [{ path: 'model.pt', size: 8, sha256: 'a'.repeat(64), mode: 0o644, mtime_ns: '0' }];
     const record = put(store, `save-records/${id}.json`, JSON.stringify({ id, run: 'r', kind: 'save', path: victim, files, format: 1, created: '' }));
     await expect(deleteSave(store, id, { saveTo: path.join(base, 'exports') })).rejects.toThrow(
       new RegExp(`refusing to delete save ${id}: its record names ${victim}, which is not in .*saves or .*exports under a name carrying the id; nothing was removed`),
@@ -129,8 +129,8 @@ describe('deleteSave', () => {
     const victim = put(base, 'victim/model.safetensors', 'AAAA');
     fs.symlinkSync(path.dirname(victim), path.join(saveDir, 'a'));
     const files = [
-      { path: 'a/model.safetensors', size: 4, sha256: 'x', mode: 0o644, mtime_ns: '0' },
-      { path: 'b.pt', size: 2, sha256: 'y', mode: 0o644, mtime_ns: '0' },
+      { path: 'a/model.safetensors', size: 4, sha256: 'a'.repeat(64), mode: 0o644, mtime_ns: '0' },
+      { path: 'b.pt', size: 2, sha256: 'b'.repeat(64), mode: 0o644, mtime_ns: '0' },
     ];
     put(store, `save-records/${id}.json`, JSON.stringify({ id, run: 'r', kind: 'save', path: saveDir, files, format: 1, created: '' }));
     const result = await deleteSave(store, id, { saveTo: path.join(base, 'exports') });

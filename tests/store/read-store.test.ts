@@ -24,6 +24,30 @@ describe('listSnapshots', () => {
     expect(broken.find((b) => b.path.endsWith('beef'))!.problem).toMatch(/not valid JSON/);
   });
 
+  it('a snapshot.json naming an unsafe path or a malformed sha256 is not a snapshot', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'a', 'a');
+    const good = await snap(run, store);
+    const tamper = (id: string, change: (f: Record<string, unknown>) => void): void => {
+      const dir = path.join(store, 'snapshots', id);
+      fs.cpSync(path.join(store, 'snapshots', good.id), dir, { recursive: true });
+      const file = path.join(dir, 'snapshot.json');
+      const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as { id: string; files: Record<string, unknown>[] };
+      meta.id = id;
+      change(meta.files[0]!);
+      fs.chmodSync(file, 0o600);
+      fs.writeFileSync(file, JSON.stringify(meta));
+    };
+    tamper('20990101-000000-000-aaaa', (f) => (f.path = '../../etc/passwd'));
+    tamper('20990101-000000-000-bbbb', (f) => (f.sha256 = '../../blobs/x'));
+    tamper('20990101-000000-000-cccc', (f) => (f.size = -1));
+    expect((await listSnapshots(store)).map((s) => s.id)).toEqual([good.id]);
+    const problems = Object.fromEntries((await findBroken(store)).map((b) => [path.basename(b.path), b.problem]));
+    expect(problems['20990101-000000-000-aaaa']).toMatch(/unsafe path "..\/..\/etc\/passwd"/);
+    expect(problems['20990101-000000-000-bbbb']).toMatch(/a has no valid sha256/);
+    expect(problems['20990101-000000-000-cccc']).toMatch(/a has no valid size/);
+  });
+
   it('recomputes path from where the store is now', async () => {
     const { base, run, store } = await runAndStore();
     put(run, 'a', 'a');
