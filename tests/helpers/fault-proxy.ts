@@ -38,6 +38,8 @@ export interface SeenRequest {
   method: string;
   url: string;
   contentLength: number;
+  /** Its headers, names in lower case. */
+  headers: Record<string, string>;
   /** Body bytes forwarded to the server (less than `contentLength` when a fault cut it). */
   bodyBytes: number;
   fault: Fault['kind'] | null;
@@ -154,12 +156,14 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
         head = Buffer.alloc(0);
         const lines = headerBytes.toString('latin1').split('\r\n');
         const [method = '', url = ''] = lines[0]!.split(' ');
-        const header = (name: string): string | undefined =>
-          lines
-            .find((l) => l.toLowerCase().startsWith(`${name}:`))
-            ?.slice(name.length + 1)
-            .trim();
-        const req: SeenRequest = { method, url, contentLength: Number(header('content-length') ?? 0), bodyBytes: 0, fault: null };
+        const headers = Object.fromEntries(
+          lines.slice(1).flatMap((l) => {
+            const colon = l.indexOf(':');
+            return colon < 0 ? [] : [[l.slice(0, colon).trim().toLowerCase(), l.slice(colon + 1).trim()]];
+          }),
+        );
+        const header = (name: string): string | undefined => headers[name];
+        const req: SeenRequest = { method, url, contentLength: Number(header('content-length') ?? 0), headers, bodyBytes: 0, fault: null };
         const fault = takeFault(req);
         req.fault = fault?.kind ?? null;
         seen.push(req);

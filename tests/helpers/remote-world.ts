@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { openS3Objects, type S3Objects, type S3ObjectsOptions } from '../../src/store/remote/s3-objects.js';
 import { parseS3Target, type S3Target } from '../../src/store/remote/s3-target.js';
@@ -30,6 +31,8 @@ export interface RemoteWorld {
   open(opts?: S3ObjectsOptions, target?: S3Target): S3Objects;
   /** A new file of `size` random bytes in `tmp`, with its sha256. */
   file(size: number, name?: string): Promise<{ path: string; sha: string; data: Buffer }>;
+  /** Stores `data` at `key` straight on the server (not through the proxy or the code under test). */
+  rawPut(key: string, data: Buffer): Promise<void>;
 }
 
 /** Registers the hooks and returns a getter for the current test's world. */
@@ -64,6 +67,14 @@ export function remoteWorld(prefix = 'ckptd'): () => RemoteWorld {
         });
         opened.push(o);
         return o;
+      },
+      async rawPut(key, data) {
+        const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
+        try {
+          await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data }));
+        } finally {
+          client.destroy();
+        }
       },
       async file(size, name = `f-${randomBytes(4).toString('hex')}`) {
         const data = randomBytes(size);
