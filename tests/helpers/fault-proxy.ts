@@ -230,8 +230,11 @@ interface Lane {
   stall(): void;
 }
 
+const HIGH_WATER = 256 * 1024;
+
 function lane(from: net.Socket, to: net.Socket, rate: () => number | null, count: (n: number) => void): Lane {
   const queue: (Buffer | (() => void))[] = [];
+  let queued = 0;
   let running = false;
   let stalled = false;
   const pump = async (): Promise<void> => {
@@ -251,8 +254,9 @@ function lane(from: net.Socket, to: net.Socket, rate: () => number | null, count
         to.write(slice);
         count(slice.length);
         at += slice.length;
+        queued -= slice.length;
       }
-      if (queue.length === 0) from.resume();
+      if (queued < HIGH_WATER && !stalled) from.resume();
     }
     running = false;
   };
@@ -260,8 +264,9 @@ function lane(from: net.Socket, to: net.Socket, rate: () => number | null, count
     push(bytes) {
       if (bytes.length === 0) return;
       queue.push(bytes);
+      queued += bytes.length;
       // Back-pressure: hold the source while a paced or stalled queue is long.
-      if (queue.length > 64) from.pause();
+      if (queued >= HIGH_WATER) from.pause();
       void pump();
     },
     then(step) {

@@ -12,7 +12,7 @@ import { abortUpload, uploadMultipart } from './multipart-upload.js';
 import { contentMd5, hasBlob } from './object-calls.js';
 import { call, type RemoteContext } from './remote-context.js';
 import { blobKey, type ObjectKey } from './s3-target.js';
-import type { UploadState } from './upload-state.js';
+import { isUploadState, type UploadState } from './upload-state.js';
 
 /** What `putBlob` reports and obeys. */
 export interface PutBlobOptions {
@@ -51,6 +51,7 @@ export async function putBlob(ctx: RemoteContext, sha: string, size: number, fil
   const key = blobKey(ctx.target, sha);
   const resume = opts.resume ?? null;
   const onState = opts.onState ?? (() => undefined);
+  if (resume !== null && !isUploadState(resume)) throw new Error('the resume state given to putBlob is malformed; pass the state onState reported, or null to start over');
   if (resume !== null && (resume.key !== key || resume.sha !== sha || resume.size !== size)) {
     throw new Error(`the resume state given for blob ${sha} (${size} bytes) is the upload of ${resume.key} (${resume.size} bytes); pass the state reported for this blob`);
   }

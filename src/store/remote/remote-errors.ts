@@ -70,7 +70,10 @@ function fixFor(status: number | null, code: string | null, cause: unknown): str
   if (status === 301 || code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed') return "set remote.region to the bucket's region";
   if (code === 'RequestTimeTooSkewed') return "correct this machine's clock (S3 refuses requests signed more than 15 minutes off)";
   if (status === 403 || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'AccessDenied') {
-    return 'check the credentials the AWS SDK finds (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws) and that they may read and write this bucket';
+    return (
+      'check the credentials the AWS SDK finds (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws) and that they may ' +
+      'list, read, write and delete in this bucket (without s3:ListBucket, S3 answers 403 for an object that is not there)'
+    );
   }
   if (code === 'ENOTFOUND' || code === 'ECONNREFUSED') return 'check remote.endpoint and that the machine can reach it';
   if (retryKind(cause) !== null) return 'the object store or the network kept failing; the next push or pull tries again';

@@ -12,6 +12,8 @@ export interface ClientTimeouts {
   idleMs: number;
 }
 
+const SILENT = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
 export const DEFAULT_TIMEOUTS: ClientTimeouts = { connectMs: 10_000, idleMs: 60_000 };
 
 /** A client for `target`'s endpoint and region that never retries by itself (our layer does). */
@@ -29,5 +31,8 @@ export function makeS3Client(target: S3Target, timeouts: ClientTimeouts = DEFAUL
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.idleMs },
+    // Without a logger of its own the SDK writes some warnings straight to the console (a failed
+    // streaming upload, for one); our callers learn of every failure and retry through onRetry.
+    logger: SILENT,
   });
 }

@@ -99,6 +99,22 @@ describe('retried', () => {
     expect(retries.map((e) => [e.op, e.kind])).toEqual([['GetObject', 'timeout']]);
   });
 
+  it('a slow but steady download is not a stall: no timeout, no retry', async () => {
+    const w = world();
+    const retries: RemoteRetryEvent[] = [];
+    // 300 ms without a byte would time out; the slowed proxy hands over a slice every 50 ms.
+    // (Uploads are not tested this way: the kernel's socket buffers take a whole body at once on
+    // loopback, so the client's idle time depends on them, not on the link.)
+    const objects = w.open({ timeouts: { idleMs: 300 }, onRetry: (e) => retries.push(e) });
+    const f = await w.file(MiB);
+    await objects.putBlob(f.sha, f.data.length, f.path);
+    w.proxy.slow(2 * MiB);
+    const dest = path.join(w.tmp, 'slow.bin');
+    await objects.downloadBlob(f.sha, dest);
+    expect(sha256(await fsp.readFile(dest))).toBe(f.sha);
+    expect(retries).toEqual([]);
+  });
+
   it('the answer to CompleteMultipartUpload lost: the object is there, the upload is done', async () => {
     const w = world();
     const objects = w.open();

@@ -153,6 +153,22 @@ describe('JSON objects and listings', () => {
   });
 });
 
+describe('bandwidth', () => {
+  it('uploads and downloads take the time the limit says (on a fake clock)', async () => {
+    const w = world();
+    const clock = { t: 0, now: () => clock.t, sleep: async (ms: number) => void (clock.t += ms) };
+    const objects = w.open({ clock }, { ...w.target, bandwidth: MiB });
+    const f = await w.file(PART + 1000);
+    await objects.putBlob(f.sha, f.data.length, f.path);
+    // 5 MiB at 1 MiB/s less the first tenth of a second's burst.
+    expect(clock.t).toBeGreaterThanOrEqual(((f.data.length - MiB / 10) / MiB) * 1000 - 1);
+    expect(clock.t).toBeLessThan((f.data.length / MiB) * 1000 + 100);
+    const t0 = clock.t;
+    await objects.downloadBlob(f.sha, path.join(w.tmp, 'paced.bin'));
+    expect(clock.t - t0).toBeGreaterThanOrEqual(((f.data.length - MiB / 10) / MiB) * 1000 - 1);
+  });
+});
+
 describe('sizes', () => {
   it('a blob of exactly one part size goes in one PUT; one byte more is multipart', async () => {
     const w = world();
