@@ -45,14 +45,19 @@ async function dieInPartTwo(w: ReturnType<typeof world>, f: { path: string; sha:
   first.close();
 }
 
+/** A new file of `size` bytes whose upload died in part 2, its state persisted in a file of its own. */
+async function interruptedUpload(w: ReturnType<typeof world>, size: number, afterBytes?: number) {
+  const f = await w.file(size);
+  const state = persistedState(path.join(w.tmp, `upload-${f.sha.slice(0, 12)}.json`));
+  await dieInPartTwo(w, f, state.onState, afterBytes);
+  return { f, state, saved: state.load()! };
+}
+
 describe('resume after a restart', () => {
   it('sends only the parts that were not acknowledged', async () => {
     const w = world();
-    const f = await w.file(2 * PART + 3 * MiB);
-    const state = persistedState(path.join(w.tmp, 'upload.json'));
-    await dieInPartTwo(w, f, state.onState, 2 * MiB);
-    const saved = state.load();
-    expect(saved?.parts.map((p) => p.number)).toEqual([1]);
+    const { f, state, saved } = await interruptedUpload(w, 2 * PART + 3 * MiB, 2 * MiB);
+    expect(saved.parts.map((p) => p.number)).toEqual([1]);
     expect(await w.server.storedObjects(w.bucket)).toEqual([]);
 
     const before = w.proxy.requests().length;
@@ -71,10 +76,7 @@ describe('resume after a restart', () => {
 
   it('resends a recorded part whose bytes in the file are not the ones recorded', async () => {
     const w = world();
-    const f = await w.file(2 * PART + 10);
-    const state = persistedState(path.join(w.tmp, 'upload.json'));
-    await dieInPartTwo(w, f, state.onState);
-    const saved = state.load()!;
+    const { f, saved } = await interruptedUpload(w, 2 * PART + 10);
     const tampered = { ...saved, parts: saved.parts.map((p) => ({ ...p, sha256: '0'.repeat(64) })) };
     const before = w.proxy.requests().length;
     const put = await w.open().putBlob(f.sha, f.data.length, f.path, { resume: tampered });
@@ -85,10 +87,7 @@ describe('resume after a restart', () => {
 
   it('an upload aborted meanwhile is started over once, and the new state reported', async () => {
     const w = world();
-    const f = await w.file(PART + 10);
-    const state = persistedState(path.join(w.tmp, 'upload.json'));
-    await dieInPartTwo(w, f, state.onState);
-    const saved = state.load()!;
+    const { f, saved } = await interruptedUpload(w, PART + 10);
     await w.open().abortUpload(saved);
     expect(await w.server.pendingUploads(w.bucket)).toEqual([]);
 
@@ -103,10 +102,7 @@ describe('resume after a restart', () => {
 
   it('a blob stored meanwhile (by another machine) ends the resume: the upload is aborted', async () => {
     const w = world();
-    const f = await w.file(PART + 10);
-    const state = persistedState(path.join(w.tmp, 'upload.json'));
-    await dieInPartTwo(w, f, state.onState);
-    const saved = state.load()!;
+    const { f, state, saved } = await interruptedUpload(w, PART + 10);
     await w.open().putBlob(f.sha, f.data.length, f.path);
     expect(await w.server.pendingUploads(w.bucket)).toEqual([saved.uploadId]);
 
@@ -118,30 +114,24 @@ describe('resume after a restart', () => {
 
   it('a state for another blob is refused', async () => {
     const w = world();
-    const f = await w.file(PART + 10);
+    const { saved } = await interruptedUpload(w, PART + 10);
     const g = await w.file(PART + 10);
-    const state = persistedState(path.join(w.tmp, 'upload.json'));
-    await dieInPartTwo(w, f, state.onState);
-    await expect(w.open().putBlob(g.sha, g.data.length, g.path, { resume: state.load() })).rejects.toThrow(/is the upload of .*; pass the state reported for this blob/);
+    await expect(w.open().putBlob(g.sha, g.data.length, g.path, { resume: saved })).rejects.toThrow(/is the upload of .*; pass the state reported for this blob/);
   });
 });
 
 describe('abortStaleUploads', () => {
   it('aborts the uploads started before the cutoff and keeps the younger ones', async () => {
     const w = world();
-    const old = await w.file(PART + 10);
-    const young = await w.file(PART + 20);
-    const oldState = persistedState(path.join(w.tmp, 'old.json'));
-    const youngState = persistedState(path.join(w.tmp, 'young.json'));
-    await dieInPartTwo(w, old, oldState.onState);
-    await dieInPartTwo(w, young, youngState.onState);
+    const old = (await interruptedUpload(w, PART + 10)).saved;
+    const young = (await interruptedUpload(w, PART + 20)).saved;
     const now = Date.now();
-    await w.server.backdateUpload(w.bucket, oldState.load()!.uploadId, new Date(now - 2 * 3600_000));
+    await w.server.backdateUpload(w.bucket, old.uploadId, new Date(now - 2 * 3600_000));
 
     const objects = w.open({ pageSize: 1 });
     const aborted = await objects.abortStaleUploads(3600_000, now);
-    expect(aborted.map((u) => [u.key, u.uploadId])).toEqual([[oldState.load()!.key, oldState.load()!.uploadId]]);
-    expect(await w.server.pendingUploads(w.bucket)).toEqual([youngState.load()!.uploadId]);
+    expect(aborted.map((u) => [u.key, u.uploadId])).toEqual([[old.key, old.uploadId]]);
+    expect(await w.server.pendingUploads(w.bucket)).toEqual([young.uploadId]);
     expect(await objects.abortStaleUploads(3600_000, now)).toEqual([]);
     expect(await objects.abortStaleUploads(0, now + 1000)).toHaveLength(1);
     expect(await w.server.pendingUploads(w.bucket)).toEqual([]);
