@@ -38,7 +38,8 @@ export interface MultipartOutcome {
  */
 export async function uploadMultipart(ctx: RemoteContext, src: BlobSource, sha: string, key: ObjectKey, opts: MultipartOptions): Promise<MultipartOutcome> {
   let state = opts.resume ?? (await startUpload(ctx, key, sha, src.size, opts));
-  let restarted = opts.resume === null;
+  // A resumed upload may be gone from the server; a new one is started then, but only once.
+  let fresh = opts.resume === null;
   for (;;) {
     try {
       const outcome = await sendParts(ctx, src, sha, state, opts);
@@ -46,8 +47,8 @@ export async function uploadMultipart(ctx: RemoteContext, src: BlobSource, sha: 
       await opts.onState(null);
       return { sentBytes: outcome.sentBytes, reusedParts: outcome.reusedParts };
     } catch (err) {
-      if (restarted || !isNotFound(err)) throw err;
-      restarted = true;
+      if (fresh || !isNotFound(err)) throw err;
+      fresh = true;
       state = await startUpload(ctx, key, sha, src.size, opts);
     }
   }
