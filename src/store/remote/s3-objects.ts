@@ -1,0 +1,94 @@
+/**
+ * The object layer of the remote store (SPEC section 8): a narrow API over one bucket and prefix,
+ * in terms of blobs (content by sha256) and JSON objects. Every call is retried on network errors,
+ * timeouts, 5xx and throttling (not on other 4xx), stops promptly when its AbortSignal fires, and
+ * fails with a `RemoteError` that names the object and the fix. Transfers obey the target's
+ * bandwidth limit. Credentials come only from the AWS SDK's default chain.
+ */
+import type { Readable } from 'node:stream';
+import { bandwidthPacer, type PacerClock } from './bandwidth.js';
+import { downloadBlob, type DownloadBlobOptions } from './download-blob.js';
+import { abortUpload } from './multipart-upload.js';
+import { deleteKey, getJson, hasBlob, listBlobs, listKeys, listObjects, putJson, type ListedBlob, type ListedObject } from './object-calls.js';
+import { openBlob } from './open-blob.js';
+import { putBlob, type PutBlobOptions, type PutBlobResult } from './put-blob.js';
+import type { RemoteContext, RemoteRetryEvent } from './remote-context.js';
+import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
+import { DEFAULT_TIMEOUTS, makeS3Client, type ClientTimeouts } from './s3-client.js';
+import type { ObjectKey, S3Target } from './s3-target.js';
+import { abortStaleUploads, type PendingUpload } from './stale-uploads.js';
+import { DEFAULT_PART_SIZE, MIN_PART_SIZE, type UploadState } from './upload-state.js';
+
+/** The object API of one remote target. */
+export interface S3Objects {
+  readonly target: S3Target;
+  /** True when the blob `sha` is stored with exactly `size` bytes (one HEAD). */
+  hasBlob(sha: string, size: number, signal?: AbortSignal): Promise<boolean>;
+  /** Stores the blob `sha` from `file` unless present; resumable, verified (see `putBlob`). */
+  putBlob(sha: string, size: number, file: string, opts?: PutBlobOptions): Promise<PutBlobResult>;
+  /** Writes the blob `sha` to `dest`, verified, atomically; returns its size (see `downloadBlob`). */
+  downloadBlob(sha: string, dest: string, opts?: DownloadBlobOptions): Promise<number>;
+  /** The blob's bytes as a stream that errors instead of ending when they do not hash to `sha`. */
+  openBlob(sha: string, signal?: AbortSignal): Promise<Readable>;
+  /** Stores `value` as JSON at `key` (one PUT, replacing). */
+  putJson(key: ObjectKey, value: unknown, signal?: AbortSignal): Promise<void>;
+  /** The JSON at `key`, or undefined when there is no object. */
+  getJson(key: ObjectKey, signal?: AbortSignal): Promise<unknown>;
+  /** Keys under `prefix`, every page, in key order. */
+  listKeys(prefix: ObjectKey, signal?: AbortSignal): Promise<ObjectKey[]>;
+  /** Objects under `prefix` with size and LastModified, every page, in key order. */
+  listObjects(prefix: ObjectKey, signal?: AbortSignal): Promise<ListedObject[]>;
+  /** Every blob with its size and LastModified (for a garbage collection with a grace period). */
+  listBlobs(signal?: AbortSignal): Promise<ListedBlob[]>;
+  /** Deletes `key`; a missing object is fine. */
+  deleteKey(key: ObjectKey, signal?: AbortSignal): Promise<void>;
+  /** Aborts the upload of a resume state the caller gives up (an upload already gone is fine). */
+  abortUpload(state: UploadState, signal?: AbortSignal): Promise<void>;
+  /** Aborts blob uploads started more than `olderThanMs` before `now`; returns them. */
+  abortStaleUploads(olderThanMs: number, now: number, signal?: AbortSignal): Promise<PendingUpload[]>;
+  /** Closes the connections. */
+  close(): void;
+}
+
+/** Tuning, mostly for tests; every key has a production default. */
+export interface S3ObjectsOptions {
+  retry?: Partial<RetryPolicy>;
+  onRetry?: (e: RemoteRetryEvent) => void;
+  timeouts?: Partial<ClientTimeouts>;
+  /** Part size of new multipart uploads (at least 5 MiB; default 16 MiB); also the largest single PUT. */
+  partSize?: number;
+  /** Keys per listing page (default 1000, S3's most). */
+  pageSize?: number;
+  /** The pacers' clock (default: the real one). */
+  clock?: PacerClock;
+}
+
+/** The object API for `target`, with a client of its own. */
+export function openS3Objects(target: S3Target, options: S3ObjectsOptions = {}): S3Objects {
+  const ctx: RemoteContext = {
+    client: makeS3Client(target, { ...DEFAULT_TIMEOUTS, ...options.timeouts }),
+    target,
+    retry: { ...DEFAULT_RETRY, ...options.retry },
+    onRetry: options.onRetry ?? null,
+    upload: bandwidthPacer(target.bandwidth, options.clock),
+    download: bandwidthPacer(target.bandwidth, options.clock),
+    partSize: Math.max(MIN_PART_SIZE, options.partSize ?? DEFAULT_PART_SIZE),
+    pageSize: options.pageSize ?? 1000,
+  };
+  return {
+    target,
+    hasBlob: (sha, size, signal) => hasBlob(ctx, sha, size, signal),
+    putBlob: (sha, size, file, opts) => putBlob(ctx, sha, size, file, opts),
+    downloadBlob: (sha, dest, opts) => downloadBlob(ctx, sha, dest, opts),
+    openBlob: (sha, signal) => openBlob(ctx, sha, signal),
+    putJson: (key, value, signal) => putJson(ctx, key, value, signal),
+    getJson: (key, signal) => getJson(ctx, key, signal),
+    listKeys: (prefix, signal) => listKeys(ctx, prefix, signal),
+    listObjects: (prefix, signal) => listObjects(ctx, prefix, signal),
+    listBlobs: (signal) => listBlobs(ctx, signal),
+    deleteKey: (key, signal) => deleteKey(ctx, key, signal),
+    abortUpload: (state, signal) => abortUpload(ctx, state, signal),
+    abortStaleUploads: (olderThanMs, now, signal) => abortStaleUploads(ctx, olderThanMs, now, signal),
+    close: () => ctx.client.destroy(),
+  };
+}
