@@ -10,6 +10,7 @@ import { recordVerification } from './damaged-marker.js';
 import { deleteSave, deleteSnapshot, sweepStore } from './delete-snapshot.js';
 import { storedUnits } from './footprint.js';
 import { isValidId } from './ids.js';
+import { importSnapshot } from './import-snapshot.js';
 import { writeLabels } from './labels.js';
 import { ensureStore, saveRecordFile, snapshotDir } from './layout.js';
 import { acquireStoreLock, readLockHolder } from './lock.js';
@@ -39,6 +40,7 @@ export function localStore(dir: string): Store {
     copyFileOut: (record, relPath, dest, opts) => copyStoredFile(root, record, relPath, dest, opts),
     readLink: (record, relPath) => readStoredLink(root, record, relPath),
     stageSnapshot: (opts: StageSnapshotOptions) => stageSnapshot({ ...opts, store: root }),
+    importSnapshot: (from, record, opts) => importSnapshot(root, from, record, opts),
     commitSave: (opts: CommitSaveOptions) => writeSave({ ...opts, store: root }),
     async updateLabels(idOrPrefix, change) {
       const meta = await resolveId(root, idOrPrefix);

@@ -27,7 +27,7 @@ import type { LabelChange } from './labels.js';
 import type { LockHolderInfo, StoreLock } from './lock.js';
 import type { ReadSaveMeta, ReadSnapshotMeta, StoreProblem } from './read-store.js';
 import type { ActivityWatch } from './store-signature.js';
-import type { RecordMeta, SaveMeta } from './types.js';
+import type { RecordMeta, SaveMeta, SnapshotMeta } from './types.js';
 import type { ChangedFile, OnBytes, VerifyResult } from './verify-snapshot.js';
 import type { WriteSaveOptions } from './write-save.js';
 import type { StagedSnapshot, WriteSnapshotOptions } from './write-snapshot.js';
@@ -129,6 +129,13 @@ export interface Store {
    * is never `newestGood`), `leftOut` as `left_out`.
    */
   stageSnapshot(opts: StageSnapshotOptions): Promise<StagedSnapshot>;
+  /**
+   * Copies snapshot `record` of the store `from` into this one, under the same id and labels
+   * (`ckptd pull`, `ckptd push`), each file checked against the manifest before the snapshot is
+   * visible; all or nothing, as `stageSnapshot` + `commit`. Throws when this store already has a
+   * record with that id, when a file does not match (`... is damaged ...`) and when the lock is lost.
+   */
+  importSnapshot(from: Store, record: SnapshotMeta, opts?: { onBytes?: (n: number) => void; signal?: AbortSignal }): Promise<SnapshotMeta>;
   /**
    * Exports the run's model files as a save and commits its record. Visible (record listed) only
    * once the export is complete; an error before the commit removes the export and the record

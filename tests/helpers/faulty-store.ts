@@ -100,6 +100,7 @@ export function faultyStore(inner: Store, faults: Fault[] = []): FaultyStore {
     // An error after staging: the caller never gets the handle, so the staged snapshot is abandoned (a kill leaves it).
     stageSnapshot: (opts) =>
       step('stageSnapshot', async () => wrapStaged(await inner.stageSnapshot(opts)), async (staged) => staged?.abandon()),
+    importSnapshot: (from, record, opts) => step('importSnapshot', () => inner.importSnapshot(from, record, opts)),
     commitSave: (opts) => step('commitSave', () => inner.commitSave(opts)),
     updateLabels: (idOrPrefix, change) => step('updateLabels', () => inner.updateLabels(idOrPrefix, change)),
     remove: (id, opts) => step('remove', () => inner.remove(id, opts)),

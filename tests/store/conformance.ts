@@ -111,6 +111,30 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
         expect(bad.sha256).not.toBe(entry.sha256);
       });
 
+      it('importSnapshot copies a snapshot of another store under its id and labels, checked, all or nothing', async () => {
+        const other = await make();
+        put(other.runDir, 'model.safetensors', 'weights v1');
+        put(other.runDir, 'opt/state.bin', 'optimizer');
+        fs.symlinkSync('model.safetensors', path.join(other.runDir, 'latest'));
+        const source = await snapshot(other.store, T0, { name: 'good', notes: 'n', pinned: true }, other);
+        const seen: number[] = [];
+        const imported = await store.importSnapshot(other.store, source, { onBytes: (n) => seen.push(n) });
+        expect(imported).toMatchObject({ id: source.id, name: 'good', notes: 'n', pinned: true, kind: 'backup', created: source.created });
+        expect(seen.reduce((a, b) => a + b, 0)).toBe('weights v1'.length + 'optimizer'.length);
+        const listed = await store.resolve(source.id);
+        expect(listed.files.map((f) => `${f.path}:${f.sha256}`)).toEqual(source.files.map((f) => `${f.path}:${f.sha256}`));
+        expect(await text(await store.openFile(listed, 'opt/state.bin'))).toBe('optimizer');
+        expect(await store.readLink(listed, 'latest')).toBe('model.safetensors');
+        expect((await store.verify(listed)).ok).toBe(true);
+        await expect(store.importSnapshot(other.store, source)).rejects.toThrow(/already/);
+
+        const second = await snapshot(other.store, T0 + 1, {}, other);
+        await other.corrupt(second, 'opt/state.bin');
+        await expect(store.importSnapshot(other.store, second)).rejects.toThrow(/damaged/);
+        expect((await store.listSnapshots()).map((r) => r.id)).toEqual([source.id]);
+        expect(await h.leftovers()).toEqual([]);
+      });
+
       it('a committed save is listed and readable with identical metadata and bytes', async () => {
         const meta = await save(store, T0);
         expect(await store.listSaves()).toEqual([{ ...meta, damaged: false }]);
