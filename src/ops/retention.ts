@@ -7,16 +7,21 @@ import type { RunConfig } from '../config/types.js';
 import { planRetention, planSaveRetention, reasonTexts, type RetentionEntry, type RetentionItem, type RetentionPlan } from '../policy/plan-retention.js';
 import { storeOf, type StoreRef } from '../store/local-store.js';
 import { LockLostError } from '../store/lock-signal.js';
+import { readPushQueue } from '../store/push-queue-file.js';
 import type { ReadSnapshotMeta } from '../store/store.js';
 import type { RecordMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { isDamaged } from './delete.js';
 
-/** The snapshots of a store as retention sees them, with each stored file's inode and link count. */
-export async function retentionItems(ref: StoreRef): Promise<RetentionItem[]> {
+/**
+ * The snapshots of a store as retention sees them, with each stored file's inode and link count;
+ * those in `awaitingPush` (queued for the remote, not there yet) are marked so.
+ */
+export async function retentionItems(ref: StoreRef, awaitingPush: ReadonlySet<string> = new Set()): Promise<RetentionItem[]> {
   const store = storeOf(ref);
   const snapshots = await store.listSnapshots();
-  return Promise.all(snapshots.map(async (s) => ({ ...itemOf(s), files: await store.storedUnits(s) })));
+  const queued = awaitingPush;
+  return Promise.all(snapshots.map(async (s) => ({ ...itemOf(s), awaitingPush: queued.has(s.id), files: await store.storedUnits(s) })));
 }
 
 function itemOf(s: ReadSnapshotMeta): RetentionItem {
@@ -55,7 +60,9 @@ export interface StorePlan {
 /** Plans retention for the run's store now. */
 export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0): Promise<StorePlan> {
   const store = storeOf(run.store);
-  const snapshots = planRetention(await retentionItems(store), rulesOf(run, freeBytesNeeded), now);
+  // Backups queued for push stay until they are on the remote (the daemon's queue beside the store).
+  const queued = new Set((await readPushQueue(run.store)).items.map((i) => i.id));
+  const snapshots = planRetention(await retentionItems(store, queued), rulesOf(run, freeBytesNeeded), now);
   const saves = planSaveRetention(
     (await store.listSaves()).map((s) => ({ id: s.id, created: Date.parse(s.created), pinned: s.pinned })),
     run.save.keep,

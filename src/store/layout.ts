@@ -96,6 +96,11 @@ export function blockingFile(store: string): string {
   return path.join(store, 'blocking.json');
 }
 
+/** `<store>/push-queue.json`: records waiting to go up to the remote (see `push-queue-file.ts`). */
+export function pushQueueFile(store: string): string {
+  return path.join(store, 'push-queue.json');
+}
+
 /** `<store>/daemon.json`: who holds the store's lock. */
 export function holderFile(store: string): string {
   return path.join(store, 'daemon.json');
