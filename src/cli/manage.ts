@@ -16,6 +16,9 @@ import { previewRestore } from '../ops/restore.js';
 import { planStore } from '../ops/retention.js';
 import type { StoreOp } from '../ops/types.js';
 import { storeOf } from '../store/local-store.js';
+import type { Store } from '../store/store.js';
+import type { RecordMeta } from '../store/types.js';
+import { openRunRemote } from '../ops/remote-open.js';
 import { CkptdError, SafetyError, UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/format.js';
 import { runStoreOp } from '../client/store-op.js';
@@ -43,6 +46,22 @@ function listSome(paths: string[], max = 8): string {
   return shown.join('\n');
 }
 
+/** Runs `use` with the run's local store, or its remote (closed afterwards). */
+async function withStoreFor<T>(run: RunConfig, remote: boolean, use: (store: Store) => Promise<T>): Promise<T> {
+  if (!remote) return use(storeOf(run.store));
+  const r = await openRunRemote(run);
+  try {
+    return await use(r);
+  } finally {
+    r.objects.close();
+  }
+}
+
+/** The record `id` of the run's local store (or remote), an unknown one a usage error. */
+function resolveIn(run: RunConfig, id: string, remote: boolean): Promise<RecordMeta> {
+  return withStoreFor(run, remote, (store) => store.resolve(id)).catch((err: Error) => Promise.reject(err instanceof CkptdError ? err : new UsageError(err.message)));
+}
+
 /** Adds the commands to the program. `globals` reads --config/--run. */
 export function addManageCommands(program: Command, globals: (cmd: Command) => GlobalOptions): void {
   program
@@ -52,10 +71,11 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
     .option('--yes', 'do not ask for confirmation')
     .option('--force', 'restore even while the trainer is writing (or into a non-empty --to folder)')
     .option('--to <dir>', 'restore into this folder instead; the run is not touched')
+    .option('--remote', "restore straight from the run's remote (SPEC section 8), with every safety of a local restore")
     .option('--json', 'print what was done as JSON')
-    .action(async (id: string, opts: { yes?: boolean; force?: boolean; to?: string; json?: boolean }, cmd: Command) => {
+    .action(async (id: string, opts: { yes?: boolean; force?: boolean; to?: string; remote?: boolean; json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
-      const meta = await storeOf(run.store).resolve(id).catch((err: Error) => Promise.reject(new UsageError(err.message)));
+      const meta = await resolveIn(run, id, opts.remote === true);
       if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
       if (isDamaged(meta) && !opts.force) throw new SafetyError(`snapshot ${meta.id} is marked damaged by verify; restore it with --force only if you know what you need from it`);
       const to = opts.to === undefined ? null : path.resolve(opts.to);
@@ -74,7 +94,7 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
       } else {
         await confirm(`Restore ${meta.id} (${meta.files.length} files, ${formatBytes(meta.bytes)}) into ${to}?`, opts.yes ?? false);
       }
-      const r = await runStoreOp(run, { kind: 'restore', id: meta.id, force: opts.force ?? false, to }, process.stderr.isTTY === true && !opts.json);
+      const r = await runStoreOp(run, { kind: 'restore', id: meta.id, force: opts.force ?? false, to, remote: opts.remote === true }, process.stderr.isTTY === true && !opts.json);
       if (opts.json) printJson({ ...r.data, via_daemon: r.viaDaemon });
       else process.stdout.write(`${r.message}\n`);
     });
@@ -85,10 +105,11 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
     .argument('<ids...>', 'ids or unique prefixes')
     .option('--yes', 'do not ask for confirmation')
     .option('--force', 'delete even the last good snapshot')
+    .option('--remote', "delete from the run's remote instead: the manifests go now, their objects at the next garbage collection")
     .option('--json', 'print what was done as JSON')
-    .action(async (ids: string[], opts: { yes?: boolean; force?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (ids: string[], opts: { yes?: boolean; force?: boolean; remote?: boolean; json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
-      const plan = await planDelete(run.store, ids, opts.force ?? false).catch((err: Error) =>
+      const plan = await withStoreFor(run, opts.remote === true, (store) => planDelete(store, ids, opts.force ?? false)).catch((err: Error) =>
         Promise.reject(err instanceof CkptdError ? err : new UsageError(err.message)),
       );
       if (!opts.yes) {
@@ -96,7 +117,7 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
         process.stderr.write(`Delete ${plan.records.length} record(s), freeing ${formatBytes(plan.freedBytes)}:\n${lines.join('\n')}\n`);
       }
       await confirm('Delete them?', opts.yes ?? false);
-      const r = await runStoreOp(run, { kind: 'delete', ids: plan.records.map((x) => x.id), force: opts.force ?? false }, false);
+      const r = await runStoreOp(run, { kind: 'delete', ids: plan.records.map((x) => x.id), force: opts.force ?? false, remote: opts.remote === true }, false);
       if (opts.json) printJson({ ...r.data, via_daemon: r.viaDaemon });
       else process.stdout.write(`${r.message}\n`);
     });

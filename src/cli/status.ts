@@ -11,6 +11,7 @@ import { NO_PROGRESS, type Progress } from '../policy/types.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { leftOutOf } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
+import { readPushQueue } from '../store/push-queue-file.js';
 import { readBlocking } from '../store/blocking-file.js';
 import { readRunState } from '../store/state-file.js';
 import { formatBytes, formatProgress } from '../util/format.js';
@@ -30,7 +31,41 @@ export interface RunStatus {
   store_disk_bytes: number;
   store_apparent_bytes: number;
   free_bytes: number | null;
+  /** The push to the run's remote (SPEC section 8), or null when the run has no remote. */
+  remote: RemoteStatus | null;
   warnings: string[];
+}
+
+/** What waits to go up to the remote, from the push queue the daemon keeps beside the store. */
+export interface RemoteStatus {
+  url: string;
+  push: string;
+  queued: number;
+  /** Bytes of the queued records (what is left to send, at most). */
+  bytes_pending: number;
+  /** The record being sent (the first queued one with an upload under way, else the first due). */
+  uploading: string | null;
+  last_pushed: { id: string; at: string } | null;
+  /** The newest push failure still queued, with when it is tried again. */
+  error: { id: string; message: string; next_try: string | null } | null;
+}
+
+async function remoteStatus(run: RunConfig, records: { id: string; bytes: number }[]): Promise<RemoteStatus | null> {
+  if (run.remote === null) return null;
+  const q = await readPushQueue(run.store);
+  const bytes = new Map(records.map((r) => [r.id, r.bytes]));
+  const failing = q.items.filter((i) => i.error !== null);
+  const last = failing[failing.length - 1];
+  const busy = q.items.find((i) => Object.keys(i.uploads).length > 0) ?? q.items.find((i) => i.next_try === null);
+  return {
+    url: run.remote.url,
+    push: run.remote.push,
+    queued: q.items.length,
+    bytes_pending: q.items.reduce((n, i) => n + (bytes.get(i.id) ?? 0), 0),
+    uploading: busy?.id ?? null,
+    last_pushed: q.last_pushed ? { id: q.last_pushed.id, at: new Date(q.last_pushed.at).toISOString() } : null,
+    error: last ? { id: last.id, message: last.error!, next_try: last.next_try === null ? null : new Date(last.next_try).toISOString() } : null,
+  };
 }
 
 /** Gathers the status of one run at `now`. */
@@ -109,6 +144,7 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
     store_disk_bytes: usage.diskBytes,
     store_apparent_bytes: usage.apparentBytes,
     free_bytes: free,
+    remote: await remoteStatus(run, [...snapshots, ...saves]),
     warnings,
   };
 }
@@ -133,9 +169,18 @@ export function renderStatus(list: RunStatus[], now: number): string {
         `  next:        ${s.next.backup === 'never' ? 'backups: never' : s.next.backup}; ${s.next.save === 'never' ? 'saves: never' : s.next.save}`,
         `  store:       ${s.store}: ${s.snapshots} snapshot(s), ${s.saves} save(s), ${formatBytes(s.store_disk_bytes)} on disk (${formatBytes(s.store_apparent_bytes)} apparent)`,
         `  free disk:   ${s.free_bytes === null ? 'unknown' : formatBytes(s.free_bytes)}`,
+        ...(s.remote ? [renderRemote(s.remote, now)] : []),
         ...s.warnings.map((w) => `  warning:     ${w}`),
       ];
       return lines.join('\n');
     })
     .join('\n\n');
+}
+
+function renderRemote(r: RemoteStatus, now: number): string {
+  const parts = [`  remote:      ${r.url} (push ${r.push}): ${r.queued} queued (${formatBytes(r.bytes_pending)})`];
+  if (r.uploading) parts.push(`sending ${r.uploading}`);
+  parts.push(r.last_pushed ? `last pushed ${r.last_pushed.id}, ${relativeTime(r.last_pushed.at, now)}` : 'nothing pushed yet');
+  const line = parts.join('; ');
+  return r.error ? `${line}\n  warning:     push of ${r.error.id} failed: ${r.error.message}${r.error.next_try ? ` (next try ${relativeTime(r.error.next_try, now)})` : ''}` : line;
 }

@@ -29,7 +29,7 @@ import type { StoreLock } from '../store/store.js';
 import { storeOf } from '../store/local-store.js';
 import { leftOutOf, stateDigest } from '../store/scan.js';
 import { writeRunState } from '../store/state-file.js';
-import type { LeftOut, ScanEntry, SnapshotMeta } from '../store/types.js';
+import type { LeftOut, RecordMeta, ScanEntry, SnapshotMeta } from '../store/types.js';
 import { formatProgress } from '../util/format.js';
 import type { Logger } from '../util/logger.js';
 import { executeOp } from '../ops/execute.js';
@@ -54,6 +54,8 @@ export function policyConfigOf(run: RunConfig): PolicyConfig {
 export class RunEvaluation {
   /** Digest of the last settled state evaluated; null until the first evaluation after start. */
   private lastSettledDigest: string | null = null;
+  /** Told of every record this run commits (the background push queues it); errors are logged, never fatal. */
+  onCommitted: (record: RecordMeta) => Promise<void> = () => Promise.resolve();
   private lastProgressKey = '';
   /** How long the last scan of the run took. */
   scanMs = 0;
@@ -163,6 +165,7 @@ export class RunEvaluation {
         if (a.kind === 'backup') {
           backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, leftOut, signal: this.lock.signal }, this.logger);
           this.newestDigest = backup.state_digest;
+          await this.tellCommitted(backup);
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
           await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
           await applyRetention(run, backup.id, now, this.logger);
@@ -170,7 +173,8 @@ export class RunEvaluation {
           const from = backup ?? (await this.backupOf(digest));
           // A save exported from a backup holds that backup's bytes, so it carries its labels.
           const saved = from ? progressOf(from, progress.source) : progress;
-          await exportSave(run, entries, saved, a.trigger, from, now, this.logger);
+          const save = await exportSave(run, entries, saved, a.trigger, from, now, this.logger);
+          if (save) await this.tellCommitted(save);
           await this.saveState(recordTaken(this.state, 'save', saved, from?.state_digest ?? digest, now));
         }
       }
@@ -189,6 +193,7 @@ export class RunEvaluation {
           this.logger,
         );
         this.newestDigest = snap.state_digest;
+        await this.tellCommitted(snap);
         m.reply({ ok: true, snapshotId: snap.id });
       } catch (err) {
         this.logger.error(`manual snapshot failed: ${(err as Error).message}`, { event: 'error' });
@@ -197,6 +202,10 @@ export class RunEvaluation {
     }
     this.armPolicyTimer();
     this.logger.debug(`evaluated ${at}`, { event: 'evaluated', epoch: progress.epoch, step: progress.step, digest });
+  }
+
+  private async tellCommitted(record: RecordMeta): Promise<void> {
+    await this.onCommitted(record).catch((err: unknown) => this.logger.warn(`could not queue ${record.id} for push: ${(err as Error).message}`, { event: 'push-failed', id: record.id }));
   }
 
   private onActionFailed(err: Error): void {

@@ -24,6 +24,7 @@ import { RequestQueue } from './request-queue.js';
 import { serveRequests, type RequestServer } from './requests.js';
 import { RETRY_AFTER_MS, RunEvaluation } from './run-evaluation.js';
 import { rescanIntervalMs, RunTriggers } from './run-triggers.js';
+import { RunPusher } from './run-pusher.js';
 import { RunWatch } from './run-watch.js';
 
 export class RunSupervisor {
@@ -33,6 +34,8 @@ export class RunSupervisor {
   private readonly blocking: BlockingFiles;
   private readonly watch: RunWatch;
   private readonly evaluation: RunEvaluation;
+  /** The background push to the run's remote; null while the run pushes nothing. */
+  private pusher: RunPusher | null = null;
   private busy = false;
   private again = false;
   private current: Promise<void> = Promise.resolve();
@@ -56,6 +59,21 @@ export class RunSupervisor {
       else this.triggers.kick(attached.settleMs);
     });
     this.evaluation = new RunEvaluation(() => this.run, state, newestDigest, lock, logger, now, this.triggers, this.queue, this.blocking);
+    this.evaluation.onCommitted = (record) => this.pusher?.committed(record) ?? Promise.resolve();
+  }
+
+  /** Starts, updates or stops the background push as the run's `remote` says. */
+  private async syncPusher(): Promise<void> {
+    if (RunPusher.wanted(this.run)) {
+      if (this.pusher === null) {
+        this.pusher = new RunPusher(this.run, this.logger, this.now);
+        this.pusher.kick();
+      } else this.pusher.update(this.run);
+    } else if (this.pusher !== null) {
+      const p = this.pusher;
+      this.pusher = null;
+      await p.stop();
+    }
   }
 
   /**
@@ -90,6 +108,7 @@ export class RunSupervisor {
         event: 'start',
       });
       sup.triggers.kick(0);
+      await sup.syncPusher();
       return sup;
     } catch (err) {
       await lock.release().catch(() => undefined);
@@ -118,6 +137,7 @@ export class RunSupervisor {
       this.evaluation.armPolicyTimer();
     }
     this.triggers.kick(0);
+    await this.syncPusher();
   }
 
   /** Stops watching; waits (bounded) for a snapshot in progress to finish, then releases the lock. */
@@ -127,6 +147,7 @@ export class RunSupervisor {
     const finished = await Promise.race([this.current.then(() => true), sleep(graceMs).then(() => false)]);
     if (!finished) this.logger.warn('stopping with a snapshot still in progress; it is abandoned and cleaned up at the next start');
     this.queue.failAll('the daemon is stopping');
+    await this.pusher?.stop();
     await this.lock.release().catch((err: unknown) => this.logger.warn(`could not release the store lock: ${(err as Error).message}`));
   }
 

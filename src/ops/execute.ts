@@ -8,6 +8,7 @@ import { formatBytes } from '../util/format.js';
 import { UsageError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { executeDelete, planDelete } from './delete.js';
+import { executeRemoteOp, isRemoteOp } from './execute-remote.js';
 import { updateLabels } from './labels.js';
 import { restoreSnapshot, type RestoreResult } from './restore.js';
 import { renderPlan, planJson } from './render-plan.js';
@@ -21,6 +22,7 @@ export interface OpContext {
 }
 
 export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Promise<OpOutcome> {
+  if (isRemoteOp(op)) return executeRemoteOp(run, op, ctx, (id, r) => ({ message: describeRestore(id, r), data: { id, ...toJson(r) } }));
   switch (op.kind) {
     case 'label': {
       const meta = await updateLabels(run.store, op.id, { name: op.name, notes: op.notes, pinned: op.pinned });

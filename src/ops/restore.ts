@@ -58,6 +58,8 @@ export function restoredIdOf(preRestoreTriggerText: string): string | null {
 export interface RestoreOptions {
   run: RunConfig;
   snapshot: SnapshotMeta;
+  /** The store holding `snapshot` (a remote one for `restore --remote`); default: the run's local store. */
+  from?: Store;
   /** Restore into this folder instead of the run (no pre-restore snapshot, the run is not touched). */
   to: string | null;
   /** Restore even while files are open for writing or just changed; into a non-empty `to`. */
@@ -123,7 +125,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     if (dir !== null && (await sha256File(path.join(dir, path.basename(f.path)))) === f.sha256) result.unchanged.push(f.path);
     else toWrite.push(f);
   }
-  const staging = await stageAll(storeOf(run.store), snapshot, toWrite, root, opts.onProgress);
+  const staging = await stageAll(opts.from ?? storeOf(run.store), snapshot, toWrite, root, opts.onProgress);
   try {
     if (entries.length > 0) {
       const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
@@ -182,7 +184,7 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   if (existing.length > 0 && !opts.force) throw new SafetyError(`${to} is not empty; restore into an empty or new folder, or pass --force to write over it`);
   await fsp.mkdir(to, { recursive: true });
   const root = await fsp.realpath(to);
-  const staging = await stageAll(storeOf(opts.run.store), opts.snapshot, opts.snapshot.files, root, opts.onProgress);
+  const staging = await stageAll(opts.from ?? storeOf(opts.run.store), opts.snapshot, opts.snapshot.files, root, opts.onProgress);
   const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
   const renamedIn = new Set<string>();
   await commitAll(root, staging, result, undefined, renamedIn);

@@ -6,9 +6,13 @@
 
 export type StoreOp =
   | { kind: 'label'; id: string; name?: string | null; notes?: string | null; pinned?: boolean }
-  | { kind: 'delete'; ids: string[]; force: boolean }
-  | { kind: 'restore'; id: string; force: boolean; to: string | null }
-  | { kind: 'prune' };
+  | { kind: 'delete'; ids: string[]; force: boolean; remote?: boolean }
+  | { kind: 'restore'; id: string; force: boolean; to: string | null; remote?: boolean }
+  | { kind: 'prune' }
+  /** Queue (all of a pushed kind, or `ids`) and send the push queue now (SPEC section 8). */
+  | { kind: 'push'; ids: string[] }
+  /** Copy remote snapshot `id` into the local store, verified. */
+  | { kind: 'pull'; id: string };
 
 /** What an operation did, for people (`message`) and for `--json` (`data`). */
 export interface OpOutcome {

@@ -192,7 +192,7 @@ export class PanelApi {
   }
 
   private runOp(run: RunConfig, op: StoreOp): Promise<Record<string, unknown>> {
-    const id = op.kind === 'delete' ? (op.ids[0] ?? null) : op.kind === 'prune' ? null : op.id;
+    const id = op.kind === 'delete' || op.kind === 'push' ? (op.ids[0] ?? null) : op.kind === 'prune' ? null : op.id;
     return this.announce(run, op.kind, id, async () => {
       let lastSent = 0;
       const progress = (done: number, total: number): void => {

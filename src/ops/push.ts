@@ -1,0 +1,210 @@
+/**
+ * Pushing records to the remote (SPEC section 8): queueing what the policy says goes up, then
+ * sending the queue in order, each record all or nothing (its blobs, then its manifest), resumable
+ * (multipart states persisted in the queue after every part), with retries backed off per record.
+ * The caller holds the local store's lock: the queue file has one writer.
+ */
+import type { RunConfig } from '../config/types.js';
+import { planPush, retryDelayMs, type PushCandidate, type PushSkipCode } from '../policy/push-plan.js';
+import { storeOf } from '../store/local-store.js';
+import { readPushQueue, writePushQueue, type PushItem, type PushQueue } from '../store/push-queue-file.js';
+import type { RemoteStore } from '../store/remote/remote-store.js';
+import type { StoreRecord } from '../store/store.js';
+import type { Logger } from '../util/logger.js';
+import { formatBytes } from '../util/format.js';
+
+/** Per store, the tail of the chain of queue operations of this process: one at a time. */
+const queueChains = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `fn` after every queue operation of this process on `store` started before it: the daemon's
+ * background pusher, `ckptd push` through the daemon and new snapshots never write the queue at once.
+ */
+function serialized<T>(store: string, fn: () => Promise<T>): Promise<T> {
+  const prev = queueChains.get(store) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  const tail = next.catch(() => undefined);
+  queueChains.set(store, tail);
+  void tail.then(() => {
+    if (queueChains.get(store) === tail) queueChains.delete(store);
+  });
+  return next;
+}
+
+/**
+ * Adds `ids` (just committed locally) to the push queue without asking the remote: the daemon
+ * calls it right after a snapshot so retention keeps the snapshot until it is pushed; a record the
+ * remote already has is found so at push time and costs a listing, not an upload.
+ */
+export function enqueueForPush(store: string, ids: string[], now: number): Promise<void> {
+  return serialized(store, async () => {
+    const queue = await readPushQueue(store);
+    const have = new Set(queue.items.map((i) => i.id));
+    const fresh = ids.filter((id) => !have.has(id));
+    if (fresh.length === 0) return;
+    const at = new Date(now).toISOString();
+    queue.items.push(...fresh.map((id): PushItem => ({ id, queued: at, failures: 0, next_try: null, error: null, uploads: {} })));
+    await writePushQueue(store, queue);
+  });
+}
+
+export interface QueueResult {
+  queued: string[];
+  skipped: { id: string; code: PushSkipCode; text: string }[];
+}
+
+/**
+ * Adds to the run's push queue every local record the run's `remote.push` sends and the remote
+ * lacks (`ids` null), or the records `ids` name (ids or unique prefixes; queued whatever their kind).
+ */
+export function queueForPush(run: RunConfig, remote: RemoteStore, ids: string[] | null, now: number): Promise<QueueResult> {
+  return serialized(run.store, () => queueNow(run, remote, ids, now));
+}
+
+async function queueNow(run: RunConfig, remote: RemoteStore, ids: string[] | null, now: number): Promise<QueueResult> {
+  const local = storeOf(run.store);
+  const records: StoreRecord[] =
+    ids === null ? [...(await local.listSnapshots()), ...(await local.listSaves())] : await Promise.all(ids.map((id) => local.resolve(id)));
+  records.sort((a, b) => (a.id < b.id ? -1 : 1));
+  const onRemote = new Set([...(await remote.listSnapshots()), ...(await remote.listSaves())].map((r) => r.id));
+  const queue = await readPushQueue(run.store);
+  const candidates: PushCandidate[] = records.map((r) => ({ id: r.id, kind: r.kind, damaged: r.damaged === true }));
+  const plan = planPush(candidates, onRemote, new Set(queue.items.map((i) => i.id)), run.remote?.push ?? 'none', ids !== null);
+  if (plan.enqueue.length > 0) {
+    const at = new Date(now).toISOString();
+    queue.items.push(...plan.enqueue.map((id): PushItem => ({ id, queued: at, failures: 0, next_try: null, error: null, uploads: {} })));
+    await writePushQueue(run.store, queue);
+  }
+  return { queued: plan.enqueue, skipped: plan.skip };
+}
+
+export interface PushContext {
+  logger: Logger;
+  now: () => number;
+  signal?: AbortSignal;
+  /** Bytes sent so far of the whole queue (`done`) and what the queue holds (`total`). */
+  onProgress?: (done: number, total: number) => void;
+  /** Try every item now, whatever its backoff says (`ckptd push`). */
+  ignoreBackoff?: boolean;
+  /** In [0, 1): the jitter of the backoff. */
+  random?: () => number;
+}
+
+export interface PushResult {
+  pushed: { id: string; sentBytes: number; presentBytes: number }[];
+  /** Dropped from the queue: the local record is gone (deleted before it went up). */
+  dropped: string[];
+  /** The failure that stopped the queue, if any (the item stays queued, backed off). */
+  failed: { id: string; error: string } | null;
+  /** Items left in the queue. */
+  remaining: number;
+}
+
+/**
+ * Sends the queued records in order, each by `remote.putRecord` from the local store. Stops at the
+ * first failure (the network is likely down for the rest too): that item is backed off
+ * (`retryDelayMs`) with its error and resume states kept. Items not yet due are left for later
+ * unless `ignoreBackoff`.
+ */
+/** Per store, the push under way in this process (pushes run one after another). */
+const pushChains = new Map<string, Promise<unknown>>();
+
+/** Changes the queue of `store` by `change`, read and written whole, one change at a time. */
+function mutate(store: string, change: (q: PushQueue) => void): Promise<void> {
+  return serialized(store, async () => {
+    const q = await readPushQueue(store);
+    change(q);
+    await writePushQueue(store, q);
+  });
+}
+
+/**
+ * Sends the queued records in order, each by `remote.putRecord` from the local store. Stops at the
+ * first failure (the network is likely down for the rest too): that item is backed off
+ * (`retryDelayMs`) with its error and resume states kept. Items not yet due are left for later
+ * unless `ignoreBackoff`. Pushes of one store run one after another; records queued meanwhile
+ * wait for the next push (the queue itself is never held during an upload).
+ */
+export function pushQueued(run: RunConfig, remote: RemoteStore, ctx: PushContext): Promise<PushResult> {
+  const prev = pushChains.get(run.store) ?? Promise.resolve();
+  const next = prev.then(() => pushNow(run, remote, ctx));
+  const tail = next.catch(() => undefined);
+  pushChains.set(run.store, tail);
+  void tail.then(() => {
+    if (pushChains.get(run.store) === tail) pushChains.delete(run.store);
+  });
+  return next;
+}
+
+async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): Promise<PushResult> {
+  const local = storeOf(run.store);
+  const items = (await readPushQueue(run.store)).items;
+  const result: PushResult = { pushed: [], dropped: [], failed: null, remaining: 0 };
+  const records = new Map<string, StoreRecord>();
+  for (const item of items) {
+    const r = await local.resolve(item.id).catch(() => null);
+    if (r !== null && r.id === item.id) records.set(item.id, r);
+  }
+  const total = [...records.values()].reduce((n, r) => n + r.bytes, 0);
+  let done = 0;
+  const drop = (id: string) => (q: PushQueue) => void (q.items = q.items.filter((i) => i.id !== id));
+  for (const item of items) {
+    if (ctx.signal?.aborted) break;
+    if (!ctx.ignoreBackoff && item.next_try !== null && item.next_try > ctx.now()) continue;
+    const record = records.get(item.id);
+    if (record === undefined) {
+      await mutate(run.store, drop(item.id));
+      result.dropped.push(item.id);
+      ctx.logger.warn(`push: ${item.id} is no longer in the local store; dropped from the push queue`, { event: 'push-dropped', id: item.id });
+      continue;
+    }
+    try {
+      const r = await remote.putRecord(run.store, record, {
+        resume: item.uploads,
+        onState: (sha, state) =>
+          mutate(run.store, (q) => {
+            const it = q.items.find((i) => i.id === item.id);
+            if (!it) return;
+            if (state === null) delete it.uploads[sha];
+            else it.uploads[sha] = state;
+          }),
+        onBytes: (n) => {
+          done += n;
+          ctx.onProgress?.(done, total);
+        },
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
+      await mutate(run.store, (q) => {
+        drop(item.id)(q);
+        q.last_pushed = { id: item.id, at: ctx.now() };
+      });
+      result.pushed.push({ id: item.id, sentBytes: r.sentBytes, presentBytes: r.presentBytes });
+      ctx.logger.info(`pushed ${record.kind} ${item.id} to ${remote.location}: ${formatBytes(r.sentBytes)} sent, ${formatBytes(r.presentBytes)} already there`, {
+        event: 'push',
+        id: item.id,
+        sent_bytes: r.sentBytes,
+        present_bytes: r.presentBytes,
+      });
+    } catch (err) {
+      const message = (err as Error).message ?? String(err);
+      const failures = item.failures + 1;
+      const nextTry = ctx.now() + retryDelayMs(failures, (ctx.random ?? Math.random)());
+      await mutate(run.store, (q) => {
+        const it = q.items.find((i) => i.id === item.id);
+        if (!it) return;
+        it.failures = failures;
+        it.error = message;
+        it.next_try = nextTry;
+      });
+      result.failed = { id: item.id, error: message };
+      ctx.logger.warn(`push of ${item.id} failed (attempt ${failures}), trying again in ${Math.round((nextTry - ctx.now()) / 1000)} s: ${message}`, {
+        event: 'push-failed',
+        id: item.id,
+        failures,
+      });
+      break;
+    }
+  }
+  result.remaining = (await readPushQueue(run.store)).items.length;
+  return result;
+}
