@@ -1,0 +1,106 @@
+/**
+ * Issue 13, end to end on a real S3 API server (s3rver on 127.0.0.1): the daemon pushes each
+ * backup in the background; the pod is deleted (its local store with it); on a new pod with the
+ * same config, `list --remote` shows the backups, `restore --remote` puts the state back byte for
+ * byte, `pull` copies one into the new local store, and a second push of an unchanged file sends
+ * nothing. Also `push` by hand and `delete --remote`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
+import { startS3Server, TEST_ACCESS_KEY, TEST_SECRET_KEY, type S3TestServer } from '../helpers/s3-server.js';
+
+let server: S3TestServer;
+beforeAll(async () => {
+  server = await startS3Server();
+});
+afterAll(async () => {
+  await server.stop();
+});
+let cleanups: (() => void | Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1' };
+
+/** A pod: a run folder and a config pushing to `bucket`. */
+function pod(bucket: string): { dir: string; run: string; store: string; cfg: string } {
+  const t = tempDir('ckptd-pod-');
+  cleanups.push(t.cleanup);
+  const run = path.join(t.dir, 'run');
+  fs.mkdirSync(run);
+  const cfg = path.join(t.dir, 'ckptd.yaml');
+  fs.writeFileSync(
+    cfg,
+    `remote:\n  url: s3://${bucket}/team\n  endpoint: ${server.endpoint}\n  force_path_style: true\n` +
+      `runs:\n  - name: lora\n    path: ./run\n    settle: 200ms\n    progress: {file: state.json, step: step}\n    backup: {every: always, keep: 5}\n    retention: {min_free: 0}\n`,
+  );
+  return { dir: t.dir, run, store: path.join(t.dir, '.ckptd', 'lora'), cfg };
+}
+
+function write(run: string, step: number, weights: string): void {
+  fs.writeFileSync(path.join(run, 'model.safetensors'), weights);
+  fs.writeFileSync(path.join(run, 'encoder.bin'), Buffer.alloc(3 << 20, 7));
+  fs.writeFileSync(path.join(run, 'state.json'), JSON.stringify({ step }));
+}
+
+const cli = async (cfg: string, ...args: string[]): Promise<string> => {
+  const r = await runCli(['--config', cfg, ...args], { env: ENV });
+  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+  return r.stdout;
+};
+
+describe('remote snapshots on a rented pod', () => {
+  it('the daemon pushes backups; a new pod lists, restores and pulls them', async () => {
+    const bucket = await server.newBucket();
+    const a = pod(bucket);
+    write(a.run, 100, 'weights at 100');
+    const daemon = startDaemon(['daemon', '--config', a.cfg, '--log-format', 'json'], ENV);
+    cleanups.push(() => daemon.stop());
+    const first = await daemon.waitFor((l) => l.event === 'push', 30_000, 'the first push');
+    expect(first.sent_bytes).toBeGreaterThan(3 << 20);
+    write(a.run, 200, 'weights at 200');
+    const second = await daemon.waitFor((l) => l.event === 'push' && l.id !== first.id, 30_000, 'the second push');
+    // The 3 MiB encoder did not change: only the new weights and state went up.
+    expect(second.sent_bytes).toBeLessThan(1 << 20);
+    expect(second.present_bytes).toBeGreaterThanOrEqual(3 << 20);
+    const status = JSON.parse(await cli(a.cfg, 'status', '--json')) as { remote: { queued: number; last_pushed: { id: string } | null } }[];
+    expect(status[0]!.remote).toMatchObject({ queued: 0, last_pushed: { id: second.id } });
+    await daemon.stop();
+
+    // The pod is deleted; a new one starts from nothing but the config.
+    const b = pod(bucket);
+    const remote = JSON.parse(await cli(b.cfg, 'list', '--remote', '--json')) as { id: string; step: number; location: string }[];
+    expect(remote.map((r) => [r.id, r.step, r.location])).toEqual([
+      [second.id, 200, 'remote'],
+      [first.id, 100, 'remote'],
+    ]);
+    await cli(b.cfg, 'restore', String(second.id), '--remote', '--yes');
+    expect(fs.readFileSync(path.join(b.run, 'model.safetensors'), 'utf8')).toBe('weights at 200');
+    expect(fs.readFileSync(path.join(b.run, 'encoder.bin')).equals(Buffer.alloc(3 << 20, 7))).toBe(true);
+    await cli(b.cfg, 'pull', String(first.id));
+    const local = JSON.parse(await cli(b.cfg, 'list', '--json')) as { id: string; remote: boolean }[];
+    expect(local.find((r) => r.id === first.id)).toMatchObject({ remote: true });
+    const verify = JSON.parse(await cli(b.cfg, 'verify', '--remote', '--json')) as { ok: boolean; checked: number };
+    expect(verify).toMatchObject({ ok: true, checked: 2 });
+  });
+
+  it('push by hand sends what is not there yet; delete --remote removes the manifest', async () => {
+    const bucket = await server.newBucket();
+    const a = pod(bucket);
+    write(a.run, 1, 'w1');
+    const id = (JSON.parse(await cli(a.cfg, 'snapshot', '--json')) as { id: string }).id;
+    const pushed = JSON.parse(await cli(a.cfg, 'push', '--json')) as { pushed: { id: string }[] };
+    expect(pushed.pushed.map((p) => p.id)).toEqual([id]);
+    const again = JSON.parse(await cli(a.cfg, 'push', '--json')) as { pushed: unknown[] };
+    expect(again.pushed).toEqual([]);
+    expect((JSON.parse(await cli(a.cfg, 'list', '--remote', '--json')) as unknown[]).length).toBe(1);
+    await cli(a.cfg, 'delete', id, '--remote', '--yes', '--force');
+    expect(JSON.parse(await cli(a.cfg, 'list', '--remote', '--json'))).toEqual([]);
+    // The local snapshot is untouched.
+    expect((JSON.parse(await cli(a.cfg, 'list', '--json')) as { id: string }[]).map((r) => r.id)).toEqual([id]);
+  });
+});
