@@ -121,12 +121,15 @@ export interface StagedSnapshot {
 /**
  * The first half of `writeSnapshot`: everything but the rename into `snapshots/` (see there for
  * what is captured and how). On any error the staging folder is removed and the error rethrown.
+ * `id`, when given, is used instead of one allocated here: for a store that stages in a scratch
+ * store of its own and allocates ids against its own records (the remote store); it must be valid.
  */
-export async function stageSnapshot(opts: WriteSnapshotOptions): Promise<StagedSnapshot> {
+export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Promise<StagedSnapshot> {
   const signal = opts.signal ?? signalOfHeldLock(opts.store);
   assertLockHeld(signal);
+  if (id !== undefined && !isValidId(id)) throw new Error(`refusing to stage snapshot ${JSON.stringify(id)}: not a valid id`);
   await ensureStore(opts.store);
-  const id = await allocateId(opts.store, opts.now);
+  id ??= await allocateId(opts.store, opts.now);
   const stage = path.join(stagingRoot(opts.store), id);
   const final = snapshotDir(opts.store, id);
   // Not recursive: the staging folder must be new, so no two writers ever share one.
