@@ -239,6 +239,6 @@ export function parseRecordKey(t: S3Target, key: string): RecordKey | null {
 }
 
 /** `s3://BUCKET/KEY`: where an object is, for a record's `path` and for messages. */
-export function objectUrl(t: S3Target, key: ObjectKey): string {
+export function objectUrl(t: S3Target, key: string): string {
   return `s3://${t.bucket}/${key}`;
 }
