@@ -107,7 +107,7 @@ export async function putRecord(
   }
   if ('meta' in existing) {
     if (!sameFiles(existing.meta.files, record.files)) {
-      throw new Error(`${existing.meta.path} already holds a ${record.kind} ${record.id} with other files; it is not replaced (delete it with \`ckptd delete ${record.id} --remote\` first if it is wrong)`);
+      throw new Error(`${existing.meta.path} already holds a ${record.kind === 'save' ? 'save' : 'snapshot'} ${record.id} with other files; it is not replaced (delete it with \`ckptd delete ${record.id} --remote\` first if it is wrong)`);
     }
     const { damaged: _d, ...stored } = existing.meta;
     const labels = { name: record.name, notes: record.notes, pinned: record.pinned };
