@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StoreLockedError } from '../errors.js';
-import { LockLostError, registerLockSignal, unregisterLockSignal } from '../lock-signal.js';
+import { LockKeeper, registerLockSignal } from '../lock-signal.js';
 import type { LockHolderInfo, StoreLock } from '../lock.js';
 import type { RemoteRun } from './remote-records.js';
 import { lockKey } from './s3-target.js';
@@ -80,55 +80,32 @@ export async function acquireLease(r: RemoteRun, info: LockHolderInfo, onComprom
 }
 
 function holdLease(r: RemoteRun, token: string, write: () => Promise<void>, onCompromised: (err: Error) => void): StoreLock {
-  const controller = new AbortController();
-  const signal = controller.signal;
-  let compromised = false;
-  let released = false;
+  const keeper = new LockKeeper(r.location, onCompromised, () => clearInterval(timer));
   let lastWritten = Date.now();
-  const lose = (reason: string): void => {
-    if (signal.aborted) return;
-    compromised = true;
-    clearInterval(timer);
-    const err = new LockLostError(r.location, reason);
-    controller.abort(err);
-    onCompromised(err);
-  };
   const refresh = async (): Promise<void> => {
     try {
       const now = await readLease(r);
-      if (released || signal.aborted) return;
+      if (keeper.released || keeper.signal.aborted) return;
       if (now === null || now.token !== token) {
-        lose(now === null ? 'its lease was removed by someone else' : `its lease was taken by ckptd ${now.command} pid ${now.pid} on host ${now.host}`);
+        keeper.lose(now === null ? 'its lease was removed by someone else' : `its lease was taken by ckptd ${now.command} pid ${now.pid} on host ${now.host}`);
         return;
       }
       await write();
       lastWritten = Date.now();
     } catch (err) {
       // A failed refresh is retried at the next tick, unless the lease may have expired meanwhile.
-      if (!released && Date.now() - lastWritten >= LEASE_MS - REFRESH_MS) lose(`cannot refresh its lease: ${(err as Error).message}`);
+      if (!keeper.released && Date.now() - lastWritten >= LEASE_MS - REFRESH_MS) keeper.lose(`cannot refresh its lease: ${(err as Error).message}`);
     }
   };
   const timer = setInterval(() => void refresh(), REFRESH_MS);
   timer.unref();
   // The remote writers fall back to this signal (`signalOfHeldLock(location)`) when given none.
   const verify = (): void => {
-    if (signal.aborted) throw signal.reason;
+    if (keeper.signal.aborted) throw keeper.signal.reason;
   };
-  registerLockSignal(r.location, signal, verify);
-  return {
-    get compromised() {
-      return compromised;
-    },
-    signal,
-    assertHeld: verify,
-    async release() {
-      if (released) return;
-      released = true;
-      clearInterval(timer);
-      unregisterLockSignal(r.location, signal);
-      if (!signal.aborted) controller.abort(new LockLostError(r.location, 'the lock was released'));
-      // After a takeover the lease is the new holder's: theirs to remove.
-      if ((await readLease(r))?.token === token) await r.objects.deleteKey(lockKey(r.objects.target, r.run));
-    },
-  };
+  registerLockSignal(r.location, keeper.signal, verify);
+  return keeper.handle(verify, async () => {
+    // After a takeover the lease is the new holder's: theirs to remove.
+    if ((await readLease(r))?.token === token) await r.objects.deleteKey(lockKey(r.objects.target, r.run));
+  });
 }

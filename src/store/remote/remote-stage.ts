@@ -13,6 +13,7 @@ import { assertLockHeld, signalOfHeldLock } from '../lock-signal.js';
 import type { CommitSaveOptions, StageSnapshotOptions } from '../store.js';
 import type { SaveMeta, SnapshotMeta } from '../types.js';
 import { writeSave } from '../write-save.js';
+import { stagedHandle } from '../staged-handle.js';
 import { stageSnapshot, type StagedSnapshot } from '../write-snapshot.js';
 import { keyOfRecord, usedIds, type RemoteRun } from './remote-records.js';
 import { remoteManifest, uploadBlobs } from './remote-upload.js';
@@ -34,10 +35,17 @@ export async function allocateRemoteId(r: RemoteRun, now: number): Promise<strin
   return newId(now, newest, (id) => used.has(id));
 }
 
-/** A new, empty local folder under `scratchDir` (created 0700 when missing). */
-async function newScratch(scratchDir: string): Promise<string> {
-  await fsp.mkdir(scratchDir, { recursive: true, mode: 0o700 });
-  return fsp.mkdtemp(path.join(scratchDir, 'stage-'));
+/**
+ * What every new remote record starts with: the lock checked (`opts.signal`, else the lock this
+ * process holds on the run), an id allocated against the run, and a new, empty scratch folder
+ * under `scratchDir` (created 0700 when missing).
+ */
+async function beginRecord(s: RemoteStaging, opts: { signal?: AbortSignal; now: number }): Promise<{ r: RemoteRun; signal: AbortSignal | undefined; id: string; scratch: string }> {
+  const signal = opts.signal ?? signalOfHeldLock(s.run.location);
+  assertLockHeld(signal);
+  const id = await allocateRemoteId(s.run, opts.now);
+  await fsp.mkdir(s.scratchDir, { recursive: true, mode: 0o700 });
+  return { r: s.run, signal, id, scratch: await fsp.mkdtemp(path.join(s.scratchDir, 'stage-')) };
 }
 
 /**
@@ -47,11 +55,7 @@ async function newScratch(scratchDir: string): Promise<string> {
  * was already stored, `copied_bytes` bytes uploaded. On any error the scratch store is removed.
  */
 export async function stageRemoteSnapshot(s: RemoteStaging, opts: StageSnapshotOptions): Promise<StagedSnapshot> {
-  const r = s.run;
-  const signal = opts.signal ?? signalOfHeldLock(r.location);
-  assertLockHeld(signal);
-  const id = await allocateRemoteId(r, opts.now);
-  const scratch = await newScratch(s.scratchDir);
+  const { r, signal, id, scratch } = await beginRecord(s, opts);
   let meta: SnapshotMeta;
   try {
     const local = await (await stageSnapshot({ ...opts, store: scratch, previous: null, signal }, id)).commit();
@@ -61,32 +65,14 @@ export async function stageRemoteSnapshot(s: RemoteStaging, opts: StageSnapshotO
     await removeTree(scratch).catch(() => undefined);
     throw err;
   }
-  const staged = meta;
-  let state: 'staged' | 'committing' | 'committed' | 'abandoned' = 'staged';
-  return {
-    id,
-    meta: staged,
-    async commit(): Promise<SnapshotMeta> {
-      if (state !== 'staged') throw new Error(`snapshot ${id} is ${state}, it cannot be committed`);
-      state = 'committing';
-      try {
-        assertLockHeld(signal);
-        await r.objects.putJson(keyOfRecord(r, staged), staged, signal);
-      } catch (err) {
-        state = 'abandoned';
-        await removeTree(scratch).catch(() => undefined);
-        throw err;
-      }
-      state = 'committed';
-      await removeTree(scratch).catch(() => undefined);
-      return staged;
+  return stagedHandle(id, meta, {
+    async publish() {
+      assertLockHeld(signal);
+      await r.objects.putJson(keyOfRecord(r, meta), meta, signal);
     },
-    async abandon(): Promise<void> {
-      if (state === 'committed' || state === 'committing') return;
-      state = 'abandoned';
-      await removeTree(scratch);
-    },
-  };
+    afterPublish: () => removeTree(scratch).catch(() => undefined),
+    discard: () => removeTree(scratch),
+  });
 }
 
 /**
@@ -95,11 +81,7 @@ export async function stageRemoteSnapshot(s: RemoteStaging, opts: StageSnapshotO
  * record's `from_snapshot` is `opts.from` (the backup of the same state) unless that is damaged.
  */
 export async function commitRemoteSave(s: RemoteStaging, opts: CommitSaveOptions): Promise<SaveMeta> {
-  const r = s.run;
-  const signal = opts.signal ?? signalOfHeldLock(r.location);
-  assertLockHeld(signal);
-  const id = await allocateRemoteId(r, opts.now);
-  const scratch = await newScratch(s.scratchDir);
+  const { r, signal, id, scratch } = await beginRecord(s, opts);
   try {
     // `from` names a remote snapshot, whose copies are not in the scratch store: capture from the run.
     const local = await writeSave({ ...opts, store: scratch, saveTo: path.join(scratch, 'exports'), from: null, signal }, id);

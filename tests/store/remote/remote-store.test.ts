@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openRemoteStore, listRemoteRuns, type RemoteStore } from '../../../src/store/remote/remote-store.js';
 import type { S3ObjectsOptions } from '../../../src/store/remote/s3-objects.js';
+import { lockKey } from '../../../src/store/remote/s3-target.js';
 import type { UploadState } from '../../../src/store/remote/upload-state.js';
 import type { SnapshotMeta } from '../../../src/store/types.js';
 import { badBlobs, sha256 } from '../../helpers/s3-oracle.js';
@@ -188,5 +189,25 @@ describe('runs', () => {
     await expect(ra.remove(s2.id)).rejects.toThrow(`no snapshot or save ${s2.id} in ${ra.location}`);
     expect(ra.location).toBe(`s3://${w.bucket}/ckptd/runs/a/`);
     expect(await listRemoteRuns(ra.objects)).toEqual(['a', 'b']);
+  });
+});
+
+describe('the lease', () => {
+  const info = { pid: 1, host: 'other-host', since: '2026-11-23T10:00:00.000Z', command: 'daemon' };
+
+  it('an expired lease is taken over; a lease taken over is not removed by the old holder', async () => {
+    const w = world();
+    const rs = remote(w);
+    const key = lockKey(rs.objects.target, 'r');
+    await rs.objects.putJson(key, { ...info, token: 'old', expires: new Date(Date.now() - 1000).toISOString() });
+    expect(await rs.lockHolder()).toMatchObject({ ...info, alive: false });
+    const lock = await rs.lock({ ...info, host: 'h', command: 'push' });
+    expect(await rs.lockHolder()).toMatchObject({ command: 'push', alive: true });
+    // Someone else's lease replaces ours (a takeover): our release leaves it and still fires our signal.
+    await rs.objects.putJson(key, { ...info, token: 'new', expires: new Date(Date.now() + 60_000).toISOString() });
+    await lock.release();
+    expect(lock.signal.aborted).toBe(true);
+    expect(await rs.lockHolder()).toMatchObject({ command: 'daemon', alive: true });
+    await expect(rs.lock({ ...info, command: 'push' })).rejects.toThrow(/in use by ckptd daemon pid 1 on host other-host/);
   });
 });
