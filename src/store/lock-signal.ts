@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { CkptdError } from '../util/errors.js';
+import type { StoreLock } from './lock.js';
 
 /** Thrown at a commit step once this process no longer holds the store's lock. Exit code 1. */
 export class LockLostError extends CkptdError {
@@ -49,4 +50,61 @@ export function assertLockHeld(signal: AbortSignal | undefined): void {
   if (signal === undefined) return;
   signal.throwIfAborted();
   verifiers.get(signal)?.();
+}
+
+/**
+ * The in-process half of a held lock, shared by the local lock and the remote lease: the signal
+ * that fires once, when the lock is lost or released, and the `StoreLock` handed to the holder.
+ * The lock itself (a folder, an object) and how it is kept fresh stay with its owner, which gives
+ * `stop` (ends its refreshing) and, at release, `removeIfOurs`.
+ */
+export class LockKeeper {
+  private readonly controller = new AbortController();
+  private lost = false;
+  private done = false;
+
+  constructor(
+    private readonly store: string,
+    private readonly onCompromised: (err: Error) => void,
+    private readonly stop: () => void,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** True once `release` was called. */
+  get released(): boolean {
+    return this.done;
+  }
+
+  /** The lock is gone (taken over, removed, not kept fresh): fires the signal and `onCompromised`, once. */
+  lose(reason: string): void {
+    if (this.signal.aborted) return;
+    this.lost = true;
+    this.stop();
+    const err = new LockLostError(this.store, reason);
+    this.controller.abort(err);
+    this.onCompromised(err);
+  }
+
+  /** The holder's handle: `assertHeld` checks the lock; `release` stops, forgets and fires the signal, then runs `removeIfOurs`. */
+  handle(assertHeld: () => void, removeIfOurs: () => Promise<void>): StoreLock {
+    const keeper = this;
+    return {
+      get compromised() {
+        return keeper.lost;
+      },
+      signal: this.signal,
+      assertHeld,
+      async release() {
+        if (keeper.done) return;
+        keeper.done = true;
+        keeper.stop();
+        unregisterLockSignal(keeper.store, keeper.signal);
+        if (!keeper.signal.aborted) keeper.controller.abort(new LockLostError(keeper.store, 'the lock was released'));
+        await removeIfOurs();
+      },
+    };
+  }
 }

@@ -23,7 +23,7 @@ import { fsyncDir, removeTree, writeFileAtomic } from './durable.js';
 import { StoreLockedError, withPath } from './errors.js';
 import { holderFile, lockPath } from './layout.js';
 import { isDeadOnThisHost, type ProcessIdentity } from './lock-liveness.js';
-import { LockLostError, registerLockSignal, unregisterLockSignal } from './lock-signal.js';
+import { LockKeeper, registerLockSignal } from './lock-signal.js';
 
 /** Re-exported: thrown by `acquireStoreLock` when another process holds the store. */
 export { StoreLockedError } from './errors.js';
@@ -119,24 +119,13 @@ export async function acquireStoreLock(store: string, info: LockHolderInfo, onCo
 }
 
 function holdLock(store: string, lock: string, me: OwnerRecord, onCompromised: (err: Error) => void): StoreLock {
-  const controller = new AbortController();
-  const signal = controller.signal;
-  let compromised = false;
-  let released = false;
-  const lose = (reason: string): void => {
-    if (signal.aborted) return;
-    compromised = true;
-    clearInterval(timer);
-    // Stays registered (fired) until release: later writes to this store without a signal fail too.
-    const err = new LockLostError(store, reason);
-    controller.abort(err);
-    onCompromised(err);
-  };
+  const keeper = new LockKeeper(store, onCompromised, () => clearInterval(timer));
+  const signal = keeper.signal;
   const verify = (): void => {
     if (signal.aborted) throw signal.reason;
     const now = readOwnerSync(lock);
     if (now?.token === me.token) return;
-    lose(
+    keeper.lose(
       now === null
         ? `${lock} was removed by someone else`
         : `it was taken over by ckptd ${now.command} pid ${now.pid} on host ${now.host} since ${now.since}`,
@@ -149,29 +138,18 @@ function holdLock(store: string, lock: string, me: OwnerRecord, onCompromised: (
       const t = new Date();
       await fsp.utimes(lock, t, t);
     } catch (err) {
-      if (!signal.aborted && !released) lose(`cannot keep ${lock} fresh: ${(err as Error).message}`);
+      if (!signal.aborted && !keeper.released) keeper.lose(`cannot keep ${lock} fresh: ${(err as Error).message}`);
     }
   };
   const timer = setInterval(() => void refresh(), UPDATE_MS);
   timer.unref();
+  // Stays registered (fired) after a loss until release: later writes to this store without a signal fail too.
   registerLockSignal(store, signal, verify);
-  return {
-    get compromised() {
-      return compromised;
-    },
-    signal,
-    assertHeld: verify,
-    async release() {
-      if (released) return;
-      released = true;
-      clearInterval(timer);
-      unregisterLockSignal(store, signal);
-      if (!signal.aborted) controller.abort(new LockLostError(store, 'the lock was released'));
-      // After a takeover both name the new holder: theirs to remove.
-      if ((await readOwner(holderFile(store), true))?.token === me.token) await fsp.rm(holderFile(store), { force: true });
-      if ((await readOwner(lock))?.token === me.token) await retireLock(lock);
-    },
-  };
+  return keeper.handle(verify, async () => {
+    // After a takeover both name the new holder: theirs to remove.
+    if ((await readOwner(holderFile(store), true))?.token === me.token) await fsp.rm(holderFile(store), { force: true });
+    if ((await readOwner(lock))?.token === me.token) await retireLock(lock);
+  });
 }
 
 /**

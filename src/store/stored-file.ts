@@ -31,7 +31,12 @@ function missing(record: RecordMeta, relPath: string): Error {
   return new Error(`${record.kind} ${record.id} is damaged: ${relPath} is missing from the store. Run \`ckptd verify ${record.id}\``);
 }
 
-async function locateFile(root: string, record: RecordMeta, relPath: string): Promise<string> {
+/**
+ * The absolute path of the stored regular file `relPath` of `record` in the local store `root`
+ * (every folder on the way checked with lstat). Throws when `relPath` is not a regular file of the
+ * record's manifest or a folder on the way is missing; the file itself is not opened here.
+ */
+export async function locateFile(root: string, record: RecordMeta, relPath: string): Promise<string> {
   const { entry, abs } = await locate(root, record, relPath);
   if (entry.type === 'symlink') throw new Error(`${relPath} of ${record.kind} ${record.id} is a symlink to ${JSON.stringify(entry.target)}, not a file`);
   if (abs === null) throw missing(record, relPath);

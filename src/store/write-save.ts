@@ -68,14 +68,16 @@ export interface WriteSaveOptions {
  * when no model file matches, naming the globs. The record is written (pending) before the export
  * is put in place and committed after; if anything before that commit fails, the export and the
  * pending record are removed again. Once the store lock is lost (`signal`) it throws
- * `LockLostError` and leaves neither the export nor a record.
+ * `LockLostError` and leaves neither the export nor a record. `id`, when given, is used instead of
+ * one allocated here (see `stageSnapshot`).
  */
-export async function writeSave(opts: WriteSaveOptions): Promise<SaveMeta> {
+export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<SaveMeta> {
   const models = selectModelFiles(opts.entries, opts.files, opts.runDir);
   const signal = opts.signal ?? signalOfHeldLock(opts.store);
   assertLockHeld(signal);
+  if (id !== undefined && !isValidId(id)) throw new Error(`refusing to save as ${JSON.stringify(id)}: not a valid id`);
   await ensureStore(opts.store);
-  const id = await allocateId(opts.store, opts.now);
+  id ??= await allocateId(opts.store, opts.now);
   const single = models.length === 1;
   const ext = single ? path.posix.extname(models[0]!.path) : '';
   const base = saveBaseName(opts.prefix, opts.runName, opts.progress, id);

@@ -16,6 +16,7 @@ import type { OpenWriter } from './open-writers.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
+import { stagedHandle } from './staged-handle.js';
 import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
 
 /** What `writeSnapshot` captures and the metadata it records. */
@@ -121,12 +122,15 @@ export interface StagedSnapshot {
 /**
  * The first half of `writeSnapshot`: everything but the rename into `snapshots/` (see there for
  * what is captured and how). On any error the staging folder is removed and the error rethrown.
+ * `id`, when given, is used instead of one allocated here: for a store that stages in a scratch
+ * store of its own and allocates ids against its own records (the remote store); it must be valid.
  */
-export async function stageSnapshot(opts: WriteSnapshotOptions): Promise<StagedSnapshot> {
+export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Promise<StagedSnapshot> {
   const signal = opts.signal ?? signalOfHeldLock(opts.store);
   assertLockHeld(signal);
+  if (id !== undefined && !isValidId(id)) throw new Error(`refusing to stage snapshot ${JSON.stringify(id)}: not a valid id`);
   await ensureStore(opts.store);
-  const id = await allocateId(opts.store, opts.now);
+  id ??= await allocateId(opts.store, opts.now);
   const stage = path.join(stagingRoot(opts.store), id);
   const final = snapshotDir(opts.store, id);
   // Not recursive: the staging folder must be new, so no two writers ever share one.
@@ -183,36 +187,18 @@ export async function stageSnapshot(opts: WriteSnapshotOptions): Promise<StagedS
     await removeTree(stage).catch(() => undefined);
     throw err;
   }
-  const staged = meta;
-  let state: 'staged' | 'committing' | 'committed' | 'abandoned' = 'staged';
-  return {
-    id,
-    meta: staged,
-    async commit(): Promise<SnapshotMeta> {
-      if (state !== 'staged') throw new Error(`snapshot ${id} is ${state}, it cannot be committed`);
-      state = 'committing';
-      // Filled by the rename: `snapshots/` and `.staging/`, fsynced once the snapshot is visible.
-      const renamed = new Set<string>();
-      try {
-        assertLockHeld(signal);
-        // rename(2) would silently replace an empty folder of the same name; ids are unique, but be sure.
-        await commitStaged(stage, final, { noReplace: true, deferSync: renamed });
-      } catch (err) {
-        state = 'abandoned';
-        await removeTree(stage).catch(() => undefined);
-        throw err;
-      }
-      state = 'committed';
-      // The snapshot is complete and visible from here on; this makes the rename itself durable.
-      await syncDirs(renamed);
-      return staged;
+  // Filled by the rename: `snapshots/` and `.staging/`, fsynced once the snapshot is visible.
+  const renamed = new Set<string>();
+  return stagedHandle(id, meta, {
+    async publish() {
+      assertLockHeld(signal);
+      // rename(2) would silently replace an empty folder of the same name; ids are unique, but be sure.
+      await commitStaged(stage, final, { noReplace: true, deferSync: renamed });
     },
-    async abandon(): Promise<void> {
-      if (state === 'committed' || state === 'committing') return;
-      state = 'abandoned';
-      await removeTree(stage);
-    },
-  };
+    // The snapshot is complete and visible from here on; this makes the rename itself durable.
+    afterPublish: () => syncDirs(renamed),
+    discard: () => removeTree(stage),
+  });
 }
 
 /** Writes a new file (fails if it exists) with `mode`, fsynced. */

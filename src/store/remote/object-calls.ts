@@ -12,6 +12,8 @@ export interface ListedObject {
   key: ObjectKey;
   size: number;
   lastModified: Date;
+  /** The ETag S3 listed (changes whenever the object is replaced by other content); '' when none was given. */
+  etag: string;
 }
 
 /** One listed blob (for a garbage collection that spares blobs younger than its grace period). */
@@ -30,6 +32,11 @@ export async function objectSize(ctx: RemoteContext, key: ObjectKey, signal?: Ab
     if (isNotFound(err)) return null;
     throw err;
   }
+}
+
+/** The size of the blob `sha` as stored, or null when there is none (a HEAD; the content is not read). */
+export function blobSize(ctx: RemoteContext, sha: string, signal?: AbortSignal): Promise<number | null> {
+  return objectSize(ctx, blobKey(ctx.target, sha), signal);
 }
 
 /** True when the blob `sha` is stored with exactly `size` bytes (a HEAD; the content is not read). */
@@ -83,7 +90,7 @@ export async function listObjects(ctx: RemoteContext, prefix: ObjectKey, signal?
     );
     for (const o of page.Contents ?? []) {
       if (o.Key === undefined) continue;
-      out.push({ key: o.Key as ObjectKey, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
+      out.push({ key: o.Key as ObjectKey, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0), etag: o.ETag ?? '' });
     }
     token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
   } while (token !== undefined);

@@ -9,14 +9,14 @@ import type { Readable } from 'node:stream';
 import { bandwidthPacer, type PacerClock } from './bandwidth.js';
 import { downloadBlob, type DownloadBlobOptions } from './download-blob.js';
 import { abortUpload } from './multipart-upload.js';
-import { deleteKey, getJson, hasBlob, listBlobs, listKeys, listObjects, putJson, type ListedBlob, type ListedObject } from './object-calls.js';
-import { openBlob } from './open-blob.js';
+import { blobSize, deleteKey, getJson, hasBlob, listBlobs, listKeys, listObjects, putJson, type ListedBlob, type ListedObject } from './object-calls.js';
+import { openBlob, openBlobUnchecked } from './open-blob.js';
 import { putBlob, type PutBlobOptions, type PutBlobResult } from './put-blob.js';
 import type { RemoteContext, RemoteRetryEvent } from './remote-context.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { DEFAULT_TIMEOUTS, makeS3Client, type ClientTimeouts } from './s3-client.js';
 import type { ObjectKey, S3Target } from './s3-target.js';
-import { abortStaleUploads, type PendingUpload } from './stale-uploads.js';
+import { abortStaleUploads, listUploads, type PendingUpload } from './stale-uploads.js';
 import { DEFAULT_PART_SIZE, MIN_PART_SIZE, type UploadState } from './upload-state.js';
 
 /** The object API of one remote target. */
@@ -24,12 +24,16 @@ export interface S3Objects {
   readonly target: S3Target;
   /** True when the blob `sha` is stored with exactly `size` bytes (one HEAD). */
   hasBlob(sha: string, size: number, signal?: AbortSignal): Promise<boolean>;
+  /** The stored size of the blob `sha`, or null when there is no such object (one HEAD). */
+  blobSize(sha: string, signal?: AbortSignal): Promise<number | null>;
   /** Stores the blob `sha` from `file` unless present; resumable, verified (see `putBlob`). */
   putBlob(sha: string, size: number, file: string, opts?: PutBlobOptions): Promise<PutBlobResult>;
   /** Writes the blob `sha` to `dest`, verified, atomically; returns its size (see `downloadBlob`). */
   downloadBlob(sha: string, dest: string, opts?: DownloadBlobOptions): Promise<number>;
   /** The blob's bytes as a stream that errors instead of ending when they do not hash to `sha`. */
   openBlob(sha: string, signal?: AbortSignal): Promise<Readable>;
+  /** The bytes stored under the blob `sha`, not checked against it (the caller hashes and compares). */
+  openBlobUnchecked(sha: string, signal?: AbortSignal): Promise<Readable>;
   /** Stores `value` as JSON at `key` (one PUT, replacing). */
   putJson(key: ObjectKey, value: unknown, signal?: AbortSignal): Promise<void>;
   /** The JSON at `key`, or undefined when there is no object. */
@@ -44,6 +48,8 @@ export interface S3Objects {
   deleteKey(key: ObjectKey, signal?: AbortSignal): Promise<void>;
   /** Aborts the upload of a resume state the caller gives up (an upload already gone is fine). */
   abortUpload(state: UploadState, signal?: AbortSignal): Promise<void>;
+  /** Every blob multipart upload in progress (nothing is aborted). */
+  listUploads(signal?: AbortSignal): Promise<PendingUpload[]>;
   /** Aborts blob uploads started more than `olderThanMs` before `now`; returns them. */
   abortStaleUploads(olderThanMs: number, now: number, signal?: AbortSignal): Promise<PendingUpload[]>;
   /** Closes the connections. */
@@ -78,9 +84,11 @@ export function openS3Objects(target: S3Target, options: S3ObjectsOptions = {}):
   return {
     target,
     hasBlob: (sha, size, signal) => hasBlob(ctx, sha, size, signal),
+    blobSize: (sha, signal) => blobSize(ctx, sha, signal),
     putBlob: (sha, size, file, opts) => putBlob(ctx, sha, size, file, opts),
     downloadBlob: (sha, dest, opts) => downloadBlob(ctx, sha, dest, opts),
     openBlob: (sha, signal) => openBlob(ctx, sha, signal),
+    openBlobUnchecked: (sha, signal) => openBlobUnchecked(ctx, sha, signal),
     putJson: (key, value, signal) => putJson(ctx, key, value, signal),
     getJson: (key, signal) => getJson(ctx, key, signal),
     listKeys: (prefix, signal) => listKeys(ctx, prefix, signal),
@@ -88,6 +96,7 @@ export function openS3Objects(target: S3Target, options: S3ObjectsOptions = {}):
     listBlobs: (signal) => listBlobs(ctx, signal),
     deleteKey: (key, signal) => deleteKey(ctx, key, signal),
     abortUpload: (state, signal) => abortUpload(ctx, state, signal),
+    listUploads: (signal) => listUploads(ctx, signal),
     abortStaleUploads: (olderThanMs, now, signal) => abortStaleUploads(ctx, olderThanMs, now, signal),
     close: () => ctx.client.destroy(),
   };

@@ -4,6 +4,9 @@
  *
  *   PREFIX/blobs/sha256/<first 2 hex>/<sha256>     one object per file content
  *   PREFIX/runs/<run>/snapshots/<id>.json          a snapshot's manifest
+ *   PREFIX/runs/<run>/saves/<id>.json              a save's record (for `push: all`)
+ *   PREFIX/runs/<run>/damaged/<id>.json            the marker of a record that failed verification
+ *   PREFIX/runs/<run>/lock.json                    the run's writer lease
  *
  * Keys are `ObjectKey`s, a branded string, so the object layer cannot be handed a key built
  * anywhere else. Nothing here does IO.
@@ -167,10 +170,42 @@ export function runsPrefix(t: S3Target): ObjectKey {
   return `${t.prefix}runs/` as ObjectKey;
 }
 
+/** `PREFIX/runs/<run>/`: everything of one run (its records, markers and lease). */
+export function runPrefix(t: S3Target, run: string): ObjectKey {
+  checkRun(run);
+  return `${runsPrefix(t)}${run}/` as ObjectKey;
+}
+
 /** `PREFIX/runs/<run>/snapshots/`: the manifests of one run. */
 export function runSnapshotsPrefix(t: S3Target, run: string): ObjectKey {
-  checkRun(run);
-  return `${runsPrefix(t)}${run}/snapshots/` as ObjectKey;
+  return `${runPrefix(t, run)}snapshots/` as ObjectKey;
+}
+
+/** `PREFIX/runs/<run>/saves/`: the save records of one run. */
+export function runSavesPrefix(t: S3Target, run: string): ObjectKey {
+  return `${runPrefix(t, run)}saves/` as ObjectKey;
+}
+
+/** `PREFIX/runs/<run>/saves/<id>.json`: the record of save `id` of `run`. */
+export function saveRecordKey(t: S3Target, run: string, id: string): ObjectKey {
+  checkId(id);
+  return `${runSavesPrefix(t, run)}${id}.json` as ObjectKey;
+}
+
+/** `PREFIX/runs/<run>/damaged/`: the verification markers of one run. */
+export function runDamagedPrefix(t: S3Target, run: string): ObjectKey {
+  return `${runPrefix(t, run)}damaged/` as ObjectKey;
+}
+
+/** `PREFIX/runs/<run>/damaged/<id>.json`: the marker of record `id` of `run` (it failed verification). */
+export function damagedMarkerKey(t: S3Target, run: string, id: string): ObjectKey {
+  checkId(id);
+  return `${runDamagedPrefix(t, run)}${id}.json` as ObjectKey;
+}
+
+/** `PREFIX/runs/<run>/lock.json`: the lease of the run's one writer. */
+export function lockKey(t: S3Target, run: string): ObjectKey {
+  return `${runPrefix(t, run)}lock.json` as ObjectKey;
 }
 
 /** `PREFIX/runs/<run>/snapshots/<id>.json`: the manifest of snapshot `id` of `run`. */
@@ -181,10 +216,29 @@ export function manifestKey(t: S3Target, run: string, id: string): ObjectKey {
 
 /** The run and id a key from `runsPrefix` names, or null when the key is not exactly a manifest key. */
 export function parseManifestKey(t: S3Target, key: string): { run: string; id: string } | null {
+  const r = parseRecordKey(t, key);
+  return r !== null && r.kind === 'snapshot' ? { run: r.run, id: r.id } : null;
+}
+
+/** What a key under `runsPrefix` is, when it is a record: a snapshot's manifest, a save's record or a marker. */
+export type RecordKey = { run: string; kind: 'snapshot' | 'save' | 'damaged'; id: string };
+
+const RECORD_FOLDERS = { snapshots: 'snapshot', saves: 'save', damaged: 'damaged' } as const;
+
+/**
+ * The run, kind and id a key from `runsPrefix` names, or null when it is not exactly a key that
+ * `manifestKey`, `saveRecordKey` or `damagedMarkerKey` builds (a foreign object, an unsafe id).
+ */
+export function parseRecordKey(t: S3Target, key: string): RecordKey | null {
   const base = runsPrefix(t);
   if (!key.startsWith(base)) return null;
-  const m = /^([^/]+)\/snapshots\/([^/]+)\.json$/.exec(key.slice(base.length));
+  const m = /^([^/]+)\/(snapshots|saves|damaged)\/([^/]+)\.json$/.exec(key.slice(base.length));
   if (m === null) return null;
-  const [run, id] = [m[1]!, m[2]!];
-  return RUN_RE.test(run) && run !== '.' && run !== '..' && isValidId(id) ? { run, id } : null;
+  const [run, folder, id] = [m[1]!, m[2]! as keyof typeof RECORD_FOLDERS, m[3]!];
+  return RUN_RE.test(run) && run !== '.' && run !== '..' && isValidId(id) ? { run, kind: RECORD_FOLDERS[folder], id } : null;
+}
+
+/** `s3://BUCKET/KEY`: where an object is, for a record's `path` and for messages. */
+export function objectUrl(t: S3Target, key: string): string {
+  return `s3://${t.bucket}/${key}`;
 }

@@ -1,0 +1,135 @@
+/**
+ * Uploading a record of a LOCAL store to a remote run: every blob its files need, then (in
+ * `putRecord`) its manifest, last, so a manifest is never visible before all of its blobs exist.
+ * Blobs already stored are not sent; multipart uploads resume from the states the caller persisted.
+ */
+import fsp from 'node:fs/promises';
+import { assertLockHeld } from '../lock-signal.js';
+import { isIncomplete } from '../read-store.js';
+import { locateFile } from '../stored-file.js';
+import type { ManifestEntry, RecordMeta } from '../types.js';
+import { mapPool } from '../../util/run-pools.js';
+import { keyOfRecord, readRemoteSave, readRemoteSnapshot, type RemoteRun } from './remote-records.js';
+import { objectUrl } from './s3-target.js';
+import type { UploadState } from './upload-state.js';
+
+/** Blobs uploaded at once. */
+const UPLOAD_PARALLEL = 4;
+
+/** What `uploadBlobs` and `putRecord` report and obey. */
+export interface UploadOptions {
+  /** Each count of bytes done (sent, or found already stored). */
+  onBytes?: (n: number) => void;
+  signal?: AbortSignal;
+  /** Multipart states persisted from earlier `onState` calls, by sha256. */
+  resume?: Record<string, UploadState>;
+  /** Called, and awaited, with each new state of a blob's multipart upload (null: done or given up). */
+  onState?: (sha: string, state: UploadState | null) => Promise<void>;
+}
+
+/** What the blobs of one record cost: bytes of its files uploaded now vs. found stored already. */
+export interface UploadedBlobs {
+  /** Bytes of the record's regular files whose blob this call uploaded (each blob counted once). */
+  copiedBytes: number;
+  /** Bytes of the record's other regular files (blob already stored, or a repeat within the record). */
+  linkedBytes: number;
+  /** Bytes that crossed the wire (parts finished before a resume not counted). */
+  sentBytes: number;
+  /** Bytes of distinct blobs that were already stored. */
+  presentBytes: number;
+}
+
+/**
+ * Makes every blob of `record` (a record of the local store `fromStore`, its files read where that
+ * store keeps them) exist in the remote store. Symlinks have no blob. Throws when a stored file is
+ * missing or not the size its manifest says (`FileChangedError` from the object layer when its
+ * bytes do not hash to its sha256: nothing is stored under the key then).
+ */
+export async function uploadBlobs(r: RemoteRun, fromStore: string, record: RecordMeta, opts: UploadOptions = {}): Promise<UploadedBlobs> {
+  const firsts = new Map<string, ManifestEntry>();
+  for (const f of record.files) if (f.type !== 'symlink' && !firsts.has(f.sha256)) firsts.set(f.sha256, f);
+  const outcomes = await mapPool([...firsts.values()], UPLOAD_PARALLEL, async (f) => {
+    opts.signal?.throwIfAborted();
+    const file = await locateFile(fromStore, record, f.path);
+    const st = await fsp.lstat(file);
+    if (!st.isFile() || st.size !== f.size) {
+      throw new Error(`${record.kind} ${record.id}: the stored ${f.path} is ${st.isFile() ? `${st.size} bytes, its manifest says ${f.size}` : 'not a regular file'}; run \`ckptd verify ${record.id}\``);
+    }
+    let reported = 0;
+    const put = await r.objects.putBlob(f.sha256, f.size, file, {
+      resume: opts.resume?.[f.sha256] ?? null,
+      onState: (state) => opts.onState?.(f.sha256, state),
+      onBytes: (done) => {
+        opts.onBytes?.(done - reported);
+        reported = done;
+      },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    return { sha: f.sha256, size: f.size, ...put };
+  });
+  const uploaded = new Set(outcomes.filter((o) => o.outcome === 'uploaded').map((o) => o.sha));
+  const regular = record.files.filter((f) => f.type !== 'symlink');
+  const copiedBytes = [...firsts.values()].filter((f) => uploaded.has(f.sha256)).reduce((n, f) => n + f.size, 0);
+  return {
+    copiedBytes,
+    linkedBytes: regular.reduce((n, f) => n + f.size, 0) - copiedBytes,
+    sentBytes: outcomes.reduce((n, o) => n + o.sentBytes, 0),
+    presentBytes: outcomes.filter((o) => o.outcome === 'present').reduce((n, o) => n + o.size, 0),
+  };
+}
+
+/**
+ * The manifest of `record` as the remote run keeps it: every field of the record, `path` the
+ * manifest's URL, `copied_bytes`/`linked_bytes` from `blobs`, without the readers' `damaged`.
+ */
+export function remoteManifest(r: RemoteRun, record: RecordMeta, blobs: Pick<UploadedBlobs, 'copiedBytes' | 'linkedBytes'>): RecordMeta {
+  const { damaged: _damaged, ...fields } = record;
+  const path = objectUrl(r.objects.target, keyOfRecord(r, record));
+  if (fields.kind === 'save') return { ...fields, path };
+  return { ...fields, path, incomplete: isIncomplete(fields), copied_bytes: blobs.copiedBytes, linked_bytes: blobs.linkedBytes };
+}
+
+/**
+ * `RemoteStore.putRecord`: uploads the blobs of `record`, then writes its manifest (checking the
+ * lock's `signal` right before). A record already on the remote with the same files is left as it
+ * is, its labels (name, notes, pinned) brought in line; one with the same id but other files is
+ * refused.
+ */
+export async function putRecord(
+  r: RemoteRun,
+  fromStore: string,
+  record: RecordMeta,
+  opts: UploadOptions & { lockSignal?: AbortSignal } = {},
+): Promise<{ meta: RecordMeta; sentBytes: number; presentBytes: number }> {
+  const existing = record.kind === 'save' ? await readRemoteSave(r, record.id) : await readRemoteSnapshot(r, record.id);
+  if ('problem' in existing) {
+    throw new Error(`${objectUrl(r.objects.target, keyOfRecord(r, record))} is there but is not a valid record (${existing.problem}); it is not replaced: delete it yourself, then push again`);
+  }
+  if ('meta' in existing) {
+    if (!sameFiles(existing.meta.files, record.files)) {
+      throw new Error(`${existing.meta.path} already holds a ${record.kind === 'save' ? 'save' : 'snapshot'} ${record.id} with other files; it is not replaced (delete it with \`ckptd delete ${record.id} --remote\` first if it is wrong)`);
+    }
+    const { damaged: _d, ...stored } = existing.meta;
+    const labels = { name: record.name, notes: record.notes, pinned: record.pinned };
+    if (stored.name === labels.name && stored.notes === labels.notes && stored.pinned === labels.pinned) return { meta: stored, sentBytes: 0, presentBytes: 0 };
+    assertLockHeld(opts.lockSignal);
+    const relabelled = { ...stored, ...labels } as RecordMeta;
+    await r.objects.putJson(keyOfRecord(r, record), relabelled, opts.signal);
+    return { meta: relabelled, sentBytes: 0, presentBytes: 0 };
+  }
+  const blobs = await uploadBlobs(r, fromStore, record, opts);
+  const meta = remoteManifest(r, record, blobs);
+  assertLockHeld(opts.lockSignal);
+  await r.objects.putJson(keyOfRecord(r, record), meta, opts.signal);
+  return { meta, sentBytes: blobs.sentBytes, presentBytes: blobs.presentBytes };
+}
+
+/** True when both lists name the same files with the same content, type, target and mode, in any order. */
+export function sameFiles(a: readonly ManifestEntry[], b: readonly ManifestEntry[]): boolean {
+  if (a.length !== b.length) return false;
+  const byPath = new Map(a.map((f) => [f.path, f]));
+  return b.every((f) => {
+    const g = byPath.get(f.path);
+    return g !== undefined && g.sha256 === f.sha256 && g.size === f.size && g.mode === f.mode && g.type === f.type && g.target === f.target;
+  });
+}
