@@ -19,7 +19,7 @@ export async function openRunRemote(run: RunConfig): Promise<RemoteStore> {
     throw new UsageError(`run ${run.name} has no remote: add a remote: section (url: s3://BUCKET/PREFIX) to the config, top level or in the run; see config.example.yaml`);
   }
   // Node 20 is supported by the SDK version ckptd pins; its notice about Node 22 is for the SDK's own future.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= '1';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const [{ parseS3Target }, { openS3Objects }, { openRemoteStore }] = await Promise.all([
     import('../store/remote/s3-target.js'),
     import('../store/remote/s3-objects.js'),

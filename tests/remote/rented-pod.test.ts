@@ -24,7 +24,7 @@ afterEach(async () => {
   cleanups = [];
 });
 
-const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1' };
+const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
 /** A pod: a run folder and a config pushing to `bucket`. */
 function pod(bucket: string): { dir: string; run: string; store: string; cfg: string } {
@@ -35,7 +35,7 @@ function pod(bucket: string): { dir: string; run: string; store: string; cfg: st
   const cfg = path.join(t.dir, 'ckptd.yaml');
   fs.writeFileSync(
     cfg,
-    `remote:\n  url: s3://${bucket}/team\n  endpoint: ${server.endpoint}\n  force_path_style: true\n` +
+    `log: {format: json}\nremote:\n  url: s3://${bucket}/team\n  endpoint: ${server.endpoint}\n  force_path_style: true\n` +
       `runs:\n  - name: lora\n    path: ./run\n    settle: 200ms\n    progress: {file: state.json, step: step}\n    backup: {every: always, keep: 5}\n    retention: {min_free: 0}\n`,
   );
   return { dir: t.dir, run, store: path.join(t.dir, '.ckptd', 'lora'), cfg };
@@ -58,7 +58,7 @@ describe('remote snapshots on a rented pod', () => {
     const bucket = await server.newBucket();
     const a = pod(bucket);
     write(a.run, 100, 'weights at 100');
-    const daemon = startDaemon(['daemon', '--config', a.cfg, '--log-format', 'json'], ENV);
+    const daemon = startDaemon(['daemon', '--config', a.cfg], ENV);
     cleanups.push(() => daemon.stop());
     const first = await daemon.waitFor((l) => l.event === 'push', 30_000, 'the first push');
     expect(first.sent_bytes).toBeGreaterThan(3 << 20);

@@ -10,13 +10,14 @@ import path from 'node:path';
 import { removeTree } from '../durable.js';
 import { idTime, newId } from '../ids.js';
 import { assertLockHeld, signalOfHeldLock } from '../lock-signal.js';
-import type { CommitSaveOptions, StageSnapshotOptions } from '../store.js';
+import { importSnapshot } from '../import-snapshot.js';
+import type { CommitSaveOptions, StageSnapshotOptions, Store } from '../store.js';
 import type { SaveMeta, SnapshotMeta } from '../types.js';
 import { writeSave } from '../write-save.js';
 import { stagedHandle } from '../staged-handle.js';
 import { stageSnapshot, type StagedSnapshot } from '../write-snapshot.js';
-import { keyOfRecord, usedIds, type RemoteRun } from './remote-records.js';
-import { remoteManifest, uploadBlobs } from './remote-upload.js';
+import { keyOfRecord, readRemoteSnapshot, usedIds, type RemoteRun } from './remote-records.js';
+import { putRecord, remoteManifest, uploadBlobs } from './remote-upload.js';
 
 /** Where a remote store stages: its scratch folder, and how to reach the run. */
 export interface RemoteStaging {
@@ -91,6 +92,28 @@ export async function commitRemoteSave(s: RemoteStaging, opts: CommitSaveOptions
     assertLockHeld(signal);
     await r.objects.putJson(keyOfRecord(r, meta), meta, signal);
     return meta;
+  } finally {
+    await removeTree(scratch).catch(() => undefined);
+  }
+}
+
+/**
+ * `Store.importSnapshot` of a remote store: the snapshot of `from` is first imported into a scratch
+ * LOCAL store (every file checked against its manifest there), then its blobs and manifest are
+ * uploaded (`putRecord`), the manifest last; the scratch store is removed either way.
+ * `onBytes` counts the bytes read from `from`. Refuses an id the remote run already has.
+ */
+export async function importRemoteSnapshot(s: RemoteStaging, from: Store, record: SnapshotMeta, opts: { onBytes?: (n: number) => void; signal?: AbortSignal } = {}): Promise<SnapshotMeta> {
+  const signal = opts.signal ?? signalOfHeldLock(s.run.location);
+  assertLockHeld(signal);
+  const existing = await readRemoteSnapshot(s.run, record.id);
+  if ('meta' in existing || 'problem' in existing) throw new Error(`snapshot ${record.id} is already in ${s.run.location}`);
+  await fsp.mkdir(s.scratchDir, { recursive: true, mode: 0o700 });
+  const scratch = await fsp.mkdtemp(path.join(s.scratchDir, 'import-'));
+  try {
+    const local = await importSnapshot(scratch, from, record, { ...(opts.onBytes ? { onBytes: opts.onBytes } : {}), ...(signal ? { signal } : {}) });
+    const put = await putRecord(s.run, scratch, local, signal ? { signal, lockSignal: signal } : {});
+    return put.meta as SnapshotMeta;
   } finally {
     await removeTree(scratch).catch(() => undefined);
   }

@@ -18,7 +18,7 @@ import { copyRemoteFile, openRemoteFile, readRemoteLink, verifyRemoteData, verif
 import { collectGarbage, listRemoteRuns, type GarbageResult } from './remote-gc.js';
 import { acquireLease, leaseHolder } from './remote-lease.js';
 import { readRunRecords, remoteRun } from './remote-records.js';
-import { commitRemoteSave, stageRemoteSnapshot } from './remote-stage.js';
+import { commitRemoteSave, importRemoteSnapshot, stageRemoteSnapshot } from './remote-stage.js';
 import { putRecord, type UploadOptions } from './remote-upload.js';
 import { markRemoteVerified, relabelRemote, removeRemote, sweepRemote } from './remote-writes.js';
 import type { S3Objects } from './s3-objects.js';
@@ -93,6 +93,7 @@ export function openRemoteStore(opts: RemoteStoreOptions): RemoteStore {
     copyFileOut: (record, relPath, dest, o) => copyRemoteFile(r, record, relPath, dest, o),
     readLink: async (record, relPath) => readRemoteLink(record, relPath),
     stageSnapshot: (o) => stageRemoteSnapshot(staging, o),
+    importSnapshot: (from, record, o) => importRemoteSnapshot(staging, from, record, o),
     commitSave: (o) => commitRemoteSave(staging, o),
     async updateLabels(idOrPrefix, change) {
       const record = await resolve(idOrPrefix);
