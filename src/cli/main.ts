@@ -17,14 +17,10 @@ import { addRunCommand } from './run-wiring.js';
 import { runInit } from './init.js';
 import { addManageCommands } from './manage.js';
 import { addRemoteCommands } from './remote-commands.js';
-import { listRemoteRecords, remoteIds } from '../client/list-remote.js';
-import { openRunRemote } from '../ops/remote-open.js';
+import { addRecordCommands } from './records-commands.js';
 import { addUiCommand } from './ui-command.js';
 import { addServiceCommands } from './service-command.js';
-import { runVerify } from './verify.js';
 import { configStatus, renderStatus } from './status.js';
-import { listRecords, storeUsage, renderRecord, renderTable, showRecord } from '../client/list.js';
-import { formatBytes } from '../util/format.js';
 import { parseMetricArgs, writeProgressFile } from './progress.js';
 import { checkLabel, takeBackupNow, takeManualSnapshot } from '../client/snapshot.js';
 
@@ -150,46 +146,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       else process.stdout.write(`${r.id}\n`);
     });
 
-  program
-    .command('list')
-    .description('snapshots and saves, newest first; INCOMPLETE marks a snapshot that left files out (see `show ID`)')
-    .option('--kind <kind>', 'only this kind: backup, manual, pre-restore, save')
-    .option('--remote', "what the run's remote holds (SPEC section 8) instead of the local store")
-    .option('--all-runs', 'with --remote: the records of every run under the same remote')
-    .option('--json', 'one JSON array on stdout (local items carry remote: true|false when the run has a remote)')
-    .action(async (opts: { kind?: string; remote?: boolean; allRuns?: boolean; json?: boolean }, cmd: Command) => {
-      const { run } = loadRun(globals(cmd));
-      if (opts.remote) {
-        const records = (await listRemoteRecords(run, opts.allRuns === true)).filter((r) => opts.kind === undefined || r.kind === opts.kind);
-        if (opts.json) printJson(records);
-        else process.stdout.write(`${renderTable(records.map((r) => ({ ...r, own_bytes: r.bytes })), Date.now(), process.stdout.columns ?? 120)}\nremote ${run.remote?.url ?? ''}: ${records.length} record(s)\n`);
-        return;
-      }
-      const records = await listRecords(run, opts.kind);
-      if (opts.json) {
-        const onRemote = await remoteIds(run);
-        printJson(onRemote === null ? records : records.map((r) => ({ ...r, remote: onRemote.has(r.id) })));
-      } else {
-        const usage = await storeUsage(run);
-        process.stdout.write(
-          `${renderTable(records, Date.now(), process.stdout.columns ?? 120)}\n` +
-            `store ${run.store}: ${usage.records} record(s), ${formatBytes(usage.diskBytes)} on disk (${formatBytes(usage.apparentBytes)} before sharing unchanged files)\n`,
-        );
-      }
-    });
-
-  program
-    .command('show')
-    .description('one snapshot or save in full, with its file manifest')
-    .argument('<id>', 'an id or a unique prefix of one')
-    .option('--json', 'one JSON object on stdout')
-    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
-      const { run } = loadRun(globals(cmd));
-      const record = await showRecord(run, id);
-      if (opts.json) printJson(record);
-      else process.stdout.write(`${renderRecord(record, Date.now())}\n`);
-    });
-
+  addRecordCommands(program, globals, setExit);
   addManageCommands(program, globals);
   addUiCommand(program, globals);
   addServiceCommands(program, globals);
@@ -210,33 +167,6 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const list = await configStatus(config, g.run, Date.now());
       if (opts.json) printJson(list);
       else process.stdout.write(`${renderStatus(list, Date.now())}\n`);
-    });
-
-  program
-    .command('verify')
-    .description('re-hash stored files against their manifests; report missing, changed or extra files; exit 1 on any')
-    .argument('[ids...]', 'ids or unique prefixes (default: every snapshot and save)')
-    .option('--remote', "check the run's remote instead: every object a manifest names exists with its size")
-    .option('--read-data', 'with --remote: download and hash every object too')
-    .option('--json', 'one JSON document on stdout')
-    .action(async (ids: string[], opts: { remote?: boolean; readData?: boolean; json?: boolean }, cmd: Command) => {
-      const { run } = loadRun(globals(cmd));
-      const remote = opts.remote ? await openRunRemote(run) : null;
-      try {
-        const r = await runVerify({
-          store: remote ?? run.store,
-          ids,
-          json: opts.json ?? false,
-          isTTY: process.stderr.isTTY === true,
-          stderr: process.stderr,
-          ...(remote !== null && !opts.readData ? { check: (record) => remote.verifyExists(record) } : {}),
-        });
-        if (opts.json) printJson(r.output);
-        else process.stdout.write(`${String(r.output)}\n`);
-        setExit(r.exitCode);
-      } finally {
-        remote?.objects.close();
-      }
     });
 
   program
