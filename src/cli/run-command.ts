@@ -18,11 +18,8 @@ import os from 'node:os';
 import type { Config, RunConfig } from '../config/types.js';
 import { Daemon } from '../daemon/daemon.js';
 import { EvaluationTracker } from '../daemon/evaluation-tracker.js';
-import { scanRun } from '../ops/run-actions.js';
 import { waitForSettled } from '../ops/settle.js';
 import { deleteOnFinish } from '../ops/delete-on-finish.js';
-import { runHoldsFiles } from '../ops/diff.js';
-import { executeOp } from '../ops/execute.js';
 import {
   concludeSession,
   decideResume,
@@ -30,6 +27,7 @@ import {
   finishedCleanly,
   previousTrainerAlive,
   resumeCandidates,
+  resumeFromRemote,
   startSession,
   trainerEnv,
   type SessionRecord,
@@ -37,17 +35,15 @@ import {
 import { storeOf } from '../store/local-store.js';
 import { stateDigest } from '../store/scan.js';
 import { readSession, writeSession } from '../store/session-file.js';
-import type { ReadSnapshotMeta } from '../store/store.js';
 import type { ScanEntry } from '../store/types.js';
 import { SafetyError, UsageError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { pidExists, readBootId, readProcStat } from '../util/proc-stat.js';
 import { tapLogger } from '../util/tap-logger.js';
 import { withStoreLock } from '../client/one-shot.js';
+import { restoreNewest, restoreNewestRemote, say, type Restored } from './run-resume.js';
 import { SignalRelay } from './run-signals.js';
 
-/** How long `--resume` waits for the run to settle before restoring (a crashed trainer's last writes). */
-const RESTORE_SETTLE_WAIT_MS = 30_000;
 /** After CMD exited 0: how long the final state may take to settle, beyond `settle`. */
 const FINAL_SETTLE_EXTRA_MS = 30_000;
 /** After it settled: how long the daemon may stay silent before its evaluation is given up on. */
@@ -59,13 +55,6 @@ export interface RunCommandOptions {
   resume: boolean;
   /** CMD and its arguments. */
   argv: string[];
-}
-
-/** A backup restored (or found already in place) before CMD started. */
-interface Restored {
-  id: string;
-  epoch: number | null;
-  step: number | null;
 }
 
 /**
@@ -156,10 +145,6 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   }
 }
 
-/** One line for the person at the terminal (stderr: stdout is the trainer's). */
-function say(line: string): void {
-  process.stderr.write(`ckptd run: ${line}\n`);
-}
 
 /** Step 1, holding the store lock: the previous session, and the restore `--resume` asks for. */
 async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ previous: SessionRecord | null; restored: Restored | null }> {
@@ -178,55 +163,17 @@ async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ 
         'its ckptd is gone, so nothing backs it up; stop it (or let it finish) before starting another',
     );
   }
-  const candidates = resumeCandidates(await storeOf(run.store).listSnapshots(), previous);
+  const local = await storeOf(run.store).listSnapshots();
+  const fromRemote = resumeFromRemote(resume, run.remote !== null, local.filter((s) => s.kind === 'backup').length);
+  if (fromRemote.yes) {
+    say(fromRemote.reason!);
+    return { previous, restored: await restoreNewestRemote(run, log) };
+  }
+  const candidates = resumeCandidates(local, previous);
   const decision = decideResume(previous, resume, candidates);
   if (decision.reason !== null) say(decision.reason);
   if (decision.restore === null) return { previous, restored: null };
   return { previous, restored: await restoreNewest(run, candidates, log) };
-}
-
-/**
- * Restores the newest of `candidates` that is intact. Waits (bounded) for the run to settle first;
- * refuses (exit 3) while something still writes into it. A backup whose files turn out damaged is
- * verified, marked damaged (as `ckptd verify` would) and skipped for the next newest. A run that
- * already holds a backup's files (same sizes and mtimes) is left alone: nothing to restore.
- */
-async function restoreNewest(run: RunConfig, candidates: ReadSnapshotMeta[], log: Logger): Promise<Restored | null> {
-  let said = '';
-  try {
-    await waitForSettled(run, RESTORE_SETTLE_WAIT_MS, (reason) => {
-      if (reason !== said) say(`waiting for the run to settle before restoring: ${reason}`);
-      said = reason;
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new SafetyError(`not restoring: ${(err as Error).message}; stop whatever still writes into ${run.path} first`);
-    }
-  }
-  for (const backup of candidates) {
-    const entries = await scanRun(run).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [] as ScanEntry[];
-      throw err;
-    });
-    if (runHoldsFiles(backup.files, entries)) {
-      say(`the run already holds the files of backup ${backup.id}; nothing to restore`);
-      return { id: backup.id, epoch: backup.epoch, step: backup.step };
-    }
-    try {
-      const outcome = await executeOp(run, { kind: 'restore', id: backup.id, force: false, to: null }, { logger: log, now: Date.now() });
-      say(outcome.message);
-      return { id: backup.id, epoch: backup.epoch, step: backup.step };
-    } catch (err) {
-      if (err instanceof SafetyError) throw err;
-      const store = storeOf(run.store);
-      const check = await store.verify(backup).catch(() => null);
-      if (check === null || check.ok) throw err;
-      await store.markVerified(check, Date.now());
-      say(`backup ${backup.id} is damaged (${check.missing.length} missing, ${check.changed.length} changed file(s)); marked it and trying the next newest`);
-    }
-  }
-  say('no intact backup left to restore; starting the trainer on the run as it is');
-  return null;
 }
 
 /** Writes the session record once CMD runs; a failure is logged (the run goes on without it). */

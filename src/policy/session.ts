@@ -246,3 +246,23 @@ export function trainerEnv(base: NodeJS.ProcessEnv, facts: TrainerEnvFacts): Nod
   }
   return env;
 }
+
+/**
+ * Whether `ckptd run --resume` restores from the run's remote (SPEC sections 7 and 8): only with
+ * `--resume`, a remote, and no backup at all in the local store (a fresh machine, or a new pod
+ * whose disk died with the old one). A local store holding backups is the truth for its own
+ * machine; the remote is never consulted then. Returns the line that says so, or null.
+ */
+export function resumeFromRemote(resume: boolean, hasRemote: boolean, localBackups: number): { yes: boolean; reason: string | null } {
+  if (!resume || localBackups > 0) return { yes: false, reason: null };
+  if (!hasRemote) return { yes: false, reason: null };
+  return { yes: true, reason: '--resume: the local store holds no backup of this run; resuming from the newest verified backup on its remote' };
+}
+
+/**
+ * The remote backups `--resume` may restore, newest first: policy backups neither damaged nor
+ * incomplete (a remote snapshot with files left out is not the whole state).
+ */
+export function remoteResumeCandidates<T extends ResumeCandidate & { incomplete?: boolean }>(snapshots: readonly T[]): T[] {
+  return snapshots.filter((s) => s.kind === 'backup' && s.damaged !== true && s.incomplete !== true).sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}

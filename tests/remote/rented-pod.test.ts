@@ -103,4 +103,19 @@ describe('remote snapshots on a rented pod', () => {
     // The local snapshot is untouched.
     expect((JSON.parse(await cli(a.cfg, 'list', '--json')) as { id: string }[]).map((r) => r.id)).toEqual([id]);
   });
+
+  it('ckptd run --resume on a new pod with an empty store resumes from the newest remote backup', async () => {
+    const bucket = await server.newBucket();
+    const a = pod(bucket);
+    write(a.run, 300, 'weights at 300');
+    const id = (JSON.parse(await cli(a.cfg, 'backup-now', '--json')) as { id: string }).id;
+    await cli(a.cfg, 'push');
+
+    const b = pod(bucket);
+    const trainer = `const fs = require('fs'); console.log(JSON.stringify({ id: process.env.CKPTD_RESTORED_ID, step: process.env.CKPTD_STEP, weights: fs.readFileSync('model.safetensors', 'utf8') }))`;
+    const r = await runCli(['--config', b.cfg, 'run', '--resume', '--', process.execPath, '-e', trainer], { env: ENV, cwd: b.run });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/resuming from the newest verified backup on its remote/);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ id, step: '300', weights: 'weights at 300' });
+  });
 });
