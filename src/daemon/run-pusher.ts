@@ -10,6 +10,7 @@ import type { RunConfig } from '../config/types.js';
 import { isPushedKind } from '../policy/push-plan.js';
 import { enqueueForPush, pushQueued, queueForPush } from '../ops/push.js';
 import { openRunRemote } from '../ops/remote-open.js';
+import { applyRemoteRetention } from '../ops/remote-retention.js';
 import { readPushQueue } from '../store/push-queue-file.js';
 import type { RemoteStore } from '../store/remote/remote-store.js';
 import type { RecordMeta } from '../store/types.js';
@@ -96,7 +97,8 @@ export class RunPusher {
       if (q.queued.length > 0) this.logger.info(`push: ${q.queued.length} record(s) not yet on ${this.remote.location} queued`, { event: 'push-queued', ids: q.queued });
       this.caughtUp = true;
     }
-    await pushQueued(this.run, this.remote, { logger: this.logger, now: this.now, signal: this.abort.signal });
+    const r = await pushQueued(this.run, this.remote, { logger: this.logger, now: this.now, signal: this.abort.signal });
+    if (r.pushed.length > 0) await applyRemoteRetention(this.run, this.remote, this.now(), this.logger);
   }
 
   /** Sleeps until the earliest backed-off record is due (timers never keep the process alive). */

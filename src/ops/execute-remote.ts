@@ -12,11 +12,9 @@ import { executeDelete, planDelete } from './delete.js';
 import type { OpContext } from './execute.js';
 import { pushQueued, queueForPush } from './push.js';
 import { openRunRemote } from './remote-open.js';
+import { applyRemoteRetention, REMOTE_GC_GRACE_MS } from './remote-retention.js';
 import { restoreSnapshot, type RestoreResult } from './restore.js';
 import type { OpOutcome, StoreOp } from './types.js';
-
-/** Blobs no manifest names are collected only when older than this (another machine may be uploading them). */
-export const REMOTE_GC_GRACE_MS = 24 * 3600_000;
 
 type RemoteOp = Extract<StoreOp, { kind: 'push' | 'pull' }> | (Extract<StoreOp, { kind: 'restore' | 'delete' }> & { remote: true });
 
@@ -51,14 +49,16 @@ async function execute(
     case 'push': {
       const q = await queueForPush(run, remote, op.ids.length > 0 ? op.ids : null, ctx.now);
       const r = await pushQueued(run, remote, { logger: ctx.logger, now: Date.now, ignoreBackoff: true, ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}) });
+      const kept = r.pushed.length > 0 ? await applyRemoteRetention(run, remote, ctx.now, ctx.logger) : null;
       const sent = r.pushed.reduce((n, p) => n + p.sentBytes, 0);
       const present = r.pushed.reduce((n, p) => n + p.presentBytes, 0);
       const lines = [
         r.pushed.length === 0 && r.failed === null ? `nothing to push to ${remote.location}` : `pushed ${r.pushed.length} record(s) to ${remote.location}: ${formatBytes(sent)} sent, ${formatBytes(present)} already there`,
         ...(op.ids.length > 0 ? q.skipped.map((s) => `  ${s.id}: ${s.text}`) : []),
         ...(r.failed ? [`push of ${r.failed.id} failed: ${r.failed.error}; it stays queued (${r.remaining} record(s) wait)`] : []),
+        ...(kept && kept.deleted.length > 0 ? [`remote.keep: deleted ${kept.deleted.join(', ')} from the remote`] : []),
       ];
-      const data = { pushed: r.pushed.map((p) => ({ id: p.id, sent_bytes: p.sentBytes, present_bytes: p.presentBytes })), skipped: q.skipped, dropped: r.dropped, failed: r.failed, remaining: r.remaining };
+      const data = { pushed: r.pushed.map((p) => ({ id: p.id, sent_bytes: p.sentBytes, present_bytes: p.presentBytes })), skipped: q.skipped, dropped: r.dropped, failed: r.failed, remaining: r.remaining, remote_deleted: kept?.deleted ?? [] };
       return { message: lines.join('\n'), data };
     }
     case 'pull': {

@@ -14,7 +14,7 @@ export interface PushCandidate {
   damaged: boolean;
 }
 
-export type PushSkipCode = 'not-pushed-kind' | 'damaged' | 'already-remote' | 'already-queued';
+export type PushSkipCode = 'not-pushed-kind' | 'damaged' | 'already-remote' | 'already-queued' | 'older-than-remote';
 
 export interface PushPlan {
   /** Ids to add to the queue, oldest first (as given). */
@@ -31,11 +31,18 @@ export function isPushedKind(kind: PushCandidate['kind'], push: PushSetting): bo
 /**
  * Which of `candidates` (oldest first) to queue for push. `explicit` is true for `ckptd push ID...`:
  * a named record of a kind the setting does not push is queued all the same (the user asked).
+ * Otherwise a record older than the newest one on the remote is not queued: it was pushed and then
+ * removed there (by `remote.keep` or `delete --remote`), and pushing it again would only have it
+ * removed again. (Ids sort by creation time.)
  */
 export function planPush(candidates: readonly PushCandidate[], remote: ReadonlySet<string>, queued: ReadonlySet<string>, push: PushSetting, explicit = false): PushPlan {
   const plan: PushPlan = { enqueue: [], skip: [] };
+  const newestRemote = [...remote].sort().pop() ?? null;
   for (const c of candidates) {
     if (remote.has(c.id)) plan.skip.push({ id: c.id, code: 'already-remote', text: 'already on the remote' });
+    else if (!explicit && newestRemote !== null && c.id < newestRemote) {
+      plan.skip.push({ id: c.id, code: 'older-than-remote', text: 'older than the newest record on the remote: removed there (remote.keep or delete --remote), so not pushed again; name it to push it' });
+    }
     else if (queued.has(c.id)) plan.skip.push({ id: c.id, code: 'already-queued', text: 'already queued for push' });
     else if (c.damaged) plan.skip.push({ id: c.id, code: 'damaged', text: 'failed verification: its bytes are not sent; run `ckptd verify` and take a new backup' });
     else if (!explicit && !isPushedKind(c.kind, push)) plan.skip.push({ id: c.id, code: 'not-pushed-kind', text: `remote.push is ${push}: ${c.kind} records are not pushed` });

@@ -22,6 +22,13 @@ describe('planPush', () => {
     });
   }
 
+  it('does not push again what is older than the newest remote record (removed there), unless named', () => {
+    const ids = [c('1', 'backup'), c('2', 'backup'), c('3', 'backup'), c('4', 'backup')];
+    expect(planPush(ids, new Set(['3']), new Set(), 'backups').enqueue).toEqual(['4']);
+    expect(planPush(ids, new Set(['3']), new Set(), 'backups').skip.filter((s) => s.code === 'older-than-remote').map((s) => s.id)).toEqual(['1', '2']);
+    expect(planPush(ids, new Set(['3']), new Set(), 'backups', true).enqueue).toEqual(['1', '2', '4']);
+  });
+
   it('says why each is skipped, by code', () => {
     const plan = planPush(all, new Set(['b']), new Set(['m']), 'backups');
     expect(Object.fromEntries(plan.skip.map((s) => [s.id, s.code]))).toEqual({ b: 'already-remote', m: 'already-queued', s: 'not-pushed-kind', d: 'damaged' });

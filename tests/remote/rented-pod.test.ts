@@ -27,7 +27,7 @@ afterEach(async () => {
 const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
 /** A pod: a run folder and a config pushing to `bucket`. */
-function pod(bucket: string): { dir: string; run: string; store: string; cfg: string } {
+function pod(bucket: string, remoteExtra = ''): { dir: string; run: string; store: string; cfg: string } {
   const t = tempDir('ckptd-pod-');
   cleanups.push(t.cleanup);
   const run = path.join(t.dir, 'run');
@@ -35,7 +35,7 @@ function pod(bucket: string): { dir: string; run: string; store: string; cfg: st
   const cfg = path.join(t.dir, 'ckptd.yaml');
   fs.writeFileSync(
     cfg,
-    `log: {format: json}\nremote:\n  url: s3://${bucket}/team\n  endpoint: ${server.endpoint}\n  force_path_style: true\n` +
+    `log: {format: json}\nremote:\n  url: s3://${bucket}/team\n  endpoint: ${server.endpoint}\n  force_path_style: true\n${remoteExtra}` +
       `runs:\n  - name: lora\n    path: ./run\n    settle: 200ms\n    progress: {file: state.json, step: step}\n    backup: {every: always, keep: 5}\n    retention: {min_free: 0}\n`,
   );
   return { dir: t.dir, run, store: path.join(t.dir, '.ckptd', 'lora'), cfg };
@@ -117,5 +117,26 @@ describe('remote snapshots on a rented pod', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/resuming from the newest verified backup on its remote/);
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ id, step: '300', weights: 'weights at 300' });
+  });
+
+  it('remote.keep rolls the remote after each push; manual snapshots and local backups stay', async () => {
+    const bucket = await server.newBucket();
+    const a = pod(bucket, '  keep: {keep: 2}\n');
+    const ids: string[] = [];
+    for (let step = 1; step <= 3; step++) {
+      write(a.run, step, `w${step}`);
+      ids.push((JSON.parse(await cli(a.cfg, 'backup-now', '--json')) as { id: string }).id);
+      await cli(a.cfg, 'push');
+    }
+    write(a.run, 4, 'w4');
+    const manual = (JSON.parse(await cli(a.cfg, 'snapshot', '--json')) as { id: string }).id;
+    // The backup remote.keep removed is not pushed again.
+    const pushed = JSON.parse(await cli(a.cfg, 'push', '--json')) as { remote_deleted: string[]; pushed: { id: string }[] };
+    expect(pushed.pushed.map((p) => p.id)).toEqual([manual]);
+    expect(pushed.remote_deleted).toEqual([]);
+    const remote = (JSON.parse(await cli(a.cfg, 'list', '--remote', '--json')) as { id: string }[]).map((r) => r.id);
+    expect(remote).toEqual([manual, ids[2], ids[1]]);
+    const local = (JSON.parse(await cli(a.cfg, 'list', '--json')) as { id: string }[]).map((r) => r.id);
+    expect(local).toEqual([manual, ids[2], ids[1], ids[0]]);
   });
 });

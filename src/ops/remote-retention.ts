@@ -1,0 +1,65 @@
+/**
+ * Remote retention (`remote.keep`, SPEC section 8): the same pure planner as local retention over
+ * the remote's snapshots, then manifests removed (each re-read first: never a manual, pre-restore
+ * or pinned one), then a garbage collection of the objects no manifest names anymore, sparing
+ * anything younger than the grace (another machine may be uploading it). `keep: null` keeps all.
+ */
+import type { RemoteKeep, RunConfig } from '../config/types.js';
+import { planRetention, reasonTexts, type RetentionRules } from '../policy/plan-retention.js';
+import type { RemoteStore } from '../store/remote/remote-store.js';
+import type { RecordMeta } from '../store/types.js';
+import { formatBytes } from '../util/format.js';
+import type { Logger } from '../util/logger.js';
+import { retentionItems } from './retention.js';
+
+/** Blobs no manifest names are collected only when older than this (another machine may be uploading them). */
+export const REMOTE_GC_GRACE_MS = 24 * 3600_000;
+
+/**
+ * `remote.keep` as the planner's rules. A count (`keep`) or any time-bucket rule turns rolling on
+ * (what no rule keeps goes); with no keep rule at all (only `max_size`), every snapshot stays until the cap.
+ */
+export function remoteRules(keep: RemoteKeep): RetentionRules {
+  const counts = keep.keepLast !== null || keep.keepBest !== null || keep.keepHourly > 0 || keep.keepDaily > 0 || keep.keepWeekly > 0;
+  return {
+    rolling: counts,
+    keep: keep.keepLast ?? 0,
+    keepBest: keep.keepBest,
+    keepHourly: keep.keepHourly,
+    keepDaily: keep.keepDaily,
+    keepWeekly: keep.keepWeekly,
+    size: { maxSizeBytes: keep.maxSizeBytes, freeBytesNeeded: 0, minAgeMs: keep.minAgeMs },
+  };
+}
+
+export interface RemoteRetentionResult {
+  deleted: string[];
+  collected: number;
+  collectedBytes: number;
+}
+
+/** Applies the run's `remote.keep` to `remote` now (nothing when it is null). */
+export async function applyRemoteRetention(run: RunConfig, remote: RemoteStore, now: number, logger: Logger): Promise<RemoteRetentionResult> {
+  const result: RemoteRetentionResult = { deleted: [], collected: 0, collectedBytes: 0 };
+  const keep = run.remote?.keep ?? null;
+  if (keep === null) return result;
+  const plan = planRetention(await retentionItems(remote), remoteRules(keep), now);
+  for (const w of plan.warnings) logger.warn(`remote retention: ${w}`, { event: 'retention-warning', remote: true });
+  for (const r of [...plan.remove].reverse()) {
+    const guard = (fresh: RecordMeta): string | null => (fresh.kind !== 'backup' ? `it is a ${fresh.kind} snapshot` : fresh.pinned ? 'it is pinned' : null);
+    try {
+      await remote.remove(r.id, { kind: 'snapshot', guard });
+      result.deleted.push(r.id);
+      logger.info(`remote backup ${r.id} deleted from ${remote.location}: ${reasonTexts(r.reasons).join('; ')}`, { event: 'delete', id: r.id, remote: true, reasons: reasonTexts(r.reasons) });
+    } catch (err) {
+      logger.warn(`remote backup ${r.id} kept: ${(err as Error).message}`, { event: 'delete-refused', id: r.id, remote: true });
+    }
+  }
+  if (result.deleted.length > 0) {
+    const gc = await remote.collectGarbage(REMOTE_GC_GRACE_MS, now);
+    result.collected = gc.removed.length;
+    result.collectedBytes = gc.removedBytes;
+    if (gc.removed.length > 0) logger.info(`remote: ${gc.removed.length} object(s) no manifest names removed (${formatBytes(gc.removedBytes)})`, { event: 'remote-gc' });
+  }
+  return result;
+}
