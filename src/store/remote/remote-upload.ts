@@ -37,6 +37,8 @@ export interface UploadedBlobs {
   sentBytes: number;
   /** Bytes of distinct blobs that were already stored. */
   presentBytes: number;
+  /** The sha256 of each blob that was already stored (not sent by this call). */
+  present: string[];
 }
 
 /**
@@ -75,6 +77,7 @@ export async function uploadBlobs(r: RemoteRun, fromStore: string, record: Recor
     linkedBytes: regular.reduce((n, f) => n + f.size, 0) - copiedBytes,
     sentBytes: outcomes.reduce((n, o) => n + o.sentBytes, 0),
     presentBytes: outcomes.filter((o) => o.outcome === 'present').reduce((n, o) => n + o.size, 0),
+    present: outcomes.filter((o) => o.outcome === 'present').map((o) => o.sha),
   };
 }
 
@@ -121,7 +124,16 @@ export async function putRecord(
   const meta = remoteManifest(r, record, blobs);
   assertLockHeld(opts.lockSignal);
   await r.objects.putJson(keyOfRecord(r, record), meta, opts.signal);
-  return { meta, sentBytes: blobs.sentBytes, presentBytes: blobs.presentBytes };
+  // A blob found already stored may have been unreferenced and old, and another machine's garbage
+  // collection may have removed it before this manifest named it: check, and send again what went.
+  const gone = await mapPool(blobs.present, UPLOAD_PARALLEL, async (sha) => ((await r.objects.hasBlob(sha, sizeOf(record, sha), opts.signal)) ? null : sha));
+  const resend = gone.filter((sha): sha is string => sha !== null);
+  let sentBytes = blobs.sentBytes;
+  if (resend.length > 0) {
+    const again = await uploadBlobs(r, fromStore, { ...record, files: record.files.filter((f) => resend.includes(f.sha256)) } as RecordMeta, opts);
+    sentBytes += again.sentBytes;
+  }
+  return { meta, sentBytes, presentBytes: blobs.presentBytes };
 }
 
 /** True when both lists name the same files with the same content, type, target and mode, in any order. */
@@ -132,4 +144,8 @@ export function sameFiles(a: readonly ManifestEntry[], b: readonly ManifestEntry
     const g = byPath.get(f.path);
     return g !== undefined && g.sha256 === f.sha256 && g.size === f.size && g.mode === f.mode && g.type === f.type && g.target === f.target;
   });
+}
+
+function sizeOf(record: RecordMeta, sha: string): number {
+  return record.files.find((f) => f.sha256 === sha)!.size;
 }

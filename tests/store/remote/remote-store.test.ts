@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openRemoteStore, listRemoteRuns, type RemoteStore } from '../../../src/store/remote/remote-store.js';
 import type { S3ObjectsOptions } from '../../../src/store/remote/s3-objects.js';
-import { lockKey } from '../../../src/store/remote/s3-target.js';
+import { blobKey, lockKey } from '../../../src/store/remote/s3-target.js';
 import type { UploadState } from '../../../src/store/remote/upload-state.js';
 import type { SnapshotMeta } from '../../../src/store/types.js';
 import { badBlobs, sha256 } from '../../helpers/s3-oracle.js';
@@ -74,6 +74,28 @@ describe('putRecord', () => {
     expect(await badBlobs(w.server, w.bucket, 'ckptd/')).toEqual([]);
     // Three blobs: the symlink has none.
     expect((await w.server.storedObjects(w.bucket)).filter((o) => o.key.startsWith('ckptd/blobs/'))).toHaveLength(3);
+  });
+
+  it('a blob found stored but collected by another machine before the manifest named it is sent again', async () => {
+    const w = world();
+    const { run, store } = await localRun({ 'model.bin': 'shared weights', 'opt.bin': 'optimizer v1' });
+    const first = await snap(run, store);
+    await remote(w).putRecord(store, first);
+    await remote(w).remove(first.id);
+    age(put(run, 'opt.bin', 'optimizer v2'));
+    const second = await snap(run, store, { previous: first });
+    const shared = second.files.find((f) => f.path === 'model.bin')!.sha256;
+    // Another machine's garbage collection runs between the HEAD that found the blob and this manifest.
+    const objects = w.open();
+    const racing = { ...objects, putJson: async (key: Parameters<typeof objects.putJson>[0], value: unknown, signal?: AbortSignal) => {
+      if ((await objects.listBlobs()).some((b) => b.sha === shared)) await objects.deleteKey(blobKey(objects.target, shared));
+      return objects.putJson(key, value, signal);
+    } };
+    const rs = openRemoteStore({ objects: racing, run: 'r', scratchDir: path.join(w.tmp, 'scratch-race') });
+    const r = await rs.putRecord(store, second);
+    expect(r.sentBytes).toBeGreaterThanOrEqual('shared weights'.length);
+    expect(await objects.hasBlob(shared, 'shared weights'.length)).toBe(true);
+    expect((await rs.verifyExists(await rs.resolve(second.id))).ok).toBe(true);
   });
 
   it('is idempotent: a record already there is left as is, its labels brought in line', async () => {
