@@ -1,0 +1,80 @@
+/**
+ * Issue 13: kill -9 the daemon in the middle of a push. The snapshot is not visible on the remote
+ * half-uploaded; the next daemon resumes from the parts already acknowledged (they are not sent
+ * again) and the pushed snapshot then verifies byte for byte.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
+import { startS3Server, TEST_ACCESS_KEY, TEST_SECRET_KEY, type S3TestServer } from '../helpers/s3-server.js';
+import { waitUntil } from '../helpers/wait.js';
+
+let server: S3TestServer;
+beforeAll(async () => {
+  server = await startS3Server();
+});
+afterAll(async () => {
+  await server.stop();
+});
+let cleanups: (() => void | Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+const MiB = 1 << 20;
+
+interface QueueFile {
+  items: { id: string; uploads: Record<string, { parts: unknown[] }> }[];
+}
+
+describe('kill -9 during a push', () => {
+  it('leaves no half-visible snapshot, and the next daemon resumes without resending acknowledged parts', async () => {
+    const bucket = await server.newBucket();
+    const t = tempDir('ckptd-killpush-');
+    cleanups.push(t.cleanup);
+    const run = path.join(t.dir, 'run');
+    fs.mkdirSync(run);
+    const store = path.join(t.dir, '.ckptd', 'r');
+    // 40 MiB: three 16 MiB-sized parts; a 10 MB/s cap makes the push last seconds, so the kill lands inside it.
+    fs.writeFileSync(path.join(run, 'model.bin'), crypto.randomBytes(40 * MiB));
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(path.join(run, 'model.bin'), old, old);
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    fs.writeFileSync(
+      cfg,
+      `log: {format: json}\nremote:\n  url: s3://${bucket}/k\n  endpoint: ${server.endpoint}\n  force_path_style: true\n  bandwidth: 10MB/s\n` +
+        'runs:\n  - name: r\n    path: ./run\n    settle: 200ms\n    backup: {every: always}\n    retention: {min_free: 0}\n',
+    );
+    const first = startDaemon(['daemon', '--config', cfg], ENV);
+    cleanups.push(() => first.stop());
+    const taken = await first.waitFor((l) => l.event === 'snapshot', 30_000, 'the backup');
+    const queueFile = path.join(store, 'push-queue.json');
+    const partsDone = (): number => {
+      const q = JSON.parse(fs.readFileSync(queueFile, 'utf8')) as QueueFile;
+      return q.items.flatMap((i) => Object.values(i.uploads)).reduce((n, u) => n + u.parts.length, 0);
+    };
+    await waitUntil(() => fs.existsSync(queueFile) && partsDone() >= 1, 'a part acknowledged', 30_000);
+    first.proc.kill('SIGKILL');
+    await new Promise((r) => first.proc.once('exit', r));
+    const acknowledged = partsDone();
+    expect(acknowledged).toBeGreaterThanOrEqual(1);
+
+    const listed = await runCli(['--config', cfg, 'list', '--remote', '--json'], { env: ENV });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([]);
+
+    const second = startDaemon(['daemon', '--config', cfg], ENV);
+    cleanups.push(() => second.stop());
+    const pushed = await second.waitFor((l) => l.event === 'push' && l.id === taken.id, 60_000, 'the resumed push');
+    // The acknowledged parts (16 MiB each) were not sent again.
+    expect(Number(pushed.sent_bytes)).toBeLessThanOrEqual(40 * MiB - acknowledged * 16 * MiB);
+    await second.stop();
+    const verify = await runCli(['--config', cfg, 'verify', '--remote', '--read-data', '--json'], { env: ENV });
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, checked: 1 });
+  });
+});
