@@ -1,7 +1,8 @@
 /**
  * Metrics in the Prometheus text format, written to a file for node_exporter's textfile collector
  * (`metrics.file`, e.g. /var/lib/node_exporter/textfile_collector/ckptd.prom). Counts come from
- * the daemon's structured log events (`snapshot`, `save`, `error`, `low-disk`, `delete`), so the
+ * the daemon's structured log events (`snapshot`, `save`, `error`, `low-disk`, `delete`, `push`,
+ * `push-failed`), so the
  * metrics say exactly what the log says. Nothing listens on a port.
  */
 import type { LogFields, Logger } from '../util/logger.js';
@@ -17,6 +18,11 @@ export interface RunCounters {
   bytesLinked: number;
   durationSeconds: number;
   lastSuccess: number | null;
+  /** Records pushed to the remote, pushes that failed (retried later), bytes sent. Omitted: 0. */
+  pushes?: number;
+  pushFailures?: number;
+  bytesPushed?: number;
+  lastPush?: number | null;
 }
 
 /** The metrics of every run, as the Prometheus text exposition format. Pure. */
@@ -47,6 +53,10 @@ export function renderMetrics(runs: ReadonlyMap<string, RunCounters>, startedAt:
     'When the last snapshot or save of the run succeeded (Unix time; 0 = never).',
     each((c) => (c.lastSuccess ?? 0) / 1000),
   );
+  family('ckptd_pushes_total', 'counter', 'Records pushed to the remote.', each((c) => c.pushes ?? 0));
+  family('ckptd_push_failures_total', 'counter', 'Pushes to the remote that failed (the record stays queued and is retried).', each((c) => c.pushFailures ?? 0));
+  family('ckptd_bytes_pushed_total', 'counter', 'Bytes sent to the remote (blobs already there are not sent).', each((c) => c.bytesPushed ?? 0));
+  family('ckptd_last_push_timestamp_seconds', 'gauge', 'When the last push to the remote succeeded (Unix time; 0 = never).', each((c) => (c.lastPush ?? 0) / 1000));
   return `${out.join('\n')}\n`;
 }
 
@@ -95,7 +105,15 @@ export class Metrics {
         c.failures++;
         break;
       case 'delete':
-        c.deletions++;
+        if (fields.remote !== true) c.deletions++;
+        break;
+      case 'push':
+        c.pushes = (c.pushes ?? 0) + 1;
+        c.bytesPushed = (c.bytesPushed ?? 0) + num('sent_bytes');
+        c.lastPush = this.now();
+        break;
+      case 'push-failed':
+        c.pushFailures = (c.pushFailures ?? 0) + 1;
         break;
       default:
         return;

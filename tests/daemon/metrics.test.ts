@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { observeEvents, renderMetrics, type RunCounters } from '../../src/daemon/metrics.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Metrics, observeEvents, renderMetrics, type RunCounters } from '../../src/daemon/metrics.js';
 import { isWatchLimitError } from '../../src/daemon/watcher.js';
 import type { LogFields, Logger } from '../../src/util/logger.js';
 
@@ -16,7 +19,31 @@ describe('renderMetrics', () => {
     expect(text).toContain('ckptd_last_success_timestamp_seconds{run="new_run"} 0\n');
     expect(text).toContain('ckptd_start_time_seconds 1699999000\n');
     // Every sample line is `name{labels} value` or `name value`.
+    expect(text).toContain('ckptd_pushes_total{run="lora"} 0\n');
     for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^ckptd_[a-z_]+(\{[^}]*\})? [0-9.]+$/);
+  });
+});
+
+describe('Metrics', () => {
+  it('counts pushes, bytes sent and failures from the push events; a remote delete is not a local deletion', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-metrics-'));
+    try {
+      const m = new Metrics(path.join(dir, 'm.prom'), () => 1_700_000_000_000, 0, (e) => { throw e; });
+      m.record('r', 'push', { sent_bytes: 100 });
+      m.record('r', 'push', { sent_bytes: 50 });
+      m.record('r', 'push-failed', {});
+      m.record('r', 'delete', { remote: true });
+      m.record('r', 'delete', {});
+      await m.flush();
+      const text = fs.readFileSync(path.join(dir, 'm.prom'), 'utf8');
+      expect(text).toContain('ckptd_pushes_total{run="r"} 2\n');
+      expect(text).toContain('ckptd_bytes_pushed_total{run="r"} 150\n');
+      expect(text).toContain('ckptd_push_failures_total{run="r"} 1\n');
+      expect(text).toContain('ckptd_deletions_total{run="r"} 1\n');
+      expect(text).toContain('ckptd_last_push_timestamp_seconds{run="r"} 1700000000\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
