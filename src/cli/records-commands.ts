@@ -29,7 +29,7 @@ export function addRecordCommands(program: Command, globals: (cmd: Command) => G
       }
       const records = await listRecords(run, opts.kind);
       if (opts.json) {
-        const onRemote = await remoteIds(run);
+        const onRemote = await remoteIds(run, (why) => process.stderr.write(`warning: the remote ${run.remote?.url ?? ''} could not be read (${why}); items carry no "remote" field\n`));
         printJson(onRemote === null ? records : records.map((r) => ({ ...r, remote: onRemote.has(r.id) })));
       } else {
         const usage = await storeUsage(run);

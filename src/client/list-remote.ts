@@ -27,15 +27,29 @@ export async function listRemoteRecords(run: RunConfig, allRuns: boolean): Promi
   }
 }
 
-/** The ids the run's remote holds, or null when the run has no remote or it cannot be read now. */
-export async function remoteIds(run: RunConfig): Promise<Set<string> | null> {
+/** How long a local `list` waits for the remote to say what it holds (a remote that is down must not hold up a local listing). */
+const REMOTE_IDS_WAIT_MS = 5_000;
+
+/**
+ * The ids the run's remote holds, or null when the run has no remote or it cannot be read within
+ * `REMOTE_IDS_WAIT_MS` (`onUnreachable` hears why).
+ */
+export async function remoteIds(run: RunConfig, onUnreachable: (why: string) => void = () => undefined): Promise<Set<string> | null> {
   if (run.remote === null) return null;
   const remote = await openRunRemote(run);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${REMOTE_IDS_WAIT_MS / 1000} s`)), REMOTE_IDS_WAIT_MS);
+  });
   try {
-    return new Set([...(await remote.listSnapshots()), ...(await remote.listSaves())].map((r) => r.id));
-  } catch {
+    const all = Promise.all([remote.listSnapshots(), remote.listSaves()]);
+    const [snapshots, saves] = await Promise.race([all, timeout]);
+    return new Set([...snapshots, ...saves].map((r) => r.id));
+  } catch (err) {
+    onUnreachable((err as Error).message);
     return null;
   } finally {
+    clearTimeout(timer);
     remote.objects.close();
   }
 }

@@ -107,8 +107,9 @@ export class RunSupervisor {
       sup.logger.info(`watching ${run.path} (store ${run.store}); backup ${formatEvery(run.backup.every)}, save ${formatEvery(run.save.every)}`, {
         event: 'start',
       });
-      sup.triggers.kick(0);
+      // The pusher first: a backup the first evaluation commits is queued for push at once.
       await sup.syncPusher();
+      sup.triggers.kick(0);
       return sup;
     } catch (err) {
       await lock.release().catch(() => undefined);

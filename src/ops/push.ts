@@ -57,25 +57,24 @@ export interface QueueResult {
  * Adds to the run's push queue every local record the run's `remote.push` sends and the remote
  * lacks (`ids` null), or the records `ids` name (ids or unique prefixes; queued whatever their kind).
  */
-export function queueForPush(run: RunConfig, remote: RemoteStore, ids: string[] | null, now: number): Promise<QueueResult> {
-  return serialized(run.store, () => queueNow(run, remote, ids, now));
-}
-
-async function queueNow(run: RunConfig, remote: RemoteStore, ids: string[] | null, now: number): Promise<QueueResult> {
+export async function queueForPush(run: RunConfig, remote: RemoteStore, ids: string[] | null, now: number): Promise<QueueResult> {
   const local = storeOf(run.store);
   const records: StoreRecord[] =
     ids === null ? [...(await local.listSnapshots()), ...(await local.listSaves())] : await Promise.all(ids.map((id) => local.resolve(id)));
   records.sort((a, b) => (a.id < b.id ? -1 : 1));
+  // Asked outside the queue's turn: a slow or unreachable remote must not hold up a new snapshot's enqueue.
   const onRemote = new Set([...(await remote.listSnapshots()), ...(await remote.listSaves())].map((r) => r.id));
-  const queue = await readPushQueue(run.store);
   const candidates: PushCandidate[] = records.map((r) => ({ id: r.id, kind: r.kind, damaged: r.damaged === true }));
-  const plan = planPush(candidates, onRemote, new Set(queue.items.map((i) => i.id)), run.remote?.push ?? 'none', ids !== null);
-  if (plan.enqueue.length > 0) {
-    const at = new Date(now).toISOString();
-    queue.items.push(...plan.enqueue.map((id): PushItem => ({ id, queued: at, failures: 0, next_try: null, error: null, uploads: {} })));
-    await writePushQueue(run.store, queue);
-  }
-  return { queued: plan.enqueue, skipped: plan.skip };
+  return serialized(run.store, async () => {
+    const queue = await readPushQueue(run.store);
+    const plan = planPush(candidates, onRemote, new Set(queue.items.map((i) => i.id)), run.remote?.push ?? 'none', ids !== null);
+    if (plan.enqueue.length > 0) {
+      const at = new Date(now).toISOString();
+      queue.items.push(...plan.enqueue.map((id): PushItem => ({ id, queued: at, failures: 0, next_try: null, error: null, uploads: {} })));
+      await writePushQueue(run.store, queue);
+    }
+    return { queued: plan.enqueue, skipped: plan.skip };
+  });
 }
 
 export interface PushContext {

@@ -1,0 +1,60 @@
+/**
+ * Issue 13: a remote that cannot be reached never stops local backups. The daemon keeps taking
+ * them on schedule; each is queued for push (so local retention keeps it), and `status` says what
+ * waits and why the push fails.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
+import { TEST_ACCESS_KEY, TEST_SECRET_KEY } from '../helpers/s3-server.js';
+
+let cleanups: (() => void | Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+
+/** A port on 127.0.0.1 where nothing listens (connections are refused). */
+async function deadPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+describe('a remote that cannot be reached', () => {
+  it('does not hold up local backups; they wait in the push queue, and status says so', async () => {
+    const t = tempDir('ckptd-offline-');
+    cleanups.push(t.cleanup);
+    const run = path.join(t.dir, 'run');
+    fs.mkdirSync(run);
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    fs.writeFileSync(
+      cfg,
+      `log: {format: json}\nremote:\n  url: s3://nowhere/x\n  endpoint: http://127.0.0.1:${await deadPort()}\n  force_path_style: true\n` +
+        'runs:\n  - name: r\n    path: ./run\n    settle: 200ms\n    progress: {file: state.json, step: step}\n    backup: {every: always, keep: 1}\n    retention: {min_free: 0}\n',
+    );
+    const write = (step: number): void => {
+      fs.writeFileSync(path.join(run, 'state.json'), JSON.stringify({ step }));
+      fs.writeFileSync(path.join(run, 'model.bin'), `weights ${step}`);
+    };
+    write(1);
+    const d = startDaemon(['daemon', '--config', cfg], ENV);
+    cleanups.push(() => d.stop());
+    const one = await d.waitFor((l) => l.event === 'snapshot', 30_000, 'the first backup');
+    write(2);
+    const two = await d.waitFor((l) => l.event === 'snapshot' && l.id !== one.id, 30_000, 'the second backup, while the remote is down');
+    const status = await runCli(['--config', cfg, 'status', '--json'], { env: ENV });
+    expect(status.code, status.stderr).toBe(0);
+    const remote = (JSON.parse(status.stdout) as { remote: { queued: number; last_pushed: unknown } }[])[0]!.remote;
+    expect(remote).toMatchObject({ queued: 2, last_pushed: null });
+    // keep: 1, yet the first backup stays: it has not reached the remote.
+    const list = JSON.parse((await runCli(['--config', cfg, 'list', '--json'], { env: ENV, timeoutMs: 120_000 })).stdout) as { id: string }[];
+    expect(list.map((r) => r.id).sort()).toEqual([one.id, two.id].sort());
+  });
+});
