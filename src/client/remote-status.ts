@@ -34,6 +34,23 @@ export async function remoteStatus(run: RunConfig, records: { id: string; bytes:
     bytes_pending: q.items.reduce((n, i) => n + (bytes.get(i.id) ?? 0), 0),
     uploading: busy?.id ?? null,
     last_pushed: q.last_pushed ? { id: q.last_pushed.id, at: new Date(q.last_pushed.at).toISOString() } : null,
-    error: last ? { id: last.id, message: last.error!, next_try: last.next_try === null ? null : new Date(last.next_try).toISOString() } : null,
+    error: last ? { id: last.id, message: withoutCredentials(last.error!), next_try: last.next_try === null ? null : new Date(last.next_try).toISOString() } : null,
   };
+}
+
+/** The environment variables of the AWS SDK's default chain that hold a secret or a key id. */
+const CREDENTIAL_VARS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+
+/**
+ * `text` with the value of every credential in the environment replaced by `[credential]`: a
+ * remote's error goes to people (a page, a terminal) and must never carry one, whatever the SDK
+ * or the server put in its message.
+ */
+export function withoutCredentials(text: string): string {
+  let out = text;
+  for (const name of CREDENTIAL_VARS) {
+    const value = process.env[name];
+    if (value !== undefined && value.length >= 4) out = out.split(value).join('[credential]');
+  }
+  return out;
 }
