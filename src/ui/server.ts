@@ -23,6 +23,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { withoutCredentials } from '../client/remote-status.js';
 import { watchConfigFile } from '../config/watch-config-file.js';
 import { pushQueueSignature } from '../store/push-queue-file.js';
 import { CkptdError } from '../util/errors.js';
@@ -220,7 +221,8 @@ function sendAsset(res: ServerResponse, asset: Asset, token: string | null, head
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = Buffer.from(JSON.stringify(value));
+  // Every answer, a remote's error messages included, reaches the page without a credential in it.
+  const body = Buffer.from(withoutCredentials(JSON.stringify(value)));
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
   res.end(body);
 }
