@@ -10,7 +10,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { placeRecords } from '../../src/client/list-remote.js';
+import type { ListedRecord } from '../../src/client/list.js';
+import { withoutCredentials } from '../../src/client/remote-status.js';
 import { loadConfigFile } from '../../src/config/load.js';
+import type { RecordMeta } from '../../src/store/types.js';
 import { startUiServer, type UiServer } from '../../src/ui/server.js';
 import { cookieName } from '../../src/ui/access.js';
 import { tempDir } from '../helpers/daemon-process.js';
@@ -258,10 +262,45 @@ describe('the panel with a remote', () => {
     expect(r.remote).toMatchObject({ reachable: false, notice: 'remote unreachable: no answer within 0.3 s' });
     // The remote got the request the panel gave up on.
     expect(sockets.length).toBeGreaterThan(0);
-    // A restore preview of an id the remote would have to resolve says so, instead of hanging.
+    // An id the remote would have to resolve (here for a pull) says the remote is unreachable, instead of hanging.
     const res = await m.panel.post(`${R}/records/20990101-0000/pull`);
     expect(res.status).toBe(500);
     expect(JSON.stringify(res.body)).toMatch(/remote is unreachable: no answer within 0\.3 s/);
+  });
+});
+
+describe('where records live, and what reaches the page', () => {
+  const rec = (id: string, created: string): RecordMeta => ({ id, created, files: [{ path: 'a' }] }) as unknown as RecordMeta;
+  const listed = (id: string, created: string): ListedRecord => ({ id, created, own_bytes: 5 }) as unknown as ListedRecord;
+
+  it('placeRecords: local only, both, remote only (own_bytes 0, no manifest), newest first', () => {
+    const local = [listed('b', '2026-01-02T00:00:00Z'), listed('a', '2026-01-01T00:00:00Z')];
+    const remote = [rec('c', '2026-01-03T00:00:00Z'), rec('a', '2026-01-01T00:00:00Z')];
+    expect(placeRecords(local, remote).map((r) => [r.id, r.location, r.own_bytes, 'files' in r])).toEqual([
+      ['c', 'remote', 0, false],
+      ['b', 'local', 5, false],
+      ['a', 'both', 5, false],
+    ]);
+  });
+
+  it('placeRecords with the remote unread: every local record is local, none added', () => {
+    expect(placeRecords([listed('a', '2026-01-01T00:00:00Z')], null).map((r) => r.location)).toEqual(['local']);
+  });
+
+  it('withoutCredentials drops the values of the AWS credential variables from a message', () => {
+    const saved = { ...process.env };
+    try {
+      process.env.AWS_ACCESS_KEY_ID = 'AKIAEXAMPLEKEYID';
+      process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+      process.env.AWS_SESSION_TOKEN = 'session-token-value';
+      const text = withoutCredentials('denied for AKIAEXAMPLEKEYID signing with wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY (session-token-value)');
+      expect(text).toBe('denied for [credential] signing with [credential] ([credential])');
+    } finally {
+      for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
   });
 });
 
