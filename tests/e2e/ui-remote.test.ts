@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/chromium.js';
-import { runCli, tempDir } from '../helpers/daemon-process.js';
+import { runCli } from '../helpers/daemon-process.js';
+import { loraPod, s3Remote, trainLora, type LoraPod } from '../helpers/lora-pod.js';
 import { startS3Server, TEST_ACCESS_KEY, TEST_SECRET_KEY, type S3TestServer } from '../helpers/s3-server.js';
 import { startUi, type UiProcess } from '../helpers/ui-process.js';
 
@@ -31,32 +32,13 @@ const cleanups: (() => unknown)[] = [];
 let ui: UiProcess;
 let browser: Browser;
 let page: Page;
-let podB: { run: string; store: string; cfg: string };
+let podB: LoraPod;
 let pushedFromA: string;
 let localOnB: string;
 
-/** A machine: a run folder with a config whose run `lora` pushes to `bucket`. */
-function pod(bucket: string): { run: string; store: string; cfg: string } {
-  const t = tempDir('ckptd-ui-remote-');
-  cleanups.push(t.cleanup);
-  const run = path.join(t.dir, 'run');
-  fs.mkdirSync(run);
-  const cfg = path.join(t.dir, 'ckptd.yaml');
-  fs.writeFileSync(
-    cfg,
-    `remote:\n  url: s3://${bucket}/team\n  endpoint: ${s3.endpoint}\n  force_path_style: true\n` +
-      'runs:\n  - name: lora\n    path: ./run\n    settle: 200ms\n    progress: {file: state.json, step: step}\n    backup: {every: never}\n    retention: {min_free: 0}\n',
-  );
-  return { run, store: path.join(t.dir, '.ckptd', 'lora'), cfg };
-}
-
-/** Writes the run at `step`, aged so it counts as settled at once. */
-function train(run: string, step: number): void {
-  fs.writeFileSync(path.join(run, 'model.safetensors'), `weights at ${step}`);
-  fs.writeFileSync(path.join(run, 'encoder.bin'), Buffer.alloc(1 << 20, step % 256));
-  fs.writeFileSync(path.join(run, 'state.json'), JSON.stringify({ step }));
-  const past = new Date(Date.now() - 60_000 + step);
-  for (const f of ['model.safetensors', 'encoder.bin', 'state.json']) fs.utimesSync(path.join(run, f), past, past);
+/** A machine whose run `lora` pushes to `bucket`. */
+function pod(bucket: string): LoraPod {
+  return loraPod({ prefix: 'ckptd-ui-remote-', top: s3Remote(bucket, s3.endpoint), backup: '{every: never}' }, cleanups);
 }
 
 async function cli(cfg: string, ...args: string[]): Promise<string> {
@@ -74,12 +56,12 @@ beforeAll(async () => {
   const bucket = await s3.newBucket();
   // A rented pod took a snapshot and pushed it; then it was deleted.
   const a = pod(bucket);
-  train(a.run, 100);
+  trainLora(a.run, 100);
   pushedFromA = (JSON.parse(await cli(a.cfg, 'snapshot', '--name', 'from the old pod', '--json')) as { id: string }).id;
   await cli(a.cfg, 'push');
   // The new machine has a snapshot of its own, not pushed yet.
   podB = pod(bucket);
-  train(podB.run, 7);
+  trainLora(podB.run, 7);
   localOnB = (JSON.parse(await cli(podB.cfg, 'snapshot', '--name', 'this machine', '--json')) as { id: string }).id;
   ui = await startUi(podB.cfg, ENV);
   browser = await launchChromium();

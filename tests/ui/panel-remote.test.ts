@@ -17,7 +17,7 @@ import { loadConfigFile } from '../../src/config/load.js';
 import type { RecordMeta } from '../../src/store/types.js';
 import { startUiServer, type UiServer } from '../../src/ui/server.js';
 import { cookieName } from '../../src/ui/access.js';
-import { tempDir } from '../helpers/daemon-process.js';
+import { loraPod, s3Remote, trainLora } from '../helpers/lora-pod.js';
 import { startS3Server, TEST_SECRET_KEY, type S3TestServer } from '../helpers/s3-server.js';
 
 interface Rec {
@@ -54,21 +54,12 @@ afterEach(async () => {
 
 /** A machine: a run folder, a config whose run `lora` pushes to `remote` (a YAML block or none), and its panel. */
 async function machine(remote: string | null, remoteTimeoutMs?: number): Promise<{ run: string; store: string; panel: Panel }> {
-  const t = tempDir('ckptd-rpanel-');
-  cleanups.push(t.cleanup);
-  const run = path.join(t.dir, 'run');
-  fs.mkdirSync(run);
-  const cfg = path.join(t.dir, 'ckptd.yaml');
-  fs.writeFileSync(
-    cfg,
-    `${remote ?? ''}runs:\n  - name: lora\n    path: ./run\n    settle: 200ms\n    progress: {file: state.json, step: step}\n    backup: {every: never}\n    retention: {min_free: 0}\n`,
-  );
+  const { run, store, cfg } = loraPod({ prefix: 'ckptd-rpanel-', top: remote ?? '', backup: '{every: never}' }, cleanups);
   const server = await startUiServer({ config: loadConfigFile(cfg), port: 0, ...(remoteTimeoutMs === undefined ? {} : { remoteTimeoutMs }) });
   cleanups.push(() => server.close());
-  return { run, store: path.join(t.dir, '.ckptd', 'lora'), panel: await connect(server) };
+  return { run, store, panel: await connect(server) };
 }
 
-const s3Remote = (bucket: string): string => `remote:\n  url: s3://${bucket}/team\n  endpoint: ${s3.endpoint}\n  force_path_style: true\n`;
 
 interface Panel {
   get<T>(p: string): Promise<T>;
@@ -139,15 +130,6 @@ async function connect(server: UiServer): Promise<Panel> {
   };
 }
 
-function write(run: string, step: number, weights: string): void {
-  fs.writeFileSync(path.join(run, 'model.safetensors'), weights);
-  fs.writeFileSync(path.join(run, 'encoder.bin'), Buffer.alloc(1 << 20, step % 256));
-  fs.writeFileSync(path.join(run, 'state.json'), JSON.stringify({ step }));
-  // Written a while ago, as a trainer between checkpoints: the state counts as settled at once.
-  const past = new Date(Date.now() - 60_000 + step);
-  for (const f of ['model.safetensors', 'encoder.bin', 'state.json']) fs.utimesSync(path.join(run, f), past, past);
-}
-
 const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const R = '/api/runs/lora';
 
@@ -160,10 +142,10 @@ async function snapshot(m: { panel: Panel }): Promise<string> {
 describe('the panel with a remote', () => {
   it('shows where each record lives, pushes one, and another machine pulls and restores it from the remote', async () => {
     const bucket = await s3.newBucket();
-    const a = await machine(s3Remote(bucket));
-    write(a.run, 100, 'weights at 100');
+    const a = await machine(s3Remote(bucket, s3.endpoint));
+    trainLora(a.run, 100);
     const first = await snapshot(a);
-    write(a.run, 200, 'weights at 200');
+    trainLora(a.run, 200);
     const second = await snapshot(a);
 
     const before = await a.panel.get<Records>(`${R}/records`);
@@ -186,8 +168,8 @@ describe('the panel with a remote', () => {
     expect(after.remote?.push).toMatchObject({ queued: 0, last_pushed: { id: first } });
 
     // Another machine, the same config: the pushed snapshot is there, remote only.
-    const b = await machine(s3Remote(bucket));
-    write(b.run, 7, 'weights of another try');
+    const b = await machine(s3Remote(bucket, s3.endpoint));
+    trainLora(b.run, 7, 'weights of another try');
     const listed = await b.panel.get<Records>(`${R}/records`);
     expect(listed.records.map((r) => [r.id, r.location, r.step, r.own_bytes])).toEqual([[first, 'remote', 100, 0]]);
     // Nothing to push from here: it is not in this local store.
@@ -225,7 +207,7 @@ describe('the panel with a remote', () => {
 
   it('without a remote, records carry no location and the reply no remote', async () => {
     const m = await machine(null);
-    write(m.run, 1, 'w');
+    trainLora(m.run, 1, 'w');
     const id = await snapshot(m);
     const r = await m.panel.get<Records>(`${R}/records`);
     expect(r.remote).toBeNull();
@@ -237,7 +219,7 @@ describe('the panel with a remote', () => {
   it('a remote that refuses connections: the local list and a notice saying why', async () => {
     const closed = await freePort();
     const m = await machine(`remote:\n  url: s3://nowhere/team\n  endpoint: http://127.0.0.1:${closed}\n  force_path_style: true\n`);
-    write(m.run, 1, 'w');
+    trainLora(m.run, 1, 'w');
     const id = await snapshot(m);
     const r = await m.panel.get<Records>(`${R}/records`);
     expect(r.records.map((x) => [x.id, x.location])).toEqual([[id, 'local']]);
@@ -255,7 +237,7 @@ describe('the panel with a remote', () => {
     });
     const port = (silent.address() as net.AddressInfo).port;
     const m = await machine(`remote:\n  url: s3://silent/team\n  endpoint: http://127.0.0.1:${port}\n  force_path_style: true\n`, 300);
-    write(m.run, 1, 'w');
+    trainLora(m.run, 1, 'w');
     const id = await snapshot(m);
     const r = await m.panel.get<Records>(`${R}/records`);
     expect(r.records.map((x) => [x.id, x.location])).toEqual([[id, 'local']]);
