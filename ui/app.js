@@ -7,6 +7,7 @@
 import * as actions from './lib/actions.js';
 import { get, listen, runPath } from './lib/api.js';
 import { renderCards, updateTimes } from './lib/cards.js';
+import { remotePill } from './lib/remote.js';
 import { metricNames, renderChart, xFieldOf } from './lib/chart.js';
 import { byId, h } from './lib/dom.js';
 import { renderStorage } from './lib/storage.js';
@@ -32,6 +33,8 @@ const el = {
   runSelect: /** @type {HTMLSelectElement} */ (byId('run-select')),
   runPath: byId('run-path'),
   daemon: byId('daemon-pill'),
+  remote: byId('remote-pill'),
+  remoteNotice: byId('remote-notice'),
   live: byId('live-pill'),
   busy: byId('busy-pill'),
   create: byId('create-btn'),
@@ -131,6 +134,16 @@ function render() {
   el.daemon.title = d.daemon
     ? 'A ckptd daemon holds this store: changes from this page go through it.'
     : 'No daemon holds this store: nothing is backed up by policy now; changes from this page run here under the store lock.';
+  // The run's remote: the push status beside the daemon's, and why the remote's records are missing.
+  el.remote.hidden = d.remote === null;
+  if (d.remote !== null) {
+    const pill = remotePill(d.remote, Date.now());
+    el.remote.textContent = pill.text;
+    el.remote.className = `pill ${pill.tone}`;
+    el.remote.title = pill.title;
+  }
+  el.remoteNotice.hidden = !d.remote?.notice;
+  el.remoteNotice.textContent = d.remote?.notice ?? '';
   const snapshots = records.filter((/** @type {any} */ r) => r.kind !== 'save').length;
   el.count.textContent = `${snapshots} snapshot(s), ${records.length - snapshots} save(s)`;
   el.empty.hidden = records.length > 0;
@@ -138,7 +151,10 @@ function render() {
   renderCards(el.cards, records, {
     now: Date.now(),
     selectedId: state.selectedId,
+    remoteReachable: d.remote?.reachable === true,
     actions: {
+      pull: (r) => void actions.transfer(panel, r, 'pull'),
+      push: (r) => void actions.transfer(panel, r, 'push'),
       restore: (r) => void actions.restore(panel, r),
       remove: (r) => void actions.remove(panel, r),
       togglePin: (r) => void actions.togglePin(panel, r),
@@ -163,7 +179,7 @@ function render() {
 function renderBusy() {
   const ops = [...state.busy.values()];
   el.busy.hidden = ops.length === 0;
-  const words = { restore: 'restoring…', snapshot: 'taking a snapshot…', delete: 'deleting…', label: 'saving labels…' };
+  const words = { restore: 'restoring…', snapshot: 'taking a snapshot…', delete: 'deleting…', label: 'saving labels…', pull: 'pulling…', push: 'pushing…' };
   el.busy.textContent = ops.map((o) => /** @type {Record<string, string>} */ (words)[o.op] ?? `${o.op}…`).join(', ');
 }
 

@@ -11,11 +11,11 @@ import { NO_PROGRESS, type Progress } from '../policy/types.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { leftOutOf } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
-import { readPushQueue } from '../store/push-queue-file.js';
 import { readBlocking } from '../store/blocking-file.js';
 import { readRunState } from '../store/state-file.js';
 import { formatBytes, formatProgress } from '../util/format.js';
 import { relativeTime, storeUsage } from '../client/list.js';
+import { remoteStatus, type RemoteStatus } from '../client/remote-status.js';
 
 export interface RunStatus {
   run: string;
@@ -34,38 +34,6 @@ export interface RunStatus {
   /** The push to the run's remote (SPEC section 8), or null when the run has no remote. */
   remote: RemoteStatus | null;
   warnings: string[];
-}
-
-/** What waits to go up to the remote, from the push queue the daemon keeps beside the store. */
-export interface RemoteStatus {
-  url: string;
-  push: string;
-  queued: number;
-  /** Bytes of the queued records (what is left to send, at most). */
-  bytes_pending: number;
-  /** The record being sent (the first queued one with an upload under way, else the first due). */
-  uploading: string | null;
-  last_pushed: { id: string; at: string } | null;
-  /** The newest push failure still queued, with when it is tried again. */
-  error: { id: string; message: string; next_try: string | null } | null;
-}
-
-async function remoteStatus(run: RunConfig, records: { id: string; bytes: number }[]): Promise<RemoteStatus | null> {
-  if (run.remote === null) return null;
-  const q = await readPushQueue(run.store);
-  const bytes = new Map(records.map((r) => [r.id, r.bytes]));
-  const failing = q.items.filter((i) => i.error !== null);
-  const last = failing[failing.length - 1];
-  const busy = q.items.find((i) => Object.keys(i.uploads).length > 0) ?? q.items.find((i) => i.next_try === null);
-  return {
-    url: run.remote.url,
-    push: run.remote.push,
-    queued: q.items.length,
-    bytes_pending: q.items.reduce((n, i) => n + (bytes.get(i.id) ?? 0), 0),
-    uploading: busy?.id ?? null,
-    last_pushed: q.last_pushed ? { id: q.last_pushed.id, at: new Date(q.last_pushed.at).toISOString() } : null,
-    error: last ? { id: last.id, message: last.error!, next_try: last.next_try === null ? null : new Date(last.next_try).toISOString() } : null,
-  };
 }
 
 /** Gathers the status of one run at `now`. */

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import type { RemoteStore } from '../store/remote/remote-store.js';
+import type { S3ObjectsOptions } from '../store/remote/s3-objects.js';
 import { UsageError } from '../util/errors.js';
 
 /** Where a remote store stages locally: beside the run's local store (swept with it). */
@@ -12,8 +13,11 @@ export function remoteScratchDir(run: RunConfig): string {
   return path.join(run.store, '.remote-staging');
 }
 
-/** The remote store of `run`; throws a `UsageError` naming the fix when the run has none. */
-export async function openRunRemote(run: RunConfig): Promise<RemoteStore> {
+/**
+ * The remote store of `run`; throws a `UsageError` naming the fix when the run has none. `options`
+ * tune its object layer (fewer retries and shorter timeouts for a page that must answer soon).
+ */
+export async function openRunRemote(run: RunConfig, options: S3ObjectsOptions = {}): Promise<RemoteStore> {
   const remote = run.remote;
   if (remote === null) {
     throw new UsageError(`run ${run.name} has no remote: add a remote: section (url: s3://BUCKET/PREFIX) to the config, top level or in the run; see config.example.yaml`);
@@ -26,5 +30,5 @@ export async function openRunRemote(run: RunConfig): Promise<RemoteStore> {
     import('../store/remote/remote-store.js'),
   ]);
   const target = parseS3Target({ url: remote.url, endpoint: remote.endpoint, region: remote.region, forcePathStyle: remote.forcePathStyle, bandwidth: remote.bandwidthBytesPerSec });
-  return openRemoteStore({ objects: openS3Objects(target), run: run.name, scratchDir: remoteScratchDir(run) });
+  return openRemoteStore({ objects: openS3Objects(target, options), run: run.name, scratchDir: remoteScratchDir(run) });
 }

@@ -48,6 +48,16 @@ export async function readPushQueue(store: string): Promise<PushQueue> {
   return { items, last_pushed: lastPushed };
 }
 
+/**
+ * What a person sees of the queue of `store`, as a string that changes when that does: the records
+ * queued, failing, being sent, and the last pushed (not each part sent, which changes too often).
+ */
+export async function pushQueueSignature(store: string): Promise<string> {
+  const q = await readPushQueue(store);
+  const items = q.items.map((i) => `${i.id}:${i.failures}:${i.next_try ?? ''}:${Object.keys(i.uploads).length > 0 ? 'sending' : ''}`);
+  return [...items, `last:${q.last_pushed?.id ?? ''}:${q.last_pushed?.at ?? ''}`].join('\n');
+}
+
 /** Replaces the queue of `store`, atomically and durably. */
 export async function writePushQueue(store: string, queue: PushQueue): Promise<void> {
   await writeFileAtomic(pushQueueFile(store), `${JSON.stringify(queue, null, 1)}\n`);

@@ -4,6 +4,7 @@
  * finished or failed). A comment line every 15 s keeps idle connections (and proxies) from timing out.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { withoutCredentials } from '../client/remote-status.js';
 
 export type PanelEvent =
   | { type: 'records'; run: string }
@@ -11,7 +12,7 @@ export type PanelEvent =
   | {
       type: 'op';
       run: string;
-      /** Which operation: `snapshot`, `restore`, `delete`, `label`. */
+      /** Which operation: `snapshot`, `restore`, `delete`, `label`, `pull`, `push`. */
       op: string;
       /** The record it is about (null for a snapshot not taken yet). */
       id: string | null;
@@ -51,7 +52,8 @@ export class EventHub {
   /** Sends `event` to every open page. */
   send(event: PanelEvent): void {
     const { type, ...data } = event;
-    const frame = `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+    // A remote's error message goes to the page: never with a credential in it.
+    const frame = `event: ${type}\ndata: ${withoutCredentials(JSON.stringify(data))}\n\n`;
     for (const c of this.clients) c.write(frame);
   }
 

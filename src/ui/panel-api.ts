@@ -8,6 +8,8 @@
  */
 import type { Config, RunConfig } from '../config/types.js';
 import { listRecords, storeUsage, type ListedRecord } from '../client/list.js';
+import { placeRecords, readRemoteWithin, type PlacedRecord } from '../client/list-remote.js';
+import { remoteStatus, type RemoteStatus } from '../client/remote-status.js';
 import { runStoreOp } from '../client/store-op.js';
 import { daemonHolds } from '../client/one-shot.js';
 import { checkLabel, takeManualSnapshot } from '../client/snapshot.js';
@@ -16,6 +18,7 @@ import { isDamaged, planDelete } from '../ops/delete.js';
 import { previewRestore } from '../ops/restore.js';
 import type { StoreOp } from '../ops/types.js';
 import { storeOf } from '../store/local-store.js';
+import { resolveAmong } from '../store/record-shape.js';
 import type { RecordMeta } from '../store/types.js';
 import { CkptdError, SafetyError, UsageError } from '../util/errors.js';
 import type { EventHub } from './event-stream.js';
@@ -31,11 +34,27 @@ export interface RecordsReply {
   /** True when a daemon holds the store (changes then go through it). */
   daemon: boolean;
   usage: { records: number; disk_bytes: number; apparent_bytes: number };
-  records: ListedRecord[];
+  /** Newest first; each carries `location` (local, remote or both) when the run has a remote. */
+  records: (ListedRecord | PlacedRecord)[];
+  /** The run's remote (SPEC section 8), or null when it has none. */
+  remote: RemoteReply | null;
+}
+
+/** The run's remote as the panel shows it: never an endpoint's secret or a credential. */
+export interface RemoteReply {
+  url: string;
+  /** False when its records could not be read in time: the list then shows the local ones only. */
+  reachable: boolean;
+  /** `remote unreachable: <reason>`, or null. */
+  notice: string | null;
+  /** The push queue: queued, being sent, last pushed, the newest error. */
+  push: RemoteStatus;
 }
 
 export interface RestorePreview {
   record: Omit<RecordMeta, 'files'> & { file_count: number };
+  /** Where the files come from: the local store, or the run's remote (a snapshot only there). */
+  from: 'local' | 'remote';
   target: string;
   write: { path: string; size: number }[];
   write_bytes: number;
@@ -58,15 +77,30 @@ export interface LabelRequest {
   pinned?: unknown;
 }
 
+export interface PanelApiOptions {
+  /** How long reading a run's remote may take before the panel answers without it (default 5 s). */
+  remoteTimeoutMs?: number;
+}
+
+/** A record and where the panel reads it from. */
+interface Found {
+  meta: RecordMeta;
+  from: 'local' | 'remote';
+}
+
 export class PanelApi {
   private readonly queues = new Map<string, Promise<unknown>>();
   private inFlight = 0;
+  private readonly remoteTimeoutMs: number;
 
   constructor(
     private config: Config,
     private readonly hub: EventHub,
     private readonly preferredRun: string | null = null,
-  ) {}
+    opts: PanelApiOptions = {},
+  ) {
+    this.remoteTimeoutMs = opts.remoteTimeoutMs ?? 5000;
+  }
 
   /** From now on, answers from `next` (the config file was edited); operations under way keep their run. */
   setConfig(next: Config): void {
@@ -87,22 +121,41 @@ export class PanelApi {
     return run;
   }
 
-  /** Every snapshot and save of the run (newest first, with `own_bytes`), the store's usage and whether a daemon runs. */
+  /**
+   * Every snapshot and save of the run (newest first, with `own_bytes`), the store's usage and whether
+   * a daemon runs. With a remote: each record's `location`, the remote-only records too, and the push
+   * status; a remote that does not answer within `remoteTimeoutMs` leaves the local list and a notice.
+   */
   async records(name: string): Promise<RecordsReply> {
     const run = this.run(name);
-    const [records, usage, daemon] = await Promise.all([listRecords(run, undefined), storeUsage(run), daemonHolds(run)]);
-    return {
+    const [local, usage, daemon, reading] = await Promise.all([
+      listRecords(run, undefined),
+      storeUsage(run),
+      daemonHolds(run),
+      run.remote === null ? null : readRemoteWithin(run, this.remoteTimeoutMs),
+    ]);
+    const reply = {
       run: { name: run.name, path: run.path, store: run.store },
       daemon,
       usage: { records: usage.records, disk_bytes: usage.diskBytes, apparent_bytes: usage.apparentBytes },
-      records,
+    };
+    if (run.remote === null || reading === null) return { ...reply, records: local, remote: null };
+    return {
+      ...reply,
+      records: placeRecords(local, reading.ok ? reading.records : null),
+      remote: {
+        url: run.remote.url,
+        reachable: reading.ok,
+        notice: reading.ok ? null : `remote unreachable: ${reading.reason}`,
+        push: (await remoteStatus(run, local))!,
+      },
     };
   }
 
-  /** What restoring `id` would write and remove in the run, for the confirmation dialog. */
+  /** What restoring `id` (local, else from the remote) would write and remove in the run, for the confirmation dialog. */
   async restorePreview(name: string, id: string): Promise<RestorePreview> {
     const run = this.run(name);
-    const meta = await this.resolve(run, id);
+    const { meta, from } = await this.find(run, id);
     if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
     const plan = await previewRestore(run, meta).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return { write: meta.files, confirm: [], remove: [] };
@@ -110,6 +163,7 @@ export class PanelApi {
     });
     return {
       record: summary(meta),
+      from,
       target: run.path,
       write: plan.write.map((f) => ({ path: f.path, size: f.size })),
       write_bytes: plan.write.reduce((n, f) => n + f.size, 0),
@@ -148,15 +202,33 @@ export class PanelApi {
   /**
    * Restores snapshot `id` into the run, after a pre-restore snapshot; refused (SafetyError) while the
    * trainer writes, or when `verify` marked the snapshot damaged (the CLI needs --force for both).
+   * A snapshot only on the run's remote is restored from there (`ckptd restore ID --remote`).
    */
   async restore(name: string, id: string): Promise<Record<string, unknown>> {
     const run = this.run(name);
-    const meta = await this.resolve(run, id);
+    const { meta, from } = await this.find(run, id);
     if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
     if (isDamaged(meta)) {
       throw new SafetyError(`snapshot ${meta.id} is marked damaged by verify; restore it from the command line with --force only if you know what you need from it`);
     }
-    return this.runOp(run, { kind: 'restore', id: meta.id, force: false, to: null });
+    return this.runOp(run, { kind: 'restore', id: meta.id, force: false, to: null, ...(from === 'remote' ? { remote: true } : {}) });
+  }
+
+  /** Copies snapshot `id`, only on the run's remote, into the local store (`ckptd pull ID`), verified. */
+  async pull(name: string, id: string): Promise<Record<string, unknown>> {
+    const run = this.run(name);
+    const { meta, from } = await this.find(run, id);
+    if (from === 'local') throw new UsageError(`${meta.id} is in the local store already`);
+    if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save; pull copies snapshots (restore a save's file with \`ckptd restore ${meta.id} --remote --to DIR\`)`);
+    return this.runOp(run, { kind: 'pull', id: meta.id });
+  }
+
+  /** Sends local record `id` to the run's remote now (`ckptd push ID`); one already there is left as it is. */
+  async push(name: string, id: string): Promise<Record<string, unknown>> {
+    const run = this.run(name);
+    if (run.remote === null) throw new UsageError(`run ${run.name} has no remote: add a remote: section (url: s3://BUCKET/PREFIX) to the config`);
+    const meta = await this.resolve(run, id);
+    return this.runOp(run, { kind: 'push', ids: [meta.id] });
   }
 
   /** Deletes one snapshot or save (never the last good snapshot: that needs the CLI's --force). */
@@ -188,6 +260,24 @@ export class PanelApi {
       return await storeOf(run.store).resolve(id);
     } catch (err) {
       throw new NotFound((err as Error).message);
+    }
+  }
+
+  /** Record `id` of the local store, else of the run's remote (read within `remoteTimeoutMs`). */
+  private async find(run: RunConfig, id: string): Promise<Found> {
+    let localMiss: unknown;
+    try {
+      return { meta: await storeOf(run.store).resolve(id), from: 'local' };
+    } catch (err) {
+      if (run.remote === null) throw new NotFound((err as Error).message);
+      localMiss = err;
+    }
+    const reading = await readRemoteWithin(run, this.remoteTimeoutMs);
+    if (!reading.ok) throw new CkptdError(`${(localMiss as Error).message}, and the remote is unreachable: ${reading.reason}`);
+    try {
+      return { meta: resolveAmong(reading.records, id, run.remote.url), from: 'remote' };
+    } catch (err) {
+      throw new NotFound(`${(localMiss as Error).message}; on the remote: ${(err as Error).message}`);
     }
   }
 

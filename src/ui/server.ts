@@ -7,11 +7,14 @@
  *
  * API (run = a run's name, id = a record id or unique prefix):
  *   GET  /api/runs                                  the config's runs
- *   GET  /api/runs/:run/records                     records (newest first, with own_bytes), store usage, daemon
- *   GET  /api/runs/:run/records/:id/restore-preview files a restore would write and remove
+ *   GET  /api/runs/:run/records                     records (newest first, with own_bytes), store usage, daemon;
+ *                                                   with a remote: each record's location, remote-only ones, the push
+ *   GET  /api/runs/:run/records/:id/restore-preview files a restore would write and remove (local, else from the remote)
  *   GET  /api/runs/:run/records/:id/delete-preview  bytes freed, or why it is refused
  *   POST /api/runs/:run/snapshots                   {name?, notes?, pinned?}: a manual snapshot
- *   POST /api/runs/:run/records/:id/restore         restore (progress on the event stream)
+ *   POST /api/runs/:run/records/:id/restore         restore (progress on the event stream); a remote-only one from the remote
+ *   POST /api/runs/:run/records/:id/pull            copy a remote-only snapshot into the local store (progress too)
+ *   POST /api/runs/:run/records/:id/push            send a local record to the remote now (progress too)
  *   POST /api/runs/:run/records/:id/delete          delete
  *   POST /api/runs/:run/records/:id/labels          {name?, notes?, pinned?}
  *   GET  /api/events                                Server-Sent Events: `records`, `op`
@@ -20,7 +23,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { withoutCredentials } from '../client/remote-status.js';
 import { watchConfigFile } from '../config/watch-config-file.js';
+import { pushQueueSignature } from '../store/push-queue-file.js';
 import { CkptdError } from '../util/errors.js';
 import { checkAccess, newAccessToken } from './access.js';
 import { EventHub } from './event-stream.js';
@@ -43,6 +48,8 @@ export interface UiServerOptions {
   uiDir?: string;
   /** How often each store is re-read for changes fs.watch may miss (default 2 s). */
   pollMs?: number;
+  /** How long reading a run's remote may take before the page gets the local list and a notice (default 5 s). */
+  remoteTimeoutMs?: number;
   /** Hears each refused request (method, path, status and reason; never a token). */
   onRefused?: (line: string) => void;
   /**
@@ -85,7 +92,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   const token = opts.token ?? newAccessToken();
   const assets = loadAssets(opts.uiDir ?? findUiDir());
   const hub = new EventHub();
-  const api = new PanelApi(opts.config, hub, opts.preferredRun ?? null);
+  const api = new PanelApi(opts.config, hub, opts.preferredRun ?? null, opts.remoteTimeoutMs === undefined ? {} : { remoteTimeoutMs: opts.remoteTimeoutMs });
   let port = 0;
 
   const server = http.createServer((req, res) => {
@@ -135,6 +142,8 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
       const body = (await readJsonBody(req)) as LabelRequest;
       if (collection === 'snapshots' && id === undefined) return sendJson(res, 201, await api.snapshot(run, body));
       if (collection === 'records' && id !== undefined && action === 'restore') return sendJson(res, 200, await api.restore(run, id));
+      if (collection === 'records' && id !== undefined && action === 'pull') return sendJson(res, 200, await api.pull(run, id));
+      if (collection === 'records' && id !== undefined && action === 'push') return sendJson(res, 200, await api.push(run, id));
       if (collection === 'records' && id !== undefined && action === 'delete') return sendJson(res, 200, await api.delete(run, id));
       if (collection === 'records' && id !== undefined && action === 'labels') return sendJson(res, 200, await api.label(run, id, body));
     }
@@ -153,14 +162,17 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   // One store watch per run, by name and store: a run whose store moved is watched afresh.
   const storeWatches = new Map<string, () => void>();
   const watchStores = (config: Config): void => {
-    const wanted = new Map(config.runs.map((run) => [`${run.name}\0${run.store}`, run]));
+    const wanted = new Map(config.runs.map((run) => [`${run.name}\0${run.store}\0${run.remote?.url ?? ''}`, run]));
     for (const [key, stop] of storeWatches) {
       if (wanted.has(key)) continue;
       stop();
       storeWatches.delete(key);
     }
     for (const [key, run] of wanted) {
-      if (!storeWatches.has(key)) storeWatches.set(key, watchStore(run.store, () => hub.send({ type: 'records', run: run.name }), { pollMs: opts.pollMs ?? 2000 }));
+      if (storeWatches.has(key)) continue;
+      // A run with a remote: the push queue beside the store too (queued, sending, pushed, failed).
+      const also = run.remote === null ? {} : { also: () => pushQueueSignature(run.store) };
+      storeWatches.set(key, watchStore(run.store, () => hub.send({ type: 'records', run: run.name }), { pollMs: opts.pollMs ?? 2000, ...also }));
     }
   };
   watchStores(opts.config);
@@ -209,7 +221,8 @@ function sendAsset(res: ServerResponse, asset: Asset, token: string | null, head
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = Buffer.from(JSON.stringify(value));
+  // Every answer, a remote's error messages included, reaches the page without a credential in it.
+  const body = Buffer.from(withoutCredentials(JSON.stringify(value)));
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length });
   res.end(body);
 }

@@ -12,6 +12,8 @@ import type { ActivityWatch } from '../store/store.js';
 export interface StoreWatchOptions {
   pollMs?: number;
   debounceMs?: number;
+  /** More of the store to follow, as a signature of its own (the push queue of a run with a remote). */
+  also?: () => Promise<string>;
 }
 
 /** The store's signature (see `Store.signature`): changes whenever its records do. */
@@ -42,7 +44,7 @@ export function watchStore(ref: StoreRef, onChange: () => void, opts: StoreWatch
     try {
       do {
         again = false;
-        const sig = await store.signature();
+        const sig = opts.also ? `${await store.signature()}\n${await opts.also()}` : await store.signature();
         if (stopped) return;
         if (last !== null && sig !== last) onChange();
         last = sig;

@@ -7,7 +7,7 @@
  * address refused. Takes a screenshot of the panel; with UPDATE_SCREENSHOT=1 it replaces the README's
  * docs/ui-panel.png (so a plain `npm test` leaves the checkout clean).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +17,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeEpoch } from '../../demo/fake-checkpoint.js';
 import { launchChromium } from '../helpers/chromium.js';
-import { CLI, ROOT, runCli, tempDir } from '../helpers/daemon-process.js';
+import { ROOT, runCli, tempDir } from '../helpers/daemon-process.js';
+import { startUi, type UiProcess } from '../helpers/ui-process.js';
 
 interface Meta {
   id: string;
@@ -58,7 +59,7 @@ const SCREENSHOT = process.env.UPDATE_SCREENSHOT === '1' ? path.join(ROOT, 'docs
 let cleanup: () => void;
 let run: string;
 let cfg: string;
-let ui: { proc: ChildProcess; url: string; port: number; token: string; output: () => string };
+let ui: UiProcess;
 let browser: Browser;
 let page: Page;
 /** Snapshot ids by the epoch they captured. */
@@ -107,28 +108,6 @@ function filesOf(dir: string): string[] {
   return out.sort();
 }
 
-/** Starts `ckptd ui --no-open --port 0` and reads the URL it prints. */
-async function startUi(): Promise<typeof ui> {
-  const proc = spawn(process.execPath, [CLI, 'ui', '--no-open', '--port', '0', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ckptd ui printed no URL within 15 s:\n${out}`)), 15_000);
-    const look = (): void => {
-      const m = /^(http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43})$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    proc.stdout!.on('data', look);
-    proc.on('exit', (code) => reject(new Error(`ckptd ui exited ${code}:\n${out}`)));
-  });
-  const u = new URL(url);
-  return { proc, url, port: Number(u.port), token: u.searchParams.get('token')!, output: () => out };
-}
-
 interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -174,7 +153,7 @@ beforeAll(async () => {
     await trainTo(e);
     byEpoch.set(e, await cli(['backup-now']));
   }
-  ui = await startUi();
+  ui = await startUi(cfg);
   browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, colorScheme: 'light', deviceScaleFactor: 1 });
   page = await context.newPage();
@@ -182,11 +161,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (ui && ui.proc.exitCode === null) {
-    const exited = new Promise((resolve) => ui.proc.once('exit', resolve));
-    ui.proc.kill('SIGTERM');
-    await exited;
-  }
+  await ui?.stop();
   cleanup?.();
 });
 

@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
+import { runCli, startDaemon } from '../helpers/daemon-process.js';
+import { loraPod, s3Remote, type LoraPod } from '../helpers/lora-pod.js';
 import { startS3Server, TEST_ACCESS_KEY, TEST_SECRET_KEY, type S3TestServer } from '../helpers/s3-server.js';
 
 let server: S3TestServer;
@@ -27,18 +28,8 @@ afterEach(async () => {
 const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
 /** A pod: a run folder and a config pushing to `bucket`. */
-function pod(bucket: string, remoteExtra = ''): { dir: string; run: string; store: string; cfg: string } {
-  const t = tempDir('ckptd-pod-');
-  cleanups.push(t.cleanup);
-  const run = path.join(t.dir, 'run');
-  fs.mkdirSync(run);
-  const cfg = path.join(t.dir, 'ckptd.yaml');
-  fs.writeFileSync(
-    cfg,
-    `log: {format: json}\nremote:\n  url: s3://${bucket}/team\n  endpoint: ${server.endpoint}\n  force_path_style: true\n${remoteExtra}` +
-      `runs:\n  - name: lora\n    path: ./run\n    settle: 200ms\n    progress: {file: state.json, step: step}\n    backup: {every: always, keep: 5}\n    retention: {min_free: 0}\n`,
-  );
-  return { dir: t.dir, run, store: path.join(t.dir, '.ckptd', 'lora'), cfg };
+function pod(bucket: string, remoteExtra = ''): LoraPod {
+  return loraPod({ prefix: 'ckptd-pod-', top: `log: {format: json}\n${s3Remote(bucket, server.endpoint)}${remoteExtra}`, backup: '{every: always, keep: 5}' }, cleanups);
 }
 
 function write(run: string, step: number, weights: string): void {

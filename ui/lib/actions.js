@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * What the buttons do: create a snapshot, restore, delete, pin/unpin and edit. Restore and delete
+ * What the buttons do: create a snapshot, restore, delete, pin/unpin, edit, and with a remote pull
+ * and push. Restore and delete
  * first show what they will do (from the server's previews: files to write and remove, bytes
  * freed) in a confirmation dialog; the refusal of a restore while the trainer writes (the CLI's
  * exit 3) is shown in that dialog with its reason.
@@ -103,6 +104,7 @@ export function createSnapshot(p) {
  */
 export function restore(p, rec) {
   const run = p.run();
+  let fromRemote = false;
   return openDialog({
     title: `Restore “${displayName(rec)}”?`,
     confirmLabel: 'Restore',
@@ -111,6 +113,7 @@ export function restore(p, rec) {
     describeError,
     load: async (ctx) => {
       const pv = await get(`${runPath(run, rec.id)}/restore-preview`);
+      fromRemote = pv.from === 'remote';
       const nothing = pv.write.length === 0 && pv.remove.length === 0;
       // As the CLI: a snapshot that failed `ckptd verify` is restored only with --force, from the command line.
       ctx.allowConfirm(!pv.record.damaged);
@@ -131,21 +134,76 @@ export function restore(p, rec) {
           pv.remove.length > 0 ? h('p', { class: 'plan-line' }, `${pv.remove.length} file(s) to remove:`) : null,
           pv.remove.length > 0 ? fileList(pv.remove) : null,
           !nothing && pv.same > 0 ? h('p', { class: 'plan-line' }, `${pv.same} file(s) that look the same (checked by hash).`) : null,
+          fromRemote ? h('p', { class: 'from-remote' }, 'This snapshot is only on the remote: its files are downloaded from there, each checked against its sha256.') : null,
           h('p', {}, 'The current state is kept first as a pre-restore snapshot, so you can go back. A restore is refused while the trainer is writing.'),
         ),
       ];
     },
     onConfirm: async (ctx) => {
-      ctx.progress('Restoring… (keeping the current state as a pre-restore snapshot first)');
-      const off = p.onOp((e) => {
-        if (e.op === 'restore' && e.id === rec.id && e.state === 'progress' && e.total > 0) {
-          ctx.progress(`Restoring… ${Math.floor((100 * e.done) / e.total)}% (${formatBytes(e.done)} of ${formatBytes(e.total)})`, e.done / e.total);
-        }
-      });
+      ctx.progress(`Restoring${fromRemote ? ' from the remote' : ''}… (keeping the current state as a pre-restore snapshot first)`);
+      const off = followProgress(p, ctx, 'restore', rec.id, fromRemote ? 'Restoring from the remote…' : 'Restoring…');
       try {
         const r = await post(`${runPath(run, rec.id)}/restore`);
         const n = r.written?.length ?? 0;
         p.toast(`Restored “${displayName(rec)}”: ${n} file(s) written${r.removed?.length ? `, ${r.removed.length} removed` : ''}.${r.pre_restore ? ` The previous state is snapshot ${r.pre_restore}.` : ''}`);
+        await p.reload();
+        return r;
+      } finally {
+        off();
+      }
+    },
+  });
+}
+
+/**
+ * Shows the progress the server announces for operation `op` of record `id` in the dialog; returns the unsubscribe.
+ * @param {Panel} p
+ * @param {import('./dialog.js').DialogContext} ctx
+ * @param {string} op
+ * @param {string} id
+ * @param {string} label
+ */
+function followProgress(p, ctx, op, id, label) {
+  return p.onOp((e) => {
+    if (e.op === op && e.id === id && e.state === 'progress' && e.total > 0) {
+      ctx.progress(`${label} ${Math.floor((100 * e.done) / e.total)}% (${formatBytes(e.done)} of ${formatBytes(e.total)})`, e.done / e.total);
+    }
+  });
+}
+
+/**
+ * Pull (a snapshot only on the remote, into the local store) or push (a local record, to the
+ * remote), after a confirmation that says what moves where; its progress shows in the dialog.
+ * @param {Panel} p
+ * @param {any} rec
+ * @param {'pull' | 'push'} op
+ */
+export function transfer(p, rec, op) {
+  const run = p.run();
+  const pull = op === 'pull';
+  return openDialog({
+    title: `${pull ? 'Pull' : 'Push'} “${displayName(rec)}”?`,
+    confirmLabel: pull ? 'Pull' : 'Push',
+    className: 'transfer-dialog',
+    describeError,
+    load: async () => [
+      detailsList(recordRows(rec)),
+      h(
+        'p',
+        {},
+        pull
+          ? `Copies its ${formatBytes(rec.bytes)} from the remote into this machine's store, each file checked against its sha256. The run's files are not touched.`
+          : `Sends it to the remote now (files the remote holds already are not sent again), so it survives this machine.`,
+      ),
+    ],
+    onConfirm: async (ctx) => {
+      ctx.progress(pull ? 'Pulling…' : 'Pushing…');
+      const off = followProgress(p, ctx, op, rec.id, pull ? 'Pulling…' : 'Pushing…');
+      try {
+        const r = await post(`${runPath(run, rec.id)}/${op}`);
+        if (pull) p.toast(`Pulled “${displayName(rec)}” into the local store (${formatBytes(r.bytes ?? rec.bytes)}, every file verified).`);
+        else if (r.failed) throw new Error(`push of ${r.failed.id} failed: ${r.failed.error}; it stays queued and is tried again`);
+        else p.toast(r.pushed?.some((/** @type {any} */ x) => x.id === rec.id) ? `Pushed “${displayName(rec)}” to the remote.` : r.message);
         await p.reload();
         return r;
       } finally {

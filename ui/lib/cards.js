@@ -6,6 +6,7 @@
  */
 import { h } from './dom.js';
 import { displayName, exactTime, firstLine, formatBytes, formatMetric, iterationBadge, kindLabel, metricsOf, relativeTime } from './format.js';
+import { LOCATIONS } from './remote.js';
 
 /**
  * @typedef {object} CardActions
@@ -13,6 +14,8 @@ import { displayName, exactTime, firstLine, formatBytes, formatMetric, iteration
  * @property {(r: any) => void} remove
  * @property {(r: any) => void} togglePin
  * @property {(r: any) => void} edit
+ * @property {(r: any) => void} pull  copy a remote-only snapshot into the local store
+ * @property {(r: any) => void} push  send a local record to the remote
  * @property {(id: string) => void} select
  */
 
@@ -23,7 +26,7 @@ const versions = new WeakMap();
  * Brings `list` (an `<ol>`) in line with `records`.
  * @param {HTMLElement} list
  * @param {any[]} records
- * @param {{now: number, selectedId: string | null, actions: CardActions}} o
+ * @param {{now: number, selectedId: string | null, remoteReachable: boolean, actions: CardActions}} o
  */
 export function renderCards(list, records, o) {
   /** @type {Map<string, HTMLElement>} */
@@ -33,10 +36,10 @@ export function renderCards(list, records, o) {
   for (const [id, li] of existing) if (!wanted.has(id)) li.remove();
 
   records.forEach((r, i) => {
-    const version = JSON.stringify(r);
+    const version = `${o.remoteReachable}${JSON.stringify(r)}`;
     let li = existing.get(r.id);
     if (!li || versions.get(li) !== version) {
-      const fresh = card(r, o.now, o.actions);
+      const fresh = card(r, o.now, o.remoteReachable, o.actions);
       versions.set(fresh, version);
       if (li) {
         const focusedAction = /** @type {HTMLElement | null} */ (li.querySelector(':focus'))?.dataset.action;
@@ -66,17 +69,26 @@ export function updateTimes(list, now) {
 }
 
 /**
+ * A record's card. `r.location` (only when the run has a remote) says where it lives: a remote-only
+ * one can be restored from the remote or pulled, nothing else; a local-only one can be pushed while
+ * the remote answers.
  * @param {any} r
  * @param {number} now
+ * @param {boolean} remoteReachable
  * @param {CardActions} a
  */
-function card(r, now, a) {
+function card(r, now, remoteReachable, a) {
   const titleId = `card-title-${r.id}`;
   const badge = iterationBadge(r);
   const metrics = Object.entries(metricsOf(r));
   const notes = firstLine(r.notes);
   const isSave = r.kind === 'save';
   const sharedNote = r.own_bytes < r.bytes ? ' (the rest is shared with other snapshots by hard links)' : '';
+  /** @type {{label: string, title: string} | undefined} */
+  const where = r.location ? /** @type {Record<string, {label: string, title: string}>} */ (LOCATIONS)[r.location] : undefined;
+  const remoteOnly = r.location === 'remote';
+  const button = (/** @type {string} */ action, /** @type {string} */ label, /** @type {() => void} */ onclick, extra = {}) =>
+    h('button', { type: 'button', class: 'btn small', 'data-action': action, onclick, 'aria-describedby': titleId, ...extra }, label);
 
   const notesEl = !r.notes
     ? null
@@ -92,6 +104,7 @@ function card(r, now, a) {
       { class: 'card-head' },
       h('span', { class: `kind-chip kind-${r.kind}` }, kindLabel(r.kind)),
       h('h3', { id: titleId, class: r.name ? '' : 'auto-name' }, displayName(r)),
+      where ? h('span', { class: `where where-${r.location}`, title: where.title }, where.label) : null,
       r.pinned ? h('span', { class: 'pin-mark', title: 'Pinned: never deleted automatically' }, pinIcon(), 'Pinned') : null,
       h('time', { datetime: r.created, title: exactTime(r.created) }, relativeTime(r.created, now)),
     ),
@@ -112,23 +125,19 @@ function card(r, now, a) {
         'span',
         { class: 'sizes' },
         h('span', { title: 'Apparent size: all its files' }, formatBytes(r.bytes)),
-        h('span', { class: 'own', title: `Own: what deleting only this ${isSave ? 'save' : 'snapshot'} frees${sharedNote}` }, `own ${formatBytes(r.own_bytes)}`),
+        remoteOnly ? null : h('span', { class: 'own', title: `Own: what deleting only this ${isSave ? 'save' : 'snapshot'} frees${sharedNote}` }, `own ${formatBytes(r.own_bytes)}`),
       ),
       r.model_type ? h('span', { class: 'model-type', title: 'Model type' }, r.model_type) : null,
       h('code', { class: 'rec-id', title: isSave ? r.path : r.trigger ? `Taken because: ${r.trigger}` : '' }, r.id),
       h(
         'span',
         { class: 'card-actions' },
-        isSave
-          ? null
-          : h('button', { type: 'button', class: 'btn small', 'data-action': 'restore', onclick: () => a.restore(r), 'aria-describedby': titleId }, 'Restore'),
-        h(
-          'button',
-          { type: 'button', class: 'btn small', 'data-action': 'pin', 'aria-pressed': String(r.pinned), onclick: () => a.togglePin(r), 'aria-describedby': titleId },
-          r.pinned ? 'Unpin' : 'Pin',
-        ),
-        h('button', { type: 'button', class: 'btn small', 'data-action': 'edit', onclick: () => a.edit(r), 'aria-describedby': titleId }, 'Edit'),
-        h('button', { type: 'button', class: 'btn small danger-text', 'data-action': 'delete', onclick: () => a.remove(r), 'aria-describedby': titleId }, 'Delete'),
+        isSave ? null : button('restore', 'Restore', () => a.restore(r)),
+        remoteOnly && !isSave ? button('pull', 'Pull', () => a.pull(r), { title: 'Copy it from the remote into the local store (every file verified)' }) : null,
+        r.location === 'local' && remoteReachable ? button('push', 'Push', () => a.push(r), { title: 'Send it to the remote now' }) : null,
+        remoteOnly ? null : button('pin', r.pinned ? 'Unpin' : 'Pin', () => a.togglePin(r), { 'aria-pressed': String(r.pinned) }),
+        remoteOnly ? null : button('edit', 'Edit', () => a.edit(r)),
+        remoteOnly ? null : button('delete', 'Delete', () => a.remove(r), { class: 'btn small danger-text' }),
       ),
     ),
   );
