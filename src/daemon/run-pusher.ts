@@ -93,6 +93,9 @@ export class RunPusher {
   private async pass(): Promise<void> {
     this.remote ??= await openRunRemote(this.run);
     if (!this.caughtUp) {
+      // What an interrupted push of an earlier daemon left: its scratch folder, and uploads abandoned for over a day.
+      const swept = await this.remote.sweep();
+      if (swept.removed.length > 0) this.logger.info(`push: cleaned ${swept.removed.length} leftover(s) of interrupted pushes`, { event: 'swept', remote: true });
       const q = await queueForPush(this.run, this.remote, null, this.now());
       if (q.queued.length > 0) this.logger.info(`push: ${q.queued.length} record(s) not yet on ${this.remote.location} queued`, { event: 'push-queued', ids: q.queued });
       this.caughtUp = true;
