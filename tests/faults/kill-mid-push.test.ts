@@ -6,25 +6,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
-import { startS3Server, TEST_ACCESS_KEY, TEST_SECRET_KEY, type S3TestServer } from '../helpers/s3-server.js';
+import { TEST_S3_ENV, useS3Server } from '../helpers/s3-server.js';
 import { waitUntil } from '../helpers/wait.js';
 
-let server: S3TestServer;
-beforeAll(async () => {
-  server = await startS3Server();
-});
-afterAll(async () => {
-  await server.stop();
-});
-let cleanups: (() => void | Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+const cleanups: (() => void | Promise<unknown>)[] = [];
+const s3 = useS3Server(cleanups);
 
-const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+const ENV = TEST_S3_ENV;
 const MiB = 1 << 20;
 
 interface QueueFile {
@@ -33,7 +23,7 @@ interface QueueFile {
 
 describe('kill -9 during a push', () => {
   it('leaves no half-visible snapshot, and the next daemon resumes without resending acknowledged parts', async () => {
-    const bucket = await server.newBucket();
+    const bucket = await s3().newBucket();
     const t = tempDir('ckptd-killpush-');
     cleanups.push(t.cleanup);
     const run = path.join(t.dir, 'run');
@@ -46,7 +36,7 @@ describe('kill -9 during a push', () => {
     const cfg = path.join(t.dir, 'ckptd.yaml');
     fs.writeFileSync(
       cfg,
-      `log: {format: json}\nremote:\n  url: s3://${bucket}/k\n  endpoint: ${server.endpoint}\n  force_path_style: true\n  bandwidth: 10MB/s\n` +
+      `log: {format: json}\nremote:\n  url: s3://${bucket}/k\n  endpoint: ${s3().endpoint}\n  force_path_style: true\n  bandwidth: 10MB/s\n` +
         'runs:\n  - name: r\n    path: ./run\n    settle: 200ms\n    backup: {every: always}\n    retention: {min_free: 0}\n',
     );
     const first = startDaemon(['daemon', '--config', cfg], ENV);

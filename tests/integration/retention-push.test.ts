@@ -15,13 +15,11 @@ afterEach(async () => {
 
 describe('retention and the push queue', () => {
   it('prune keeps a backup beyond keep while it is queued for push, and removes it once it is not', async () => {
+    const config = (keep: number): string => `runs:\n  - name: r\n    path: ./run\n    settle: 0s\n    backup: {every: never, keep: ${keep}}\n    retention: {min_free: 0}\n`;
     const t = tempDir();
     cleanups.push(t.cleanup);
-    const run = path.join(t.dir, 'run');
-    const store = path.join(t.dir, '.ckptd', 'r');
+    const [run, store, cfg] = [path.join(t.dir, 'run'), path.join(t.dir, '.ckptd', 'r'), path.join(t.dir, 'ckptd.yaml')];
     fs.mkdirSync(run);
-    const cfg = path.join(t.dir, 'ckptd.yaml');
-    const config = (keep: number): string => `runs:\n  - name: r\n    path: ./run\n    settle: 0s\n    backup: {every: never, keep: ${keep}}\n    retention: {min_free: 0}\n`;
     fs.writeFileSync(cfg, config(3));
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {

@@ -7,8 +7,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
-import { TEST_ACCESS_KEY, TEST_SECRET_KEY } from '../helpers/s3-server.js';
+import { runCli, startDaemon } from '../helpers/daemon-process.js';
+import { loraPod } from '../helpers/lora-pod.js';
+import { TEST_S3_ENV } from '../helpers/s3-server.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -16,7 +17,7 @@ afterEach(async () => {
   cleanups = [];
 });
 
-const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+const ENV = TEST_S3_ENV;
 
 /** A port on 127.0.0.1 where nothing listens (connections are refused). */
 async function deadPort(): Promise<number> {
@@ -29,16 +30,8 @@ async function deadPort(): Promise<number> {
 
 describe('a remote that cannot be reached', () => {
   it('does not hold up local backups; they wait in the push queue, and status says so', async () => {
-    const t = tempDir('ckptd-offline-');
-    cleanups.push(t.cleanup);
-    const run = path.join(t.dir, 'run');
-    fs.mkdirSync(run);
-    const cfg = path.join(t.dir, 'ckptd.yaml');
-    fs.writeFileSync(
-      cfg,
-      `log: {format: json}\nremote:\n  url: s3://nowhere/x\n  endpoint: http://127.0.0.1:${await deadPort()}\n  force_path_style: true\n` +
-        'runs:\n  - name: r\n    path: ./run\n    settle: 200ms\n    progress: {file: state.json, step: step}\n    backup: {every: always, keep: 1}\n    retention: {min_free: 0}\n',
-    );
+    const top = `log: {format: json}\nremote:\n  url: s3://nowhere/x\n  endpoint: http://127.0.0.1:${await deadPort()}\n  force_path_style: true\n`;
+    const { run, cfg } = loraPod({ prefix: 'ckptd-offline-', top, backup: '{every: always, keep: 1}' }, cleanups);
     const write = (step: number): void => {
       fs.writeFileSync(path.join(run, 'state.json'), JSON.stringify({ step }));
       fs.writeFileSync(path.join(run, 'model.bin'), `weights ${step}`);

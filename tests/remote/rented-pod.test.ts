@@ -7,29 +7,19 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, startDaemon } from '../helpers/daemon-process.js';
 import { loraPod, s3Remote, type LoraPod } from '../helpers/lora-pod.js';
-import { startS3Server, TEST_ACCESS_KEY, TEST_SECRET_KEY, type S3TestServer } from '../helpers/s3-server.js';
+import { TEST_S3_ENV, useS3Server } from '../helpers/s3-server.js';
 
-let server: S3TestServer;
-beforeAll(async () => {
-  server = await startS3Server();
-});
-afterAll(async () => {
-  await server.stop();
-});
-let cleanups: (() => void | Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+const cleanups: (() => void | Promise<unknown>)[] = [];
+const s3 = useS3Server(cleanups);
 
-const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+const ENV = TEST_S3_ENV;
 
 /** A pod: a run folder and a config pushing to `bucket`. */
 function pod(bucket: string, remoteExtra = ''): LoraPod {
-  return loraPod({ prefix: 'ckptd-pod-', top: `log: {format: json}\n${s3Remote(bucket, server.endpoint)}${remoteExtra}`, backup: '{every: always, keep: 5}' }, cleanups);
+  return loraPod({ prefix: 'ckptd-pod-', top: `log: {format: json}\n${s3Remote(bucket, s3().endpoint)}${remoteExtra}`, backup: '{every: always, keep: 5}' }, cleanups);
 }
 
 function write(run: string, step: number, weights: string): void {
@@ -46,7 +36,7 @@ const cli = async (cfg: string, ...args: string[]): Promise<string> => {
 
 describe('remote snapshots on a rented pod', () => {
   it('the daemon pushes backups; a new pod lists, restores and pulls them', async () => {
-    const bucket = await server.newBucket();
+    const bucket = await s3().newBucket();
     const a = pod(bucket);
     write(a.run, 100, 'weights at 100');
     const daemon = startDaemon(['daemon', '--config', a.cfg], ENV);
@@ -80,7 +70,7 @@ describe('remote snapshots on a rented pod', () => {
   });
 
   it('push by hand sends what is not there yet; delete --remote removes the manifest', async () => {
-    const bucket = await server.newBucket();
+    const bucket = await s3().newBucket();
     const a = pod(bucket);
     write(a.run, 1, 'w1');
     const id = (JSON.parse(await cli(a.cfg, 'snapshot', '--json')) as { id: string }).id;
@@ -96,7 +86,7 @@ describe('remote snapshots on a rented pod', () => {
   });
 
   it('ckptd run --resume on a new pod with an empty store resumes from the newest remote backup', async () => {
-    const bucket = await server.newBucket();
+    const bucket = await s3().newBucket();
     const a = pod(bucket);
     write(a.run, 300, 'weights at 300');
     const id = (JSON.parse(await cli(a.cfg, 'backup-now', '--json')) as { id: string }).id;
@@ -111,7 +101,7 @@ describe('remote snapshots on a rented pod', () => {
   });
 
   it('remote.keep rolls the remote after each push; manual snapshots and local backups stay', async () => {
-    const bucket = await server.newBucket();
+    const bucket = await s3().newBucket();
     const a = pod(bucket, '  keep: {keep: 2}\n');
     const ids: string[] = [];
     for (let step = 1; step <= 3; step++) {
