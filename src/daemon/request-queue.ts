@@ -37,6 +37,8 @@ export class RequestQueue {
   private backupNow: Waiter[] = [];
   private manual: ManualRequest[] = [];
   private ops: OpRequest[] = [];
+  /** Operations served as they arrive, beside the snapshot work (see `serveAtOnce`). */
+  private atOnce: { pred: (op: StoreOp) => boolean; execute: (op: StoreOp, progress: OpProgress) => Promise<OpOutcome> } | null = null;
 
   constructor(
     private readonly logger: Logger,
@@ -47,6 +49,10 @@ export class RequestQueue {
     return new Promise((resolve) => {
       if (req.type === 'op') {
         this.logger.info(`${req.op.kind} requested`, { event: 'request', op: req.op.kind });
+        if (this.atOnce?.pred(req.op)) {
+          void this.serve({ op: req.op, reply: resolve, progress }, this.atOnce.execute);
+          return;
+        }
         this.ops.push({ op: req.op, reply: resolve, progress });
       } else if (req.type === 'backup-now') {
         this.logger.info('backup requested (backup-now); taking it at the next settled moment', { event: 'request' });
@@ -82,17 +88,28 @@ export class RequestQueue {
     for (const o of this.ops) o.reply({ ok: false, error, exitCode: 1 });
   }
 
+  /**
+   * Operations for which `pred` holds are served by `execute` as soon as they arrive, beside the
+   * snapshot work instead of between evaluations: a push writes nothing of the local store but its
+   * queue file (serialized on its own) and may take hours, which must not hold up a backup.
+   */
+  serveAtOnce(pred: (op: StoreOp) => boolean, execute: (op: StoreOp, progress: OpProgress) => Promise<OpOutcome>): void {
+    this.atOnce = { pred, execute };
+  }
+
   /** Serves the queued store operations in order; `execute` runs one and returns its outcome. */
   async serveOps(execute: (op: StoreOp, progress: OpProgress) => Promise<OpOutcome>): Promise<void> {
-    for (const { op, reply, progress } of this.ops.splice(0)) {
-      try {
-        const outcome = await execute(op, progress);
-        reply({ ok: true, outcome });
-      } catch (err) {
-        const exitCode = err instanceof CkptdError ? err.exitCode : 1;
-        this.logger.warn(`${op.kind} not done: ${(err as Error).message}`, { event: 'op-failed', op: op.kind });
-        reply({ ok: false, error: (err as Error).message, exitCode });
-      }
+    for (const req of this.ops.splice(0)) await this.serve(req, execute);
+  }
+
+  private async serve({ op, reply, progress }: OpRequest, execute: (op: StoreOp, progress: OpProgress) => Promise<OpOutcome>): Promise<void> {
+    try {
+      const outcome = await execute(op, progress);
+      reply({ ok: true, outcome });
+    } catch (err) {
+      const exitCode = err instanceof CkptdError ? err.exitCode : 1;
+      this.logger.warn(`${op.kind} not done: ${(err as Error).message}`, { event: 'op-failed', op: op.kind });
+      reply({ ok: false, error: (err as Error).message, exitCode });
     }
   }
 }

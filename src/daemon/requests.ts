@@ -142,13 +142,19 @@ export function parseOp(v: unknown): StoreOp | null {
     if (o.pinned !== undefined) op.pinned = o.pinned;
     return op;
   }
-  if (o.kind === 'delete' && Array.isArray(o.ids) && o.ids.every((x) => typeof x === 'string') && typeof o.force === 'boolean') {
-    return { kind: 'delete', ids: o.ids as string[], force: o.force };
+  const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((y) => typeof y === 'string');
+  // `remote` must come through: a `restore --remote` read as a local restore would restore another snapshot.
+  if (o.remote !== undefined && typeof o.remote !== 'boolean') return null;
+  const remote = o.remote === true ? { remote: true } : {};
+  if (o.kind === 'delete' && strings(o.ids) && typeof o.force === 'boolean') {
+    return { kind: 'delete', ids: o.ids, force: o.force, ...remote };
   }
   if (o.kind === 'restore' && typeof o.id === 'string' && typeof o.force === 'boolean' && (o.to === null || typeof o.to === 'string')) {
-    return { kind: 'restore', id: o.id, force: o.force, to: o.to };
+    return { kind: 'restore', id: o.id, force: o.force, to: o.to, ...remote };
   }
   if (o.kind === 'prune') return { kind: 'prune' };
+  if (o.kind === 'push' && strings(o.ids)) return { kind: 'push', ids: o.ids };
+  if (o.kind === 'pull' && typeof o.id === 'string') return { kind: 'pull', id: o.id };
   return null;
 }
 
@@ -158,7 +164,8 @@ export interface RequestServer {
 
 /**
  * Daemon side: calls `handle` once for every request that appears in `<store>/requests/` (also
- * those already waiting at start) and writes its reply. Malformed request files are removed.
+ * those already waiting at start) and writes its reply. A request it cannot read is answered with
+ * an error (exit code 2) when its file name carries an id, else removed.
  * `handle` may report progress through its second argument; the requester sees the newest value
  * (one write per `PROGRESS_EVERY_MS` at most) until the reply is written.
  */
@@ -190,7 +197,12 @@ export function serveRequests(
       if (text === null) continue;
       const req = parseRequest(text);
       if (!req || `${req.id}.request.json` !== name) {
-        await fsp.rm(file, { force: true });
+        // One this daemon cannot read (another ckptd version's) is answered, so its sender does not wait an hour.
+        const id = name.slice(0, -'.request.json'.length);
+        if (/^[a-z0-9-]{1,64}$/.test(id) && !closed) {
+          const reply: DaemonReply = { ok: false, error: 'the running daemon does not understand this request (is it an older ckptd? restart it after upgrading)', exitCode: 2 };
+          await writeFileAtomic(path.join(dir, `${id}.reply.json`), JSON.stringify(reply)).catch((err: unknown) => onError(err as Error));
+        } else await fsp.rm(file, { force: true });
         continue;
       }
       const progress = progressWriter(path.join(dir, `${req.id}.progress.json`), () => !closed && fs.existsSync(file), onError);

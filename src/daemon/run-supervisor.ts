@@ -24,6 +24,7 @@ import { RequestQueue } from './request-queue.js';
 import { serveRequests, type RequestServer } from './requests.js';
 import { RETRY_AFTER_MS, RunEvaluation } from './run-evaluation.js';
 import { rescanIntervalMs, RunTriggers } from './run-triggers.js';
+import { executeOp } from '../ops/execute.js';
 import { RunPusher } from './run-pusher.js';
 import { RunWatch } from './run-watch.js';
 
@@ -49,6 +50,11 @@ export class RunSupervisor {
     private readonly now: () => number,
   ) {
     this.queue = new RequestQueue(logger, () => this.triggers.kick(0));
+    // `ckptd push` through the daemon runs beside the snapshot work, never between evaluations.
+    this.queue.serveAtOnce(
+      (op) => op.kind === 'push',
+      (op, onProgress) => executeOp(this.run, op, { logger: this.logger, now: this.now(), onProgress }),
+    );
     this.blocking = new BlockingFiles(logger);
     this.watch = new RunWatch(() => this.run, this.triggers, logger, (rel, attached) => {
       this.blocking.noteActivity(rel, this.now());

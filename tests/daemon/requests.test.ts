@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { requestsDir, sendRequest, serveRequests, type RequestServer } from '../../src/daemon/requests.js';
+import { parseOp, requestsDir, sendRequest, serveRequests, type RequestServer } from '../../src/daemon/requests.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const cleanups: (() => void)[] = [];
@@ -89,6 +89,25 @@ describe('daemon requests', () => {
     // The withdrawn request is not answered late: nothing may appear while the server finishes
     // with that answer (a quiet period proves the absence, so this one is a sleep).
     await sleep(300);
+    expect(fs.readdirSync(requestsDir(dir))).toEqual([]);
+  });
+
+  it('carry the remote operations whole: restore and delete keep --remote, push and pull come through', () => {
+    expect(parseOp({ kind: 'restore', id: 'a', force: false, to: null, remote: true })).toEqual({ kind: 'restore', id: 'a', force: false, to: null, remote: true });
+    expect(parseOp({ kind: 'delete', ids: ['a'], force: true, remote: true })).toEqual({ kind: 'delete', ids: ['a'], force: true, remote: true });
+    expect(parseOp({ kind: 'restore', id: 'a', force: false, to: null })).toEqual({ kind: 'restore', id: 'a', force: false, to: null });
+    expect(parseOp({ kind: 'push', ids: [] })).toEqual({ kind: 'push', ids: [] });
+    expect(parseOp({ kind: 'pull', id: 'a' })).toEqual({ kind: 'pull', id: 'a' });
+    expect(parseOp({ kind: 'restore', id: 'a', force: false, to: null, remote: 'yes' })).toBeNull();
+    expect(parseOp({ kind: 'push', ids: [1] })).toBeNull();
+  });
+
+  it('answer a request the daemon cannot read with an error, so its sender does not wait', async () => {
+    const dir = store();
+    serve(dir, async () => ({ ok: true }));
+    const reply = await sendRequest(dir, { type: 'op', op: { kind: 'teleport' } as never }, 10_000);
+    expect(reply).toMatchObject({ ok: false, exitCode: 2 });
+    expect(reply.error).toMatch(/does not understand this request/);
     expect(fs.readdirSync(requestsDir(dir))).toEqual([]);
   });
 });
