@@ -139,11 +139,8 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
   const local = storeOf(run.store);
   const items = (await readPushQueue(run.store)).items;
   const result: PushResult = { pushed: [], dropped: [], failed: null, remaining: 0 };
-  const records = new Map<string, StoreRecord>();
-  for (const item of items) {
-    const r = await local.resolve(item.id).catch(() => null);
-    if (r !== null && r.id === item.id) records.set(item.id, r);
-  }
+  // One listing, not a lookup per item: a queue grown offline may hold hundreds.
+  const records = new Map<string, StoreRecord>([...(await local.listSnapshots()), ...(await local.listSaves())].map((r) => [r.id, r]));
   const total = [...records.values()].reduce((n, r) => n + r.bytes, 0);
   let done = 0;
   const drop = (id: string) => (q: PushQueue) => void (q.items = q.items.filter((i) => i.id !== id));
