@@ -4,6 +4,8 @@
  *
  *   series    a training state over generations: ckptd vs cp -a, rsync --link-dest, restic;
  *             bytes stored; restore (bench/series.ts)
+ *   remote    the same state pushed to a local S3 server (s3rver) generation by generation:
+ *             ckptd push vs rclone copy vs restic backup, seconds and bytes uploaded (bench/remote.ts)
  *   idle      the daemon watching 10 runs: idle CPU and memory, then change-to-snapshot latency
  *   startup   the daemon starting on a run of many small files: time, CPU, memory
  *   list      `ckptd list --json` of a store holding 1,000 snapshots
@@ -13,8 +15,9 @@
  * you care about), BENCH_GB (1.5), BENCH_GENERATIONS (4), BENCH_REPEAT (5), BENCH_RESTIC_REPEAT (2),
  * BENCH_IDLE_SECONDS (30), BENCH_IDLE_RUNS (10), BENCH_LATENCY_REPEAT (5), BENCH_SETTLE_MS (500),
  * BENCH_STARTUP_FILES (100000), BENCH_LIST_SNAPSHOTS (1000), BENCH_WARM_GB (0; see `syncAll` in
- * bench/lib.ts), BENCH_KEEP=1 keeps the work folder, BENCH_NO_INSTALL=1 never runs apt-get for a
- * missing rsync or restic (they are skipped with a message instead). docs/BENCHMARKS.md explains
+ * bench/lib.ts), BENCH_REMOTE_GB (0.5), BENCH_REMOTE_REPEAT (1), BENCH_KEEP=1 keeps the work
+ * folder, BENCH_NO_INSTALL=1 never runs apt-get for a missing rsync, restic or rclone (they are
+ * skipped with a message instead). docs/BENCHMARKS.md explains
  * the numbers and records a run.
  *
  *   BENCH_DIR=/mnt/data npm run bench
@@ -26,10 +29,12 @@ import path from 'node:path';
 import { runIdle, runList, runStartup } from './daemon-costs.js';
 import { envNumber, loadAverage, machine, pageReporting, removeTree, reportedMiB, sha256Speed } from './lib.js';
 import { heading, out, verdictLine, type Verdict } from './report.js';
+import { runRemote } from './remote.js';
 import { runSeries } from './series.js';
 
 const PARTS: Record<string, (base: string) => Promise<Verdict[]>> = {
   series: runSeries,
+  remote: runRemote,
   idle: runIdle,
   startup: runStartup,
   list: runList,
@@ -68,10 +73,10 @@ try {
     const reported = reported0 === null ? '' : `; ${(((reportedMiB() ?? reported0) - reported0) / 1024).toFixed(1)} GiB of freed memory handed back to the host`;
     out(`[${part}: ${((performance.now() - t0) / 1000).toFixed(0)} s; load average (1 min) ${load0} before, ${loadAverage()} after${reported}]`);
   }
-  heading('targets (issue 7)');
+  heading('targets (issue 7; remote push: issue 13)');
   for (const v of verdicts) out(verdictLine(v));
   out();
-  out(`bench took ${((performance.now() - started) / 1000 / 60).toFixed(1)} minutes (settings: BENCH_GB=${envNumber('BENCH_GB', 1.5)} BENCH_GENERATIONS=${envNumber('BENCH_GENERATIONS', 4)} BENCH_REPEAT=${envNumber('BENCH_REPEAT', 5)} BENCH_RESTIC_REPEAT=${envNumber('BENCH_RESTIC_REPEAT', 2)} BENCH_WARM_GB=${envNumber('BENCH_WARM_GB', 0)})`);
+  out(`bench took ${((performance.now() - started) / 1000 / 60).toFixed(1)} minutes (settings: BENCH_GB=${envNumber('BENCH_GB', 1.5)} BENCH_GENERATIONS=${envNumber('BENCH_GENERATIONS', 4)} BENCH_REPEAT=${envNumber('BENCH_REPEAT', 5)} BENCH_RESTIC_REPEAT=${envNumber('BENCH_RESTIC_REPEAT', 2)} BENCH_WARM_GB=${envNumber('BENCH_WARM_GB', 0)} BENCH_REMOTE_GB=${envNumber('BENCH_REMOTE_GB', 0.5)} BENCH_REMOTE_REPEAT=${envNumber('BENCH_REMOTE_REPEAT', 1)})`);
 } finally {
   if (process.env.BENCH_KEEP === '1') process.stderr.write(`kept ${base}\n`);
   else removeTree(base);

@@ -2,14 +2,14 @@
  * The series benchmark: a training state that evolves over BENCH_GENERATIONS generations, kept
  * by ckptd and by the tools people would otherwise use, each generation timed in the same run.
  *
- * The state (BENCH_GB in total, default 1.5): a frozen text encoder and base model that never
- * change (40%), weights (20%) and optimizer (40%) rewritten every generation with fresh random
- * bytes, and small JSON/pickle files, some frozen, some changing. Per generation, each tool keeps
- * the whole state as a new version:
+ * The state (BENCH_GB in total, default 1.5; `buildState` in bench/state.ts): a frozen text
+ * encoder and base model that never change (40%), weights (20%) and optimizer (40%) rewritten every
+ * generation with fresh random bytes, and small JSON/pickle files, some frozen, some changing. Per
+ * generation, each tool keeps the whole state as a new version:
  *
- * - ckptd: what the daemon does for a settled state: scan, then `captureSnapshot` (the real store
- *   code: `writeSnapshot` with previous = the newest snapshot; copies hashed with sha256, fsynced,
- *   unchanged files hard-linked);
+ * - ckptd: what the daemon does for a settled state (`snapshotNow`): scan, then `captureSnapshot`
+ *   (the real store code: `writeSnapshot` with previous = the newest snapshot; copies hashed with
+ *   sha256, fsynced, unchanged files hard-linked);
  * - `cp -a` of the whole state into a new folder;
  * - `rsync -a --link-dest=<previous copy>` into a new folder (unchanged files hard-linked);
  * - `restic backup` into a local repository (deduplicated, compressed, encrypted).
@@ -26,17 +26,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfigFile } from '../src/config/load.js';
-import type { RunConfig } from '../src/config/types.js';
-import { captureSnapshot, scanRun } from '../src/ops/run-actions.js';
 import { restoreSnapshot } from '../src/ops/restore.js';
-import { NO_PROGRESS } from '../src/policy/types.js';
-import { ensureStore } from '../src/store/layout.js';
 import { listSnapshots, newestGoodSnapshot } from '../src/store/read-store.js';
 import type { SnapshotMeta } from '../src/store/types.js';
 import { silentLogger } from '../src/util/logger.js';
-import { duBytes, ensureTool, envNumber, note, removeTree, seconds, sh, stats, syncAll, syncFs, writeRandom } from './lib.js';
+import { duBytes, ensureTool, envNumber, note, removeTree, seconds, sh, stats, syncAll, syncFs } from './lib.js';
 import { bm, formatBytes, heading, list, out, rate, ratio, table, type Verdict } from './report.js';
+import { benchRun, buildState, snapshotNow } from './state.js';
 
 /** One timed sample: seconds until the command returned, and until its writes were durable. */
 interface Sample {
@@ -82,34 +78,8 @@ export async function runSeries(base: string): Promise<Verdict[]> {
   const root = base;
   const run = path.join(root, 'run');
   // Every sample below starts with `syncAll` (and a memory warm-up with BENCH_WARM_GB).
-  fs.mkdirSync(run, { recursive: true });
-
-  // The state. Paths stay the same across generations, as trainers that overwrite their
-  // `last` checkpoint do (a new folder per checkpoint would be new paths: nothing to link).
-  const frozenFiles: [string, number][] = [
-    ['text_encoder/model.safetensors', Math.round(total * 0.15)],
-    ['base_model.safetensors', Math.round(total * 0.25)],
-    ['text_encoder/config.json', 0],
-    ['config.json', 0],
-  ];
-  const changing: [string, number][] = [
-    ['checkpoint/model.safetensors', Math.round(total * 0.2)],
-    ['checkpoint/optimizer.pt', Math.round(total * 0.4)],
-    ['checkpoint/scheduler.pt', 1_064],
-    ['checkpoint/rng_state.pth', 14_244],
-  ];
-  fs.mkdirSync(path.join(run, 'text_encoder'), { recursive: true });
-  fs.mkdirSync(path.join(run, 'checkpoint'), { recursive: true });
-  note(`building a ${formatBytes(total)} training state in ${run}`);
-  for (const [rel, size] of frozenFiles) {
-    if (rel.endsWith('.json')) fs.writeFileSync(path.join(run, rel), JSON.stringify({ model_type: 'bench', hidden_size: 768, layers: 12 }, null, 2));
-    else writeRandom(path.join(run, rel), size);
-  }
-  const changedBytes = changing.reduce((n, [, s]) => n + s, 0);
-  const newGeneration = (gen: number): void => {
-    for (const [rel, size] of changing) writeRandom(path.join(run, rel), size);
-    fs.writeFileSync(path.join(run, 'trainer_state.json'), JSON.stringify({ epoch: gen, global_step: gen * 1000, log_history: [{ loss: 1 / gen }] }, null, 2));
-  };
+  const state = buildState(run, total);
+  const { frozen: frozenFiles, changing, changedBytes } = state;
 
   const skipped: string[] = [];
   const tools: Tool[] = [await ckptdTool(root, run, REPEAT)];
@@ -148,7 +118,7 @@ export async function runSeries(base: string): Promise<Verdict[]> {
   };
   for (let gen = 1; gen <= GENERATIONS + 1; gen++) {
     const unchanged = gen === GENERATIONS + 1;
-    if (!unchanged) newGeneration(gen);
+    if (!unchanged) state.newGeneration(gen);
     const label = unchanged ? `${gen} (nothing changed)` : gen === 1 ? '1 (first: all new)' : String(gen);
     note(`generation ${label}: ${REPEAT} rounds${slow.length > 0 ? `, then ${slow.map((t) => `${t.name} x${t.rounds}`).join(', ')}` : ''}`);
     const times = await sampleAll(
@@ -183,7 +153,7 @@ export async function runSeries(base: string): Promise<Verdict[]> {
   );
 
   const links = await linkCheck(path.join(root, 'store'), frozenFiles.map(([rel]) => rel), changing.map(([rel]) => rel));
-  return report(results, restoreTimes, tools, { total, changedBytes, frozen: frozenFiles.reduce((n, [, s]) => n + s, 0), REPEAT, RESTIC_REPEAT, skipped, links, versions });
+  return report(results, restoreTimes, tools, { total, changedBytes, frozen: state.frozenBytes, REPEAT, RESTIC_REPEAT, skipped, links, versions });
 }
 
 /**
@@ -207,14 +177,7 @@ async function linkCheck(store: string, frozen: string[], changing: string[]): P
 
 /** ckptd as the daemon does it for a settled state. */
 async function ckptdTool(root: string, run: string, rounds: number): Promise<Tool & { last: () => SnapshotMeta }> {
-  const cfgFile = path.join(root, 'ckptd.yaml');
-  fs.writeFileSync(
-    cfgFile,
-    `log: {level: error, format: json}\nruns:\n  - {name: bench, path: ${JSON.stringify(run)}, store: ./store, settle: 500ms, progress: none, model_type: bench, backup: {every: always}}\n`,
-  );
-  const cfg: RunConfig = loadConfigFile(cfgFile).runs[0]!;
-  // The daemon creates the store when it starts watching a run.
-  await ensureStore(cfg.store);
+  const { cfg } = await benchRun(root, run);
   let last: SnapshotMeta | null = null;
   let clock = Date.now();
   return {
@@ -224,8 +187,7 @@ async function ckptdTool(root: string, run: string, rounds: number): Promise<Too
     last: () => last!,
     async keep() {
       const t0 = performance.now();
-      const entries = await scanRun(cfg);
-      last = await captureSnapshot(cfg, entries, { kind: 'backup', trigger: 'bench', progress: NO_PROGRESS, now: (clock += 1000) }, silentLogger);
+      last = await snapshotNow(cfg, (clock += 1000));
       const returned = seconds(t0);
       syncFs(cfg.store);
       return { returned, durable: seconds(t0) };

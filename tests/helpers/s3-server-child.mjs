@@ -16,6 +16,10 @@
  * - ListMultipartUploads and AbortMultipartUpload, which s3rver lacks, answered here from its
  *   uploads folder (an upload's Initiated time is the mtime of its `key` file). These two skip
  *   the signature check.
+ * - A body sent with a streaming signature (`x-amz-content-sha256:
+ *   STREAMING-AWS4-HMAC-SHA256-PAYLOAD`, `aws-chunked` framing: what restic's minio-go sends over
+ *   plain HTTP) is stored without its framing (s3rver would store the chunk headers as data); the
+ *   chunk signatures are not checked, and `aws-chunked` is not kept as the Content-Encoding.
  * Not supported (answered NotImplemented or MethodNotAllowed by s3rver): ListParts, checksums
  * (x-amz-checksum-*), Content-MD5 verification, conditional writes.
  */
@@ -35,6 +39,56 @@ const tmpDir = path.join(root, 'tmp');
 fs.mkdirSync(dataDir, { recursive: true });
 fs.mkdirSync(tmpDir, { recursive: true });
 
+const STREAMING_SIGNED = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
+
+/** True for a request whose body is `aws-chunked` with chunk signatures. */
+function isChunkedBody(content) {
+  return content?.headers?.['x-amz-content-sha256'] === STREAMING_SIGNED;
+}
+
+/**
+ * The data of an `aws-chunked` body: chunks of `<hex size>;chunk-signature=<sig>\r\n<data>\r\n`,
+ * ending with a chunk of size 0. A malformed frame throws (the request fails, nothing is stored).
+ * The request is read to its end either way: leaving the loop early would destroy the request,
+ * and with it the socket s3rver reads the client's address from after the store returns.
+ */
+async function* unchunk(source) {
+  let buf = Buffer.alloc(0);
+  let left = -1; // data bytes left in the current chunk; -1: expecting a chunk header
+  let ended = false;
+  for await (const piece of source) {
+    if (ended) continue;
+    buf = buf.length === 0 ? piece : Buffer.concat([buf, piece]);
+    for (;;) {
+      if (left < 0) {
+        const eol = buf.indexOf('\r\n');
+        if (eol < 0) break;
+        const size = parseInt(buf.subarray(0, eol).toString('latin1').split(';')[0], 16);
+        if (!Number.isInteger(size) || size < 0) throw new S3Error('IncompleteBody', 'malformed aws-chunked frame');
+        buf = buf.subarray(eol + 2);
+        if (size === 0) {
+          ended = true;
+          break;
+        }
+        left = size;
+      }
+      if (left > 0) {
+        if (buf.length === 0) break;
+        const data = buf.subarray(0, left);
+        buf = buf.subarray(data.length);
+        left -= data.length;
+        yield data;
+      }
+      if (left === 0) {
+        if (buf.length < 2) break;
+        buf = buf.subarray(2); // the \r\n after the data
+        left = -1;
+      }
+    }
+  }
+  if (!ended) throw new S3Error('IncompleteBody', 'the aws-chunked body ended before its last chunk');
+}
+
 /** Writes `content` (a stream) to `file` through a temp file; resolves `{ size, md5 }` only once it all arrived. */
 async function writeWhole(content, file) {
   const tmp = path.join(tmpDir, crypto.randomBytes(8).toString('hex'));
@@ -42,7 +96,7 @@ async function writeWhole(content, file) {
   let size = 0;
   try {
     await pipeline(
-      content,
+      isChunkedBody(content) ? unchunk(content) : content,
       async function* (source) {
         for await (const chunk of source) {
           md5.update(chunk);
@@ -74,6 +128,7 @@ class AtomicStore extends FilesystemStore {
   async putObject(object) {
     if (Buffer.isBuffer(object.content)) return super.putObject(object);
     const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+    if (object.metadata['content-encoding'] === 'aws-chunked') delete object.metadata['content-encoding'];
     const { size, md5 } = await writeWhole(object.content, objectPath);
     await this.putMetadata(object.bucket, object.key, object.metadata, md5);
     return { size, md5 };

@@ -2,6 +2,7 @@
  * A real S3 API server for tests: s3rver (a devDependency) in a child node on 127.0.0.1 and a free
  * port, storing under a new temp folder (see `s3-server-child.mjs` for what it does and does not
  * support). A test file starts one; each test makes its own bucket. Nothing is assumed running.
+ * `npm run bench -- remote` uses it too.
  *
  * The SDK finds the server's fake credentials through the environment (`useTestCredentials`), as
  * it would find real ones: the code under test never gets credentials any other way.
@@ -15,7 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 
-const CHILD = path.join(import.meta.dirname, 's3-server-child.mjs');
+/**
+ * The child script. Beside this file in the source tree; from the build (`dist/tests/helpers/`,
+ * when `npm run bench` imports this file) the same script in the source tree.
+ */
+const CHILD = [import.meta.dirname, path.resolve(import.meta.dirname, '..', '..', '..', 'tests', 'helpers')]
+  .map((dir) => path.join(dir, 's3-server-child.mjs'))
+  .find((file) => fs.existsSync(file))!;
 
 /** s3rver's one account. */
 export const TEST_ACCESS_KEY = 'S3RVER';
@@ -49,10 +56,10 @@ export function useTestCredentials(): void {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 }
 
-/** Starts a server in a new temp folder; resolves once it listens. */
-export async function startS3Server(): Promise<S3TestServer> {
+/** Starts a server in a new temp folder under `parent`; resolves once it listens. */
+export async function startS3Server(parent = os.tmpdir()): Promise<S3TestServer> {
   useTestCredentials();
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ckptd-s3-'));
+  const dir = await fsp.mkdtemp(path.join(parent, 'ckptd-s3-'));
   const child = spawn(process.execPath, ['--openssl-legacy-provider', CHILD, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
   const port = await readPort(child);
   const endpoint = `http://127.0.0.1:${port}`;
