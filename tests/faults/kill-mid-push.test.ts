@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
-import { TEST_S3_ENV, useS3Server } from '../helpers/s3-server.js';
+import { TEST_S3_ENV, useS3Server } from '../helpers/s3-hooks.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const cleanups: (() => void | Promise<unknown>)[] = [];

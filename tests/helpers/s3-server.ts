@@ -7,7 +7,6 @@
  * The SDK finds the server's fake credentials through the environment (`useTestCredentials`), as
  * it would find real ones: the code under test never gets credentials any other way.
  */
-import { afterAll, afterEach, beforeAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -113,25 +112,4 @@ function readPort(child: ChildProcess): Promise<number> {
     });
     child.once('exit', (code) => reject(new Error(`the test S3 server exited (${code}) before listening: ${err}`)));
   });
-}
-
-/** The environment a ckptd child process needs to reach the test server (credentials, no SDK notice). */
-export const TEST_S3_ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-
-/**
- * Registers a test file's hooks: one S3 server for the file, and `cleanups` run (newest first)
- * after each test. Returns a getter for the server.
- */
-export function useS3Server(cleanups: (() => void | Promise<unknown>)[]): () => S3TestServer {
-  let server: S3TestServer;
-  beforeAll(async () => {
-    server = await startS3Server();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  return () => server;
 }

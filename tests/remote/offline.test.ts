@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startDaemon } from '../helpers/daemon-process.js';
 import { loraPod } from '../helpers/lora-pod.js';
-import { TEST_S3_ENV } from '../helpers/s3-server.js';
+import { TEST_S3_ENV } from '../helpers/s3-hooks.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
 afterEach(async () => {

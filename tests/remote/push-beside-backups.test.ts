@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startDaemon } from '../helpers/daemon-process.js';
 import { loraPod } from '../helpers/lora-pod.js';
-import { TEST_S3_ENV, useS3Server } from '../helpers/s3-server.js';
+import { TEST_S3_ENV, useS3Server } from '../helpers/s3-hooks.js';
 
 const cleanups: (() => void | Promise<unknown>)[] = [];
 const s3 = useS3Server(cleanups);

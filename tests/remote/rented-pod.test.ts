@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startDaemon } from '../helpers/daemon-process.js';
 import { loraPod, s3Remote, type LoraPod } from '../helpers/lora-pod.js';
-import { TEST_S3_ENV, useS3Server } from '../helpers/s3-server.js';
+import { TEST_S3_ENV, useS3Server } from '../helpers/s3-hooks.js';
 
 const cleanups: (() => void | Promise<unknown>)[] = [];
 const s3 = useS3Server(cleanups);
@@ -79,6 +79,18 @@ describe('remote snapshots on a rented pod', () => {
     const again = JSON.parse(await cli(a.cfg, 'push', '--json')) as { pushed: unknown[] };
     expect(again.pushed).toEqual([]);
     expect((JSON.parse(await cli(a.cfg, 'list', '--remote', '--json')) as unknown[]).length).toBe(1);
+    // Another run pushing into the same bucket: apart by default, together with --all-runs.
+    const other = pod(bucket);
+    fs.writeFileSync(other.cfg, fs.readFileSync(other.cfg, 'utf8').replace('name: lora', 'name: vae'));
+    write(other.run, 1, 'vae weights');
+    const otherId = (JSON.parse(await cli(other.cfg, 'snapshot', '--json')) as { id: string }).id;
+    await cli(other.cfg, 'push');
+    expect((JSON.parse(await cli(a.cfg, 'list', '--remote', '--json')) as { id: string }[]).map((r) => r.id)).toEqual([id]);
+    const all = JSON.parse(await cli(a.cfg, 'list', '--remote', '--all-runs', '--json')) as { id: string; run: string }[];
+    expect(all.map((r) => [r.run, r.id])).toEqual([
+      ['vae', otherId],
+      ['lora', id],
+    ]);
     await cli(a.cfg, 'delete', id, '--remote', '--yes', '--force');
     expect(JSON.parse(await cli(a.cfg, 'list', '--remote', '--json'))).toEqual([]);
     // The local snapshot is untouched.
