@@ -1,7 +1,7 @@
 /**
  * A large blob's multipart upload, resumable across calls and process restarts through the
- * `UploadState` the caller persists. Parts go one at a time, each read into memory, hashed, and
- * sent with its Content-MD5 (retries resend the same bytes). The whole content's sha256 is
+ * `UploadState` the caller persists. Parts are read in order, each into memory, hashed, and sent
+ * with its Content-MD5 (retries resend the same bytes), a few at a time. The whole content's sha256 is
  * checked before the last part is sent: when it is not the blob's, the upload is aborted and no
  * object ever appears under the key.
  */
@@ -64,9 +64,16 @@ async function startUpload(ctx: RemoteContext, key: ObjectKey, sha: string, size
   return state;
 }
 
+/** Parts of one blob in flight at once by default (each held in memory: at most this many part sizes). */
+export const PART_PARALLEL = 4;
+
 /**
- * Reads every part in order, hashing as it goes; resends a part unless the state records it with
- * the same sha256; checks the whole sha256 before the last part. Returns the state with every part.
+ * Reads every part in order, hashing as it goes, and sends up to `ctx.partParallel` at once; resends a
+ * part unless the state records it with the same sha256; checks the whole sha256 once every other
+ * part is done and before the last one goes. Each acknowledged part is reported (`onState`, in
+ * order, each state holding every part acknowledged before it). Returns the state with every part.
+ * On any failure the parts in flight are awaited (their states reported) before it is thrown; when
+ * the file changed, the upload is abandoned after them.
  */
 async function sendParts(ctx: RemoteContext, src: BlobSource, sha: string, start: UploadState, opts: MultipartOptions): Promise<MultipartOutcome & { state: UploadState }> {
   const whole = createHash('sha256');
@@ -74,43 +81,69 @@ async function sendParts(ctx: RemoteContext, src: BlobSource, sha: string, start
   let state = start;
   let sentBytes = 0;
   let reusedParts = 0;
-  for (let number = 1; number <= count; number++) {
-    opts.signal?.throwIfAborted();
-    const { position, length } = partRange(state.size, state.partSize, number);
-    const data = await readPart(ctx, src, state, position, length, opts);
-    whole.update(data);
-    if (number === count) await checkWhole(ctx, src, sha, whole, state, opts);
-    const partSha = createHash('sha256').update(data).digest('hex');
-    const known = state.parts.find((p) => p.number === number);
-    if (known !== undefined && known.sha256 === partSha && known.size === length) {
-      reusedParts++;
-    } else {
-      const etag = await uploadPart(ctx, state, number, data, opts.signal);
-      state = withPart(state, { number, etag, sha256: partSha, size: length });
-      await opts.onState(state);
-      sentBytes += length;
-    }
-    opts.onBytes(position + length, state.size);
-  }
-  return { state, sentBytes, reusedParts };
-}
-
-/** A part of the source; when the file changed, the upload is abandoned first. */
-async function readPart(ctx: RemoteContext, src: BlobSource, state: UploadState, position: number, length: number, opts: MultipartOptions): Promise<Buffer> {
+  let done = 0;
+  let failure: { err: unknown } | null = null;
+  let reported: Promise<void> = Promise.resolve();
+  const inflight = new Set<Promise<void>>();
+  const drain = async (): Promise<void> => {
+    while (inflight.size > 0) await Promise.all(inflight);
+    await reported;
+  };
+  const progress = (length: number): void => {
+    done += length;
+    opts.onBytes(done, state.size);
+  };
   try {
-    return await src.read(position, length);
+    for (let number = 1; number <= count && failure === null; number++) {
+      opts.signal?.throwIfAborted();
+      const { position, length } = partRange(state.size, state.partSize, number);
+      // A free slot first: at most `partParallel` parts are held in memory, and with one a part is
+      // read only once the one before it is acknowledged (and its state persisted).
+      while (inflight.size >= ctx.partParallel) await Promise.race(inflight);
+      if (failure !== null) break;
+      const data = await src.read(position, length);
+      whole.update(data);
+      if (number === count) {
+        await drain();
+        if (failure !== null) break;
+        checkWhole(src, sha, whole);
+      }
+      const partSha = createHash('sha256').update(data).digest('hex');
+      const known = state.parts.find((p) => p.number === number);
+      if (known !== undefined && known.sha256 === partSha && known.size === length) {
+        reusedParts++;
+        progress(length);
+        continue;
+      }
+      const sending: Promise<void> = uploadPart(ctx, state, number, data, opts.signal)
+        .then((etag) => {
+          state = withPart(state, { number, etag, sha256: partSha, size: length });
+          const snapshot = state;
+          reported = reported.then(() => opts.onState(snapshot));
+          sentBytes += length;
+          progress(length);
+          return reported;
+        })
+        .catch((err: unknown) => {
+          failure ??= { err };
+        })
+        .finally(() => inflight.delete(sending));
+      inflight.add(sending);
+    }
+    await drain();
   } catch (err) {
+    await drain();
     if (err instanceof FileChangedError) await abandon(ctx, state, opts);
     throw err;
   }
+  if (failure !== null) throw (failure as { err: unknown }).err;
+  return { state, sentBytes, reusedParts };
 }
 
-/** Throws `FileChangedError` (after abandoning the upload) when the bytes read do not hash to `sha`. */
-async function checkWhole(ctx: RemoteContext, src: BlobSource, sha: string, whole: Hash, state: UploadState, opts: MultipartOptions): Promise<void> {
+/** Throws `FileChangedError` when the bytes read do not hash to `sha` (the caller abandons the upload). */
+function checkWhole(src: BlobSource, sha: string, whole: Hash): void {
   const actual = whole.digest('hex');
-  if (actual === sha) return;
-  await abandon(ctx, state, opts);
-  throw new FileChangedError(src.path, [`sha256 ${sha} -> ${actual}`]);
+  if (actual !== sha) throw new FileChangedError(src.path, [`sha256 ${sha} -> ${actual}`]);
 }
 
 async function uploadPart(ctx: RemoteContext, state: UploadState, number: number, data: Buffer, signal: AbortSignal | undefined): Promise<string> {

@@ -26,6 +26,8 @@ export interface RemoteContext {
   download: Pacer;
   /** The part size of new multipart uploads (a resumed one keeps its own). */
   partSize: number;
+  /** Parts of one multipart upload in flight at once. */
+  partParallel: number;
   /** Keys asked for per listing page. */
   pageSize: number;
 }

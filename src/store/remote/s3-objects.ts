@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream';
 import { bandwidthPacer, type PacerClock } from './bandwidth.js';
 import { downloadBlob, type DownloadBlobOptions } from './download-blob.js';
-import { abortUpload } from './multipart-upload.js';
+import { abortUpload, PART_PARALLEL } from './multipart-upload.js';
 import { blobSize, deleteKey, getJson, hasBlob, listBlobs, listKeys, listObjects, putJson, type ListedBlob, type ListedObject } from './object-calls.js';
 import { openBlob, openBlobUnchecked } from './open-blob.js';
 import { putBlob, type PutBlobOptions, type PutBlobResult } from './put-blob.js';
@@ -63,6 +63,8 @@ export interface S3ObjectsOptions {
   timeouts?: Partial<ClientTimeouts>;
   /** Part size of new multipart uploads (at least 5 MiB; default 16 MiB); also the largest single PUT. */
   partSize?: number;
+  /** Parts of one blob sent at once (default 4; 1 sends them one after another). */
+  partParallel?: number;
   /** Keys per listing page (default 1000, S3's most). */
   pageSize?: number;
   /** The pacers' clock (default: the real one). */
@@ -79,6 +81,7 @@ export function openS3Objects(target: S3Target, options: S3ObjectsOptions = {}):
     upload: bandwidthPacer(target.bandwidth, options.clock),
     download: bandwidthPacer(target.bandwidth, options.clock),
     partSize: Math.max(MIN_PART_SIZE, options.partSize ?? DEFAULT_PART_SIZE),
+    partParallel: Math.max(1, options.partParallel ?? PART_PARALLEL),
     pageSize: options.pageSize ?? 1000,
   };
   return {

@@ -176,7 +176,8 @@ describe('not retried', () => {
 describe('an abort', () => {
   it('ends an upload stalled mid-part at once with its reason; the state stays resumable', async () => {
     const w = world();
-    const objects = w.open();
+    // One part at a time, so the change (or stall) lands between two parts.
+    const objects = w.open({ partParallel: 1 });
     const f = await w.file(2 * PART + 1000);
     const controller = new AbortController();
     const reason = new Error('shutting down');
