@@ -113,9 +113,7 @@ export async function remoteIds(run: RunConfig, onUnreachable: (why: string) => 
     timer = setTimeout(() => reject(new Error(`no answer within ${REMOTE_IDS_WAIT_MS / 1000} s`)), REMOTE_IDS_WAIT_MS);
   });
   try {
-    const all = Promise.all([remote.listSnapshots(), remote.listSaves()]);
-    const [snapshots, saves] = await Promise.race([all, timeout]);
-    return new Set([...snapshots, ...saves].map((r) => r.id));
+    return await Promise.race([remote.recordIds(), timeout]);
   } catch (err) {
     onUnreachable((err as Error).message);
     return null;

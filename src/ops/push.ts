@@ -63,7 +63,7 @@ export async function queueForPush(run: RunConfig, remote: RemoteStore, ids: str
     ids === null ? [...(await local.listSnapshots()), ...(await local.listSaves())] : await Promise.all(ids.map((id) => local.resolve(id)));
   records.sort((a, b) => (a.id < b.id ? -1 : 1));
   // Asked outside the queue's turn: a slow or unreachable remote must not hold up a new snapshot's enqueue.
-  const onRemote = new Set([...(await remote.listSnapshots()), ...(await remote.listSaves())].map((r) => r.id));
+  const onRemote = await remote.recordIds();
   const candidates: PushCandidate[] = records.map((r) => ({ id: r.id, kind: r.kind, damaged: r.damaged === true }));
   return serialized(run.store, async () => {
     const queue = await readPushQueue(run.store);

@@ -86,6 +86,22 @@ export interface RunRecords {
 }
 
 /** Reads the snapshots (`kinds` includes 'snapshot') and saves (`'save'`) of the run. */
+/**
+ * The ids of the run's records (snapshots and saves) from one listing, no manifest read: what the
+ * push planner needs to know is there. A key that is not a record's is left out.
+ */
+export async function runRecordIds(r: RemoteRun): Promise<Set<string>> {
+  const t = r.objects.target;
+  const ids = new Set<string>();
+  for (const prefix of [runSnapshotsPrefix(t, r.run), runSavesPrefix(t, r.run)]) {
+    for (const key of await r.objects.listKeys(prefix)) {
+      const parsed = parseRecordKey(t, key);
+      if (parsed !== null && parsed.run === r.run && parsed.kind !== 'damaged') ids.add(parsed.id);
+    }
+  }
+  return ids;
+}
+
 export async function readRunRecords(r: RemoteRun, kinds: readonly ('snapshot' | 'save')[] = ['snapshot', 'save']): Promise<RunRecords> {
   const t = r.objects.target;
   const damaged = await damagedIds(r);

@@ -98,6 +98,23 @@ describe('putRecord', () => {
     expect((await rs.verifyExists(await rs.resolve(second.id))).ok).toBe(true);
   });
 
+  it('recordIds lists the run\'s records from one listing, markers left out', async () => {
+    const w = world();
+    const { run, store } = await localRun({ 'model.bin': 'm1' });
+    const a = await snap(run, store);
+    age(put(run, 'model.bin', 'm2'));
+    const b = await snap(run, store, { previous: a });
+    const rs = remote(w);
+    await rs.putRecord(store, a);
+    await rs.putRecord(store, b);
+    const check = await rs.verify(await rs.resolve(a.id));
+    await rs.markVerified({ ...check, ok: false, changed: [{ path: 'model.bin', reason: 'test' }] }, Date.now());
+    const before = w.proxy.requests().length;
+    expect(await rs.recordIds()).toEqual(new Set([a.id, b.id]));
+    // Listings only: no manifest is read.
+    expect(w.proxy.requests().slice(before).every((q) => q.method === 'GET' && q.url.includes('list-type=2'))).toBe(true);
+  });
+
   it('is idempotent: a record already there is left as is, its labels brought in line', async () => {
     const w = world();
     const { run, store } = await localRun({ 'model.bin': 'weights' });
