@@ -91,7 +91,7 @@ export interface PushContext {
 
 export interface PushResult {
   pushed: { id: string; sentBytes: number; presentBytes: number }[];
-  /** Dropped from the queue: the local record is gone (deleted before it went up). */
+  /** Dropped from the queue: the local record is gone (deleted before it went up) or marked damaged. */
   dropped: string[];
   /** The failure that stopped the queue, if any (the item stays queued, backed off). */
   failed: { id: string; error: string } | null;
@@ -152,6 +152,13 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
       await mutate(run.store, drop(item.id));
       result.dropped.push(item.id);
       ctx.logger.warn(`push: ${item.id} is no longer in the local store; dropped from the push queue`, { event: 'push-dropped', id: item.id });
+      continue;
+    }
+    if (record.damaged === true) {
+      // Its stored bytes failed verification: they are never sent (and would fail their hash check forever).
+      await mutate(run.store, drop(item.id));
+      result.dropped.push(item.id);
+      ctx.logger.warn(`push: ${item.id} failed verification (\`ckptd verify\`); dropped from the push queue, its bytes are not sent`, { event: 'push-dropped', id: item.id });
       continue;
     }
     try {

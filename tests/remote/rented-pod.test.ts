@@ -132,4 +132,21 @@ describe('remote snapshots on a rented pod', () => {
     const local = (JSON.parse(await cli(a.cfg, 'list', '--json')) as { id: string }[]).map((r) => r.id);
     expect(local).toEqual([manual, ids[2], ids[1], ids[0]]);
   });
+
+  it('a queued record that fails verification is dropped from the push queue, its bytes never sent', async () => {
+    const bucket = await s3().newBucket();
+    const a = pod(bucket);
+    write(a.run, 1, 'w1');
+    const id = (JSON.parse(await cli(a.cfg, 'snapshot', '--json')) as { id: string }).id;
+    // Queued as the daemon queues each new snapshot; then a stored byte goes bad and verify marks it.
+    const item = { id, queued: new Date().toISOString(), failures: 0, next_try: null, error: null, uploads: {} };
+    fs.writeFileSync(path.join(a.store, 'push-queue.json'), JSON.stringify({ items: [item], last_pushed: null }));
+    const stored = path.join(a.store, 'snapshots', id, 'files', 'model.safetensors');
+    fs.chmodSync(stored, 0o600);
+    fs.writeFileSync(stored, 'w2');
+    expect((await runCli(['--config', a.cfg, 'verify', id], { env: ENV })).code).toBe(1);
+    const r = JSON.parse(await cli(a.cfg, 'push', '--json')) as { pushed: unknown[]; dropped: string[]; remaining: number };
+    expect(r).toMatchObject({ pushed: [], dropped: [id], remaining: 0 });
+    expect(JSON.parse(await cli(a.cfg, 'list', '--remote', '--json'))).toEqual([]);
+  });
 });
