@@ -189,6 +189,8 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
         present_bytes: r.presentBytes,
       });
     } catch (err) {
+      // Stopped (the daemon is stopping): not a failure; the acknowledged parts are kept for the next start.
+      if (ctx.signal?.aborted) break;
       const message = (err as Error).message ?? String(err);
       const failures = item.failures + 1;
       const nextTry = ctx.now() + retryDelayMs(failures, (ctx.random ?? Math.random)());

@@ -1,5 +1,5 @@
 /**
- * Issue 13: kill -9 the daemon in the middle of a push. The snapshot is not visible on the remote
+ * Issue 13: kill -9 (or stop) the daemon in the middle of a push. The snapshot is not visible on the remote
  * half-uploaded; the next daemon resumes from the parts already acknowledged (they are not sent
  * again) and the pushed snapshot then verifies byte for byte.
  */
@@ -18,11 +18,11 @@ const ENV = TEST_S3_ENV;
 const MiB = 1 << 20;
 
 interface QueueFile {
-  items: { id: string; uploads: Record<string, { parts: unknown[] }> }[];
+  items: { id: string; failures: number; error: string | null; uploads: Record<string, { parts: unknown[] }> }[];
 }
 
-describe('kill -9 during a push', () => {
-  it('leaves no half-visible snapshot, and the next daemon resumes without resending acknowledged parts', async () => {
+describe('a daemon stopped during a push', () => {
+  it.each(['SIGKILL', 'SIGTERM'] as const)('%s: no half-visible snapshot, no failure recorded, and the next daemon resumes without resending acknowledged parts', async (signal) => {
     const bucket = await s3().newBucket();
     const t = tempDir('ckptd-killpush-');
     cleanups.push(t.cleanup);
@@ -48,10 +48,12 @@ describe('kill -9 during a push', () => {
       return q.items.flatMap((i) => Object.values(i.uploads)).reduce((n, u) => n + u.parts.length, 0);
     };
     await waitUntil(() => fs.existsSync(queueFile) && partsDone() >= 1, 'a part acknowledged', 30_000);
-    first.proc.kill('SIGKILL');
+    first.proc.kill(signal);
     await new Promise((r) => first.proc.once('exit', r));
     const acknowledged = partsDone();
     expect(acknowledged).toBeGreaterThanOrEqual(1);
+    // Stopping is not a failed push: no backoff, no error in status.
+    expect((JSON.parse(fs.readFileSync(queueFile, 'utf8')) as QueueFile).items.map((i) => [i.id, i.failures, i.error])).toEqual([[taken.id, 0, null]]);
 
     const listed = await runCli(['--config', cfg, 'list', '--remote', '--json'], { env: ENV });
     expect(listed.code, listed.stderr).toBe(0);
