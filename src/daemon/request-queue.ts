@@ -90,8 +90,9 @@ export class RequestQueue {
 
   /**
    * Operations for which `pred` holds are served by `execute` as soon as they arrive, beside the
-   * snapshot work instead of between evaluations: a push writes nothing of the local store but its
-   * queue file (serialized on its own) and may take hours, which must not hold up a backup.
+   * snapshot work instead of between evaluations: a push or a remote deletion writes nothing of the
+   * local store but the push queue (serialized on its own) and may take hours, which must not hold
+   * up a backup.
    */
   serveAtOnce(pred: (op: StoreOp) => boolean, execute: (op: StoreOp, progress: OpProgress) => Promise<OpOutcome>): void {
     this.atOnce = { pred, execute };

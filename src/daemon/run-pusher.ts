@@ -8,7 +8,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '../config/types.js';
 import { isPushedKind } from '../policy/push-plan.js';
-import { enqueueForPush, pushQueued, queueForPush } from '../ops/push.js';
+import { enqueueForPush, inPushTurn, pushQueued, queueForPush } from '../ops/push.js';
 import { openRunRemote } from '../ops/remote-open.js';
 import { applyRemoteRetention } from '../ops/remote-retention.js';
 import { readPushQueue } from '../store/push-queue-file.js';
@@ -101,7 +101,8 @@ export class RunPusher {
       this.caughtUp = true;
     }
     const r = await pushQueued(this.run, this.remote, { logger: this.logger, now: this.now, signal: this.abort.signal });
-    if (r.pushed.length > 0) await applyRemoteRetention(this.run, this.remote, this.now(), this.logger);
+    const remote = this.remote;
+    if (r.pushed.length > 0) await inPushTurn(this.run.store, () => applyRemoteRetention(this.run, remote, this.now(), this.logger));
   }
 
   /** Sleeps until the earliest backed-off record is due (timers never keep the process alive). */

@@ -50,9 +50,10 @@ export class RunSupervisor {
     private readonly now: () => number,
   ) {
     this.queue = new RequestQueue(logger, () => this.triggers.kick(0));
-    // `ckptd push` through the daemon runs beside the snapshot work, never between evaluations.
+    // What touches only the remote (`push`, `delete --remote`) runs beside the snapshot work, never
+    // between evaluations: it may wait hours for the network or for a push in progress.
     this.queue.serveAtOnce(
-      (op) => op.kind === 'push',
+      (op) => op.kind === 'push' || (op.kind === 'delete' && op.remote === true),
       (op, onProgress) => executeOp(this.run, op, { logger: this.logger, now: this.now(), onProgress }),
     );
     this.blocking = new BlockingFiles(logger);

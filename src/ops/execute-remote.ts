@@ -10,7 +10,7 @@ import { UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/format.js';
 import { executeDelete, planDelete } from './delete.js';
 import type { OpContext } from './execute.js';
-import { pushQueued, queueForPush } from './push.js';
+import { inPushTurn, pushQueued, queueForPush } from './push.js';
 import { openRunRemote } from './remote-open.js';
 import { applyRemoteRetention, REMOTE_GC_GRACE_MS } from './remote-retention.js';
 import { restoreSnapshot, type RestoreResult } from './restore.js';
@@ -49,7 +49,7 @@ async function execute(
     case 'push': {
       const q = await queueForPush(run, remote, op.ids.length > 0 ? op.ids : null, ctx.now);
       const r = await pushQueued(run, remote, { logger: ctx.logger, now: Date.now, ignoreBackoff: true, ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}) });
-      const kept = r.pushed.length > 0 ? await applyRemoteRetention(run, remote, ctx.now, ctx.logger) : null;
+      const kept = r.pushed.length > 0 ? await inPushTurn(run.store, () => applyRemoteRetention(run, remote, ctx.now, ctx.logger)) : null;
       const sent = r.pushed.reduce((n, p) => n + p.sentBytes, 0);
       const present = r.pushed.reduce((n, p) => n + p.presentBytes, 0);
       const lines = [
@@ -77,10 +77,13 @@ async function execute(
       return d;
     }
     case 'delete': {
-      const plan = await planDelete(remote, op.ids, op.force);
-      const done = await executeDelete(remote, plan, null);
-      for (const id of done.deleted) ctx.logger.info(`deleted ${id} from ${remote.location} (asked for by ckptd delete --remote)`, { event: 'delete', id, remote: true });
-      const gc = await remote.collectGarbage(REMOTE_GC_GRACE_MS, ctx.now);
+      // In the push turn: never beside a push that counts on the manifests already there.
+      const { done, gc } = await inPushTurn(run.store, async () => {
+        const plan = await planDelete(remote, op.ids, op.force);
+        const done = await executeDelete(remote, plan, null);
+        for (const id of done.deleted) ctx.logger.info(`deleted ${id} from ${remote.location} (asked for by ckptd delete --remote)`, { event: 'delete', id, remote: true });
+        return { done, gc: await remote.collectGarbage(REMOTE_GC_GRACE_MS, ctx.now) };
+      });
       return {
         message: `deleted ${done.deleted.join(', ')} from ${remote.location}; ${gc.removed.length} unreferenced object(s) removed (${formatBytes(gc.removedBytes)}), ${gc.keptYoung} younger than a day kept for the next collection`,
         data: { deleted: done.deleted, remote: true, gc_removed: gc.removed.length, gc_removed_bytes: gc.removedBytes, gc_kept_young: gc.keptYoung },

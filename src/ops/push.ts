@@ -125,12 +125,23 @@ function mutate(store: string, change: (q: PushQueue) => void): Promise<void> {
  * wait for the next push (the queue itself is never held during an upload).
  */
 export function pushQueued(run: RunConfig, remote: RemoteStore, ctx: PushContext): Promise<PushResult> {
-  const prev = pushChains.get(run.store) ?? Promise.resolve();
-  const next = prev.then(() => pushNow(run, remote, ctx));
+  return inPushTurn(run.store, () => pushNow(run, remote, ctx));
+}
+
+/**
+ * Runs `fn` in the push turn of the run whose local store is `store`: after every push and every
+ * remote deletion of this process started before it. A push skips the blobs that manifests already
+ * on the remote name (`known`); a deletion running beside it could remove such a manifest and let
+ * the garbage collection take a blob the new manifest is about to name. Remote retention and
+ * `delete --remote` therefore run in this turn too.
+ */
+export function inPushTurn<T>(store: string, fn: () => Promise<T>): Promise<T> {
+  const prev = pushChains.get(store) ?? Promise.resolve();
+  const next = prev.then(fn);
   const tail = next.catch(() => undefined);
-  pushChains.set(run.store, tail);
+  pushChains.set(store, tail);
   void tail.then(() => {
-    if (pushChains.get(run.store) === tail) pushChains.delete(run.store);
+    if (pushChains.get(store) === tail) pushChains.delete(store);
   });
   return next;
 }
@@ -141,6 +152,14 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
   const result: PushResult = { pushed: [], dropped: [], failed: null, remaining: 0 };
   // One listing, not a lookup per item: a queue grown offline may hold hundreds.
   const records = new Map<string, StoreRecord>([...(await local.listSnapshots()), ...(await local.listSaves())].map((r) => [r.id, r]));
+  // Blobs that manifests already on the remote name (the local copies of records pushed before):
+  // neither asked for again nor re-checked, which makes an unchanged push a listing and a manifest.
+  const onRemote = await remote.recordIds();
+  const known = new Set<string>();
+  const addKnown = (r: StoreRecord): void => {
+    for (const f of r.files) if (f.type !== 'symlink') known.add(f.sha256);
+  };
+  for (const r of records.values()) if (onRemote.has(r.id)) addKnown(r);
   const total = [...records.values()].reduce((n, r) => n + r.bytes, 0);
   let done = 0;
   const drop = (id: string) => (q: PushQueue) => void (q.items = q.items.filter((i) => i.id !== id));
@@ -163,6 +182,7 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
     }
     try {
       const r = await remote.putRecord(run.store, record, {
+        known,
         resume: item.uploads,
         onState: (sha, state) =>
           mutate(run.store, (q) => {
@@ -181,6 +201,7 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
         drop(item.id)(q);
         q.last_pushed = { id: item.id, at: ctx.now() };
       });
+      addKnown(record);
       result.pushed.push({ id: item.id, sentBytes: r.sentBytes, presentBytes: r.presentBytes });
       ctx.logger.info(`pushed ${record.kind} ${item.id} to ${remote.location}: ${formatBytes(r.sentBytes)} sent, ${formatBytes(r.presentBytes)} already there`, {
         event: 'push',

@@ -58,7 +58,7 @@ export interface RemoteStore extends Store {
   putRecord(
     fromStore: string,
     record: RecordMeta,
-    opts?: { onBytes?: (n: number) => void; signal?: AbortSignal; resume?: Record<string, UploadState>; onState?: (sha: string, state: UploadState | null) => Promise<void> },
+    opts?: { onBytes?: (n: number) => void; signal?: AbortSignal; resume?: Record<string, UploadState>; onState?: (sha: string, state: UploadState | null) => Promise<void>; known?: ReadonlySet<string> },
   ): Promise<{ meta: RecordMeta; sentBytes: number; presentBytes: number }>;
   /** The ids of the run's records, from a listing alone (no manifest is read). */
   recordIds(): Promise<Set<string>>;

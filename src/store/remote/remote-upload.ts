@@ -25,6 +25,12 @@ export interface UploadOptions {
   resume?: Record<string, UploadState>;
   /** Called, and awaited, with each new state of a blob's multipart upload (null: done or given up). */
   onState?: (sha: string, state: UploadState | null) => Promise<void>;
+  /**
+   * Blobs the caller knows a manifest on the remote names (the files of a record already pushed):
+   * neither asked for (HEAD) nor checked again after the manifest, since no garbage collection
+   * removes a blob a manifest names. Counted as already stored.
+   */
+  known?: ReadonlySet<string>;
 }
 
 /** What the blobs of one record cost: bytes of its files uploaded now vs. found stored already. */
@@ -52,6 +58,7 @@ export async function uploadBlobs(r: RemoteRun, fromStore: string, record: Recor
   for (const f of record.files) if (f.type !== 'symlink' && !firsts.has(f.sha256)) firsts.set(f.sha256, f);
   const outcomes = await mapPool([...firsts.values()], UPLOAD_PARALLEL, async (f) => {
     opts.signal?.throwIfAborted();
+    if (opts.known?.has(f.sha256)) return { sha: f.sha256, size: f.size, outcome: 'known' as const, sentBytes: 0, reusedParts: 0 };
     const file = await locateFile(fromStore, record, f.path);
     const st = await fsp.lstat(file);
     if (!st.isFile() || st.size !== f.size) {
@@ -76,7 +83,7 @@ export async function uploadBlobs(r: RemoteRun, fromStore: string, record: Recor
     copiedBytes,
     linkedBytes: regular.reduce((n, f) => n + f.size, 0) - copiedBytes,
     sentBytes: outcomes.reduce((n, o) => n + o.sentBytes, 0),
-    presentBytes: outcomes.filter((o) => o.outcome === 'present').reduce((n, o) => n + o.size, 0),
+    presentBytes: outcomes.filter((o) => o.outcome !== 'uploaded').reduce((n, o) => n + o.size, 0),
     present: outcomes.filter((o) => o.outcome === 'present').map((o) => o.sha),
   };
 }

@@ -115,6 +115,24 @@ describe('putRecord', () => {
     expect(w.proxy.requests().slice(before).every((q) => q.method === 'GET' && q.url.includes('list-type=2'))).toBe(true);
   });
 
+  it('blobs the caller knows a remote manifest names are neither asked for nor checked again', async () => {
+    const w = world();
+    const { run, store } = await localRun({ 'model.bin': 'frozen encoder', 'opt.bin': 'optimizer v1' });
+    const first = await snap(run, store);
+    const rs = remote(w);
+    await rs.putRecord(store, first);
+    age(put(run, 'opt.bin', 'optimizer v2'));
+    const second = await snap(run, store, { previous: first });
+    const known = new Set(first.files.map((f) => f.sha256));
+    const before = w.proxy.requests().length;
+    const r = await rs.putRecord(store, second, { known });
+    const heads = w.proxy.requests().slice(before).filter((q) => q.method === 'HEAD');
+    // One HEAD: the changed file's blob, asked before it is sent; none for the known one, before or after.
+    expect(heads).toHaveLength(1);
+    expect(r).toMatchObject({ sentBytes: 'optimizer v2'.length, presentBytes: 'frozen encoder'.length });
+    expect((await rs.verifyExists(await rs.resolve(second.id))).ok).toBe(true);
+  });
+
   it('is idempotent: a record already there is left as is, its labels brought in line', async () => {
     const w = world();
     const { run, store } = await localRun({ 'model.bin': 'weights' });
