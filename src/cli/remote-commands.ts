@@ -12,8 +12,11 @@ import { loadRun, printJson, type GlobalOptions } from './context.js';
 export function addRemoteCommands(program: Command, globals: (cmd: Command) => GlobalOptions, setExit: (code: number) => void): void {
   program
     .command('push')
-    .description("upload to the run's remote now: the records named, or every record of a pushed kind (remote.push) not there yet; resumes what an interrupted push left")
-    .argument('[ids...]', 'ids or unique prefixes (default: everything of a pushed kind not yet remote)')
+    .description(
+      "upload to the run's remote now: the records named, or every record of a pushed kind (remote.push) newer than the newest one there " +
+        '(one removed from the remote goes up again only when named); resumes what an interrupted push left; then applies remote.keep',
+    )
+    .argument('[ids...]', 'ids or unique prefixes (default: everything of a pushed kind the remote lacks)')
     .option('--json', 'print what was done as JSON')
     .action(async (ids: string[], opts: { json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
