@@ -1,11 +1,14 @@
 /**
  * Key paths into parsed JSON/YAML, as written in a `progress: {file, epoch, step, loss}` config:
- * `state.epoch`, `log_history[-1].loss`, `a.b[0]`, `runs["my.run"].loss`.
+ * `state.epoch`, `log_history[-1].loss`, `a.b[0]`, `runs["my.run"].loss`, `$[-1].epoch`.
  *
  * Grammar: segments joined by `.`; a segment is a name (any characters but `.`, `[`, `]`)
  * followed by any number of `[N]` (an integer index, negative counts from the end) or
  * `["key"]` / `['key']` (a key that may hold dots). A path may start with `[...]`.
  * A name of digits (`log_history.0.loss`) also indexes an array.
+ * A leading `$` names the document itself, as in JSONPath: `$[-1].epoch` is `[-1].epoch` (the
+ * last element of a document that is a list, such as skorch's `history.json`), `$.state.epoch` is
+ * `state.epoch` and `$` alone is the whole document. A key named `$` is written `["$"]`.
  */
 
 /** One step of a parsed key path. */
@@ -24,6 +27,12 @@ export function parseKeyPath(path: string): KeySegment[] {
   if (path.length === 0) fail('empty key path');
   // `expectName` is true where a name must start (path start, or after a dot).
   let expectName = true;
+  if (path === '$') return segments;
+  if (path.startsWith('$[')) i = 1;
+  else if (path.startsWith('$.')) {
+    i = 2;
+    if (i === path.length) fail('path ends with "."');
+  }
   while (i < path.length) {
     const c = path[i];
     if (c === '[') {

@@ -47,13 +47,31 @@ describe('getPath', () => {
     expect(getPath(DOC, path)).toBeUndefined();
   });
 
+  const HISTORY = [
+    { epoch: 1, train_loss: 0.9 },
+    { epoch: 2, train_loss: 0.7 },
+  ];
+  it.each([
+    ['$[-1].epoch', HISTORY, 2],
+    ['$[0].train_loss', HISTORY, 0.9],
+    ['[-1].epoch', HISTORY, 2],
+    ['$', HISTORY, HISTORY],
+    ['$.history[-1].epoch', { history: HISTORY }, 2],
+    ['history[-1].epoch', { history: HISTORY }, 2],
+    ['$["history"][-1].epoch', { history: HISTORY }, 2],
+    ['["$"].epoch', { $: { epoch: 5 } }, 5],
+    ['$x', { $x: 6 }, 6],
+  ])('reads %s from the document given (a leading $ is the document)', (path, doc, expected) => {
+    expect(getPath(doc, path)).toEqual(expected);
+  });
+
   it('walks into top-level arrays and scalars', () => {
     expect(getPath([1, 2, 3], '[-1]')).toBe(3);
     expect(getPath(5, 'a')).toBeUndefined();
     expect(getPath(null, 'a')).toBeUndefined();
   });
 
-  it.each(['', 'a..b', '.a', 'a.', 'a[', 'a[x]', 'a[1.5]', 'a]', 'a[0]b', 'a["b]'])('throws for the malformed path %j', (path) => {
+  it.each(['', 'a..b', '.a', 'a.', 'a[', 'a[x]', 'a[1.5]', 'a]', 'a[0]b', 'a["b]', '$.', '$..a', '$[', '$]'])('throws for the malformed path %j', (path) => {
     expect(() => getPath(DOC, path)).toThrow(/bad key path/);
   });
 });
@@ -62,6 +80,8 @@ describe('parseKeyPath', () => {
   it('splits names, indexes and quoted keys', () => {
     expect(parseKeyPath('log_history[-1].loss')).toEqual([{ key: 'log_history' }, { index: -1 }, { key: 'loss' }]);
     expect(parseKeyPath('a["b.c"][2]')).toEqual([{ key: 'a' }, { key: 'b.c' }, { index: 2 }]);
+    expect(parseKeyPath('$[-1].epoch')).toEqual([{ index: -1 }, { key: 'epoch' }]);
+    expect(parseKeyPath('$')).toEqual([]);
   });
 
   it('names the path and the position in its error', () => {

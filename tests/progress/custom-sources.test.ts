@@ -20,6 +20,18 @@ describe('{file, epoch, step, loss} source', () => {
     expect([p.epoch, p.step, p.loss, p.source]).toEqual([4, 1200, 0.42, 'file']);
   });
 
+  it.each([
+    ['$[-1]', 'history.json', '[{"epoch": 1, "train_loss": 0.9}, {"epoch": 2, "train_loss": 0.7}]'],
+    ['[-1]', 'history.json', '[{"epoch": 1, "train_loss": 0.9}, {"epoch": 2, "train_loss": 0.7}]'],
+    ['history[-1]', 'state.json', '{"history": [{"epoch": 1, "train_loss": 0.9}, {"epoch": 2, "train_loss": 0.7}]}'],
+    ['$.history[-1]', 'state.json', '{"history": [{"epoch": 1, "train_loss": 0.9}, {"epoch": 2, "train_loss": 0.7}]}'],
+  ])('reads %s.epoch from %s (a list of per-epoch records, as skorch writes)', async (prefix, file, text) => {
+    const run = await tempRun();
+    put(run, file, text);
+    const p = await progressOf(run, fileSpec(file, `${prefix}.epoch`, null, `${prefix}.train_loss`));
+    expect([p.epoch, p.loss, p.source]).toEqual([2, 0.7, 'file']);
+  });
+
   it('accepts a ./ prefix and leaves unset paths null', async () => {
     const run = await tempRun();
     put(run, 'progress.json', '{"ep": 2}');
