@@ -1,7 +1,8 @@
 /**
  * The backup and save policies' own keys. Contract: `every` becomes a parsed schedule plus the text
  * it was written as (left out: the default; null or false: never), and a schedule in epochs or
- * steps is checked against the progress source (`everyNeedsProgress`); `cron` must be a five- or
+ * steps is checked against the progress source (`everyNeedsProgress`; not when the source is null,
+ * i.e. already reported as wrong); `cron` must be a five- or
  * six-field cron expression (empty means none); `save.prefix` must be usable in a file name. Each
  * bad value is reported at its key and replaced by a harmless fallback (never, the value as given).
  */
@@ -13,11 +14,11 @@ import type { ProgressSpec } from './types.js';
 import { parseEvery } from './units.js';
 import type { KeyPath } from './yaml-positions.js';
 
-/** An `every` value (or, left out, `fallback`) parsed, checked against the progress source. */
-export function normalizeEvery(value: unknown, fallback: string, progress: ProgressSpec, at: KeyPath, report: Report): { every: Every; everyText: string } {
+/** An `every` value (or, left out, `fallback`) parsed, checked against the progress source (null: skip that check). */
+export function normalizeEvery(value: unknown, fallback: string, progress: ProgressSpec | null, at: KeyPath, report: Report): { every: Every; everyText: string } {
   const everyText = textOfEvery(value, fallback);
   const every = valueOr(parseEvery(value === undefined ? fallback : value), at, report, { unit: 'never' } as Every);
-  everyNeedsProgress(every, progress, at, report);
+  if (progress !== null) everyNeedsProgress(every, progress, at, report);
   return { every, everyText };
 }
 

@@ -3,10 +3,12 @@
  * a preset name, `{file, epoch, step, loss}` (a JSON or YAML file inside the run, key paths into
  * it) or `{filename: REGEX}` (named groups epoch, step, loss) becomes a `ProgressSpec`; anything
  * else is reported, each wrong part at its own key, and normalizes to `{ kind: 'none' }` so the
- * rest of the config is still checked.
+ * rest of the config is still checked. An `init --preset` name that is not a progress source
+ * (`generic`) gets its own message saying what to write instead.
  */
 import path from 'node:path';
 import { parseKeyPath } from '../policy/key-path.js';
+import { INIT_PRESETS } from './presets.js';
 import type { Report } from './problems.js';
 import type { ProgressSpec } from './types.js';
 import type { KeyPath } from './yaml-positions.js';
@@ -20,6 +22,13 @@ export function normalizeProgress(value: unknown, at: KeyPath, report: Report): 
   if (value === 'auto') return { kind: 'auto' };
   if (typeof value === 'string') {
     if ((PRESET_NAMES as readonly string[]).includes(value)) return { kind: 'preset', preset: value as (typeof PRESET_NAMES)[number] };
+    if ((INIT_PRESETS as readonly string[]).includes(value)) {
+      report(
+        at,
+        `"${value}" is a preset of \`ckptd init --preset\`, not a progress source; write progress: auto (tries each trainer preset), a trainer preset (${PRESET_NAMES.join(', ')}), {file, epoch, step, loss} or {filename: REGEX}`,
+      );
+      return { kind: 'none' };
+    }
     report(at, `"${value}" is not a progress source; use ${choices}`);
     return { kind: 'none' };
   }

@@ -5,7 +5,8 @@
  * problem reported at its key path. The steps run in a fixed order because problems come out in
  * the order found: name, path, store placement, include, exclude, settle, progress, backup.every,
  * save.every, save.prefix, save.to, retention sizes, backup.cron, save.cron, save.files,
- * retention.min_age, remote. Rules across runs are the coordinator's (`normalize.ts`), and so is
+ * retention.min_age, remote. A progress value reported as wrong is not blamed a second time by an
+ * `every` in epochs or steps. Rules across runs are the coordinator's (`normalize.ts`), and so is
  * the top-level remote, which comes in already normalized.
  */
 import path from 'node:path';
@@ -40,13 +41,19 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote
   const include = checkGlobs(raw.include ?? [...DEFAULTS.include], [...at, 'include'], report);
   const exclude = checkGlobs(raw.exclude ?? [], [...at, 'exclude'], report);
   const settleMs = valueOr(parseDuration(raw.settle ?? DEFAULTS.settle, TIMER_LIMIT), [...at, 'settle'], report, 2000);
-  const progress = normalizeProgress(raw.progress ?? DEFAULTS.progress, [...at, 'progress'], report);
+  let progressProblems = 0;
+  const progress = normalizeProgress(raw.progress ?? DEFAULTS.progress, [...at, 'progress'], (k, m) => {
+    progressProblems++;
+    report(k, m);
+  });
+  // A source already reported as wrong is not blamed again by the schedules that need it.
+  const checkedProgress = progressProblems === 0 ? progress : null;
 
   const b = raw.backup ?? {};
   const s = raw.save ?? {};
   const r = raw.retention ?? {};
-  const backupEvery = normalizeEvery(b.every, DEFAULTS.backupEvery, progress, [...at, 'backup', 'every'], report);
-  const saveEvery = normalizeEvery(s.every, DEFAULTS.saveEvery, progress, [...at, 'save', 'every'], report);
+  const backupEvery = normalizeEvery(b.every, DEFAULTS.backupEvery, checkedProgress, [...at, 'backup', 'every'], report);
+  const saveEvery = normalizeEvery(s.every, DEFAULTS.saveEvery, checkedProgress, [...at, 'save', 'every'], report);
   const prefix = normalizeSavePrefix(s.prefix ?? '', [...at, 'save', 'prefix'], report);
   saveToOutsideRun(facts, report);
   const limits = retentionLimits(r, [...at, 'retention'], report);
