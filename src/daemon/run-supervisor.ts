@@ -11,13 +11,16 @@
 import os from 'node:os';
 import type { RunConfig } from '../config/types.js';
 import { formatEvery } from '../policy/format.js';
+import { describeProgressSource } from '../progress/describe-source.js';
 import { storeOf } from '../store/local-store.js';
 import type { StoreLock } from '../store/store.js';
 import { readRunState } from '../store/state-file.js';
 import { writeBlocking } from '../store/blocking-file.js';
 import type { Logger } from '../util/logger.js';
 import { planStore } from '../ops/retention.js';
-import type { RunState } from '../policy/types.js';
+import { NO_PROGRESS, type Progress, type RunState } from '../policy/types.js';
+import { readProgress, runFilesOf } from '../progress/read-progress.js';
+import { scanRun } from '../ops/run-actions.js';
 import { BlockingFiles } from './blocking-files.js';
 import { describeChanges, needsRewatch, retentionChanged } from './config-diff.js';
 import { RequestQueue } from './request-queue.js';
@@ -85,7 +88,9 @@ export class RunSupervisor {
 
   /**
    * Takes the run's store lock (throws `StoreLockedError` naming the holder), cleans leftovers of
-   * an interrupted snapshot, loads the persisted anchors and starts watching.
+   * an interrupted snapshot, loads the persisted anchors and starts watching. Its `start` log line
+   * names the schedules and what the progress source found (`describeProgressSource`): with nothing
+   * found, what to write so that epochs and steps become known.
    */
   static async start(run: RunConfig, logger: Logger, now: () => number, onLockLost: (run: string, err: Error) => void): Promise<RunSupervisor> {
     const store = storeOf(run.store);
@@ -111,9 +116,11 @@ export class RunSupervisor {
           : `the store's file system has no reflinks: changed files are copied, unchanged ones hard-linked`,
         { event: 'reflink', supported: cow },
       );
-      sup.logger.info(`watching ${run.path} (store ${run.store}); backup ${formatEvery(run.backup.every)}, save ${formatEvery(run.save.every)}`, {
-        event: 'start',
-      });
+      const progress = await startProgress(run);
+      sup.logger.info(
+        `watching ${run.path} (store ${run.store}); backup ${formatEvery(run.backup.every)}, save ${formatEvery(run.save.every)}; ${describeProgressSource(run.progress, progress)}`,
+        { event: 'start', progress_source: progress.source },
+      );
       // The pusher first: a backup the first evaluation commits is queued for push at once.
       await sup.syncPusher();
       sup.triggers.kick(0);
@@ -212,4 +219,15 @@ export class RunSupervisor {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/**
+ * The run's progress as the start line reports it: one scan and one read of the progress source.
+ * Empty progress when the run folder cannot be scanned (not created yet); never rejects.
+ */
+async function startProgress(run: RunConfig): Promise<Progress> {
+  return scanRun(run).then(
+    (entries) => readProgress(run.path, run.progress, runFilesOf(entries)),
+    () => NO_PROGRESS,
+  );
 }
