@@ -50,6 +50,8 @@ export function enqueueForPush(store: string, ids: string[], now: number): Promi
 
 export interface QueueResult {
   queued: string[];
+  /** The ids the remote held when the queue was planned (a push right after may reuse them). */
+  onRemote: ReadonlySet<string>;
   skipped: { id: string; code: PushSkipCode; text: string }[];
 }
 
@@ -73,7 +75,7 @@ export async function queueForPush(run: RunConfig, remote: RemoteStore, ids: str
       queue.items.push(...plan.enqueue.map((id): PushItem => ({ id, queued: at, failures: 0, next_try: null, error: null, uploads: {} })));
       await writePushQueue(run.store, queue);
     }
-    return { queued: plan.enqueue, skipped: plan.skip };
+    return { queued: plan.enqueue, skipped: plan.skip, onRemote };
   });
 }
 
@@ -87,6 +89,8 @@ export interface PushContext {
   ignoreBackoff?: boolean;
   /** In [0, 1): the jitter of the backoff. */
   random?: () => number;
+  /** The ids on the remote, when the caller has just listed them (`QueueResult.onRemote`); else listed here. */
+  onRemote?: ReadonlySet<string>;
 }
 
 export interface PushResult {
@@ -154,7 +158,7 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
   const records = new Map<string, StoreRecord>([...(await local.listSnapshots()), ...(await local.listSaves())].map((r) => [r.id, r]));
   // Blobs that manifests already on the remote name (the local copies of records pushed before):
   // neither asked for again nor re-checked, which makes an unchanged push a listing and a manifest.
-  const onRemote = await remote.recordIds();
+  const onRemote = ctx.onRemote ?? (await remote.recordIds());
   const known = new Set<string>();
   const addKnown = (r: StoreRecord): void => {
     for (const f of r.files) if (f.type !== 'symlink') known.add(f.sha256);
