@@ -110,6 +110,7 @@ export function installService(o: InstallServiceOptions): InstallServiceResult {
     writable: writable.map((w) => ({ path: w.path, optional: w.mayBeMissing && !fs.existsSync(w.path) })),
     mountsFor: writable.map((w) => w.path),
     privateTmp: !needsSharedTmp([...writable.map((w) => w.path), configPath, o.nodePath, o.cliPath]),
+    network: o.config.runs.some((r) => r.remote !== null),
     header,
   });
 

@@ -21,6 +21,8 @@ export interface UnitSpec {
   mountsFor: string[];
   /** False when a run or store lives under /tmp or /var/tmp, which a private /tmp would hide. */
   privateTmp: boolean;
+  /** True when a run has a `remote:`: the daemon then needs IP sockets for its object store. */
+  network: boolean;
   /** Comment lines for the top of the file (without `# `). */
   header: string[];
 }
@@ -78,9 +80,15 @@ export function renderUnit(spec: UnitSpec): string {
     lines.push(
       `PrivateTmp=${spec.privateTmp ? 'yes' : 'no'}`,
       'PrivateDevices=yes',
-      '# No network: ckptd reads and writes files and talks to systemd over a unix socket, nothing else.',
-      'PrivateNetwork=yes',
-      'RestrictAddressFamilies=AF_UNIX',
+      ...(spec.network
+        ? ['# A run has a remote: ckptd talks to its object store over IP, to systemd over a unix socket.', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6']
+        : [
+            '# No network: no run has a remote, and ckptd talks to systemd over a unix socket, nothing else.',
+            '# After adding a remote, render the unit again (`ckptd install-service --force`) or add a drop-in',
+            '# (`systemctl edit`): PrivateNetwork=no and RestrictAddressFamilies=AF_INET AF_INET6.',
+            'PrivateNetwork=yes',
+            'RestrictAddressFamilies=AF_UNIX',
+          ]),
       'ProtectKernelTunables=yes',
       'ProtectKernelModules=yes',
       'ProtectKernelLogs=yes',

@@ -23,6 +23,7 @@ const base: UnitSpec = {
   writable: [{ path: '/srv/train/run', optional: false }],
   mountsFor: ['/srv/train/run'],
   privateTmp: true,
+  network: false,
   header: [],
 };
 
