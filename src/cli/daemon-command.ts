@@ -37,7 +37,7 @@ export async function runDaemon(config: Config, watchConfigFile: boolean): Promi
     });
   }
   try {
-    daemon = await Daemon.start({ config, logger, watchConfigFile });
+    daemon = await Daemon.start({ config, logger, watchConfigFile, managePriority: true });
   } catch (err) {
     logger.error(`cannot start: ${(err as Error).message}`, { event: 'daemon-failed' });
     notifier.status(`cannot start: ${(err as Error).message}`);

@@ -71,6 +71,7 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote
     exclude,
     settleMs,
     watch: raw.watch ?? 'auto',
+    priority: raw.priority ?? 'low',
     progress,
     modelType: raw.model_type?.trim() || null,
     backup: {

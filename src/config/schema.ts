@@ -70,6 +70,7 @@ export const runSchema = z.strictObject({
   exclude: globs.optional(),
   settle: scalar.optional(),
   watch: z.enum(['auto', 'poll']).optional(),
+  priority: z.enum(['low', 'normal']).optional(),
   /** A preset name or an object; checked in normalize (a union's errors would be unreadable). */
   progress: z.unknown().optional(),
   model_type: nullableText.optional(),

@@ -3,6 +3,7 @@
  * `Config` is the normalized form every other module uses (every key present, ms, bytes,
  * absolute paths, parsed policies).
  */
+import type { Priority } from '../policy/process-priority.js';
 import type { Every } from '../policy/types.js';
 
 /** Re-exported: defined by the logger they configure. */
@@ -37,6 +38,11 @@ export interface RunConfig {
   settleMs: number;
   /** `auto`: inotify, falling back to polling when the watch limit is hit; `poll`: always poll (network file systems). */
   watch: 'auto' | 'poll';
+  /**
+   * `low` (default): the daemon works at a lower CPU and IO priority than the trainer; `normal`:
+   * backups as fast as the machine allows. One process serves every run: see `processPriority`.
+   */
+  priority: Priority;
   progress: ProgressSpec;
   /** Shown as the snapshots' `model_type`; null: detected from the files (safetensors metadata, config.json, ...). */
   modelType: string | null;

@@ -31,6 +31,7 @@ export function zeroConfig(dir: string, store?: string): Config {
         exclude: [],
         settleMs: 2000,
         watch: 'auto',
+    priority: 'low',
         progress: { kind: 'auto' },
         modelType: null,
         backup: { every: { unit: 'changes', n: 1 }, everyText: 'always', cron: null, rolling: true, keep: 5, beforeSave: true, deleteOnFinish: false },

@@ -5,6 +5,8 @@
  * the same units written for a package install (`ckptd` on PATH, no config known yet).
  */
 
+import type { Priority } from '../policy/process-priority.js';
+
 export interface UnitSpec {
   scope: 'system' | 'user';
   /** The `ExecStart=` command line, already in unit syntax (`execLine` renders one from an argv). */
@@ -23,6 +25,8 @@ export interface UnitSpec {
   privateTmp: boolean;
   /** True when a run has a `remote:`: the daemon then needs IP sockets for its object store. */
   network: boolean;
+  /** The config's `priority` (`processPriority`): `low` gives the unit's cgroup a small CPU and IO weight. */
+  priority: Priority;
   /** Comment lines for the top of the file (without `# `). */
   header: string[];
 }
@@ -62,6 +66,15 @@ export function renderUnit(spec: UnitSpec): string {
     'KillSignal=SIGTERM',
     'NoNewPrivileges=yes',
   );
+  if (spec.priority === 'low') {
+    lines.push(
+      '# priority: low. The daemon sets its own nice value (10) and IO class (best-effort 7), so that a',
+      '# live edit to `priority: normal` can undo them (no Nice= here: that would pin it). These weights',
+      '# put the whole unit behind other busy units and slices when CPU or disk is short:',
+      'CPUWeight=20',
+      'IOWeight=20',
+    );
+  }
   if (system) {
     lines.push('', `User=${escapeSpecifiers(spec.user)}`);
     if (spec.user === 'root') {

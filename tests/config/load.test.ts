@@ -37,6 +37,7 @@ describe('parseConfigText: a valid config', () => {
       settleMs: 2000,
       progress: { kind: 'auto' },
       modelType: null,
+      priority: 'low',
     });
     expect(run.backup).toEqual({
       every: { unit: 'time', ms: 1_800_000 },
@@ -114,6 +115,7 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     ['bad size', 'runs:\n  - name: a\n    path: r\n    retention: {min_free: lots}\n', /^4:27 runs\.0\.retention\.min_free: "lots" is not a size/],
     ['bad every', 'runs:\n  - name: a\n    path: r\n    backup:\n      every: 2 epocs\n', /^5:14 runs\.0\.backup\.every: "2 epocs": unknown unit/],
     ['bad enum', 'log: {level: loud}\nruns:\n  - name: a\n    path: r\n', /^1:14 log\.level: must be one of error, warn, info, debug, not "loud"/],
+    ['bad priority', 'runs:\n  - name: a\n    path: r\n    priority: high\n', /^4:15 runs\.0\.priority: must be one of low, normal, not "high"/],
     ['wrong type', 'runs:\n  - name: a\n    path: r\n    backup: {keep: many}\n', /^4:20 runs\.0\.backup\.keep: must be a number, not "many"/],
     ['keep below 1', 'runs:\n  - name: a\n    path: r\n    backup: {keep: 0}\n', /^4:20 runs\.0\.backup\.keep: must be at least 1, not 0/],
     ['bad run name', 'runs:\n  - name: My Run\n    path: r\n', /^2:11 runs\.0\.name: "My Run" is not a valid run name.*"my-run"/],

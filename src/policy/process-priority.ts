@@ -1,0 +1,19 @@
+/**
+ * Which priority the daemon's process takes. Pure: the shell (`daemon/process-priority.ts`) applies
+ * it to the process's threads.
+ */
+
+/** `low`: behind the trainer for CPU and disk; `normal`: as the system gives any process. */
+export type Priority = 'low' | 'normal';
+
+/** The nice value of a daemon at `low` priority: the trainer (nice 0) gets about 10 times its CPU share. */
+export const LOW_NICE = 10;
+
+/**
+ * The priority of one daemon serving `runs`: `normal` when any run asks for it, else `low`. A
+ * process has one priority, and a person who wrote `priority: normal` wants that run's backups fast
+ * whatever the other runs say; `low` is only a default. No runs: `low`.
+ */
+export function processPriority(runs: readonly { priority: Priority }[]): Priority {
+  return runs.some((r) => r.priority === 'normal') ? 'normal' : 'low';
+}
