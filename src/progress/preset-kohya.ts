@@ -30,7 +30,7 @@ const STATE_FILE = 'train_state.json';
  * 3. Of the rest, `epoch` is the highest finished epoch and `step` the highest step, from the
  *    names and from the `train_state.json` of the highest-numbered epoch state, the
  *    highest-numbered step state (its epoch less one) and the last state: states are chosen by
- *    their number, which equal mtimes (a copied folder, a coarse clock) cannot blur.
+ *    their number, which saves sharing one mtime (a coarse clock, an archive) cannot blur.
  * `atMs` is the newest mtime among the current run's saves. A malformed `train_state.json` is
  * skipped. Null when neither the names nor a `train_state.json` give an epoch or a step.
  */

@@ -89,7 +89,7 @@ describe('kohya preset: train_network.py', () => {
     expect(await values(run)).toEqual([2, 120]);
   });
 
-  it('chooses states by their number when mtimes say nothing (a folder copied without its times)', async () => {
+  it('chooses states by their number when all saves share one mtime (a coarse clock, an archive)', async () => {
     const run = await tempRun();
     writeKohyaRun(run, { ...LORA, killedAfterStep: 150 });
     for (const rel of fs.readdirSync(run, { recursive: true, encoding: 'utf8' })) touch(path.join(run, rel), 50);
