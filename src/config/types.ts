@@ -14,8 +14,11 @@ export type ProgressSpec =
   | { kind: 'none' }
   | { kind: 'auto' }
   | { kind: 'preset'; preset: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya' }
-  /** A JSON or YAML file (relative to the run folder) with key paths such as `log_history[-1].loss`. */
-  | { kind: 'file'; file: string; epoch: string | null; step: string | null; loss: string | null }
+  /**
+   * A JSON or YAML file (relative to the run folder) with key paths such as `log_history[-1].loss`;
+   * `metrics` maps a metric's name to its key path (`{valid_loss: "$[-1].valid_loss"}`), `{}` for none.
+   */
+  | { kind: 'file'; file: string; epoch: string | null; step: string | null; loss: string | null; metrics: Record<string, string> }
   /** A regex whose named groups `epoch`, `step`, `loss` are read from file names (newest match wins). */
   | { kind: 'filename'; pattern: string };
 

@@ -20,9 +20,9 @@ const rows: { name: string; edit: Edit; changes: string[]; rewatch: boolean; ret
     name: 'same values in another key order (structural, not textual)',
     edit: (r) => {
       r.retention = Object.fromEntries(Object.entries(r.retention).reverse()) as RunConfig['retention'];
-      r.progress = { kind: 'file', file: 'p.json', epoch: null, step: 'step', loss: null };
+      r.progress = { kind: 'file', file: 'p.json', epoch: null, step: 'step', loss: null, metrics: {} };
     },
-    changes: ['progress {"kind":"auto"} → {"kind":"file","file":"p.json","epoch":null,"step":"step","loss":null}'],
+    changes: ['progress {"kind":"auto"} → {"kind":"file","file":"p.json","epoch":null,"step":"step","loss":null,"metrics":{}}'],
     rewatch: false,
     retention: false,
   },
