@@ -3,6 +3,7 @@
  * `Config` is the normalized form every other module uses (every key present, ms, bytes,
  * absolute paths, parsed policies).
  */
+import type { SavePickSetting } from '../policy/save-pick.js';
 import type { Every } from '../policy/types.js';
 
 /** Re-exported: defined by the logger they configure. */
@@ -63,6 +64,8 @@ export interface RunConfig {
     to: string;
     /** Keep only the newest N saves (pinned ones always stay); null keeps every save. */
     keep: number | null;
+    /** All matching files, or the newest model among them; `auto` decides by the trainer (see `savePickFor`). */
+    pick: SavePickSetting;
   };
   retention: KeepRules & {
     /** Free disk a snapshot must leave; backups are pruned (else the snapshot refused) before crossing it. */

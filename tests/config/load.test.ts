@@ -55,6 +55,7 @@ describe('parseConfigText: a valid config', () => {
       prefix: '',
       to: '/home/ana/train/.ckptd/a/saves',
       keep: null,
+      pick: 'auto',
     });
     expect(run.retention).toEqual({ keepBest: null, keepHourly: 0, keepDaily: 0, keepWeekly: 0, maxSizeBytes: null, minFreeBytes: 2 ** 30, minAgeMs: 3_600_000 });
   });
@@ -71,7 +72,7 @@ runs:
     model_type: SDXL LoRA
     progress: {file: state.json, epoch: state.epoch, step: "log[-1].step", loss: "log[-1].loss"}
     backup: {every: 2 epochs, cron: "0 */2 * * *", rolling: false, keep: 7, before_save: false, delete_on_finish: true}
-    save: {every: 500 steps, files: ["*.safetensors"], prefix: "exp-", to: ../exports, keep: 4}
+    save: {every: 500 steps, files: ["*.safetensors"], prefix: "exp-", to: ../exports, keep: 4, pick: newest}
     retention: {keep_best: {metric: eval_loss}, keep_hourly: 24, keep_daily: 7, keep_weekly: 8, max_size: 50GB, min_free: 10GiB, min_age: 2h}
 `);
     expect(c.log).toEqual({ level: 'debug', file: '/home/ana/train/logs/ckptd.log', format: 'json' });
@@ -82,7 +83,7 @@ runs:
     expect(run.modelType).toBe('SDXL LoRA');
     expect(run.progress).toEqual({ kind: 'file', file: 'state.json', epoch: 'state.epoch', step: 'log[-1].step', loss: 'log[-1].loss', metrics: {} });
     expect(run.backup).toMatchObject({ every: { unit: 'epochs', n: 2 }, cron: '0 */2 * * *', rolling: false, keep: 7, beforeSave: false, deleteOnFinish: true });
-    expect(run.save).toMatchObject({ every: { unit: 'steps', n: 500 }, prefix: 'exp-', to: '/home/ana/exports', keep: 4 });
+    expect(run.save).toMatchObject({ every: { unit: 'steps', n: 500 }, prefix: 'exp-', to: '/home/ana/exports', keep: 4, pick: 'newest' });
     expect(run.retention).toEqual({
       keepBest: { metric: 'eval_loss', mode: 'min', count: 1 },
       keepHourly: 24,
@@ -155,6 +156,7 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     ['absolute glob', 'runs:\n  - name: a\n    path: r\n    include: [/etc/**]\n', /^4:15 runs\.0\.include\.0: "\/etc\/\*\*" must be relative/],
     ['unclosed glob', 'runs:\n  - name: a\n    path: r\n    exclude: ["*.{log"]\n', /runs\.0\.exclude\.0: "\*\.\{log" has an unclosed/],
     ['bad cron', 'runs:\n  - name: a\n    path: r\n    backup: {cron: "every day"}\n', /runs\.0\.backup\.cron: "every day" is not a cron schedule/],
+    ['bad save.pick', 'runs:\n  - name: a\n    path: r\n    save: {pick: latest}\n', /^4:18 runs\.0\.save\.pick: must be one of auto, newest, all, not "latest"/],
     ['bad prefix', 'runs:\n  - name: a\n    path: r\n    save: {prefix: "a/b"}\n', /runs\.0\.save\.prefix: "a\/b" cannot hold/],
     ['YAML syntax', 'runs:\n  - name: a\n   path: r\n', /^3:\d+ \(yaml\): /],
     ['duplicate YAML key', 'runs:\n  - name: a\n    name: b\n    path: r\n', /\(yaml\): .*[Uu]nique/],
