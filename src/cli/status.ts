@@ -16,7 +16,7 @@ import { leftOutOf } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
 import { readBlocking } from '../store/blocking-file.js';
 import { readRunState } from '../store/state-file.js';
-import { formatBytes, formatProgress } from '../util/format.js';
+import { formatBytes, formatMetrics, formatProgress } from '../util/format.js';
 import { relativeTime, storeUsage } from '../client/list.js';
 import { remoteStatus, type RemoteStatus } from '../client/remote-status.js';
 
@@ -150,6 +150,7 @@ export function renderStatus(list: RunStatus[], now: number): string {
         `${s.run}: ${s.path}`,
         `  daemon:      ${d.running ? `running, pid ${d.pid} on ${d.host}, since ${d.since} (${relativeTime(d.since!, now)})${d.priority ? `; ${describePriority(d.priority)}` : ''}` : 'not running (this status is read from the store)'}`,
         `  progress:    ${s.progress.source ? `${formatProgress(s.progress)} (from ${s.progress.source})` : 'unknown'}`,
+        ...(Object.keys(s.progress.metrics).length > 0 ? [`  metrics:     ${formatMetrics(s.progress.metrics)}`] : []),
         `  last backup: ${s.last_backup ? `${s.last_backup.id}, ${relativeTime(s.last_backup.created, now)}${s.last_backup.epoch !== null ? `, epoch ${s.last_backup.epoch}` : ''}` : 'none yet'}`,
         `  last save:   ${s.last_save ? `${s.last_save.id}, ${relativeTime(s.last_save.created, now)}: ${s.last_save.path}` : 'none yet'}`,
         `  next:        ${s.next.backup === 'never' ? 'backups: never' : s.next.backup}; ${s.next.save === 'never' ? 'saves: never' : s.next.save}`,

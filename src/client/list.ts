@@ -66,15 +66,18 @@ export function relativeTime(iso: string, now: number): string {
  * the apparent size, OWN what deleting that record alone would free (files shared by hard links
  * with other snapshots are not its own). A
  * `DAMAGED` column appears when any record is marked damaged, and an `INCOMPLETE` one when any
- * snapshot left files out, so the usual table stays as it is.
+ * snapshot left files out, so the usual table stays as it is. `metric` (the run's
+ * `retention.keep_best` metric) adds a column of that metric, named in capitals, after LOSS
+ * (`-` where a record lacks it); `loss` has its column already.
  */
-export function renderTable(records: ListedRecord[], now: number, width: number): string {
+export function renderTable(records: ListedRecord[], now: number, width: number, metric: string | null = null): string {
   if (records.length === 0) return 'no snapshots or saves yet';
   const anyDamaged = records.some((r) => r.damaged === true);
   const incomplete = (r: ListedRecord): boolean => 'incomplete' in r && r.incomplete === true;
   const anyIncomplete = records.some(incomplete);
+  const shown = metric !== null && metric !== 'loss' ? metric : null;
   const header = [
-    'ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', 'CREATED', 'SIZE', 'OWN', 'PIN',
+    'ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', ...(shown !== null ? [shown.toUpperCase()] : []), 'CREATED', 'SIZE', 'OWN', 'PIN',
     ...(anyDamaged ? ['DAMAGED'] : []),
     ...(anyIncomplete ? ['INCOMPLETE'] : []),
     'NOTES',
@@ -85,6 +88,7 @@ export function renderTable(records: ListedRecord[], now: number, width: number)
     r.name ?? '',
     [r.epoch !== null ? `e${r.epoch}` : '', r.step !== null ? `s${r.step}` : ''].filter(Boolean).join('/') || '-',
     r.loss !== null ? String(Number(r.loss.toPrecision(4))) : '-',
+    ...(shown !== null ? [r.metrics[shown] !== undefined ? String(Number(r.metrics[shown].toPrecision(4))) : '-'] : []),
     relativeTime(r.created, now),
     formatBytes(r.bytes),
     formatBytes(r.own_bytes),

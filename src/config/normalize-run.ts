@@ -91,6 +91,7 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote
       prefix,
       to: paths.saveTo,
       keep: s.keep ?? null,
+      pick: s.pick ?? DEFAULTS.savePick,
     },
     retention: { ...limits, minAgeMs },
     remote,

@@ -2,6 +2,8 @@
  * Starter settings per trainer for `ckptd init --preset NAME`: what each trainer writes, which
  * progress source reads it, and a schedule that suits it.
  */
+import type { SavePickSetting } from '../policy/save-pick.js';
+
 export const INIT_PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
 export type InitPreset = (typeof INIT_PRESETS)[number];
 
@@ -14,6 +16,8 @@ export interface PresetSettings {
   backupEvery: string;
   saveEvery: string;
   saveFiles: string[];
+  /** `save.pick`: `newest` where the trainer keeps every version it writes. */
+  savePick: SavePickSetting;
 }
 
 export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
@@ -25,6 +29,7 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     backupEvery: '30 minutes',
     saveEvery: 'never',
     saveFiles: ['**/*.safetensors', '**/*.ckpt', '**/*.pt', '**/*.bin'],
+    savePick: 'auto',
   },
   hf: {
     about: 'Hugging Face Trainer: output_dir with checkpoint-N/ folders (trainer_state.json gives epoch/step/loss)',
@@ -34,6 +39,7 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     backupEvery: '1 epochs',
     saveEvery: 'never',
     saveFiles: ['**/*.safetensors', '**/*.bin'],
+    savePick: 'newest',
   },
   lightning: {
     about: 'PyTorch Lightning: ModelCheckpoint files named epoch=E-step=S.ckpt',
@@ -43,6 +49,7 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     backupEvery: '1 epochs',
     saveEvery: 'never',
     saveFiles: ['**/*.ckpt'],
+    savePick: 'newest',
   },
   keras: {
     about: 'Keras: the BackupAndRestore backup_dir (training_metadata.json gives the epoch)',
@@ -52,6 +59,7 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     backupEvery: '1 epochs',
     saveEvery: 'never',
     saveFiles: ['**/*.keras', '**/*.weights.h5'],
+    savePick: 'auto',
   },
   onetrainer: {
     about: 'OneTrainer: the workspace folder with backup/ and save/ (names carry step and epoch)',
@@ -61,6 +69,7 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     backupEvery: '30 minutes',
     saveEvery: 'never',
     saveFiles: ['**/*.safetensors', '**/*.ckpt'],
+    savePick: 'newest',
   },
   kohya: {
     about: 'kohya sd-scripts: output_dir with NAME-000005.safetensors and NAME-000005-state/ folders',
@@ -70,7 +79,14 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     backupEvery: '1 epochs',
     saveEvery: 'never',
     saveFiles: ['*.safetensors'],
+    savePick: 'newest',
   },
+};
+
+const PICK_COMMENT: Readonly<Record<SavePickSetting, string>> = {
+  newest: 'a save holds the newest model only (this trainer keeps every version) | all: every match',
+  all: 'a save holds every file that matches | newest: the newest model only',
+  auto: 'newest model only once progress finds hf, kohya, lightning or onetrainer; else all (| newest | all)',
 };
 
 /** The commented YAML `init` writes. `runPath` is as it should appear (relative to the config's folder where possible). */
@@ -103,6 +119,7 @@ runs:
       every: ${p.saveEvery}             # same grammar as backup.every; saves export the model files below
       files: ${list(p.saveFiles)}
       prefix: ""             # prepended to every save's file name
+      pick: ${p.savePick}${' '.repeat(Math.max(1, 17 - p.savePick.length))}# ${PICK_COMMENT[p.savePick]}
       # to: null             # default: <store>/saves
     retention:
       keep_best: null        # e.g. {metric: loss, mode: min, count: 1}: never rolled away

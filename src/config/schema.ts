@@ -32,6 +32,7 @@ export const saveSchema = z.strictObject({
   prefix: z.string().optional(),
   to: nullableText.optional(),
   keep: z.number().int().min(1).nullable().optional(),
+  pick: z.enum(['auto', 'newest', 'all']).optional(),
 });
 
 const count = z.number().int().min(0);

@@ -35,7 +35,7 @@ export function zeroConfig(dir: string, store?: string): Config {
         progress: { kind: 'auto' },
         modelType: null,
         backup: { every: { unit: 'changes', n: 1 }, everyText: 'always', cron: null, rolling: true, keep: 5, beforeSave: true, deleteOnFinish: false },
-        save: { every: { unit: 'never' }, everyText: 'never', cron: null, files: [...DEFAULTS.saveFiles], prefix: '', to: path.join(storeDir, 'saves'), keep: null },
+        save: { every: { unit: 'never' }, everyText: 'never', cron: null, files: [...DEFAULTS.saveFiles], prefix: '', to: path.join(storeDir, 'saves'), keep: null, pick: DEFAULTS.savePick },
         retention: { keepBest: null, keepHourly: 0, keepDaily: 0, keepWeekly: 0, maxSizeBytes: null, minFreeBytes: 2 ** 30, minAgeMs: 3_600_000 },
         remote: null,
       },

@@ -30,6 +30,8 @@ describe('ckptd init', () => {
     expect(config.runs[0]!.name).toBe('my-run');
     expect(config.runs[0]!.path).toBe(path.join(dir, 'My Run'));
     if (preset !== 'generic') expect(config.runs[0]!.progress).toEqual({ kind: 'preset', preset });
+    // The trainers that keep every version they write save the newest model only.
+    expect(config.runs[0]!.save.pick).toBe(['hf', 'lightning', 'onetrainer', 'kohya'].includes(preset) ? 'newest' : 'auto');
   });
 
   it('refuses to overwrite an existing config without --force', () => {
