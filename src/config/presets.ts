@@ -75,7 +75,8 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     about: 'kohya sd-scripts: output_dir with NAME-000005.safetensors and NAME-000005-state/ folders',
     progress: 'kohya',
     include: ['**/*'],
-    exclude: ['logs/**', 'sample/**'],
+    // sd-scripts' --logging_dir is often logs/; the kohya_ss GUI's project folder has log/.
+    exclude: ['logs/**', 'log/**', 'sample/**'],
     backupEvery: '1 epochs',
     saveEvery: 'never',
     saveFiles: ['*.safetensors'],

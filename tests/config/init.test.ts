@@ -34,6 +34,13 @@ describe('ckptd init', () => {
     expect(config.runs[0]!.save.pick).toBe(['hf', 'lightning', 'onetrainer', 'kohya'].includes(preset) ? 'newest' : 'auto');
   });
 
+  it('--preset kohya leaves out the logs of sd-scripts (logs/) and of the kohya_ss GUI (log/), and the samples', () => {
+    const dir = temp();
+    const configPath = path.join(dir, 'ckptd.yaml');
+    runInit({ dir: path.join(dir, 'project'), preset: 'kohya', configPath, force: false });
+    expect(loadConfigFile(configPath).runs[0]!.exclude).toEqual(expect.arrayContaining(['logs/**', 'log/**', 'sample/**']));
+  });
+
   it('refuses to overwrite an existing config without --force', () => {
     const dir = temp();
     const configPath = path.join(dir, 'ckptd.yaml');
