@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { torchPickleEntry } from '../../src/progress/lightning-checkpoint.js';
-import { diskView } from '../../src/progress/read-progress.js';
-import { put, tempRun } from './fixtures.js';
+import { diskView, readCapturedProgress } from '../../src/progress/read-progress.js';
+import { preset, put, scanList, tempRun } from './fixtures.js';
 import { writeSparseZip, zipFile } from './model-files.js';
 
 const LAST = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/lightning/lightning_logs/version_1/checkpoints/last.ckpt'));
@@ -70,5 +70,16 @@ describe('torchPickleEntry', () => {
     [[], null],
   ])('%j → %s', (names, expected) => {
     expect(torchPickleEntry(names)).toBe(expected);
+  });
+});
+
+describe('readCapturedProgress', () => {
+  it('reads a checkpoint inside a zip from the snapshot copy, not from the live run', async () => {
+    const live = await tempRun();
+    const copy = await tempRun();
+    put(live, 'checkpoints/last.ckpt', 'rewritten since: not a zip', 9);
+    put(copy, 'checkpoints/last.ckpt', LAST, 5);
+    const progress = await readCapturedProgress(copy, live, preset('lightning'), await scanList(copy));
+    expect([progress.epoch, progress.step, progress.source]).toEqual([8, 800, 'lightning']);
   });
 });
