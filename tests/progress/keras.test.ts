@@ -6,11 +6,12 @@ const KERAS = preset('keras');
 describe('keras preset', () => {
   it('reads BackupAndRestore training_metadata.json: finished epochs, batch as a metric', async () => {
     const run = await tempRun();
-    // What keras.callbacks.BackupAndRestore(backup_dir="backup") leaves after 4 epochs.
+    // What keras.callbacks.BackupAndRestore(backup_dir="backup", double_checkpoint=True) leaves after
+    // 4 epochs: _save_model copies the previous pair to *.bkp, then writes the new one.
+    put(run, 'backup/latest.weights.h5.bkp', 'h5', 9);
+    put(run, 'backup/training_metadata.json.bkp', '{"epoch": 3, "batch": 0}', 9);
     put(run, 'backup/latest.weights.h5', 'h5', 10);
     put(run, 'backup/training_metadata.json', '{"epoch": 4, "batch": 0}', 10);
-    put(run, 'backup/_latest.weights.h5', 'h5', 9);
-    put(run, 'backup/_training_metadata.json', '{"epoch": 3, "batch": 0}', 9);
     put(run, 'model.keras', 'zip', 2);
     expect(await progressOf(run, KERAS)).toEqual({ epoch: 4, step: null, loss: null, metrics: { batch: 0 }, source: 'keras' });
   });
@@ -35,6 +36,16 @@ describe('keras preset', () => {
     expect((await progressOf(run, KERAS)).source).toBeNull();
     put(run, 'backup/training_metadata.json', '{"batch": 3}');
     expect((await progressOf(run, KERAS)).source).toBeNull();
+  });
+
+  it('double_checkpoint: reads training_metadata.json.bkp while training_metadata.json is being rewritten', async () => {
+    const run = await tempRun();
+    put(run, 'backup/latest.weights.h5.bkp', 'h5', 9);
+    put(run, 'backup/training_metadata.json.bkp', '{"epoch": 3, "batch": 0}', 9);
+    put(run, 'backup/latest.weights.h5', 'h5', 10);
+    // open(path, "w") has emptied it; json.dumps has not been written yet.
+    put(run, 'backup/training_metadata.json', '', 10);
+    expect(await progressOf(run, KERAS)).toEqual({ epoch: 3, step: null, loss: null, metrics: { batch: 0 }, source: 'keras' });
   });
 
   it('falls back to an older file when the newest is broken', async () => {
