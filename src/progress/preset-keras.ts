@@ -11,10 +11,12 @@
  * `"epoch": 0` until the first epoch ends (`_load_model` restores the model's initial epoch, not the
  * callback's `_current_epoch`): the progress read says so too.
  *
- * Not read: tf.keras 2.x's `BackupAndRestore` (TensorFlow checkpoints in `backup_dir/chief/`).
+ * tf.keras 2.x's `BackupAndRestore` keeps TensorFlow checkpoints in `backup_dir/chief/` instead:
+ * `keras-tf-backup.ts` reads those.
  */
 import path from 'node:path/posix';
 import { isPlainObject, toCount, toNumber } from './numbers.js';
+import { readTfKerasBackup } from './keras-tf-backup.js';
 import { readDocument } from './read-document.js';
 import type { Reading, RunView } from './types.js';
 
@@ -24,13 +26,22 @@ const METADATA_FILES = ['training_metadata.json', 'training_metadata.json.bkp'];
 const MAX_TRIED = 3;
 
 /**
+ * Progress from Keras 3's `training_metadata.json` (`readKerasMetadata`) or tf.keras 2.x's
+ * `chief/checkpoint` (`readTfKerasBackup`), whichever is newer. Null when neither is found.
+ */
+export async function readKeras(view: RunView): Promise<Reading | null> {
+  const readings = [await readKerasMetadata(view), await readTfKerasBackup(view)].filter((r) => r !== null);
+  return readings.reduce<Reading | null>((newest, r) => (newest && newest.atMs >= r.atMs ? newest : r), null);
+}
+
+/**
  * Progress from the newest `training_metadata.json` anywhere in the run, or the next newest (its
  * `.bkp` copy, which holds the save before) when that one does not read, as while it is being
  * rewritten: `epoch` = `epoch`; `batch` goes to metrics (it restarts every epoch, so it is not a
  * global step); `step` only from a `step` or `global_step` key, which Keras itself does not write.
  * Null when there is no such file or none holds an epoch.
  */
-export async function readKeras(view: RunView): Promise<Reading | null> {
+export async function readKerasMetadata(view: RunView): Promise<Reading | null> {
   const files = view.files.filter((f) => METADATA_FILES.includes(path.basename(f.path))).sort((a, b) => b.mtimeMs - a.mtimeMs);
   for (const file of files.slice(0, MAX_TRIED)) {
     const doc = await readDocument(view, file.path);

@@ -28,6 +28,13 @@ export type ReadText = (relPath: string) => Promise<string | null>;
 export type ReadPrefix = (relPath: string, maxBytes: number) => Promise<Buffer | null>;
 
 /**
+ * `length` bytes of a file of the run from byte `position`, for a value at a known place in a big
+ * binary file (a scalar in a TensorFlow checkpoint's data file). Null when the file is missing,
+ * unreadable, not a regular file, or holds fewer bytes there; never rejects.
+ */
+export type ReadRange = (relPath: string, position: number, length: number) => Promise<Buffer | null>;
+
+/**
  * Chooses the zip entry to read from the archive's entry names (in central directory order): the
  * name of one of them, or null for none.
  */
@@ -52,6 +59,7 @@ export interface RunView {
   files: readonly RunFile[];
   read: ReadText;
   readPrefix: ReadPrefix;
+  readRange: ReadRange;
   readZipPrefix: ReadZipPrefix;
   mtimeMs: ReadMtime;
 }

@@ -70,6 +70,10 @@ export function memoryView(files: Record<string, { text?: string; bytes?: Buffer
       const bytes = f?.bytes ?? (f?.text === undefined ? undefined : Buffer.from(f.text));
       return bytes ? bytes.subarray(0, maxBytes) : null;
     },
+    readRange: async (rel, position, length) => {
+      const bytes = files[rel]?.bytes;
+      return bytes ? bufferRangeReader(bytes).read(position, length) : null;
+    },
     readZipPrefix: async (rel, pick, maxBytes) => {
       const bytes = files[rel]?.bytes;
       return bytes ? readZipEntryPrefix(bufferRangeReader(bytes), pick, maxBytes) : null;

@@ -1,7 +1,8 @@
 /**
  * `RunView.readZipPrefix`: the start of one entry of a zip file of the run, as the lightning preset
  * reads the pickle of a `torch.save` checkpoint (`fixtures/make_lightning_ckpts.py` wrote the
- * checkpoint the way `torch.save` does).
+ * checkpoint the way `torch.save` does); and `RunView.readRange`, as the keras preset reads a
+ * scalar in a TensorFlow checkpoint's data file.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -81,5 +82,18 @@ describe('readCapturedProgress', () => {
     put(copy, 'checkpoints/last.ckpt', LAST, 5);
     const progress = await readCapturedProgress(copy, live, preset('lightning'), await scanList(copy));
     expect([progress.epoch, progress.step, progress.source]).toEqual([8, 800, 'lightning']);
+  });
+});
+
+describe('readRange', () => {
+  it('reads bytes at a place in a file of any size; null past its end and for folders, FIFOs or missing files', async () => {
+    const run = await tempRun();
+    put(run, 'ckpt-4.data-00001-of-00002', Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    fs.mkdirSync(path.join(run, 'dir'));
+    execFileSync('mkfifo', [path.join(run, 'pipe')]);
+    const view = diskView(run, [], 4);
+    expect(await view.readRange('ckpt-4.data-00001-of-00002', 2, 8)).toEqual(Buffer.from([3, 4, 5, 6, 7, 8, 9, 10]));
+    expect(await view.readRange('ckpt-4.data-00001-of-00002', 3, 8)).toBeNull();
+    for (const rel of ['dir', 'pipe', 'missing']) expect(await view.readRange(rel, 0, 1)).toBeNull();
   });
 });
