@@ -42,7 +42,7 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     savePick: 'newest',
   },
   lightning: {
-    about: 'PyTorch Lightning: ModelCheckpoint files named epoch=E-step=S.ckpt',
+    about: 'PyTorch Lightning: default_root_dir (ModelCheckpoint names and last.ckpt in the newest lightning_logs/version_N)',
     progress: 'lightning',
     include: ['**/*.ckpt', '**/hparams.yaml'],
     exclude: [],
@@ -52,7 +52,7 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     savePick: 'newest',
   },
   keras: {
-    about: 'Keras: the BackupAndRestore backup_dir (training_metadata.json gives the epoch)',
+    about: 'Keras: the BackupAndRestore backup_dir (Keras 3 training_metadata.json, tf.keras 2 chief/ckpt-N)',
     progress: 'keras',
     include: ['**/*'],
     exclude: [],

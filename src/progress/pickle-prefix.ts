@@ -9,6 +9,10 @@
  * the end of the bytes it was given, and returns what it built so far: containers whose items were
  * still pending are filled with what had been read and reported as incomplete, so a caller can
  * trust a value only when it is complete. Nothing is ever imported, called or constructed.
+ *
+ * With `{ objects: true }` it reads past objects instead of stopping at them, for plain values that
+ * come after them (Lightning's `loops` after the `state_dict`'s tensors): see `PickleObject`.
+ * Past 300 lines because the opcodes and the one stack machine they act on read best together.
  */
 
 /** A pickled dict, as a null-prototype object: keys are strings (int keys are written in decimal). */
@@ -26,6 +30,28 @@ export interface PickleRead {
   stoppedBy: string;
 }
 
+/**
+ * What `{ objects: true }` puts where a pickle names or builds an object, never importing or calling
+ * anything: a `global` (GLOBAL, STACK_GLOBAL: `name` is `module.qualname`), an `object` (REDUCE,
+ * NEWOBJ, NEWOBJ_EX of a global: `name` is the global's, or `?`; BUILD's state and any items set on
+ * it are dropped) or a `persistent` id (BINPERSID, such as a torch storage). The one exception is
+ * `collections.OrderedDict()`, which becomes a dict like any other.
+ */
+export class PickleObject {
+  constructor(
+    readonly kind: 'global' | 'object' | 'persistent',
+    readonly name: string,
+  ) {
+    Object.freeze(this);
+  }
+}
+
+/** Options of `readPicklePrefix`. */
+export interface PickleOptions {
+  /** Read past objects (`PickleObject`) instead of stopping at the first; default false. */
+  objects?: boolean;
+}
+
 /** Thrown inside the reader when the bytes run out mid-opcode; caught before it escapes. */
 class EndOfBytes extends Error {}
 
@@ -35,7 +61,7 @@ class EndOfBytes extends Error {}
  * Dicts come back as null-prototype objects with string keys (other key types are dropped),
  * tuples and sets as arrays, bytes as Buffers, ints as numbers (bigint beyond 2^53).
  */
-export function readPicklePrefix(bytes: Buffer): PickleRead {
+export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): PickleRead {
   const stack: unknown[] = [];
   const marks: number[] = [];
   const memo = new Map<number, unknown>();
@@ -132,7 +158,8 @@ export function readPicklePrefix(bytes: Buffer): PickleRead {
           break;
         }
         case 0x73: { // SETITEM
-          setPairs(dictAt(top()), popItems(2));
+          const pair = popItems(2);
+          setPairs(dictAt(top()), pair);
           break;
         }
         case 0x75: { // SETITEMS
@@ -149,6 +176,7 @@ export function readPicklePrefix(bytes: Buffer): PickleRead {
         case 0x6a: stack.push(recall(u32())); break; // LONG_BINGET
         case 0x67: stack.push(recall(decimal(line()))); break; // GET
         default:
+          if (options.objects && readObjectOpcode(op)) break;
           pos--;
           stoppedBy = `opcode 0x${op.toString(16).padStart(2, '0')}`;
           return finish();
@@ -158,6 +186,40 @@ export function readPicklePrefix(bytes: Buffer): PickleRead {
     // Anything else thrown here is a malformed input too (a bad UTF-8 length, a Buffer range).
     stoppedBy = err instanceof EndOfBytes ? 'end' : 'malformed';
     return finish();
+  }
+
+  /** The opcodes of `{ objects: true }`; false for an opcode it does not know either. */
+  function readObjectOpcode(op: number): boolean {
+    switch (op) {
+      case 0x63: { // GLOBAL
+        const module = line();
+        stack.push(new PickleObject('global', `${module}.${line()}`));
+        return true;
+      }
+      case 0x93: { // STACK_GLOBAL
+        const [module, name] = popItems(2);
+        if (typeof module !== 'string' || typeof name !== 'string') throw new Malformed();
+        stack.push(new PickleObject('global', `${module}.${name}`));
+        return true;
+      }
+      case 0x52: // REDUCE
+      case 0x81: // NEWOBJ
+        stack.push(construct(popItems(2)[0]));
+        return true;
+      case 0x92: // NEWOBJ_EX
+        stack.push(construct(popItems(3)[0]));
+        return true;
+      case 0x62: // BUILD
+        popItems(1);
+        top();
+        return true;
+      case 0x51: // BINPERSID
+        popItems(1);
+        stack.push(new PickleObject('persistent', ''));
+        return true;
+      default:
+        return false;
+    }
   }
 
   function recall(index: number): unknown {
@@ -186,7 +248,7 @@ export function readPicklePrefix(bytes: Buffer): PickleRead {
       if (Array.isArray(below)) {
         below.push(...items);
         incomplete.add(below);
-      } else if (isDict(below)) {
+      } else if (isPickleDict(below)) {
         setPairs(below, items.length % 2 === 0 ? items : items.slice(0, -1));
         incomplete.add(below);
       } else {
@@ -200,17 +262,28 @@ export function readPicklePrefix(bytes: Buffer): PickleRead {
 /** Thrown inside the reader on bytes that are not a well-formed pickle; caught before it escapes. */
 class Malformed extends Error {}
 
-function isDict(value: unknown): value is PickleDict {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
+/** What REDUCE / NEWOBJ of `callable` stands for: a dict for `collections.OrderedDict`, else an object. */
+function construct(callable: unknown): PickleObject | PickleDict {
+  if (!(callable instanceof PickleObject)) return new PickleObject('object', '?');
+  return callable.name === 'collections.OrderedDict' ? Object.create(null) : new PickleObject('object', callable.name);
 }
 
+/** True for a pickled dict: the null-prototype objects the reader makes (not lists, Buffers or `PickleObject`s). */
+export function isPickleDict(value: unknown): value is PickleDict {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === null;
+}
+
+/** The list APPEND(S) adds to; a throwaway one for an object, whose items are not kept. */
 function listAt(value: unknown): unknown[] {
+  if (value instanceof PickleObject) return [];
   if (!Array.isArray(value)) throw new Malformed();
   return value;
 }
 
+/** The dict SETITEM(S) sets on; a throwaway one for an object, whose items are not kept. */
 function dictAt(value: unknown): PickleDict {
-  if (!isDict(value)) throw new Malformed();
+  if (value instanceof PickleObject) return Object.create(null);
+  if (!isPickleDict(value)) throw new Malformed();
   return value;
 }
 

@@ -27,6 +27,27 @@ export type ReadText = (relPath: string) => Promise<string | null>;
  */
 export type ReadPrefix = (relPath: string, maxBytes: number) => Promise<Buffer | null>;
 
+/**
+ * `length` bytes of a file of the run from byte `position`, for a value at a known place in a big
+ * binary file (a scalar in a TensorFlow checkpoint's data file). Null when the file is missing,
+ * unreadable, not a regular file, or holds fewer bytes there; never rejects.
+ */
+export type ReadRange = (relPath: string, position: number, length: number) => Promise<Buffer | null>;
+
+/**
+ * Chooses the zip entry to read from the archive's entry names (in central directory order): the
+ * name of one of them, or null for none.
+ */
+export type ZipEntryPick = (names: readonly string[]) => string | null;
+
+/**
+ * The first `maxBytes` bytes (all of it when shorter) of the entry `pick` chooses inside a zip
+ * archive of the run, such as the pickle of a `torch.save` checkpoint: a stored entry is read only
+ * in part, however big; a deflated one only when it fits `maxBytes` whole. Null when the file is
+ * missing, not a regular file, not a readable zip, or `pick` chooses nothing; never rejects.
+ */
+export type ReadZipPrefix = (relPath: string, pick: ZipEntryPick, maxBytes: number) => Promise<Buffer | null>;
+
 /** The mtime (ms) of a file of the run, or null when it is missing or unreadable; never rejects. */
 export type ReadMtime = (relPath: string) => Promise<number | null>;
 
@@ -38,6 +59,8 @@ export interface RunView {
   files: readonly RunFile[];
   read: ReadText;
   readPrefix: ReadPrefix;
+  readRange: ReadRange;
+  readZipPrefix: ReadZipPrefix;
   mtimeMs: ReadMtime;
 }
 

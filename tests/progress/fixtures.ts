@@ -10,7 +10,9 @@ import { afterEach } from 'vitest';
 import type { ProgressSpec } from '../../src/config/types.js';
 import type { Progress } from '../../src/policy/types.js';
 import { readProgress } from '../../src/progress/read-progress.js';
+import { bufferRangeReader } from '../../src/progress/read-range.js';
 import type { RunFile, RunView } from '../../src/progress/types.js';
+import { readZipEntryPrefix } from '../../src/progress/zip-entry.js';
 import { scanState } from '../../src/store/scan.js';
 
 const made: string[] = [];
@@ -67,6 +69,14 @@ export function memoryView(files: Record<string, { text?: string; bytes?: Buffer
       const f = files[rel];
       const bytes = f?.bytes ?? (f?.text === undefined ? undefined : Buffer.from(f.text));
       return bytes ? bytes.subarray(0, maxBytes) : null;
+    },
+    readRange: async (rel, position, length) => {
+      const bytes = files[rel]?.bytes;
+      return bytes ? bufferRangeReader(bytes).read(position, length) : null;
+    },
+    readZipPrefix: async (rel, pick, maxBytes) => {
+      const bytes = files[rel]?.bytes;
+      return bytes ? readZipEntryPrefix(bufferRangeReader(bytes), pick, maxBytes) : null;
     },
     mtimeMs: async (rel) => mtime(rel),
   };
