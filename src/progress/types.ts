@@ -19,6 +19,14 @@ export interface RunFile {
  */
 export type ReadText = (relPath: string) => Promise<string | null>;
 
+/**
+ * The first `maxBytes` bytes of a file of the run (the whole file when it is smaller; a shorter
+ * buffer than asked therefore means the file ended), for binary files read only in part, such as a
+ * pickle's leading values. Null when the file is missing, unreadable or not a regular file; never
+ * rejects. Unlike `ReadText`, a big file is not refused: only its prefix is read.
+ */
+export type ReadPrefix = (relPath: string, maxBytes: number) => Promise<Buffer | null>;
+
 /** The mtime (ms) of a file of the run, or null when it is missing or unreadable; never rejects. */
 export type ReadMtime = (relPath: string) => Promise<number | null>;
 
@@ -29,6 +37,7 @@ export type ReadMtime = (relPath: string) => Promise<number | null>;
 export interface RunView {
   files: readonly RunFile[];
   read: ReadText;
+  readPrefix: ReadPrefix;
   mtimeMs: ReadMtime;
 }
 

@@ -57,12 +57,17 @@ export async function progressOf(run: string, spec: ProgressSpec): Promise<Progr
   return readProgress(run, spec, await scanList(run));
 }
 
-/** An in-memory `RunView`: `files` maps relative paths to content and mtime (minutes after T0). */
-export function memoryView(files: Record<string, { text?: string; minute?: number }>): RunView {
+/** An in-memory `RunView`: `files` maps relative paths to content (text or bytes) and mtime (minutes after T0). */
+export function memoryView(files: Record<string, { text?: string; bytes?: Buffer; minute?: number }>): RunView {
   const mtime = (rel: string): number | null => (rel in files ? T0 + (files[rel]?.minute ?? 0) * 60_000 : null);
   return {
     files: Object.keys(files).map((p) => ({ path: p, mtimeMs: mtime(p) as number })),
     read: async (rel) => files[rel]?.text ?? null,
+    readPrefix: async (rel, maxBytes) => {
+      const f = files[rel];
+      const bytes = f?.bytes ?? (f?.text === undefined ? undefined : Buffer.from(f.text));
+      return bytes ? bytes.subarray(0, maxBytes) : null;
+    },
     mtimeMs: async (rel) => mtime(rel),
   };
 }
