@@ -132,7 +132,9 @@ export function readPicklePrefix(bytes: Buffer): PickleRead {
           break;
         }
         case 0x73: { // SETITEM
-          setPairs(dictAt(top()), popItems(2));
+          // The pair first: the dict is below it.
+          const pair = popItems(2);
+          setPairs(dictAt(top()), pair);
           break;
         }
         case 0x75: { // SETITEMS
