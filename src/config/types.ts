@@ -13,7 +13,7 @@ import type { LogFormat, LogLevel } from '../util/logger.js';
 export type ProgressSpec =
   | { kind: 'none' }
   | { kind: 'auto' }
-  | { kind: 'preset'; preset: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya' }
+  | { kind: 'preset'; preset: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya' | 'dfl' }
   /** A JSON or YAML file (relative to the run folder) with key paths such as `log_history[-1].loss`. */
   | { kind: 'file'; file: string; epoch: string | null; step: string | null; loss: string | null }
   /** A regex whose named groups `epoch`, `step`, `loss` are read from file names (newest match wins). */
