@@ -2,7 +2,7 @@
  * Starter settings per trainer for `ckptd init --preset NAME`: what each trainer writes, which
  * progress source reads it, and a schedule that suits it.
  */
-export const INIT_PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
+export const INIT_PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl'] as const;
 export type InitPreset = (typeof INIT_PRESETS)[number];
 
 export interface PresetSettings {
@@ -14,7 +14,18 @@ export interface PresetSettings {
   backupEvery: string;
   saveEvery: string;
   saveFiles: string[];
+  /** The run's `settle`; default 2s. */
+  settle?: string;
 }
+
+/**
+ * What DeepFaceLab writes into its model folder besides the model (`models/ModelBase.py`): the
+ * rotating copies `create_backup()` keeps in `{model}_autobackups/01..24/`, the preview images the
+ * `PreviewHistoryWriter` adds to `{model}_history/` every few iterations, and, on Colab, the
+ * `{model}_preview_*.jpg` it rewrites every 100. Left out of every run whose progress is `dfl`
+ * (`normalize-run.ts`) and written out in the `init --preset dfl` config.
+ */
+export const DFL_EXCLUDES: readonly string[] = ['**/*_autobackups/**', '**/*_history/**', '**/*_preview_*.jpg'];
 
 export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
   generic: {
@@ -71,6 +82,20 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     saveEvery: 'never',
     saveFiles: ['*.safetensors'],
   },
+  dfl: {
+    about:
+      'DeepFaceLab: the workspace/model folder, saved every 25 minutes ({name}_{Class}_data.dat gives the iteration and the src/dst losses)',
+    progress: 'dfl',
+    include: ['**/*'],
+    exclude: [...DFL_EXCLUDES],
+    // A save writes the summary, then each weights file (hundreds of MB to GB, pickled in memory
+    // first, then written as .tmp and renamed), then data.dat: the pauses between those writes
+    // must not count as settled.
+    settle: '60s',
+    backupEvery: '10000 steps',
+    saveEvery: 'never',
+    saveFiles: ['*.npy', '*_data.dat', '*_summary.txt'],
+  },
 };
 
 /** The commented YAML `init` writes. `runPath` is as it should appear (relative to the config's folder where possible). */
@@ -91,8 +116,8 @@ runs:
     # store: null            # default: <path's parent>/.ckptd/<name>; never inside the run
     include: ${list(p.include)}
     exclude: ${list(p.exclude)}
-    settle: 2s               # quiet time before a written state counts as finished
-    progress: ${p.progress}               # auto | none | hf | lightning | keras | onetrainer | kohya | {file, epoch, step, loss} | {filename: REGEX}
+    settle: ${p.settle ?? '2s'}               # quiet time before a written state counts as finished
+    progress: ${p.progress}               # auto | none | hf | lightning | keras | onetrainer | kohya | dfl | {file, epoch, step, loss} | {filename: REGEX}
     backup:
       every: ${p.backupEvery}         # N epochs | N steps | N changes | N seconds/minutes/hours | always | never
       cron: null             # an extra cron schedule, e.g. "0 */2 * * *"
