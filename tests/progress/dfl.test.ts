@@ -5,8 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_DATA_PREFIX } from '../../src/progress/dfl-data.js';
+import { detectModelType } from '../../src/progress/model-type.js';
 import { readDfl } from '../../src/progress/preset-dfl.js';
 import type { RunView } from '../../src/progress/types.js';
+import { scanState } from '../../src/store/scan.js';
 import { dflBytes, putDflModel } from './dfl-fixtures.js';
 import { AUTO, memoryView, preset, progressOf, put, tempRun, T0 } from './fixtures.js';
 
@@ -147,6 +149,31 @@ describe('dfl preset', () => {
       }),
     );
     expect(reading?.atMs).toBe(T0 + 8 * 60_000);
+  });
+});
+
+describe('model type of a DeepFaceLab model folder', () => {
+  const modelType = async (run: string): Promise<string | null> =>
+    detectModelType(run, await scanState(run, { include: ['**/*'], exclude: [], excludeAbs: [] }));
+
+  it.each([
+    ['saehd-p3', 'SAEHD'],
+    ['amp-p5', 'AMP'],
+    ['quick96-p2', 'Quick96'],
+    ['xseg-p4', 'XSeg'],
+  ] as const)('%s is %s', async (c, expected) => {
+    const run = await tempRun();
+    putDflModel(run, c);
+    expect(await modelType(run)).toBe(expected);
+  });
+
+  it('is the class of the model saved last', async () => {
+    const run = await tempRun();
+    putDflModel(run, 'saehd-p4', 10);
+    putDflModel(run, 'xseg-p3', 20);
+    expect(await modelType(run)).toBe('XSeg');
+    putDflModel(run, 'saehd-p4', 30);
+    expect(await modelType(run)).toBe('SAEHD');
   });
 });
 
