@@ -64,6 +64,13 @@ describe('progress: dfl', () => {
     expect(activity(path.join(run.path, 'new_SAEHD_encoder.npy.tmp'))).toBe('new_SAEHD_encoder.npy.tmp');
   });
 
+  it('refuses backups by epochs, which DeepFaceLab never counts, and says to write steps', () => {
+    const r = parseConfigText('runs:\n  - name: m\n    path: ./model\n    progress: dfl\n    backup:\n      every: 2 epochs\n', '/home/ana/ckptd.yaml');
+    expect('problems' in r ? r.problems.map((p) => p.message) : []).toEqual([
+      '"epochs" never fire with progress: dfl: DeepFaceLab counts iterations, not epochs; write N steps (e.g. 10000 steps)',
+    ]);
+  });
+
   it('leaves the exclude list of other runs as written', () => {
     const r = parseConfigText('runs:\n  - name: m\n    path: ./model\n    progress: auto\n', '/home/ana/ckptd.yaml');
     if ('problems' in r) throw new Error('the config did not load');
