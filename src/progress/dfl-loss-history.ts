@@ -27,7 +27,7 @@ const SKIPPED: ReadonlyMap<number, number> = new Map([
   [0x95, 8],
 ]);
 
-/** The list walked; items are entries (number arrays) and floats; `MARK` is a mark. */
+/** What the walk keeps on its stack: the history itself (`OUTER`), entries, floats and marks. */
 type Item = number[] | number | typeof OUTER | typeof MARK_ITEM;
 const OUTER = Symbol('history');
 const MARK_ITEM = Symbol('mark');
