@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_DATA_PREFIX } from '../../src/progress/dfl-data.js';
 import { detectModelType } from '../../src/progress/model-type.js';
 import { readDfl } from '../../src/progress/preset-dfl.js';
+import { readProgressFromView } from '../../src/progress/read-view.js';
 import type { RunView } from '../../src/progress/types.js';
 import { scanState } from '../../src/store/scan.js';
 import { dflBytes, putDflModel } from './dfl-fixtures.js';
@@ -149,6 +150,14 @@ describe('dfl preset', () => {
       }),
     );
     expect(reading?.atMs).toBe(T0 + 8 * 60_000);
+  });
+
+  it('keeps the trainer when a newer .ckptd-progress.json wins the values', async () => {
+    const view = memoryView({
+      'new_SAEHD_data.dat': { bytes: dflBytes('saehd-p3', 'new_SAEHD_data.dat'), minute: 8 },
+      '.ckptd-progress.json': { text: '{"step": 400}', minute: 9 },
+    });
+    expect(await readProgressFromView(view, DFL)).toMatchObject({ step: 400, loss: LAST_300[0], source: 'dfl+ckptd-progress', trainer: { name: 'DeepFaceLab', model: 'new_SAEHD' } });
   });
 });
 
