@@ -3,6 +3,7 @@
  * terminal or as JSON for scripts.
  */
 import type { RunConfig } from '../config/types.js';
+import type { TrainerInfo } from '../policy/types.js';
 import { storeOf } from '../store/local-store.js';
 import type { RecordKind, RecordMeta } from '../store/types.js';
 import { UsageError } from '../util/errors.js';
@@ -136,6 +137,7 @@ export function renderRecord(r: RecordMeta, now: number): string {
     `loss:       ${r.loss ?? '-'}`,
     ...Object.entries(r.metrics).map(([k, v]) => `${(k + ':').padEnd(11)} ${Number(v.toPrecision(6))}`),
     `model type: ${r.model_type ?? '-'}`,
+    ...(r.trainer ? trainerLines(r.trainer) : []),
     `size:       ${formatBytes(r.bytes)} in ${r.files.length} file(s)`,
     `path:       ${r.path}`,
   ];
@@ -147,4 +149,10 @@ export function renderRecord(r: RecordMeta, now: number): string {
     lines.push(`  ${f.sha256.slice(0, 12)}  ${formatBytes(f.size).padStart(9)}  ${f.mode.toString(8).padStart(4, '0')}  ${f.path}${link}`);
   }
   return lines.join('\n');
+}
+
+/** `show`'s lines for what the trainer says of the model: who and which model, then its options on one line. */
+function trainerLines(t: TrainerInfo): string[] {
+  const options = Object.entries(t.options).map(([k, v]) => `${k} ${v}`);
+  return [`trainer:    ${t.name}${t.model ? `, model ${t.model}` : ''}`, ...(options.length > 0 ? [`options:    ${options.join(', ')}`] : [])];
 }

@@ -13,7 +13,7 @@ import type { Report } from './problems.js';
 import type { ProgressSpec } from './types.js';
 import type { KeyPath } from './yaml-positions.js';
 
-const PRESET_NAMES = ['hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
+const PRESET_NAMES = ['hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl'] as const;
 
 /** The progress spec the value names, or `none` after reporting what is wrong with it. */
 export function normalizeProgress(value: unknown, at: KeyPath, report: Report): ProgressSpec {

@@ -4,7 +4,7 @@
  */
 import type { SavePickSetting } from '../policy/save-pick.js';
 
-export const INIT_PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
+export const INIT_PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl'] as const;
 export type InitPreset = (typeof INIT_PRESETS)[number];
 
 export interface PresetSettings {
@@ -18,7 +18,18 @@ export interface PresetSettings {
   saveFiles: string[];
   /** `save.pick`: `newest` where the trainer keeps every version it writes. */
   savePick: SavePickSetting;
+  /** The run's `settle`; default 2s. */
+  settle?: string;
 }
+
+/**
+ * What DeepFaceLab writes into its model folder besides the model (`models/ModelBase.py`): the
+ * rotating copies `create_backup()` keeps in `{model}_autobackups/01..24/`, the preview images the
+ * `PreviewHistoryWriter` adds to `{model}_history/` every few iterations, and, on Colab, the
+ * `{model}_preview_*.jpg` it rewrites every 100. Left out of every run whose progress is `dfl`
+ * (`normalize-run.ts`) and written out in the `init --preset dfl` config.
+ */
+export const DFL_EXCLUDES: readonly string[] = ['**/*_autobackups/**', '**/*_history/**', '**/*_preview_*.jpg'];
 
 export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
   generic: {
@@ -82,6 +93,22 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     saveFiles: ['*.safetensors'],
     savePick: 'newest',
   },
+  dfl: {
+    about:
+      'DeepFaceLab: the workspace/model folder, saved every 25 minutes ({name}_{Class}_data.dat gives the iteration and the src/dst losses)',
+    progress: 'dfl',
+    include: ['**/*'],
+    exclude: [...DFL_EXCLUDES],
+    // A save writes the summary, then each weights file (hundreds of MB to GB, pickled in memory
+    // first, then written as .tmp and renamed), then data.dat: the pauses between those writes
+    // must not count as settled.
+    settle: '60s',
+    backupEvery: '10000 steps',
+    saveEvery: 'never',
+    saveFiles: ['*.npy', '*_data.dat', '*_summary.txt'],
+    // One version per model, under names without numbers: every matched file is the model.
+    savePick: 'auto',
+  },
 };
 
 const PICK_COMMENT: Readonly<Record<SavePickSetting, string>> = {
@@ -108,8 +135,8 @@ runs:
     # store: null            # default: <path's parent>/.ckptd/<name>; never inside the run
     include: ${list(p.include)}
     exclude: ${list(p.exclude)}
-    settle: 2s               # quiet time before a written state counts as finished
-    progress: ${p.progress}               # auto | none | hf | lightning | keras | onetrainer | kohya | {file, epoch, step, loss} | {filename: REGEX}
+    settle: ${p.settle ?? '2s'}               # quiet time before a written state counts as finished
+    progress: ${p.progress}               # auto | none | hf | lightning | keras | onetrainer | kohya | dfl | {file, epoch, step, loss} | {filename: REGEX}
     backup:
       every: ${p.backupEvery}         # N epochs | N steps | N changes | N seconds/minutes/hours | always | never
       cron: null             # an extra cron schedule, e.g. "0 */2 * * *"

@@ -15,7 +15,7 @@ import type { LogFormat, LogLevel } from '../util/logger.js';
 export type ProgressSpec =
   | { kind: 'none' }
   | { kind: 'auto' }
-  | { kind: 'preset'; preset: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya' }
+  | { kind: 'preset'; preset: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya' | 'dfl' }
   /**
    * A JSON or YAML file (relative to the run folder) with key paths such as `log_history[-1].loss`;
    * `metrics` maps a metric's name to its key path (`{valid_loss: "$[-1].valid_loss"}`), `{}` for none.

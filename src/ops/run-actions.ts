@@ -47,7 +47,7 @@ export function bytesToCopy(entries: ScanEntry[], previous: SnapshotMeta | null)
 
 /** The progress a snapshot is labelled with (read from its own files when it was taken). */
 export function progressOf(meta: SnapshotMeta, source: string | null): Progress {
-  return { epoch: meta.epoch, step: meta.step, loss: meta.loss, metrics: { ...meta.metrics }, source };
+  return { epoch: meta.epoch, step: meta.step, loss: meta.loss, metrics: { ...meta.metrics }, source, ...(meta.trainer ? { trainer: meta.trainer } : {}) };
 }
 
 /**

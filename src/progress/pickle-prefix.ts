@@ -158,6 +158,7 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
           break;
         }
         case 0x73: { // SETITEM
+          // The pair first: the dict is below it.
           const pair = popItems(2);
           setPairs(dictAt(top()), pair);
           break;

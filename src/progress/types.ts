@@ -3,6 +3,7 @@
  * run's files and callbacks that read a few small files. Only `read-progress.ts` touches the disk,
  * so every source can be tested with an in-memory view.
  */
+import type { TrainerInfo } from '../policy/types.js';
 
 /** One file of the run as the shell's scan listed it. */
 export interface RunFile {
@@ -72,6 +73,8 @@ export interface Reading {
   metrics: Record<string, number>;
   /** mtime (ms) of the newest file the values came from; decides merges with `.ckptd-progress.json`. */
   atMs: number;
+  /** The trainer's account of the model (DeepFaceLab's model name and options), when the source reads one. */
+  trainer?: TrainerInfo;
 }
 
 /** A reading with the name of the source that found it (`hf`, `file`, ...), for `Progress.source`. */

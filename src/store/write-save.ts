@@ -132,6 +132,7 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
       loss: opts.progress.loss,
       metrics: { ...opts.progress.metrics },
       model_type: opts.modelType ?? null,
+      ...(opts.progress.trainer ? { trainer: opts.progress.trainer } : {}),
       bytes: files.reduce((n, f) => n + f.size, 0),
       path: final,
       files,

@@ -115,7 +115,7 @@ runs:
   });
 
   it('accepts every preset name and a filename regex with named groups', () => {
-    for (const p of ['auto', 'none', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya']) {
+    for (const p of ['auto', 'none', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl']) {
       expect(load(`runs:\n  - name: a\n    path: r\n    progress: ${p}\n`).runs[0]!.progress.kind).toBe(p === 'auto' || p === 'none' ? p : 'preset');
     }
     const c = load("runs:\n  - name: a\n    path: r\n    progress: {filename: 'ep(?<epoch>\\d+)'}\n    backup: {every: 1 epochs}\n");

@@ -84,7 +84,7 @@ export function memoryView(files: Record<string, { text?: string; bytes?: Buffer
 
 export const AUTO: ProgressSpec = { kind: 'auto' };
 export const NONE: ProgressSpec = { kind: 'none' };
-export const preset = (name: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya'): ProgressSpec => ({ kind: 'preset', preset: name });
+export const preset = (name: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya' | 'dfl'): ProgressSpec => ({ kind: 'preset', preset: name });
 
 /**
  * `checkpoint-500/trainer_state.json` exactly as transformers' `TrainerState.save_to_json` writes it
