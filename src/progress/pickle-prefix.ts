@@ -7,12 +7,19 @@
  * ints, floats, str, bytes, tuples, lists, dicts, sets, marks, the memo and FRAME. It stops at the
  * first opcode it does not know (GLOBAL, STACK_GLOBAL, REDUCE, BUILD, NEWOBJ, BINPERSID, ...) or at
  * the end of the bytes it was given, and returns what it built so far: containers whose items were
- * still pending are filled with what had been read and reported as incomplete, so a caller can
- * trust a value only when it is complete. Nothing is ever imported, called or constructed.
+ * still pending are filled with what had been read and reported as incomplete. Nothing is ever
+ * imported, called or constructed.
+ *
+ * What an incomplete container holds is a best reading, not a proof: the last items before the cut
+ * may be pieces of a value still being built (the elements of a short tuple before its TUPLE2, a
+ * key whose value never came), so its last entries can be wrong or missing. The operands of the
+ * opcode it stopped at are dropped; beyond that, a caller takes a value from an incomplete
+ * container only where the writer's layout says what must be there (DeepFaceLab's `iter` is the
+ * first key and an int) and checks its type.
  *
  * With `{ objects: true }` it reads past objects instead of stopping at them, for plain values that
  * come after them (Lightning's `loops` after the `state_dict`'s tensors): see `PickleObject`.
- * Past 300 lines because the opcodes and the one stack machine they act on read best together.
+ * Past 300 lines because the opcodes, the one stack machine they act on and its salvage read best together.
  */
 
 /** A pickled dict, as a null-prototype object: keys are strings (int keys are written in decimal). */
@@ -180,6 +187,9 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
           if (options.objects && readObjectOpcode(op)) break;
           pos--;
           stoppedBy = `opcode 0x${op.toString(16).padStart(2, '0')}`;
+          // Its operands are pieces of a value never built (the module and name of a numpy
+          // scalar's STACK_GLOBAL): left on the stack, they would pair a key with a wrong value.
+          dropOperands(STOP_OPERANDS.get(op) ?? 0);
           return finish();
       }
     }
@@ -223,6 +233,12 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
     }
   }
 
+  /** Removes up to `n` items from the top of the stack, never below the innermost mark. */
+  function dropOperands(n: number): void {
+    const floor = marks[marks.length - 1] ?? 0;
+    stack.splice(Math.max(floor, stack.length - n));
+  }
+
   function recall(index: number): unknown {
     if (!memo.has(index)) throw new Malformed();
     return memo.get(index);
@@ -262,6 +278,17 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
 
 /** Thrown inside the reader on bytes that are not a well-formed pickle; caught before it escapes. */
 class Malformed extends Error {}
+
+/** How many stack items an opcode the reader stops at would take (`pickletools`' stack_before). */
+const STOP_OPERANDS = new Map<number, number>([
+  [0x93, 2], // STACK_GLOBAL: module, qualname
+  [0x52, 2], // REDUCE: callable, args
+  [0x81, 2], // NEWOBJ: class, args
+  [0x92, 3], // NEWOBJ_EX: class, args, kwargs
+  [0x62, 2], // BUILD: object, state
+  [0x51, 1], // BINPERSID: the persistent id
+  [0x98, 1], // READONLY_BUFFER: the buffer
+]);
 
 /** What REDUCE / NEWOBJ of `callable` stands for: a dict for `collections.OrderedDict`, else an object. */
 function construct(callable: unknown): PickleObject | PickleDict {

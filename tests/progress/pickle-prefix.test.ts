@@ -137,3 +137,23 @@ describe('readPicklePrefix', () => {
     expect({ ...(read.value as object) }).toEqual({});
   });
 });
+
+describe('readPicklePrefix: what a stop leaves', () => {
+  // pickle.dumps({'iter': 7, 'options': {'face_type': 'wf', 'resolution': np.int64(128)}}, protocol=P):
+  // DeepFaceLab's options hold numpy scalars, built by STACK_GLOBAL (protocol 4) or GLOBAL (2).
+  const P4 = b64('gASVowAAAAAAAAB9lCiMBGl0ZXKUSweMB29wdGlvbnOUfZQojAlmYWNlX3R5cGWUjAJ3ZpSMCnJlc29sdXRpb26UjBZudW1weS5fY29yZS5tdWx0aWFycmF5lIwGc2NhbGFylJOUjAVudW1weZSMBWR0eXBllJOUjAJpOJSJiIeUUpQoSwOMATyUTk5OSv////9K/////0sAdJRiQwiAAAAAAAAAAJSGlFKUdXUu');
+  const P2 = b64('gAJ9cQAoWAQAAABpdGVycQFLB1gHAAAAb3B0aW9uc3ECfXEDKFgJAAAAZmFjZV90eXBlcQRYAgAAAHdmcQVYCgAAAHJlc29sdXRpb25xBmNudW1weS5fY29yZS5tdWx0aWFycmF5CnNjYWxhcgpxB2NudW1weQpkdHlwZQpxCFgCAAAAaThxCYmIh3EKUnELKEsDWAEAAAA8cQxOTk5K/////0r/////SwB0cQ1iY19jb2RlY3MKZW5jb2RlCnEOWAkAAADCgAAAAAAAAABxD1gGAAAAbGF0aW4xcRCGcRFScRKGcRNScRR1dS4=');
+
+  it.each([
+    [4, P4],
+    [2, P2],
+  ])('never pairs a key with the pieces of a numpy scalar it stopped at (protocol %i)', (_protocol, bytes) => {
+    const read = readPicklePrefix(bytes);
+    const value = read.value as Record<string, unknown>;
+    expect(value.iter).toBe(7);
+    const options = value.options as Record<string, unknown>;
+    expect(read.incomplete.has(options)).toBe(true);
+    expect(options.face_type).toBe('wf');
+    expect('resolution' in options).toBe(false);
+  });
+});
