@@ -91,6 +91,18 @@ describe('priority', () => {
     expect(s.warnings.join('\n')).toMatch(/still runs at nice 10 though priority: normal asks for 0.*restart it/);
   });
 
+  it('a SIGTERM while the runs are still starting stops the daemon cleanly (exit 0), not midway', async () => {
+    const { cfg, run } = setup();
+    // Enough files that starting the run (its first scan) takes a while after the priority is set.
+    for (let i = 0; i < 3000; i++) fs.writeFileSync(path.join(run, `f${i}.txt`), String(i));
+    const d = daemon(['daemon', '--config', cfg]);
+    await d.waitFor((l) => l.event === 'priority', 30_000, 'priority low');
+    d.proc.kill('SIGTERM');
+    const code = d.proc.exitCode ?? (await new Promise<number | null>((r) => d.proc.once('exit', r)));
+    expect(code, d.output()).toBe(0);
+    expect(d.lines.some((l) => l.event === 'daemon-stopped')).toBe(true);
+  });
+
   it('`ckptd run` starts the trainer at its own priority, then steps back itself', async () => {
     const { dir, cfg } = setup();
     const go = path.join(dir, 'go');
