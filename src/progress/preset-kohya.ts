@@ -9,10 +9,14 @@
  * while `NAME-NNNNNN-state` (epoch end) and `NAME-state` (train end) are saved once it is.
  * `sdxl_train.py`, `fine_tune.py`, `train_db.py` (and the textual inversion and ControlNet
  * scripts) write no `train_state.json`: for them only the numbers in the names are read.
+ * The network scripts also write `ss_epoch` and `ss_steps` into every model's safetensors metadata
+ * (`save_model`, unless `--no_metadata`): finished epochs and the global step, for the final
+ * `NAME.safetensors` (`num_train_epochs`) and for step saves (the epochs finished before it) too.
  */
 import { listKohyaSaves, type KohyaSave } from './kohya-saves.js';
 import { isPlainObject, toCount } from './numbers.js';
 import { readDocument } from './read-document.js';
+import { readSafetensorsHeaderOf } from './safetensors-header.js';
 import type { Reading, RunView } from './types.js';
 
 const STATE_FILE = 'train_state.json';
@@ -54,6 +58,11 @@ export async function readKohya(view: RunView): Promise<Reading | null> {
     const finished = state.kind === 'step-state' && values.currentEpoch !== null ? Math.max(values.currentEpoch - 1, 0) : values.currentEpoch;
     raise(finished, values.currentStep);
   }
+  // The newest model file's own metadata: the final model's epoch, and a step save's epoch, which
+  // no name carries.
+  const model = newestModelFile(run, view.files);
+  const meta = model ? (await readSafetensorsHeaderOf(view, model))?.metadata : undefined;
+  if (meta) raise(toCount(meta.ss_epoch), toCount(meta.ss_steps));
   if (epoch === null && step === null) return null;
   return { epoch, step, loss: null, metrics: {}, atMs: Math.max(...run.map((s) => s.mtimeMs)) };
 }
@@ -79,6 +88,17 @@ function currentRun(saves: readonly KohyaSave[]): KohyaSave[] {
     kept.push(save);
   }
   return kept;
+}
+
+/** The path of the newest model of `saves` saved as a `.safetensors` file (not a state, not a diffusers folder). */
+function newestModelFile(saves: readonly KohyaSave[], files: RunView['files']): string | null {
+  const listed = new Set(files.map((f) => f.path));
+  let best: KohyaSave | null = null;
+  for (const s of saves) {
+    if (!(s.kind === 'epoch' || s.kind === 'step' || s.kind === 'final') || !listed.has(`${s.path}.safetensors`)) continue;
+    if (!best || s.mtimeMs > best.mtimeMs) best = s;
+  }
+  return best ? `${best.path}.safetensors` : null;
 }
 
 /** The save of `kind` with the highest number (a name has one last state, which has no number). */

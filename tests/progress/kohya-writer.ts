@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { put } from './fixtures.js';
+import { safetensorsFile } from './model-files.js';
 
 export interface KohyaRun {
   /** Folder inside the temp run folder (`--output_dir`). */
@@ -34,6 +35,8 @@ export interface KohyaRun {
   startMinute: number;
   /** Global step after which the process is killed (no final save); null: it finishes. */
   killedAfterStep?: number | null;
+  /** `--no_metadata`: the models carry no `ss_epoch` / `ss_steps`. */
+  noMetadata?: boolean;
 }
 
 /**
@@ -55,7 +58,8 @@ export function writeKohyaRun(root: string, run: KohyaRun): number {
       globalStep += 1;
       if (run.everySteps !== null && globalStep % run.everySteps === 0) {
         const base = `${stepName}-step${pad(globalStep, 8)}`;
-        put(root, `${run.dir}/${base}.safetensors`, 'lora', minute);
+        // `save_model(ckpt_name, ..., global_step, epoch)`: the epochs finished before this one.
+        put(root, `${run.dir}/${base}.safetensors`, lora(run, epoch, globalStep), minute);
         if (run.saveState) writeKohyaState(root, `${run.dir}/${base}-state`, trainState(run, currentEpoch, globalStep), minute);
         minute += 1;
       }
@@ -63,7 +67,7 @@ export function writeKohyaRun(root: string, run: KohyaRun): number {
     }
     const epochNo = epoch + 1;
     if (run.everyEpochs !== null && epochNo % run.everyEpochs === 0 && epochNo < run.epochs) {
-      put(root, `${run.dir}/${epochName}-${pad(epochNo, 6)}.safetensors`, 'lora', minute);
+      put(root, `${run.dir}/${epochName}-${pad(epochNo, 6)}.safetensors`, lora(run, epochNo, globalStep), minute);
       const removeNo = run.lastEpochs != null ? epochNo - run.everyEpochs * run.lastEpochs : -1;
       if (removeNo >= 0) fs.rmSync(path.join(root, run.dir, `${epochName}-${pad(removeNo, 6)}.safetensors`), { force: true });
       if (run.saveState) writeKohyaState(root, `${run.dir}/${epochName}-${pad(epochNo, 6)}-state`, trainState(run, currentEpoch, globalStep), minute);
@@ -71,7 +75,7 @@ export function writeKohyaRun(root: string, run: KohyaRun): number {
     }
   }
   if (run.saveState) writeKohyaState(root, `${run.dir}/${lastName}-state`, trainState(run, run.epochs, globalStep), minute);
-  put(root, `${run.dir}/${lastName}.safetensors`, 'lora', minute + 1);
+  put(root, `${run.dir}/${lastName}.safetensors`, lora(run, run.epochs, globalStep), minute + 1);
   return minute + 2;
 }
 
@@ -91,6 +95,16 @@ export function writeKohyaState(root: string, dir: string, trainStateJson: strin
  */
 function trainState(run: KohyaRun, currentEpoch: number, step: number): string | null {
   return run.trainStateJson ? `{"current_epoch": ${currentEpoch}, "current_step": ${step}}` : null;
+}
+
+/**
+ * A LoRA as `train_network.py`'s `save_model(ckpt_name, network, steps, epoch_no)` writes it: a
+ * safetensors file whose metadata holds `ss_epoch` and `ss_steps` (left out with `--no_metadata`).
+ */
+function lora(run: KohyaRun, epochNo: number, steps: number): Buffer {
+  const metadata: Record<string, string> = { ss_network_module: 'networks.lora' };
+  if (!run.noMetadata) Object.assign(metadata, { ss_epoch: String(epochNo), ss_steps: String(steps) });
+  return safetensorsFile({ 'lora_unet_down_blocks_0.alpha': { dtype: 'F32', shape: [] } }, metadata);
 }
 
 function pad(n: number, width: number): string {

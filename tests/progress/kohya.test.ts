@@ -74,10 +74,24 @@ describe('kohya preset: train_network.py', () => {
     expect(await values(run)).toEqual([4, 240]);
   });
 
-  it('without --save_state, the last numbered epoch is what the names say', async () => {
+  it('without --save_state, the final NAME.safetensors says the last epoch and step in its metadata', async () => {
     const run = await tempRun();
     writeKohyaRun(run, { ...LORA, epochs: 4, saveState: false });
+    // ss_epoch 4, ss_steps 240 in the final model: its name says neither.
+    expect(await values(run)).toEqual([4, 240]);
+  });
+
+  it('with --no_metadata and no state, the last numbered epoch is what the names say', async () => {
+    const run = await tempRun();
+    writeKohyaRun(run, { ...LORA, epochs: 4, saveState: false, noMetadata: true });
     expect(await values(run)).toEqual([3, null]);
+  });
+
+  it('a step save says in its metadata the epochs finished before it, which its name does not', async () => {
+    const run = await tempRun();
+    writeKohyaRun(run, { ...LORA, everyEpochs: null, everySteps: 50, saveState: false, killedAfterStep: 160 });
+    // mylora-step00000150 was saved during the third epoch (steps 121-180): 2 finished.
+    expect(await values(run)).toEqual([2, 150]);
   });
 
   it('in a kohya_ss project folder (img/, log/, model/), only model files and folders count', async () => {
@@ -112,7 +126,8 @@ describe('kohya preset: earlier runs in the same output_dir', () => {
     // 9 epochs, --save_last_n_epochs 2, no state: oldchar-000007, -000008 and oldchar.safetensors stay.
     writeKohyaRun(run, { ...LORA, name: 'oldchar', epochs: 9, lastEpochs: 2, saveState: false });
     writeKohyaRun(run, { ...LORA, name: 'newchar', saveState: false, startMinute: 100, killedAfterStep: 130 });
-    expect(await values(run)).toEqual([2, null]);
+    // newchar-000002's metadata adds the step (ss_steps 120).
+    expect(await values(run)).toEqual([2, 120]);
   });
 
   it('ignores the leftovers of an earlier run of the same name that was stopped', async () => {
@@ -120,7 +135,7 @@ describe('kohya preset: earlier runs in the same output_dir', () => {
     writeKohyaRun(run, { ...LORA, saveState: false, killedAfterStep: 500 });
     // The same command again: mylora-000001 and -000002 are written anew, -000003 … -000008 are the old run's.
     writeKohyaRun(run, { ...LORA, saveState: false, startMinute: 100, killedAfterStep: 130 });
-    expect(await values(run)).toEqual([2, null]);
+    expect(await values(run)).toEqual([2, 120]);
   });
 
   it('ignores an earlier finished run of the same name, its states and its final model', async () => {
