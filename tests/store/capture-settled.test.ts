@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { findOpenWriters, type OpenWriter } from '../../src/store/open-writers.js';
 import { writeSnapshot } from '../../src/store/write-snapshot.js';
-import { age, put, runAndStore, scanAll, sha256, sha256File } from './fixtures.js';
+import { age, put, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
 
 /**
  * Rewrites the file in place in two halves: the first at once, then it prints `half` and holds the
@@ -104,19 +104,9 @@ describe('capture of a file rewritten in place with pauses', () => {
     const ckpt = put(run, 'ckpt.pt', small);
     age(ckpt);
     put(run, 'calm.json', '{}');
-    const entries = await scanAll(run, store);
     let writer: ReturnType<typeof startWriter> | undefined;
 
-    const meta = await writeSnapshot({
-      store,
-      runName: 'r',
-      runDir: run,
-      entries,
-      kind: 'manual',
-      trigger: 'manual',
-      progress: NO_PROGRESS,
-      previous: null,
-      now: Date.now(),
+    const meta = await snap(run, store, {
       settleMs: 50,
       retries: 3,
       retryDelayMs: 5,
