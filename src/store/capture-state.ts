@@ -111,10 +111,12 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
       set.fail(err);
       return [];
     };
-    const [small, large] = await Promise.all([
-      captureSmall(set, todo.filter(isSmall), last).catch(failed),
-      captureLarge(set, todo.filter((s) => !isSmall(s)), last).catch(failed),
-    ]);
+    // Split before either starts: `captureSmall` runs its first slice at once, and a file it finds
+    // changed (perhaps grown past SMALL_FILE) is a version the judgement never saw. It waits for
+    // the next pass, not for `captureLarge` to copy it in this one.
+    const smallSlots = todo.filter(isSmall);
+    const largeSlots = todo.filter((s) => !isSmall(s));
+    const [small, large] = await Promise.all([captureSmall(set, smallSlots, last).catch(failed), captureLarge(set, largeSlots, last).catch(failed)]);
     set.throwIfFailed();
     const allDone = [...small, ...large].every((o) => o.kind === 'done');
     // Always run: it is what makes the set consistent, even after a clean pass.
