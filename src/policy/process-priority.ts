@@ -6,8 +6,13 @@
 /** `low`: behind the trainer for CPU and disk; `normal`: as the system gives any process. */
 export type Priority = 'low' | 'normal';
 
-/** The nice value of a daemon at `low` priority: the trainer (nice 0) gets about 10 times its CPU share. */
-export const LOW_NICE = 10;
+/**
+ * The nice value of a daemon at `low` priority: the lowest, as `nice -n 19` backups usually run.
+ * Beside a trainer (nice 0) on every core it gets about 1.5% of a busy CPU and whatever the trainer
+ * leaves idle. `npm run bench -- slowdown` measured nice 10 too: the trainer's median step was 8%
+ * slower beside it against 2% at 19, with as many backups taken (docs/BENCHMARKS.md).
+ */
+export const LOW_NICE = 19;
 
 /**
  * The priority of one daemon serving `runs`: `normal` when any run asks for it, else `low`. A

@@ -68,7 +68,7 @@ export function renderUnit(spec: UnitSpec): string {
   );
   if (spec.priority === 'low') {
     lines.push(
-      '# priority: low. The daemon sets its own nice value (10) and IO class (best-effort 7), so that a',
+      '# priority: low. The daemon sets its own nice value (19) and IO class (best-effort 7), so that a',
       '# live edit to `priority: normal` can undo them (no Nice= here: that would pin it). These weights',
       '# put the whole unit behind other busy units and slices when CPU or disk is short:',
       'CPUWeight=20',

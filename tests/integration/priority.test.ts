@@ -1,6 +1,6 @@
 /**
  * The daemon beside the trainer at low priority (issue 15): every thread of the daemon's process at
- * nice 10 and IO best-effort 7, `priority: normal` applied by a live edit, a daemon that may not
+ * nice 19 and IO best-effort 7, `priority: normal` applied by a live edit, a daemon that may not
  * raise its priority back saying so in its log and in `status`, and `ckptd run` starting the trainer
  * at the priority it was itself given.
  */
@@ -57,7 +57,7 @@ async function status(cfg: string): Promise<Status> {
 }
 
 describe('priority', () => {
-  it('runs every thread at nice 10 and IO best-effort 7 by default; a live edit to normal puts them back', async () => {
+  it('runs every thread at nice 19 and IO best-effort 7 by default; a live edit to normal puts them back', async () => {
     const { cfg } = setup();
     const d = daemon(['daemon', '--config', cfg]);
     await d.waitFor((l) => l.event === 'priority' && l.priority === 'low', 30_000, 'priority low');
@@ -65,10 +65,10 @@ describe('priority', () => {
     const pid = d.proc.pid!;
     // The worker threads started for the backup took the main thread's priority.
     expect(threadNices(pid).length).toBeGreaterThan(1);
-    expect(new Set(threadNices(pid))).toEqual(new Set([10]));
+    expect(new Set(threadNices(pid))).toEqual(new Set([19]));
     expect(ionice(pid)).toBe('best-effort: prio 7');
     const low = await status(cfg);
-    expect(low.daemon.priority).toEqual({ nice: 10, io: 'best-effort: prio 7' });
+    expect(low.daemon.priority).toEqual({ nice: 19, io: 'best-effort: prio 7' });
     expect(low.warnings.join('\n')).not.toMatch(/nice/);
 
     fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace('progress: none', 'progress: none, priority: normal'));
@@ -85,10 +85,10 @@ describe('priority', () => {
     fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace('progress: none', 'progress: none, priority: normal'));
     const problem = await d.waitFor((l) => l.event === 'priority-problem', 30_000, 'the priority problem');
     expect(problem.message).toMatch(/could not return to CPU priority normal.*CAP_SYS_NICE.*restart the daemon/);
-    expect(new Set(threadNices(d.proc.pid!))).toEqual(new Set([10]));
+    expect(new Set(threadNices(d.proc.pid!))).toEqual(new Set([19]));
     const s = await status(cfg);
     expect(s.daemon.running).toBe(true);
-    expect(s.warnings.join('\n')).toMatch(/still runs at nice 10 though priority: normal asks for 0.*restart it/);
+    expect(s.warnings.join('\n')).toMatch(/still runs at nice 19 though priority: normal asks for 0.*restart it/);
   });
 
   it('a SIGTERM while the runs are still starting stops the daemon cleanly (exit 0), not midway', async () => {
@@ -116,6 +116,6 @@ describe('priority', () => {
     expect(code, d.output()).toBe(0);
     // The trainer runs at the priority ckptd was started with, as it would without ckptd.
     expect(fs.readFileSync(path.join(dir, 'trainer-nice'), 'utf8').trim()).toBe(String(threadNices(process.pid)[0]));
-    expect(fs.readFileSync(path.join(dir, 'ckptd-nice'), 'utf8').trim()).toBe('10');
+    expect(fs.readFileSync(path.join(dir, 'ckptd-nice'), 'utf8').trim()).toBe('19');
   });
 });
