@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { LOW_NICE, type Priority } from '../policy/process-priority.js';
+import { readProcStat } from '../util/proc-stat.js';
 
 /** What applying a priority did. */
 export interface PriorityOutcome {
@@ -96,17 +97,8 @@ export interface ProcessPriority {
 
 /** What `pid` runs at now, read from `/proc/<pid>/stat` (field 19) and `ionice -p`. Never rejects. */
 export async function readProcessPriority(pid: number): Promise<ProcessPriority> {
-  let nice: number | null = null;
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may hold spaces: field N is at index N - 3.
-    const n = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[16]);
-    nice = Number.isInteger(n) ? n : null;
-  } catch {
-    nice = null;
-  }
   const r = await run('ionice', ['-p', String(pid)]);
-  return { nice, io: r.code === 0 ? r.output.trim() || null : null };
+  return { nice: readProcStat(pid)?.nice ?? null, io: r.code === 0 ? r.output.trim() || null : null };
 }
 
 /**

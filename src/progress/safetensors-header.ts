@@ -36,12 +36,8 @@ export interface SafetensorsHeader {
  */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader | null> {
   return withRangeReader(file, async (reader) => {
-    const prefix = await reader.read(0, 8);
-    if (!prefix) return null;
-    const length = prefix.readBigUInt64LE(0);
-    if (length < 2n || length > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) return null;
-    const n = Number(length);
-    if (8 + n > reader.size) return null;
+    const n = headerLength(await reader.read(0, 8));
+    if (n === null || 8 + n > reader.size) return null;
     const json = await reader.read(8, n);
     return json ? parseSafetensorsHeader(json, reader.size - 8 - n) : null;
   });
@@ -94,12 +90,16 @@ function dataEnd(entry: unknown): number | null {
  * checked against the file's size, which a view does not give.
  */
 export async function readSafetensorsHeaderOf(view: RunView, rel: string): Promise<SafetensorsHeader | null> {
-  const prefix = await view.readPrefix(rel, 8);
-  if (!prefix || prefix.length < 8) return null;
-  const length = prefix.readBigUInt64LE(0);
-  if (length < 2n || length > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) return null;
-  const n = Number(length);
+  const n = headerLength(await view.readPrefix(rel, 8));
+  if (n === null) return null;
   const bytes = await view.readPrefix(rel, 8 + n);
   if (!bytes || bytes.length < 8 + n) return null;
   return parseSafetensorsHeader(bytes.subarray(8), Number.MAX_SAFE_INTEGER);
+}
+
+/** The header's length from a file's first 8 bytes; null when they are missing or it is out of bounds. */
+function headerLength(prefix: Buffer | null): number | null {
+  if (!prefix || prefix.length < 8) return null;
+  const length = prefix.readBigUInt64LE(0);
+  return length < 2n || length > BigInt(MAX_SAFETENSORS_HEADER_BYTES) ? null : Number(length);
 }

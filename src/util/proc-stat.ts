@@ -16,6 +16,8 @@ export interface ProcStat {
   tpgid: number;
   /** Start time in clock ticks after boot, as text: with the boot id, it tells a reused pid apart. */
   startTicks: string;
+  /** Field 19: the nice value of the process's main thread (-20 to 19). */
+  nice: number;
 }
 
 /** `/proc/<pid>/stat` of `pid` (or `self`), or null when unreadable. */
@@ -33,8 +35,9 @@ export function readProcStat(pid: number | 'self'): ProcStat | null {
   const pgrp = Number(rest[2]);
   const tpgid = Number(rest[5]);
   const startTicks = rest[19];
-  if (!Number.isInteger(pgrp) || !Number.isInteger(tpgid) || startTicks === undefined || !/^\d+$/.test(startTicks)) return null;
-  return { state, pgrp, tpgid, startTicks };
+  const nice = Number(rest[16]);
+  if (!Number.isInteger(pgrp) || !Number.isInteger(tpgid) || !Number.isInteger(nice) || startTicks === undefined || !/^\d+$/.test(startTicks)) return null;
+  return { state, pgrp, tpgid, startTicks, nice };
 }
 
 /** This boot's id (`/proc/sys/kernel/random/boot_id`), or null when unreadable. */
