@@ -153,7 +153,8 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
       ...(opts.openWriters ? { openWriters: opts.openWriters } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
-    for (const dir of captured.dirs) await fsyncDir(dir);
+    // After one syncfs of the whole file system (many small copies) the folders are durable too.
+    if (!captured.synced) for (const dir of captured.dirs) await fsyncDir(dir);
     const labels = opts.label ? await opts.label(filesDir, captured.entries) : { progress: opts.progress, modelType: opts.modelType ?? null };
 
     meta = {
