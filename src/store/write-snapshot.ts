@@ -10,12 +10,12 @@ import type { Progress } from '../policy/types.js';
 import { allocateId } from './allocate-id.js';
 import { captureState } from './capture-state.js';
 import { commitStaged, fsyncDir, removeTree, syncDirs } from './durable.js';
-import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
 import type { OpenWriter } from './open-writers.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
+import { writeSnapshotJson } from './snapshot-json.js';
 import { stagedHandle } from './staged-handle.js';
 import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
 
@@ -182,7 +182,7 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
       linked_bytes: captured.linkedBytes,
       format: 1,
     };
-    await writeNewFile(path.join(stage, 'snapshot.json'), `${JSON.stringify(meta, null, 2)}\n`, 0o444);
+    await writeSnapshotJson(path.join(stage, 'snapshot.json'), meta, 0o444);
     await fsyncDir(stage);
   } catch (err) {
     await removeTree(stage).catch(() => undefined);
@@ -200,20 +200,4 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
     afterPublish: () => syncDirs(renamed),
     discard: () => removeTree(stage),
   });
-}
-
-/** Writes a new file (fails if it exists) with `mode`, fsynced. */
-async function writeNewFile(file: string, text: string, mode: number): Promise<void> {
-  try {
-    const fh = await fsp.open(file, 'wx', mode);
-    try {
-      await fh.writeFile(text);
-      await fh.chmod(mode);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    throw withPath(err, 'writing', file);
-  }
 }
