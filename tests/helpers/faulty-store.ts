@@ -90,6 +90,7 @@ export function faultyStore(inner: Store, faults: Fault[] = []): FaultyStore {
     },
     calls: (name) => counts.get(name) ?? 0,
     listSnapshots: () => step('listSnapshots', () => inner.listSnapshots()),
+    listSnapshotHeaders: () => step('listSnapshotHeaders', () => inner.listSnapshotHeaders()),
     listSaves: () => step('listSaves', () => inner.listSaves()),
     findBroken: () => step('findBroken', () => inner.findBroken()),
     newestGood: () => step('newestGood', () => inner.newestGood()),

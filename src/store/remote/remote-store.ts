@@ -87,6 +87,7 @@ export function openRemoteStore(opts: RemoteStoreOptions): RemoteStore {
     run: opts.run,
     objects: opts.objects,
     listSnapshots: async () => (await records(['snapshot'])).snapshots,
+    listSnapshotHeaders: async () => (await records(['snapshot'])).snapshots.map(({ files: _dropped, ...header }) => header),
     listSaves: async () => (await records(['save'])).saves,
     findBroken: async () => (await records()).problems,
     newestGood: async () => (await records(['snapshot'])).snapshots.find((s) => !s.damaged && !s.incomplete) ?? null,
