@@ -169,4 +169,49 @@ describe('kill -9', () => {
     const report = verifyStore(store);
     expect(report.snapshots.map((s) => s.files.length)).toEqual([11]);
   });
+
+  it('of a one-shot `ckptd snapshot` of many small files, mid-batch (copies not yet durable) or after the batch sync, leaves nothing visible', async () => {
+    const t = tempDir('ckptd-fault-kill-many-');
+    cleanups.push(t.cleanup);
+    const runDir = path.join(t.dir, 'run');
+    const store = path.join(t.dir, 'store');
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    // Enough small files for the capture to close its copies unsynced and make them durable at
+    // once at the end (BULK_SYNC_FILES, one syncfs), in folders like a dataset cache.
+    const FILES = 1500;
+    for (let i = 0; i < FILES; i++) {
+      const dir = path.join(runDir, 'cache', `shard-${Math.floor(i / 500)}`);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, `item-${i}.json`), JSON.stringify({ item: i }));
+    }
+    const old = new Date(Date.now() - 60_000);
+    for (const f of fs.readdirSync(runDir, { recursive: true }) as string[]) fs.utimesSync(path.join(runDir, f), old, old);
+    writeConfig(cfg, runDir, store, 'never');
+    const staging = literal(path.join(store, '.staging'));
+
+    // Killed after the 700th copy is created (the batch half done), then right after the batch's
+    // sync, once snapshot.json is created in the staging folder and before anything is renamed.
+    for (const at of [
+      { path: `${staging}/[^/]+/files/cache/.+\\.json$`, nth: 700, what: 'the 700th staged copy' },
+      { path: `${staging}/[^/]+/snapshot\\.json$`, nth: 1, what: 'the staged snapshot.json' },
+    ]) {
+      const proc = startDaemon(['snapshot', '--config', cfg, '--json'], pauseEnv({ op: 'open', path: at.path, nth: at.nth }));
+      cleanups.push(() => proc.stop('SIGKILL'));
+      await pausedAt(proc.proc, at.what);
+      await proc.stop('SIGKILL');
+      expect(snapshotFolders(store), at.what).toEqual([]);
+      expect(verifyStore(store).problems, at.what).toEqual([]);
+      expect(leftovers(store).length, at.what).toBeGreaterThan(0);
+      const listed = await runCli(['list', '--config', cfg, '--json']);
+      expect(JSON.parse(listed.stdout), at.what).toEqual([]);
+    }
+
+    // The next snapshot is not confused by the leftovers, and holds every file, verified.
+    const again = await runCli(['snapshot', '--config', cfg, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    await checkAfterNextStart(cfg, runDir, store);
+    const report = verifyStore(store);
+    expect(report.problems).toEqual([]);
+    expect(report.snapshots.map((s) => s.files.length)).toEqual([FILES]);
+  });
 });
