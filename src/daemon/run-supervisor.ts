@@ -106,7 +106,7 @@ export class RunSupervisor {
       const state = await readRunState(run.store);
       // What a previous daemon found blocking is not this one's to report.
       await writeBlocking(run.store, []);
-      const newestDigest = (await store.newestGood())?.state_digest ?? null;
+      const newestDigest = (await store.newestGoodHeader())?.state_digest ?? null;
       const sup = new RunSupervisor(run, state, newestDigest, lock, logger, now);
       sup.startWatching();
       const cow = await store.sharesCopyOnWrite();

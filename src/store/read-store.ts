@@ -78,13 +78,25 @@ export async function listSnapshotHeaders(store: string): Promise<ReadSnapshotHe
  * share its bad bytes); an incomplete one lacks files, so its state is not stored whole.
  */
 export async function newestGoodSnapshot(store: string): Promise<ReadSnapshotMeta | null> {
+  return newestGood(store, true);
+}
+
+/** `newestGoodSnapshot` without its files (see `ReadSnapshotHeader`): for a reader that needs its digest or kind. */
+export async function newestGoodHeader(store: string): Promise<ReadSnapshotHeader | null> {
+  const found = await newestGood(store, false);
+  if (found === null) return null;
+  const { files: _dropped, ...header } = found;
+  return header;
+}
+
+async function newestGood(store: string, keepFiles: boolean): Promise<ReadSnapshotMeta | null> {
   // Newest first, stopping at the first good one: each snapshot.json holds a whole manifest (tens
   // of MB for a run of 100,000 files), and this runs before every snapshot.
   const damaged = await damagedIds(store);
   const ids = (await readdirOrEmpty(snapshotsDir(store))).filter(isValidId).sort((a, b) => (a < b ? 1 : -1));
   for (const id of ids) {
     if (damaged.has(id)) continue;
-    const r = await readSnapshotMeta(store, id);
+    const r = await readSnapshotMeta(store, id, keepFiles);
     if (!('problem' in r) && !r.meta.incomplete) return { ...r.meta, damaged: false, incomplete: false };
   }
   return null;

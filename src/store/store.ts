@@ -95,6 +95,8 @@ export interface Store {
    * may share files with, retention never deletes, and a resume restores.
    */
   newestGood(): Promise<ReadSnapshotMeta | null>;
+  /** `newestGood` without its files: for a reader that needs only its digest, kind or trigger. */
+  newestGoodHeader(): Promise<ReadSnapshotHeader | null>;
   /**
    * The snapshot or save whose id is `idOrPrefix`, or the only one whose id starts with it.
    * Throws `no snapshot or save matches ...` when none does, and names the candidates when several do.

@@ -94,6 +94,7 @@ export function faultyStore(inner: Store, faults: Fault[] = []): FaultyStore {
     listSaves: () => step('listSaves', () => inner.listSaves()),
     findBroken: () => step('findBroken', () => inner.findBroken()),
     newestGood: () => step('newestGood', () => inner.newestGood()),
+    newestGoodHeader: () => step('newestGoodHeader', () => inner.newestGoodHeader()),
     resolve: (idOrPrefix) => step('resolve', () => inner.resolve(idOrPrefix)),
     openFile: (record, relPath) => step('openFile', () => inner.openFile(record, relPath)),
     copyFileOut: (record, relPath, dest, opts) => step('copyFileOut', () => inner.copyFileOut(record, relPath, dest, opts)),
