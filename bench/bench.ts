@@ -10,6 +10,8 @@
  *   startup   the daemon starting on a run of many small files: time, CPU, memory
  *   list      `ckptd list --json` of a store holding 1,000 snapshots
  *             (these three: bench/daemon-costs.ts)
+ *   slowdown  a training loop on every core: its step times alone and beside a daemon backing up
+ *             its 1.5 GB state, at priority low and normal (bench/slowdown.ts)
  *
  * Settings (environment): BENCH_DIR (where to work; default the OS temp folder: choose the disk
  * you care about), BENCH_GB (1.5), BENCH_GENERATIONS (4), BENCH_REPEAT (5), BENCH_RESTIC_REPEAT (2),
@@ -31,6 +33,7 @@ import { envNumber, loadAverage, machine, pageReporting, removeTree, reportedMiB
 import { heading, out, verdictLine, type Verdict } from './report.js';
 import { runRemote } from './remote.js';
 import { runSeries } from './series.js';
+import { runSlowdown } from './slowdown.js';
 
 const PARTS: Record<string, (base: string) => Promise<Verdict[]>> = {
   series: runSeries,
@@ -38,6 +41,7 @@ const PARTS: Record<string, (base: string) => Promise<Verdict[]>> = {
   idle: runIdle,
   startup: runStartup,
   list: runList,
+  slowdown: runSlowdown,
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');
@@ -73,7 +77,7 @@ try {
     const reported = reported0 === null ? '' : `; ${(((reportedMiB() ?? reported0) - reported0) / 1024).toFixed(1)} GiB of freed memory handed back to the host`;
     out(`[${part}: ${((performance.now() - t0) / 1000).toFixed(0)} s; load average (1 min) ${load0} before, ${loadAverage()} after${reported}]`);
   }
-  heading('targets (issue 7; remote push: issue 13)');
+  heading('targets (issue 7; remote push: issue 13; slowdown: issue 15)');
   for (const v of verdicts) out(verdictLine(v));
   out();
   out(`bench took ${((performance.now() - started) / 1000 / 60).toFixed(1)} minutes (settings: BENCH_GB=${envNumber('BENCH_GB', 1.5)} BENCH_GENERATIONS=${envNumber('BENCH_GENERATIONS', 4)} BENCH_REPEAT=${envNumber('BENCH_REPEAT', 5)} BENCH_RESTIC_REPEAT=${envNumber('BENCH_RESTIC_REPEAT', 2)} BENCH_WARM_GB=${envNumber('BENCH_WARM_GB', 0)} BENCH_REMOTE_GB=${envNumber('BENCH_REMOTE_GB', 0.5)} BENCH_REMOTE_REPEAT=${envNumber('BENCH_REMOTE_REPEAT', 1)})`);

@@ -36,9 +36,24 @@ export async function runDaemon(config: Config, watchConfigFile: boolean): Promi
       if (tracker.note(level, message, fields) && daemon) notifier.status(statusText());
     });
   }
+  // Signals that come while the runs start (systemd may stop a unit that is still starting) are
+  // held and acted on once the daemon can stop cleanly, instead of killing it midway.
+  const held: { stop: 'SIGTERM' | 'SIGINT' | null; reload: boolean } = { stop: null, reload: false };
+  const holdTerm = (): void => void (held.stop ??= 'SIGTERM');
+  const holdInt = (): void => void (held.stop ??= 'SIGINT');
+  const holdHup = (): void => void (held.reload = true);
+  process.on('SIGTERM', holdTerm);
+  process.on('SIGINT', holdInt);
+  process.on('SIGHUP', holdHup);
+  const release = (): void => {
+    process.off('SIGTERM', holdTerm);
+    process.off('SIGINT', holdInt);
+    process.off('SIGHUP', holdHup);
+  };
   try {
-    daemon = await Daemon.start({ config, logger, watchConfigFile });
+    daemon = await Daemon.start({ config, logger, watchConfigFile, managePriority: true });
   } catch (err) {
+    release();
     logger.error(`cannot start: ${(err as Error).message}`, { event: 'daemon-failed' });
     notifier.status(`cannot start: ${(err as Error).message}`);
     await notifier.close(NOTIFY_FLUSH_MS);
@@ -77,14 +92,18 @@ export async function runDaemon(config: Config, watchConfigFile: boolean): Promi
           resolve(0);
         });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
+    const reload = (): void => {
       if (stopping) return;
       notifier.reloading('reloading the config (SIGHUP)');
       void running.reload('SIGHUP').finally(() => {
         if (!stopping) notifier.ready(statusText());
       });
-    });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', reload);
+    release();
+    if (held.stop) stop(held.stop);
+    else if (held.reload) reload();
   });
 }

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/types.js';
+import { processPriority } from '../policy/process-priority.js';
 import { execLine, renderUnit } from '../service/render-unit.js';
 import { writeFileAtomicSync } from '../store/durable.js';
 import { needsSharedTmp, writablePaths } from '../service/service-paths.js';
@@ -110,6 +111,8 @@ export function installService(o: InstallServiceOptions): InstallServiceResult {
     writable: writable.map((w) => ({ path: w.path, optional: w.mayBeMissing && !fs.existsSync(w.path) })),
     mountsFor: writable.map((w) => w.path),
     privateTmp: !needsSharedTmp([...writable.map((w) => w.path), configPath, o.nodePath, o.cliPath]),
+    network: o.config.runs.some((r) => r.remote !== null),
+    priority: processPriority(o.config.runs),
     header,
   });
 

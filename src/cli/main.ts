@@ -105,6 +105,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('[dir]', 'the folder the trainer writes', '.')
     .addOption(new Option('--preset <name>', 'trainer preset').choices(INIT_PRESETS).default('generic'))
     .option('--force', 'overwrite an existing config file')
+    .addHelpText('after', '\nDeepFaceLab: `ckptd init workspace/model --preset dfl` (backups every 10000 iterations, after a 60s settle).')
     .action((dir: string, opts: { preset: (typeof INIT_PRESETS)[number]; force?: boolean }, cmd: Command) => {
       const configPath = globals(cmd).config;
       const r = runInit({

@@ -14,7 +14,10 @@ import { runVerify } from './verify.js';
 export function addRecordCommands(program: Command, globals: (cmd: Command) => GlobalOptions, setExit: (code: number) => void): void {
   program
     .command('list')
-    .description('snapshots and saves, newest first; INCOMPLETE marks a snapshot that left files out (see `show ID`)')
+    .description(
+      'snapshots and saves, newest first; INCOMPLETE marks a snapshot that left files out (see `show ID`); ' +
+        'a column shows the metric retention.keep_best ranks by, when it is not loss',
+    )
     .option('--kind <kind>', 'only this kind: backup, manual, pre-restore, save')
     .option('--remote', "what the run's remote holds (SPEC section 8) instead of the local store")
     .option('--all-runs', 'with --remote: the records of every run under the same remote')
@@ -34,7 +37,7 @@ export function addRecordCommands(program: Command, globals: (cmd: Command) => G
       } else {
         const usage = await storeUsage(run);
         process.stdout.write(
-          `${renderTable(records, Date.now(), process.stdout.columns ?? 120)}\n` +
+          `${renderTable(records, Date.now(), process.stdout.columns ?? 120, run.retention.keepBest?.metric ?? null)}\n` +
             `store ${run.store}: ${usage.records} record(s), ${formatBytes(usage.diskBytes)} on disk (${formatBytes(usage.apparentBytes)} before sharing unchanged files)\n`,
         );
       }

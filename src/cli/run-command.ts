@@ -111,6 +111,9 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     relay.attach(child);
     log.info(`trainer started (pid ${child.pid}): ${argv.join(' ')}`, { event: 'trainer-start', pid: child.pid, restored: restored?.id ?? null });
     const session = await recordStart(run, previous, argv, child, restored, log);
+    // Only now: the trainer took this process's priority when it was started, and must keep its
+    // own; and after the session record, which a crash from here on must find.
+    await daemon.applyPriority();
 
     const { code, signal } = await exited;
     relay.trainerExited();

@@ -3,8 +3,11 @@
  * save, when the next ones are due and why, store usage, free disk, and warnings. Reads only: it
  * works without a daemon and says so.
  */
+import os from 'node:os';
 import type { Config, RunConfig } from '../config/types.js';
+import { priorityMismatch, readProcessPriority, type ProcessPriority } from '../daemon/process-priority.js';
 import { policyConfigOf } from '../daemon/run-evaluation.js';
+import { processPriority, type Priority } from '../policy/process-priority.js';
 import { scanRun } from '../ops/run-actions.js';
 import { describeNext } from '../policy/describe-next.js';
 import { NO_PROGRESS, type Progress } from '../policy/types.js';
@@ -13,7 +16,7 @@ import { leftOutOf } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
 import { readBlocking } from '../store/blocking-file.js';
 import { readRunState } from '../store/state-file.js';
-import { formatBytes, formatProgress } from '../util/format.js';
+import { formatBytes, formatMetrics, formatProgress } from '../util/format.js';
 import { relativeTime, storeUsage } from '../client/list.js';
 import { remoteStatus, type RemoteStatus } from '../client/remote-status.js';
 
@@ -21,7 +24,15 @@ export interface RunStatus {
   run: string;
   path: string;
   store: string;
-  daemon: { running: boolean; pid: number | null; host: string | null; since: string | null; command: string | null };
+  daemon: {
+    running: boolean;
+    pid: number | null;
+    host: string | null;
+    since: string | null;
+    command: string | null;
+    /** What the daemon runs at (nice value, IO class), when it runs on this machine; else null. */
+    priority: ProcessPriority | null;
+  };
   progress: Progress;
   last_backup: { id: string; created: string; epoch: number | null; step: number | null } | null;
   last_save: { id: string; created: string; path: string } | null;
@@ -36,12 +47,18 @@ export interface RunStatus {
   warnings: string[];
 }
 
-/** Gathers the status of one run at `now`. */
-export async function runStatus(run: RunConfig, now: number): Promise<RunStatus> {
+/**
+ * Gathers the status of one run at `now`. `priority`: the priority the daemon's whole config asks
+ * for (`processPriority` over its runs); default: this run's own.
+ */
+export async function runStatus(run: RunConfig, now: number, priority: Priority = run.priority): Promise<RunStatus> {
   const warnings: string[] = [];
   const holder = await storeOf(run.store).lockHolder().catch(() => null);
   const running = holder !== null && holder.alive && holder.command === 'daemon';
   if (!running) warnings.push('no daemon is running for this run: nothing is backed up until `ckptd daemon` (or the service) runs');
+  const actual = running && holder.host === os.hostname() ? await readProcessPriority(holder.pid) : null;
+  const mismatch = actual && priorityMismatch(priority, actual);
+  if (mismatch) warnings.push(mismatch);
 
   let progress: Progress = NO_PROGRESS;
   const entries = await scanRun(run).catch((err: NodeJS.ErrnoException) => {
@@ -102,7 +119,7 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
     run: run.name,
     path: run.path,
     store: run.store,
-    daemon: { running, pid: holder?.pid ?? null, host: holder?.host ?? null, since: holder?.since ?? null, command: holder?.command ?? null },
+    daemon: { running, pid: holder?.pid ?? null, host: holder?.host ?? null, since: holder?.since ?? null, command: holder?.command ?? null, priority: actual },
     progress,
     last_backup: backup ? { id: backup.id, created: backup.created, epoch: backup.epoch, step: backup.step } : null,
     last_save: save ? { id: save.id, created: save.created, path: save.path } : null,
@@ -120,7 +137,8 @@ export async function runStatus(run: RunConfig, now: number): Promise<RunStatus>
 /** Status of every run of the config (or the one picked). */
 export async function configStatus(config: Config, only: string | undefined, now: number): Promise<RunStatus[]> {
   const runs = only === undefined ? config.runs : config.runs.filter((r) => r.name === only);
-  return Promise.all(runs.map((r) => runStatus(r, now)));
+  const priority = processPriority(config.runs);
+  return Promise.all(runs.map((r) => runStatus(r, now, priority)));
 }
 
 /** The human form: a block per run. */
@@ -130,8 +148,9 @@ export function renderStatus(list: RunStatus[], now: number): string {
       const d = s.daemon;
       const lines = [
         `${s.run}: ${s.path}`,
-        `  daemon:      ${d.running ? `running, pid ${d.pid} on ${d.host}, since ${d.since} (${relativeTime(d.since!, now)})` : 'not running (this status is read from the store)'}`,
+        `  daemon:      ${d.running ? `running, pid ${d.pid} on ${d.host}, since ${d.since} (${relativeTime(d.since!, now)})${d.priority ? `; ${describePriority(d.priority)}` : ''}` : 'not running (this status is read from the store)'}`,
         `  progress:    ${s.progress.source ? `${formatProgress(s.progress)} (from ${s.progress.source})` : 'unknown'}`,
+        ...(Object.keys(s.progress.metrics).length > 0 ? [`  metrics:     ${formatMetrics(s.progress.metrics)}`] : []),
         `  last backup: ${s.last_backup ? `${s.last_backup.id}, ${relativeTime(s.last_backup.created, now)}${s.last_backup.epoch !== null ? `, epoch ${s.last_backup.epoch}` : ''}` : 'none yet'}`,
         `  last save:   ${s.last_save ? `${s.last_save.id}, ${relativeTime(s.last_save.created, now)}: ${s.last_save.path}` : 'none yet'}`,
         `  next:        ${s.next.backup === 'never' ? 'backups: never' : s.next.backup}; ${s.next.save === 'never' ? 'saves: never' : s.next.save}`,
@@ -143,6 +162,10 @@ export function renderStatus(list: RunStatus[], now: number): string {
       return lines.join('\n');
     })
     .join('\n\n');
+}
+
+function describePriority(p: ProcessPriority): string {
+  return [p.nice === null ? null : `nice ${p.nice}`, p.io === null ? null : `IO ${p.io}`].filter((x) => x !== null).join(', ');
 }
 
 function renderRemote(r: RemoteStatus, now: number): string {

@@ -3,6 +3,7 @@
  * terminal or as JSON for scripts.
  */
 import type { RunConfig } from '../config/types.js';
+import type { TrainerInfo } from '../policy/types.js';
 import { storeOf } from '../store/local-store.js';
 import type { RecordKind, RecordMeta } from '../store/types.js';
 import { UsageError } from '../util/errors.js';
@@ -66,15 +67,18 @@ export function relativeTime(iso: string, now: number): string {
  * the apparent size, OWN what deleting that record alone would free (files shared by hard links
  * with other snapshots are not its own). A
  * `DAMAGED` column appears when any record is marked damaged, and an `INCOMPLETE` one when any
- * snapshot left files out, so the usual table stays as it is.
+ * snapshot left files out, so the usual table stays as it is. `metric` (the run's
+ * `retention.keep_best` metric) adds a column of that metric, named in capitals, after LOSS
+ * (`-` where a record lacks it); `loss` has its column already.
  */
-export function renderTable(records: ListedRecord[], now: number, width: number): string {
+export function renderTable(records: ListedRecord[], now: number, width: number, metric: string | null = null): string {
   if (records.length === 0) return 'no snapshots or saves yet';
   const anyDamaged = records.some((r) => r.damaged === true);
   const incomplete = (r: ListedRecord): boolean => 'incomplete' in r && r.incomplete === true;
   const anyIncomplete = records.some(incomplete);
+  const shown = metric !== null && metric !== 'loss' ? metric : null;
   const header = [
-    'ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', 'CREATED', 'SIZE', 'OWN', 'PIN',
+    'ID', 'KIND', 'NAME', 'EPOCH/STEP', 'LOSS', ...(shown !== null ? [shown.toUpperCase()] : []), 'CREATED', 'SIZE', 'OWN', 'PIN',
     ...(anyDamaged ? ['DAMAGED'] : []),
     ...(anyIncomplete ? ['INCOMPLETE'] : []),
     'NOTES',
@@ -85,6 +89,7 @@ export function renderTable(records: ListedRecord[], now: number, width: number)
     r.name ?? '',
     [r.epoch !== null ? `e${r.epoch}` : '', r.step !== null ? `s${r.step}` : ''].filter(Boolean).join('/') || '-',
     r.loss !== null ? String(Number(r.loss.toPrecision(4))) : '-',
+    ...(shown !== null ? [r.metrics[shown] !== undefined ? String(Number(r.metrics[shown].toPrecision(4))) : '-'] : []),
     relativeTime(r.created, now),
     formatBytes(r.bytes),
     formatBytes(r.own_bytes),
@@ -132,6 +137,7 @@ export function renderRecord(r: RecordMeta, now: number): string {
     `loss:       ${r.loss ?? '-'}`,
     ...Object.entries(r.metrics).map(([k, v]) => `${(k + ':').padEnd(11)} ${Number(v.toPrecision(6))}`),
     `model type: ${r.model_type ?? '-'}`,
+    ...(r.trainer ? trainerLines(r.trainer) : []),
     `size:       ${formatBytes(r.bytes)} in ${r.files.length} file(s)`,
     `path:       ${r.path}`,
   ];
@@ -143,4 +149,10 @@ export function renderRecord(r: RecordMeta, now: number): string {
     lines.push(`  ${f.sha256.slice(0, 12)}  ${formatBytes(f.size).padStart(9)}  ${f.mode.toString(8).padStart(4, '0')}  ${f.path}${link}`);
   }
   return lines.join('\n');
+}
+
+/** `show`'s lines for what the trainer says of the model: who and which model, then its options on one line. */
+function trainerLines(t: TrainerInfo): string[] {
+  const options = Object.entries(t.options).map(([k, v]) => `${k} ${v}`);
+  return [`trainer:    ${t.name}${t.model ? `, model ${t.model}` : ''}`, ...(options.length > 0 ? [`options:    ${options.join(', ')}`] : [])];
 }

@@ -51,7 +51,7 @@ export const saveToOutsideRun: RunRule = ({ at, paths }, report) => {
   }
 };
 
-/** `N epochs`/`N steps` need a progress source that can tell epochs/steps. */
+/** `N epochs`/`N steps` need a progress source that can tell epochs/steps (`dfl` tells steps only). */
 export function everyNeedsProgress(every: Every, progress: ProgressSpec, at: KeyPath, report: Report): void {
   if (every.unit !== 'epochs' && every.unit !== 'steps') return;
   const what = every.unit === 'epochs' ? 'epoch' : 'step';
@@ -61,6 +61,8 @@ export function everyNeedsProgress(every: Every, progress: ProgressSpec, at: Key
     report(at, `"${every.unit}" needs progress.${what}: the progress file source has no "${what}" key path`);
   } else if (progress.kind === 'filename' && !namedGroups(new RegExp(progress.pattern)).includes(what)) {
     report(at, `"${every.unit}" needs a (?<${what}>...) group in progress.filename`);
+  } else if (progress.kind === 'preset' && progress.preset === 'dfl' && every.unit === 'epochs') {
+    report(at, '"epochs" never fire with progress: dfl: DeepFaceLab counts iterations, not epochs; write N steps (e.g. 10000 steps)');
   }
 }
 

@@ -13,6 +13,7 @@ export const DEFAULTS = {
   keep: 3,
   saveEvery: 'never',
   saveFiles: ['**/*.safetensors', '**/*.ckpt', '**/*.pt', '**/*.bin'],
+  savePick: 'auto',
   minFree: '1GiB',
   minAge: '1h',
   remoteRegion: 'us-east-1',

@@ -1,9 +1,9 @@
 /**
  * The `progress` key: where a run's epoch, step and loss come from. Contract: `auto`, `none`/null,
- * a preset name, `{file, epoch, step, loss}` (a JSON or YAML file inside the run, key paths into
- * it) or `{filename: REGEX}` (named groups epoch, step, loss) becomes a `ProgressSpec`; anything
- * else is reported, each wrong part at its own key, and normalizes to `{ kind: 'none' }` so the
- * rest of the config is still checked. An `init --preset` name that is not a progress source
+ * a preset name, `{file, epoch, step, loss, metrics}` (a JSON or YAML file inside the run, key
+ * paths into it; `metrics` names more values by key path) or `{filename: REGEX}` (named groups
+ * epoch, step, loss) becomes a `ProgressSpec`; anything else is reported, each wrong part at its
+ * own key, and normalizes to `{ kind: 'none' }` so the rest of the config is still checked. An `init --preset` name that is not a progress source
  * (`generic`) gets its own message saying what to write instead.
  */
 import path from 'node:path';
@@ -13,7 +13,7 @@ import type { Report } from './problems.js';
 import type { ProgressSpec } from './types.js';
 import type { KeyPath } from './yaml-positions.js';
 
-const PRESET_NAMES = ['hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
+const PRESET_NAMES = ['hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl'] as const;
 
 /** The progress spec the value names, or `none` after reporting what is wrong with it. */
 export function normalizeProgress(value: unknown, at: KeyPath, report: Report): ProgressSpec {
@@ -58,36 +58,78 @@ export function normalizeProgress(value: unknown, at: KeyPath, report: Report): 
     }
     return { kind: 'filename', pattern };
   }
-  if ('file' in obj) {
-    const known = ['file', 'epoch', 'step', 'loss'];
-    for (const k of keys) if (!known.includes(k)) report([...at, k], `unknown key "${k}"; a file source takes file, epoch, step and loss`);
-    if (typeof obj.file !== 'string' || obj.file.trim() === '') {
-      report([...at, 'file'], 'must name a JSON or YAML file inside the run folder, e.g. state.json');
-      return { kind: 'none' };
-    }
-    if (path.isAbsolute(obj.file) || obj.file.split(/[/\\]/).includes('..')) {
-      report([...at, 'file'], `"${obj.file}" must be a path inside the run folder (relative, without "..")`);
-    }
-    const keyPath = (k: 'epoch' | 'step' | 'loss'): string | null => {
-      const v = obj[k];
-      if (v === undefined || v === null) return null;
-      if (typeof v !== 'string') {
-        report([...at, k], `must be a key path such as "state.${k}" or "log_history[-1].${k}"`);
-        return null;
-      }
-      try {
-        parseKeyPath(v);
-      } catch (err) {
-        report([...at, k], (err as Error).message);
-      }
-      return v;
-    };
-    const spec = { kind: 'file' as const, file: obj.file, epoch: keyPath('epoch'), step: keyPath('step'), loss: keyPath('loss') };
-    if (spec.epoch === null && spec.step === null && spec.loss === null) report(at, 'a file source needs at least one of epoch, step or loss');
-    return spec;
-  }
+  if ('file' in obj) return normalizeFileSource(obj, at, report);
   report(at, `must be one of ${choices}`);
   return { kind: 'none' };
+}
+
+/** The `{file, epoch, step, loss, metrics}` source, each wrong part reported at its own key. */
+function normalizeFileSource(obj: Record<string, unknown>, at: KeyPath, report: Report): ProgressSpec {
+  const known = ['file', 'epoch', 'step', 'loss', 'metrics'];
+  for (const k of Object.keys(obj)) if (!known.includes(k)) report([...at, k], `unknown key "${k}"; a file source takes file, epoch, step, loss and metrics`);
+  if (typeof obj.file !== 'string' || obj.file.trim() === '') {
+    report([...at, 'file'], 'must name a JSON or YAML file inside the run folder, e.g. state.json');
+    return { kind: 'none' };
+  }
+  if (path.isAbsolute(obj.file) || obj.file.split(/[/\\]/).includes('..')) {
+    report([...at, 'file'], `"${obj.file}" must be a path inside the run folder (relative, without "..")`);
+  }
+  const keyPath = (k: 'epoch' | 'step' | 'loss'): string | null => checkKeyPath(obj[k], k, [...at, k], report);
+  let metricProblems = 0;
+  const spec = {
+    kind: 'file' as const,
+    file: obj.file,
+    epoch: keyPath('epoch'),
+    step: keyPath('step'),
+    loss: keyPath('loss'),
+    metrics: fileMetrics(obj.metrics, [...at, 'metrics'], (k, m) => {
+      metricProblems++;
+      report(k, m);
+    }),
+  };
+  // Metrics reported as wrong are not blamed a second time for leaving the source empty.
+  if (spec.epoch === null && spec.step === null && spec.loss === null && Object.keys(spec.metrics).length === 0 && metricProblems === 0) {
+    report(at, 'a file source needs at least one of epoch, step, loss or metrics');
+  }
+  return spec;
+}
+
+/**
+ * `metrics: {NAME: KEY_PATH, ...}`: extra numbers the file source reads, shown with each snapshot
+ * and usable by `retention.keep_best`. `epoch`, `step` and `loss` have their own keys.
+ */
+function fileMetrics(value: unknown, at: KeyPath, report: Report): Record<string, string> {
+  const metrics: Record<string, string> = {};
+  if (value === undefined || value === null) return metrics;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    report(at, 'must map metric names to key paths, e.g. {valid_loss: "$[-1].valid_loss", valid_acc: "$[-1].valid_acc"}');
+    return metrics;
+  }
+  for (const [name, v] of Object.entries(value)) {
+    if (name.trim() === '') report([...at, name], 'a metric needs a name, e.g. valid_loss');
+    else if (name === 'epoch' || name === 'step' || name === 'loss') {
+      report([...at, name], `"${name}" has its own key: write ${name}: ${JSON.stringify(typeof v === 'string' ? v : `$[-1].${name}`)} beside file, not under metrics`);
+    } else {
+      const keyPath = checkKeyPath(v, name, [...at, name], report);
+      if (keyPath !== null) metrics[name] = keyPath;
+    }
+  }
+  return metrics;
+}
+
+/** A key path as written (null when left out), reporting one that is not a string or does not parse. */
+function checkKeyPath(value: unknown, name: string, at: KeyPath, report: Report): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') {
+    report(at, `must be a key path such as "state.${name}", "log_history[-1].${name}" or "$[-1].${name}"`);
+    return null;
+  }
+  try {
+    parseKeyPath(value);
+  } catch (err) {
+    report(at, (err as Error).message);
+  }
+  return value;
 }
 
 /** The names of a regex's named groups. */

@@ -6,7 +6,8 @@
  * the order found: name, path, store placement, include, exclude, settle, progress, backup.every,
  * save.every, save.prefix, save.to, retention sizes, backup.cron, save.cron, save.files,
  * retention.min_age, remote. A progress value reported as wrong is not blamed a second time by an
- * `every` in epochs or steps. Rules across runs are the coordinator's (`normalize.ts`), and so is
+ * `every` in epochs or steps. `progress: dfl` adds DeepFaceLab's autobackup and preview folders
+ * (`DFL_EXCLUDES`) to `exclude`. Rules across runs are the coordinator's (`normalize.ts`), and so is
  * the top-level remote, which comes in already normalized.
  */
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { DEFAULTS } from './defaults.js';
 import { checkGlobs } from './normalize-globs.js';
 import { normalizeCron, normalizeEvery, normalizeSavePrefix } from './normalize-policies.js';
 import { normalizeProgress } from './normalize-progress.js';
+import { DFL_EXCLUDES } from './presets.js';
 import { runRemote, type RemoteKeys } from './normalize-remote.js';
 import { retentionLimits, retentionMinAgeMs } from './normalize-retention.js';
 import { valueOr, type Report } from './problems.js';
@@ -68,9 +70,11 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote
     path: paths.path,
     store: paths.store,
     include,
-    exclude,
+    // DeepFaceLab's rotating autobackups and preview images are never the state (see DFL_EXCLUDES).
+    exclude: progress.kind === 'preset' && progress.preset === 'dfl' ? [...new Set([...exclude, ...DFL_EXCLUDES])] : exclude,
     settleMs,
     watch: raw.watch ?? 'auto',
+    priority: raw.priority ?? 'low',
     progress,
     modelType: raw.model_type?.trim() || null,
     backup: {
@@ -90,6 +94,7 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote
       prefix,
       to: paths.saveTo,
       keep: s.keep ?? null,
+      pick: s.pick ?? DEFAULTS.savePick,
     },
     retention: { ...limits, minAgeMs },
     remote,

@@ -2,7 +2,9 @@
  * Starter settings per trainer for `ckptd init --preset NAME`: what each trainer writes, which
  * progress source reads it, and a schedule that suits it.
  */
-export const INIT_PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
+import type { SavePickSetting } from '../policy/save-pick.js';
+
+export const INIT_PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl'] as const;
 export type InitPreset = (typeof INIT_PRESETS)[number];
 
 export interface PresetSettings {
@@ -14,7 +16,20 @@ export interface PresetSettings {
   backupEvery: string;
   saveEvery: string;
   saveFiles: string[];
+  /** `save.pick`: `newest` where the trainer keeps every version it writes. */
+  savePick: SavePickSetting;
+  /** The run's `settle`; default 2s. */
+  settle?: string;
 }
+
+/**
+ * What DeepFaceLab writes into its model folder besides the model (`models/ModelBase.py`): the
+ * rotating copies `create_backup()` keeps in `{model}_autobackups/01..24/`, the preview images the
+ * `PreviewHistoryWriter` adds to `{model}_history/` every few iterations, and, on Colab, the
+ * `{model}_preview_*.jpg` it rewrites every 100. Left out of every run whose progress is `dfl`
+ * (`normalize-run.ts`) and written out in the `init --preset dfl` config.
+ */
+export const DFL_EXCLUDES: readonly string[] = ['**/*_autobackups/**', '**/*_history/**', '**/*_preview_*.jpg'];
 
 export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
   generic: {
@@ -25,6 +40,7 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     backupEvery: '30 minutes',
     saveEvery: 'never',
     saveFiles: ['**/*.safetensors', '**/*.ckpt', '**/*.pt', '**/*.bin'],
+    savePick: 'auto',
   },
   hf: {
     about: 'Hugging Face Trainer: output_dir with checkpoint-N/ folders (trainer_state.json gives epoch/step/loss)',
@@ -34,24 +50,27 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     backupEvery: '1 epochs',
     saveEvery: 'never',
     saveFiles: ['**/*.safetensors', '**/*.bin'],
+    savePick: 'newest',
   },
   lightning: {
-    about: 'PyTorch Lightning: ModelCheckpoint files named epoch=E-step=S.ckpt',
+    about: 'PyTorch Lightning: default_root_dir (ModelCheckpoint names and last.ckpt in the newest lightning_logs/version_N)',
     progress: 'lightning',
     include: ['**/*.ckpt', '**/hparams.yaml'],
     exclude: [],
     backupEvery: '1 epochs',
     saveEvery: 'never',
     saveFiles: ['**/*.ckpt'],
+    savePick: 'newest',
   },
   keras: {
-    about: 'Keras: the BackupAndRestore backup_dir (training_metadata.json gives the epoch)',
+    about: 'Keras: the BackupAndRestore backup_dir (Keras 3 training_metadata.json, tf.keras 2 chief/ckpt-N)',
     progress: 'keras',
     include: ['**/*'],
     exclude: [],
     backupEvery: '1 epochs',
     saveEvery: 'never',
     saveFiles: ['**/*.keras', '**/*.weights.h5'],
+    savePick: 'auto',
   },
   onetrainer: {
     about: 'OneTrainer: the workspace folder with backup/ and save/ (names carry step and epoch)',
@@ -61,16 +80,41 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     backupEvery: '30 minutes',
     saveEvery: 'never',
     saveFiles: ['**/*.safetensors', '**/*.ckpt'],
+    savePick: 'newest',
   },
   kohya: {
     about: 'kohya sd-scripts: output_dir with NAME-000005.safetensors and NAME-000005-state/ folders',
     progress: 'kohya',
     include: ['**/*'],
-    exclude: ['logs/**', 'sample/**'],
+    // sd-scripts' --logging_dir is often logs/; the kohya_ss GUI's project folder has log/.
+    exclude: ['logs/**', 'log/**', 'sample/**'],
     backupEvery: '1 epochs',
     saveEvery: 'never',
     saveFiles: ['*.safetensors'],
+    savePick: 'newest',
   },
+  dfl: {
+    about:
+      'DeepFaceLab: the workspace/model folder, saved every 25 minutes ({name}_{Class}_data.dat gives the iteration and the src/dst losses)',
+    progress: 'dfl',
+    include: ['**/*'],
+    exclude: [...DFL_EXCLUDES],
+    // A save writes the summary, then each weights file (hundreds of MB to GB, pickled in memory
+    // first, then written as .tmp and renamed), then data.dat: the pauses between those writes
+    // must not count as settled.
+    settle: '60s',
+    backupEvery: '10000 steps',
+    saveEvery: 'never',
+    saveFiles: ['*.npy', '*_data.dat', '*_summary.txt'],
+    // One version per model, under names without numbers: every matched file is the model.
+    savePick: 'auto',
+  },
+};
+
+const PICK_COMMENT: Readonly<Record<SavePickSetting, string>> = {
+  newest: 'a save holds the newest model only (this trainer keeps every version) | all: every match',
+  all: 'a save holds every file that matches | newest: the newest model only',
+  auto: 'newest model only once progress finds hf, kohya, lightning or onetrainer; else all (| newest | all)',
 };
 
 /** The commented YAML `init` writes. `runPath` is as it should appear (relative to the config's folder where possible). */
@@ -91,8 +135,8 @@ runs:
     # store: null            # default: <path's parent>/.ckptd/<name>; never inside the run
     include: ${list(p.include)}
     exclude: ${list(p.exclude)}
-    settle: 2s               # quiet time before a written state counts as finished
-    progress: ${p.progress}               # auto | none | hf | lightning | keras | onetrainer | kohya | {file, epoch, step, loss} | {filename: REGEX}
+    settle: ${p.settle ?? '2s'}               # quiet time before a written state counts as finished
+    progress: ${p.progress}               # auto | none | hf | lightning | keras | onetrainer | kohya | dfl | {file, epoch, step, loss} | {filename: REGEX}
     backup:
       every: ${p.backupEvery}         # N epochs | N steps | N changes | N seconds/minutes/hours | always | never
       cron: null             # an extra cron schedule, e.g. "0 */2 * * *"
@@ -103,6 +147,7 @@ runs:
       every: ${p.saveEvery}             # same grammar as backup.every; saves export the model files below
       files: ${list(p.saveFiles)}
       prefix: ""             # prepended to every save's file name
+      pick: ${p.savePick}${' '.repeat(Math.max(1, 17 - p.savePick.length))}# ${PICK_COMMENT[p.savePick]}
       # to: null             # default: <store>/saves
     retention:
       keep_best: null        # e.g. {metric: loss, mode: min, count: 1}: never rolled away

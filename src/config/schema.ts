@@ -32,6 +32,7 @@ export const saveSchema = z.strictObject({
   prefix: z.string().optional(),
   to: nullableText.optional(),
   keep: z.number().int().min(1).nullable().optional(),
+  pick: z.enum(['auto', 'newest', 'all']).optional(),
 });
 
 const count = z.number().int().min(0);
@@ -70,6 +71,7 @@ export const runSchema = z.strictObject({
   exclude: globs.optional(),
   settle: scalar.optional(),
   watch: z.enum(['auto', 'poll']).optional(),
+  priority: z.enum(['low', 'normal']).optional(),
   /** A preset name or an object; checked in normalize (a union's errors would be unreadable). */
   progress: z.unknown().optional(),
   model_type: nullableText.optional(),

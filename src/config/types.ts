@@ -3,6 +3,8 @@
  * `Config` is the normalized form every other module uses (every key present, ms, bytes,
  * absolute paths, parsed policies).
  */
+import type { Priority } from '../policy/process-priority.js';
+import type { SavePickSetting } from '../policy/save-pick.js';
 import type { Every } from '../policy/types.js';
 
 /** Re-exported: defined by the logger they configure. */
@@ -13,9 +15,12 @@ import type { LogFormat, LogLevel } from '../util/logger.js';
 export type ProgressSpec =
   | { kind: 'none' }
   | { kind: 'auto' }
-  | { kind: 'preset'; preset: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya' }
-  /** A JSON or YAML file (relative to the run folder) with key paths such as `log_history[-1].loss`. */
-  | { kind: 'file'; file: string; epoch: string | null; step: string | null; loss: string | null }
+  | { kind: 'preset'; preset: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya' | 'dfl' }
+  /**
+   * A JSON or YAML file (relative to the run folder) with key paths such as `log_history[-1].loss`;
+   * `metrics` maps a metric's name to its key path (`{valid_loss: "$[-1].valid_loss"}`), `{}` for none.
+   */
+  | { kind: 'file'; file: string; epoch: string | null; step: string | null; loss: string | null; metrics: Record<string, string> }
   /** A regex whose named groups `epoch`, `step`, `loss` are read from file names (newest match wins). */
   | { kind: 'filename'; pattern: string };
 
@@ -37,6 +42,11 @@ export interface RunConfig {
   settleMs: number;
   /** `auto`: inotify, falling back to polling when the watch limit is hit; `poll`: always poll (network file systems). */
   watch: 'auto' | 'poll';
+  /**
+   * `low` (default): the daemon works at a lower CPU and IO priority than the trainer; `normal`:
+   * backups as fast as the machine allows. One process serves every run: see `processPriority`.
+   */
+  priority: Priority;
   progress: ProgressSpec;
   /** Shown as the snapshots' `model_type`; null: detected from the files (safetensors metadata, config.json, ...). */
   modelType: string | null;
@@ -60,6 +70,8 @@ export interface RunConfig {
     to: string;
     /** Keep only the newest N saves (pinned ones always stay); null keeps every save. */
     keep: number | null;
+    /** All matching files, or the newest model among them; `auto` decides by the trainer (see `savePickFor`). */
+    pick: SavePickSetting;
   };
   retention: KeepRules & {
     /** Free disk a snapshot must leave; backups are pruned (else the snapshot refused) before crossing it. */

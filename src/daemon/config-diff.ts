@@ -26,6 +26,7 @@ const DESCRIBED: readonly [string, (r: RunConfig) => unknown][] = [
   ['save.cron', (r) => r.save.cron],
   ['save.prefix', (r) => r.save.prefix],
   ['save.files', (r) => r.save.files],
+  ['save.pick', (r) => r.save.pick],
   ['save.to', (r) => r.save.to],
   ['include', (r) => r.include],
   ['exclude', (r) => r.exclude],

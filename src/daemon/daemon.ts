@@ -9,7 +9,9 @@ import { loadConfigFile, UNREADABLE_KEY } from '../config/load.js';
 import { watchConfigFile } from '../config/watch-config-file.js';
 import { ConfigError, formatProblem } from '../util/errors.js';
 import type { RootLogger } from '../util/logger.js';
+import { LOW_NICE, processPriority, type Priority } from '../policy/process-priority.js';
 import { Metrics, observeEvents } from './metrics.js';
+import { applyProcessPriority } from './process-priority.js';
 import { RunSupervisor } from './run-supervisor.js';
 
 export interface DaemonOptions {
@@ -23,6 +25,12 @@ export interface DaemonOptions {
    * fresh): every commit step of that run refuses from then on, and the daemon stops the run.
    */
   onFatal?: (message: string) => void;
+  /**
+   * Set the process's priority from the config (`priority:`) at start and on every reload that
+   * changes it (true for `ckptd daemon`). `ckptd run` leaves it false and calls `applyPriority`
+   * once the trainer has started: a child takes its parent's priority, and the trainer must not.
+   */
+  managePriority?: boolean;
 }
 
 export class Daemon {
@@ -33,6 +41,7 @@ export class Daemon {
   private readonly now: () => number;
 
   private readonly metrics: Metrics | null;
+  private priority: Priority | null = null;
 
   private constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -47,6 +56,7 @@ export class Daemon {
    */
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const d = new Daemon(opts);
+    if (opts.managePriority) await d.applyPriority();
     try {
       for (const run of opts.config.runs) await d.startRun(run);
     } catch (err) {
@@ -63,6 +73,21 @@ export class Daemon {
   /** How many runs are being watched now (runs that could not start are not counted). */
   get runCount(): number {
     return this.runs.size;
+  }
+
+  /**
+   * Puts the process at the priority the config asks for (`processPriority`), logging what was set
+   * and what could not be. Does nothing when the process is at that priority already.
+   */
+  async applyPriority(): Promise<void> {
+    const wanted = processPriority(this.config.runs);
+    if (wanted === this.priority) return;
+    const outcome = await applyProcessPriority(wanted);
+    this.priority = wanted;
+    const log = this.opts.logger;
+    const how = wanted === 'low' ? `nice ${LOW_NICE}, IO best-effort 7: the trainer comes first` : 'nice 0, IO as the system gives it';
+    if (outcome.problems.length === 0) log.info(`priority ${wanted} (${how})`, { event: 'priority', priority: wanted });
+    for (const p of outcome.problems) log.warn(`priority ${wanted}: ${p}`, { event: 'priority-problem', priority: wanted });
   }
 
   /** Re-reads the config file and applies it; on any problem logs it and keeps the config in force. */
@@ -149,6 +174,7 @@ export class Daemon {
         await sup.update(run);
       }
     }
+    if (this.opts.managePriority) await this.applyPriority();
     for (const run of next.runs) {
       // Also retries a run that could not start before (e.g. its store was locked).
       if (!this.runs.has(run.name)) {

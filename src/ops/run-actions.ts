@@ -10,6 +10,7 @@ import { leftOutOf, scanState } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
 import { unchangedSince } from '../store/unchanged-since.js';
 import { applyPlan, planStore } from './retention.js';
+import { saveFilesOf } from './save-files.js';
 import { detectModelType } from '../progress/model-type.js';
 import { readCapturedProgress, runFilesOf } from '../progress/read-progress.js';
 import type { Logger } from '../util/logger.js';
@@ -46,7 +47,7 @@ export function bytesToCopy(entries: ScanEntry[], previous: SnapshotMeta | null)
 
 /** The progress a snapshot is labelled with (read from its own files when it was taken). */
 export function progressOf(meta: SnapshotMeta, source: string | null): Progress {
-  return { epoch: meta.epoch, step: meta.step, loss: meta.loss, metrics: { ...meta.metrics }, source };
+  return { epoch: meta.epoch, step: meta.step, loss: meta.loss, metrics: { ...meta.metrics }, source, ...(meta.trainer ? { trainer: meta.trainer } : {}) };
 }
 
 /**
@@ -178,8 +179,9 @@ export async function captureSnapshot(
 }
 
 /**
- * Exports the run's model files (`save.files`) as a save. `from` is the backup just taken of the
- * same state: its verified, read-only copies are exported instead of the live files.
+ * Exports the run's model files (`save.files`, all or the newest model's by `save.pick`) as a save.
+ * `from` is the backup just taken of the same state: its verified, read-only copies are exported
+ * instead of the live files. The log line says what `save.pick: newest` chose and left out.
  */
 export async function exportSave(
   run: RunConfig,
@@ -192,6 +194,8 @@ export async function exportSave(
   signal?: AbortSignal,
 ): Promise<SaveMeta> {
   const started = performance.now();
+  // Exported from the backup: exactly the versions it holds, even where the run has moved on.
+  const chosen = saveFilesOf(run, from && from.damaged !== true ? entriesHeldBy(from) : entries, progress.source);
   const save = await storeOf(run.store).commitSave({
     saveTo: run.save.to,
     runName: run.name,
@@ -199,8 +203,7 @@ export async function exportSave(
     files: run.save.files,
     from,
     runDir: run.path,
-    // Exported from the backup: exactly the versions it holds, even where the run has moved on.
-    entries: from && from.damaged !== true ? entriesHeldBy(from) : entries,
+    entries: chosen.entries,
     progress,
     trigger,
     now,
@@ -208,7 +211,8 @@ export async function exportSave(
     ...(signal ? { signal } : {}),
   });
   logger.info(
-    `save ${save.id} written (${trigger}) at ${formatProgress(save)}: ${save.path} (${formatBytes(save.bytes)}) in ${formatDuration(performance.now() - started)}`,
+    `save ${save.id} written (${trigger}) at ${formatProgress(save)}: ${save.path} (${formatBytes(save.bytes)}) in ${formatDuration(performance.now() - started)}` +
+      (chosen.picked === null ? '' : `; ${chosen.picked}`),
     { event: 'save', id: save.id, trigger, path: save.path, epoch: save.epoch, step: save.step },
   );
   return save;

@@ -20,6 +20,21 @@ export interface Progress {
   metrics: Record<string, number>;
   /** Which source produced the values (e.g. `hf`, `ckptd-progress`), or null when none did. */
   source: string | null;
+  /** What the trainer's own files say about the model being trained; only when a source read it (`dfl`). */
+  trainer?: TrainerInfo;
+}
+
+/**
+ * A trainer's own account of the model it trains, shown with a snapshot (`trainer` in
+ * `snapshot.json`). Descriptive only: no policy reads it.
+ */
+export interface TrainerInfo {
+  /** The trainer as its users call it, e.g. `DeepFaceLab`. */
+  name: string;
+  /** The trainer's name for the model, e.g. DeepFaceLab's `new_SAEHD`; null when unknown. */
+  model: string | null;
+  /** The model's options as the trainer prints them, in its order (`resolution: "224"`, `archi: "liae-ud"`). */
+  options: Record<string, string>;
 }
 
 export const NO_PROGRESS: Progress = { epoch: null, step: null, loss: null, metrics: {}, source: null };

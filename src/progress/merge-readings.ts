@@ -5,7 +5,7 @@
  * mtime is strictly newer than the newest file the preset read (a tie goes to the preset, whose
  * files the trainer wrote). A value the winner lacks (null) is taken from the other reading, and
  * metrics merge key by key with the winner's values on top. `source` names what contributed:
- * `hf`, `ckptd-progress`, or both as `hf+ckptd-progress`.
+ * `hf`, `ckptd-progress`, or both as `hf+ckptd-progress`. `trainer` comes from the preset alone.
  */
 import type { Progress } from '../policy/types.js';
 import { CKPTD_PROGRESS_SOURCE } from './ckptd-progress-file.js';
@@ -25,6 +25,7 @@ export function mergeReadings(own: NamedReading | null, manual: Reading | null):
       loss: winner.loss ?? other.loss,
       metrics: { ...other.metrics, ...winner.metrics },
       source: `${own.name}+${CKPTD_PROGRESS_SOURCE}`,
+      ...trainerOf(own.reading),
     };
   }
   if (own) return toProgress(own.reading, own.name);
@@ -33,5 +34,10 @@ export function mergeReadings(own: NamedReading | null, manual: Reading | null):
 }
 
 function toProgress(r: Reading, source: string): Progress {
-  return { epoch: r.epoch, step: r.step, loss: r.loss, metrics: { ...r.metrics }, source };
+  return { epoch: r.epoch, step: r.step, loss: r.loss, metrics: { ...r.metrics }, source, ...trainerOf(r) };
+}
+
+/** `{trainer}` as a copy when the reading has one, else nothing (the key stays absent). */
+function trainerOf(r: Reading): Pick<Progress, 'trainer'> {
+  return r.trainer ? { trainer: { ...r.trainer, options: { ...r.trainer.options } } } : {};
 }

@@ -3,8 +3,8 @@
  *
  * Metadata keys come from the trainers that write them:
  * - OneTrainer (`modules/modelSaver/mixin/DtypeModelSaverMixin.py`): its ModelSpec
- *   (`modelspec.architecture` such as `stable-diffusion-xl-v1-base/lora`, `Flux.1-dev/lora`,
- *   `stable-diffusion-v1/embedding`), plus `ot_branch`, `ot_revision`, optionally `ot_config`, and
+ *   (`modelspec.architecture` such as `stable-diffusion-xl-v1-base/lora`, `stable-diffusion-v2/lora`,
+ *   `Flux.1-dev/lora`, `stable-diffusion-v1/embedding`), plus `ot_branch`, `ot_revision`, optionally `ot_config`, and
  *   kohya-compatible `ss_base_model_version: "sdxl_"` / `ss_v2: "True"` for other UIs.
  * - kohya-ss sd-scripts (`train_network.py`, `library/sai_model_spec.py`): `ss_network_module`
  *   (`networks.lora`, `networks.dylora`, `networks.oft`, `lycoris.kohya`, ...), `ss_network_args`
@@ -19,9 +19,14 @@ import { cleanName } from './model-type-text.js';
 
 const ARCHITECTURE = 'modelspec.architecture';
 
-/** ModelSpec base architecture ids (lower-cased) with a well-known short name. */
+/**
+ * ModelSpec base architecture ids (lower-cased) with a well-known short name. OneTrainer writes
+ * `stable-diffusion-v2` for SD 2.0 and 2.1 (`resources/sd_model_spec/sd_2.0-lora.json`,
+ * `sd_2.1-lora.json`); sd-scripts (`library/sai_model_spec.py`) writes `-512` / `-768-v`.
+ */
 const ARCHITECTURE_NAMES: Readonly<Record<string, string>> = {
   'stable-diffusion-v1': 'SD 1.x',
+  'stable-diffusion-v2': 'SD 2.x',
   'stable-diffusion-v2-512': 'SD 2.x',
   'stable-diffusion-v2-768-v': 'SD 2.x',
   'stable-diffusion-xl-v1-base': 'SDXL',

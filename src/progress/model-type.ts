@@ -4,6 +4,7 @@
  * file extensions. Reads only small files and bounded parts of big ones; never unpickles anything.
  */
 import path from 'node:path';
+import { newestDflModel } from './dfl-files.js';
 import { modelTypeFromHfConfig, modelTypeFromModelIndex, modelTypeFromPeftConfig } from './model-type-hf.js';
 import { modelTypeFromMetadata, modelTypeFromTensorNames } from './model-type-safetensors.js';
 import { cleanName } from './model-type-text.js';
@@ -13,6 +14,7 @@ import { readDocument } from './read-document.js';
 import { diskView } from './read-progress.js';
 import { readSafetensorsHeader } from './safetensors-header.js';
 import { readZipEntry } from './zip-entry.js';
+import { mtimeMsOf } from '../util/fs.js';
 import { isInsideRel } from '../util/paths.js';
 
 /** The biggest JSON document read (1 MiB): configs are a few KB. */
@@ -26,10 +28,11 @@ const MAX_SAFETENSORS_FILES = 8;
 const CHECKPOINT_DIR = /^checkpoint-(\d+)$/;
 const PICKLE_EXTENSIONS = new Set(['.ckpt', '.pt', '.pth']);
 
-/** One file of the snapshot as listed: relative POSIX path inside the run folder, and size. */
+/** One file of the snapshot as listed: relative POSIX path inside the run folder, size, and mtime (ns) when known. */
 export interface ListedFile {
   path: string;
   size: number;
+  mtimeNs?: string;
 }
 
 /**
@@ -48,7 +51,9 @@ export interface ListedFile {
  * 5. `.keras` archives → `Keras <class_name>` from their `config.json` (`Keras Sequential`), else
  *    `Keras model`;
  * 6. `.h5` / `.hdf5` → `Keras/HDF5`;
- * 7. `.ckpt` / `.pt` / `.pth` → `PyTorch checkpoint (.ckpt)`, from the extension only: pickles are
+ * 7. DeepFaceLab `{name}_{Class}_data.dat` / `_summary.txt` → the class of the model saved last
+ *    (`SAEHD`, `AMP`, `Quick96`, `XSeg`; see `dfl-files.ts`), from the names and mtimes only;
+ * 8. `.ckpt` / `.pt` / `.pth` → `PyTorch checkpoint (.ckpt)`, from the extension only: pickles are
  *    never read.
  *
  * Within a kind, files nearer the run folder's top come first, then those in the `checkpoint-N`
@@ -102,6 +107,9 @@ async function detect(runDir: string, files: readonly ListedFile[]): Promise<str
   }
 
   if (withExtension(files, ['.h5', '.hdf5']).length > 0) return 'Keras/HDF5';
+
+  const dfl = newestDflModel(files.map((f) => ({ path: f.path, mtimeMs: f.mtimeNs === undefined ? 0 : mtimeMsOf(f.mtimeNs) })));
+  if (dfl) return dfl.modelClass;
 
   const pickle = ranked(withExtension(files, [...PICKLE_EXTENSIONS]))[0];
   return pickle ? `PyTorch checkpoint (${path.posix.extname(pickle).toLowerCase()})` : null;

@@ -1,19 +1,34 @@
 /**
- * The `lightning` preset: PyTorch Lightning `ModelCheckpoint` file names.
+ * The `lightning` preset: what PyTorch Lightning's `ModelCheckpoint` writes.
  *
- * The default name is `epoch={epoch}-step={step}.ckpt` (e.g. `checkpoints/epoch=3-step=400.ckpt`);
- * templates such as `{epoch}-{val_loss:.2f}` add `val_loss=0.12` parts, a clash adds `-v1`, and
- * DeepSpeed saves the checkpoint as a folder of that name. `epoch` is Lightning's 0-based epoch
- * index, kept as the file names show it.
+ * Files go to `<default_root_dir>/lightning_logs/version_N/checkpoints/` (the first logger's
+ * `save_dir/name/version`; `ModelCheckpoint.__resolve_ckpt_dir`), a new `version_N` (one past the
+ * highest) for every `Trainer` (`_get_next_version`). `format_checkpoint_name` names them
+ * `epoch={epoch}-step={step}.ckpt` (e.g. `epoch=3-step=400.ckpt`); templates such as
+ * `{epoch}-{val_loss:.2f}` add `val_loss=0.12` parts, a clash adds `-v1`, and DeepSpeed saves a
+ * folder of that name. `save_last=True` adds `last.ckpt` (`CHECKPOINT_NAME_LAST`, `last-v1.ckpt` on
+ * a clash), rewritten at every save, while `save_top_k` keeps only the k best by the monitored
+ * metric: the names alone can lag far behind (best at epoch 3 while training is at epoch 7).
+ *
+ * The names' `epoch` is `trainer.current_epoch`, 0-based: the checkpoint saved when the 5th epoch
+ * ends says `epoch=4`. ckptd counts finished epochs, read from the checkpoint's own loop counters
+ * (`lightning-checkpoint.ts`), which also tell a save inside an epoch (`every_n_train_steps`,
+ * `val_check_interval` < 1) from one at its end; without them (a DeepSpeed folder, an unreadable
+ * file) the name's epoch + 1, the default epoch-end save.
  */
+import { readLightningCheckpoint } from './lightning-checkpoint.js';
 import { toCount } from './numbers.js';
 import { pickFurthest } from './pick-furthest.js';
-import type { Reading, RunView } from './types.js';
+import type { Reading, RunFile, RunView } from './types.js';
 
 /** `key=number` parts, each starting the name or following `-`, `_` or a space. */
 const PART = /(?<=^|[-_ ])([A-Za-z_][\w.]*?)=(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)(?=$|[-_ ])/g;
 /** Keys taken as the loss, in order of preference. */
 const LOSS_KEYS = ['loss', 'train_loss', 'val_loss'];
+/** `last.ckpt` and the `last-vN.ckpt` a clash makes (`_save_last_checkpoint`). */
+const LAST_NAME = /^last(?:-v\d+)?\.ckpt$/;
+/** A logger's version folder (`version_{version}`). */
+const VERSION_DIR = /^version_(\d+)$/;
 
 /**
  * Parses one checkpoint name (a file or folder name, extension and `-vN` suffix allowed) into its
@@ -26,23 +41,108 @@ export function parseLightningName(name: string): Record<string, number> | null 
   return 'epoch' in values || 'step' in values ? values : null;
 }
 
+/** A checkpoint of the run: a file, or a DeepSpeed folder, named like one or `last.ckpt`. */
+interface Checkpoint {
+  /** Its path: the file, or the folder named like a checkpoint. */
+  path: string;
+  /** True for a file (which can be read), false for a folder. */
+  isFile: boolean;
+  /** The name's `key=value` numbers; null for `last.ckpt`. */
+  values: Record<string, number> | null;
+  mtimeMs: number;
+}
+
+/** A checkpoint with the progress it holds: `epoch` as Lightning names it (0-based). */
+interface Candidate {
+  checkpoint: Checkpoint;
+  epoch: number | null;
+  step: number | null;
+  finishedEpochs: number | null;
+  mtimeMs: number;
+}
+
 /**
- * Progress from the checkpoint furthest along (highest step, then epoch, then newest mtime) among
- * every path segment named like a Lightning checkpoint. `loss` = `loss`, else `train_loss`, else
- * `val_loss`; metrics = every other `key=value` part (`val_loss` included). Null when none match.
+ * Progress from the checkpoint furthest along (highest step, then epoch, then newest mtime) of the
+ * current run: where checkpoints sit under `version_N` folders, only those of the highest N that
+ * holds any count (an older run that went further is not this one). `last.ckpt` is read inside
+ * (`epoch`, `global_step`); named ones by their names. `epoch` = finished epochs (see the header);
+ * `loss` = `loss`, else `train_loss`, else `val_loss` from the name; metrics = every other
+ * `key=value` part (`val_loss` included). Null when there is no checkpoint it can read.
  */
 export async function readLightning(view: RunView): Promise<Reading | null> {
-  const candidates = [];
-  for (const file of view.files) {
-    for (const segment of file.path.split('/')) {
-      const values = parseLightningName(segment);
-      if (values) candidates.push({ values, epoch: toCount(values.epoch), step: toCount(values.step), mtimeMs: file.mtimeMs });
+  const candidates: Candidate[] = [];
+  for (const checkpoint of currentRun(listCheckpoints(view.files))) {
+    if (checkpoint.values) {
+      const { epoch, step } = checkpoint.values;
+      candidates.push({ checkpoint, epoch: toCount(epoch), step: toCount(step), finishedEpochs: null, mtimeMs: checkpoint.mtimeMs });
+      continue;
     }
+    const inside = await readLightningCheckpoint(view, checkpoint.path);
+    if (inside && (inside.epoch !== null || inside.step !== null)) candidates.push({ checkpoint, ...inside, mtimeMs: checkpoint.mtimeMs });
   }
   const best = pickFurthest(candidates);
   if (!best) return null;
+  const values = best.checkpoint.values ?? {};
+  if (best.checkpoint.values && best.checkpoint.isFile) {
+    // The name cannot tell a save inside an epoch from one at its end; the file's counters can.
+    const inside = await readLightningCheckpoint(view, best.checkpoint.path);
+    best.finishedEpochs = inside?.finishedEpochs ?? null;
+    best.step ??= inside?.step ?? null;
+  }
   const metrics: Record<string, number> = {};
-  for (const [k, v] of Object.entries(best.values)) if (k !== 'epoch' && k !== 'step' && k !== 'loss') metrics[k] = v;
-  const lossKey = LOSS_KEYS.find((k) => k in best.values);
-  return { epoch: best.epoch, step: best.step, loss: lossKey ? (best.values[lossKey] ?? null) : null, metrics, atMs: best.mtimeMs };
+  for (const [k, v] of Object.entries(values)) if (k !== 'epoch' && k !== 'step' && k !== 'loss') metrics[k] = v;
+  const lossKey = LOSS_KEYS.find((k) => k in values);
+  return {
+    epoch: best.finishedEpochs ?? (best.epoch === null ? null : best.epoch + 1),
+    step: best.step,
+    loss: lossKey ? (values[lossKey] ?? null) : null,
+    metrics,
+    atMs: best.mtimeMs,
+  };
+}
+
+/**
+ * Every checkpoint among the listed files: each path segment named like a Lightning checkpoint (a
+ * file, or a DeepSpeed folder, listed once with the newest mtime of its files) and each file named
+ * `last.ckpt` / `last-vN.ckpt`.
+ */
+function listCheckpoints(files: readonly RunFile[]): Checkpoint[] {
+  const found = new Map<string, Checkpoint>();
+  for (const file of files) {
+    const segments = file.path.split('/');
+    segments.forEach((segment, i) => {
+      const isFile = i === segments.length - 1;
+      const values = parseLightningName(segment);
+      if (!values && !(isFile && LAST_NAME.test(segment))) return;
+      const at = segments.slice(0, i + 1).join('/');
+      const seen = found.get(at);
+      if (!seen || seen.mtimeMs < file.mtimeMs) found.set(at, { path: at, isFile, values, mtimeMs: file.mtimeMs });
+    });
+  }
+  return [...found.values()];
+}
+
+/**
+ * The checkpoints of the current run: one under `<parent>/version_N/` is kept only when no other
+ * checkpoint sits under the same parent's `version_M` with M > N. Checkpoints outside any
+ * `version_N` folder (a `dirpath` of your own) are all kept.
+ */
+function currentRun(checkpoints: readonly Checkpoint[]): Checkpoint[] {
+  const versionOf = (c: Checkpoint): { parent: string; n: number } | null => {
+    const segments = c.path.split('/');
+    for (let i = segments.length - 2; i >= 0; i--) {
+      const m = VERSION_DIR.exec(segments[i] as string);
+      if (m) return { parent: segments.slice(0, i).join('/'), n: Number(m[1]) };
+    }
+    return null;
+  };
+  const newest = new Map<string, number>();
+  for (const c of checkpoints) {
+    const v = versionOf(c);
+    if (v && v.n > (newest.get(v.parent) ?? -1)) newest.set(v.parent, v.n);
+  }
+  return checkpoints.filter((c) => {
+    const v = versionOf(c);
+    return !v || v.n === newest.get(v.parent);
+  });
 }

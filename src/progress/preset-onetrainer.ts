@@ -2,22 +2,27 @@
  * The `onetrainer` preset: OneTrainer workspaces.
  *
  * OneTrainer names backups `backup/<YYYY-MM-DD_HH-MM-SS>-backup-<global_step>-<epoch>-<epoch_step>/`
- * and saves `save/<prefix><YYYY-MM-DD_HH-MM-SS>-save-<global_step>-<epoch>-<epoch_step><ext>`
- * (`TrainProgress.filename_string()`; `ext` is empty for diffusers folders). Each backup folder
- * holds `meta.json`: `{"train_progress": {"epoch", "epoch_step", "epoch_sample", "global_step"}, ...}`.
- * `epoch` is OneTrainer's 0-based epoch counter, i.e. the number of finished epochs.
+ * (`GenericTrainer.__backup`) and saves
+ * `save/<save_filename_prefix><YYYY-MM-DD_HH-MM-SS>-save-<global_step>-<epoch>-<epoch_step><ext>`
+ * (`GenericTrainer.__save`; `ext` is empty for diffusers folders); the numbers are
+ * `TrainProgress.filename_string()`, the timestamp `get_string_timestamp()` (local time). Each
+ * backup folder holds `meta.json` (`InternalModelSaverMixin._save_internal_data`):
+ * `{"train_progress": {"epoch", "epoch_step", "epoch_sample", "global_step"}}`. `epoch` is
+ * OneTrainer's 0-based epoch counter, i.e. the number of finished epochs; `global_step` counts
+ * batches (`TrainProgress.next_step`), the step OneTrainer's own `STEP` intervals use.
  */
 import path from 'node:path/posix';
 import { isPlainObject, toCount } from './numbers.js';
-import { pickFurthest } from './pick-furthest.js';
 import { readDocument } from './read-document.js';
 import type { Reading, RunView } from './types.js';
 
-const NAME = /\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-(backup|save)-(\d+)-(\d+)-(\d+)(?=$|\.)/;
+const NAME = /(\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})-(backup|save)-(\d+)-(\d+)-(\d+)(?=$|\.)/;
 
 /** A OneTrainer backup or save name, taken apart. */
 export interface OneTrainerName {
   kind: 'backup' | 'save';
+  /** `YYYY-MM-DD_HH-MM-SS`: sorts as text in time order. */
+  stamp: string;
   step: number;
   epoch: number;
   epochStep: number;
@@ -27,27 +32,43 @@ export interface OneTrainerName {
 export function parseOneTrainerName(name: string): OneTrainerName | null {
   const m = NAME.exec(name);
   if (!m) return null;
-  return { kind: m[1] as 'backup' | 'save', step: Number(m[2]), epoch: Number(m[3]), epochStep: Number(m[4]) };
+  return { kind: m[2] as 'backup' | 'save', stamp: m[1] as string, step: Number(m[3]), epoch: Number(m[4]), epochStep: Number(m[5]) };
 }
 
+type Candidate = OneTrainerName & { dir: string; mtimeMs: number };
+
 /**
- * Progress from the backup or save furthest along (highest global step, then epoch, then newest
- * mtime), matched on every path segment. When the winner is a backup folder whose `meta.json` is
- * listed and holds `train_progress`, its values replace the name's (and add `epoch_sample`).
- * `epoch_step` (and `epoch_sample`) go to metrics; OneTrainer writes no loss outside TensorBoard.
- * Null when nothing matches.
+ * Progress from the newest backup or save by the timestamp in its name, matched on every path
+ * segment: the one OneTrainer itself continues from (`TrainConfig.get_last_backup_path`) and keeps
+ * when it prunes (`GenericTrainer.__prune_backups`), both of which sort names newest first. So a
+ * new run in a reused workspace is read, not an older run's higher step; mtimes do not matter
+ * (a copied workspace keeps its names). Within one second: the higher step, then a backup (its
+ * `meta.json` says more), then the newer mtime. When the winner is a backup folder whose
+ * `meta.json` is listed and holds `train_progress`, its values replace the name's (and add
+ * `epoch_sample`). `epoch_step` (and `epoch_sample`) go to metrics; OneTrainer writes no loss
+ * outside TensorBoard. Null when nothing matches.
  */
 export async function readOneTrainer(view: RunView): Promise<Reading | null> {
-  const candidates: (OneTrainerName & { dir: string; mtimeMs: number })[] = [];
+  let best: Candidate | null = null;
   for (const file of view.files) {
     const segments = file.path.split('/');
     segments.forEach((segment, i) => {
       const parsed = parseOneTrainerName(segment);
-      if (parsed) candidates.push({ ...parsed, dir: segments.slice(0, i + 1).join('/'), mtimeMs: file.mtimeMs });
+      if (!parsed) return;
+      const candidate = { ...parsed, dir: segments.slice(0, i + 1).join('/'), mtimeMs: file.mtimeMs };
+      if (!best || newer(candidate, best)) best = candidate;
     });
   }
-  const best = pickFurthest(candidates);
-  if (!best) return null;
+  return best ? readCandidate(view, best) : null;
+}
+
+function newer(a: Candidate, b: Candidate): boolean {
+  if (a.stamp !== b.stamp) return a.stamp > b.stamp;
+  const backupFirst = Number(a.kind === 'backup') - Number(b.kind === 'backup');
+  return (a.step - b.step || backupFirst || a.mtimeMs - b.mtimeMs) > 0;
+}
+
+async function readCandidate(view: RunView, best: Candidate): Promise<Reading> {
   const reading: Reading = { epoch: best.epoch, step: best.step, loss: null, metrics: { epoch_step: best.epochStep }, atMs: best.mtimeMs };
   if (best.kind !== 'backup') return reading;
 

@@ -1,5 +1,6 @@
 /** The trainer presets by name, and the order `auto` tries them in. */
 import type { ProgressSpec } from '../config/types.js';
+import { readDfl } from './preset-dfl.js';
 import { readHf } from './preset-hf.js';
 import { readKeras } from './preset-keras.js';
 import { readKohya } from './preset-kohya.js';
@@ -17,10 +18,12 @@ export const PRESETS: Readonly<Record<PresetName, Source>> = {
   keras: readKeras,
   onetrainer: readOneTrainer,
   kohya: readKohya,
+  dfl: readDfl,
 };
 
 /**
  * The order `auto` tries the presets in (SPEC section 4); the first that finds anything is used.
- * `hf` goes first because its `trainer_state.json` is the most exact source any trainer writes.
+ * `hf` goes first because its `trainer_state.json` is the most exact source any trainer writes;
+ * `dfl` last, the newest: a folder an earlier preset reads is read as before.
  */
-export const AUTO_ORDER: readonly PresetName[] = ['hf', 'lightning', 'keras', 'onetrainer', 'kohya'];
+export const AUTO_ORDER: readonly PresetName[] = ['hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl'];

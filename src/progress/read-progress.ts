@@ -9,8 +9,10 @@ import type { ProgressSpec } from '../config/types.js';
 import type { Progress } from '../policy/types.js';
 import { mtimeMsOf } from '../util/fs.js';
 import { CKPTD_PROGRESS_FILE } from './ckptd-progress-file.js';
+import { withRangeReader } from './read-range.js';
 import { readProgressFromView } from './read-view.js';
 import type { RunFile, RunView } from './types.js';
+import { readZipEntryPrefix } from './zip-entry.js';
 
 /**
  * The biggest file a progress source reads (8 MiB). Bigger files are treated as not-a-progress-file:
@@ -48,6 +50,9 @@ export async function readCapturedProgress(filesDir: string, runDir: string, spe
   const view: RunView = {
     files,
     read: (rel) => (rel === CKPTD_PROGRESS_FILE ? live.read(rel) : captured.read(rel)),
+    readPrefix: captured.readPrefix,
+    readRange: captured.readRange,
+    readZipPrefix: captured.readZipPrefix,
     // The copies' own mtimes are the time of the copy: the sources' are the ones that order files.
     mtimeMs: (rel) => (rel === CKPTD_PROGRESS_FILE ? live.mtimeMs(rel) : Promise.resolve(mtimes.get(rel) ?? null)),
   };
@@ -57,13 +62,19 @@ export async function readCapturedProgress(filesDir: string, runDir: string, spe
 /**
  * A `RunView` over `runDir`: `files` as given; `read` opens the file (following symlinks, without
  * blocking on FIFOs), and resolves to null unless it is a regular file of at most `maxBytes`,
- * decoded as UTF-8; `mtimeMs` stats it. Neither ever rejects.
+ * decoded as UTF-8; `readPrefix` reads the start of a regular file of any size, `readRange` a range
+ * of it, `readZipPrefix` the start of one entry of a zip file of any size; `mtimeMs` stats it. None
+ * ever rejects.
  */
 export function diskView(runDir: string, files: readonly RunFile[], maxBytes = MAX_READ_BYTES): RunView {
   const abs = (rel: string): string => path.resolve(runDir, rel);
   return {
     files,
     read: (rel) => readSmallFile(abs(rel), maxBytes).catch(() => null),
+    readPrefix: (rel, prefixBytes) => withRangeReader(abs(rel), (reader) => reader.read(0, Math.min(reader.size, prefixBytes))),
+    readRange: (rel, position, length) =>
+      withRangeReader(abs(rel), async (reader) => (position + length <= reader.size ? reader.read(position, length) : null)),
+    readZipPrefix: (rel, pick, prefixBytes) => withRangeReader(abs(rel), (reader) => readZipEntryPrefix(reader, pick, prefixBytes)),
     mtimeMs: (rel) =>
       fsp.stat(abs(rel)).then(
         (st) => (st.isFile() ? st.mtimeMs : null),

@@ -37,6 +37,17 @@ export async function withRangeReader<T>(file: string, use: (reader: RangeReader
   }
 }
 
+/** A `RangeReader` over bytes already in memory (for in-memory views in tests and callers alike). */
+export function bufferRangeReader(bytes: Buffer): RangeReader {
+  return {
+    size: bytes.length,
+    read: async (position, length) => {
+      const ok = Number.isSafeInteger(position) && Number.isSafeInteger(length) && position >= 0 && length >= 0;
+      return ok && position + length <= bytes.length ? Buffer.from(bytes.subarray(position, position + length)) : null;
+    },
+  };
+}
+
 async function readExactly(fh: fsp.FileHandle, position: number, length: number): Promise<Buffer | null> {
   if (!Number.isSafeInteger(position) || !Number.isSafeInteger(length) || position < 0 || length < 0) return null;
   try {

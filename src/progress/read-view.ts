@@ -13,7 +13,7 @@ import type { NamedReading, Reading, RunView } from './types.js';
 
 /**
  * Runs the spec's own source (not `.ckptd-progress.json`) and names it: `hf`, `lightning`,
- * `keras`, `onetrainer`, `kohya`, `file` or `filename`. `auto` tries the presets in `AUTO_ORDER`
+ * `keras`, `onetrainer`, `kohya`, `dfl`, `file` or `filename`. `auto` tries the presets in `AUTO_ORDER`
  * and reports the first that yields under its own name (`hf`, not `auto:hf`: the name says where
  * the values came from). Null when the source found nothing; `none` never finds anything.
  * Never rejects for bad trainer files.

@@ -9,6 +9,7 @@
  */
 import { isPlainObject } from './numbers.js';
 import { withRangeReader } from './read-range.js';
+import type { RunView } from './types.js';
 
 /**
  * The biggest header read (16 MiB). Real headers are a few KB to a few MB (thousands of tensor
@@ -84,4 +85,21 @@ function dataEnd(entry: unknown): number | null {
   const [begin, end] = offsets as unknown[];
   if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end)) return null;
   return (begin as number) >= 0 && (begin as number) <= (end as number) ? (end as number) : null;
+}
+
+/**
+ * `readSafetensorsHeader` for a file of a run, through its view (so a snapshot's copy reads as the
+ * live file does): the header only, never the tensors. Null when the file is not a safetensors
+ * file or its header is over `MAX_SAFETENSORS_HEADER_BYTES`; never rejects. Tensor offsets are not
+ * checked against the file's size, which a view does not give.
+ */
+export async function readSafetensorsHeaderOf(view: RunView, rel: string): Promise<SafetensorsHeader | null> {
+  const prefix = await view.readPrefix(rel, 8);
+  if (!prefix || prefix.length < 8) return null;
+  const length = prefix.readBigUInt64LE(0);
+  if (length < 2n || length > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) return null;
+  const n = Number(length);
+  const bytes = await view.readPrefix(rel, 8 + n);
+  if (!bytes || bytes.length < 8 + n) return null;
+  return parseSafetensorsHeader(bytes.subarray(8), Number.MAX_SAFE_INTEGER);
 }

@@ -1,13 +1,16 @@
 /**
- * Reading one small entry of a zip archive (such as `config.json` inside a Keras `.keras` file)
- * through the central directory, without reading the archive whole. Supports stored and deflated
- * entries and zip64 archives (PKWARE APPNOTE 4.3: end of central directory, central directory
- * file headers, local file headers, zip64 extra field).
+ * Reading one entry of a zip archive (such as `config.json` inside a Keras `.keras` file, or the
+ * start of `archive/data.pkl` inside a `torch.save` file) through the central directory, without
+ * reading the archive whole. Supports stored and deflated entries and zip64 archives (PKWARE
+ * APPNOTE 4.3: end of central directory, central directory file headers, local file headers, zip64
+ * extra field). Sizes come from the central directory, so entries written with a data descriptor
+ * (general purpose bit 3, as `torch.save`'s miniz writer does) read the same.
  */
 import zlib from 'node:zlib';
 import { withRangeReader, type RangeReader } from './read-range.js';
+import type { ZipEntryPick } from './types.js';
 
-/** The biggest central directory read (4 MiB): a `.keras` file has a handful of entries. */
+/** The biggest central directory read (4 MiB): a `.keras` or `torch.save` file has a handful of entries. */
 const MAX_CENTRAL_DIRECTORY_BYTES = 4 * 1024 * 1024;
 const EOCD_SIGNATURE = 0x06054b50;
 const EOCD_SIZE = 22;
@@ -24,24 +27,49 @@ const U32_MAX = 0xffffffff;
  * Reads the archive's tail, its central directory (at most 4 MiB) and the entry: never the rest.
  */
 export async function readZipEntry(file: string, name: string, maxBytes: number): Promise<Buffer | null> {
-  return withRangeReader(file, async (reader) => {
-    const directory = await readCentralDirectory(reader);
-    if (!directory) return null;
-    const entry = findEntry(directory, name);
-    if (!entry || entry.encrypted || entry.compressedSize > maxBytes || entry.size > maxBytes) return null;
-    const local = await reader.read(entry.localOffset, 30);
-    if (!local || local.readUInt32LE(0) !== LOCAL_SIGNATURE) return null;
-    const dataStart = entry.localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-    const data = await reader.read(dataStart, entry.compressedSize);
-    if (!data) return null;
-    if (entry.method === 0) return data.length === entry.size ? data : null;
-    if (entry.method !== 8) return null;
-    const out = zlib.inflateRawSync(data, { maxOutputLength: Math.max(1, maxBytes) });
-    return out.length === entry.size ? out : null;
-  });
+  return withRangeReader(file, (reader) => readEntry(reader, (names) => (names.includes(name) ? name : null), maxBytes, false));
+}
+
+/**
+ * The first `maxBytes` bytes (all of it when shorter) of the entry that `pick` chooses in the zip
+ * archive `reader` reads, or null, never rejecting, when it is not a readable zip, `pick` chooses
+ * nothing, or the entry is encrypted or compressed other than stored/deflate. Of a stored entry only
+ * the prefix is read, however big the entry; a deflated one is read only when it fits `maxBytes`
+ * whole (compressed and not).
+ */
+export async function readZipEntryPrefix(reader: RangeReader, pick: ZipEntryPick, maxBytes: number): Promise<Buffer | null> {
+  try {
+    return await readEntry(reader, pick, maxBytes, true);
+  } catch {
+    return null;
+  }
+}
+
+/** `readZipEntry` (whole entries) and `readZipEntryPrefix` (prefixes of stored ones). May throw (inflate). */
+async function readEntry(reader: RangeReader, pick: ZipEntryPick, maxBytes: number, prefix: boolean): Promise<Buffer | null> {
+  const directory = await readCentralDirectory(reader);
+  if (!directory) return null;
+  const entries = listEntries(directory);
+  const name = pick(entries.map((e) => e.name));
+  const entry = name === null ? undefined : entries.find((e) => e.name === name);
+  if (!entry || entry.encrypted || (entry.method !== 0 && entry.method !== 8)) return null;
+  const partial = prefix && entry.method === 0;
+  if (!partial && (entry.compressedSize > maxBytes || entry.size > maxBytes)) return null;
+  const local = await reader.read(entry.localOffset, 30);
+  if (!local || local.readUInt32LE(0) !== LOCAL_SIGNATURE) return null;
+  const dataStart = entry.localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+  if (entry.method === 0) {
+    if (entry.size !== entry.compressedSize) return null;
+    return reader.read(dataStart, partial ? Math.min(entry.size, Math.max(0, maxBytes)) : entry.size);
+  }
+  const data = await reader.read(dataStart, entry.compressedSize);
+  if (!data) return null;
+  const out = zlib.inflateRawSync(data, { maxOutputLength: Math.max(1, maxBytes) });
+  return out.length === entry.size ? out : null;
 }
 
 interface Entry {
+  name: string;
   method: number;
   encrypted: boolean;
   compressedSize: number;
@@ -77,30 +105,29 @@ async function readCentralDirectory(reader: RangeReader): Promise<Buffer | null>
   return reader.read(offset, size);
 }
 
-/** The central directory header of the entry called `name`, its zip64 fields applied. */
-function findEntry(directory: Buffer, name: string): Entry | null {
-  const wanted = Buffer.from(name, 'utf8');
+/** Every central directory header, in order, with its zip64 fields applied; stops at the first malformed one. */
+function listEntries(directory: Buffer): Entry[] {
+  const entries: Entry[] = [];
   let at = 0;
   while (at + 46 <= directory.length && directory.readUInt32LE(at) === CENTRAL_SIGNATURE) {
     const nameLength = directory.readUInt16LE(at + 28);
     const extraLength = directory.readUInt16LE(at + 30);
     const commentLength = directory.readUInt16LE(at + 32);
     const next = at + 46 + nameLength + extraLength + commentLength;
-    if (next > directory.length) return null;
-    if (directory.subarray(at + 46, at + 46 + nameLength).equals(wanted)) {
-      const entry: Entry = {
-        method: directory.readUInt16LE(at + 10),
-        encrypted: (directory.readUInt16LE(at + 8) & 1) === 1,
-        compressedSize: directory.readUInt32LE(at + 20),
-        size: directory.readUInt32LE(at + 24),
-        localOffset: directory.readUInt32LE(at + 42),
-      };
-      applyZip64(entry, directory.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength));
-      return entry;
-    }
+    if (next > directory.length) break;
+    const entry: Entry = {
+      name: directory.toString('utf8', at + 46, at + 46 + nameLength),
+      method: directory.readUInt16LE(at + 10),
+      encrypted: (directory.readUInt16LE(at + 8) & 1) === 1,
+      compressedSize: directory.readUInt32LE(at + 20),
+      size: directory.readUInt32LE(at + 24),
+      localOffset: directory.readUInt32LE(at + 42),
+    };
+    applyZip64(entry, directory.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength));
+    entries.push(entry);
     at = next;
   }
-  return null;
+  return entries;
 }
 
 /** Replaces the 32-bit fields set to 0xFFFFFFFF by the zip64 extra field's 64-bit values (in its order). */

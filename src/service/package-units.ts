@@ -19,6 +19,9 @@ export function packageUnits(): { file: string; text: string }[] {
     writable: [],
     mountsFor: [],
     privateTmp: true,
+    // No config is known here: private, as for a config without `remote:` (the unit says how to open it).
+    network: false,
+    priority: 'low' as const,
     stateDirectory: 'ckptd',
   };
   return [
@@ -68,6 +71,8 @@ export function packageUnits(): { file: string; text: string }[] {
         writable: [],
         mountsFor: [],
         privateTmp: false,
+        network: true,
+        priority: 'low',
         header: [
           'ckptd as a user service (`systemctl --user`), for a package install (`ckptd` and `node` on the default PATH).',
           'Prefer `ckptd install-service --user`: it writes this unit with your node and your config. As it is:',

@@ -5,6 +5,8 @@
  * the same units written for a package install (`ckptd` on PATH, no config known yet).
  */
 
+import type { Priority } from '../policy/process-priority.js';
+
 export interface UnitSpec {
   scope: 'system' | 'user';
   /** The `ExecStart=` command line, already in unit syntax (`execLine` renders one from an argv). */
@@ -21,6 +23,10 @@ export interface UnitSpec {
   mountsFor: string[];
   /** False when a run or store lives under /tmp or /var/tmp, which a private /tmp would hide. */
   privateTmp: boolean;
+  /** True when a run has a `remote:`: the daemon then needs IP sockets for its object store. */
+  network: boolean;
+  /** The config's `priority` (`processPriority`): `low` gives the unit's cgroup a small CPU and IO weight. */
+  priority: Priority;
   /** Comment lines for the top of the file (without `# `). */
   header: string[];
 }
@@ -60,6 +66,15 @@ export function renderUnit(spec: UnitSpec): string {
     'KillSignal=SIGTERM',
     'NoNewPrivileges=yes',
   );
+  if (spec.priority === 'low') {
+    lines.push(
+      '# priority: low. The daemon sets its own nice value (19) and IO class (best-effort 7), so that a',
+      '# live edit to `priority: normal` can undo them (no Nice= here: that would pin it). These weights',
+      '# put the whole unit behind other busy units and slices when CPU or disk is short:',
+      'CPUWeight=20',
+      'IOWeight=20',
+    );
+  }
   if (system) {
     lines.push('', `User=${escapeSpecifiers(spec.user)}`);
     if (spec.user === 'root') {
@@ -78,9 +93,15 @@ export function renderUnit(spec: UnitSpec): string {
     lines.push(
       `PrivateTmp=${spec.privateTmp ? 'yes' : 'no'}`,
       'PrivateDevices=yes',
-      '# No network: ckptd reads and writes files and talks to systemd over a unix socket, nothing else.',
-      'PrivateNetwork=yes',
-      'RestrictAddressFamilies=AF_UNIX',
+      ...(spec.network
+        ? ['# A run has a remote: ckptd talks to its object store over IP, to systemd over a unix socket.', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6']
+        : [
+            '# No network: no run has a remote, and ckptd talks to systemd over a unix socket, nothing else.',
+            '# After adding a remote, render the unit again (`ckptd install-service --force`) or add a drop-in',
+            '# (`systemctl edit`): PrivateNetwork=no and RestrictAddressFamilies=AF_INET AF_INET6.',
+            'PrivateNetwork=yes',
+            'RestrictAddressFamilies=AF_UNIX',
+          ]),
       'ProtectKernelTunables=yes',
       'ProtectKernelModules=yes',
       'ProtectKernelLogs=yes',

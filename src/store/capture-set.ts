@@ -28,7 +28,7 @@ export interface Slot {
    * null for the caller's settled version. Such a version is captured only once settled.
    */
   changedAt: number | null;
-  /** Why the changed version is not settled yet, from the last check; null when it is. */
+  /** Why the changed version is not settled yet, from the last check; null when it is (never for a version not yet judged). */
   unsettled: string | null;
   /** A process held it open for writing at the last check. */
   heldOpen: boolean;
@@ -131,10 +131,14 @@ export class CaptureSet {
     return DONE;
   }
 
-  /** A new version of a slot's file appeared: it must settle before it is captured. */
+  /**
+   * A new version of a slot's file appeared: it must settle before it is captured, so it stays
+   * unsettled until a later pass judges it (`judgeChanged`); the verdict so far was on the old one.
+   */
   changed(slot: Slot, now: Seen): void {
     slot.entry = toEntry(slot.entry.path, now);
     slot.changedAt = Date.now();
+    slot.unsettled = 'changed since the last check';
   }
 
   /** A slot captured as a symlink recreated at its target. */

@@ -129,13 +129,15 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
       set.fail(err);
       return [];
     };
+    // Split before either starts: `captureSmall` runs its first slice at once, and a file it finds
+    // changed (perhaps grown past SMALL_FILE) is a version the judgement never saw. It waits for
+    // the next pass, not for `captureLarge` to copy it in this one.
+    const smallSlots = todo.filter(isSmall);
+    const largeSlots = todo.filter((s) => !isSmall(s));
     let small: Outcome[];
     let large: Outcome[];
     try {
-      [small, large] = await Promise.all([
-        captureSmall(set, todo.filter(isSmall), last).catch(failed),
-        captureLarge(set, todo.filter((s) => !isSmall(s)), last).catch(failed),
-      ]);
+      [small, large] = await Promise.all([captureSmall(set, smallSlots, last).catch(failed), captureLarge(set, largeSlots, last).catch(failed)]);
     } finally {
       set.folders.close();
     }

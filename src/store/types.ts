@@ -12,6 +12,7 @@
  *   requests/                      requests from the CLI to a running daemon
  *   .staging/                      work in progress; never visible as a snapshot; swept at start
  */
+import type { TrainerInfo } from '../policy/types.js';
 
 export type SnapshotKind = 'backup' | 'manual' | 'pre-restore';
 export type RecordKind = SnapshotKind | 'save';
@@ -73,6 +74,8 @@ export interface SnapshotMeta {
   loss: number | null;
   metrics: Record<string, number>;
   model_type: string | null;
+  /** What the trainer's own files say of the model (DeepFaceLab: model name, options); only when known. */
+  trainer?: TrainerInfo;
   /** Apparent size: the sum of the stored files' sizes. */
   bytes: number;
   /** Absolute path of the snapshot's `files/` folder (recomputed on read). */
@@ -120,6 +123,8 @@ export interface SaveMeta {
   loss: number | null;
   metrics: Record<string, number>;
   model_type: string | null;
+  /** As `SnapshotMeta.trainer`: that of the progress the save was exported at. */
+  trainer?: TrainerInfo;
   bytes: number;
   /** Absolute path of the exported file, or of the folder when several model files were exported. */
   path: string;

@@ -132,6 +132,7 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
       loss: opts.progress.loss,
       metrics: { ...opts.progress.metrics },
       model_type: opts.modelType ?? null,
+      ...(opts.progress.trainer ? { trainer: opts.progress.trainer } : {}),
       bytes: files.reduce((n, f) => n + f.size, 0),
       path: final,
       files,
@@ -177,10 +178,15 @@ export function saveBaseName(prefix: string, runName: string, progress: Progress
   return name.startsWith('.ckptd-') ? `_${name.slice(1)}` : name;
 }
 
+/** The regular files of `entries` that `globs` (`save.files`) select, in the order given. */
+export function matchModelFiles(entries: readonly ScanEntry[], globs: readonly string[]): ScanEntry[] {
+  const match = globs.length === 0 ? () => false : picomatch([...globs], { dot: true });
+  return entries.filter((e) => e.type === 'file' && match(e.path));
+}
+
 /** The regular files `globs` select; throws naming the globs when there are none. */
 function selectModelFiles(entries: ScanEntry[], globs: string[], runDir: string): ScanEntry[] {
-  const match = globs.length === 0 ? () => false : picomatch(globs, { dot: true });
-  const models = entries.filter((e) => e.type === 'file' && match(e.path));
+  const models = matchModelFiles(entries, globs);
   for (const e of models) if (!isSafeRelPath(e.path)) throw new Error(`refusing to save unsafe path ${JSON.stringify(e.path)}`);
   if (models.length > 0) return models;
   const described = globs.map((g) => {

@@ -171,6 +171,7 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
       loss: labels.progress.loss,
       metrics: { ...labels.progress.metrics },
       model_type: labels.modelType,
+      ...(labels.progress.trainer ? { trainer: labels.progress.trainer } : {}),
       bytes: captured.files.reduce((n, f) => n + f.size, 0),
       path: snapshotFilesDir(opts.store, id),
       files: captured.files,

@@ -15,6 +15,13 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
+/** Metrics as people read them, in the order given: `valid_loss 0.4786, valid_acc 0.79`; `''` for none. */
+export function formatMetrics(metrics: Readonly<Record<string, number>>): string {
+  return Object.entries(metrics)
+    .map(([k, v]) => `${k} ${Number(v.toPrecision(6))}`)
+    .join(', ');
+}
+
 /** Progress as people read it: `epoch 3, step 1200, loss 0.412`. */
 export function formatProgress(p: { epoch: number | null; step: number | null; loss: number | null }): string {
   const parts: string[] = [];

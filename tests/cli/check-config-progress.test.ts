@@ -27,14 +27,14 @@ describe('check-config on a wrong progress source', () => {
     [
       'generic (an init preset)',
       run('generic', EPOCHS),
-      'D/ckptd.yaml:4:15 runs.0.progress: "generic" is a preset of `ckptd init --preset`, not a progress source; write progress: auto (tries each trainer preset), a trainer preset (hf, lightning, keras, onetrainer, kohya), {file, epoch, step, loss} or {filename: REGEX}',
+      'D/ckptd.yaml:4:15 runs.0.progress: "generic" is a preset of `ckptd init --preset`, not a progress source; write progress: auto (tries each trainer preset), a trainer preset (hf, lightning, keras, onetrainer, kohya, dfl), {file, epoch, step, loss} or {filename: REGEX}',
     ],
     [
       'an unknown name',
       run('hugging', EPOCHS),
-      'D/ckptd.yaml:4:15 runs.0.progress: "hugging" is not a progress source; use auto, none, hf, lightning, keras, onetrainer, kohya, {file, epoch, step, loss} or {filename: REGEX}',
+      'D/ckptd.yaml:4:15 runs.0.progress: "hugging" is not a progress source; use auto, none, hf, lightning, keras, onetrainer, kohya, dfl, {file, epoch, step, loss} or {filename: REGEX}',
     ],
-    ['a file source without key paths', run('{file: s.json}', EPOCHS), 'D/ckptd.yaml:4:15 runs.0.progress: a file source needs at least one of epoch, step or loss'],
+    ['a file source without key paths', run('{file: s.json}', EPOCHS), 'D/ckptd.yaml:4:15 runs.0.progress: a file source needs at least one of epoch, step, loss or metrics'],
   ])('%s: one problem, no follow-up about epochs or steps', (_name, text, expected) => {
     expect(check(text)).toEqual({ exitCode: 2, lines: [expected] });
   });

@@ -30,6 +30,15 @@ describe('ckptd init', () => {
     expect(config.runs[0]!.name).toBe('my-run');
     expect(config.runs[0]!.path).toBe(path.join(dir, 'My Run'));
     if (preset !== 'generic') expect(config.runs[0]!.progress).toEqual({ kind: 'preset', preset });
+    // The trainers that keep every version they write save the newest model only.
+    expect(config.runs[0]!.save.pick).toBe(['hf', 'lightning', 'onetrainer', 'kohya'].includes(preset) ? 'newest' : 'auto');
+  });
+
+  it('--preset kohya leaves out the logs of sd-scripts (logs/) and of the kohya_ss GUI (log/), and the samples', () => {
+    const dir = temp();
+    const configPath = path.join(dir, 'ckptd.yaml');
+    runInit({ dir: path.join(dir, 'project'), preset: 'kohya', configPath, force: false });
+    expect(loadConfigFile(configPath).runs[0]!.exclude).toEqual(expect.arrayContaining(['logs/**', 'log/**', 'sample/**']));
   });
 
   it('refuses to overwrite an existing config without --force', () => {

@@ -37,6 +37,7 @@ describe('parseConfigText: a valid config', () => {
       settleMs: 2000,
       progress: { kind: 'auto' },
       modelType: null,
+      priority: 'low',
     });
     expect(run.backup).toEqual({
       every: { unit: 'time', ms: 1_800_000 },
@@ -55,6 +56,7 @@ describe('parseConfigText: a valid config', () => {
       prefix: '',
       to: '/home/ana/train/.ckptd/a/saves',
       keep: null,
+      pick: 'auto',
     });
     expect(run.retention).toEqual({ keepBest: null, keepHourly: 0, keepDaily: 0, keepWeekly: 0, maxSizeBytes: null, minFreeBytes: 2 ** 30, minAgeMs: 3_600_000 });
   });
@@ -71,7 +73,7 @@ runs:
     model_type: SDXL LoRA
     progress: {file: state.json, epoch: state.epoch, step: "log[-1].step", loss: "log[-1].loss"}
     backup: {every: 2 epochs, cron: "0 */2 * * *", rolling: false, keep: 7, before_save: false, delete_on_finish: true}
-    save: {every: 500 steps, files: ["*.safetensors"], prefix: "exp-", to: ../exports, keep: 4}
+    save: {every: 500 steps, files: ["*.safetensors"], prefix: "exp-", to: ../exports, keep: 4, pick: newest}
     retention: {keep_best: {metric: eval_loss}, keep_hourly: 24, keep_daily: 7, keep_weekly: 8, max_size: 50GB, min_free: 10GiB, min_age: 2h}
 `);
     expect(c.log).toEqual({ level: 'debug', file: '/home/ana/train/logs/ckptd.log', format: 'json' });
@@ -80,9 +82,9 @@ runs:
     expect(run.store).toBe('/mnt/backup/lora');
     expect(run.settleMs).toBe(500);
     expect(run.modelType).toBe('SDXL LoRA');
-    expect(run.progress).toEqual({ kind: 'file', file: 'state.json', epoch: 'state.epoch', step: 'log[-1].step', loss: 'log[-1].loss' });
+    expect(run.progress).toEqual({ kind: 'file', file: 'state.json', epoch: 'state.epoch', step: 'log[-1].step', loss: 'log[-1].loss', metrics: {} });
     expect(run.backup).toMatchObject({ every: { unit: 'epochs', n: 2 }, cron: '0 */2 * * *', rolling: false, keep: 7, beforeSave: false, deleteOnFinish: true });
-    expect(run.save).toMatchObject({ every: { unit: 'steps', n: 500 }, prefix: 'exp-', to: '/home/ana/exports', keep: 4 });
+    expect(run.save).toMatchObject({ every: { unit: 'steps', n: 500 }, prefix: 'exp-', to: '/home/ana/exports', keep: 4, pick: 'newest' });
     expect(run.retention).toEqual({
       keepBest: { metric: 'eval_loss', mode: 'min', count: 1 },
       keepHourly: 24,
@@ -94,8 +96,26 @@ runs:
     });
   });
 
+  it('blames a wrong metrics value once, not again for an empty source', () => {
+    expect(problems('runs:\n  - name: a\n    path: r\n    progress: {file: h.json, metrics: {loss: "$[-1].train_loss"}}\n')).toEqual([
+      '4:46 runs.0.progress.metrics.loss: "loss" has its own key: write loss: "$[-1].train_loss" beside file, not under metrics',
+    ]);
+  });
+
+  it('reads a file source\'s metrics: name to key path', () => {
+    const c = load('runs:\n  - name: a\n    path: r\n    progress: {file: history.json, epoch: "$[-1].epoch", metrics: {valid_loss: "$[-1].valid_loss", valid_acc: "[-1].valid_acc"}}\n');
+    expect(c.runs[0]!.progress).toEqual({
+      kind: 'file',
+      file: 'history.json',
+      epoch: '$[-1].epoch',
+      step: null,
+      loss: null,
+      metrics: { valid_loss: '$[-1].valid_loss', valid_acc: '[-1].valid_acc' },
+    });
+  });
+
   it('accepts every preset name and a filename regex with named groups', () => {
-    for (const p of ['auto', 'none', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya']) {
+    for (const p of ['auto', 'none', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl']) {
       expect(load(`runs:\n  - name: a\n    path: r\n    progress: ${p}\n`).runs[0]!.progress.kind).toBe(p === 'auto' || p === 'none' ? p : 'preset');
     }
     const c = load("runs:\n  - name: a\n    path: r\n    progress: {filename: 'ep(?<epoch>\\d+)'}\n    backup: {every: 1 epochs}\n");
@@ -114,6 +134,7 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     ['bad size', 'runs:\n  - name: a\n    path: r\n    retention: {min_free: lots}\n', /^4:27 runs\.0\.retention\.min_free: "lots" is not a size/],
     ['bad every', 'runs:\n  - name: a\n    path: r\n    backup:\n      every: 2 epocs\n', /^5:14 runs\.0\.backup\.every: "2 epocs": unknown unit/],
     ['bad enum', 'log: {level: loud}\nruns:\n  - name: a\n    path: r\n', /^1:14 log\.level: must be one of error, warn, info, debug, not "loud"/],
+    ['bad priority', 'runs:\n  - name: a\n    path: r\n    priority: high\n', /^4:15 runs\.0\.priority: must be one of low, normal, not "high"/],
     ['wrong type', 'runs:\n  - name: a\n    path: r\n    backup: {keep: many}\n', /^4:20 runs\.0\.backup\.keep: must be a number, not "many"/],
     ['keep below 1', 'runs:\n  - name: a\n    path: r\n    backup: {keep: 0}\n', /^4:20 runs\.0\.backup\.keep: must be at least 1, not 0/],
     ['bad run name', 'runs:\n  - name: My Run\n    path: r\n', /^2:11 runs\.0\.name: "My Run" is not a valid run name.*"my-run"/],
@@ -128,11 +149,16 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     ['steps without a step path', 'runs:\n  - name: a\n    path: r\n    progress: {file: s.json, epoch: e}\n    save: {every: 10 steps}\n', /runs\.0\.save\.every: "steps" needs progress\.step/],
     ['unknown progress preset', 'runs:\n  - name: a\n    path: r\n    progress: hugging\n', /^4:15 runs\.0\.progress: "hugging" is not a progress source/],
     ['bad key path', 'runs:\n  - name: a\n    path: r\n    progress: {file: s.json, loss: "log[-1"}\n', /runs\.0\.progress\.loss: bad key path/],
+    ['metrics not a mapping', 'runs:\n  - name: a\n    path: r\n    progress: {file: h.json, metrics: [valid_loss]}\n', /^4:39 runs\.0\.progress\.metrics: must map metric names to key paths, e\.g\. \{valid_loss: "\$\[-1\]\.valid_loss"/],
+    ['a metric named loss', 'runs:\n  - name: a\n    path: r\n    progress: {file: h.json, metrics: {loss: "$[-1].train_loss"}}\n', /runs\.0\.progress\.metrics\.loss: "loss" has its own key: write loss: "\$\[-1\]\.train_loss" beside file, not under metrics/],
+    ['a metric that is not a key path', 'runs:\n  - name: a\n    path: r\n    progress: {file: h.json, metrics: {valid_loss: 3}}\n', /runs\.0\.progress\.metrics\.valid_loss: must be a key path such as "state\.valid_loss", "log_history\[-1\]\.valid_loss" or "\$\[-1\]\.valid_loss"/],
+    ['a metric with a bad key path', 'runs:\n  - name: a\n    path: r\n    progress: {file: h.json, metrics: {acc: "$[-1"}}\n', /runs\.0\.progress\.metrics\.acc: bad key path "\$\[-1"/],
     ['regex without groups', "runs:\n  - name: a\n    path: r\n    progress: {filename: 'ep\\d+'}\n", /runs\.0\.progress\.filename: the regex needs at least one named group/],
     ['broken regex', "runs:\n  - name: a\n    path: r\n    progress: {filename: '(?<epoch>'}\n", /runs\.0\.progress\.filename: not a valid regular expression/],
     ['absolute glob', 'runs:\n  - name: a\n    path: r\n    include: [/etc/**]\n', /^4:15 runs\.0\.include\.0: "\/etc\/\*\*" must be relative/],
     ['unclosed glob', 'runs:\n  - name: a\n    path: r\n    exclude: ["*.{log"]\n', /runs\.0\.exclude\.0: "\*\.\{log" has an unclosed/],
     ['bad cron', 'runs:\n  - name: a\n    path: r\n    backup: {cron: "every day"}\n', /runs\.0\.backup\.cron: "every day" is not a cron schedule/],
+    ['bad save.pick', 'runs:\n  - name: a\n    path: r\n    save: {pick: latest}\n', /^4:18 runs\.0\.save\.pick: must be one of auto, newest, all, not "latest"/],
     ['bad prefix', 'runs:\n  - name: a\n    path: r\n    save: {prefix: "a/b"}\n', /runs\.0\.save\.prefix: "a\/b" cannot hold/],
     ['YAML syntax', 'runs:\n  - name: a\n   path: r\n', /^3:\d+ \(yaml\): /],
     ['duplicate YAML key', 'runs:\n  - name: a\n    name: b\n    path: r\n', /\(yaml\): .*[Uu]nique/],

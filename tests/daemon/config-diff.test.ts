@@ -20,9 +20,9 @@ const rows: { name: string; edit: Edit; changes: string[]; rewatch: boolean; ret
     name: 'same values in another key order (structural, not textual)',
     edit: (r) => {
       r.retention = Object.fromEntries(Object.entries(r.retention).reverse()) as RunConfig['retention'];
-      r.progress = { kind: 'file', file: 'p.json', epoch: null, step: 'step', loss: null };
+      r.progress = { kind: 'file', file: 'p.json', epoch: null, step: 'step', loss: null, metrics: {} };
     },
-    changes: ['progress {"kind":"auto"} → {"kind":"file","file":"p.json","epoch":null,"step":"step","loss":null}'],
+    changes: ['progress {"kind":"auto"} → {"kind":"file","file":"p.json","epoch":null,"step":"step","loss":null,"metrics":{}}'],
     rewatch: false,
     retention: false,
   },
@@ -34,6 +34,7 @@ const rows: { name: string; edit: Edit; changes: string[]; rewatch: boolean; ret
   { name: 'save.every', edit: (r) => void (r.save.everyText = '1 epoch'), changes: ['save.every "never" → "1 epoch"'], rewatch: false, retention: false },
   { name: 'save.prefix', edit: (r) => void (r.save.prefix = 'run1-'), changes: ['save.prefix "" → "run1-"'], rewatch: false, retention: false },
   { name: 'save.files', edit: (r) => void (r.save.files = ['*.pt']), changes: ['save.files ["**/*.safetensors","**/*.ckpt","**/*.pt","**/*.bin"] → ["*.pt"]'], rewatch: false, retention: false },
+  { name: 'save.pick', edit: (r) => void (r.save.pick = 'all'), changes: ['save.pick "auto" → "all"'], rewatch: false, retention: false },
   { name: 'save.to: watched afresh', edit: (r) => void (r.save.to = '/tmp/saves'), changes: ['save.to "/tmp/.ckptd/a/saves" → "/tmp/saves"'], rewatch: true, retention: false },
   { name: 'save.keep: not described, but retention', edit: (r) => void (r.save.keep = 2), changes: [], rewatch: false, retention: true },
   { name: 'include: watched afresh', edit: (r) => void (r.include = ['*.pt']), changes: ['include ["**/*"] → ["*.pt"]'], rewatch: true, retention: false },

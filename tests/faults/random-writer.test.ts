@@ -109,7 +109,7 @@ function runConfig(run: string, store: string): RunConfig {
   return {
     ...c,
     settleMs: 30,
-    progress: { kind: 'file', file: 'progress.json', epoch: 'epoch', step: null, loss: null },
+    progress: { kind: 'file', file: 'progress.json', epoch: 'epoch', step: null, loss: null, metrics: {} },
     retention: { ...c.retention, minFreeBytes: 0 },
   };
 }

@@ -133,6 +133,24 @@ runs:
     expect(directive(asRoot.stdout, 'User')).toEqual(['root']);
   });
 
+  it('lets the daemon reach the network only when a run has a remote, so pushes work under the sandbox', async () => {
+    const { dir, cfg } = setup();
+    const offline = await runCli(['install-service', '--config', cfg, '--user-name', 'trainer', '--dry-run']);
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(directive(offline.stdout, 'PrivateNetwork')).toEqual(['yes']);
+    expect(directive(offline.stdout, 'RestrictAddressFamilies')).toEqual(['AF_UNIX']);
+
+    fs.appendFileSync(cfg, 'remote: {url: "s3://bucket/ckpt", region: us-east-1}\n');
+    const pushing = await runCli(['install-service', '--config', cfg, '--user-name', 'trainer', '--dry-run']);
+    expect(pushing.code, pushing.stderr).toBe(0);
+    expectVerified(pushing.stdout, 'ckptd.service', 'system');
+    expect(directive(pushing.stdout, 'PrivateNetwork')).toEqual([]);
+    expect(directive(pushing.stdout, 'RestrictAddressFamilies')).toEqual(['AF_UNIX AF_INET AF_INET6']);
+    // Still well sandboxed otherwise.
+    const r = exposure(pushing.stdout, 'ckptd.service', 30);
+    expect(r.code, r.output).toBe(0);
+  });
+
   it('renders a user unit that passes verify --user', async () => {
     const { dir, cfg } = setup();
     const unitDir = path.join(dir, 'user-units');

@@ -21,7 +21,7 @@ function runConfig(run: string, store: string): RunConfig {
   return {
     ...c,
     settleMs: 50,
-    progress: { kind: 'file', file: 'progress.json', epoch: 'epoch', step: 'step', loss: 'loss' },
+    progress: { kind: 'file', file: 'progress.json', epoch: 'epoch', step: 'step', loss: 'loss', metrics: {} },
     retention: { ...c.retention, minFreeBytes: 0 },
   };
 }

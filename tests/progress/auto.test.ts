@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AUTO_ORDER } from '../../src/progress/presets.js';
+import { putDflModel } from './dfl-fixtures.js';
 import { AUTO, HF_STATE_500, makeHfRun, progressOf, put, tempRun } from './fixtures.js';
 
 /** One small run folder per preset, shaped like that trainer's output. */
@@ -9,13 +10,14 @@ const LAYOUTS = {
   keras: (run: string) => put(run, 'backup/training_metadata.json', '{"epoch": 4, "batch": 0}'),
   onetrainer: (run: string) => put(run, 'workspace/backup/2024-05-01_10-00-00-backup-500-1-100/meta.json', '{}'),
   kohya: (run: string) => put(run, 'output/mylora-000005.safetensors', 'x'),
+  dfl: (run: string) => putDflModel(run, 'saehd-p3', 0, 'workspace/model'),
 } as const;
 
 /** The order SPEC section 4 and the config docs promise, written out rather than taken from the code. */
-const ORDER = ['hf', 'lightning', 'keras', 'onetrainer', 'kohya'] as const;
+const ORDER = ['hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl'] as const;
 
 describe('auto', () => {
-  it('tries hf, lightning, keras, onetrainer, kohya in that order', () => {
+  it('tries hf, lightning, keras, onetrainer, kohya, dfl in that order', () => {
     expect(AUTO_ORDER).toEqual(ORDER);
   });
 

@@ -2,8 +2,22 @@ import { describe, expect, it } from 'vitest';
 import type { ProgressSpec } from '../../src/config/types.js';
 import { filenameSource } from '../../src/progress/source-filename.js';
 import { HF_STATE_1000, memoryView, progressOf, put, tempRun } from './fixtures.js';
+import { skorchHistory, type SkorchEpoch } from './skorch-history.js';
 
-const fileSpec = (file: string, epoch: string | null, step: string | null, loss: string | null): ProgressSpec => ({ kind: 'file', file, epoch, step, loss });
+const fileSpec = (file: string, epoch: string | null, step: string | null, loss: string | null, metrics: Record<string, string> = {}): ProgressSpec => ({
+  kind: 'file',
+  file,
+  epoch,
+  step,
+  loss,
+  metrics,
+});
+
+const SKORCH: SkorchEpoch[] = [
+  { trainLoss: 0.6931, validLoss: 0.6815, validAcc: 0.55, dur: 0.4213 },
+  { trainLoss: 0.5407, validLoss: 0.5122, validAcc: 0.74, dur: 0.3987 },
+  { trainLoss: 0.4619, validLoss: 0.4786, validAcc: 0.79, dur: 0.4021 },
+];
 
 describe('{file, epoch, step, loss} source', () => {
   it('reads key paths from a JSON file', async () => {
@@ -30,6 +44,34 @@ describe('{file, epoch, step, loss} source', () => {
     put(run, file, text);
     const p = await progressOf(run, fileSpec(file, `${prefix}.epoch`, null, `${prefix}.train_loss`));
     expect([p.epoch, p.loss, p.source]).toEqual([2, 0.7, 'file']);
+  });
+
+  it('reads epoch, loss and extra metrics from skorch\'s own history.json through $[-1] and [-1]', async () => {
+    const run = await tempRun();
+    put(run, 'exp1/history.json', skorchHistory(SKORCH), 5);
+    for (const last of ['$[-1]', '[-1]']) {
+      const metrics = { valid_loss: `${last}.valid_loss`, valid_acc: `${last}.valid_acc`, dur: `${last}.dur` };
+      const p = await progressOf(run, fileSpec('exp1/history.json', `${last}.epoch`, null, `${last}.train_loss`, metrics));
+      expect(p).toEqual({ epoch: 3, step: null, loss: 0.4619, metrics: { valid_loss: 0.4786, valid_acc: 0.79, dur: 0.4021 }, source: 'file' });
+    }
+  });
+
+  it('reads history[-1].epoch from a document that holds a history list, and nothing from skorch\'s own list', async () => {
+    const run = await tempRun();
+    put(run, 'history.json', skorchHistory(SKORCH));
+    put(run, 'state.json', `{"history": ${skorchHistory(SKORCH)}}`);
+    const spec = (file: string): ProgressSpec => fileSpec(file, 'history[-1].epoch', null, null, { valid_loss: 'history[-1].valid_loss' });
+    expect(await progressOf(run, spec('state.json'))).toMatchObject({ epoch: 3, metrics: { valid_loss: 0.4786 }, source: 'file' });
+    // skorch's file is the list itself, with no "history" key: that is `$[-1].epoch`.
+    expect((await progressOf(run, spec('history.json'))).source).toBeNull();
+  });
+
+  it('leaves out a metric whose path holds no number, and yields metrics alone', async () => {
+    const run = await tempRun();
+    put(run, 'history.json', skorchHistory(SKORCH));
+    const metrics = { valid_loss: '$[-1].valid_loss', best: '$[-1].valid_loss_best', gone: '$[-1].nope', bad: '$[-1' };
+    const p = await progressOf(run, fileSpec('history.json', null, null, null, metrics));
+    expect(p).toEqual({ epoch: null, step: null, loss: null, metrics: { valid_loss: 0.4786 }, source: 'file' });
   });
 
   it('accepts a ./ prefix and leaves unset paths null', async () => {

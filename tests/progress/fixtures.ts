@@ -10,7 +10,9 @@ import { afterEach } from 'vitest';
 import type { ProgressSpec } from '../../src/config/types.js';
 import type { Progress } from '../../src/policy/types.js';
 import { readProgress } from '../../src/progress/read-progress.js';
+import { bufferRangeReader } from '../../src/progress/read-range.js';
 import type { RunFile, RunView } from '../../src/progress/types.js';
+import { readZipEntryPrefix } from '../../src/progress/zip-entry.js';
 import { scanState } from '../../src/store/scan.js';
 
 const made: string[] = [];
@@ -57,19 +59,32 @@ export async function progressOf(run: string, spec: ProgressSpec): Promise<Progr
   return readProgress(run, spec, await scanList(run));
 }
 
-/** An in-memory `RunView`: `files` maps relative paths to content and mtime (minutes after T0). */
-export function memoryView(files: Record<string, { text?: string; minute?: number }>): RunView {
+/** An in-memory `RunView`: `files` maps relative paths to content (text or bytes) and mtime (minutes after T0). */
+export function memoryView(files: Record<string, { text?: string; bytes?: Buffer; minute?: number }>): RunView {
   const mtime = (rel: string): number | null => (rel in files ? T0 + (files[rel]?.minute ?? 0) * 60_000 : null);
   return {
     files: Object.keys(files).map((p) => ({ path: p, mtimeMs: mtime(p) as number })),
     read: async (rel) => files[rel]?.text ?? null,
+    readPrefix: async (rel, maxBytes) => {
+      const f = files[rel];
+      const bytes = f?.bytes ?? (f?.text === undefined ? undefined : Buffer.from(f.text));
+      return bytes ? bytes.subarray(0, maxBytes) : null;
+    },
+    readRange: async (rel, position, length) => {
+      const bytes = files[rel]?.bytes;
+      return bytes ? bufferRangeReader(bytes).read(position, length) : null;
+    },
+    readZipPrefix: async (rel, pick, maxBytes) => {
+      const bytes = files[rel]?.bytes;
+      return bytes ? readZipEntryPrefix(bufferRangeReader(bytes), pick, maxBytes) : null;
+    },
     mtimeMs: async (rel) => mtime(rel),
   };
 }
 
 export const AUTO: ProgressSpec = { kind: 'auto' };
 export const NONE: ProgressSpec = { kind: 'none' };
-export const preset = (name: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya'): ProgressSpec => ({ kind: 'preset', preset: name });
+export const preset = (name: 'hf' | 'lightning' | 'keras' | 'onetrainer' | 'kohya' | 'dfl'): ProgressSpec => ({ kind: 'preset', preset: name });
 
 /**
  * `checkpoint-500/trainer_state.json` exactly as transformers' `TrainerState.save_to_json` writes it

@@ -1,8 +1,49 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseLightningName, readLightning } from '../../src/progress/preset-lightning.js';
 import { memoryView, preset, progressOf, put, tempRun } from './fixtures.js';
 
 const LIGHTNING = preset('lightning');
+
+/**
+ * A checkpoint written by `fixtures/make_lightning_ckpts.py`, byte for byte what Lightning's
+ * `torch.save` writes (see there): `lightning_logs/version_0` (an earlier run that went on to 10
+ * epochs), `lightning_logs/version_1` (the current run, 8 epochs done, `save_top_k=2`), `steps/`
+ * (`every_n_train_steps=50`, 100 steps an epoch) and `val/` (saved at the epoch's last validation).
+ */
+const ckpt = (rel: string): Buffer => fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/lightning', rel));
+
+/**
+ * What `Trainer(max_epochs=10)` with `ModelCheckpoint(monitor="val_loss", save_top_k=2,
+ * save_last=True)` leaves in `default_root_dir`: `version_0`, an earlier run that finished its 10
+ * epochs, and `version_1`, the current run after 8 epochs, whose best val_loss came at epochs 3
+ * and 4 (0-based names 2 and 3) and whose `last.ckpt` holds epoch 7, step 800.
+ */
+function makeTopKRun(run: string, { withOldRun = true } = {}): void {
+  if (withOldRun) {
+    put(run, 'lightning_logs/version_0/hparams.yaml', 'lr: 0.001\n', 0);
+    for (const [name, minute] of [['epoch=8-step=900.ckpt', 90], ['epoch=9-step=1000.ckpt', 100], ['last.ckpt', 100]] as const) {
+      put(run, `lightning_logs/version_0/checkpoints/${name}`, ckpt(`lightning_logs/version_0/checkpoints/${name}`), minute);
+    }
+    put(run, 'lightning_logs/version_0/events.out.tfevents.1735689600.host.1234.0', 'tb', 100);
+  }
+  put(run, 'lightning_logs/version_1/hparams.yaml', 'lr: 0.001\n', 200);
+  for (const [name, minute] of [['epoch=2-step=300.ckpt', 230], ['epoch=3-step=400.ckpt', 240], ['last.ckpt', 280]] as const) {
+    put(run, `lightning_logs/version_1/checkpoints/${name}`, ckpt(`lightning_logs/version_1/checkpoints/${name}`), minute);
+  }
+  put(run, 'lightning_logs/version_1/events.out.tfevents.1735701600.host.5678.0', 'tb', 280);
+}
+
+/** The `steps/` run up to `step` (50, 100, 150 or 200): one named file per save and last.ckpt. */
+function makeStepsRun(run: string, upTo: number): void {
+  for (const step of [50, 100, 150, 200].filter((s) => s <= upTo)) {
+    const name = `epoch=${Math.floor((step - 1) / 100)}-step=${step}.ckpt`;
+    put(run, `lightning_logs/version_0/checkpoints/${name}`, ckpt(`steps/version_0/checkpoints/${name}`), step);
+  }
+  put(run, 'lightning_logs/version_0/checkpoints/last.ckpt', ckpt(`steps/step-${upTo}-last.ckpt`), upTo);
+}
 
 describe('parseLightningName', () => {
   it.each([
@@ -27,28 +68,28 @@ describe('parseLightningName', () => {
 });
 
 describe('lightning preset', () => {
-  it('reads epoch and step from the checkpoint with the highest step', async () => {
+  it('reads finished epochs and the step from the checkpoint with the highest step', async () => {
     const run = await tempRun();
     put(run, 'lightning_logs/version_0/hparams.yaml', 'lr: 0.001\n', 1);
     put(run, 'lightning_logs/version_0/events.out.tfevents.1735689600.host.1234.0', 'tb', 9);
     put(run, 'lightning_logs/version_0/checkpoints/epoch=2-step=300.ckpt', 'ckpt', 5);
     put(run, 'lightning_logs/version_0/checkpoints/epoch=3-step=400.ckpt', 'ckpt', 6);
     put(run, 'lightning_logs/version_0/checkpoints/last.ckpt', 'ckpt', 7);
-    expect(await progressOf(run, LIGHTNING)).toEqual({ epoch: 3, step: 400, loss: null, metrics: {}, source: 'lightning' });
+    expect(await progressOf(run, LIGHTNING)).toEqual({ epoch: 4, step: 400, loss: null, metrics: {}, source: 'lightning' });
   });
 
   it('reads the Lightning name layout the brief names: checkpoints/epoch=3-step=400.ckpt', async () => {
     const run = await tempRun();
     put(run, 'checkpoints/epoch=3-step=400.ckpt', 'ckpt');
     const p = await progressOf(run, LIGHTNING);
-    expect([p.epoch, p.step]).toEqual([3, 400]);
+    expect([p.epoch, p.step]).toEqual([4, 400]);
   });
 
   it('takes val_loss as the loss when there is no loss part, and keeps every part as a metric', async () => {
     const run = await tempRun();
     put(run, 'checkpoints/epoch=4-step=500-val_loss=0.123-val_acc=0.9.ckpt', 'ckpt');
     expect(await progressOf(run, LIGHTNING)).toEqual({
-      epoch: 4,
+      epoch: 5,
       step: 500,
       loss: 0.123,
       metrics: { val_loss: 0.123, val_acc: 0.9 },
@@ -73,17 +114,100 @@ describe('lightning preset', () => {
     expect((await readLightning(view))?.loss).toBe(0.7);
   });
 
-  it('reads DeepSpeed checkpoints, which are folders named like the file', async () => {
+  it('reads DeepSpeed checkpoints, which are folders named like the file (an epoch-end save: name + 1)', async () => {
     const run = await tempRun();
     put(run, 'checkpoints/epoch=1-step=100.ckpt/checkpoint/mp_rank_00_model_states.pt', 'x');
     put(run, 'checkpoints/epoch=1-step=100.ckpt/latest', 'checkpoint');
     const p = await progressOf(run, LIGHTNING);
-    expect([p.epoch, p.step]).toEqual([1, 100]);
+    expect([p.epoch, p.step]).toEqual([2, 100]);
   });
 
-  it('yields nothing for a run with only last.ckpt', async () => {
+  it('yields nothing for a run with only a last.ckpt that is not a torch.save zip', async () => {
     const run = await tempRun();
     put(run, 'checkpoints/last.ckpt', 'ckpt');
     expect((await progressOf(run, LIGHTNING)).source).toBeNull();
+  });
+});
+
+describe('lightning preset: epochs finished, the current run, last.ckpt', () => {
+  it('counts finished epochs: the name of the checkpoint saved when the 4th epoch ends says epoch=3', async () => {
+    const run = await tempRun();
+    put(run, 'lightning_logs/version_1/checkpoints/epoch=3-step=400.ckpt', ckpt('lightning_logs/version_1/checkpoints/epoch=3-step=400.ckpt'));
+    expect(await progressOf(run, LIGHTNING)).toEqual({ epoch: 4, step: 400, loss: null, metrics: {}, source: 'lightning' });
+  });
+
+  it('reads only the newest lightning_logs/version_N, not an older run that went further', async () => {
+    const run = await tempRun();
+    makeTopKRun(run);
+    fs.rmSync(path.join(run, 'lightning_logs/version_1/checkpoints/last.ckpt'));
+    const p = await progressOf(run, LIGHTNING);
+    expect([p.epoch, p.step]).toEqual([4, 400]);
+  });
+
+  it('save_top_k=2 + last.ckpt: reads epoch and global_step inside last.ckpt, past the best-k names', async () => {
+    const run = await tempRun();
+    makeTopKRun(run);
+    expect(await progressOf(run, LIGHTNING)).toEqual({ epoch: 8, step: 800, loss: null, metrics: {}, source: 'lightning' });
+    const single = await tempRun();
+    makeTopKRun(single, { withOldRun: false });
+    expect(await progressOf(single, LIGHTNING)).toEqual({ epoch: 8, step: 800, loss: null, metrics: {}, source: 'lightning' });
+  });
+
+  it('reads a run that has only last.ckpt', async () => {
+    const run = await tempRun();
+    put(run, 'checkpoints/last.ckpt', ckpt('lightning_logs/version_1/checkpoints/last.ckpt'), 5);
+    expect(await progressOf(run, LIGHTNING)).toEqual({ epoch: 8, step: 800, loss: null, metrics: {}, source: 'lightning' });
+  });
+
+  it('a new version_N without checkpoints yet (a test run, a run just started) leaves the newest one that has some', async () => {
+    const run = await tempRun();
+    makeTopKRun(run);
+    put(run, 'lightning_logs/version_2/hparams.yaml', 'lr: 0.001\n', 300);
+    put(run, 'lightning_logs/version_2/events.out.tfevents.1735707600.host.9999.0', 'tb', 300);
+    const p = await progressOf(run, LIGHTNING);
+    expect([p.epoch, p.step]).toEqual([8, 800]);
+  });
+
+  it('every_n_train_steps: a save inside an epoch counts the epochs before it, one on its last batch counts it', async () => {
+    for (const [upTo, epoch] of [
+      [50, 0],
+      [100, 1],
+      [150, 1],
+      [200, 2],
+    ] as const) {
+      const run = await tempRun();
+      makeStepsRun(run, upTo);
+      const p = await progressOf(run, LIGHTNING);
+      expect([upTo, p.epoch, p.step]).toEqual([upTo, epoch, upTo]);
+    }
+  });
+
+  it('every_n_train_steps without last.ckpt: the newest named file is read the same way', async () => {
+    const run = await tempRun();
+    makeStepsRun(run, 150);
+    fs.rmSync(path.join(run, 'lightning_logs/version_0/checkpoints/last.ckpt'));
+    const p = await progressOf(run, LIGHTNING);
+    expect([p.epoch, p.step]).toEqual([1, 150]);
+  });
+
+  it('a save at the epoch\'s last validation (check_val_every_n_epoch=2) counts that epoch', async () => {
+    const run = await tempRun();
+    put(run, 'lightning_logs/version_0/checkpoints/epoch=3-step=400.ckpt', ckpt('val/version_0/checkpoints/epoch=3-step=400.ckpt'));
+    const p = await progressOf(run, LIGHTNING);
+    expect([p.epoch, p.step]).toEqual([4, 400]);
+  });
+
+  it('a last.ckpt cut short or garbled is passed over for the names beside it', async () => {
+    const run = await tempRun();
+    makeTopKRun(run, { withOldRun: false });
+    const last = path.join(run, 'lightning_logs/version_1/checkpoints/last.ckpt');
+    fs.writeFileSync(last, ckpt('lightning_logs/version_1/checkpoints/last.ckpt').subarray(0, 2000));
+    const p = await progressOf(run, LIGHTNING);
+    expect([p.epoch, p.step]).toEqual([4, 400]);
+  });
+
+  it('reads last.ckpt from an in-memory view too (the view method every source uses)', async () => {
+    const view = memoryView({ 'lightning_logs/version_1/checkpoints/last.ckpt': { bytes: ckpt('lightning_logs/version_1/checkpoints/last.ckpt'), minute: 3 } });
+    expect(await readLightning(view)).toMatchObject({ epoch: 8, step: 800 });
   });
 });

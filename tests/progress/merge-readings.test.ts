@@ -50,7 +50,7 @@ describe('.ckptd-progress.json with every source', () => {
     expect((await progressOf(run, AUTO)).source).toBe('ckptd-progress');
     expect((await progressOf(run, preset('lightning'))).step).toBe(10);
     expect((await progressOf(run, { kind: 'filename', pattern: 'x(?<step>\\d+)' })).step).toBe(10);
-    expect((await progressOf(run, { kind: 'file', file: 'nope.json', epoch: 'e', step: null, loss: null })).epoch).toBe(1);
+    expect((await progressOf(run, { kind: 'file', file: 'nope.json', epoch: 'e', step: null, loss: null, metrics: {} })).epoch).toBe(1);
   });
 
   it('wins over the preset when it is newer, and loses when it is older', async () => {

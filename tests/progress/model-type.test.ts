@@ -327,6 +327,14 @@ const layouts: [string, Layout, string | null][] = [
     'SDXL LoRA (OneTrainer)',
   ],
   [
+    'OneTrainer SD 2.1 LoRA (sd_2.1-lora.json: stable-diffusion-v2/lora, ss_v2 beside it)',
+    (run) => {
+      const meta = oneTrainerMetadata('stable-diffusion-v2/lora', 'Stable Diffusion 2.1 LoRA', { ss_v2: 'True' });
+      put(run, 'workspace/run/save/2024-06-02_12-00-00-save-600-10-0.safetensors', safetensorsFile(kohyaLoraTensors('lora_unet_down_blocks_0_attentions_0_proj_in'), meta));
+    },
+    'SD 2.x LoRA (OneTrainer)',
+  ],
+  [
     'OneTrainer FLUX.1-dev LoRA',
     (run) => {
       const meta = oneTrainerMetadata('Flux.1-dev/lora', 'FluxDev 1.0 LoRA', {});

@@ -40,6 +40,21 @@ describe('diskView', () => {
     put(run, 'checkpoint-5/trainer_state.json', HF_STATE_500.replace('"global_step": 500', '"global_step": 5'));
     expect((await progressOf(run, preset('hf'))).step).toBe(5);
   });
+
+  it('reads the start of a file of any size, and nothing from folders, FIFOs or missing files', async () => {
+    const run = await tempRun();
+    put(run, 'model/big.dat', Buffer.alloc(300, 7));
+    put(run, 'small.dat', Buffer.from([1, 2, 3]));
+    fs.mkdirSync(path.join(run, 'dir'));
+    execFileSync('mkfifo', [path.join(run, 'pipe')]);
+    const view = diskView(run, [], 100);
+    // Over the text cap, yet its prefix reads: binary readers take only what they need.
+    expect(await view.readPrefix('model/big.dat', 200)).toEqual(Buffer.alloc(200, 7));
+    expect(await view.readPrefix('small.dat', 200)).toEqual(Buffer.from([1, 2, 3]));
+    expect(await view.readPrefix('dir', 10)).toBeNull();
+    expect(await view.readPrefix('pipe', 10)).toBeNull();
+    expect(await view.readPrefix('missing.dat', 10)).toBeNull();
+  });
 });
 
 describe('readProgress', () => {

@@ -23,6 +23,8 @@ const base: UnitSpec = {
   writable: [{ path: '/srv/train/run', optional: false }],
   mountsFor: ['/srv/train/run'],
   privateTmp: true,
+  network: false,
+  priority: 'low',
   header: [],
 };
 
@@ -50,6 +52,11 @@ describe('unit text', () => {
     expect(sys).not.toMatch(/^MemoryDenyWriteExecute=/m);
     expect(directive(sys, 'CapabilityBoundingSet')).toEqual(['CapabilityBoundingSet=']);
     expect(directive(renderUnit({ ...base, user: 'root' }), 'CapabilityBoundingSet')).toEqual(['CapabilityBoundingSet=CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_SYS_PTRACE']);
+
+    // priority: low weighs the unit down; normal leaves the weights to systemd.
+    expect([...directive(sys, 'CPUWeight'), ...directive(sys, 'IOWeight')]).toEqual(['CPUWeight=20', 'IOWeight=20']);
+    expect(directive(renderUnit({ ...base, priority: 'normal' }), 'CPUWeight')).toEqual([]);
+    expect(directive(sys, 'Nice')).toEqual([]);
 
     const user = renderUnit({ ...base, scope: 'user' });
     for (const key of ['User', 'ProtectSystem', 'ReadWritePaths', 'PrivateTmp']) expect(directive(user, key)).toEqual([]);

@@ -11,16 +11,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { findOpenWriters, type OpenWriter } from '../../src/store/open-writers.js';
 import { writeSnapshot } from '../../src/store/write-snapshot.js';
-import { age, put, runAndStore, scanAll, sha256, sha256File } from './fixtures.js';
+import { age, put, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
 
 /**
  * Rewrites the file in place in two halves: the first at once, then it prints `half` and holds the
- * file open until a line arrives on stdin; then the second half, close, `closed`, exit.
+ * file open until a line arrives on stdin; then the second half, close, `closed`, exit. The new
+ * version has the file's size, or the size given after the file (a checkpoint that grew).
  */
 const HALVES_WRITER = `
 const fs = require('node:fs');
 const file = process.argv[1];
-const size = fs.statSync(file).size;
+const size = Number(process.argv[2] ?? fs.statSync(file).size);
 const half = size >> 1;
 const fd = fs.openSync(file, 'r+');
 fs.writeSync(fd, Buffer.alloc(half, 2), 0, half, 0);
@@ -43,9 +44,9 @@ afterEach(() => {
   children = [];
 });
 
-/** Starts the writer on `file`; `said(word)` resolves once it printed that line. */
-function startWriter(file: string): { proc: ChildProcess; said: (word: string) => Promise<void> } {
-  const proc = spawn(process.execPath, ['-e', HALVES_WRITER, file], { stdio: ['pipe', 'pipe', 'inherit'] });
+/** Starts the writer on `file` (new size `size`, default the file's); `said(word)` resolves once it printed that line. */
+function startWriter(file: string, size?: number): { proc: ChildProcess; said: (word: string) => Promise<void> } {
+  const proc = spawn(process.execPath, ['-e', HALVES_WRITER, file, ...(size === undefined ? [] : [String(size)])], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(proc);
   let out = '';
   const waiters: { word: string; resolve: () => void }[] = [];
@@ -90,6 +91,41 @@ describe('capture of a file rewritten in place with pauses', () => {
     if (fs.existsSync(stored)) expect([sha256(OLD), sha256(NEW)]).toContain(sha256File(stored));
     expect(meta.skipped).toEqual([
       { path: 'ckpt.pt', reason: `kept changing (open for writing by pid ${writer.proc.pid} (node))` },
+    ]);
+    expect(meta.files.map((f) => f.path)).toEqual(['calm.json']);
+  });
+
+  it('never stores a half written after the check for writers, even one that grew the file past the small-file size', async () => {
+    // On a busy machine a pass over /proc takes hundreds of ms: the trainer can open the file and
+    // write half of a larger checkpoint after its descriptors were looked at. That new version was
+    // never judged; it must wait for the next pass (which finds the writer), not be copied at once.
+    const { run, store } = await runAndStore();
+    const small = Buffer.alloc(256 << 10, 1);
+    const ckpt = put(run, 'ckpt.pt', small);
+    age(ckpt);
+    put(run, 'calm.json', '{}');
+    let writer: ReturnType<typeof startWriter> | undefined;
+
+    const meta = await snap(run, store, {
+      settleMs: 50,
+      retries: 3,
+      retryDelayMs: 5,
+      openWriters: async (paths) => {
+        const found = (await findOpenWriters(paths)).filter((w) => w.pid !== process.pid);
+        if (writer === undefined) {
+          writer = startWriter(ckpt, SIZE);
+          await writer.said('half');
+        }
+        return found;
+      },
+    });
+    writer!.proc.stdin!.write('go\n');
+    await writer!.said('closed');
+
+    const stored = path.join(meta.path, 'ckpt.pt');
+    if (fs.existsSync(stored)) expect([sha256(small), sha256(NEW)]).toContain(sha256File(stored));
+    expect(meta.skipped).toEqual([
+      { path: 'ckpt.pt', reason: `kept changing (open for writing by pid ${writer!.proc.pid} (node))` },
     ]);
     expect(meta.files.map((f) => f.path)).toEqual(['calm.json']);
   });

@@ -9,7 +9,7 @@
 import { post, get, runPath, ApiError } from './api.js';
 import { detailsList, openDialog } from './dialog.js';
 import { h } from './dom.js';
-import { displayName, exactTime, formatBytes, formatMetric, iterationBadge, kindLabel, metricsOf } from './format.js';
+import { displayName, exactTime, formatBytes, formatMetric, iterationBadge, kindLabel, metricsOf, trainerText } from './format.js';
 
 /**
  * @typedef {object} Panel
@@ -38,6 +38,7 @@ function recordRows(r) {
     ['Kind', kindLabel(r.kind) + (r.pinned ? ' · pinned' : '')],
     ['Progress', iterationBadge(r)],
     ['Metrics', metrics || null],
+    ['Trainer', trainerText(r)],
     ['Created', exactTime(r.created)],
     ['Size', `${formatBytes(r.bytes)}${r.file_count !== undefined ? ` in ${r.file_count} file(s)` : ''}`],
     ['Notes', r.notes ? h('span', { class: 'pre' }, r.notes) : null],

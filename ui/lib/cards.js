@@ -5,7 +5,7 @@
  * scroll position survive live updates.
  */
 import { h } from './dom.js';
-import { displayName, exactTime, firstLine, formatBytes, formatMetric, iterationBadge, kindLabel, metricsOf, relativeTime } from './format.js';
+import { cardMetrics, displayName, exactTime, firstLine, formatBytes, formatMetric, iterationBadge, kindLabel, relativeTime, trainerText } from './format.js';
 import { LOCATIONS } from './remote.js';
 
 /**
@@ -80,7 +80,7 @@ export function updateTimes(list, now) {
 function card(r, now, remoteReachable, a) {
   const titleId = `card-title-${r.id}`;
   const badge = iterationBadge(r);
-  const metrics = Object.entries(metricsOf(r));
+  const metrics = Object.entries(cardMetrics(r));
   const notes = firstLine(r.notes);
   const isSave = r.kind === 'save';
   const sharedNote = r.own_bytes < r.bytes ? ' (the rest is shared with other snapshots by hard links)' : '';
@@ -127,7 +127,7 @@ function card(r, now, remoteReachable, a) {
         h('span', { title: 'Apparent size: all its files' }, formatBytes(r.bytes)),
         remoteOnly ? null : h('span', { class: 'own', title: `Own: what deleting only this ${isSave ? 'save' : 'snapshot'} frees${sharedNote}` }, `own ${formatBytes(r.own_bytes)}`),
       ),
-      r.model_type ? h('span', { class: 'model-type', title: 'Model type' }, r.model_type) : null,
+      r.model_type ? h('span', { class: 'model-type', title: trainerText(r) ?? 'Model type' }, r.model_type) : null,
       h('code', { class: 'rec-id', title: isSave ? r.path : r.trigger ? `Taken because: ${r.trigger}` : '' }, r.id),
       h(
         'span',

@@ -68,23 +68,33 @@ export function kindLabel(kind) {
   return { backup: 'Backup', manual: 'Manual', 'pre-restore': 'Pre-restore', save: 'Save' }[kind] ?? kind;
 }
 
-/** `Epoch 12 · Step 50,000`, or null when neither is known. */
+/** True for a record of a DeepFaceLab model (its `trainer`, from the `dfl` progress preset). */
+function isDeepFaceLab(r) {
+  return r.trainer?.name === 'DeepFaceLab';
+}
+
+/** What the trainer calls a step: DeepFaceLab counts iterations (`[#050000]` in its console). */
+function stepWord(r) {
+  return isDeepFaceLab(r) ? 'Iter' : 'Step';
+}
+
+/** `Epoch 12 · Step 50,000` (`Iter 50,000` for DeepFaceLab), or null when neither is known. */
 export function iterationBadge(r) {
   const parts = [];
   if (r.epoch !== null && r.epoch !== undefined) parts.push(`Epoch ${formatMetric(r.epoch)}`);
-  if (r.step !== null && r.step !== undefined) parts.push(`Step ${formatInt(r.step)}`);
+  if (r.step !== null && r.step !== undefined) parts.push(`${stepWord(r)} ${formatInt(r.step)}`);
   return parts.length > 0 ? parts.join(' · ') : null;
 }
 
 /**
  * The record's name, or an automatic one from its kind and progress: `Backup · epoch 12`,
- * `Save · step 5,000`, `Before restore · 14:03`.
+ * `Save · step 5,000` (`Backup · iter 50,000` for DeepFaceLab), `Before restore · 14:03`.
  */
 export function displayName(r) {
   if (r.name) return r.name;
   const what = { backup: 'Backup', manual: 'Snapshot', 'pre-restore': 'Before restore', save: 'Save' }[r.kind] ?? r.kind;
   if (r.epoch !== null && r.epoch !== undefined) return `${what} · epoch ${formatMetric(r.epoch)}`;
-  if (r.step !== null && r.step !== undefined) return `${what} · step ${formatInt(r.step)}`;
+  if (r.step !== null && r.step !== undefined) return `${what} · ${stepWord(r).toLowerCase()} ${formatInt(r.step)}`;
   return `${what} · ${new Date(r.created).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}`;
 }
 
@@ -102,4 +112,25 @@ export function metricsOf(r) {
   if (typeof r.loss === 'number' && Number.isFinite(r.loss)) out.loss = r.loss;
   for (const [k, v] of Object.entries(r.metrics ?? {})) if (typeof v === 'number' && Number.isFinite(v) && k !== 'loss') out[k] = v;
   return out;
+}
+
+/**
+ * The metrics a card shows: those of `metricsOf`, but a DeepFaceLab record shows its two losses,
+ * `src_loss` and `dst_loss`, as its console does, without `loss` (the src loss again).
+ */
+export function cardMetrics(r) {
+  const all = metricsOf(r);
+  if (isDeepFaceLab(r) && 'src_loss' in all) delete all.loss;
+  return all;
+}
+
+/**
+ * What the trainer says of the model, as `ckptd show` words it: `DeepFaceLab, model new_SAEHD:
+ * resolution 224, face_type wf, archi liae-ud, ...`; null when the record has no `trainer`.
+ */
+export function trainerText(r) {
+  const t = r.trainer;
+  if (!t) return null;
+  const options = Object.entries(t.options ?? {}).map(([k, v]) => `${k} ${v}`);
+  return `${t.name}${t.model ? `, model ${t.model}` : ''}${options.length > 0 ? `: ${options.join(', ')}` : ''}`;
 }

@@ -48,9 +48,12 @@ export class BlobCorruptError extends CkptdError {
 export function remoteError(op: string, where: string, attempts: number, err: unknown): unknown {
   if (err instanceof CkptdError) return err;
   const e = err as { name?: unknown; $metadata?: unknown } | null;
-  const fromRemote = e?.$metadata !== undefined || retryKind(err) !== null || e?.name === 'CredentialsProviderError' || codeOf(err) === 'ENOTFOUND';
+  const fromRemote = e?.$metadata !== undefined || retryKind(err) !== null || e?.name === 'CredentialsProviderError' || SETUP_CODES.has(codeOf(err) ?? '');
   return fromRemote ? new RemoteError(op, where, statusOf(err), codeOf(err), attempts, err) : err;
 }
+
+/** Connection errors that no retry can mend: a wrong host name, or a sandbox without IP sockets. */
+const SETUP_CODES = new Set(['ENOTFOUND', 'EAFNOSUPPORT']);
 
 function describe(op: string, where: string, status: number | null, code: string | null, attempts: number, cause: unknown): string {
   const msg = (cause as { message?: unknown } | null)?.message;
@@ -73,6 +76,12 @@ function fixFor(status: number | null, code: string | null, cause: unknown): str
     return (
       'check the credentials the AWS SDK finds (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws) and that they may ' +
       'list, read, write and delete in this bucket (without s3:ListBucket, S3 answers 403 for an object that is not there)'
+    );
+  }
+  if (code === 'EAFNOSUPPORT') {
+    return (
+      'this process may not open network sockets: under a systemd unit rendered before the run had a remote, render it ' +
+      'again with `ckptd install-service --force`, or add PrivateNetwork=no and RestrictAddressFamilies=AF_INET AF_INET6 with `systemctl edit`'
     );
   }
   if (code === 'ENOTFOUND' || code === 'ECONNREFUSED') return 'check remote.endpoint and that the machine can reach it';
