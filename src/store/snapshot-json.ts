@@ -63,11 +63,11 @@ export async function writeSnapshotJson(file: string, meta: SnapshotMeta, mode: 
       for (const piece of snapshotJsonPieces(meta)) {
         batch += piece;
         if (batch.length >= BATCH) {
-          await fh.write(batch);
+          await writeAll(fh, batch);
           batch = '';
         }
       }
-      if (batch !== '') await fh.write(batch);
+      if (batch !== '') await writeAll(fh, batch);
       await fh.chmod(mode);
       await fh.sync();
     } finally {
@@ -75,6 +75,19 @@ export async function writeSnapshotJson(file: string, meta: SnapshotMeta, mode: 
     }
   } catch (err) {
     throw withPath(err, 'writing', file);
+  }
+}
+
+/**
+ * Writes all of `text` at the file's position: one write(2) may take only part of it (a disk full
+ * for a moment, RLIMIT_FSIZE), and the rest must follow, not be dropped from the middle of the file.
+ */
+async function writeAll(fh: fsp.FileHandle, text: string): Promise<void> {
+  const buf = Buffer.from(text, 'utf8');
+  for (let off = 0; off < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    if (bytesWritten === 0) throw new Error(`wrote nothing of the last ${buf.length - off} bytes`);
+    off += bytesWritten;
   }
 }
 

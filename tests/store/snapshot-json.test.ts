@@ -4,8 +4,9 @@
  * is read exactly what `JSON.parse` gives, whatever falls on a 1 MiB read boundary.
  */
 import fs from 'node:fs';
+import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readSnapshotJson, writeSnapshotJson, type FilesRule } from '../../src/store/snapshot-json.js';
 import type { ManifestEntry, SnapshotMeta } from '../../src/store/types.js';
 import { sha256, tempDir } from './fixtures.js';
@@ -62,6 +63,29 @@ describe('snapshot.json written piece by piece', () => {
     }
     expect(fs.statSync(path.join(dir, 'snapshot-9000.json')).size).toBeGreaterThan(2 << 20);
     await expect(writeSnapshotJson(path.join(dir, 'snapshot-1.json'), manifest(1), 0o444)).rejects.toThrow(/EEXIST/);
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('writes the whole text when a write(2) writes only part of what it was given (a disk full for a moment)', async () => {
+    const dir = await tempDir();
+    const probe = await fsp.open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const write = proto.write;
+    // Every write(2) takes at most half of what it is handed, as one does on a disk that filled up
+    // and was freed again (another run's retention), or under RLIMIT_FSIZE.
+    vi.spyOn(proto, 'write').mockImplementation(async function (this: FileHandle, data: unknown, ...rest: unknown[]) {
+      const buf = typeof data === 'string' ? Buffer.from(data) : (data as Buffer).subarray(Number(rest[0] ?? 0), Number(rest[0] ?? 0) + Number(rest[1] ?? (data as Buffer).length));
+      const part = buf.subarray(0, Math.max(1, buf.length >> 1));
+      return (write as (b: Buffer) => Promise<{ bytesWritten: number; buffer: Buffer }>).call(this, part);
+    } as FileHandle['write']);
+    const meta = manifest(2000);
+    const file = path.join(dir, 'snapshot.json');
+    await writeSnapshotJson(file, meta, 0o444);
+    expect(fs.readFileSync(file, 'utf8') === `${JSON.stringify(meta, null, 2)}\n`).toBe(true);
   });
 });
 
