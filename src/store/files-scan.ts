@@ -53,6 +53,8 @@ export class FilesScan {
   /** The key of the top-level member being read (its bytes, capped), and whether it is `files`. */
   private key: number[] | null = null;
   private lastKeyIsFiles = false;
+  /** The entries so far were parsed up to a comma (a split): an entry must follow it. */
+  private splitAtComma = false;
   private memberIsFiles = false;
 
   /** `batch`: entry bytes parsed per `JSON.parse` (see `BATCH` in `snapshot-json.ts`). */
@@ -74,8 +76,11 @@ export class FilesScan {
       const b = chunk[i]!;
       if (this.inString) {
         if (this.escaped) this.escaped = false;
-        else if (b === BACKSLASH) this.escaped = true;
-        else if (b === QUOTE) {
+        else if (b === BACKSLASH) {
+          this.escaped = true;
+          // Kept: a key with an escape is never `files` as written (`"\"files"` is the key `"files`).
+          if (this.key !== null && this.key.length <= FILES_KEY.length) this.key.push(b);
+        } else if (b === QUOTE) {
           this.inString = false;
           if (this.key !== null) {
             this.lastKeyIsFiles = this.key.length === FILES_KEY.length && FILES_KEY.every((c, k) => this.key![k] === c);
@@ -103,7 +108,8 @@ export class FilesScan {
         if (this.depth < 0) return this.fail();
         if (this.phase === 'files' && this.depth === 1) {
           this.take(chunk.subarray(from, i));
-          this.parsePending(this.pendingBytes);
+          // After a batch ended at a comma, an entry must follow it (`[a,]` is not JSON).
+          this.parsePending(this.pendingBytes, this.splitAtComma);
           from = i;
           this.phase = 'after';
           this.done = true;
@@ -113,7 +119,9 @@ export class FilesScan {
         else if (this.phase === 'files' && this.depth === 2 && this.pendingBytes + (i - from) >= this.batch) {
           // An entry boundary with a batch's worth of entries before it: parse them.
           this.take(chunk.subarray(from, i));
-          this.parsePending(this.pendingBytes);
+          // The comma must follow an entry (`[,a]` is not JSON).
+          this.parsePending(this.pendingBytes, true);
+          this.splitAtComma = true;
           from = i + 1;
         }
       }
@@ -151,13 +159,17 @@ export class FilesScan {
     this.pendingBytes += bytes.length;
   }
 
-  /** Parses the first `n` pending bytes (whole entries, commas between them) as entries. */
-  private parsePending(n: number): void {
+  /**
+   * Parses the first `n` pending bytes (whole entries, commas between them) as entries; with
+   * `needEntry`, none is a syntax error (a comma the batches were split at had no entry beside it).
+   */
+  private parsePending(n: number, needEntry: boolean): void {
     // The entries between brackets, decoded once: one young string per batch.
     const all = Buffer.concat([OPEN, ...this.pending, CLOSE], n + 2);
     this.pending = [];
     this.pendingBytes = 0;
     const entries = JSON.parse(all.toString('utf8')) as unknown[];
+    if (needEntry && entries.length === 0) throw new SyntaxError('a comma with no entry beside it in the files array');
     for (const e of entries) {
       this.filesProblem ??= this.rule.check(e);
       if (this.rule.keep) this.files.push(e);

@@ -180,4 +180,25 @@ describe('snapshot.json read piece by piece', () => {
     }
     expect(await readSnapshotJson(path.join(dir, 'gone.json'), keepAll)).toEqual({ problem: 'gone.json is missing (unfinished or damaged)' });
   });
+
+  it('rejects a comma with no entry beside it even where a batch of entries ends, as JSON.parse does', async () => {
+    const dir = await tempDir();
+    // An entry longer than a batch (64 KiB), so the scan parses the entries up to that comma on their own.
+    const big = JSON.stringify({ path: `${'p'.repeat(70_000)}.json` });
+    for (const text of [`{"id": "x", "files": [${big},]}`, `{"id": "x", "files": [${' '.repeat(70_000)}, ${big}]}`, `{"id": "x", "files": [${big},${' '.repeat(70_000)},{"a": 1}]}`]) {
+      const file = path.join(dir, 'comma.json');
+      fs.writeFileSync(file, text);
+      expect(() => JSON.parse(text) as unknown).toThrow(SyntaxError);
+      expect(await readSnapshotJson(file, keepAll), text.replace(/p{100,}|\s{100,}/g, '...')).toEqual({ problem: expect.stringMatching(/^comma\.json is not valid JSON: /) });
+    }
+  });
+
+  it('does not take a top-level key that only ends in files (an escaped quote or backslash before it) for "files"', async () => {
+    const dir = await tempDir();
+    for (const text of ['{"\\"files": [{"a": 1}], "id": "x"}', '{"\\\\files": [{"a": 1}], "id": "x"}']) {
+      const file = path.join(dir, 'key.json');
+      fs.writeFileSync(file, text);
+      expect(await readSnapshotJson(file, keepAll), text).toEqual({ value: JSON.parse(text), filesProblem: null });
+    }
+  });
 });
