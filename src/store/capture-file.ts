@@ -79,7 +79,7 @@ export interface PendingCopy extends Captured {
   sync(): Promise<void>;
   /**
    * Closes the copy without an fsync, for a caller that makes it durable later with the rest of a
-   * batch (`syncFileSystem`); on failure removes it and throws (path in the message).
+   * batch (`SyncBatch`); on failure removes it and throws (path in the message).
    */
   close(): void;
 }

@@ -15,7 +15,7 @@ import type { CapturedState, CaptureStateOptions } from './capture-state.js';
 import { DirMaker } from './dir-maker.js';
 import { RunFolders } from './opened-path.js';
 import { manifestOf, sameSeen, seenOfEntry, sha256Text, toEntry, toSeen, type Seen } from './source-seen.js';
-import { syncFileSystem } from './sync-fs.js';
+import { SyncBatch } from './sync-fs.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
 
 /** One file of the state and how far its capture got. */
@@ -63,6 +63,8 @@ export class CaptureSet {
    * of the store's file system); null while each copy is fsynced on its own (see `deferSyncs`).
    */
   private unsynced: Set<string> | null = null;
+  /** The syncfs that makes `unsynced` durable, begun before the first of them was written. */
+  private batch: SyncBatch | null = null;
   /** Set once `syncUnsynced` made everything under `dest` durable. */
   private synced_ = false;
 
@@ -189,7 +191,9 @@ export class CaptureSet {
    * durable all at once (the caller checked `canSyncFileSystem`).
    */
   deferSyncs(): void {
-    this.unsynced ??= new Set();
+    if (this.unsynced !== null) return;
+    this.batch = new SyncBatch(this.dest);
+    this.unsynced = new Set();
   }
 
   /** Whether small copies are left unsynced for `syncUnsynced` (see `deferSyncs`). */
@@ -209,7 +213,7 @@ export class CaptureSet {
    */
   async syncUnsynced(): Promise<void> {
     if (this.unsynced === null || this.unsynced.size === 0) return;
-    await syncFileSystem(this.dest);
+    await this.batch!.sync();
     this.unsynced.clear();
     this.synced_ = true;
   }

@@ -9,8 +9,11 @@
  * Node has no binding for syncfs, so it runs `sync -f DIR` (coreutils 8.24+, BusyBox), whose exit
  * status is syncfs's. Used only where syncfs reports write errors: Linux 5.8 and later (before,
  * syncfs returned 0 even when a page could not be written). It reports an error of any file of the
- * file system that no syncfs caller has been told of yet, ours included; one another process's
- * syncfs was told of first is not seen again (the price of one flush instead of one per file).
+ * file system that no syncfs caller has been told of yet, ours included, to the first caller only.
+ * So this process runs its syncfs of one file system one at a time and counts those that failed,
+ * and a batch (`SyncBatch`) fails when any did since it began, its own syncfs clean or not: the
+ * error may have been one of its copies. One another process's syncfs was told of first is not
+ * seen again (the price of one flush instead of one per file).
  *
  * Only on local disk file systems whose syncfs is known to make the data durable (ext2/3/4, XFS,
  * Btrfs, F2FS; tmpfs, which keeps nothing anyway): on a network or FUSE file system it may not
@@ -21,6 +24,7 @@
  * each file.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import { withPath } from './errors.js';
@@ -40,8 +44,38 @@ const LOCAL_DISK_FS = new Set([
 /** The answer of `canSyncFileSystem` per device (`st_dev` of the folder asked about). */
 const usable = new Map<number, Promise<boolean>>();
 
+/** Per device: the end of this process's chain of syncfs calls there, and how many of them failed. */
+interface DeviceSyncs {
+  tail: Promise<void>;
+  failures: number;
+}
+const devices = new Map<number, DeviceSyncs>();
+
+function deviceSyncs(dev: number): DeviceSyncs {
+  let d = devices.get(dev);
+  if (d === undefined) {
+    d = { tail: Promise.resolve(), failures: 0 };
+    devices.set(dev, d);
+  }
+  return d;
+}
+
+/** `sync -f dir` once every syncfs this process started on device `dev` before it is done; a failure is counted. */
+function syncOnDevice(dev: number, dir: string): Promise<void> {
+  const d = deviceSyncs(dev);
+  const run = d.tail.then(() => runSync(dir));
+  // Counted before the next one on this device starts.
+  d.tail = run.then(
+    () => undefined,
+    () => {
+      d.failures++;
+    },
+  );
+  return run;
+}
+
 /**
- * Whether `syncFileSystem` can be relied on for `dir` (an existing folder): Linux 5.8+, a local disk
+ * Whether a `SyncBatch` can be relied on for `dir` (an existing folder): Linux 5.8+, a local disk
  * file system (see the file comment), and a first `sync -f` on it succeeded. Probed once per file
  * system; never rejects.
  */
@@ -52,7 +86,7 @@ export async function canSyncFileSystem(dir: string): Promise<boolean> {
     if (!LOCAL_DISK_FS.has(fsStat.type)) return false;
     let answer = usable.get(st.dev);
     if (answer === undefined) {
-      answer = runSync(dir).then(
+      answer = syncOnDevice(st.dev, dir).then(
         () => true,
         () => false,
       );
@@ -65,12 +99,33 @@ export async function canSyncFileSystem(dir: string): Promise<boolean> {
 }
 
 /**
- * syncfs(2) of the file system holding `dir`: resolves once everything written to it is on the
- * disk. Rejects when it reports an error (a full disk as `NoSpaceError`, others with `dir` and the
- * message of `sync`). Only after `canSyncFileSystem` said yes.
+ * Files written under `dir` without an fsync, made durable together by one syncfs of its file
+ * system (`sync`). Begun (constructed) before the first of them is written; only after
+ * `canSyncFileSystem(dir)` said yes. Throws when `dir` cannot be stat'ed.
  */
-export async function syncFileSystem(dir: string): Promise<void> {
-  await runSync(dir);
+export class SyncBatch {
+  private readonly dev: number;
+  /** Failed syncfs calls of this process on the device when the batch began. */
+  private readonly failedBefore: number;
+
+  constructor(private readonly dir: string) {
+    this.dev = fs.statSync(dir).dev;
+    this.failedBefore = deviceSyncs(this.dev).failures;
+  }
+
+  /**
+   * syncfs(2) of the file system holding `dir`: resolves once everything written to it is on the
+   * disk. Rejects when it reports an error (a full disk as `NoSpaceError`, others with `dir` and
+   * the message of `sync`), or when another syncfs of this process on that file system did since
+   * the batch began (that error may have been one of the batch's files).
+   */
+  async sync(): Promise<void> {
+    await syncOnDevice(this.dev, this.dir);
+    const others = deviceSyncs(this.dev).failures - this.failedBefore;
+    if (others > 0) {
+      throw new Error(`making durable ${this.dir}: another syncfs of its file system by this process reported a write error meanwhile, which may have been one of these files`);
+    }
+  }
 }
 
 /** Whether a `uname -r` release string is at least `want` (major, minor). */
