@@ -13,6 +13,7 @@
  */
 import { copySmallFileSync, SMALL_FILE, type PendingCopy } from './capture-file.js';
 import type { CaptureSet, Outcome, Slot } from './capture-set.js';
+import { FileVanishedError } from './errors.js';
 import { DONE } from './capture-set.js';
 import { copyFailed, prepareSlot, storedMode } from './prepare-slot.js';
 import { forEachInSlices, nextTurn } from './slices.js';
@@ -38,9 +39,7 @@ export async function captureSmall(set: CaptureSet, items: Slot[], last: boolean
     const rel = slot.entry.path;
     let copy: PendingCopy;
     try {
-      // Opened inside its checked folder of the run when /proc/self/fd allows (no check per file).
-      const at = set.folders.pathOf(rel);
-      copy = copySmallFileSync(set.srcOf(rel), set.dstOf(rel), slot.entry, storedMode(slot.entry.mode), at === null ? set.realOf(rel) : { at });
+      copy = copyInRun(set, slot);
     } catch (err) {
       return copyFailed(set, slot, last, err);
     }
@@ -80,4 +79,24 @@ export async function captureSmall(set: CaptureSet, items: Slot[], last: boolean
     await Promise.all(syncing);
   }
   return outcomes;
+}
+
+/**
+ * The small copy of a slot's file, opened inside its checked folder of the run when /proc/self/fd
+ * allows (no check per file); one gone from that folder is looked for once more in a fresh open of
+ * it (the folder may have been removed and made again since it was opened).
+ */
+function copyInRun(set: CaptureSet, slot: Slot): PendingCopy {
+  const rel = slot.entry.path;
+  const copy = (): PendingCopy => {
+    const at = set.folders.pathOf(rel);
+    return copySmallFileSync(set.srcOf(rel), set.dstOf(rel), slot.entry, storedMode(slot.entry.mode), at === null ? set.realOf(rel) : { at });
+  };
+  try {
+    return copy();
+  } catch (err) {
+    if (!(err instanceof FileVanishedError)) throw err;
+    set.folders.forget(rel);
+    return copy();
+  }
 }

@@ -63,7 +63,9 @@ export interface InRunStat {
  * the folder again for every name (three of the eight system calls of a file linked from the
  * previous snapshot). What a lookup finds is in the folder that was checked to be the run's, whatever
  * happens to the folder's path afterwards: a folder swapped for a symlink after it was opened is
- * seen by the next `RunFolders` (the capture's consistency pass uses its own). At most `OPEN_FOLDERS`
+ * seen by the next `RunFolders` (the capture's consistency pass uses its own); a name not found
+ * is looked up once more in a fresh open of its folder (removed and made again under the same name,
+ * it is another folder). At most `OPEN_FOLDERS`
  * folders stay open (the oldest opened is closed first); `close` closes them all. Without
  * `/proc/self/fd` every lookup is a `lstatInRun`.
  */
@@ -80,7 +82,25 @@ export class RunFolders {
   lstat(rel: string): InRunStat | null {
     if (!hasProcFd()) return lstatInRun(this.runDir, this.runReal, rel);
     const fd = this.folderOf(rel);
-    return fd === null ? null : lstatAt(fd, this.runDir, rel);
+    if (fd === null) return null;
+    const got = lstatAt(fd, this.runDir, rel);
+    if (got !== null) return got;
+    // Not in the folder opened earlier: that folder may have been removed and made again since.
+    this.forget(rel);
+    const again = this.folderOf(rel);
+    return again === null ? null : lstatAt(again, this.runDir, rel);
+  }
+
+  /**
+   * Closes the open folder of `rel`, if any: the next lookup opens and checks it anew. For a name
+   * not found where it was expected (the folder at that path may be another one by now).
+   */
+  forget(rel: string): void {
+    const dirRel = path.posix.dirname(rel);
+    const fd = this.fds.get(dirRel);
+    if (fd === undefined) return;
+    this.fds.delete(dirRel);
+    closeQuietly(fd);
   }
 
   /**

@@ -75,6 +75,44 @@ describe('a capture that links unchanged files', () => {
   });
 });
 
+describe('a capture that looks names up in folders it opened once', () => {
+  it('captures the files of a folder removed and made again under the same name during the capture', async () => {
+    const { run, store, base } = await runAndStore();
+    // A trainer that rewrites its state folder whole (rm -r, then the same names again).
+    const write = (tag: string) => {
+      for (let i = 0; i < 20; i++) age(put(run, `state/part-${String(i).padStart(2, '0')}.json`, `{"part": ${i}, "v": "${tag}"}`));
+    };
+    write('old');
+    const entries = await scanAll(run, store);
+    const dest = path.join(base, 'dest');
+    fs.mkdirSync(dest);
+    let redone = false;
+    const got = await captureState({
+      runDir: run,
+      entries,
+      dest,
+      previous: null,
+      retries: 3,
+      retryDelayMs: 5,
+      settleMs: 0,
+      onProgress: (done) => {
+        if (redone || done === 0) return;
+        redone = true;
+        fs.rmSync(path.join(run, 'state'), { recursive: true });
+        write('new');
+      },
+    });
+
+    expect(redone).toBe(true);
+    expect(got.skipped).toEqual([]);
+    expect(got.files.map((f) => f.path)).toEqual(entries.map((e) => e.path));
+    for (const f of got.files) {
+      expect(fs.readFileSync(path.join(dest, f.path), 'utf8'), f.path).toContain('"v": "new"');
+      expect(sha256File(path.join(dest, f.path))).toBe(f.sha256);
+    }
+  });
+});
+
 describe('a capture of many small files', () => {
   /** Whether syncfs is used for a folder: Linux 5.8+ on a local disk file system (see sync-fs.ts). */
   function syncfsUsable(dir: string): boolean {
