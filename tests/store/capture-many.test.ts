@@ -5,12 +5,11 @@
  * with one syncfs of the store's file system instead of an fsync each.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captureState } from '../../src/store/capture-state.js';
 import { kernelAtLeast } from '../../src/store/sync-fs.js';
-import { age, put, rewriteKeepingMtime, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
+import { age, put, rewriteKeepingMtime, runAndStore, scanAll, sha256, sha256File, snap, syncfsUsable } from './fixtures.js';
 
 const SWAPPED = 'a folder on its path was replaced by a symlink';
 
@@ -114,12 +113,6 @@ describe('a capture that looks names up in folders it opened once', () => {
 });
 
 describe('a capture of many small files', () => {
-  /** Whether syncfs is used for a folder: Linux 5.8+ on a local disk file system (see sync-fs.ts). */
-  function syncfsUsable(dir: string): boolean {
-    const local = [0xef53, 0x58465342, 0x9123683e, 0xf2f52010, 0x01021994];
-    return process.platform === 'linux' && kernelAtLeast(os.release(), [5, 8]) && local.includes(fs.statfsSync(dir).type);
-  }
-
   it('makes a thousand copies durable with one syncfs, and a few with an fsync each', async () => {
     const { base, run, store } = await runAndStore();
     for (let i = 0; i < 1000; i++) age(put(run, `shard-${i % 4}/item-${i}.json`, `{"item": ${i}}`));

@@ -8,12 +8,11 @@
  * as coreutils says it), and otherwise runs the real one.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { captureState } from '../../src/store/capture-state.js';
-import { canSyncFileSystem, kernelAtLeast } from '../../src/store/sync-fs.js';
-import { age, put, runAndStore, scanAll, tempDir } from './fixtures.js';
+import { canSyncFileSystem } from '../../src/store/sync-fs.js';
+import { age, put, runAndStore, scanAll, syncfsUsable, tempDir } from './fixtures.js';
 
 const savedEnv = { PATH: process.env.PATH, SYNC_ARM: process.env.SYNC_ARM, SYNC_GO: process.env.SYNC_GO };
 afterEach(() => {
@@ -22,12 +21,6 @@ afterEach(() => {
     else process.env[k] = v;
   }
 });
-
-/** Whether syncfs is used for a folder: Linux 5.8+ on a local disk file system (see sync-fs.ts). */
-function syncfsUsable(dir: string): boolean {
-  const local = [0xef53, 0x58465342, 0x9123683e, 0xf2f52010, 0x01021994];
-  return process.platform === 'linux' && kernelAtLeast(os.release(), [5, 8]) && local.includes(fs.statfsSync(dir).type);
-}
 
 /**
  * A `sync` that fails once armed (the call that takes `$SYNC_ARM` away), waiting first for
