@@ -238,12 +238,11 @@ export function copySmallFileSync(src: string, dst: string, expect: ScanEntry, m
 async function syncAndClose(fd: number, dst: string): Promise<void> {
   try {
     await fsync(fd);
-    // close(2) can report a write error deferred by the file system (NFS): the copy is not stored then.
-    fs.closeSync(fd);
   } catch (err) {
     discard(fd, dst);
     throw withPath(err, 'writing', dst);
   }
+  closeOrDiscard(fd, dst);
 }
 
 /** Closes a small copy's fd without an fsync; on failure the copy is removed. */
@@ -252,7 +251,9 @@ function closeOrDiscard(fd: number, dst: string): void {
     // close(2) can report a write error deferred by the file system (NFS): the copy is not stored then.
     fs.closeSync(fd);
   } catch (err) {
-    discard(fd, dst);
+    // Linux frees the descriptor even when close fails: closing it again could close a file
+    // another thread has opened under that number since.
+    removeQuietly(dst);
     throw withPath(err, 'writing', dst);
   }
 }
@@ -260,6 +261,10 @@ function closeOrDiscard(fd: number, dst: string): void {
 /** Closes `fd` (if still open) and removes `dst`, ignoring errors: the caller is already failing. */
 function discard(fd: number, dst: string): void {
   closeQuietly(fd);
+  removeQuietly(dst);
+}
+
+function removeQuietly(dst: string): void {
   try {
     fs.rmSync(dst, { force: true });
   } catch {
