@@ -15,7 +15,7 @@ import type { ScanEntry } from '../store/types.js';
 
 export async function isRestoredState(ref: StoreRef, entries: ScanEntry[]): Promise<boolean> {
   const store = storeOf(ref);
-  const newest = await store.newestGood();
+  const newest = await store.newestGoodHeader();
   const id = newest?.kind === 'pre-restore' ? restoredIdOf(newest.trigger) : null;
   // `resolve` also takes a prefix and finds saves: only the snapshot of exactly that id counts.
   const found = id === null ? null : await store.resolve(id).catch(() => null);

@@ -244,7 +244,7 @@ export class RunEvaluation {
         this.lastSettledDigest = stateDigest(entries);
         this.lastProgressKey = progressKeyOf(progress);
       }
-      this.newestDigest = (await storeOf(this.runOf().store).newestGood())?.state_digest ?? null;
+      this.newestDigest = (await storeOf(this.runOf().store).newestGoodHeader())?.state_digest ?? null;
       return outcome;
     });
   }

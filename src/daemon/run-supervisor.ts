@@ -106,7 +106,7 @@ export class RunSupervisor {
       const state = await readRunState(run.store);
       // What a previous daemon found blocking is not this one's to report.
       await writeBlocking(run.store, []);
-      const newestDigest = (await store.newestGood())?.state_digest ?? null;
+      const newestDigest = (await store.newestGoodHeader())?.state_digest ?? null;
       const sup = new RunSupervisor(run, state, newestDigest, lock, logger, now);
       sup.startWatching();
       const cow = await store.sharesCopyOnWrite();
@@ -207,7 +207,7 @@ export class RunSupervisor {
 
   /** Logs what edited retention rules will delete at the next backup (they never delete sooner). */
   private async previewRetention(): Promise<void> {
-    const plan = await planStore(this.run, this.now());
+    const plan = await planStore(this.run, this.now(), 0, false);
     const remove = [...plan.snapshots.remove, ...plan.saves.remove];
     if (remove.length === 0) return;
     this.logger.info(

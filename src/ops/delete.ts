@@ -16,7 +16,7 @@ export interface DeletePlan {
 }
 
 /** True when `verify` marked the record damaged (reads set `damaged` from the marker). */
-export function isDamaged(meta: RecordMeta): boolean {
+export function isDamaged(meta: Pick<RecordMeta, 'damaged'>): boolean {
   return meta.damaged === true;
 }
 

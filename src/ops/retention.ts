@@ -8,23 +8,36 @@ import { planRetention, planSaveRetention, reasonTexts, type RetentionEntry, typ
 import { storeOf, type StoreRef } from '../store/local-store.js';
 import { LockLostError } from '../store/lock-signal.js';
 import { readPushQueue } from '../store/push-queue-file.js';
-import type { ReadSnapshotMeta } from '../store/store.js';
+import type { ReadSnapshotHeader } from '../store/store.js';
 import type { RecordMeta } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { isDamaged } from './delete.js';
 
 /**
- * The snapshots of a store as retention sees them, with each stored file's inode and link count;
- * those in `awaitingPush` (queued for the remote, not there yet) are marked so.
+ * The snapshots of a store as retention sees them; those in `awaitingPush` (queued for the remote,
+ * not there yet) are marked so. With `sizes` (the default), each with its stored files' inodes and
+ * link counts (`files`). Without, from the snapshots' headers alone (`listSnapshotHeaders`): no
+ * manifest entry is held (tens of MB per snapshot of 100,000 files), and the plan's byte counts are
+ * 0, enough for a plan with no size rule to apply (see `sizesMatter`).
  */
-export async function retentionItems(ref: StoreRef, awaitingPush: ReadonlySet<string> = new Set()): Promise<RetentionItem[]> {
+export async function retentionItems(ref: StoreRef, awaitingPush: ReadonlySet<string> = new Set(), sizes = true): Promise<RetentionItem[]> {
   const store = storeOf(ref);
-  const snapshots = await store.listSnapshots();
-  const queued = awaitingPush;
-  return Promise.all(snapshots.map(async (s) => ({ ...itemOf(s), awaitingPush: queued.has(s.id), files: await store.storedUnits(s) })));
+  if (!sizes) return (await store.listSnapshotHeaders()).map((s) => ({ ...itemOf(s), awaitingPush: awaitingPush.has(s.id) }));
+  const items: RetentionItem[] = [];
+  // One snapshot's stored files at a time: each is 100,000 lstats for a run of 100,000 files.
+  for (const s of await store.listSnapshots()) items.push({ ...itemOf(s), awaitingPush: awaitingPush.has(s.id), files: await store.storedUnits(s) });
+  return items;
 }
 
-function itemOf(s: ReadSnapshotMeta): RetentionItem {
+/**
+ * Whether a plan for `run` needs the stored files' sizes: to apply `max_size`, or to free
+ * `freeBytesNeeded` (`min_free` before a snapshot).
+ */
+export function sizesMatter(run: RunConfig, freeBytesNeeded = 0): boolean {
+  return run.retention.maxSizeBytes !== null || freeBytesNeeded > 0;
+}
+
+function itemOf(s: ReadSnapshotHeader): RetentionItem {
   return {
     id: s.id,
     kind: s.kind,
@@ -57,12 +70,16 @@ export interface StorePlan {
   saves: { keep: RetentionEntry[]; remove: RetentionEntry[] };
 }
 
-/** Plans retention for the run's store now. */
-export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0): Promise<StorePlan> {
+/**
+ * Plans retention for the run's store now. With `sizes` false (for a caller that only applies or
+ * names what is removed, when `sizesMatter` says no size rule applies), the plan's byte counts
+ * are 0 and no manifest entry is read into memory.
+ */
+export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0, sizes = true): Promise<StorePlan> {
   const store = storeOf(run.store);
   // Backups queued for push stay until they are on the remote (the daemon's queue beside the store).
   const queued = new Set((await readPushQueue(run.store)).items.map((i) => i.id));
-  const snapshots = planRetention(await retentionItems(store, queued), rulesOf(run, freeBytesNeeded), now);
+  const snapshots = planRetention(await retentionItems(store, queued, sizes || sizesMatter(run, freeBytesNeeded)), rulesOf(run, freeBytesNeeded), now);
   const saves = planSaveRetention(
     (await store.listSaves()).map((s) => ({ id: s.id, created: Date.parse(s.created), pinned: s.pinned })),
     run.save.keep,

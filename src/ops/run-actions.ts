@@ -225,5 +225,6 @@ export async function exportSave(
  * backup, or is `justTaken`. Damaged snapshots never count as the newest good backup.
  */
 export async function applyRetention(run: RunConfig, justTaken: string | null, now: number, logger: Logger, signal?: AbortSignal): Promise<string[]> {
-  return applyPlan(run, await planStore(run, now), justTaken, logger, signal);
+  // Nothing here reports bytes: the stored files are read only when a size rule needs them.
+  return applyPlan(run, await planStore(run, now, 0, false), justTaken, logger, signal);
 }

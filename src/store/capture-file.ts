@@ -73,16 +73,22 @@ export interface Captured {
 export interface PendingCopy extends Captured {
   /**
    * fsyncs and closes the copy; on failure removes it and rejects (path in the message, a full disk
-   * as `NoSpaceError`). Must be called exactly once, at once: until then the copy holds an open fd.
+   * as `NoSpaceError`). It or `close` must be called exactly once, at once: until then the copy
+   * holds an open fd.
    */
   sync(): Promise<void>;
+  /**
+   * Closes the copy without an fsync, for a caller that makes it durable later with the rest of a
+   * batch (`SyncBatch`); on failure removes it and throws (path in the message).
+   */
+  close(): void;
 }
 
 /**
  * Copies `src` to a NEW file `dst` (fails if `dst` exists), hashing the bytes copied, and fsyncs
  * `dst`. Guarantees the copy is the version `expect` describes, untouched during the copy: before,
- * the open source must match `expect` (regular file, size, mtimeNs, ino, and ctimeNs when `expect`
- * has it); after, both the open file
+ * the open source must match `expect` (regular file, size, mtimeNs, mode, ino, and ctimeNs when
+ * `expect` has it); after, both the open file
  * and the path must still show the same size, mtime, ctime and inode. Otherwise `dst` is removed and
  * `FileChangedError` (path, what changed) is thrown. With `inRun`, the opened file must be at that
  * real path, else `PathSwappedError` is thrown. A missing source throws `FileVanishedError`;
@@ -157,21 +163,24 @@ export async function captureFile(src: string, dst: string, expect: ScanEntry, o
  * synchronously up to the fsync, which the returned copy's `sync()` does in the thread pool. The
  * source is read whole with one read (asking for one byte more, so a file that grew is seen at
  * once), and that buffer is hashed and written: the stored bytes are exactly the hashed ones. The
- * copy gets `mode` once every check has passed; `inRun` is checked as `CaptureOptions.inRun`. Blocks
- * the event loop for the calls of one file (a few tens of microseconds for a cached file of a few
- * KB). `dst` never survives a thrown error.
+ * copy gets `mode` once every check has passed; `inRun` is checked as `CaptureOptions.inRun`, or,
+ * given as `{ at }`, names the source inside a checked open folder of the run
+ * (`RunFolders.pathOf`): that path is opened instead of `src` (a name looked up in that very
+ * folder, so nothing else needs checking; messages still say `src`). Blocks the event loop for the
+ * calls of one file (a few tens of microseconds for a cached file of a few KB). `dst` never
+ * survives a thrown error.
  */
-export function copySmallFileSync(src: string, dst: string, expect: ScanEntry, mode: number, inRun?: string): PendingCopy {
+export function copySmallFileSync(src: string, dst: string, expect: ScanEntry, mode: number, inRun?: string | { at: string }): PendingCopy {
   if (expect.size > SMALL_FILE) throw new RangeError(`${src}: ${expect.size} bytes, over SMALL_FILE (${SMALL_FILE})`);
   let input: number;
   try {
-    input = fs.openSync(src, OPEN_SOURCE);
+    input = fs.openSync(typeof inRun === 'object' ? inRun.at : src, OPEN_SOURCE);
   } catch (err) {
     throw openError(err, src);
   }
   let output: number | null = null;
   try {
-    if (inRun !== undefined) checkOpenedPath(input, src, inRun);
+    if (typeof inRun === 'string') checkOpenedPath(input, src, inRun);
     const before = fs.fstatSync(input, { bigint: true });
     const changes = differsFromEntry(before, expect);
     if (changes.length > 0) throw new FileChangedError(src, changes);
@@ -216,7 +225,7 @@ export function copySmallFileSync(src: string, dst: string, expect: ScanEntry, m
     }
     const fd = output;
     output = null;
-    return { sha256, size: n, ctimeNs: before.ctimeNs.toString(), sync: () => syncAndClose(fd, dst) };
+    return { sha256, size: n, ctimeNs: before.ctimeNs.toString(), sync: () => syncAndClose(fd, dst), close: () => closeOrDiscard(fd, dst) };
   } catch (err) {
     if (output !== null) discard(output, dst);
     throw err;
@@ -229,10 +238,22 @@ export function copySmallFileSync(src: string, dst: string, expect: ScanEntry, m
 async function syncAndClose(fd: number, dst: string): Promise<void> {
   try {
     await fsync(fd);
+  } catch (err) {
+    discard(fd, dst);
+    throw withPath(err, 'writing', dst);
+  }
+  closeOrDiscard(fd, dst);
+}
+
+/** Closes a small copy's fd without an fsync; on failure the copy is removed. */
+function closeOrDiscard(fd: number, dst: string): void {
+  try {
     // close(2) can report a write error deferred by the file system (NFS): the copy is not stored then.
     fs.closeSync(fd);
   } catch (err) {
-    discard(fd, dst);
+    // Linux frees the descriptor even when close fails: closing it again could close a file
+    // another thread has opened under that number since.
+    removeQuietly(dst);
     throw withPath(err, 'writing', dst);
   }
 }
@@ -240,6 +261,10 @@ async function syncAndClose(fd: number, dst: string): Promise<void> {
 /** Closes `fd` (if still open) and removes `dst`, ignoring errors: the caller is already failing. */
 function discard(fd: number, dst: string): void {
   closeQuietly(fd);
+  removeQuietly(dst);
+}
+
+function removeQuietly(dst: string): void {
   try {
     fs.rmSync(dst, { force: true });
   } catch {
@@ -289,6 +314,8 @@ function differsFromEntry(st: BigIntStats, e: ScanEntry): string[] {
   if (!st.isFile()) return ['no longer a regular file'];
   if (Number(st.size) !== e.size) out.push(`size ${e.size} -> ${st.size}`);
   if (st.mtimeNs.toString() !== e.mtimeNs) out.push('mtime');
+  // The copy's mode is the entry's (read and execute bits): a chmod since the scan is a change.
+  if (Number(st.mode & 0o7777n) !== e.mode) out.push('mode');
   if (Number(st.ino) !== e.ino) out.push('replaced (inode)');
   // A rewrite that restored the mtime (`touch -r`) still moves the ctime.
   else if (e.ctimeNs !== undefined && st.ctimeNs.toString() !== e.ctimeNs) out.push('ctime');

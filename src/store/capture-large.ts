@@ -28,17 +28,16 @@ export async function captureLarge(set: CaptureSet, items: Slot[], last: boolean
 async function captureOneLarge(set: CaptureSet, slot: Slot, last: boolean): Promise<Outcome> {
   const prepared = prepareSlot(set, slot, last);
   if (prepared.kind !== 'copy') return prepared;
-  const { seen } = prepared;
   try {
     const c = await captureFile(set.srcOf(slot.entry.path), set.dstOf(slot.entry.path), slot.entry, {
-      mode: storedMode(seen.mode),
+      mode: storedMode(slot.entry.mode),
       inRun: set.realOf(slot.entry.path),
       onBytes: (n) => {
         set.progressed(n);
         set.report();
       },
     });
-    set.copied(slot, seen, c);
+    set.copied(slot, c);
     return DONE;
   } catch (err) {
     return copyFailed(set, slot, last, err);

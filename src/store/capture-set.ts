@@ -13,8 +13,9 @@ import path from 'node:path';
 import type { Captured } from './capture-file.js';
 import type { CapturedState, CaptureStateOptions } from './capture-state.js';
 import { DirMaker } from './dir-maker.js';
-import { lstatInRun } from './opened-path.js';
-import { manifestOf, sha256Text, toEntry, toSeen, type Seen } from './source-seen.js';
+import { RunFolders } from './opened-path.js';
+import { manifestOf, sameSeen, seenOfEntry, sha256Text, toEntry, toSeen, type Seen } from './source-seen.js';
+import { SyncBatch } from './sync-fs.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
 
 /** One file of the state and how far its capture got. */
@@ -48,6 +49,8 @@ export class CaptureSet {
   readonly prev: Map<string, ManifestEntry>;
   readonly slots: Slot[];
   readonly dirs: DirMaker;
+  /** The run's folders open for this pass's lookups inside the run (`inRunSeen`); closed after each pass. */
+  readonly folders: RunFolders;
   private readonly onProgress: CaptureStateOptions['onProgress'];
   private copied_ = 0;
   private linked_ = 0;
@@ -55,6 +58,15 @@ export class CaptureSet {
   private total_: number;
   /** Errors so far, first one first. */
   private readonly failures: unknown[] = [];
+  /**
+   * Small copies closed without an fsync, to be made durable at once by `syncUnsynced` (one syncfs
+   * of the store's file system); null while each copy is fsynced on its own (see `deferSyncs`).
+   */
+  private unsynced: Set<string> | null = null;
+  /** The syncfs that makes `unsynced` durable, begun before the first of them was written. */
+  private batch: SyncBatch | null = null;
+  /** Set once `syncUnsynced` made everything under `dest` durable. */
+  private synced_ = false;
 
   /** `runReal`: the real path of `opts.runDir`, the folder every source must really be in. */
   constructor(
@@ -67,6 +79,7 @@ export class CaptureSet {
     this.prev = new Map((opts.previous?.files ?? []).map((f) => [f.path, f]));
     this.slots = opts.entries.map((entry): Slot => ({ entry, captured: null, skipped: null, changedAt: null, unsettled: null, heldOpen: false }));
     this.dirs = new DirMaker(opts.dest);
+    this.folders = new RunFolders(opts.runDir, runReal);
     this.onProgress = opts.onProgress;
     this.total_ = opts.entries.reduce((n, e) => n + e.size, 0);
   }
@@ -100,8 +113,13 @@ export class CaptureSet {
   }
   /** A slot's lstat inside the run (never through a swapped folder: throws `PathSwappedError`); null when gone. */
   inRunSeen(slot: Slot): Seen | null {
-    const got = lstatInRun(this.runDir, this.runReal, slot.entry.path);
+    const got = this.folders.lstat(slot.entry.path);
     return got === null ? null : toSeen(got.st, got.target);
+  }
+
+  /** A run folder lookup of its own, for a pass that must check the folders anew (the consistency pass). */
+  runFolders(): RunFolders {
+    return new RunFolders(this.runDir, this.runReal);
   }
 
   /** The slots neither captured nor skipped. */
@@ -127,22 +145,34 @@ export class CaptureSet {
 
   /** A slot captured as a symlink recreated at its target. */
   symlinked(slot: Slot, seen: Seen): void {
-    const manifest = { ...manifestOf(slot.entry, seen, sha256Text(seen.target!)), type: 'symlink' as const, target: seen.target! };
-    slot.captured = { seen, manifest, how: 'symlink' };
+    const version = sharedSeen(slot, seen);
+    const manifest = manifestOf(slot.entry, version, sha256Text(version.target!));
+    manifest.type = 'symlink';
+    manifest.target = version.target!;
+    slot.captured = { seen: version, manifest, how: 'symlink' };
     this.done_ += seen.size;
   }
 
   /** A slot captured as a link to the previous snapshot's stored file, whose digest is `sha256`. */
   linked(slot: Slot, seen: Seen, sha256: string): void {
-    slot.captured = { seen, manifest: manifestOf(slot.entry, seen, sha256), how: 'link' };
+    const version = sharedSeen(slot, seen);
+    slot.captured = { seen: version, manifest: manifestOf(slot.entry, version, sha256), how: 'link' };
     this.linked_ += seen.size;
     this.done_ += seen.size;
   }
 
-  /** A slot captured by a copy (`c`: its digest, size and the source's ctime once read). Not counted in `done`: see `progressed`. */
-  copied(slot: Slot, seen: Seen, c: Captured): void {
-    const version = { ...seen, ctimeNs: c.ctimeNs };
-    slot.captured = { seen: version, manifest: manifestOf(slot.entry, version, c.sha256), how: 'copy' };
+  /**
+   * A slot captured by a copy of its entry's version (`c`: its digest, size and the source's ctime
+   * once read; the copy checked the open source against the entry). Not counted in `done`: see `progressed`.
+   */
+  copied(slot: Slot, c: Captured): void {
+    const e = slot.entry;
+    const same = seenOfEntry(e);
+    const version: Seen =
+      same !== null && same.type === 'file' && same.ctimeNs === c.ctimeNs
+        ? same
+        : { type: 'file', size: e.size, mtimeNs: e.mtimeNs, ctimeNs: c.ctimeNs, ino: e.ino, mode: e.mode };
+    slot.captured = { seen: version, manifest: manifestOf(e, version, c.sha256), how: 'copy' };
     this.copied_ += c.size;
   }
 
@@ -156,10 +186,43 @@ export class CaptureSet {
     this.onProgress?.(this.done_, this.total_);
   }
 
+  /**
+   * From now on small copies are closed without an fsync and listed, for `syncUnsynced` to make
+   * durable all at once (the caller checked `canSyncFileSystem`).
+   */
+  deferSyncs(): void {
+    if (this.unsynced !== null) return;
+    this.batch = new SyncBatch(this.dest);
+    this.unsynced = new Set();
+  }
+
+  /** Whether small copies are left unsynced for `syncUnsynced` (see `deferSyncs`). */
+  get syncsDeferred(): boolean {
+    return this.unsynced !== null;
+  }
+
+  /** A small copy at `rel`, closed without an fsync: `syncUnsynced` makes it durable. */
+  unsyncedCopy(rel: string): void {
+    this.unsynced!.add(rel);
+  }
+
+  /**
+   * Makes every copy left unsynced durable with one syncfs of the destination's file system, which
+   * also makes every folder, link and symlink made under it durable (`result().synced`); nothing
+   * when there is none. Rejects when syncfs reports an error.
+   */
+  async syncUnsynced(): Promise<void> {
+    if (this.unsynced === null || this.unsynced.size === 0) return;
+    await this.batch!.sync();
+    this.unsynced.clear();
+    this.synced_ = true;
+  }
+
   /** A captured slot whose source changed or vanished since: no longer captured, its bytes to do again. */
   uncapture(slot: Slot): void {
     const captured = slot.captured;
     if (captured === null) return;
+    this.unsynced?.delete(slot.entry.path);
     if (captured.how === 'copy') this.copied_ -= captured.seen.size;
     if (captured.how === 'link') this.linked_ -= captured.seen.size;
     this.total_ += slot.entry.size;
@@ -181,11 +244,22 @@ export class CaptureSet {
     const kept = this.slots.filter((s) => s.captured !== null);
     return {
       files: kept.map((s) => s.captured!.manifest),
-      entries: kept.map((s) => toEntry(s.entry.path, s.captured!.seen)),
+      // A slot's entry is the version captured (it is `seen` itself when the entry had a ctime).
+      entries: kept.map((s) => (s.captured!.seen === s.entry ? s.entry : toEntry(s.entry.path, s.captured!.seen))),
       skipped: this.slots.filter((s) => s.skipped !== null).map((s) => ({ path: s.entry.path, reason: s.skipped! })),
       copiedBytes: this.copied_,
       linkedBytes: this.linked_,
       dirs: this.dirs.created(),
+      synced: this.synced_,
     };
   }
+}
+
+/**
+ * `seen`, or the slot's entry itself when it describes exactly that version: a capture of 100,000
+ * files then holds one object and one set of strings per file instead of two.
+ */
+function sharedSeen(slot: Slot, seen: Seen): Seen {
+  const same = seenOfEntry(slot.entry);
+  return same !== null && sameSeen(same, seen) ? same : seen;
 }

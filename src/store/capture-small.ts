@@ -3,7 +3,8 @@
  * a link four; run as a promise each, their thread-pool round trips cost more than the calls
  * themselves (docs/BENCHMARKS.md). So they are prepared and copied synchronously, in slices of a
  * few milliseconds (`slices.ts`), and only the fsync of each copy goes to the thread pool, at most
- * `SMALL_SYNCING` at once.
+ * `SMALL_SYNCING` at once; or, once the capture defers its syncs (`CaptureSet.deferSyncs`: many
+ * small copies), each copy is closed at once and made durable with the others at the end.
  *
  * Contract: each item is prepared (`prepare-slot.ts`) and, if it needs one, copied, in order; the
  * outcomes come back in that order. Stops before the next item once the capture has an error
@@ -12,6 +13,7 @@
  */
 import { copySmallFileSync, SMALL_FILE, type PendingCopy } from './capture-file.js';
 import type { CaptureSet, Outcome, Slot } from './capture-set.js';
+import { FileVanishedError } from './errors.js';
 import { DONE } from './capture-set.js';
 import { copyFailed, prepareSlot, storedMode } from './prepare-slot.js';
 import { forEachInSlices, nextTurn } from './slices.js';
@@ -34,15 +36,22 @@ export async function captureSmall(set: CaptureSet, items: Slot[], last: boolean
   const captureOne = (slot: Slot): Outcome => {
     const prepared = prepareSlot(set, slot, last);
     if (prepared.kind !== 'copy') return prepared;
-    const { seen } = prepared;
+    const rel = slot.entry.path;
     let copy: PendingCopy;
     try {
-      const rel = slot.entry.path;
-      copy = copySmallFileSync(set.srcOf(rel), set.dstOf(rel), slot.entry, storedMode(seen.mode), set.realOf(rel));
+      copy = copyInRun(set, slot);
     } catch (err) {
       return copyFailed(set, slot, last, err);
     }
-    set.copied(slot, seen, copy);
+    if (set.syncsDeferred) {
+      // Throws (the copy removed) when even the close reports a write error.
+      copy.close();
+      set.unsyncedCopy(rel);
+      set.copied(slot, copy);
+      set.progressed(copy.size);
+      return DONE;
+    }
+    set.copied(slot, copy);
     set.progressed(copy.size);
     const syncs: Promise<void> = copy
       .sync()
@@ -70,4 +79,24 @@ export async function captureSmall(set: CaptureSet, items: Slot[], last: boolean
     await Promise.all(syncing);
   }
   return outcomes;
+}
+
+/**
+ * The small copy of a slot's file, opened inside its checked folder of the run when /proc/self/fd
+ * allows (no check per file); one gone from that folder is looked for once more in a fresh open of
+ * it (the folder may have been removed and made again since it was opened).
+ */
+function copyInRun(set: CaptureSet, slot: Slot): PendingCopy {
+  const rel = slot.entry.path;
+  const copy = (): PendingCopy => {
+    const at = set.folders.pathOf(rel);
+    return copySmallFileSync(set.srcOf(rel), set.dstOf(rel), slot.entry, storedMode(slot.entry.mode), at === null ? set.realOf(rel) : { at });
+  };
+  try {
+    return copy();
+  } catch (err) {
+    if (!(err instanceof FileVanishedError)) throw err;
+    set.folders.forget(rel);
+    return copy();
+  }
 }

@@ -11,6 +11,11 @@
  * - `ensureDirDurable`: mkdir of every missing folder, each followed by an fsync of its parent.
  * - `fsyncDir`, `syncDirs`: the folder fsyncs, for callers that batch them (`deferSync`).
  * - `removeTree`: removal of a tree of read-only files (sweeps, deletes).
+ *
+ * One batched form of the fsync step lives in `sync-fs.ts`: a capture that copies many small files
+ * into its staging folder makes them (and the folder's tree) durable with one syncfs of the store's
+ * file system instead of an fsync each, before its `snapshot.json` is written and fsynced and the
+ * folder renamed; the order of the steps is the same.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';

@@ -3,8 +3,10 @@
  * files deleting a record frees (a snapshot's stored files and its `snapshot.json`; a save's
  * exported file, or the files of its exported folder). Hard links make a file shared.
  */
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { forEachInSlices } from './slices.js';
 import type { RecordMeta } from './types.js';
 
 /**
@@ -18,15 +20,23 @@ export interface StoredUnit {
   links: number;
 }
 
-/** The units of `r` (files that are gone or are not regular files are left out). */
+/**
+ * The units of `r` (files that are gone or are not regular files are left out). The lstats run
+ * synchronously in slices (`slices.ts`): a promise each cost 2-3 s for a snapshot of 100,000 files.
+ */
 export async function storedUnits(r: RecordMeta): Promise<StoredUnit[]> {
   const single = r.kind === 'save' && (await fsp.lstat(r.path).catch(() => null))?.isFile() === true;
   const files = single ? [r.path] : r.files.map((f) => path.join(r.path, f.path));
   if (r.kind !== 'save') files.push(path.join(path.dirname(r.path), 'snapshot.json'));
   const out: StoredUnit[] = [];
-  for (const file of files) {
-    const st = await fsp.lstat(file, { bigint: true }).catch(() => null);
+  await forEachInSlices(files, (file) => {
+    let st: fs.BigIntStats | undefined;
+    try {
+      st = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+    } catch {
+      return;
+    }
     if (st?.isFile()) out.push({ key: `${st.dev}:${st.ino}`, size: Number(st.size), links: Number(st.nlink) });
-  }
+  });
   return out;
 }

@@ -15,7 +15,7 @@ import { writeLabels } from './labels.js';
 import { ensureStore, saveRecordFile, snapshotDir } from './layout.js';
 import { acquireStoreLock, readLockHolder } from './lock.js';
 import { supportsReflink } from './reflink.js';
-import { findBroken, listSaves, listSnapshots, newestGoodSnapshot, resolveId } from './read-store.js';
+import { findBroken, listSaves, listSnapshotHeaders, listSnapshots, newestGoodHeader, newestGoodSnapshot, resolveId } from './read-store.js';
 import type { CommitSaveOptions, RemoveOptions, RemoveResult, StageSnapshotOptions, Store, StoreRecord } from './store.js';
 import { localSignature, watchLocalActivity } from './store-signature.js';
 import { copyStoredFile, openStoredFile, readStoredLink } from './stored-file.js';
@@ -32,9 +32,11 @@ export function localStore(dir: string): Store {
   return {
     location: root,
     listSnapshots: () => listSnapshots(root),
+    listSnapshotHeaders: () => listSnapshotHeaders(root),
     listSaves: () => listSaves(root),
     findBroken: () => findBroken(root),
     newestGood: () => newestGoodSnapshot(root),
+    newestGoodHeader: () => newestGoodHeader(root),
     resolve: (idOrPrefix) => resolveId(root, idOrPrefix),
     openFile: (record, relPath) => openStoredFile(root, record, relPath),
     copyFileOut: (record, relPath, dest, opts) => copyStoredFile(root, record, relPath, dest, opts),

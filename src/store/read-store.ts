@@ -6,8 +6,9 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { damagedIds, isDamaged } from './damaged-marker.js';
 import { isValidId, isValidIdPrefix } from './ids.js';
-import { checkSaveRecord, checkSnapshotRecord, invalidIdMessage, resolveAmong } from './record-shape.js';
+import { checkSaveRecord, checkSnapshotRecord, entryProblem, invalidIdMessage, resolveAmong } from './record-shape.js';
 import { saveRecordFile, saveRecordsDir, snapshotFilesDir, snapshotMetaFile, snapshotsDir } from './layout.js';
+import { readSnapshotJson } from './snapshot-json.js';
 import type { SaveMeta, SnapshotMeta } from './types.js';
 import { readdirOrEmpty } from '../util/fs.js';
 import { mapPool } from '../util/run-pools.js';
@@ -30,6 +31,13 @@ export function isIncomplete(s: Pick<SnapshotMeta, 'skipped'>): boolean {
   return Array.isArray(s.skipped) && s.skipped.length > 0;
 }
 
+/**
+ * A snapshot without its manifest's entries (`listSnapshotHeaders`): for a reader that needs only
+ * what the snapshot is (kind, labels, when, damaged, incomplete). Its entries were read and checked
+ * like `listSnapshots` checks them, then dropped.
+ */
+export type ReadSnapshotHeader = Omit<ReadSnapshotMeta, 'files'>;
+
 /** A save record as the readers return it: `damaged` is always set, from its marker. */
 export type ReadSaveMeta = SaveMeta & { damaged: boolean };
 
@@ -44,19 +52,51 @@ export async function listSnapshots(store: string): Promise<ReadSnapshotMeta[]> 
 }
 
 /**
+ * `listSnapshots` without the manifests' entries: the same snapshots (each manifest read and
+ * checked in full, an entry at a time), held without their `files`. A store of snapshots of
+ * 100,000 files each takes tens of MB per snapshot listed with them.
+ */
+export async function listSnapshotHeaders(store: string): Promise<ReadSnapshotHeader[]> {
+  const damaged = await damagedIds(store);
+  const ids = (await readdirOrEmpty(snapshotsDir(store))).filter(isValidId);
+  // Each one's entries are dropped as they are read, so several may be read at once.
+  const metas = await mapPool(ids, READ_PARALLEL, (id) => readSnapshotMeta(store, id, false));
+  const out: ReadSnapshotHeader[] = [];
+  ids.forEach((id, i) => {
+    const r = metas[i]!;
+    if ('problem' in r) return;
+    const { files: _dropped, ...header } = r.meta;
+    out.push({ ...header, damaged: damaged.has(id) });
+  });
+  return out.sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+
+/**
  * The newest good snapshot, or null: not marked damaged and not incomplete. It is the one whose
  * unchanged files the next snapshot hard-links, the backup retention never deletes, and the state
  * the daemon counts as already stored. A damaged snapshot is never a link source (a link would
  * share its bad bytes); an incomplete one lacks files, so its state is not stored whole.
  */
 export async function newestGoodSnapshot(store: string): Promise<ReadSnapshotMeta | null> {
+  return newestGood(store, true);
+}
+
+/** `newestGoodSnapshot` without its files (see `ReadSnapshotHeader`): for a reader that needs its digest or kind. */
+export async function newestGoodHeader(store: string): Promise<ReadSnapshotHeader | null> {
+  const found = await newestGood(store, false);
+  if (found === null) return null;
+  const { files: _dropped, ...header } = found;
+  return header;
+}
+
+async function newestGood(store: string, keepFiles: boolean): Promise<ReadSnapshotMeta | null> {
   // Newest first, stopping at the first good one: each snapshot.json holds a whole manifest (tens
   // of MB for a run of 100,000 files), and this runs before every snapshot.
   const damaged = await damagedIds(store);
   const ids = (await readdirOrEmpty(snapshotsDir(store))).filter(isValidId).sort((a, b) => (a < b ? 1 : -1));
   for (const id of ids) {
     if (damaged.has(id)) continue;
-    const r = await readSnapshotMeta(store, id);
+    const r = await readSnapshotMeta(store, id, keepFiles);
     if (!('problem' in r) && !r.meta.incomplete) return { ...r.meta, damaged: false, incomplete: false };
   }
   return null;
@@ -105,6 +145,12 @@ export async function readSave(store: string, id: string): Promise<ReadSaveMeta>
  */
 export async function resolveId(store: string, idOrPrefix: string): Promise<ReadSnapshotMeta | ReadSaveMeta> {
   if (!isValidIdPrefix(idOrPrefix)) throw new Error(invalidIdMessage(idOrPrefix));
+  // The exact id of a valid snapshot is what the listing would find first: read only that one
+  // (a listing reads every manifest, tens of MB each for runs of 100,000 files).
+  if (isValidId(idOrPrefix)) {
+    const r = await readSnapshotMeta(store, idOrPrefix);
+    if (!('problem' in r)) return { ...r.meta, damaged: await isDamaged(store, idOrPrefix) };
+  }
   return resolveAmong([...(await listSnapshots(store)), ...(await listSaves(store))], idOrPrefix, store);
 }
 
@@ -143,10 +189,12 @@ async function scanSaves(store: string): Promise<{ saves: ReadSaveMeta[]; proble
   return { saves, problems };
 }
 
-async function readSnapshotMeta(store: string, id: string): Promise<{ meta: SnapshotMeta & { incomplete: boolean } } | { problem: string }> {
-  const json = await readJson(snapshotMetaFile(store, id));
+/** Snapshot `id`'s `snapshot.json`, checked; with `keepFiles` false its `files` is `[]` (checked, then dropped). */
+async function readSnapshotMeta(store: string, id: string, keepFiles = true): Promise<{ meta: SnapshotMeta & { incomplete: boolean } } | { problem: string }> {
+  // Read a batch of entries at a time: a manifest of 100,000 files is 29 MB of text.
+  const json = await readSnapshotJson(snapshotMetaFile(store, id), { keep: keepFiles, check: entryProblem });
   if ('problem' in json) return json;
-  const checked = checkSnapshotRecord(json.value, id);
+  const checked = checkSnapshotRecord(json.value, id, 'snapshot.json', json.filesProblem);
   if ('problem' in checked) return checked;
   const meta = checked.meta;
   return { meta: { ...meta, path: snapshotFilesDir(store, id), incomplete: isIncomplete(meta) } };

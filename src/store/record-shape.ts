@@ -11,7 +11,7 @@ import type { ManifestEntry, SaveMeta, SnapshotMeta } from './types.js';
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** The problem with manifest entry `f`, or null when it is a valid one. */
-function entryProblem(f: unknown): string | null {
+export function entryProblem(f: unknown): string | null {
   if (!isObject(f)) return 'a file entry is not an object';
   const e = f as Partial<ManifestEntry>;
   if (typeof e.path !== 'string' || !isSafeRelPath(e.path)) return `a file entry has an unsafe path ${JSON.stringify(e.path)}`;
@@ -30,13 +30,17 @@ function filesProblem(files: unknown): string | null {
   return null;
 }
 
-/** `value` as snapshot `id` (`where` names the file for messages), or the problem with it. */
-export function checkSnapshotRecord(value: unknown, id: string, where = 'snapshot.json'): { meta: SnapshotMeta } | { problem: string } {
+/**
+ * `value` as snapshot `id` (`where` names the file for messages), or the problem with it.
+ * `entriesChecked`, when given, is what `entryProblem` said of the first bad entry of its files
+ * (null: none), for a reader that checked them as it read them (`readSnapshotJson`).
+ */
+export function checkSnapshotRecord(value: unknown, id: string, where = 'snapshot.json', entriesChecked?: string | null): { meta: SnapshotMeta } | { problem: string } {
   const m = value as Partial<SnapshotMeta>;
   if (!isObject(m) || m.id !== id) return { problem: `${where} names id ${JSON.stringify(isObject(m) ? m.id : undefined)}, not ${id}` };
   if (m.format !== 1) return { problem: `${where} has unknown format ${JSON.stringify(m.format)}` };
   if (!Array.isArray(m.files) || typeof m.kind !== 'string' || typeof m.created !== 'string') return { problem: `${where} lacks files, kind or created` };
-  const files = filesProblem(m.files);
+  const files = entriesChecked !== undefined ? entriesChecked : filesProblem(m.files);
   if (files !== null) return { problem: `${where}: ${files}` };
   return { meta: m as SnapshotMeta };
 }

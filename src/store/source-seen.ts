@@ -60,6 +60,14 @@ export function sameVersion(s: Seen, e: ScanEntry): boolean {
   );
 }
 
+/**
+ * A scan entry as the `Seen` of its own version, when it has everything a `Seen` has (its ctime);
+ * null when it lacks the ctime. The same object, no copy.
+ */
+export function seenOfEntry(e: ScanEntry): Seen | null {
+  return e.ctimeNs === undefined ? null : (e as Seen);
+}
+
 /** Whether two lstats of a source saw the same version (ctime included). */
 export function sameSeen(a: Seen, b: Seen): boolean {
   return a.type === b.type && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino && a.mode === b.mode && a.target === b.target;

@@ -25,14 +25,14 @@ import type { DeleteSaveResult } from './delete-snapshot.js';
 import type { StoredUnit } from './footprint.js';
 import type { LabelChange } from './labels.js';
 import type { LockHolderInfo, StoreLock } from './lock.js';
-import type { ReadSaveMeta, ReadSnapshotMeta, StoreProblem } from './read-store.js';
+import type { ReadSaveMeta, ReadSnapshotHeader, ReadSnapshotMeta, StoreProblem } from './read-store.js';
 import type { ActivityWatch } from './store-signature.js';
 import type { RecordMeta, SaveMeta, SnapshotMeta } from './types.js';
 import type { ChangedFile, OnBytes, VerifyResult } from './verify-snapshot.js';
 import type { WriteSaveOptions } from './write-save.js';
 import type { StagedSnapshot, WriteSnapshotOptions } from './write-snapshot.js';
 
-export type { ActivityWatch, ChangedFile, LabelChange, LockHolderInfo, MarkerChange, OnBytes, ReadSaveMeta, ReadSnapshotMeta, StagedSnapshot, StoredUnit, StoreLock, StoreProblem, VerifyResult };
+export type { ActivityWatch, ChangedFile, LabelChange, LockHolderInfo, MarkerChange, OnBytes, ReadSaveMeta, ReadSnapshotHeader, ReadSnapshotMeta, StagedSnapshot, StoredUnit, StoreLock, StoreProblem, VerifyResult };
 
 /** A record as the readers return it. */
 export type StoreRecord = ReadSnapshotMeta | ReadSaveMeta;
@@ -80,6 +80,12 @@ export interface Store {
    * read at all (e.g. EACCES).
    */
   listSnapshots(): Promise<ReadSnapshotMeta[]>;
+  /**
+   * `listSnapshots` without the manifests' entries (`files`): the same snapshots, for a reader
+   * that needs only what each one is (retention), so that a store of snapshots of 100,000 files
+   * is not held whole in memory.
+   */
+  listSnapshotHeaders(): Promise<ReadSnapshotHeader[]>;
   /** Every save record, newest first; unreadable records are left out (see `findBroken`). */
   listSaves(): Promise<ReadSaveMeta[]>;
   /** What looks like a record but is not a valid one, with the reason. Never removed by ckptd itself. */
@@ -89,6 +95,8 @@ export interface Store {
    * may share files with, retention never deletes, and a resume restores.
    */
   newestGood(): Promise<ReadSnapshotMeta | null>;
+  /** `newestGood` without its files: for a reader that needs only its digest, kind or trigger. */
+  newestGoodHeader(): Promise<ReadSnapshotHeader | null>;
   /**
    * The snapshot or save whose id is `idOrPrefix`, or the only one whose id starts with it.
    * Throws `no snapshot or save matches ...` when none does, and names the candidates when several do.

@@ -61,7 +61,7 @@ export async function copyStoredFile(
   const st = await fsp.lstat(abs, { bigint: true }).catch(() => null);
   if (!st?.isFile()) throw missing(record, relPath);
   // The stored file as it is now is the version to copy; captureFile checks it stays so during the copy.
-  const entry: ScanEntry = { path: relPath, type: 'file', size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: opts.mode };
+  const entry: ScanEntry = { path: relPath, type: 'file', size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: Number(st.mode & 0o7777n) };
   const copy = await captureFile(abs, dest, entry, { mode: opts.mode, ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
   return { sha256: copy.sha256, size: copy.size };
 }

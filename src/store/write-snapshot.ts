@@ -10,12 +10,12 @@ import type { Progress } from '../policy/types.js';
 import { allocateId } from './allocate-id.js';
 import { captureState } from './capture-state.js';
 import { commitStaged, fsyncDir, removeTree, syncDirs } from './durable.js';
-import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
 import type { OpenWriter } from './open-writers.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
+import { writeSnapshotJson } from './snapshot-json.js';
 import { stagedHandle } from './staged-handle.js';
 import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta } from './types.js';
 
@@ -153,7 +153,8 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
       ...(opts.openWriters ? { openWriters: opts.openWriters } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
-    for (const dir of captured.dirs) await fsyncDir(dir);
+    // After one syncfs of the whole file system (many small copies) the folders are durable too.
+    if (!captured.synced) for (const dir of captured.dirs) await fsyncDir(dir);
     const labels = opts.label ? await opts.label(filesDir, captured.entries) : { progress: opts.progress, modelType: opts.modelType ?? null };
 
     meta = {
@@ -182,7 +183,7 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
       linked_bytes: captured.linkedBytes,
       format: 1,
     };
-    await writeNewFile(path.join(stage, 'snapshot.json'), `${JSON.stringify(meta, null, 2)}\n`, 0o444);
+    await writeSnapshotJson(path.join(stage, 'snapshot.json'), meta, 0o444);
     await fsyncDir(stage);
   } catch (err) {
     await removeTree(stage).catch(() => undefined);
@@ -200,20 +201,4 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
     afterPublish: () => syncDirs(renamed),
     discard: () => removeTree(stage),
   });
-}
-
-/** Writes a new file (fails if it exists) with `mode`, fsynced. */
-async function writeNewFile(file: string, text: string, mode: number): Promise<void> {
-  try {
-    const fh = await fsp.open(file, 'wx', mode);
-    try {
-      await fh.writeFile(text);
-      await fh.chmod(mode);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    throw withPath(err, 'writing', file);
-  }
 }

@@ -38,6 +38,13 @@ runs:
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A temp folder (removed after the test) and where its run, store and config go. */
+function tempRun(prefix: string): { runDir: string; store: string; cfg: string } {
+  const t = tempDir(prefix);
+  cleanups.push(t.cleanup);
+  return { runDir: path.join(t.dir, 'run'), store: path.join(t.dir, 'store'), cfg: path.join(t.dir, 'ckptd.yaml') };
+}
+
 /** Everything the oracle and the trainer's own format say is wrong with the store's visible snapshots. */
 function storeProblems(store: string): string[] {
   const report = verifyStore(store);
@@ -71,11 +78,7 @@ async function checkAfterNextStart(cfg: string, runDir: string, store: string): 
 
 describe('kill -9', () => {
   it('of the daemon at many instants, during and between snapshots, never leaves a partial or torn snapshot', async () => {
-    const t = tempDir('ckptd-fault-kill-');
-    cleanups.push(t.cleanup);
-    const runDir = path.join(t.dir, 'run');
-    const store = path.join(t.dir, 'store');
-    const cfg = path.join(t.dir, 'ckptd.yaml');
+    const { runDir, store, cfg } = tempRun('ckptd-fault-kill-');
     writeConfig(cfg, runDir, store, 'always');
     const trainer = startTrainer(runDir, 350);
     cleanups.push(() => trainer.stop());
@@ -130,11 +133,7 @@ describe('kill -9', () => {
   });
 
   it('of a one-shot `ckptd snapshot` in the middle of copying a large file leaves nothing visible, and the next start cleans up', async () => {
-    const t = tempDir('ckptd-fault-kill1-');
-    cleanups.push(t.cleanup);
-    const runDir = path.join(t.dir, 'run');
-    const store = path.join(t.dir, 'store');
-    const cfg = path.join(t.dir, 'ckptd.yaml');
+    const { runDir, store, cfg } = tempRun('ckptd-fault-kill1-');
     fs.mkdirSync(runDir);
     const bigSize = 128 << 20;
     fs.writeFileSync(path.join(runDir, 'big.bin'), Buffer.alloc(bigSize, 7));
@@ -168,5 +167,46 @@ describe('kill -9', () => {
     await checkAfterNextStart(cfg, runDir, store);
     const report = verifyStore(store);
     expect(report.snapshots.map((s) => s.files.length)).toEqual([11]);
+  });
+
+  it('of a one-shot `ckptd snapshot` of many small files, mid-batch (copies not yet durable) or after the batch sync, leaves nothing visible', async () => {
+    const { runDir, store, cfg } = tempRun('ckptd-fault-kill-many-');
+    // Enough small files for the capture to close its copies unsynced and make them durable at
+    // once at the end (BULK_SYNC_FILES, one syncfs), in folders like a dataset cache.
+    const FILES = 1500;
+    for (let i = 0; i < FILES; i++) {
+      const dir = path.join(runDir, 'cache', `shard-${Math.floor(i / 500)}`);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, `item-${i}.json`), JSON.stringify({ item: i }));
+    }
+    const old = new Date(Date.now() - 60_000);
+    for (const f of fs.readdirSync(runDir, { recursive: true }) as string[]) fs.utimesSync(path.join(runDir, f), old, old);
+    writeConfig(cfg, runDir, store, 'never');
+    const staging = literal(path.join(store, '.staging'));
+
+    // Killed after the 700th copy is created (the batch half done), then right after the batch's
+    // sync, once snapshot.json is created in the staging folder and before anything is renamed.
+    for (const at of [
+      { path: `${staging}/[^/]+/files/cache/.+\\.json$`, nth: 700, what: 'the 700th staged copy' },
+      { path: `${staging}/[^/]+/snapshot\\.json$`, nth: 1, what: 'the staged snapshot.json' },
+    ]) {
+      const proc = startDaemon(['snapshot', '--config', cfg, '--json'], pauseEnv({ op: 'open', path: at.path, nth: at.nth }));
+      cleanups.push(() => proc.stop('SIGKILL'));
+      await pausedAt(proc.proc, at.what);
+      await proc.stop('SIGKILL');
+      expect(snapshotFolders(store), at.what).toEqual([]);
+      expect(verifyStore(store).problems, at.what).toEqual([]);
+      expect(leftovers(store).length, at.what).toBeGreaterThan(0);
+      const listed = await runCli(['list', '--config', cfg, '--json']);
+      expect(JSON.parse(listed.stdout), at.what).toEqual([]);
+    }
+
+    // The next snapshot is not confused by the leftovers, and holds every file, verified.
+    const again = await runCli(['snapshot', '--config', cfg, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    await checkAfterNextStart(cfg, runDir, store);
+    const report = verifyStore(store);
+    expect(report.problems).toEqual([]);
+    expect(report.snapshots.map((s) => s.files.length)).toEqual([FILES]);
   });
 });

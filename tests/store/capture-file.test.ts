@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { captureFile, copySmallFileSync, FileChangedError, FileVanishedError, SMALL_FILE } from '../../src/store/capture-file.js';
 import { PathSwappedError } from '../../src/store/errors.js';
 import { scanState } from '../../src/store/scan.js';
@@ -197,6 +197,30 @@ describe('captureFile', () => {
     expect(copy.sha256).toBe(sha256('{"step": 7}'));
     await copy.sync();
     expect(fs.readdirSync('/proc/self/fd').length).toBe(fds);
+  });
+
+  it.each(['sync', 'close'] as const)('a small copy whose close fails (%s) is removed, and its descriptor never closed twice', async (how) => {
+    const dir = await tempDir();
+    const src = put(dir, 'state.json', '{"step": 7}');
+    const dst = path.join(dir, 'copy.json');
+    const copy = copySmallFileSync(src, dst, await entryOf(dir, 'state.json'), 0o444);
+    // The descriptor is freed by a close that fails (Linux): the number may belong to another
+    // thread's file a moment later, so a second close of it would close that file.
+    const closed: number[] = [];
+    const real = fs.closeSync;
+    const spy = vi.spyOn(fs, 'closeSync').mockImplementation((fd: number) => {
+      closed.push(fd);
+      real(fd);
+      if (closed.length === 1) throw Object.assign(new Error('EIO: i/o error, close'), { code: 'EIO' });
+    });
+    try {
+      if (how === 'sync') await expect(copy.sync()).rejects.toThrow(/EIO/);
+      else expect(() => copy.close()).toThrow(/EIO/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(closed).toHaveLength(1);
+    expect(fs.existsSync(dst)).toBe(false);
   });
 
   it('a small copy of a file that changed since the scan throws and leaves nothing, synchronously', async () => {

@@ -152,6 +152,8 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
         expect(new Set(all).size).toBe(4);
         expect([...all].sort()).toEqual(all);
         expect((await store.listSnapshots()).map((s) => s.id)).toEqual([d.id, b.id, a.id]);
+        // The headers are the same snapshots, in the same order, without their files.
+        expect(await store.listSnapshotHeaders()).toEqual((await store.listSnapshots()).map(({ files: _files, ...header }) => header));
       });
 
       it('resolves a unique prefix, and names the candidates of an ambiguous one', async () => {
@@ -169,6 +171,7 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
         const staged = await store.stageSnapshot(await stageOpts(T0));
         expect(await ids(store)).toEqual([]);
         expect(await store.newestGood()).toBeNull();
+        expect(await store.newestGoodHeader()).toBeNull();
         const meta = await staged.commit();
         expect(meta).toEqual(staged.meta);
         expect(await ids(store)).toEqual([meta.id]);
@@ -308,6 +311,8 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
           [older.id, false],
         ]);
         expect(await store.newestGood()).toMatchObject({ id: older.id, damaged: false });
+        const { files: _files, ...olderHeader } = (await store.newestGood())!;
+        expect(await store.newestGoodHeader()).toEqual(olderHeader);
 
         expect(await store.markVerified({ ...bad, ok: true, changed: [] }, T0 + 3)).toBe('cleared');
         expect(await store.newestGood()).toMatchObject({ id: newer.id });

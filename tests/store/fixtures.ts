@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach } from 'vitest';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { scanState } from '../../src/store/scan.js';
+import { kernelAtLeast } from '../../src/store/sync-fs.js';
 import type { ScanEntry } from '../../src/store/types.js';
 import { writeSnapshot, type WriteSnapshotOptions } from '../../src/store/write-snapshot.js';
 
@@ -89,4 +90,10 @@ export async function snap(run: string, store: string, extra: Partial<WriteSnaps
     settleMs: 0,
     ...extra,
   });
+}
+
+/** Whether a capture into `dir` may use syncfs: Linux 5.8+ on a local disk file system (see sync-fs.ts). */
+export function syncfsUsable(dir: string): boolean {
+  const local = [0xef53, 0x58465342, 0x9123683e, 0xf2f52010, 0x01021994];
+  return process.platform === 'linux' && kernelAtLeast(os.release(), [5, 8]) && local.includes(fs.statfsSync(dir).type);
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NO_PROGRESS } from '../../src/policy/types.js';
-import { findBroken, listSaves, listSnapshots, readSnapshot, resolveId } from '../../src/store/read-store.js';
+import { findBroken, listSaves, listSnapshotHeaders, listSnapshots, readSnapshot, resolveId } from '../../src/store/read-store.js';
 import type { SaveMeta } from '../../src/store/types.js';
 import { put, runAndStore, snap, tempDir } from './fixtures.js';
 
@@ -62,7 +62,31 @@ describe('listSnapshots', () => {
   it('returns nothing for an empty or missing store', async () => {
     const dir = await tempDir();
     expect(await listSnapshots(path.join(dir, 'none'))).toEqual([]);
+    expect(await listSnapshotHeaders(path.join(dir, 'none'))).toEqual([]);
     expect(await listSaves(path.join(dir, 'none'))).toEqual([]);
+  });
+});
+
+describe('listSnapshotHeaders', () => {
+  it('lists the same snapshots as listSnapshots, without their files, leaving out one with a bad entry', async () => {
+    const { run, store } = await runAndStore();
+    for (let i = 0; i < 30; i++) put(run, `d/f${i}.json`, `${i}`);
+    const t = Date.now();
+    const one = await snap(run, store, { now: t });
+    const two = await snap(run, store, { now: t + 1000, previous: one });
+    // A copy of `two` whose last entry has an unsafe path: not a snapshot for either reader.
+    const bad = '20990101-000000-000-bad0';
+    fs.cpSync(path.join(store, 'snapshots', two.id), path.join(store, 'snapshots', bad), { recursive: true });
+    const file = path.join(store, 'snapshots', bad, 'snapshot.json');
+    const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as { id: string; files: { path: string }[] };
+    meta.id = bad;
+    meta.files.at(-1)!.path = '../escape';
+    fs.chmodSync(file, 0o600);
+    fs.writeFileSync(file, JSON.stringify(meta, null, 2));
+
+    const full = await listSnapshots(store);
+    expect(full.map((s) => s.id)).toEqual([two.id, one.id]);
+    expect(await listSnapshotHeaders(store)).toEqual(full.map(({ files: _files, ...header }) => header));
   });
 });
 

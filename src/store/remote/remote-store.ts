@@ -87,9 +87,16 @@ export function openRemoteStore(opts: RemoteStoreOptions): RemoteStore {
     run: opts.run,
     objects: opts.objects,
     listSnapshots: async () => (await records(['snapshot'])).snapshots,
+    listSnapshotHeaders: async () => (await records(['snapshot'])).snapshots.map(({ files: _dropped, ...header }) => header),
     listSaves: async () => (await records(['save'])).saves,
     findBroken: async () => (await records()).problems,
     newestGood: async () => (await records(['snapshot'])).snapshots.find((s) => !s.damaged && !s.incomplete) ?? null,
+    newestGoodHeader: async () => {
+      const newest = (await records(['snapshot'])).snapshots.find((s) => !s.damaged && !s.incomplete);
+      if (newest === undefined) return null;
+      const { files: _dropped, ...header } = newest;
+      return header;
+    },
     resolve,
     openFile: (record, relPath) => openRemoteFile(r, record, relPath),
     copyFileOut: (record, relPath, dest, o) => copyRemoteFile(r, record, relPath, dest, o),

@@ -1,0 +1,166 @@
+/**
+ * `snapshot.json` written and read piece by piece. Its `files` array is nearly all of it (29 MB of
+ * text for 100,000 files): written whole it was one 29 MB string and a 29 MB buffer, read whole
+ * a 29 MB buffer and a 29 MB string, on top of the manifest's objects.
+ *
+ * - `writeSnapshotJson` writes exactly the text of `JSON.stringify(meta, null, 2)` and a newline,
+ *   the file entries turned into text a batch at a time.
+ * - `readSnapshotJson` gives exactly what `JSON.parse` would, reading 1 MiB at a time: a scan of the
+ *   bytes (`files-scan.ts`) finds the top-level `files` array, whose entries are parsed a batch at a
+ *   time and checked by the caller's rule as they come (kept, or only checked, for a reader that
+ *   needs no files);
+ *   the rest of the document is parsed with `files: []` in its place. A document whose shape the
+ *   scan does not expect (no top-level `files` array, two of them) is read and parsed whole instead,
+ *   so every document reads as `JSON.parse` reads it.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { withPath } from './errors.js';
+import { FilesScan, type FilesRule } from './files-scan.js';
+import type { SnapshotMeta } from './types.js';
+
+export type { FilesRule } from './files-scan.js';
+
+/** Bytes read at a time. */
+const CHUNK = 1 << 20;
+/**
+ * Text written per write, and entry bytes parsed per `JSON.parse`: under V8's large-object size
+ * (128 KiB), so each batch's text is a young string that dies young. Batches of 1 MiB were 1 MiB
+ * strings allocated straight in the old generation: 60 MB of garbage there per 29 MB manifest,
+ * which let the heap grow by as much before the next full collection.
+ */
+const BATCH = 64 << 10;
+
+/** How `JSON.stringify(meta, null, 2)` writes an empty top-level `files` array. */
+const EMPTY_FILES = '\n  "files": []';
+
+/**
+ * The text of `JSON.stringify(meta, null, 2)` followed by a newline, in pieces (one per file entry,
+ * plus the parts before and after the entries).
+ */
+export function* snapshotJsonPieces(meta: SnapshotMeta): Generator<string> {
+  const outer = JSON.stringify({ ...meta, files: [] }, null, 2);
+  // Unique: a string value cannot hold a raw newline, so this can only be the top-level key.
+  const at = outer.indexOf(EMPTY_FILES);
+  if (at < 0 || meta.files.length === 0) {
+    yield `${outer}\n`;
+    return;
+  }
+  yield `${outer.slice(0, at)}\n  "files": [`;
+  for (let i = 0; i < meta.files.length; i++) yield `${i === 0 ? '' : ','}\n    ${JSON.stringify(meta.files[i], null, 2).replaceAll('\n', '\n    ')}`;
+  yield `\n  ]${outer.slice(at + EMPTY_FILES.length)}\n`;
+}
+
+/**
+ * Writes `meta` as a NEW file (fails if it exists) with `mode`, fsynced: the text of
+ * `JSON.stringify(meta, null, 2)` and a newline, never held whole in memory.
+ */
+export async function writeSnapshotJson(file: string, meta: SnapshotMeta, mode: number): Promise<void> {
+  try {
+    const fh = await fsp.open(file, 'wx', mode);
+    try {
+      let batch = '';
+      for (const piece of snapshotJsonPieces(meta)) {
+        batch += piece;
+        if (batch.length >= BATCH) {
+          await writeAll(fh, batch);
+          batch = '';
+        }
+      }
+      if (batch !== '') await writeAll(fh, batch);
+      await fh.chmod(mode);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw withPath(err, 'writing', file);
+  }
+}
+
+/**
+ * Writes all of `text` at the file's position: one write(2) may take only part of it (a disk full
+ * for a moment, RLIMIT_FSIZE), and the rest must follow, not be dropped from the middle of the file.
+ */
+async function writeAll(fh: fsp.FileHandle, text: string): Promise<void> {
+  const buf = Buffer.from(text, 'utf8');
+  for (let off = 0; off < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    if (bytesWritten === 0) throw new Error(`wrote nothing of the last ${buf.length - off} bytes`);
+    off += bytesWritten;
+  }
+}
+
+/** What `readSnapshotJson` read: the document, the first problem `FilesRule.check` found. */
+export type ReadJson = { value: unknown; filesProblem: string | null } | { problem: string };
+
+/**
+ * The document in `file` as `JSON.parse` gives it (see the file comment), its `files` entries
+ * kept or only checked by `rule`. A missing or unreadable file, or text that is not JSON, is a
+ * `problem` (named as the whole-file readers name it).
+ */
+export async function readSnapshotJson(file: string, rule: FilesRule): Promise<ReadJson> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, 'r');
+  } catch (err) {
+    return { problem: readProblem(file, err) };
+  }
+  const scan = new FilesScan(rule, BATCH);
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+      if (bytesRead === 0) break;
+      scan.feed(buf.subarray(0, bytesRead));
+      if (scan.failed) break;
+    }
+  } catch (err) {
+    return { problem: notJson(file, err) };
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+  if (!scan.failed && scan.done) {
+    try {
+      const value = JSON.parse(scan.outerText()) as unknown;
+      // Only an object has the `files` the scan found: put the entries in their place.
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) (value as { files: unknown[] }).files = scan.files;
+      return { value, filesProblem: scan.filesProblem };
+    } catch (err) {
+      return { problem: notJson(file, err) };
+    }
+  }
+  return readWhole(file, rule);
+}
+
+/** The document of an unexpected shape, read and parsed whole (then `files` checked and kept or dropped). */
+async function readWhole(file: string, rule: FilesRule): Promise<ReadJson> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    return { problem: readProblem(file, err) };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { problem: notJson(file, err) };
+  }
+  let filesProblem: string | null = null;
+  const files = (value as { files?: unknown } | null)?.files;
+  if (Array.isArray(files)) {
+    for (const f of files) filesProblem ??= rule.check(f);
+    if (!rule.keep) (value as { files: unknown[] }).files = [];
+  }
+  return { value, filesProblem };
+}
+
+function readProblem(file: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? `${path.basename(file)} is missing (unfinished or damaged)` : (err as Error).message;
+}
+
+function notJson(file: string, err: unknown): string {
+  return `${path.basename(file)} is not valid JSON: ${(err as Error).message}`;
+}

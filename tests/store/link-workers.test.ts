@@ -1,0 +1,105 @@
+/**
+ * Links of many unchanged files made on worker threads (issue 15): the same snapshot as links made
+ * one by one (each unchanged file the previous snapshot's inode, with its digest), a damaged
+ * stored file copied instead of linked, a source changed after the scan caught by the consistency
+ * pass, and an error of a link reported with its path.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LINK_IN_WORKERS_FROM } from '../../src/store/link-unchanged.js';
+import { LINKED, linkStoredFiles, NOT_LINKABLE } from '../../src/store/link-workers.js';
+import { age, put, rewriteKeepingMtime, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
+
+const FILES = LINK_IN_WORKERS_FROM + 500;
+
+/** A run of `FILES` small files in folders of 250, and its first snapshot. */
+async function bigRun() {
+  const { base, run, store } = await runAndStore();
+  for (let i = 0; i < FILES; i++) age(put(run, `cache/shard-${Math.floor(i / 250)}/item-${i}.json`, `{"item": ${i}}`));
+  const first = await snap(run, store);
+  return { base, run, store, first };
+}
+
+function inode(file: string): number {
+  return fs.statSync(file).ino;
+}
+
+describe('links of many unchanged files on worker threads', () => {
+  it('links every unchanged file to the previous snapshot\'s inode and copies the one changed', async () => {
+    const { run, store, first } = await bigRun();
+    age(put(run, 'cache/shard-3/item-800.json', '{"item": "new"}'));
+
+    const second = await snap(run, store, { previous: first, now: Date.now() + 1000 });
+
+    expect(second.files).toHaveLength(FILES);
+    expect(second.skipped).toEqual([]);
+    for (const f of second.files) {
+      const stored = path.join(second.path, f.path);
+      if (f.path === 'cache/shard-3/item-800.json') {
+        expect(f.sha256).toBe(sha256('{"item": "new"}'));
+        expect(inode(stored)).not.toBe(inode(path.join(first.path, f.path)));
+      } else {
+        expect(inode(stored), f.path).toBe(inode(path.join(first.path, f.path)));
+        expect(f.sha256).toBe(first.files.find((p) => p.path === f.path)!.sha256);
+      }
+    }
+    expect(second.copied_bytes).toBe(Buffer.byteLength('{"item": "new"}'));
+    expect(second.linked_bytes).toBe(second.bytes - second.copied_bytes);
+  });
+
+  it('copies a file whose stored copy in the previous snapshot is damaged instead of linking it', async () => {
+    const { run, store, first } = await bigRun();
+    const damaged = path.join(first.path, 'cache/shard-1/item-300.json');
+    fs.chmodSync(damaged, 0o644);
+    fs.appendFileSync(damaged, 'garbage');
+    fs.chmodSync(damaged, 0o444);
+
+    const second = await snap(run, store, { previous: first, now: Date.now() + 1000 });
+
+    const stored = path.join(second.path, 'cache/shard-1/item-300.json');
+    expect(fs.readFileSync(stored, 'utf8')).toBe('{"item": 300}');
+    expect(inode(stored)).not.toBe(inode(damaged));
+    expect(second.files.find((f) => f.path === 'cache/shard-1/item-300.json')!.sha256).toBe(sha256('{"item": 300}'));
+    expect(second.copied_bytes).toBe(Buffer.byteLength('{"item": 300}'));
+  });
+
+  it('captures the new version of a file rewritten after the scan with its mtime put back', async () => {
+    const { run, store, first } = await bigRun();
+    const entries = await scanAll(run, store);
+    rewriteKeepingMtime(path.join(run, 'cache/shard-7/item-1900.json'), '{"item": 1999}');
+
+    const second = await snap(run, store, { entries, previous: first, now: Date.now() + 1000, retryDelayMs: 5 });
+
+    const f = second.files.find((x) => x.path === 'cache/shard-7/item-1900.json')!;
+    expect(f.sha256).toBe(sha256('{"item": 1999}'));
+    expect(sha256File(path.join(second.path, f.path))).toBe(f.sha256);
+    expect(second.skipped).toEqual([]);
+    expect(second.files).toHaveLength(FILES);
+  });
+
+  it('reports each file linked or not, and throws an error no copy gets around with the path it met it at', async () => {
+    const { base } = await runAndStore();
+    const from = path.join(base, 'from');
+    const to = path.join(base, 'to');
+    fs.mkdirSync(path.join(to, 'a'), { recursive: true });
+    fs.mkdirSync(path.join(to, 'b'), { recursive: true });
+    put(from, 'a/one', '1');
+    put(from, 'b/two', '22');
+    put(from, 'b/three', '333');
+    for (const f of ['a/one', 'b/two', 'b/three']) fs.chmodSync(path.join(from, f), 0o444);
+
+    const results = await linkStoredFiles(from, to, [
+      { rel: 'a/one', size: 1, mode: 0o444 },
+      { rel: 'b/two', size: 5, mode: 0o444 },
+      { rel: 'b/three', size: 3, mode: 0o555 },
+      { rel: 'b/gone', size: 1, mode: 0o444 },
+    ]);
+    expect([...results]).toEqual([LINKED, NOT_LINKABLE, NOT_LINKABLE, NOT_LINKABLE]);
+    expect(inode(path.join(to, 'a/one'))).toBe(inode(path.join(from, 'a/one')));
+    expect(fs.existsSync(path.join(to, 'b/two'))).toBe(false);
+
+    // The name exists already: EEXIST is no reason to copy instead, it is an error.
+    await expect(linkStoredFiles(from, to, [{ rel: 'a/one', size: 1, mode: 0o444 }])).rejects.toThrow(/EEXIST.*to\/a\/one|to\/a\/one.*EEXIST/);
+  });
+});
