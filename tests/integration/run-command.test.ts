@@ -164,6 +164,33 @@ describe('ckptd run', () => {
     expect((await list(s)).filter((r) => r.kind === 'pre-restore')).toEqual([]);
   });
 
+  it('--resume skips a newest backup found damaged: marks it, restores the one before, says so', async () => {
+    const s = setup();
+    // An interrupted session: the trainer exited with 1 before finishing.
+    const crashed = await runToEnd(['run', '--config', s.cfg, '--', process.execPath, s.trainer, '--epochs', '0', '--exit', '1', '--label', 'd0'], s.env);
+    expect(crashed.code, crashed.stderr).toBe(1);
+    const e2 = await stateWithBackup(s, 2);
+    const e3 = await stateWithBackup(s, 3);
+    // The newest backup's model rots on disk (same size, other bytes), and the run moved on since.
+    const rotten = path.join(s.store, 'snapshots', e3, 'files', 'model.bin');
+    const size = fs.statSync(rotten).size;
+    fs.chmodSync(rotten, 0o644);
+    fs.writeFileSync(rotten, Buffer.alloc(size, 0x78));
+    fs.chmodSync(rotten, 0o444);
+    fs.writeFileSync(path.join(s.run, 'model.bin'), 'half-written weights of epoch 4');
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(path.join(s.run, 'model.bin'), old, old);
+
+    const r = await runToEnd(['run', '--resume', '--config', s.cfg, '--', process.execPath, s.trainer, '--epochs', '0', '--exit', '1', '--label', 'd1'], s.env);
+
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`backup ${e3} is damaged (0 missing, 1 changed file(s)); marked it and trying the next newest`);
+    expect(trainerStart(s.out, 'd1').env).toMatchObject({ CKPTD_RESTORED_ID: e2, CKPTD_EPOCH: '2', CKPTD_STEP: '200' });
+    expect(fs.readFileSync(path.join(s.run, 'model.bin'), 'utf8')).toBe('weights of epoch 2\n'.repeat(500));
+    const damaged = JSON.parse((await runCli(['show', e3, '--json', '--config', s.cfg])).stdout) as { damaged?: boolean };
+    expect(damaged.damaged).toBe(true);
+  });
+
   it('does not pass on a Ctrl-C typed in the terminal: the trainer got it already', async () => {
     const s = setup();
     // `script` gives ckptd a real terminal; \x03 there makes the kernel send SIGINT to the foreground process group.
