@@ -14,7 +14,7 @@ import type { Captured } from './capture-file.js';
 import type { CapturedState, CaptureStateOptions } from './capture-state.js';
 import { DirMaker } from './dir-maker.js';
 import { RunFolders } from './opened-path.js';
-import { manifestOf, sameSeen, seenOfEntry, sha256Text, toEntry, toSeen, type Seen } from './source-seen.js';
+import { linkedManifestOf, manifestOf, sameSeen, seenOfEntry, sha256Text, toEntry, toSeen, type Seen } from './source-seen.js';
 import { syncFileSystem } from './sync-fs.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
 
@@ -151,10 +151,10 @@ export class CaptureSet {
     this.done_ += seen.size;
   }
 
-  /** A slot captured as a link to the previous snapshot's stored file, whose digest is `sha256`. */
-  linked(slot: Slot, seen: Seen, sha256: string): void {
+  /** A slot captured as a link to the previous snapshot's stored file, recorded there as `stored` (its digest kept). */
+  linked(slot: Slot, seen: Seen, stored: ManifestEntry): void {
     const version = sharedSeen(slot, seen);
-    slot.captured = { seen: version, manifest: manifestOf(slot.entry, version, sha256), how: 'link' };
+    slot.captured = { seen: version, manifest: linkedManifestOf(slot.entry, version, stored), how: 'link' };
     this.linked_ += seen.size;
     this.done_ += seen.size;
   }
