@@ -7,6 +7,7 @@
  */
 import type { Config } from '../config/types.js';
 import { Daemon } from '../daemon/daemon.js';
+import { limitHeapGrowth } from '../daemon/heap-growth.js';
 import { createNotifier } from '../daemon/sd-notify.js';
 import { SafetyError } from '../util/errors.js';
 import { createLogger, type RootLogger } from '../util/logger.js';
@@ -22,6 +23,7 @@ const STATUS_REFRESH_MS = 60_000;
 
 /** Runs the daemon until a stop signal; resolves with the exit code. */
 export async function runDaemon(config: Config, watchConfigFile: boolean): Promise<number> {
+  limitHeapGrowth();
   const root = createLogger(config.log);
   const notifier = createNotifier(process.env, { logger: root });
   const tracker = new ServiceStatusTracker();

@@ -18,6 +18,7 @@ import os from 'node:os';
 import type { Config, RunConfig } from '../config/types.js';
 import { Daemon } from '../daemon/daemon.js';
 import { EvaluationTracker } from '../daemon/evaluation-tracker.js';
+import { limitHeapGrowth } from '../daemon/heap-growth.js';
 import { waitForSettled } from '../ops/settle.js';
 import { deleteOnFinish } from '../ops/delete-on-finish.js';
 import {
@@ -65,6 +66,7 @@ export interface RunCommandOptions {
 export async function runCommand(opts: RunCommandOptions): Promise<number> {
   const { config, run, resume, argv } = opts;
   if (argv.length === 0 || argv[0] === '') throw new UsageError('ckptd run needs the command to run: ckptd run [--resume] -- CMD [ARGS...]');
+  limitHeapGrowth();
   // stderr: the trainer's stdout is its own (a script may read or redirect it).
   const root = createLogger(config.log, { stream: 'stderr' });
   const tracker = new EvaluationTracker(run.name);

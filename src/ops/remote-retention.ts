@@ -7,7 +7,7 @@
 import type { RemoteKeep, RunConfig } from '../config/types.js';
 import { planRetention, reasonTexts, type RetentionRules } from '../policy/plan-retention.js';
 import type { RemoteStore } from '../store/remote/remote-store.js';
-import type { RecordMeta } from '../store/types.js';
+import type { GuardedRecord } from '../store/types.js';
 import { formatBytes } from '../util/format.js';
 import type { Logger } from '../util/logger.js';
 import { retentionItems } from './retention.js';
@@ -46,7 +46,7 @@ export async function applyRemoteRetention(run: RunConfig, remote: RemoteStore, 
   const plan = planRetention(await retentionItems(remote), remoteRules(keep), now);
   for (const w of plan.warnings) logger.warn(`remote retention: ${w}`, { event: 'retention-warning', remote: true });
   for (const r of [...plan.remove].reverse()) {
-    const guard = (fresh: RecordMeta): string | null => (fresh.kind !== 'backup' ? `it is a ${fresh.kind} snapshot` : fresh.pinned ? 'it is pinned' : null);
+    const guard = (fresh: GuardedRecord): string | null => (fresh.kind !== 'backup' ? `it is a ${fresh.kind} snapshot` : fresh.pinned ? 'it is pinned' : null);
     try {
       await remote.remove(r.id, { kind: 'snapshot', guard });
       result.deleted.push(r.id);

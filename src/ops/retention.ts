@@ -9,7 +9,7 @@ import { storeOf, type StoreRef } from '../store/local-store.js';
 import { LockLostError } from '../store/lock-signal.js';
 import { readPushQueue } from '../store/push-queue-file.js';
 import type { ReadSnapshotHeader } from '../store/store.js';
-import type { RecordMeta } from '../store/types.js';
+import type { GuardedRecord } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { isDamaged } from './delete.js';
 
@@ -101,7 +101,7 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
   // Oldest first: an interrupted prune has then removed what mattered least.
   for (const r of [...plan.snapshots.remove].reverse()) {
     try {
-      const guard = (fresh: RecordMeta): string | null => {
+      const guard = (fresh: GuardedRecord): string | null => {
         if (fresh.kind !== 'backup') return `it is a ${fresh.kind} snapshot`;
         if (fresh.pinned) return 'it is pinned';
         if (fresh.id === justTaken) return 'it was just taken';

@@ -2,11 +2,12 @@
  * "Settled" (SPEC section 1): nothing in the state changed for `settle`, every mtime is at least
  * `settle` old, and (on Linux) no process holds a file of the state open for writing.
  */
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import type { Blocker } from '../policy/hot-files.js';
 import type { ScanEntry } from '../store/types.js';
-import { findOpenWriters } from '../store/open-writers.js';
+import { findOpenWriters, type OpenWriter } from '../store/open-writers.js';
 import { stateDigest } from '../store/scan.js';
 import { mtimeMsOf } from '../util/fs.js';
 import { scanRun } from './run-actions.js';
@@ -42,14 +43,27 @@ export async function findBlockers(
     // A negative age is a clock skew or a file stamped in the future: do not wait for it forever.
     if (age >= 0 && age < run.settleMs) out.push({ path: e.path, reason: `${e.path} was modified ${age}ms ago`, retryInMs: run.settleMs - age });
   }
-  const writers = (await findOpenWriters(entries.filter((e) => e.type === 'file').map((e) => path.join(run.path, e.path)))).filter(
-    (w) => w.pid !== process.pid,
-  );
-  for (const w of writers) {
-    const rel = path.relative(run.path, w.path).split(path.sep).join('/');
-    out.push({ path: rel, reason: `${rel} is open for writing by pid ${w.pid} (${w.command})`, retryInMs: run.settleMs });
+  for (const w of await writersOfFiles(run.path, entries)) {
+    out.push({ path: w.rel, reason: `${w.rel} is open for writing by pid ${w.pid} (${w.command})`, retryInMs: run.settleMs });
   }
   return out;
+}
+
+/**
+ * The processes other than this one holding a regular file of `entries` open for writing, with its
+ * relative path. One question about the run's real folder, its few answers matched to the entries:
+ * a question naming every file built 100,000 absolute paths and two maps of them at every look
+ * (~25 MB alive while the daemon judged a large run).
+ */
+async function writersOfFiles(runDir: string, entries: readonly ScanEntry[]): Promise<(OpenWriter & { rel: string })[]> {
+  const real = await fsp.realpath(runDir).catch(() => path.resolve(runDir));
+  const inRun = real.endsWith('/') ? real : `${real}/`;
+  const found = (await findOpenWriters([real])).filter((w) => w.pid !== process.pid && w.path.startsWith(inRun));
+  if (found.length === 0) return [];
+  const asked = new Set(found.map((w) => w.path.slice(inRun.length)));
+  const files = new Set<string>();
+  for (const e of entries) if (e.type === 'file' && asked.has(e.path)) files.add(e.path);
+  return found.map((w) => ({ ...w, rel: w.path.slice(inRun.length) })).filter((w) => files.has(w.rel));
 }
 
 /** The verdict from the blockers that count (the caller leaves out those it skips). */

@@ -14,7 +14,7 @@ import type { Captured } from './capture-file.js';
 import type { CapturedState, CaptureStateOptions } from './capture-state.js';
 import { DirMaker } from './dir-maker.js';
 import { RunFolders } from './opened-path.js';
-import { manifestOf, sameSeen, seenOfEntry, sha256Text, toEntry, toSeen, type Seen } from './source-seen.js';
+import { linkedManifestOf, manifestOf, previousByPath, sameSeen, seenOfEntry, sha256Text, toEntry, toSeen, type Seen } from './source-seen.js';
 import { SyncBatch } from './sync-fs.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
 
@@ -45,7 +45,7 @@ export class CaptureSet {
   readonly dest: string;
   /** The previous snapshot's `files/` folder and manifest, to link unchanged files from. */
   readonly previous: CaptureStateOptions['previous'];
-  /** The previous snapshot's manifest entries by path. */
+  /** The previous snapshot's manifest entries by path (sharing their strings with the scan's, see `previousByPath`). */
   readonly prev: Map<string, ManifestEntry>;
   readonly slots: Slot[];
   readonly dirs: DirMaker;
@@ -76,7 +76,7 @@ export class CaptureSet {
     this.runDir = opts.runDir;
     this.dest = opts.dest;
     this.previous = opts.previous;
-    this.prev = new Map((opts.previous?.files ?? []).map((f) => [f.path, f]));
+    this.prev = previousByPath(opts.previous?.files ?? [], opts.entries);
     this.slots = opts.entries.map((entry): Slot => ({ entry, captured: null, skipped: null, changedAt: null, unsettled: null, heldOpen: false }));
     this.dirs = new DirMaker(opts.dest);
     this.folders = new RunFolders(opts.runDir, runReal);
@@ -153,10 +153,10 @@ export class CaptureSet {
     this.done_ += seen.size;
   }
 
-  /** A slot captured as a link to the previous snapshot's stored file, whose digest is `sha256`. */
-  linked(slot: Slot, seen: Seen, sha256: string): void {
+  /** A slot captured as a link to the previous snapshot's stored file, recorded there as `stored` (its digest kept). */
+  linked(slot: Slot, seen: Seen, stored: ManifestEntry): void {
     const version = sharedSeen(slot, seen);
-    slot.captured = { seen: version, manifest: manifestOf(slot.entry, version, sha256), how: 'link' };
+    slot.captured = { seen: version, manifest: linkedManifestOf(slot.entry, version, stored), how: 'link' };
     this.linked_ += seen.size;
     this.done_ += seen.size;
   }

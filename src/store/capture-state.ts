@@ -80,8 +80,9 @@ export interface CaptureStateOptions {
    */
   settleMs: number;
   /**
-   * Processes holding any of `paths` (absolute) open for writing. Default: `findOpenWriters`
-   * without this process (which holds only its own copies open).
+   * Processes holding any of `paths` (absolute), or a file under one of them, open for writing
+   * (asked about the run's real folder). Default: `findOpenWriters` without this process (which
+   * holds only its own copies open).
    */
   openWriters?: (paths: string[]) => Promise<OpenWriter[]>;
   /** Bytes done so far and the bytes to do (grows when files are captured again). */
@@ -120,9 +121,10 @@ export interface CapturedState {
  */
 export async function captureState(opts: CaptureStateOptions): Promise<CapturedState> {
   for (const e of opts.entries) if (!isSafeRelPath(e.path)) throw new Error(`refusing to capture unsafe path ${JSON.stringify(e.path)}`);
-  const set = new CaptureSet(opts, runRealOf(opts.runDir));
+  const runReal = runRealOf(opts.runDir);
+  const set = new CaptureSet(opts, runReal);
   if (smallCopies(set) >= BULK_SYNC_FILES && (await canSyncFileSystem(opts.dest))) set.deferSyncs();
-  const rule = { runDir: opts.runDir, settleMs: opts.settleMs, openWriters: opts.openWriters ?? otherWriters };
+  const rule = { runReal, settleMs: opts.settleMs, openWriters: opts.openWriters ?? otherWriters };
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     const last = attempt === opts.retries;
     const todo = set.pending();

@@ -10,7 +10,7 @@
  *   snapshot folder, an export, a restored file), optionally never replacing what is there.
  * - `ensureDirDurable`: mkdir of every missing folder, each followed by an fsync of its parent.
  * - `fsyncDir`, `syncDirs`: the folder fsyncs, for callers that batch them (`deferSync`).
- * - `removeTree`: removal of a tree of read-only files (sweeps, deletes).
+ * - `removeTree` (`remove-tree.ts`, re-exported): removal of a tree of read-only files (sweeps, deletes).
  *
  * One batched form of the fsync step lives in `sync-fs.ts`: a capture that copies many small files
  * into its staging folder makes them (and the folder's tree) durable with one syncfs of the store's
@@ -24,6 +24,8 @@ import path from 'node:path';
 import { withPath } from './errors.js';
 import { TEMP_PREFIX } from './layout.js';
 import { existsNoFollow } from '../util/fs.js';
+
+export { removeTree } from './remove-tree.js';
 
 /** Thrown by `commitStaged` with `noReplace` when something is already at the target. */
 export class TargetExistsError extends Error {
@@ -210,27 +212,4 @@ async function missingFolders(dir: string): Promise<string[]> {
       missing.push(cur);
     }
   }
-}
-
-/**
- * Removes `target` and everything under it without following symlinks. Folders are made
- * owner-writable first when needed (stored files and folders may be read-only).
- * A missing `target` is not an error.
- */
-export async function removeTree(target: string): Promise<void> {
-  try {
-    await fsp.rm(target, { recursive: true, force: true });
-    return;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EACCES' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
-  }
-  await makeDirsWritable(target);
-  await fsp.rm(target, { recursive: true, force: true });
-}
-
-async function makeDirsWritable(dir: string): Promise<void> {
-  const st = await fsp.lstat(dir).catch(() => null);
-  if (!st?.isDirectory()) return;
-  await fsp.chmod(dir, (st.mode & 0o777) | 0o700);
-  for (const name of await fsp.readdir(dir)) await makeDirsWritable(path.join(dir, name));
 }

@@ -33,7 +33,7 @@ export async function linkUnchanged(set: CaptureSet, todo: Slot[]): Promise<Slot
   linkable.forEach((s, i) => {
     if (results[i] !== LINKED) return;
     // `unchangedSince` holds only for an entry with a ctime: it is its own `Seen`.
-    set.linked(s, seenOfEntry(s.entry)!, set.prev.get(s.entry.path)!.sha256);
+    set.linked(s, seenOfEntry(s.entry)!, set.prev.get(s.entry.path)!);
     linked.add(s);
   });
   set.report();

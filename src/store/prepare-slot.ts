@@ -38,7 +38,7 @@ export function prepareSlot(set: CaptureSet, slot: Slot, last: boolean): Prepare
   const p = set.previous === null ? undefined : set.prev.get(e.path);
   // `unchangedSince` holds only for an entry with a ctime: it is its own `Seen`.
   if (unchangedSince(p, e) && linkStored(path.join(set.previous!.filesDir, p!.path), set.dstOf(e.path), e)) {
-    set.linked(slot, seenOfEntry(e)!, p!.sha256);
+    set.linked(slot, seenOfEntry(e)!, p!);
     return DONE;
   }
   return COPY;

@@ -122,6 +122,18 @@ export async function readSnapshot(store: string, id: string): Promise<ReadSnaps
 }
 
 /**
+ * `readSnapshot` without the manifest's entries (read and checked like `readSnapshot` checks them,
+ * then dropped): for a reader that needs only what the snapshot is (`deleteSnapshot`'s guard).
+ */
+export async function readSnapshotHeader(store: string, id: string): Promise<ReadSnapshotHeader> {
+  if (!isValidId(id)) throw new Error(invalidIdMessage(id));
+  const r = await readSnapshotMeta(store, id, false);
+  if ('problem' in r) throw new Error(`snapshot ${id}: ${r.problem}`);
+  const { files: _dropped, ...header } = r.meta;
+  return { ...header, damaged: await isDamaged(store, id) };
+}
+
+/**
  * Every save record of the store, newest first, `damaged` from the markers. Unreadable records are
  * left out (see `findBroken`).
  */

@@ -8,17 +8,17 @@
  * it open for writing. `judgeChanged` writes the verdict into each slot (`unsettled`, `heldOpen`,
  * and `changedAt` for a caller's version found unsettled); it captures, skips or writes nothing.
  */
-import path from 'node:path';
 import { mtimeMsOf } from '../util/fs.js';
 import type { Slot } from './capture-set.js';
 import { findOpenWriters, type OpenWriter } from './open-writers.js';
 
 /** What the judgement needs of the capture. */
 export interface SettleRule {
-  runDir: string;
+  /** The real path of the run's folder: every source is really under it. */
+  runReal: string;
   /** The run's `settle` (ms). */
   settleMs: number;
-  /** Processes holding any of `paths` (absolute) open for writing. */
+  /** Processes holding any of `paths` (absolute), or a file under one of them, open for writing. */
   openWriters: (paths: string[]) => Promise<OpenWriter[]>;
 }
 
@@ -41,10 +41,19 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
     if (s.unsettled !== null && s.changedAt === null) s.changedAt = now;
   }
   if (changedSlots.length === 0) return;
-  const byPath = new Map(changedSlots.map((s) => [path.join(rule.runDir, s.entry.path), s]));
-  for (const w of await rule.openWriters([...byPath.keys()])) {
-    const s = byPath.get(w.path);
-    if (s === undefined || s.heldOpen) continue;
+  // One question about the run's folder, the few writers it finds matched to the slots by their
+  // relative paths: a question naming every file built 100,000 absolute paths and two maps of
+  // them (~25 MB alive at the start of a capture of a large run, on top of the scan and manifests).
+  const inRun = rule.runReal.endsWith('/') ? rule.runReal : `${rule.runReal}/`;
+  const writers = new Map<string, OpenWriter>();
+  for (const w of await rule.openWriters([rule.runReal])) {
+    const rel = w.path.startsWith(inRun) ? w.path.slice(inRun.length) : null;
+    if (rel !== null && !writers.has(rel)) writers.set(rel, w);
+  }
+  if (writers.size === 0) return;
+  for (const s of changedSlots) {
+    const w = writers.get(s.entry.path);
+    if (w === undefined) continue;
     s.heldOpen = true;
     s.unsettled = `open for writing by pid ${w.pid} (${w.command})`;
     s.changedAt ??= now;

@@ -107,9 +107,9 @@ export async function readSnapshotJson(file: string, rule: FilesRule): Promise<R
     return { problem: readProblem(file, err) };
   }
   const scan = new FilesScan(rule, BATCH);
+  const buf = Buffer.allocUnsafe(CHUNK);
   try {
     for (;;) {
-      const buf = Buffer.allocUnsafe(CHUNK);
       const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
       if (bytesRead === 0) break;
       scan.feed(buf.subarray(0, bytesRead));

@@ -27,7 +27,7 @@ import type { LabelChange } from './labels.js';
 import type { LockHolderInfo, StoreLock } from './lock.js';
 import type { ReadSaveMeta, ReadSnapshotHeader, ReadSnapshotMeta, StoreProblem } from './read-store.js';
 import type { ActivityWatch } from './store-signature.js';
-import type { RecordMeta, SaveMeta, SnapshotMeta } from './types.js';
+import type { GuardedRecord, RecordMeta, SaveMeta, SnapshotMeta } from './types.js';
 import type { ChangedFile, OnBytes, VerifyResult } from './verify-snapshot.js';
 import type { WriteSaveOptions } from './write-save.js';
 import type { StagedSnapshot, WriteSnapshotOptions } from './write-snapshot.js';
@@ -48,7 +48,7 @@ export interface RemoveOptions {
    * Asked with the record as freshly read by `remove` itself: a string returned is a reason to
    * refuse, and `remove` throws `refusing to delete <kind> <id>: <reason>` with nothing removed.
    */
-  guard?: (meta: RecordMeta) => string | null;
+  guard?: (meta: GuardedRecord) => string | null;
   /** For a save: the run's `save.to`, the only folder besides the store's own its export may be removed from. */
   saveTo?: string | null;
   /** The store lock's signal; default: the lock this process holds on the store. */

@@ -108,6 +108,9 @@ export interface SnapshotMeta {
   damaged?: boolean;
 }
 
+/** A snapshot's metadata without its manifest's entries. */
+export type SnapshotHeader = Omit<SnapshotMeta, 'files'>;
+
 /** A save's record (`save-records/<id>.json`) and its `list` item. */
 export interface SaveMeta {
   id: string;
@@ -137,6 +140,9 @@ export interface SaveMeta {
 }
 
 export type RecordMeta = SnapshotMeta | SaveMeta;
+
+/** What a deletion's guard is asked with: a snapshot without its manifest's entries, or a save's record. */
+export type GuardedRecord = SnapshotHeader | SaveMeta;
 
 /** A file or folder (`name/`) a snapshot does not hold, and why. */
 export interface LeftOut {

@@ -103,6 +103,25 @@ describe('writeSnapshot', () => {
     for (const f of second.files) expect(sha256File(stored(second, f.path))).toBe(f.sha256);
   });
 
+  it("writes a linked file's entry exactly as the previous snapshot.json holds it, whatever key order the previous manifest came in", async () => {
+    const { run, store } = await runAndStore();
+    age(put(run, 'frozen.bin', 'frozen'));
+    const first = await snap(run, store);
+    const entriesText = (m: SnapshotMeta): string => {
+      const text = fs.readFileSync(path.join(store, 'snapshots', m.id, 'snapshot.json'), 'utf8');
+      return text.slice(text.indexOf('"files"'), text.indexOf('"state_digest"'));
+    };
+    const linked = await snap(run, store, { previous: first, now: Date.now() + 1000 });
+    expect(linked.linked_bytes).toBe('frozen'.length);
+    expect(entriesText(linked)).toBe(entriesText(first));
+
+    // The same entries with their keys in another order (as another writer may have left them).
+    const reordered = { ...first, files: first.files.map(({ ctime_ns, ino, ...f }) => ({ ctime_ns, ino, ...f })) };
+    const again = await snap(run, store, { previous: reordered, now: Date.now() + 2000 });
+    expect(again.linked_bytes).toBe('frozen'.length);
+    expect(entriesText(again)).toBe(entriesText(first));
+  });
+
   it('copies a file rewritten with the same size and mtime (cp -p, touch -r): its inode and ctime tell', async () => {
     const { run, store } = await runAndStore();
     const w = put(run, 'weights.bin', 'generation 1');
