@@ -107,8 +107,12 @@ describe('kill -9', () => {
         log.push(`kill ${i}: ${afterSpawn[k]! + jitter}ms after spawn`);
       } else if (i % 3 === 1) {
         await d.waitFor((l) => l.event === 'start', 30_000, 'the run to start');
+        // Every other one once a snapshot is in: a kill between snapshots (rolling deletion, idle)
+        // for certain, however slowly a loaded machine gets through the first capture.
+        const afterSnapshot = k % 2 === 1;
+        if (afterSnapshot) await d.waitFor((l) => l.event === 'snapshot', 30_000, 'a snapshot');
         await sleep(afterStart[k]! + jitter);
-        log.push(`kill ${i}: ${afterStart[k]! + jitter}ms after the run started`);
+        log.push(`kill ${i}: ${afterStart[k]! + jitter}ms after the run started${afterSnapshot ? ' and took a snapshot' : ''}`);
       } else {
         const at = await pausedAt(d.proc, `the creation of copy ${nth} of a capture`);
         log.push(`kill ${i}: right after creating ${path.relative(store, at)}`);
