@@ -1,31 +1,37 @@
 /**
- * Hard-linking many stored files of the previous snapshot into a new one, on worker threads. A
- * snapshot is a folder of plain files (SPEC section 3), so each unchanged file of a run costs a
- * link(2) and the lstat that checks the stored file first; for 100,000 files that is 2-3 s on one
- * thread, and the calls of two threads working in different folders do not wait for each other
- * (ext4 locks a folder, not the file system, for a new name): 1.5 s against 0.8 s for 100,000 links
- * on the 2-core VM of docs/BENCHMARKS.md. A promise per call through the thread pool is slower than
- * one thread (a round trip per call), so each worker makes its calls synchronously, for whole folders.
+ * Hard-linking many stored files of the previous snapshot into a new one, on two threads: this one
+ * (in slices, so the event loop keeps its turns) and a worker. A snapshot is a folder of plain
+ * files (SPEC section 3), so each unchanged file of a run costs a link(2) and the lstat that checks
+ * the stored file first; for 100,000 files that is 2-3 s on one thread, and the calls of two
+ * threads working in different folders do not wait for each other (ext4 locks a folder, not the
+ * file system, for a new name): 1.5 s against 0.8 s for 100,000 links on the 2-core VM of
+ * docs/BENCHMARKS.md. A promise per call through the thread pool is slower than one thread (a round
+ * trip per call), so each thread makes its calls synchronously, for whole folders.
  *
  * Contract of `linkStoredFiles`: for each job, links `fromDir/rel` to `toDir/rel` when the stored
  * file is a regular file of the job's size and mode (what a copy of that version would be), and
  * reports it `LINKED`; `NOT_LINKABLE` when the stored file is gone, another size or mode, or cannot
  * be linked for a reason a copy gets around (EMLINK: too many links to one inode; EPERM:
  * protected_hardlinks; ENOENT: deleted meanwhile; EXDEV). Any other error is thrown (the path in its
- * message) once every worker has stopped, and the links already made are the caller's to remove
- * with the rest of its destination. The folders of `toDir` must exist. The workers end with the call.
+ * message) once both threads have stopped, and the links already made are the caller's to remove
+ * with the rest of its destination. The folders of `toDir` must exist. The worker ends with the call.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { withPath } from './errors.js';
+import { forEachInSlices } from './slices.js';
 
 /** The result of a job: not linked, to be copied instead (zero: what a job no worker answered reads as). */
 export const NOT_LINKABLE = 0;
 /** The result of a job: linked. */
 export const LINKED = 1;
 
-/** Threads that link at once: two fill the 2-core machines ckptd is measured on; more did not help there. */
-export const LINK_WORKERS = 2;
+/**
+ * Threads that link at once, this one included (each worker thread costs ~12 MB of memory): two
+ * fill the 2-core machines ckptd is measured on; more did not help there.
+ */
+export const LINK_THREADS = 2;
 
 /** One stored file to link: its path relative to both folders, and the size and mode it must have. */
 export interface LinkJob {
@@ -34,49 +40,77 @@ export interface LinkJob {
   mode: number;
 }
 
+/**
+ * Jobs a worker gets in one message. With its heap capped (`WORKER_LIMITS`), a worker's memory is
+ * bounded whatever the number of files: a batch of 10,000 paths is about 1 MB.
+ */
+const BATCH = 10_000;
+
+/**
+ * A worker's heap: it holds one batch of paths and the lstat results it drops at once. V8's
+ * defaults would let each worker's young generation grow to 48 MB, as much again as the capture of
+ * 100,000 files holds on the main thread.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
+
+/**
+ * Links `stored` to `dst` when it is a regular file of `size` bytes and permission bits `mode`: 1
+ * (`LINKED`), or 0 (`NOT_LINKABLE`) when not or for a reason a copy gets around; throws any other
+ * error. Self-contained (its source also runs in the workers): it uses nothing but its arguments.
+ */
+function linkOne(fs: typeof import('node:fs'), stored: string, dst: string, size: number, mode: number): number {
+  let st;
+  try {
+    st = fs.lstatSync(stored, { throwIfNoEntry: false });
+  } catch {
+    return 0;
+  }
+  if (st === undefined || !st.isFile() || st.size !== size || (st.mode & 0o7777) !== mode) return 0;
+  try {
+    fs.linkSync(stored, dst);
+    return 1;
+  } catch (err) {
+    // EMLINK: too many links to one inode; EPERM: protected_hardlinks; ENOENT: deleted meanwhile.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EMLINK' || code === 'EPERM' || code === 'ENOENT' || code === 'EXDEV') return 0;
+    throw err;
+  }
+}
+
 // The paths cross as one string joined by NUL (a single copy, not one clone per string); NUL is
 // the one byte no path holds.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const SOFT = new Set(['EMLINK', 'EPERM', 'ENOENT', 'EXDEV']);
-const { fromDir, toDir, rels, sizes, modes } = workerData;
-const list = rels.split('\\0');
-const out = new Uint8Array(list.length);
-let error = null;
-for (let i = 0; i < list.length; i++) {
-  const stored = fromDir + '/' + list[i];
-  let st;
-  try {
-    st = fs.lstatSync(stored, { throwIfNoEntry: false });
-  } catch {
-    out[i] = ${NOT_LINKABLE};
-    continue;
-  }
-  if (st === undefined || !st.isFile() || st.size !== sizes[i] || (st.mode & 0o7777) !== modes[i]) {
-    out[i] = ${NOT_LINKABLE};
-    continue;
-  }
-  try {
-    fs.linkSync(stored, toDir + '/' + list[i]);
-    out[i] = ${LINKED};
-  } catch (err) {
-    if (SOFT.has(err.code)) {
-      out[i] = ${NOT_LINKABLE};
-      continue;
+const linkOne = ${linkOne.toString()};
+const { fromDir, toDir } = workerData;
+parentPort.on('message', ({ rels, sizes, modes }) => {
+  const list = rels.split('\\0');
+  const out = new Uint8Array(list.length);
+  let error = null;
+  for (let i = 0; i < list.length; i++) {
+    try {
+      out[i] = linkOne(fs, fromDir + '/' + list[i], toDir + '/' + list[i], sizes[i], modes[i]);
+    } catch (err) {
+      error = { at: list[i], message: err.message, code: err.code };
+      break;
     }
-    error = { at: list[i], message: err.message, code: err.code };
-    break;
   }
-}
-parentPort.postMessage({ out, error });
+  parentPort.postMessage({ out, error }, [out.buffer]);
+});
 `;
 
-/** Links each job's stored file into `toDir` (see the file comment); one result per job, in order. */
-export async function linkStoredFiles(fromDir: string, toDir: string, jobs: readonly LinkJob[]): Promise<Uint8Array> {
+/**
+ * Links each job's stored file into `toDir` (see the file comment); one result per job, in order.
+ * `batch`: jobs per message to a worker (tests make it small).
+ */
+export async function linkStoredFiles(fromDir: string, toDir: string, jobs: readonly LinkJob[], batch = BATCH): Promise<Uint8Array> {
   const results = new Uint8Array(jobs.length);
-  const parts = byFolder(jobs, LINK_WORKERS).filter((p) => p.length > 0);
-  const settled = await Promise.allSettled(parts.map((part) => linkOnWorker(fromDir, toDir, jobs, part, results)));
+  const [own, ...others] = byFolder(jobs, LINK_THREADS);
+  const settled = await Promise.allSettled([
+    linkHere(fromDir, toDir, jobs, own!, results),
+    ...others.filter((p) => p.length > 0).map((part) => linkOnWorker(fromDir, toDir, jobs, part, results, batch)),
+  ]);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
   return results;
@@ -103,34 +137,53 @@ function byFolder(jobs: readonly LinkJob[], n: number): number[][] {
   return parts;
 }
 
-/** Runs one part on a worker of its own and writes its results into `results`. */
-function linkOnWorker(fromDir: string, toDir: string, jobs: readonly LinkJob[], part: number[], results: Uint8Array): Promise<void> {
-  const sizes = new Float64Array(part.length);
-  const modes = new Uint16Array(part.length);
-  part.forEach((i, k) => {
-    sizes[k] = jobs[i]!.size;
-    modes[k] = jobs[i]!.mode;
+/** Links one part on this thread, in slices of a few milliseconds (`slices.ts`): the event loop keeps its turns. */
+async function linkHere(fromDir: string, toDir: string, jobs: readonly LinkJob[], part: number[], results: Uint8Array): Promise<void> {
+  await forEachInSlices(part, (i) => {
+    const job = jobs[i]!;
+    const dst = path.join(toDir, job.rel);
+    try {
+      results[i] = linkOne(fs, path.join(fromDir, job.rel), dst, job.size, job.mode);
+    } catch (err) {
+      throw withPath(err, 'linking', dst);
+    }
   });
-  const rels = part.map((i) => jobs[i]!.rel).join('\0');
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fromDir, toDir, rels, sizes, modes }, transferList: [sizes.buffer, modes.buffer] });
-    let answered = false;
-    worker.once('message', (reply: { out: Uint8Array; error: { at: string; message: string; code?: string } | null }) => {
-      answered = true;
-      reply.out.forEach((r, k) => (results[part[k]!] = r));
-      void worker.terminate();
-      if (reply.error === null) return resolve();
-      const err = Object.assign(new Error(reply.error.message), { code: reply.error.code });
-      reject(withPath(err, 'linking', path.join(toDir, reply.error.at)));
-    });
-    worker.once('error', (err) => {
-      answered = true;
-      reject(err);
-    });
-    // A worker that ends without an answer (terminated from outside) made links no one knows of:
-    // an error, so the caller removes the whole destination.
-    worker.once('exit', (code) => {
-      if (!answered) reject(new Error(`link worker exited with code ${code} before answering`));
-    });
-  });
+}
+
+type Reply = { out: Uint8Array; error: { at: string; message: string; code?: string } | null };
+
+/**
+ * Runs one part on a worker of its own, `size` jobs a message, and writes its results into
+ * `results`; the worker ends with the part (or at its first error).
+ */
+async function linkOnWorker(fromDir: string, toDir: string, jobs: readonly LinkJob[], part: number[], results: Uint8Array, size: number): Promise<void> {
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fromDir, toDir }, resourceLimits: WORKER_LIMITS });
+  // A worker that dies (its heap limit, terminated from outside) fails the batch it had.
+  let died: (err: Error) => void = () => undefined;
+  const death = new Promise<never>((_, reject) => (died = reject));
+  death.catch(() => undefined);
+  worker.once('error', (err) => died(err));
+  worker.once('exit', (code) => died(new Error(`link worker exited with code ${code} before answering`)));
+  try {
+    for (let from = 0; from < part.length; from += size) {
+      const batch = part.slice(from, from + size);
+      const sizes = new Float64Array(batch.length);
+      const modes = new Uint16Array(batch.length);
+      batch.forEach((i, k) => {
+        sizes[k] = jobs[i]!.size;
+        modes[k] = jobs[i]!.mode;
+      });
+      const answer = new Promise<Reply>((resolve) => worker.once('message', resolve));
+      worker.postMessage({ rels: batch.map((i) => jobs[i]!.rel).join('\0'), sizes, modes }, [sizes.buffer, modes.buffer]);
+      const reply = await Promise.race([answer, death]);
+      reply.out.forEach((r, k) => (results[batch[k]!] = r));
+      if (reply.error !== null) {
+        const err = Object.assign(new Error(reply.error.message), { code: reply.error.code });
+        throw withPath(err, 'linking', path.join(toDir, reply.error.at));
+      }
+    }
+  } finally {
+    worker.removeAllListeners('exit');
+    await worker.terminate();
+  }
 }

@@ -78,6 +78,27 @@ describe('links of many unchanged files on worker threads', () => {
     expect(second.files).toHaveLength(FILES);
   });
 
+  it('answers for every job in order when a worker gets its jobs in several messages', async () => {
+    const { base } = await runAndStore();
+    const from = path.join(base, 'from');
+    const to = path.join(base, 'to');
+    const jobs = [];
+    for (let d = 0; d < 3; d++) {
+      fs.mkdirSync(path.join(to, `d${d}`), { recursive: true });
+      for (let i = 0; i < 9; i++) {
+        const rel = `d${d}/f${i}`;
+        fs.chmodSync(put(from, rel, 'x'.repeat(i + 1)), 0o444);
+        // Every third job asks for another size: not linked.
+        jobs.push({ rel, size: i % 3 === 0 ? 99 : i + 1, mode: 0o444 });
+      }
+    }
+
+    const results = await linkStoredFiles(from, to, jobs, 4);
+
+    expect([...results]).toEqual(jobs.map((j) => (j.size === 99 ? NOT_LINKABLE : LINKED)));
+    for (const j of jobs) expect(fs.existsSync(path.join(to, j.rel)), j.rel).toBe(j.size !== 99);
+  });
+
   it('reports each file linked or not, and throws an error no copy gets around with the path it met it at', async () => {
     const { base } = await runAndStore();
     const from = path.join(base, 'from');
@@ -101,5 +122,13 @@ describe('links of many unchanged files on worker threads', () => {
 
     // The name exists already: EEXIST is no reason to copy instead, it is an error.
     await expect(linkStoredFiles(from, to, [{ rel: 'a/one', size: 1, mode: 0o444 }])).rejects.toThrow(/EEXIST.*to\/a\/one|to\/a\/one.*EEXIST/);
+    // The same on the worker thread: the bigger folder (b/) is linked here, a/ there.
+    await expect(
+      linkStoredFiles(from, to, [
+        { rel: 'a/one', size: 1, mode: 0o444 },
+        { rel: 'b/two', size: 2, mode: 0o444 },
+        { rel: 'b/three', size: 3, mode: 0o444 },
+      ]),
+    ).rejects.toThrow(/EEXIST.*to\/a\/one|to\/a\/one.*EEXIST/);
   });
 });
