@@ -69,8 +69,12 @@ export function renderUnit(spec: UnitSpec): string {
   if (spec.priority === 'low') {
     lines.push(
       '# priority: low. The daemon sets its own nice value (19) and IO class (best-effort 7), so that a',
-      '# live edit to `priority: normal` can undo them (no Nice= here: that would pin it). These weights',
-      '# put the whole unit behind other busy units and slices when CPU or disk is short:',
+      '# live edit to `priority: normal` can undo them (no Nice= here: raising it again needs',
+      '# CAP_SYS_NICE, which the unit does not give). The IO class is set from the first moment (the',
+      '# start-up scan): any process may raise its own best-effort level again. These weights put the',
+      '# whole unit behind other busy units and slices when CPU or disk is short:',
+      'IOSchedulingClass=best-effort',
+      'IOSchedulingPriority=7',
       'CPUWeight=20',
       'IOWeight=20',
     );

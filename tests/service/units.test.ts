@@ -57,6 +57,9 @@ describe('unit text', () => {
     expect([...directive(sys, 'CPUWeight'), ...directive(sys, 'IOWeight')]).toEqual(['CPUWeight=20', 'IOWeight=20']);
     expect(directive(renderUnit({ ...base, priority: 'normal' }), 'CPUWeight')).toEqual([]);
     expect(directive(sys, 'Nice')).toEqual([]);
+    // The IO class from the first moment (the start-up scan), which the daemon may raise again.
+    expect([...directive(sys, 'IOSchedulingClass'), ...directive(sys, 'IOSchedulingPriority')]).toEqual(['IOSchedulingClass=best-effort', 'IOSchedulingPriority=7']);
+    expect(directive(renderUnit({ ...base, priority: 'normal' }), 'IOSchedulingClass')).toEqual([]);
 
     const user = renderUnit({ ...base, scope: 'user' });
     for (const key of ['User', 'ProtectSystem', 'ReadWritePaths', 'PrivateTmp']) expect(directive(user, key)).toEqual([]);
