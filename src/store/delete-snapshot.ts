@@ -38,8 +38,8 @@ import { existsNoFollow, readdirOrEmpty } from '../util/fs.js';
  * folder really lies inside `<store>/snapshots` (after resolving symlinks), then asks `guard` with
  * the fresh metadata, without the manifest's entries (checked, not kept: tens of MB for a run of
  * 100,000 files): a string returned is a reason to refuse, and the deletion throws with it.
- * The folder is renamed into `<store>/.trash/` first (it disappears at once, atomically), then
- * removed, and its damaged marker with it. Files shared with other snapshots (hard links) stay in
+ * The folder is renamed into `<store>/.trash/` first (it disappears at once, atomically; a `.trash`
+ * that is a symlink is refused, nothing deleted), then removed, and its damaged marker with it. Files shared with other snapshots (hard links) stay in
  * those. The caller holds the lock; once it is lost (`opts.signal`, default: the lock this process
  * holds on `store`) it throws `LockLostError` before the rename and deletes nothing.
  */
@@ -64,6 +64,7 @@ export async function deleteSnapshot(
 
   const trash = trashRoot(store);
   await fsp.mkdir(trash, { recursive: true, mode: DIR_MODE });
+  await assertOwnFolder(trash);
   const target = path.join(trash, id);
   // A leftover of an interrupted delete of the same id: it was ours, finish removing it.
   await removeTree(target);
@@ -204,13 +205,15 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
  * when something is at the path it names, the export is complete (it is renamed there only once
  * fsynced), so the record is committed and listed in `completed`; otherwise the pending record is
  * removed with the other temp names. Nothing without ckptd's temp prefix is ever removed. Returns
- * the absolute paths removed, for the log. Call it at start-up while holding the lock (no write is
- * in progress then).
+ * the absolute paths removed, for the log. A `.staging/` or `.trash/` that is not a real folder (a
+ * symlink out of the store) is refused: it throws, nothing in it removed. Call it at start-up while
+ * holding the lock (no write is in progress then).
  */
 export async function sweepStore(store: string, saveDirs: string[] = []): Promise<{ removed: string[]; completed: string[] }> {
   const removed: string[] = [];
   const completed = await completePendingSaves(store);
   for (const dir of [stagingRoot(store), trashRoot(store)]) {
+    await assertOwnFolder(dir);
     for (const name of await readdirOrEmpty(dir)) {
       await removeTree(path.join(dir, name));
       removed.push(path.join(dir, name));
@@ -232,6 +235,23 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
     removed.push(damagedMarkerFile(store, id));
   }
   return { removed, completed };
+}
+
+/**
+ * Throws unless `dir` (`.staging/` or `.trash/`, whose every entry ckptd removes) is missing or a
+ * real folder: through a symlink, emptying it would remove whatever the link points at.
+ */
+async function assertOwnFolder(dir: string): Promise<void> {
+  const st = await fsp.lstat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  if (st === null || st.isDirectory()) return;
+  const what = st.isSymbolicLink() ? `a symlink (to ${await fsp.readlink(dir).catch(() => '?')})` : 'not a folder';
+  throw new Error(
+    `refusing to empty ${path.basename(dir)}: ${dir} is ${what}, not the folder ckptd made; nothing in it was removed. ` +
+      `Replace it with an empty folder (ckptd removes everything in it)`,
+  );
 }
 
 /**

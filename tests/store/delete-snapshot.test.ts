@@ -50,6 +50,21 @@ describe('deleteSnapshot', () => {
     await expect(deleteSnapshot(store, '20990101-000000-000-cccc')).rejects.toThrow(/snapshot.json is missing/);
     expect(fs.existsSync(path.join(store, 'snapshots', '20990101-000000-000-cccc', 'user-file'))).toBe(true);
   });
+
+  it('deletes nothing outside the store when .trash is a symlink out of it', async () => {
+    const { base, run, store } = await runAndStore();
+    put(run, 'a', 'a');
+    const meta = await snap(run, store);
+    const outside = path.join(base, 'outside');
+    // A folder of the user's that happens to carry the snapshot's id.
+    put(outside, `${meta.id}/notes.txt`, 'mine');
+    fs.rmSync(path.join(store, '.trash'), { recursive: true, force: true });
+    fs.symlinkSync(outside, path.join(store, '.trash'));
+
+    await expect(deleteSnapshot(store, meta.id)).rejects.toThrow(/refusing to empty \.trash: .*symlink/);
+    expect(fs.readFileSync(path.join(outside, meta.id, 'notes.txt'), 'utf8')).toBe('mine');
+    expect(fs.existsSync(meta.path)).toBe(true);
+  });
 });
 
 describe('sweepStore', () => {
@@ -70,6 +85,22 @@ describe('sweepStore', () => {
     expect(fs.existsSync(path.join(store, 'saves/r-e1-s1-20990101-000000-000-dddd.pt'))).toBe(true);
     expect((await listSnapshots(store)).map((s) => s.id)).toEqual([meta.id]);
     expect((await sweepStore(store)).removed).toEqual([]);
+  });
+
+  it('removes nothing through a .staging or .trash that is a symlink out of the store, and says why', async () => {
+    const { base, run, store } = await runAndStore();
+    put(run, 'a', 'a');
+    await snap(run, store);
+    for (const name of ['.staging', '.trash']) {
+      const outside = path.join(base, `outside${name}`);
+      put(outside, 'thesis/chapter-1.tex', 'years of work');
+      fs.rmSync(path.join(store, name), { recursive: true, force: true });
+      fs.symlinkSync(outside, path.join(store, name));
+
+      await expect(sweepStore(store)).rejects.toThrow(new RegExp(`refusing to empty ${name.replace('.', '\\.')}: .*symlink`));
+      expect(fs.readFileSync(path.join(outside, 'thesis/chapter-1.tex'), 'utf8')).toBe('years of work');
+      fs.unlinkSync(path.join(store, name));
+    }
   });
 });
 
