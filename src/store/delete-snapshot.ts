@@ -28,7 +28,7 @@ import {
   trashRoot,
 } from './layout.js';
 import { readSave, readSnapshotHeader } from './read-store.js';
-import { assertStillInside, walkInside } from './safe-dir.js';
+import { assertOwnFolder, assertStillInside, walkInside } from './safe-dir.js';
 import { SafetyError } from '../util/errors.js';
 import type { SaveMeta, SnapshotHeader } from './types.js';
 import { existsNoFollow, readdirOrEmpty } from '../util/fs.js';
@@ -235,23 +235,6 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
     removed.push(damagedMarkerFile(store, id));
   }
   return { removed, completed };
-}
-
-/**
- * Throws unless `dir` (`.staging/` or `.trash/`, whose every entry ckptd removes) is missing or a
- * real folder: through a symlink, emptying it would remove whatever the link points at.
- */
-async function assertOwnFolder(dir: string): Promise<void> {
-  const st = await fsp.lstat(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return null;
-    throw err;
-  });
-  if (st === null || st.isDirectory()) return;
-  const what = st.isSymbolicLink() ? `a symlink (to ${await fsp.readlink(dir).catch(() => '?')})` : 'not a folder';
-  throw new Error(
-    `refusing to empty ${path.basename(dir)}: ${dir} is ${what}, not the folder ckptd made; nothing in it was removed. ` +
-      `Replace it with an empty folder (ckptd removes everything in it)`,
-  );
 }
 
 /**

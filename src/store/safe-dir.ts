@@ -69,3 +69,21 @@ export async function assertStillInside(root: string, dir: string): Promise<void
 async function linkText(p: string): Promise<string> {
   return fsp.readlink(p).then((t) => JSON.stringify(t), () => 'somewhere');
 }
+
+/**
+ * Throws `SafetyError` unless `dir` is missing or a real folder: for a folder ckptd empties whole
+ * (`.staging/`, `.trash/`, a remote run's scratch folder), where a symlink would have every entry
+ * of the folder it points at removed.
+ */
+export async function assertOwnFolder(dir: string): Promise<void> {
+  const st = await fsp.lstat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  if (st === null || st.isDirectory()) return;
+  const what = st.isSymbolicLink() ? `a symlink (to ${await linkText(dir)})` : 'not a folder';
+  throw new SafetyError(
+    `refusing to empty ${path.basename(dir)}: ${dir} is ${what}, not the folder ckptd made; nothing in it was removed. ` +
+      'Replace it with an empty folder (ckptd removes everything in it)',
+  );
+}

@@ -12,6 +12,7 @@ import type { LabelChange } from '../labels.js';
 import { assertLockHeld, signalOfHeldLock } from '../lock-signal.js';
 import type { RemoveOptions, RemoveResult, StoreRecord } from '../store.js';
 import type { VerifyResult } from '../verify-snapshot.js';
+import { assertOwnFolder } from '../safe-dir.js';
 import { keyOfRecord, markerKey, readRemoteSave, readRemoteSnapshot, recordKey, usedIds, type RemoteRun } from './remote-records.js';
 import { objectUrl, parseRecordKey, runDamagedPrefix } from './s3-target.js';
 
@@ -95,12 +96,14 @@ export interface RemoteSweepOptions {
 }
 
 /**
- * `Store.sweep` of a remote run: empties the scratch folder (staging of interrupted captures),
- * aborts blob multipart uploads older than the grace (a push that still holds its resume state
- * starts that blob over), and deletes markers whose record is gone. Returns what it removed.
+ * `Store.sweep` of a remote run: empties the scratch folder (staging of interrupted captures; a
+ * symlink there is refused, nothing removed), aborts blob multipart uploads older than the grace
+ * (a push that still holds its resume state starts that blob over), and deletes markers whose
+ * record is gone. Returns what it removed.
  */
 export async function sweepRemote(r: RemoteRun, opts: RemoteSweepOptions): Promise<{ removed: string[]; completed: string[] }> {
   const removed: string[] = [];
+  await assertOwnFolder(opts.scratchDir);
   for (const name of await fsp.readdir(opts.scratchDir).catch(() => [] as string[])) {
     const p = path.join(opts.scratchDir, name);
     await removeTree(p);
