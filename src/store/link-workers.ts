@@ -14,7 +14,8 @@
  * be linked for a reason a copy gets around (EMLINK: too many links to one inode; EPERM:
  * protected_hardlinks; ENOENT: deleted meanwhile; EXDEV). Any other error is thrown (the path in its
  * message) once both threads have stopped, and the links already made are the caller's to remove
- * with the rest of its destination. The folders of `toDir` must exist. The worker ends with the call.
+ * with the rest of its destination. The folders of `toDir` must exist. The worker ends with the call;
+ * a worker that cannot start or dies leaves its jobs to this thread (slower, never a failed capture).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -100,16 +101,31 @@ parentPort.on('message', ({ rels, sizes, modes }) => {
 });
 `;
 
+/** How `linkStoredFiles` runs; both for tests. */
+export interface LinkOptions {
+  /** Jobs per message to the worker. */
+  batch?: number;
+  /** Starts the worker (default: a worker thread running `WORKER_SOURCE`). */
+  spawn?: (workerData: { fromDir: string; toDir: string }) => Worker;
+}
+
 /**
  * Links each job's stored file into `toDir` (see the file comment); one result per job, in order.
- * `batch`: jobs per message to a worker (tests make it small).
+ * A worker that cannot start or dies (a thread or memory limit) costs speed, not the capture: the
+ * jobs it did not answer are linked on this thread, a link it made before dying taken as made.
  */
-export async function linkStoredFiles(fromDir: string, toDir: string, jobs: readonly LinkJob[], batch = BATCH): Promise<Uint8Array> {
+export async function linkStoredFiles(fromDir: string, toDir: string, jobs: readonly LinkJob[], opts: LinkOptions = {}): Promise<Uint8Array> {
   const results = new Uint8Array(jobs.length);
   const [own, ...others] = byFolder(jobs, LINK_THREADS);
+  const spawn = opts.spawn ?? ((workerData) => new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits: WORKER_LIMITS }));
   const settled = await Promise.allSettled([
-    linkHere(fromDir, toDir, jobs, own!, results),
-    ...others.filter((p) => p.length > 0).map((part) => linkOnWorker(fromDir, toDir, jobs, part, results, batch)),
+    linkHere(fromDir, toDir, jobs, own!, results, false),
+    ...others
+      .filter((p) => p.length > 0)
+      .map(async (part) => {
+        const left = await linkOnWorker(fromDir, toDir, jobs, part, results, opts.batch ?? BATCH, spawn);
+        if (left.length > 0) await linkHere(fromDir, toDir, jobs, left, results, true);
+      }),
   ]);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
@@ -137,33 +153,64 @@ function byFolder(jobs: readonly LinkJob[], n: number): number[][] {
   return parts;
 }
 
-/** Links one part on this thread, in slices of a few milliseconds (`slices.ts`): the event loop keeps its turns. */
-async function linkHere(fromDir: string, toDir: string, jobs: readonly LinkJob[], part: number[], results: Uint8Array): Promise<void> {
+/**
+ * Links one part on this thread, in slices of a few milliseconds (`slices.ts`): the event loop
+ * keeps its turns. With `adopt` (jobs a dead worker may have done), a name that exists already as a
+ * link of the very stored file counts as linked.
+ */
+async function linkHere(fromDir: string, toDir: string, jobs: readonly LinkJob[], part: number[], results: Uint8Array, adopt: boolean): Promise<void> {
   await forEachInSlices(part, (i) => {
     const job = jobs[i]!;
+    const stored = path.join(fromDir, job.rel);
     const dst = path.join(toDir, job.rel);
     try {
-      results[i] = linkOne(fs, path.join(fromDir, job.rel), dst, job.size, job.mode);
+      results[i] = linkOne(fs, stored, dst, job.size, job.mode);
     } catch (err) {
-      throw withPath(err, 'linking', dst);
+      if (adopt && (err as NodeJS.ErrnoException).code === 'EEXIST' && sameFile(stored, dst)) results[i] = LINKED;
+      else throw withPath(err, 'linking', dst);
     }
   });
+}
+
+/** Whether two paths name the same inode (neither followed if a symlink). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = fs.lstatSync(a);
+    const y = fs.lstatSync(b);
+    return x.isFile() && x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
+  }
 }
 
 type Reply = { out: Uint8Array; error: { at: string; message: string; code?: string } | null };
 
 /**
  * Runs one part on a worker of its own, `size` jobs a message, and writes its results into
- * `results`; the worker ends with the part (or at its first error).
+ * `results`; the worker ends with the part. Throws a link error the worker met; returns the jobs it
+ * left unanswered (all of them when it could not start, the rest from its batch in flight when it
+ * died), for this thread to do.
  */
-async function linkOnWorker(fromDir: string, toDir: string, jobs: readonly LinkJob[], part: number[], results: Uint8Array, size: number): Promise<void> {
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fromDir, toDir }, resourceLimits: WORKER_LIMITS });
-  // A worker that dies (its heap limit, terminated from outside) fails the batch it had.
-  let died: (err: Error) => void = () => undefined;
-  const death = new Promise<never>((_, reject) => (died = reject));
-  death.catch(() => undefined);
-  worker.once('error', (err) => died(err));
-  worker.once('exit', (code) => died(new Error(`link worker exited with code ${code} before answering`)));
+async function linkOnWorker(
+  fromDir: string,
+  toDir: string,
+  jobs: readonly LinkJob[],
+  part: number[],
+  results: Uint8Array,
+  size: number,
+  spawn: NonNullable<LinkOptions['spawn']>,
+): Promise<number[]> {
+  let worker: Worker;
+  try {
+    worker = spawn({ fromDir, toDir });
+  } catch {
+    return part;
+  }
+  const DIED = Symbol('died');
+  let died: () => void = () => undefined;
+  const death = new Promise<typeof DIED>((resolve) => (died = () => resolve(DIED)));
+  worker.once('error', () => died());
+  worker.once('exit', () => died());
   try {
     for (let from = 0; from < part.length; from += size) {
       const batch = part.slice(from, from + size);
@@ -176,14 +223,19 @@ async function linkOnWorker(fromDir: string, toDir: string, jobs: readonly LinkJ
       const answer = new Promise<Reply>((resolve) => worker.once('message', resolve));
       worker.postMessage({ rels: batch.map((i) => jobs[i]!.rel).join('\0'), sizes, modes }, [sizes.buffer, modes.buffer]);
       const reply = await Promise.race([answer, death]);
+      if (reply === DIED) return part.slice(from);
       reply.out.forEach((r, k) => (results[batch[k]!] = r));
       if (reply.error !== null) {
         const err = Object.assign(new Error(reply.error.message), { code: reply.error.code });
         throw withPath(err, 'linking', path.join(toDir, reply.error.at));
       }
     }
+    return [];
   } finally {
     worker.removeAllListeners('exit');
+    // A second 'error' with no listener would be thrown at the process.
+    worker.on('error', () => undefined);
+    // Ended before anything else happens: a worker still running could make a link after this returns.
     await worker.terminate();
   }
 }

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { LINK_IN_WORKERS_FROM } from '../../src/store/link-unchanged.js';
 import { LINKED, linkStoredFiles, NOT_LINKABLE } from '../../src/store/link-workers.js';
@@ -93,10 +94,60 @@ describe('links of many unchanged files on worker threads', () => {
       }
     }
 
-    const results = await linkStoredFiles(from, to, jobs, 4);
+    const results = await linkStoredFiles(from, to, jobs, { batch: 4 });
 
     expect([...results]).toEqual(jobs.map((j) => (j.size === 99 ? NOT_LINKABLE : LINKED)));
     for (const j of jobs) expect(fs.existsSync(path.join(to, j.rel)), j.rel).toBe(j.size !== 99);
+  });
+
+  // A worker that links every name of its first batch itself (no checks) and dies before it answers:
+  // the worst a death can leave behind.
+  const DIES_AFTER_LINKING = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const fs = require('node:fs');
+    parentPort.once('message', ({ rels }) => {
+      for (const rel of rels.split('\\0')) fs.linkSync(workerData.fromDir + '/' + rel, workerData.toDir + '/' + rel);
+      process.exit(1);
+    });
+  `;
+
+  it.each([
+    ['cannot start', () => { throw Object.assign(new Error('Resource temporarily unavailable'), { code: 'EAGAIN' }); }],
+    ['throws as it starts', () => new Worker('throw new Error("no threads left")', { eval: true })],
+    ['dies after linking its batch, before answering', (workerData: { fromDir: string; toDir: string }) => new Worker(DIES_AFTER_LINKING, { eval: true, workerData })],
+  ] as const)('links on this thread what a worker that %s left, and takes its links as made', async (_how, spawn) => {
+    const { base } = await runAndStore();
+    const from = path.join(base, 'from');
+    const to = path.join(base, 'to');
+    const jobs = [];
+    for (const d of ['big', 'small']) {
+      fs.mkdirSync(path.join(to, d), { recursive: true });
+      for (let i = 0; i < (d === 'big' ? 8 : 6); i++) {
+        const rel = `${d}/f${i}`;
+        fs.chmodSync(put(from, rel, 'y'.repeat(i + 1)), 0o444);
+        jobs.push({ rel, size: i + 1, mode: 0o444 });
+      }
+    }
+
+    const results = await linkStoredFiles(from, to, jobs, { batch: 4, spawn });
+
+    expect([...results]).toEqual(jobs.map(() => LINKED));
+    for (const j of jobs) expect(inode(path.join(to, j.rel)), j.rel).toBe(inode(path.join(from, j.rel)));
+  });
+
+  it('does not take a name a dead worker left as linked when it is another file', async () => {
+    const { base } = await runAndStore();
+    const from = path.join(base, 'from');
+    const to = path.join(base, 'to');
+    for (const d of ['big', 'small']) fs.mkdirSync(path.join(to, d), { recursive: true });
+    const jobs = ['big/a', 'big/b', 'big/c', 'small/a', 'small/b'].map((rel) => {
+      fs.chmodSync(put(from, rel, 'z'), 0o444);
+      return { rel, size: 1, mode: 0o444 };
+    });
+    // Something else already sits at the name the worker was to link.
+    put(to, 'small/b', 'z');
+
+    await expect(linkStoredFiles(from, to, jobs, { spawn: () => new Worker('process.exit(1)', { eval: true }) })).rejects.toThrow(/EEXIST.*small\/b|small\/b.*EEXIST/);
   });
 
   it('reports each file linked or not, and throws an error no copy gets around with the path it met it at', async () => {
