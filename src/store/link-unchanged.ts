@@ -1,7 +1,7 @@
 /**
  * The links of a pass, all at once: when a pass has many settled files unchanged since the previous
  * snapshot (`LINK_IN_WORKERS_FROM`), their stored files are hard-linked by `linkStoredFiles` on
- * worker threads, a folder at a time, before any copy starts. Below that they are linked one by one
+ * this thread and a worker, a folder at a time, before any copy starts. Below that they are linked one by one
  * as the small and large copiers meet them (`prepareSlot`), which a worker's start would not repay.
  *
  * Contract: the same rule as `prepareSlot`'s link (a regular file, settled, `unchangedSince` its
@@ -16,7 +16,7 @@ import { storedMode } from './prepare-slot.js';
 import { seenOfEntry } from './source-seen.js';
 import { unchangedSince } from './unchanged-since.js';
 
-/** Links in a pass from which they are made on worker threads. */
+/** Links in a pass from which they are made on two threads (`linkStoredFiles`). */
 export const LINK_IN_WORKERS_FROM = 2000;
 
 /** Links the pass's unchanged files on workers when there are enough of them; the slots left to capture. */

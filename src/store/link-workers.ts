@@ -58,8 +58,9 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 
  * Links `stored` to `dst` when it is a regular file of `size` bytes and permission bits `mode`: 1
  * (`LINKED`), or 0 (`NOT_LINKABLE`) when not or for a reason a copy gets around; throws any other
  * error. Self-contained (its source also runs in the workers): it uses nothing but its arguments.
+ * Also the one-by-one link of a capture with few unchanged files (`prepare-slot.ts`).
  */
-function linkOne(fs: typeof import('node:fs'), stored: string, dst: string, size: number, mode: number): number {
+export function linkOne(fs: typeof import('node:fs'), stored: string, dst: string, size: number, mode: number): number {
   let st;
   try {
     st = fs.lstatSync(stored, { throwIfNoEntry: false });

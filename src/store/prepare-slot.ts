@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DONE, RETRY, type CaptureSet, type Outcome, type Slot } from './capture-set.js';
+import { LINKED, linkOne } from './link-workers.js';
 import { FileChangedError, FileVanishedError, PathSwappedError, withPath } from './errors.js';
 import { lstatSeen, sameVersion, seenOfEntry, type Seen } from './source-seen.js';
 import { unchangedSince } from './unchanged-since.js';
@@ -106,20 +107,9 @@ export function storedMode(mode: number): number {
  * mode than a copy of the version `seen` would get, or cannot be linked.
  */
 function linkStored(stored: string, dst: string, seen: { size: number; mode: number }): boolean {
-  let st: fs.Stats | undefined;
   try {
-    st = fs.lstatSync(stored, { throwIfNoEntry: false });
-  } catch {
-    return false;
-  }
-  if (!st?.isFile() || st.size !== seen.size || (st.mode & 0o7777) !== storedMode(seen.mode)) return false;
-  try {
-    fs.linkSync(stored, dst);
-    return true;
+    return linkOne(fs, stored, dst, seen.size, storedMode(seen.mode)) === LINKED;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // EMLINK: too many links to one inode; EPERM: protected_hardlinks; ENOENT: deleted meanwhile.
-    if (code === 'EMLINK' || code === 'EPERM' || code === 'ENOENT' || code === 'EXDEV') return false;
     throw withPath(err, 'linking', dst);
   }
 }

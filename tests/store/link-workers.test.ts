@@ -1,5 +1,5 @@
 /**
- * Links of many unchanged files made on worker threads (issue 15): the same snapshot as links made
+ * Links of many unchanged files made on two threads (issue 15): the same snapshot as links made
  * one by one (each unchanged file the previous snapshot's inode, with its digest), a damaged
  * stored file copied instead of linked, a source changed after the scan caught by the consistency
  * pass, and an error of a link reported with its path.
@@ -26,7 +26,7 @@ function inode(file: string): number {
   return fs.statSync(file).ino;
 }
 
-describe('links of many unchanged files on worker threads', () => {
+describe('links of many unchanged files on two threads', () => {
   it('links every unchanged file to the previous snapshot\'s inode and copies the one changed', async () => {
     const { run, store, first } = await bigRun();
     age(put(run, 'cache/shard-3/item-800.json', '{"item": "new"}'));
