@@ -4,61 +4,20 @@
  * for writing. A trainer that writes half a checkpoint, pauses with the file open, then writes the
  * rest, must never leave the half in a snapshot.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { findOpenWriters, type OpenWriter } from '../../src/store/open-writers.js';
 import { writeSnapshot } from '../../src/store/write-snapshot.js';
+import { startWriter, stopWriters } from '../helpers/halves-writer.js';
 import { age, put, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
-
-/**
- * Rewrites the file in place in two halves: the first at once, then it prints `half` and holds the
- * file open until a line arrives on stdin; then the second half, close, `closed`, exit. The new
- * version has the file's size, or the size given after the file (a checkpoint that grew).
- */
-const HALVES_WRITER = `
-const fs = require('node:fs');
-const file = process.argv[1];
-const size = Number(process.argv[2] ?? fs.statSync(file).size);
-const half = size >> 1;
-const fd = fs.openSync(file, 'r+');
-fs.writeSync(fd, Buffer.alloc(half, 2), 0, half, 0);
-process.stdout.write('half\\n');
-process.stdin.once('data', () => {
-  fs.writeSync(fd, Buffer.alloc(size - half, 2), 0, size - half, half);
-  fs.closeSync(fd);
-  process.stdout.write('closed\\n');
-  process.exit(0);
-});
-`;
 
 const SIZE = 4 << 20;
 const OLD = Buffer.alloc(SIZE, 1);
 const NEW = Buffer.alloc(SIZE, 2);
 
-let children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  children = [];
-});
-
-/** Starts the writer on `file` (new size `size`, default the file's); `said(word)` resolves once it printed that line. */
-function startWriter(file: string, size?: number): { proc: ChildProcess; said: (word: string) => Promise<void> } {
-  const proc = spawn(process.execPath, ['-e', HALVES_WRITER, file, ...(size === undefined ? [] : [String(size)])], { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.push(proc);
-  let out = '';
-  const waiters: { word: string; resolve: () => void }[] = [];
-  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    for (const w of [...waiters]) if (out.split('\n').includes(w.word)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-  });
-  return {
-    proc,
-    said: (word) => (out.split('\n').includes(word) ? Promise.resolve() : new Promise((resolve) => waiters.push({ word, resolve }))),
-  };
-}
+afterEach(stopWriters);
 
 describe('capture of a file rewritten in place with pauses', () => {
   it('never stores the first half while the writer holds the file open; skips it naming the writer', async () => {
@@ -84,7 +43,7 @@ describe('capture of a file rewritten in place with pauses', () => {
       retries: 3,
       retryDelayMs: 5,
     });
-    writer.proc.stdin!.write('go\n');
+    writer.go();
     await writer.said('closed');
 
     const stored = path.join(meta.path, 'ckpt.pt');
@@ -119,7 +78,7 @@ describe('capture of a file rewritten in place with pauses', () => {
         return found;
       },
     });
-    writer!.proc.stdin!.write('go\n');
+    writer!.go();
     await writer!.said('closed');
 
     const stored = path.join(meta.path, 'ckpt.pt');
@@ -157,7 +116,7 @@ describe('capture of a file rewritten in place with pauses', () => {
         const found = (await findOpenWriters(paths)).filter((w) => w.pid !== process.pid);
         seen.push(found);
         if (found.length > 0 && seen.filter((s) => s.length > 0).length === 1) {
-          writer.proc.stdin!.write('go\n');
+          writer.go();
           await writer.said('closed');
         }
         return found;
