@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import type { Blocker } from '../policy/hot-files.js';
 import type { ScanEntry } from '../store/types.js';
-import { findOpenWriters, type OpenWriter } from '../store/open-writers.js';
+import { describeWriter, findOpenWriters, type OpenWriter } from '../store/open-writers.js';
 import { stateDigest } from '../store/scan.js';
 import { mtimeMsOf } from '../util/fs.js';
 import { scanRun } from './run-actions.js';
@@ -44,21 +44,22 @@ export async function findBlockers(
     if (age >= 0 && age < run.settleMs) out.push({ path: e.path, reason: `${e.path} was modified ${age}ms ago`, retryInMs: run.settleMs - age });
   }
   for (const w of await writersOfFiles(run.path, entries)) {
-    out.push({ path: w.rel, reason: `${w.rel} is open for writing by pid ${w.pid} (${w.command})`, retryInMs: run.settleMs });
+    out.push({ path: w.rel, reason: `${w.rel} is open for writing by ${describeWriter(w)}`, retryInMs: run.settleMs });
   }
   return out;
 }
 
 /**
  * The processes other than this one holding a regular file of `entries` open for writing, with its
- * relative path. One question about the run's real folder, its few answers matched to the entries:
- * a question naming every file built 100,000 absolute paths and two maps of them at every look
- * (~25 MB alive while the daemon judged a large run).
+ * relative path: under the run's path, or under any other (a bind mount, a container), matched by
+ * device and inode. One question about the run's real folder, its few answers matched to the
+ * entries: a question naming every file built 100,000 absolute paths and two maps of them at every
+ * look (~25 MB alive while the daemon judged a large run).
  */
 async function writersOfFiles(runDir: string, entries: readonly ScanEntry[]): Promise<(OpenWriter & { rel: string })[]> {
   const real = await fsp.realpath(runDir).catch(() => path.resolve(runDir));
   const inRun = real.endsWith('/') ? real : `${real}/`;
-  const found = (await findOpenWriters([real])).filter((w) => w.pid !== process.pid && w.path.startsWith(inRun));
+  const found = (await findOpenWriters([real], { dir: real, files: entries })).filter((w) => w.pid !== process.pid && w.path.startsWith(inRun));
   if (found.length === 0) return [];
   const asked = new Set(found.map((w) => w.path.slice(inRun.length)));
   const files = new Set<string>();

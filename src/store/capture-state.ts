@@ -42,7 +42,7 @@ import { captureSmall, isSmall } from './capture-small.js';
 import { recheckCaptured } from './consistency-pass.js';
 import { withPath } from './errors.js';
 import { isSafeRelPath } from './layout.js';
-import type { OpenWriter } from './open-writers.js';
+import type { FindWriters } from './open-writers.js';
 import { linkUnchanged } from './link-unchanged.js';
 import { judgeChanged, otherWriters, settleWait } from './settle-changed.js';
 import { canSyncFileSystem } from './sync-fs.js';
@@ -81,10 +81,10 @@ export interface CaptureStateOptions {
   settleMs: number;
   /**
    * Processes holding any of `paths` (absolute), or a file under one of them, open for writing
-   * (asked about the run's real folder). Default: `findOpenWriters` without this process (which
-   * holds only its own copies open).
+   * (asked about the run's real folder, with the judged files for a match by inode). Default:
+   * `findOpenWriters` without this process (which holds only its own copies open).
    */
-  openWriters?: (paths: string[]) => Promise<OpenWriter[]>;
+  openWriters?: FindWriters;
   /** Bytes done so far and the bytes to do (grows when files are captured again). */
   onProgress?: (done: number, total: number) => void;
 }

@@ -2,9 +2,30 @@
  * Which processes hold files open for writing (Linux): one pass over `/proc/<pid>/fd`, reading
  * the open flags from `/proc/<pid>/fdinfo`. Used to hold back a capture (or a restore) while a
  * trainer still writes.
+ *
+ * A descriptor is matched by its path, and, when the caller names its files (`FilesByInode`), by
+ * device and inode as well: a trainer in a container, or writing through a bind mount, holds the
+ * run's file open under its own path (`/workspace/out/model.safetensors`), and that is the path
+ * `/proc/<pid>/fd` shows, not the one ckptd watches. Only descriptors open for writing whose path
+ * matched nothing are stat'ed (through the fd's link, which reaches the open file whatever its
+ * path); the caller's files are then tested against that small set by inode, and a hit is
+ * confirmed with an lstat of the run's file (device and inode). Nothing is built per file of the
+ * run: memory stays the same for 10 files or 100,000.
+ *
+ * Cost: the links, flags and names under /proc reach no file system, so they are read
+ * synchronously, `FDS_PER_SLICE` descriptors between yields; a promise per descriptor cost a
+ * thread-pool round trip each. The flags come before the stat: an fdinfo read is ~8 us on this
+ * thread, a stat in the thread pool ~16 us, and the stat is the one call that reaches the file's
+ * own file system (a hung network mount would stall it), so it is made last, and only for the few
+ * descriptors open for writing that the path left unmatched. Measured on a 2-core VM (one call,
+ * CPU): ~500 descriptors visible, 12-16 ms with a promise per call, now 4-6 ms by path alone and
+ * 9-12 ms with a run of 100,000 files by inode too; with a process holding 3,000 more files open
+ * (300 of them for writing), 95-130 ms before, now ~21 ms by path and ~58 ms with the inode pass.
  */
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import type { ScanEntry } from './types.js';
 
 /** One process holding one of the asked-about files open for writing. */
 export interface OpenWriter {
@@ -13,57 +34,169 @@ export interface OpenWriter {
   pid: number;
   /** The process name from `/proc/<pid>/comm`. */
   command: string;
+  /**
+   * The path the process holds the file open under, when it is not `path`: found by device and
+   * inode (a bind mount, a container, another hard link).
+   */
+  seenAs?: string;
 }
+
+/** The caller's files, to be matched by device and inode as well as by path (see the file comment). */
+export interface FilesByInode {
+  /** The folder the files' paths are relative to; reported paths are `dir/path`. */
+  dir: string;
+  /** The files as the caller scanned them; only regular files are matched. Read once, only when needed. */
+  files: Iterable<Pick<ScanEntry, 'path' | 'type' | 'ino'>>;
+}
+
+/** `findOpenWriters`' shape, for callers that take another one in tests. */
+export type FindWriters = (paths: string[], byInode?: FilesByInode) => Promise<OpenWriter[]>;
 
 const O_ACCMODE = 0o3;
 const O_WRONLY = 0o1;
 const O_RDWR = 0o2;
+/** Descriptors (and processes) read between two yields to the event loop: ~1-2 ms. */
+const FDS_PER_SLICE = 256;
+/** Descriptors stat'ed at once (in the thread pool). */
+const PARALLEL_STATS = 32;
+/** Trees whose files are never a run's file (terminals, /dev/null, kernel views): never stat'ed. */
+const NOT_RUN_FILES = ['/dev/', '/proc/', '/sys/'];
+/** The suffix /proc gives the path of an open file whose name was removed: no longer a run file. */
+const DELETED = ' (deleted)';
 
 /**
  * Processes holding any of `paths` (absolute), or any file under one of them when it is a folder,
  * open for writing (O_WRONLY or O_RDWR). Paths are matched after resolving symlinks in their
- * parent folders, as /proc shows them. Processes whose fds cannot be read (other users, gone
- * meanwhile) are ignored; this process is included. Returns [] on platforms other than Linux.
+ * parent folders, as /proc shows them. With `byInode`, a regular file of `byInode.files` is also
+ * reported when a process holds its inode open for writing under any other path (`seenAs`); a file
+ * both ways may be reported twice. Processes whose fds cannot be read (other users, gone meanwhile)
+ * are ignored; this process is included. Returns [] on platforms other than Linux.
  */
-export async function findOpenWriters(paths: string[]): Promise<OpenWriter[]> {
+export async function findOpenWriters(paths: string[], byInode?: FilesByInode): Promise<OpenWriter[]> {
   if (process.platform !== 'linux' || paths.length === 0) return [];
   const wanted = await realPaths(paths);
   let pids: string[];
   try {
-    pids = (await fsp.readdir('/proc')).filter((n) => /^\d+$/.test(n));
+    pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
   } catch {
     return [];
   }
   const found: OpenWriter[] = [];
-  for (let i = 0; i < pids.length; i += 32) {
-    const batch = await Promise.all(pids.slice(i, i + 32).map((pid) => writersOf(pid, wanted)));
-    for (const list of batch) found.push(...list);
-  }
+  const unmatched: Unmatched[] = [];
+  const slice = { left: FDS_PER_SLICE };
+  for (const pid of pids) await writersOf(pid, wanted, byInode === undefined ? null : unmatched, found, slice);
+  if (byInode !== undefined && unmatched.length > 0) found.push(...(await matchByInode(unmatched, byInode)));
   return found;
 }
 
-async function writersOf(pid: string, wanted: Map<string, string>): Promise<OpenWriter[]> {
+/** "pid 4242 (python)", and the name it writes under when that is not the run's. */
+export function describeWriter(w: OpenWriter): string {
+  return `pid ${w.pid} (${w.command})${w.seenAs === undefined ? '' : ` as ${w.seenAs}`}`;
+}
+
+/** A descriptor open for writing whose path matched none of the asked paths. */
+interface Unmatched {
+  pid: number;
+  fd: string;
+  command: string;
+  target: string;
+}
+
+/**
+ * Adds the writers of `pid` matched by path to `found`; with `unmatched`, also collects its other
+ * descriptors open for writing that may hold a run file under another path. Yields to the event
+ * loop once `slice.left` descriptors were read since the last time (a process may hold thousands).
+ */
+async function writersOf(pid: string, wanted: Map<string, string>, unmatched: Unmatched[] | null, found: OpenWriter[], slice: { left: number }): Promise<void> {
   const fdDir = `/proc/${pid}/fd`;
   let fds: string[];
   try {
-    fds = await fsp.readdir(fdDir);
+    fds = fs.readdirSync(fdDir);
   } catch {
-    return [];
+    return;
   }
-  const out: OpenWriter[] = [];
   let command: string | null = null;
   for (const fd of fds) {
-    const target = await fsp.readlink(`${fdDir}/${fd}`).catch(() => null);
-    if (target === null || !target.startsWith('/')) continue;
+    if (--slice.left <= 0) {
+      slice.left = FDS_PER_SLICE;
+      await new Promise((r) => setImmediate(r));
+    }
+    let target: string;
+    try {
+      target = fs.readlinkSync(`${fdDir}/${fd}`);
+    } catch {
+      continue;
+    }
+    if (!target.startsWith('/')) continue;
     const asked = match(target, wanted);
-    if (asked === null) continue;
-    const info = await fsp.readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => null);
-    const flags = info?.match(/^flags:\s*([0-7]+)/m)?.[1];
-    if (flags === undefined) continue;
-    const mode = parseInt(flags, 8) & O_ACCMODE;
-    if (mode !== O_WRONLY && mode !== O_RDWR) continue;
-    command ??= (await fsp.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim();
-    out.push({ path: asked, pid: Number(pid), command });
+    if (asked === null && (unmatched === null || !mayBeRunFile(target))) continue;
+    if (!openForWriting(pid, fd)) continue;
+    command ??= commandOf(pid);
+    if (asked !== null) found.push({ path: asked, pid: Number(pid), command });
+    else unmatched!.push({ pid: Number(pid), fd, command, target });
+  }
+}
+
+function mayBeRunFile(target: string): boolean {
+  return !target.endsWith(DELETED) && !NOT_RUN_FILES.some((p) => target.startsWith(p));
+}
+
+/** Holds the start of one fdinfo ("pos:\t<up to 20 digits>\nflags:\t<octal>\n..."): one buffer for all. */
+const fdinfo = Buffer.alloc(128);
+
+function openForWriting(pid: string, fd: string): boolean {
+  let n: number;
+  try {
+    const h = fs.openSync(`/proc/${pid}/fdinfo/${fd}`, 'r');
+    try {
+      n = fs.readSync(h, fdinfo, 0, fdinfo.length, null);
+    } finally {
+      fs.closeSync(h);
+    }
+  } catch {
+    return false;
+  }
+  const flags = /^flags:\s*([0-7]+)/m.exec(fdinfo.toString('latin1', 0, n))?.[1];
+  if (flags === undefined) return false;
+  const mode = parseInt(flags, 8) & O_ACCMODE;
+  return mode === O_WRONLY || mode === O_RDWR;
+}
+
+function commandOf(pid: string): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
+/**
+ * The files of `q` that one of the `unmatched` descriptors holds open: same inode as the scan saw,
+ * and the file at its path now the very one open (device and inode).
+ */
+async function matchByInode(unmatched: Unmatched[], q: FilesByInode): Promise<OpenWriter[]> {
+  const byIno = new Map<number, { dev: number; w: Unmatched }[]>();
+  for (let i = 0; i < unmatched.length; i += PARALLEL_STATS) {
+    await Promise.all(
+      unmatched.slice(i, i + PARALLEL_STATS).map(async (w) => {
+        // stat, not lstat: through the fd's link to the open file itself, whatever its path.
+        const st = await fsp.stat(`/proc/${w.pid}/fd/${w.fd}`).catch(() => null);
+        if (st === null || !st.isFile() || st.nlink === 0) return;
+        const list = byIno.get(st.ino) ?? [];
+        list.push({ dev: st.dev, w });
+        byIno.set(st.ino, list);
+      }),
+    );
+  }
+  if (byIno.size === 0) return [];
+  const out: OpenWriter[] = [];
+  for (const f of q.files) {
+    const open = f.type === 'file' ? byIno.get(f.ino) : undefined;
+    if (open === undefined) continue;
+    const abs = path.join(q.dir, f.path);
+    const st = await fsp.lstat(abs).catch(() => null);
+    if (st === null || st.ino !== f.ino) continue;
+    for (const { dev, w } of open) if (dev === st.dev) out.push({ path: abs, pid: w.pid, command: w.command, seenAs: w.target });
   }
   return out;
 }

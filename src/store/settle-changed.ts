@@ -10,7 +10,7 @@
  */
 import { mtimeMsOf } from '../util/fs.js';
 import type { Slot } from './capture-set.js';
-import { findOpenWriters, type OpenWriter } from './open-writers.js';
+import { describeWriter, findOpenWriters, type FilesByInode, type FindWriters, type OpenWriter } from './open-writers.js';
 
 /** What the judgement needs of the capture. */
 export interface SettleRule {
@@ -18,8 +18,11 @@ export interface SettleRule {
   runReal: string;
   /** The run's `settle` (ms). */
   settleMs: number;
-  /** Processes holding any of `paths` (absolute), or a file under one of them, open for writing. */
-  openWriters: (paths: string[]) => Promise<OpenWriter[]>;
+  /**
+   * Processes holding any of `paths` (absolute), or a file under one of them, open for writing;
+   * with `byInode`, also those holding one of its files open under another path (`findOpenWriters`).
+   */
+  openWriters: FindWriters;
 }
 
 /**
@@ -44,9 +47,11 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
   // One question about the run's folder, the few writers it finds matched to the slots by their
   // relative paths: a question naming every file built 100,000 absolute paths and two maps of
   // them (~25 MB alive at the start of a capture of a large run, on top of the scan and manifests).
+  // The judged files go along for a writer that holds one open under another path (a container).
   const inRun = rule.runReal.endsWith('/') ? rule.runReal : `${rule.runReal}/`;
   const writers = new Map<string, OpenWriter>();
-  for (const w of await rule.openWriters([rule.runReal])) {
+  const byInode: FilesByInode = { dir: rule.runReal, files: changedSlots.map((s) => s.entry) };
+  for (const w of await rule.openWriters([rule.runReal], byInode)) {
     const rel = w.path.startsWith(inRun) ? w.path.slice(inRun.length) : null;
     if (rel !== null && !writers.has(rel)) writers.set(rel, w);
   }
@@ -55,7 +60,7 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
     const w = writers.get(s.entry.path);
     if (w === undefined) continue;
     s.heldOpen = true;
-    s.unsettled = `open for writing by pid ${w.pid} (${w.command})`;
+    s.unsettled = `open for writing by ${describeWriter(w)}`;
     s.changedAt ??= now;
   }
 }
@@ -72,6 +77,6 @@ export function settleWait(slots: readonly Slot[], settleMs: number): number {
 }
 
 /** Processes other than this one holding any of `paths` open for writing (this one holds only its own copies open). */
-export async function otherWriters(paths: string[]): Promise<OpenWriter[]> {
-  return (await findOpenWriters(paths)).filter((w) => w.pid !== process.pid);
+export async function otherWriters(paths: string[], byInode?: FilesByInode): Promise<OpenWriter[]> {
+  return (await findOpenWriters(paths, byInode)).filter((w) => w.pid !== process.pid);
 }

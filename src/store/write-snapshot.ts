@@ -11,7 +11,7 @@ import { allocateId } from './allocate-id.js';
 import { captureState } from './capture-state.js';
 import { commitStaged, fsyncDir, removeTree, syncDirs } from './durable.js';
 import { isValidId } from './ids.js';
-import type { OpenWriter } from './open-writers.js';
+import type { FindWriters } from './open-writers.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
@@ -67,7 +67,7 @@ export interface WriteSnapshotOptions {
    */
   settleMs: number;
   /** Who holds files open for writing (default: `findOpenWriters`, this process left out). For tests. */
-  openWriters?: (paths: string[]) => Promise<OpenWriter[]>;
+  openWriters?: FindWriters;
   /**
    * The store lock's signal (`StoreLock.signal`), checked right before the rename into
    * `snapshots/`. Default: the lock this process holds on `store`, if any.

@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { findOpenWriters, type OpenWriter } from '../../src/store/open-writers.js';
 import { writeSnapshot } from '../../src/store/write-snapshot.js';
-import { startWriter, stopWriters } from '../helpers/halves-writer.js';
+import type { ScanEntry, SnapshotMeta } from '../../src/store/types.js';
+import { startWriter, stopWriters, type HalvesWriter } from '../helpers/halves-writer.js';
 import { age, put, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
 
 const SIZE = 4 << 20;
@@ -18,6 +19,35 @@ const OLD = Buffer.alloc(SIZE, 1);
 const NEW = Buffer.alloc(SIZE, 2);
 
 afterEach(stopWriters);
+
+/** A manual snapshot of `entries` taken while `writer` holds half of ckpt.pt's new version open; then the writer finishes. */
+async function snapshotMidWrite(run: string, store: string, entries: ScanEntry[], writer: HalvesWriter): Promise<SnapshotMeta> {
+  const meta = await writeSnapshot({
+    store,
+    runName: 'r',
+    runDir: run,
+    entries,
+    kind: 'manual',
+    trigger: 'manual',
+    progress: NO_PROGRESS,
+    previous: null,
+    now: Date.now(),
+    settleMs: 50,
+    retries: 3,
+    retryDelayMs: 5,
+  });
+  writer.go();
+  await writer.said('closed');
+  return meta;
+}
+
+/** ckpt.pt never stored torn: skipped for `why` (on the last pass), calm.json stored. */
+async function expectHeldBack(meta: SnapshotMeta, why: string): Promise<void> {
+  const stored = path.join(meta.path, 'ckpt.pt');
+  if (fs.existsSync(stored)) expect([sha256(OLD), sha256(NEW)], 'a torn ckpt.pt was stored').toContain(sha256File(stored));
+  expect(meta.skipped).toEqual([{ path: 'ckpt.pt', reason: `kept changing (${why})` }]);
+  expect(meta.files.map((f) => f.path)).toEqual(['calm.json']);
+}
 
 describe('capture of a file rewritten in place with pauses', () => {
   it('never stores the first half while the writer holds the file open; skips it naming the writer', async () => {
@@ -29,29 +59,26 @@ describe('capture of a file rewritten in place with pauses', () => {
     const writer = startWriter(ckpt);
     await writer.said('half');
 
-    const meta = await writeSnapshot({
-      store,
-      runName: 'r',
-      runDir: run,
-      entries,
-      kind: 'manual',
-      trigger: 'manual',
-      progress: NO_PROGRESS,
-      previous: null,
-      now: Date.now(),
-      settleMs: 50,
-      retries: 3,
-      retryDelayMs: 5,
-    });
-    writer.go();
-    await writer.said('closed');
+    await expectHeldBack(await snapshotMidWrite(run, store, entries, writer), `open for writing by pid ${writer.proc.pid} (node)`);
+  });
 
-    const stored = path.join(meta.path, 'ckpt.pt');
-    if (fs.existsSync(stored)) expect([sha256(OLD), sha256(NEW)]).toContain(sha256File(stored));
-    expect(meta.skipped).toEqual([
-      { path: 'ckpt.pt', reason: `kept changing (open for writing by pid ${writer.proc.pid} (node))` },
-    ]);
-    expect(meta.files.map((f) => f.path)).toEqual(['calm.json']);
+  it('never stores the first half while the writer holds the file open under another name (a bind mount, a container)', async () => {
+    // A trainer in a container writes /workspace/out/ckpt.pt: /proc shows that path, not the run's.
+    // A hard link outside the run is the same inode under a path that is not the run's.
+    const { base, run, store } = await runAndStore();
+    const ckpt = put(run, 'ckpt.pt', OLD);
+    age(ckpt);
+    put(run, 'calm.json', '{}');
+    const other = path.join(base, 'workspace', 'ckpt.pt');
+    fs.mkdirSync(path.dirname(other));
+    fs.linkSync(ckpt, other);
+    const entries = await scanAll(run, store);
+    const writer = startWriter(other);
+    await writer.said('half');
+    // The half is old news by the time anyone looks: only the open file tells it is not finished.
+    age(ckpt);
+
+    await expectHeldBack(await snapshotMidWrite(run, store, entries, writer), `open for writing by pid ${writer.proc.pid} (node) as ${fs.realpathSync(other)}`);
   });
 
   it('never stores a half written after the check for writers, even one that grew the file past the small-file size', async () => {

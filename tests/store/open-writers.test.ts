@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findOpenWriters } from '../../src/store/open-writers.js';
-import { put, tempDir } from './fixtures.js';
+import { put, scanAll, tempDir } from './fixtures.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -46,5 +47,45 @@ describe.skipIf(process.platform !== 'linux')('findOpenWriters', () => {
     const dir = await tempDir();
     const file = put(dir, 'idle.bin', 'x');
     expect(await findOpenWriters([file])).toEqual([]);
+  });
+});
+
+/**
+ * A trainer in a container, or writing through a bind mount, holds the run's file open under its
+ * own path (`/workspace/out/model.safetensors`): `/proc/<pid>/fd` shows that path, never the one
+ * ckptd watches. A second name of the same inode outside the run (a hard link) does the same
+ * without root.
+ */
+describe.skipIf(process.platform !== 'linux')('findOpenWriters: a run file open under another name (a bind mount, a container)', () => {
+  /** `run/model.bin`, the same inode as `elsewhere/model.bin`, and the run's scan. */
+  async function twoNames() {
+    const base = await tempDir();
+    const run = path.join(base, 'run');
+    const inRun = put(run, 'model.bin', 'x'.repeat(1000));
+    const other = path.join(base, 'elsewhere', 'model.bin');
+    fs.mkdirSync(path.dirname(other));
+    fs.linkSync(inRun, other);
+    const entries = await scanAll(run, path.join(base, 'store'));
+    return { base, run, inRun, other: fs.realpathSync(other), entries };
+  }
+
+  it('reports a writer holding the file open under the other name: the run\'s path, the pid, the command and the name it uses', async () => {
+    const { run, inRun, other, entries } = await twoNames();
+    const writer = await holder(other, 'r+');
+    const found = await findOpenWriters([run], { dir: run, files: entries });
+    expect(found).toEqual([{ path: inRun, pid: writer.pid, command: 'node', seenAs: other }]);
+  });
+
+  it('reports neither a writer of an unrelated file on the same device nor a reader of the other name', async () => {
+    const { base, run, inRun, other, entries } = await twoNames();
+    const unrelated = put(base, 'elsewhere/train.log', 'log');
+    expect(fs.statSync(unrelated).dev).toBe(fs.statSync(inRun).dev);
+    const logger = await holder(unrelated, 'a');
+    const reader = await holder(other, 'r');
+    // The one real writer: shows that this very question looks at other names at all.
+    const writer = await holder(other, 'a');
+    const found = await findOpenWriters([run], { dir: run, files: entries });
+    expect(found).toEqual([{ path: inRun, pid: writer.pid, command: 'node', seenAs: other }]);
+    expect(found.some((w) => w.pid === logger.pid || w.pid === reader.pid)).toBe(false);
   });
 });
