@@ -11,7 +11,8 @@ import { captureFile } from './capture-file.js';
 import type { CaptureSet, Outcome, Slot } from './capture-set.js';
 import { DONE } from './capture-set.js';
 import { HASH_WORKERS } from './hash-workers.js';
-import { copyFailed, prepareSlot, storedMode } from './prepare-slot.js';
+import { copyFailed, prepareSlot } from './prepare-slot.js';
+import { storedMode } from './stored-mode.js';
 import { runPools } from '../util/run-pools.js';
 
 /** Large files: `HASH_WORKERS` at a time, each reported to `onProgress` once done. */

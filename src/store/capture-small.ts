@@ -15,7 +15,8 @@ import { copySmallFileSync, SMALL_FILE, type PendingCopy } from './capture-file.
 import type { CaptureSet, Outcome, Slot } from './capture-set.js';
 import { FileVanishedError } from './errors.js';
 import { DONE } from './capture-set.js';
-import { copyFailed, prepareSlot, storedMode } from './prepare-slot.js';
+import { copyFailed, prepareSlot } from './prepare-slot.js';
+import { storedMode } from './stored-mode.js';
 import { forEachInSlices, nextTurn } from './slices.js';
 
 /**

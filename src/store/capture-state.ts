@@ -56,7 +56,7 @@ import { unchangedSince } from './unchanged-since.js';
 export const BULK_SYNC_FILES = 1000;
 
 /** Re-exported: the mode a stored copy gets. */
-export { storedMode } from './prepare-slot.js';
+export { storedMode } from './stored-mode.js';
 
 /** What `captureState` captures, from where, into where. */
 export interface CaptureStateOptions {
@@ -160,7 +160,7 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
 /** How many small files the capture expects to copy: those the previous snapshot does not hold unchanged. */
 function smallCopies(set: CaptureSet): number {
   let n = 0;
-  for (const s of set.slots) if (s.entry.type === 'file' && isSmall(s) && !(set.previous !== null && unchangedSince(set.prev.get(s.entry.path), s.entry))) n++;
+  for (const s of set.slots) if (s.entry.type === 'file' && isSmall(s) && !(set.previous !== null && unchangedSince(s.prev, s.entry))) n++;
   return n;
 }
 

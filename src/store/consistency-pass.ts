@@ -28,7 +28,7 @@ export async function recheckCaptured(set: CaptureSet, last: boolean): Promise<b
         if (!(err instanceof PathSwappedError)) throw err;
         now = err;
       }
-      if (now === null || now instanceof PathSwappedError || !sameSeen(now, slot.captured.seen)) stale.push({ slot, now });
+      if (now === null || now instanceof PathSwappedError || !sameSeen(now, slot.captured)) stale.push({ slot, now });
     });
   } finally {
     folders.close();

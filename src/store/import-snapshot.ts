@@ -12,7 +12,7 @@ import { commitStaged, fsyncDir, removeTree, syncDirs } from './durable.js';
 import { isValidId } from './ids.js';
 import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, stagingRoot } from './layout.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
-import { storedMode } from './prepare-slot.js';
+import { storedMode } from './stored-mode.js';
 import type { Store } from './store.js';
 import type { SnapshotMeta } from './types.js';
 

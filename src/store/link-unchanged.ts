@@ -11,8 +11,7 @@
  */
 import path from 'node:path';
 import type { CaptureSet, Slot } from './capture-set.js';
-import { LINKED, linkStoredFiles, type LinkJob } from './link-workers.js';
-import { storedMode } from './prepare-slot.js';
+import { LINKED, linkStoredFiles } from './link-workers.js';
 import { seenOfEntry } from './source-seen.js';
 import { unchangedSince } from './unchanged-since.js';
 
@@ -22,20 +21,19 @@ export const LINK_IN_WORKERS_FROM = 2000;
 /** Links the pass's unchanged files on workers when there are enough of them; the slots left to capture. */
 export async function linkUnchanged(set: CaptureSet, todo: Slot[]): Promise<Slot[]> {
   if (set.previous === null) return todo;
-  const linkable = todo.filter((s) => s.entry.type === 'file' && s.unsettled === null && unchangedSince(set.prev.get(s.entry.path), s.entry));
+  const linkable = todo.filter((s) => s.entry.type === 'file' && s.unsettled === null && unchangedSince(s.prev, s.entry));
   if (linkable.length < LINK_IN_WORKERS_FROM) return todo;
-  const jobs: LinkJob[] = linkable.map((s) => {
-    set.dirs.make(path.posix.dirname(s.entry.path));
-    return { rel: s.entry.path, size: s.entry.size, mode: storedMode(s.entry.mode) };
-  });
-  const results = await linkStoredFiles(set.previous.filesDir, set.dest, jobs);
-  const linked = new Set<Slot>();
+  for (const s of linkable) set.dirs.make(path.posix.dirname(s.entry.path));
+  // The scan entries are the jobs (path, size, the source's mode): no object per file.
+  const results = await linkStoredFiles(
+    set.previous.filesDir,
+    set.dest,
+    linkable.map((s) => s.entry),
+  );
   linkable.forEach((s, i) => {
-    if (results[i] !== LINKED) return;
     // `unchangedSince` holds only for an entry with a ctime: it is its own `Seen`.
-    set.linked(s, seenOfEntry(s.entry)!, set.prev.get(s.entry.path)!);
-    linked.add(s);
+    if (results[i] === LINKED) set.linked(s, seenOfEntry(s.entry)!, s.prev!);
   });
   set.report();
-  return linked.size === todo.length ? [] : todo.filter((s) => !linked.has(s));
+  return todo.filter((s) => s.captured === null);
 }

@@ -8,8 +8,9 @@
  * docs/BENCHMARKS.md. A promise per call through the thread pool is slower than one thread (a round
  * trip per call), so each thread makes its calls synchronously, for whole folders.
  *
- * Contract of `linkStoredFiles`: for each job, links `fromDir/rel` to `toDir/rel` when the stored
- * file is a regular file of the job's size and mode (what a copy of that version would be), and
+ * Contract of `linkStoredFiles`: for each job, links `fromDir/path` to `toDir/path` when the stored
+ * file is a regular file of the job's size and of the mode a copy of a source with the job's mode
+ * gets (`storedMode`), and
  * reports it `LINKED`; `NOT_LINKABLE` when the stored file is gone, another size or mode, or cannot
  * be linked for a reason a copy gets around (EMLINK: too many links to one inode; EPERM:
  * protected_hardlinks; ENOENT: deleted meanwhile; EXDEV). Any other error is thrown (the path in its
@@ -22,6 +23,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { withPath } from './errors.js';
 import { forEachInSlices } from './slices.js';
+import { storedMode } from './stored-mode.js';
 
 /** The result of a job: not linked, to be copied instead (zero: what a job no worker answered reads as). */
 export const NOT_LINKABLE = 0;
@@ -34,9 +36,13 @@ export const LINKED = 1;
  */
 export const LINK_THREADS = 2;
 
-/** One stored file to link: its path relative to both folders, and the size and mode it must have. */
+/**
+ * One stored file to link: its path relative to both folders, its size, and the permission bits of
+ * its source (the stored file has `storedMode` of them). A scan entry is one: a capture passes its
+ * entries as they are, no object made per file.
+ */
 export interface LinkJob {
-  rel: string;
+  path: string;
   size: number;
   mode: number;
 }
@@ -140,8 +146,8 @@ export async function linkStoredFiles(fromDir: string, toDir: string, jobs: read
 function byFolder(jobs: readonly LinkJob[], n: number): number[][] {
   const folders = new Map<string, number[]>();
   jobs.forEach((job, i) => {
-    const cut = job.rel.lastIndexOf('/');
-    const dir = cut < 0 ? '' : job.rel.slice(0, cut);
+    const cut = job.path.lastIndexOf('/');
+    const dir = cut < 0 ? '' : job.path.slice(0, cut);
     let list = folders.get(dir);
     if (list === undefined) folders.set(dir, (list = []));
     list.push(i);
@@ -162,10 +168,10 @@ function byFolder(jobs: readonly LinkJob[], n: number): number[][] {
 async function linkHere(fromDir: string, toDir: string, jobs: readonly LinkJob[], part: number[], results: Uint8Array, adopt: boolean): Promise<void> {
   await forEachInSlices(part, (i) => {
     const job = jobs[i]!;
-    const stored = path.join(fromDir, job.rel);
-    const dst = path.join(toDir, job.rel);
+    const stored = path.join(fromDir, job.path);
+    const dst = path.join(toDir, job.path);
     try {
-      results[i] = linkOne(fs, stored, dst, job.size, job.mode);
+      results[i] = linkOne(fs, stored, dst, job.size, storedMode(job.mode));
     } catch (err) {
       if (adopt && (err as NodeJS.ErrnoException).code === 'EEXIST' && sameFile(stored, dst)) results[i] = LINKED;
       else throw withPath(err, 'linking', dst);
@@ -219,10 +225,10 @@ async function linkOnWorker(
       const modes = new Uint16Array(batch.length);
       batch.forEach((i, k) => {
         sizes[k] = jobs[i]!.size;
-        modes[k] = jobs[i]!.mode;
+        modes[k] = storedMode(jobs[i]!.mode);
       });
       const answer = new Promise<Reply>((resolve) => worker.once('message', resolve));
-      worker.postMessage({ rels: batch.map((i) => jobs[i]!.rel).join('\0'), sizes, modes }, [sizes.buffer, modes.buffer]);
+      worker.postMessage({ rels: batch.map((i) => jobs[i]!.path).join('\0'), sizes, modes }, [sizes.buffer, modes.buffer]);
       const reply = await Promise.race([answer, death]);
       if (reply === DIED) return part.slice(from);
       reply.out.forEach((r, k) => (results[batch[k]!] = r));

@@ -19,6 +19,7 @@ import { DONE, RETRY, type CaptureSet, type Outcome, type Slot } from './capture
 import { LINKED, linkOne } from './link-workers.js';
 import { FileChangedError, FileVanishedError, PathSwappedError, withPath } from './errors.js';
 import { lstatSeen, sameVersion, seenOfEntry, type Seen } from './source-seen.js';
+import { storedMode } from './stored-mode.js';
 import { unchangedSince } from './unchanged-since.js';
 
 /** A slot after `prepareSlot`: finished, left for the next pass, or to be copied (its folder made). */
@@ -36,7 +37,7 @@ export function prepareSlot(set: CaptureSet, slot: Slot, last: boolean): Prepare
   if (e.type === 'symlink') return prepareSymlink(set, slot, last);
   if (slot.unsettled !== null) return unsettledOrChanged(set, slot, last, lstatSeen(set.srcOf(e.path)));
   set.dirs.make(path.posix.dirname(e.path));
-  const p = set.previous === null ? undefined : set.prev.get(e.path);
+  const p = set.previous === null ? null : slot.prev;
   // `unchangedSince` holds only for an entry with a ctime: it is its own `Seen`.
   if (unchangedSince(p, e) && linkStored(path.join(set.previous!.filesDir, p!.path), set.dstOf(e.path), e)) {
     set.linked(slot, seenOfEntry(e)!, p!);
@@ -92,14 +93,6 @@ export function copyFailed(set: CaptureSet, slot: Slot, last: boolean, err: unkn
   if (now === null) return set.skip(slot, 'vanished');
   set.changed(slot, now);
   return last ? set.skip(slot, `kept changing (${err.changes.join(', ')})`) : RETRY;
-}
-
-/**
- * The mode of a stored copy of a source with permission bits `mode`: its read and execute bits,
- * never a write bit, so a snapshot is read-only yet no more readable than the run's file was.
- */
-export function storedMode(mode: number): number {
-  return mode & 0o555;
 }
 
 /**

@@ -106,26 +106,25 @@ export function linkedManifestOf(e: ScanEntry, seen: Seen, stored: ManifestEntry
 }
 
 /**
- * The previous snapshot's entries by path, each made to hold the strings it has in common with the
- * scan entry of its path (the path; the mtime and ctime when equal) and keyed by the scan's path:
- * the previous manifest and the scan are alive together for the whole capture, and a run of
- * 100,000 unchanged files held each of these strings twice (~14 MB). An entry changes only in
- * which of two equal strings it holds.
+ * The previous snapshot's entry of each scan entry's path, in the scan's order (null where it holds
+ * no such file), each made to hold the strings it has in common with that scan entry (the path; the
+ * mtime and ctime when equal): the previous manifest and the scan are alive together for the whole
+ * capture, and a run of 100,000 unchanged files held each of these strings twice (~14 MB). An entry
+ * changes only in which of two equal strings it holds. The lookup by path is dropped on return: kept
+ * for the capture, its table held 7 MB for 100,000 files.
  */
-export function previousByPath(files: readonly ManifestEntry[], entries: readonly ScanEntry[]): Map<string, ManifestEntry> {
+export function previousByPath(files: readonly ManifestEntry[], entries: readonly ScanEntry[]): (ManifestEntry | null)[] {
+  if (files.length === 0) return entries.map(() => null);
   const byPath = new Map<string, ManifestEntry>();
   for (const f of files) byPath.set(f.path, f);
-  for (const e of entries) {
+  return entries.map((e) => {
     const p = byPath.get(e.path);
-    if (p === undefined) continue;
-    // Deleted and set again: `set` on a present key keeps the old key string.
-    byPath.delete(e.path);
-    byPath.set(e.path, p);
+    if (p === undefined) return null;
     p.path = e.path;
     if (p.mtime_ns === e.mtimeNs) p.mtime_ns = e.mtimeNs;
     if (p.ctime_ns !== undefined && p.ctime_ns === e.ctimeNs) p.ctime_ns = e.ctimeNs;
-  }
-  return byPath;
+    return p;
+  });
 }
 
 /** The SHA-256 of a string (a symlink's target), hex. */

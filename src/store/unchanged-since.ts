@@ -22,8 +22,8 @@ export interface SourceVersion {
  * manifest entry without inode or ctime (older snapshots), a symlink, or a source whose ctime is
  * unknown is never unchanged: the file is copied.
  */
-export function unchangedSince(prev: ManifestEntry | undefined, now: SourceVersion): boolean {
-  if (prev === undefined || prev.type !== undefined || now.type !== 'file') return false;
+export function unchangedSince(prev: ManifestEntry | null | undefined, now: SourceVersion): boolean {
+  if (prev === undefined || prev === null || prev.type !== undefined || now.type !== 'file') return false;
   if (prev.ino === undefined || prev.ctime_ns === undefined || now.ctimeNs === undefined) return false;
   return prev.size === now.size && prev.mtime_ns === now.mtimeNs && prev.mode === now.mode && prev.ino === now.ino && prev.ctime_ns === now.ctimeNs;
 }

@@ -90,14 +90,14 @@ describe('links of many unchanged files on two threads', () => {
         const rel = `d${d}/f${i}`;
         fs.chmodSync(put(from, rel, 'x'.repeat(i + 1)), 0o444);
         // Every third job asks for another size: not linked.
-        jobs.push({ rel, size: i % 3 === 0 ? 99 : i + 1, mode: 0o444 });
+        jobs.push({ path: rel, size: i % 3 === 0 ? 99 : i + 1, mode: 0o444 });
       }
     }
 
     const results = await linkStoredFiles(from, to, jobs, { batch: 4 });
 
     expect([...results]).toEqual(jobs.map((j) => (j.size === 99 ? NOT_LINKABLE : LINKED)));
-    for (const j of jobs) expect(fs.existsSync(path.join(to, j.rel)), j.rel).toBe(j.size !== 99);
+    for (const j of jobs) expect(fs.existsSync(path.join(to, j.path)), j.path).toBe(j.size !== 99);
   });
 
   // A worker that links every name of its first batch itself (no checks) and dies before it answers:
@@ -125,14 +125,14 @@ describe('links of many unchanged files on two threads', () => {
       for (let i = 0; i < (d === 'big' ? 8 : 6); i++) {
         const rel = `${d}/f${i}`;
         fs.chmodSync(put(from, rel, 'y'.repeat(i + 1)), 0o444);
-        jobs.push({ rel, size: i + 1, mode: 0o444 });
+        jobs.push({ path: rel, size: i + 1, mode: 0o444 });
       }
     }
 
     const results = await linkStoredFiles(from, to, jobs, { batch: 4, spawn });
 
     expect([...results]).toEqual(jobs.map(() => LINKED));
-    for (const j of jobs) expect(inode(path.join(to, j.rel)), j.rel).toBe(inode(path.join(from, j.rel)));
+    for (const j of jobs) expect(inode(path.join(to, j.path)), j.path).toBe(inode(path.join(from, j.path)));
   });
 
   it('does not take a name a dead worker left as linked when it is another file', async () => {
@@ -142,7 +142,7 @@ describe('links of many unchanged files on two threads', () => {
     for (const d of ['big', 'small']) fs.mkdirSync(path.join(to, d), { recursive: true });
     const jobs = ['big/a', 'big/b', 'big/c', 'small/a', 'small/b'].map((rel) => {
       fs.chmodSync(put(from, rel, 'z'), 0o444);
-      return { rel, size: 1, mode: 0o444 };
+      return { path: rel, size: 1, mode: 0o444 };
     });
     // Something else already sits at the name the worker was to link.
     put(to, 'small/b', 'z');
@@ -162,23 +162,23 @@ describe('links of many unchanged files on two threads', () => {
     for (const f of ['a/one', 'b/two', 'b/three']) fs.chmodSync(path.join(from, f), 0o444);
 
     const results = await linkStoredFiles(from, to, [
-      { rel: 'a/one', size: 1, mode: 0o444 },
-      { rel: 'b/two', size: 5, mode: 0o444 },
-      { rel: 'b/three', size: 3, mode: 0o555 },
-      { rel: 'b/gone', size: 1, mode: 0o444 },
+      { path: 'a/one', size: 1, mode: 0o444 },
+      { path: 'b/two', size: 5, mode: 0o444 },
+      { path: 'b/three', size: 3, mode: 0o555 },
+      { path: 'b/gone', size: 1, mode: 0o444 },
     ]);
     expect([...results]).toEqual([LINKED, NOT_LINKABLE, NOT_LINKABLE, NOT_LINKABLE]);
     expect(inode(path.join(to, 'a/one'))).toBe(inode(path.join(from, 'a/one')));
     expect(fs.existsSync(path.join(to, 'b/two'))).toBe(false);
 
     // The name exists already: EEXIST is no reason to copy instead, it is an error.
-    await expect(linkStoredFiles(from, to, [{ rel: 'a/one', size: 1, mode: 0o444 }])).rejects.toThrow(/EEXIST.*to\/a\/one|to\/a\/one.*EEXIST/);
+    await expect(linkStoredFiles(from, to, [{ path: 'a/one', size: 1, mode: 0o444 }])).rejects.toThrow(/EEXIST.*to\/a\/one|to\/a\/one.*EEXIST/);
     // The same on the worker thread: the bigger folder (b/) is linked here, a/ there.
     await expect(
       linkStoredFiles(from, to, [
-        { rel: 'a/one', size: 1, mode: 0o444 },
-        { rel: 'b/two', size: 2, mode: 0o444 },
-        { rel: 'b/three', size: 3, mode: 0o444 },
+        { path: 'a/one', size: 1, mode: 0o444 },
+        { path: 'b/two', size: 2, mode: 0o444 },
+        { path: 'b/three', size: 3, mode: 0o444 },
       ]),
     ).rejects.toThrow(/EEXIST.*to\/a\/one|to\/a\/one.*EEXIST/);
   });
