@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './tests/helpers/slow-first-sequencer.js';
 
 export default defineConfig({
   test: {
@@ -7,5 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests spawn real daemons and trainers; two cores are all CI has.
     maxWorkers: 2,
+    // Without durations from an earlier run, the files that start processes first (see the class).
+    sequence: { sequencer: SlowFirstSequencer },
   },
 });

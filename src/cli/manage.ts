@@ -8,22 +8,16 @@ import readline from 'node:readline/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { RunConfig } from '../config/types.js';
-import { scanRun } from '../ops/run-actions.js';
-import { planDelete, isDamaged } from '../ops/delete.js';
-import { diffManifests, diffWithRun, type Diff } from '../ops/diff.js';
-import { planJson, renderPlan } from '../ops/render-plan.js';
-import { previewRestore } from '../ops/restore.js';
-import { planStore } from '../ops/retention.js';
+import type { Diff } from '../ops/diff.js';
 import type { StoreOp } from '../ops/types.js';
-import { storeOf } from '../store/local-store.js';
 import type { Store } from '../store/store.js';
 import type { RecordMeta } from '../store/types.js';
-import { openRunRemote } from '../ops/remote-open.js';
 import { CkptdError, SafetyError, UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/format.js';
-import { runStoreOp } from '../client/store-op.js';
 import { loadRun, printJson, type GlobalOptions } from './context.js';
-import { checkLabel } from '../client/snapshot.js';
+
+/** Checks a name or notes given on the command line (`checkLabel` of `client/snapshot.ts`). */
+type CheckLabel = (what: 'name' | 'notes', text: string | undefined) => string | null;
 
 /** Asks "question [y/N]" on the terminal. Without a terminal, refuses (exit 3): scripts pass --yes. */
 export async function confirm(question: string, yes: boolean): Promise<void> {
@@ -48,8 +42,8 @@ function listSome(paths: string[], max = 8): string {
 
 /** Runs `use` with the run's local store, or its remote (closed afterwards). */
 async function withStoreFor<T>(run: RunConfig, remote: boolean, use: (store: Store) => Promise<T>): Promise<T> {
-  if (!remote) return use(storeOf(run.store));
-  const r = await openRunRemote(run);
+  if (!remote) return use((await import('../store/local-store.js')).storeOf(run.store));
+  const r = await (await import('../ops/remote-open.js')).openRunRemote(run);
   try {
     return await use(r);
   } finally {
@@ -75,6 +69,7 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'print what was done as JSON')
     .action(async (id: string, opts: { yes?: boolean; force?: boolean; to?: string; remote?: boolean; json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
+      const [{ isDamaged }, { previewRestore }, { runStoreOp }] = await Promise.all([import('../ops/delete.js'), import('../ops/restore.js'), import('../client/store-op.js')]);
       const meta = await resolveIn(run, id, opts.remote === true);
       if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
       if (isDamaged(meta) && !opts.force) throw new SafetyError(`snapshot ${meta.id} is marked damaged by verify; restore it with --force only if you know what you need from it`);
@@ -109,6 +104,7 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'print what was done as JSON')
     .action(async (ids: string[], opts: { yes?: boolean; force?: boolean; remote?: boolean; json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
+      const [{ planDelete }, { runStoreOp }] = await Promise.all([import('../ops/delete.js'), import('../client/store-op.js')]);
       const plan = await withStoreFor(run, opts.remote === true, (store) => planDelete(store, ids, opts.force ?? false)).catch((err: Error) =>
         Promise.reject(err instanceof CkptdError ? err : new UsageError(err.message)),
       );
@@ -122,7 +118,7 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
       else process.stdout.write(`${r.message}\n`);
     });
 
-  const label = (name: string, description: string, args: string[], toOp: (id: string, value: string | undefined) => StoreOp): void => {
+  const label = (name: string, description: string, args: string[], toOp: (id: string, value: string | undefined, check: CheckLabel) => StoreOp): void => {
     const c = program.command(name).description(description).argument('<id>', 'an id or a unique prefix');
     for (const a of args) c.argument(a);
     c.option('--json', 'print the new labels as JSON').action(async (id: string, ...rest: unknown[]) => {
@@ -130,15 +126,16 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
       const opts = rest[args.length] as { json?: boolean };
       const cmd = rest[args.length + 1] as Command;
       const { run } = loadRun(globals(cmd));
-      const r = await runStoreOp(run, toOp(id, value), false).catch((err: Error) =>
+      const [{ checkLabel }, { runStoreOp }] = await Promise.all([import('../client/snapshot.js'), import('../client/store-op.js')]);
+      const r = await runStoreOp(run, toOp(id, value, checkLabel), false).catch((err: Error) =>
         Promise.reject(err instanceof CkptdError ? err : new UsageError(err.message)),
       );
       if (opts.json) printJson({ ...r.data, via_daemon: r.viaDaemon });
       else process.stdout.write(`${r.message}\n`);
     });
   };
-  label('rename', 'give a snapshot or save a name ("" clears it)', ['<name>'], (id, v) => ({ kind: 'label', id, name: checkLabel('name', v) }));
-  label('note', 'set the notes of a snapshot or save (may span lines; "" clears them)', ['<text>'], (id, v) => ({ kind: 'label', id, notes: checkLabel('notes', v) || null }));
+  label('rename', 'give a snapshot or save a name ("" clears it)', ['<name>'], (id, v, check) => ({ kind: 'label', id, name: check('name', v) }));
+  label('note', 'set the notes of a snapshot or save (may span lines; "" clears them)', ['<text>'], (id, v, check) => ({ kind: 'label', id, notes: check('notes', v) || null }));
   label('pin', 'never delete this snapshot automatically', [], (id) => ({ kind: 'label', id, pinned: true }));
   label('unpin', 'let retention rules apply to this snapshot again', [], (id) => ({ kind: 'label', id, pinned: false }));
 
@@ -150,11 +147,13 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
     .action(async (opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
       if (opts.dryRun) {
+        const [{ planStore }, { planJson, renderPlan }] = await Promise.all([import('../ops/retention.js'), import('../ops/render-plan.js')]);
         const plan = await planStore(run, Date.now());
         if (opts.json) printJson({ dry_run: true, ...planJson(plan) });
         else process.stdout.write(`${renderPlan(plan, true)}\n`);
         return;
       }
+      const { runStoreOp } = await import('../client/store-op.js');
       const r = await runStoreOp(run, { kind: 'prune' }, false);
       if (opts.json) printJson({ dry_run: false, ...r.data, via_daemon: r.viaDaemon });
       else process.stdout.write(`${r.message}\n`);
@@ -168,6 +167,7 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'one JSON object on stdout')
     .action(async (a: string, b: string | undefined, opts: { json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
+      const [{ storeOf }, { diffManifests, diffWithRun }, { scanRun }] = await Promise.all([import('../store/local-store.js'), import('../ops/diff.js'), import('../ops/run-actions.js')]);
       const get = (x: string) => storeOf(run.store).resolve(x).catch((err: Error) => Promise.reject(new UsageError(err.message)));
       const from = await get(a);
       const to = b === undefined ? null : await get(b);

@@ -3,12 +3,8 @@
  * `--remote`). They take no lock: records are written whole, and `verify` writes only markers.
  */
 import type { Command } from 'commander';
-import { listRemoteRecords, remoteIds } from '../client/list-remote.js';
-import { listRecords, renderRecord, renderTable, showRecord, storeUsage } from '../client/list.js';
-import { openRunRemote } from '../ops/remote-open.js';
 import { formatBytes } from '../util/format.js';
 import { loadRun, printJson, type GlobalOptions } from './context.js';
-import { runVerify } from './verify.js';
 
 /** Adds `list`, `show` and `verify` to the program. */
 export function addRecordCommands(program: Command, globals: (cmd: Command) => GlobalOptions, setExit: (code: number) => void): void {
@@ -24,6 +20,7 @@ export function addRecordCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'one JSON array on stdout (local items carry remote: true|false when the run has a remote)')
     .action(async (opts: { kind?: string; remote?: boolean; allRuns?: boolean; json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
+      const [{ listRemoteRecords, remoteIds }, { listRecords, renderTable, storeUsage }] = await Promise.all([import('../client/list-remote.js'), import('../client/list.js')]);
       if (opts.remote) {
         const records = (await listRemoteRecords(run, opts.allRuns === true)).filter((r) => opts.kind === undefined || r.kind === opts.kind);
         if (opts.json) printJson(records);
@@ -50,6 +47,7 @@ export function addRecordCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'one JSON object on stdout')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
+      const { renderRecord, showRecord } = await import('../client/list.js');
       const record = await showRecord(run, id);
       if (opts.json) printJson(record);
       else process.stdout.write(`${renderRecord(record, Date.now())}\n`);
@@ -64,6 +62,7 @@ export function addRecordCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'one JSON document on stdout')
     .action(async (ids: string[], opts: { remote?: boolean; readData?: boolean; json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
+      const [{ openRunRemote }, { runVerify }] = await Promise.all([import('../ops/remote-open.js'), import('./verify.js')]);
       const remote = opts.remote ? await openRunRemote(run) : null;
       try {
         const r = await runVerify({

@@ -5,7 +5,6 @@
  * local commands.
  */
 import type { Command } from 'commander';
-import { runStoreOp } from '../client/store-op.js';
 import { loadRun, printJson, type GlobalOptions } from './context.js';
 
 /** Adds `push` and `pull` to the program. */
@@ -20,6 +19,7 @@ export function addRemoteCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'print what was done as JSON')
     .action(async (ids: string[], opts: { json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
+      const { runStoreOp } = await import('../client/store-op.js');
       const r = await runStoreOp(run, { kind: 'push', ids }, process.stderr.isTTY === true && !opts.json);
       if (opts.json) printJson({ ...r.data, via_daemon: r.viaDaemon });
       else process.stdout.write(`${r.message}\n`);
@@ -33,6 +33,7 @@ export function addRemoteCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'print what was done as JSON')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
+      const { runStoreOp } = await import('../client/store-op.js');
       const r = await runStoreOp(run, { kind: 'pull', id }, process.stderr.isTTY === true && !opts.json);
       if (opts.json) printJson({ ...r.data, via_daemon: r.viaDaemon });
       else process.stdout.write(`${r.message}\n`);

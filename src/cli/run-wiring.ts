@@ -7,7 +7,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../util/errors.js';
 import { loadRun, type GlobalOptions } from './context.js';
-import { runCommand } from './run-command.js';
 
 /**
  * Throws `UsageError` unless every word of `cmdArgs` came after the first `--` of the command
@@ -50,6 +49,7 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
       const raw = (top as unknown as { rawArgs?: unknown }).rawArgs;
       checkDoubleDash(Array.isArray(raw) ? (raw as string[]) : process.argv, cmdArgs);
       const { config, run } = loadRun(globals(cmd));
+      const { runCommand } = await import('./run-command.js');
       setExit(await runCommand({ config, run, resume: opts.resume ?? false, argv: cmdArgs }));
     });
 }

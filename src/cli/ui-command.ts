@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import { type Command, CommanderError, Option } from 'commander';
-import { startUiServer } from '../ui/server.js';
 import { loadCliConfig, pickRun, type GlobalOptions } from './context.js';
 
 function port(v: string): number {
@@ -39,6 +38,7 @@ export function addUiCommand(program: Command, globals: (cmd: Command) => Global
       const g = globals(cmd);
       const config = loadCliConfig(g.config);
       if (g.run !== undefined) pickRun(config, g.run);
+      const { startUiServer } = await import('../ui/server.js');
       const server = await startUiServer({
         config,
         port: opts.port,

@@ -69,6 +69,8 @@ export class RunPusher {
     let failed = false;
     this.running = this.pass()
       .catch((err: unknown) => {
+        // A pass the stop ended did not fail: nothing to report, nothing to back off.
+        if (this.abort.signal.aborted) return;
         failed = true;
         this.logger.warn(`push: ${(err as Error).message}; trying again in ${PASS_RETRY_MS / 1000} s`, { event: 'push-failed' });
       })
@@ -82,7 +84,10 @@ export class RunPusher {
       });
   }
 
-  /** Stops: an upload under way is abandoned (its finished parts are kept for the next start). */
+  /**
+   * Stops: whatever the pass is doing is abandoned at once, retries included (an upload's finished
+   * parts are kept for the next start).
+   */
   async stop(): Promise<void> {
     this.abort.abort(new Error('the daemon is stopping'));
     if (this.timer) clearTimeout(this.timer);
@@ -91,7 +96,8 @@ export class RunPusher {
   }
 
   private async pass(): Promise<void> {
-    this.remote ??= await openRunRemote(this.run);
+    // Every call of this remote ends when the daemon stops, the sweep and listing of the first pass included.
+    this.remote ??= await openRunRemote(this.run, { signal: this.abort.signal });
     let onRemote: ReadonlySet<string> | undefined;
     if (!this.caughtUp) {
       // What an interrupted push of an earlier daemon left: its scratch folder, and uploads abandoned for over a day.

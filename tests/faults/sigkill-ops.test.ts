@@ -38,11 +38,13 @@ function age(dir: string): void {
 describe('kill -9 during store operations', () => {
   it('a restore killed while staging leaves the run and the store intact; running it again completes it', async () => {
     const { run, store, cfg } = setup(5);
-    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(192 << 20, 1));
+    // Above the small-file size (1 MiB), so it is staged apart from state.json and may still be
+    // copying when the kill comes; the pause, not its size, makes the kill land inside the staging.
+    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(32 << 20, 1));
     fs.writeFileSync(path.join(run, 'state.json'), '{"epoch":1}');
     age(run);
     const a = (await runCli(['snapshot', '--config', cfg])).stdout.trim();
-    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(192 << 20, 2));
+    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(32 << 20, 2));
     fs.writeFileSync(path.join(run, 'state.json'), '{"epoch":2}');
     age(run);
     const before = sha(path.join(run, 'model.bin'));
@@ -71,9 +73,10 @@ describe('kill -9 during store operations', () => {
 
   it('a prune killed while deleting leaves only whole snapshots visible; the next command sweeps and finishes', async () => {
     const { run, store, cfg } = setup(30);
-    // Many files per snapshot: deleting one is a long job (not needed to catch it, but realistic).
+    // Several hundred files per snapshot, so deleting one takes many unlinks (the pause, not their
+    // number, makes the kill land midway through the deletions).
     fs.mkdirSync(path.join(run, 'shards'));
-    for (let i = 0; i < 1500; i++) fs.writeFileSync(path.join(run, 'shards', `s${i}.bin`), `shard ${i}`);
+    for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(run, 'shards', `s${i}.bin`), `shard ${i}`);
     age(run);
     for (let g = 0; g < 6; g++) {
       fs.writeFileSync(path.join(run, 'state.json'), JSON.stringify({ g }));

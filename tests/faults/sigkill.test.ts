@@ -139,7 +139,9 @@ describe('kill -9', () => {
   it('of a one-shot `ckptd snapshot` in the middle of copying a large file leaves nothing visible, and the next start cleans up', async () => {
     const { runDir, store, cfg } = tempRun('ckptd-fault-kill1-');
     fs.mkdirSync(runDir);
-    const bigSize = 128 << 20;
+    // Above the small-file size (1 MiB): copied by the large-file path. The pause, not the size,
+    // makes the kill land mid-copy.
+    const bigSize = 32 << 20;
     fs.writeFileSync(path.join(runDir, 'big.bin'), Buffer.alloc(bigSize, 7));
     for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(runDir, `small-${i}.json`), JSON.stringify({ i }));
     const old = new Date(Date.now() - 60_000);

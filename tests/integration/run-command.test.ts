@@ -216,6 +216,9 @@ describe('ckptd run', () => {
     const h = startRun(['run', '--config', s.cfg, '--', process.execPath, s.trainer, '--trap', '--label', 'k'], s.env);
     cleanups.push(() => void h.proc.kill('SIGKILL'));
     await waitForFile(path.join(s.out, 'k.ready'));
+    // ckptd records the session once the trainer runs; under load the trainer can be ready before
+    // that record is on disk, and a kill before it is the window the record cannot cover.
+    await waitForFile(path.join(s.store, 'session.json'));
     const orphan = trainerStart(s.out, 'k').pid;
     cleanups.push(() => {
       try {

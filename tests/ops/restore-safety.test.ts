@@ -38,7 +38,9 @@ function setUp(): { run: RunConfig; runDir: string; store: string; victim: strin
   fs.mkdirSync(victim);
   fs.writeFileSync(path.join(victim, 'important.conf'), 'do not touch');
   const c = zeroConfig(runDir, store).runs[0]!;
-  return { run: { ...c, retention: { ...c.retention, minFreeBytes: 0 } }, runDir, store, victim };
+  // A short settle: the files are written just before each capture, and how long a capture waits
+  // for them is not what these tests are about (the default 2 s cost each capture 2 s).
+  return { run: { ...c, settleMs: 50, retention: { ...c.retention, minFreeBytes: 0 } }, runDir, store, victim };
 }
 
 function put(root: string, rel: string, content: string): string {

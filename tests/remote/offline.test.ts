@@ -1,7 +1,8 @@
 /**
  * Issue 13: a remote that cannot be reached never stops local backups. The daemon keeps taking
  * them on schedule; each is queued for push (so local retention keeps it), and `status` says what
- * waits and why the push fails.
+ * waits and why the push fails. Stopping such a daemon abandons the push's retries at once
+ * instead of waiting them out (8 tries over up to half a minute).
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -29,7 +30,7 @@ async function deadPort(): Promise<number> {
 }
 
 describe('a remote that cannot be reached', () => {
-  it('does not hold up local backups; they wait in the push queue, and status says so', async () => {
+  it('does not hold up local backups; they wait in the push queue, status says so, and a stop does not wait out the retries', async () => {
     const top = `log: {format: json}\nremote:\n  url: s3://nowhere/x\n  endpoint: http://127.0.0.1:${await deadPort()}\n  force_path_style: true\n`;
     const { run, cfg } = loraPod({ prefix: 'ckptd-offline-', top, backup: '{every: always, keep: 1}' }, cleanups);
     const write = (step: number): void => {
@@ -49,5 +50,12 @@ describe('a remote that cannot be reached', () => {
     // keep: 1, yet the first backup stays: it has not reached the remote.
     const list = JSON.parse((await runCli(['--config', cfg, 'list', '--json'], { env: ENV, timeoutMs: 120_000 })).stdout) as { id: string }[];
     expect(list.map((r) => r.id).sort()).toEqual([one.id, two.id].sort());
+
+    // The first pass is still retrying the unreachable remote (its tries take up to half a minute):
+    // the stop ends it at once, and an abandoned try is not reported as a failed push.
+    expect(await d.stop()).toBe(0);
+    const stopping = d.lines.findIndex((l) => l.event === 'daemon-stopping');
+    expect(stopping, d.output()).toBeGreaterThanOrEqual(0);
+    expect(d.lines.slice(stopping).filter((l) => l.event === 'push-failed').map((l) => l.message)).toEqual([]);
   });
 });

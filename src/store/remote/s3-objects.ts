@@ -69,6 +69,11 @@ export interface S3ObjectsOptions {
   pageSize?: number;
   /** The pacers' clock (default: the real one). */
   clock?: PacerClock;
+  /**
+   * Ends every call made without a signal of its own when it fires (a daemon's remote, on stop):
+   * its retries stop at once instead of being waited out.
+   */
+  signal?: AbortSignal;
 }
 
 /** The object API for `target`, with a client of its own. */
@@ -84,23 +89,24 @@ export function openS3Objects(target: S3Target, options: S3ObjectsOptions = {}):
     partParallel: Math.max(1, options.partParallel ?? PART_PARALLEL),
     pageSize: options.pageSize ?? 1000,
   };
+  const own = (signal: AbortSignal | undefined): AbortSignal | undefined => signal ?? options.signal;
   return {
     target,
-    hasBlob: (sha, size, signal) => hasBlob(ctx, sha, size, signal),
-    blobSize: (sha, signal) => blobSize(ctx, sha, signal),
-    putBlob: (sha, size, file, opts) => putBlob(ctx, sha, size, file, opts),
-    downloadBlob: (sha, dest, opts) => downloadBlob(ctx, sha, dest, opts),
-    openBlob: (sha, signal) => openBlob(ctx, sha, signal),
-    openBlobUnchecked: (sha, signal) => openBlobUnchecked(ctx, sha, signal),
-    putJson: (key, value, signal) => putJson(ctx, key, value, signal),
-    getJson: (key, signal) => getJson(ctx, key, signal),
-    listKeys: (prefix, signal) => listKeys(ctx, prefix, signal),
-    listObjects: (prefix, signal) => listObjects(ctx, prefix, signal),
-    listBlobs: (signal) => listBlobs(ctx, signal),
-    deleteKey: (key, signal) => deleteKey(ctx, key, signal),
-    abortUpload: (state, signal) => abortUpload(ctx, state, signal),
-    listUploads: (signal) => listUploads(ctx, signal),
-    abortStaleUploads: (olderThanMs, now, signal) => abortStaleUploads(ctx, olderThanMs, now, signal),
+    hasBlob: (sha, size, signal) => hasBlob(ctx, sha, size, own(signal)),
+    blobSize: (sha, signal) => blobSize(ctx, sha, own(signal)),
+    putBlob: (sha, size, file, opts = {}) => putBlob(ctx, sha, size, file, { ...opts, signal: own(opts.signal) }),
+    downloadBlob: (sha, dest, opts = {}) => downloadBlob(ctx, sha, dest, { ...opts, signal: own(opts.signal) }),
+    openBlob: (sha, signal) => openBlob(ctx, sha, own(signal)),
+    openBlobUnchecked: (sha, signal) => openBlobUnchecked(ctx, sha, own(signal)),
+    putJson: (key, value, signal) => putJson(ctx, key, value, own(signal)),
+    getJson: (key, signal) => getJson(ctx, key, own(signal)),
+    listKeys: (prefix, signal) => listKeys(ctx, prefix, own(signal)),
+    listObjects: (prefix, signal) => listObjects(ctx, prefix, own(signal)),
+    listBlobs: (signal) => listBlobs(ctx, own(signal)),
+    deleteKey: (key, signal) => deleteKey(ctx, key, own(signal)),
+    abortUpload: (state, signal) => abortUpload(ctx, state, own(signal)),
+    listUploads: (signal) => listUploads(ctx, own(signal)),
+    abortStaleUploads: (olderThanMs, now, signal) => abortStaleUploads(ctx, olderThanMs, now, own(signal)),
     close: () => ctx.client.destroy(),
   };
 }
