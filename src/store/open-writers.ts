@@ -6,25 +6,27 @@
  * A descriptor is matched by its path, and, when the caller names its files (`FilesByInode`), by
  * device and inode as well: a trainer in a container, or writing through a bind mount, holds the
  * run's file open under its own path (`/workspace/out/model.safetensors`), and that is the path
- * `/proc/<pid>/fd` shows, not the one ckptd watches. Only descriptors open for writing whose path
- * matched nothing are stat'ed (through the fd's link, which reaches the open file whatever its
- * path); the caller's files are then tested against that small set by inode, and a hit is
- * confirmed with an lstat of the run's file (device and inode). Nothing is built per file of the
- * run: memory stays the same for 10 files or 100,000.
+ * `/proc/<pid>/fd` shows, not the one ckptd watches. Of the descriptors open for writing whose
+ * path matched nothing, those opened through a mount of the run's file system (fdinfo's `mnt_id`,
+ * in the process's own mountinfo: `proc-mounts.ts`) give their inode: from the fdinfo where the
+ * kernel shows it (5.14 and later), else from a stat through the fd's link. The caller's files are
+ * then tested against that small set by inode, and a hit is confirmed with an lstat of the run's
+ * file. A descriptor on another file system is never stat'ed: on a hung network or FUSE mount (an
+ * sshfs whose link dropped) that stat would hold a thread of the pool, and each later look
+ * another, until every file call of the daemon waited. Nothing is built per file of the run:
+ * memory stays the same for 10 files or 100,000.
  *
  * Cost: the links, flags and names under /proc reach no file system, so they are read
  * synchronously, `FDS_PER_SLICE` descriptors between yields; a promise per descriptor cost a
- * thread-pool round trip each. The flags come before the stat: an fdinfo read is ~8 us on this
- * thread, a stat in the thread pool ~16 us, and the stat is the one call that reaches the file's
- * own file system (a hung network mount would stall it), so it is made last, and only for the few
- * descriptors open for writing that the path left unmatched. Measured on a 2-core VM (one call,
- * CPU): ~500 descriptors visible, 12-16 ms with a promise per call, now 4-6 ms by path alone and
- * 9-12 ms with a run of 100,000 files by inode too; with a process holding 3,000 more files open
+ * thread-pool round trip each (an fdinfo read is ~8 us on this thread). Measured on a 2-core VM
+ * (one call, CPU): ~500 descriptors visible, 12-16 ms with a promise per call, now 4-6 ms by path
+ * alone and 9-12 ms with a run of 100,000 files by inode too; with a process holding 3,000 more files open
  * (300 of them for writing), 95-130 ms before, now ~21 ms by path and ~58 ms with the inode pass.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { deviceOfOwnPath, MountDevices, parseFdInfo } from './proc-mounts.js';
 import type { ScanEntry } from './types.js';
 
 /** One process holding one of the asked-about files open for writing. */
@@ -95,11 +97,14 @@ export function describeWriter(w: OpenWriter): string {
 }
 
 /** A descriptor open for writing whose path matched none of the asked paths. */
-interface Unmatched {
+export interface Unmatched {
   pid: number;
   fd: string;
   command: string;
   target: string;
+  /** From its fdinfo: the mount it was opened through, and its inode when the kernel shows it. */
+  mntId: number | null;
+  ino: number | null;
 }
 
 /**
@@ -130,10 +135,11 @@ async function writersOf(pid: string, wanted: Map<string, string>, unmatched: Un
     if (!target.startsWith('/')) continue;
     const asked = match(target, wanted);
     if (asked === null && (unmatched === null || !mayBeRunFile(target))) continue;
-    if (!openForWriting(pid, fd)) continue;
+    const info = openForWriting(pid, fd);
+    if (info === null) continue;
     command ??= commandOf(pid);
     if (asked !== null) found.push({ path: asked, pid: Number(pid), command });
-    else unmatched!.push({ pid: Number(pid), fd, command, target });
+    else unmatched!.push({ pid: Number(pid), fd, command, target, mntId: info.mntId, ino: info.ino });
   }
 }
 
@@ -141,10 +147,11 @@ function mayBeRunFile(target: string): boolean {
   return !target.endsWith(DELETED) && !NOT_RUN_FILES.some((p) => target.startsWith(p));
 }
 
-/** Holds the start of one fdinfo ("pos:\t<up to 20 digits>\nflags:\t<octal>\n..."): one buffer for all. */
-const fdinfo = Buffer.alloc(128);
+/** Holds the start of one fdinfo ("pos:", "flags:", "mnt_id:", "ino:", a line each): one buffer for all. */
+const fdinfo = Buffer.alloc(256);
 
-function openForWriting(pid: string, fd: string): boolean {
+/** The descriptor's fdinfo when it is open for writing; else (or unreadable) null. */
+function openForWriting(pid: string, fd: string): ReturnType<typeof parseFdInfo> {
   let n: number;
   try {
     const h = fs.openSync(`/proc/${pid}/fdinfo/${fd}`, 'r');
@@ -154,12 +161,11 @@ function openForWriting(pid: string, fd: string): boolean {
       fs.closeSync(h);
     }
   } catch {
-    return false;
+    return null;
   }
-  const flags = /^flags:\s*([0-7]+)/m.exec(fdinfo.toString('latin1', 0, n))?.[1];
-  if (flags === undefined) return false;
-  const mode = parseInt(flags, 8) & O_ACCMODE;
-  return mode === O_WRONLY || mode === O_RDWR;
+  const info = parseFdInfo(fdinfo.toString('latin1', 0, n));
+  const mode = info === null ? -1 : info.flags & O_ACCMODE;
+  return mode === O_WRONLY || mode === O_RDWR ? info : null;
 }
 
 function commandOf(pid: string): string {
@@ -171,20 +177,33 @@ function commandOf(pid: string): string {
 }
 
 /**
- * The files of `q` that one of the `unmatched` descriptors holds open: same inode as the scan saw,
- * and the file at its path now the very one open (device and inode).
+ * The files of `q` that one of the `unmatched` descriptors holds open: opened through a mount of
+ * the run's file system (its fdinfo's `mnt_id`, looked up in the process's own mountinfo), with
+ * the inode the scan saw, and the file at its path now that very inode. The inode comes from the
+ * fdinfo where the kernel shows it (5.14 and later), else from a stat through the fd's link, made
+ * only for a descriptor on the run's file system: a descriptor on a hung network or FUSE mount is
+ * never touched (its stat would hold a thread of the pool, and each later look another, until the
+ * daemon's file calls all waited). Unknown file system of the run: no match by inode.
  */
-async function matchByInode(unmatched: Unmatched[], q: FilesByInode): Promise<OpenWriter[]> {
-  const byIno = new Map<number, { dev: number; w: Unmatched }[]>();
-  for (let i = 0; i < unmatched.length; i += PARALLEL_STATS) {
+export async function matchByInode(unmatched: Unmatched[], q: FilesByInode, io: InodeLookups = realLookups()): Promise<OpenWriter[]> {
+  const runDevice = io.runDevice(q.dir);
+  if (runDevice === null) return [];
+  const onRunFs = unmatched.filter((w) => w.mntId !== null && io.deviceOf(w.pid, w.mntId) === runDevice);
+  // dev null: the inode is the fdinfo's, on the run's file system already.
+  const byIno = new Map<number, { dev: number | null; w: Unmatched }[]>();
+  const add = (ino: number, dev: number | null, w: Unmatched): void => {
+    const list = byIno.get(ino) ?? [];
+    list.push({ dev, w });
+    byIno.set(ino, list);
+  };
+  const stats = onRunFs.filter((w) => w.ino === null);
+  for (const w of onRunFs) if (w.ino !== null) add(w.ino, null, w);
+  for (let i = 0; i < stats.length; i += PARALLEL_STATS) {
     await Promise.all(
-      unmatched.slice(i, i + PARALLEL_STATS).map(async (w) => {
+      stats.slice(i, i + PARALLEL_STATS).map(async (w) => {
         // stat, not lstat: through the fd's link to the open file itself, whatever its path.
-        const st = await fsp.stat(`/proc/${w.pid}/fd/${w.fd}`).catch(() => null);
-        if (st === null || !st.isFile() || st.nlink === 0) return;
-        const list = byIno.get(st.ino) ?? [];
-        list.push({ dev: st.dev, w });
-        byIno.set(st.ino, list);
+        const st = await io.statFd(w.pid, w.fd).catch(() => null);
+        if (st !== null && st.isFile() && st.nlink > 0) add(st.ino, st.dev, w);
       }),
     );
   }
@@ -196,9 +215,29 @@ async function matchByInode(unmatched: Unmatched[], q: FilesByInode): Promise<Op
     const abs = path.join(q.dir, f.path);
     const st = await fsp.lstat(abs).catch(() => null);
     if (st === null || st.ino !== f.ino) continue;
-    for (const { dev, w } of open) if (dev === st.dev) out.push({ path: abs, pid: w.pid, command: w.command, seenAs: w.target });
+    for (const { dev, w } of open) if (dev === null || dev === st.dev) out.push({ path: abs, pid: w.pid, command: w.command, seenAs: w.target });
   }
   return out;
+}
+
+/** What `matchByInode` reads, apart from the run's own files; other ones in tests. */
+export interface InodeLookups {
+  /** The device (`major:minor`) of the file system of the run's real folder; null when unknown. */
+  runDevice: (dir: string) => string | null;
+  /** The device of mount `mntId` as process `pid` sees it; null when unknown. */
+  deviceOf: (pid: number, mntId: number) => string | null;
+  /** A stat of the open file itself, through the descriptor's link. */
+  statFd: (pid: number, fd: string) => Promise<fs.Stats>;
+}
+
+/** The lookups of a real scan: /proc and one mountinfo per mount namespace. */
+function realLookups(): InodeLookups {
+  const devices = new MountDevices();
+  return {
+    runDevice: deviceOfOwnPath,
+    deviceOf: (pid, mntId) => devices.deviceOf(pid, mntId),
+    statFd: (pid, fd) => fsp.stat(`/proc/${pid}/fd/${fd}`),
+  };
 }
 
 /** The caller's path for `target` when it is one of the wanted paths or lies under one. */
