@@ -55,9 +55,6 @@ import { unchangedSince } from './unchanged-since.js';
  */
 export const BULK_SYNC_FILES = 1000;
 
-/** Re-exported: the mode a stored copy gets. */
-export { storedMode } from './stored-mode.js';
-
 /** What `captureState` captures, from where, into where. */
 export interface CaptureStateOptions {
   runDir: string;
