@@ -11,7 +11,8 @@
  * in the process's own mountinfo: `proc-mounts.ts`) give their inode: from the fdinfo where the
  * kernel shows it (5.14 and later), else from a stat through the fd's link. The caller's files are
  * then tested against that small set by inode, and a hit is confirmed with an lstat of the run's
- * file. A descriptor on another file system is never stat'ed: on a hung network or FUSE mount (an
+ * file. A descriptor matched by path is tested too: a hard link inside the run is the same file
+ * under a second run path, written whenever the first is. A descriptor on another file system is never stat'ed: on a hung network or FUSE mount (an
  * sshfs whose link dropped) that stat would hold a thread of the pool, and each later look
  * another, until every file call of the daemon waited. Nothing is built per file of the run:
  * memory stays the same for 10 files or 100,000.
@@ -96,20 +97,26 @@ export function describeWriter(w: OpenWriter): string {
   return `pid ${w.pid} (${w.command})${w.seenAs === undefined ? '' : ` as ${w.seenAs}`}`;
 }
 
-/** A descriptor open for writing whose path matched none of the asked paths. */
+/**
+ * A descriptor open for writing, to be matched by inode: its path matched none of the asked paths,
+ * or it did (`asked`) and another name of the same file may be among the caller's files.
+ */
 export interface Unmatched {
   pid: number;
   fd: string;
   command: string;
   target: string;
+  /** The caller's path it matched by path (already reported under it); null when it matched none. */
+  asked?: string | null;
   /** From its fdinfo: the mount it was opened through, and its inode when the kernel shows it. */
   mntId: number | null;
   ino: number | null;
 }
 
 /**
- * Adds the writers of `pid` matched by path to `found`; with `unmatched`, also collects its other
- * descriptors open for writing that may hold a run file under another path. Yields to the event
+ * Adds the writers of `pid` matched by path to `found`; with `unmatched`, also collects its
+ * descriptors open for writing that may hold a run file under another name: those matched by path
+ * too (a hard link inside the run is the same file under a second run path). Yields to the event
  * loop once `slice.left` descriptors were read since the last time (a process may hold thousands).
  */
 async function writersOf(pid: string, wanted: Map<string, string>, unmatched: Unmatched[] | null, found: OpenWriter[], slice: { left: number }): Promise<void> {
@@ -139,7 +146,8 @@ async function writersOf(pid: string, wanted: Map<string, string>, unmatched: Un
     if (info === null) continue;
     command ??= commandOf(pid);
     if (asked !== null) found.push({ path: asked, pid: Number(pid), command });
-    else unmatched!.push({ pid: Number(pid), fd, command, target, mntId: info.mntId, ino: info.ino });
+    // Also by inode when matched by path: another name of it in the run (a hard link) is written too.
+    if (unmatched !== null) unmatched.push({ pid: Number(pid), fd, command, target, mntId: info.mntId, ino: info.ino, asked });
   }
 }
 
@@ -213,9 +221,12 @@ export async function matchByInode(unmatched: Unmatched[], q: FilesByInode, io: 
     const open = f.type === 'file' ? byIno.get(f.ino) : undefined;
     if (open === undefined) continue;
     const abs = path.join(q.dir, f.path);
+    // The very name the descriptor matched by path: reported already, as itself.
+    const others = open.filter(({ w }) => w.asked !== abs);
+    if (others.length === 0) continue;
     const st = await fsp.lstat(abs).catch(() => null);
     if (st === null || st.ino !== f.ino) continue;
-    for (const { dev, w } of open) if (dev === null || dev === st.dev) out.push({ path: abs, pid: w.pid, command: w.command, seenAs: w.target });
+    for (const { dev, w } of others) if (dev === null || dev === st.dev) out.push({ path: abs, pid: w.pid, command: w.command, seenAs: w.target });
   }
   return out;
 }

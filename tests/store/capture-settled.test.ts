@@ -81,6 +81,32 @@ describe('capture of a file rewritten in place with pauses', () => {
     await expectHeldBack(await snapshotMidWrite(run, store, entries, writer), `open for writing by pid ${writer.proc.pid} (node) as ${fs.realpathSync(other)}`);
   });
 
+  it('never stores the first half under a second name of the file inside the run (a hard link)', async () => {
+    // A "best" checkpoint kept as a hard link of the last one: writing ckpt.pt in place writes it too.
+    const { run, store } = await runAndStore();
+    const ckpt = put(run, 'ckpt.pt', OLD);
+    age(ckpt);
+    put(run, 'calm.json', '{}');
+    const best = path.join(run, 'best.pt');
+    fs.linkSync(ckpt, best);
+    const entries = await scanAll(run, store);
+    const writer = startWriter(ckpt);
+    await writer.said('half');
+    age(ckpt);
+
+    const meta = await snapshotMidWrite(run, store, entries, writer);
+    for (const name of ['best.pt', 'ckpt.pt']) {
+      const stored = path.join(meta.path, name);
+      if (fs.existsSync(stored)) expect([sha256(OLD), sha256(NEW)], `a torn ${name} was stored`).toContain(sha256File(stored));
+    }
+    const by = `open for writing by pid ${writer.proc.pid} (node)`;
+    expect(meta.skipped).toEqual([
+      { path: 'best.pt', reason: `kept changing (${by} as ${fs.realpathSync(ckpt)})` },
+      { path: 'ckpt.pt', reason: `kept changing (${by})` },
+    ]);
+    expect(meta.files.map((f) => f.path)).toEqual(['calm.json']);
+  });
+
   it('never stores a half written after the check for writers, even one that grew the file past the small-file size', async () => {
     // On a busy machine a pass over /proc takes hundreds of ms: the trainer can open the file and
     // write half of a larger checkpoint after its descriptors were looked at. That new version was

@@ -51,24 +51,27 @@ describe.skipIf(process.platform !== 'linux')('findOpenWriters', () => {
 });
 
 /**
+ * `run/model.bin`, the same inode as `<base>/<second>` (default `elsewhere/model.bin`, outside the
+ * run), and the run's scan.
+ */
+async function twoNames(second = 'elsewhere/model.bin') {
+  const base = await tempDir();
+  const run = path.join(base, 'run');
+  const inRun = put(run, 'model.bin', 'x'.repeat(1000));
+  const other = path.join(base, second);
+  fs.mkdirSync(path.dirname(other), { recursive: true });
+  fs.linkSync(inRun, other);
+  const entries = await scanAll(run, path.join(base, 'store'));
+  return { base, run, inRun, other: fs.realpathSync(other), entries };
+}
+
+/**
  * A trainer in a container, or writing through a bind mount, holds the run's file open under its
  * own path (`/workspace/out/model.safetensors`): `/proc/<pid>/fd` shows that path, never the one
  * ckptd watches. A second name of the same inode outside the run (a hard link) does the same
  * without root.
  */
 describe.skipIf(process.platform !== 'linux')('findOpenWriters: a run file open under another name (a bind mount, a container)', () => {
-  /** `run/model.bin`, the same inode as `elsewhere/model.bin`, and the run's scan. */
-  async function twoNames() {
-    const base = await tempDir();
-    const run = path.join(base, 'run');
-    const inRun = put(run, 'model.bin', 'x'.repeat(1000));
-    const other = path.join(base, 'elsewhere', 'model.bin');
-    fs.mkdirSync(path.dirname(other));
-    fs.linkSync(inRun, other);
-    const entries = await scanAll(run, path.join(base, 'store'));
-    return { base, run, inRun, other: fs.realpathSync(other), entries };
-  }
-
   it('reports a writer holding the file open under the other name: the run\'s path, the pid, the command and the name it uses', async () => {
     const { run, inRun, other, entries } = await twoNames();
     const writer = await holder(other, 'r+');
@@ -87,5 +90,20 @@ describe.skipIf(process.platform !== 'linux')('findOpenWriters: a run file open 
     const found = await findOpenWriters([run], { dir: run, files: entries });
     expect(found).toEqual([{ path: inRun, pid: writer.pid, command: 'node', seenAs: other }]);
     expect(found.some((w) => w.pid === logger.pid || w.pid === reader.pid)).toBe(false);
+  });
+});
+
+/**
+ * Two names of one file inside the run (a hard link: `cp -l`, a "best" checkpoint linked beside
+ * the last one): a process writing one of them writes the other.
+ */
+describe.skipIf(process.platform !== 'linux')('findOpenWriters: two names of one file inside the run', () => {
+  it('reports the other name too, with the name the process writes under, and the written name once, as itself', async () => {
+    const { run, inRun, other: best, entries } = await twoNames('run/best/best.pt');
+    const writer = await holder(inRun, 'r+');
+    const found = await findOpenWriters([run], { dir: run, files: entries });
+    expect(found).toHaveLength(2);
+    expect(found).toContainEqual({ path: inRun, pid: writer.pid, command: 'node' });
+    expect(found).toContainEqual({ path: best, pid: writer.pid, command: 'node', seenAs: fs.realpathSync(inRun) });
   });
 });
