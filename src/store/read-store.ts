@@ -4,6 +4,7 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { CheckedHeaders, identityOf } from './checked-headers.js';
 import { damagedIds, isDamaged } from './damaged-marker.js';
 import { isValidId, isValidIdPrefix } from './ids.js';
 import { checkSaveRecord, checkSnapshotRecord, entryProblem, invalidIdMessage, resolveAmong } from './record-shape.js';
@@ -54,11 +55,13 @@ export async function listSnapshots(store: string): Promise<ReadSnapshotMeta[]> 
 /**
  * `listSnapshots` without the manifests' entries: the same snapshots (each manifest read and
  * checked in full, an entry at a time), held without their `files`. A store of snapshots of
- * 100,000 files each takes tens of MB per snapshot listed with them.
+ * 100,000 files each takes tens of MB per snapshot listed with them. A manifest this process read
+ * and checked before is not read again while its file is the same (`checked-headers.ts`).
  */
 export async function listSnapshotHeaders(store: string): Promise<ReadSnapshotHeader[]> {
   const damaged = await damagedIds(store);
   const ids = (await readdirOrEmpty(snapshotsDir(store))).filter(isValidId);
+  headers.keepOnlyUnder(snapshotsDir(store), new Set(ids.map((id) => snapshotMetaFile(store, id))));
   // Each one's entries are dropped as they are read, so several may be read at once.
   const metas = await mapPool(ids, READ_PARALLEL, (id) => readSnapshotMeta(store, id, false));
   const out: ReadSnapshotHeader[] = [];
@@ -201,8 +204,31 @@ async function scanSaves(store: string): Promise<{ saves: ReadSaveMeta[]; proble
   return { saves, problems };
 }
 
-/** Snapshot `id`'s `snapshot.json`, checked; with `keepFiles` false its `files` is `[]` (checked, then dropped). */
-async function readSnapshotMeta(store: string, id: string, keepFiles = true): Promise<{ meta: SnapshotMeta & { incomplete: boolean } } | { problem: string }> {
+type MetaRead = { meta: SnapshotMeta & { incomplete: boolean } } | { problem: string };
+
+/** Headers (`files` dropped) checked by this process, by `snapshot.json` file: see `checked-headers.ts`. */
+const headers = new CheckedHeaders<SnapshotMeta & { incomplete: boolean }>();
+
+/**
+ * Snapshot `id`'s `snapshot.json`, checked; with `keepFiles` false its `files` is `[]` (checked,
+ * then dropped), and a header this process checked before is not read again while the file is
+ * the same (`CheckedHeaders`).
+ */
+async function readSnapshotMeta(store: string, id: string, keepFiles = true): Promise<MetaRead> {
+  if (keepFiles) return readSnapshotMetaFile(store, id, true);
+  const file = snapshotMetaFile(store, id);
+  const before = await identityOf(file);
+  const known = before === null ? undefined : headers.get(file, before);
+  if (known !== undefined) return { meta: { ...known, path: snapshotFilesDir(store, id) } };
+  const r = await readSnapshotMetaFile(store, id, false);
+  if (before !== null && !('problem' in r)) {
+    const after = await identityOf(file);
+    if (after !== null && after.key === before.key) headers.set(file, before, r.meta, Date.now());
+  }
+  return r;
+}
+
+async function readSnapshotMetaFile(store: string, id: string, keepFiles: boolean): Promise<MetaRead> {
   // Read a batch of entries at a time: a manifest of 100,000 files is 29 MB of text.
   const json = await readSnapshotJson(snapshotMetaFile(store, id), { keep: keepFiles, check: entryProblem });
   if ('problem' in json) return json;
