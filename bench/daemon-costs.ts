@@ -235,7 +235,7 @@ export async function runStartup(base: string): Promise<Verdict[]> {
   t0 = performance.now();
   d = startDaemon(cfg);
   let restart: { watching: number; evaluated: number; quiet: number; cpu: number; rss: number; peak: number; watches: number };
-  const changes: { total: number; overSettle: number; snapMs: number; copied: number; linked: number; peak: number; rss: number }[] = [];
+  const changes: { total: number; overSettle: number; snapMs: number; copied: number; linked: number; peak: number; rss: number; cpu: number }[] = [];
   try {
     const start = await d.waitFor((l) => l.event === 'start', timeout, 'start');
     const evaluated = await d.waitFor((l) => l.event === 'evaluated', timeout, 'the first evaluation');
@@ -258,10 +258,11 @@ export async function runStartup(base: string): Promise<Verdict[]> {
       note(`one file changed (${k + 1} of ${CHANGES})`);
       resetPeak(d.pid);
       const from = d.lines.length;
+      const cpuBefore = cpuSeconds(d.pid);
       fs.writeFileSync(path.join(run, 'trainer_state.json'), JSON.stringify({ epoch: 2 + k, global_step: 200 + 100 * k }));
       const lastWrite = performance.now();
       const snap = await d.waitFor((l) => l.event === 'snapshot', timeout, 'the snapshot of the change', from);
-      await untilQuiet(d.pid, performance.now(), timeout);
+      const quiet = await untilQuiet(d.pid, performance.now(), timeout);
       const mem = memory(d.pid);
       changes.push({
         total: snap.at - lastWrite,
@@ -271,6 +272,7 @@ export async function runStartup(base: string): Promise<Verdict[]> {
         linked: Number(snap.line.linked_bytes),
         peak: mem.peak,
         rss: mem.rss,
+        cpu: quiet.cpu - cpuBefore,
       });
     }
   } finally {
@@ -330,6 +332,9 @@ export async function runStartup(base: string): Promise<Verdict[]> {
   out(
     `  the snapshot itself: ${changes.map((c) => Math.round(c.snapMs)).join(' ')} ms, best / median ${ms(snapStats.best * 1000)} / ${ms(snapStats.median * 1000)}: ` +
       `${formatBytes(change.copied)} copied, ${formatBytes(change.linked)} linked = ${((change.snapMs * 1000) / count).toFixed(0)} us per linked file (best)`,
+  );
+  out(
+    `  the daemon's CPU for each, from the write until quiet (scan, snapshot, retention): ${changes.map((c) => c.cpu.toFixed(2)).join(' ')} s`,
   );
   out(
     `  memory: VmHWM (peak, reset before each change) ${changes.map((c) => formatBytes(c.peak)).join(' ')}; VmRSS once quiet ${changes.map((c) => formatBytes(c.rss)).join(' ')}`,
