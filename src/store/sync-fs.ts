@@ -7,7 +7,9 @@
  * for one syncfs after writing them all.
  *
  * Node has no binding for syncfs, so it runs `sync -f DIR` (coreutils 8.24+, BusyBox), whose exit
- * status is syncfs's. Used only where syncfs reports write errors: Linux 5.8 and later (before,
+ * status is syncfs's: the system's own `sync` (`SYNC_PATHS`), never one found through PATH, which
+ * under `npm start` begins with the project's `node_modules/.bin`. A `sync` that only exits 0
+ * would have every bulk copy believed durable. Without one there, each copy is fsynced. Used only where syncfs reports write errors: Linux 5.8 and later (before,
  * syncfs returned 0 even when a page could not be written). It reports an error of any file of the
  * file system that no syncfs caller has been told of yet, ours included, to the first caller only.
  * So this process runs its syncfs of one file system one at a time and counts those that failed,
@@ -28,6 +30,31 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import { withPath } from './errors.js';
+
+/** Where `sync` is looked for, in order: the system's folders (NixOS's last), never PATH. */
+export const SYNC_PATHS = ['/usr/bin/sync', '/bin/sync', '/run/current-system/sw/bin/sync'];
+
+/** The `sync` run: looked up once (undefined until then); null when there is none. */
+let syncCommand: string | null | undefined;
+
+function syncCommandPath(): string | null {
+  syncCommand ??= SYNC_PATHS.find((p) => isExecutable(p)) ?? null;
+  return syncCommand;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Test-only: run `file` as `sync` (a stand-in that fails on cue); undefined looks `SYNC_PATHS` up again. */
+export function useSyncCommandForTests(file: string | undefined): void {
+  syncCommand = file;
+}
 
 /** The first Linux release whose syncfs reports write-back errors (errseq on the super block). */
 const SYNCFS_REPORTS_ERRORS = [5, 8] as const;
@@ -80,7 +107,7 @@ function syncOnDevice(dev: number, dir: string): Promise<void> {
  * system; never rejects.
  */
 export async function canSyncFileSystem(dir: string): Promise<boolean> {
-  if (process.platform !== 'linux' || !kernelAtLeast(os.release(), SYNCFS_REPORTS_ERRORS)) return false;
+  if (process.platform !== 'linux' || !kernelAtLeast(os.release(), SYNCFS_REPORTS_ERRORS) || syncCommandPath() === null) return false;
   try {
     const [fsStat, st] = await Promise.all([fsp.statfs(dir), fsp.stat(dir)]);
     if (!LOCAL_DISK_FS.has(fsStat.type)) return false;
@@ -139,7 +166,9 @@ export function kernelAtLeast(release: string, want: readonly [number, number]):
 
 function runSync(dir: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('sync', ['-f', '--', dir], { timeout: 0, windowsHide: true }, (err, _stdout, stderr) => {
+    const command = syncCommandPath();
+    if (command === null) return reject(withPath(new Error(`no sync command in ${SYNC_PATHS.join(', ')}`), 'making durable', dir));
+    execFile(command, ['-f', '--', dir], { timeout: 0, windowsHide: true }, (err, _stdout, stderr) => {
       if (err === null) return resolve();
       const said = stderr.trim();
       const failure = new Error(said === '' ? err.message : said) as NodeJS.ErrnoException;

@@ -4,18 +4,19 @@
  * that asks, whoever's file failed: the other capture's syncfs then finds nothing. Neither capture
  * may then claim its copies are on disk.
  *
- * The write error is played by a `sync` put first on PATH that fails once ("Input/output error",
- * as coreutils says it), and otherwise runs the real one.
+ * The write error is played by a stand-in `sync` (`useSyncCommandForTests`) that fails once
+ * ("Input/output error", as coreutils says it), and otherwise runs the real one.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { captureState } from '../../src/store/capture-state.js';
-import { canSyncFileSystem } from '../../src/store/sync-fs.js';
+import { canSyncFileSystem, SyncBatch, SYNC_PATHS, useSyncCommandForTests } from '../../src/store/sync-fs.js';
 import { age, put, runAndStore, scanAll, syncfsUsable, tempDir } from './fixtures.js';
 
 const savedEnv = { PATH: process.env.PATH, SYNC_ARM: process.env.SYNC_ARM, SYNC_GO: process.env.SYNC_GO };
 afterEach(() => {
+  useSyncCommandForTests(undefined);
   for (const [k, v] of Object.entries(savedEnv)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
@@ -41,11 +42,9 @@ function fakeSync(bin: string, realSync: string): void {
 }
 
 function realSyncPath(): string {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    const p = path.join(dir, 'sync');
-    if (fs.existsSync(p)) return p;
-  }
-  throw new Error('no sync on PATH');
+  const found = SYNC_PATHS.find((p) => fs.existsSync(p));
+  if (found === undefined) throw new Error(`no sync in ${SYNC_PATHS.join(', ')}`);
+  return found;
 }
 
 describe('two captures that make their copies durable with one syncfs each, on one file system', () => {
@@ -58,7 +57,7 @@ describe('two captures that make their copies durable with one syncfs each, on o
     fs.mkdirSync(destB);
     const ctl = await tempDir();
     fakeSync(path.join(ctl, 'bin'), realSyncPath());
-    process.env.PATH = `${path.join(ctl, 'bin')}:${process.env.PATH ?? ''}`;
+    useSyncCommandForTests(path.join(ctl, 'bin', 'sync'));
     const arm = path.join(ctl, 'arm');
     const go = path.join(ctl, 'go');
     process.env.SYNC_ARM = arm;
@@ -96,3 +95,19 @@ describe('two captures that make their copies durable with one syncfs each, on o
     for (const g of got) expect(String((g as PromiseRejectedResult).reason)).toMatch(/Input\/output error|write error/);
   });
 });
+
+describe('the sync command', () => {
+  it('is the system`s own, never one found first on PATH (`npm start` puts node_modules/.bin there)', async () => {
+    const dir = await tempDir();
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    const ran = path.join(dir, 'ran');
+    // A `sync` that syncs nothing and says all went well.
+    fs.writeFileSync(path.join(bin, 'sync'), `#!/bin/sh\ntouch ${JSON.stringify(ran)}\nexit 0\n`, { mode: 0o755 });
+    process.env.PATH = `${bin}:${process.env.PATH ?? ''}`;
+    put(dir, 'data/a.json', '{}');
+    await new SyncBatch(path.join(dir, 'data')).sync();
+    expect(fs.existsSync(ran)).toBe(false);
+  });
+});
+
