@@ -61,8 +61,10 @@ function resetPeak(pid: number): void {
 }
 
 /** The duration a `snapshot` log line reports ("... in 12ms" / "in 1.2s"), in ms. */
-function reportedMs(message: string): number {
-  const m = message.match(/ in (\d+(?:\.\d+)?)(ms|s)$/);
+/** A snapshot line's own duration: its `duration_ms`, else the "in 3.1s" of its message (older daemons; NaN past a minute). */
+function reportedMs(line: { message?: unknown; duration_ms?: unknown }): number {
+  if (typeof line.duration_ms === 'number') return line.duration_ms;
+  const m = String(line.message).match(/ in (\d+(?:\.\d+)?)(ms|s)$/);
   return m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
 }
 
@@ -123,7 +125,7 @@ export async function runIdle(base: string): Promise<Verdict[]> {
       fs.writeFileSync(path.join(runs[0]!.dir, 'trainer_state.json'), JSON.stringify({ epoch: 2 + k, global_step: 200 + 100 * k }));
       const lastWrite = performance.now();
       const snap = await d.waitFor((l) => l.event === 'snapshot' && l.run === runs[0]!.name, 60_000, 'the snapshot of a change', from);
-      lat.push({ total: snap.at - lastWrite, overSettle: snap.at - lastWrite - settle, snapMs: reportedMs(snap.line.message) });
+      lat.push({ total: snap.at - lastWrite, overSettle: snap.at - lastWrite - settle, snapMs: reportedMs(snap.line) });
       await sleep(1000);
     }
     const code = await d.stop();
@@ -224,7 +226,7 @@ export async function runStartup(base: string): Promise<Verdict[]> {
     await untilQuiet(d.pid, t0, timeout);
     // The peak once quiet covers what follows the snapshot too (retention, the push queue).
     const mem = memory(d.pid);
-    first = { atStart: (start.at - t0) / 1000, snapshot: (snap.at - t0) / 1000, snapMs: reportedMs(snap.line.message), peakAtLine, peak: mem.peak, rss: mem.rss };
+    first = { atStart: (start.at - t0) / 1000, snapshot: (snap.at - t0) / 1000, snapMs: reportedMs(snap.line), peakAtLine, peak: mem.peak, rss: mem.rss };
   } finally {
     await d.stop();
   }
@@ -267,7 +269,7 @@ export async function runStartup(base: string): Promise<Verdict[]> {
       changes.push({
         total: snap.at - lastWrite,
         overSettle: snap.at - lastWrite - SETTLE_MS(),
-        snapMs: reportedMs(snap.line.message),
+        snapMs: reportedMs(snap.line),
         copied: Number(snap.line.copied_bytes),
         linked: Number(snap.line.linked_bytes),
         peak: mem.peak,
