@@ -32,12 +32,13 @@ import { SMALL_FILE } from '../store/capture-file.js';
 import { HASH_WORKERS } from '../store/hash-workers.js';
 import { commitStaged, syncDirs } from '../store/durable.js';
 import { isSafeRelPath } from '../store/layout.js';
+import { writeRestoredRecord, type RestoredFile } from '../store/restored-record.js';
 import { assertStillInside, walkInside } from '../store/safe-dir.js';
 import { storeOf } from '../store/local-store.js';
 import type { Store } from '../store/store.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
 import { captureSnapshot, scanRun } from './run-actions.js';
-import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
+import { assertLockHeld, LockLostError, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from './settle.js';
 import { SafetyError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -149,7 +150,36 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   }
   for (const r of result.removed) renamedIn.add(path.dirname(path.join(root, r)));
   await syncRestored(renamedIn);
+  if (opts.from === undefined) await recordRestored(run, snapshot, root, staging, signal, opts.logger);
   return result;
+}
+
+/**
+ * Records the files the restore wrote, each as it is now in place, for the next snapshot to link
+ * them from the restored one (`store/restored-record.ts`). A file is recorded only when it is still
+ * the very copy staged and checked (same inode, size and mtime): its ctime from here on tells any
+ * later change. Best effort: a record that cannot be written costs the next snapshot a copy of
+ * the restored files, nothing more, so the restore does not fail for it.
+ */
+async function recordRestored(run: RunConfig, snapshot: SnapshotMeta, root: string, staging: Staging, signal: AbortSignal | undefined, logger: Logger): Promise<void> {
+  try {
+    const files: RestoredFile[] = [];
+    for (const s of staging.files) {
+      if (s.copy === null) continue;
+      const dir = await walkInside(root, path.posix.dirname(s.file.path)).catch(() => null);
+      const st = dir === null ? null : await fsp.lstat(path.join(dir, path.posix.basename(s.file.path)), { bigint: true }).catch(() => null);
+      if (st === null || !st.isFile() || st.ino !== s.copy.ino || st.mtimeNs !== s.copy.mtimeNs || Number(st.size) !== s.file.size) continue;
+      files.push({ path: s.file.path, size: s.file.size, mode: Number(st.mode & 0o7777n), mtime_ns: st.mtimeNs.toString(), ino: Number(st.ino), ctime_ns: st.ctimeNs.toString() });
+    }
+    const newest = (await storeOf(run.store).newestGoodHeader())?.id ?? null;
+    assertLockHeld(signal);
+    await writeRestoredRecord(run.store, { run: run.name, snapshot: snapshot.id, newest, files });
+  } catch (err) {
+    if (err instanceof LockLostError) throw err;
+    logger.warn(`could not record the files restored from ${snapshot.id} (${(err as Error).message}): the next snapshot copies them instead of linking them`, {
+      event: 'restored-record-failed',
+    });
+  }
 }
 
 /**
@@ -228,6 +258,8 @@ interface Staged {
   file: TargetFile;
   tmp: string;
   final: string;
+  /** The staged copy's inode and mtime once checked and its times set; null for a symlink. */
+  copy: { ino: bigint; mtimeNs: bigint } | null;
 }
 
 /** The files `stageAll` staged, in manifest order, and how to take them back. */
@@ -289,12 +321,13 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
             `nothing in ${root} was changed. Run \`ckptd verify ${snapshot.id}\``,
         );
       }
-      staged.push({ file: f, tmp, final, index });
+      staged.push({ file: f, tmp, final, index, copy: null });
       await fsp.symlink(target, tmp);
       await assertStillInside(root, dir);
       return;
     }
-    staged.push({ file: f, tmp, final, index });
+    const entry: Staged & { index: number } = { file: f, tmp, final, index, copy: null };
+    staged.push(entry);
     const copy = await store.copyFileOut(snapshot, f.path, tmp, {
       mode: f.mode,
       onBytes: (n) => {
@@ -310,6 +343,8 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
     // of the intended microsecond makes the truncation land on it (diff compares to that precision).
     const mtime = (Number((BigInt(f.mtime_ns) + 500n) / 1000n) + 0.5) / 1e6;
     await fsp.utimes(tmp, mtime, mtime);
+    const st = await fsp.lstat(tmp, { bigint: true });
+    entry.copy = { ino: st.ino, mtimeNs: st.mtimeNs };
   };
 
   const items = files.map((file, index) => ({ file, index }));
@@ -334,7 +369,7 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
     await discard();
     throw err;
   }
-  return { files: staged.sort((a, b) => a.index - b.index).map(({ file, tmp, final }) => ({ file, tmp, final })), discard };
+  return { files: staged.sort((a, b) => a.index - b.index).map(({ file, tmp, final, copy }) => ({ file, tmp, final, copy })), discard };
 }
 
 /** Removes temp files an interrupted restore left in the run (the prefix proves they are ours). */

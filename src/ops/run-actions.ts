@@ -8,8 +8,11 @@ import type { Progress } from '../policy/types.js';
 import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta, SaveMeta } from '../store/types.js';
 import { leftOutOf, scanState } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
+import { isIncomplete } from '../store/read-store.js';
+import { removeRestoredRecord } from '../store/restored-record.js';
 import { unchangedSince } from '../store/unchanged-since.js';
 import { applyPlan, planStore } from './retention.js';
+import { linkSourceAfterRestore } from './restored-link-source.js';
 import { saveFilesOf } from './save-files.js';
 import { detectModelType } from '../progress/model-type.js';
 import { readCapturedProgress, runFilesOf } from '../progress/read-progress.js';
@@ -81,7 +84,8 @@ export interface CaptureOptions {
 
 /**
  * Captures `entries` of the run as a new snapshot, hard-linking what the newest good (not damaged)
- * snapshot already holds. Refuses with `LowDiskError` before writing anything when the copy would
+ * snapshot already holds (right after a restore: what the restored snapshot holds, see
+ * `restored-link-source.ts`). Refuses with `LowDiskError` before writing anything when the copy would
  * cross `min_free`.
  */
 export async function captureSnapshot(
@@ -92,7 +96,10 @@ export async function captureSnapshot(
 ): Promise<SnapshotMeta> {
   const started = performance.now();
   const store = storeOf(run.store);
-  const previous = await store.newestGood();
+  const newest = await store.newestGood();
+  // Right after a restore: the restored snapshot, as the run holds it (see restored-link-source.ts).
+  const afterRestore = await linkSourceAfterRestore(run, store, newest);
+  const previous = afterRestore ?? newest;
   const need = bytesToCopy(entries, previous);
   let free = await store.freeBytes();
   if (free - need < run.retention.minFreeBytes) {
@@ -151,6 +158,8 @@ export async function captureSnapshot(
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   const meta = await staged.commit();
+  // The record describes the run until a newer good snapshot is taken: this one now.
+  if (afterRestore !== null && !isIncomplete(meta)) await removeRestoredRecord(run.store).catch(() => undefined);
   if (meta.epoch !== opts.progress.epoch || meta.step !== opts.progress.step) {
     logger.info(
       `${meta.id}: the trainer moved on while it was captured: decided at ${formatProgress(opts.progress)}, ` +

@@ -8,6 +8,7 @@
  *   save-records/<id>.json         metadata of each save (saves may live outside the store)
  *   damaged/<id>.json              marker of a snapshot or save that failed verification
  *   state.json                     persisted policy anchors and counters (RunState)
+ *   restored.json                  the files the last restore wrote, as they are in place (restored-record.ts)
  *   daemon.json, daemon.lock       who writes this store (one writer at a time)
  *   requests/                      requests from the CLI to a running daemon
  *   .staging/                      work in progress; never visible as a snapshot; swept at start
