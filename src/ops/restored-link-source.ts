@@ -21,17 +21,26 @@ import { readRestoredRecord } from '../store/restored-record.js';
 import type { Store } from '../store/store.js';
 import type { ManifestEntry, SnapshotMeta } from '../store/types.js';
 
+/** What `linkSourceAfterRestore` found. */
+export interface AfterRestore {
+  /** The snapshot to link from instead of the newest good one; null: link from that one. */
+  source: SnapshotMeta | null;
+  /** A restore record of this run that no longer describes it (a newer good snapshot exists): to be removed. */
+  stale: boolean;
+}
+
 /**
  * The restored snapshot with its entries as the run holds them (see the file comment), when
  * `newest` is the newest good snapshot a restore of `run` left and the restored snapshot is still
- * in the store, not damaged; else null (link from `newest`).
+ * in the store, not damaged; else `source` null (link from `newest`).
  */
-export async function linkSourceAfterRestore(run: RunConfig, store: Store, newest: ReadSnapshotMeta | null): Promise<SnapshotMeta | null> {
-  if (newest === null) return null;
+export async function linkSourceAfterRestore(run: RunConfig, store: Store, newest: ReadSnapshotMeta | null): Promise<AfterRestore> {
+  const none: AfterRestore = { source: null, stale: false };
   const record = await readRestoredRecord(run.store);
-  if (record === null || record.run !== run.name || record.newest !== newest.id) return null;
+  if (record === null || record.run !== run.name) return none;
+  if (newest === null || record.newest !== newest.id) return { source: null, stale: true };
   const found = await store.resolve(record.snapshot).catch(() => null);
-  if (found === null || found.id !== record.snapshot || found.kind === 'save' || found.damaged) return null;
+  if (found === null || found.id !== record.snapshot || found.kind === 'save' || found.damaged) return { source: null, stale: true };
   const restored = found as ReadSnapshotMeta;
   const written = new Map(record.files.map((f) => [f.path, f]));
   const before = new Map(newest.files.map((f) => [f.path, f]));
@@ -45,5 +54,5 @@ export async function linkSourceAfterRestore(run: RunConfig, store: Store, newes
     }
     return x;
   });
-  return { ...restored, files };
+  return { source: { ...restored, files }, stale: false };
 }

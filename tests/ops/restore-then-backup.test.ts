@@ -116,6 +116,8 @@ describe('the first backup after a restore', () => {
     const next = await backup(run);
     expect(next.copied_bytes).toBe(MODEL + '{"epoch": 3}'.length);
     expect(sha256File(path.join(next.path, 'ckpt/model.bin'))).toBe(good.files.find((f) => f.path === 'ckpt/model.bin')!.sha256);
+    // A record that can no longer serve is not kept (nor read again at every snapshot).
+    expect(fs.existsSync(restoredRecordFile(run.store))).toBe(false);
   });
 
   it('never links from a restored snapshot found damaged since: copies instead', async () => {
