@@ -99,7 +99,9 @@ export async function captureSnapshot(
   const newest = await store.newestGood();
   // Right after a restore: the restored snapshot, as the run holds it (see restored-link-source.ts).
   const afterRestore = await linkSourceAfterRestore(run, store, newest);
-  if (afterRestore.stale) await removeRestoredRecord(run.store).catch(() => undefined);
+  // Removed only by the lock holder (a lost lock writes nothing more, removals included).
+  const holdsLock = (): boolean => opts.signal?.aborted !== true;
+  if (afterRestore.stale && holdsLock()) await removeRestoredRecord(run.store).catch(() => undefined);
   const previous = afterRestore.source ?? newest;
   const need = bytesToCopy(entries, previous);
   let free = await store.freeBytes();
@@ -160,7 +162,7 @@ export async function captureSnapshot(
   });
   const meta = await staged.commit();
   // The record describes the run until a newer good snapshot is taken: this one now.
-  if (afterRestore.source !== null && !isIncomplete(meta)) await removeRestoredRecord(run.store).catch(() => undefined);
+  if (afterRestore.source !== null && !isIncomplete(meta) && holdsLock()) await removeRestoredRecord(run.store).catch(() => undefined);
   if (meta.epoch !== opts.progress.epoch || meta.step !== opts.progress.step) {
     logger.info(
       `${meta.id}: the trainer moved on while it was captured: decided at ${formatProgress(opts.progress)}, ` +
