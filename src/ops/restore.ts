@@ -164,9 +164,14 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
 async function recordRestored(run: RunConfig, snapshot: SnapshotMeta, root: string, staging: Staging, signal: AbortSignal | undefined, logger: Logger): Promise<void> {
   try {
     const files: RestoredFile[] = [];
+    // One walk per folder, not per file: a restore may write 100,000 files into 100 folders.
+    const dirs = new Map<string, Promise<string | null>>();
     for (const s of staging.files) {
       if (s.copy === null) continue;
-      const dir = await walkInside(root, path.posix.dirname(s.file.path)).catch(() => null);
+      const rel = path.posix.dirname(s.file.path);
+      let walked = dirs.get(rel);
+      if (walked === undefined) dirs.set(rel, (walked = walkInside(root, rel).catch(() => null)));
+      const dir = await walked;
       const st = dir === null ? null : await fsp.lstat(path.join(dir, path.posix.basename(s.file.path)), { bigint: true }).catch(() => null);
       if (st === null || !st.isFile() || st.ino !== s.copy.ino || st.mtimeNs !== s.copy.mtimeNs || Number(st.size) !== s.file.size) continue;
       files.push({ path: s.file.path, size: s.file.size, mode: Number(st.mode & 0o7777n), mtime_ns: st.mtimeNs.toString(), ino: Number(st.ino), ctime_ns: st.ctimeNs.toString() });
