@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { INIT_PRESETS } from '../config/presets.js';
+import { limitHeapGrowth } from '../daemon/heap-growth.js';
 import type { LogFormat, LogLevel } from '../config/types.js';
 import { zeroConfig } from '../config/zero-config.js';
 import { CkptdError, ConfigError, formatProblem } from '../util/errors.js';
@@ -241,6 +242,10 @@ function exitWhenFlushed(code: number): void {
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 
+// Every command, not only the daemon: `list`, `status`, `verify` or a one-shot `snapshot` of a
+// store of 100,000-file snapshots read manifests of tens of MB each, and V8 otherwise let the heap
+// grow to 2-4x what is alive (`ckptd list` of four such snapshots: 470 -> 240 MB peak RSS).
+limitHeapGrowth();
 // Exit explicitly: libraries (cron, lock refresh) may hold timers after the command is done.
 main(process.argv).then(
   (code) => exitWhenFlushed(code),

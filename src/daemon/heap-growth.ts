@@ -15,9 +15,9 @@ import v8 from 'node:v8';
 export const HEAP_GROWING_PERCENT = 25;
 
 /**
- * Caps this process's heap growth (see the file comment). For the long-lived processes that take
- * snapshots (`ckptd daemon`, `ckptd run`); a flag given to node itself (`--heap-growing-percent`)
- * wins.
+ * Caps this process's heap growth (see the file comment). Every `ckptd` process calls it at start
+ * (the daemon, `ckptd run`, and one-shot commands reading large manifests); a flag given to node
+ * itself (`--heap-growing-percent`) wins. Calling it again changes nothing.
  */
 export function limitHeapGrowth(): void {
   if (process.execArgv.some((a) => a.startsWith('--heap-growing-percent') || a.startsWith('--heap_growing_percent'))) return;
