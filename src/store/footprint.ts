@@ -26,10 +26,8 @@ export interface StoredUnit {
  */
 export async function storedUnits(r: RecordMeta): Promise<StoredUnit[]> {
   const single = r.kind === 'save' && (await fsp.lstat(r.path).catch(() => null))?.isFile() === true;
-  const files = single ? [r.path] : r.files.map((f) => path.join(r.path, f.path));
-  if (r.kind !== 'save') files.push(path.join(path.dirname(r.path), 'snapshot.json'));
   const out: StoredUnit[] = [];
-  await forEachInSlices(files, (file) => {
+  const add = (file: string): void => {
     let st: fs.BigIntStats | undefined;
     try {
       st = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
@@ -37,6 +35,10 @@ export async function storedUnits(r: RecordMeta): Promise<StoredUnit[]> {
       return;
     }
     if (st?.isFile()) out.push({ key: `${st.dev}:${st.ino}`, size: Number(st.size), links: Number(st.nlink) });
-  });
+  };
+  if (single) add(r.path);
+  // Each path joined when it is looked at: not 100,000 of them held at once.
+  else await forEachInSlices(r.files, (f) => add(path.join(r.path, f.path)));
+  if (r.kind !== 'save') add(path.join(path.dirname(r.path), 'snapshot.json'));
   return out;
 }
