@@ -168,7 +168,7 @@ async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ 
         'its ckptd is gone, so nothing backs it up; stop it (or let it finish) before starting another',
     );
   }
-  const local = await storeOf(run.store).listSnapshots();
+  const local = await storeOf(run.store).listSnapshotHeaders();
   const fromRemote = resumeFromRemote(resume, run.remote !== null, local.filter((s) => s.kind === 'backup').length);
   if (fromRemote.yes) {
     say(fromRemote.reason!);

@@ -11,7 +11,7 @@ import { openRunRemote } from '../ops/remote-open.js';
 import { scanRun } from '../ops/run-actions.js';
 import { waitForSettled } from '../ops/settle.js';
 import { storeOf } from '../store/local-store.js';
-import type { ReadSnapshotMeta } from '../store/store.js';
+import type { ReadSnapshotHeader } from '../store/store.js';
 import type { ScanEntry } from '../store/types.js';
 import { SafetyError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -37,7 +37,7 @@ export function say(line: string): void {
  * verified, marked damaged (as `ckptd verify` would) and skipped for the next newest. A run that
  * already holds a backup's files (same sizes and mtimes) is left alone: nothing to restore.
  */
-export async function restoreNewest(run: RunConfig, candidates: ReadSnapshotMeta[], log: Logger): Promise<Restored | null> {
+export async function restoreNewest(run: RunConfig, candidates: ReadSnapshotHeader[], log: Logger): Promise<Restored | null> {
   let said = '';
   try {
     await waitForSettled(run, RESTORE_SETTLE_WAIT_MS, (reason) => {
@@ -49,7 +49,11 @@ export async function restoreNewest(run: RunConfig, candidates: ReadSnapshotMeta
       throw new SafetyError(`not restoring: ${(err as Error).message}; stop whatever still writes into ${run.path} first`);
     }
   }
-  for (const backup of candidates) {
+  for (const candidate of candidates) {
+    // Each candidate's manifest read when it is tried, not all of them at once (tens of MB each for
+    // runs of 100,000 files); one gone or unreadable since the listing is skipped.
+    const backup = await storeOf(run.store).resolve(candidate.id).catch(() => null);
+    if (backup === null || backup.id !== candidate.id || backup.kind !== 'backup') continue;
     const entries = await scanRun(run).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return [] as ScanEntry[];
       throw err;

@@ -43,7 +43,7 @@ export class ServiceStatusTracker {
   /** Seeds the last backup time from the stores (the newest `backup` snapshot of any run). */
   async seed(config: Config): Promise<void> {
     for (const run of config.runs) {
-      const newest = (await storeOf(run.store).listSnapshots().catch(() => [])).find((s) => s.kind === 'backup');
+      const newest = (await storeOf(run.store).listSnapshotHeaders().catch(() => [])).find((s) => s.kind === 'backup');
       const at = newest ? Date.parse(newest.created) : NaN;
       if (Number.isFinite(at) && (this.lastBackupAt === null || at > this.lastBackupAt)) this.lastBackupAt = at;
     }

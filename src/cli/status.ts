@@ -88,7 +88,8 @@ export async function runStatus(run: RunConfig, now: number, priority: Priority 
   }
 
   const store = storeOf(run.store);
-  const snapshots = await store.listSnapshots();
+  // Headers only: the manifests of a store of 100,000-file snapshots take tens of MB each.
+  const snapshots = await store.listSnapshotHeaders();
   const saves = await store.listSaves();
   const backup = snapshots.find((s) => s.kind === 'backup') ?? null;
   const save = saves[0] ?? null;

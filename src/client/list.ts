@@ -8,7 +8,7 @@ import { storeOf } from '../store/local-store.js';
 import type { RecordKind, RecordMeta } from '../store/types.js';
 import { UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/format.js';
-import { freedBy } from '../ops/delete.js';
+import { freedOf } from '../ops/delete.js';
 
 const KINDS: RecordKind[] = ['backup', 'manual', 'pre-restore', 'save'];
 
@@ -18,31 +18,58 @@ const KINDS: RecordKind[] = ['backup', 'manual', 'pre-restore', 'save'];
  * (true when files were left out: see `skipped`).
  */
 export async function listRecords(run: RunConfig, kind: string | undefined): Promise<ListedRecord[]> {
-  if (kind !== undefined && !KINDS.includes(kind as RecordKind)) {
-    throw new UsageError(`--kind must be one of ${KINDS.join(', ')} (got "${kind}")`);
-  }
-  const store = storeOf(run.store);
-  const all: RecordMeta[] = [...(await store.listSnapshots()), ...(await store.listSaves())];
-  const picked = all
-    .filter((r) => kind === undefined || r.kind === kind)
-    .sort((a, b) => (a.created === b.created ? (a.id < b.id ? 1 : -1) : a.created < b.created ? 1 : -1));
-  return Promise.all(picked.map(async ({ files: _files, ...rest }, i) => ({ ...rest, own_bytes: await freedBy(store, [picked[i]!]) })));
+  return (await listRecordsAndUsage(run, kind)).records;
 }
 
 /** A `list` item: the record without its manifest, plus `own_bytes`, what deleting it alone would free. */
 export type ListedRecord = Omit<RecordMeta, 'files'> & { own_bytes: number };
 
 /** What the run's store holds on disk: every snapshot and save, hard-linked files counted once. */
-export async function storeUsage(run: RunConfig): Promise<{ records: number; diskBytes: number; apparentBytes: number }> {
-  const store = storeOf(run.store);
-  const all: RecordMeta[] = [...(await store.listSnapshots()), ...(await store.listSaves())];
-  // Records are read in parallel; each inode counts once.
-  const inodes = new Map<string, number>();
-  for (const files of await Promise.all(all.map((r) => store.storedUnits(r)))) for (const f of files) inodes.set(f.key, f.size);
-  let disk = 0;
-  for (const size of inodes.values()) disk += size;
-  return { records: all.length, diskBytes: disk, apparentBytes: all.reduce((n, r) => n + r.bytes, 0) };
+export interface StoreUsage {
+  records: number;
+  diskBytes: number;
+  apparentBytes: number;
 }
+
+/** What the run's store holds on disk (see `StoreUsage`). */
+export async function storeUsage(run: RunConfig): Promise<StoreUsage> {
+  return (await listRecordsAndUsage(run, undefined)).usage;
+}
+
+/**
+ * `listRecords` and `storeUsage` in one pass over the store: each record's manifest is read and
+ * its stored files looked at once, one record at a time. A store of snapshots of 100,000 files
+ * holds tens of MB in each manifest: holding them all at once (and reading them twice, for the
+ * list and for the usage line) took `ckptd list` of four such snapshots to 650-810 MB.
+ */
+export async function listRecordsAndUsage(run: RunConfig, kind: string | undefined): Promise<{ records: ListedRecord[]; usage: StoreUsage }> {
+  if (kind !== undefined && !KINDS.includes(kind as RecordKind)) {
+    throw new UsageError(`--kind must be one of ${KINDS.join(', ')} (got "${kind}")`);
+  }
+  const store = storeOf(run.store);
+  const all: RecordHeader[] = [...(await store.listSnapshotHeaders()), ...(await store.listSaves()).map(({ files: _files, ...rest }) => rest)];
+  all.sort((a, b) => (a.created === b.created ? (a.id < b.id ? 1 : -1) : a.created < b.created ? 1 : -1));
+  const records: ListedRecord[] = [];
+  // Each inode counts once in the usage.
+  const inodes = new Map<string, number>();
+  const usage: StoreUsage = { records: 0, diskBytes: 0, apparentBytes: 0 };
+  for (const header of all) {
+    // A record gone since it was listed (retention, a delete beside) is left out.
+    const full = await store.resolve(header.id).catch(() => null);
+    if (full === null || full.id !== header.id || full.kind !== header.kind) continue;
+    const units = await store.storedUnits(full);
+    for (const u of units) inodes.set(u.key, u.size);
+    usage.records++;
+    usage.apparentBytes += full.bytes;
+    if (kind === undefined || header.kind === kind) records.push({ ...header, own_bytes: freedOf([units]) });
+  }
+  for (const size of inodes.values()) usage.diskBytes += size;
+  return { records, usage };
+}
+
+/** A snapshot or save record without its manifest. */
+type RecordHeader = Omit<RecordMeta, 'files'>;
+
 
 /** `3 minutes ago`, `2 hours ago`, `yesterday`-free and unambiguous. */
 export function relativeTime(iso: string, now: number): string {

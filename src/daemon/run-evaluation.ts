@@ -219,9 +219,16 @@ export class RunEvaluation {
     this.triggers.retryIn(RETRY_AFTER_MS);
   }
 
-  /** The newest backup that captured exactly the state `digest`, if any. */
+  /**
+   * The newest backup that captured exactly the state `digest`, if any: found among the headers,
+   * then read in full (holding every manifest of a store of 100,000-file snapshots took hundreds of MB).
+   */
   private async backupOf(digest: string): Promise<SnapshotMeta | null> {
-    return (await storeOf(this.runOf().store).listSnapshots()).find((s) => s.kind === 'backup' && s.state_digest === digest) ?? null;
+    const store = storeOf(this.runOf().store);
+    const found = (await store.listSnapshotHeaders()).find((s) => s.kind === 'backup' && s.state_digest === digest);
+    if (found === undefined) return null;
+    const full = await store.resolve(found.id).catch(() => null);
+    return full !== null && full.id === found.id && full.kind === 'backup' ? full : null;
   }
 
   private async saveState(next: RunState): Promise<void> {

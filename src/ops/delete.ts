@@ -5,7 +5,6 @@
  */
 import type { StoredUnit } from '../store/footprint.js';
 import { storeOf, type StoreRef } from '../store/local-store.js';
-import type { Store } from '../store/store.js';
 import type { RecordMeta } from '../store/types.js';
 import { SafetyError } from '../util/errors.js';
 
@@ -64,8 +63,26 @@ export async function executeDelete(ref: StoreRef, plan: DeletePlan, saveTo: str
  * metadata) is freed when every reference to it lies in the deleted set (see `Store.storedUnits`).
  */
 export async function freedBy(ref: StoreRef, records: RecordMeta[]): Promise<number> {
+  const store = storeOf(ref);
+  // Records are read in parallel.
+  return freedOf(await Promise.all(records.map((r) => store.storedUnits(r))));
+}
+
+/**
+ * Bytes freed by deleting records whose stored units are `unitsPerRecord` (one list per record):
+ * a unit is freed when every reference to it (`links`) lies in those lists.
+ */
+export function freedOf(unitsPerRecord: StoredUnit[][]): number {
+  const inodes = new Map<string, { size: number; nlink: number; seen: number }>();
+  for (const files of unitsPerRecord) {
+    for (const f of files) {
+      const cur = inodes.get(f.key) ?? { size: f.size, nlink: f.links, seen: 0 };
+      cur.seen++;
+      inodes.set(f.key, cur);
+    }
+  }
   let freed = 0;
-  for (const v of (await unitsOf(storeOf(ref), records)).values()) if (v.seen >= v.nlink) freed += v.size;
+  for (const v of inodes.values()) if (v.seen >= v.nlink) freed += v.size;
   return freed;
 }
 
@@ -77,15 +94,3 @@ export async function storedInodes(ref: StoreRef, r: RecordMeta): Promise<Stored
   return storeOf(ref).storedUnits(r);
 }
 
-/** Every unit of `records`, with how many of their files refer to it. Records are read in parallel. */
-async function unitsOf(store: Store, records: RecordMeta[]): Promise<Map<string, { size: number; nlink: number; seen: number }>> {
-  const inodes = new Map<string, { size: number; nlink: number; seen: number }>();
-  for (const files of await Promise.all(records.map((r) => store.storedUnits(r)))) {
-    for (const f of files) {
-      const cur = inodes.get(f.key) ?? { size: f.size, nlink: f.links, seen: 0 };
-      cur.seen++;
-      inodes.set(f.key, cur);
-    }
-  }
-  return inodes;
-}

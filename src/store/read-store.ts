@@ -110,7 +110,8 @@ async function newestGood(store: string, keepFiles: boolean): Promise<ReadSnapsh
  * records that cannot be read, each with the reason. ckptd never deletes these by itself.
  */
 export async function findBroken(store: string): Promise<StoreProblem[]> {
-  return [...(await scanSnapshots(store)).problems, ...(await scanSaves(store)).problems];
+  // Each manifest read and checked, its entries dropped as they are read: only the problems are kept.
+  return [...(await scanSnapshots(store, false)).problems, ...(await scanSaves(store)).problems];
 }
 
 /**
@@ -169,12 +170,12 @@ export async function resolveId(store: string, idOrPrefix: string): Promise<Read
   return resolveAmong([...(await listSnapshots(store)), ...(await listSaves(store))], idOrPrefix, store);
 }
 
-async function scanSnapshots(store: string): Promise<{ snapshots: ReadSnapshotMeta[]; problems: StoreProblem[] }> {
+async function scanSnapshots(store: string, keepFiles = true): Promise<{ snapshots: ReadSnapshotMeta[]; problems: StoreProblem[] }> {
   const snapshots: ReadSnapshotMeta[] = [];
   const problems: StoreProblem[] = [];
   const damaged = await damagedIds(store);
   const names = await readdirOrEmpty(snapshotsDir(store));
-  const metas = await mapPool(names, READ_PARALLEL, (name) => (isValidId(name) ? readSnapshotMeta(store, name) : Promise.resolve(null)));
+  const metas = await mapPool(names, READ_PARALLEL, (name) => (isValidId(name) ? readSnapshotMeta(store, name, keepFiles) : Promise.resolve(null)));
   names.forEach((name, i) => {
     const dir = path.join(snapshotsDir(store), name);
     const r = metas[i]!;

@@ -7,7 +7,7 @@
  * announced on the event stream as it starts, progresses and ends.
  */
 import type { Config, RunConfig } from '../config/types.js';
-import { listRecords, storeUsage, type ListedRecord } from '../client/list.js';
+import { listRecordsAndUsage, type ListedRecord } from '../client/list.js';
 import { placeRecords, readRemoteWithin, type PlacedRecord } from '../client/list-remote.js';
 import { remoteStatus, type RemoteStatus } from '../client/remote-status.js';
 import { runStoreOp } from '../client/store-op.js';
@@ -128,9 +128,8 @@ export class PanelApi {
    */
   async records(name: string): Promise<RecordsReply> {
     const run = this.run(name);
-    const [local, usage, daemon, reading] = await Promise.all([
-      listRecords(run, undefined),
-      storeUsage(run),
+    const [{ records: local, usage }, daemon, reading] = await Promise.all([
+      listRecordsAndUsage(run, undefined),
       daemonHolds(run),
       run.remote === null ? null : readRemoteWithin(run, this.remoteTimeoutMs),
     ]);
