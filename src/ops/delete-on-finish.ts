@@ -21,7 +21,7 @@ import { planDeleteOnFinish } from '../policy/delete-on-finish.js';
  */
 export async function deleteOnFinish(run: RunConfig, logger: Logger, now: number): Promise<string[]> {
   const store = storeOf(run.store);
-  const snapshots = await store.listSnapshots();
+  const snapshots = await store.listSnapshotHeaders();
   const items: RetentionItem[] = snapshots.map((s) => ({
     id: s.id,
     kind: s.kind,

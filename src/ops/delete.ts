@@ -31,7 +31,7 @@ export async function planDelete(ref: StoreRef, ids: string[], force: boolean): 
     if (!records.some((x) => x.id === r.id)) records.push(r);
   }
   const doomed = new Set(records.map((r) => r.id));
-  const snapshots = await store.listSnapshots();
+  const snapshots = await store.listSnapshotHeaders();
   const goodLeft = snapshots.filter((s) => !doomed.has(s.id) && !isDamaged(s));
   const goodDoomed = records.filter((r) => r.kind !== 'save' && !isDamaged(r));
   if (!force && goodLeft.length === 0 && goodDoomed.length > 0) {
