@@ -161,13 +161,17 @@ export async function readSave(store: string, id: string): Promise<ReadSaveMeta>
  */
 export async function resolveId(store: string, idOrPrefix: string): Promise<ReadSnapshotMeta | ReadSaveMeta> {
   if (!isValidIdPrefix(idOrPrefix)) throw new Error(invalidIdMessage(idOrPrefix));
-  // The exact id of a valid snapshot is what the listing would find first: read only that one
-  // (a listing reads every manifest, tens of MB each for runs of 100,000 files).
+  // The exact id of a valid snapshot or save is what the listing would find first: read only that
+  // one (a listing of full records holds every manifest, tens of MB each for runs of 100,000 files).
   if (isValidId(idOrPrefix)) {
     const r = await readSnapshotMeta(store, idOrPrefix);
     if (!('problem' in r)) return { ...r.meta, damaged: await isDamaged(store, idOrPrefix) };
+    const s = await readSaveMeta(store, idOrPrefix);
+    if (!('problem' in s)) return { ...s.meta, damaged: await isDamaged(store, idOrPrefix) };
   }
-  return resolveAmong([...(await listSnapshots(store)), ...(await listSaves(store))], idOrPrefix, store);
+  // A prefix: matched among the headers, then only the snapshot it names read in full.
+  const found = resolveAmong([...(await listSnapshotHeaders(store)), ...(await listSaves(store))], idOrPrefix, store);
+  return found.kind === 'save' ? (found as ReadSaveMeta) : readSnapshot(store, found.id);
 }
 
 async function scanSnapshots(store: string, keepFiles = true): Promise<{ snapshots: ReadSnapshotMeta[]; problems: StoreProblem[] }> {

@@ -123,6 +123,9 @@ describe('resolveId', () => {
     expect((await resolveId(store, s.id)).id).toBe(s.id);
     expect((await resolveId(store, '2026')).id).toBe(s.id);
     expect((await resolveId(store, '2027')).kind).toBe('save');
+    expect((await resolveId(store, '20270101-000000-000-abcd')).kind).toBe('save');
+    // Matched by a prefix among the headers, then read in full: the manifest is there.
+    expect((await resolveId(store, '2026')).files.map((f) => f.path)).toEqual(['a']);
     expect((await listSaves(store)).map((x) => x.id)).toEqual(['20270101-000000-000-abcd']);
   });
 
