@@ -20,18 +20,19 @@ export function addRecordCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'one JSON array on stdout (local items carry remote: true|false when the run has a remote)')
     .action(async (opts: { kind?: string; remote?: boolean; allRuns?: boolean; json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
-      const [{ listRemoteRecords, remoteIds }, { listRecordsAndUsage, renderTable }] = await Promise.all([import('../client/list-remote.js'), import('../client/list.js')]);
+      const [{ listRemoteRecords, remoteIds }, { listRecords, listRecordsAndUsage, renderTable }] = await Promise.all([import('../client/list-remote.js'), import('../client/list.js')]);
       if (opts.remote) {
         const records = (await listRemoteRecords(run, opts.allRuns === true)).filter((r) => opts.kind === undefined || r.kind === opts.kind);
         if (opts.json) printJson(records);
         else process.stdout.write(`${renderTable(records.map((r) => ({ ...r, own_bytes: r.bytes })), Date.now(), process.stdout.columns ?? 120)}\nremote ${run.remote?.url ?? ''}: ${records.length} record(s)\n`);
         return;
       }
-      const { records, usage } = await listRecordsAndUsage(run, opts.kind);
       if (opts.json) {
+        const records = await listRecords(run, opts.kind);
         const onRemote = await remoteIds(run, (why) => process.stderr.write(`warning: the remote ${run.remote?.url ?? ''} could not be read (${why}); items carry no "remote" field\n`));
         printJson(onRemote === null ? records : records.map((r) => ({ ...r, remote: onRemote.has(r.id) })));
       } else {
+        const { records, usage } = await listRecordsAndUsage(run, opts.kind);
         process.stdout.write(
           `${renderTable(records, Date.now(), process.stdout.columns ?? 120, run.retention.keepBest?.metric ?? null)}\n` +
             `store ${run.store}: ${usage.records} record(s), ${formatBytes(usage.diskBytes)} on disk (${formatBytes(usage.apparentBytes)} before sharing unchanged files)\n`,

@@ -18,7 +18,7 @@ const KINDS: RecordKind[] = ['backup', 'manual', 'pre-restore', 'save'];
  * (true when files were left out: see `skipped`).
  */
 export async function listRecords(run: RunConfig, kind: string | undefined): Promise<ListedRecord[]> {
-  return (await listRecordsAndUsage(run, kind)).records;
+  return (await walkRecords(run, kind, false)).records;
 }
 
 /** A `list` item: the record without its manifest, plus `own_bytes`, what deleting it alone would free. */
@@ -43,6 +43,11 @@ export async function storeUsage(run: RunConfig): Promise<StoreUsage> {
  * list and for the usage line) took `ckptd list` of four such snapshots to 650-810 MB.
  */
 export async function listRecordsAndUsage(run: RunConfig, kind: string | undefined): Promise<{ records: ListedRecord[]; usage: StoreUsage }> {
+  return walkRecords(run, kind, true);
+}
+
+/** The pass of `listRecordsAndUsage`; without `withUsage`, records of other kinds are not read and the usage stays zero. */
+async function walkRecords(run: RunConfig, kind: string | undefined, withUsage: boolean): Promise<{ records: ListedRecord[]; usage: StoreUsage }> {
   if (kind !== undefined && !KINDS.includes(kind as RecordKind)) {
     throw new UsageError(`--kind must be one of ${KINDS.join(', ')} (got "${kind}")`);
   }
@@ -54,14 +59,18 @@ export async function listRecordsAndUsage(run: RunConfig, kind: string | undefin
   const inodes = new Map<string, number>();
   const usage: StoreUsage = { records: 0, diskBytes: 0, apparentBytes: 0 };
   for (const header of all) {
+    const listed = kind === undefined || header.kind === kind;
+    if (!listed && !withUsage) continue;
     // A record gone since it was listed (retention, a delete beside) is left out.
     const full = await store.resolve(header.id).catch(() => null);
     if (full === null || full.id !== header.id || full.kind !== header.kind) continue;
     const units = await store.storedUnits(full);
-    for (const u of units) inodes.set(u.key, u.size);
-    usage.records++;
-    usage.apparentBytes += full.bytes;
-    if (kind === undefined || header.kind === kind) records.push({ ...header, own_bytes: freedOf([units]) });
+    if (withUsage) {
+      for (const u of units) inodes.set(u.key, u.size);
+      usage.records++;
+      usage.apparentBytes += full.bytes;
+    }
+    if (listed) records.push({ ...header, own_bytes: freedOf([units]) });
   }
   for (const size of inodes.values()) usage.diskBytes += size;
   return { records, usage };
@@ -69,7 +78,6 @@ export async function listRecordsAndUsage(run: RunConfig, kind: string | undefin
 
 /** A snapshot or save record without its manifest. */
 type RecordHeader = Omit<RecordMeta, 'files'>;
-
 
 /** `3 minutes ago`, `2 hours ago`, `yesterday`-free and unambiguous. */
 export function relativeTime(iso: string, now: number): string {
