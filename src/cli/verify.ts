@@ -74,18 +74,22 @@ export async function runVerify(opts: VerifyCommandOptions): Promise<{ exitCode:
   const clock = opts.now ?? Date.now;
   const store = storeOf(opts.store);
   const all = opts.ids.length === 0;
-  const records = all ? await everything(store) : await named(store, opts.ids);
+  // All of them: listed as headers, each read in full only when its turn comes (a store of
+  // 100,000-file snapshots holds tens of MB in each manifest).
+  const records: (StoreRecord | Omit<StoreRecord, 'files'>)[] = all ? await everything(store) : await named(store, opts.ids);
   const broken = all ? await store.findBroken() : [];
 
-  const progress = new Progress(opts, records.reduce((n, r) => n + r.files.reduce((m, f) => m + (f.type === 'symlink' ? 0 : f.size), 0), 0));
+  const progress = new Progress(opts, records.reduce((n, r) => n + ('files' in r ? r.files.reduce((m, f) => m + (f.type === 'symlink' ? 0 : f.size), 0) : r.bytes), 0));
   const items: VerifyReportItem[] = [];
-  for (const [i, r] of records.entries()) {
-    progress.start(`${i + 1}/${records.length} ${r.id}`);
+  for (const [i, listed] of records.entries()) {
+    progress.start(`${i + 1}/${records.length} ${listed.id}`);
+    let r: StoreRecord | null = 'files' in listed ? listed : null;
     let result: VerifyResult;
     try {
+      r ??= await store.resolve(listed.id);
       result = await (opts.check ? opts.check(r, progress.onBytes) : store.verify(r, progress.onBytes));
     } catch (err) {
-      items.push({ ...blank(r), status: 'error', error: (err as Error).message });
+      items.push({ ...blank(r ?? listed), status: 'error', error: (err as Error).message });
       continue;
     }
     let change: MarkerChange = 'unchanged';
@@ -161,12 +165,12 @@ function names(list: string[]): string {
   return list.length > LIST_MAX ? `${shown}, and ${list.length - LIST_MAX} more` : shown;
 }
 
-function blank(r: StoreRecord): VerifyReportItem {
-  return { id: r.id, kind: r.kind, status: 'ok', missing: [], changed: [], extra: [], files: r.files.length, bytes_hashed: 0, cleared: false, error: null };
+function blank(r: StoreRecord | Omit<StoreRecord, 'files'>): VerifyReportItem {
+  return { id: r.id, kind: r.kind, status: 'ok', missing: [], changed: [], extra: [], files: 'files' in r ? r.files.length : 0, bytes_hashed: 0, cleared: false, error: null };
 }
 
-async function everything(store: Store): Promise<StoreRecord[]> {
-  const all = [...(await store.listSnapshots()), ...(await store.listSaves())];
+async function everything(store: Store): Promise<(StoreRecord | Omit<StoreRecord, 'files'>)[]> {
+  const all = [...(await store.listSnapshotHeaders()), ...(await store.listSaves())];
   // Ids sort by creation time across snapshots and saves.
   return all.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 }
