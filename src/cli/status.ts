@@ -60,18 +60,9 @@ export async function runStatus(run: RunConfig, now: number, priority: Priority 
   const mismatch = actual && priorityMismatch(priority, actual);
   if (mismatch) warnings.push(mismatch);
 
-  let progress: Progress = NO_PROGRESS;
-  const entries = await scanRun(run).catch((err: NodeJS.ErrnoException) => {
-    warnings.push(err.code === 'ENOENT' ? `the run folder ${run.path} does not exist yet` : `cannot read the run folder: ${err.message}`);
-    return null;
-  });
-  if (entries !== null) {
-    const leftOut = leftOutOf(entries);
-    if (leftOut.length > 0) warnings.push(`${leftOut.length} name(s) in the run cannot be captured and are left out of every snapshot: ${leftOut.map((l) => `${l.path} (${l.reason})`).join(', ')}`);
-    progress = await readProgress(run.path, run.progress, runFilesOf(entries));
-  }
+  const { progress, files } = await lookAtRun(run, warnings);
   const needs = [run.backup.every.unit, run.save.every.unit].filter((u) => u === 'epochs' || u === 'steps');
-  if (needs.length > 0 && progress.source === null && entries !== null && entries.length > 0) {
+  if (needs.length > 0 && progress.source === null && files > 0) {
     warnings.push(`a policy counts ${needs[0]}, but no progress source found any in the run (progress: ${run.progress.kind}); see \`ckptd progress\``);
   }
 
@@ -175,4 +166,20 @@ function renderRemote(r: RemoteStatus, now: number): string {
   parts.push(r.last_pushed ? `last pushed ${r.last_pushed.id}, ${relativeTime(r.last_pushed.at, now)}` : 'nothing pushed yet');
   const line = parts.join('; ');
   return r.error ? `${line}\n  warning:     push of ${r.error.id} failed: ${r.error.message}${r.error.next_try ? ` (next try ${relativeTime(r.error.next_try, now)})` : ''}` : line;
+}
+
+/**
+ * The run's progress and how many files it holds (0 when its folder cannot be read: a warning
+ * says why); what the scan left out is warned about. Its own function so that the scan (100,000
+ * entries for a large run) is not held while the rest of `status` reads the store.
+ */
+async function lookAtRun(run: RunConfig, warnings: string[]): Promise<{ progress: Progress; files: number }> {
+  const entries = await scanRun(run).catch((err: NodeJS.ErrnoException) => {
+    warnings.push(err.code === 'ENOENT' ? `the run folder ${run.path} does not exist yet` : `cannot read the run folder: ${err.message}`);
+    return null;
+  });
+  if (entries === null) return { progress: NO_PROGRESS, files: 0 };
+  const leftOut = leftOutOf(entries);
+  if (leftOut.length > 0) warnings.push(`${leftOut.length} name(s) in the run cannot be captured and are left out of every snapshot: ${leftOut.map((l) => `${l.path} (${l.reason})`).join(', ')}`);
+  return { progress: await readProgress(run.path, run.progress, runFilesOf(entries)), files: entries.length };
 }
