@@ -32,13 +32,13 @@ import { SMALL_FILE } from '../store/capture-file.js';
 import { HASH_WORKERS } from '../store/hash-workers.js';
 import { commitStaged, syncDirs } from '../store/durable.js';
 import { isSafeRelPath } from '../store/layout.js';
-import { writeRestoredRecord, type RestoredFile } from '../store/restored-record.js';
 import { assertStillInside, walkInside } from '../store/safe-dir.js';
 import { storeOf } from '../store/local-store.js';
 import type { Store } from '../store/store.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
+import { recordRestored } from './record-restored.js';
 import { captureSnapshot, scanRun } from './run-actions.js';
-import { assertLockHeld, LockLostError, signalOfHeldLock } from '../store/lock-signal.js';
+import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from './settle.js';
 import { SafetyError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -150,41 +150,8 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   }
   for (const r of result.removed) renamedIn.add(path.dirname(path.join(root, r)));
   await syncRestored(renamedIn);
-  if (opts.from === undefined) await recordRestored(run, snapshot, root, staging, signal, opts.logger);
+  if (opts.from === undefined) await recordRestored(run, snapshot, root, staging.files, signal, opts.logger);
   return result;
-}
-
-/**
- * Records the files the restore wrote, each as it is now in place, for the next snapshot to link
- * them from the restored one (`store/restored-record.ts`). A file is recorded only when it is still
- * the very copy staged and checked (same inode, size and mtime): its ctime from here on tells any
- * later change. Best effort: a record that cannot be written costs the next snapshot a copy of
- * the restored files, nothing more, so the restore does not fail for it.
- */
-async function recordRestored(run: RunConfig, snapshot: SnapshotMeta, root: string, staging: Staging, signal: AbortSignal | undefined, logger: Logger): Promise<void> {
-  try {
-    const files: RestoredFile[] = [];
-    // One walk per folder, not per file: a restore may write 100,000 files into 100 folders.
-    const dirs = new Map<string, Promise<string | null>>();
-    for (const s of staging.files) {
-      if (s.copy === null) continue;
-      const rel = path.posix.dirname(s.file.path);
-      let walked = dirs.get(rel);
-      if (walked === undefined) dirs.set(rel, (walked = walkInside(root, rel).catch(() => null)));
-      const dir = await walked;
-      const st = dir === null ? null : await fsp.lstat(path.join(dir, path.posix.basename(s.file.path)), { bigint: true }).catch(() => null);
-      if (st === null || !st.isFile() || st.ino !== s.copy.ino || st.mtimeNs !== s.copy.mtimeNs || Number(st.size) !== s.file.size) continue;
-      files.push({ path: s.file.path, size: s.file.size, mode: Number(st.mode & 0o7777n), mtime_ns: st.mtimeNs.toString(), ino: Number(st.ino), ctime_ns: st.ctimeNs.toString() });
-    }
-    const newest = (await storeOf(run.store).newestGoodHeader())?.id ?? null;
-    assertLockHeld(signal);
-    await writeRestoredRecord(run.store, { run: run.name, snapshot: snapshot.id, newest, files });
-  } catch (err) {
-    if (err instanceof LockLostError) throw err;
-    logger.warn(`could not record the files restored from ${snapshot.id} (${(err as Error).message}): the next snapshot copies them instead of linking them`, {
-      event: 'restored-record-failed',
-    });
-  }
 }
 
 /**
