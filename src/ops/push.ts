@@ -9,9 +9,12 @@ import { planPush, retryDelayMs, type PushCandidate, type PushSkipCode } from '.
 import { storeOf } from '../store/local-store.js';
 import { readPushQueue, writePushQueue, type PushItem, type PushQueue } from '../store/push-queue-file.js';
 import type { RemoteStore } from '../store/remote/remote-store.js';
-import type { StoreRecord } from '../store/store.js';
+import type { ReadSnapshotHeader, StoreRecord } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes } from '../util/format.js';
+
+/** What the push decides from before it reads a record's manifest. */
+type RecordHeader = ReadSnapshotHeader | StoreRecord;
 
 /** Per store, the tail of the chain of queue operations of this process: one at a time. */
 const queueChains = new Map<string, Promise<unknown>>();
@@ -61,12 +64,15 @@ export interface QueueResult {
  */
 export async function queueForPush(run: RunConfig, remote: RemoteStore, ids: string[] | null, now: number): Promise<QueueResult> {
   const local = storeOf(run.store);
-  const records: StoreRecord[] =
-    ids === null ? [...(await local.listSnapshots()), ...(await local.listSaves())] : await Promise.all(ids.map((id) => local.resolve(id)));
-  records.sort((a, b) => (a.id < b.id ? -1 : 1));
+  // Headers only: what decides is each record's id, kind and damaged mark, never its files.
+  const candidates: PushCandidate[] = [];
+  const add = (r: Pick<StoreRecord, 'id' | 'kind' | 'damaged'>): void => void candidates.push({ id: r.id, kind: r.kind, damaged: r.damaged === true });
+  if (ids === null) [...(await local.listSnapshotHeaders()), ...(await local.listSaves())].forEach(add);
+  // One at a time: each named record is read whole (a prefix resolves among them) and dropped.
+  else for (const id of ids) add(await local.resolve(id));
+  candidates.sort((a, b) => (a.id < b.id ? -1 : 1));
   // Asked outside the queue's turn: a slow or unreachable remote must not hold up a new snapshot's enqueue.
   const onRemote = await remote.recordIds();
-  const candidates: PushCandidate[] = records.map((r) => ({ id: r.id, kind: r.kind, damaged: r.damaged === true }));
   return serialized(run.store, async () => {
     const queue = await readPushQueue(run.store);
     const plan = planPush(candidates, onRemote, new Set(queue.items.map((i) => i.id)), run.remote?.push ?? 'none', ids !== null);
@@ -154,8 +160,11 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
   const local = storeOf(run.store);
   const items = (await readPushQueue(run.store)).items;
   const result: PushResult = { pushed: [], dropped: [], failed: null, remaining: 0 };
-  // One listing, not a lookup per item: a queue grown offline may hold hundreds.
-  const records = new Map<string, StoreRecord>([...(await local.listSnapshots()), ...(await local.listSaves())].map((r) => [r.id, r]));
+  // One listing of headers, not a lookup per item (a queue grown offline may hold hundreds), and
+  // each manifest read only when its record is used: a store of snapshots of 100,000 files is
+  // never held whole (4 of them were ~120 MB alive at once).
+  const headers = new Map<string, RecordHeader>([...(await local.listSnapshotHeaders()), ...(await local.listSaves())].map((r) => [r.id, r]));
+  const readWhole = (id: string): Promise<StoreRecord | null> => local.resolve(id).then((r) => (r.id === id ? r : null), () => null);
   // Blobs that manifests already on the remote name (the local copies of records pushed before):
   // neither asked for again nor re-checked, which makes an unchanged push a listing and a manifest.
   const onRemote = ctx.onRemote ?? (await remote.recordIds());
@@ -163,25 +172,31 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
   const addKnown = (r: StoreRecord): void => {
     for (const f of r.files) if (f.type !== 'symlink') known.add(f.sha256);
   };
-  for (const r of records.values()) if (onRemote.has(r.id)) addKnown(r);
-  const total = [...records.values()].reduce((n, r) => n + r.bytes, 0);
+  for (const id of headers.keys()) {
+    if (!onRemote.has(id)) continue;
+    const r = await readWhole(id);
+    if (r !== null) addKnown(r);
+  }
+  const total = items.reduce((n, i) => n + (headers.get(i.id)?.bytes ?? 0), 0);
   let done = 0;
   const drop = (id: string) => (q: PushQueue) => void (q.items = q.items.filter((i) => i.id !== id));
   for (const item of items) {
     if (ctx.signal?.aborted) break;
     if (!ctx.ignoreBackoff && item.next_try !== null && item.next_try > ctx.now()) continue;
-    const record = records.get(item.id);
-    if (record === undefined) {
-      await mutate(run.store, drop(item.id));
-      result.dropped.push(item.id);
-      ctx.logger.warn(`push: ${item.id} is no longer in the local store; dropped from the push queue`, { event: 'push-dropped', id: item.id });
-      continue;
-    }
-    if (record.damaged === true) {
+    const header = headers.get(item.id);
+    // Read whole only now (a damaged one never is); a record deleted since the listing is gone all the same.
+    const record = header === undefined || header.damaged === true ? null : await readWhole(item.id);
+    if (header?.damaged === true || record?.damaged === true) {
       // Its stored bytes failed verification: they are never sent (and would fail their hash check forever).
       await mutate(run.store, drop(item.id));
       result.dropped.push(item.id);
       ctx.logger.warn(`push: ${item.id} failed verification (\`ckptd verify\`); dropped from the push queue, its bytes are not sent`, { event: 'push-dropped', id: item.id });
+      continue;
+    }
+    if (record === null) {
+      await mutate(run.store, drop(item.id));
+      result.dropped.push(item.id);
+      ctx.logger.warn(`push: ${item.id} is no longer in the local store; dropped from the push queue`, { event: 'push-dropped', id: item.id });
       continue;
     }
     try {

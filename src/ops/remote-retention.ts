@@ -5,12 +5,12 @@
  * anything younger than the grace (another machine may be uploading it). `keep: null` keeps all.
  */
 import type { RemoteKeep, RunConfig } from '../config/types.js';
-import { planRetention, reasonTexts, type RetentionRules } from '../policy/plan-retention.js';
+import { planRetention, reasonTexts, type RetentionItem, type RetentionRules } from '../policy/plan-retention.js';
 import type { RemoteStore } from '../store/remote/remote-store.js';
 import type { GuardedRecord } from '../store/types.js';
 import { formatBytes } from '../util/format.js';
 import type { Logger } from '../util/logger.js';
-import { retentionItems } from './retention.js';
+import { retentionItemOf } from './retention.js';
 
 /** Blobs no manifest names are collected only when older than this (another machine may be uploading them). */
 export const REMOTE_GC_GRACE_MS = 24 * 3600_000;
@@ -43,7 +43,10 @@ export async function applyRemoteRetention(run: RunConfig, remote: RemoteStore, 
   const result: RemoteRetentionResult = { deleted: [], collected: 0, collectedBytes: 0 };
   const keep = run.remote?.keep ?? null;
   if (keep === null) return result;
-  const plan = planRetention(await retentionItems(remote), remoteRules(keep), now);
+  // One listing: the remote reads every manifest for any of them (resolving one is no cheaper).
+  const items: RetentionItem[] = [];
+  for (const s of await remote.listSnapshots()) items.push({ ...retentionItemOf(s), files: await remote.storedUnits(s) });
+  const plan = planRetention(items, remoteRules(keep), now);
   for (const w of plan.warnings) logger.warn(`remote retention: ${w}`, { event: 'retention-warning', remote: true });
   for (const r of [...plan.remove].reverse()) {
     const guard = (fresh: GuardedRecord): string | null => (fresh.kind !== 'backup' ? `it is a ${fresh.kind} snapshot` : fresh.pinned ? 'it is pinned' : null);

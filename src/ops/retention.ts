@@ -8,7 +8,7 @@ import { planRetention, planSaveRetention, reasonTexts, type RetentionEntry, typ
 import { storeOf, type StoreRef } from '../store/local-store.js';
 import { LockLostError } from '../store/lock-signal.js';
 import { readPushQueue } from '../store/push-queue-file.js';
-import type { ReadSnapshotHeader } from '../store/store.js';
+import type { ReadSnapshotHeader, StoredUnit } from '../store/store.js';
 import type { GuardedRecord } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { isDamaged } from './delete.js';
@@ -22,10 +22,24 @@ import { isDamaged } from './delete.js';
  */
 export async function retentionItems(ref: StoreRef, awaitingPush: ReadonlySet<string> = new Set(), sizes = true): Promise<RetentionItem[]> {
   const store = storeOf(ref);
-  if (!sizes) return (await store.listSnapshotHeaders()).map((s) => ({ ...itemOf(s), awaitingPush: awaitingPush.has(s.id) }));
+  if (!sizes) return (await store.listSnapshotHeaders()).map((s) => ({ ...retentionItemOf(s), awaitingPush: awaitingPush.has(s.id) }));
   const items: RetentionItem[] = [];
-  // One snapshot's stored files at a time: each is 100,000 lstats for a run of 100,000 files.
-  for (const s of await store.listSnapshots()) items.push({ ...itemOf(s), awaitingPush: awaitingPush.has(s.id), files: await store.storedUnits(s) });
+  // Snapshots share most inodes: a unit seen before (same inode, size, links) is that same object.
+  const seen = new Map<string, StoredUnit>();
+  const shared = (u: StoredUnit): StoredUnit => {
+    const first = seen.get(u.key);
+    if (first === undefined) seen.set(u.key, u);
+    return first !== undefined && first.size === u.size && first.links === u.links ? first : u;
+  };
+  // One snapshot read whole at a time, its stored files looked at (100,000 lstats for a run of
+  // 100,000 files) and its manifest dropped: only its units stay, never every manifest at once.
+  // (A remote store reads every manifest to resolve one: `remote-retention.ts` lists them once.)
+  for (const h of await store.listSnapshotHeaders()) {
+    const s = await store.resolve(h.id).catch(() => null);
+    // Deleted since the listing: nothing left to keep or delete.
+    if (s === null || s.id !== h.id || s.kind === 'save') continue;
+    items.push({ ...retentionItemOf(s), awaitingPush: awaitingPush.has(s.id), files: (await store.storedUnits(s)).map(shared) });
+  }
   return items;
 }
 
@@ -37,7 +51,8 @@ export function sizesMatter(run: RunConfig, freeBytesNeeded = 0): boolean {
   return run.retention.maxSizeBytes !== null || freeBytesNeeded > 0;
 }
 
-function itemOf(s: ReadSnapshotHeader): RetentionItem {
+/** What retention knows of snapshot `s` from its header: no stored files, not awaiting a push. */
+export function retentionItemOf(s: ReadSnapshotHeader): RetentionItem {
   return {
     id: s.id,
     kind: s.kind,

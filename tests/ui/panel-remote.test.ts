@@ -160,6 +160,9 @@ describe('the panel with a remote', () => {
     expect(pushed.body.pushed.map((p) => p.id)).toEqual([first]);
     await a.panel.opSeen((e) => e.op === 'push' && e.id === first && e.state === 'done');
     expect(a.panel.ops().filter((e) => e.op === 'push').map((e) => e.state)[0]).toBe('started');
+    // The bar counts what this push sends, not every record of the store (it showed first + second).
+    const firstBytes = (JSON.parse(fs.readFileSync(path.join(a.store, 'snapshots', first, 'snapshot.json'), 'utf8')) as { bytes: number }).bytes;
+    expect(a.panel.ops().filter((e) => e.op === 'push' && e.state === 'progress').at(-1)).toMatchObject({ done: firstBytes, total: firstBytes });
     const after = await a.panel.get<Records>(`${R}/records`);
     expect(after.records.map((r) => [r.id, r.location])).toEqual([
       [second, 'local'],
