@@ -12,7 +12,8 @@ import { executeDelete, planDelete } from './delete.js';
 import type { OpContext } from './execute.js';
 import { inPushTurn, pushQueued, queueForPush } from './push.js';
 import { openRunRemote } from './remote-open.js';
-import { applyRemoteRetention, REMOTE_GC_GRACE_MS } from './remote-retention.js';
+import { applyRemoteRetention, GC_DEFERRED, REMOTE_GC_GRACE_MS } from './remote-retention.js';
+import { collectUnlessPushing } from './remote-turns.js';
 import { restoreSnapshot, type RestoreResult } from './restore.js';
 import type { OpOutcome, StoreOp } from './types.js';
 
@@ -82,11 +83,15 @@ async function execute(
         const plan = await planDelete(remote, op.ids, op.force);
         const done = await executeDelete(remote, plan, null);
         for (const id of done.deleted) ctx.logger.info(`deleted ${id} from ${remote.location} (asked for by ckptd delete --remote)`, { event: 'delete', id, remote: true });
-        return { done, gc: await remote.collectGarbage(REMOTE_GC_GRACE_MS, ctx.now) };
+        return { done, gc: await collectUnlessPushing(remote, () => remote.collectGarbage(REMOTE_GC_GRACE_MS, ctx.now)) };
       });
+      if (gc === null) ctx.logger.info(`remote: ${GC_DEFERRED}`, { event: 'remote-gc-deferred' });
       return {
-        message: `deleted ${done.deleted.join(', ')} from ${remote.location}; ${gc.removed.length} unreferenced object(s) removed (${formatBytes(gc.removedBytes)}), ${gc.keptYoung} younger than a day kept for the next collection`,
-        data: { deleted: done.deleted, remote: true, gc_removed: gc.removed.length, gc_removed_bytes: gc.removedBytes, gc_kept_young: gc.keptYoung },
+        message:
+          gc === null
+            ? `deleted ${done.deleted.join(', ')} from ${remote.location}; ${GC_DEFERRED}`
+            : `deleted ${done.deleted.join(', ')} from ${remote.location}; ${gc.removed.length} unreferenced object(s) removed (${formatBytes(gc.removedBytes)}), ${gc.keptYoung} younger than a day kept for the next collection`,
+        data: { deleted: done.deleted, remote: true, gc_deferred: gc === null, gc_removed: gc?.removed.length ?? 0, gc_removed_bytes: gc?.removedBytes ?? 0, gc_kept_young: gc?.keptYoung ?? 0 },
       };
     }
   }

@@ -12,6 +12,7 @@ import type { RemoteStore } from '../store/remote/remote-store.js';
 import type { ReadSnapshotHeader, StoreRecord } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes } from '../util/format.js';
+import { duringPush } from './remote-turns.js';
 
 /** What the push decides from before it reads a record's manifest. */
 type RecordHeader = ReadSnapshotHeader | StoreRecord;
@@ -135,7 +136,7 @@ function mutate(store: string, change: (q: PushQueue) => void): Promise<void> {
  * wait for the next push (the queue itself is never held during an upload).
  */
 export function pushQueued(run: RunConfig, remote: RemoteStore, ctx: PushContext): Promise<PushResult> {
-  return inPushTurn(run.store, () => pushNow(run, remote, ctx));
+  return inPushTurn(run.store, () => duringPush(remote, () => pushNow(run, remote, ctx)));
 }
 
 /**

@@ -2,7 +2,8 @@
  * Remote retention (`remote.keep`, SPEC section 8): the same pure planner as local retention over
  * the remote's snapshots, then manifests removed (each re-read first: never a manual, pre-restore
  * or pinned one), then a garbage collection of the objects no manifest names anymore, sparing
- * anything younger than the grace (another machine may be uploading it). `keep: null` keeps all.
+ * anything younger than the grace (another machine may be uploading it), and left for the next
+ * one while another run of this process pushes to the same target. `keep: null` keeps all.
  */
 import type { RemoteKeep, RunConfig } from '../config/types.js';
 import { planRetention, reasonTexts, type RetentionItem, type RetentionRules } from '../policy/plan-retention.js';
@@ -10,7 +11,11 @@ import type { RemoteStore } from '../store/remote/remote-store.js';
 import type { GuardedRecord } from '../store/types.js';
 import { formatBytes } from '../util/format.js';
 import type { Logger } from '../util/logger.js';
+import { collectUnlessPushing } from './remote-turns.js';
 import { retentionItemOf } from './retention.js';
+
+/** Why a garbage collection did not run (`collectUnlessPushing`). */
+export const GC_DEFERRED = 'another run is pushing to the same remote; what no manifest names goes at the next garbage collection';
 
 /** Blobs no manifest names are collected only when older than this (another machine may be uploading them). */
 export const REMOTE_GC_GRACE_MS = 24 * 3600_000;
@@ -59,10 +64,13 @@ export async function applyRemoteRetention(run: RunConfig, remote: RemoteStore, 
     }
   }
   if (result.deleted.length > 0) {
-    const gc = await remote.collectGarbage(REMOTE_GC_GRACE_MS, now);
-    result.collected = gc.removed.length;
-    result.collectedBytes = gc.removedBytes;
-    if (gc.removed.length > 0) logger.info(`remote: ${gc.removed.length} object(s) no manifest names removed (${formatBytes(gc.removedBytes)})`, { event: 'remote-gc' });
+    const gc = await collectUnlessPushing(remote, () => remote.collectGarbage(REMOTE_GC_GRACE_MS, now));
+    if (gc === null) logger.info(`remote: ${GC_DEFERRED}`, { event: 'remote-gc-deferred' });
+    else {
+      result.collected = gc.removed.length;
+      result.collectedBytes = gc.removedBytes;
+      if (gc.removed.length > 0) logger.info(`remote: ${gc.removed.length} object(s) no manifest names removed (${formatBytes(gc.removedBytes)})`, { event: 'remote-gc' });
+    }
   }
   return result;
 }

@@ -5,9 +5,11 @@
  * anything, and spares blobs younger than a grace period: another machine's push in progress has
  * uploaded blobs whose manifest it has not written yet.
  *
- * Known limit: a push that finds an OLD unreferenced blob already stored (so does not send it) and
- * writes its manifest after this collection listed the manifests can lose that blob. A collection
- * should run when no push of any run is in progress (restic takes an exclusive lock for prune).
+ * Known limit: a push that finds an OLD unreferenced blob already stored (so does not send it), or
+ * uploads for longer than the grace, and writes its manifest after this collection listed the
+ * manifests can lose that blob. A collection should run when no push of any run is in progress
+ * (restic takes an exclusive lock for prune): in one process, `ops/remote-turns.ts` sees to that;
+ * between machines nothing does.
  */
 import { mapPool } from '../../util/run-pools.js';
 import { READ_PARALLEL } from './remote-records.js';

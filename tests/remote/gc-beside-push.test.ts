@@ -1,0 +1,148 @@
+/**
+ * Blobs are shared by every run under a remote prefix, so a garbage collection after one run's
+ * remote retention must never take a blob another run's push, in the same daemon, is about to name.
+ * A push that finds a blob already stored does not send it; if that blob is unreferenced and old,
+ * a collection that listed the manifests before the push wrote its own deletes it, and the pushed
+ * snapshot names a blob that is gone. (The push checks its reused blobs again once its manifest
+ * is written, but a collection can delete after that check.) Against a real S3 API server.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { RemoteConfig, RunConfig } from '../../src/config/types.js';
+import { zeroConfig } from '../../src/config/zero-config.js';
+import { enqueueForPush, pushQueued } from '../../src/ops/push.js';
+import { applyRemoteRetention, REMOTE_GC_GRACE_MS } from '../../src/ops/remote-retention.js';
+import { openRemoteStore, type RemoteStore } from '../../src/store/remote/remote-store.js';
+import type { S3Objects } from '../../src/store/remote/s3-objects.js';
+import type { SnapshotMeta } from '../../src/store/types.js';
+import type { Logger } from '../../src/util/logger.js';
+import { remoteWorld, type RemoteWorld } from '../helpers/remote-world.js';
+import { age, put, runAndStore, snap } from '../store/fixtures.js';
+
+const world = remoteWorld();
+
+interface Logged {
+  level: string;
+  message: string;
+  event?: unknown;
+}
+
+function logger(into: Logged[]): Logger {
+  const at =
+    (level: string) =>
+    (message: string, fields?: Record<string, unknown>): void =>
+      void into.push({ level, message, event: fields?.event });
+  const l: Logger = { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: () => l };
+  return l;
+}
+
+/** A gate a wrapped call waits at: `reached` resolves when the first call arrives, `open()` lets it (and later ones) through. */
+function gate(): { reached: Promise<void>; wait: () => Promise<void>; open: () => void } {
+  let arrived!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((r) => (arrived = r));
+  const opened = new Promise<void>((r) => (release = r));
+  return { reached, wait: () => (arrived(), opened), open: () => release() };
+}
+
+/** `objects` with `hold` awaited before each call of `method` whose key `when` accepts. */
+function holding(objects: S3Objects, method: 'putJson' | 'deleteKey', when: (key: string) => boolean, hold: () => Promise<void>): S3Objects {
+  return new Proxy(objects, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (prop !== method || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+      return async (key: string, ...rest: unknown[]) => {
+        if (when(key)) await hold();
+        return (v as (...a: unknown[]) => unknown).call(target, key, ...rest);
+      };
+    },
+  });
+}
+
+/** A local run and store pushing to the world's bucket with `remote.keep: {keep: 1}`. */
+async function pushingRun(w: RemoteWorld, name: string): Promise<RunConfig> {
+  const { run, store } = await runAndStore();
+  const remote: RemoteConfig = {
+    url: `s3://${w.bucket}/ckptd`,
+    bucket: w.bucket,
+    prefix: 'ckptd',
+    endpoint: w.proxy.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    push: 'backups',
+    keep: { keepLast: 1, keepBest: null, keepHourly: 0, keepDaily: 0, keepWeekly: 0, maxSizeBytes: null, minAgeMs: 0 },
+    bandwidthBytesPerSec: null,
+  };
+  return { ...zeroConfig(run, store).runs[0]!, name, remote };
+}
+
+/** A backup of `run` holding exactly `files` (aged, so settled), queued for push. */
+async function backup(run: RunConfig, files: Record<string, string>): Promise<SnapshotMeta> {
+  for (const f of fs.readdirSync(run.path)) fs.rmSync(path.join(run.path, f));
+  for (const [rel, content] of Object.entries(files)) age(put(run.path, rel, content));
+  const s = await snap(run.path, run.store);
+  await enqueueForPush(run.store, [s.id], Date.now());
+  return s;
+}
+
+function remoteOf(w: RemoteWorld, run: RunConfig, objects: S3Objects = w.open()): RemoteStore {
+  return openRemoteStore({ objects, run: run.name, scratchDir: path.join(w.tmp, `scratch-${run.name}`) });
+}
+
+describe('a garbage collection beside a push of another run to the same remote', () => {
+  it('never takes a blob the push found already stored and is about to name', async () => {
+    const w = world();
+    const log: Logged[] = [];
+    const ctx = { logger: logger(log), now: Date.now };
+    const a = await pushingRun(w, 'a');
+    const b = await pushingRun(w, 'b');
+    const shared = 'the same bytes in both runs (a base model, say)';
+
+    // Run b pushes the shared bytes, then a state without them; its retention leaves them unreferenced.
+    const rb = remoteOf(w, b);
+    await backup(b, { 'base.bin': shared, 'state.json': 'b 1' });
+    expect((await pushQueued(b, rb, ctx)).pushed).toHaveLength(1);
+    await backup(b, { 'state.json': 'b 2' });
+    expect((await pushQueued(b, rb, ctx)).pushed).toHaveLength(1);
+    expect((await applyRemoteRetention(b, rb, Date.now(), ctx.logger)).deleted).toHaveLength(1);
+
+    // Run a pushes a state holding the same bytes: the blob is found stored and not sent again.
+    // Its manifest waits at a gate, so the collection below runs while the push is under way.
+    const manifest = gate();
+    const ra = remoteOf(w, a, holding(w.open(), 'putJson', (key) => key.includes('/runs/a/snapshots/'), manifest.wait));
+    const taken = await backup(a, { 'base.bin': shared, 'state.json': 'a 1' });
+    const pushing = pushQueued(a, ra, ctx);
+    await manifest.reached;
+
+    // Meanwhile run b's retention deletes again, two days later (so every unreferenced blob is
+    // past the grace), and collects; its blob deletions wait at a gate of their own.
+    const deletion = gate();
+    const rbHeld = remoteOf(w, b, holding(w.open(), 'deleteKey', (key) => key.includes('/blobs/'), deletion.wait));
+    await backup(b, { 'state.json': 'b 3' });
+    expect((await pushQueued(b, rbHeld, ctx)).pushed).toHaveLength(1);
+    const later = Date.now() + 2 * REMOTE_GC_GRACE_MS;
+    const retention = applyRemoteRetention(b, rbHeld, later, ctx.logger);
+    // Either the collection reached its deletions (it listed the manifests before a's), or it
+    // finished without any (it left the collection for later).
+    await Promise.race([deletion.reached, retention]);
+    manifest.open();
+    expect((await pushing).pushed.map((p) => p.id)).toEqual([taken.id]);
+    deletion.open();
+    expect((await retention).deleted).toHaveLength(1);
+
+    // Every blob a's snapshot names is on the remote.
+    const onRemote = await remoteOf(w, a).resolve(taken.id);
+    const check = await remoteOf(w, a).verifyExists(onRemote);
+    expect({ missing: check.missing, changed: check.changed }).toEqual({ missing: [], changed: [] });
+    expect(log.filter((l) => l.event === 'remote-gc-deferred').length).toBe(1);
+
+    // With no push under way, the next collection takes what no manifest names, and only that.
+    await backup(b, { 'state.json': 'b 4' });
+    expect((await pushQueued(b, rb, ctx)).pushed).toHaveLength(1);
+    const collected = await applyRemoteRetention(b, rb, later, ctx.logger);
+    expect(collected.collected).toBeGreaterThan(0);
+    const again = await remoteOf(w, a).verifyExists(onRemote);
+    expect({ missing: again.missing, changed: again.changed }).toEqual({ missing: [], changed: [] });
+  });
+});
