@@ -36,7 +36,7 @@ import { assertStillInside, walkInside } from '../store/safe-dir.js';
 import { storeOf } from '../store/local-store.js';
 import type { Store } from '../store/store.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
-import { recordRestored } from './record-restored.js';
+import { identityOf, lstatQuiet, placedCopy, recordRestored, type FileIdentity } from './record-restored.js';
 import { captureSnapshot, scanRun } from './run-actions.js';
 import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from './settle.js';
@@ -215,7 +215,9 @@ async function commitAll(root: string, staging: Staging, result: RestoreResult, 
       const dir = await walkInside(root, path.posix.dirname(s.file.path));
       if (dir === null) throw new SafetyError(`refusing to write ${s.file.path}: its folder vanished from ${root} while the restore ran`);
       assertLockHeld(signal);
+      const beforeRename = s.copy === null ? undefined : lstatQuiet(s.tmp);
       await commitStaged(s.tmp, s.final, { deferSync: renamedIn });
+      if (s.copy !== null) s.placed = placedCopy(s.copy, beforeRename, lstatQuiet(s.final));
       result.written.push(s.file.path);
       result.bytesWritten += s.file.size;
       await assertStillInside(root, dir);
@@ -230,8 +232,10 @@ interface Staged {
   file: TargetFile;
   tmp: string;
   final: string;
-  /** The staged copy's inode and mtime once checked and its times set; null for a symlink. */
-  copy: { ino: bigint; mtimeNs: bigint } | null;
+  /** The staged copy's identity once checked and its times set; null for a symlink. */
+  copy: FileIdentity | null;
+  /** Its identity once renamed into place, when still that copy (`placedCopy`); null: not recorded. */
+  placed: FileIdentity | null;
 }
 
 /** The files `stageAll` staged, in manifest order, and how to take them back. */
@@ -293,12 +297,12 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
             `nothing in ${root} was changed. Run \`ckptd verify ${snapshot.id}\``,
         );
       }
-      staged.push({ file: f, tmp, final, index, copy: null });
+      staged.push({ file: f, tmp, final, index, copy: null, placed: null });
       await fsp.symlink(target, tmp);
       await assertStillInside(root, dir);
       return;
     }
-    const entry: Staged & { index: number } = { file: f, tmp, final, index, copy: null };
+    const entry: Staged & { index: number } = { file: f, tmp, final, index, copy: null, placed: null };
     staged.push(entry);
     const copy = await store.copyFileOut(snapshot, f.path, tmp, {
       mode: f.mode,
@@ -316,7 +320,7 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
     const mtime = (Number((BigInt(f.mtime_ns) + 500n) / 1000n) + 0.5) / 1e6;
     await fsp.utimes(tmp, mtime, mtime);
     const st = await fsp.lstat(tmp, { bigint: true });
-    entry.copy = { ino: st.ino, mtimeNs: st.mtimeNs };
+    entry.copy = identityOf(st);
   };
 
   const items = files.map((file, index) => ({ file, index }));
@@ -341,7 +345,7 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
     await discard();
     throw err;
   }
-  return { files: staged.sort((a, b) => a.index - b.index).map(({ file, tmp, final, copy }) => ({ file, tmp, final, copy })), discard };
+  return { files: staged.sort((a, b) => a.index - b.index).map(({ file, tmp, final, copy, placed }) => ({ file, tmp, final, copy, placed })), discard };
 }
 
 /** Removes temp files an interrupted restore left in the run (the prefix proves they are ours). */
