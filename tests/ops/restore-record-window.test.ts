@@ -78,6 +78,11 @@ function backup(run: RunConfig): Promise<SnapshotMeta> {
   return scanRun(run).then((entries) => captureSnapshot(run, entries, { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, quiet));
 }
 
+/** Restores `snapshot` into the run, `beforeCommit` awaited once every file is staged and checked. */
+async function restore(run: RunConfig, snapshot: SnapshotMeta, beforeCommit: () => Promise<void>): Promise<void> {
+  await restoreSnapshot({ run, snapshot, to: null, force: false, now: Date.now(), logger: quiet, hooks: { beforeCommit } });
+}
+
 /** Rewrites `file` in place (same inode and size) and puts its times back, as `cp -p` over it would. */
 function rewriteKeepingTimes(file: string, data: Buffer): void {
   const { atime, mtime } = fs.statSync(file);
@@ -91,15 +96,7 @@ describe('a file rewritten while the restore runs', () => {
   it('after its rename into place: the next backup copies what the run holds', async () => {
     const { run, model, good } = await crashedRun();
     const other = randomBytes(MODEL);
-    await restoreSnapshot({
-      run,
-      snapshot: good,
-      to: null,
-      force: false,
-      now: Date.now(),
-      logger: quiet,
-      hooks: { beforeCommit: async () => void (afterRenames.action = () => rewriteKeepingTimes(model, other)) },
-    });
+    await restore(run, good, async () => void (afterRenames.action = () => rewriteKeepingTimes(model, other)));
     expect(afterRenames.action, 'the rewrite ran').toBeNull();
     expect(sha256File(model)).toBe(sha256(other));
 
@@ -112,22 +109,12 @@ describe('a file rewritten while the restore runs', () => {
   it('under its temp name, after it was checked: the next backup copies what the run holds', async () => {
     const { run, model, good } = await crashedRun();
     const other = randomBytes(MODEL);
-    await restoreSnapshot({
-      run,
-      snapshot: good,
-      to: null,
-      force: false,
-      now: Date.now(),
-      logger: quiet,
-      hooks: {
-        beforeCommit: async () => {
-          const dir = path.dirname(model);
-          const tmp = fs.readdirSync(dir).find((n) => n.startsWith('.ckptd-tmp-restore-'));
-          expect(tmp, 'the staged copy').toBeDefined();
-          await sleep(20);
-          rewriteKeepingTimes(path.join(dir, tmp!), other);
-        },
-      },
+    await restore(run, good, async () => {
+      const dir = path.dirname(model);
+      const tmp = fs.readdirSync(dir).find((n) => n.startsWith('.ckptd-tmp-restore-'));
+      expect(tmp, 'the staged copy').toBeDefined();
+      await sleep(20);
+      rewriteKeepingTimes(path.join(dir, tmp!), other);
     });
     expect(sha256File(model)).toBe(sha256(other));
 
