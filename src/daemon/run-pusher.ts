@@ -98,7 +98,6 @@ export class RunPusher {
   private async pass(): Promise<void> {
     // Every call of this remote ends when the daemon stops, the sweep and listing of the first pass included.
     this.remote ??= await openRunRemote(this.run, { signal: this.abort.signal });
-    let onRemote: ReadonlySet<string> | undefined;
     if (!this.caughtUp) {
       // What an interrupted push of an earlier daemon left: its scratch folder, and uploads abandoned for over a day.
       const swept = await this.remote.sweep();
@@ -106,9 +105,8 @@ export class RunPusher {
       const q = await queueForPush(this.run, this.remote, null, this.now());
       if (q.queued.length > 0) this.logger.info(`push: ${q.queued.length} record(s) not yet on ${this.remote.location} queued`, { event: 'push-queued', ids: q.queued });
       this.caughtUp = true;
-      onRemote = q.onRemote;
     }
-    const r = await pushQueued(this.run, this.remote, { logger: this.logger, now: this.now, signal: this.abort.signal, ...(onRemote ? { onRemote } : {}) });
+    const r = await pushQueued(this.run, this.remote, { logger: this.logger, now: this.now, signal: this.abort.signal });
     const remote = this.remote;
     if (r.pushed.length > 0) await inPushTurn(this.run.store, () => applyRemoteRetention(this.run, remote, this.now(), this.logger));
   }

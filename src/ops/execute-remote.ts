@@ -49,7 +49,7 @@ async function execute(
   switch (op.kind) {
     case 'push': {
       const q = await queueForPush(run, remote, op.ids.length > 0 ? op.ids : null, ctx.now);
-      const r = await pushQueued(run, remote, { logger: ctx.logger, now: Date.now, ignoreBackoff: true, onRemote: q.onRemote, ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}) });
+      const r = await pushQueued(run, remote, { logger: ctx.logger, now: Date.now, ignoreBackoff: true, ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}) });
       const kept = r.pushed.length > 0 ? await inPushTurn(run.store, () => applyRemoteRetention(run, remote, ctx.now, ctx.logger)) : null;
       const sent = r.pushed.reduce((n, p) => n + p.sentBytes, 0);
       const present = r.pushed.reduce((n, p) => n + p.presentBytes, 0);

@@ -54,8 +54,6 @@ export function enqueueForPush(store: string, ids: string[], now: number): Promi
 
 export interface QueueResult {
   queued: string[];
-  /** The ids the remote held when the queue was planned (a push right after may reuse them). */
-  onRemote: ReadonlySet<string>;
   skipped: { id: string; code: PushSkipCode; text: string }[];
 }
 
@@ -82,7 +80,7 @@ export async function queueForPush(run: RunConfig, remote: RemoteStore, ids: str
       queue.items.push(...plan.enqueue.map((id): PushItem => ({ id, queued: at, failures: 0, next_try: null, error: null, uploads: {} })));
       await writePushQueue(run.store, queue);
     }
-    return { queued: plan.enqueue, skipped: plan.skip, onRemote };
+    return { queued: plan.enqueue, skipped: plan.skip };
   });
 }
 
@@ -96,8 +94,6 @@ export interface PushContext {
   ignoreBackoff?: boolean;
   /** In [0, 1): the jitter of the backoff. */
   random?: () => number;
-  /** The ids on the remote, when the caller has just listed them (`QueueResult.onRemote`); else listed here. */
-  onRemote?: ReadonlySet<string>;
 }
 
 export interface PushResult {
@@ -168,7 +164,9 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
   const readWhole = (id: string): Promise<StoreRecord | null> => local.resolve(id).then((r) => (r.id === id ? r : null), () => null);
   // Blobs that manifests already on the remote name (the local copies of records pushed before):
   // neither asked for again nor re-checked, which makes an unchanged push a listing and a manifest.
-  const onRemote = ctx.onRemote ?? (await remote.recordIds());
+  // Listed here, in the push's turn, never taken from an earlier listing: a remote deletion of this
+  // run (which runs in this turn) and its collection may have taken those blobs since.
+  const onRemote = await remote.recordIds();
   const known = new Set<string>();
   const addKnown = (r: StoreRecord): void => {
     for (const f of r.files) if (f.type !== 'symlink') known.add(f.sha256);
@@ -178,12 +176,13 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
     const r = await readWhole(id);
     if (r !== null) addKnown(r);
   }
-  const total = items.reduce((n, i) => n + (headers.get(i.id)?.bytes ?? 0), 0);
+  const due = (item: PushItem): boolean => ctx.ignoreBackoff === true || item.next_try === null || item.next_try <= ctx.now();
+  const total = items.filter(due).reduce((n, i) => n + (headers.get(i.id)?.bytes ?? 0), 0);
   let done = 0;
   const drop = (id: string) => (q: PushQueue) => void (q.items = q.items.filter((i) => i.id !== id));
   for (const item of items) {
     if (ctx.signal?.aborted) break;
-    if (!ctx.ignoreBackoff && item.next_try !== null && item.next_try > ctx.now()) continue;
+    if (!due(item)) continue;
     const header = headers.get(item.id);
     // Read whole only now (a damaged one never is); a record deleted since the listing is gone all the same.
     const record = header === undefined || header.damaged === true ? null : await readWhole(item.id);

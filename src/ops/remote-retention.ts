@@ -11,7 +11,7 @@ import type { RemoteStore } from '../store/remote/remote-store.js';
 import type { GuardedRecord } from '../store/types.js';
 import { formatBytes } from '../util/format.js';
 import type { Logger } from '../util/logger.js';
-import { collectUnlessPushing } from './remote-turns.js';
+import { collectionOwed, collectUnlessPushing } from './remote-turns.js';
 import { retentionItemOf } from './retention.js';
 
 /** Why a garbage collection did not run (`collectUnlessPushing`). */
@@ -63,7 +63,7 @@ export async function applyRemoteRetention(run: RunConfig, remote: RemoteStore, 
       logger.warn(`remote backup ${r.id} kept: ${(err as Error).message}`, { event: 'delete-refused', id: r.id, remote: true });
     }
   }
-  if (result.deleted.length > 0) {
+  if (result.deleted.length > 0 || collectionOwed(remote)) {
     const gc = await collectUnlessPushing(remote, () => remote.collectGarbage(REMOTE_GC_GRACE_MS, now));
     if (gc === null) logger.info(`remote: ${GC_DEFERRED}`, { event: 'remote-gc-deferred' });
     else {

@@ -7,8 +7,8 @@
  * - pushes of different runs go on beside one another (`duringPush`);
  * - a collection runs only while no push to the target is under way, and a push waits for a
  *   collection under way (`collectUnlessPushing`). One that finds a push under way is left for the
- *   next one (retention after a later push, or `delete --remote`): it only frees space, and
- *   waiting for a push of hours would hold up that run's own next pushes.
+ *   next one (`collectionOwed`: the next remote retention collects even with nothing to delete):
+ *   it only frees space, and waiting for a push of hours would hold up that run's own next pushes.
  *
  * Another process (a second machine, or a `ckptd` command run without a daemon) is not seen here;
  * see `remote-gc.ts` for that limit.
@@ -19,6 +19,8 @@ interface Turns {
   pushes: number;
   /** Settles when the collection under way ends; null when none is. */
   collecting: Promise<void> | null;
+  /** A collection was left for later (a push was under way) and none has run since. */
+  owed: boolean;
 }
 
 const byTarget = new Map<string, Turns>();
@@ -26,17 +28,17 @@ const byTarget = new Map<string, Turns>();
 /** What shares blobs: the endpoint, bucket and prefix. */
 function keyOf(remote: Pick<RemoteStore, 'objects'>): string {
   const t = remote.objects.target;
-  return `${t.endpoint ?? 'aws'} ${t.bucket}/${t.prefix}`;
+  return `${t.endpoint?.toLowerCase() ?? 'aws'} ${t.bucket}/${t.prefix}`;
 }
 
 function turnsOf(key: string): Turns {
   let t = byTarget.get(key);
-  if (t === undefined) byTarget.set(key, (t = { pushes: 0, collecting: null }));
+  if (t === undefined) byTarget.set(key, (t = { pushes: 0, collecting: null, owed: false }));
   return t;
 }
 
 function forget(key: string, t: Turns): void {
-  if (t.pushes === 0 && t.collecting === null && byTarget.get(key) === t) byTarget.delete(key);
+  if (t.pushes === 0 && t.collecting === null && !t.owed && byTarget.get(key) === t) byTarget.delete(key);
 }
 
 /** Runs `fn`, a push to `remote`, once no collection of its target is under way; none starts until it ends. */
@@ -56,6 +58,11 @@ export async function duringPush<T>(remote: Pick<RemoteStore, 'objects'>, fn: ()
   }
 }
 
+/** True when a collection of `remote`'s target was left for later and none has run since. */
+export function collectionOwed(remote: Pick<RemoteStore, 'objects'>): boolean {
+  return byTarget.get(keyOf(remote))?.owed === true;
+}
+
 /**
  * Runs `fn`, a garbage collection of `remote`'s target, unless a push to that target is under way
  * (then resolves to null at once); after any collection already under way. No push starts until it ends.
@@ -67,11 +74,16 @@ export async function collectUnlessPushing<T>(remote: Pick<RemoteStore, 'objects
     await t.collecting;
     t = turnsOf(key);
   }
-  if (t.pushes > 0) return null;
+  if (t.pushes > 0) {
+    t.owed = true;
+    return null;
+  }
   let ended!: () => void;
   t.collecting = new Promise<void>((r) => (ended = r));
   try {
-    return await fn();
+    const done = await fn();
+    t.owed = false;
+    return done;
   } finally {
     t.collecting = null;
     ended();

@@ -8,9 +8,26 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+
+/** An action run once just before the next `pushQueued`, wherever it is called from. */
+const beforePush: { action: (() => Promise<void>) | null } = { action: null };
+vi.mock('../../src/ops/push.js', async (original) => {
+  const real = await original<typeof import('../../src/ops/push.js')>();
+  return {
+    ...real,
+    pushQueued: async (...args: Parameters<typeof real.pushQueued>) => {
+      const action = beforePush.action;
+      beforePush.action = null;
+      if (action !== null) await action();
+      return real.pushQueued(...args);
+    },
+  };
+});
+
 import type { RemoteConfig, RunConfig } from '../../src/config/types.js';
 import { zeroConfig } from '../../src/config/zero-config.js';
+import { executeOp } from '../../src/ops/execute.js';
 import { enqueueForPush, pushQueued } from '../../src/ops/push.js';
 import { applyRemoteRetention, REMOTE_GC_GRACE_MS } from '../../src/ops/remote-retention.js';
 import { openRemoteStore, type RemoteStore } from '../../src/store/remote/remote-store.js';
@@ -137,12 +154,37 @@ describe('a garbage collection beside a push of another run to the same remote',
     expect({ missing: check.missing, changed: check.changed }).toEqual({ missing: [], changed: [] });
     expect(log.filter((l) => l.event === 'remote-gc-deferred').length).toBe(1);
 
-    // With no push under way, the next collection takes what no manifest names, and only that.
-    await backup(b, { 'state.json': 'b 4' });
-    expect((await pushQueued(b, rb, ctx)).pushed).toHaveLength(1);
+    // With no push under way, the next retention collects what was left, even with nothing to
+    // delete, and takes only what no manifest names.
     const collected = await applyRemoteRetention(b, rb, later, ctx.logger);
+    expect(collected.deleted).toEqual([]);
     expect(collected.collected).toBeGreaterThan(0);
     const again = await remoteOf(w, a).verifyExists(onRemote);
     expect({ missing: again.missing, changed: again.changed }).toEqual({ missing: [], changed: [] });
+  });
+  it('a push asked for (`ckptd push`) does not count on a listing a deletion made stale before its turn', async () => {
+    const w = world();
+    const log: Logged[] = [];
+    const ctx = { logger: logger(log), now: Date.now };
+    const a = await pushingRun(w, 'a');
+    const base = 'bytes only the first backup held';
+    const ra = remoteOf(w, a);
+    await backup(a, { 'base.bin': base, 'state.json': 'a 1' });
+    await backup(a, { 'state.json': 'a 2' });
+    expect((await pushQueued(a, ra, ctx)).pushed).toHaveLength(2);
+
+    // `ckptd push` lists the remote (both backups there), then, before its push takes its turn, the
+    // daemon's retention of the run deletes the first backup and collects (two days later: past the
+    // grace) the bytes only it named. The new backup holds those bytes again.
+    const taken = await backup(a, { 'base.bin': base, 'state.json': 'a 3' });
+    beforePush.action = async () => {
+      expect((await applyRemoteRetention(a, ra, Date.now() + 2 * REMOTE_GC_GRACE_MS, ctx.logger)).collected).toBeGreaterThan(0);
+    };
+    const outcome = await executeOp(a, { kind: 'push', ids: [] }, { logger: ctx.logger, now: Date.now() });
+    expect(beforePush.action, 'the deletion ran').toBeNull();
+    expect((outcome.data as { pushed: { id: string }[] }).pushed.map((p) => p.id)).toEqual([taken.id]);
+
+    const check = await remoteOf(w, a).verifyExists(await remoteOf(w, a).resolve(taken.id));
+    expect({ missing: check.missing, changed: check.changed }).toEqual({ missing: [], changed: [] });
   });
 });
