@@ -150,6 +150,8 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
     if (allDone && consistent) break;
     await new Promise((r) => setTimeout(r, Math.max(opts.retryDelayMs * 2 ** attempt, settleWait(set.slots, opts.settleMs))));
   }
+  // A folder made for files all left out in the end would be an extra, empty folder of the snapshot.
+  if (set.slots.some((s) => s.captured === null)) set.dirs.removeEmpty();
   await set.syncUnsynced();
   return set.result();
 }

@@ -29,9 +29,28 @@ export class DirMaker {
     this.made.add(rel);
   }
 
+  /**
+   * Removes the folders it created that hold nothing (deepest first), and forgets them: a folder
+   * made for files that were then left out (vanished, never settled) is not part of the snapshot,
+   * and `verify` would report it as extra. One rmdir each; a folder that holds anything stays.
+   */
+  removeEmpty(): void {
+    for (const rel of this.deepestFirst()) {
+      try {
+        fs.rmdirSync(path.join(this.root, rel));
+        this.made.delete(rel);
+      } catch {
+        // ENOTEMPTY: it holds files. Anything else leaves it as it was, which verify then reports.
+      }
+    }
+  }
+
   /** Absolute paths of the folders created (deepest first), plus the root. */
   created(): string[] {
-    const rels = [...this.made].sort((a, b) => b.split('/').length - a.split('/').length);
-    return [...rels.map((r) => path.join(this.root, r)), this.root];
+    return [...this.deepestFirst().map((r) => path.join(this.root, r)), this.root];
+  }
+
+  private deepestFirst(): string[] {
+    return [...this.made].sort((a, b) => b.split('/').length - a.split('/').length);
   }
 }

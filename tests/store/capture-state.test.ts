@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captureState } from '../../src/store/capture-state.js';
-import { age, put, runAndStore, scanAll, sha256, sha256File } from './fixtures.js';
+import { LINK_IN_WORKERS_FROM } from '../../src/store/link-unchanged.js';
+import { verifySnapshot } from '../../src/store/verify-snapshot.js';
+import { age, put, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
 
 describe('captureState', () => {
   it('captures many small files, a large one and symlinks; the next capture links every unchanged file', async () => {
@@ -113,5 +115,27 @@ describe('captureState', () => {
     expect(fs.readFileSync(path.join(dest, 'f0.json'), 'utf8')).toBe('v2, longer');
     expect(got.files.find((f) => f.path === 'f0.json')!.sha256).toBe(sha256('v2, longer'));
     expect(got.files).toHaveLength(50);
+  });
+  // A trainer that rotates checkpoints deletes a whole folder right after the scan saw it.
+  it.each([
+    ['copied', 0, false],
+    ['linked one by one', 0, true],
+    ['linked in bulk', LINK_IN_WORKERS_FROM, true],
+  ])('leaves no empty folder for files that vanished since the scan (%s): the snapshot verifies clean', async (_how, others, linked) => {
+    const { run, store } = await runAndStore();
+    age(put(run, 'top.json', '{}'));
+    for (let i = 0; i < others; i++) age(put(run, `keep/f${i}.json`, `${i}`));
+    age(put(run, 'checkpoint-500/deep/weights.bin', 'w500'));
+    age(put(run, 'checkpoint-500/state.json', '{"step": 500}'));
+    const first = await snap(run, store);
+    const entries = await scanAll(run, store);
+    fs.rmSync(path.join(run, 'checkpoint-500'), { recursive: true });
+    const second = await snap(run, store, { entries, previous: linked ? first : null, now: Date.now() + 1000, retries: 0 });
+
+    expect(second.skipped.map((s) => s.path).sort()).toEqual(['checkpoint-500/deep/weights.bin', 'checkpoint-500/state.json']);
+    expect(fs.existsSync(path.join(second.path, 'checkpoint-500'))).toBe(false);
+    expect(fs.readFileSync(path.join(second.path, 'top.json'), 'utf8')).toBe('{}');
+    const v = await verifySnapshot(store, second);
+    expect({ ok: v.ok, extra: v.extra, missing: v.missing }).toEqual({ ok: true, extra: [], missing: [] });
   });
 });
