@@ -14,7 +14,9 @@
  * A file is also kept only when its identity was the same before and after the read, so what is
  * kept is what that identity names.
  *
- * Bounded: at most `MAX_KEPT` headers (a header is ~1-2 KB); past that the oldest kept is dropped.
+ * Bounded: at most `MAX_KEPT` headers, and `MAX_KEPT_CHARS` of them as JSON in all (a header is
+ * ~1-2 KB, but an incomplete snapshot's `skipped` and `left_out` can name 100,000 files: 35 MB
+ * alive); past either, the oldest kept are dropped. A header over `MAX_HEADER_CHARS` is never kept.
  */
 import fsp from 'node:fs/promises';
 
@@ -22,6 +24,10 @@ import fsp from 'node:fs/promises';
 export const SETTLED_MS = 2000;
 /** Headers kept at most (one per snapshot; a store of 1,000 snapshots holds ~1-2 MB of them). */
 export const MAX_KEPT = 4096;
+/** A header longer than this as JSON is read again every time instead (see the file comment). */
+export const MAX_HEADER_CHARS = 64 << 10;
+/** The headers kept, as JSON, in all at most. */
+export const MAX_KEPT_CHARS = 16 << 20;
 
 /** A file's identity as the kernel keeps it, and when it last changed (its ctime, ms since the epoch). */
 export interface FileIdentity {
@@ -40,14 +46,15 @@ export async function identityOf(file: string): Promise<FileIdentity | null> {
  * comment). `get` and `set` hand out and keep copies: a caller may change what it was given.
  */
 export class CheckedHeaders<T> {
-  private readonly kept = new Map<string, { key: string; value: T }>();
+  private readonly kept = new Map<string, { key: string; value: T; chars: number }>();
+  private chars = 0;
 
   /** What was read from `file` when it had identity `id`, or undefined. */
   get(file: string, id: FileIdentity): T | undefined {
     const hit = this.kept.get(file);
     if (hit === undefined) return undefined;
     if (hit.key !== id.key) {
-      this.kept.delete(file);
+      this.drop(file);
       return undefined;
     }
     return structuredClone(hit.value);
@@ -59,15 +66,25 @@ export class CheckedHeaders<T> {
    */
   set(file: string, id: FileIdentity, value: T, now: number): void {
     if (now - id.changedMs < SETTLED_MS) return;
+    this.drop(file);
+    const chars = JSON.stringify(value).length;
+    if (chars > MAX_HEADER_CHARS) return;
+    while (this.kept.size > 0 && (this.kept.size >= MAX_KEPT || this.chars + chars > MAX_KEPT_CHARS)) this.drop(this.kept.keys().next().value!);
+    this.kept.set(file, { key: id.key, value: structuredClone(value), chars });
+    this.chars += chars;
+  }
+
+  private drop(file: string): void {
+    const hit = this.kept.get(file);
+    if (hit === undefined) return;
     this.kept.delete(file);
-    if (this.kept.size >= MAX_KEPT) this.kept.delete(this.kept.keys().next().value!);
-    this.kept.set(file, { key: id.key, value: structuredClone(value) });
+    this.chars -= hit.chars;
   }
 
   /** Forgets every file under `dir` but those of `present` (a listing of `dir` no longer holds them). */
   keepOnlyUnder(dir: string, present: Set<string>): void {
     const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-    for (const file of this.kept.keys()) if (file.startsWith(prefix) && !present.has(file)) this.kept.delete(file);
+    for (const file of [...this.kept.keys()]) if (file.startsWith(prefix) && !present.has(file)) this.drop(file);
   }
 
   /** How many are kept. */

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CheckedHeaders, MAX_KEPT, SETTLED_MS } from '../../src/store/checked-headers.js';
+import { CheckedHeaders, MAX_HEADER_CHARS, MAX_KEPT, MAX_KEPT_CHARS, SETTLED_MS } from '../../src/store/checked-headers.js';
 import { writeLabels } from '../../src/store/labels.js';
 import { listSnapshotHeaders, newestGoodHeader } from '../../src/store/read-store.js';
 import { put, runAndStore, snap } from './fixtures.js';
@@ -114,5 +114,21 @@ describe('CheckedHeaders: bounded', () => {
     for (let i = 0; i < MAX_KEPT + 10; i++) kept.set(`/u/${i}`, id(String(i)), i, SETTLED_MS);
     expect(kept.size).toBe(MAX_KEPT);
     expect(kept.get(`/u/${MAX_KEPT + 9}`, id(String(MAX_KEPT + 9)))).toBe(MAX_KEPT + 9);
+  });
+
+  it('never keeps a header of a huge skipped list, and keeps MAX_KEPT_CHARS of headers at most', () => {
+    const kept = new CheckedHeaders<{ skipped: string[] }>();
+    // An incomplete snapshot of a run whose 100,000 files never settled.
+    const huge = { skipped: Array.from({ length: 100_000 }, (_, i) => `data/shard-${i}.bin`) };
+    kept.set('/s/snapshots/a/snapshot.json', id('1'), huge, SETTLED_MS);
+    expect(kept.size).toBe(0);
+
+    const big = { skipped: ['x'.repeat(MAX_HEADER_CHARS - 100)] };
+    const fit = Math.floor(MAX_KEPT_CHARS / MAX_HEADER_CHARS);
+    for (let i = 0; i < fit + 5; i++) kept.set(`/s/snapshots/${i}/snapshot.json`, id(String(i)), big, SETTLED_MS);
+    expect(kept.size).toBeLessThanOrEqual(fit);
+    expect(kept.size).toBeGreaterThan(fit - 2);
+    expect(kept.get(`/s/snapshots/${fit + 4}/snapshot.json`, id(String(fit + 4)))).toEqual(big);
+    expect(kept.get('/s/snapshots/0/snapshot.json', id('0'))).toBeUndefined();
   });
 });
