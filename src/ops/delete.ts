@@ -3,13 +3,14 @@
  * the deletion would leave the run without any good (undamaged) snapshot. Reports what it frees:
  * a stored file shared with a snapshot that stays (hard link) frees nothing.
  */
-import type { StoredUnit } from '../store/footprint.js';
+import { unitSharer, type StoredUnit } from '../store/footprint.js';
 import { storeOf, type StoreRef } from '../store/local-store.js';
 import type { RecordMeta } from '../store/types.js';
 import { SafetyError } from '../util/errors.js';
 
 export interface DeletePlan {
-  records: RecordMeta[];
+  /** The records, without their manifests' entries (each was read whole once, for what it frees). */
+  records: Omit<RecordMeta, 'files'>[];
   /** Bytes the deletion frees on disk (files no snapshot that stays shares). */
   freedBytes: number;
 }
@@ -25,10 +26,17 @@ export function isDamaged(meta: Pick<RecordMeta, 'damaged'>): boolean {
  */
 export async function planDelete(ref: StoreRef, ids: string[], force: boolean): Promise<DeletePlan> {
   const store = storeOf(ref);
-  const records: RecordMeta[] = [];
+  const records: DeletePlan['records'] = [];
+  const units: StoredUnit[][] = [];
+  const shared = unitSharer();
   for (const id of ids) {
     const r = await store.resolve(id);
-    if (!records.some((x) => x.id === r.id)) records.push(r);
+    if (records.some((x) => x.id === r.id)) continue;
+    // One record whole at a time: its stored units are kept, its manifest (tens of MB for a
+    // snapshot of 100,000 files) is not.
+    units.push((await store.storedUnits(r)).map(shared));
+    const { files: _files, ...header } = r;
+    records.push(header);
   }
   const doomed = new Set(records.map((r) => r.id));
   const snapshots = await store.listSnapshotHeaders();
@@ -39,7 +47,7 @@ export async function planDelete(ref: StoreRef, ids: string[], force: boolean): 
       `refusing to delete ${goodDoomed.map((r) => r.id).join(', ')}: no good snapshot of this run would remain; pass --force to delete anyway`,
     );
   }
-  return { records, freedBytes: await freedBy(store, records) };
+  return { records, freedBytes: freedOf(units) };
 }
 
 /**
@@ -56,16 +64,6 @@ export async function executeDelete(ref: StoreRef, plan: DeletePlan, saveTo: str
     deleted.push(r.id);
   }
   return { deleted, kept };
-}
-
-/**
- * Bytes freed by deleting `records` of `store` together: a stored unit (a file, and a snapshot's
- * metadata) is freed when every reference to it lies in the deleted set (see `Store.storedUnits`).
- */
-export async function freedBy(ref: StoreRef, records: RecordMeta[]): Promise<number> {
-  const store = storeOf(ref);
-  // Records are read in parallel.
-  return freedOf(await Promise.all(records.map((r) => store.storedUnits(r))));
 }
 
 /**

@@ -8,7 +8,8 @@ import { planRetention, planSaveRetention, reasonTexts, type RetentionEntry, typ
 import { storeOf, type StoreRef } from '../store/local-store.js';
 import { LockLostError } from '../store/lock-signal.js';
 import { readPushQueue } from '../store/push-queue-file.js';
-import type { ReadSnapshotHeader, StoredUnit } from '../store/store.js';
+import { unitSharer } from '../store/footprint.js';
+import type { ReadSnapshotHeader } from '../store/store.js';
 import type { GuardedRecord } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { isDamaged } from './delete.js';
@@ -24,13 +25,7 @@ export async function retentionItems(ref: StoreRef, awaitingPush: ReadonlySet<st
   const store = storeOf(ref);
   if (!sizes) return (await store.listSnapshotHeaders()).map((s) => ({ ...retentionItemOf(s), awaitingPush: awaitingPush.has(s.id) }));
   const items: RetentionItem[] = [];
-  // Snapshots share most inodes: a unit seen before (same inode, size, links) is that same object.
-  const seen = new Map<string, StoredUnit>();
-  const shared = (u: StoredUnit): StoredUnit => {
-    const first = seen.get(u.key);
-    if (first === undefined) seen.set(u.key, u);
-    return first !== undefined && first.size === u.size && first.links === u.links ? first : u;
-  };
+  const shared = unitSharer();
   // One snapshot read whole at a time, its stored files looked at (100,000 lstats for a run of
   // 100,000 files) and its manifest dropped: only its units stay, never every manifest at once.
   // (A remote store reads every manifest to resolve one: `remote-retention.ts` lists them once.)

@@ -9,8 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listRecords, listRecordsAndUsage, storeUsage } from '../../src/client/list.js';
 import { loadConfigFile } from '../../src/config/load.js';
-import { freedBy } from '../../src/ops/delete.js';
-import { readSnapshot } from '../../src/store/read-store.js';
+import { planDelete } from '../../src/ops/delete.js';
 import { age, put, runAndStore, snap } from '../store/fixtures.js';
 
 describe('list: own bytes and store usage', () => {
@@ -33,7 +32,7 @@ describe('list: own bytes and store usage', () => {
       [second.id, 3000 + json(second.id)],
       [first.id, 2000 + json(first.id)],
     ]);
-    for (const r of records) expect(r.own_bytes).toBe(await freedBy(store, [await readSnapshot(store, r.id)]));
+    for (const r of records) expect(r.own_bytes, 'what deleting it alone frees').toBe((await planDelete(store, [r.id], true)).freedBytes);
     expect(records.some((r) => 'files' in r)).toBe(false);
     expect(usage).toEqual({ records: 2, diskBytes: 1000 + 2000 + 3000 + json(first.id) + json(second.id), apparentBytes: 3000 + 4000 });
 
