@@ -62,9 +62,10 @@ export function retentionItemOf(s: ReadSnapshotHeader): RetentionItem {
 
 
 /** The run's retention rules for the core; `freeBytesNeeded` is what a coming snapshot must find free. */
-export function rulesOf(run: RunConfig, freeBytesNeeded = 0) {
+export function rulesOf(run: RunConfig, freeBytesNeeded = 0, inUse: InUse[] = []) {
   const r = run.retention;
   return {
+    inUse,
     rolling: run.backup.rolling,
     keep: run.backup.keep,
     keepBest: r.keepBest,
@@ -80,16 +81,26 @@ export interface StorePlan {
   saves: { keep: RetentionEntry[]; remove: RetentionEntry[] };
 }
 
+/** A snapshot retention must keep, and why (`RetentionRules.inUse`). */
+export interface InUse {
+  id: string;
+  why: string;
+}
+
+const NEWEST_IN_STORE = "the store's newest good snapshot: what the next backup links from and a resume restores";
+
 /**
  * Plans retention for the run's store now. With `sizes` false (for a caller that only applies or
  * names what is removed, when `sizesMatter` says no size rule applies), the plan's byte counts
  * are 0 and no manifest entry is read into memory.
  */
-export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0, sizes = true): Promise<StorePlan> {
+export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0, sizes = true, inUse: InUse[] = []): Promise<StorePlan> {
   const store = storeOf(run.store);
   // Backups queued for push stay until they are on the remote (the daemon's queue beside the store).
   const queued = new Set((await readPushQueue(run.store)).items.map((i) => i.id));
-  const snapshots = planRetention(await retentionItems(store, queued, sizes || sizesMatter(run, freeBytesNeeded)), rulesOf(run, freeBytesNeeded), now);
+  const newest = await store.newestGoodHeader();
+  const used = newest === null ? inUse : [{ id: newest.id, why: NEWEST_IN_STORE }, ...inUse];
+  const snapshots = planRetention(await retentionItems(store, queued, sizes || sizesMatter(run, freeBytesNeeded)), rulesOf(run, freeBytesNeeded, used), now);
   const saves = planSaveRetention(
     (await store.listSaves()).map((s) => ({ id: s.id, created: Date.parse(s.created), pinned: s.pinned })),
     run.save.keep,
@@ -99,7 +110,8 @@ export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0
 
 /**
  * Deletes what `plan` removes. Each snapshot is re-read first and kept if it is no longer a policy
- * backup, is pinned now, or is `justTaken`; a refusal is logged, never fatal. A lost store lock
+ * backup, is pinned now, is `justTaken`, or is now the store's newest good snapshot; a refusal is
+ * logged, never fatal. A lost store lock
  * (`signal`, default: the lock this process holds) stops it at once with `LockLostError`. Returns
  * the ids deleted.
  */
@@ -111,6 +123,9 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
   // Oldest first: an interrupted prune has then removed what mattered least.
   for (const r of [...plan.snapshots.remove].reverse()) {
     try {
+      // Asked again now: a verify may have marked the newest good backup damaged since the plan,
+      // making this one the newest good (ids order the store, see NEWEST_IN_STORE).
+      if ((await store.newestGoodHeader())?.id === r.id) throw new Error(`it is now ${NEWEST_IN_STORE}`);
       const guard = (fresh: GuardedRecord): string | null => {
         if (fresh.kind !== 'backup') return `it is a ${fresh.kind} snapshot`;
         if (fresh.pinned) return 'it is pinned';

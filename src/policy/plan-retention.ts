@@ -60,6 +60,12 @@ export interface RetentionRules {
   keepDaily?: number;
   keepWeekly?: number;
   size?: SizeRules;
+  /**
+   * Snapshots the store relies on now, each with why: its newest good backup (the store orders by
+   * id, which stays ahead of `created` when the clock went back), a capture's link source. Kept by
+   * every rule, size rules included.
+   */
+  inUse?: readonly { id: string; why: string }[];
 }
 
 /**
@@ -71,6 +77,8 @@ export type KeepReasonCode =
   | 'kind'
   | 'pinned'
   | 'newest-good'
+  /** One of `RetentionRules.inUse`. */
+  | 'in-use'
   /** The newest backup when there is no good one (incomplete, else damaged). */
   | 'newest-fallback'
   /** One of the newest `keep` good backups. */
@@ -138,7 +146,7 @@ export interface RetentionPlan {
  * Rules combine with OR and a kept snapshot lists all that keep it:
  * - `manual` and `pre-restore` snapshots and pinned ones are never removed;
  * - the newest good backup is always kept (with no good backup at all, the newest backup is kept
- *   rather than leave nothing: an incomplete one before a damaged one);
+ *   rather than leave nothing: an incomplete one before a damaged one), and so is every `inUse` one;
  * - rolling on: the newest `keep` good backups are kept; an incomplete (not damaged) backup is kept
  *   on its own while it is among the newest `keep` backups of all, so it never takes the place of a
  *   complete one: a complete backup is never removed to make room for incomplete ones; other
@@ -173,6 +181,11 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
     const newestBackup = items.findIndex((s) => s.kind === 'backup');
     if (newestIncomplete !== -1) reasons[newestIncomplete]!.push(reason('newest-fallback', 'newest backup (incomplete, but there is no complete one)'));
     else if (newestBackup !== -1) reasons[newestBackup]!.push(reason('newest-fallback', 'newest backup (damaged, but there is no good backup)'));
+  }
+
+  for (const u of rules.inUse ?? []) {
+    const i = items.findIndex((s) => s.id === u.id);
+    if (i !== -1) reasons[i]!.push(reason('in-use', u.why));
   }
 
   if (rules.rolling) {
@@ -269,6 +282,7 @@ function applySizeRules(
     if (s.pinned) return 'pinned';
     if (i === newestGood) return 'newest good backup';
     if (reasons[i]!.some((r) => r.code === 'keep-best')) return 'keep_best';
+    if (reasons[i]!.some((r) => r.code === 'in-use')) return 'in use';
     if (now - s.created < rules.minAgeMs) return 'too young to be removed by a size rule';
     return null;
   };
@@ -287,7 +301,7 @@ function applySizeRules(
     }
   }
   if (rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes) {
-    warnings.push(`the store still holds ${formatBytes(sizes.kept)}, over max_size ${formatBytes(rules.maxSizeBytes)}: everything left is protected (pinned, manual, pre-restore, keep_best, the newest good backup, or younger than the minimum age)`);
+    warnings.push(`the store still holds ${formatBytes(sizes.kept)}, over max_size ${formatBytes(rules.maxSizeBytes)}: everything left is protected (pinned, manual, pre-restore, keep_best, the newest good backup, in use, or younger than the minimum age)`);
   }
   if (sizes.freed < rules.freeBytesNeeded) {
     warnings.push(`only ${formatBytes(sizes.freed)} of the ${formatBytes(rules.freeBytesNeeded)} needed could be freed: everything left is protected`);

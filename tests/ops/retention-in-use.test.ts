@@ -1,0 +1,127 @@
+/**
+ * Retention never deletes a snapshot the store relies on at the moment it deletes: the store's
+ * newest good snapshot (which it orders by id: what the next backup links from and a resume
+ * restores, even when `created` disagrees after the clock went back), one that became the newest
+ * good since the plan (a verify marked the one after it damaged), and, when `min_free` makes room
+ * before a snapshot, the snapshot that capture links from.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { RunConfig } from '../../src/config/types.js';
+import { zeroConfig } from '../../src/config/zero-config.js';
+import { restoreSnapshot } from '../../src/ops/restore.js';
+import { applyPlan, planStore } from '../../src/ops/retention.js';
+import { applyRetention, captureSnapshot, scanRun } from '../../src/ops/run-actions.js';
+import { NO_PROGRESS } from '../../src/policy/types.js';
+import { recordVerification } from '../../src/store/damaged-marker.js';
+import { storeOf } from '../../src/store/local-store.js';
+import type { SnapshotMeta } from '../../src/store/types.js';
+import type { Logger } from '../../src/util/logger.js';
+
+const said: string[] = [];
+const logger: Logger = { error: (m) => void said.push(m), warn: (m) => void said.push(m), info: (m) => void said.push(m), debug() {}, child: () => logger };
+const MODEL = 2 << 20;
+
+let dirs: string[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
+  dirs = [];
+  said.length = 0;
+});
+
+/** Writes `file` with an mtime a minute back (settled). */
+function write(file: string, data: string | Buffer): void {
+  fs.writeFileSync(file, data);
+  const t = new Date(Date.now() - 60_000);
+  fs.utimesSync(file, t, t);
+}
+
+function setUp(keep: number): { run: RunConfig; model: string } {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-in-use-'));
+  dirs.push(base);
+  const runDir = path.join(base, 'run');
+  fs.mkdirSync(runDir);
+  const model = path.join(runDir, 'model.bin');
+  write(model, randomBytes(MODEL));
+  write(path.join(runDir, 'config.json'), '{}');
+  const c = zeroConfig(runDir, path.join(base, 'store')).runs[0]!;
+  return { run: { ...c, settleMs: 20, backup: { ...c.backup, keep }, retention: { ...c.retention, minFreeBytes: 0, minAgeMs: 0 } }, model };
+}
+
+async function backup(run: RunConfig, now = Date.now()): Promise<SnapshotMeta> {
+  return captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now }, logger);
+}
+
+/** Bytes of the files under `dir`, each inode once. */
+function storeBytes(dir: string): number {
+  const seen = new Set<number>();
+  let n = 0;
+  for (const rel of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const st = fs.lstatSync(path.join(dir, rel));
+    if (st.isFile() && !seen.has(st.ino)) {
+      seen.add(st.ino);
+      n += st.size;
+    }
+  }
+  return n;
+}
+
+const ids = async (run: RunConfig): Promise<string[]> => (await storeOf(run.store).listSnapshotHeaders()).map((s) => s.id);
+
+describe('retention and the snapshots the store relies on', () => {
+  it('keeps the store\'s newest good backup when a clock set ahead stamped an older one later', async () => {
+    const { run, model } = setUp(1);
+    // Taken while the clock ran a day ahead; the next one, after the clock was put right, gets an id after it.
+    const ahead = await backup(run, Date.now() + 86_400_000);
+    write(model, randomBytes(MODEL));
+    const current = await backup(run);
+    expect(current.id > ahead.id).toBe(true);
+    expect((await storeOf(run.store).newestGood())!.id).toBe(current.id);
+
+    await applyRetention(run, null, Date.now(), logger); // `ckptd prune`
+    expect(await ids(run)).toContain(current.id);
+  });
+
+  it('keeps a backup that a verify made the newest good between the plan and the deletion', async () => {
+    const { run, model } = setUp(1);
+    const older = await backup(run);
+    write(model, randomBytes(MODEL));
+    const newer = await backup(run);
+    const plan = await planStore(run, Date.now(), 0, false);
+    expect(plan.snapshots.remove.map((r) => r.id)).toEqual([older.id]);
+    // `ckptd verify` needs no lock: it finds the newer one damaged meanwhile.
+    await recordVerification(run.store, { id: newer.id, kind: 'backup', ok: false, missing: ['model.bin'], changed: [], extra: [], files: 2, bytesHashed: 0 }, Date.now());
+
+    await applyPlan(run, plan, null, logger);
+    expect(await ids(run)).toContain(older.id);
+    expect((await storeOf(run.store).newestGood())!.id).toBe(older.id);
+    expect(said.some((m) => m.startsWith(`backup ${older.id} kept: it is now the store's newest good snapshot`))).toBe(true);
+  });
+
+  it('never deletes, to make room under min_free, the snapshot the capture links from', async () => {
+    const { run, model } = setUp(5);
+    const restored = await backup(run);
+    write(model, randomBytes(MODEL));
+    await backup(run);
+    await restoreSnapshot({ run, snapshot: restored, to: null, force: false, now: Date.now(), logger });
+    write(path.join(run.path, 'trainer_state.json'), '{"epoch": 3}');
+    // A disk of exactly what the store holds plus 16 MiB (the machine's own free space moves with
+    // whatever else runs), and min_free 1 MiB more than the next snapshot would leave.
+    const cap = storeBytes(run.store) + (16 << 20);
+    const statfs = fsp.statfs.bind(fsp);
+    vi.spyOn(fsp, 'statfs').mockImplementation((async (p: string) => {
+      const real = await statfs(p);
+      return { ...real, bavail: Math.floor((cap - storeBytes(run.store)) / real.bsize) };
+    }) as typeof fsp.statfs);
+    const tight: RunConfig = { ...run, retention: { ...run.retention, minFreeBytes: (16 << 20) - '{"epoch": 3}'.length + (1 << 20) } };
+    // The only backup whose bytes no other snapshot shares is the restored one: deleting it would
+    // have turned every link of this capture into a copy (past min_free after all). Refused instead.
+    await expect(backup(tight)).rejects.toThrow(/not taking a backup snapshot: it needs 12 B and would leave .* below retention.min_free/);
+    expect(await ids(run)).toContain(restored.id);
+  });
+});
