@@ -51,6 +51,16 @@ export const saveToOutsideRun: RunRule = ({ at, paths }, report) => {
   }
 };
 
+/**
+ * A `save.to` the YAML names is not inside the store, but for the store's own `saves` folder (the
+ * default): the store's clean-up removes what it does not know there (`.staging`, `.trash`).
+ */
+export const saveToOutsideStore: RunRule = ({ at, paths }, report) => {
+  if (paths.saveToGiven && isInside(paths.saveTo, paths.store) && paths.saveTo !== path.join(paths.store, 'saves')) {
+    report([...at, 'save', 'to'], `${paths.saveTo} is inside the store ${paths.store}, whose clean-up could remove saves written there. Leave save.to out (saves then go to ${path.join(paths.store, 'saves')}) or use a folder outside the store`);
+  }
+};
+
 /** `N epochs`/`N steps` need a progress source that can tell epochs/steps (`dfl` tells steps only). */
 export function everyNeedsProgress(every: Every, progress: ProgressSpec, at: KeyPath, report: Report): void {
   if (every.unit !== 'epochs' && every.unit !== 'steps') return;
@@ -105,12 +115,28 @@ export const remotesApart: AcrossRunsRule = (runs, i, report) => {
   });
 };
 
+/**
+ * A run's `save.to` lies in no other run's folder (that run's restore would remove the saves as
+ * files its snapshot lacks, and its backups would copy them) and in no other run's store.
+ */
+export const saveToApartFromOtherRuns: AcrossRunsRule = (runs, i, report) => {
+  const run = runs[i]!;
+  // The default (the store's own saves folder) lies where the store does: `separateStores` says so.
+  if (run.save.to === path.join(run.store, 'saves')) return;
+  runs.forEach((other, j) => {
+    if (j === i) return;
+    const where = isInside(run.save.to, other.path) ? 'run folder' : isInside(run.save.to, other.store) ? 'store' : null;
+    if (where === null) return;
+    report(['runs', i, 'save', 'to'], `${run.save.to} is inside the ${where} of runs.${j} ("${other.name}"): that run's ${where === 'store' ? 'clean-up' : 'restores'} could remove saves written there. Use a folder outside every run and store`);
+  });
+};
+
 function prefixWithin(inner: string, outer: string): boolean {
   return outer === '' || inner.startsWith(`${outer}/`);
 }
 
 /** The rules across runs, in the order they run for each run. */
-export const ACROSS_RUNS_RULES: readonly AcrossRunsRule[] = [uniqueRunName, separateStores, remotesApart];
+export const ACROSS_RUNS_RULES: readonly AcrossRunsRule[] = [uniqueRunName, separateStores, saveToApartFromOtherRuns, remotesApart];
 
 /** Runs every rule across runs, run by run. */
 export function checkAcrossRuns(runs: readonly RunConfig[], report: Report): void {

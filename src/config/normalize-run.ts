@@ -11,7 +11,7 @@
  * the top-level remote, which comes in already normalized.
  */
 import path from 'node:path';
-import { saveToOutsideRun, storeApartFromRun, type RunFacts } from './config-rules.js';
+import { saveToOutsideRun, saveToOutsideStore, storeApartFromRun, type RunFacts } from './config-rules.js';
 import { DEFAULTS } from './defaults.js';
 import { checkGlobs } from './normalize-globs.js';
 import { normalizeCron, normalizeEvery, normalizeSavePrefix } from './normalize-policies.js';
@@ -58,6 +58,7 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote
   const saveEvery = normalizeEvery(s.every, DEFAULTS.saveEvery, checkedProgress, [...at, 'save', 'every'], report);
   const prefix = normalizeSavePrefix(s.prefix ?? '', [...at, 'save', 'prefix'], report);
   saveToOutsideRun(facts, report);
+  saveToOutsideStore(facts, report);
   const limits = retentionLimits(r, [...at, 'retention'], report);
   const backupCron = normalizeCron(b.cron ?? null, [...at, 'backup', 'cron'], report);
   const saveCron = normalizeCron(s.cron ?? null, [...at, 'save', 'cron'], report);
