@@ -92,6 +92,8 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
   const stored = new Map((from?.files ?? []).map((f) => [f.path, f]));
   const files: ManifestEntry[] = [];
   let placed = false;
+  /** The staged export's inode, once it is about to be put in place. */
+  let exportIno: number | null = null;
   try {
     if (!single) await fsp.mkdir(tmp, { mode: DIR_MODE });
     const dirs = new Set<string>();
@@ -144,12 +146,16 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
     // completes it (a crash before leaves only temp names, which it removes).
     await writeFileAtomic(pending, `${JSON.stringify(meta, null, 2)}\n`);
     assertLockHeld(signal);
+    exportIno = (await fsp.lstat(tmp)).ino;
     await commitStaged(tmp, final, { noReplace: true });
     placed = true;
     assertLockHeld(signal);
     await commitStaged(pending, saveRecordFile(opts.store, id), { noReplace: true });
     return meta;
   } catch (err) {
+    // The export may be in place though its commit threw after the link (its folders' fsync, the
+    // unlink of the temp name): it is ours when `final` is the very file staged.
+    if (!placed && exportIno !== null) placed = (await fsp.lstat(final).catch(() => null))?.ino === exportIno;
     // The record is in place (only its folder's fsync failed): the save exists, nothing is taken back.
     if (placed && (await existsNoFollow(saveRecordFile(opts.store, id)))) throw err;
     await removeTree(tmp).catch(() => undefined);
