@@ -10,6 +10,7 @@ import { NO_PROGRESS } from '../../src/policy/types.js';
 import { scanState } from '../../src/store/scan.js';
 import { kernelAtLeast } from '../../src/store/sync-fs.js';
 import type { ScanEntry } from '../../src/store/types.js';
+import type { WriteSaveOptions } from '../../src/store/write-save.js';
 import { writeSnapshot, type WriteSnapshotOptions } from '../../src/store/write-snapshot.js';
 
 const made: string[] = [];
@@ -96,4 +97,9 @@ export async function snap(run: string, store: string, extra: Partial<WriteSnaps
 export function syncfsUsable(dir: string): boolean {
   const local = [0xef53, 0x58465342, 0x9123683e, 0xf2f52010, 0x01021994];
   return process.platform === 'linux' && kernelAtLeast(os.release(), [5, 8]) && local.includes(fs.statfsSync(dir).type);
+}
+
+/** What `writeSave` needs to export the run's `files` (globs) into `saveTo`, no progress, captured from the run. */
+export async function saveOptions(run: string, store: string, saveTo: string, files: string[]): Promise<WriteSaveOptions> {
+  return { store, saveTo, runName: 'r', prefix: '', files, from: null, runDir: run, entries: await scanAll(run, store), progress: NO_PROGRESS, trigger: 'test', now: Date.now() };
 }

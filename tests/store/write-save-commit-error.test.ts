@@ -26,10 +26,9 @@ vi.mock('../../src/store/durable.js', async (original) => {
   };
 });
 
-import { NO_PROGRESS } from '../../src/policy/types.js';
 import { listSaves } from '../../src/store/read-store.js';
-import { writeSave, type WriteSaveOptions } from '../../src/store/write-save.js';
-import { age, put, runAndStore, scanAll } from './fixtures.js';
+import { writeSave } from '../../src/store/write-save.js';
+import { age, put, runAndStore, saveOptions } from './fixtures.js';
 
 describe('a save whose placing fails after the export got its name', () => {
   it.each([
@@ -39,19 +38,7 @@ describe('a save whose placing fails after the export got its name', () => {
     const { base, run, store } = await runAndStore();
     for (const m of models) age(put(run, m, `weights of ${m}`));
     const saveTo = path.join(base, 'exports');
-    const opts: WriteSaveOptions = {
-      store,
-      saveTo,
-      runName: 'r',
-      prefix: '',
-      files: ['**/*.safetensors'],
-      from: null,
-      runDir: run,
-      entries: await scanAll(run, store),
-      progress: NO_PROGRESS,
-      trigger: 'test',
-      now: Date.now(),
-    };
+    const opts = await saveOptions(run, store, saveTo, ['**/*.safetensors']);
     fs.mkdirSync(saveTo);
     failCommitInto.dir = saveTo;
     await expect(writeSave(opts)).rejects.toThrow(/EIO/);
