@@ -72,6 +72,7 @@ function describeRestore(id: string, r: RestoreResult): string {
   if (r.unchanged.length > 0) parts.push(`${r.unchanged.length} already identical`);
   if (r.removed.length > 0) parts.push(`${r.removed.length} removed`);
   if (r.leftInPlace.length > 0) parts.push(`${r.leftInPlace.length} left in place because they changed meanwhile: ${r.leftInPlace.join(', ')}`);
+  if (r.notReplaced.length > 0) parts.push(`${r.notReplaced.length} not restored: the config now leaves out what is at their path, left as it is: ${r.notReplaced.join(', ')}`);
   if (r.preRestoreId) parts.push(`the previous state is snapshot ${r.preRestoreId} (pre-restore)`);
   return parts.join('; ');
 }
@@ -84,6 +85,7 @@ function toJson(r: RestoreResult): Record<string, unknown> {
     unchanged: r.unchanged,
     removed: r.removed,
     left_in_place: r.leftInPlace,
+    not_replaced: r.notReplaced,
     bytes_written: r.bytesWritten,
   };
 }

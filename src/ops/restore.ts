@@ -89,6 +89,8 @@ export interface RestoreResult {
   removed: string[];
   /** Files the restore would have removed but left because they changed meanwhile. */
   leftInPlace: string[];
+  /** Files of the snapshot not written: their path holds something the run's include/exclude leave out now. */
+  notReplaced: string[];
   bytesWritten: number;
 }
 
@@ -118,13 +120,21 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   const root = await fsp.realpath(run.path);
   await removeStaleStaging(root, entries);
   const plan = planRestore(entries, snapshot.files);
-  const result: RestoreResult = { target: run.path, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
+  const result: RestoreResult = { target: run.path, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], notReplaced: [], bytesWritten: 0 };
 
   const toWrite = [...plan.write];
   for (const f of plan.confirm) {
     const dir = await walkInside(root, path.posix.dirname(f.path)).catch(() => null);
     if (dir !== null && (await sha256File(path.join(dir, path.basename(f.path)))) === f.sha256) result.unchanged.push(f.path);
     else toWrite.push(f);
+  }
+  // A path the scan did not list where something is now: a file the run's include or exclude leave
+  // out today. The pre-restore snapshot does not hold it, so it is never replaced.
+  const scanned = new Set(entries.map((e) => e.path));
+  for (const f of [...toWrite]) {
+    if (scanned.has(f.path) || !(await occupied(root, f.path))) continue;
+    toWrite.splice(toWrite.indexOf(f), 1);
+    result.notReplaced.push(f.path);
   }
   const staging = await stageAll(opts.from ?? storeOf(run.store), snapshot, toWrite, root, opts.onProgress);
   try {
@@ -187,11 +197,17 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   await fsp.mkdir(to, { recursive: true });
   const root = await fsp.realpath(to);
   const staging = await stageAll(opts.from ?? storeOf(opts.run.store), opts.snapshot, opts.snapshot.files, root, opts.onProgress);
-  const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], bytesWritten: 0 };
+  const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], notReplaced: [], bytesWritten: 0 };
   const renamedIn = new Set<string>();
   await commitAll(root, staging, result, undefined, renamedIn);
   await syncRestored(renamedIn);
   return result;
+}
+
+/** True when something (file, folder, symlink) is at `rel` under `root`, reached folder by folder inside it. */
+async function occupied(root: string, rel: string): Promise<boolean> {
+  const dir = await walkInside(root, path.posix.dirname(rel)).catch(() => null);
+  return dir !== null && (await fsp.lstat(path.join(dir, path.posix.basename(rel))).then(() => true, () => false));
 }
 
 /** fsyncs the folders the restore renamed into or removed from; one removed meanwhile is skipped. */

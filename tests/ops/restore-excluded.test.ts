@@ -1,0 +1,60 @@
+/**
+ * A restore writes only the run's state as the config names it now. A file the snapshot holds but
+ * the run's include/exclude leave out today is not part of the state the pre-restore snapshot keeps:
+ * a file at its path is left as it is and reported, never replaced with no copy of it anywhere.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunConfig } from '../../src/config/types.js';
+import { zeroConfig } from '../../src/config/zero-config.js';
+import { restoreSnapshot } from '../../src/ops/restore.js';
+import { captureSnapshot, scanRun } from '../../src/ops/run-actions.js';
+import { NO_PROGRESS } from '../../src/policy/types.js';
+import type { Logger } from '../../src/util/logger.js';
+
+const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {}, child: () => quiet };
+
+let dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
+  dirs = [];
+});
+
+function write(file: string, data: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, data);
+  const t = new Date(Date.now() - 60_000);
+  fs.utimesSync(file, t, t);
+}
+
+describe('restore and files the config now leaves out', () => {
+  it('leaves a file now excluded as it is, reports it, and restores the rest', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-restore-excluded-'));
+    dirs.push(base);
+    const runDir = path.join(base, 'run');
+    const file = (rel: string): string => path.join(runDir, rel);
+    write(file('model.bin'), 'weights 1');
+    write(file('notes/plan.md'), 'the plan as it was');
+    write(file('gone.txt'), 'only in the snapshot');
+    const c = zeroConfig(runDir, path.join(base, 'store')).runs[0]!;
+    const run: RunConfig = { ...c, settleMs: 20, retention: { ...c.retention, minFreeBytes: 0 } };
+    const snap = await captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, quiet);
+
+    // Later the person excludes notes/ and gone.txt and goes on editing the notes; the model changes.
+    const now: RunConfig = { ...run, exclude: [...run.exclude, 'notes/**', 'gone.txt'] };
+    write(file('notes/plan.md'), 'the plan as it is now');
+    fs.rmSync(file('gone.txt'));
+    write(file('model.bin'), 'weights 2');
+
+    const r = await restoreSnapshot({ run: now, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet });
+    expect(fs.readFileSync(file('model.bin'), 'utf8')).toBe('weights 1');
+    expect(fs.readFileSync(file('notes/plan.md'), 'utf8')).toBe('the plan as it is now');
+    expect(r.notReplaced).toEqual(['notes/plan.md']);
+    // Nothing was at its path: restoring it harms nothing.
+    expect(fs.readFileSync(file('gone.txt'), 'utf8')).toBe('only in the snapshot');
+    expect(r.written.sort()).toEqual(['gone.txt', 'model.bin']);
+  });
+});
