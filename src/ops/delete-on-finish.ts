@@ -8,6 +8,7 @@
 import type { RunConfig } from '../config/types.js';
 import type { RetentionItem } from '../policy/plan-retention.js';
 import { storeOf } from '../store/local-store.js';
+import { readPushQueue } from '../store/push-queue-file.js';
 import type { Logger } from '../util/logger.js';
 
 /** Re-exported: the plan is pure (`policy/delete-on-finish.ts`). */
@@ -22,6 +23,7 @@ import { planDeleteOnFinish } from '../policy/delete-on-finish.js';
 export async function deleteOnFinish(run: RunConfig, logger: Logger, now: number): Promise<string[]> {
   const store = storeOf(run.store);
   const snapshots = await store.listSnapshotHeaders();
+  const queued = new Set((await readPushQueue(run.store)).items.map((i) => i.id));
   const items: RetentionItem[] = snapshots.map((s) => ({
     id: s.id,
     kind: s.kind,
@@ -31,6 +33,7 @@ export async function deleteOnFinish(run: RunConfig, logger: Logger, now: number
     incomplete: s.incomplete,
     metrics: s.metrics,
     loss: s.loss,
+    awaitingPush: queued.has(s.id),
   }));
   const plan = planDeleteOnFinish(items, run.retention.keepBest, now);
   const deleted: string[] = [];

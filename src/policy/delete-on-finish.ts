@@ -1,7 +1,8 @@
 /**
  * `backup.delete_on_finish` (SPEC section 7), the plan: when `ckptd run`'s trainer finished, the
  * run's policy backups go; pinned ones and the `retention.keep_best` ones stay (like pinning,
- * keep_best is a person's explicit wish to keep those). The newest-good-backup rule of retention
+ * keep_best is a person's explicit wish to keep those), and so do those queued for push and not
+ * yet on the remote (their only copy). The newest-good-backup rule of retention
  * does not apply: deleting the resume state of a finished training is the point. Pure.
  */
 import { planRetention, type RetentionItem, type RetentionRules } from './plan-retention.js';
@@ -25,6 +26,8 @@ export function planDeleteOnFinish(snapshots: readonly RetentionItem[], keepBest
     if (s.kind !== 'backup') continue;
     if (s.pinned) plan.keep.push({ id: s.id, reason: 'pinned' });
     else if (best.has(s.id)) plan.keep.push({ id: s.id, reason: `one of the ${keepBest!.count} best by ${keepBest!.metric} (retention.keep_best)` });
+    // Its only copy until the push: deleting it here would lose it for good.
+    else if (s.awaitingPush === true && !s.damaged) plan.keep.push({ id: s.id, reason: 'queued for push to the remote, not there yet (delete it with ckptd delete once pushed)' });
     else plan.remove.push(s.id);
   }
   return plan;

@@ -174,4 +174,11 @@ describe('delete_on_finish plan', () => {
     expect(plan.keep.map((k) => k.id).sort()).toEqual(['2', '3']);
     expect(planDeleteOnFinish(items, null, Date.now()).remove.sort()).toEqual(['1', '2', '4', '7']);
   });
+
+  it('keeps a backup queued for push and not yet on the remote (a damaged one is not kept for it)', () => {
+    const items = [item('1'), item('2', { awaitingPush: true }), item('3', { awaitingPush: true, damaged: true })];
+    const plan = planDeleteOnFinish(items, null, Date.now());
+    expect(plan.remove.sort()).toEqual(['1', '3']);
+    expect(plan.keep).toEqual([{ id: '2', reason: expect.stringMatching(/^queued for push to the remote, not there yet/) }]);
+  });
 });
