@@ -19,14 +19,17 @@ import {
   isSafeRelPath,
   pendingSaveRecordFile,
   pendingSaveRecordId,
+  saveIntentId,
   saveRecordFile,
   saveRecordsDir,
   snapshotDir,
   snapshotMetaFile,
   snapshotsDir,
+  saveTempId,
   stagingRoot,
   trashRoot,
 } from './layout.js';
+import { isInside } from '../util/paths.js';
 import { readSave, readSnapshotHeader } from './read-store.js';
 import { assertOwnFolder, assertStillInside, walkInside } from './safe-dir.js';
 import { SafetyError } from '../util/errors.js';
@@ -198,8 +201,9 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
 
 /**
  * Removes what interrupted work left in the store: everything in `.staging/` and `.trash/`,
- * `.ckptd-tmp-*` temp files in the store, `save-records/`, `damaged/`, `saves/` and each of
- * `saveDirs` (the runs' `save.to`), and damaged markers (`damaged/<id>.json`) of snapshots and
+ * `.ckptd-tmp-*` temp files in the store, `save-records/`, `damaged/` and `saves/`, in each of
+ * `saveDirs` (the runs' `save.to`) outside the store only the temp exports of saves this store
+ * began (`saveIntentFile`), and damaged markers (`damaged/<id>.json`) of snapshots and
  * saves that no longer exist. A save interrupted between its export's rename and its record's
  * commit left a pending record (`save-records/.ckptd-tmp-pending-<id>.json`, see `writeSave`):
  * when something is at the path it names, the export is complete (it is renamed there only once
@@ -211,6 +215,13 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
  */
 export async function sweepStore(store: string, saveDirs: string[] = []): Promise<{ removed: string[]; completed: string[] }> {
   const removed: string[] = [];
+  // The saves this store began (an intent or a pending record): only their temp names in a save.to
+  // outside the store are its to remove (another store may share that folder, a person may keep files there).
+  const began = new Set<string>();
+  for (const name of await readdirOrEmpty(saveRecordsDir(store))) {
+    const id = saveIntentId(name) ?? pendingSaveRecordId(name);
+    if (id !== null && isValidId(id)) began.add(id);
+  }
   const completed = await completePendingSaves(store);
   for (const dir of [stagingRoot(store), trashRoot(store)]) {
     await assertOwnFolder(dir);
@@ -221,8 +232,9 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
   }
   const tempDirs = new Set([store, saveRecordsDir(store), damagedDir(store), defaultSavesDir(store), ...saveDirs.map((d) => path.resolve(d))]);
   for (const dir of tempDirs) {
+    const ours = isInside(dir, store) ? (name: string) => name.startsWith(TEMP_PREFIX) : (name: string) => began.has(saveTempId(name) ?? '');
     for (const name of await readdirOrEmpty(dir)) {
-      if (!name.startsWith(TEMP_PREFIX)) continue;
+      if (!ours(name)) continue;
       await removeTree(path.join(dir, name));
       removed.push(path.join(dir, name));
     }

@@ -68,6 +68,31 @@ export function pendingSaveRecordFile(store: string, id: string): string {
   return path.join(store, 'save-records', `${PENDING_RECORD_PREFIX}${id}.json`);
 }
 
+/** The name prefix of a save's intent (see `saveIntentFile`). */
+const INTENT_PREFIX = `${TEMP_PREFIX}intent-`;
+
+/**
+ * `<store>/save-records/.ckptd-tmp-intent-<id>`: written (durably) before a save of `id` creates
+ * its temp export in `save.to`, removed once it is done or taken back. It is how a sweep proves a
+ * temp name in `save.to` (a folder other stores may share, and the person's own) is this store's.
+ */
+export function saveIntentFile(store: string, id: string): string {
+  return path.join(store, 'save-records', `${INTENT_PREFIX}${id}`);
+}
+
+/** The id in a save intent's file name, or null when `name` is not one (the id is not checked). */
+export function saveIntentId(name: string): string | null {
+  return name.startsWith(INTENT_PREFIX) ? name.slice(INTENT_PREFIX.length) : null;
+}
+
+/** The id of a save's temp export name (`.ckptd-tmp-<id>` and an extension), or null. */
+export function saveTempId(name: string): string | null {
+  if (!name.startsWith(TEMP_PREFIX)) return null;
+  const rest = name.slice(TEMP_PREFIX.length);
+  const dot = rest.indexOf('.');
+  return dot === -1 ? rest : rest.slice(0, dot);
+}
+
 /** The id in a pending save record's file name, or null when `name` is not one (the id is not checked). */
 export function pendingSaveRecordId(name: string): string | null {
   return name.startsWith(PENDING_RECORD_PREFIX) && name.endsWith('.json') ? name.slice(PENDING_RECORD_PREFIX.length, -'.json'.length) : null;

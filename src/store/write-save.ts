@@ -18,7 +18,7 @@ import { commitStaged, ensureDirDurable, fsyncDir, removeTree, writeFileAtomic }
 import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
-import { DIR_MODE, TEMP_PREFIX, ensureStore, isSafeRelPath, pendingSaveRecordFile, saveRecordFile, snapshotFilesDir } from './layout.js';
+import { DIR_MODE, TEMP_PREFIX, ensureStore, isSafeRelPath, pendingSaveRecordFile, saveIntentFile, saveRecordFile, snapshotFilesDir } from './layout.js';
 import type { ManifestEntry, SaveMeta, ScanEntry, SnapshotMeta } from './types.js';
 import { existsNoFollow } from '../util/fs.js';
 
@@ -94,6 +94,9 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
   let placed = false;
   /** The staged export's inode, once it is about to be put in place. */
   let exportIno: number | null = null;
+  // Before any temp name appears in save.to: what lets a sweep prove that temp name this store's.
+  const intent = saveIntentFile(opts.store, id);
+  await writeFileAtomic(intent, '');
   try {
     if (!single) await fsp.mkdir(tmp, { mode: DIR_MODE });
     const dirs = new Set<string>();
@@ -151,6 +154,7 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
     placed = true;
     assertLockHeld(signal);
     await commitStaged(pending, saveRecordFile(opts.store, id), { noReplace: true });
+    await fsp.rm(intent, { force: true }).catch(() => undefined);
     return meta;
   } catch (err) {
     // The export may be in place though its commit threw after the link (its folders' fsync, the
@@ -162,6 +166,8 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
     await fsp.rm(pending, { force: true }).catch(() => undefined);
     // Only what this call just put in place (its name carries the new id) is removed.
     if (placed) await removeTree(final).catch(() => undefined);
+    // Kept while the temp name is still there: the next sweep removes both.
+    if (!(await existsNoFollow(tmp))) await fsp.rm(intent, { force: true }).catch(() => undefined);
     throw err;
   }
 }
