@@ -104,7 +104,8 @@ export interface DeleteSaveOptions {
  * `opts.saveTo` or `<store>/saves` whose name carries the id (as `writeSave` writes it); a record
  * naming anything else is refused (throws, nothing removed, the record kept) unless nothing exists
  * at that path, when only the record goes. A file is removed only when it is still a regular file
- * of the recorded size (or the recorded symlink); in a folder, only through real folders (a
+ * of the recorded size not changed since the record was committed (its ctime not past the
+ * record's), or the recorded symlink; in a folder, only through real folders (a
  * subfolder that became a symlink is not followed); anything else, and anything the user added to
  * a save's folder, is left in place and reported in `kept`. The record is removed last (then its
  * damaged marker), so an interrupted delete can be run again. `opts.signal` (default: the lock
@@ -127,17 +128,21 @@ export async function deleteSave(store: string, id: string, opts: DeleteSaveOpti
         `If that file is yours to delete, delete it yourself; \`ckptd delete ${id}\` then removes the record`,
     );
   }
+  // Any change to an exported file after the save was committed moved its ctime past the
+  // record's (written last): such a file is the person's now, whatever its size.
+  const committed = (await fsp.lstat(saveRecordFile(store, id), { bigint: true })).ctimeNs;
+  const untouched = (abs: string): Promise<boolean> => fsp.lstat(abs, { bigint: true }).then((x) => x.ctimeNs <= committed, () => false);
   if (st === null) {
     // Already gone: only the record is left to remove.
   } else if (st.isFile()) {
     const f = meta.files.length === 1 ? meta.files[0]! : null;
-    if (f !== null && f.type === undefined && st.size === f.size) {
+    if (f !== null && f.type === undefined && st.size === f.size && (await untouched(top))) {
       assertLockHeld(signal);
       await fsp.unlink(top);
       result.removed.push(top);
     } else result.kept.push({ path: top, reason: 'it no longer matches the save record' });
   } else if (st.isDirectory()) {
-    await deleteSaveFolder(top, meta, result, signal);
+    await deleteSaveFolder(top, meta, result, signal, untouched);
   } else result.kept.push({ path: top, reason: 'not a file or folder' });
   if (st !== null) await fsyncDir(path.dirname(top)).catch(() => undefined);
   assertLockHeld(signal);
@@ -147,7 +152,7 @@ export async function deleteSave(store: string, id: string, opts: DeleteSaveOpti
   return result;
 }
 
-async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveResult, signal: AbortSignal | undefined): Promise<void> {
+async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveResult, signal: AbortSignal | undefined, untouched: (abs: string) => Promise<boolean>): Promise<void> {
   const root = await fsp.realpath(top);
   // Checks every folder from the save's own down with lstat; a refusal names the symlink.
   const folder = async (rel: string): Promise<string | null | { refused: string }> =>
@@ -171,7 +176,7 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
     const abs = path.join(dir, path.posix.basename(f.path));
     const st = await fsp.lstat(abs).catch(() => null);
     if (st === null) continue;
-    const matches = f.type === 'symlink' ? st.isSymbolicLink() : st.isFile() && st.size === f.size;
+    const matches = f.type === 'symlink' ? st.isSymbolicLink() : st.isFile() && st.size === f.size && (await untouched(abs));
     if (!matches) {
       result.kept.push({ path: file, reason: 'it no longer matches the save record' });
       continue;

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deleteSave, deleteSnapshot, sweepStore } from '../../src/store/delete-snapshot.js';
 import { listSnapshots } from '../../src/store/read-store.js';
-import { age, put, runAndStore, snap } from './fixtures.js';
+import { writeSave } from '../../src/store/write-save.js';
+import { age, put, runAndStore, saveOptions, snap } from './fixtures.js';
 
 describe('deleteSnapshot', () => {
   it('deletes a snapshot without touching the files it shares with others', async () => {
@@ -133,6 +134,29 @@ describe('deleteSave', () => {
     const result = await deleteSave(store, id, { saveTo: path.join(base, 'exports') });
     expect(result.removed).toEqual([]);
     expect(fs.existsSync(file)).toBe(true);
+  });
+
+  it.each([
+    ['one model file', ['model.safetensors']],
+    ['a folder of model files', ['unet/model.safetensors', 'text/model.safetensors']],
+  ])('keeps an export the person changed after the save, even at the same size (%s)', async (_label, models) => {
+    const { base, run, store } = await runAndStore();
+    for (const m of models) age(put(run, m, `weights of ${m}`));
+    const saveTo = path.join(base, 'exports');
+    const save = await writeSave(await saveOptions(run, store, saveTo, ['**/*.safetensors']));
+    // Past the clock tick of the commit, on a kernel whose file times are coarse.
+    await new Promise((r) => setTimeout(r, 20));
+    // Made writable, rewritten in place with as many bytes, read-only again: the tensors' shapes did not change.
+    const edited = models.length === 1 ? save.path : path.join(save.path, models[0]!);
+    const mode = fs.statSync(edited).mode;
+    fs.chmodSync(edited, 0o644);
+    fs.writeFileSync(edited, fs.readFileSync(edited, 'utf8').toUpperCase());
+    fs.chmodSync(edited, mode);
+
+    const result = await deleteSave(store, save.id, { saveTo });
+    expect(fs.readFileSync(edited, 'utf8')).toBe(`WEIGHTS OF ${models[0]!.toUpperCase()}`);
+    expect(result.kept).toContainEqual({ path: edited, reason: 'it no longer matches the save record' });
+    expect(result.removed).not.toContain(edited);
   });
 
   it('refuses a record that names a file outside save.to and the store\'s saves: nothing removed, the record kept', async () => {
