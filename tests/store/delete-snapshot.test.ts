@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { deleteSave, deleteSnapshot, sweepStore } from '../../src/store/delete-snapshot.js';
 import { listSnapshots } from '../../src/store/read-store.js';
 import { writeSave } from '../../src/store/write-save.js';
-import { age, put, runAndStore, saveOptions, snap } from './fixtures.js';
+import { age, put, runAndStore, runToSave, SAVE_SHAPES, snap } from './fixtures.js';
 
 describe('deleteSnapshot', () => {
   it('deletes a snapshot without touching the files it shares with others', async () => {
@@ -136,14 +136,9 @@ describe('deleteSave', () => {
     expect(fs.existsSync(file)).toBe(true);
   });
 
-  it.each([
-    ['one model file', ['model.safetensors']],
-    ['a folder of model files', ['unet/model.safetensors', 'text/model.safetensors']],
-  ])('keeps an export the person changed after the save, even at the same size (%s)', async (_label, models) => {
-    const { base, run, store } = await runAndStore();
-    for (const m of models) age(put(run, m, `weights of ${m}`));
-    const saveTo = path.join(base, 'exports');
-    const save = await writeSave(await saveOptions(run, store, saveTo, ['**/*.safetensors']));
+  it.each(SAVE_SHAPES)('keeps an export the person changed after the save, even at the same size (%s)', async (_label, models) => {
+    const { store, saveTo, opts } = await runToSave(models);
+    const save = await writeSave(opts);
     // Past the clock tick of the commit, on a kernel whose file times are coarse.
     await new Promise((r) => setTimeout(r, 20));
     // Made writable, rewritten in place with as many bytes, read-only again: the tensors' shapes did not change.

@@ -103,3 +103,17 @@ export function syncfsUsable(dir: string): boolean {
 export async function saveOptions(run: string, store: string, saveTo: string, files: string[]): Promise<WriteSaveOptions> {
   return { store, saveTo, runName: 'r', prefix: '', files, from: null, runDir: run, entries: await scanAll(run, store), progress: NO_PROGRESS, trigger: 'test', now: Date.now() };
 }
+
+/** The two shapes of a save: one model file, and a folder of them. */
+export const SAVE_SHAPES: [string, string[]][] = [
+  ['one model file', ['model.safetensors']],
+  ['a folder of model files', ['unet/model.safetensors', 'text/model.safetensors']],
+];
+
+/** A run holding `models` (settled) and its store, with `save.to` beside them, and what `writeSave` needs to export them. */
+export async function runToSave(models: string[]): Promise<{ run: string; store: string; saveTo: string; opts: WriteSaveOptions }> {
+  const { base, run, store } = await runAndStore();
+  for (const m of models) age(put(run, m, `weights of ${m}`));
+  const saveTo = path.join(base, 'exports');
+  return { run, store, saveTo, opts: await saveOptions(run, store, saveTo, ['**/*.safetensors']) };
+}

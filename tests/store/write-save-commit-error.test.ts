@@ -28,17 +28,11 @@ vi.mock('../../src/store/durable.js', async (original) => {
 
 import { listSaves } from '../../src/store/read-store.js';
 import { writeSave } from '../../src/store/write-save.js';
-import { age, put, runAndStore, saveOptions } from './fixtures.js';
+import { runToSave, SAVE_SHAPES } from './fixtures.js';
 
 describe('a save whose placing fails after the export got its name', () => {
-  it.each([
-    ['one model file', ['model.safetensors']],
-    ['a folder of model files', ['unet/model.safetensors', 'text/model.safetensors']],
-  ])('%s: no export without a record is left in save.to', async (_label, models) => {
-    const { base, run, store } = await runAndStore();
-    for (const m of models) age(put(run, m, `weights of ${m}`));
-    const saveTo = path.join(base, 'exports');
-    const opts = await saveOptions(run, store, saveTo, ['**/*.safetensors']);
+  it.each(SAVE_SHAPES)('%s: no export without a record is left in save.to', async (_label, models) => {
+    const { store, saveTo, opts } = await runToSave(models);
     fs.mkdirSync(saveTo);
     failCommitInto.dir = saveTo;
     await expect(writeSave(opts)).rejects.toThrow(/EIO/);
