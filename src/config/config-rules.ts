@@ -51,13 +51,23 @@ export const saveToOutsideRun: RunRule = ({ at, paths }, report) => {
   }
 };
 
+/** The folders of a store that ckptd itself empties, removes or fills (SPEC section 5 and its own). */
+const STORE_OWN_FOLDERS = ['.staging', '.trash', '.remote-staging', 'snapshots', 'save-records', 'damaged', 'requests'];
+
+/** Where in `store` a save folder would meet the store's own work, or null: the store itself or one of its own folders. */
+export function insideStoreWork(dir: string, store: string): string | null {
+  if (path.resolve(dir) === path.resolve(store)) return store;
+  return STORE_OWN_FOLDERS.map((f) => path.join(store, f)).find((f) => isInside(dir, f)) ?? null;
+}
+
 /**
- * A `save.to` the YAML names is not inside the store, but for the store's own `saves` folder (the
- * default): the store's clean-up removes what it does not know there (`.staging`, `.trash`).
+ * A `save.to` the YAML names is neither the store nor inside a folder of the store's own
+ * (`.staging`, `.trash`, `snapshots`, ...), whose clean-up and deletions would remove saves there.
  */
 export const saveToOutsideStore: RunRule = ({ at, paths }, report) => {
-  if (paths.saveToGiven && isInside(paths.saveTo, paths.store) && paths.saveTo !== path.join(paths.store, 'saves')) {
-    report([...at, 'save', 'to'], `${paths.saveTo} is inside the store ${paths.store}, whose clean-up could remove saves written there. Leave save.to out (saves then go to ${path.join(paths.store, 'saves')}) or use a folder outside the store`);
+  const work = paths.saveToGiven ? insideStoreWork(paths.saveTo, paths.store) : null;
+  if (work !== null) {
+    report([...at, 'save', 'to'], `${paths.saveTo} is ${work === paths.store ? 'the store itself' : `inside ${work}, a folder of the store's own`}, where its clean-up could remove saves. Leave save.to out (saves then go to ${path.join(paths.store, 'saves')}) or use another folder`);
   }
 };
 
@@ -125,7 +135,7 @@ export const saveToApartFromOtherRuns: AcrossRunsRule = (runs, i, report) => {
   if (run.save.to === path.join(run.store, 'saves')) return;
   runs.forEach((other, j) => {
     if (j === i) return;
-    const where = isInside(run.save.to, other.path) ? 'run folder' : isInside(run.save.to, other.store) ? 'store' : null;
+    const where = isInside(run.save.to, other.path) ? 'run folder' : insideStoreWork(run.save.to, other.store) !== null ? 'store' : null;
     if (where === null) return;
     report(['runs', i, 'save', 'to'], `${run.save.to} is inside the ${where} of runs.${j} ("${other.name}"): that run's ${where === 'store' ? 'clean-up' : 'restores'} could remove saves written there. Use a folder outside every run and store`);
   });

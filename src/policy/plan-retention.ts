@@ -185,7 +185,8 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
 
   for (const u of rules.inUse ?? []) {
     const i = items.findIndex((s) => s.id === u.id);
-    if (i !== -1) reasons[i]!.push(reason('in-use', u.why));
+    // The newest good backup is kept by its own reason already (and by the same size-rule guard).
+    if (i !== -1 && !reasons[i]!.some((r) => r.code === 'newest-good' || r.code === 'in-use')) reasons[i]!.push(reason('in-use', u.why));
   }
 
   if (rules.rolling) {
