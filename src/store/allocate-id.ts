@@ -3,7 +3,7 @@
  * writing, and sorting after all of it.
  */
 import { idTime, isValidId, newId } from './ids.js';
-import { pendingSaveRecordId, saveRecordsDir, snapshotsDir, stagingRoot, trashRoot } from './layout.js';
+import { pendingSaveRecordId, saveIntentId, saveRecordsDir, snapshotsDir, stagingRoot, trashRoot } from './layout.js';
 import { readdirOrEmpty } from '../util/fs.js';
 
 /**
@@ -17,8 +17,8 @@ export async function allocateId(store: string, now: number): Promise<string> {
     for (const name of await readdirOrEmpty(dir)) if (isValidId(name)) used.add(name);
   }
   for (const name of await readdirOrEmpty(saveRecordsDir(store))) {
-    // A pending record (a save interrupted before its commit) still holds its id until swept.
-    const id = pendingSaveRecordId(name) ?? (name.endsWith('.json') ? name.slice(0, -'.json'.length) : '');
+    // A pending record or an intent (a save interrupted before its commit) still holds its id until swept.
+    const id = pendingSaveRecordId(name) ?? saveIntentId(name) ?? (name.endsWith('.json') ? name.slice(0, -'.json'.length) : '');
     if (isValidId(id)) used.add(id);
   }
   let newest: string | null = null;
