@@ -1,7 +1,8 @@
 /**
  * Which processes hold files open for writing (Linux): one pass over `/proc/<pid>/fd`, reading
- * the open flags from `/proc/<pid>/fdinfo`. Used to hold back a capture (or a restore) while a
- * trainer still writes.
+ * the open flags from `/proc/<pid>/fdinfo`, and over each process's shared writable mappings
+ * (`shared-mappings.ts`: a file written through memory, with no descriptor left open). Used to
+ * hold back a capture (or a restore) while a trainer still writes.
  *
  * A descriptor is matched by its path, and, when the caller names its files (`FilesByInode`), by
  * device and inode as well: a trainer in a container, or writing through a bind mount, holds the
@@ -28,6 +29,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { deviceOfOwnPath, MountDevices, parseFdInfo } from './proc-mounts.js';
+import { sharedWritableMappings } from './shared-mappings.js';
 import type { ScanEntry } from './types.js';
 
 /** One process holding one of the asked-about files open for writing. */
@@ -42,6 +44,8 @@ export interface OpenWriter {
    * inode (a bind mount, a container, another hard link).
    */
   seenAs?: string;
+  /** It holds the file mapped shared and writable, with or without a descriptor (`shared-mappings.ts`). */
+  mapped?: true;
 }
 
 /** The caller's files, to be matched by device and inode as well as by path (see the file comment). */
@@ -94,7 +98,7 @@ export async function findOpenWriters(paths: string[], byInode?: FilesByInode): 
 
 /** "pid 4242 (python)", and the name it writes under when that is not the run's. */
 export function describeWriter(w: OpenWriter): string {
-  return `pid ${w.pid} (${w.command})${w.seenAs === undefined ? '' : ` as ${w.seenAs}`}`;
+  return `pid ${w.pid} (${w.command})${w.seenAs === undefined ? '' : ` as ${w.seenAs}`}${w.mapped ? ', mapped into its memory' : ''}`;
 }
 
 /**
@@ -111,6 +115,8 @@ export interface Unmatched {
   /** From its fdinfo: the mount it was opened through, and its inode when the kernel shows it. */
   mntId: number | null;
   ino: number | null;
+  /** A shared writable mapping (`fd` is then `maps`): its device as its maps line gives it. */
+  mappedOn?: string;
 }
 
 /**
@@ -148,6 +154,14 @@ async function writersOf(pid: string, wanted: Map<string, string>, unmatched: Un
     if (asked !== null) found.push({ path: asked, pid: Number(pid), command });
     // Also by inode when matched by path: another name of it in the run (a hard link) is written too.
     if (unmatched !== null) unmatched.push({ pid: Number(pid), fd, command, target, mntId: info.mntId, ino: info.ino, asked });
+  }
+  // Files written through memory, with no descriptor left open.
+  for (const m of sharedWritableMappings(pid)) {
+    const asked = match(m.target, wanted);
+    if (asked === null && (unmatched === null || !mayBeRunFile(m.target))) continue;
+    command ??= commandOf(pid);
+    if (asked !== null) found.push({ path: asked, pid: Number(pid), command, mapped: true });
+    if (unmatched !== null) unmatched.push({ pid: Number(pid), fd: 'maps', command, target: m.target, mntId: null, ino: m.ino, mappedOn: m.dev, asked });
   }
 }
 
@@ -196,7 +210,7 @@ function commandOf(pid: string): string {
 export async function matchByInode(unmatched: Unmatched[], q: FilesByInode, io: InodeLookups = realLookups()): Promise<OpenWriter[]> {
   const runDevice = io.runDevice(q.dir);
   if (runDevice === null) return [];
-  const onRunFs = unmatched.filter((w) => w.mntId !== null && io.deviceOf(w.pid, w.mntId) === runDevice);
+  const onRunFs = unmatched.filter((w) => (w.mappedOn !== undefined ? w.mappedOn === runDevice : w.mntId !== null && io.deviceOf(w.pid, w.mntId) === runDevice));
   // dev null: the inode is the fdinfo's, on the run's file system already.
   const byIno = new Map<number, { dev: number | null; w: Unmatched }[]>();
   const add = (ino: number, dev: number | null, w: Unmatched): void => {
@@ -226,7 +240,9 @@ export async function matchByInode(unmatched: Unmatched[], q: FilesByInode, io: 
     if (others.length === 0) continue;
     const st = await fsp.lstat(abs).catch(() => null);
     if (st === null || st.ino !== f.ino) continue;
-    for (const { dev, w } of others) if (dev === null || dev === st.dev) out.push({ path: abs, pid: w.pid, command: w.command, seenAs: w.target });
+    for (const { dev, w } of others) {
+      if (dev === null || dev === st.dev) out.push({ path: abs, pid: w.pid, command: w.command, seenAs: w.target, ...(w.mappedOn !== undefined ? { mapped: true as const } : {}) });
+    }
   }
   return out;
 }
