@@ -88,8 +88,11 @@ export async function judgeSettled(run: RunConfig, entries: ScanEntry[], lastAct
 }
 
 /**
- * For CLI commands without a daemon: polls until the run's state is settled (two scans `settle`
- * apart agree and `judgeSettled` passes) and returns that scan. Gives up after `timeoutMs`.
+ * For CLI commands without a daemon: polls until the run's state is settled (a scan passes
+ * `judgeSettled`: every mtime at least `settle` old, no writer, no change seen between polls; and a
+ * second scan right after agrees with it) and returns that scan. Gives up after `timeoutMs`. A
+ * writer that sets the mtime back and holds no descriptor or shared mapping between its writes is
+ * not seen (SPEC section 1 judges by mtime).
  */
 export async function waitForSettled(
   run: RunConfig,
