@@ -4,6 +4,7 @@
  * says what is wrong and how to write it; none of them throws. A value that holds credentials
  * (`user:secret@`) is refused without being repeated in the message.
  */
+import { withoutSecrets } from '../util/format.js';
 import type { Parsed } from './units.js';
 
 /** Where a remote's objects go: `url` canonical (`s3://bucket[/prefix]`), its bucket and its prefix. */
@@ -27,9 +28,11 @@ const URL_FORM = 'write s3://BUCKET or s3://BUCKET/PREFIX, e.g. s3://my-bucket/c
  * `endpoint`, which is where a service's http(s) address goes.
  */
 export function parseRemoteUrl(value: string): Parsed<RemoteAddress> {
-  const text = value.trim();
-  const early = credentialsOrPlaceholder(text, 'write your bucket name');
+  const raw = value.trim();
+  const early = credentialsOrPlaceholder(raw, 'write your bucket name');
   if (early !== null) return early;
+  // Echoed in messages without a query (a presigned URL's signature).
+  const text = withoutSecrets(raw);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
   if (scheme === 'http' || scheme === 'https') {
     return { ok: false, message: `"${text}" is an http(s) address; ${URL_FORM}, and put the service's address in endpoint (e.g. endpoint: https://s3.us-west-004.backblazeb2.com)` };
@@ -38,7 +41,7 @@ export function parseRemoteUrl(value: string): Parsed<RemoteAddress> {
     const bare = scheme === undefined && /^[a-z0-9][a-z0-9.-]*(\/|$)/.test(text) ? ` (did you mean s3://${text.replace(/\/+$/, '')}?)` : '';
     return { ok: false, message: `"${text}" is not an s3:// URL${bare}; ${URL_FORM}` };
   }
-  const rest = text.slice('s3://'.length);
+  const rest = raw.slice('s3://'.length);
   if (/[?#]/.test(rest)) return { ok: false, message: `"${text}" has a query (?) or fragment (#); ${URL_FORM}` };
   const slash = rest.indexOf('/');
   const bucket = slash === -1 ? rest : rest.slice(0, slash);
@@ -95,13 +98,14 @@ const ENDPOINT_EXAMPLES = 'e.g. http://127.0.0.1:9000 (MinIO) or https://s3.us-w
  * named so it can be filled in.
  */
 export function parseEndpoint(value: string): Parsed<string> {
-  const text = value.trim();
-  const early = credentialsOrPlaceholder(text, ENDPOINT_EXAMPLES);
+  const raw = value.trim();
+  const early = credentialsOrPlaceholder(raw, ENDPOINT_EXAMPLES);
   if (early !== null) return early;
-  const url = parseUrl(text);
+  const text = withoutSecrets(raw);
+  const url = parseUrl(raw);
   if (url === null || url.host === '' || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     if (url?.protocol === 's3:') return { ok: false, message: `"${text}" is a bucket URL; the bucket goes in url, and endpoint is the service's http(s) address (${ENDPOINT_EXAMPLES})` };
-    const hint = !text.includes('://') && parseUrl(`http://${text}`) !== null ? ` (did you mean http://${text}?)` : '';
+    const hint = !raw.includes('://') && parseUrl(`http://${raw}`) !== null ? ` (did you mean http://${text}?)` : '';
     return { ok: false, message: `"${text}" is not an http:// or https:// URL${hint}; write the service's address, ${ENDPOINT_EXAMPLES}` };
   }
   if (url.search !== '' || url.hash !== '') return { ok: false, message: `"${text}" has a query (?) or fragment (#); write only the service's address, ${ENDPOINT_EXAMPLES}` };

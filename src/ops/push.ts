@@ -167,12 +167,14 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
   // Listed here, in the push's turn, never taken from an earlier listing: a remote deletion of this
   // run (which runs in this turn) and its collection may have taken those blobs since.
   const onRemote = await remote.recordIds();
+  // A record verify --remote found damaged names a blob that is gone or wrong: none of its blobs is taken on trust.
+  const damagedThere = await remote.damagedIds();
   const known = new Set<string>();
   const addKnown = (r: StoreRecord): void => {
     for (const f of r.files) if (f.type !== 'symlink') known.add(f.sha256);
   };
   for (const id of headers.keys()) {
-    if (!onRemote.has(id)) continue;
+    if (!onRemote.has(id) || damagedThere.has(id)) continue;
     const r = await readWhole(id);
     if (r !== null) addKnown(r);
   }

@@ -31,6 +31,14 @@ export async function importSnapshot(store: string, from: Store, record: Snapsho
   await ensureStore(store);
   const final = snapshotDir(store, record.id);
   if (await fsp.lstat(final).then(() => true, () => false)) throw new Error(`snapshot ${record.id} is already in ${store}`);
+  // A folder is made for each file's path: one that ran through a symlink of the record would be
+  // made wherever the link points. No capture lists a file under a symlink (the scan follows none).
+  const links = new Set(record.files.filter((f) => f.type === 'symlink').map((f) => f.path));
+  for (const f of record.files) {
+    for (let d = path.posix.dirname(f.path); d !== '.'; d = path.posix.dirname(d)) {
+      if (links.has(d)) throw new Error(`snapshot ${record.id} in ${from.location} is damaged: ${f.path} lies under ${d}, which it lists as a symlink; nothing was imported`);
+    }
+  }
   const stage = path.join(stagingRoot(store), record.id);
   await fsp.mkdir(stage, { mode: DIR_MODE });
   try {

@@ -30,3 +30,11 @@ export function formatProgress(p: { epoch: number | null; step: number | null; l
   if (p.loss !== null) parts.push(`loss ${Number(p.loss.toPrecision(4))}`);
   return parts.length > 0 ? parts.join(', ') : 'no progress known';
 }
+
+/**
+ * An address as a message may show it: a `user:password@` and a query or fragment (a presigned
+ * URL's X-Amz-Credential and X-Amz-Signature) are hidden.
+ */
+export function withoutSecrets(address: string): string {
+  return address.replace(/\/\/[^/]*@/, '//...@').replace(/[?#].*$/s, (m) => `${m[0]}...`);
+}

@@ -17,7 +17,7 @@ import { invalidIdMessage, resolveAmong } from '../record-shape.js';
 import { copyRemoteFile, openRemoteFile, readRemoteLink, verifyRemoteData, verifyRemoteExists } from './remote-files.js';
 import { collectGarbage, listRemoteRuns, type GarbageResult } from './remote-gc.js';
 import { acquireLease, leaseHolder } from './remote-lease.js';
-import { readRunRecords, remoteRun, runRecordIds } from './remote-records.js';
+import { damagedIds, readRunRecords, remoteRun, runRecordIds } from './remote-records.js';
 import { commitRemoteSave, importRemoteSnapshot, stageRemoteSnapshot } from './remote-stage.js';
 import { putRecord, type UploadOptions } from './remote-upload.js';
 import { markRemoteVerified, relabelRemote, removeRemote, sweepRemote } from './remote-writes.js';
@@ -62,6 +62,8 @@ export interface RemoteStore extends Store {
   ): Promise<{ meta: RecordMeta; sentBytes: number; presentBytes: number }>;
   /** The ids of the run's records, from a listing alone (no manifest is read). */
   recordIds(): Promise<Set<string>>;
+  /** The ids `verify --remote` marked damaged (a listing of the markers alone). */
+  damagedIds(): Promise<Set<string>>;
   /** `verify --remote` without `--read-data`: every blob a manifest names exists with its size (HEAD). `changed` = wrong size, `missing` = no object. */
   verifyExists(record: StoreRecord): Promise<VerifyResult>;
   /**
@@ -126,6 +128,7 @@ export function openRemoteStore(opts: RemoteStoreOptions): RemoteStore {
     putRecord: (fromStore, record, o: UploadOptions = {}) => putRecord(r, fromStore, record, o),
     verifyExists: (record) => verifyRemoteExists(r, record),
     recordIds: () => runRecordIds(r),
+    damagedIds: () => damagedIds(r),
     collectGarbage: (graceMs, now, o) => collectGarbage(opts.objects, graceMs, now, o),
   };
 }

@@ -120,12 +120,16 @@ export async function putRecord(
       throw new Error(`${existing.meta.path} already holds a ${record.kind === 'save' ? 'save' : 'snapshot'} ${record.id} with other files; it is not replaced (delete it with \`ckptd delete ${record.id} --remote\` first if it is wrong)`);
     }
     const { damaged: _d, ...stored } = existing.meta;
+    // Already there, yet an earlier push may have stopped between its manifest and the blobs it had
+    // to send again (see below): each blob is asked for, none taken on trust, and what is gone sent.
+    const { known: _known, ...asked } = opts;
+    const blobs = await uploadBlobs(r, fromStore, record, asked);
     const labels = { name: record.name, notes: record.notes, pinned: record.pinned };
-    if (stored.name === labels.name && stored.notes === labels.notes && stored.pinned === labels.pinned) return { meta: stored, sentBytes: 0, presentBytes: 0 };
+    if (stored.name === labels.name && stored.notes === labels.notes && stored.pinned === labels.pinned) return { meta: stored, sentBytes: blobs.sentBytes, presentBytes: blobs.presentBytes };
     assertLockHeld(opts.lockSignal);
     const relabelled = { ...stored, ...labels } as RecordMeta;
     await r.objects.putJson(keyOfRecord(r, record), relabelled, opts.signal);
-    return { meta: relabelled, sentBytes: 0, presentBytes: 0 };
+    return { meta: relabelled, sentBytes: blobs.sentBytes, presentBytes: blobs.presentBytes };
   }
   const blobs = await uploadBlobs(r, fromStore, record, opts);
   const meta = remoteManifest(r, record, blobs);

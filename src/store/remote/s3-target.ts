@@ -11,6 +11,7 @@
  * Keys are `ObjectKey`s, a branded string, so the object layer cannot be handed a key built
  * anywhere else. Nothing here does IO.
  */
+import { withoutSecrets } from '../../util/format.js';
 import { CkptdError } from '../../util/errors.js';
 import { isValidId } from '../ids.js';
 
@@ -81,14 +82,15 @@ export function parseS3Target(input: S3TargetInput): S3Target {
  * Why `url` is not a usable `s3://BUCKET/PREFIX`, with the fix, or null when it is. Never echoes
  * credentials written into the URL.
  */
-export function s3UrlProblem(url: string): string | null {
+export function s3UrlProblem(raw: string): string | null {
   const example = 'write it as s3://BUCKET or s3://BUCKET/PREFIX, e.g. s3://my-checkpoints/ckptd';
-  if (!url.startsWith('s3://')) return `remote.url "${url}" is not an s3:// URL; ${example}`;
-  const rest = url.slice('s3://'.length);
   // Checked first and never echoed: an "@" means someone wrote credentials into the URL.
-  if (rest.includes('@')) {
+  if (raw.includes('@')) {
     return 'remote.url must not carry credentials (it contains "@"); remove them and set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE (the AWS SDK default chain)';
   }
+  const url = withoutSecrets(raw);
+  if (!raw.startsWith('s3://')) return `remote.url "${url}" is not an s3:// URL; ${example}`;
+  const rest = raw.slice('s3://'.length);
   const bucket = rest.split('/')[0]!;
   if (/[?#]/.test(rest)) return `remote.url "${url}" has a query or fragment; ${example}`;
   if (bucket === '') return `remote.url "${url}" names no bucket; ${example}`;
@@ -106,11 +108,12 @@ export function s3UrlProblem(url: string): string | null {
   return null;
 }
 
-function endpointProblem(endpoint: string): string | null {
+function endpointProblem(raw: string): string | null {
   const fix = 'write it as http(s)://HOST[:PORT], e.g. http://127.0.0.1:9000 for MinIO';
+  const endpoint = withoutSecrets(raw);
   let u: URL;
   try {
-    u = new URL(endpoint);
+    u = new URL(raw);
   } catch {
     return `remote.endpoint "${endpoint}" is not a URL; ${fix}`;
   }
