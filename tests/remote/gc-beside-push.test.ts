@@ -6,8 +6,6 @@
  * snapshot names a blob that is gone. (The push checks its reused blobs again once its manifest
  * is written, but a collection can delete after that check.) Against a real S3 API server.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 
 /** An action run once just before the next `pushQueued`, wherever it is called from. */
@@ -25,17 +23,18 @@ vi.mock('../../src/ops/push.js', async (original) => {
   };
 });
 
-import type { RemoteConfig, RunConfig } from '../../src/config/types.js';
-import { zeroConfig } from '../../src/config/zero-config.js';
+import type { RemoteKeep } from '../../src/config/types.js';
 import { executeOp } from '../../src/ops/execute.js';
-import { enqueueForPush, pushQueued } from '../../src/ops/push.js';
+import { pushQueued } from '../../src/ops/push.js';
 import { applyRemoteRetention, REMOTE_GC_GRACE_MS } from '../../src/ops/remote-retention.js';
-import { openRemoteStore, type RemoteStore } from '../../src/store/remote/remote-store.js';
 import type { S3Objects } from '../../src/store/remote/s3-objects.js';
-import type { SnapshotMeta } from '../../src/store/types.js';
 import type { Logger } from '../../src/util/logger.js';
+import { pushingRun as pushing, queuedBackup, remoteOf } from '../helpers/pushing-run.js';
 import { remoteWorld, type RemoteWorld } from '../helpers/remote-world.js';
-import { age, put, runAndStore, snap } from '../store/fixtures.js';
+
+/** remote.keep: {keep: 1}. */
+const KEEP_ONE: RemoteKeep = { keepLast: 1, keepBest: null, keepHourly: 0, keepDaily: 0, keepWeekly: 0, maxSizeBytes: null, minAgeMs: 0 };
+const pushingRun = (w: RemoteWorld, name: string) => pushing(w, name, KEEP_ONE);
 
 const world = remoteWorld();
 
@@ -77,35 +76,8 @@ function holding(objects: S3Objects, method: 'putJson' | 'deleteKey', when: (key
   });
 }
 
-/** A local run and store pushing to the world's bucket with `remote.keep: {keep: 1}`. */
-async function pushingRun(w: RemoteWorld, name: string): Promise<RunConfig> {
-  const { run, store } = await runAndStore();
-  const remote: RemoteConfig = {
-    url: `s3://${w.bucket}/ckptd`,
-    bucket: w.bucket,
-    prefix: 'ckptd',
-    endpoint: w.proxy.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    push: 'backups',
-    keep: { keepLast: 1, keepBest: null, keepHourly: 0, keepDaily: 0, keepWeekly: 0, maxSizeBytes: null, minAgeMs: 0 },
-    bandwidthBytesPerSec: null,
-  };
-  return { ...zeroConfig(run, store).runs[0]!, name, remote };
-}
 
-/** A backup of `run` holding exactly `files` (aged, so settled), queued for push. */
-async function backup(run: RunConfig, files: Record<string, string>): Promise<SnapshotMeta> {
-  for (const f of fs.readdirSync(run.path)) fs.rmSync(path.join(run.path, f));
-  for (const [rel, content] of Object.entries(files)) age(put(run.path, rel, content));
-  const s = await snap(run.path, run.store);
-  await enqueueForPush(run.store, [s.id], Date.now());
-  return s;
-}
 
-function remoteOf(w: RemoteWorld, run: RunConfig, objects: S3Objects = w.open()): RemoteStore {
-  return openRemoteStore({ objects, run: run.name, scratchDir: path.join(w.tmp, `scratch-${run.name}`) });
-}
 
 describe('a garbage collection beside a push of another run to the same remote', () => {
   it('never takes a blob the push found already stored and is about to name', async () => {
@@ -118,9 +90,9 @@ describe('a garbage collection beside a push of another run to the same remote',
 
     // Run b pushes the shared bytes, then a state without them; its retention leaves them unreferenced.
     const rb = remoteOf(w, b);
-    await backup(b, { 'base.bin': shared, 'state.json': 'b 1' });
+    await queuedBackup(b, { 'base.bin': shared, 'state.json': 'b 1' });
     expect((await pushQueued(b, rb, ctx)).pushed).toHaveLength(1);
-    await backup(b, { 'state.json': 'b 2' });
+    await queuedBackup(b, { 'state.json': 'b 2' });
     expect((await pushQueued(b, rb, ctx)).pushed).toHaveLength(1);
     expect((await applyRemoteRetention(b, rb, Date.now(), ctx.logger)).deleted).toHaveLength(1);
 
@@ -128,7 +100,7 @@ describe('a garbage collection beside a push of another run to the same remote',
     // Its manifest waits at a gate, so the collection below runs while the push is under way.
     const manifest = gate();
     const ra = remoteOf(w, a, holding(w.open(), 'putJson', (key) => key.includes('/runs/a/snapshots/'), manifest.wait));
-    const taken = await backup(a, { 'base.bin': shared, 'state.json': 'a 1' });
+    const taken = await queuedBackup(a, { 'base.bin': shared, 'state.json': 'a 1' });
     const pushing = pushQueued(a, ra, ctx);
     await manifest.reached;
 
@@ -136,7 +108,7 @@ describe('a garbage collection beside a push of another run to the same remote',
     // past the grace), and collects; its blob deletions wait at a gate of their own.
     const deletion = gate();
     const rbHeld = remoteOf(w, b, holding(w.open(), 'deleteKey', (key) => key.includes('/blobs/'), deletion.wait));
-    await backup(b, { 'state.json': 'b 3' });
+    await queuedBackup(b, { 'state.json': 'b 3' });
     expect((await pushQueued(b, rbHeld, ctx)).pushed).toHaveLength(1);
     const later = Date.now() + 2 * REMOTE_GC_GRACE_MS;
     const retention = applyRemoteRetention(b, rbHeld, later, ctx.logger);
@@ -169,14 +141,14 @@ describe('a garbage collection beside a push of another run to the same remote',
     const a = await pushingRun(w, 'a');
     const base = 'bytes only the first backup held';
     const ra = remoteOf(w, a);
-    await backup(a, { 'base.bin': base, 'state.json': 'a 1' });
-    await backup(a, { 'state.json': 'a 2' });
+    await queuedBackup(a, { 'base.bin': base, 'state.json': 'a 1' });
+    await queuedBackup(a, { 'state.json': 'a 2' });
     expect((await pushQueued(a, ra, ctx)).pushed).toHaveLength(2);
 
     // `ckptd push` lists the remote (both backups there), then, before its push takes its turn, the
     // daemon's retention of the run deletes the first backup and collects (two days later: past the
     // grace) the bytes only it named. The new backup holds those bytes again.
-    const taken = await backup(a, { 'base.bin': base, 'state.json': 'a 3' });
+    const taken = await queuedBackup(a, { 'base.bin': base, 'state.json': 'a 3' });
     beforePush.action = async () => {
       expect((await applyRemoteRetention(a, ra, Date.now() + 2 * REMOTE_GC_GRACE_MS, ctx.logger)).collected).toBeGreaterThan(0);
     };

@@ -6,44 +6,26 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseEndpoint, parseRemoteUrl } from '../../src/config/remote-address.js';
-import type { RemoteConfig, RunConfig } from '../../src/config/types.js';
-import { zeroConfig } from '../../src/config/zero-config.js';
+import type { RunConfig } from '../../src/config/types.js';
 import { executeOp } from '../../src/ops/execute.js';
-import { enqueueForPush, pushQueued } from '../../src/ops/push.js';
-import { openRemoteStore, type RemoteStore } from '../../src/store/remote/remote-store.js';
+import { pushQueued } from '../../src/ops/push.js';
 import type { S3Objects } from '../../src/store/remote/s3-objects.js';
 import { blobKey, manifestKey, parseS3Target, s3UrlProblem } from '../../src/store/remote/s3-target.js';
 import type { SnapshotMeta } from '../../src/store/types.js';
 import type { Logger } from '../../src/util/logger.js';
+import { pushingRun, queuedBackup, remoteOf } from '../helpers/pushing-run.js';
 import { remoteWorld, type RemoteWorld } from '../helpers/remote-world.js';
-import { age, put, runAndStore, snap, tempDir } from '../store/fixtures.js';
+import { tempDir } from '../store/fixtures.js';
 
 const world = remoteWorld();
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {}, child: () => quiet };
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 const ctx = { logger: quiet, now: Date.now, ignoreBackoff: true };
 
-async function pushingRun(w: RemoteWorld, name: string): Promise<RunConfig> {
-  const { run, store } = await runAndStore();
-  const remote: RemoteConfig = { url: `s3://${w.bucket}/ckptd`, bucket: w.bucket, prefix: 'ckptd', endpoint: w.proxy.endpoint, region: 'us-east-1', forcePathStyle: true, push: 'backups', keep: null, bandwidthBytesPerSec: null };
-  return { ...zeroConfig(run, store).runs[0]!, name, remote };
-}
 
-/** A backup of `run` holding exactly `files` (aged: settled), queued for push. */
-async function backup(run: RunConfig, files: Record<string, string>): Promise<SnapshotMeta> {
-  for (const f of fs.readdirSync(run.path)) fs.rmSync(path.join(run.path, f), { recursive: true });
-  for (const [rel, content] of Object.entries(files)) age(put(run.path, rel, content));
-  const s = await snap(run.path, run.store);
-  await enqueueForPush(run.store, [s.id], Date.now());
-  return s;
-}
 
-function remoteOf(w: RemoteWorld, run: RunConfig, objects: S3Objects = w.open()): RemoteStore {
-  return openRemoteStore({ objects, run: run.name, scratchDir: path.join(w.tmp, `scratch-${run.name}`) });
-}
 
 async function missingOn(w: RemoteWorld, run: RunConfig, id: string): Promise<string[]> {
   const r = remoteOf(w, run);
@@ -57,7 +39,7 @@ describe('the remote keeps only what its manifests name', () => {
     const base = 'bytes another run left unreferenced '.repeat(50);
     const key = blobKey(w.target, sha(base));
     await w.rawPut(key, Buffer.from(base));
-    const s = await backup(a, { 'base.bin': base, 'state.json': '1' });
+    const s = await queuedBackup(a, { 'base.bin': base, 'state.json': '1' });
     // Another machine's collection takes the reused blob right after the manifest; the resend (its
     // second putBlob: the first found it stored) then fails.
     const real = w.open();
@@ -89,7 +71,7 @@ describe('the remote keeps only what its manifests name', () => {
     const a = await pushingRun(w, 'a');
     const ra = remoteOf(w, a);
     const base = 'base model bytes '.repeat(100);
-    const first = await backup(a, { 'base.bin': base, 'state.json': '1' });
+    const first = await queuedBackup(a, { 'base.bin': base, 'state.json': '1' });
     await pushQueued(a, ra, ctx);
     // The blob goes (a lifecycle rule, an operator); verify --remote marks the record damaged.
     await w.open().deleteKey(blobKey(w.target, sha(base)));
@@ -97,7 +79,7 @@ describe('the remote keeps only what its manifests name', () => {
     expect(check.missing).toEqual(['base.bin']);
     await ra.markVerified(check, Date.now());
 
-    const next = await backup(a, { 'base.bin': base, 'state.json': '2' });
+    const next = await queuedBackup(a, { 'base.bin': base, 'state.json': '2' });
     expect((await pushQueued(a, ra, ctx)).pushed.map((p) => p.id)).toEqual([next.id]);
     expect(await missingOn(w, a, next.id)).toEqual([]);
   });
@@ -106,7 +88,7 @@ describe('the remote keeps only what its manifests name', () => {
     const w = world();
     const a = await pushingRun(w, 'a');
     const outside = await tempDir();
-    const s = await backup(a, { 'a/x': 'payload' });
+    const s = await queuedBackup(a, { 'a/x': 'payload' });
     await pushQueued(a, remoteOf(w, a), ctx);
     const objects = w.open();
     const key = manifestKey(w.target, 'a', s.id);
