@@ -37,6 +37,8 @@ export class Daemon {
   private readonly runs = new Map<string, RunSupervisor>();
   private stopConfigWatch: (() => Promise<void>) | null = null;
   private reloading: Promise<void> = Promise.resolve();
+  /** Set by `stop`: a reload still under way starts nothing more. */
+  private stopping = false;
   private config: Config;
   private readonly now: () => number;
 
@@ -90,16 +92,26 @@ export class Daemon {
     for (const p of outcome.problems) log.warn(`priority ${wanted}: ${p}`, { event: 'priority-problem', priority: wanted });
   }
 
-  /** Re-reads the config file and applies it; on any problem logs it and keeps the config in force. */
+  /**
+   * Re-reads the config file and applies it; on any problem logs it and keeps the config in force.
+   * Never rejects: a reload that failed half-way is logged, and the next one applies in full.
+   */
   reload(reason: string): Promise<void> {
-    this.reloading = this.reloading.then(() => this.doReload(reason));
+    this.reloading = this.reloading.then(() =>
+      this.doReload(reason).catch((err: unknown) => {
+        this.opts.logger.error(`config reload (${reason}) failed: ${(err as Error).message}; the next reload (an edit, or SIGHUP) tries again`, { event: 'config-reload-failed' });
+      }),
+    );
     return this.reloading;
   }
 
   /** Stops every run (each finishes or abandons its snapshot in progress) and the config watcher. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.stopConfigWatch?.();
     this.stopConfigWatch = null;
+    // A reload under way would start runs again after they were stopped.
+    await this.reloading;
     await Promise.all([...this.runs.values()].map((r) => r.stop()));
     this.runs.clear();
     await this.metrics?.flush();
@@ -149,33 +161,46 @@ export class Daemon {
       }
       return;
     }
+    const prevRuns = new Map(this.config.runs.map((r) => [r.name, r]));
     if (isDeepStrictEqual(next, this.config)) {
       // Editors touch files without changing them; only an explicit SIGHUP deserves a line at info.
       if (reason === 'SIGHUP') log.info('config re-read (SIGHUP): nothing changed', { event: 'config-reloaded' });
       else log.debug(`config re-read (${reason}): nothing changed`, { event: 'config-unchanged' });
-      return;
-    }
-    log.configure(next.log);
-    log.info(`config reloaded (${reason})`, { event: 'config-reloaded' });
-    const prevRuns = new Map(this.config.runs.map((r) => [r.name, r]));
-    this.config = next;
-    for (const [name, sup] of this.runs) {
-      const run = next.runs.find((r) => r.name === name);
-      if (!run) {
-        log.info(`run ${name} removed from the config; no longer watching it`, { event: 'run-removed', run: name });
-        this.runs.delete(name);
-        await sup.stop();
-      } else if (run.store !== prevRuns.get(name)?.store) {
-        log.info(`run ${name} moved to store ${run.store}; restarting it`, { event: 'run-moved', run: name });
-        this.runs.delete(name);
-        await sup.stop();
-        await this.tryStartRun(run);
-      } else {
-        await sup.update(run);
+    } else {
+      log.configure(next.log);
+      log.info(`config reloaded (${reason})`, { event: 'config-reloaded' });
+      this.config = next;
+      // Over a copy: a moved run is deleted and added again under its name, which a live
+      // iteration of the map would visit once more (and restart again, endlessly).
+      for (const [name, sup] of [...this.runs]) {
+        if (this.stopping) return;
+        const run = next.runs.find((r) => r.name === name);
+        try {
+          if (!run) {
+            log.info(`run ${name} removed from the config; no longer watching it`, { event: 'run-removed', run: name });
+            this.runs.delete(name);
+            await sup.stop();
+          } else if (run.store !== prevRuns.get(name)?.store) {
+            log.info(`run ${name} moved to store ${run.store}; restarting it`, { event: 'run-moved', run: name });
+            this.runs.delete(name);
+            await sup.stop();
+            await this.tryStartRun(run);
+          } else {
+            await sup.update(run);
+          }
+        } catch (err) {
+          // Half applied is no state to go on in: the run starts afresh with the new config (if
+          // that fails too, the next reload, an edit or SIGHUP, retries it).
+          log.error(`run ${name}: the new config could not be applied (${(err as Error).message}); restarting the run`, { event: 'config-reload-failed', run: name });
+          if (this.runs.get(name) === sup) this.runs.delete(name);
+          await sup.stop().catch(() => undefined);
+          if (run) await this.tryStartRun(run);
+        }
       }
+      if (this.opts.managePriority) await this.applyPriority();
     }
-    if (this.opts.managePriority) await this.applyPriority();
     for (const run of next.runs) {
+      if (this.stopping) return;
       // Also retries a run that could not start before (e.g. its store was locked).
       if (!this.runs.has(run.name)) {
         if (!prevRuns.has(run.name)) log.info(`run ${run.name} added to the config`, { event: 'run-added', run: run.name });
