@@ -158,6 +158,9 @@ export function parseOp(v: unknown): StoreOp | null {
   return null;
 }
 
+/** Per requests folder, the request files taken up by a server of this process (see `serveRequests`). */
+const seenIn = new Map<string, Set<string>>();
+
 export interface RequestServer {
   close(): void;
 }
@@ -176,7 +179,10 @@ export function serveRequests(
 ): RequestServer {
   const dir = requestsDir(store);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const seen = new Set<string>();
+  // Shared by every server of this folder in this process: a server opened again (a config edit
+  // re-watches the run) must not take up once more a request the one before it is still serving.
+  let seen = seenIn.get(dir);
+  if (seen === undefined) seenIn.set(dir, (seen = new Set<string>()));
   let closed = false;
 
   const pick = async (): Promise<void> => {
@@ -210,8 +216,9 @@ export function serveRequests(
         .catch((err: unknown) => ({ ok: false, error: (err as Error).message, exitCode: 1 }))
         .then(async (reply) => {
           await progress.end();
-          // The CLI removes the request when it gives up; no reply is owed then.
-          if (closed || !fs.existsSync(file)) return;
+          // The CLI removes the request when it gives up; no reply is owed then. A server closed
+          // meanwhile (a stop, a re-watch) still answers: its sender is waiting for this very reply.
+          if (!fs.existsSync(file)) return;
           await writeFileAtomic(path.join(dir, `${req.id}.reply.json`), JSON.stringify(reply));
         })
         .catch((err: unknown) => onError(err as Error));
