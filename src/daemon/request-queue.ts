@@ -31,6 +31,8 @@ interface OpRequest {
   op: StoreOp;
   reply: Waiter;
   progress: OpProgress;
+  /** False once its sender gave up (a timeout): a queued operation is then not carried out. */
+  wanted: () => boolean;
 }
 
 export class RequestQueue {
@@ -45,15 +47,15 @@ export class RequestQueue {
     private readonly onQueued: () => void,
   ) {}
 
-  accept(req: DaemonRequest, progress: OpProgress): Promise<DaemonReply> {
+  accept(req: DaemonRequest, progress: OpProgress, wanted: () => boolean = () => true): Promise<DaemonReply> {
     return new Promise((resolve) => {
       if (req.type === 'op') {
         this.logger.info(`${req.op.kind} requested`, { event: 'request', op: req.op.kind });
         if (this.atOnce?.pred(req.op)) {
-          void this.serve({ op: req.op, reply: resolve, progress }, this.atOnce.execute);
+          void this.serve({ op: req.op, reply: resolve, progress, wanted }, this.atOnce.execute);
           return;
         }
-        this.ops.push({ op: req.op, reply: resolve, progress });
+        this.ops.push({ op: req.op, reply: resolve, progress, wanted });
       } else if (req.type === 'backup-now') {
         this.logger.info('backup requested (backup-now); taking it at the next settled moment', { event: 'request' });
         this.backupNow.push(resolve);
@@ -103,7 +105,13 @@ export class RequestQueue {
     for (const req of this.ops.splice(0)) await this.serve(req, execute);
   }
 
-  private async serve({ op, reply, progress }: OpRequest, execute: (op: StoreOp, progress: OpProgress) => Promise<OpOutcome>): Promise<void> {
+  private async serve({ op, reply, progress, wanted }: OpRequest, execute: (op: StoreOp, progress: OpProgress) => Promise<OpOutcome>): Promise<void> {
+    // Its sender gave up waiting (and will likely ask again): carrying it out now would do it twice.
+    if (!wanted()) {
+      this.logger.info(`${op.kind} withdrawn by its sender before its turn; not done`, { event: 'request-withdrawn', op: op.kind });
+      reply({ ok: false, error: 'withdrawn by its sender', exitCode: 1 });
+      return;
+    }
     try {
       const outcome = await execute(op, progress);
       reply({ ok: true, outcome });

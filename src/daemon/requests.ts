@@ -170,11 +170,12 @@ export interface RequestServer {
  * those already waiting at start) and writes its reply. A request it cannot read is answered with
  * an error (exit code 2) when its file name carries an id, else removed.
  * `handle` may report progress through its second argument; the requester sees the newest value
- * (one write per `PROGRESS_EVERY_MS` at most) until the reply is written.
+ * (one write per `PROGRESS_EVERY_MS` at most) until the reply is written. Its third says whether
+ * the sender still waits (it removes its request when it gives up).
  */
 export function serveRequests(
   store: string,
-  handle: (req: DaemonRequest, progress: (done: number, total: number) => void) => Promise<DaemonReply>,
+  handle: (req: DaemonRequest, progress: (done: number, total: number) => void, wanted: () => boolean) => Promise<DaemonReply>,
   onError: (err: Error) => void,
 ): RequestServer {
   const dir = requestsDir(store);
@@ -212,7 +213,8 @@ export function serveRequests(
         continue;
       }
       const progress = progressWriter(path.join(dir, `${req.id}.progress.json`), () => !closed && fs.existsSync(file), onError);
-      void handle(req, progress.report)
+      // Still wanted while its file is there: a sender that gave up removed it.
+      void handle(req, progress.report, () => fs.existsSync(file))
         .catch((err: unknown) => ({ ok: false, error: (err as Error).message, exitCode: 1 }))
         .then(async (reply) => {
           await progress.end();

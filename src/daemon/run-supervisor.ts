@@ -170,7 +170,7 @@ export class RunSupervisor {
     this.watch.attach();
     this.requests = serveRequests(
       this.run.store,
-      (req, progress) => this.queue.accept(req, progress),
+      (req, progress, wanted) => this.queue.accept(req, progress, wanted),
       (err) => this.logger.warn(`requests: ${err.message}`),
     );
     this.triggers.armCron(this.run.backup.cron, this.run.save.cron);

@@ -2,7 +2,8 @@
  * A request sent to the daemon (ckptd restore, delete, label... through `<store>/requests`) is
  * carried out once and answered, even when the run is re-watched meanwhile (a config edit of its
  * path) or the daemon stops while it runs: a second server of the same folder must not take it up
- * again, and a closed one still writes the reply its sender waits for.
+ * again, and a closed one still writes the reply its sender waits for. One whose sender gave up
+ * before its turn is not carried out (the sender would ask again: twice).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -84,5 +85,20 @@ describe('a request to the daemon', () => {
     held.release!();
     await stopping;
     await expect(reply).resolves.toMatchObject({ ok: true });
+  });
+  it('is not carried out once its sender gave up waiting before its turn', async () => {
+    const { dir, write } = setUp();
+    const d = await Daemon.start({ config: loadConfigFile(write('r1')), logger: quiet, watchConfigFile: false });
+    const store = path.join(dir, 'store');
+    const first = sendRequest(store, label, 20_000);
+    await waitUntil(() => held.calls.length === 1, 'the first request to start');
+    // The second waits behind the first; its sender times out (and removes it).
+    await expect(sendRequest(store, label, 300)).rejects.toThrow();
+    held.release!();
+    await expect(first).resolves.toMatchObject({ ok: true });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(held.calls).toHaveLength(1);
+    held.release?.();
+    await d.stop();
   });
 });
