@@ -74,6 +74,11 @@ export function readCookie(header: string | undefined, name: string): string | n
   return null;
 }
 
+/** A header's value as the log may show it: printable ASCII only, so a client cannot write terminal escapes (C1 controls such as 0x9b) into it. */
+function printable(v: string): string {
+  return v.replace(/[^\x20-\x7e]/g, '?');
+}
+
 function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -86,11 +91,11 @@ function one(v: string | string[] | undefined): string | undefined {
 export function checkAccess(req: AccessRequest, port: number, token: string): AccessVerdict {
   const host = one(req.headers.host);
   if (host === undefined || !allowedOrigins(port).includes(`http://${host.toLowerCase()}`)) {
-    return { ok: false, status: 403, reason: `unexpected Host ${JSON.stringify(host ?? '')}: the panel answers only to 127.0.0.1:${port}` };
+    return { ok: false, status: 403, reason: `unexpected Host ${JSON.stringify(printable(host ?? ''))}: the panel answers only to 127.0.0.1:${port}` };
   }
   const origin = one(req.headers.origin);
   if (origin !== undefined && !allowedOrigins(port).includes(origin.toLowerCase())) {
-    return { ok: false, status: 403, reason: `cross-origin request from ${JSON.stringify(origin)} refused` };
+    return { ok: false, status: 403, reason: `cross-origin request from ${JSON.stringify(printable(origin))} refused` };
   }
   const url = new URL(req.url, `http://${host}`);
   const fromUrl = url.searchParams.get('token');
@@ -100,7 +105,7 @@ export function checkAccess(req: AccessRequest, port: number, token: string): Ac
   }
   const site = one(req.headers['sec-fetch-site']);
   if (site !== undefined && site !== 'same-origin' && site !== 'none') {
-    return { ok: false, status: 403, reason: `${site} request refused` };
+    return { ok: false, status: 403, reason: `${printable(site)} request refused` };
   }
 
   const cookie = readCookie(one(req.headers.cookie), cookieName(port));

@@ -47,6 +47,15 @@ describe('checkAccess', () => {
     else expect(v).toMatchObject({ ok: false, status: expected });
   });
 
+  it('puts no control byte of a refused request into the reason the log prints (no terminal escapes)', () => {
+    const csi = '\u009b31m';
+    for (const headers of [{ host: `evil${csi}:1` }, { host, origin: `http://x${csi}` }, { host, 'sec-fetch-site': `cross${csi}` }]) {
+      const v = checkAccess({ method: 'GET', url: '/api/x', headers }, PORT, TOKEN);
+      expect(v.ok).toBe(false);
+      if (!v.ok) expect(v.reason).not.toMatch(/[^\x20-\x7e]/);
+    }
+  });
+
   it('sets a cookie JavaScript cannot read and other sites cannot send', () => {
     expect(sessionCookie(PORT, TOKEN)).toBe(`ckptd_ui_${PORT}=${TOKEN}; HttpOnly; SameSite=Strict; Path=/`);
   });

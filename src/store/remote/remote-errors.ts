@@ -35,7 +35,8 @@ export class BlobCorruptError extends CkptdError {
   ) {
     super(
       `${where} is damaged: its ${bytes} bytes hash to ${actual}, not to its key; nothing was kept. ` +
-        'Push the snapshots that hold this file again (the next push re-uploads it) or restore from another copy',
+        'Restore from another copy; to repair the remote, run `ckptd verify --remote --read-data` (it marks the snapshots that name it damaged), ' +
+        'delete this object from the bucket, and push from a machine whose local store holds the file: a push sends an object that is missing',
     );
   }
 }
