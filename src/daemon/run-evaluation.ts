@@ -168,12 +168,12 @@ export class RunEvaluation {
           await this.tellCommitted(backup);
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
           await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
-          await applyRetention(run, backup.id, now, this.logger);
+          await applyRetention(run, backup.id, now, this.logger, this.lock.signal);
         } else {
           const from = backup ?? (await this.backupOf(digest));
           // A save exported from a backup holds that backup's bytes, so it carries its labels.
           const saved = from ? progressOf(from, progress.source) : progress;
-          const save = await exportSave(run, entries, saved, a.trigger, from, now, this.logger);
+          const save = await exportSave(run, entries, saved, a.trigger, from, now, this.logger, this.lock.signal);
           if (save) await this.tellCommitted(save);
           await this.saveState(recordTaken(this.state, 'save', saved, from?.state_digest ?? digest, now));
         }
@@ -244,7 +244,7 @@ export class RunEvaluation {
    */
   serveOps(): Promise<void> {
     return this.queue.serveOps(async (op, onProgress) => {
-      const outcome = await executeOp(this.runOf(), op, { logger: this.logger, now: this.now(), onProgress });
+      const outcome = await executeOp(this.runOf(), op, { logger: this.logger, now: this.now(), onProgress, signal: this.lock.signal });
       if (op.kind === 'restore' && op.to === null) {
         const entries = await scanRun(this.runOf());
         const progress = await readProgress(this.runOf().path, this.runOf().progress, runFilesOf(entries));

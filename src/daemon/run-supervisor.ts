@@ -57,7 +57,7 @@ export class RunSupervisor {
     // between evaluations: it may wait hours for the network or for a push in progress.
     this.queue.serveAtOnce(
       (op) => op.kind === 'push' || (op.kind === 'delete' && op.remote === true),
-      (op, onProgress) => executeOp(this.run, op, { logger: this.logger, now: this.now(), onProgress }),
+      (op, onProgress) => executeOp(this.run, op, { logger: this.logger, now: this.now(), onProgress, signal: lock.signal }),
     );
     this.blocking = new BlockingFiles(logger);
     this.watch = new RunWatch(() => this.run, this.triggers, logger, (rel, attached) => {

@@ -54,12 +54,12 @@ export async function planDelete(ref: StoreRef, ids: string[], force: boolean): 
  * Deletes the planned records; returns the ids deleted and what saves left in place. `saveTo` is
  * the run's `save.to` (see `deleteSave`). The caller holds the lock.
  */
-export async function executeDelete(ref: StoreRef, plan: DeletePlan, saveTo: string | null): Promise<{ deleted: string[]; kept: { path: string; reason: string }[] }> {
+export async function executeDelete(ref: StoreRef, plan: DeletePlan, saveTo: string | null, signal?: AbortSignal): Promise<{ deleted: string[]; kept: { path: string; reason: string }[] }> {
   const store = storeOf(ref);
   const deleted: string[] = [];
   const kept: { path: string; reason: string }[] = [];
   for (const r of plan.records) {
-    const res = await store.remove(r.id, { saveTo });
+    const res = await store.remove(r.id, { saveTo, ...(signal ? { signal } : {}) });
     kept.push(...res.kept);
     deleted.push(r.id);
   }

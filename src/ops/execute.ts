@@ -19,6 +19,12 @@ export interface OpContext {
   logger: Logger;
   now: number;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * The signal of the store lock the operation was started under (the daemon's run): once that
+   * lock is gone, every write of the operation refuses, even if this process holds another lock
+   * on the same store by then (a run renamed). Default: the lock this process holds on the store.
+   */
+  signal?: AbortSignal;
 }
 
 export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Promise<OpOutcome> {
@@ -36,7 +42,7 @@ export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Pr
     }
     case 'delete': {
       const plan = await planDelete(run.store, op.ids, op.force);
-      const done = await executeDelete(run.store, plan, run.save.to);
+      const done = await executeDelete(run.store, plan, run.save.to, ctx.signal);
       for (const id of done.deleted) ctx.logger.info(`deleted ${id} (asked for by ckptd delete)`, { event: 'delete', id, reasons: ['asked for'] });
       const kept = done.kept.map((k) => `\n  left in place: ${k.path} (${k.reason})`).join('');
       return {
@@ -46,7 +52,7 @@ export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Pr
     }
     case 'prune': {
       const plan = await planStore(run, ctx.now);
-      const deleted = await applyPlan(run, plan, null, ctx.logger);
+      const deleted = await applyPlan(run, plan, null, ctx.logger, ctx.signal);
       return { message: renderPlan(plan, false), data: { ...planJson(plan), deleted } };
     }
     case 'restore': {
@@ -60,6 +66,7 @@ export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Pr
         now: ctx.now,
         logger: ctx.logger,
         ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
       });
       ctx.logger.info(describeRestore(meta.id, r), { event: 'restore', id: meta.id, pre_restore: r.preRestoreId });
       return { message: describeRestore(meta.id, r), data: { id: meta.id, ...toJson(r) } };

@@ -68,6 +68,8 @@ export interface RestoreOptions {
   now: number;
   logger: Logger;
   onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /** The store lock it runs under (see `OpContext.signal`); default: the lock this process holds on the run's store. */
+  signal?: AbortSignal;
   /** Test-only: lets a test act at a fixed point of the restore (see `RestoreHooks`). */
   hooks?: RestoreHooks;
 }
@@ -140,7 +142,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   try {
     if (entries.length > 0) {
       const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
-      const pre = await captureSnapshot(run, entries, { kind: 'pre-restore', trigger: preRestoreTrigger(snapshot.id), progress, now: opts.now }, opts.logger);
+      const pre = await captureSnapshot(run, entries, { kind: 'pre-restore', trigger: preRestoreTrigger(snapshot.id), progress, now: opts.now, ...(opts.signal ? { signal: opts.signal } : {}) }, opts.logger);
       result.preRestoreId = pre.id;
     }
     await opts.hooks?.beforeCommit?.();
@@ -148,7 +150,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     await staging.discard();
     throw err;
   }
-  const signal = signalOfHeldLock(run.store);
+  const signal = opts.signal ?? signalOfHeldLock(run.store);
   const renamedIn = new Set<string>();
   try {
     await commitAll(root, staging, result, signal, renamedIn);
