@@ -58,7 +58,16 @@ export interface UiServerOptions {
    */
   followConfig?: boolean;
   onNotice?: (line: string) => void;
+  /** A connection that has not sent a whole request head by then is closed (default 10 s). */
+  headersTimeoutMs?: number;
 }
+
+/**
+ * Connections kept at most: a page needs a handful. Anyone on the machine may connect (only what
+ * they then ask is checked); past this, new connections wait in the kernel's queue instead of
+ * taking the process's file descriptors, which a restore run from the panel needs.
+ */
+const MAX_CONNECTIONS = 128;
 
 export interface UiServer {
   /** The URL to open, with the access token. */
@@ -95,15 +104,21 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   const api = new PanelApi(opts.config, hub, opts.preferredRun ?? null, opts.remoteTimeoutMs === undefined ? {} : { remoteTimeoutMs: opts.remoteTimeoutMs });
   let port = 0;
 
-  const server = http.createServer((req, res) => {
+  // Node's defaults keep a connection that never finishes its head for a minute or more (checked
+  // every 30 s), and any number of them.
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  const server = http.createServer({ headersTimeout, requestTimeout: Math.max(headersTimeout, 60_000), connectionsCheckingInterval: Math.min(1_000, headersTimeout) }, (req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     handle(req, res).catch((err: unknown) => sendError(res, err));
   });
+  server.maxConnections = MAX_CONNECTIONS;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const verdict = checkAccess({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, port, token);
     if (!verdict.ok) {
-      req.resume();
+      // Not read: a refused request's body (of any size) is left unread and its connection closed.
+      res.setHeader('Connection', 'close');
+      res.once('finish', () => req.socket.destroy());
       // The path only: a query may hold a (wrong) token.
       const where = (req.url ?? '/').split('?')[0];
       opts.onRefused?.(`refused ${req.method} ${where} (${verdict.status}): ${verdict.reason}`);
