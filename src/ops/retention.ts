@@ -62,11 +62,12 @@ export function retentionItemOf(s: ReadSnapshotHeader): RetentionItem {
 
 
 /** The run's retention rules for the core; `freeBytesNeeded` is what a coming snapshot must find free. */
-export function rulesOf(run: RunConfig, freeBytesNeeded = 0, inUse: InUse[] = []) {
+export function rulesOf(run: RunConfig, freeBytesNeeded = 0, inUse: InUse[] = [], sizeOnly = false) {
   const r = run.retention;
   return {
     inUse,
-    rolling: run.backup.rolling,
+    // Rolling off: every backup kept but for the size rules, which then remove the oldest first.
+    rolling: sizeOnly ? false : run.backup.rolling,
     keep: run.backup.keep,
     keepBest: r.keepBest,
     keepHourly: r.keepHourly,
@@ -90,20 +91,22 @@ export interface InUse {
 const NEWEST_IN_STORE = "the store's newest good snapshot: what the next backup links from and a resume restores";
 
 /**
- * Plans retention for the run's store now. With `sizes` false (for a caller that only applies or
+ * Plans retention for the run's store now. With `sizeOnly`, only the size rules remove anything
+ * (making room under `min_free` before a snapshot: a `keep` tightened since the last backup applies
+ * at the next backup, never sooner). With `sizes` false (for a caller that only applies or
  * names what is removed, when `sizesMatter` says no size rule applies), the plan's byte counts
  * are 0 and no manifest entry is read into memory.
  */
-export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0, sizes = true, inUse: InUse[] = []): Promise<StorePlan> {
+export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0, sizes = true, inUse: InUse[] = [], sizeOnly = false): Promise<StorePlan> {
   const store = storeOf(run.store);
   // Backups queued for push stay until they are on the remote (the daemon's queue beside the store).
   const queued = new Set((await readPushQueue(run.store)).items.map((i) => i.id));
   const newest = await store.newestGoodHeader();
   const used = newest === null ? inUse : [{ id: newest.id, why: NEWEST_IN_STORE }, ...inUse];
-  const snapshots = planRetention(await retentionItems(store, queued, sizes || sizesMatter(run, freeBytesNeeded)), rulesOf(run, freeBytesNeeded, used), now);
+  const snapshots = planRetention(await retentionItems(store, queued, sizes || sizesMatter(run, freeBytesNeeded)), rulesOf(run, freeBytesNeeded, used, sizeOnly), now);
   const saves = planSaveRetention(
     (await store.listSaves()).map((s) => ({ id: s.id, created: Date.parse(s.created), pinned: s.pinned })),
-    run.save.keep,
+    sizeOnly ? null : run.save.keep,
   );
   return { snapshots, saves };
 }

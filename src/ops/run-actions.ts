@@ -109,7 +109,7 @@ export async function captureSnapshot(
     // Before refusing, free what retention may free: the oldest backups no rule protects.
     const short = run.retention.minFreeBytes - (free - need);
     // Never the snapshot this capture links from: deleting it would turn its links into copies.
-    const plan = await planStore(run, opts.now, short, true, previous === null ? [] : [{ id: previous.id, why: 'the snapshot this capture links from' }]);
+    const plan = await planStore(run, opts.now, short, true, previous === null ? [] : [{ id: previous.id, why: 'the snapshot this capture links from' }], true);
     if (plan.snapshots.freedBytes >= short) {
       logger.warn(
         `disk low: a ${opts.kind} snapshot needs ${formatBytes(need)} and min_free is ${formatBytes(run.retention.minFreeBytes)}; ` +

@@ -71,6 +71,16 @@ function storeBytes(dir: string): number {
   return n;
 }
 
+/** Makes the store's file system hold exactly what the store holds now plus `free` bytes (statfs faked). */
+function diskOf(store: string, free: number): void {
+  const cap = storeBytes(store) + free;
+  const statfs = fsp.statfs.bind(fsp);
+  vi.spyOn(fsp, 'statfs').mockImplementation((async (p: string) => {
+    const real = await statfs(p);
+    return { ...real, bavail: Math.floor((cap - storeBytes(store)) / real.bsize) };
+  }) as typeof fsp.statfs);
+}
+
 const ids = async (run: RunConfig): Promise<string[]> => (await storeOf(run.store).listSnapshotHeaders()).map((s) => s.id);
 
 describe('retention and the snapshots the store relies on', () => {
@@ -112,16 +122,27 @@ describe('retention and the snapshots the store relies on', () => {
     write(path.join(run.path, 'trainer_state.json'), '{"epoch": 3}');
     // A disk of exactly what the store holds plus 16 MiB (the machine's own free space moves with
     // whatever else runs), and min_free 1 MiB more than the next snapshot would leave.
-    const cap = storeBytes(run.store) + (16 << 20);
-    const statfs = fsp.statfs.bind(fsp);
-    vi.spyOn(fsp, 'statfs').mockImplementation((async (p: string) => {
-      const real = await statfs(p);
-      return { ...real, bavail: Math.floor((cap - storeBytes(run.store)) / real.bsize) };
-    }) as typeof fsp.statfs);
+    diskOf(run.store, 16 << 20);
     const tight: RunConfig = { ...run, retention: { ...run.retention, minFreeBytes: (16 << 20) - '{"epoch": 3}'.length + (1 << 20) } };
     // The only backup whose bytes no other snapshot shares is the restored one: deleting it would
     // have turned every link of this capture into a copy (past min_free after all). Refused instead.
     await expect(backup(tight)).rejects.toThrow(/not taking a backup snapshot: it needs 12 B and would leave .* below retention.min_free/);
     expect(await ids(run)).toContain(restored.id);
+  });
+  it('makes room under min_free before a manual snapshot by size alone: a keep lowered since the last backup waits for the next one', async () => {
+    const { run, model } = setUp(5);
+    const taken: SnapshotMeta[] = [];
+    for (let i = 0; i < 4; i++) {
+      write(model, randomBytes(MODEL));
+      taken.push(await backup(run, Date.now() - (4 - i) * 1000));
+    }
+    write(path.join(run.path, 'notes.txt'), 'a manual snapshot of this state');
+    // keep edited from 5 to 1; the disk is one small file short of min_free.
+    diskOf(run.store, 1 << 20);
+    const tight: RunConfig = { ...run, backup: { ...run.backup, keep: 1 }, retention: { ...run.retention, minFreeBytes: (1 << 20) - 'a manual snapshot of this state'.length + 100 } };
+    await captureSnapshot(tight, await scanRun(tight), { kind: 'manual', trigger: 'manual', progress: NO_PROGRESS, now: Date.now() }, logger);
+    // The oldest backup goes (it frees more than enough); the other two beyond keep=1 stay until the next backup.
+    expect(await ids(run)).not.toContain(taken[0]!.id);
+    for (const t of taken.slice(1)) expect(await ids(run)).toContain(t.id);
   });
 });
