@@ -41,6 +41,7 @@ import { captureSnapshot, scanRun } from './run-actions.js';
 import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from './settle.js';
 import { SafetyError } from '../util/errors.js';
+import { assertApartFromRun } from './restore-target.js';
 import type { Logger } from '../util/logger.js';
 import { runPools } from '../util/run-pools.js';
 
@@ -191,6 +192,7 @@ async function removeExtra(root: string, remove: { path: string }[], entries: Sc
 }
 
 async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<RestoreResult> {
+  await assertApartFromRun(opts.run, to);
   const existing = await fsp.readdir(to).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [] as string[];
     throw err;

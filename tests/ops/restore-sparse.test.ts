@@ -24,7 +24,7 @@ describe('restore of a sparse file', () => {
   it('keeps its holes, with the bytes and sha256 of the manifest', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-restore-sparse-'));
     dirs.push(root);
-    const filesDir = path.join(root, 'snapshots', '3', 'files');
+    const filesDir = path.join(root, 'store', 'snapshots', '3', 'files');
     fs.mkdirSync(filesDir, { recursive: true });
     const data = makeSparse(path.join(filesDir, 'last.ckpt'));
     expect(fs.statSync(path.join(filesDir, 'last.ckpt')).blocks * 512).toBeLessThan(MiB);
@@ -35,7 +35,9 @@ describe('restore of a sparse file', () => {
       files: [{ path: 'last.ckpt', size: data.length, sha256, mode: 0o644, mtime_ns: '1795450853817000000' }],
     } as SnapshotMeta;
     const to = path.join(root, 'out');
-    await restoreSnapshot({ run: { store: root } as RunConfig, snapshot, to, force: false, now: Date.now(), logger: silentLogger });
+    // Only the store is read; the run's folder and save.to are checked to lie apart from `to`.
+    const store = path.join(root, 'store');
+    await restoreSnapshot({ run: { store, path: path.join(root, 'run'), save: { to: path.join(store, 'saves') } } as RunConfig, snapshot, to, force: false, now: Date.now(), logger: silentLogger });
     const st = fs.statSync(path.join(to, 'last.ckpt'));
     expect(st.size).toBe(data.length);
     expect(st.blocks * 512).toBeLessThan(16 * MiB);

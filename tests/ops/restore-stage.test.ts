@@ -25,7 +25,7 @@ const MiB = 1 << 20;
 function fakeSnapshot(sizes: number[]): { snapshot: SnapshotMeta; root: string } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-restore-stage-'));
   dirs.push(root);
-  const filesDir = path.join(root, 'snapshots', '7', 'files');
+  const filesDir = path.join(root, 'store', 'snapshots', '7', 'files');
   const files: ManifestEntry[] = sizes.map((size, i) => {
     const rel = i % 3 === 0 ? `sub/f${String(i).padStart(2, '0')}.bin` : `f${String(i).padStart(2, '0')}.bin`;
     const abs = path.join(filesDir, rel);
@@ -38,8 +38,11 @@ function fakeSnapshot(sizes: number[]): { snapshot: SnapshotMeta; root: string }
   return { snapshot, root };
 }
 
-/** The store holding `snapshot` is the folder above its `snapshots/`. */
-const storeOfSnapshot = (snapshot: SnapshotMeta): RunConfig => ({ store: path.resolve(snapshot.path, '../../..') }) as RunConfig;
+/** The store holding `snapshot` is the folder above its `snapshots/`; the run's folder beside it, apart from any `to`. */
+const storeOfSnapshot = (snapshot: SnapshotMeta): RunConfig => {
+  const store = path.resolve(snapshot.path, '../../..');
+  return { store, path: path.join(path.dirname(store), 'run'), save: { to: path.join(store, 'saves') } } as RunConfig;
+};
 
 const restoreTo = (snapshot: SnapshotMeta, to: string, onProgress?: (d: number, t: number) => void) =>
   restoreSnapshot({ run: storeOfSnapshot(snapshot), snapshot, to, force: false, now: Date.now(), logger: silentLogger, ...(onProgress ? { onProgress } : {}) });
