@@ -110,7 +110,7 @@ export function loadConfigFile(file: string): Config {
   const abs = path.resolve(file);
   let text: string;
   try {
-    text = fs.readFileSync(abs, 'utf8');
+    text = readConfigText(abs);
   } catch (err) {
     throw new ConfigError([{ file: abs, line: 1, col: 1, keyPath: UNREADABLE_KEY, message: `cannot read the config: ${whyUnreadable(abs, err)}` }]);
   }
@@ -121,6 +121,27 @@ export function loadConfigFile(file: string): Config {
 
 /** The key path of the problem `loadConfigFile` reports when it cannot read the file at all. */
 export const UNREADABLE_KEY = '(file)';
+
+/** A config is a few KB; past this it is not one (and reading it whole would take the memory). */
+const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * The text of config file `file`, only when it is a regular file of at most `MAX_CONFIG_BYTES`:
+ * opened without blocking and checked through its descriptor, so a FIFO or a device (`/dev/zero`)
+ * never hangs the reader, even one swapped in after a look at the path.
+ */
+function readConfigText(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error('it is a folder, not a file'), { code: 'EISDIR' });
+    if (!st.isFile()) throw new Error('it is not a regular file (a pipe, a socket or a device); point --config at a YAML file');
+    if (st.size > MAX_CONFIG_BYTES) throw new Error(`it is ${st.size} bytes, over the ${MAX_CONFIG_BYTES} a config may have; is it the right file?`);
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 function whyUnreadable(file: string, err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
