@@ -93,6 +93,19 @@ export const uniqueRunName: AcrossRunsRule = (runs, i, report) => {
   if (first !== i) report(['runs', i, 'name'], `the run name "${run.name}" is already used by runs.${first}; run names must be unique`);
 };
 
+/**
+ * Runs watch folders apart: the same folder, or one inside another, would be captured by both,
+ * and a restore of one would rewrite (and remove) the other's files.
+ */
+export const separateRunFolders: AcrossRunsRule = (runs, i, report) => {
+  const run = runs[i]!;
+  runs.forEach((other, j) => {
+    if (j >= i || (!isInside(run.path, other.path) && !isInside(other.path, run.path))) return;
+    const how = path.resolve(run.path) === path.resolve(other.path) ? 'is the folder' : isInside(run.path, other.path) ? 'is inside the folder' : 'holds the folder';
+    report(['runs', i, 'path'], `${run.path} ${how} of runs.${j} ("${other.name}"), ${other.path}: both would capture its files, and restoring one would rewrite the other's. Give each run a folder of its own`);
+  });
+};
+
 /** Each run has its own store, and no store lies inside another run's folder. */
 export const separateStores: AcrossRunsRule = (runs, i, report) => {
   const run = runs[i]!;
@@ -146,7 +159,7 @@ function prefixWithin(inner: string, outer: string): boolean {
 }
 
 /** The rules across runs, in the order they run for each run. */
-export const ACROSS_RUNS_RULES: readonly AcrossRunsRule[] = [uniqueRunName, separateStores, saveToApartFromOtherRuns, remotesApart];
+export const ACROSS_RUNS_RULES: readonly AcrossRunsRule[] = [uniqueRunName, separateRunFolders, separateStores, saveToApartFromOtherRuns, remotesApart];
 
 /** Runs every rule across runs, run by run. */
 export function checkAcrossRuns(runs: readonly RunConfig[], report: Report): void {
