@@ -72,7 +72,7 @@ export function lastFloatList(bytes: Buffer, at: number): { end: WalkEnd; last: 
       }
       const target = stack[stack.length - 1];
       if (target === OUTER && items.every((i) => Array.isArray(i))) last = (items[items.length - 1] as number[] | undefined) ?? last;
-      else if (Array.isArray(target) && items.every((i) => typeof i === 'number')) target.push(...(items as number[]));
+      else if (Array.isArray(target) && items.every((i) => typeof i === 'number')) for (const item of items as number[]) target.push(item);
       else return bad;
     } else return bad;
   }

@@ -26,6 +26,8 @@ export interface DflSummary {
 /** The most options kept (SAEHD has about 40). */
 const MAX_OPTIONS = 64;
 const ROW = /^==\s*(\S[^:]*?): (.*?)\s*==$/;
+/** Longer lines are not rows of a summary. */
+const MAX_LINE = 1024;
 const HEADING = /^==-+ (.+?) -+==$/;
 const OPTION_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
@@ -39,6 +41,8 @@ export function parseDflSummary(text: string | null): DflSummary | null {
   const summary: DflSummary = { iteration: null, options: {} };
   let part = 'Model Summary';
   for (const line of text.split(/\r?\n/)) {
+    // A summary row is short; a long one is not one (and its regexes backtrack in its length squared).
+    if (line.length > MAX_LINE) continue;
     const heading = HEADING.exec(line.trimEnd());
     if (heading) {
       part = heading[1] as string;

@@ -39,8 +39,35 @@ export function parseJson(text: string): unknown {
   }
 }
 
-/** Replaces bare `NaN` / `Infinity` / `-Infinity` tokens outside string literals with `null`. */
+/**
+ * Replaces bare `NaN` / `Infinity` / `-Infinity` tokens outside string literals with `null`, in one
+ * pass: a regex matching string literals first rescanned to the end from every unmatched quote, so
+ * a file of quotes and backslashes took hours (the daemon's thread with it).
+ */
 function nonFiniteToNull(text: string): string {
-  // String literals are matched first so that tokens inside them are left alone.
-  return text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (m) => (m.startsWith('"') ? m : 'null'));
+  const out: string[] = [];
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === 'N' && text.startsWith('NaN', i)) {
+      out.push(text.slice(from, i), 'null');
+      from = i + 3;
+      i += 2;
+    } else if (c === 'I' || (c === '-' && text[i + 1] === 'I')) {
+      const len = c === '-' ? 9 : 8;
+      if (!text.startsWith('Infinity', c === '-' ? i + 1 : i)) continue;
+      out.push(text.slice(from, i), 'null');
+      from = i + len;
+      i += len - 1;
+    }
+  }
+  out.push(text.slice(from));
+  return out.join('');
 }

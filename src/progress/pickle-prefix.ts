@@ -161,7 +161,9 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
         case 0x65: // APPENDS
         case 0x90: { // ADDITEMS
           const items = popMark();
-          listAt(top()).push(...items);
+          const list = listAt(top());
+          // One push at a time: a spread of a million items overflows the stack.
+          for (const item of items) list.push(item);
           break;
         }
         case 0x73: { // SETITEM
@@ -263,7 +265,7 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
       const items = stack.splice(m);
       const below = stack[m - 1];
       if (Array.isArray(below)) {
-        below.push(...items);
+        for (const item of items) below.push(item);
         incomplete.add(below);
       } else if (isPickleDict(below)) {
         setPairs(below, items.length % 2 === 0 ? items : items.slice(0, -1));
@@ -328,8 +330,8 @@ function setPairs(dict: PickleDict, items: unknown[]): PickleDict {
 /** A two's-complement little-endian integer (LONG1 / LONG4), as a number when it is safe, else a bigint. */
 function littleEndianSigned(bytes: Buffer): number | bigint {
   if (bytes.length === 0) return 0;
-  let n = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i] as number);
+  // One BigInt from hex, not a shift per byte (quadratic: a 1 MiB LONG4 took minutes).
+  let n = BigInt(`0x${Buffer.from(bytes).reverse().toString('hex')}`);
   if ((bytes[bytes.length - 1] as number) & 0x80) n -= 1n << BigInt(bytes.length * 8);
   return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }

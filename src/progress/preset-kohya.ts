@@ -64,7 +64,7 @@ export async function readKohya(view: RunView): Promise<Reading | null> {
   const meta = model ? (await readSafetensorsHeaderOf(view, model))?.metadata : undefined;
   if (meta) raise(toCount(meta.ss_epoch), toCount(meta.ss_steps));
   if (epoch === null && step === null) return null;
-  return { epoch, step, loss: null, metrics: {}, atMs: Math.max(...run.map((s) => s.mtimeMs)) };
+  return { epoch, step, loss: null, metrics: {}, atMs: run.reduce((n, s) => Math.max(n, s.mtimeMs), -Infinity) };
 }
 
 /** The saves of one name that belong to its newest run (rule 2 of `readKohya`). */
