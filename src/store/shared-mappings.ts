@@ -1,7 +1,7 @@
 /**
  * The files a process has mapped shared and writable (`/proc/<pid>/maps`, perms `rw-s`): it can
- * write them through memory with no descriptor open (native code that maps a file and closes it,
- * as PyTorch's `from_file(shared=True)` does), and writes to pages already dirty move neither the
+ * write them through memory with no descriptor open (native code that maps a file and closes
+ * it), and writes to pages already dirty move neither the
  * mtime nor the ctime until the kernel writes them back, half a minute later. Such a file is being
  * written as surely as one open for writing (`open-writers.ts`).
  */

@@ -1,6 +1,6 @@
 /**
  * A trainer can write a file through memory: map it shared and writable, close the descriptor, and
- * write the pages (PyTorch's `from_file(shared=True)` works so). Writes to pages already dirty move
+ * write the pages (native code may work so). Writes to pages already dirty move
  * neither the mtime nor the ctime until the kernel writes them back, so the settled judgement must
  * see the mapping itself, as it sees a descriptor open for writing.
  */
