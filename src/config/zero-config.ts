@@ -12,7 +12,9 @@ import type { Config } from './types.js';
 export function zeroConfig(dir: string, store?: string): Config {
   const base = path.basename(dir);
   const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
-  const storeDir = store ?? path.join(path.dirname(dir), '.ckptd', name);
+  // The folder's own name (SPEC section 3), not the run name made of it: two folders whose names
+  // normalize alike ("Run A" and "run-a", or any two non-Latin names: "run") must not share a store.
+  const storeDir = store ?? path.join(path.dirname(dir), '.ckptd', base);
   const bad = (message: string): ConfigError => new ConfigError([{ file: '(ckptd watch)', line: 1, col: 1, keyPath: 'store', message }]);
   if (dir === path.parse(dir).root) throw bad('cannot watch the file system root; name the folder the trainer writes');
   if (storeDir === path.parse(storeDir).root) throw bad('the store cannot be the file system root');

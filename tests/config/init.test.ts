@@ -58,11 +58,17 @@ describe('zeroConfig (ckptd watch DIR)', () => {
     expect(c.runs[0]).toMatchObject({
       name: 'run-7',
       path: '/data/Run 7',
-      store: '/data/.ckptd/run-7',
+      store: '/data/.ckptd/Run 7',
       include: ['**/*'],
       progress: { kind: 'auto' },
       backup: { every: { unit: 'changes', n: 1 }, rolling: true, keep: 5 },
     });
+  });
+
+  it('gives two folders whose names make the same run name stores of their own (SPEC: <basename>)', () => {
+    const stores = ['/data/Run A', '/data/run-a', '/data/训练', '/data/模型'].map((d) => zeroConfig(d).runs[0]!.store);
+    expect(new Set(stores).size).toBe(4);
+    expect(stores).toEqual(['/data/.ckptd/Run A', '/data/.ckptd/run-a', '/data/.ckptd/训练', '/data/.ckptd/模型']);
   });
 
   it('refuses a store inside the folder or the root as the folder', () => {
