@@ -12,8 +12,7 @@ import { executeDelete, planDelete } from './delete.js';
 import type { OpContext } from './execute.js';
 import { inPushTurn, pushQueued, queueForPush } from './push.js';
 import { openRunRemote } from './remote-open.js';
-import { applyRemoteRetention, GC_DEFERRED, REMOTE_GC_GRACE_MS } from './remote-retention.js';
-import { collectUnlessPushing } from './remote-turns.js';
+import { applyRemoteRetention, collectGarbageNow, GC_DEFERRED } from './remote-retention.js';
 import { restoreSnapshot, type RestoreResult } from './restore.js';
 import type { OpOutcome, StoreOp } from './types.js';
 
@@ -83,9 +82,8 @@ async function execute(
         const plan = await planDelete(remote, op.ids, op.force);
         const done = await executeDelete(remote, plan, null);
         for (const id of done.deleted) ctx.logger.info(`deleted ${id} from ${remote.location} (asked for by ckptd delete --remote)`, { event: 'delete', id, remote: true });
-        return { done, gc: await collectUnlessPushing(remote, () => remote.collectGarbage(REMOTE_GC_GRACE_MS, ctx.now)) };
+        return { done, gc: await collectGarbageNow(remote, ctx.now, ctx.logger) };
       });
-      if (gc === null) ctx.logger.info(`remote: ${GC_DEFERRED}`, { event: 'remote-gc-deferred' });
       return {
         message:
           gc === null

@@ -7,7 +7,7 @@
  */
 import type { RemoteKeep, RunConfig } from '../config/types.js';
 import { planRetention, reasonTexts, type RetentionItem, type RetentionRules } from '../policy/plan-retention.js';
-import type { RemoteStore } from '../store/remote/remote-store.js';
+import type { GarbageResult, RemoteStore } from '../store/remote/remote-store.js';
 import type { GuardedRecord } from '../store/types.js';
 import { formatBytes } from '../util/format.js';
 import type { Logger } from '../util/logger.js';
@@ -64,13 +64,22 @@ export async function applyRemoteRetention(run: RunConfig, remote: RemoteStore, 
     }
   }
   if (result.deleted.length > 0 || collectionOwed(remote)) {
-    const gc = await collectUnlessPushing(remote, () => remote.collectGarbage(REMOTE_GC_GRACE_MS, now));
-    if (gc === null) logger.info(`remote: ${GC_DEFERRED}`, { event: 'remote-gc-deferred' });
-    else {
+    const gc = await collectGarbageNow(remote, now, logger);
+    if (gc !== null) {
       result.collected = gc.removed.length;
       result.collectedBytes = gc.removedBytes;
       if (gc.removed.length > 0) logger.info(`remote: ${gc.removed.length} object(s) no manifest names removed (${formatBytes(gc.removedBytes)})`, { event: 'remote-gc' });
     }
   }
   return result;
+}
+
+/**
+ * A garbage collection of `remote`'s target now, sparing what is younger than the grace; null (and
+ * logged) when another run of this process is pushing there: it is owed to the next retention.
+ */
+export async function collectGarbageNow(remote: RemoteStore, now: number, logger: Logger): Promise<GarbageResult | null> {
+  const gc = await collectUnlessPushing(remote, () => remote.collectGarbage(REMOTE_GC_GRACE_MS, now));
+  if (gc === null) logger.info(`remote: ${GC_DEFERRED}`, { event: 'remote-gc-deferred' });
+  return gc;
 }

@@ -41,14 +41,20 @@ function forget(key: string, t: Turns): void {
   if (t.pushes === 0 && t.collecting === null && !t.owed && byTarget.get(key) === t) byTarget.delete(key);
 }
 
-/** Runs `fn`, a push to `remote`, once no collection of its target is under way; none starts until it ends. */
-export async function duringPush<T>(remote: Pick<RemoteStore, 'objects'>, fn: () => Promise<T>): Promise<T> {
-  const key = keyOf(remote);
+/** The turns of `key` once no collection of it is under way (the entry may be a new one by then). */
+async function afterCollection(key: string): Promise<Turns> {
   let t = turnsOf(key);
   while (t.collecting !== null) {
     await t.collecting;
     t = turnsOf(key);
   }
+  return t;
+}
+
+/** Runs `fn`, a push to `remote`, once no collection of its target is under way; none starts until it ends. */
+export async function duringPush<T>(remote: Pick<RemoteStore, 'objects'>, fn: () => Promise<T>): Promise<T> {
+  const key = keyOf(remote);
+  const t = await afterCollection(key);
   t.pushes++;
   try {
     return await fn();
@@ -69,11 +75,7 @@ export function collectionOwed(remote: Pick<RemoteStore, 'objects'>): boolean {
  */
 export async function collectUnlessPushing<T>(remote: Pick<RemoteStore, 'objects'>, fn: () => Promise<T>): Promise<T | null> {
   const key = keyOf(remote);
-  let t = turnsOf(key);
-  while (t.collecting !== null) {
-    await t.collecting;
-    t = turnsOf(key);
-  }
+  const t = await afterCollection(key);
   if (t.pushes > 0) {
     t.owed = true;
     return null;

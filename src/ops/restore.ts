@@ -134,12 +134,12 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   // A path the scan did not list where something is now: a file the run's include or exclude leave
   // out today. The pre-restore snapshot does not hold it, so it is never replaced.
   const scanned = new Set(entries.map((e) => e.path));
-  for (const f of [...toWrite]) {
-    if (scanned.has(f.path) || !(await occupied(root, f.path))) continue;
-    toWrite.splice(toWrite.indexOf(f), 1);
-    result.notReplaced.push(f.path);
+  const written: TargetFile[] = [];
+  for (const f of toWrite) {
+    if (!scanned.has(f.path) && (await occupied(root, f.path))) result.notReplaced.push(f.path);
+    else written.push(f);
   }
-  const staging = await stageAll(opts.from ?? storeOf(run.store), snapshot, toWrite, root, opts.onProgress);
+  const staging = await stageAll(opts.from ?? storeOf(run.store), snapshot, written, root, opts.onProgress);
   try {
     if (entries.length > 0) {
       const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
