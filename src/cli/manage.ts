@@ -64,7 +64,7 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
     .argument('<id>', 'the snapshot (an id or a unique prefix)')
     .option('--yes', 'do not ask for confirmation')
     .option('--force', 'restore even while the trainer is writing (or into a non-empty --to folder)')
-    .option('--to <dir>', 'restore into this folder instead; the run is not touched')
+    .option('--to <dir>', 'restore into this folder instead (a folder of its own: not the run, its store or save.to); the run is not touched')
     .option('--remote', "restore straight from the run's remote (SPEC section 8), with every safety of a local restore")
     .option('--json', 'print what was done as JSON')
     .action(async (id: string, opts: { yes?: boolean; force?: boolean; to?: string; remote?: boolean; json?: boolean }, cmd: Command) => {
