@@ -31,7 +31,7 @@ export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Pr
   if (isRemoteOp(op)) return executeRemoteOp(run, op, ctx, (id, r) => ({ message: describeRestore(id, r), data: { id, ...toJson(r) } }));
   switch (op.kind) {
     case 'label': {
-      const meta = await updateLabels(run.store, op.id, { name: op.name, notes: op.notes, pinned: op.pinned });
+      const meta = await updateLabels(run.store, op.id, { name: op.name, notes: op.notes, pinned: op.pinned }, ctx.signal);
       const what = [
         op.name !== undefined ? `name ${meta.name === null ? 'cleared' : `"${meta.name}"`}` : null,
         op.notes !== undefined ? (meta.notes === null ? 'notes cleared' : 'notes set') : null,

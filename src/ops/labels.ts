@@ -8,7 +8,10 @@ import type { RecordMeta } from '../store/types.js';
 
 export type { LabelChange };
 
-/** Applies `change` to the record `idOrPrefix`; returns the record as it now is. The caller holds the lock. */
-export async function updateLabels(store: StoreRef, idOrPrefix: string, change: LabelChange): Promise<RecordMeta> {
-  return storeOf(store).updateLabels(idOrPrefix, change);
+/**
+ * Applies `change` to the record `idOrPrefix`; returns the record as it now is. The caller holds
+ * the lock; `signal` is that lock's (see `Store.updateLabels`).
+ */
+export async function updateLabels(store: StoreRef, idOrPrefix: string, change: LabelChange, signal?: AbortSignal): Promise<RecordMeta> {
+  return storeOf(store).updateLabels(idOrPrefix, change, signal ? { signal } : {});
 }

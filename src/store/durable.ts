@@ -61,6 +61,8 @@ export interface WriteFileOptions {
   mode?: number;
   /** Apply the umask to `mode`, as open(2) does (default: `mode` exactly, whatever the umask). */
   keepUmask?: boolean;
+  /** Called after the temp file is durable and right before the rename: throwing leaves `file` as it was. */
+  beforeRename?: () => void;
 }
 
 /**
@@ -81,6 +83,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     } finally {
       await fh.close();
     }
+    opts.beforeRename?.();
     await commitStaged(tmp, file);
   } catch (err) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);

@@ -6,6 +6,7 @@
 import fsp from 'node:fs/promises';
 import { writeFileAtomic } from './durable.js';
 import { isValidId } from './ids.js';
+import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { saveRecordFile, snapshotMetaFile } from './layout.js';
 import type { RecordKind } from './types.js';
 
@@ -18,9 +19,13 @@ export interface LabelChange {
 
 /**
  * Applies `change` to the record `id` of kind `kind` (a snapshot's `snapshot.json` or a save's
- * record). Throws when the file does not describe `id`. The caller holds the lock.
+ * record). Throws when the file does not describe `id`. The caller holds the lock; `signal` is its
+ * signal (default: the lock this process holds on `store`), checked right before the rename: once
+ * that lock is lost it throws `LockLostError` and the record stays as it was.
  */
-export async function writeLabels(store: string, id: string, kind: RecordKind, change: LabelChange): Promise<void> {
+export async function writeLabels(store: string, id: string, kind: RecordKind, change: LabelChange, signal?: AbortSignal): Promise<void> {
+  const held = signal ?? signalOfHeldLock(store);
+  assertLockHeld(held);
   if (!isValidId(id)) throw new Error(`refusing to label ${JSON.stringify(id)}: not a valid id`);
   const file = kind === 'save' ? saveRecordFile(store, id) : snapshotMetaFile(store, id);
   const raw = JSON.parse(await fsp.readFile(file, 'utf8')) as Record<string, unknown>;
@@ -29,5 +34,5 @@ export async function writeLabels(store: string, id: string, kind: RecordKind, c
   if (change.notes !== undefined) raw.notes = change.notes;
   if (change.pinned !== undefined) raw.pinned = change.pinned;
   const mode = (await fsp.stat(file)).mode & 0o777;
-  await writeFileAtomic(file, `${JSON.stringify(raw, null, 2)}\n`, { mode });
+  await writeFileAtomic(file, `${JSON.stringify(raw, null, 2)}\n`, { mode, beforeRename: () => assertLockHeld(held) });
 }

@@ -44,9 +44,9 @@ export function localStore(dir: string): Store {
     stageSnapshot: (opts: StageSnapshotOptions) => stageSnapshot({ ...opts, store: root }),
     importSnapshot: (from, record, opts) => importSnapshot(root, from, record, opts),
     commitSave: (opts: CommitSaveOptions) => writeSave({ ...opts, store: root }),
-    async updateLabels(idOrPrefix, change) {
+    async updateLabels(idOrPrefix, change, opts) {
       const meta = await resolveId(root, idOrPrefix);
-      await writeLabels(root, meta.id, meta.kind, change);
+      await writeLabels(root, meta.id, meta.kind, change, opts?.signal);
       return resolveId(root, meta.id);
     },
     remove: (id, opts) => removeRecord(root, id, opts ?? {}),

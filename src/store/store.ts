@@ -152,9 +152,11 @@ export interface Store {
   commitSave(opts: CommitSaveOptions): Promise<SaveMeta>;
   /**
    * Changes the labels (name, notes, pinned) of record `idOrPrefix`, atomically, every other field
-   * unchanged; returns the record as it now is. Throws as `resolve` does.
+   * unchanged; returns the record as it now is. Throws as `resolve` does. `opts.signal`: the lock
+   * it is made under (default: the lock this process holds on the store); once that lock is lost it
+   * throws `LockLostError` and the record stays as it was.
    */
-  updateLabels(idOrPrefix: string, change: LabelChange): Promise<StoreRecord>;
+  updateLabels(idOrPrefix: string, change: LabelChange, opts?: { signal?: AbortSignal }): Promise<StoreRecord>;
   /**
    * Removes record `id` (an exact id) and its verification marker. Throws when there is no such
    * record or `opts.guard` refuses (nothing removed then). A snapshot vanishes atomically; a save

@@ -104,7 +104,7 @@ export function faultyStore(inner: Store, faults: Fault[] = []): FaultyStore {
       step('stageSnapshot', async () => wrapStaged(await inner.stageSnapshot(opts)), async (staged) => staged?.abandon()),
     importSnapshot: (from, record, opts) => step('importSnapshot', () => inner.importSnapshot(from, record, opts)),
     commitSave: (opts) => step('commitSave', () => inner.commitSave(opts)),
-    updateLabels: (idOrPrefix, change) => step('updateLabels', () => inner.updateLabels(idOrPrefix, change)),
+    updateLabels: (idOrPrefix, change, opts) => step('updateLabels', () => inner.updateLabels(idOrPrefix, change, opts)),
     remove: (id, opts) => step('remove', () => inner.remove(id, opts)),
     storedUnits: (record) => step('storedUnits', () => inner.storedUnits(record)),
     verify: (record, onBytes) => step('verify', () => inner.verify(record, onBytes)),

@@ -1,5 +1,5 @@
 /**
- * A store operation the daemon started under a run's lock writes nothing once that lock is gone,
+ * A store operation the daemon started (a delete, a prune, a label edit) under a run's lock writes nothing once that lock is gone,
  * even when the process holds another lock on the same store by then (the run renamed in the
  * config: the old run's lock released after its stop grace, the new one's taken).
  */
@@ -27,6 +27,7 @@ describe('an operation under a lock that is gone', () => {
   it.each([
     ['delete', (id: string) => ({ kind: 'delete' as const, ids: [id], force: true, remote: false })],
     ['prune', () => ({ kind: 'prune' as const })],
+    ['a label edit', (id: string) => ({ kind: 'label' as const, id, name: 'late', pinned: true })],
   ])('%s writes nothing, though this process holds the store under another lock', async (_what, opOf) => {
     const { run, store } = await runAndStore();
     age(put(run, 'model.bin', 'one'));
@@ -35,13 +36,13 @@ describe('an operation under a lock that is gone', () => {
     await snap(run, store);
     const c = zeroConfig(run, store).runs[0]!;
     const cfg = { ...c, backup: { ...c.backup, keep: 1 } };
-    const before = (await listSnapshotHeaders(store)).map((h) => h.id);
+    const before = (await listSnapshotHeaders(store)).map((h) => [h.id, h.name, h.pinned]);
 
     const old = await acquireStoreLock(store, holder('daemon'));
     await old.release();
     locks.push(await acquireStoreLock(store, holder('daemon')));
     await expect(executeOp(cfg, opOf(first.id), { logger: quiet, now: Date.now(), signal: old.signal })).rejects.toBeInstanceOf(LockLostError);
-    expect((await listSnapshotHeaders(store)).map((h) => h.id)).toEqual(before);
+    expect((await listSnapshotHeaders(store)).map((h) => [h.id, h.name, h.pinned])).toEqual(before);
     expect(fs.existsSync(path.join(store, 'snapshots', first.id))).toBe(true);
   });
 });

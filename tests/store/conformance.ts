@@ -347,6 +347,21 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
         expect(await store.lockHolder()).toMatchObject({ command: 'restore', alive: true });
         await again.release();
       });
+
+      it("updateLabels under a released lock's signal refuses and changes nothing, even while a newer lock is held", async () => {
+        const a = await snapshot(store, T0);
+        const info = { pid: process.pid, host: 'h1', since: new Date(T0).toISOString(), command: 'daemon' };
+        const old = await store.lock(info);
+        await old.release();
+        const renamed = await store.lock(info);
+        try {
+          await expect(store.updateLabels(a.id, { name: 'late', pinned: true }, { signal: old.signal })).rejects.toThrow(/lost the store lock/);
+          expect(await store.resolve(a.id)).toMatchObject({ name: null, pinned: false });
+          expect(await store.updateLabels(a.id, { name: 'now' }, { signal: renamed.signal })).toMatchObject({ name: 'now' });
+        } finally {
+          await renamed.release();
+        }
+      });
     });
 
     describe('signature', () => {

@@ -1,6 +1,6 @@
 /**
  * Issue 11 item 13: once the store lock is lost, no commit step happens: writeSnapshot, writeSave
- * and the deletions throw "lost the store lock: ..." and leave the store as it was.
+ * the deletions and label edits throw "lost the store lock: ..." and leave the store as it was.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { deleteSave, deleteSnapshot } from '../../src/store/delete-snapshot.js';
+import { writeLabels } from '../../src/store/labels.js';
 import { acquireStoreLock, LockLostError } from '../../src/store/lock.js';
 import { listSaves, listSnapshots } from '../../src/store/read-store.js';
 import { writeSave } from '../../src/store/write-save.js';
@@ -95,6 +96,23 @@ describe('writes after the store lock is lost', () => {
       ).rejects.toBeInstanceOf(LockLostError);
       expect(fs.existsSync(saveTo) ? fs.readdirSync(saveTo) : []).toEqual([]);
       expect(await listSaves(store)).toEqual([]);
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('writeLabels throws and changes no label (signal given, or found from the held lock)', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'model.bin', 'weights');
+    const meta = await snap(run, store);
+    const file = path.join(store, 'snapshots', meta.id, 'snapshot.json');
+    const before = fs.readFileSync(file, 'utf8');
+    const lock = await lockThenLose(store);
+    try {
+      await expect(writeLabels(store, meta.id, 'manual', { name: 'best' }, lock.signal)).rejects.toBeInstanceOf(LockLostError);
+      await expect(writeLabels(store, meta.id, 'manual', { pinned: true })).rejects.toBeInstanceOf(LockLostError);
+      expect(fs.readFileSync(file, 'utf8')).toBe(before);
+      expect(fs.readdirSync(path.dirname(file)).sort()).toEqual(['files', 'snapshot.json']);
     } finally {
       await lock.release();
     }

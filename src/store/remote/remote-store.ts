@@ -106,9 +106,9 @@ export function openRemoteStore(opts: RemoteStoreOptions): RemoteStore {
     stageSnapshot: (o) => stageRemoteSnapshot(staging, o),
     importSnapshot: (from, record, o) => importRemoteSnapshot(staging, from, record, o),
     commitSave: (o) => commitRemoteSave(staging, o),
-    async updateLabels(idOrPrefix, change) {
+    async updateLabels(idOrPrefix, change, o) {
       const record = await resolve(idOrPrefix);
-      await relabelRemote(r, record, change);
+      await relabelRemote(r, record, change, o?.signal);
       return resolve(record.id);
     },
     remove: (id, o) => removeRemote(r, id, o ?? {}),

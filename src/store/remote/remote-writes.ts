@@ -16,8 +16,13 @@ import { assertOwnFolder } from '../safe-dir.js';
 import { keyOfRecord, markerKey, readRemoteSave, readRemoteSnapshot, recordKey, usedIds, type RemoteRun } from './remote-records.js';
 import { objectUrl, parseRecordKey, runDamagedPrefix } from './s3-target.js';
 
-/** `Store.updateLabels` for the already resolved `record`: its manifest with the labels changed, every other field as stored. */
-export async function relabelRemote(r: RemoteRun, record: StoreRecord, change: LabelChange): Promise<void> {
+/**
+ * `Store.updateLabels` for the already resolved `record`: its manifest with the labels changed,
+ * every other field as stored, written only while the lease (`signal`, default the one this
+ * process holds on the run) is held.
+ */
+export async function relabelRemote(r: RemoteRun, record: StoreRecord, change: LabelChange, signal?: AbortSignal): Promise<void> {
+  const held = signal ?? signalOfHeldLock(r.location);
   const key = keyOfRecord(r, record);
   const raw = (await r.objects.getJson(key)) as Record<string, unknown> | undefined;
   if (raw === undefined) throw new Error(`${record.kind} ${record.id} is gone from ${r.location}; nothing relabelled`);
@@ -25,6 +30,7 @@ export async function relabelRemote(r: RemoteRun, record: StoreRecord, change: L
   if (change.name !== undefined) raw.name = change.name;
   if (change.notes !== undefined) raw.notes = change.notes;
   if (change.pinned !== undefined) raw.pinned = change.pinned;
+  assertLockHeld(held);
   await r.objects.putJson(key, raw);
 }
 
