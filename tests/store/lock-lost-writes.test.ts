@@ -1,5 +1,5 @@
 /**
- * Issue 11 item 13: once the store lock is lost, no commit step happens: writeSnapshot, writeSave
+ * Issue 11 item 13: once the store lock is lost, no commit step happens: writeSnapshot, writeSave,
  * the deletions and label edits throw "lost the store lock: ..." and leave the store as it was.
  */
 import fs from 'node:fs';
