@@ -66,18 +66,31 @@ export interface WriteFileOptions {
 }
 
 /**
- * Writes `data` to `file` so that a reader (or a crash) sees either the old content or the new one,
+ * Writes all of `bytes` at the file's position: one write(2) may take only part of it (a disk full
+ * for a moment, RLIMIT_FSIZE), and the rest must follow, not be dropped from the middle of the file.
+ */
+export async function writeAllBytes(fh: fsp.FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length; ) {
+    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
+    if (bytesWritten === 0) throw new Error(`wrote nothing of the last ${bytes.length - off} bytes`);
+    off += bytesWritten;
+  }
+}
+
+/**
+ * Writes `data` (text, bytes, or pieces of bytes written in order) to `file` so that a reader (or a crash) sees either the old content or the new one,
  * never a mix: a temp file `.ckptd-tmp-<name>-<random>` in the same folder, fsync, rename, fsync
  * of the folder. A full disk throws `NoSpaceError`; the temp file is removed on any failure (a
  * crash leaves it for `sweepStore`, or for the next write's caller to ignore: readers skip the prefix).
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: WriteFileOptions = {}): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array | AsyncIterable<Uint8Array>, opts: WriteFileOptions = {}): Promise<void> {
   const tmp = tempNameFor(file);
   const mode = opts.mode ?? 0o644;
   try {
     const fh = await fsp.open(tmp, 'wx', mode);
     try {
-      await fh.writeFile(data);
+      if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data);
+      else for await (const piece of data) await writeAllBytes(fh, piece);
       if (opts.keepUmask !== true) await fh.chmod(mode);
       await fh.sync();
     } finally {

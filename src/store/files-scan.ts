@@ -40,6 +40,14 @@ export class FilesScan {
   failed = false;
   /** The files array was found and closed. */
   done = false;
+  /**
+   * Where the files array's entries are in the document, once `done`: from the byte after its `[`
+   * to its `]` (byte offsets from the document's start).
+   */
+  entriesStart = -1;
+  entriesEnd = -1;
+  /** Bytes fed before the current chunk. */
+  private fed = 0;
   private depth = 0;
   private inString = false;
   private escaped = false;
@@ -108,6 +116,7 @@ export class FilesScan {
           this.outer.push(Buffer.from(chunk.subarray(from, i + 1)));
           from = i + 1;
           this.phase = 'files';
+          this.entriesStart = this.fed + i + 1;
         }
       } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
         this.depth--;
@@ -119,6 +128,7 @@ export class FilesScan {
           from = i;
           this.phase = 'after';
           this.done = true;
+          this.entriesEnd = this.fed + i;
         }
       } else if (b === COMMA) {
         if (this.depth === 1) this.memberIsFiles = false;
@@ -134,6 +144,7 @@ export class FilesScan {
     }
     if (this.phase === 'files') this.take(Buffer.from(chunk.subarray(from)));
     else this.outer.push(Buffer.from(chunk.subarray(from)));
+    this.fed += chunk.length;
   }
 
   /**

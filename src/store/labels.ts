@@ -6,6 +6,7 @@
 import fsp from 'node:fs/promises';
 import { writeFileAtomic } from './durable.js';
 import { isValidId } from './ids.js';
+import { editSnapshotJson } from './snapshot-json.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { saveRecordFile, snapshotMetaFile } from './layout.js';
 import type { RecordKind } from './types.js';
@@ -28,11 +29,13 @@ export async function writeLabels(store: string, id: string, kind: RecordKind, c
   assertLockHeld(held);
   if (!isValidId(id)) throw new Error(`refusing to label ${JSON.stringify(id)}: not a valid id`);
   const file = kind === 'save' ? saveRecordFile(store, id) : snapshotMetaFile(store, id);
-  const raw = JSON.parse(await fsp.readFile(file, 'utf8')) as Record<string, unknown>;
-  if (raw.id !== id) throw new Error(`${file} does not describe ${id}; not changing it`);
-  if (change.name !== undefined) raw.name = change.name;
-  if (change.notes !== undefined) raw.notes = change.notes;
-  if (change.pinned !== undefined) raw.pinned = change.pinned;
   const mode = (await fsp.stat(file)).mode & 0o777;
-  await writeFileAtomic(file, `${JSON.stringify(raw, null, 2)}\n`, { mode, beforeRename: () => assertLockHeld(held) });
+  const edit = (raw: Record<string, unknown>): void => {
+    if (raw.id !== id) throw new Error(`${file} does not describe ${id}; not changing it`);
+    if (change.name !== undefined) raw.name = change.name;
+    if (change.notes !== undefined) raw.notes = change.notes;
+    if (change.pinned !== undefined) raw.pinned = change.pinned;
+  };
+  // The manifest's entries are copied as bytes, never parsed: 29 MB of them for 100,000 files.
+  await editSnapshotJson(file, edit, (pieces) => writeFileAtomic(file, pieces, { mode, beforeRename: () => assertLockHeld(held) }));
 }

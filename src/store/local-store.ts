@@ -15,7 +15,7 @@ import { writeLabels } from './labels.js';
 import { ensureStore, saveRecordFile, snapshotDir } from './layout.js';
 import { acquireStoreLock, readLockHolder } from './lock.js';
 import { supportsReflink } from './reflink.js';
-import { findBroken, listSaves, listSnapshotHeaders, listSnapshots, newestGoodHeader, newestGoodSnapshot, resolveId } from './read-store.js';
+import { findBroken, listSaves, listSnapshotHeaders, listSnapshots, newestGoodHeader, newestGoodSnapshot, resolveId, resolveIdHeader } from './read-store.js';
 import type { CommitSaveOptions, RemoveOptions, RemoveResult, StageSnapshotOptions, Store, StoreRecord } from './store.js';
 import { localSignature, watchLocalActivity } from './store-signature.js';
 import { copyStoredFile, openStoredFile, readStoredLink } from './stored-file.js';
@@ -45,7 +45,7 @@ export function localStore(dir: string): Store {
     importSnapshot: (from, record, opts) => importSnapshot(root, from, record, opts),
     commitSave: (opts: CommitSaveOptions) => writeSave({ ...opts, store: root }),
     async updateLabels(idOrPrefix, change, opts) {
-      const meta = await resolveId(root, idOrPrefix);
+      const meta = await resolveIdHeader(root, idOrPrefix);
       await writeLabels(root, meta.id, meta.kind, change, opts?.signal);
       return resolveId(root, meta.id);
     },

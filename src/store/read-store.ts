@@ -160,18 +160,27 @@ export async function readSave(store: string, id: string): Promise<ReadSaveMeta>
  * candidates when several do.
  */
 export async function resolveId(store: string, idOrPrefix: string): Promise<ReadSnapshotMeta | ReadSaveMeta> {
+  return (await resolveRecord(store, idOrPrefix, true)) as ReadSnapshotMeta | ReadSaveMeta;
+}
+
+/** `resolveId`'s record without a snapshot's manifest entries: which record it is, and its labels. */
+export async function resolveIdHeader(store: string, idOrPrefix: string): Promise<ReadSnapshotHeader | ReadSaveMeta> {
+  return resolveRecord(store, idOrPrefix, false);
+}
+
+async function resolveRecord(store: string, idOrPrefix: string, keepFiles: boolean): Promise<ReadSnapshotHeader | ReadSaveMeta> {
   if (!isValidIdPrefix(idOrPrefix)) throw new Error(invalidIdMessage(idOrPrefix));
   // The exact id of a valid snapshot or save is what the listing would find first: read only that
   // one (a listing of full records holds every manifest, tens of MB each for runs of 100,000 files).
   if (isValidId(idOrPrefix)) {
-    const r = await readSnapshotMeta(store, idOrPrefix);
+    const r = await readSnapshotMeta(store, idOrPrefix, keepFiles);
     if (!('problem' in r)) return { ...r.meta, damaged: await isDamaged(store, idOrPrefix) };
     const s = await readSaveMeta(store, idOrPrefix);
     if (!('problem' in s)) return { ...s.meta, damaged: await isDamaged(store, idOrPrefix) };
   }
   // A prefix: matched among the headers, then only the snapshot it names read in full.
   const found = resolveAmong([...(await listSnapshotHeaders(store)), ...(await listSaves(store))], idOrPrefix, store);
-  return found.kind === 'save' ? (found as ReadSaveMeta) : readSnapshot(store, found.id);
+  return found.kind === 'save' || !keepFiles ? found : readSnapshot(store, found.id);
 }
 
 async function scanSnapshots(store: string, keepFiles = true): Promise<{ snapshots: ReadSnapshotMeta[]; problems: StoreProblem[] }> {

@@ -15,6 +15,7 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { writeAllBytes } from './durable.js';
 import { withPath } from './errors.js';
 import { FilesScan, type FilesRule } from './files-scan.js';
 import type { SnapshotMeta } from './types.js';
@@ -63,11 +64,11 @@ export async function writeSnapshotJson(file: string, meta: SnapshotMeta, mode: 
       for (const piece of snapshotJsonPieces(meta)) {
         batch += piece;
         if (batch.length >= BATCH) {
-          await writeAll(fh, batch);
+          await writeAllBytes(fh, Buffer.from(batch, 'utf8'));
           batch = '';
         }
       }
-      if (batch !== '') await writeAll(fh, batch);
+      if (batch !== '') await writeAllBytes(fh, Buffer.from(batch, 'utf8'));
       await fh.chmod(mode);
       await fh.sync();
     } finally {
@@ -75,19 +76,6 @@ export async function writeSnapshotJson(file: string, meta: SnapshotMeta, mode: 
     }
   } catch (err) {
     throw withPath(err, 'writing', file);
-  }
-}
-
-/**
- * Writes all of `text` at the file's position: one write(2) may take only part of it (a disk full
- * for a moment, RLIMIT_FSIZE), and the rest must follow, not be dropped from the middle of the file.
- */
-async function writeAll(fh: fsp.FileHandle, text: string): Promise<void> {
-  const buf = Buffer.from(text, 'utf8');
-  for (let off = 0; off < buf.length; ) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    if (bytesWritten === 0) throw new Error(`wrote nothing of the last ${buf.length - off} bytes`);
-    off += bytesWritten;
   }
 }
 
@@ -106,6 +94,19 @@ export async function readSnapshotJson(file: string, rule: FilesRule): Promise<R
   } catch (err) {
     return { problem: readProblem(file, err) };
   }
+  try {
+    const scanned = await scanOpened(fh, file, rule);
+    return scanned.read ?? readWhole(file, rule);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * `readSnapshotJson` of an open file: `read` is null when the document's shape is not the one the
+ * scan expects (then it must be read whole); `scan` has where the `files` entries are.
+ */
+async function scanOpened(fh: fsp.FileHandle, file: string, rule: FilesRule): Promise<{ read: ReadJson | null; scan: FilesScan }> {
   const scan = new FilesScan(rule, BATCH);
   const buf = Buffer.allocUnsafe(CHUNK);
   try {
@@ -116,21 +117,67 @@ export async function readSnapshotJson(file: string, rule: FilesRule): Promise<R
       if (scan.failed) break;
     }
   } catch (err) {
-    return { problem: notJson(file, err) };
+    return { read: { problem: notJson(file, err) }, scan };
+  }
+  if (scan.failed || !scan.done) return { read: null, scan };
+  try {
+    const value = JSON.parse(scan.outerText()) as unknown;
+    // Only an object has the `files` the scan found: put the entries in their place.
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) (value as { files: unknown[] }).files = scan.files;
+    return { read: { value, filesProblem: scan.filesProblem }, scan };
+  } catch (err) {
+    return { read: { problem: notJson(file, err) }, scan };
+  }
+}
+
+/**
+ * The document in `file` changed by `edit`, as `JSON.stringify(changed, null, 2)` and a newline
+ * write it, handed to `use` in pieces while `file` is open: `edit` gets the document with
+ * `files: []` (it may throw: nothing is written), and the `files` array's entries are copied as
+ * bytes from `file`, never parsed or held whole (a manifest of 100,000 files is 29 MB of text).
+ * The result is exactly that text when `file` was written by `writeSnapshotJson`. A document the
+ * scan does not expect is read, changed and written whole. Throws when `file` is missing or not a
+ * JSON object.
+ */
+export async function editSnapshotJson(file: string, edit: (doc: Record<string, unknown>) => void, use: (pieces: AsyncIterable<Uint8Array>) => Promise<void>): Promise<void> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, 'r');
+  } catch (err) {
+    throw withPath(err, 'reading', file);
+  }
+  try {
+    const { read, scan } = await scanOpened(fh, file, { keep: false, check: () => null });
+    const doc = read ?? (await readWhole(file, { keep: true, check: () => null }));
+    if ('problem' in doc) throw new Error(doc.problem);
+    const value = doc.value;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${file} is not a JSON object`);
+    edit(value as Record<string, unknown>);
+    const text = JSON.stringify(value, null, 2);
+    const at = text.indexOf(EMPTY_FILES);
+    if (read === null || at < 0) return await use(once(Buffer.from(`${text}\n`)));
+    await use(spliced(fh, text, at, scan));
   } finally {
     await fh.close().catch(() => undefined);
   }
-  if (!scan.failed && scan.done) {
-    try {
-      const value = JSON.parse(scan.outerText()) as unknown;
-      // Only an object has the `files` the scan found: put the entries in their place.
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) (value as { files: unknown[] }).files = scan.files;
-      return { value, filesProblem: scan.filesProblem };
-    } catch (err) {
-      return { problem: notJson(file, err) };
-    }
+}
+
+async function* once(piece: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield piece;
+}
+
+/** `text` (a document with `files: []` at `at`) with the entries `scan` found in `fh` put back between the brackets. */
+async function* spliced(fh: fsp.FileHandle, text: string, at: number, scan: FilesScan): AsyncGenerator<Uint8Array> {
+  yield Buffer.from(`${text.slice(0, at)}\n  "files": [`);
+  const buf = Buffer.allocUnsafe(CHUNK);
+  for (let pos = scan.entriesStart; pos < scan.entriesEnd; ) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, scan.entriesEnd - pos), pos);
+    if (bytesRead === 0) throw new Error(`the file ended at byte ${pos} while copying its files entries`);
+    // Copied: the consumer may still hold the piece when the buffer is read into again.
+    yield Buffer.from(buf.subarray(0, bytesRead));
+    pos += bytesRead;
   }
-  return readWhole(file, rule);
+  yield Buffer.from(`]${text.slice(at + EMPTY_FILES.length)}\n`);
 }
 
 /** The document of an unexpected shape, read and parsed whole (then `files` checked and kept or dropped). */

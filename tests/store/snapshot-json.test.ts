@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { readSnapshotJson, writeSnapshotJson, type FilesRule } from '../../src/store/snapshot-json.js';
+import { editSnapshotJson, readSnapshotJson, writeSnapshotJson, type FilesRule } from '../../src/store/snapshot-json.js';
 import type { ManifestEntry, SnapshotMeta } from '../../src/store/types.js';
 import { sha256, tempDir } from './fixtures.js';
 
@@ -200,5 +200,61 @@ describe('snapshot.json read piece by piece', () => {
       fs.writeFileSync(file, text);
       expect(await readSnapshotJson(file, keepAll), text).toEqual({ value: JSON.parse(text), filesProblem: null });
     }
+  });
+});
+
+describe('snapshot.json edited piece by piece (a label change)', () => {
+  /** What `editSnapshotJson` hands on, as text. */
+  async function edited(file: string, edit: (doc: Record<string, unknown>) => void): Promise<string> {
+    const out: Buffer[] = [];
+    await editSnapshotJson(file, edit, async (pieces) => {
+      for await (const p of pieces) out.push(Buffer.from(p));
+    });
+    return Buffer.concat(out).toString('utf8');
+  }
+  const relabel = (doc: Record<string, unknown>): void => {
+    doc.name = 'best "files": [] ]';
+    doc.pinned = true;
+  };
+
+  it('is JSON.stringify of the changed document, its entries copied across read boundaries', async () => {
+    const dir = await tempDir();
+    for (const n of [0, 1, 9000]) {
+      for (let pad = 0; pad < 3; pad++) {
+        const meta = { ...manifest(n), notes: 'x'.repeat(pad) };
+        const file = path.join(dir, `snapshot-${n}-${pad}.json`);
+        await writeSnapshotJson(file, meta, 0o444);
+        const want = JSON.parse(JSON.stringify(meta)) as Record<string, unknown>;
+        relabel(want);
+        expect((await edited(file, relabel)) === `${JSON.stringify(want, null, 2)}\n`, `${n} entries, pad ${pad}`).toBe(true);
+      }
+    }
+  });
+
+  it('copies the entries as they are written, never parsing them again', async () => {
+    const dir = await tempDir();
+    const meta = manifest(3);
+    // Entries written compact inside an indented document (as another writer might): kept compact.
+    const compact = meta.files.map((f) => JSON.stringify(f)).join(',');
+    const text = JSON.stringify({ ...meta, files: [] }, null, 2).replace('"files": []', `"files": [${compact}]`);
+    const file = path.join(dir, 'snapshot.json');
+    fs.writeFileSync(file, text);
+    const got = await edited(file, relabel);
+    expect(got).toContain(`"files": [${compact}]`);
+    expect(JSON.parse(got)).toEqual({ ...JSON.parse(text), name: 'best "files": [] ]', pinned: true });
+  });
+
+  it('edits a document of another shape whole, and writes nothing when the edit throws', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'odd.json');
+    fs.writeFileSync(file, '{"files": {"a": 1}, "id": "x"}');
+    expect(await edited(file, relabel)).toBe(`${JSON.stringify({ files: { a: 1 }, id: 'x', name: 'best "files": [] ]', pinned: true }, null, 2)}\n`);
+    let used = false;
+    await expect(
+      editSnapshotJson(file, () => { throw new Error('not this record'); }, async () => { used = true; }),
+    ).rejects.toThrow('not this record');
+    expect(used).toBe(false);
+    fs.writeFileSync(file, '[1]');
+    await expect(edited(file, relabel)).rejects.toThrow(/not a JSON object/);
   });
 });
