@@ -62,8 +62,11 @@ export interface CaptureStateOptions {
   entries: ScanEntry[];
   /** Existing, empty folder that receives the files at their relative paths. */
   dest: string;
-  /** The previous snapshot's `files/` folder and manifest: unchanged files are hard-linked from it. */
-  previous: { filesDir: string; files: ManifestEntry[] } | null;
+  /**
+   * The previous snapshot's `files/` folder and manifest: unchanged files are hard-linked from it,
+   * when not modified after `sealedMs` (its `snapshot.json`'s mtime, ms since the epoch).
+   */
+  previous: { filesDir: string; files: ManifestEntry[]; sealedMs: number } | null;
   /** Extra passes after the first when sources changed. */
   retries: number;
   /**

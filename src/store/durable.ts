@@ -61,6 +61,8 @@ export interface WriteFileOptions {
   mode?: number;
   /** Apply the umask to `mode`, as open(2) does (default: `mode` exactly, whatever the umask). */
   keepUmask?: boolean;
+  /** The new file's access and modification times (seconds since the epoch); default: now. */
+  times?: { atime: number; mtime: number };
   /** Called after the temp file is durable and right before the rename: throwing leaves `file` as it was. */
   beforeRename?: () => void;
 }
@@ -92,6 +94,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array | 
       if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data);
       else for await (const piece of data) await writeAllBytes(fh, piece);
       if (opts.keepUmask !== true) await fh.chmod(mode);
+      if (opts.times) await fh.utimes(opts.times.atime, opts.times.mtime);
       await fh.sync();
     } finally {
       await fh.close();

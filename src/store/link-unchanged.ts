@@ -28,6 +28,7 @@ export async function linkUnchanged(set: CaptureSet, todo: Slot[]): Promise<Slot
   const results = await linkStoredFiles(
     set.previous.filesDir,
     set.dest,
+    set.previous.sealedMs,
     linkable.map((s) => s.entry),
   );
   linkable.forEach((s, i) => {

@@ -10,8 +10,9 @@
  *
  * Contract of `linkStoredFiles`: for each job, links `fromDir/path` to `toDir/path` when the stored
  * file is a regular file of the job's size and of the mode a copy of a source with the job's mode
- * gets (`storedMode`), and
- * reports it `LINKED`; `NOT_LINKABLE` when the stored file is gone, another size or mode, or cannot
+ * gets (`storedMode`), modified no later than the snapshot was sealed (`sealedMs`), and
+ * reports it `LINKED`; `NOT_LINKABLE` when the stored file is gone, another size or mode, written
+ * since (its bytes may no longer be the ones its manifest names), or cannot
  * be linked for a reason a copy gets around (EMLINK: too many links to one inode; EPERM:
  * protected_hardlinks; ENOENT: deleted meanwhile; EXDEV). Any other error is thrown (the path in its
  * message) once both threads have stopped, and the links already made are the caller's to remove
@@ -61,12 +62,13 @@ const BATCH = 10_000;
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
 /**
- * Links `stored` to `dst` when it is a regular file of `size` bytes and permission bits `mode`: 1
- * (`LINKED`), or 0 (`NOT_LINKABLE`) when not or for a reason a copy gets around; throws any other
- * error. Self-contained (its source also runs in the workers): it uses nothing but its arguments.
- * Also the one-by-one link of a capture with few unchanged files (`prepare-slot.ts`).
+ * Links `stored` to `dst` when it is a regular file of `size` bytes and permission bits `mode`,
+ * modified at or before `sealedMs` (ms since the epoch): 1 (`LINKED`), or 0 (`NOT_LINKABLE`) when
+ * not or for a reason a copy gets around; throws any other error. Self-contained (its source also
+ * runs in the workers): it uses nothing but its arguments. Also the one-by-one link of a capture
+ * with few unchanged files (`prepare-slot.ts`).
  */
-export function linkOne(fs: typeof import('node:fs'), stored: string, dst: string, size: number, mode: number): number {
+export function linkOne(fs: typeof import('node:fs'), stored: string, dst: string, size: number, mode: number, sealedMs: number): number {
   let st;
   try {
     st = fs.lstatSync(stored, { throwIfNoEntry: false });
@@ -74,6 +76,8 @@ export function linkOne(fs: typeof import('node:fs'), stored: string, dst: strin
     return 0;
   }
   if (st === undefined || !st.isFile() || st.size !== size || (st.mode & 0o7777) !== mode) return 0;
+  // Written since its snapshot was sealed (links and unlinks move only the ctime): not the bytes its digest names.
+  if (st.mtimeMs > sealedMs) return 0;
   try {
     fs.linkSync(stored, dst);
     return 1;
@@ -91,14 +95,14 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const linkOne = ${linkOne.toString()};
-const { fromDir, toDir } = workerData;
+const { fromDir, toDir, sealedMs } = workerData;
 parentPort.on('message', ({ rels, sizes, modes }) => {
   const list = rels.split('\\0');
   const out = new Uint8Array(list.length);
   let error = null;
   for (let i = 0; i < list.length; i++) {
     try {
-      out[i] = linkOne(fs, fromDir + '/' + list[i], toDir + '/' + list[i], sizes[i], modes[i]);
+      out[i] = linkOne(fs, fromDir + '/' + list[i], toDir + '/' + list[i], sizes[i], modes[i], sealedMs);
     } catch (err) {
       error = { at: list[i], message: err.message, code: err.code };
       break;
@@ -113,25 +117,26 @@ export interface LinkOptions {
   /** Jobs per message to the worker. */
   batch?: number;
   /** Starts the worker (default: a worker thread running `WORKER_SOURCE`). */
-  spawn?: (workerData: { fromDir: string; toDir: string }) => Worker;
+  spawn?: (workerData: { fromDir: string; toDir: string; sealedMs: number }) => Worker;
 }
 
 /**
  * Links each job's stored file into `toDir` (see the file comment); one result per job, in order.
+ * `sealedMs`: when the snapshot of `fromDir` was sealed (its `snapshot.json`'s mtime).
  * A worker that cannot start or dies (a thread or memory limit) costs speed, not the capture: the
  * jobs it did not answer are linked on this thread, a link it made before dying taken as made.
  */
-export async function linkStoredFiles(fromDir: string, toDir: string, jobs: readonly LinkJob[], opts: LinkOptions = {}): Promise<Uint8Array> {
+export async function linkStoredFiles(fromDir: string, toDir: string, sealedMs: number, jobs: readonly LinkJob[], opts: LinkOptions = {}): Promise<Uint8Array> {
   const results = new Uint8Array(jobs.length);
   const [own, ...others] = byFolder(jobs, LINK_THREADS);
   const spawn = opts.spawn ?? ((workerData) => new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits: WORKER_LIMITS }));
   const settled = await Promise.allSettled([
-    linkHere(fromDir, toDir, jobs, own!, results, false),
+    linkHere(fromDir, toDir, sealedMs, jobs, own!, results, false),
     ...others
       .filter((p) => p.length > 0)
       .map(async (part) => {
-        const left = await linkOnWorker(fromDir, toDir, jobs, part, results, opts.batch ?? BATCH, spawn);
-        if (left.length > 0) await linkHere(fromDir, toDir, jobs, left, results, true);
+        const left = await linkOnWorker(fromDir, toDir, sealedMs, jobs, part, results, opts.batch ?? BATCH, spawn);
+        if (left.length > 0) await linkHere(fromDir, toDir, sealedMs, jobs, left, results, true);
       }),
   ]);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -165,13 +170,13 @@ function byFolder(jobs: readonly LinkJob[], n: number): number[][] {
  * keeps its turns. With `adopt` (jobs a dead worker may have done), a name that exists already as a
  * link of the very stored file counts as linked.
  */
-async function linkHere(fromDir: string, toDir: string, jobs: readonly LinkJob[], part: number[], results: Uint8Array, adopt: boolean): Promise<void> {
+async function linkHere(fromDir: string, toDir: string, sealedMs: number, jobs: readonly LinkJob[], part: number[], results: Uint8Array, adopt: boolean): Promise<void> {
   await forEachInSlices(part, (i) => {
     const job = jobs[i]!;
     const stored = path.join(fromDir, job.path);
     const dst = path.join(toDir, job.path);
     try {
-      results[i] = linkOne(fs, stored, dst, job.size, storedMode(job.mode));
+      results[i] = linkOne(fs, stored, dst, job.size, storedMode(job.mode), sealedMs);
     } catch (err) {
       if (adopt && (err as NodeJS.ErrnoException).code === 'EEXIST' && sameFile(stored, dst)) results[i] = LINKED;
       else throw withPath(err, 'linking', dst);
@@ -201,6 +206,7 @@ type Reply = { out: Uint8Array; error: { at: string; message: string; code?: str
 async function linkOnWorker(
   fromDir: string,
   toDir: string,
+  sealedMs: number,
   jobs: readonly LinkJob[],
   part: number[],
   results: Uint8Array,
@@ -209,7 +215,7 @@ async function linkOnWorker(
 ): Promise<number[]> {
   let worker: Worker;
   try {
-    worker = spawn({ fromDir, toDir });
+    worker = spawn({ fromDir, toDir, sealedMs });
   } catch {
     return part;
   }

@@ -13,7 +13,7 @@ import { commitStaged, fsyncDir, removeTree, syncDirs } from './durable.js';
 import { isValidId } from './ids.js';
 import type { FindWriters } from './open-writers.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
-import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, stagingRoot } from './layout.js';
+import { DIR_MODE, ensureStore, snapshotDir, snapshotFilesDir, snapshotMetaFile, stagingRoot } from './layout.js';
 import { stateDigest } from './scan.js';
 import { writeSnapshotJson } from './snapshot-json.js';
 import { stagedHandle } from './staged-handle.js';
@@ -142,11 +142,13 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
     await fsp.mkdir(filesDir, { mode: DIR_MODE });
     await fsp.chmod(filesDir, DIR_MODE);
     const prev = opts.previous !== null && isValidId(opts.previous.id) && opts.previous.damaged !== true ? opts.previous : null;
+    // When it was sealed: a stored file written after that may not hold what its digest names.
+    const sealedMs = prev === null ? null : await fsp.stat(snapshotMetaFile(opts.store, prev.id)).then((st) => st.mtimeMs, () => null);
     const captured = await captureState({
       runDir: opts.runDir,
       entries: opts.entries,
       dest: filesDir,
-      previous: prev ? { filesDir: snapshotFilesDir(opts.store, prev.id), files: prev.files } : null,
+      previous: prev && sealedMs !== null ? { filesDir: snapshotFilesDir(opts.store, prev.id), files: prev.files, sealedMs } : null,
       retries: opts.retries ?? 3,
       retryDelayMs: opts.retryDelayMs ?? 200,
       settleMs: opts.settleMs,

@@ -13,6 +13,8 @@ import { LINKED, linkStoredFiles, NOT_LINKABLE } from '../../src/store/link-work
 import { age, put, rewriteKeepingMtime, runAndStore, scanAll, sha256, sha256File, snap } from './fixtures.js';
 
 const FILES = LINK_IN_WORKERS_FROM + 500;
+/** When the stored files were sealed: later than any of them was written. */
+const NOW = Date.now() + 60_000;
 
 /** A run of `FILES` small files in folders of 250, and its first snapshot. */
 async function bigRun() {
@@ -94,7 +96,7 @@ describe('links of many unchanged files on two threads', () => {
       }
     }
 
-    const results = await linkStoredFiles(from, to, jobs, { batch: 4 });
+    const results = await linkStoredFiles(from, to, NOW, jobs, { batch: 4 });
 
     expect([...results]).toEqual(jobs.map((j) => (j.size === 99 ? NOT_LINKABLE : LINKED)));
     for (const j of jobs) expect(fs.existsSync(path.join(to, j.path)), j.path).toBe(j.size !== 99);
@@ -129,7 +131,7 @@ describe('links of many unchanged files on two threads', () => {
       }
     }
 
-    const results = await linkStoredFiles(from, to, jobs, { batch: 4, spawn });
+    const results = await linkStoredFiles(from, to, NOW, jobs, { batch: 4, spawn });
 
     expect([...results]).toEqual(jobs.map(() => LINKED));
     for (const j of jobs) expect(inode(path.join(to, j.path)), j.path).toBe(inode(path.join(from, j.path)));
@@ -147,7 +149,7 @@ describe('links of many unchanged files on two threads', () => {
     // Something else already sits at the name the worker was to link.
     put(to, 'small/b', 'z');
 
-    await expect(linkStoredFiles(from, to, jobs, { spawn: () => new Worker('process.exit(1)', { eval: true }) })).rejects.toThrow(/EEXIST.*small\/b|small\/b.*EEXIST/);
+    await expect(linkStoredFiles(from, to, NOW, jobs, { spawn: () => new Worker('process.exit(1)', { eval: true }) })).rejects.toThrow(/EEXIST.*small\/b|small\/b.*EEXIST/);
   });
 
   it('reports each file linked or not, and throws an error no copy gets around with the path it met it at', async () => {
@@ -161,7 +163,7 @@ describe('links of many unchanged files on two threads', () => {
     put(from, 'b/three', '333');
     for (const f of ['a/one', 'b/two', 'b/three']) fs.chmodSync(path.join(from, f), 0o444);
 
-    const results = await linkStoredFiles(from, to, [
+    const results = await linkStoredFiles(from, to, NOW, [
       { path: 'a/one', size: 1, mode: 0o444 },
       { path: 'b/two', size: 5, mode: 0o444 },
       { path: 'b/three', size: 3, mode: 0o555 },
@@ -172,10 +174,10 @@ describe('links of many unchanged files on two threads', () => {
     expect(fs.existsSync(path.join(to, 'b/two'))).toBe(false);
 
     // The name exists already: EEXIST is no reason to copy instead, it is an error.
-    await expect(linkStoredFiles(from, to, [{ path: 'a/one', size: 1, mode: 0o444 }])).rejects.toThrow(/EEXIST.*to\/a\/one|to\/a\/one.*EEXIST/);
+    await expect(linkStoredFiles(from, to, NOW, [{ path: 'a/one', size: 1, mode: 0o444 }])).rejects.toThrow(/EEXIST.*to\/a\/one|to\/a\/one.*EEXIST/);
     // The same on the worker thread: the bigger folder (b/) is linked here, a/ there.
     await expect(
-      linkStoredFiles(from, to, [
+      linkStoredFiles(from, to, NOW, [
         { path: 'a/one', size: 1, mode: 0o444 },
         { path: 'b/two', size: 2, mode: 0o444 },
         { path: 'b/three', size: 3, mode: 0o444 },
