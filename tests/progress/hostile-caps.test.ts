@@ -3,10 +3,28 @@
  * until a cap bounded what the reader keeps or parses: each test here failed (or aborted) before
  * its cap. The caps are generous: every real trainer file in the other tests still reads.
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { parseDocument } from '../../src/progress/parse-document.js';
 import { readBundleIndex } from '../../src/progress/tf-bundle.js';
 
 const KiB = 1024;
+const MiB = 1024 * KiB;
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * What `script` (an ES module that may import the built modules from `dist/`, which `npm test`
+ * builds first) prints, run in a node of its own with a 128 MB heap: a crash there fails the test
+ * instead of taking the test runner down. Killed (and failed) after 120 s.
+ */
+async function inSmallHeap(script: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=128', '--input-type=module', '-e', script], { timeout: 120_000 });
+  return stdout.trim();
+}
 
 describe('a TensorFlow bundle index', () => {
   /** An uncompressed index of one data block of `entries` (shared, non-shared key bytes), `handles` index entries pointing at it. */
@@ -42,5 +60,37 @@ describe('a TensorFlow bundle index', () => {
   it('refuses an index block that walks the same data block again and again', () => {
     expect(readBundleIndex(bundleIndex([[0, Buffer.alloc(4 * KiB, 0x61)]], 1))?.entries.size).toBe(1);
     expect(readBundleIndex(bundleIndex([[0, Buffer.alloc(4 * KiB, 0x61)]], 1000))).toBeNull();
+  });
+});
+
+describe('YAML, where a trainer file is not JSON', () => {
+  it('refuses nesting past 100 levels: flow collections, or block indicators on one line', () => {
+    const deep = (n: number): string => `${'['.repeat(n)}${']'.repeat(n)}`;
+    expect(parseDocument(deep(50), 'state.yaml')).not.toBeNull();
+    expect(parseDocument(deep(101), 'state.yaml')).toBeNull();
+    expect(parseDocument(`${'- '.repeat(101)}x`, 'training_metadata.json.bkp')).toBeNull();
+    expect(parseDocument(`a: {b: ${'? '.repeat(101)}x}`, 'state.yaml')).toBeNull();
+    // Brackets and dashes inside scalars are text, not nesting.
+    expect(parseDocument(`note: x${'[- '.repeat(200)}\nquote: "${'{'.repeat(200)}"\nepoch: 3\n`, 'state.yaml')).toMatchObject({ epoch: 3 });
+  });
+
+  it('refuses a YAML text over 1 MiB', () => {
+    expect(parseDocument(`epoch: 3\n#${' '.repeat(MiB)}\n`, 'state.yaml')).toBeNull();
+    expect(parseDocument(`epoch: 3\n#${' '.repeat(MiB - 100)}\n`, 'state.yaml')).toEqual({ epoch: 3 });
+  });
+
+  it('a Keras .bkp of 8 MiB of [ reads as no progress, and the process lives (it aborted: heap out of memory)', async () => {
+    const run = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-yaml-'));
+    try {
+      fs.writeFileSync(path.join(run, 'training_metadata.json.bkp'), '['.repeat(8 * MiB - KiB));
+      const script = `
+        const { readProgress } = await import(${JSON.stringify(path.join(ROOT, 'dist/src/progress/read-progress.js'))});
+        const progress = await readProgress(${JSON.stringify(run)}, { kind: 'preset', preset: 'keras' }, [{ path: 'training_metadata.json.bkp', mtimeMs: 0 }]);
+        console.log(String(progress.source));
+      `;
+      expect(await inSmallHeap(script)).toBe('null');
+    } finally {
+      fs.rmSync(run, { recursive: true, force: true });
+    }
   });
 });
