@@ -9,8 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { readDflData } from '../../src/progress/dfl-data.js';
+import { lastFloatList } from '../../src/progress/dfl-loss-history.js';
 import { parseDocument } from '../../src/progress/parse-document.js';
 import { readBundleIndex } from '../../src/progress/tf-bundle.js';
+import { memoryView } from './fixtures.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -92,5 +95,30 @@ describe('YAML, where a trainer file is not JSON', () => {
     } finally {
       fs.rmSync(run, { recursive: true, force: true });
     }
+  });
+});
+
+describe("a DeepFaceLab data.dat's loss history", () => {
+  /** `{'iter': 5, 'loss_history': ` at protocol 3, then `history`. */
+  const dataDat = (history: Buffer): Buffer => {
+    const str = (text: string): Buffer => Buffer.concat([Buffer.from([0x58, text.length, 0, 0, 0]), Buffer.from(text, 'latin1')]);
+    return Buffer.concat([Buffer.from([0x80, 0x03, 0x7d, 0x28]), str('iter'), Buffer.from([0x4b, 5]), str('loss_history'), history]);
+  };
+
+  it('is walked no further than 4,096 pending items: millions of EMPTY_LIST (entries never appended) grew a list a byte', () => {
+    expect(lastFloatList(Buffer.alloc(MiB, 0x5d), 0)).toEqual({ end: 'bad', last: null });
+    // One real batch of 1,000 entries [src, dst] is far below that.
+    const entry = Buffer.concat([Buffer.from([0x5d, 0x28, 0x47]), Buffer.alloc(8), Buffer.from([0x47]), Buffer.alloc(8), Buffer.from([0x65])]);
+    const batch = Buffer.concat([Buffer.from([0x5d, 0x28]), ...Array.from({ length: 1000 }, () => entry), Buffer.from([0x65, 0x4e])]);
+    expect(lastFloatList(batch, 0)).toEqual({ end: 'whole', last: [0, 0] });
+  });
+
+  it('such a file gives its iteration and no losses, from its first MiB only', async () => {
+    const view = memoryView({ 'm_SAEHD_data.dat': { bytes: dataDat(Buffer.alloc(4 * MiB, 0x5d)) } });
+    const asked: number[] = [];
+    const readPrefix = view.readPrefix;
+    view.readPrefix = (rel, maxBytes) => (asked.push(maxBytes), readPrefix(rel, maxBytes));
+    expect(await readDflData(view, 'm_SAEHD_data.dat')).toEqual({ iter: 5, lastLosses: null });
+    expect(asked).toEqual([MiB]);
   });
 });
