@@ -33,7 +33,10 @@ export interface PickleRead {
   complete: boolean;
   /** Lists, tuples and dicts that were still being filled when the reading stopped. */
   incomplete: ReadonlySet<object>;
-  /** Why it stopped: `stop` (the end of the pickle), `end` (of the bytes), or the unknown opcode, e.g. `opcode 0x63`. */
+  /**
+   * Why it stopped: `stop` (the end of the pickle), `end` (of the bytes), `limit` (past
+   * `MAX_PICKLE_MARKS` or `MAX_PICKLE_MEMO`), or the unknown opcode, e.g. `opcode 0x63`.
+   */
   stoppedBy: string;
 }
 
@@ -59,12 +62,27 @@ export interface PickleOptions {
   objects?: boolean;
 }
 
+/**
+ * The most marks pending at once: one per container being built, so the nesting depth, which the
+ * pickler bounds by Python's recursion limit (1,000 by default). A file of MARKs kept one each,
+ * and the salvage made a list of each.
+ */
+export const MAX_PICKLE_MARKS = 10_000;
+/**
+ * The most memo entries kept (1,048,576): a real pickle memoizes about one value per 15 bytes, so
+ * the 8 MiB of a Lightning checkpoint read hold about 560,000; a file of MEMOIZE kept one a byte.
+ */
+export const MAX_PICKLE_MEMO = 1 << 20;
+
 /** Thrown inside the reader when the bytes run out mid-opcode; caught before it escapes. */
 class EndOfBytes extends Error {}
+/** Thrown inside the reader past `MAX_PICKLE_MARKS` or `MAX_PICKLE_MEMO`; caught before it escapes. */
+class Limit extends Error {}
 
 /**
  * Reads the pickle at the start of `bytes` (which may be only a prefix of the file) without
- * executing anything. Never throws: malformed input stops the reading like an unknown opcode.
+ * executing anything. Never throws: malformed input stops the reading like an unknown opcode, and
+ * so do more than `MAX_PICKLE_MARKS` pending marks or `MAX_PICKLE_MEMO` memo entries (`limit`).
  * Dicts come back as null-prototype objects with string keys (other key types are dropped),
  * tuples and sets as arrays, bytes as Buffers, ints as numbers (bigint beyond 2^53).
  */
@@ -103,6 +121,10 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
     if (stack.length - n < (marks[marks.length - 1] ?? 0)) throw new Malformed();
     return stack.splice(stack.length - n);
   };
+  const put = (index: number): void => {
+    if (memo.size >= MAX_PICKLE_MEMO && !memo.has(index)) throw new Limit();
+    memo.set(index, top());
+  };
   const popMark = (): unknown[] => {
     const m = marks.pop();
     if (m === undefined) throw new Malformed();
@@ -117,7 +139,10 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
         case 0x80: u8(); break; // PROTO
         case 0x95: u64(); break; // FRAME: a length hint only
         case 0x2e: stoppedBy = 'stop'; return finish(); // STOP
-        case 0x28: marks.push(stack.length); break; // MARK
+        case 0x28: // MARK
+          if (marks.length >= MAX_PICKLE_MARKS) throw new Limit();
+          marks.push(stack.length);
+          break;
         case 0x30: // POP
           if (marks[marks.length - 1] === stack.length) marks.pop();
           else if (stack.pop() === undefined) throw new Malformed();
@@ -178,10 +203,10 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
           setPairs(dictAt(top()), items);
           break;
         }
-        case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-        case 0x71: memo.set(u8(), top()); break; // BINPUT
-        case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-        case 0x70: memo.set(decimal(line()), top()); break; // PUT
+        case 0x94: put(memo.size); break; // MEMOIZE
+        case 0x71: put(u8()); break; // BINPUT
+        case 0x72: put(u32()); break; // LONG_BINPUT
+        case 0x70: put(decimal(line())); break; // PUT
         case 0x68: stack.push(recall(u8())); break; // BINGET
         case 0x6a: stack.push(recall(u32())); break; // LONG_BINGET
         case 0x67: stack.push(recall(decimal(line()))); break; // GET
@@ -197,7 +222,7 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
     }
   } catch (err) {
     // Anything else thrown here is a malformed input too (a bad UTF-8 length, a Buffer range).
-    stoppedBy = err instanceof EndOfBytes ? 'end' : 'malformed';
+    stoppedBy = err instanceof EndOfBytes ? 'end' : err instanceof Limit ? 'limit' : 'malformed';
     return finish();
   }
 

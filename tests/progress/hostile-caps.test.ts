@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { readDflData } from '../../src/progress/dfl-data.js';
 import { lastFloatList } from '../../src/progress/dfl-loss-history.js';
 import { parseDocument } from '../../src/progress/parse-document.js';
+import { readPicklePrefix } from '../../src/progress/pickle-prefix.js';
 import { readBundleIndex } from '../../src/progress/tf-bundle.js';
 import { memoryView } from './fixtures.js';
 
@@ -120,5 +121,26 @@ describe("a DeepFaceLab data.dat's loss history", () => {
     view.readPrefix = (rel, maxBytes) => (asked.push(maxBytes), readPrefix(rel, maxBytes));
     expect(await readDflData(view, 'm_SAEHD_data.dat')).toEqual({ iter: 5, lastLosses: null });
     expect(asked).toEqual([MiB]);
+  });
+});
+
+describe('a pickle (DeepFaceLab data.dat, a Lightning checkpoint)', () => {
+  /** `{'epoch': 3, ` at protocol 4, the dict's SETITEMS still pending, then `rest`. */
+  const startingWithEpoch = (rest: Buffer): Buffer => Buffer.concat([Buffer.from([0x80, 0x04, 0x7d, 0x28, 0x8c, 5]), Buffer.from('epoch'), Buffer.from([0x4b, 3]), rest]);
+
+  it('stops at 10,000 pending marks, with what it read before: a million MARKs kept a mark and a list each', () => {
+    const read = readPicklePrefix(startingWithEpoch(Buffer.alloc(MiB, 0x28)));
+    expect(read.stoppedBy).toBe('limit');
+    expect(read.value).toEqual(Object.assign(Object.create(null), { epoch: 3 }));
+    expect(read.incomplete.size).toBeLessThan(10_010);
+  });
+
+  it('stops at 1,048,576 memo entries, with what it read before: MEMOIZE kept one a byte', () => {
+    const read = readPicklePrefix(startingWithEpoch(Buffer.alloc(2 * MiB, 0x94)));
+    expect(read.stoppedBy).toBe('limit');
+    expect(read.value).toEqual(Object.assign(Object.create(null), { epoch: 3 }));
+    // LONG_BINPUT of the same index again and again is no new entry.
+    const again = Buffer.concat(Array.from({ length: 2 * MiB / 8 }, () => Buffer.from([0x72, 7, 0, 0, 0])));
+    expect(readPicklePrefix(startingWithEpoch(again)).stoppedBy).toBe('end');
   });
 });
