@@ -10,9 +10,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readDflData } from '../../src/progress/dfl-data.js';
+import { modelTypeFromMetadata } from '../../src/progress/model-type-safetensors.js';
 import { lastFloatList } from '../../src/progress/dfl-loss-history.js';
 import { parseDocument } from '../../src/progress/parse-document.js';
 import { readPicklePrefix } from '../../src/progress/pickle-prefix.js';
+import { parseSafetensorsHeader } from '../../src/progress/safetensors-header.js';
 import { readBundleIndex } from '../../src/progress/tf-bundle.js';
 import { memoryView } from './fixtures.js';
 
@@ -142,5 +144,30 @@ describe('a pickle (DeepFaceLab data.dat, a Lightning checkpoint)', () => {
     // LONG_BINPUT of the same index again and again is no new entry.
     const again = Buffer.concat(Array.from({ length: 2 * MiB / 8 }, () => Buffer.from([0x72, 7, 0, 0, 0])));
     expect(readPicklePrefix(startingWithEpoch(again)).stoppedBy).toBe('end');
+  });
+});
+
+describe('a safetensors header', () => {
+  const header = (json: string): ReturnType<typeof parseSafetensorsHeader> => parseSafetensorsHeader(Buffer.from(json), Number.MAX_SAFE_INTEGER);
+  const tensor = (i: number): string => `"model.layers.${i}.weight":{"dtype":"BF16","shape":[320,320,3,3],"data_offsets":[${i * 10},${i * 10 + 10}]}`;
+
+  it('refuses more than 262,144 members and elements: 16 MiB of metadata keys held the thread for seconds', () => {
+    const keys = Array.from({ length: 300_000 }, (_, i) => `"k${i}":"v"`).join(',');
+    expect(header(`{"__metadata__":{${keys}}}`)).toBeNull();
+    // 20,000 tensors of four dimensions are within it; metadata values are strings, whatever they hold.
+    const big = header(`{"__metadata__":{"ss_tag_frequency":${JSON.stringify(JSON.stringify({ a: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`tag${i}`, i])) }))}},${Array.from({ length: 20_000 }, (_, i) => tensor(i)).join(',')}}`);
+    expect(big?.tensorNames.length).toBe(20_000);
+  });
+
+  it('refuses nesting deeper than 16', () => {
+    expect(header(`{${tensor(0)}}`)?.tensorNames).toEqual(['model.layers.0.weight']);
+    expect(header(`{"t":{"dtype":"F16","shape":[1],"data_offsets":[0,2],"x":${'['.repeat(20)}${']'.repeat(20)}}}`)).toBeNull();
+  });
+
+  it('names only from the first KiB of a metadata value, and parses no LyCORIS args over 64 KiB', () => {
+    expect(modelTypeFromMetadata({ 'modelspec.architecture': `x${' '.repeat(MiB)}y` })).toBe('x');
+    const args = JSON.stringify({ algo: 'lokr', conv_dim: '4', note: 'x'.repeat(64 * KiB) });
+    expect(modelTypeFromMetadata({ ss_network_module: 'lycoris.kohya', ss_network_args: args })).toBe('LyCORIS (kohya)');
+    expect(modelTypeFromMetadata({ ss_network_module: 'lycoris.kohya', ss_network_args: '{"algo": "lokr"}' })).toBe('LyCORIS LoKr (kohya)');
   });
 });
