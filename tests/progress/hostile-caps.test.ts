@@ -25,10 +25,10 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /**
  * What `script` (an ES module that may import the built modules from `dist/`, which `npm test`
  * builds first) prints, run in a node of its own with a 128 MB heap: a crash there fails the test
- * instead of taking the test runner down. Killed (and failed) after 120 s.
+ * instead of taking the test runner down. Killed (and failed) after 50 s, before the test times out.
  */
 async function inSmallHeap(script: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=128', '--input-type=module', '-e', script], { timeout: 120_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=128', '--input-type=module', '-e', script], { timeout: 50_000 });
   return stdout.trim();
 }
 
@@ -169,5 +169,43 @@ describe('a safetensors header', () => {
     const args = JSON.stringify({ algo: 'lokr', conv_dim: '4', note: 'x'.repeat(64 * KiB) });
     expect(modelTypeFromMetadata({ ss_network_module: 'lycoris.kohya', ss_network_args: args })).toBe('LyCORIS (kohya)');
     expect(modelTypeFromMetadata({ ss_network_module: 'lycoris.kohya', ss_network_args: '{"algo": "lokr"}' })).toBe('LyCORIS LoKr (kohya)');
+  });
+});
+
+describe('model-type detection over a run of many configs and pipelines', () => {
+  it('skips the configs inside 100,000 pipeline folders without comparing each pair (10^10 steps: hours)', async () => {
+    const run = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-model-type-'));
+    try {
+      fs.mkdirSync(path.join(run, 'other'));
+      fs.writeFileSync(path.join(run, 'other/config.json'), '{"model_type": "llama"}');
+      const script = `
+        const { detectModelType } = await import(${JSON.stringify(path.join(ROOT, 'dist/src/progress/model-type.js'))});
+        const files = [{ path: 'other/config.json', size: 23 }];
+        for (let i = 0; i < 100000; i++) files.push({ path: 'p' + i + '/model_index.json', size: 1 }, { path: 'p' + i + '/text_encoder/config.json', size: 1 });
+        console.log(await detectModelType(${JSON.stringify(run)}, files));
+      `;
+      // Killed after 50 s: it takes a few seconds now.
+      expect(await inSmallHeap(script)).toBe('llama');
+    } finally {
+      fs.rmSync(run, { recursive: true, force: true });
+    }
+  });
+
+  it('still skips a component config inside a pipeline folder, at any depth, and every one under a top-level pipeline', async () => {
+    const run = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-model-type-'));
+    try {
+      fs.mkdirSync(path.join(run, 'pipe/text_encoder'), { recursive: true });
+      fs.writeFileSync(path.join(run, 'pipe/text_encoder/config.json'), '{"model_type": "clip_text_model"}');
+      fs.writeFileSync(path.join(run, 'config.json'), '{"model_type": "llama"}');
+      const { detectModelType } = await import('../../src/progress/model-type.js');
+      const listed = (...paths: string[]): { path: string; size: number }[] => paths.map((p) => ({ path: p, size: 1 }));
+      expect(await detectModelType(run, listed('pipe/model_index.json', 'pipe/text_encoder/config.json'))).toBeNull();
+      expect(await detectModelType(run, listed('pipe/model_index.json', 'pipe/text_encoder/config.json', 'config.json'))).toBe('llama');
+      expect(await detectModelType(run, listed('model_index.json', 'pipe/text_encoder/config.json', 'config.json'))).toBeNull();
+      expect(await detectModelType(run, listed('pipe/text_encoder/model_index.json', 'pipe/text_encoder/config.json'))).toBeNull();
+      expect(await detectModelType(run, listed('pip/model_index.json', 'pipe/text_encoder/config.json'))).toBe('clip_text_model');
+    } finally {
+      fs.rmSync(run, { recursive: true, force: true });
+    }
   });
 });
