@@ -13,6 +13,7 @@ import { readDflData } from '../../src/progress/dfl-data.js';
 import { modelTypeFromMetadata } from '../../src/progress/model-type-safetensors.js';
 import { lastFloatList } from '../../src/progress/dfl-loss-history.js';
 import { parseDocument } from '../../src/progress/parse-document.js';
+import { parseLightningName, readLightning } from '../../src/progress/preset-lightning.js';
 import { readPicklePrefix } from '../../src/progress/pickle-prefix.js';
 import { parseSafetensorsHeader } from '../../src/progress/safetensors-header.js';
 import { readBundleIndex } from '../../src/progress/tf-bundle.js';
@@ -207,5 +208,14 @@ describe('model-type detection over a run of many configs and pipelines', () => 
     } finally {
       fs.rmSync(run, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a Lightning checkpoint name', () => {
+  it('gives no loss or metric past a double (loss=1e999 read as Infinity): a loss is a finite number', async () => {
+    expect(parseLightningName('epoch=3-step=400-loss=1e999-val_acc=-1e400.ckpt')).toEqual({ epoch: 3, step: 400 });
+    expect(parseLightningName('epoch=1e999.ckpt')).toBeNull();
+    const reading = await readLightning(memoryView({ 'checkpoints/epoch=3-step=400-train_loss=1e999-val_loss=0.25.ckpt': { text: 'x' } }));
+    expect(reading).toMatchObject({ step: 400, loss: 0.25, metrics: { val_loss: 0.25 } });
   });
 });
