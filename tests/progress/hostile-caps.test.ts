@@ -14,6 +14,7 @@ import { modelTypeFromMetadata } from '../../src/progress/model-type-safetensors
 import { lastFloatList } from '../../src/progress/dfl-loss-history.js';
 import { parseDocument } from '../../src/progress/parse-document.js';
 import { parseLightningName, readLightning } from '../../src/progress/preset-lightning.js';
+import { parseOneTrainerName } from '../../src/progress/preset-onetrainer.js';
 import { readPicklePrefix } from '../../src/progress/pickle-prefix.js';
 import { parseSafetensorsHeader } from '../../src/progress/safetensors-header.js';
 import { readBundleIndex } from '../../src/progress/tf-bundle.js';
@@ -217,5 +218,12 @@ describe('a Lightning checkpoint name', () => {
     expect(parseLightningName('epoch=1e999.ckpt')).toBeNull();
     const reading = await readLightning(memoryView({ 'checkpoints/epoch=3-step=400-train_loss=1e999-val_loss=0.25.ckpt': { text: 'x' } }));
     expect(reading).toMatchObject({ step: 400, loss: 0.25, metrics: { val_loss: 0.25 } });
+  });
+});
+
+describe('a OneTrainer backup name', () => {
+  it('with a count of 400 digits is no backup name (its step read as Infinity)', () => {
+    expect(parseOneTrainerName('2024-05-01_10-00-00-backup-1200-3-100')).toMatchObject({ step: 1200, epoch: 3, epochStep: 100 });
+    expect(parseOneTrainerName(`2024-05-01_10-00-00-backup-${'9'.repeat(400)}-3-100`)).toBeNull();
   });
 });
