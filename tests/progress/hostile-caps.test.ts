@@ -147,6 +147,13 @@ describe('a pickle (DeepFaceLab data.dat, a Lightning checkpoint)', () => {
     const again = Buffer.concat(Array.from({ length: 2 * MiB / 8 }, () => Buffer.from([0x72, 7, 0, 0, 0])));
     expect(readPicklePrefix(startingWithEpoch(again)).stoppedBy).toBe('end');
   });
+
+  it('stops at 2,097,152 values built: EMPTY_LIST built a list a byte, BINPERSID an object a byte', () => {
+    const lists = readPicklePrefix(startingWithEpoch(Buffer.alloc(2.5 * MiB, 0x5d)));
+    expect([lists.stoppedBy, lists.value]).toEqual(['limit', Object.assign(Object.create(null), { epoch: 3 })]);
+    const persistent = readPicklePrefix(startingWithEpoch(Buffer.alloc(2.5 * MiB, 0x51)), { objects: true });
+    expect(persistent.stoppedBy).toBe('limit');
+  });
 });
 
 describe('a safetensors header', () => {
