@@ -10,12 +10,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readDflData } from '../../src/progress/dfl-data.js';
-import { modelTypeFromMetadata } from '../../src/progress/model-type-safetensors.js';
 import { lastFloatList } from '../../src/progress/dfl-loss-history.js';
+import { modelTypeFromMetadata } from '../../src/progress/model-type-safetensors.js';
 import { parseDocument } from '../../src/progress/parse-document.js';
+import { readPicklePrefix } from '../../src/progress/pickle-prefix.js';
 import { parseLightningName, readLightning } from '../../src/progress/preset-lightning.js';
 import { parseOneTrainerName } from '../../src/progress/preset-onetrainer.js';
-import { readPicklePrefix } from '../../src/progress/pickle-prefix.js';
 import { parseSafetensorsHeader } from '../../src/progress/safetensors-header.js';
 import { readBundleIndex } from '../../src/progress/tf-bundle.js';
 import { memoryView } from './fixtures.js';
@@ -35,7 +35,7 @@ async function inSmallHeap(script: string): Promise<string> {
 }
 
 describe('a TensorFlow bundle index', () => {
-  /** An uncompressed index of one data block of `entries` (shared, non-shared key bytes), `handles` index entries pointing at it. */
+  /** An uncompressed index: one data block of `entries` (key bytes shared with the one before, the rest of the key), `handles` index entries all pointing at it. */
   const bundleIndex = (entries: [number, Buffer][], handles = 1): Buffer => {
     const varint = (n: number): number[] => {
       const out: number[] = [];
