@@ -27,6 +27,13 @@ const SKIPPED: ReadonlyMap<number, number> = new Map([
   [0x95, 8],
 ]);
 
+/**
+ * The most items pending on the walk's stack: what CPython leaves there is the history, a batch of
+ * up to 1,000 entries and one entry's batch of up to 1,000 floats, with their marks. A crafted
+ * history (millions of EMPTY_LIST, each an entry never appended) grew it a list per byte.
+ */
+export const MAX_PENDING = 4096;
+
 /** What the walk keeps on its stack: the history itself (`OUTER`), entries, floats and marks. */
 type Item = number[] | number | typeof OUTER | typeof MARK_ITEM;
 const OUTER = Symbol('history');
@@ -37,7 +44,7 @@ const MARK_ITEM = Symbol('mark');
  * `at` (memo and FRAME opcodes before it are skipped, so `at` may be just past the dict key).
  * `whole`: the list was closed and the next opcode is not part of it; `last` is its last entry
  * (null for an empty list). `cut`: the bytes ended first. `bad`: an opcode that does not belong in
- * such a list; `last` is then null.
+ * such a list, or more than `MAX_PENDING` items pending; `last` is then null.
  */
 export function lastFloatList(bytes: Buffer, at: number): { end: WalkEnd; last: number[] | null } {
   const stack: Item[] = [];
@@ -55,6 +62,7 @@ export function lastFloatList(bytes: Buffer, at: number): { end: WalkEnd; last: 
     // The list is closed and the next opcode starts something else (the next key of the dict).
     if (stack.length === 1 && op !== EMPTY_LIST && op !== MARK) return { end: 'whole', last };
     pos++;
+    if (stack.length >= MAX_PENDING && (op === EMPTY_LIST || op === MARK || op === BINFLOAT)) return bad;
     if (op === EMPTY_LIST) stack.push(stack.length === 0 ? OUTER : []);
     else if (op === MARK) stack.push(MARK_ITEM);
     else if (op === BINFLOAT) {

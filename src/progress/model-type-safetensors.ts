@@ -86,7 +86,8 @@ const LYCORIS_ALGOS: Readonly<Record<string, string>> = {
  *    `SD 1.x LyCORIS LoKr (kohya)`, `SDXL checkpoint (kohya)`.
  * 3. Any other ModelSpec file: `modelspec.architecture` verbatim, e.g.
  *    `stable-diffusion-xl-v1-base/lora` (the spec's own id; the writer is unknown).
- * Null otherwise, including for Hugging Face's bare `format: "pt"`.
+ * Null otherwise, including for Hugging Face's bare `format: "pt"`. Names are cleaned from a value's first
+ * `MAX_NAME_SOURCE` characters; `ss_network_args` over 64 KiB is not parsed (no LyCORIS `algo`).
  */
 export function modelTypeFromMetadata(metadata: Readonly<Record<string, string>>): string | null {
   const arch = cleanName(metadata[ARCHITECTURE]);
@@ -168,8 +169,11 @@ function networkName(module: string, argsJson: string | undefined): string {
   return module;
 }
 
+/** The longest `ss_network_args` parsed: sd-scripts writes a few `key=value` options there. */
+const MAX_NETWORK_ARGS = 64 * 1024;
+
 function lycorisAlgo(argsJson: string | undefined): string | null {
-  if (argsJson === undefined) return null;
+  if (argsJson === undefined || argsJson.length > MAX_NETWORK_ARGS) return null;
   try {
     const args: unknown = JSON.parse(argsJson);
     return typeof args === 'object' && args !== null && !Array.isArray(args) ? cleanName((args as Record<string, unknown>).algo) : null;

@@ -15,7 +15,6 @@ import { diskView } from './read-progress.js';
 import { readSafetensorsHeader } from './safetensors-header.js';
 import { readZipEntry } from './zip-entry.js';
 import { mtimeMsOf } from '../util/fs.js';
-import { isInsideRel } from '../util/paths.js';
 
 /** The biggest JSON document read (1 MiB): configs are a few KB. */
 const MAX_DOCUMENT_BYTES = 1024 * 1024;
@@ -89,8 +88,10 @@ async function detect(runDir: string, files: readonly ListedFile[]): Promise<str
   const pipeline = await firstDocument(indexes, modelTypeFromModelIndex);
   if (pipeline) return pipeline;
 
-  const pipelineDirs = indexes.map((p) => path.posix.dirname(p));
-  const configs = ranked(clues.configs).filter((p) => !pipelineDirs.some((dir) => isInsideRel(p, dir)));
+  // A set and each config's folders: a list of every pipeline folder per config took configs x
+  // indexes steps (100,000 of each in a crafted run: hours).
+  const pipelineDirs = new Set(indexes.map((p) => path.posix.dirname(p)));
+  const configs = ranked(clues.configs).filter((p) => !insideAny(p, pipelineDirs));
   const config = await firstDocument(configs, modelTypeFromHfConfig);
   if (config) return config;
 
@@ -148,6 +149,14 @@ function cluesOf(files: readonly ListedFile[]): Clues {
     else if (PICKLE_EXTENSIONS.has(ext)) clues.pickles.push(f.path);
   }
   return clues;
+}
+
+/** True when `rel` is inside one of `dirs` (folders as `path.posix.dirname` gives them; `.` is the top). */
+function insideAny(rel: string, dirs: ReadonlySet<string>): boolean {
+  for (let at = rel; ; at = path.posix.dirname(at)) {
+    if (dirs.has(at)) return true;
+    if (!at.includes('/') || at === '/') return dirs.has('.');
+  }
 }
 
 /** Metadata of any of the first few headers beats tensor names of any of them. */

@@ -33,7 +33,10 @@ export interface PickleRead {
   complete: boolean;
   /** Lists, tuples and dicts that were still being filled when the reading stopped. */
   incomplete: ReadonlySet<object>;
-  /** Why it stopped: `stop` (the end of the pickle), `end` (of the bytes), or the unknown opcode, e.g. `opcode 0x63`. */
+  /**
+   * Why it stopped: `stop` (the end of the pickle), `end` (of the bytes), `limit` (past
+   * `MAX_PICKLE_MARKS`, `MAX_PICKLE_MEMO` or `MAX_PICKLE_BUILT`), or the unknown opcode, e.g. `opcode 0x63`.
+   */
   stoppedBy: string;
 }
 
@@ -59,12 +62,34 @@ export interface PickleOptions {
   objects?: boolean;
 }
 
+/**
+ * The most marks pending at once: one per container being built, so the nesting depth, which the
+ * pickler bounds by Python's recursion limit (1,000 by default). A file of MARKs kept one each,
+ * and the salvage made a list of each.
+ */
+export const MAX_PICKLE_MARKS = 10_000;
+/**
+ * The most memo entries kept (1,048,576): a real pickle memoizes about one value per 15 bytes, so
+ * the 8 MiB of a Lightning checkpoint read hold about 560,000; a file of MEMOIZE kept one a byte.
+ */
+export const MAX_PICKLE_MEMO = 1 << 20;
+/**
+ * The most lists, tuples, dicts, byte strings and objects built (2,097,152): a Lightning
+ * checkpoint's pickle builds one per 20 bytes, some 420,000 in the 8 MiB read; a file of EMPTY_LIST
+ * built one (32 bytes and more) a byte, of SHORT_BINBYTES a Buffer every 2 bytes.
+ */
+export const MAX_PICKLE_BUILT = 1 << 21;
+
 /** Thrown inside the reader when the bytes run out mid-opcode; caught before it escapes. */
 class EndOfBytes extends Error {}
+/** Thrown inside the reader past `MAX_PICKLE_MARKS`, `MAX_PICKLE_MEMO` or `MAX_PICKLE_BUILT`; caught before it escapes. */
+class Limit extends Error {}
 
 /**
  * Reads the pickle at the start of `bytes` (which may be only a prefix of the file) without
- * executing anything. Never throws: malformed input stops the reading like an unknown opcode.
+ * executing anything. Never throws: malformed input stops the reading like an unknown opcode, and
+ * so do more than `MAX_PICKLE_MARKS` pending marks, `MAX_PICKLE_MEMO` memo entries or
+ * `MAX_PICKLE_BUILT` values built (`limit`).
  * Dicts come back as null-prototype objects with string keys (other key types are dropped),
  * tuples and sets as arrays, bytes as Buffers, ints as numbers (bigint beyond 2^53).
  */
@@ -103,6 +128,16 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
     if (stack.length - n < (marks[marks.length - 1] ?? 0)) throw new Malformed();
     return stack.splice(stack.length - n);
   };
+  let built = 0;
+  /** Pushes a value the reader made (a container, a Buffer, an object), counted against `MAX_PICKLE_BUILT`. */
+  const pushBuilt = (value: unknown): void => {
+    if (++built > MAX_PICKLE_BUILT) throw new Limit();
+    stack.push(value);
+  };
+  const put = (index: number): void => {
+    if (memo.size >= MAX_PICKLE_MEMO && !memo.has(index)) throw new Limit();
+    memo.set(index, top());
+  };
   const popMark = (): unknown[] => {
     const m = marks.pop();
     if (m === undefined) throw new Malformed();
@@ -117,7 +152,10 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
         case 0x80: u8(); break; // PROTO
         case 0x95: u64(); break; // FRAME: a length hint only
         case 0x2e: stoppedBy = 'stop'; return finish(); // STOP
-        case 0x28: marks.push(stack.length); break; // MARK
+        case 0x28: // MARK
+          if (marks.length >= MAX_PICKLE_MARKS) throw new Limit();
+          marks.push(stack.length);
+          break;
         case 0x30: // POP
           if (marks[marks.length - 1] === stack.length) marks.pop();
           else if (stack.pop() === undefined) throw new Malformed();
@@ -138,21 +176,21 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
         case 0x8d: stack.push(take(u64()).toString('utf8')); break; // BINUNICODE8
         case 0x55: stack.push(take(u8()).toString('latin1')); break; // SHORT_BINSTRING
         case 0x54: stack.push(take(u32()).toString('latin1')); break; // BINSTRING
-        case 0x43: stack.push(Buffer.from(take(u8()))); break; // SHORT_BINBYTES
-        case 0x42: stack.push(Buffer.from(take(u32()))); break; // BINBYTES
+        case 0x43: pushBuilt(Buffer.from(take(u8()))); break; // SHORT_BINBYTES
+        case 0x42: pushBuilt(Buffer.from(take(u32()))); break; // BINBYTES
         case 0x8e: // BINBYTES8
-        case 0x96: stack.push(Buffer.from(take(u64()))); break; // BYTEARRAY8
-        case 0x7d: stack.push(Object.create(null)); break; // EMPTY_DICT
+        case 0x96: pushBuilt(Buffer.from(take(u64()))); break; // BYTEARRAY8
+        case 0x7d: pushBuilt(Object.create(null)); break; // EMPTY_DICT
         case 0x5d: // EMPTY_LIST
         case 0x29: // EMPTY_TUPLE
-        case 0x8f: stack.push([]); break; // EMPTY_SET
-        case 0x85: stack.push(popItems(1)); break; // TUPLE1
-        case 0x86: stack.push(popItems(2)); break; // TUPLE2
-        case 0x87: stack.push(popItems(3)); break; // TUPLE3
+        case 0x8f: pushBuilt([]); break; // EMPTY_SET
+        case 0x85: pushBuilt(popItems(1)); break; // TUPLE1
+        case 0x86: pushBuilt(popItems(2)); break; // TUPLE2
+        case 0x87: pushBuilt(popItems(3)); break; // TUPLE3
         case 0x74: // TUPLE
         case 0x6c: // LIST
-        case 0x91: stack.push(popMark()); break; // FROZENSET
-        case 0x64: stack.push(setPairs(Object.create(null), popMark())); break; // DICT
+        case 0x91: pushBuilt(popMark()); break; // FROZENSET
+        case 0x64: pushBuilt(setPairs(Object.create(null), popMark())); break; // DICT
         case 0x61: { // APPEND
           const [item] = popItems(1);
           listAt(top()).push(item);
@@ -178,10 +216,10 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
           setPairs(dictAt(top()), items);
           break;
         }
-        case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-        case 0x71: memo.set(u8(), top()); break; // BINPUT
-        case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-        case 0x70: memo.set(decimal(line()), top()); break; // PUT
+        case 0x94: put(memo.size); break; // MEMOIZE
+        case 0x71: put(u8()); break; // BINPUT
+        case 0x72: put(u32()); break; // LONG_BINPUT
+        case 0x70: put(decimal(line())); break; // PUT
         case 0x68: stack.push(recall(u8())); break; // BINGET
         case 0x6a: stack.push(recall(u32())); break; // LONG_BINGET
         case 0x67: stack.push(recall(decimal(line()))); break; // GET
@@ -197,7 +235,7 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
     }
   } catch (err) {
     // Anything else thrown here is a malformed input too (a bad UTF-8 length, a Buffer range).
-    stoppedBy = err instanceof EndOfBytes ? 'end' : 'malformed';
+    stoppedBy = err instanceof EndOfBytes ? 'end' : err instanceof Limit ? 'limit' : 'malformed';
     return finish();
   }
 
@@ -206,21 +244,21 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
     switch (op) {
       case 0x63: { // GLOBAL
         const module = line();
-        stack.push(new PickleObject('global', `${module}.${line()}`));
+        pushBuilt(new PickleObject('global', `${module}.${line()}`));
         return true;
       }
       case 0x93: { // STACK_GLOBAL
         const [module, name] = popItems(2);
         if (typeof module !== 'string' || typeof name !== 'string') throw new Malformed();
-        stack.push(new PickleObject('global', `${module}.${name}`));
+        pushBuilt(new PickleObject('global', `${module}.${name}`));
         return true;
       }
       case 0x52: // REDUCE
       case 0x81: // NEWOBJ
-        stack.push(construct(popItems(2)[0]));
+        pushBuilt(construct(popItems(2)[0]));
         return true;
       case 0x92: // NEWOBJ_EX
-        stack.push(construct(popItems(3)[0]));
+        pushBuilt(construct(popItems(3)[0]));
         return true;
       case 0x62: // BUILD
         popItems(1);
@@ -228,7 +266,7 @@ export function readPicklePrefix(bytes: Buffer, options: PickleOptions = {}): Pi
         return true;
       case 0x51: // BINPERSID
         popItems(1);
-        stack.push(new PickleObject('persistent', ''));
+        pushBuilt(new PickleObject('persistent', ''));
         return true;
       default:
         return false;

@@ -17,7 +17,7 @@
  * file) the name's epoch + 1, the default epoch-end save.
  */
 import { readLightningCheckpoint } from './lightning-checkpoint.js';
-import { toCount } from './numbers.js';
+import { toCount, toNumber } from './numbers.js';
 import { pickFurthest } from './pick-furthest.js';
 import type { Reading, RunFile, RunView } from './types.js';
 
@@ -32,12 +32,16 @@ const VERSION_DIR = /^version_(\d+)$/;
 
 /**
  * Parses one checkpoint name (a file or folder name, extension and `-vN` suffix allowed) into its
- * `key=value` numbers. Null unless it holds `epoch=` or `step=`.
+ * `key=value` numbers; a value past a double's range (`loss=1e999`, Infinity) is left out. Null
+ * unless it holds `epoch=` or `step=`.
  */
 export function parseLightningName(name: string): Record<string, number> | null {
   const stem = name.replace(/\.[A-Za-z][A-Za-z0-9]*$/, '').replace(/-v\d+$/, '');
   const values: Record<string, number> = {};
-  for (const m of stem.matchAll(PART)) values[m[1] as string] = Number(m[2]);
+  for (const m of stem.matchAll(PART)) {
+    const value = toNumber(m[2]);
+    if (value !== null) values[m[1] as string] = value;
+  }
   return 'epoch' in values || 'step' in values ? values : null;
 }
 

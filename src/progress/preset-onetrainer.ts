@@ -28,11 +28,16 @@ export interface OneTrainerName {
   epochStep: number;
 }
 
-/** A backup or save name taken apart; null when `name` is neither. */
+/**
+ * A backup or save name taken apart; null when `name` is neither, or a count in it is past 2^53
+ * (400 digits read as Infinity).
+ */
 export function parseOneTrainerName(name: string): OneTrainerName | null {
   const m = NAME.exec(name);
   if (!m) return null;
-  return { kind: m[2] as 'backup' | 'save', stamp: m[1] as string, step: Number(m[3]), epoch: Number(m[4]), epochStep: Number(m[5]) };
+  const [step, epoch, epochStep] = [m[3], m[4], m[5]].map(Number) as [number, number, number];
+  if (![step, epoch, epochStep].every(Number.isSafeInteger)) return null;
+  return { kind: m[2] as 'backup' | 'save', stamp: m[1] as string, step, epoch, epochStep };
 }
 
 type Candidate = OneTrainerName & { dir: string; mtimeMs: number };

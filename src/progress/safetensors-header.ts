@@ -17,6 +17,14 @@ import type { RunView } from './types.js';
  * rather than allocated.
  */
 export const MAX_SAFETENSORS_HEADER_BYTES = 16 * 1024 * 1024;
+/**
+ * The most `:` and `,` outside strings in a header (262,144): about 9 a tensor, so some 29,000
+ * tensors, where real files hold up to a few thousand (metadata values are strings, whatever they
+ * hold). Parsing 16 MiB of members (`{"k1":"v","k2":"v",...}`) held the thread for seconds.
+ */
+export const MAX_SAFETENSORS_HEADER_VALUES = 1 << 18;
+/** The deepest nesting of `{` and `[` in a header: a real one nests 3 deep (`{name: {shape: [...]}}`). */
+export const MAX_SAFETENSORS_HEADER_DEPTH = 16;
 
 /** What a safetensors header says besides where the tensor bytes are. */
 export interface SafetensorsHeader {
@@ -31,8 +39,9 @@ export interface SafetensorsHeader {
  * Null, never rejecting, when the file is missing, unreadable, not a regular file, or not a
  * complete safetensors file: shorter than 8 bytes, a header length above
  * `MAX_SAFETENSORS_HEADER_BYTES` or past the end of the file, a header that is not UTF-8 JSON
- * starting with `{`, a `__metadata__` that is not an object, a tensor entry without valid
- * `data_offsets`, or tensor data extending past the end of the file (a file still being written).
+ * starting with `{`, more values than `MAX_SAFETENSORS_HEADER_VALUES` or nesting deeper than
+ * `MAX_SAFETENSORS_HEADER_DEPTH`, a `__metadata__` that is not an object, a tensor entry without
+ * valid `data_offsets`, or tensor data extending past the end of the file (a file still being written).
  */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader | null> {
   return withRangeReader(file, async (reader) => {
@@ -49,7 +58,7 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsHe
  * `readSafetensorsHeader`). Never throws.
  */
 export function parseSafetensorsHeader(json: Buffer, dataBytes: number): SafetensorsHeader | null {
-  if (json[0] !== 0x7b) return null;
+  if (json[0] !== 0x7b || !withinCaps(json)) return null;
   let doc: unknown;
   try {
     doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
@@ -71,6 +80,29 @@ export function parseSafetensorsHeader(json: Buffer, dataBytes: number): Safeten
     tensorNames.push(key);
   }
   return { metadata, tensorNames };
+}
+
+/**
+ * True when the JSON `json` has at most `MAX_SAFETENSORS_HEADER_VALUES` separators and nests at
+ * most `MAX_SAFETENSORS_HEADER_DEPTH` deep outside its strings: one pass, before anything is built.
+ */
+function withinCaps(json: Buffer): boolean {
+  let values = 0;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x3a || c === 0x2c) {
+      if (++values > MAX_SAFETENSORS_HEADER_VALUES) return false;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_SAFETENSORS_HEADER_DEPTH) return false;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return true;
 }
 
 /** The END of a tensor entry's `data_offsets: [BEGIN, END]`, or null when the entry is malformed. */

@@ -26,8 +26,8 @@ export interface FileSourceSpec {
  * A source reading `spec.file` (read by path, so it need not be in the listing) and the values at
  * its key paths; numbers and numeric strings are accepted, negative epochs and steps are not. A
  * metric whose path holds no number is left out of `metrics`. `atMs` is the file's mtime. The
- * source yields null when the file is missing, too big or malformed, or none of the paths holds a
- * number. A malformed key path makes that value null (config validation reports it;
+ * source yields null when the file is missing, too big (`MAX_READ_BYTES`; YAML past `MAX_YAML_CHARS`
+ * or `MAX_YAML_DEPTH`) or malformed, or none of the paths holds a number. A malformed key path makes that value null (config validation reports it;
  * `parseKeyPath` gives the message).
  */
 export function fileSource(spec: FileSourceSpec): Source {

@@ -34,13 +34,26 @@ const FOOTER_BYTES = 48;
 const MAGIC_LOW = 0x8b80fb57;
 const MAGIC_HIGH = 0xdb477524;
 const BLOCK_TRAILER_BYTES = 5;
+/**
+ * The most key bytes rebuilt over a whole index (32 MiB, four times the biggest index read). Keys
+ * are prefix-compressed, so they take more room rebuilt than in the file, but a real index's are
+ * variable paths of about 100 bytes; an entry that repeats a long key costs 3 bytes of the file.
+ */
+export const MAX_BUNDLE_KEY_BYTES = 32 * 1024 * 1024;
 
 /** Thrown inside the parser on bytes that are not a well-formed index; caught before it escapes. */
 class Malformed extends Error {}
 
+/** What walking an index may still cost: key bytes to rebuild, block bytes to walk. */
+interface Budget {
+  keyBytes: number;
+  blockBytes: number;
+}
+
 /**
  * The index `bytes` (a whole `.index` file) parsed, or null when it is not an uncompressed tensor
- * bundle index. Never throws.
+ * bundle index, or a crafted one: its keys rebuilt take more than `MAX_BUNDLE_KEY_BYTES`, or its
+ * blocks add up to more than the file (a real index's blocks do not overlap). Never throws.
  */
 export function readBundleIndex(bytes: Buffer): BundleIndex | null {
   try {
@@ -53,9 +66,10 @@ export function readBundleIndex(bytes: Buffer): BundleIndex | null {
     const indexBlock = block(bytes, reader.varint(), reader.varint());
     let numShards = 1;
     const entries = new Map<string, BundleEntry>();
-    for (const [, handle] of blockEntries(indexBlock)) {
+    const budget: Budget = { keyBytes: MAX_BUNDLE_KEY_BYTES, blockBytes: bytes.length };
+    for (const [, handle] of blockEntries(indexBlock, budget)) {
       const handleReader = new VarintReader(handle);
-      for (const [key, value] of blockEntries(block(bytes, handleReader.varint(), handleReader.varint()))) {
+      for (const [key, value] of blockEntries(block(bytes, handleReader.varint(), handleReader.varint()), budget)) {
         const name = key.toString('utf8');
         if (name === '') numShards = protoFields(value).get(1) ?? 1;
         else entries.set(name, bundleEntry(value));
@@ -79,13 +93,17 @@ function block(bytes: Buffer, offset: number, size: number): Buffer {
   return bytes.subarray(offset, offset + size);
 }
 
-/** A block's entries in order, each key rebuilt from the shared prefix of the one before. */
-function blockEntries(contents: Buffer): [Buffer, Buffer][] {
+/**
+ * A block's entries in order, each key rebuilt from the shared prefix of the one before; one at a
+ * time, so only the current key is held. Throws `Malformed` past `budget`, which it draws down.
+ */
+function* blockEntries(contents: Buffer, budget: Budget): Generator<[Buffer, Buffer]> {
   if (contents.length < 4) throw new Malformed();
+  budget.blockBytes -= contents.length;
+  if (budget.blockBytes < 0) throw new Malformed();
   const restarts = contents.readUInt32LE(contents.length - 4);
   const end = contents.length - 4 * (restarts + 1);
   if (end < 0) throw new Malformed();
-  const out: [Buffer, Buffer][] = [];
   const reader = new VarintReader(contents.subarray(0, end));
   let key = Buffer.alloc(0);
   while (!reader.done()) {
@@ -93,10 +111,11 @@ function blockEntries(contents: Buffer): [Buffer, Buffer][] {
     const nonShared = reader.varint();
     const valueLength = reader.varint();
     if (shared > key.length) throw new Malformed();
+    budget.keyBytes -= shared + nonShared;
+    if (budget.keyBytes < 0) throw new Malformed();
     key = Buffer.concat([key.subarray(0, shared), reader.take(nonShared)]);
-    out.push([key, reader.take(valueLength)]);
+    yield [key, reader.take(valueLength)];
   }
-  return out;
 }
 
 /** A `BundleEntryProto`: fields 1 dtype, 3 shard_id, 4 offset, 5 size. */
