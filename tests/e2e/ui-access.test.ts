@@ -4,12 +4,13 @@
  * nothing: browsers send 127.0.0.1's cookies to every port of the host), from the panel's own
  * origin and Host, on 127.0.0.1 only. In the browser the token comes from the URL's fragment,
  * leaves the address bar, stays with the tab across a reload, and never reaches a web server on
- * another port of 127.0.0.1; a tab without it says which URL to open; and another site cannot act
- * through the browser.
+ * another port of 127.0.0.1; a tab without it says which URL to open; the launch page of `--open`
+ * leads in; and another site cannot act through the browser.
  */
 import http from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeLaunchPage } from '../../src/ui/launch-page.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { runCli } from '../helpers/daemon-process.js';
 import { loraPod, trainLora, type LoraPod } from '../helpers/lora-pod.js';
@@ -151,6 +152,19 @@ describe('ckptd ui access', () => {
     await bare.goto(`http://127.0.0.1:${ui.port}/?token=${ui.token}`);
     expect(await bare.locator('body').textContent()).toMatch(/^Bad Request: the access token goes after # in the URL .*open the URL that `ckptd ui` printed/);
     await bare.close();
+  });
+
+  it('opens from the launch page of --open, a file that sends the browser on to the URL', async () => {
+    const launch = writeLaunchPage(ui.url);
+    try {
+      const opened = await page.context().newPage();
+      await opened.goto(`file://${launch.file}`);
+      await opened.waitForURL((u) => u.origin === `http://127.0.0.1:${ui.port}` && !u.hash.includes('token'));
+      await eventually(() => opened.locator('#cards > li').count()).toBe(1);
+      await opened.close();
+    } finally {
+      launch.remove();
+    }
   });
 
   it('gives nothing to a web server on another port of 127.0.0.1, and refuses what another site asks of it', async () => {

@@ -17,9 +17,13 @@ export interface UiProcess {
   stop: () => Promise<void>;
 }
 
-/** Starts `ckptd ui --no-open --port 0 --config cfg` (with `env` added) and reads the URL it prints. */
-export async function startUi(cfg: string, env: NodeJS.ProcessEnv = {}): Promise<UiProcess> {
-  const proc = spawn(process.execPath, [CLI, 'ui', '--no-open', '--port', '0', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/**
+ * Starts `ckptd ui --no-open --port 0 --config cfg` (with `env` added; without `--no-open` when
+ * `o.open`) and reads the URL it prints.
+ */
+export async function startUi(cfg: string, env: NodeJS.ProcessEnv = {}, o: { open?: boolean } = {}): Promise<UiProcess> {
+  const args = [CLI, 'ui', ...(o.open ? [] : ['--no-open']), '--port', '0', '--config', cfg];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
