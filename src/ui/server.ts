@@ -3,9 +3,8 @@
  * request passes `checkAccess` first (Host/Origin checks; the `X-Ckptd-Token` header on every API
  * request and the event stream); then it gets the page, one of its assets, a JSON API answer or the
  * event stream. The page and its assets carry no secret: the token reaches the page only in the
- * fragment of the URL `ckptd ui` prints. Errors are JSON
- * `{error, exitCode}` with the CLI's exit code: 400 bad request (2), 404 unknown run or record,
- * 409 refused for safety (3), 500 failed (1).
+ * fragment of the URL `ckptd ui` prints. Errors are JSON `{error, exitCode}` with the CLI's exit
+ * code: 400 bad request (2), 404 unknown run or record, 409 refused for safety (3), 500 failed (1).
  *
  * API (run = a run's name, id = a record id or unique prefix):
  *   GET  /api/runs                                  the config's runs
