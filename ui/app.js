@@ -5,7 +5,7 @@
  * made, deleted or edited anywhere — daemon, CLI, another tab — shows without a reload).
  */
 import * as actions from './lib/actions.js';
-import { get, listen, runPath } from './lib/api.js';
+import { ApiError, get, hasToken, listen, runPath } from './lib/api.js';
 import { renderCards, updateTimes } from './lib/cards.js';
 import { remotePill } from './lib/remote.js';
 import { metricNames, renderChart, xFieldOf } from './lib/chart.js';
@@ -221,6 +221,10 @@ async function runsChanged() {
   }
 }
 
+/** What the page says when it cannot get in: the way in is the URL `ckptd ui` printed. */
+const NO_TOKEN = 'This page has no access token: open the URL that `ckptd ui` printed (it ends in #token=…).';
+const STALE_TOKEN = 'The panel did not take this page\'s access token (was `ckptd ui` restarted?): open the URL it printed.';
+
 async function start() {
   const { runs, selected } = await loadRuns();
   el.runSelect.addEventListener('change', () => void showRun(el.runSelect.value));
@@ -235,7 +239,7 @@ async function start() {
       el.live.textContent = { live: 'Live', reconnecting: 'Reconnecting…', closed: 'Disconnected' }[s];
       el.live.className = `pill ${s === 'live' ? 'live' : 'warn'}`;
       el.live.title =
-        s === 'closed' ? 'The panel refused this page (was `ckptd ui` restarted?): open the URL it printed.' : s === 'live' ? 'Changes show here as they happen.' : '';
+        s === 'closed' ? STALE_TOKEN : s === 'live' ? 'Changes show here as they happen.' : '';
       // Events may have been missed while the stream was down.
       if (s === 'live') reloadSoon();
     },
@@ -271,7 +275,16 @@ async function start() {
   }).observe(el.chart);
 }
 
-start().catch((err) => {
+/**
+ * Says why the page shows nothing.
+ * @param {string} message
+ */
+function cannotStart(message) {
   el.error.hidden = false;
-  el.error.textContent = `The panel could not start: ${err.message}`;
-});
+  el.error.textContent = message;
+  el.live.textContent = 'Disconnected';
+  el.live.className = 'pill warn';
+}
+
+if (!hasToken()) cannotStart(NO_TOKEN);
+else start().catch((err) => cannotStart(err instanceof ApiError && err.unauthorized ? STALE_TOKEN : `The panel could not start: ${err.message}`));

@@ -1,9 +1,10 @@
 /**
  * The Version panel's HTTP server (`ckptd ui`): Node's `http` module on 127.0.0.1 only. Every
- * request passes `checkAccess` first (token cookie, `X-Ckptd-Token` on changes, Host/Origin checks);
- * then it gets the page, one of its assets, a JSON API answer or the event stream. Errors are JSON
- * `{error, exitCode}` with the CLI's exit code: 400 bad request (2), 404 unknown run or record,
- * 409 refused for safety (3), 500 failed (1).
+ * request passes `checkAccess` first (Host/Origin checks; the `X-Ckptd-Token` header on every API
+ * request and the event stream); then it gets the page, one of its assets, a JSON API answer or the
+ * event stream. The page and its assets carry no secret: the token reaches the page only in the
+ * fragment of the URL `ckptd ui` prints. Errors are JSON `{error, exitCode}` with the CLI's exit
+ * code: 400 bad request (2), 404 unknown run or record, 409 refused for safety (3), 500 failed (1).
  *
  * API (run = a run's name, id = a record id or unique prefix):
  *   GET  /api/runs                                  the config's runs
@@ -70,7 +71,7 @@ export interface UiServerOptions {
 const MAX_CONNECTIONS = 128;
 
 export interface UiServer {
-  /** The URL to open, with the access token. */
+  /** The URL to open, with the access token in its fragment (`http://127.0.0.1:PORT/#token=...`). */
   url: string;
   port: number;
   token: string;
@@ -124,16 +125,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
       opts.onRefused?.(`refused ${req.method} ${where} (${verdict.status}): ${verdict.reason}`);
       if ((req.url ?? '/').startsWith('/api/')) return sendJson(res, verdict.status, { error: verdict.reason });
       res.writeHead(verdict.status, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(`${verdict.status === 401 ? 'Unauthorized' : 'Forbidden'}: ${verdict.reason}\n`);
-      return;
-    }
-    if ('setCookie' in verdict) {
-      // Not a 303: a navigation that started on another site would carry that through the redirect,
-      // and the browser would withhold the SameSite=Strict cookie from `/`. A refresh from this page
-      // is a same-origin navigation, so the cookie goes with it.
-      const body = `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${verdict.location}"><title>ckptd</title><a href="${verdict.location}">Open the Version panel</a>\n`;
-      res.writeHead(200, { 'Set-Cookie': verdict.setCookie, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
+      res.end(`${http.STATUS_CODES[verdict.status]}: ${verdict.reason}\n`);
       return;
     }
     const url = new URL(req.url ?? '/', `http://${UI_HOST}:${port}`);
@@ -142,7 +134,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
       if (method !== 'GET' && method !== 'HEAD') return sendJson(res, 405, { error: `${method} is not allowed here` });
       const asset = assets.get(url.pathname);
       if (!asset) return sendJson(res, 404, { error: `no such page: ${url.pathname}` });
-      return sendAsset(res, asset, url.pathname === '/' ? token : null, method === 'HEAD');
+      return sendAsset(res, asset, method === 'HEAD');
     }
     if (url.pathname === '/api/events' && method === 'GET') return hub.attach(req, res);
     if (url.pathname === '/api/runs' && method === 'GET') return sendJson(res, 200, api.runs());
@@ -213,7 +205,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     opts.followConfig && file ? watchConfigFile(file, () => applyEdit(file), (err) => opts.onNotice?.(`cannot watch ${file}: ${err.message}`)) : null;
 
   return {
-    url: `http://${UI_HOST}:${port}/?token=${token}`,
+    url: `http://${UI_HOST}:${port}/#token=${token}`,
     port,
     token,
     pending: () => api.pending,
@@ -228,11 +220,9 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   };
 }
 
-function sendAsset(res: ServerResponse, asset: Asset, token: string | null, headOnly: boolean): void {
-  // The page carries the token for the X-Ckptd-Token header (only a same-origin page can read it).
-  const body = token === null ? asset.body : Buffer.from(asset.body.toString('utf8').replace('__CKPTD_TOKEN__', token));
-  res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': body.length });
-  res.end(headOnly ? undefined : body);
+function sendAsset(res: ServerResponse, asset: Asset, headOnly: boolean): void {
+  res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length });
+  res.end(headOnly ? undefined : asset.body);
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

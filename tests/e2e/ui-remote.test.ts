@@ -11,21 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/chromium.js';
 import { runCli } from '../helpers/daemon-process.js';
 import { loraPod, s3Remote, trainLora, type LoraPod } from '../helpers/lora-pod.js';
+import { opsSeen, recordOps } from '../helpers/panel-page.js';
 import { startS3Server, TEST_ACCESS_KEY, TEST_SECRET_KEY, type S3TestServer } from '../helpers/s3-server.js';
 import { startUi, type UiProcess } from '../helpers/ui-process.js';
 
 const ENV = { AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: TEST_SECRET_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-
-interface OpEvent {
-  op: string;
-  id: string;
-  state: string;
-}
-/** The page globals the test touches (this project compiles without the DOM library). */
-interface PageGlobals {
-  opsSeen?: OpEvent[];
-  EventSource: new (url: string) => { addEventListener(type: string, f: (e: { data: string }) => void): void };
-}
 
 let s3: S3TestServer;
 const cleanups: (() => unknown)[] = [];
@@ -90,12 +80,7 @@ describe('ckptd ui with a remote', () => {
   });
 
   it('pulls a remote-only snapshot by clicking: its card then lives in both places', async () => {
-    await page.evaluate(() => {
-      const w = globalThis as unknown as PageGlobals;
-      const seen: OpEvent[] = [];
-      w.opsSeen = seen;
-      new w.EventSource('/api/events').addEventListener('op', (e) => seen.push(JSON.parse(e.data) as OpEvent));
-    });
+    await recordOps(page);
     await card(pushedFromA).getByRole('button', { name: 'Pull' }).click();
     await eventually(() => dialog().textContent()).toMatch(/Copies its [0-9.]+ MB from the remote into this machine/);
     await dialog().getByRole('button', { name: 'Pull' }).click();
@@ -106,7 +91,7 @@ describe('ckptd ui with a remote', () => {
     expect(listed.find((r) => r.id === pushedFromA)).toMatchObject({ remote: true });
     // Now local, it has the local buttons.
     expect(await card(pushedFromA).getByRole('button', { name: 'Delete' }).count()).toBe(1);
-    const ops = ((await page.evaluate(() => (globalThis as unknown as PageGlobals).opsSeen)) ?? []).filter((e) => e.op === 'pull' && e.id === pushedFromA);
+    const ops = (await opsSeen(page)).filter((e) => e.op === 'pull' && e.id === pushedFromA);
     expect(ops[0]?.state).toBe('started');
     expect(ops.some((e) => e.state === 'progress')).toBe(true);
     expect(ops.at(-1)?.state).toBe('done');

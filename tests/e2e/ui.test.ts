@@ -3,21 +3,21 @@
  * and chart of a run made with the CLI; a snapshot with notes created from the page; one made by
  * the CLI meanwhile showing up live; a restore refused while a process writes the run (the reason
  * in the dialog), then done through the confirmation dialog (the run's files then match by hash);
- * pin, rename and delete; and every request without the token, from another origin or to another
- * address refused. Takes a screenshot of the panel; with UPDATE_SCREENSHOT=1 it replaces the README's
- * docs/ui-panel.png (so a plain `npm test` leaves the checkout clean).
+ * pin, rename and delete. (Who may use it: ui-access.test.ts.) Takes a screenshot of the panel; with
+ * UPDATE_SCREENSHOT=1 it replaces the README's docs/ui-panel.png (so a plain `npm test` leaves the
+ * checkout clean).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
-import http from 'node:http';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeEpoch } from '../../demo/fake-checkpoint.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { ROOT, runCli, tempDir } from '../helpers/daemon-process.js';
+import { opsSeen, recordOps } from '../helpers/panel-page.js';
 import { startUi, type UiProcess } from '../helpers/ui-process.js';
 
 interface Meta {
@@ -31,22 +31,12 @@ interface Meta {
   files: { path: string; sha256: string; size: number }[];
 }
 
-interface OpEvent {
-  op: string;
-  id: string;
-  state: string;
-  done?: number;
-  total?: number;
-}
-
 /**
  * The few browser globals the tests touch inside `page.evaluate` (this project compiles without the
  * DOM library). Callbacks are sent to the page as source, so each casts `globalThis` itself.
  */
 interface PageGlobals {
   stillHere?: boolean;
-  opsSeen?: OpEvent[];
-  EventSource: new (url: string) => { addEventListener(type: string, f: (e: { data: string }) => void): void };
   document: {
     activeElement: { textContent: string | null; id: string } | null;
     getElementById(id: string): { replaceChildren(): void } | null;
@@ -108,28 +98,6 @@ function filesOf(dir: string): string[] {
   return out.sort();
 }
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One raw HTTP request (raw, so Host and Origin can be set as an attacker would). */
-function request(o: { path: string; method?: string; headers?: Record<string, string>; body?: string; address?: string }): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: o.address ?? '127.0.0.1', port: ui.port, path: o.path, method: o.method ?? 'GET', headers: { Host: `127.0.0.1:${ui.port}`, ...o.headers } },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(o.body);
-  });
-}
-
 /** Polls until the page shows what is expected (10 s: CI runs this beside other heavy tests). */
 const eventually = <T>(fn: () => Promise<T> | T, timeout = 10_000) => expect.poll(fn, { timeout, interval: 50 });
 
@@ -166,48 +134,11 @@ afterAll(async () => {
 });
 
 describe('ckptd ui', () => {
-  it('answers only on 127.0.0.1 and only to requests that carry the token, from its own origin', async () => {
-    const first = byEpoch.get(1)!;
-    // No token: the page, an asset, the API and the event stream are all refused.
-    for (const p of ['/', '/assets/app.js', '/api/runs', `/api/runs/demo-run/records`, '/api/events']) {
-      expect((await request({ path: p })).status, p).toBe(401);
-    }
-    expect((await request({ path: '/?token=not-the-token' })).status).toBe(401);
-    const post = { method: 'POST', path: `/api/runs/demo-run/records/${first}/labels`, body: JSON.stringify({ pinned: true }) };
-    expect((await request({ ...post, headers: { 'Content-Type': 'application/json', 'X-Ckptd-Token': ui.token } })).status).toBe(401);
-
-    // The right token in the URL: an HttpOnly, SameSite=Strict cookie, and on to `/` without the token.
-    const login = await request({ path: `/?token=${ui.token}` });
-    expect(login.status).toBe(200);
-    expect(login.body).toMatch(/http-equiv="refresh" content="0;url=\/"/);
-    const setCookie = login.headers['set-cookie']?.[0] ?? '';
-    expect(setCookie).toMatch(/HttpOnly/);
-    expect(setCookie).toMatch(/SameSite=Strict/);
-    const cookie = setCookie.split(';')[0]!;
-    const page200 = await request({ path: '/', headers: { Cookie: cookie } });
-    expect(page200.status).toBe(200);
-    expect(page200.headers['content-security-policy']).toMatch(/default-src 'none'/);
-
-    // A change needs the header too, and must not come from another origin or host name.
-    const json = { 'Content-Type': 'application/json', Cookie: cookie };
-    expect((await request({ ...post, headers: json })).status).toBe(403);
-    expect((await request({ ...post, headers: { ...json, 'X-Ckptd-Token': ui.token, Origin: 'http://evil.example' } })).status).toBe(403);
-    expect((await request({ ...post, headers: { ...json, 'X-Ckptd-Token': ui.token, Host: `evil.example:${ui.port}` } })).status).toBe(403);
-    expect((await request({ path: '/api/runs', headers: { Cookie: cookie, 'Sec-Fetch-Site': 'cross-site' } })).status).toBe(403);
-    expect((await show(first)).pinned).toBe(false);
-    // With everything right the same request works (so the refusals above are the checks at work).
-    const ok = await request({ ...post, headers: { ...json, 'X-Ckptd-Token': ui.token, Origin: `http://127.0.0.1:${ui.port}` } });
-    expect(ok.status, ok.body).toBe(200);
-    expect((await show(first)).pinned).toBe(true);
-    await cli(['unpin', first]);
-
-    // Bound to 127.0.0.1 itself, not to every address: another loopback address gets no answer.
-    await expect(request({ path: '/', address: '127.0.0.2' })).rejects.toThrow(/ECONNREFUSED/);
-  });
-
   it('shows each snapshot as a card and the loss over steps as a chart', async () => {
     await page.goto(ui.url);
-    await page.waitForURL((u) => u.search === '');
+    // The token leaves the address bar at once (ui-access.test.ts checks the rest of its way).
+    await page.waitForURL((u) => !u.hash.includes('token'));
+    expect(page.url()).not.toContain(ui.token);
     await eventually(() => page.locator('#cards > li').count()).toBe(4);
     const baseline = card(byEpoch.get(1)!);
     await eventually(() => baseline.locator('h3').textContent()).toBe('epoch 1 baseline');
@@ -236,40 +167,6 @@ describe('ckptd ui', () => {
     await eventually(() => card(byEpoch.get(3)!).getAttribute('class')).toMatch(/selected/);
     expect(await page.locator('.fig-value').first().textContent()).toMatch(/MB$/);
     await eventually(() => page.locator('#live-pill').textContent()).toBe('Live');
-  });
-
-  it('refuses what another site asks of it through the same browser, and lets a link with the token in', async () => {
-    const first = byEpoch.get(1)!;
-    // Another site (localhost is another site than 127.0.0.1) in the browser that holds the panel's cookie.
-    const evil = http.createServer((_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/html' });
-      res.end(`<a id="go" href="${ui.url}">the panel</a>`);
-    });
-    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
-    try {
-      const other = await page.context().newPage();
-      await other.goto(`http://localhost:${(evil.address() as { port: number }).port}/`);
-      const evilOrigin = new URL(other.url()).origin;
-      // A "simple" POST needs no preflight: the browser sends it (and, with CORP, never shows the page the answer).
-      const attack = (p: string): Promise<unknown> =>
-        other.evaluate(
-          (u) => fetch(u, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'Content-Type': 'text/plain' }, body: '{"pinned":true}' }).catch(() => null),
-          `http://127.0.0.1:${ui.port}${p}`,
-        );
-      for (const action of ['labels', 'delete']) {
-        const p = `/api/runs/demo-run/records/${first}/${action}`;
-        await attack(p);
-        await eventually(() => ui.output()).toContain(`refused POST ${p} (403): cross-origin request from "${evilOrigin}" refused`);
-      }
-      expect(await show(first)).toMatchObject({ id: first, pinned: false });
-      // A link to the printed URL from another site still opens the panel.
-      await other.click('#go');
-      await other.waitForURL((u) => u.origin === `http://127.0.0.1:${ui.port}` && u.search === '');
-      await eventually(() => other.locator('#cards > li').count()).toBe(4);
-      await other.close();
-    } finally {
-      evil.close();
-    }
   });
 
   it('switches between the runs of the config', async () => {
@@ -350,12 +247,7 @@ describe('ckptd ui', () => {
   it('restores a snapshot through the confirmation dialog: the run then matches it byte for byte', async () => {
     const target = byEpoch.get(1)!;
     // Listen as the page does, to see the restore announced with its progress.
-    await page.evaluate(() => {
-      const w = globalThis as unknown as PageGlobals;
-      const seen: OpEvent[] = [];
-      w.opsSeen = seen;
-      new w.EventSource('/api/events').addEventListener('op', (e) => seen.push(JSON.parse(e.data) as OpEvent));
-    });
+    await recordOps(page);
     await card(target).getByRole('button', { name: 'Restore' }).click();
     const d = dialog();
     await eventually(() => d.locator('.warning').textContent()).toMatch(/3 file\(s\) to write/);
@@ -371,7 +263,7 @@ describe('ckptd ui', () => {
     for (const f of snap.files) expect(sha(path.join(run, f.path)), f.path).toBe(f.sha256);
     const pre = (await list()).find((r) => r.kind === 'pre-restore');
     expect(pre).toMatchObject({ epoch: 6 });
-    const ops = ((await page.evaluate(() => (globalThis as unknown as PageGlobals).opsSeen)) ?? []).filter((e) => e.op === 'restore' && e.id === target);
+    const ops = (await opsSeen(page)).filter((e) => e.op === 'restore' && e.id === target);
     expect(ops[0]?.state).toBe('started');
     expect(ops.at(-1)?.state).toBe('done');
     // The three files that differed were staged; the last progress event says all of their bytes.

@@ -16,7 +16,6 @@ import { withoutCredentials } from '../../src/client/remote-status.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import type { RecordMeta } from '../../src/store/types.js';
 import { startUiServer, type UiServer } from '../../src/ui/server.js';
-import { cookieName } from '../../src/ui/access.js';
 import { loraPod, s3Remote, trainLora } from '../helpers/lora-pod.js';
 import { startS3Server, TEST_SECRET_KEY, type S3TestServer } from '../helpers/s3-server.js';
 
@@ -70,10 +69,10 @@ interface Panel {
   opSeen(pred: (e: OpEvent) => boolean): Promise<void>;
 }
 
-/** Logs in as the page does (token, then cookie) and listens to the event stream. */
+/** Calls the panel as the page does (the token in the header of every request) and listens to the event stream. */
 async function connect(server: UiServer): Promise<Panel> {
   const base = `http://127.0.0.1:${server.port}`;
-  const cookie = `${cookieName(server.port)}=${server.token}`;
+  const auth = { 'X-Ckptd-Token': server.token };
   const bodies: string[] = [];
   const read = async (res: Response): Promise<string> => {
     const text = await res.text();
@@ -86,7 +85,7 @@ async function connect(server: UiServer): Promise<Panel> {
   const waiting = new Set<() => void>();
   const events = new AbortController();
   cleanups.push(() => events.abort());
-  const stream = await fetch(`${base}/api/events`, { headers: { Cookie: cookie }, signal: events.signal });
+  const stream = await fetch(`${base}/api/events`, { headers: auth, signal: events.signal });
   void (async () => {
     const decoder = new TextDecoder();
     let buf = '';
@@ -107,13 +106,13 @@ async function connect(server: UiServer): Promise<Panel> {
   })();
   return {
     async get<T>(p: string) {
-      const res = await fetch(base + p, { headers: { Cookie: cookie } });
+      const res = await fetch(base + p, { headers: auth });
       const text = await read(res);
       expect(res.status, text).toBe(200);
       return JSON.parse(text) as T;
     },
     async post<T>(p: string, body: unknown = {}) {
-      const res = await fetch(base + p, { method: 'POST', headers: { Cookie: cookie, 'X-Ckptd-Token': server.token, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(base + p, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
       return { status: res.status, body: JSON.parse(await read(res)) as T };
     },
     ops: () => seen,

@@ -1,11 +1,19 @@
 // @ts-check
 /**
- * The panel's calls to its server. The session cookie goes with every request by itself; requests
- * that change something also carry the access token in `X-Ckptd-Token`, read from the page's own
- * `<meta name="ckptd-token">` (which only a page of this origin can read).
+ * The panel's calls to its server. Every one of them, reads and the event stream included, carries
+ * the access token in the `X-Ckptd-Token` header (the server refuses any API request without it);
+ * no cookie is sent. The token comes from the URL's `#token=` (see token.js).
  */
+import { connectEvents } from './event-stream.js';
+import { takeToken } from './token.js';
 
-const token = document.querySelector('meta[name="ckptd-token"]')?.getAttribute('content') ?? '';
+const token = takeToken();
+const auth = { 'X-Ckptd-Token': token };
+
+/** True when the page has an access token (from its URL, or this tab's earlier visit). */
+export function hasToken() {
+  return token !== '';
+}
 
 /** An error the server answered with: its message, HTTP status and the CLI's exit code. */
 export class ApiError extends Error {
@@ -18,6 +26,10 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.exitCode = exitCode;
+  }
+  /** True when the server did not take this page's access token (a restarted `ckptd ui` has a new one). */
+  get unauthorized() {
+    return this.status === 401;
   }
   /** True when it was refused for safety (the CLI's exit 3). */
   get refused() {
@@ -49,7 +61,7 @@ async function parse(res) {
  * @param {string} path
  */
 export async function get(path) {
-  return parse(await fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } }));
+  return parse(await fetch(path, { credentials: 'omit', headers: { Accept: 'application/json', ...auth } }));
 }
 
 /**
@@ -61,8 +73,8 @@ export async function post(path, body = {}) {
   return parse(
     await fetch(path, {
       method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-Ckptd-Token': token },
+      credentials: 'omit',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...auth },
       body: JSON.stringify(body),
     }),
   );
@@ -79,18 +91,19 @@ export function runPath(run, id) {
 }
 
 /**
- * Listens to the server's events. `onState` hears `live`, `reconnecting` (the browser retries by
- * itself) or `closed` (the server refused the stream, e.g. a restarted panel with a new token).
- * Returns the close function.
- * `runs` hears that the config's runs changed.
- * @param {{records: (d: any) => void, op: (d: any) => void, runs: () => void, onState: (s: 'live' | 'reconnecting' | 'closed') => void}} handlers
+ * Listens to the server's events. `onState` hears `live`, `reconnecting` (it retries by itself) or
+ * `closed` (the server refused the stream, e.g. a restarted panel with a new token).
+ * `runs` hears that the config's runs changed. Returns the close function.
+ * @param {{records: (d: any) => void, op: (d: any) => void, runs: () => void, onState: (s: import('./event-stream.js').StreamState) => void}} handlers
  */
 export function listen(handlers) {
-  const es = new EventSource('/api/events');
-  es.addEventListener('open', () => handlers.onState('live'));
-  es.addEventListener('error', () => handlers.onState(es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting'));
-  es.addEventListener('records', (e) => handlers.records(JSON.parse(/** @type {MessageEvent} */ (e).data)));
-  es.addEventListener('op', (e) => handlers.op(JSON.parse(/** @type {MessageEvent} */ (e).data)));
-  es.addEventListener('runs', () => handlers.runs());
-  return () => es.close();
+  return connectEvents('/api/events', {
+    headers: auth,
+    onState: handlers.onState,
+    onEvent: (e) => {
+      if (e.type === 'records') handlers.records(JSON.parse(e.data));
+      else if (e.type === 'op') handlers.op(JSON.parse(e.data));
+      else if (e.type === 'runs') handlers.runs();
+    },
+  });
 }
