@@ -169,10 +169,10 @@ async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ 
     );
   }
   const local = await storeOf(run.store).listSnapshotHeaders();
-  const fromRemote = resumeFromRemote(resume, run.remote !== null, local.filter((s) => s.kind === 'backup').length);
+  const fromRemote = resumeFromRemote(resume, run.remote !== null, local.filter((s) => s.kind === 'backup').length, previous);
   if (fromRemote.yes) {
     say(fromRemote.reason!);
-    return { previous, restored: await restoreNewestRemote(run, log) };
+    return { previous, restored: await restoreNewestRemote(run, previous, log) };
   }
   const candidates = resumeCandidates(local, previous);
   const decision = decideResume(previous, resume, candidates);
