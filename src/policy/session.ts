@@ -34,7 +34,7 @@ export interface SessionRecord {
   exit_code: number | null;
   /** The signal that ended CMD (e.g. `SIGKILL`), or null. */
   signal: string | null;
-  /** The stop signal ckptd received and passed on to CMD (`SIGINT`, `SIGTERM`), or null. */
+  /** The stop signal ckptd received while CMD ran (`SIGINT`, `SIGTERM`, `SIGHUP`), or null. */
   stopped_by: string | null;
   /**
    * When the newest `ckptd run` of this run that finished ended (null: none did). Backups taken
@@ -181,7 +181,7 @@ export interface TrainerOutcome {
 
 /**
  * The record once CMD ended. It finished only when CMD exited 0 and nobody asked it to stop: a
- * trainer that saves and exits 0 on Ctrl-C or SIGTERM has been interrupted, not finished, so its
+ * trainer that saves and exits 0 on Ctrl-C, SIGTERM or SIGHUP has been interrupted, not finished, so its
  * backups stay and `--resume` restores them.
  */
 export function concludeSession(record: SessionRecord, outcome: TrainerOutcome): SessionRecord {
