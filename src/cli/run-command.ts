@@ -68,6 +68,11 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   const { config, run, resume, argv } = opts;
   if (argv.length === 0 || argv[0] === '') throw new UsageError('ckptd run needs the command to run: ckptd run [--resume] -- CMD [ARGS...]');
   limitHeapGrowth();
+  // A reader of stderr that went away (`2>&1 | tee log`, the tee killed by the same Ctrl-C; a
+  // dropped ssh session) costs the log lines, never the supervision: an unhandled EPIPE would end
+  // ckptd and leave the trainer running without backups or a record of how it ended.
+  const lostStderr = (): void => undefined;
+  process.stderr.on('error', lostStderr);
   // stderr: the trainer's stdout is its own (a script may read or redirect it).
   const root = createLogger(config.log, { stream: 'stderr' });
   const tracker = new EvaluationTracker(run.name);
@@ -143,6 +148,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   } finally {
     relay.dispose();
     await root.close();
+    process.stderr.off('error', lostStderr);
   }
 }
 
