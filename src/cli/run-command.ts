@@ -10,7 +10,8 @@
  * 4. When CMD exits 0, wait until its final state has settled and the daemon has evaluated it
  *    (backed up if a policy wants that). After a failure the final state is not waited for: a
  *    trainer killed mid-write leaves files that look settled but are torn.
- * 5. Stop the daemon, record how CMD ended, and, when it finished, apply `delete_on_finish`.
+ * 5. Stop the daemon, record how CMD ended, and, when it finished, apply `delete_on_finish` as the
+ *    config file says it then (an edit during the run counts).
  * ckptd's exit code is CMD's (128 + N when signal N killed it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,7 +21,6 @@ import { Daemon } from '../daemon/daemon.js';
 import { EvaluationTracker } from '../daemon/evaluation-tracker.js';
 import { limitHeapGrowth } from '../daemon/heap-growth.js';
 import { waitForSettled } from '../ops/settle.js';
-import { deleteOnFinish } from '../ops/delete-on-finish.js';
 import {
   concludeSession,
   decideResume,
@@ -43,6 +43,7 @@ import { pidExists, readBootId, readProcStat } from '../util/proc-stat.js';
 import { tapLogger } from '../util/tap-logger.js';
 import { withStoreLock } from '../client/one-shot.js';
 import { restoreNewest, restoreNewestRemote, say, type Restored } from './run-resume.js';
+import { applyDeleteOnFinish } from './run-finish.js';
 import { SignalRelay } from './run-signals.js';
 
 /** After CMD exited 0: how long the final state may take to settle, beyond `settle`. */
@@ -67,6 +68,11 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   const { config, run, resume, argv } = opts;
   if (argv.length === 0 || argv[0] === '') throw new UsageError('ckptd run needs the command to run: ckptd run [--resume] -- CMD [ARGS...]');
   limitHeapGrowth();
+  // A reader of stderr that went away (`2>&1 | tee log`, the tee killed by the same Ctrl-C; a
+  // dropped ssh session) costs the log lines, never the supervision: an unhandled EPIPE would end
+  // ckptd and leave the trainer running without backups or a record of how it ended.
+  const lostStderr = (): void => undefined;
+  process.stderr.on('error', lostStderr);
   // stderr: the trainer's stdout is its own (a script may read or redirect it).
   const root = createLogger(config.log, { stream: 'stderr' });
   const tracker = new EvaluationTracker(run.name);
@@ -135,18 +141,14 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     const finished = finishedCleanly(exitCode, relay.stoppedBy);
     if (!finished) {
       log.info(`the run is recorded as interrupted; \`ckptd run --resume\` restores its newest backup`, { event: 'run-interrupted' });
-    } else if (run.backup.deleteOnFinish) {
-      if (relay.wrapUp.aborted) log.warn('delete_on_finish skipped: the wrap-up was cut short; the policy backups stay', { event: 'delete-on-finish-skipped' });
-      else {
-        await withStoreLock(run, 'run', () => deleteOnFinish(run, log, Date.now())).catch((err: unknown) =>
-          log.error(`delete_on_finish not done: ${(err as Error).message}; the policy backups stay`, { event: 'error' }),
-        );
-      }
+    } else {
+      await applyDeleteOnFinish(config, run, relay.wrapUp.aborted, log);
     }
     return exitCode;
   } finally {
     relay.dispose();
     await root.close();
+    process.stderr.off('error', lostStderr);
   }
 }
 
@@ -169,10 +171,10 @@ async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ 
     );
   }
   const local = await storeOf(run.store).listSnapshotHeaders();
-  const fromRemote = resumeFromRemote(resume, run.remote !== null, local.filter((s) => s.kind === 'backup').length);
+  const fromRemote = resumeFromRemote(resume, run.remote !== null, local.filter((s) => s.kind === 'backup').length, previous);
   if (fromRemote.yes) {
     say(fromRemote.reason!);
-    return { previous, restored: await restoreNewestRemote(run, log) };
+    return { previous, restored: await restoreNewestRemote(run, previous, log) };
   }
   const candidates = resumeCandidates(local, previous);
   const decision = decideResume(previous, resume, candidates);

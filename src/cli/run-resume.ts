@@ -6,7 +6,7 @@
 import type { RunConfig } from '../config/types.js';
 import { runHoldsFiles } from '../ops/diff.js';
 import { executeOp } from '../ops/execute.js';
-import { remoteResumeCandidates } from '../ops/session.js';
+import { remoteResumeCandidates, type SessionRecord } from '../ops/session.js';
 import { openRunRemote } from '../ops/remote-open.js';
 import { scanRun } from '../ops/run-actions.js';
 import { waitForSettled } from '../ops/settle.js';
@@ -81,14 +81,14 @@ export async function restoreNewest(run: RunConfig, candidates: ReadSnapshotHead
 
 /**
  * `--resume` on a machine whose local store holds no backup: restores the newest backup of the
- * run's remote whose objects are all there (checked first, as `verify --remote`; one that is not
- * is marked damaged and skipped), with every safety of a restore (each file's sha256 is checked
+ * run's remote that `remoteResumeCandidates` allows after `previous` and whose objects are all
+ * there (checked first, as `verify --remote`; one that is not is marked damaged and skipped), with every safety of a restore (each file's sha256 is checked
  * before anything in the run is replaced). Null when the remote holds none.
  */
-export async function restoreNewestRemote(run: RunConfig, log: Logger): Promise<Restored | null> {
+export async function restoreNewestRemote(run: RunConfig, previous: SessionRecord | null, log: Logger): Promise<Restored | null> {
   const remote = await openRunRemote(run);
   try {
-    for (const backup of remoteResumeCandidates(await remote.listSnapshots())) {
+    for (const backup of remoteResumeCandidates(await remote.listSnapshots(), previous)) {
       const check = await remote.verifyExists(backup);
       if (!check.ok) {
         await remote.markVerified(check, Date.now()).catch(() => undefined);

@@ -45,7 +45,7 @@ type Phase = 'before-start' | 'running' | 'after-exit';
 /**
  * Installs handlers for `RELAYED_SIGNALS` on this process until `dispose()`. Before the trainer
  * starts, a signal means "do not start it" (`stopRequested`); while it runs, signals are passed on
- * per `relayDecision` and SIGINT/SIGTERM mark the run as stopped (`stoppedBy`); after it exited,
+ * per `relayDecision` and each marks the run as stopped (`stoppedBy`); after it exited,
  * they cut the wrap-up short (`wrapUp` aborts).
  */
 export class SignalRelay {
@@ -56,7 +56,7 @@ export class SignalRelay {
   private readonly abort = new AbortController();
   /** The first signal received before the trainer started, or null. */
   stopRequested: RelayedSignal | null = null;
-  /** The first SIGINT/SIGTERM received while the trainer ran, or null. */
+  /** The first signal received while the trainer ran, or null. */
   stoppedBy: RelayedSignal | null = null;
 
   constructor(private readonly logger: Logger) {}
@@ -104,7 +104,9 @@ export class SignalRelay {
       this.abort.abort();
       return;
     }
-    if (signal !== 'SIGHUP') this.stoppedBy ??= signal;
+    // SIGHUP too: ckptd run reloads nothing on it, and a trainer that checkpoints and exits 0 on a
+    // hung-up terminal stopped mid-training; counted as finished, delete_on_finish would take its backups.
+    this.stoppedBy ??= signal;
     const child = this.child!;
     const self = readProcStat('self');
     const theirs = child.pid === undefined ? null : readProcStat(child.pid);

@@ -36,8 +36,9 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
       'after',
       '\nCMD gets CKPTD_RUN, CKPTD_STORE and CKPTD_CONFIG in its environment; after a restore also CKPTD_RESTORED_ID,\n' +
         'and CKPTD_EPOCH / CKPTD_STEP when the backup knows them (unset otherwise).\n' +
-        "A run is interrupted when CMD exits non-zero, dies by a signal, is stopped (SIGINT/SIGTERM), or ckptd or the machine\n" +
-        'goes down. When CMD exits 0 and backup.delete_on_finish is true, the policy backups are deleted.\n' +
+        "A run is interrupted when CMD exits non-zero, dies by a signal, is stopped (SIGINT/SIGTERM/SIGHUP), or ckptd or the machine\n" +
+        'goes down. When CMD exits 0 and backup.delete_on_finish is true in the config file as it is then, the policy\n' +
+        'backups are deleted.\n' +
         "ckptd's exit code is CMD's (128+N when signal N killed it). SIGINT, SIGTERM and SIGHUP reach CMD once.\n" +
         "ckptd logs to stderr; CMD's stdout and stderr are its own.\n" +
         'Example: ckptd run --resume -- python train.py --lr 1e-4',

@@ -34,7 +34,7 @@ export interface SessionRecord {
   exit_code: number | null;
   /** The signal that ended CMD (e.g. `SIGKILL`), or null. */
   signal: string | null;
-  /** The stop signal ckptd received and passed on to CMD (`SIGINT`, `SIGTERM`), or null. */
+  /** The stop signal ckptd received while CMD ran (`SIGINT`, `SIGTERM`, `SIGHUP`), or null. */
   stopped_by: string | null;
   /**
    * When the newest `ckptd run` of this run that finished ended (null: none did). Backups taken
@@ -181,7 +181,7 @@ export interface TrainerOutcome {
 
 /**
  * The record once CMD ended. It finished only when CMD exited 0 and nobody asked it to stop: a
- * trainer that saves and exits 0 on Ctrl-C or SIGTERM has been interrupted, not finished, so its
+ * trainer that saves and exits 0 on Ctrl-C, SIGTERM or SIGHUP has been interrupted, not finished, so its
  * backups stay and `--resume` restores them.
  */
 export function concludeSession(record: SessionRecord, outcome: TrainerOutcome): SessionRecord {
@@ -249,20 +249,29 @@ export function trainerEnv(base: NodeJS.ProcessEnv, facts: TrainerEnvFacts): Nod
 
 /**
  * Whether `ckptd run --resume` restores from the run's remote (SPEC sections 7 and 8): only with
- * `--resume`, a remote, and no backup at all in the local store (a fresh machine, or a new pod
- * whose disk died with the old one). A local store holding backups is the truth for its own
- * machine; the remote is never consulted then. Returns the line that says so, or null.
+ * `--resume`, a remote, no backup at all in the local store (a fresh machine, or a new pod whose
+ * disk died with the old one), and no record of a finished `previous` session: after a training
+ * finished (and `delete_on_finish` removed its local backups), the remote still holds that
+ * training's backups, and restoring one would put an older state back over its final one. A local
+ * store holding backups is the truth for its own machine; the remote is never consulted then.
+ * Returns the line that says so, or null.
  */
-export function resumeFromRemote(resume: boolean, hasRemote: boolean, localBackups: number): { yes: boolean; reason: string | null } {
-  if (!resume || localBackups > 0) return { yes: false, reason: null };
-  if (!hasRemote) return { yes: false, reason: null };
+export function resumeFromRemote(
+  resume: boolean,
+  hasRemote: boolean,
+  localBackups: number,
+  previous: SessionRecord | null,
+): { yes: boolean; reason: string | null } {
+  if (!resume || localBackups > 0 || !hasRemote) return { yes: false, reason: null };
+  if (previous !== null && !isInterrupted(previous)) return { yes: false, reason: null };
   return { yes: true, reason: '--resume: the local store holds no backup of this run; resuming from the newest verified backup on its remote' };
 }
 
 /**
- * The remote backups `--resume` may restore, newest first: policy backups neither damaged nor
- * incomplete (a remote snapshot with files left out is not the whole state).
+ * The remote backups `--resume` may restore, newest first: those `resumeCandidates` allows (taken
+ * after the last finished session, when the local store recorded one) that are not incomplete
+ * either (a remote snapshot with files left out is not the whole state).
  */
-export function remoteResumeCandidates<T extends ResumeCandidate & { incomplete?: boolean }>(snapshots: readonly T[]): T[] {
-  return snapshots.filter((s) => s.kind === 'backup' && s.damaged !== true && s.incomplete !== true).sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+export function remoteResumeCandidates<T extends ResumeCandidate & { incomplete?: boolean }>(snapshots: readonly T[], previous: SessionRecord | null): T[] {
+  return resumeCandidates(snapshots, previous).filter((s) => s.incomplete !== true);
 }

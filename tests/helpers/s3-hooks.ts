@@ -3,7 +3,8 @@
  * and the environment a ckptd child process needs to reach it. Kept apart from `s3-server.ts`,
  * which the bench imports outside vitest.
  */
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { runCli } from './daemon-process.js';
 import { startS3Server, TEST_ACCESS_KEY, TEST_SECRET_KEY, type S3TestServer } from './s3-server.js';
 
 /** The environment a ckptd child process needs to reach the test server (credentials, no SDK notice). */
@@ -25,4 +26,11 @@ export function useS3Server(cleanups: (() => void | Promise<unknown>)[]): () => 
     for (const c of cleanups.splice(0).reverse()) await c();
   });
   return () => server;
+}
+
+/** Runs `ckptd --config CFG ARGS...` with `TEST_S3_ENV`, expects exit 0, and returns its stdout. */
+export async function s3Cli(cfg: string, ...args: string[]): Promise<string> {
+  const r = await runCli(['--config', cfg, ...args], { env: TEST_S3_ENV });
+  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+  return r.stdout;
 }

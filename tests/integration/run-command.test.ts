@@ -141,7 +141,8 @@ describe('ckptd run', () => {
     expect(sha(path.join(s.run, 'model.bin'))).toBe(createHash('sha256').update('model after epoch 5\n'.repeat(2000)).digest('hex'));
   });
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('passes %s on to the trainer once; a stopped run is interrupted, so its backups stay', async (sig) => {
+  // SIGHUP too: a hung-up terminal or a `kill -HUP` stops a trainer that checkpoints and exits 0 on it, mid-training.
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('passes %s on to the trainer once; a stopped run is interrupted, so its backups stay', async (sig) => {
     const s = setup();
     const backup = await stateWithBackup(s, 2);
     const h = startRun(['run', '--resume', '--config', s.cfg, '--', process.execPath, s.trainer, '--trap', '--label', 't'], s.env);

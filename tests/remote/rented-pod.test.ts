@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startDaemon } from '../helpers/daemon-process.js';
 import { loraPod, s3Remote, type LoraPod } from '../helpers/lora-pod.js';
-import { TEST_S3_ENV, useS3Server } from '../helpers/s3-hooks.js';
+import { s3Cli, TEST_S3_ENV, useS3Server } from '../helpers/s3-hooks.js';
 
 const cleanups: (() => void | Promise<unknown>)[] = [];
 const s3 = useS3Server(cleanups);
@@ -28,11 +28,7 @@ function write(run: string, step: number, weights: string): void {
   fs.writeFileSync(path.join(run, 'state.json'), JSON.stringify({ step }));
 }
 
-const cli = async (cfg: string, ...args: string[]): Promise<string> => {
-  const r = await runCli(['--config', cfg, ...args], { env: ENV });
-  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-};
+const cli = s3Cli;
 
 describe('remote snapshots on a rented pod', () => {
   it('the daemon pushes backups; a new pod lists, restores and pulls them', async () => {
