@@ -1,0 +1,75 @@
+/**
+ * Policies against a running daemon when the training's timeline or the config changes under it:
+ * a restore served by the daemon moves the epoch and step anchors back with the run, and a config
+ * edit that makes a policy overdue fires it once, without waiting for another change.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeEpoch } from '../../demo/fake-checkpoint.js';
+import { runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
+
+const EPOCH = { stepsPerEpoch: 100, modelBytes: 50_000, optimizerBytes: 100_000 };
+
+let cleanups: (() => void | Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+function config(runDir: string, backup: string): string {
+  return `log: {level: debug, format: json}
+runs:
+  - name: train
+    path: ${runDir}
+    settle: 300ms
+    progress: hf
+    backup: ${backup}
+    retention: {min_free: 0}
+`;
+}
+
+/** Starts a daemon on a fresh run folder with `backup` (YAML flow mapping) as its backup policy. */
+async function start(backup: string): Promise<{ d: DaemonHandle; runDir: string; cfg: string }> {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  const runDir = path.join(t.dir, 'run');
+  const cfg = path.join(t.dir, 'ckptd.yaml');
+  fs.writeFileSync(cfg, config(runDir, backup));
+  const d = startDaemon(['daemon', '--config', cfg]);
+  cleanups.push(() => d.stop());
+  await d.waitFor((l) => l.event === 'daemon-start', 20_000, 'daemon start');
+  return { d, runDir, cfg };
+}
+
+/** Writes epoch `e` and waits until the daemon has evaluated that settled state. */
+async function trainEpoch(d: DaemonHandle, runDir: string, e: number): Promise<void> {
+  const seen = d.lines.length;
+  await writeEpoch(runDir, e, EPOCH);
+  await d.waitFor((l) => d.lines.indexOf(l) >= seen && l.event === 'evaluated' && l.epoch === e, 30_000, `evaluation of epoch ${e}`);
+}
+
+const backupsAt = (d: DaemonHandle): unknown[] => d.lines.filter((l) => l.event === 'snapshot' && l.kind === 'backup').map((l) => l.epoch);
+
+describe('a restore served by the running daemon', () => {
+  it('moves the epoch anchor back: the next multiple after the restored epoch is backed up again', async () => {
+    const { d, runDir, cfg } = await start('{every: 5 epochs, keep: 5}');
+    // A trainer that checkpoints every 5 epochs, as the policy backs up.
+    for (const e of [5, 10, 15]) await trainEpoch(d, runDir, e);
+    expect(backupsAt(d)).toEqual([5, 10, 15]);
+
+    // Training diverged after epoch 5: go back there, through the daemon.
+    const list = JSON.parse((await runCli(['list', '--json', '--config', cfg])).stdout) as { id: string; kind: string; epoch: number }[];
+    const epoch5 = list.find((s) => s.kind === 'backup' && s.epoch === 5)!;
+    const restored = await runCli(['restore', epoch5.id, '--yes', '--config', cfg]);
+    expect(restored.code, restored.stderr).toBe(0);
+    await d.waitFor((l) => l.event === 'restore', 20_000, 'the restore');
+
+    // The new timeline reaches epoch 10: a state no backup holds, at a multiple of 5.
+    await trainEpoch(d, runDir, 10);
+    expect(backupsAt(d)).toEqual([5, 10, 15, 10]);
+    await trainEpoch(d, runDir, 15);
+    expect(backupsAt(d)).toEqual([5, 10, 15, 10, 15]);
+    expect(await d.stop()).toBe(0);
+  });
+});
