@@ -135,7 +135,10 @@ export class RunSupervisor {
     return this.run.name;
   }
 
-  /** Applies an edited config for this run, keeping counters and anchors. */
+  /**
+   * Applies an edited config for this run, keeping counters and anchors; the state already seen is
+   * judged once by the new policies (`RunTriggers.reconsider`), so one the edit made overdue fires.
+   */
   async update(next: RunConfig): Promise<void> {
     const prev = this.run;
     const rewatch = needsRewatch(prev, next);
@@ -151,7 +154,9 @@ export class RunSupervisor {
       this.triggers.armCron(this.run.backup.cron, this.run.save.cron);
       this.evaluation.armPolicyTimer();
     }
-    this.triggers.kick(0);
+    // Judged by the new policies at once: one that is overdue now fires, once (the backup it takes
+    // re-anchors it; a due one finding the state unchanged waits for a change, as ever).
+    this.triggers.reconsider();
     await this.syncPusher();
   }
 

@@ -7,8 +7,8 @@
  * Contract:
  * - `kick(ms)` asks for one evaluation in `ms`; the latest request wins, so bursts debounce. The
  *   evaluation is `onFire`, called with no timer of its own pending.
- * - A cron firing, the policy timer and `retryIn` set a `due` flag and kick at once (`retryIn`: after
- *   its delay); the flags stay set until `takeDue` clears them.
+ * - A cron firing, the policy timer, `retryIn` and `reconsider` set a `due` flag and kick at once
+ *   (`retryIn`: after its delay); the flags stay set until `takeDue` clears them.
  * - After `halt`, nothing is kicked and no policy timer is armed; `clear` cancels every timer,
  *   poll and cron schedule (the flags stay), so the triggers can be armed again.
  * Decides nothing itself: when the time policy is due comes from `policy/next-timer.ts`.
@@ -36,7 +36,11 @@ export interface Due {
   cronSave: boolean;
   /** A failed snapshot, save or evaluation is being retried. */
   retry: boolean;
+  /** The config was edited: the state already seen is judged once by the new policies. */
+  edited: boolean;
 }
+
+const NOTHING_DUE: Due = { timer: false, cronBackup: false, cronSave: false, retry: false, edited: false };
 
 export class RunTriggers {
   private settleTimer: NodeJS.Timeout | null = null;
@@ -46,7 +50,7 @@ export class RunTriggers {
   private coolTimer: NodeJS.Timeout | null = null;
   private folderPoll: NodeJS.Timeout | null = null;
   private cronTasks: ScheduledTask[] = [];
-  private due: Due = { timer: false, cronBackup: false, cronSave: false, retry: false };
+  private due: Due = { ...NOTHING_DUE };
   private halted = false;
 
   constructor(private readonly onFire: () => void) {}
@@ -58,13 +62,13 @@ export class RunTriggers {
   /** True when some flag is set: the next evaluation must act even on an unchanged state. */
   get anyDue(): boolean {
     const d = this.due;
-    return d.timer || d.cronBackup || d.cronSave || d.retry;
+    return d.timer || d.cronBackup || d.cronSave || d.retry || d.edited;
   }
 
   /** The flags, cleared. */
   takeDue(): Due {
     const due = this.due;
-    this.due = { timer: false, cronBackup: false, cronSave: false, retry: false };
+    this.due = { ...NOTHING_DUE };
     return due;
   }
 
@@ -82,6 +86,16 @@ export class RunTriggers {
   retryIn(ms: number): void {
     this.due.retry = true;
     this.kick(ms);
+  }
+
+  /**
+   * Marks the state already seen for one more judgement and evaluates now: after a config edit, a
+   * policy the edit made overdue (an interval shortened past the time or epochs already waited)
+   * fires once, without waiting for the trainer's next change.
+   */
+  reconsider(): void {
+    this.due.edited = true;
+    this.kick(0);
   }
 
   /** Replaces the cron schedules with these (null: none). */

@@ -73,3 +73,44 @@ describe('a restore served by the running daemon', () => {
     expect(await d.stop()).toBe(0);
   });
 });
+
+/** Rewrites the config with `backup` and waits until the daemon has applied it. */
+async function edit(d: DaemonHandle, runDir: string, cfg: string, backup: string): Promise<void> {
+  const seen = d.lines.length;
+  fs.writeFileSync(cfg, config(runDir, backup));
+  await d.waitFor((l) => d.lines.indexOf(l) >= seen && l.event === 'config-reloaded', 20_000, 'config reload');
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('a live edit that makes a policy overdue', () => {
+  it('a time interval shortened past the time already waited fires once, with no further change', async () => {
+    const { d, runDir, cfg } = await start('{every: 1 hour}');
+    await trainEpoch(d, runDir, 1);
+    // Changed since the time anchor was set, not yet due.
+    await trainEpoch(d, runDir, 2);
+    await sleep(2500);
+    await edit(d, runDir, cfg, '{every: 2 seconds}');
+    const taken = await d.waitFor((l) => l.event === 'snapshot', 20_000, 'the overdue backup');
+    expect(taken).toMatchObject({ kind: 'backup', trigger: 'every 2 seconds', epoch: 2 });
+    // Once: the state is unchanged since, so nothing more however often the interval passes.
+    await sleep(5000);
+    expect(backupsAt(d)).toEqual([2]);
+    expect(await d.stop()).toBe(0);
+  });
+
+  it('an epoch interval shortened past the current epoch fires once, with no further change', async () => {
+    const { d, runDir, cfg } = await start('{every: 10 epochs}');
+    await trainEpoch(d, runDir, 7);
+    await edit(d, runDir, cfg, '{every: 5 epochs}');
+    const taken = await d.waitFor((l) => l.event === 'snapshot', 20_000, 'the overdue backup');
+    expect(taken).toMatchObject({ kind: 'backup', trigger: 'every 5 epochs', epoch: 7 });
+    await sleep(3000);
+    expect(backupsAt(d)).toEqual([7]);
+    // Counted from the backup at 7: the next is at 10.
+    await trainEpoch(d, runDir, 9);
+    await trainEpoch(d, runDir, 10);
+    expect(backupsAt(d)).toEqual([7, 10]);
+    expect(await d.stop()).toBe(0);
+  });
+});
