@@ -81,7 +81,7 @@ export class RunEvaluation {
 
   /** Arms the time policy's timer from the current config and anchors. */
   armPolicyTimer(): void {
-    this.triggers.armPolicyTimer(nextTimerAt(policyConfigOf(this.runOf()), this.state), this.now());
+    this.triggers.armPolicyTimer(nextTimerAt(policyConfigOf(this.runOf()), this.state));
   }
 
   /** Looks at the run once: see the contract above. */

@@ -33,7 +33,10 @@ import { RunWatch } from './run-watch.js';
 
 export class RunSupervisor {
   private requests: RequestServer | null = null;
-  private readonly triggers = new RunTriggers(() => void this.tick());
+  private readonly triggers = new RunTriggers(
+    () => void this.tick(),
+    () => this.now(),
+  );
   private readonly queue: RequestQueue;
   private readonly blocking: BlockingFiles;
   private readonly watch: RunWatch;

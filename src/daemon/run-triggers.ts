@@ -17,8 +17,12 @@ import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
 
 /** How often a run folder that does not exist yet is looked for. */
 const FOLDER_POLL_MS = 1000;
-/** setTimeout cannot wait longer than this. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * The longest the policy timer waits before looking at the wall clock again. Node's timers run on
+ * the monotonic clock, which stands still while the machine is suspended and ignores the clock
+ * being set: one long timer would fire that much later than the wall-clock time it was armed for.
+ */
+export const POLICY_RECHECK_MS = 60_000;
 
 /**
  * How often the rescan that backstops lost watcher events runs, after a scan that took `scanMs`:
@@ -53,7 +57,11 @@ export class RunTriggers {
   private due: Due = { ...NOTHING_DUE };
   private halted = false;
 
-  constructor(private readonly onFire: () => void) {}
+  /** `now` is the wall clock the policy timer's moment is measured on (ms since the Unix epoch). */
+  constructor(
+    private readonly onFire: () => void,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get stopped(): boolean {
     return this.halted;
@@ -115,16 +123,23 @@ export class RunTriggers {
     add(saveCron, 'cronSave');
   }
 
-  /** Arms the time policy's timer for `at` (null: no time policy is pending). */
-  armPolicyTimer(at: number | null, now: number): void {
+  /**
+   * Arms the time policy's timer for the wall-clock moment `at` (null: no time policy is pending),
+   * looking at the clock at least every `POLICY_RECHECK_MS`, so that it fires within that of `at`
+   * after a suspend or a clock set forward, and not early after a clock set back.
+   */
+  armPolicyTimer(at: number | null): void {
     if (this.policyTimer) clearTimeout(this.policyTimer);
     this.policyTimer = null;
     // A time policy that is due but found the state unchanged waits for the next change instead.
+    const now = this.now();
     if (at === null || at <= now || this.halted) return;
     this.policyTimer = setTimeout(() => {
+      this.policyTimer = null;
+      if (this.now() < at) return this.armPolicyTimer(at);
       this.due.timer = true;
       this.kick(0);
-    }, Math.min(at - now, MAX_TIMER_MS));
+    }, Math.min(at - now, POLICY_RECHECK_MS));
   }
 
   /** Kicks every `intervalMs()` (asked afresh each time), until `clear`. */
