@@ -22,7 +22,7 @@ import { NO_PROGRESS, type Progress, type RunState } from '../policy/types.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { scanRun } from '../ops/run-actions.js';
 import { BlockingFiles } from './blocking-files.js';
-import { describeChanges, needsRewatch, retentionChanged } from './config-diff.js';
+import { describeChanges, needsRewatch, retentionChanged, stateRedefined } from './config-diff.js';
 import { RequestQueue } from './request-queue.js';
 import { serveRequests, type RequestServer } from './requests.js';
 import { RETRY_AFTER_MS, RunEvaluation } from './run-evaluation.js';
@@ -151,7 +151,8 @@ export class RunSupervisor {
     if (retentionChanged(prev, next)) await this.previewRetention();
     if (rewatch) {
       await this.stopWatching();
-      this.evaluation.forgetSettled();
+      // Only another set of files is judged afresh: the state already seen is no new change.
+      if (stateRedefined(prev, next)) this.evaluation.forgetSettled();
       this.startWatching();
     } else {
       this.triggers.armCron(this.run.backup.cron, this.run.save.cron);

@@ -1,7 +1,8 @@
 /**
  * Policies against a running daemon when the training's timeline or the config changes under it:
  * a restore served by the daemon moves the epoch and step anchors back with the run, and a config
- * edit that makes a policy overdue fires it once, without waiting for another change.
+ * edit that makes a policy overdue fires it once, without waiting for another change, and an edit that
+ * only sets the watch up afresh does not count the state already seen as a new change.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -111,6 +112,21 @@ describe('a live edit that makes a policy overdue', () => {
     await trainEpoch(d, runDir, 9);
     await trainEpoch(d, runDir, 10);
     expect(backupsAt(d)).toEqual([7, 10]);
+    expect(await d.stop()).toBe(0);
+  });
+});
+
+describe('a live edit that sets the watch up afresh', () => {
+  it('does not count the state already seen as one more change', async () => {
+    const { d, runDir, cfg } = await start('{every: 2 changes}');
+    await trainEpoch(d, runDir, 1);
+    // One change counted, none taken; a new save folder (or watch mode) changes nothing in the run.
+    const seen = d.lines.length;
+    fs.writeFileSync(cfg, config(runDir, '{every: 2 changes}') + `    save: {to: ${path.join(path.dirname(runDir), 'saves')}}\n`);
+    await d.waitFor((l) => d.lines.indexOf(l) >= seen && l.event === 'evaluated', 20_000, 'the evaluation after the edit');
+    expect(backupsAt(d)).toEqual([]);
+    await trainEpoch(d, runDir, 2);
+    expect(backupsAt(d)).toEqual([2]);
     expect(await d.stop()).toBe(0);
   });
 });
