@@ -8,6 +8,9 @@
  *   both values as JSON; an unchanged config gives `[]`.
  * - `needsRewatch` is true when the watch must start afresh: the run folder, the saves folder (never
  *   watched), the watch mode, or the include/exclude globs changed.
+ * - `stateRedefined` is true when the run's state is another set of files (the run folder or the
+ *   include/exclude globs changed): only then is the state already seen judged afresh, against the
+ *   newest snapshot, instead of counting as seen (a new saves folder or watch mode changes no file).
  * - `retentionChanged` is true when what local retention keeps may differ: `backup.rolling`,
  *   `backup.keep`, `retention`, `save.keep`. A change of `remote` (its place, what is pushed, its
  *   `keep`, its bandwidth) is described, and changes neither the local watch nor local retention.
@@ -51,13 +54,12 @@ export function describeChanges(prev: RunConfig, next: RunConfig): string[] {
 
 /** True when the run's watch must be set up afresh for `next`. */
 export function needsRewatch(prev: RunConfig, next: RunConfig): boolean {
-  return (
-    prev.path !== next.path ||
-    prev.save.to !== next.save.to ||
-    prev.watch !== next.watch ||
-    !isDeepStrictEqual(prev.include, next.include) ||
-    !isDeepStrictEqual(prev.exclude, next.exclude)
-  );
+  return stateRedefined(prev, next) || prev.save.to !== next.save.to || prev.watch !== next.watch;
+}
+
+/** True when `next` makes the run's state another set of files than `prev` (see the contract above). */
+export function stateRedefined(prev: RunConfig, next: RunConfig): boolean {
+  return prev.path !== next.path || !isDeepStrictEqual(prev.include, next.include) || !isDeepStrictEqual(prev.exclude, next.exclude);
 }
 
 /** True when the retention rules of `next` may keep other snapshots or saves than `prev`'s. */

@@ -16,11 +16,13 @@
  * - A failed backup or save is logged and retried in `RETRY_AFTER_MS` (a lost lock is not retried;
  *   low disk is a warning); nothing stored was changed.
  * - `serveOps` runs the queued operations; after a restore into the run, the restored files are
- *   taken as the settled state already seen, so they are not mistaken for the trainer's.
+ *   taken as the settled state already seen, so they are not mistaken for the trainer's, and the
+ *   epoch and step anchors move back to the restored progress (`rewindAnchors`).
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '../config/types.js';
 import { decide, recordTaken } from '../policy/decide.js';
+import { rewindAnchors } from '../policy/record-taken.js';
 import { nextTimerAt } from '../policy/next-timer.js';
 import type { Facts, PolicyConfig, Progress, RunState } from '../policy/types.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
@@ -79,7 +81,7 @@ export class RunEvaluation {
 
   /** Arms the time policy's timer from the current config and anchors. */
   armPolicyTimer(): void {
-    this.triggers.armPolicyTimer(nextTimerAt(policyConfigOf(this.runOf()), this.state), this.now());
+    this.triggers.armPolicyTimer(nextTimerAt(policyConfigOf(this.runOf()), this.state));
   }
 
   /** Looks at the run once: see the contract above. */
@@ -240,7 +242,7 @@ export class RunEvaluation {
   /**
    * Runs the store operations people asked for (delete, restore, labels), before evaluating: the
    * store has one writer. After a restore into the run, its own writes are taken as the settled
-   * state already seen, so they are not mistaken for the trainer's.
+   * state already seen, so they are not mistaken for the trainer's, and the anchors move back with it.
    */
   serveOps(): Promise<void> {
     return this.queue.serveOps(async (op, onProgress) => {
@@ -250,6 +252,8 @@ export class RunEvaluation {
         const progress = await readProgress(this.runOf().path, this.runOf().progress, runFilesOf(entries));
         this.lastSettledDigest = stateDigest(entries);
         this.lastProgressKey = progressKeyOf(progress);
+        // The training goes on from the restored epoch and step: count the next multiple from there.
+        await this.saveState(rewindAnchors(this.state, progress));
       }
       this.newestDigest = (await storeOf(this.runOf().store).newestGoodHeader())?.state_digest ?? null;
       return outcome;

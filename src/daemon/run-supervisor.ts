@@ -22,7 +22,7 @@ import { NO_PROGRESS, type Progress, type RunState } from '../policy/types.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { scanRun } from '../ops/run-actions.js';
 import { BlockingFiles } from './blocking-files.js';
-import { describeChanges, needsRewatch, retentionChanged } from './config-diff.js';
+import { describeChanges, needsRewatch, retentionChanged, stateRedefined } from './config-diff.js';
 import { RequestQueue } from './request-queue.js';
 import { serveRequests, type RequestServer } from './requests.js';
 import { RETRY_AFTER_MS, RunEvaluation } from './run-evaluation.js';
@@ -33,7 +33,10 @@ import { RunWatch } from './run-watch.js';
 
 export class RunSupervisor {
   private requests: RequestServer | null = null;
-  private readonly triggers = new RunTriggers(() => void this.tick());
+  private readonly triggers = new RunTriggers(
+    () => void this.tick(),
+    () => this.now(),
+  );
   private readonly queue: RequestQueue;
   private readonly blocking: BlockingFiles;
   private readonly watch: RunWatch;
@@ -135,7 +138,10 @@ export class RunSupervisor {
     return this.run.name;
   }
 
-  /** Applies an edited config for this run, keeping counters and anchors. */
+  /**
+   * Applies an edited config for this run, keeping counters and anchors; the state already seen is
+   * judged once by the new policies (`RunTriggers.reconsider`), so one the edit made overdue fires.
+   */
   async update(next: RunConfig): Promise<void> {
     const prev = this.run;
     const rewatch = needsRewatch(prev, next);
@@ -145,13 +151,16 @@ export class RunSupervisor {
     if (retentionChanged(prev, next)) await this.previewRetention();
     if (rewatch) {
       await this.stopWatching();
-      this.evaluation.forgetSettled();
+      // Only another set of files is judged afresh: the state already seen is no new change.
+      if (stateRedefined(prev, next)) this.evaluation.forgetSettled();
       this.startWatching();
     } else {
       this.triggers.armCron(this.run.backup.cron, this.run.save.cron);
       this.evaluation.armPolicyTimer();
     }
-    this.triggers.kick(0);
+    // Judged by the new policies at once: one that is overdue now fires, once (the backup it takes
+    // re-anchors it; a due one finding the state unchanged waits for a change, as ever).
+    this.triggers.reconsider();
     await this.syncPusher();
   }
 

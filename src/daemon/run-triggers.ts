@@ -7,8 +7,8 @@
  * Contract:
  * - `kick(ms)` asks for one evaluation in `ms`; the latest request wins, so bursts debounce. The
  *   evaluation is `onFire`, called with no timer of its own pending.
- * - A cron firing, the policy timer and `retryIn` set a `due` flag and kick at once (`retryIn`: after
- *   its delay); the flags stay set until `takeDue` clears them.
+ * - A cron firing, the policy timer, `retryIn` and `reconsider` set a `due` flag and kick at once
+ *   (`retryIn`: after its delay); the flags stay set until `takeDue` clears them.
  * - After `halt`, nothing is kicked and no policy timer is armed; `clear` cancels every timer,
  *   poll and cron schedule (the flags stay), so the triggers can be armed again.
  * Decides nothing itself: when the time policy is due comes from `policy/next-timer.ts`.
@@ -17,8 +17,12 @@ import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
 
 /** How often a run folder that does not exist yet is looked for. */
 const FOLDER_POLL_MS = 1000;
-/** setTimeout cannot wait longer than this. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * The longest the policy timer waits before looking at the wall clock again. Node's timers run on
+ * the monotonic clock, which stands still while the machine is suspended and ignores the clock
+ * being set: one long timer would fire that much later than the wall-clock time it was armed for.
+ */
+export const POLICY_RECHECK_MS = 60_000;
 
 /**
  * How often the rescan that backstops lost watcher events runs, after a scan that took `scanMs`:
@@ -36,7 +40,11 @@ export interface Due {
   cronSave: boolean;
   /** A failed snapshot, save or evaluation is being retried. */
   retry: boolean;
+  /** The config was edited: the state already seen is judged once by the new policies. */
+  edited: boolean;
 }
+
+const NOTHING_DUE: Due = { timer: false, cronBackup: false, cronSave: false, retry: false, edited: false };
 
 export class RunTriggers {
   private settleTimer: NodeJS.Timeout | null = null;
@@ -46,10 +54,14 @@ export class RunTriggers {
   private coolTimer: NodeJS.Timeout | null = null;
   private folderPoll: NodeJS.Timeout | null = null;
   private cronTasks: ScheduledTask[] = [];
-  private due: Due = { timer: false, cronBackup: false, cronSave: false, retry: false };
+  private due: Due = { ...NOTHING_DUE };
   private halted = false;
 
-  constructor(private readonly onFire: () => void) {}
+  /** `now` is the wall clock the policy timer's moment is measured on (ms since the Unix epoch). */
+  constructor(
+    private readonly onFire: () => void,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get stopped(): boolean {
     return this.halted;
@@ -58,13 +70,13 @@ export class RunTriggers {
   /** True when some flag is set: the next evaluation must act even on an unchanged state. */
   get anyDue(): boolean {
     const d = this.due;
-    return d.timer || d.cronBackup || d.cronSave || d.retry;
+    return d.timer || d.cronBackup || d.cronSave || d.retry || d.edited;
   }
 
   /** The flags, cleared. */
   takeDue(): Due {
     const due = this.due;
-    this.due = { timer: false, cronBackup: false, cronSave: false, retry: false };
+    this.due = { ...NOTHING_DUE };
     return due;
   }
 
@@ -84,6 +96,16 @@ export class RunTriggers {
     this.kick(ms);
   }
 
+  /**
+   * Marks the state already seen for one more judgement and evaluates now: after a config edit, a
+   * policy the edit made overdue (an interval shortened past the time or epochs already waited)
+   * fires once, without waiting for the trainer's next change.
+   */
+  reconsider(): void {
+    this.due.edited = true;
+    this.kick(0);
+  }
+
   /** Replaces the cron schedules with these (null: none). */
   armCron(backupCron: string | null, saveCron: string | null): void {
     for (const t of this.cronTasks) void t.destroy();
@@ -101,16 +123,23 @@ export class RunTriggers {
     add(saveCron, 'cronSave');
   }
 
-  /** Arms the time policy's timer for `at` (null: no time policy is pending). */
-  armPolicyTimer(at: number | null, now: number): void {
+  /**
+   * Arms the time policy's timer for the wall-clock moment `at` (null: no time policy is pending),
+   * looking at the clock at least every `POLICY_RECHECK_MS`, so that it fires within that of `at`
+   * after a suspend or a clock set forward, and not early after a clock set back.
+   */
+  armPolicyTimer(at: number | null): void {
     if (this.policyTimer) clearTimeout(this.policyTimer);
     this.policyTimer = null;
     // A time policy that is due but found the state unchanged waits for the next change instead.
+    const now = this.now();
     if (at === null || at <= now || this.halted) return;
     this.policyTimer = setTimeout(() => {
+      this.policyTimer = null;
+      if (this.now() < at) return this.armPolicyTimer(at);
       this.due.timer = true;
       this.kick(0);
-    }, Math.min(at - now, MAX_TIMER_MS));
+    }, Math.min(at - now, POLICY_RECHECK_MS));
   }
 
   /** Kicks every `intervalMs()` (asked afresh each time), until `clear`. */

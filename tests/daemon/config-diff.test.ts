@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import type { RemoteConfig, RunConfig } from '../../src/config/types.js';
-import { describeChanges, needsRewatch, retentionChanged } from '../../src/daemon/config-diff.js';
+import { describeChanges, needsRewatch, retentionChanged, stateRedefined } from '../../src/daemon/config-diff.js';
 
 /** The run of a minimal config file (after `top`, top-level YAML), as the daemon gets it (defaults filled in). */
 function baseRun(top = ''): RunConfig {
@@ -78,6 +78,8 @@ describe('config diff', () => {
       expect(describeChanges(prev, next)).toEqual(row.changes);
       expect(needsRewatch(prev, next)).toBe(row.rewatch);
       expect(retentionChanged(prev, next)).toBe(row.retention);
+      // Only the folder and the globs make the state another set of files.
+      expect(stateRedefined(prev, next)).toBe(/^(path|include|exclude|several)/.test(row.name));
     });
   }
 
