@@ -217,7 +217,10 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      // Help shown because no command (or `help` of no such command) was given went to stderr
+      // with a non-zero code: that is bad usage; `ckptd help` asked for it (code 0).
+      if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
       if (err.code === 'ckptd.badNumber') process.stderr.write(`error: ${err.message}\n`);
       return 2;
     }
