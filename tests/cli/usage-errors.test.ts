@@ -48,3 +48,28 @@ describe('rename and note name what was given, not flags they do not have', () =
     }
   });
 });
+
+describe('progress --metric', () => {
+  it('refuses __proto__ (which a plain object would drop) with exit 2, and writes nothing', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = path.join(dir, 'ckptd.yaml');
+      fs.mkdirSync(path.join(dir, 'run'));
+      fs.writeFileSync(config, 'runs:\n  - name: a\n    path: ./run\n    progress: none\n');
+      const r = await runCli(['progress', '--metric', 'acc=0.9', '--metric', '__proto__=5', '--config', config]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('"__proto__" cannot be a metric name');
+      expect(fs.readdirSync(path.join(dir, 'run'))).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('keeps keys that only look special as plain metrics, and pollutes no prototype', async () => {
+    const { parseMetricArgs } = await import('../../src/cli/progress.js');
+    const m = parseMetricArgs(['constructor=1', 'toString=2', 'hasOwnProperty=3', 'prototype=4']);
+    expect(JSON.parse(JSON.stringify(m))).toEqual({ constructor: 1, toString: 2, hasOwnProperty: 3, prototype: 4 });
+    expect(Object.getPrototypeOf(m)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).toString).toBe(Object.prototype.toString);
+  });
+});
