@@ -15,6 +15,7 @@ import { credentialKeyMessage, looksLikeCredential } from './credential-keys.js'
 import { normalizeConfig } from './normalize.js';
 import { configSchema, knownKeysAt } from './schema.js';
 import type { Config, ConfigProblem } from './types.js';
+import { parseDuration, parseEvery, parseRate, parseSize, type Parsed } from './units.js';
 import { positionOf, renderKeyPath, type KeyPath } from './yaml-positions.js';
 
 /**
@@ -161,6 +162,16 @@ function whyUnreadable(file: string, err: unknown): string {
 
 type Locate = (keyPath: KeyPath, message: string, where?: 'key' | 'value') => ConfigProblem;
 
+/** The parser of each key whose value has a grammar the schema takes as a union (text or number). */
+const GRAMMAR_OF: Partial<Record<string, (value: unknown) => Parsed<unknown>>> = {
+  every: parseEvery,
+  settle: (v) => parseDuration(v),
+  min_age: (v) => parseDuration(v),
+  max_size: parseSize,
+  min_free: parseSize,
+  bandwidth: parseRate,
+};
+
 function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: Locate): ConfigProblem[] {
   const keyPath = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
   switch (issue.code) {
@@ -189,8 +200,13 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: Locate): Conf
       return [at(keyPath, `must be at least ${String(issue.minimum)}, not ${describe(valueAt(data, keyPath))}`)];
     case 'too_big':
       return [at(keyPath, `must be at most ${String(issue.maximum)}, not ${describe(valueAt(data, keyPath))}`)];
-    case 'invalid_union':
-      return [at(keyPath, `${describe(valueAt(data, keyPath))} is not valid here; write e.g. "3 epochs", "30 minutes", always or never`)];
+    case 'invalid_union': {
+      // The key's own parser says what it takes (a duration, a size, a schedule...).
+      const value = valueAt(data, keyPath);
+      const parse = GRAMMAR_OF[String(keyPath[keyPath.length - 1])];
+      const parsed = parse?.(value);
+      return [at(keyPath, parsed !== undefined && !parsed.ok ? parsed.message : `${describe(value)} is not valid here`)];
+    }
     default:
       return [at(keyPath, issue.message)];
   }
