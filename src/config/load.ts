@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
-import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { credentialKeyMessage, looksLikeCredential } from './credential-keys.js';
@@ -16,29 +15,26 @@ import { normalizeConfig } from './normalize.js';
 import { configSchema, knownKeysAt } from './schema.js';
 import type { Config, ConfigProblem } from './types.js';
 import { parseDuration, parseEvery, parseRate, parseSize, type Parsed } from './units.js';
+import { readYaml } from './yaml-document.js';
 import { positionOf, renderKeyPath, type KeyPath } from './yaml-positions.js';
+
+export { MAX_ALIAS_EXPANSIONS } from './yaml-document.js';
 
 /**
  * Parses and validates config text. `file` names it in messages and anchors relative paths
  * (its folder); `home` expands `~`.
  */
 export function parseConfigText(text: string, file: string, home: string = os.homedir()): { config: Config } | { problems: ConfigProblem[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  const yaml = readYaml(text);
+  if ('problems' in yaml) {
     return {
-      problems: doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-        return { file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: firstLine(e.message) };
+      problems: yaml.problems.map((p) => {
+        const pos = yaml.lines.linePos(p.offset);
+        return { file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: p.message };
       }),
     };
   }
-  const expanded = expandAliases(doc);
-  if (!expanded.ok) {
-    const pos = lines.linePos(expanded.offset);
-    return { problems: [{ file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: expanded.message }] };
-  }
-  const data = expanded.data;
+  const { doc, lines, data } = yaml;
   const at = (keyPath: KeyPath, message: string, where: 'key' | 'value' = 'value'): ConfigProblem => ({
     file,
     ...positionOf(doc, lines, keyPath, where),
@@ -65,34 +61,6 @@ export function parseConfigText(text: string, file: string, home: string = os.ho
     }
   }
   return { problems: problems.sort((a, b) => a.line - b.line || a.col - b.col) };
-}
-
-/**
- * How many alias expansions (`*name`) a config may make in all. A config shares a few values
- * through aliases; a "billion laughs" nests them to expand exponentially and would exhaust memory.
- */
-export const MAX_ALIAS_EXPANSIONS = 1000;
-
-/**
- * The document as plain data, or why it cannot be: too many alias expansions (or another
- * resolution error), located at the document's first alias.
- */
-function expandAliases(doc: Document): { ok: true; data: unknown } | { ok: false; offset: number; message: string } {
-  try {
-    return { ok: true, data: doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS }) as unknown };
-  } catch (err) {
-    let offset = 0;
-    visit(doc, {
-      Alias(_key, node) {
-        offset = node.range?.[0] ?? 0;
-        return visit.BREAK;
-      },
-    });
-    const message = /alias count/i.test((err as Error).message)
-      ? `too many alias expansions (over ${MAX_ALIAS_EXPANSIONS}): the aliases (*name) nest so deep the file would expand to a huge value; write the values out or use fewer nested aliases`
-      : `cannot resolve the YAML: ${firstLine((err as Error).message)}`;
-    return { ok: false, offset, message };
-  }
 }
 
 /** A deep copy of `data` without the unknown keys the issues name. */
@@ -249,8 +217,4 @@ function valueAt(data: unknown, keyPath: KeyPath): unknown {
     cur = (cur as Record<string | number, unknown>)[s];
   }
   return cur;
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
 }
