@@ -13,8 +13,8 @@ import { INIT_PRESETS } from '../config/presets.js';
 import { limitHeapGrowth } from '../daemon/heap-growth.js';
 import type { LogFormat, LogLevel } from '../config/types.js';
 import { zeroConfig } from '../config/zero-config.js';
-import { CkptdError, ConfigError, formatProblem } from '../util/errors.js';
-import { loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from './context.js';
+import { CkptdError, ConfigError, formatProblem, UsageError } from '../util/errors.js';
+import { checkPlaces, loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from './context.js';
 import { addRunCommand } from './run-wiring.js';
 import { addManageCommands } from './manage.js';
 import { addRemoteCommands } from './remote-commands.js';
@@ -77,6 +77,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--log-format <format>', 'text (one readable line each) | json (one object per line)').choices(['text', 'json']).default('text'))
     .action(async (dir: string, opts: { store?: string; logLevel: LogLevel; logFormat: LogFormat }) => {
       const config = zeroConfig(path.resolve(dir), opts.store ? path.resolve(opts.store) : undefined);
+      const { runPlaceProblems } = await import('../config/run-places.js');
+      const unusable = runPlaceProblems(config.runs[0]!).map((p) => `cannot watch ${dir}: ${p.reason}; name a folder ckptd can use`);
+      if (unusable.length > 0) throw new UsageError(unusable.join('\n'));
       config.log = { ...config.log, level: opts.logLevel, format: opts.logFormat };
       const { runDaemon } = await import('./daemon-command.js');
       setExit(await runDaemon(config, false));
@@ -84,7 +87,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('check-config')
-    .description('validate a config; print each problem as FILE:LINE:COL key.path: message')
+    .description(
+      'validate a config, and that every run folder, store and save.to is a folder ckptd can enter and read (or is not there yet); ' +
+        'print each problem as FILE:LINE:COL key.path: message',
+    )
     .argument('[path]', 'the config file (default: the same search as --config)')
     .action(async (file: string | undefined, _opts, cmd: Command) => {
       const { checkConfig } = await import('./check-config.js');
@@ -169,7 +175,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const config = loadCliConfig(g.config);
-      if (g.run !== undefined) pickRun(config, g.run);
+      checkPlaces(config, g.run === undefined ? config.runs : [pickRun(config, g.run)]);
       const { configStatus, renderStatus } = await import('./status.js');
       const list = await configStatus(config, g.run, Date.now());
       if (opts.json) printJson(list);
@@ -185,8 +191,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--metric <key=value>', 'another metric (repeatable)', collect, [] as string[])
     .action(async (opts: { epoch?: number; step?: number; loss?: number; metric: string[] }, cmd: Command) => {
       const g = globals(cmd);
-      const config = loadCliConfig(g.config);
-      const run = pickRun(config, g.run);
+      const { run } = loadRun(g);
       const { parseMetricArgs, writeProgressFile } = await import('./progress.js');
       const metrics = parseMetricArgs(opts.metric);
       const file = await writeProgressFile(

@@ -13,7 +13,8 @@ import { ConfigError } from '../util/errors.js';
 import { credentialKeyMessage, looksLikeCredential } from './credential-keys.js';
 import { normalizeConfig } from './normalize.js';
 import { configSchema, knownKeysAt } from './schema.js';
-import type { Config, ConfigProblem } from './types.js';
+import { runPlaceProblems } from './run-places.js';
+import type { Config, ConfigProblem, RunConfig } from './types.js';
 import { parseDuration, parseEvery, parseRate, parseSize, type Parsed } from './units.js';
 import { readYaml } from './yaml-document.js';
 import { positionOf, renderKeyPath, type KeyPath } from './yaml-positions.js';
@@ -86,6 +87,36 @@ export function loadConfigFile(file: string): Config {
   const result = parseConfigText(text, abs);
   if ('problems' in result) throw new ConfigError(result.problems);
   return result.config;
+}
+
+/**
+ * The problems of the places `runs` name (`run-places.ts`: a file, no permission, a link loop),
+ * located in the config file as `FILE:LINE:COL runs.N.path: message`; empty when every place can
+ * be used. Reads the file system, and the config file again to locate problems when there are any
+ * (a run is found there by name: `ckptd run` passes a config of its one run).
+ */
+export function placeProblems(config: Config, runs: readonly RunConfig[] = config.runs): ConfigProblem[] {
+  const found = runs.flatMap((run) => runPlaceProblems(run).map((p) => ({ name: run.name, ...p })));
+  if (found.length === 0) return [];
+  const file = config.file ?? '(command line)';
+  let yaml: ReturnType<typeof readYaml> | null = null;
+  try {
+    if (config.file !== null) yaml = readYaml(readConfigText(config.file));
+  } catch {
+    // Changed or gone since it was loaded: the problems are still true, only not located.
+  }
+  const located = yaml !== null && 'doc' in yaml ? yaml : null;
+  return found.map(({ name, keyPath, reason, fix }) => {
+    const inFile = located ? runIndexByName(located.data, name) : -1;
+    const full = ['runs', inFile >= 0 ? inFile : config.runs.findIndex((r) => r.name === name), ...keyPath];
+    const pos = located ? positionOf(located.doc, located.lines, full) : { line: 1, col: 1 };
+    return { file, ...pos, keyPath: renderKeyPath(full), message: `${reason}; ${fix}` };
+  });
+}
+
+function runIndexByName(data: unknown, name: string): number {
+  const runs = valueAt(data, ['runs']);
+  return Array.isArray(runs) ? runs.findIndex((r) => valueAt(r, ['name']) === name) : -1;
 }
 
 /** The key path of the problem `loadConfigFile` reports when it cannot read the file at all. */
