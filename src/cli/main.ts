@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `ckptd` executable. Parses arguments (commander), runs one command, and maps errors to the
- * exit codes of SPEC section 2: 0 done, 1 failed, 2 bad usage or config, 3 refused for safety.
+ * The `ckptd` executable. Parses arguments (commander), runs one command, and reports what it
+ * threw with the exit codes of SPEC section 2 (`failure.ts`: 1 failed, 2 bad usage or config, 3
+ * refused for safety; with `--json` also as one JSON error document on stdout).
  *
  * A command's code is imported when that command runs (here and in the `add...Commands` files),
  * not at start: loading every command's modules cost each invocation 0.1-0.2 s of CPU, which a
@@ -13,7 +14,8 @@ import { INIT_PRESETS } from '../config/presets.js';
 import { limitHeapGrowth } from '../daemon/heap-growth.js';
 import type { LogFormat, LogLevel } from '../config/types.js';
 import { zeroConfig } from '../config/zero-config.js';
-import { CkptdError, ConfigError, formatProblem, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
+import { failureOf, jsonRequested, reportFailure } from './failure.js';
 import { checkPlaces, loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from './context.js';
 import { addRunCommand } from './run-wiring.js';
 import { addManageCommands } from './manage.js';
@@ -55,6 +57,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 done, 1 failed or found problems, 2 bad usage or bad config, 3 refused for safety.\n' +
+        'With --json, a failure is one JSON document on stdout too: {"error": {"message": ..., "code": <exit code>}}.\n' +
         'Start here: `ckptd init ./output --preset hf` (writes ./ckptd.yaml), `ckptd check-config`, then `ckptd daemon`.\n' +
         'Or, with no config at all: `ckptd watch ./output`.',
     );
@@ -221,24 +224,10 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return code;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-      // Help shown because no command (or `help` of no such command) was given went to stderr
-      // with a non-zero code: that is bad usage; `ckptd help` asked for it (code 0).
-      if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
-      if (err.code === 'ckptd.badNumber') process.stderr.write(`error: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof ConfigError) {
-      for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
-      return 2;
-    }
-    if (err instanceof CkptdError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return err.exitCode;
-    }
-    process.stderr.write(`error: ${(err as Error).message ?? String(err)}\n`);
-    return 1;
+    const failure = failureOf(err);
+    if (typeof failure === 'number') return failure;
+    reportFailure(failure, jsonRequested(argv));
+    return failure.code;
   }
 }
 
