@@ -127,6 +127,12 @@ describe('the daemon', () => {
     // An edit that fixes the store starts the run.
     write('ckptd.yaml', `log: {format: json}\nruns:\n${run('a', '    path: ./good\n')}${run('b', '    path: ./good2\n    store: ./store-b\n')}`);
     await d.waitFor((l) => l.event === 'start' && l.run === 'b', 20_000, 'run b started after the fix');
+
+    // An edit that moves a running run to a file stops that run alone, saying why.
+    write('ckptd.yaml', `log: {format: json}\nruns:\n${run('a', '    path: ./afile\n    store: ./.ckptd/a\n')}${run('b', '    path: ./good2\n    store: ./store-b\n')}`);
+    const moved = await d.waitFor((l) => l.event === 'run-failed' && l.run === 'a', 20_000, 'run a reported after the edit');
+    expect(moved.message.replaceAll(dir, 'D')).toBe('cannot start run a: D/ckptd.yaml:4:11 runs.0.path: D/afile is a file, not a folder; set path to the folder the trainer writes');
+    expect(d.proc.exitCode).toBe(null);
     expect(await d.stop()).toBe(0);
   });
 
