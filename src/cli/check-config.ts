@@ -1,9 +1,10 @@
 /**
- * `ckptd check-config [PATH]`: every problem as `FILE:LINE:COL key.path: message`, exit 2 on any.
+ * `ckptd check-config [PATH]`: every problem as `FILE:LINE:COL key.path: message`, exit 2 on any,
+ * then (for a config that validates) every run folder, store or save folder that cannot be used.
  * A valid config prints one line per run (its folder, store and schedules) and, when any run has
  * a remote, one more line per run with the remote it pushes to, or `remote: none`.
  */
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, placeProblems } from '../config/load.js';
 import type { RemoteConfig, RemoteKeep } from '../config/types.js';
 import { formatBytes, formatEvery, formatSpan } from '../policy/format.js';
 import { ConfigError, formatProblem } from '../util/errors.js';
@@ -11,6 +12,8 @@ import { ConfigError, formatProblem } from '../util/errors.js';
 export function checkConfig(file: string): { exitCode: number; output: string } {
   try {
     const config = loadConfigFile(file);
+    const unusable = placeProblems(config);
+    if (unusable.length > 0) throw new ConfigError(unusable);
     const anyRemote = config.runs.some((r) => r.remote !== null);
     const runs = config.runs.flatMap((r) => [
       `  ${r.name}: ${r.path} -> store ${r.store}; backup ${formatEvery(r.backup.every)}, save ${formatEvery(r.save.every)}`,

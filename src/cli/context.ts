@@ -3,10 +3,10 @@
  * the command is about (`--run NAME`, optional when the config has exactly one run).
  */
 import fs from 'node:fs';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, placeProblems } from '../config/load.js';
 import { resolveConfigPath } from '../config/locate.js';
 import type { Config, RunConfig } from '../config/types.js';
-import { UsageError } from '../util/errors.js';
+import { ConfigError, UsageError } from '../util/errors.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -37,10 +37,21 @@ export function pickRun(config: Config, name: string | undefined): RunConfig {
   return run;
 }
 
-/** Loads the config and picks the run in one step. */
+/**
+ * Throws a `ConfigError` (exit 2) naming each folder of `runs` that cannot be used (a file, no
+ * permission, a link loop: `placeProblems`), at its key in the config file.
+ */
+export function checkPlaces(config: Config, runs: readonly RunConfig[]): void {
+  const problems = placeProblems(config, runs);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** Loads the config and picks the run in one step; the run's folders must be usable (`checkPlaces`). */
 export function loadRun(opts: GlobalOptions): { config: Config; run: RunConfig } {
   const config = loadCliConfig(opts.config);
-  return { config, run: pickRun(config, opts.run) };
+  const run = pickRun(config, opts.run);
+  checkPlaces(config, [run]);
+  return { config, run };
 }
 
 /** Writes one JSON document to stdout (the `--json` contract: nothing else goes to stdout). */

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `ckptd` executable. Parses arguments (commander), runs one command, and maps errors to the
- * exit codes of SPEC section 2: 0 done, 1 failed, 2 bad usage or config, 3 refused for safety.
+ * The `ckptd` executable. Parses arguments (commander), runs one command, and reports what it
+ * threw with the exit codes of SPEC section 2 (`failure.ts`: 1 failed, 2 bad usage or config, 3
+ * refused for safety; with `--json` also as one JSON error document on stdout).
  *
  * A command's code is imported when that command runs (here and in the `add...Commands` files),
  * not at start: loading every command's modules cost each invocation 0.1-0.2 s of CPU, which a
@@ -13,8 +14,9 @@ import { INIT_PRESETS } from '../config/presets.js';
 import { limitHeapGrowth } from '../daemon/heap-growth.js';
 import type { LogFormat, LogLevel } from '../config/types.js';
 import { zeroConfig } from '../config/zero-config.js';
-import { CkptdError, ConfigError, formatProblem } from '../util/errors.js';
-import { loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from './context.js';
+import { UsageError } from '../util/errors.js';
+import { failureOf, jsonRequested, reportFailure } from './failure.js';
+import { checkPlaces, loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from './context.js';
 import { addRunCommand } from './run-wiring.js';
 import { addManageCommands } from './manage.js';
 import { addRemoteCommands } from './remote-commands.js';
@@ -55,6 +57,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 done, 1 failed or found problems, 2 bad usage or bad config, 3 refused for safety.\n' +
+        'With --json, a failure is one JSON document on stdout too: {"error": {"message": ..., "code": <exit code>}}.\n' +
         'Start here: `ckptd init ./output --preset hf` (writes ./ckptd.yaml), `ckptd check-config`, then `ckptd daemon`.\n' +
         'Or, with no config at all: `ckptd watch ./output`.',
     );
@@ -77,6 +80,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--log-format <format>', 'text (one readable line each) | json (one object per line)').choices(['text', 'json']).default('text'))
     .action(async (dir: string, opts: { store?: string; logLevel: LogLevel; logFormat: LogFormat }) => {
       const config = zeroConfig(path.resolve(dir), opts.store ? path.resolve(opts.store) : undefined);
+      const { runPlaceProblems } = await import('../config/run-places.js');
+      const unusable = runPlaceProblems(config.runs[0]!).map((p) => `cannot watch ${dir}: ${p.reason}; name a folder ckptd can use`);
+      if (unusable.length > 0) throw new UsageError(unusable.join('\n'));
       config.log = { ...config.log, level: opts.logLevel, format: opts.logFormat };
       const { runDaemon } = await import('./daemon-command.js');
       setExit(await runDaemon(config, false));
@@ -84,7 +90,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('check-config')
-    .description('validate a config; print each problem as FILE:LINE:COL key.path: message')
+    .description(
+      'validate a config, and that every run folder, store and save.to is a folder ckptd can enter and read (or is not there yet); ' +
+        'print each problem as FILE:LINE:COL key.path: message',
+    )
     .argument('[path]', 'the config file (default: the same search as --config)')
     .action(async (file: string | undefined, _opts, cmd: Command) => {
       const { checkConfig } = await import('./check-config.js');
@@ -169,7 +178,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const config = loadCliConfig(g.config);
-      if (g.run !== undefined) pickRun(config, g.run);
+      checkPlaces(config, g.run === undefined ? config.runs : [pickRun(config, g.run)]);
       const { configStatus, renderStatus } = await import('./status.js');
       const list = await configStatus(config, g.run, Date.now());
       if (opts.json) printJson(list);
@@ -185,8 +194,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--metric <key=value>', 'another metric (repeatable)', collect, [] as string[])
     .action(async (opts: { epoch?: number; step?: number; loss?: number; metric: string[] }, cmd: Command) => {
       const g = globals(cmd);
-      const config = loadCliConfig(g.config);
-      const run = pickRun(config, g.run);
+      const { run } = loadRun(g);
       const { parseMetricArgs, writeProgressFile } = await import('./progress.js');
       const metrics = parseMetricArgs(opts.metric);
       const file = await writeProgressFile(
@@ -216,21 +224,10 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return code;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      if (err.code === 'ckptd.badNumber') process.stderr.write(`error: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof ConfigError) {
-      for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
-      return 2;
-    }
-    if (err instanceof CkptdError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return err.exitCode;
-    }
-    process.stderr.write(`error: ${(err as Error).message ?? String(err)}\n`);
-    return 1;
+    const failure = failureOf(err);
+    if (typeof failure === 'number') return failure;
+    reportFailure(failure, jsonRequested(argv));
+    return failure.code;
   }
 }
 

@@ -127,7 +127,9 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
       const cmd = rest[args.length + 1] as Command;
       const { run } = loadRun(globals(cmd));
       const [{ checkLabel }, { runStoreOp }] = await Promise.all([import('../client/snapshot.js'), import('../client/store-op.js')]);
-      const r = await runStoreOp(run, toOp(id, value, checkLabel), false).catch((err: Error) =>
+      // Messages name the argument as `--help` shows it (`<name>`), not the `--name` of `snapshot`.
+      const check: CheckLabel = (what, text) => checkLabel(what, text, args[0]);
+      const r = await runStoreOp(run, toOp(id, value, check), false).catch((err: Error) =>
         Promise.reject(err instanceof CkptdError ? err : new UsageError(err.message)),
       );
       if (opts.json) printJson({ ...r.data, via_daemon: r.viaDaemon });

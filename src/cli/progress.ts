@@ -18,7 +18,7 @@ import { UsageError } from '../util/errors.js';
 /**
  * Parses `--metric` arguments (`["acc=0.93", "lr=1e-4"]`) into `{acc: 0.93, lr: 0.0001}`; a later
  * key replaces an earlier one. Throws a `UsageError` (exit 2) naming the argument when one has no
- * `=`, an empty key, or a value that is not a finite number.
+ * `=`, an empty key, the key `__proto__`, or a value that is not a finite number.
  */
 export function parseMetricArgs(args: readonly string[]): Record<string, number> {
   const metrics: Record<string, number> = {};
@@ -28,6 +28,8 @@ export function parseMetricArgs(args: readonly string[]): Record<string, number>
     const key = arg.slice(0, eq).trim();
     const raw = arg.slice(eq + 1).trim();
     if (key === '') throw new UsageError(`--metric ${JSON.stringify(arg)}: the key before "=" is empty`);
+    // Assigning "__proto__" sets an object's prototype instead of a key: the value would vanish.
+    if (key === '__proto__') throw new UsageError(`--metric ${JSON.stringify(arg)}: "__proto__" cannot be a metric name (JavaScript objects reserve it); choose another name`);
     const value = raw === '' ? NaN : Number(raw);
     if (!Number.isFinite(value)) throw new UsageError(`--metric ${JSON.stringify(arg)}: ${JSON.stringify(raw)} is not a finite number`);
     metrics[key] = value;

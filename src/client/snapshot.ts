@@ -17,14 +17,17 @@ import { daemonHolds, withStoreLock } from './one-shot.js';
 /** How long a command waits for the state to settle or for the daemon to answer. */
 const WAIT_MS = 10 * 60_000;
 
-/** Rejects names and notes that cannot be shown or stored safely. */
-export function checkLabel(what: 'name' | 'notes', text: string | undefined): string | null {
+/**
+ * Rejects names and notes that cannot be shown or stored safely, naming the value as `given` (how
+ * the user gave it: `--name` of `snapshot`, `<name>` of `rename`, ...).
+ */
+export function checkLabel(what: 'name' | 'notes', text: string | undefined, given = `--${what}`): string | null {
   if (text === undefined) return null;
   const max = what === 'name' ? 200 : 10_000;
-  if (text.length > max) throw new UsageError(`--${what} is ${text.length} characters long; the limit is ${max}`);
+  if (text.length > max) throw new UsageError(`${given} is ${text.length} characters long; the limit is ${max}`);
   // eslint-disable-next-line no-control-regex
   const bad = what === 'name' ? /[\u0000-\u001f\u007f]/ : /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
-  if (bad.test(text)) throw new UsageError(`--${what} contains control characters${what === 'name' ? ' (names are one line)' : ''}; remove them`);
+  if (bad.test(text)) throw new UsageError(`${given} contains control characters${what === 'name' ? ' (names are one line)' : ''}; remove them`);
   return what === 'name' ? text.trim() || null : text;
 }
 

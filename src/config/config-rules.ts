@@ -12,7 +12,7 @@ import type { Every } from '../policy/types.js';
 import { isInside } from '../util/paths.js';
 import { namedGroups } from './normalize-progress.js';
 import type { Report } from './problems.js';
-import type { RunPaths } from './resolve-paths.js';
+import { usesHome, type RunPaths } from './resolve-paths.js';
 import type { ProgressSpec, RunConfig } from './types.js';
 import type { KeyPath } from './yaml-positions.js';
 
@@ -28,6 +28,16 @@ export type RunRule = (run: RunFacts, report: Report) => void;
 
 /** A rule over run `i` and the runs before it (so a clash is reported once, at the later run). */
 export type AcrossRunsRule = (runs: readonly RunConfig[], i: number, report: Report) => void;
+
+/**
+ * A path written with `~` needs HOME to be an absolute folder: set but empty (or relative), it would
+ * make `~/run` relative to wherever ckptd started instead of the home folder.
+ */
+export function tildeNeedsHome(value: string | null | undefined, home: string, at: KeyPath, report: Report): void {
+  if (!value || !usesHome(value) || path.isAbsolute(home)) return;
+  const why = home === '' ? 'empty' : `"${home}", not an absolute folder`;
+  report(at, `"${value}" starts with ~, which needs HOME, but HOME is ${why}; set HOME to your home folder, or write the full path`);
+}
 
 /** The store is not the root, not inside the run (the trainer could delete it), and does not hold the run. */
 export const storeApartFromRun: RunRule = ({ name, at, paths }, report) => {

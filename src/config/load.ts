@@ -8,36 +8,34 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
-import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { credentialKeyMessage, looksLikeCredential } from './credential-keys.js';
 import { normalizeConfig } from './normalize.js';
 import { configSchema, knownKeysAt } from './schema.js';
-import type { Config, ConfigProblem } from './types.js';
+import { runPlaceProblems } from './run-places.js';
+import type { Config, ConfigProblem, RunConfig } from './types.js';
+import { parseDuration, parseEvery, parseRate, parseSize, type Parsed } from './units.js';
+import { readYaml } from './yaml-document.js';
 import { positionOf, renderKeyPath, type KeyPath } from './yaml-positions.js';
+
+export { MAX_ALIAS_EXPANSIONS } from './yaml-document.js';
 
 /**
  * Parses and validates config text. `file` names it in messages and anchors relative paths
  * (its folder); `home` expands `~`.
  */
 export function parseConfigText(text: string, file: string, home: string = os.homedir()): { config: Config } | { problems: ConfigProblem[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  const yaml = readYaml(text);
+  if ('problems' in yaml) {
     return {
-      problems: doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-        return { file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: firstLine(e.message) };
+      problems: yaml.problems.map((p) => {
+        const pos = yaml.lines.linePos(p.offset);
+        return { file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: p.message };
       }),
     };
   }
-  const expanded = expandAliases(doc);
-  if (!expanded.ok) {
-    const pos = lines.linePos(expanded.offset);
-    return { problems: [{ file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: expanded.message }] };
-  }
-  const data = expanded.data;
+  const { doc, lines, data } = yaml;
   const at = (keyPath: KeyPath, message: string, where: 'key' | 'value' = 'value'): ConfigProblem => ({
     file,
     ...positionOf(doc, lines, keyPath, where),
@@ -66,34 +64,6 @@ export function parseConfigText(text: string, file: string, home: string = os.ho
   return { problems: problems.sort((a, b) => a.line - b.line || a.col - b.col) };
 }
 
-/**
- * How many alias expansions (`*name`) a config may make in all. A config shares a few values
- * through aliases; a "billion laughs" nests them to expand exponentially and would exhaust memory.
- */
-export const MAX_ALIAS_EXPANSIONS = 1000;
-
-/**
- * The document as plain data, or why it cannot be: too many alias expansions (or another
- * resolution error), located at the document's first alias.
- */
-function expandAliases(doc: Document): { ok: true; data: unknown } | { ok: false; offset: number; message: string } {
-  try {
-    return { ok: true, data: doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS }) as unknown };
-  } catch (err) {
-    let offset = 0;
-    visit(doc, {
-      Alias(_key, node) {
-        offset = node.range?.[0] ?? 0;
-        return visit.BREAK;
-      },
-    });
-    const message = /alias count/i.test((err as Error).message)
-      ? `too many alias expansions (over ${MAX_ALIAS_EXPANSIONS}): the aliases (*name) nest so deep the file would expand to a huge value; write the values out or use fewer nested aliases`
-      : `cannot resolve the YAML: ${firstLine((err as Error).message)}`;
-    return { ok: false, offset, message };
-  }
-}
-
 /** A deep copy of `data` without the unknown keys the issues name. */
 function withoutKeys(data: unknown, issues: z.core.$ZodIssue[]): unknown {
   const copy = structuredClone(data);
@@ -117,6 +87,36 @@ export function loadConfigFile(file: string): Config {
   const result = parseConfigText(text, abs);
   if ('problems' in result) throw new ConfigError(result.problems);
   return result.config;
+}
+
+/**
+ * The problems of the places `runs` name (`run-places.ts`: a file, no permission, a link loop),
+ * located in the config file as `FILE:LINE:COL runs.N.path: message`; empty when every place can
+ * be used. Reads the file system, and the config file again to locate problems when there are any
+ * (a run is found there by name: `ckptd run` passes a config of its one run).
+ */
+export function placeProblems(config: Config, runs: readonly RunConfig[] = config.runs): ConfigProblem[] {
+  const found = runs.flatMap((run) => runPlaceProblems(run).map((p) => ({ name: run.name, ...p })));
+  if (found.length === 0) return [];
+  const file = config.file ?? '(command line)';
+  let yaml: ReturnType<typeof readYaml> | null = null;
+  try {
+    if (config.file !== null) yaml = readYaml(readConfigText(config.file));
+  } catch {
+    // Changed or gone since it was loaded: the problems are still true, only not located.
+  }
+  const located = yaml !== null && 'doc' in yaml ? yaml : null;
+  return found.map(({ name, keyPath, reason, fix }) => {
+    const inFile = located ? runIndexByName(located.data, name) : -1;
+    const full = ['runs', inFile >= 0 ? inFile : config.runs.findIndex((r) => r.name === name), ...keyPath];
+    const pos = located ? positionOf(located.doc, located.lines, full) : { line: 1, col: 1 };
+    return { file, ...pos, keyPath: renderKeyPath(full), message: `${reason}; ${fix}` };
+  });
+}
+
+function runIndexByName(data: unknown, name: string): number {
+  const runs = valueAt(data, ['runs']);
+  return Array.isArray(runs) ? runs.findIndex((r) => valueAt(r, ['name']) === name) : -1;
 }
 
 /** The key path of the problem `loadConfigFile` reports when it cannot read the file at all. */
@@ -161,6 +161,16 @@ function whyUnreadable(file: string, err: unknown): string {
 
 type Locate = (keyPath: KeyPath, message: string, where?: 'key' | 'value') => ConfigProblem;
 
+/** The parser of each key whose value has a grammar the schema takes as a union (text or number). */
+const GRAMMAR_OF: Partial<Record<string, (value: unknown) => Parsed<unknown>>> = {
+  every: parseEvery,
+  settle: (v) => parseDuration(v),
+  min_age: (v) => parseDuration(v),
+  max_size: parseSize,
+  min_free: parseSize,
+  bandwidth: parseRate,
+};
+
 function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: Locate): ConfigProblem[] {
   const keyPath = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
   switch (issue.code) {
@@ -189,8 +199,13 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: Locate): Conf
       return [at(keyPath, `must be at least ${String(issue.minimum)}, not ${describe(valueAt(data, keyPath))}`)];
     case 'too_big':
       return [at(keyPath, `must be at most ${String(issue.maximum)}, not ${describe(valueAt(data, keyPath))}`)];
-    case 'invalid_union':
-      return [at(keyPath, `${describe(valueAt(data, keyPath))} is not valid here; write e.g. "3 epochs", "30 minutes", always or never`)];
+    case 'invalid_union': {
+      // The key's own parser says what it takes (a duration, a size, a schedule...).
+      const value = valueAt(data, keyPath);
+      const parse = GRAMMAR_OF[String(keyPath[keyPath.length - 1])];
+      const parsed = parse?.(value);
+      return [at(keyPath, parsed !== undefined && !parsed.ok ? parsed.message : `${describe(value)} is not valid here`)];
+    }
     default:
       return [at(keyPath, issue.message)];
   }
@@ -233,8 +248,4 @@ function valueAt(data: unknown, keyPath: KeyPath): unknown {
     cur = (cur as Record<string | number, unknown>)[s];
   }
   return cur;
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
 }

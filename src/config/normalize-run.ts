@@ -3,7 +3,7 @@
  * Contract: paths resolved (`resolve-paths.ts`), defaults filled in (`defaults.ts`), every key
  * normalized by its own module, the rules within one run checked (`config-rules.ts`), every
  * problem reported at its key path. The steps run in a fixed order because problems come out in
- * the order found: name, path, store placement, include, exclude, settle, progress, backup.every,
+ * the order found: name, `~` without a home (path, store, save.to), path, store placement, include, exclude, settle, progress, backup.every,
  * save.every, save.prefix, save.to, retention sizes, backup.cron, save.cron, save.files,
  * retention.min_age, remote. A progress value reported as wrong is not blamed a second time by an
  * `every` in epochs or steps. `progress: dfl` adds DeepFaceLab's autobackup and preview folders
@@ -11,7 +11,7 @@
  * the top-level remote, which comes in already normalized.
  */
 import path from 'node:path';
-import { saveToOutsideRun, saveToOutsideStore, storeApartFromRun, type RunFacts } from './config-rules.js';
+import { saveToOutsideRun, saveToOutsideStore, storeApartFromRun, tildeNeedsHome, type RunFacts } from './config-rules.js';
 import { DEFAULTS } from './defaults.js';
 import { checkGlobs } from './normalize-globs.js';
 import { normalizeCron, normalizeEvery, normalizeSavePrefix } from './normalize-policies.js';
@@ -37,6 +37,9 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote
   const paths = resolveRunPaths(raw, base);
   const facts: RunFacts = { name, at, paths };
   checkRunName(name, [...at, 'name'], report);
+  tildeNeedsHome(raw.path, base.home, [...at, 'path'], report);
+  tildeNeedsHome(raw.store, base.home, [...at, 'store'], report);
+  tildeNeedsHome(raw.save?.to, base.home, [...at, 'save', 'to'], report);
   checkRunPath(raw.path, paths.path, [...at, 'path'], report);
   storeApartFromRun(facts, report);
 

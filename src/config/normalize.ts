@@ -13,7 +13,7 @@
  * - `config-rules.ts`: the cross-field rules, within a run and across runs;
  * - `problems.ts`: the problem collection (order kept, located by key path).
  */
-import { checkAcrossRuns } from './config-rules.js';
+import { checkAcrossRuns, tildeNeedsHome } from './config-rules.js';
 import { topLevelRemote } from './normalize-remote.js';
 import { normalizeRun } from './normalize-run.js';
 import { collectProblems, type PathProblem } from './problems.js';
@@ -32,6 +32,8 @@ export function normalizeConfig(raw: RawConfig, file: string | null, base: PathB
   const runs = raw.runs.map((r, i) => normalizeRun(r, ['runs', i], base, topRemote, report));
   checkAcrossRuns(runs, report);
   const log = raw.log ?? {};
+  tildeNeedsHome(log.file, base.home, ['log', 'file'], report);
+  tildeNeedsHome(raw.metrics?.file, base.home, ['metrics', 'file'], report);
   const config: Config = {
     file,
     log: {

@@ -15,10 +15,18 @@ export interface PathBase {
   home: string;
 }
 
-/** Absolute path for a config value: `~/x` is under home, relative is under the config's folder. */
+/** Whether a config value starts with `~` (`~` or `~/x`), so that it needs a home folder. */
+export function usesHome(value: string): boolean {
+  return value === '~' || value.startsWith('~/');
+}
+
+/**
+ * Absolute path for a config value: `~/x` is under home, relative is under the config's folder.
+ * A home that is not absolute (HOME set but empty) is taken from the config's folder too, so the
+ * result stays absolute; `tildeNeedsHome` (config-rules.ts) reports it.
+ */
 export function resolvePath(value: string, base: PathBase): string {
-  if (value === '~') return base.home;
-  if (value.startsWith('~/')) return path.join(base.home, value.slice(2));
+  if (usesHome(value)) return path.resolve(base.dir, base.home, value.slice(2));
   return path.resolve(base.dir, value);
 }
 

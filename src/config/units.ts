@@ -81,6 +81,8 @@ const COUNT_UNITS: Record<string, 'epochs' | 'steps' | 'changes'> = {
 const NUMBER_AND_UNIT = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]+)$/;
 
 function show(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value !== null && typeof value === 'object') return 'a mapping';
   return typeof value === 'string' ? `"${value}"` : String(value);
 }
 

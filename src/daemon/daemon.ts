@@ -5,9 +5,9 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, RunConfig } from '../config/types.js';
-import { loadConfigFile, UNREADABLE_KEY } from '../config/load.js';
+import { loadConfigFile, placeProblems, UNREADABLE_KEY } from '../config/load.js';
 import { watchConfigFile } from '../config/watch-config-file.js';
-import { ConfigError, formatProblem } from '../util/errors.js';
+import { ConfigError, formatProblem, type ConfigProblem } from '../util/errors.js';
 import type { RootLogger } from '../util/logger.js';
 import { LOW_NICE, processPriority, type Priority } from '../policy/process-priority.js';
 import { Metrics, observeEvents } from './metrics.js';
@@ -54,19 +54,31 @@ export class Daemon {
 
   /**
    * Starts every run. If any run's store is held by another ckptd, nothing is started and the
-   * error (naming the holder) is thrown.
+   * error (naming the holder) is thrown. A run whose folders cannot be used (`placeProblems`) is
+   * logged as `run-failed` and left out, and the others run; when that leaves no run at all, the
+   * `ConfigError` naming every such problem is thrown.
    */
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const d = new Daemon(opts);
     if (opts.managePriority) await d.applyPriority();
+    const unusable: ConfigProblem[] = [];
     try {
-      for (const run of opts.config.runs) await d.startRun(run);
+      for (const run of opts.config.runs) {
+        const problems = d.logUnusablePlaces(run);
+        if (problems.length === 0) await d.startRun(run);
+        else unusable.push(...problems);
+      }
     } catch (err) {
       await d.stop();
       throw err;
     }
+    if (unusable.length > 0 && d.runs.size === 0) {
+      await d.stop();
+      throw new ConfigError(unusable);
+    }
     if (opts.watchConfigFile && opts.config.file) d.watchConfig(opts.config.file);
-    opts.logger.info(`ckptd daemon started (pid ${process.pid}) with ${opts.config.runs.length} run(s)${opts.config.file ? ` from ${opts.config.file}` : ''}`, {
+    const count = d.runs.size === opts.config.runs.length ? `${d.runs.size}` : `${d.runs.size} of ${opts.config.runs.length}`;
+    opts.logger.info(`ckptd daemon started (pid ${process.pid}) with ${count} run(s)${opts.config.file ? ` from ${opts.config.file}` : ''}`, {
       event: 'daemon-start',
     });
     return d;
@@ -185,6 +197,10 @@ export class Daemon {
             this.runs.delete(name);
             await sup.stop();
             await this.tryStartRun(run);
+          } else if (run.path !== prevRuns.get(name)?.path && placeProblems(next, [run]).length > 0) {
+            // Its new folder cannot be used: stopped here, the start below says why (as for a new run).
+            this.runs.delete(name);
+            await sup.stop();
           } else {
             await sup.update(run);
           }
@@ -211,9 +227,21 @@ export class Daemon {
 
   private async tryStartRun(run: RunConfig): Promise<void> {
     try {
-      await this.startRun(run);
+      if (this.logUnusablePlaces(run).length === 0) await this.startRun(run);
     } catch (err) {
       this.opts.logger.error(`cannot start run ${run.name}: ${(err as Error).message}`, { event: 'run-failed', run: run.name });
     }
+  }
+
+  /**
+   * The problems of the run's folders (a file, no permission, a link loop), each logged as
+   * `run-failed` with its place in the config file; empty when the run can start.
+   */
+  private logUnusablePlaces(run: RunConfig): ConfigProblem[] {
+    const problems = placeProblems(this.config, [run]);
+    for (const p of problems) {
+      this.opts.logger.error(`cannot start run ${run.name}: ${formatProblem(p)}`, { event: 'run-failed', run: run.name, key: p.keyPath });
+    }
+    return problems;
   }
 }

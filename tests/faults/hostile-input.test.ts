@@ -73,7 +73,8 @@ describe('hostile ids and labels', () => {
     for (const [i, r] of results.entries()) {
       const id = ids[i]!;
       expect(r.code, `show ${JSON.stringify(id)}`).toBe(2);
-      expect(r.stdout).toBe('');
+      // --json: the one document on stdout is the error.
+      expect(JSON.parse(r.stdout)).toEqual({ error: { message: expect.stringContaining(`invalid id ${JSON.stringify(id)}`) as unknown, code: 2 } });
       expect(r.stderr).toContain(`invalid id ${JSON.stringify(id)}: ids are made of lowercase letters, digits and "-"`);
     }
     // A well-formed id that matches nothing is a different, equally clear message.

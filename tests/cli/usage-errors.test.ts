@@ -1,0 +1,75 @@
+/**
+ * Bad command lines get the exit code of SPEC section 2 (2: bad usage) and a message that names
+ * what to type instead; help asked for is exit 0, help shown because the command line was wrong is not.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../helpers/daemon-process.js';
+
+describe('ckptd with no command', () => {
+  it('prints the help to stderr and exits 2, with nothing on stdout', async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('Usage: ckptd [options] [command]');
+  });
+
+  it('exits 2 for `ckptd help` of a command that does not exist', async () => {
+    expect((await runCli(['help', 'bogus'])).code).toBe(2);
+  });
+
+  it('still exits 0 for help asked for', async () => {
+    for (const args of [['--help'], ['help'], ['help', 'list'], ['list', '--help']]) {
+      const r = await runCli(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout, args.join(' ')).toContain('Usage: ckptd');
+    }
+  });
+});
+
+describe('rename and note name what was given, not flags they do not have', () => {
+  it.each([
+    ['rename, two lines', ['rename', 'x', 'two\nlines'], '<name> contains control characters (names are one line)'],
+    ['rename, too long', ['rename', 'x', 'n'.repeat(201)], '<name> is 201 characters long; the limit is 200'],
+    ['note, a bell', ['note', 'x', 'bell\u0007'], '<text> contains control characters'],
+    ['note, too long', ['note', 'x', 't'.repeat(10_001)], '<text> is 10001 characters long; the limit is 10000'],
+  ])('%s', async (_name, args, message) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = path.join(dir, 'ckptd.yaml');
+      fs.writeFileSync(config, 'runs:\n  - name: a\n    path: ./run\n    progress: none\n');
+      const r = await runCli([...args, '--config', config]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toMatch(/--name|--notes/);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('progress --metric', () => {
+  it('refuses __proto__ (which a plain object would drop) with exit 2, and writes nothing', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = path.join(dir, 'ckptd.yaml');
+      fs.mkdirSync(path.join(dir, 'run'));
+      fs.writeFileSync(config, 'runs:\n  - name: a\n    path: ./run\n    progress: none\n');
+      const r = await runCli(['progress', '--metric', 'acc=0.9', '--metric', '__proto__=5', '--config', config]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('"__proto__" cannot be a metric name');
+      expect(fs.readdirSync(path.join(dir, 'run'))).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('keeps keys that only look special as plain metrics, and pollutes no prototype', async () => {
+    const { parseMetricArgs } = await import('../../src/cli/progress.js');
+    const m = parseMetricArgs(['constructor=1', 'toString=2', 'hasOwnProperty=3', 'prototype=4']);
+    expect(JSON.parse(JSON.stringify(m))).toEqual({ constructor: 1, toString: 2, hasOwnProperty: 3, prototype: 4 });
+    expect(Object.getPrototypeOf(m)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).toString).toBe(Object.prototype.toString);
+  });
+});
