@@ -188,8 +188,8 @@ export class PanelApi {
   async snapshot(name: string, body: LabelRequest): Promise<{ id: string; via_daemon: boolean }> {
     const run = this.run(name);
     const label = {
-      name: checkLabel('name', optionalText(body.name, 'name') ?? undefined),
-      notes: checkLabel('notes', optionalText(body.notes, 'notes') ?? undefined) || null,
+      name: checkLabel('name', optionalText(body.name, 'name') ?? undefined, 'name'),
+      notes: checkLabel('notes', optionalText(body.notes, 'notes') ?? undefined, 'notes') || null,
       pinned: body.pinned === true,
     };
     return this.announce(run, 'snapshot', null, async () => {
@@ -244,8 +244,8 @@ export class PanelApi {
     const op: StoreOp = { kind: 'label', id: meta.id };
     const newName = optionalText(body.name, 'name');
     const newNotes = optionalText(body.notes, 'notes');
-    if (newName !== undefined) op.name = newName === null ? null : checkLabel('name', newName);
-    if (newNotes !== undefined) op.notes = newNotes === null ? null : checkLabel('notes', newNotes) || null;
+    if (newName !== undefined) op.name = newName === null ? null : checkLabel('name', newName, 'name');
+    if (newNotes !== undefined) op.notes = newNotes === null ? null : checkLabel('notes', newNotes, 'notes') || null;
     if (body.pinned !== undefined) {
       if (typeof body.pinned !== 'boolean') throw new UsageError('pinned must be true or false');
       op.pinned = body.pinned;

@@ -51,6 +51,17 @@ describe('the panel server', () => {
     expect(await runs.json()).toMatchObject({ runs: [{ name: 'lora' }] });
   });
 
+  it('names a bad label as the page gives it (name, notes), not as a command-line flag', async () => {
+    const post = (body: unknown) =>
+      fetch(`${base}/api/runs/lora/snapshots`, { method: 'POST', headers: { 'X-Ckptd-Token': server.token, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const long = await post({ name: 'x'.repeat(201) });
+    expect(long.status).toBe(400);
+    expect(await long.json()).toMatchObject({ error: 'name is 201 characters long; the limit is 200' });
+    const control = await post({ notes: 'a\u0001b' });
+    expect(control.status).toBe(400);
+    expect(await control.json()).toMatchObject({ error: 'notes contains control characters; remove them' });
+  });
+
   it('answers the old ?token= URL with a page that names the URL to open, right token or not', async () => {
     for (const t of [server.token, 'guess']) {
       const res = await fetch(`${base}/?token=${t}`, { redirect: 'manual' });
