@@ -3,8 +3,8 @@
  * run in vitest's cache, vitest's own order: the longest first. Without them (a clean clone, as CI
  * runs) vitest starts the largest files first, which left short files that drive daemons, the CLI
  * or a server for the end, where one of them alone stretched the run. Here, without durations,
- * the files that start processes go first (larger first), then the rest (larger first): with two
- * workers the run then ends on files of milliseconds.
+ * the files that start processes go first (larger first), then the rest (larger first): with the
+ * workers all busy, the run then ends on files of milliseconds.
  */
 import fs from 'node:fs';
 import path from 'node:path';
