@@ -11,6 +11,7 @@ import { limitHeapGrowth } from '../daemon/heap-growth.js';
 import { createNotifier } from '../daemon/sd-notify.js';
 import { SafetyError } from '../util/errors.js';
 import { createLogger, type RootLogger } from '../util/logger.js';
+import { surviveLostOutput } from '../util/lost-output.js';
 import { tapLogger } from '../util/tap-logger.js';
 import { ServiceStatusTracker } from './service-status.js';
 
@@ -24,6 +25,8 @@ const STATUS_REFRESH_MS = 60_000;
 /** Runs the daemon until a stop signal; resolves with the exit code. */
 export async function runDaemon(config: Config, watchConfigFile: boolean): Promise<number> {
   limitHeapGrowth();
+  // For the process's lifetime: its log lines may be lost, its backups must not be.
+  surviveLostOutput();
   const root = createLogger(config.log);
   const notifier = createNotifier(process.env, { logger: root });
   const tracker = new ServiceStatusTracker();

@@ -40,6 +40,7 @@ import type { ScanEntry } from '../store/types.js';
 import { SafetyError, UsageError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { pidExists, readBootId, readProcStat } from '../util/proc-stat.js';
+import { surviveLostOutput } from '../util/lost-output.js';
 import { tapLogger } from '../util/tap-logger.js';
 import { withStoreLock } from '../client/one-shot.js';
 import { restoreNewest, restoreNewestRemote, say, type Restored } from './run-resume.js';
@@ -68,11 +69,9 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   const { config, run, resume, argv } = opts;
   if (argv.length === 0 || argv[0] === '') throw new UsageError('ckptd run needs the command to run: ckptd run [--resume] -- CMD [ARGS...]');
   limitHeapGrowth();
-  // A reader of stderr that went away (`2>&1 | tee log`, the tee killed by the same Ctrl-C; a
-  // dropped ssh session) costs the log lines, never the supervision: an unhandled EPIPE would end
-  // ckptd and leave the trainer running without backups or a record of how it ended.
-  const lostStderr = (): void => undefined;
-  process.stderr.on('error', lostStderr);
+  // A log reader that went away costs the log lines, never the supervision: an unhandled EPIPE
+  // would end ckptd and leave the trainer running without backups or a record of how it ended.
+  const outputKept = surviveLostOutput();
   // stderr: the trainer's stdout is its own (a script may read or redirect it).
   const root = createLogger(config.log, { stream: 'stderr' });
   const tracker = new EvaluationTracker(run.name);
@@ -148,7 +147,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   } finally {
     relay.dispose();
     await root.close();
-    process.stderr.off('error', lostStderr);
+    outputKept();
   }
 }
 
