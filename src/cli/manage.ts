@@ -82,6 +82,7 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
           `  ${plan.write.length} file(s) to write (${formatBytes(sizeOf)})${plan.write.length ? `:\n${listSome(plan.write.map((f) => f.path))}` : ''}`,
           `  ${plan.remove.length} file(s) to remove${plan.remove.length ? `:\n${listSome(plan.remove.map((f) => f.path))}` : ''}`,
           `  ${plan.confirm.length} file(s) that look the same (checked by hash)`,
+          ...(plan.keep.length > 0 ? [`  ${plan.keep.length} file(s) kept as they are (the snapshot left them out):\n${listSome(plan.keep.map((f) => f.path))}`] : []),
           '  The current state is kept first as a pre-restore snapshot.',
         ];
         if (!opts.yes) process.stderr.write(`${lines.join('\n')}\n`);

@@ -94,12 +94,14 @@ export interface RestoreResult {
   leftInPlace: string[];
   /** Files of the snapshot not written: their path holds something the run's include/exclude leave out now. */
   notReplaced: string[];
+  /** Files of the run the snapshot left out (it holds no version of them): kept as they are, not removed. */
+  keptLeftOut: string[];
   bytesWritten: number;
 }
 
 /** What restoring `snapshot` into the run would change, for the confirmation prompt. */
 export async function previewRestore(run: RunConfig, snapshot: SnapshotMeta): Promise<RestorePlan> {
-  return planRestore(await scanRun(run), snapshot.files);
+  return planRestore(await scanRun(run), snapshot.files, snapshot.skipped);
 }
 
 export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResult> {
@@ -122,8 +124,8 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   await fsp.mkdir(run.path, { recursive: true });
   const root = await fsp.realpath(run.path);
   await removeStaleStaging(root, entries);
-  const plan = planRestore(entries, snapshot.files);
-  const result: RestoreResult = { target: run.path, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], notReplaced: [], bytesWritten: 0 };
+  const plan = planRestore(entries, snapshot.files, snapshot.skipped);
+  const result: RestoreResult = { target: run.path, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], notReplaced: [], keptLeftOut: plan.keep.map((f) => f.path), bytesWritten: 0 };
 
   const toWrite = [...plan.write];
   for (const f of plan.confirm) {
@@ -201,7 +203,7 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   await fsp.mkdir(to, { recursive: true });
   const root = await fsp.realpath(to);
   const staging = await stageAll(opts.from ?? storeOf(opts.run.store), opts.snapshot, opts.snapshot.files, root, opts.onProgress);
-  const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], notReplaced: [], bytesWritten: 0 };
+  const result: RestoreResult = { target: to, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], notReplaced: [], keptLeftOut: [], bytesWritten: 0 };
   const renamedIn = new Set<string>();
   await commitAll(root, staging, result, undefined, renamedIn);
   await syncRestored(renamedIn);

@@ -1,7 +1,8 @@
 /**
  * What a restore must do to make a run's state equal a snapshot: pure, from the scanned state and the
  * snapshot's manifest. Files whose metadata already match are only hashed to confirm (reading is
- * cheaper than writing); everything else is written fresh; files the snapshot lacks are removed.
+ * cheaper than writing); everything else is written fresh; files the snapshot lacks are removed,
+ * but for those it left out (an incomplete snapshot holds no version of them): they are kept.
  */
 
 /** A file of the run as scanned now. */
@@ -32,12 +33,18 @@ export interface RestorePlan {
   confirm: TargetFile[];
   /** In the run's state but not in the snapshot: removed (the pre-restore snapshot keeps them). */
   remove: CurrentFile[];
+  /**
+   * In the run's state, and left out of the snapshot (its `skipped`): kept as they are. The snapshot
+   * holds no version of them, and a file that never settles is left out of the pre-restore one too.
+   */
+  keep: CurrentFile[];
 }
 
-export function planRestore(current: readonly CurrentFile[], target: readonly TargetFile[]): RestorePlan {
+export function planRestore(current: readonly CurrentFile[], target: readonly TargetFile[], leftOut: readonly { path: string }[] = []): RestorePlan {
   const now = new Map(current.map((c) => [c.path, c]));
   const wanted = new Set(target.map((t) => t.path));
-  const plan: RestorePlan = { write: [], confirm: [], remove: [] };
+  const unknown = new Set(leftOut.map((s) => s.path));
+  const plan: RestorePlan = { write: [], confirm: [], remove: [], keep: [] };
   for (const t of target) {
     const c = now.get(t.path);
     const type = t.type ?? 'file';
@@ -48,6 +55,6 @@ export function planRestore(current: readonly CurrentFile[], target: readonly Ta
     if (!same) plan.write.push(t);
     else if (type === 'file') plan.confirm.push(t);
   }
-  for (const c of current) if (!wanted.has(c.path)) plan.remove.push(c);
+  for (const c of current) if (!wanted.has(c.path)) (unknown.has(c.path) ? plan.keep : plan.remove).push(c);
   return plan;
 }

@@ -5,7 +5,7 @@ const t = (path: string, extra: Partial<TargetFile> = {}): TargetFile => ({ path
 const c = (path: string, extra: Partial<CurrentFile> = {}): CurrentFile => ({ path, type: 'file', size: 10, mtimeNs: '100', mode: 0o644, ...extra });
 
 describe('planRestore', () => {
-  it.each<[string, CurrentFile[], TargetFile[], { write: string[]; confirm: string[]; remove: string[] }]>([
+  it.each<[string, CurrentFile[], TargetFile[], { write: string[]; confirm: string[]; remove: string[]; keep?: string[] }, { path: string }[]?]>([
     ['empty run: every file is written', [], [t('a'), t('b')], { write: ['a', 'b'], confirm: [], remove: [] }],
     ['identical metadata: only confirmed by hash', [c('a')], [t('a')], { write: [], confirm: ['a'], remove: [] }],
     ['size differs', [c('a', { size: 11 })], [t('a')], { write: ['a'], confirm: [], remove: [] }],
@@ -15,9 +15,11 @@ describe('planRestore', () => {
     ['a file became a symlink', [c('a', { type: 'symlink', target: 'x' })], [t('a')], { write: ['a'], confirm: [], remove: [] }],
     ['same symlink: nothing to do', [c('l', { type: 'symlink', target: 'x' })], [t('l', { type: 'symlink', target: 'x' })], { write: [], confirm: [], remove: [] }],
     ['retargeted symlink', [c('l', { type: 'symlink', target: 'y' })], [t('l', { type: 'symlink', target: 'x' })], { write: ['l'], confirm: [], remove: [] }],
-  ])('%s', (_name, current, target, want) => {
-    const plan = planRestore(current, target);
-    expect({ write: plan.write.map((f) => f.path), confirm: plan.confirm.map((f) => f.path), remove: plan.remove.map((f) => f.path) }).toEqual(want);
+    ['a file the snapshot left out is kept, another it lacks removed', [c('m'), c('train.log'), c('x')], [t('m')], { write: [], confirm: ['m'], remove: ['x'], keep: ['train.log'] }, [{ path: 'train.log' }]],
+    ['a file left out that the run no longer has: nothing', [c('m')], [t('m')], { write: [], confirm: ['m'], remove: [] }, [{ path: 'gone.log' }]],
+  ])('%s', (_name, current, target, want, leftOut = []) => {
+    const plan = planRestore(current, target, leftOut);
+    expect({ write: plan.write.map((f) => f.path), confirm: plan.confirm.map((f) => f.path), remove: plan.remove.map((f) => f.path), keep: plan.keep.map((f) => f.path) }).toEqual({ keep: [], ...want });
   });
 
   it('accounts for every file exactly once', () => {
@@ -27,5 +29,6 @@ describe('planRestore', () => {
     const targetSide = [...plan.write, ...plan.confirm].map((f) => f.path).sort();
     expect(targetSide).toEqual(['a', 'b', 'd']);
     expect(plan.remove.map((f) => f.path)).toEqual(['c']);
+    expect(plan.keep).toEqual([]);
   });
 });

@@ -2,6 +2,11 @@
  * A restore writes only the run's state as the config names it now. A file the snapshot holds but
  * the run's include/exclude leave out today is not part of the state the pre-restore snapshot keeps:
  * a file at its path is left as it is and reported, never replaced with no copy of it anywhere.
+ *
+ * An incomplete snapshot holds no version of the files it left out (they kept changing, or could not
+ * be read): restoring it leaves whatever is at their paths as it is, and says so. Removing them
+ * would lose them for good when the pre-restore snapshot has to leave them out too (a log appended
+ * to all the time, a restore with --force).
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -10,7 +15,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunConfig } from '../../src/config/types.js';
 import { zeroConfig } from '../../src/config/zero-config.js';
-import { restoreSnapshot } from '../../src/ops/restore.js';
+import { previewRestore, restoreSnapshot } from '../../src/ops/restore.js';
 import { captureSnapshot, scanRun } from '../../src/ops/run-actions.js';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import type { Logger } from '../../src/util/logger.js';
@@ -56,5 +61,35 @@ describe('restore and files the config now leaves out', () => {
     // Nothing was at its path: restoring it harms nothing.
     expect(fs.readFileSync(file('gone.txt'), 'utf8')).toBe('only in the snapshot');
     expect(r.written.sort()).toEqual(['gone.txt', 'model.bin']);
+  });
+});
+
+describe('restore of an incomplete snapshot', () => {
+  it('leaves the files it left out as they are, reports them, and restores the rest', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-restore-incomplete-'));
+    dirs.push(base);
+    const runDir = path.join(base, 'run');
+    const file = (rel: string): string => path.join(runDir, rel);
+    write(file('model.bin'), 'weights 1');
+    write(file('logs/train.log'), 'epoch 1\n');
+    const c = zeroConfig(runDir, path.join(base, 'store')).runs[0]!;
+    const run: RunConfig = { ...c, settleMs: 20, retention: { ...c.retention, minFreeBytes: 0 } };
+    // The log kept changing: the backup left it out.
+    const entries = (await scanRun(run)).filter((e) => e.path !== 'logs/train.log');
+    const neverSettled = [{ path: 'logs/train.log', reason: 'kept changing' }];
+    const snap = await captureSnapshot(run, entries, { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now(), neverSettled }, quiet);
+    expect(snap.incomplete).toBe(true);
+
+    write(file('model.bin'), 'weights 2');
+    write(file('logs/train.log'), 'epoch 1\nepoch 2\n');
+    write(file('extra.bin'), 'not in the snapshot');
+    expect((await previewRestore(run, snap)).remove.map((f) => f.path)).toEqual(['extra.bin']);
+
+    const r = await restoreSnapshot({ run, snapshot: snap, to: null, force: true, now: Date.now(), logger: quiet });
+    expect(fs.readFileSync(file('model.bin'), 'utf8')).toBe('weights 1');
+    expect(fs.readFileSync(file('logs/train.log'), 'utf8')).toBe('epoch 1\nepoch 2\n');
+    expect(fs.existsSync(file('extra.bin'))).toBe(false);
+    expect(r.removed).toEqual(['extra.bin']);
+    expect(r.keptLeftOut).toEqual(['logs/train.log']);
   });
 });
