@@ -205,7 +205,8 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
 }
 
 /**
- * Removes what interrupted work left in the store: everything in `.staging/` and `.trash/`,
+ * Removes what interrupted work left in the store: the id-named folders in `.staging/` and `.trash/`
+ * (other entries there, a person's file or a symlink, stay),
  * `.ckptd-tmp-*` temp files in the store, `save-records/`, `damaged/` and `saves/`, in each of
  * `saveDirs` (the runs' `save.to`) outside the store only the temp exports of saves this store
  * began (`saveIntentFile`), and damaged markers (`damaged/<id>.json`) of snapshots and
@@ -231,6 +232,8 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
   for (const dir of [stagingRoot(store), trashRoot(store)]) {
     await assertOwnFolder(dir);
     for (const name of await readdirOrEmpty(dir)) {
+      // ckptd only ever makes id-named folders here: a file, a symlink or another name is not its to remove.
+      if (!isValidId(name) || !(await fsp.lstat(path.join(dir, name)).catch(() => null))?.isDirectory()) continue;
       await removeTree(path.join(dir, name));
       removed.push(path.join(dir, name));
     }
