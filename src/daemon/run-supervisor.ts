@@ -184,7 +184,8 @@ export class RunSupervisor {
     );
     this.triggers.armCron(this.run.backup.cron, this.run.save.cron);
     this.evaluation.armPolicyTimer();
-    this.triggers.armRescan(() => rescanIntervalMs(this.evaluation.scanMs));
+    // The rescan also resyncs the watch: a burst that overflowed inotify's queue lost events.
+    this.triggers.armRescan(() => rescanIntervalMs(this.evaluation.scanMs), () => this.watch.resync());
   }
 
   private async stopWatching(): Promise<void> {

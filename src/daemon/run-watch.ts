@@ -73,6 +73,11 @@ export class RunWatch {
     });
   }
 
+  /** Catches up on watcher events the kernel dropped (see `Watcher.resync`); for the periodic rescan. */
+  resync(): void {
+    this.watcher?.resync();
+  }
+
   async close(): Promise<void> {
     await this.watcher?.close();
     this.watcher = null;

@@ -11,6 +11,11 @@ import { watchFolders } from './folder-watch.js';
 
 export interface Watcher {
   close(): Promise<void>;
+  /**
+   * Catches up on events inotify dropped (see `FolderWatch.resync`): folders made meanwhile are
+   * watched and reported with `onActivity`. Call it from the periodic rescan. Polling needs none.
+   */
+  resync(): void;
 }
 
 export interface WatchOptions {
@@ -54,6 +59,7 @@ const ROOT_CHECK_MS = 10_000;
 /** One watch of the tree under the run folder, by either mechanism. */
 interface TreeWatch {
   close(): Promise<void>;
+  resync(): void;
 }
 
 /**
@@ -129,7 +135,7 @@ export function watchRun(dir: string, opts: WatchOptions): Watcher {
         onReady: ready,
         onRootGone: () => void checkRoot(),
       });
-      tree = { close: async () => w.close() };
+      tree = { close: async () => w.close(), resync: () => w.resync() };
     }
     current = tree;
   };
@@ -181,6 +187,7 @@ export function watchRun(dir: string, opts: WatchOptions): Watcher {
       await w?.close();
       release();
     },
+    resync: () => current?.resync(),
   };
 }
 
@@ -202,7 +209,7 @@ function pollTree(root: string, isIgnored: (p: string) => boolean, opts: WatchOp
   });
   w.on('ready', ready);
   w.on('error', (err) => opts.onError(err instanceof Error ? err : new Error(String(err))));
-  return { close: () => w.close() };
+  return { close: () => w.close(), resync: () => undefined };
 }
 
 /** The inode of `dir` when it is a folder; null when it is missing or not a folder. */
