@@ -31,6 +31,8 @@ export class RunWatch {
   private watcher: Watcher | null = null;
   /** Set when inotify ran out of watches: this run is polled from then on. */
   private polling = false;
+  /** Counts `close` calls: a swap to polling begun before one must not attach after it. */
+  private closes = 0;
 
   constructor(
     private readonly runOf: () => RunConfig,
@@ -63,7 +65,9 @@ export class RunWatch {
         if (!this.polling && isWatchLimitError(err)) {
           this.logger.warn(WATCH_LIMIT_ADVICE, { event: 'watch-limit' });
           this.polling = true;
-          void this.reattach();
+          // It may come from inside `watchRun`, before `this.watcher` is that watch: the swap waits
+          // for it, or the failed watch would stay open beside the polling one.
+          queueMicrotask(() => void this.reattach());
           return;
         }
         this.logger.warn(`watcher: ${err.message}`, { event: 'watch-error' });
@@ -79,16 +83,18 @@ export class RunWatch {
   }
 
   async close(): Promise<void> {
+    this.closes++;
     await this.watcher?.close();
     this.watcher = null;
   }
 
   /** Watches afresh (with polling once inotify ran out), or waits for the folder when it is gone. */
   private async reattach(): Promise<void> {
+    const closes = this.closes;
     const w = this.watcher;
     this.watcher = null;
     await w?.close();
-    if (!this.triggers.stopped) this.attach();
+    if (!this.triggers.stopped && closes === this.closes) this.attach();
   }
 }
 

@@ -1,0 +1,65 @@
+/**
+ * A run watched when inotify has no watch left (ENOSPC): the daemon warns once (`watch-limit`),
+ * polls the run instead and still sees the trainer's writes, and holds nothing of the failed
+ * inotify watch (closing the run leaves no descriptor of its folder open).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { RunConfig } from '../../src/config/types.js';
+import { RunTriggers } from '../../src/daemon/run-triggers.js';
+import { RunWatch } from '../../src/daemon/run-watch.js';
+import type { Logger } from '../../src/util/logger.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Descriptors this process holds open on `dir` itself. */
+function openOn(dir: string): number {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === dir;
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+describe('the inotify watch limit', () => {
+  it('falls back to polling, still reports writes, and leaks no inotify watcher', async () => {
+    const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-limit-')));
+    cleanups.push(() => fs.rmSync(base, { recursive: true, force: true }));
+    const runDir = path.join(base, 'run');
+    fs.mkdirSync(runDir);
+    const run = { name: 'r', path: runDir, store: path.join(base, 'store'), save: { to: path.join(base, 'store/saves') }, include: ['**/*'], exclude: [], watch: 'auto' } as unknown as RunConfig;
+    // Every inotify watch fails as it does once fs.inotify.max_user_watches is used up.
+    vi.spyOn(fs, 'watch').mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: System limit for number of file watchers reached, watch'), { code: 'ENOSPC' });
+    });
+    const warned: (string | undefined)[] = [];
+    const logger = { warn: (_m: string, f?: { event?: string }) => warned.push(f?.event), info: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
+    const triggers = new RunTriggers(() => undefined);
+    const seen: string[] = [];
+    const watch = new RunWatch(() => run, triggers, logger, (rel) => seen.push(rel));
+    cleanups.push(() => triggers.clear());
+
+    watch.attach();
+    await vi.waitFor(() => expect(warned).toContain('watch-limit'));
+    // Written until seen: a write before the polling watch's first walk is done is not an event.
+    await vi.waitFor(
+      () => {
+        fs.appendFileSync(path.join(runDir, 'model.bin'), '.');
+        expect(seen).toContain('model.bin');
+      },
+      { timeout: 15_000, interval: 500 },
+    );
+    expect(warned.filter((e) => e === 'watch-limit')).toHaveLength(1);
+
+    await watch.close();
+    expect(openOn(runDir)).toBe(0);
+  }, 30_000);
+});
