@@ -16,6 +16,7 @@ import { storeOf } from '../store/local-store.js';
 import type { StoreLock } from '../store/store.js';
 import { readRunState } from '../store/state-file.js';
 import { writeBlocking } from '../store/blocking-file.js';
+import { writeWatchNote } from '../store/watch-note.js';
 import type { Logger } from '../util/logger.js';
 import { planStore } from '../ops/retention.js';
 import { NO_PROGRESS, type Progress, type RunState } from '../policy/types.js';
@@ -109,6 +110,7 @@ export class RunSupervisor {
       const state = await readRunState(run.store);
       // What a previous daemon found blocking is not this one's to report.
       await writeBlocking(run.store, []);
+      await writeWatchNote(run.store, null);
       const newestDigest = (await store.newestGoodHeader())?.state_digest ?? null;
       const sup = new RunSupervisor(run, state, newestDigest, lock, logger, now);
       sup.startWatching();

@@ -10,7 +10,8 @@
  * - Every event that counts reaches `onActivity` with its relative path and the config the watch
  *   was attached with; the watch being ready kicks an evaluation. When inotify runs out of
  *   watches it warns once (`watch-limit`) and watches afresh by polling, for good (unless the
- *   triggers are halted); other watcher errors are logged (`watch-error`).
+ *   triggers are halted), and records why for `ckptd status` (`watch-note.ts`); other watcher
+ *   errors are logged (`watch-error`).
  * - `activityPathOf(run)` returns a function from an event's absolute path to the path relative to
  *   the run folder ('/'-separated; '' for the run folder itself and for paths outside it), or null
  *   when the event does not count: a path the person excluded (logs, event files) or a file no
@@ -24,8 +25,9 @@ import picomatch from 'picomatch';
 import type { RunConfig } from '../config/types.js';
 import type { Logger } from '../util/logger.js';
 import { isInside } from '../util/paths.js';
+import { writeWatchNote } from '../store/watch-note.js';
 import type { RunTriggers } from './run-triggers.js';
-import { isWatchLimitError, WATCH_LIMIT_ADVICE, watchRun, type Watcher } from './watcher.js';
+import { isWatchLimitError, WATCH_LIMIT_ADVICE, WATCH_LIMIT_NOTE, watchRun, type Watcher } from './watcher.js';
 
 export class RunWatch {
   private watcher: Watcher | null = null;
@@ -65,6 +67,9 @@ export class RunWatch {
         if (!this.polling && isWatchLimitError(err)) {
           this.logger.warn(WATCH_LIMIT_ADVICE, { event: 'watch-limit' });
           this.polling = true;
+          void writeWatchNote(run.store, WATCH_LIMIT_NOTE).catch((e: unknown) =>
+            this.logger.warn(`could not record the watch limit for status: ${(e as Error).message}`),
+          );
           // It may come from inside `watchRun`, before `this.watcher` is that watch: the swap waits
           // for it, or the failed watch would stay open beside the polling one.
           queueMicrotask(() => void this.reattach());

@@ -47,6 +47,11 @@ export const WATCH_LIMIT_ADVICE =
   'the inotify watch limit is reached; raise it with `sudo sysctl fs.inotify.max_user_watches=524288` ' +
   "(and `echo fs.inotify.max_user_watches=524288 | sudo tee /etc/sysctl.d/60-ckptd.conf` to keep it); polling this run's folder meanwhile";
 
+/** What `ckptd status` says of a run polled because the inotify watch limit was reached. */
+export const WATCH_LIMIT_NOTE =
+  'the inotify watch limit was reached, so this run is polled (changes are seen every few seconds, at more CPU) until the daemon restarts; ' +
+  'raise it with `sudo sysctl fs.inotify.max_user_watches=524288`';
+
 /** How often the watched folder itself is checked while it is missing (in case its parent cannot be watched). */
 const ROOT_MISSING_CHECK_MS = 1000;
 /**

@@ -1,15 +1,18 @@
 /**
  * A run watched when inotify has no watch left (ENOSPC): the daemon warns once (`watch-limit`),
- * polls the run instead and still sees the trainer's writes, and holds nothing of the failed
- * inotify watch (closing the run leaves no descriptor of its folder open).
+ * polls the run instead and still sees the trainer's writes, `ckptd status` says so while that
+ * daemon runs, and nothing of the failed inotify watch is kept (closing the run leaves no
+ * descriptor of its folder open).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { RunConfig } from '../../src/config/types.js';
+import { runStatus } from '../../src/cli/status.js';
+import { loadConfigFile } from '../../src/config/load.js';
 import { RunTriggers } from '../../src/daemon/run-triggers.js';
 import { RunWatch } from '../../src/daemon/run-watch.js';
+import { storeOf } from '../../src/store/local-store.js';
 import type { Logger } from '../../src/util/logger.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -35,7 +38,14 @@ describe('the inotify watch limit', () => {
     cleanups.push(() => fs.rmSync(base, { recursive: true, force: true }));
     const runDir = path.join(base, 'run');
     fs.mkdirSync(runDir);
-    const run = { name: 'r', path: runDir, store: path.join(base, 'store'), save: { to: path.join(base, 'store/saves') }, include: ['**/*'], exclude: [], watch: 'auto' } as unknown as RunConfig;
+    const cfg = path.join(base, 'ckptd.yaml');
+    fs.writeFileSync(cfg, `runs:\n  - name: r\n    path: ${runDir}\n    progress: none\n`);
+    const run = loadConfigFile(cfg).runs[0]!;
+    const store = storeOf(run.store);
+    await store.ensure();
+    // As the daemon holds it: status reports a running daemon's notes only.
+    const lock = await store.lock({ pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command: 'daemon' });
+    cleanups.push(() => lock.release());
     // Every inotify watch fails as it does once fs.inotify.max_user_watches is used up.
     vi.spyOn(fs, 'watch').mockImplementation(() => {
       throw Object.assign(new Error('ENOSPC: System limit for number of file watchers reached, watch'), { code: 'ENOSPC' });
@@ -58,6 +68,10 @@ describe('the inotify watch limit', () => {
       { timeout: 15_000, interval: 500 },
     );
     expect(warned.filter((e) => e === 'watch-limit')).toHaveLength(1);
+    await vi.waitFor(async () => {
+      const status = await runStatus(run, Date.now());
+      expect(status.warnings.join('\n')).toContain('the inotify watch limit was reached, so this run is polled');
+    });
 
     await watch.close();
     expect(openOn(runDir)).toBe(0);
