@@ -20,7 +20,8 @@ export interface FolderWatchOptions {
   onActivity: (absPath: string) => void;
   /**
    * Watching failed: a folder could not be watched (e.g. the inotify limit, `ENOSPC`/`EMFILE`).
-   * The tree keeps what it has; the caller decides whether to fall back to polling.
+   * The tree keeps what it has; the caller decides whether to fall back to polling. Called once
+   * per error code (`EACCES` on one folder does not hide a later `ENOSPC`).
    */
   onError: (err: Error) => void;
   /** The whole tree as it was at the start is watched. Called once. */
@@ -57,12 +58,15 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
   let settling: Promise<void> = Promise.resolve();
   const rootName = path.basename(root);
   let closed = false;
-  let failed = false;
+  /** The error codes reported already. */
+  const reported = new Set<string>();
 
   const fail = (err: Error): void => {
-    // One report per tree: a limit hit for one folder is usually hit for the next ones too.
-    if (failed || closed) return;
-    failed = true;
+    // One report per tree and kind: a limit hit for one folder is usually hit for the next ones
+    // too; but an unwatchable folder (EACCES) must not hide the limit, which calls for polling.
+    const kind = (err as NodeJS.ErrnoException).code ?? err.message;
+    if (reported.has(kind) || closed) return;
+    reported.add(kind);
     opts.onError(err);
   };
 
