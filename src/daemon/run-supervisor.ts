@@ -106,6 +106,7 @@ export class RunSupervisor {
     try {
       const swept = await store.sweep([run.save.to]);
       for (const p of swept.removed) logger.warn(`removed an unfinished snapshot left by an interrupted run: ${p}`, { event: 'swept', path: p });
+      for (const k of swept.kept ?? []) logger.warn(`could not remove a leftover of an interrupted run (it stays, unused): ${k.reason}`, { event: 'sweep-failed', path: k.path });
       for (const p of swept.completed) logger.info(`completed the record of a save an interrupted run had put in place: ${p}`, { event: 'swept', path: p });
       const state = await readRunState(run.store);
       // What a previous daemon found blocking is not this one's to report.
