@@ -16,8 +16,11 @@ import { isInside } from '../util/paths.js';
 export interface FolderWatchOptions {
   /** Paths under which nothing is watched or reported (ckptd's own writes). */
   isIgnored: (absPath: string) => boolean;
-  /** Every created, written, renamed or removed file or folder, by absolute path. */
-  onActivity: (absPath: string) => void;
+  /**
+   * Every created, written, renamed or removed file or folder, by absolute path; `isDir` is true
+   * when it is known to be a folder (reported once its watch is in place).
+   */
+  onActivity: (absPath: string, isDir?: boolean) => void;
   /**
    * Watching failed: a folder could not be watched (e.g. the inotify limit, `ENOSPC`/`EMFILE`).
    * The tree keeps what it has; the caller decides whether to fall back to polling. Called once
@@ -134,7 +137,7 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
       // with the old folder, so the name is watched afresh, with everything below it.
       unwatchUnder(abs);
       await addTree(abs);
-      if (!closed) opts.onActivity(abs);
+      if (!closed) opts.onActivity(abs, true);
     } else {
       unwatchUnder(abs);
     }
@@ -162,7 +165,7 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
       if (!st?.isDirectory() || st.ino !== inos.get(dir)) unwatchUnder(dir);
     }
     await addTree(root, (dir) => {
-      if (!closed) opts.onActivity(dir);
+      if (!closed) opts.onActivity(dir, true);
     });
   };
 

@@ -15,8 +15,9 @@
  * - `activityPathOf(run)` returns a function from an event's absolute path to the path relative to
  *   the run folder ('/'-separated; '' for the run folder itself and for paths outside it), or null
  *   when the event does not count: a path the person excluded (logs, event files) or a file no
- *   include glob matches. Folders (names without an extension) always count: a `checkpoint-500`
- *   folder appearing matters though only files match include globs. Temp files ckptd never stores
+ *   include glob matches. Folders (names without an extension, and any the watcher says is a
+ *   folder: `ckpt.v2`) always count: a `checkpoint-500` folder appearing matters though only files
+ *   match include globs. Temp files ckptd never stores
  *   still count: they are the trainer at work.
  */
 import fs from 'node:fs';
@@ -59,8 +60,8 @@ export class RunWatch {
     const activityPath = activityPathOf(run);
     this.watcher = watchRun(run.path, {
       ignoreDirs: [run.store, run.save.to],
-      onActivity: (abs) => {
-        const rel = activityPath(abs);
+      onActivity: (abs, isDir) => {
+        const rel = activityPath(abs, isDir);
         if (rel !== null) this.onActivity(rel, run);
       },
       onError: (err) => {
@@ -104,15 +105,15 @@ export class RunWatch {
 }
 
 
-export function activityPathOf(run: RunConfig): (abs: string) => string | null {
+export function activityPathOf(run: RunConfig): (abs: string, isDir?: boolean) => string | null {
   const userExcluded = picomatch(run.exclude.length > 0 ? run.exclude : ['\0'], { dot: true });
   const included = picomatch(run.include, { dot: true });
-  return (abs) => {
+  return (abs, isDir = false) => {
     const inside = isInside(abs, run.path);
     const rel = inside ? path.relative(run.path, abs).split(path.sep).join('/') : '';
     // Files the person excluded (logs, event files) must not keep the state from settling;
     // temp files ckptd never stores still count: they are the trainer at work.
-    if (rel !== '' && (userExcluded(rel) || !includedOrDir(included, rel))) return null;
+    if (rel !== '' && (userExcluded(rel) || !(isDir || includedOrDir(included, rel)))) return null;
     return rel;
   };
 }

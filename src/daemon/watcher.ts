@@ -21,8 +21,11 @@ export interface Watcher {
 export interface WatchOptions {
   /** Absolute folders whose contents are ckptd's own writes (store, save.to): never reported. */
   ignoreDirs: string[];
-  /** Called with the absolute path of every added, changed or removed file or folder. */
-  onActivity: (absPath: string) => void;
+  /**
+   * Called with the absolute path of every added, changed or removed file or folder; `isDir` is
+   * true when it is known to be a folder.
+   */
+  onActivity: (absPath: string, isDir?: boolean) => void;
   onError: (err: Error) => void;
   /**
    * Called once the first walk of the tree is done (every folder watched). Writes that land during
@@ -210,7 +213,7 @@ function pollTree(root: string, isIgnored: (p: string) => boolean, opts: WatchOp
     // The watched folder itself was deleted: whatever is at `root` now (even a new folder that
     // got the same inode number back) is not what this watch follows.
     if (event === 'unlinkDir' && path.resolve(p) === root) rootGone();
-    opts.onActivity(p);
+    opts.onActivity(p, event === 'addDir' || event === 'unlinkDir');
   });
   w.on('ready', ready);
   w.on('error', (err) => opts.onError(err instanceof Error ? err : new Error(String(err))));

@@ -1,5 +1,6 @@
 /**
- * A run watched when inotify has no watch left (ENOSPC): the daemon warns once (`watch-limit`),
+ * The watch of a run with real folders. A folder whose name looks like a file (`ckpt.v2`) counts
+ * as activity when it appears. A run watched when inotify has no watch left (ENOSPC): the daemon warns once (`watch-limit`),
  * polls the run instead and still sees the trainer's writes, `ckptd status` says so while that
  * daemon runs, and nothing of the failed inotify watch is kept (closing the run leaves no
  * descriptor of its folder open).
@@ -76,4 +77,30 @@ describe('the inotify watch limit', () => {
     await watch.close();
     expect(openOn(runDir)).toBe(0);
   }, 30_000);
+});
+
+describe('folders whose names look like files', () => {
+  it('count as activity when include globs name only files (a folder `ckpt.v2` made and filled at once)', async () => {
+    const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-dotdir-')));
+    cleanups.push(() => fs.rmSync(base, { recursive: true, force: true }));
+    const runDir = path.join(base, 'run');
+    fs.mkdirSync(runDir);
+    const cfg = path.join(base, 'ckptd.yaml');
+    fs.writeFileSync(cfg, `runs:\n  - name: r\n    path: ${runDir}\n    progress: none\n    include: ["**/*.pt"]\n`);
+    const run = loadConfigFile(cfg).runs[0]!;
+    const logger = { warn: () => undefined, info: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
+    let kicks = 0;
+    const triggers = new RunTriggers(() => kicks++);
+    cleanups.push(() => triggers.clear());
+    const seen: string[] = [];
+    const watch = new RunWatch(() => run, triggers, logger, (rel) => seen.push(rel));
+    cleanups.push(() => watch.close());
+    watch.attach();
+    await vi.waitFor(() => expect(kicks).toBeGreaterThan(0));
+
+    // Written before the new folder's own watch can be in place: only the folder's report tells.
+    fs.mkdirSync(path.join(runDir, 'ckpt.v2'));
+    fs.writeFileSync(path.join(runDir, 'ckpt.v2/model.pt'), 'weights');
+    await vi.waitFor(() => expect(seen).toContain('ckpt.v2'));
+  });
 });
