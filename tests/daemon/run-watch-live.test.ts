@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runStatus } from '../../src/cli/status.js';
 import { loadConfigFile } from '../../src/config/load.js';
+import type { RunConfig } from '../../src/config/types.js';
 import { RunTriggers } from '../../src/daemon/run-triggers.js';
 import { RunWatch } from '../../src/daemon/run-watch.js';
 import { storeOf } from '../../src/store/local-store.js';
@@ -33,15 +34,21 @@ function openOn(dir: string): number {
   }).length;
 }
 
+/** A run folder in a new temp folder, with its config (`extra`: more YAML lines of the run). */
+function newRun(extra: string): RunConfig {
+  const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-runwatch-')));
+  cleanups.push(() => fs.rmSync(base, { recursive: true, force: true }));
+  const runDir = path.join(base, 'run');
+  fs.mkdirSync(runDir);
+  const cfg = path.join(base, 'ckptd.yaml');
+  fs.writeFileSync(cfg, `runs:\n  - name: r\n    path: ${runDir}\n    progress: none\n${extra}`);
+  return loadConfigFile(cfg).runs[0]!;
+}
+
 describe('the inotify watch limit', () => {
   it('falls back to polling, still reports writes, and leaks no inotify watcher', async () => {
-    const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-limit-')));
-    cleanups.push(() => fs.rmSync(base, { recursive: true, force: true }));
-    const runDir = path.join(base, 'run');
-    fs.mkdirSync(runDir);
-    const cfg = path.join(base, 'ckptd.yaml');
-    fs.writeFileSync(cfg, `runs:\n  - name: r\n    path: ${runDir}\n    progress: none\n`);
-    const run = loadConfigFile(cfg).runs[0]!;
+    const run = newRun('');
+    const runDir = run.path;
     const store = storeOf(run.store);
     await store.ensure();
     // As the daemon holds it: status reports a running daemon's notes only.
@@ -81,13 +88,8 @@ describe('the inotify watch limit', () => {
 
 describe('folders whose names look like files', () => {
   it('count as activity when include globs name only files (a folder `ckpt.v2` made and filled at once)', async () => {
-    const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-dotdir-')));
-    cleanups.push(() => fs.rmSync(base, { recursive: true, force: true }));
-    const runDir = path.join(base, 'run');
-    fs.mkdirSync(runDir);
-    const cfg = path.join(base, 'ckptd.yaml');
-    fs.writeFileSync(cfg, `runs:\n  - name: r\n    path: ${runDir}\n    progress: none\n    include: ["**/*.pt"]\n`);
-    const run = loadConfigFile(cfg).runs[0]!;
+    const run = newRun('    include: ["**/*.pt"]\n');
+    const runDir = run.path;
     const logger = { warn: () => undefined, info: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
     let kicks = 0;
     const triggers = new RunTriggers(() => kicks++);
