@@ -15,6 +15,7 @@ import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { leftOutOf } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
 import { readBlocking } from '../store/blocking-file.js';
+import { readWatchNote } from '../store/watch-note.js';
 import { readRunState } from '../store/state-file.js';
 import { formatBytes, formatMetrics, formatProgress } from '../util/format.js';
 import { relativeTime, storeUsage } from '../client/list.js';
@@ -67,6 +68,8 @@ export async function runStatus(run: RunConfig, now: number, priority: Priority 
   }
 
   if (running) {
+    const watchNote = await readWatchNote(run.store);
+    if (watchNote !== null) warnings.push(watchNote);
     for (const b of await readBlocking(run.store)) {
       const what = b.hot
         ? 'backups are taken without it and marked incomplete'

@@ -33,8 +33,11 @@ export interface VerifyCommandOptions {
 export interface VerifyReportItem {
   id: string;
   kind: RecordKind;
-  /** `error`: it could not be verified (e.g. permission denied); `error` says why. */
-  status: 'ok' | 'damaged' | 'error';
+  /**
+   * `error`: it could not be verified (e.g. permission denied); `error` says why. `deleted`: it was
+   * deleted while verify ran (the daemon's retention, `ckptd delete`): no verdict, not a failure.
+   */
+  status: 'ok' | 'damaged' | 'error' | 'deleted';
   missing: string[];
   changed: ChangedFile[];
   extra: string[];
@@ -53,6 +56,8 @@ export interface VerifyReport {
   checked: number;
   damaged: number;
   errors: number;
+  /** Records deleted while verify ran (listed with status `deleted`; they do not fail the command). */
+  deleted: number;
   bytes_hashed: number;
   records: VerifyReportItem[];
   /** Folders and records that are not valid snapshots or saves (looked for only when no id is given). */
@@ -89,7 +94,8 @@ export async function runVerify(opts: VerifyCommandOptions): Promise<{ exitCode:
       r ??= await store.resolve(listed.id);
       result = await (opts.check ? opts.check(r, progress.onBytes) : store.verify(r, progress.onBytes));
     } catch (err) {
-      items.push({ ...blank(r ?? listed), status: 'error', error: (err as Error).message });
+      const gone = await deletedMeanwhile(store, listed.id);
+      items.push({ ...blank(r ?? listed), status: gone ? 'deleted' : 'error', error: gone ? null : (err as Error).message });
       continue;
     }
     let change: MarkerChange = 'unchanged';
@@ -102,7 +108,8 @@ export async function runVerify(opts: VerifyCommandOptions): Promise<{ exitCode:
     items.push({
       id: r.id,
       kind: r.kind,
-      status: result.ok ? 'ok' : 'damaged',
+      // Its files went with its record: retention deleted it mid-check, nothing is damaged.
+      status: result.ok ? 'ok' : change === 'record-gone' ? 'deleted' : 'damaged',
       missing: result.missing,
       changed: result.changed,
       extra: result.extra,
@@ -115,10 +122,11 @@ export async function runVerify(opts: VerifyCommandOptions): Promise<{ exitCode:
   progress.clear();
 
   const report: VerifyReport = {
-    ok: items.every((i) => i.status === 'ok') && broken.length === 0,
+    ok: items.every((i) => i.status === 'ok' || i.status === 'deleted') && broken.length === 0,
     checked: items.length,
     damaged: items.filter((i) => i.status === 'damaged').length,
     errors: items.filter((i) => i.status === 'error').length,
+    deleted: items.filter((i) => i.status === 'deleted').length,
     bytes_hashed: items.reduce((n, i) => n + i.bytes_hashed, 0),
     records: items,
     broken,
@@ -138,6 +146,7 @@ export function renderReport(report: VerifyReport, all: boolean): string {
     const who = r.kind === 'save' ? `${r.id} (save)` : r.id;
     if (r.status === 'ok') lines.push(`${who} ok${r.cleared ? ' (its damaged mark was removed)' : ''}`);
     else if (r.status === 'error') lines.push(`${who} ERROR: ${r.error ?? 'unknown error'}`);
+    else if (r.status === 'deleted') lines.push(`${who} deleted while verify ran (e.g. by retention); not checked`);
     else {
       const parts: string[] = [];
       if (r.missing.length > 0) parts.push(`${r.missing.length} missing (${names(r.missing)})`);
@@ -148,8 +157,9 @@ export function renderReport(report: VerifyReport, all: boolean): string {
   }
   for (const b of report.broken) lines.push(`${b.path} BROKEN: ${b.problem}`);
 
-  const counts = [`${report.checked - report.damaged - report.errors} ok`];
+  const counts = [`${report.checked - report.damaged - report.errors - report.deleted} ok`];
   if (report.damaged > 0) counts.push(`${report.damaged} damaged`);
+  if (report.deleted > 0) counts.push(`${report.deleted} deleted meanwhile`);
   if (report.errors > 0) counts.push(`${report.errors} could not be verified`);
   if (report.broken.length > 0) counts.push(`${report.broken.length} broken (not a valid snapshot or save record)`);
   lines.push(`${report.checked} verified, ${formatBytes(report.bytes_hashed)} hashed: ${counts.join(', ')}`);
@@ -173,6 +183,20 @@ async function everything(store: Store): Promise<(StoreRecord | Omit<StoreRecord
   const all = [...(await store.listSnapshotHeaders()), ...(await store.listSaves())];
   // Ids sort by creation time across snapshots and saves.
   return all.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}
+
+/**
+ * True when record `id` is no longer in the store at all: neither listed nor a broken folder or
+ * record. A listing that fails is not proof of anything: false.
+ */
+async function deletedMeanwhile(store: Store, id: string): Promise<boolean> {
+  try {
+    const listed = [...(await store.listSnapshotHeaders()), ...(await store.listSaves())];
+    if (listed.some((r) => r.id === id)) return false;
+    return !(await store.findBroken()).some((b) => b.path.includes(id));
+  } catch {
+    return false;
+  }
 }
 
 async function named(store: Store, ids: string[]): Promise<StoreRecord[]> {

@@ -16,11 +16,15 @@ import { isInside } from '../util/paths.js';
 export interface FolderWatchOptions {
   /** Paths under which nothing is watched or reported (ckptd's own writes). */
   isIgnored: (absPath: string) => boolean;
-  /** Every created, written, renamed or removed file or folder, by absolute path. */
-  onActivity: (absPath: string) => void;
+  /**
+   * Every created, written, renamed or removed file or folder, by absolute path; `isDir` is true
+   * when it is known to be a folder (reported once its watch is in place).
+   */
+  onActivity: (absPath: string, isDir?: boolean) => void;
   /**
    * Watching failed: a folder could not be watched (e.g. the inotify limit, `ENOSPC`/`EMFILE`).
-   * The tree keeps what it has; the caller decides whether to fall back to polling.
+   * The tree keeps what it has; the caller decides whether to fall back to polling. Called once
+   * per error code (`EACCES` on one folder does not hide a later `ENOSPC`).
    */
   onError: (err: Error) => void;
   /** The whole tree as it was at the start is watched. Called once. */
@@ -31,6 +35,14 @@ export interface FolderWatchOptions {
 
 export interface FolderWatch {
   close(): void;
+  /**
+   * Brings the watches in line with the tree on disk, for what inotify could not report: when its
+   * queue overflows under a burst of writes, the rest of the burst is dropped (libuv drops the
+   * overflow notice too), a folder made then would never be watched. Folders no longer there (or
+   * no longer the folder watched under that name) stop being watched; folders not watched yet are
+   * watched, then reported with `onActivity`. Runs after the entry events already queued.
+   */
+  resync(): void;
   /** How many folders are watched now (one inotify watch each). */
   readonly size: number;
 }
@@ -43,16 +55,21 @@ export interface FolderWatch {
  */
 export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatch {
   const watches = new Map<string, fs.FSWatcher>();
+  /** The inode each watched folder had when its watch began (a watch follows its inode, not its name). */
+  const inos = new Map<string, number>();
   // Entry events are handled one after another, so two about one folder never interleave.
   let settling: Promise<void> = Promise.resolve();
   const rootName = path.basename(root);
   let closed = false;
-  let failed = false;
+  /** The error codes reported already. */
+  const reported = new Set<string>();
 
   const fail = (err: Error): void => {
-    // One report per tree: a limit hit for one folder is usually hit for the next ones too.
-    if (failed || closed) return;
-    failed = true;
+    // One report per tree and kind: a limit hit for one folder is usually hit for the next ones
+    // too; but an unwatchable folder (EACCES) must not hide the limit, which calls for polling.
+    const kind = (err as NodeJS.ErrnoException).code ?? err.message;
+    if (reported.has(kind) || closed) return;
+    reported.add(kind);
     opts.onError(err);
   };
 
@@ -71,15 +88,23 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
     // event about the removal is what the caller acts on.
     w.on('error', () => unwatchUnder(dir));
     watches.set(dir, w);
+    const st = fs.statSync(dir, { throwIfNoEntry: false });
+    if (st) inos.set(dir, st.ino);
     return true;
   };
 
-  /** Watches `top` and the folders under it, breadth first; watch before read, so nothing created in between is missed. */
-  const addTree = async (top: string): Promise<void> => {
+  /**
+   * Watches `top` and the folders under it, breadth first; watch before read, so nothing created in
+   * between is missed. `onNew` gets each folder that was not watched before.
+   */
+  const addTree = async (top: string, onNew?: (dir: string) => void): Promise<void> => {
     const queue = [top];
     while (queue.length > 0 && !closed) {
       const dir = queue.shift()!;
-      if (opts.isIgnored(dir) || !watchOne(dir)) continue;
+      if (opts.isIgnored(dir)) continue;
+      const known = watches.has(dir);
+      if (!watchOne(dir)) continue;
+      if (!known) onNew?.(dir);
       const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
       for (const e of entries) {
         if (!e.isDirectory()) continue;
@@ -96,6 +121,7 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
       if (isInside(dir, top)) {
         w.close();
         watches.delete(dir);
+        inos.delete(dir);
       }
     }
   };
@@ -111,7 +137,7 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
       // with the old folder, so the name is watched afresh, with everything below it.
       unwatchUnder(abs);
       await addTree(abs);
-      if (!closed) opts.onActivity(abs);
+      if (!closed) opts.onActivity(abs, true);
     } else {
       unwatchUnder(abs);
     }
@@ -132,6 +158,17 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
     if (event === 'rename') settling = settling.then(() => settleEntry(abs)).catch((err: unknown) => fail(err as Error));
   };
 
+  const resync = async (): Promise<void> => {
+    for (const dir of [...watches.keys()]) {
+      if (dir === root || closed) continue;
+      const st = await fsp.lstat(dir).catch(() => null);
+      if (!st?.isDirectory() || st.ino !== inos.get(dir)) unwatchUnder(dir);
+    }
+    await addTree(root, (dir) => {
+      if (!closed) opts.onActivity(dir, true);
+    });
+  };
+
   void addTree(root).then(() => {
     if (!closed) opts.onReady();
   });
@@ -141,6 +178,9 @@ export function watchFolders(root: string, opts: FolderWatchOptions): FolderWatc
       closed = true;
       for (const w of watches.values()) w.close();
       watches.clear();
+    },
+    resync: () => {
+      settling = settling.then(resync).catch((err: unknown) => fail(err as Error));
     },
     get size() {
       return watches.size;

@@ -16,6 +16,7 @@ import { storeOf } from '../store/local-store.js';
 import type { StoreLock } from '../store/store.js';
 import { readRunState } from '../store/state-file.js';
 import { writeBlocking } from '../store/blocking-file.js';
+import { writeWatchNote } from '../store/watch-note.js';
 import type { Logger } from '../util/logger.js';
 import { planStore } from '../ops/retention.js';
 import { NO_PROGRESS, type Progress, type RunState } from '../policy/types.js';
@@ -105,10 +106,12 @@ export class RunSupervisor {
     try {
       const swept = await store.sweep([run.save.to]);
       for (const p of swept.removed) logger.warn(`removed an unfinished snapshot left by an interrupted run: ${p}`, { event: 'swept', path: p });
+      for (const k of swept.kept ?? []) logger.warn(`could not remove a leftover of an interrupted run (it stays, unused): ${k.reason}`, { event: 'sweep-failed', path: k.path });
       for (const p of swept.completed) logger.info(`completed the record of a save an interrupted run had put in place: ${p}`, { event: 'swept', path: p });
       const state = await readRunState(run.store);
       // What a previous daemon found blocking is not this one's to report.
       await writeBlocking(run.store, []);
+      await writeWatchNote(run.store, null);
       const newestDigest = (await store.newestGoodHeader())?.state_digest ?? null;
       const sup = new RunSupervisor(run, state, newestDigest, lock, logger, now);
       sup.startWatching();
@@ -184,7 +187,8 @@ export class RunSupervisor {
     );
     this.triggers.armCron(this.run.backup.cron, this.run.save.cron);
     this.evaluation.armPolicyTimer();
-    this.triggers.armRescan(() => rescanIntervalMs(this.evaluation.scanMs));
+    // The rescan also resyncs the watch: a burst that overflowed inotify's queue lost events.
+    this.triggers.armRescan(() => rescanIntervalMs(this.evaluation.scanMs), () => this.watch.resync());
   }
 
   private async stopWatching(): Promise<void> {

@@ -142,12 +142,13 @@ export class RunTriggers {
     }, Math.min(at - now, POLICY_RECHECK_MS));
   }
 
-  /** Kicks every `intervalMs()` (asked afresh each time), until `clear`. */
-  armRescan(intervalMs: () => number): void {
+  /** Calls `onRescan` and kicks every `intervalMs()` (asked afresh each time), until `clear`. */
+  armRescan(intervalMs: () => number, onRescan: () => void = () => undefined): void {
     if (this.rescanTimer) clearTimeout(this.rescanTimer);
     this.rescanTimer = setTimeout(() => {
+      onRescan();
       this.kick(0);
-      this.armRescan(intervalMs);
+      this.armRescan(intervalMs, onRescan);
     }, intervalMs());
   }
 

@@ -10,12 +10,14 @@
  * - Every event that counts reaches `onActivity` with its relative path and the config the watch
  *   was attached with; the watch being ready kicks an evaluation. When inotify runs out of
  *   watches it warns once (`watch-limit`) and watches afresh by polling, for good (unless the
- *   triggers are halted); other watcher errors are logged (`watch-error`).
+ *   triggers are halted), and records why for `ckptd status` (`watch-note.ts`); other watcher
+ *   errors are logged (`watch-error`).
  * - `activityPathOf(run)` returns a function from an event's absolute path to the path relative to
  *   the run folder ('/'-separated; '' for the run folder itself and for paths outside it), or null
  *   when the event does not count: a path the person excluded (logs, event files) or a file no
- *   include glob matches. Folders (names without an extension) always count: a `checkpoint-500`
- *   folder appearing matters though only files match include globs. Temp files ckptd never stores
+ *   include glob matches. Folders (names without an extension, and any the watcher says is a
+ *   folder: `ckpt.v2`) always count: a `checkpoint-500` folder appearing matters though only files
+ *   match include globs. Temp files ckptd never stores
  *   still count: they are the trainer at work.
  */
 import fs from 'node:fs';
@@ -24,13 +26,16 @@ import picomatch from 'picomatch';
 import type { RunConfig } from '../config/types.js';
 import type { Logger } from '../util/logger.js';
 import { isInside } from '../util/paths.js';
+import { writeWatchNote } from '../store/watch-note.js';
 import type { RunTriggers } from './run-triggers.js';
-import { isWatchLimitError, WATCH_LIMIT_ADVICE, watchRun, type Watcher } from './watcher.js';
+import { isWatchLimitError, WATCH_LIMIT_ADVICE, WATCH_LIMIT_NOTE, watchRun, type Watcher } from './watcher.js';
 
 export class RunWatch {
   private watcher: Watcher | null = null;
   /** Set when inotify ran out of watches: this run is polled from then on. */
   private polling = false;
+  /** Counts `close` calls: a swap to polling begun before one must not attach after it. */
+  private closes = 0;
 
   constructor(
     private readonly runOf: () => RunConfig,
@@ -55,15 +60,20 @@ export class RunWatch {
     const activityPath = activityPathOf(run);
     this.watcher = watchRun(run.path, {
       ignoreDirs: [run.store, run.save.to],
-      onActivity: (abs) => {
-        const rel = activityPath(abs);
+      onActivity: (abs, isDir) => {
+        const rel = activityPath(abs, isDir);
         if (rel !== null) this.onActivity(rel, run);
       },
       onError: (err) => {
         if (!this.polling && isWatchLimitError(err)) {
           this.logger.warn(WATCH_LIMIT_ADVICE, { event: 'watch-limit' });
           this.polling = true;
-          void this.reattach();
+          void writeWatchNote(run.store, WATCH_LIMIT_NOTE).catch((e: unknown) =>
+            this.logger.warn(`could not record the watch limit for status: ${(e as Error).message}`),
+          );
+          // It may come from inside `watchRun`, before `this.watcher` is that watch: the swap waits
+          // for it, or the failed watch would stay open beside the polling one.
+          queueMicrotask(() => void this.reattach());
           return;
         }
         this.logger.warn(`watcher: ${err.message}`, { event: 'watch-error' });
@@ -73,30 +83,37 @@ export class RunWatch {
     });
   }
 
+  /** Catches up on watcher events the kernel dropped (see `Watcher.resync`); for the periodic rescan. */
+  resync(): void {
+    this.watcher?.resync();
+  }
+
   async close(): Promise<void> {
+    this.closes++;
     await this.watcher?.close();
     this.watcher = null;
   }
 
   /** Watches afresh (with polling once inotify ran out), or waits for the folder when it is gone. */
   private async reattach(): Promise<void> {
+    const closes = this.closes;
     const w = this.watcher;
     this.watcher = null;
     await w?.close();
-    if (!this.triggers.stopped) this.attach();
+    if (!this.triggers.stopped && closes === this.closes) this.attach();
   }
 }
 
 
-export function activityPathOf(run: RunConfig): (abs: string) => string | null {
+export function activityPathOf(run: RunConfig): (abs: string, isDir?: boolean) => string | null {
   const userExcluded = picomatch(run.exclude.length > 0 ? run.exclude : ['\0'], { dot: true });
   const included = picomatch(run.include, { dot: true });
-  return (abs) => {
+  return (abs, isDir = false) => {
     const inside = isInside(abs, run.path);
     const rel = inside ? path.relative(run.path, abs).split(path.sep).join('/') : '';
     // Files the person excluded (logs, event files) must not keep the state from settling;
     // temp files ckptd never stores still count: they are the trainer at work.
-    if (rel !== '' && (userExcluded(rel) || !includedOrDir(included, rel))) return null;
+    if (rel !== '' && (userExcluded(rel) || !(isDir || includedOrDir(included, rel)))) return null;
     return rel;
   };
 }

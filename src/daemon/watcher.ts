@@ -11,13 +11,21 @@ import { watchFolders } from './folder-watch.js';
 
 export interface Watcher {
   close(): Promise<void>;
+  /**
+   * Catches up on events inotify dropped (see `FolderWatch.resync`): folders made meanwhile are
+   * watched and reported with `onActivity`. Call it from the periodic rescan. Polling needs none.
+   */
+  resync(): void;
 }
 
 export interface WatchOptions {
   /** Absolute folders whose contents are ckptd's own writes (store, save.to): never reported. */
   ignoreDirs: string[];
-  /** Called with the absolute path of every added, changed or removed file or folder. */
-  onActivity: (absPath: string) => void;
+  /**
+   * Called with the absolute path of every added, changed or removed file or folder; `isDir` is
+   * true when it is known to be a folder.
+   */
+  onActivity: (absPath: string, isDir?: boolean) => void;
   onError: (err: Error) => void;
   /**
    * Called once the first walk of the tree is done (every folder watched). Writes that land during
@@ -42,6 +50,11 @@ export const WATCH_LIMIT_ADVICE =
   'the inotify watch limit is reached; raise it with `sudo sysctl fs.inotify.max_user_watches=524288` ' +
   "(and `echo fs.inotify.max_user_watches=524288 | sudo tee /etc/sysctl.d/60-ckptd.conf` to keep it); polling this run's folder meanwhile";
 
+/** What `ckptd status` says of a run polled because the inotify watch limit was reached. */
+export const WATCH_LIMIT_NOTE =
+  'the inotify watch limit was reached, so this run is polled (changes are seen every few seconds, at more CPU) until the daemon restarts; ' +
+  'raise it with `sudo sysctl fs.inotify.max_user_watches=524288`';
+
 /** How often the watched folder itself is checked while it is missing (in case its parent cannot be watched). */
 const ROOT_MISSING_CHECK_MS = 1000;
 /**
@@ -54,6 +67,7 @@ const ROOT_CHECK_MS = 10_000;
 /** One watch of the tree under the run folder, by either mechanism. */
 interface TreeWatch {
   close(): Promise<void>;
+  resync(): void;
 }
 
 /**
@@ -129,7 +143,7 @@ export function watchRun(dir: string, opts: WatchOptions): Watcher {
         onReady: ready,
         onRootGone: () => void checkRoot(),
       });
-      tree = { close: async () => w.close() };
+      tree = { close: async () => w.close(), resync: () => w.resync() };
     }
     current = tree;
   };
@@ -181,6 +195,7 @@ export function watchRun(dir: string, opts: WatchOptions): Watcher {
       await w?.close();
       release();
     },
+    resync: () => current?.resync(),
   };
 }
 
@@ -198,11 +213,11 @@ function pollTree(root: string, isIgnored: (p: string) => boolean, opts: WatchOp
     // The watched folder itself was deleted: whatever is at `root` now (even a new folder that
     // got the same inode number back) is not what this watch follows.
     if (event === 'unlinkDir' && path.resolve(p) === root) rootGone();
-    opts.onActivity(p);
+    opts.onActivity(p, event === 'addDir' || event === 'unlinkDir');
   });
   w.on('ready', ready);
   w.on('error', (err) => opts.onError(err instanceof Error ? err : new Error(String(err))));
-  return { close: () => w.close() };
+  return { close: () => w.close(), resync: () => undefined };
 }
 
 /** The inode of `dir` when it is a folder; null when it is missing or not a folder. */

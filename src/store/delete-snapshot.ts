@@ -205,7 +205,8 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
 }
 
 /**
- * Removes what interrupted work left in the store: everything in `.staging/` and `.trash/`,
+ * Removes what interrupted work left in the store: the id-named folders in `.staging/` and `.trash/`
+ * (other entries there, a person's file or a symlink, stay),
  * `.ckptd-tmp-*` temp files in the store, `save-records/`, `damaged/` and `saves/`, in each of
  * `saveDirs` (the runs' `save.to`) outside the store only the temp exports of saves this store
  * began (`saveIntentFile`), and damaged markers (`damaged/<id>.json`) of snapshots and
@@ -214,12 +215,25 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
  * when something is at the path it names, the export is complete (it is renamed there only once
  * fsynced), so the record is committed and listed in `completed`; otherwise the pending record is
  * removed with the other temp names. Nothing without ckptd's temp prefix is ever removed. Returns
- * the absolute paths removed, for the log. A `.staging/` or `.trash/` that is not a real folder (a
+ * the absolute paths removed, for the log, and in `kept` each leftover that could not be removed
+ * (with the error), which stays: the sweep goes on past it. A `.staging/` or `.trash/` that is not a real folder (a
  * symlink out of the store) is refused: it throws, nothing in it removed. Call it at start-up while
  * holding the lock (no write is in progress then).
  */
-export async function sweepStore(store: string, saveDirs: string[] = []): Promise<{ removed: string[]; completed: string[] }> {
+export async function sweepStore(store: string, saveDirs: string[] = []): Promise<{ removed: string[]; completed: string[]; kept: { path: string; reason: string }[] }> {
   const removed: string[] = [];
+  const kept: { path: string; reason: string }[] = [];
+  // A leftover that cannot go (an immutable file, a read-only mount) stays and is reported: it is
+  // invisible and in no one's way, so it must not keep the run from starting.
+  const remove = async (p: string, how: (p: string) => Promise<void> = removeTree): Promise<void> => {
+    try {
+      await how(p);
+      removed.push(p);
+    } catch (err) {
+      if (typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
+      kept.push({ path: p, reason: (err as Error).message });
+    }
+  };
   // The saves this store began (an intent or a pending record): only their temp names in a save.to
   // outside the store are its to remove (another store may share that folder, a person may keep files there).
   const began = new Set<string>();
@@ -231,8 +245,9 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
   for (const dir of [stagingRoot(store), trashRoot(store)]) {
     await assertOwnFolder(dir);
     for (const name of await readdirOrEmpty(dir)) {
-      await removeTree(path.join(dir, name));
-      removed.push(path.join(dir, name));
+      // ckptd only ever makes id-named folders here: a file, a symlink or another name is not its to remove.
+      if (!isValidId(name) || !(await fsp.lstat(path.join(dir, name)).catch(() => null))?.isDirectory()) continue;
+      await remove(path.join(dir, name));
     }
   }
   const tempDirs = new Set([store, saveRecordsDir(store), damagedDir(store), defaultSavesDir(store), ...saveDirs.map((d) => path.resolve(d))]);
@@ -240,18 +255,16 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
     const ours = isInside(dir, store) ? (name: string) => name.startsWith(TEMP_PREFIX) : (name: string) => began.has(saveTempId(name) ?? '');
     for (const name of await readdirOrEmpty(dir)) {
       if (!ours(name)) continue;
-      await removeTree(path.join(dir, name));
-      removed.push(path.join(dir, name));
+      await remove(path.join(dir, name));
     }
   }
   for (const name of await readdirOrEmpty(damagedDir(store))) {
     const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';
     if (!isValidId(id)) continue;
     if ((await existsNoFollow(snapshotMetaFile(store, id))) || (await existsNoFollow(saveRecordFile(store, id)))) continue;
-    await fsp.rm(damagedMarkerFile(store, id), { force: true });
-    removed.push(damagedMarkerFile(store, id));
+    await remove(damagedMarkerFile(store, id), (p) => fsp.rm(p, { force: true }));
   }
-  return { removed, completed };
+  return { removed, completed, kept };
 }
 
 /**

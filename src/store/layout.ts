@@ -121,6 +121,11 @@ export function blockingFile(store: string): string {
   return path.join(store, 'blocking.json');
 }
 
+/** `<store>/watch.json`: why the running daemon watches the run other than as configured (see `watch-note.ts`). */
+export function watchNoteFile(store: string): string {
+  return path.join(store, 'watch.json');
+}
+
 /** `<store>/push-queue.json`: records waiting to go up to the remote (see `push-queue-file.ts`). */
 export function pushQueueFile(store: string): string {
   return path.join(store, 'push-queue.json');

@@ -11,7 +11,7 @@ import { checkSaveRecord, checkSnapshotRecord, entryProblem, invalidIdMessage, r
 import { saveRecordFile, saveRecordsDir, snapshotFilesDir, snapshotMetaFile, snapshotsDir } from './layout.js';
 import { readSnapshotJson } from './snapshot-json.js';
 import type { SaveMeta, SnapshotMeta } from './types.js';
-import { readdirOrEmpty } from '../util/fs.js';
+import { existsNoFollow, readdirOrEmpty } from '../util/fs.js';
 import { mapPool } from '../util/run-pools.js';
 
 /** Something in the store that looks like a snapshot or save record but is not a valid one. */
@@ -188,10 +188,14 @@ async function scanSnapshots(store: string, keepFiles = true): Promise<{ snapsho
   const problems: StoreProblem[] = [];
   const damaged = await damagedIds(store);
   const names = await readdirOrEmpty(snapshotsDir(store));
-  const metas = await mapPool(names, READ_PARALLEL, (name) => (isValidId(name) ? readSnapshotMeta(store, name, keepFiles) : Promise.resolve(null)));
+  const metas = await markGone(
+    names.map((name) => path.join(snapshotsDir(store), name)),
+    await mapPool(names, READ_PARALLEL, (name) => (isValidId(name) ? readSnapshotMeta(store, name, keepFiles) : Promise.resolve(null))),
+  );
   names.forEach((name, i) => {
     const dir = path.join(snapshotsDir(store), name);
     const r = metas[i]!;
+    if (r === 'gone') return;
     if (r === null) problems.push({ path: dir, problem: 'not a snapshot id' });
     else if ('problem' in r) problems.push({ path: dir, problem: r.problem });
     else snapshots.push({ ...r.meta, damaged: damaged.has(name) });
@@ -207,15 +211,29 @@ async function scanSaves(store: string): Promise<{ saves: ReadSaveMeta[]; proble
   // Temp files of atomic writes in progress (or left by a crash) are not records.
   const names = (await readdirOrEmpty(saveRecordsDir(store))).filter((name) => !name.startsWith('.') && name.endsWith('.json'));
   const ids = names.map((name) => name.slice(0, -'.json'.length));
-  const metas = await mapPool(ids, READ_PARALLEL, (id) => (isValidId(id) ? readSaveMeta(store, id) : Promise.resolve(null)));
+  const metas = await markGone(
+    ids.map((id) => saveRecordFile(store, id)),
+    await mapPool(ids, READ_PARALLEL, (id) => (isValidId(id) ? readSaveMeta(store, id) : Promise.resolve(null))),
+  );
   ids.forEach((id, i) => {
     const r = metas[i]!;
+    if (r === 'gone') return;
     if (r === null) problems.push({ path: path.join(saveRecordsDir(store), names[i]!), problem: 'not a save id' });
     else if ('problem' in r) problems.push({ path: saveRecordFile(store, id), problem: r.problem });
     else saves.push({ ...r.meta, damaged: damaged.has(id) });
   });
   saves.sort((a, b) => (a.id < b.id ? 1 : -1));
   return { saves, problems };
+}
+
+/**
+ * `reads` with each problem whose entry (`paths[i]`) no longer exists turned into `'gone'`: deleted
+ * (by retention, say) between the listing and the read, it is not a broken entry but none at all.
+ */
+async function markGone<T>(paths: string[], reads: (T | { problem: string } | null)[]): Promise<(T | { problem: string } | null | 'gone')[]> {
+  return Promise.all(
+    reads.map(async (r, i) => (r !== null && typeof r === 'object' && 'problem' in r && !(await existsNoFollow(paths[i]!)) ? 'gone' : r)),
+  );
 }
 
 type MetaRead = { meta: SnapshotMeta & { incomplete: boolean } } | { problem: string };

@@ -68,6 +68,8 @@ export type RemoveResult = DeleteSaveResult;
 export interface SweepResult {
   removed: string[];
   completed: string[];
+  /** Leftovers that could not be removed (they stay, invisible), with the error. */
+  kept?: { path: string; reason: string }[];
 }
 
 export interface Store {

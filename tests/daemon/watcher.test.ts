@@ -162,6 +162,33 @@ describe('watchRun', () => {
     expect(seen.paths.filter((p) => p.startsWith(saves) || p.startsWith(outside))).toEqual([]);
   });
 
+  it('watches a folder whose creation was lost when the inotify queue overflowed, at the next resync', async () => {
+    const root = tempDir();
+    const seen = await start(root);
+    // The event loop is blocked while more events arrive than the kernel queues
+    // (fs.inotify.max_queued_events, 16384 by default): the rest, `late`'s creation too, are dropped.
+    const queued = Number(fs.readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
+    for (let i = 0; i <= queued; i++) fs.closeSync(fs.openSync(path.join(root, `burst-${i}`), 'w'));
+    fs.mkdirSync(path.join(root, 'late'));
+    const model = path.join(root, 'late/model.bin');
+    fs.writeFileSync(model, 'step 1');
+    // Once the queue is read, events flow again.
+    await reported(seen, path.join(root, 'burst-0'));
+    const marker = path.join(root, 'marker');
+    fs.writeFileSync(marker, 'm');
+    await reported(seen, marker);
+    // In order within an instance: the write in `late` would have come before the marker.
+    expect(seen.paths).not.toContain(model);
+
+    // The daemon's periodic rescan resyncs the watch: the folder is watched and reported.
+    const mark = seen.paths.length;
+    seen.watcher.resync();
+    await reported(seen, path.join(root, 'late'), mark);
+    fs.appendFileSync(model, ', step 2');
+    await reported(seen, model, mark);
+    expect(seen.errors).toEqual([]);
+  }, 30_000);
+
   it('polls without inotify watches when asked, and still reports writes', async () => {
     const root = tempDir();
     fs.mkdirSync(path.join(root, 'sub'));

@@ -41,12 +41,15 @@ export async function allocateRemoteId(r: RemoteRun, now: number): Promise<strin
  * process holds on the run), an id allocated against the run, and a new, empty scratch folder
  * under `scratchDir` (created 0700 when missing).
  */
+/** The name prefix of the scratch folders captures make (`mkdtemp`); `sweep` removes only these. */
+export const SCRATCH_STAGE_PREFIX = 'stage-';
+
 async function beginRecord(s: RemoteStaging, opts: { signal?: AbortSignal; now: number }): Promise<{ r: RemoteRun; signal: AbortSignal | undefined; id: string; scratch: string }> {
   const signal = opts.signal ?? signalOfHeldLock(s.run.location);
   assertLockHeld(signal);
   const id = await allocateRemoteId(s.run, opts.now);
   await fsp.mkdir(s.scratchDir, { recursive: true, mode: 0o700 });
-  return { r: s.run, signal, id, scratch: await fsp.mkdtemp(path.join(s.scratchDir, 'stage-')) };
+  return { r: s.run, signal, id, scratch: await fsp.mkdtemp(path.join(s.scratchDir, SCRATCH_STAGE_PREFIX)) };
 }
 
 /**

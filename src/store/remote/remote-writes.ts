@@ -14,6 +14,7 @@ import type { RemoveOptions, RemoveResult, StoreRecord } from '../store.js';
 import type { VerifyResult } from '../verify-snapshot.js';
 import { assertOwnFolder } from '../safe-dir.js';
 import { keyOfRecord, markerKey, readRemoteSave, readRemoteSnapshot, recordKey, usedIds, type RemoteRun } from './remote-records.js';
+import { SCRATCH_STAGE_PREFIX } from './remote-stage.js';
 import { objectUrl, parseRecordKey, runDamagedPrefix } from './s3-target.js';
 
 /**
@@ -102,8 +103,9 @@ export interface RemoteSweepOptions {
 }
 
 /**
- * `Store.sweep` of a remote run: empties the scratch folder (staging of interrupted captures; a
- * symlink there is refused, nothing removed), aborts blob multipart uploads older than the grace
+ * `Store.sweep` of a remote run: removes the `stage-*` folders of the scratch folder (staging of
+ * interrupted captures; anything else there stays; a scratch folder that is a symlink is refused,
+ * nothing removed), aborts blob multipart uploads older than the grace
  * (a push that still holds its resume state starts that blob over), and deletes markers whose
  * record is gone. Returns what it removed.
  */
@@ -112,6 +114,8 @@ export async function sweepRemote(r: RemoteRun, opts: RemoteSweepOptions): Promi
   await assertOwnFolder(opts.scratchDir);
   for (const name of await fsp.readdir(opts.scratchDir).catch(() => [] as string[])) {
     const p = path.join(opts.scratchDir, name);
+    // Captures make `stage-*` folders here: a file, a symlink or another name is not ckptd's to remove.
+    if (!name.startsWith(SCRATCH_STAGE_PREFIX) || !(await fsp.lstat(p).catch(() => null))?.isDirectory()) continue;
     await removeTree(p);
     removed.push(p);
   }
