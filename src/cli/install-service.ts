@@ -136,7 +136,8 @@ export function installService(o: InstallServiceOptions): InstallServiceResult {
     }
     for (const p of [o.nodePath, o.cliPath, configPath]) {
       const closed = closedToOthers(p);
-      if (closed && o.userName !== 'root') warnings.push(`${p} is not readable by other users (${closed} is closed to them): ${o.userName} cannot use it; install node and ckptd somewhere world-readable such as /usr/local, or open the folder.`);
+      const fix = p === configPath ? 'move the config somewhere it can read, such as /etc/ckptd/' : 'install node and ckptd somewhere world-readable such as /usr/local';
+      if (closed && o.userName !== 'root') warnings.push(`${p} is not readable by other users (${closed} is closed to them): ${o.userName} cannot use it; ${fix}, or open the folder.`);
     }
   }
 

@@ -21,8 +21,8 @@ export function addServiceCommands(program: Command, globals: (cmd: Command) => 
     .option('--user', 'a unit for `systemctl --user` (~/.config/systemd/user) instead of a system unit (/etc/systemd/system)')
     .option('--dry-run', 'print the unit on stdout instead of writing it (notes go to stderr)')
     .option('--unit-dir <dir>', 'write the unit into this folder')
-    .option('--name <name>', 'the unit name, for one daemon per config (default: ckptd)', 'ckptd')
-    .option('--user-name <user>', 'system unit: the account the daemon runs as (default: ckptd)', 'ckptd')
+    .option('--name <name>', 'the unit name, for one daemon per config', 'ckptd')
+    .option('--user-name <user>', 'system unit: the account the daemon runs as', 'ckptd')
     .option('--force', 'replace an existing unit that differs')
     .addHelpText(
       'after',

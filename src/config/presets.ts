@@ -121,6 +121,8 @@ const PICK_COMMENT: Readonly<Record<SavePickSetting, string>> = {
 export function renderStarterConfig(preset: InitPreset, name: string, runPath: string): string {
   const p = PRESET_SETTINGS[preset];
   const list = (xs: string[]): string => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
+  // A key and its value, then its comment in the column the fixed lines use (`# ` at column 30).
+  const line = (keyValue: string, comment: string): string => `${keyValue}${' '.repeat(Math.max(1, 29 - keyValue.length))}# ${comment}`;
   return `# ckptd config written by \`ckptd init --preset ${preset}\`
 # For ${p.about}.
 # Every key and its default: README.md ("Config"). Check edits with: ckptd check-config THIS_FILE
@@ -130,24 +132,24 @@ log:
   format: text               # text | json
 
 runs:
-  - name: ${name}                 # [a-z0-9._-]+, unique in this file
-    path: ${yamlScalar(runPath)}       # the folder the trainer writes (relative to this file)
+${line(`  - name: ${name}`, '[a-z0-9._-]+, unique in this file')}
+${line(`    path: ${yamlScalar(runPath)}`, 'the folder the trainer writes (relative to this file)')}
     # store: null            # default: <path's parent>/.ckptd/<name>; never inside the run
     include: ${list(p.include)}
     exclude: ${list(p.exclude)}
-    settle: ${p.settle ?? '2s'}               # quiet time before a written state counts as finished
-    progress: ${p.progress}               # auto | none | hf | lightning | keras | onetrainer | kohya | dfl | {file, epoch, step, loss} | {filename: REGEX}
+${line(`    settle: ${p.settle ?? '2s'}`, 'quiet time before a written state counts as finished')}
+${line(`    progress: ${p.progress}`, 'auto | none | hf | lightning | keras | onetrainer | kohya | dfl | {file, epoch, step, loss} | {filename: REGEX}')}
     backup:
-      every: ${p.backupEvery}         # N epochs | N steps | N changes | N seconds/minutes/hours | always | never
+${line(`      every: ${p.backupEvery}`, 'N epochs | N steps | N changes | N seconds/minutes/hours | always | never')}
       cron: null             # an extra cron schedule, e.g. "0 */2 * * *"
       rolling: true          # delete the oldest policy backups beyond keep
       keep: 3
       before_save: true      # a save is preceded by a backup of the same state
     save:
-      every: ${p.saveEvery}             # same grammar as backup.every; saves export the model files below
+${line(`      every: ${p.saveEvery}`, 'same grammar as backup.every; saves export the model files below')}
       files: ${list(p.saveFiles)}
       prefix: ""             # prepended to every save's file name
-      pick: ${p.savePick}${' '.repeat(Math.max(1, 17 - p.savePick.length))}# ${PICK_COMMENT[p.savePick]}
+${line(`      pick: ${p.savePick}`, PICK_COMMENT[p.savePick])}
       # to: null             # default: <store>/saves
     retention:
       keep_best: null        # e.g. {metric: loss, mode: min, count: 1}: never rolled away

@@ -63,10 +63,12 @@ const SIZE_UNITS: Record<string, number> = {
   mb: 1e6,
   gb: 1e9,
   tb: 1e12,
+  pb: 1e15,
   kib: 2 ** 10,
   mib: 2 ** 20,
   gib: 2 ** 30,
   tib: 2 ** 40,
+  pib: 2 ** 50,
 };
 
 const COUNT_UNITS: Record<string, 'epochs' | 'steps' | 'changes'> = {

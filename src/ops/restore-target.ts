@@ -12,7 +12,7 @@ import { isInside } from '../util/paths.js';
 /** Throws a `UsageError` naming the folder when `to` is, lies in, or holds the run's folder, store or save folder. */
 export async function assertApartFromRun(run: RunConfig, to: string): Promise<void> {
   const real = await realPathNear(to);
-  for (const [what, dir] of [['run folder', run.path], ['store', run.store], ['save folder', run.save.to]] as const) {
+  for (const [what, dir] of [['folder', run.path], ['store', run.store], ['save folder', run.save.to]] as const) {
     const kept = await realPathNear(dir);
     if (!isInside(real, kept) && !isInside(kept, real)) continue;
     const how = real === kept ? 'is' : isInside(real, kept) ? 'is inside' : 'holds';

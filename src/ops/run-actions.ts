@@ -17,7 +17,7 @@ import { saveFilesOf } from './save-files.js';
 import { detectModelType } from '../progress/model-type.js';
 import { readCapturedProgress, runFilesOf } from '../progress/read-progress.js';
 import type { Logger } from '../util/logger.js';
-import { formatBytes, formatDuration, formatProgress } from '../util/format.js';
+import { atProgress, formatBytes, formatDuration, formatProgress } from '../util/format.js';
 
 /**
  * Scans a run's state with its include/exclude rules, never descending into ckptd's own folders.
@@ -172,7 +172,7 @@ export async function captureSnapshot(
     );
   }
   logger.info(
-    `${meta.kind} ${meta.id} taken (${meta.trigger}) at ${formatProgress(meta)}: ${meta.files.length} files, ` +
+    `${meta.kind} ${meta.id} taken (${meta.trigger}) ${atProgress(meta)}: ${meta.files.length} files, ` +
       `${formatBytes(meta.copied_bytes)} copied, ${formatBytes(meta.linked_bytes)} linked, in ${formatDuration(performance.now() - started)}`,
     {
       event: 'snapshot',
@@ -224,7 +224,7 @@ export async function exportSave(
     ...(signal ? { signal } : {}),
   });
   logger.info(
-    `save ${save.id} written (${trigger}) at ${formatProgress(save)}: ${save.path} (${formatBytes(save.bytes)}) in ${formatDuration(performance.now() - started)}` +
+    `save ${save.id} written (${trigger}) ${atProgress(save)}: ${save.path} (${formatBytes(save.bytes)}) in ${formatDuration(performance.now() - started)}` +
       (chosen.picked === null ? '' : `; ${chosen.picked}`),
     { event: 'save', id: save.id, trigger, path: save.path, epoch: save.epoch, step: save.step },
   );

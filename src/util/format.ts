@@ -31,6 +31,11 @@ export function formatProgress(p: { epoch: number | null; step: number | null; l
   return parts.length > 0 ? parts.join(', ') : 'no progress known';
 }
 
+/** Where a snapshot or save was taken, for a log line: `at epoch 3, step 1200`, or `with no progress known`. */
+export function atProgress(p: { epoch: number | null; step: number | null; loss: number | null }): string {
+  return p.epoch === null && p.step === null && p.loss === null ? 'with no progress known' : `at ${formatProgress(p)}`;
+}
+
 /**
  * An address as a message may show it: a `user:password@` and a query or fragment (a presigned
  * URL's X-Amz-Credential and X-Amz-Signature) are hidden.

@@ -34,6 +34,20 @@ describe('ckptd init', () => {
     expect(config.runs[0]!.save.pick).toBe(['hf', 'lightning', 'onetrainer', 'kohya'].includes(preset) ? 'newest' : 'auto');
   });
 
+  it.each(INIT_PRESETS.map((p) => [p]))('--preset %s lines its comments up in one column', (preset) => {
+    const dir = temp();
+    const configPath = path.join(dir, 'ckptd.yaml');
+    runInit({ dir: path.join(dir, 'out'), preset, configPath, force: false });
+    const columns = new Set(
+      fs
+        .readFileSync(configPath, 'utf8')
+        .split('\n')
+        .filter((l) => /^\s+[a-z_]+: \S.*\s#\s/.test(l))
+        .map((l) => `${l.indexOf(' #') + 1}`),
+    );
+    expect([...columns]).toEqual(['29']); // 0-based: `# ` starts at column 30
+  });
+
   it('--preset kohya leaves out the logs of sd-scripts (logs/) and of the kohya_ss GUI (log/), and the samples', () => {
     const dir = temp();
     const configPath = path.join(dir, 'ckptd.yaml');

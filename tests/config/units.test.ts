@@ -47,12 +47,19 @@ describe('parseSize', () => {
     ['0', 0],
     [0, 0],
     ['1.5TB', 1.5e12],
+    // The limit is worded in PiB ("under 8PiB"), so PB and PiB are units too.
+    ['2PB', 2e15],
+    ['7.5PiB', 7.5 * 2 ** 50],
   ])('%s -> %i bytes', (text, bytes) => {
     expect(parseSize(text)).toEqual({ ok: true, value: bytes });
   });
 
   it.each([['20 gigs'], [1024], ['GiB'], ['lots'], ['10000TiB'], [`${'9'.repeat(400)}B`]])('refuses %j', (value) => {
     expect(parseSize(value).ok).toBe(false);
+  });
+
+  it('refuses 8PiB as too large, the limit its message names', () => {
+    expect(parseSize('8PiB')).toEqual({ ok: false, message: '"8PiB" is too large; a size must be under 8PiB' });
   });
 });
 

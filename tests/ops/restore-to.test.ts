@@ -39,6 +39,9 @@ describe('restore --to', () => {
     for (const to of [runDir, path.join(runDir, 'sub'), run.store, path.join(run.store, 'snapshots', 'x'), run.save.to, path.join(base, 'work'), base]) {
       await expect(restore(to), to).rejects.toBeInstanceOf(UsageError);
     }
+    // The refusal names the place once ("the run's folder", not "the run's run folder").
+    await expect(restore(runDir)).rejects.toThrow(`--to ${runDir} is the run's folder ${runDir}; restore into a folder of its own`);
+    await expect(restore(run.store)).rejects.toThrow(`--to ${run.store} is the run's store ${run.store};`);
     expect(fs.readFileSync(path.join(runDir, 'a.txt'), 'utf8')).toBe('changed since, not backed up');
     expect(fs.readdirSync(path.join(run.store, 'snapshots'))).toEqual([snapshot.id]);
 
