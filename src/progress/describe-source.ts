@@ -14,12 +14,15 @@ export const NO_SOURCE_ADVICE =
  * `progress: SPEC found SOURCE (VALUES)`, where SPEC is how the config names the source and SOURCE
  * what yielded `progress` (a preset's name, `file`, `filename`, `.ckptd-progress.json`, or both
  * joined by "and"), e.g. `progress: auto found hf (epoch 2, step 1000, loss 1.65)`. `none` is just
- * `progress: none`. A source that found nothing says so and ends with `NO_SOURCE_ADVICE`.
+ * `progress: none`. `auto` finding nothing says so and ends with `NO_SOURCE_ADVICE`; a source the
+ * config names (a preset, a file) finding nothing has found nothing yet (a run that has not written
+ * its first checkpoint): it says it looks again, not that another source should be set.
  */
 export function describeProgressSource(spec: ProgressSpec, progress: Progress): string {
   if (spec.kind === 'none' && progress.source === null) return 'progress: none';
   const named = `progress: ${specName(spec)}`;
-  if (progress.source === null) return `${named} found nothing: ${NO_SOURCE_ADVICE}`;
+  if (progress.source === null && spec.kind === 'auto') return `${named} found nothing: ${NO_SOURCE_ADVICE}`;
+  if (progress.source === null) return `${named} found nothing yet (looked for again at every change; if it stays so, the trainer does not write what it reads)`;
   return `${named} found ${sourceName(progress.source)} (${formatProgress(progress)})`;
 }
 

@@ -12,9 +12,9 @@ describe('describeProgressSource', () => {
     ['auto, only ckptd progress', { kind: 'auto' }, found('ckptd-progress', { epoch: null }), 'progress: auto found .ckptd-progress.json (step 1000)'],
     ['auto, both', { kind: 'auto' }, found('kohya+ckptd-progress'), 'progress: auto found kohya and .ckptd-progress.json (epoch 2, step 1000)'],
     ['a preset', { kind: 'preset', preset: 'lightning' }, found('lightning'), 'progress: lightning found lightning (epoch 2, step 1000)'],
-    ['a preset finding nothing', { kind: 'preset', preset: 'keras' }, NO_PROGRESS, `progress: keras found nothing: ${NO_SOURCE_ADVICE}`],
+    ['a preset finding nothing (no checkpoint yet)', { kind: 'preset', preset: 'keras' }, NO_PROGRESS, 'progress: keras found nothing yet (looked for again at every change; if it stays so, the trainer does not write what it reads)'],
     ['a file source', { kind: 'file', file: 'metrics.json', epoch: null, step: 'step', loss: null, metrics: {} }, found('file', { epoch: null }), 'progress: {file: metrics.json} found file (step 1000)'],
-    ['a filename source finding nothing', { kind: 'filename', pattern: 'e(?<epoch>\\d+)' }, NO_PROGRESS, `progress: {filename: e(?<epoch>\\d+)} found nothing: ${NO_SOURCE_ADVICE}`],
+    ['a filename source finding nothing', { kind: 'filename', pattern: 'e(?<epoch>\\d+)' }, NO_PROGRESS, 'progress: {filename: e(?<epoch>\\d+)} found nothing yet (looked for again at every change; if it stays so, the trainer does not write what it reads)'],
     ['none', { kind: 'none' }, NO_PROGRESS, 'progress: none'],
     ['none, with ckptd progress', { kind: 'none' }, found('ckptd-progress'), 'progress: none found .ckptd-progress.json (epoch 2, step 1000)'],
   ])('%s', (_name, spec, progress, expected) => {
