@@ -8,10 +8,10 @@
  * not checked here: commands that only read (list, show, status) work on a read-only store.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { RunConfig } from './types.js';
 import type { KeyPath } from './yaml-positions.js';
+import { ckptdUser } from '../util/run-as.js';
 
 /** Why a folder cannot be used, and the place on its way that is the cause. */
 type Blocked =
@@ -46,7 +46,7 @@ export function runPlaceProblems(run: RunConfig): PlaceProblem[] {
     const blocked = blockedAt(dir);
     if (blocked === null) continue;
     const permission = blocked.kind === 'enter' || blocked.kind === 'read';
-    problems.push({ keyPath, reason: describe(dir, blocked), fix: permission ? `give ${user()} access, or ${fix}` : fix });
+    problems.push({ keyPath, reason: describe(dir, blocked), fix: permission ? `give ${ckptdUser()} access, or ${fix}` : fix });
   }
   return problems;
 }
@@ -100,14 +100,5 @@ function describe(dir: string, b: Blocked): string {
       return `${b.at} is a symbolic link that loops (it leads back to itself)${b.at === dir ? '' : ` on the way to ${dir}`}`;
     case 'other':
       return `cannot use ${dir}: ${b.message}`;
-  }
-}
-
-/** "the user ckptd runs as (ana)", for permission problems. */
-function user(): string {
-  try {
-    return `the user ckptd runs as (${os.userInfo().username})`;
-  } catch {
-    return 'the user ckptd runs as';
   }
 }

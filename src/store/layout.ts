@@ -3,6 +3,8 @@
  * Every path helper takes an id already checked with `isValidId`; none touches the file system.
  */
 import path from 'node:path';
+import { CkptdError } from '../util/errors.js';
+import { ckptdUser } from '../util/run-as.js';
 import { ensureDirDurable } from './durable.js';
 
 /** Mode of every folder ckptd creates: no group or other write. */
@@ -154,12 +156,28 @@ export const STORE_DIR_MODE = 0o700;
  * The store folder and any missing folder above it are created `STORE_DIR_MODE` (0700) whatever the
  * umask; the folders inside it `DIR_MODE` less the umask. Existing folders are left as they are.
  * Each folder created is made durable (its parent is fsynced), so what is later committed into it
- * cannot vanish with it at a power loss.
+ * cannot vanish with it at a power loss. A store ckptd may not write (permission denied, a
+ * read-only file system) is a `StoreNotWritableError` that names it, who ckptd runs as, and what to do.
  */
 export async function ensureStore(store: string): Promise<void> {
-  await ensureDirDurable(store, { mode: STORE_DIR_MODE, exactMode: true });
-  for (const dir of [snapshotsDir(store), saveRecordsDir(store), stagingRoot(store)]) {
-    await ensureDirDurable(dir, { mode: DIR_MODE });
+  try {
+    await ensureDirDurable(store, { mode: STORE_DIR_MODE, exactMode: true });
+    for (const dir of [snapshotsDir(store), saveRecordsDir(store), stagingRoot(store)]) {
+      await ensureDirDurable(dir, { mode: DIR_MODE });
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new StoreNotWritableError(store, code, (err as Error).message);
+    throw err;
+  }
+}
+
+/** The store (or a folder above it ckptd must create) cannot be written by this process. Exit code 1. */
+export class StoreNotWritableError extends CkptdError {
+  override readonly name = 'StoreNotWritableError';
+  constructor(store: string, code: string, detail: string) {
+    const why = code === 'EROFS' ? 'it is on a read-only file system' : `permission denied: ${ckptdUser()} may not write there`;
+    super(`cannot write the store ${store}: ${why} (${detail}); ${code === 'EROFS' ? 'set store to a folder on a writable file system' : `give it write access to ${store}, or set store to a folder it may write`}`);
   }
 }
 

@@ -81,6 +81,25 @@ describe('check-config on a folder that cannot be used', () => {
   });
 });
 
+describe('a store ckptd may read but not write', () => {
+  it('snapshot and daemon fail with the path, who ckptd runs as, and what to do: no bare EACCES', async () => {
+    const { dir, write } = world();
+    fs.writeFileSync(path.join(dir, 'good', 'model.bin'), 'weights');
+    fs.mkdirSync(path.join(dir, 'readonly'));
+    fs.chmodSync(path.join(dir, 'readonly'), 0o555);
+    cleanups.push(() => fs.chmodSync(path.join(dir, 'readonly'), 0o755));
+    const cfg = write('ckptd.yaml', `runs:\n${run('a', '    path: ./good\n    settle: 100ms\n    store: ./readonly\n')}`);
+    const wrap = withoutDacCapabilities();
+    const snap = await runCli(['snapshot', '--config', cfg], { wrap });
+    expect(snap.code).toBe(1);
+    const said = snap.stderr.replaceAll(dir, 'D');
+    expect(said).toMatch(/cannot write the store D\/readonly: permission denied: the user ckptd runs as \(\w+\) may not write there \(.*D\/readonly\/snapshots.*\); give it write access to D\/readonly, or set store to a folder it may write\n/);
+    const daemon = await runCli(['daemon', '--config', cfg], { wrap });
+    expect(daemon.code).not.toBe(0);
+    expect(daemon.stdout.replaceAll(dir, 'D') + daemon.stderr.replaceAll(dir, 'D')).toMatch(/cannot write the store D\/readonly: .* give it write access to D\/readonly/);
+  });
+});
+
 describe('commands that take a config', () => {
   it.each([['list'], ['status'], ['snapshot'], ['backup-now'], ['progress', '--epoch', '1'], ['verify'], ['prune', '--dry-run']])(
     '%s: exit 2 with the located problem, no raw error',
