@@ -3,6 +3,7 @@
  * name the file without the caller adding context.
  */
 import { CkptdError } from '../util/errors.js';
+import { ckptdUser } from '../util/run-as.js';
 
 /**
  * A source file changed while (or just before) it was copied: the copy was discarded, nothing torn
@@ -54,6 +55,15 @@ export class NoSpaceError extends CkptdError {
     readonly code: string,
   ) {
     super(`no space left on the device (${code}) while writing ${path}; free some space and try again`);
+  }
+}
+
+/** The store (or a folder above it ckptd must create) cannot be written by this process. Exit code 1. */
+export class StoreNotWritableError extends CkptdError {
+  override readonly name = 'StoreNotWritableError';
+  constructor(store: string, code: string, detail: string) {
+    const why = code === 'EROFS' ? 'it is on a read-only file system' : `permission denied: ${ckptdUser()} may not write there`;
+    super(`cannot write the store ${store}: ${why} (${detail}); ${code === 'EROFS' ? 'set store to a folder on a writable file system' : `give it write access to ${store}, or set store to a folder it may write`}`);
   }
 }
 

@@ -3,9 +3,8 @@
  * Every path helper takes an id already checked with `isValidId`; none touches the file system.
  */
 import path from 'node:path';
-import { CkptdError } from '../util/errors.js';
-import { ckptdUser } from '../util/run-as.js';
 import { ensureDirDurable } from './durable.js';
+import { StoreNotWritableError } from './errors.js';
 
 /** Mode of every folder ckptd creates: no group or other write. */
 export const DIR_MODE = 0o755;
@@ -169,15 +168,6 @@ export async function ensureStore(store: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new StoreNotWritableError(store, code, (err as Error).message);
     throw err;
-  }
-}
-
-/** The store (or a folder above it ckptd must create) cannot be written by this process. Exit code 1. */
-export class StoreNotWritableError extends CkptdError {
-  override readonly name = 'StoreNotWritableError';
-  constructor(store: string, code: string, detail: string) {
-    const why = code === 'EROFS' ? 'it is on a read-only file system' : `permission denied: ${ckptdUser()} may not write there`;
-    super(`cannot write the store ${store}: ${why} (${detail}); ${code === 'EROFS' ? 'set store to a folder on a writable file system' : `give it write access to ${store}, or set store to a folder it may write`}`);
   }
 }
 

@@ -35,17 +35,20 @@ function write(file: string, data: string): void {
   fs.utimesSync(file, t, t);
 }
 
+/** A run folder holding `files` (written a minute ago), its config, and `file(rel)` for its paths. */
+function runWith(files: Record<string, string>): { run: RunConfig; file: (rel: string) => string } {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-restore-left-alone-'));
+  dirs.push(base);
+  const runDir = path.join(base, 'run');
+  const file = (rel: string): string => path.join(runDir, rel);
+  for (const [rel, text] of Object.entries(files)) write(file(rel), text);
+  const c = zeroConfig(runDir, path.join(base, 'store')).runs[0]!;
+  return { run: { ...c, settleMs: 20, retention: { ...c.retention, minFreeBytes: 0 } }, file };
+}
+
 describe('restore and files the config now leaves out', () => {
   it('leaves a file now excluded as it is, reports it, and restores the rest', async () => {
-    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-restore-excluded-'));
-    dirs.push(base);
-    const runDir = path.join(base, 'run');
-    const file = (rel: string): string => path.join(runDir, rel);
-    write(file('model.bin'), 'weights 1');
-    write(file('notes/plan.md'), 'the plan as it was');
-    write(file('gone.txt'), 'only in the snapshot');
-    const c = zeroConfig(runDir, path.join(base, 'store')).runs[0]!;
-    const run: RunConfig = { ...c, settleMs: 20, retention: { ...c.retention, minFreeBytes: 0 } };
+    const { run, file } = runWith({ 'model.bin': 'weights 1', 'notes/plan.md': 'the plan as it was', 'gone.txt': 'only in the snapshot' });
     const snap = await captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, quiet);
 
     // Later the person excludes notes/ and gone.txt and goes on editing the notes; the model changes.
@@ -66,14 +69,7 @@ describe('restore and files the config now leaves out', () => {
 
 describe('restore of an incomplete snapshot', () => {
   it('leaves the files it left out as they are, reports them, and restores the rest', async () => {
-    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-restore-incomplete-'));
-    dirs.push(base);
-    const runDir = path.join(base, 'run');
-    const file = (rel: string): string => path.join(runDir, rel);
-    write(file('model.bin'), 'weights 1');
-    write(file('logs/train.log'), 'epoch 1\n');
-    const c = zeroConfig(runDir, path.join(base, 'store')).runs[0]!;
-    const run: RunConfig = { ...c, settleMs: 20, retention: { ...c.retention, minFreeBytes: 0 } };
+    const { run, file } = runWith({ 'model.bin': 'weights 1', 'logs/train.log': 'epoch 1\n' });
     // The log kept changing: the backup left it out.
     const entries = (await scanRun(run)).filter((e) => e.path !== 'logs/train.log');
     const neverSettled = [{ path: 'logs/train.log', reason: 'kept changing' }];
