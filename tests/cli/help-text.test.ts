@@ -3,7 +3,7 @@
  * appends `(default: ...)` for an option given a default value, so the description must not say it too).
  */
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../../src/cli/main.js';
+import { buildProgram } from '../../src/cli/program.js';
 
 describe('--help', () => {
   it('states no default twice', () => {
