@@ -10,6 +10,8 @@ import fs from 'node:fs';
 export interface ProcStat {
   /** Field 3: `R` running, `S` sleeping, `Z` zombie (exited, not yet reaped), `X` dead, ... */
   state: string;
+  /** Field 4: the parent's pid. */
+  ppid: number;
   /** Process group id. */
   pgrp: number;
   /** Foreground process group of the process's controlling terminal; -1 without a terminal. */
@@ -32,12 +34,13 @@ export function readProcStat(pid: number | 'self'): ProcStat | null {
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); field N is rest[N - 3].
   const state = rest[0] ?? '';
+  const ppid = Number(rest[1]);
   const pgrp = Number(rest[2]);
   const tpgid = Number(rest[5]);
   const startTicks = rest[19];
   const nice = Number(rest[16]);
-  if (!Number.isInteger(pgrp) || !Number.isInteger(tpgid) || !Number.isInteger(nice) || startTicks === undefined || !/^\d+$/.test(startTicks)) return null;
-  return { state, pgrp, tpgid, startTicks, nice };
+  if (!Number.isInteger(ppid) || !Number.isInteger(pgrp) || !Number.isInteger(tpgid) || !Number.isInteger(nice) || startTicks === undefined || !/^\d+$/.test(startTicks)) return null;
+  return { state, ppid, pgrp, tpgid, startTicks, nice };
 }
 
 /** This boot's id (`/proc/sys/kernel/random/boot_id`), or null when unreadable. */
