@@ -7,7 +7,9 @@
  * 2. Start a `Daemon` for this one run (its policies, exactly as `ckptd daemon` applies them).
  * 3. Start CMD with `CKPTD_RUN`, `CKPTD_STORE`, `CKPTD_CONFIG` and, after a restore,
  *    `CKPTD_RESTORED_ID`, `CKPTD_EPOCH`, `CKPTD_STEP`; record the session (`finished: false`).
- * 4. When CMD exits 0, wait until its final state has settled and the daemon has evaluated it
+ * 4. When CMD exits while processes it started still run (CMD was a wrapper), wait for them too:
+ *    the daemon keeps backing up, and signals reach them (`TrainerTree`, `SignalRelay`).
+ *    When CMD exited 0, wait until its final state has settled and the daemon has evaluated it
  *    (backed up if a policy wants that). After a failure the final state is not waited for: a
  *    trainer killed mid-write leaves files that look settled but are torn.
  * 5. Stop the daemon, record how CMD ended, and, when it finished, apply `delete_on_finish` as the
@@ -46,6 +48,7 @@ import { withStoreLock } from '../client/one-shot.js';
 import { restoreNewest, restoreNewestRemote, say, type Restored } from './run-resume.js';
 import { applyDeleteOnFinish } from './run-finish.js';
 import { SignalRelay } from './run-signals.js';
+import { TrainerTree } from './run-tree.js';
 
 /** After CMD exited 0: how long the final state may take to settle, beyond `settle`. */
 const FINAL_SETTLE_EXTRA_MS = 30_000;
@@ -115,7 +118,9 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     }
     // Errors after the start (a failed kill) are reported where they happen.
     child.on('error', () => undefined);
-    relay.attach(child);
+    const tree = new TrainerTree(child, log);
+    relay.attach(tree);
+    tree.follow();
     log.info(`trainer started (pid ${child.pid}): ${argv.join(' ')}`, { event: 'trainer-start', pid: child.pid, restored: restored?.id ?? null });
     const session = await recordStart(run, previous, argv, child, restored, log);
     // Only now: the trainer took this process's priority when it was started, and must keep its
@@ -123,13 +128,15 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     await daemon.applyPriority();
 
     const { code, signal } = await exited;
-    relay.trainerExited();
     const exitCode = exitCodeOf(code, signal);
-    log.info(signal ? `trainer (pid ${child.pid}) was killed by ${signal}` : `trainer (pid ${child.pid}) exited with code ${code}`, {
-      event: 'trainer-exit',
-      exit_code: exitCode,
-      signal,
-    });
+    const cmdEnd = signal ? `trainer (pid ${child.pid}) was killed by ${signal}` : `trainer (pid ${child.pid}) exited with code ${code}`;
+    log.info(cmdEnd, { event: 'trainer-exit', exit_code: exitCode, signal });
+    // A wrapper's end is not the training's: its trainer may run on (it got a signal later than
+    // the wrapper, or ignores it), still writing the run. It is watched, and reached by signals,
+    // until it ends; only then is the final state evaluated and the run concluded.
+    tree.stop();
+    await tree.ended(cmdEnd);
+    relay.trainerExited();
 
     if (exitCode === 0) await awaitFinalEvaluation(run, tracker, relay.wrapUp, log);
     else log.info('not waiting for a backup of the state the trainer left: it did not finish cleanly (an unfinished write can look settled)', { event: 'no-final-evaluation' });

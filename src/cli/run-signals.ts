@@ -1,14 +1,16 @@
 /**
- * Signals sent to `ckptd run` (SIGINT, SIGTERM, SIGHUP) reach the trainer exactly once. The
- * trainer shares ckptd's process group, so a Ctrl-C typed in the terminal already reached it
- * directly: ckptd passes a SIGINT on only when that cannot have happened (no terminal, ckptd in
- * the background, or the trainer moved to its own group), and ignores a repeat of a signal within
- * a second (a wrapper such as npm passing on what the whole group already got). ckptd itself never
- * exits on these signals while the trainer runs: it waits for the trainer, then wraps up.
+ * Signals sent to `ckptd run` (SIGINT, SIGTERM, SIGHUP) reach the trainer exactly once: every
+ * process of its tree (`TrainerTree`: CMD and what it started, so a trainer run by a wrapper script
+ * too), all at once, as a terminal's Ctrl-C or systemd's stop reach a whole group. A Ctrl-C typed
+ * in the terminal already reached the processes in ckptd's process group directly: ckptd passes a
+ * SIGINT on only to those it cannot have reached (no terminal, ckptd in the background, or the
+ * process in a group of its own), and ignores a repeat of a signal within a second (a wrapper such
+ * as npm passing on what the whole group already got). ckptd itself never exits on these signals
+ * while the trainer runs: it waits for the trainer, then wraps up.
  */
-import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../util/logger.js';
 import { readProcStat } from '../util/proc-stat.js';
+import type { TreeProcess } from './run-tree.js';
 
 /** The signals `ckptd run` passes on. */
 export const RELAYED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -24,7 +26,7 @@ export interface SignalFacts {
   sinceSame: number;
   /** ckptd is in the foreground process group of its controlling terminal (so Ctrl-C reached that group). */
   foreground: boolean;
-  /** The trainer is in ckptd's process group. */
+  /** The process it would be passed on to is in ckptd's process group. */
   sameGroup: boolean;
 }
 
@@ -39,6 +41,11 @@ export function relayDecision(f: SignalFacts): { forward: boolean; why: string }
   return { forward: true, why: 'passed on' };
 }
 
+/** The trainer's processes, read at the moment a signal arrives (`TrainerTree`). */
+export interface SignalTargets {
+  current(): TreeProcess[];
+}
+
 /** Where `ckptd run` is with its trainer when a signal arrives. */
 type Phase = 'before-start' | 'running' | 'after-exit';
 
@@ -50,7 +57,7 @@ type Phase = 'before-start' | 'running' | 'after-exit';
  */
 export class SignalRelay {
   private phase: Phase = 'before-start';
-  private child: ChildProcess | null = null;
+  private trainer: SignalTargets | null = null;
   private readonly lastAt = new Map<RelayedSignal, number>();
   private readonly handlers = new Map<RelayedSignal, () => void>();
   private readonly abort = new AbortController();
@@ -79,13 +86,13 @@ export class SignalRelay {
     this.handlers.clear();
   }
 
-  /** From now on, signals go to `child`. */
-  attach(child: ChildProcess): void {
-    this.child = child;
+  /** From now on, signals go to the processes of `trainer`. */
+  attach(trainer: SignalTargets): void {
+    this.trainer = trainer;
     this.phase = 'running';
   }
 
-  /** The trainer exited: later signals cut the wrap-up short. */
+  /** The trainer (every process of it) exited: later signals cut the wrap-up short. */
   trainerExited(): void {
     this.phase = 'after-exit';
   }
@@ -107,28 +114,38 @@ export class SignalRelay {
     // SIGHUP too: ckptd run reloads nothing on it, and a trainer that checkpoints and exits 0 on a
     // hung-up terminal stopped mid-training; counted as finished, delete_on_finish would take its backups.
     this.stoppedBy ??= signal;
-    const child = this.child!;
     const self = readProcStat('self');
-    const theirs = child.pid === undefined ? null : readProcStat(child.pid);
-    const decision = relayDecision({
-      signal,
-      sinceSame,
-      // Without /proc, a terminal on stdin is the best sign that Ctrl-C reached the whole group.
-      foreground: self ? self.tpgid > 0 && self.tpgid === self.pgrp : process.stdin.isTTY === true,
-      sameGroup: self && theirs ? self.pgrp === theirs.pgrp : true,
-    });
-    if (decision.forward) {
-      try {
-        child.kill(signal);
-      } catch (err) {
-        this.logger.warn(`could not pass ${signal} on to the trainer (pid ${child.pid}): ${(err as Error).message}`, { event: 'signal', signal });
-        return;
-      }
+    // Without /proc, a terminal on stdin is the best sign that Ctrl-C reached the whole group.
+    const foreground = self ? self.tpgid > 0 && self.tpgid === self.pgrp : process.stdin.isTTY === true;
+    const passed: number[] = [];
+    const kept = new Map<string, number[]>();
+    for (const p of this.trainer!.current()) {
+      const decision = relayDecision({ signal, sinceSame, foreground, sameGroup: self && p.pgrp !== null ? self.pgrp === p.pgrp : true });
+      if (!decision.forward) kept.set(decision.why, [...(kept.get(decision.why) ?? []), p.pid]);
+      else if (this.pass(signal, p.pid)) passed.push(p.pid);
     }
-    this.logger.info(`${signal} received: ${decision.forward ? `passed on to the trainer (pid ${child.pid})` : `not passed on: ${decision.why}`}`, {
+    const said = [
+      ...(passed.length > 0 ? [`passed on to the trainer (pid ${passed.join(', ')})`] : []),
+      ...[...kept].map(([why, pids]) => `not passed on to pid ${pids.join(', ')}: ${why}`),
+    ];
+    this.logger.info(`${signal} received: ${said.join('; ') || 'no process of the trainer is left to pass it on to'}`, {
       event: 'signal',
       signal,
-      forwarded: decision.forward,
+      forwarded: passed.length > 0,
+      pids: passed,
     });
+  }
+
+  /** Sends `signal` to `pid`; false (logged unless the process is already gone) when it cannot. */
+  private pass(signal: RelayedSignal, pid: number): boolean {
+    try {
+      process.kill(pid, signal);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') {
+        this.logger.warn(`could not pass ${signal} on to the trainer (pid ${pid}): ${(err as Error).message}`, { event: 'signal', signal });
+      }
+      return false;
+    }
   }
 }

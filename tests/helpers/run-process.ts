@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLI, type LogLine } from './daemon-process.js';
+import { CLI, tempDir, type LogLine } from './daemon-process.js';
 
 export interface RunHandle {
   proc: ChildProcess;
@@ -140,6 +140,18 @@ if (flag('--trap')) {
   process.exit(Number(opt('--exit', '0')));
 }
 `;
+
+/** A trainer's world in a fresh temp folder: `run/` (the run), `out/` (its reports), `trainer.mjs`; `env` points the trainer at them. */
+export function trainerFolders(prefix: string): { dir: string; run: string; out: string; trainer: string; env: NodeJS.ProcessEnv; cleanup: () => void } {
+  const t = tempDir(prefix);
+  const run = path.join(t.dir, 'run');
+  const out = path.join(t.dir, 'out');
+  fs.mkdirSync(run);
+  fs.mkdirSync(out);
+  const trainer = path.join(t.dir, 'trainer.mjs');
+  fs.writeFileSync(trainer, TRAINER_SCRIPT);
+  return { dir: t.dir, run, out, trainer, env: { TRAINER_RUN: run, TRAINER_OUT: out }, cleanup: t.cleanup };
+}
 
 /** What the trainer reported at start (`<label>.start.json`). */
 export interface TrainerStart {

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, runCli, tempDir } from '../helpers/daemon-process.js';
-import { TRAINER_SCRIPT, runToEnd, startRun, trainerStart, waitForFile } from '../helpers/run-process.js';
+import { runToEnd, startRun, trainerFolders, trainerStart, waitForFile } from '../helpers/run-process.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -39,14 +39,9 @@ interface Setup {
 }
 
 function setup(): Setup {
-  const t = tempDir('ckptd-run-');
+  const t = trainerFolders('ckptd-run-');
   cleanups.push(t.cleanup);
-  const run = path.join(t.dir, 'run');
-  const out = path.join(t.dir, 'out');
-  fs.mkdirSync(run);
-  fs.mkdirSync(out);
-  const trainer = path.join(t.dir, 'trainer.mjs');
-  fs.writeFileSync(trainer, TRAINER_SCRIPT);
+  const { run, out, trainer } = t;
   const cfg = path.join(t.dir, 'ckptd.yaml');
   fs.writeFileSync(
     cfg,
@@ -61,7 +56,7 @@ runs:
     retention: {min_free: 1MB}
 `,
   );
-  return { cfg, run, out, store: path.join(t.dir, '.ckptd', 'r'), trainer, env: { TRAINER_RUN: run, TRAINER_OUT: out } };
+  return { cfg, run, out, store: path.join(t.dir, '.ckptd', 'r'), trainer, env: t.env };
 }
 
 const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');

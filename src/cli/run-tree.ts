@@ -1,0 +1,94 @@
+/**
+ * The processes of a `ckptd run` trainer: CMD and everything it started. CMD is often a wrapper
+ * (`sh -c 'python train.py; echo done'`, a script without `exec`) whose child is the real trainer,
+ * so a signal must reach the whole tree, and `ckptd run` is over only when the whole tree is.
+ *
+ * Every process seen under CMD is remembered by pid and start time (a pid is reused after its
+ * process ends; the pair is not): a trainer whose wrapper died is handed to another parent and is
+ * no longer CMD's descendant, yet stays known. Processes are seen when `current()` reads `/proc`
+ * (at each signal, and every `FOLLOW_EVERY_MS` while `follow()` runs), so one started and
+ * orphaned between two reads is missed. Without `/proc`, the tree is CMD alone.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { Logger } from '../util/logger.js';
+import { readProcStat } from '../util/proc-stat.js';
+import { descendantsIn, hasEnded, readCommandLine, readProcessTable } from '../util/proc-tree.js';
+
+/** How often the tree is read while CMD runs, to remember what it starts. */
+export const FOLLOW_EVERY_MS = 1000;
+/** How often, after CMD exited, ckptd looks whether the processes it started have ended. */
+const ENDED_EVERY_MS = 250;
+
+/** A live process of the tree; `pgrp` null where unknown (no `/proc`). */
+export interface TreeProcess {
+  pid: number;
+  pgrp: number | null;
+}
+
+export class TrainerTree {
+  /** pid -> start ticks of every process seen in the tree, CMD first. */
+  private readonly seen = new Map<number, string>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly cmd: ChildProcess,
+    private readonly log: Logger,
+  ) {
+    const ticks = cmd.pid === undefined ? undefined : readProcStat(cmd.pid)?.startTicks;
+    if (ticks !== undefined) this.seen.set(cmd.pid!, ticks);
+  }
+
+  /**
+   * Reads `/proc` now: the live processes of the tree (each remembered one still running, and every
+   * descendant of those), newly seen ones remembered and logged (`trainer-processes`). Without
+   * `/proc`: CMD while it runs.
+   */
+  current(): TreeProcess[] {
+    const table = readProcessTable();
+    if (table === null) return this.cmd.exitCode === null && this.cmd.signalCode === null && this.cmd.pid !== undefined ? [{ pid: this.cmd.pid, pgrp: null }] : [];
+    const roots = [...this.seen].filter(([pid, ticks]) => {
+      const stat = table.get(pid);
+      return stat !== undefined && stat.startTicks === ticks && !hasEnded(stat);
+    });
+    const rootPids = roots.map(([pid]) => pid);
+    const added = descendantsIn(table, rootPids).filter((pid) => !hasEnded(table.get(pid)!));
+    const fresh = added.filter((pid) => this.seen.get(pid) !== table.get(pid)!.startTicks);
+    for (const pid of fresh) this.seen.set(pid, table.get(pid)!.startTicks);
+    if (fresh.length > 0) this.log.debug(`the trainer's command started ${describe(fresh)}`, { event: 'trainer-processes', pids: fresh });
+    return [...rootPids, ...added].map((pid) => ({ pid, pgrp: table.get(pid)!.pgrp }));
+  }
+
+  /** Reads the tree every `FOLLOW_EVERY_MS` (so that processes CMD starts are known) until `stop()`. */
+  follow(): void {
+    this.timer ??= setInterval(() => this.current(), FOLLOW_EVERY_MS).unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /**
+   * After CMD exited: resolves once every process it started has ended. Those still running are
+   * logged once (`trainer-outlived`): the run is not over while they run, whatever CMD's exit said.
+   */
+  async ended(cmdEnd: string): Promise<void> {
+    let left = this.current();
+    if (left.length === 0) return;
+    const pids = left.map((p) => p.pid);
+    this.log.info(
+      `${cmdEnd}, but ${describe(pids)} it started still run${pids.length === 1 ? 's' : ''}: ` +
+        'ckptd keeps backing up the run until they end (a SIGINT, SIGTERM or SIGHUP sent to ckptd reaches them)',
+      { event: 'trainer-outlived', pids },
+    );
+    while (left.length > 0) {
+      await new Promise((r) => setTimeout(r, ENDED_EVERY_MS));
+      left = this.current();
+    }
+  }
+}
+
+/** "pid 12 (python train.py), pid 13 (...)": processes for people. */
+function describe(pids: readonly number[]): string {
+  return pids.map((pid) => `pid ${pid} (${readCommandLine(pid) ?? '?'})`).join(', ');
+}
