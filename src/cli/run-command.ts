@@ -7,8 +7,10 @@
  * 2. Start a `Daemon` for this one run (its policies, exactly as `ckptd daemon` applies them).
  * 3. Start CMD with `CKPTD_RUN`, `CKPTD_STORE`, `CKPTD_CONFIG` and, after a restore,
  *    `CKPTD_RESTORED_ID`, `CKPTD_EPOCH`, `CKPTD_STEP`; record the session (`finished: false`).
- * 4. When CMD exits while processes it started still run (CMD was a wrapper), wait for them too:
- *    the daemon keeps backing up, and signals reach them (`TrainerTree`, `SignalRelay`).
+ * 4. When CMD was killed by a signal, or ckptd was asked to stop, while processes it started still
+ *    run (CMD was a wrapper), wait for them too: the daemon keeps backing up, and signals reach
+ *    them (`TrainerTree`, `SignalRelay`). What a CMD that exited on its own left running is named,
+ *    not waited for.
  *    When CMD exited 0, wait until its final state has settled and the daemon has evaluated it
  *    (backed up if a policy wants that). After a failure the final state is not waited for: a
  *    trainer killed mid-write leaves files that look settled but are torn.
@@ -131,11 +133,13 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     const exitCode = exitCodeOf(code, signal);
     const cmdEnd = signal ? `trainer (pid ${child.pid}) was killed by ${signal}` : `trainer (pid ${child.pid}) exited with code ${code}`;
     log.info(cmdEnd, { event: 'trainer-exit', exit_code: exitCode, signal });
-    // A wrapper's end is not the training's: its trainer may run on (it got a signal later than
-    // the wrapper, or ignores it), still writing the run. It is watched, and reached by signals,
-    // until it ends; only then is the final state evaluated and the run concluded.
+    // A wrapper killed by a signal, or asked to stop, is not the training's end: its trainer may
+    // run on (orphaned, or still checkpointing on the signal), writing the run. It is watched, and
+    // reached by signals, until it ends; only then is the run concluded. A wrapper that exited on
+    // its own decided what outlives it (`tensorboard &`).
     tree.stop();
-    await tree.ended(cmdEnd);
+    if (signal !== null || relay.stoppedBy !== null) await tree.ended(cmdEnd);
+    else tree.leftRunning(cmdEnd);
     relay.trainerExited();
 
     if (exitCode === 0) await awaitFinalEvaluation(run, tracker, relay.wrapUp, log);

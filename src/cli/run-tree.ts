@@ -69,8 +69,9 @@ export class TrainerTree {
   }
 
   /**
-   * After CMD exited: resolves once every process it started has ended. Those still running are
-   * logged once (`trainer-outlived`): the run is not over while they run, whatever CMD's exit said.
+   * After CMD was killed by a signal, or ckptd was asked to stop: resolves once every process it
+   * started has ended. Those still running are logged once (`trainer-outlived`): a trainer whose
+   * wrapper died, or that is still checkpointing on the signal, is still writing the run.
    */
   async ended(cmdEnd: string): Promise<void> {
     let left = this.current();
@@ -85,6 +86,16 @@ export class TrainerTree {
       await new Promise((r) => setTimeout(r, ENDED_EVERY_MS));
       left = this.current();
     }
+  }
+
+  /**
+   * After CMD exited on its own, unasked: what it left in the background (`tensorboard &`) was
+   * meant to outlive it, so it is named (`trainer-left-running`), not waited for and not signalled.
+   */
+  leftRunning(cmdEnd: string): void {
+    const pids = this.current().map((p) => p.pid);
+    if (pids.length === 0) return;
+    this.log.info(`${cmdEnd} and left ${describe(pids)} running: not waiting for ${pids.length === 1 ? 'it' : 'them'}`, { event: 'trainer-left-running', pids });
   }
 }
 

@@ -40,7 +40,7 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
         'goes down. When CMD exits 0 and backup.delete_on_finish is true in the config file as it is then, the policy\n' +
         'backups are deleted.\n' +
         "ckptd's exit code is CMD's (128+N when signal N killed it). SIGINT, SIGTERM and SIGHUP reach CMD and every\n" +
-        'process it started (a trainer run by a wrapper script too) once; ckptd ends when they all have.\n' +
+        'process it started (a trainer run by a wrapper script too) once; ckptd then ends when they all have.\n' +
         "ckptd logs to stderr; CMD's stdout and stderr are its own.\n" +
         'Example: ckptd run --resume -- python train.py --lr 1e-4',
     )

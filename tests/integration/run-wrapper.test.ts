@@ -101,6 +101,29 @@ describe.runIf(fs.existsSync('/proc/self/stat'))('ckptd run with a wrapper as CM
     expectStopped({ out, store }, 'k', trainer, 'SIGHUP', { signal: 'SIGKILL' });
   });
 
+  it('ends when a wrapper that exited on its own left a helper in the background, and leaves the helper alone', async () => {
+    const t = trainerFolders('ckptd-run-wrapper-');
+    cleanups.push(t.cleanup);
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    fs.writeFileSync(cfg, 'log: {format: json, level: debug}\nruns:\n  - name: r\n    path: ./run\n    settle: 200ms\n    backup: {every: 1 epochs}\n');
+    // `tensorboard --logdir . & python train.py`: the helper is meant to outlive the training.
+    const node = `'${process.execPath}' '${t.trainer}'`;
+    const go = path.join(t.out, 'go');
+    const script = `${node} --trap --label bg & while [ ! -e '${go}' ]; do sleep 0.05; done; ${node} --epochs 2 --label t`;
+    const h = startRun(['run', '--config', cfg, '--', 'sh', '-c', script], t.env);
+    cleanups.push(() => killQuietly(h.proc.pid!));
+    const helper = await trainerReady(t.out, 'bg');
+    await waitUntil(() => h.lines().some((l) => l.event === 'trainer-processes' && (l.pids as number[]).includes(helper)), 'ckptd to see the helper', 30_000);
+    fs.writeFileSync(go, '');
+    const ended = await Promise.race([h.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
+    expect(ended, `ckptd still waits for the helper the wrapper left: ${h.stderr()}`).not.toBeNull();
+    expect(ended!.code, h.stderr()).toBe(0);
+    expect(session(path.join(t.dir, '.ckptd', 'r'))).toMatchObject({ finished: true });
+    expect(alive(helper)).toBe(true);
+    expect(fs.existsSync(path.join(t.out, 'bg.signals.json'))).toBe(false);
+    expect(h.lines().some((l) => l.event === 'trainer-left-running' && (l.pids as number[]).includes(helper))).toBe(true);
+  });
+
   it('does not pass a Ctrl-C typed in the terminal on to the trainer the wrapper runs: it got it already', async () => {
     const w = wrapped('c');
     // `script` gives ckptd a terminal; \x03 there makes the kernel send SIGINT to the foreground process group.
