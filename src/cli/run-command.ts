@@ -4,7 +4,9 @@
  * 1. Holding the store lock: read the previous session; refuse (exit 3) while its trainer still
  *    runs; with `--resume` after an interrupted session, restore the newest good backup taken since
  *    the last finished session (a pre-restore snapshot keeps what the run held).
- * 2. Start a `Daemon` for this one run (its policies, exactly as `ckptd daemon` applies them).
+ * 2. Start a `Daemon` for this one run (its policies, exactly as `ckptd daemon` applies them),
+ *    following edits of the config file live: this run's, but for its store and folder, which stay
+ *    for this training (`narrowToRun`); other runs of the file are never watched.
  * 3. Start CMD with `CKPTD_RUN`, `CKPTD_STORE`, `CKPTD_CONFIG` and, after a restore,
  *    `CKPTD_RESTORED_ID`, `CKPTD_EPOCH`, `CKPTD_STEP`; record the session (`finished: false`).
  * 4. When CMD was killed by a signal, or ckptd was asked to stop, while processes it started still
@@ -93,7 +95,8 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
       daemon = await Daemon.start({
         config: { ...config, runs: [run] },
         logger,
-        watchConfigFile: false,
+        watchConfigFile: true,
+        onlyRun: run.name,
         onFatal: (message) => say(`${message}; the trainer keeps running, without backups`),
       });
     } catch (err) {
@@ -142,7 +145,8 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     else tree.leftRunning(cmdEnd);
     relay.trainerExited();
 
-    if (exitCode === 0) await awaitFinalEvaluation(run, tracker, relay.wrapUp, log);
+    // As edited by now: the final state is the one its include/exclude and settle define.
+    if (exitCode === 0) await awaitFinalEvaluation(daemon.runConfig(run.name) ?? run, tracker, relay.wrapUp, log);
     else log.info('not waiting for a backup of the state the trainer left: it did not finish cleanly (an unfinished write can look settled)', { event: 'no-final-evaluation' });
     await daemon.stop().catch((err: unknown) => log.error(`error while stopping the daemon: ${(err as Error).message}`));
 

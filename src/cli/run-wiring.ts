@@ -39,6 +39,8 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
         "A run is interrupted when CMD exits non-zero, dies by a signal, is stopped (SIGINT/SIGTERM/SIGHUP), or ckptd or the machine\n" +
         'goes down. When CMD exits 0 and backup.delete_on_finish is true in the config file as it is then, the policy\n' +
         'backups are deleted.\n' +
+        'Edits of the config file apply to the running training, except a new store or path for the run, or its\n' +
+        'removal or renaming: those wait for the next `ckptd run` (a warning says so). SIGHUP reloads nothing here.\n' +
         "ckptd's exit code is CMD's (128+N when signal N killed it). SIGINT, SIGTERM and SIGHUP reach CMD and every\n" +
         'process it started (a trainer run by a wrapper script too) once; ckptd then ends when they all have.\n' +
         "ckptd logs to stderr; CMD's stdout and stderr are its own.\n" +

@@ -1,7 +1,7 @@
 /**
  * The daemon: one `RunSupervisor` per run, the config file watched and re-read live (and on SIGHUP),
  * runs added, removed or updated without a restart. An invalid edit is logged with its line and key
- * and the config in force stays.
+ * and the config in force stays. For `ckptd run` (`onlyRun`), only its own run's edits apply.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, RunConfig } from '../config/types.js';
@@ -13,6 +13,7 @@ import { LOW_NICE, processPriority, type Priority } from '../policy/process-prio
 import { Metrics, observeEvents } from './metrics.js';
 import { applyProcessPriority } from './process-priority.js';
 import { RunSupervisor } from './run-supervisor.js';
+import { narrowToRun } from './single-run-reload.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -29,8 +30,14 @@ export interface DaemonOptions {
    * Set the process's priority from the config (`priority:`) at start and on every reload that
    * changes it (true for `ckptd daemon`). `ckptd run` leaves it false and calls `applyPriority`
    * once the trainer has started: a child takes its parent's priority, and the trainer must not.
+   * From then on, reloads apply it as they do with `managePriority`.
    */
   managePriority?: boolean;
+  /**
+   * `ckptd run`: the one run of `config` this process supervises. Reloads apply only its edits,
+   * in its store and folder (`narrowToRun`), each edit held back logged once as `run-config-held`.
+   */
+  onlyRun?: string;
 }
 
 export class Daemon {
@@ -44,6 +51,8 @@ export class Daemon {
 
   private readonly metrics: Metrics | null;
   private priority: Priority | null = null;
+  /** The `run-config-held` warnings last logged (`onlyRun`): the same ones are not repeated per re-read. */
+  private held = '';
 
   private constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -84,6 +93,11 @@ export class Daemon {
     return d;
   }
 
+  /** The config of run `name` as applied now (after every reload so far), or undefined. */
+  runConfig(name: string): RunConfig | undefined {
+    return this.config.runs.find((r) => r.name === name);
+  }
+
   /** How many runs are being watched now (runs that could not start are not counted). */
   get runCount(): number {
     return this.runs.size;
@@ -111,7 +125,9 @@ export class Daemon {
   reload(reason: string): Promise<void> {
     this.reloading = this.reloading.then(() =>
       this.doReload(reason).catch((err: unknown) => {
-        this.opts.logger.error(`config reload (${reason}) failed: ${(err as Error).message}; the next reload (an edit, or SIGHUP) tries again`, { event: 'config-reload-failed' });
+        // `ckptd run` takes SIGHUP as a hung-up terminal: it stops the training, reloads nothing.
+        const next = this.opts.onlyRun === undefined ? 'the next reload (an edit, or SIGHUP)' : 'the next edit of the file';
+        this.opts.logger.error(`config reload (${reason}) failed: ${(err as Error).message}; ${next} tries again`, { event: 'config-reload-failed' });
       }),
     );
     return this.reloading;
@@ -173,6 +189,7 @@ export class Daemon {
       }
       return;
     }
+    if (this.opts.onlyRun !== undefined) next = this.narrow(next, this.opts.onlyRun);
     const prevRuns = new Map(this.config.runs.map((r) => [r.name, r]));
     if (isDeepStrictEqual(next, this.config)) {
       // Editors touch files without changing them; only an explicit SIGHUP deserves a line at info.
@@ -213,7 +230,8 @@ export class Daemon {
           if (run) await this.tryStartRun(run);
         }
       }
-      if (this.opts.managePriority) await this.applyPriority();
+      // `ckptd run` too, once its trainer has its own priority (set then: `priority` is not null).
+      if (this.opts.managePriority || this.priority !== null) await this.applyPriority();
     }
     for (const run of next.runs) {
       if (this.stopping) return;
@@ -223,6 +241,17 @@ export class Daemon {
         await this.tryStartRun(run);
       }
     }
+  }
+
+  /** `next` as `ckptd run` applies it (`narrowToRun`); logs each edit held back, once. */
+  private narrow(next: Config, name: string): Config {
+    const current = this.runConfig(name);
+    if (current === undefined) return { ...next, runs: next.runs.filter((r) => r.name === name) };
+    const { config, held } = narrowToRun(next, current);
+    const text = held.join('\n');
+    if (text !== this.held) for (const h of held) this.opts.logger.warn(h, { event: 'run-config-held', run: name });
+    this.held = text;
+    return config;
   }
 
   private async tryStartRun(run: RunConfig): Promise<void> {

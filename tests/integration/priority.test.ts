@@ -2,7 +2,7 @@
  * The daemon beside the trainer at low priority (issue 15): every thread of the daemon's process at
  * nice 19 and IO best-effort 7, `priority: normal` applied by a live edit, a daemon that may not
  * raise its priority back saying so in its log and in `status`, and `ckptd run` starting the trainer
- * at the priority it was itself given.
+ * at the priority it was itself given (then following a live edit of `priority` itself).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -117,5 +117,19 @@ describe('priority', () => {
     // The trainer runs at the priority ckptd was started with, as it would without ckptd.
     expect(fs.readFileSync(path.join(dir, 'trainer-nice'), 'utf8').trim()).toBe(String(threadNices(process.pid)[0]));
     expect(fs.readFileSync(path.join(dir, 'ckptd-nice'), 'utf8').trim()).toBe('19');
+  });
+
+  it('`ckptd run` applies a live edit of `priority` to itself once the trainer runs', async () => {
+    const { dir, cfg } = setup();
+    const go = path.join(dir, 'go');
+    const script = `while [ ! -e ${go} ]; do sleep 0.05; done; cut -d' ' -f19 /proc/$PPID/stat > ${dir}/ckptd-nice`;
+    const d = daemon(['run', '--config', cfg, '--', 'sh', '-c', script]);
+    await waitUntil(() => /"priority":"low"/.test(d.output()), 'ckptd run to step back', 30_000);
+    fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace('progress: none', 'progress: none, priority: normal'));
+    await waitUntil(() => /"priority":"normal"/.test(d.output()), 'the edit to normal to apply', 30_000);
+    fs.writeFileSync(go, '');
+    const code = d.proc.exitCode ?? (await new Promise<number | null>((r) => d.proc.once('exit', r)));
+    expect(code, d.output()).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'ckptd-nice'), 'utf8').trim()).toBe(String(threadNices(process.pid)[0]));
   });
 });
