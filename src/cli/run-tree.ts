@@ -6,16 +6,24 @@
  * Every process seen under CMD is remembered by pid and start time (a pid is reused after its
  * process ends; the pair is not): a trainer whose wrapper died is handed to another parent and is
  * no longer CMD's descendant, yet stays known. Processes are seen when `current()` reads `/proc`
- * (at each signal, and every `FOLLOW_EVERY_MS` while `follow()` runs), so one started and
- * orphaned between two reads is missed. Without `/proc`, the tree is CMD alone.
+ * (at each signal, and while `follow()` runs: every second for `FOLLOW_FAST_READS` reads, while a
+ * wrapper starts its trainer, then every `FOLLOW_EVERY_MS`), so one started and orphaned between
+ * two reads is missed. Without `/proc`, the tree is CMD alone.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../util/logger.js';
 import { readProcStat } from '../util/proc-stat.js';
 import { descendantsIn, hasEnded, readCommandLine, readProcessTable } from '../util/proc-tree.js';
 
-/** How often the tree is read while CMD runs, to remember what it starts. */
-export const FOLLOW_EVERY_MS = 1000;
+/**
+ * How often the tree is read while CMD runs, to remember what it starts: every second at first,
+ * when a wrapper starts its trainer, then every 10 s. A read is one `stat` file per process on the
+ * machine (~10 ms for 100 processes here): every second for a days-long training, on a machine
+ * with hundreds of processes, would take a few percent of a core from the trainer.
+ */
+export const FOLLOW_EVERY_MS = 10_000;
+const FOLLOW_FAST_MS = 1000;
+const FOLLOW_FAST_READS = 30;
 /** How often, after CMD exited, ckptd looks whether the processes it started have ended. */
 const ENDED_EVERY_MS = 250;
 
@@ -29,6 +37,7 @@ export class TrainerTree {
   /** pid -> start ticks of every process seen in the tree, CMD first. */
   private readonly seen = new Map<number, string>();
   private timer: NodeJS.Timeout | null = null;
+  private following = false;
 
   constructor(
     private readonly cmd: ChildProcess,
@@ -58,13 +67,25 @@ export class TrainerTree {
     return [...rootPids, ...added].map((pid) => ({ pid, pgrp: table.get(pid)!.pgrp }));
   }
 
-  /** Reads the tree every `FOLLOW_EVERY_MS` (so that processes CMD starts are known) until `stop()`. */
+  /** Reads the tree now and then (see `FOLLOW_EVERY_MS`), so that processes CMD starts are known, until `stop()`. */
   follow(): void {
-    this.timer ??= setInterval(() => this.current(), FOLLOW_EVERY_MS).unref();
+    if (this.following) return;
+    this.following = true;
+    const next = (reads: number): void => {
+      this.timer = setTimeout(
+        () => {
+          this.current();
+          if (this.following) next(reads + 1);
+        },
+        reads < FOLLOW_FAST_READS ? FOLLOW_FAST_MS : FOLLOW_EVERY_MS,
+      ).unref();
+    };
+    next(0);
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    this.following = false;
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
 
