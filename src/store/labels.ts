@@ -1,7 +1,7 @@
 /**
  * Renaming, re-noting, pinning and unpinning a record of a local store: its `snapshot.json` (or save
  * record) is rewritten atomically with only those fields changed; every other field stays byte for
- * byte, and the file keeps its mode and its times.
+ * byte, and the file keeps its mode; a `snapshot.json` keeps its times too.
  */
 import fsp from 'node:fs/promises';
 import { writeFileAtomic } from './durable.js';
@@ -31,8 +31,9 @@ export async function writeLabels(store: string, id: string, kind: RecordKind, c
   const file = kind === 'save' ? saveRecordFile(store, id) : snapshotMetaFile(store, id);
   const st = await fsp.stat(file);
   const mode = st.mode & 0o777;
-  // The times stay: a snapshot.json's mtime says when its snapshot was sealed (see `linkOne`).
-  const times = { atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 };
+  // A snapshot.json's times stay: its mtime says when its snapshot was sealed (see `linkOne`). A
+  // save record's move, so the store's signature (its records' mtimes) tells the change.
+  const times = kind === 'save' ? {} : { times: { atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 } };
   const edit = (raw: Record<string, unknown>): void => {
     if (raw.id !== id) throw new Error(`${file} does not describe ${id}; not changing it`);
     if (change.name !== undefined) raw.name = change.name;
@@ -40,5 +41,5 @@ export async function writeLabels(store: string, id: string, kind: RecordKind, c
     if (change.pinned !== undefined) raw.pinned = change.pinned;
   };
   // The manifest's entries are copied as bytes, never parsed: 29 MB of them for 100,000 files.
-  await editSnapshotJson(file, edit, (pieces) => writeFileAtomic(file, pieces, { mode, times, beforeRename: () => assertLockHeld(held) }));
+  await editSnapshotJson(file, edit, (pieces) => writeFileAtomic(file, pieces, { mode, ...times, beforeRename: () => assertLockHeld(held) }));
 }
