@@ -30,7 +30,7 @@ import {
   trashRoot,
 } from './layout.js';
 import { isInside } from '../util/paths.js';
-import { readSave, readSnapshotHeader } from './read-store.js';
+import { readSave, readSnapshotHeader, saveCommittedCtime } from './read-store.js';
 import { assertOwnFolder, assertStillInside, walkInside } from './safe-dir.js';
 import { SafetyError } from '../util/errors.js';
 import type { SaveMeta, SnapshotHeader } from './types.js';
@@ -104,9 +104,10 @@ export interface DeleteSaveOptions {
  * `opts.saveTo` or `<store>/saves` whose name carries the id (as `writeSave` writes it); a record
  * naming anything else is refused (throws, nothing removed, the record kept) unless nothing exists
  * at that path, when only the record goes. A file is removed only when it is still a regular file
- * of the recorded size not changed since the record was committed (its ctime not past the
- * record's), or the recorded symlink; in a folder, only through real folders (a
- * subfolder that became a symlink is not followed); anything else, and anything the user added to
+ * of the recorded size not changed since the save was committed (its ctime not past the
+ * record's as committed, which a label change keeps: `saveCommittedCtime`), or the recorded
+ * symlink; in a folder, only through real folders (a subfolder that became a symlink is not
+ * followed); anything else, and anything the user added to
  * a save's folder, is left in place and reported in `kept`. The record is removed last (then its
  * damaged marker), so an interrupted delete can be run again. `opts.signal` (default: the lock
  * this process holds on `store`) is checked before each removal, as in `deleteSnapshot`.
@@ -129,8 +130,8 @@ export async function deleteSave(store: string, id: string, opts: DeleteSaveOpti
     );
   }
   // Any change to an exported file after the save was committed moved its ctime past the
-  // record's (written last): such a file is the person's now, whatever its size.
-  const committed = (await fsp.lstat(saveRecordFile(store, id), { bigint: true })).ctimeNs;
+  // record's as committed (written last): such a file is the person's now, whatever its size.
+  const committed = await saveCommittedCtime(store, id);
   const untouched = (abs: string): Promise<boolean> => fsp.lstat(abs, { bigint: true }).then((x) => x.ctimeNs <= committed, () => false);
   if (st === null) {
     // Already gone: only the record is left to remove.
