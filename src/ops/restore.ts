@@ -43,6 +43,7 @@ import { judgeSettled } from './settle.js';
 import { SafetyError } from '../util/errors.js';
 import { assertApartFromRun } from './restore-target.js';
 import type { Logger } from '../util/logger.js';
+import { utimesSeconds } from '../util/fs.js';
 import { runPools } from '../util/run-pools.js';
 
 const STAGE_PREFIX = '.ckptd-tmp-restore-';
@@ -337,9 +338,8 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
     if (copy.sha256 !== f.sha256 || copy.size !== f.size) {
       throw new Error(`snapshot ${snapshot.id} is damaged: ${f.path} does not match its manifest (sha256 differs); nothing in ${root} was changed. Run \`ckptd verify ${snapshot.id}\``);
     }
-    // Node sets times from a double of seconds, truncated to the microsecond; aiming at the middle
-    // of the intended microsecond makes the truncation land on it (diff compares to that precision).
-    const mtime = (Number((BigInt(f.mtime_ns) + 500n) / 1000n) + 0.5) / 1e6;
+    // The nearest microsecond: Node sets no finer (diff compares to that precision).
+    const mtime = utimesSeconds(BigInt(f.mtime_ns) + 500n);
     await fsp.utimes(tmp, mtime, mtime);
     const st = await fsp.lstat(tmp, { bigint: true });
     entry.copy = identityOf(st);

@@ -12,6 +12,7 @@ import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { saveRecordFile, snapshotMetaFile } from './layout.js';
 import { COMMITTED_CTIME_KEY } from './record-shape.js';
 import type { RecordKind } from './types.js';
+import { utimesSeconds } from '../util/fs.js';
 
 /** The labels a person may change; a field left undefined is kept. */
 export interface LabelChange {
@@ -33,9 +34,10 @@ export async function writeLabels(store: string, id: string, kind: RecordKind, c
   const file = kind === 'save' ? saveRecordFile(store, id) : snapshotMetaFile(store, id);
   const st = await fsp.stat(file, { bigint: true });
   const mode = Number(st.mode & 0o777n);
-  // A snapshot.json's times stay: its mtime says when its snapshot was sealed (see `linkOne`). A
-  // save record's move, so the store's signature (its records' mtimes) tells the change.
-  const times = kind === 'save' ? {} : { times: { atime: Number(st.atimeNs) / 1e9, mtime: Number(st.mtimeNs) / 1e9 } };
+  // A snapshot.json's times stay: its mtime says when its snapshot was sealed (see `linkOne`), to
+  // the microsecond, never later. A save record's move, so the store's signature (its records'
+  // mtimes) tells the change.
+  const times = kind === 'save' ? {} : { times: { atime: utimesSeconds(st.atimeNs), mtime: utimesSeconds(st.mtimeNs) } };
   const edit = (raw: Record<string, unknown>): void => {
     if (raw.id !== id) throw new Error(`${file} does not describe ${id}; not changing it`);
     // The new record's ctime is now: the commit's, which `deleteSave` checks the exports against, is kept.
