@@ -208,9 +208,9 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
 /**
  * Removes what interrupted work left in the store: the id-named folders in `.staging/` and `.trash/`
  * (other entries there, a person's file or a symlink, stay),
- * `.ckptd-tmp-*` temp files in the store, `save-records/`, `damaged/` and `saves/`, in each of
- * `saveDirs` (the runs' `save.to`) outside the store only the temp exports of saves this store
- * began (`saveIntentFile`), and damaged markers (`damaged/<id>.json`) of snapshots and
+ * `.ckptd-tmp-*` temp files in the store, each snapshot's folder (a label change's), `save-records/`,
+ * `damaged/` and `saves/`, in each of `saveDirs` (the runs' `save.to`) outside the store only the
+ * temp exports of saves this store began (`saveIntentFile`), and damaged markers (`damaged/<id>.json`) of snapshots and
  * saves that no longer exist. A save interrupted between its export's rename and its record's
  * commit left a pending record (`save-records/.ckptd-tmp-pending-<id>.json`, see `writeSave`):
  * when something is at the path it names, the export is complete (it is renamed there only once
@@ -258,6 +258,13 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
       if (!ours(name)) continue;
       await remove(path.join(dir, name));
     }
+  }
+  // A label change killed before its rename left its temp copy of snapshot.json in the snapshot's folder.
+  for (const id of (await readdirOrEmpty(snapshotsDir(store))).filter(isValidId)) {
+    const dir = snapshotDir(store, id);
+    // Only a real folder: what a symlink of that name points to is not the store's.
+    if (!(await fsp.lstat(dir).catch(() => null))?.isDirectory()) continue;
+    for (const name of await readdirOrEmpty(dir)) if (name.startsWith(TEMP_PREFIX)) await remove(path.join(dir, name), (p) => fsp.rm(p));
   }
   for (const name of await readdirOrEmpty(damagedDir(store))) {
     const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';
