@@ -24,17 +24,13 @@ export async function removeExtra(
 ): Promise<void> {
   const byPath = new Map(entries.map((e) => [e.path, e]));
   for (const c of remove) {
-    if (unkept.has(c.path)) {
-      result.leftInPlace.push(c.path);
-      continue;
-    }
     const dir = await walkInside(root, path.posix.dirname(c.path));
     if (dir === null) continue;
     const abs = path.join(dir, path.posix.basename(c.path));
     const st = await fsp.lstat(abs, { bigint: true }).catch(() => null);
     const was = byPath.get(c.path)!;
     if (st === null) continue;
-    if (Number(st.size) !== was.size || st.mtimeNs.toString() !== was.mtimeNs) {
+    if (unkept.has(c.path) || Number(st.size) !== was.size || st.mtimeNs.toString() !== was.mtimeNs) {
       result.leftInPlace.push(c.path);
       continue;
     }
