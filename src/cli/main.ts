@@ -5,14 +5,20 @@
  * this file, since importing it runs the CLI.
  */
 import { limitHeapGrowth } from '../daemon/heap-growth.js';
+import { outputFailure } from '../util/lost-output.js';
 import { main } from './program.js';
 
 /**
  * Exits once stdout and stderr have written everything: on a pipe their writes are asynchronous,
- * and exiting at once would cut off a large `--json` document (`ckptd list --json | jq`).
+ * and exiting at once would cut off a large `--json` document (`ckptd list --json | jq`). Output
+ * that could not be written fails a command that succeeded (`outputFailure`: exit 1).
  */
 function exitWhenFlushed(code: number): void {
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  process.stdout.write('', (err) => {
+    const failed = outputFailure(err);
+    if (failed !== null) process.stderr.write(`error: could not write the output: ${failed.message}\n`);
+    process.stderr.write('', () => process.exit(failed !== null && code === 0 ? 1 : code));
+  });
 }
 
 // Every command, not only the daemon: `list`, `status`, `verify` or a one-shot `snapshot` of a

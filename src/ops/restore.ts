@@ -42,7 +42,9 @@ import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from './settle.js';
 import { SafetyError } from '../util/errors.js';
 import { assertApartFromRun } from './restore-target.js';
+import { removeExtra } from './restore-remove.js';
 import type { Logger } from '../util/logger.js';
+import { utimesSeconds } from '../util/fs.js';
 import { runPools } from '../util/run-pools.js';
 
 const STAGE_PREFIX = '.ckptd-tmp-restore-';
@@ -90,7 +92,10 @@ export interface RestoreResult {
   written: string[];
   unchanged: string[];
   removed: string[];
-  /** Files the restore would have removed but left because they changed meanwhile. */
+  /**
+   * Files the restore would have removed but left: they changed meanwhile, or the pre-restore
+   * snapshot had to leave them out (kept changing, open for writing), so no copy would be left.
+   */
   leftInPlace: string[];
   /** Files of the snapshot not written: their path holds something the run's include/exclude leave out now. */
   notReplaced: string[];
@@ -142,11 +147,14 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     else written.push(f);
   }
   const staging = await stageAll(opts.from ?? storeOf(run.store), snapshot, written, root, opts.onProgress);
+  // The files the pre-restore snapshot could not keep: removed, they would be lost for good.
+  let unkept = new Set<string>();
   try {
     if (entries.length > 0) {
       const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
       const pre = await captureSnapshot(run, entries, { kind: 'pre-restore', trigger: preRestoreTrigger(snapshot.id), progress, now: opts.now, ...(opts.signal ? { signal: opts.signal } : {}) }, opts.logger);
       result.preRestoreId = pre.id;
+      unkept = new Set(pre.skipped.map((s) => s.path));
     }
     await opts.hooks?.beforeCommit?.();
   } catch (err) {
@@ -157,7 +165,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   const renamedIn = new Set<string>();
   try {
     await commitAll(root, staging, result, signal, renamedIn);
-    await removeExtra(root, plan.remove, entries, result, signal);
+    await removeExtra(root, plan.remove, entries, unkept, result, signal);
   } catch (err) {
     if (!(err instanceof SafetyError)) throw err;
     const before = result.preRestoreId !== null ? `; the state before it is snapshot ${result.preRestoreId} (pre-restore)` : '';
@@ -167,30 +175,6 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   await syncRestored(renamedIn);
   if (opts.from === undefined) await recordRestored(run, snapshot, root, staging.files, signal, opts.logger);
   return result;
-}
-
-/**
- * Removes the files of the run's state the snapshot lacks, each only when it still has the size and
- * mtime scanned (else it is left in place and listed) and no folder on its path became a symlink.
- */
-async function removeExtra(root: string, remove: { path: string }[], entries: ScanEntry[], result: RestoreResult, signal: AbortSignal | undefined): Promise<void> {
-  const byPath = new Map(entries.map((e) => [e.path, e]));
-  for (const c of remove) {
-    const dir = await walkInside(root, path.posix.dirname(c.path));
-    if (dir === null) continue;
-    const abs = path.join(dir, path.posix.basename(c.path));
-    const st = await fsp.lstat(abs, { bigint: true }).catch(() => null);
-    const was = byPath.get(c.path)!;
-    if (st === null) continue;
-    if (Number(st.size) !== was.size || st.mtimeNs.toString() !== was.mtimeNs) {
-      result.leftInPlace.push(c.path);
-      continue;
-    }
-    assertLockHeld(signal);
-    await fsp.unlink(abs);
-    result.removed.push(c.path);
-    await assertStillInside(root, dir);
-  }
 }
 
 async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<RestoreResult> {
@@ -337,9 +321,8 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
     if (copy.sha256 !== f.sha256 || copy.size !== f.size) {
       throw new Error(`snapshot ${snapshot.id} is damaged: ${f.path} does not match its manifest (sha256 differs); nothing in ${root} was changed. Run \`ckptd verify ${snapshot.id}\``);
     }
-    // Node sets times from a double of seconds, truncated to the microsecond; aiming at the middle
-    // of the intended microsecond makes the truncation land on it (diff compares to that precision).
-    const mtime = (Number((BigInt(f.mtime_ns) + 500n) / 1000n) + 0.5) / 1e6;
+    // The nearest microsecond: Node sets no finer (diff compares to that precision).
+    const mtime = utimesSeconds(BigInt(f.mtime_ns) + 500n);
     await fsp.utimes(tmp, mtime, mtime);
     const st = await fsp.lstat(tmp, { bigint: true });
     entry.copy = identityOf(st);

@@ -64,9 +64,9 @@ export interface CaptureStateOptions {
   dest: string;
   /**
    * The previous snapshot's `files/` folder and manifest: unchanged files are hard-linked from it,
-   * when not modified after `sealedMs` (its `snapshot.json`'s mtime, ms since the epoch).
+   * when not modified after `sealedUs` (its `snapshot.json`'s mtime, whole microseconds since the epoch).
    */
-  previous: { filesDir: string; files: ManifestEntry[]; sealedMs: number } | null;
+  previous: { filesDir: string; files: ManifestEntry[]; sealedUs: number } | null;
   /** Extra passes after the first when sources changed. */
   retries: number;
   /**

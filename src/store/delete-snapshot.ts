@@ -30,7 +30,7 @@ import {
   trashRoot,
 } from './layout.js';
 import { isInside } from '../util/paths.js';
-import { readSave, readSnapshotHeader } from './read-store.js';
+import { readSave, readSnapshotHeader, saveCommittedCtime } from './read-store.js';
 import { assertOwnFolder, assertStillInside, walkInside } from './safe-dir.js';
 import { SafetyError } from '../util/errors.js';
 import type { SaveMeta, SnapshotHeader } from './types.js';
@@ -104,9 +104,10 @@ export interface DeleteSaveOptions {
  * `opts.saveTo` or `<store>/saves` whose name carries the id (as `writeSave` writes it); a record
  * naming anything else is refused (throws, nothing removed, the record kept) unless nothing exists
  * at that path, when only the record goes. A file is removed only when it is still a regular file
- * of the recorded size not changed since the record was committed (its ctime not past the
- * record's), or the recorded symlink; in a folder, only through real folders (a
- * subfolder that became a symlink is not followed); anything else, and anything the user added to
+ * of the recorded size not changed since the save was committed (its ctime not past the
+ * record's as committed, which a label change keeps: `saveCommittedCtime`), or the recorded
+ * symlink; in a folder, only through real folders (a subfolder that became a symlink is not
+ * followed); anything else, and anything the user added to
  * a save's folder, is left in place and reported in `kept`. The record is removed last (then its
  * damaged marker), so an interrupted delete can be run again. `opts.signal` (default: the lock
  * this process holds on `store`) is checked before each removal, as in `deleteSnapshot`.
@@ -129,8 +130,8 @@ export async function deleteSave(store: string, id: string, opts: DeleteSaveOpti
     );
   }
   // Any change to an exported file after the save was committed moved its ctime past the
-  // record's (written last): such a file is the person's now, whatever its size.
-  const committed = (await fsp.lstat(saveRecordFile(store, id), { bigint: true })).ctimeNs;
+  // record's as committed (written last): such a file is the person's now, whatever its size.
+  const committed = await saveCommittedCtime(store, id);
   const untouched = (abs: string): Promise<boolean> => fsp.lstat(abs, { bigint: true }).then((x) => x.ctimeNs <= committed, () => false);
   if (st === null) {
     // Already gone: only the record is left to remove.
@@ -207,9 +208,9 @@ async function deleteSaveFolder(top: string, meta: SaveMeta, result: DeleteSaveR
 /**
  * Removes what interrupted work left in the store: the id-named folders in `.staging/` and `.trash/`
  * (other entries there, a person's file or a symlink, stay),
- * `.ckptd-tmp-*` temp files in the store, `save-records/`, `damaged/` and `saves/`, in each of
- * `saveDirs` (the runs' `save.to`) outside the store only the temp exports of saves this store
- * began (`saveIntentFile`), and damaged markers (`damaged/<id>.json`) of snapshots and
+ * `.ckptd-tmp-*` temp files in the store, each snapshot's folder (a label change's), `save-records/`,
+ * `damaged/` and `saves/`, in each of `saveDirs` (the runs' `save.to`) outside the store only the
+ * temp exports of saves this store began (`saveIntentFile`), and damaged markers (`damaged/<id>.json`) of snapshots and
  * saves that no longer exist. A save interrupted between its export's rename and its record's
  * commit left a pending record (`save-records/.ckptd-tmp-pending-<id>.json`, see `writeSave`):
  * when something is at the path it names, the export is complete (it is renamed there only once
@@ -257,6 +258,13 @@ export async function sweepStore(store: string, saveDirs: string[] = []): Promis
       if (!ours(name)) continue;
       await remove(path.join(dir, name));
     }
+  }
+  // A label change killed before its rename left its temp copy of snapshot.json in the snapshot's folder.
+  for (const id of (await readdirOrEmpty(snapshotsDir(store))).filter(isValidId)) {
+    const dir = snapshotDir(store, id);
+    // Only a real folder: what a symlink of that name points to is not the store's.
+    if (!(await fsp.lstat(dir).catch(() => null))?.isDirectory()) continue;
+    for (const name of await readdirOrEmpty(dir)) if (name.startsWith(TEMP_PREFIX)) await remove(path.join(dir, name), (p) => fsp.rm(p));
   }
   for (const name of await readdirOrEmpty(damagedDir(store))) {
     const id = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';

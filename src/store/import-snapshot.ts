@@ -15,6 +15,7 @@ import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { storedMode } from './stored-mode.js';
 import type { Store } from './store.js';
 import type { SnapshotMeta } from './types.js';
+import { utimesSeconds } from '../util/fs.js';
 
 export interface ImportOptions {
   /** Bytes copied so far, as they are. */
@@ -62,7 +63,7 @@ export async function importSnapshot(store: string, from: Store, record: Snapsho
       if (copy.sha256 !== f.sha256 || copy.size !== f.size) {
         throw new Error(`snapshot ${record.id} in ${from.location} is damaged: ${f.path} does not match its manifest (sha256 differs); nothing was imported. Run \`ckptd verify --remote ${record.id}\``);
       }
-      const mtime = (Number((BigInt(f.mtime_ns) + 500n) / 1000n) + 0.5) / 1e6;
+      const mtime = utimesSeconds(BigInt(f.mtime_ns) + 500n);
       await fsp.utimes(dest, mtime, mtime);
       bytes += f.size;
     }

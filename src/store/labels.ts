@@ -1,7 +1,8 @@
 /**
  * Renaming, re-noting, pinning and unpinning a record of a local store: its `snapshot.json` (or save
  * record) is rewritten atomically with only those fields changed; every other field stays byte for
- * byte, and the file keeps its mode and its times.
+ * byte, and the file keeps its mode. A `snapshot.json` keeps its times; a save record gains, at its
+ * first change, the ctime it was committed with (`COMMITTED_CTIME_KEY`), which no reader shows.
  */
 import fsp from 'node:fs/promises';
 import { writeFileAtomic } from './durable.js';
@@ -9,7 +10,9 @@ import { isValidId } from './ids.js';
 import { editSnapshotJson } from './snapshot-json.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { saveRecordFile, snapshotMetaFile } from './layout.js';
+import { COMMITTED_CTIME_KEY } from './record-shape.js';
 import type { RecordKind } from './types.js';
+import { utimesSeconds } from '../util/fs.js';
 
 /** The labels a person may change; a field left undefined is kept. */
 export interface LabelChange {
@@ -29,16 +32,20 @@ export async function writeLabels(store: string, id: string, kind: RecordKind, c
   assertLockHeld(held);
   if (!isValidId(id)) throw new Error(`refusing to label ${JSON.stringify(id)}: not a valid id`);
   const file = kind === 'save' ? saveRecordFile(store, id) : snapshotMetaFile(store, id);
-  const st = await fsp.stat(file);
-  const mode = st.mode & 0o777;
-  // The times stay: a snapshot.json's mtime says when its snapshot was sealed (see `linkOne`).
-  const times = { atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 };
+  const st = await fsp.stat(file, { bigint: true });
+  const mode = Number(st.mode & 0o777n);
+  // A snapshot.json's times stay: its mtime says when its snapshot was sealed (see `linkOne`), to
+  // the microsecond, never later. A save record's move, so the store's signature (its records'
+  // mtimes) tells the change.
+  const times = kind === 'save' ? {} : { times: { atime: utimesSeconds(st.atimeNs), mtime: utimesSeconds(st.mtimeNs) } };
   const edit = (raw: Record<string, unknown>): void => {
     if (raw.id !== id) throw new Error(`${file} does not describe ${id}; not changing it`);
+    // The new record's ctime is now: the commit's, which `deleteSave` checks the exports against, is kept.
+    if (kind === 'save' && raw[COMMITTED_CTIME_KEY] === undefined) raw[COMMITTED_CTIME_KEY] = st.ctimeNs.toString();
     if (change.name !== undefined) raw.name = change.name;
     if (change.notes !== undefined) raw.notes = change.notes;
     if (change.pinned !== undefined) raw.pinned = change.pinned;
   };
   // The manifest's entries are copied as bytes, never parsed: 29 MB of them for 100,000 files.
-  await editSnapshotJson(file, edit, (pieces) => writeFileAtomic(file, pieces, { mode, times, beforeRename: () => assertLockHeld(held) }));
+  await editSnapshotJson(file, edit, (pieces) => writeFileAtomic(file, pieces, { mode, ...times, beforeRename: () => assertLockHeld(held) }));
 }

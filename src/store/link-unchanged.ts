@@ -28,7 +28,7 @@ export async function linkUnchanged(set: CaptureSet, todo: Slot[]): Promise<Slot
   const results = await linkStoredFiles(
     set.previous.filesDir,
     set.dest,
-    set.previous.sealedMs,
+    set.previous.sealedUs,
     linkable.map((s) => s.entry),
   );
   linkable.forEach((s, i) => {

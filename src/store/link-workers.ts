@@ -10,8 +10,8 @@
  *
  * Contract of `linkStoredFiles`: for each job, links `fromDir/path` to `toDir/path` when the stored
  * file is a regular file of the job's size and of the mode a copy of a source with the job's mode
- * gets (`storedMode`), modified no later than the snapshot was sealed (`sealedMs`), and
- * reports it `LINKED`; `NOT_LINKABLE` when the stored file is gone, another size or mode, written
+ * gets (`storedMode`), modified no later than the microsecond the snapshot was sealed in
+ * (`sealedUs`), and reports it `LINKED`; `NOT_LINKABLE` when the stored file is gone, another size or mode, written
  * since (its bytes may no longer be the ones its manifest names), or cannot
  * be linked for a reason a copy gets around (EMLINK: too many links to one inode; EPERM:
  * protected_hardlinks; ENOENT: deleted meanwhile; EXDEV). Any other error is thrown (the path in its
@@ -63,21 +63,23 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 
 
 /**
  * Links `stored` to `dst` when it is a regular file of `size` bytes and permission bits `mode`,
- * modified at or before `sealedMs` (ms since the epoch): 1 (`LINKED`), or 0 (`NOT_LINKABLE`) when
+ * modified in or before the microsecond `sealedUs` (whole microseconds since the epoch, as a label
+ * change keeps a seal: `utimesSeconds`): 1 (`LINKED`), or 0 (`NOT_LINKABLE`) when
  * not or for a reason a copy gets around; throws any other error. Self-contained (its source also
  * runs in the workers): it uses nothing but its arguments. Also the one-by-one link of a capture
  * with few unchanged files (`prepare-slot.ts`).
  */
-export function linkOne(fs: typeof import('node:fs'), stored: string, dst: string, size: number, mode: number, sealedMs: number): number {
+export function linkOne(fs: typeof import('node:fs'), stored: string, dst: string, size: number, mode: number, sealedUs: number): number {
   let st;
   try {
-    st = fs.lstatSync(stored, { throwIfNoEntry: false });
+    // In nanoseconds: mtimeMs, a double, is a fraction of a microsecond off either way.
+    st = fs.lstatSync(stored, { throwIfNoEntry: false, bigint: true });
   } catch {
     return 0;
   }
-  if (st === undefined || !st.isFile() || st.size !== size || (st.mode & 0o7777) !== mode) return 0;
+  if (st === undefined || !st.isFile() || st.size !== BigInt(size) || Number(st.mode & 0o7777n) !== mode) return 0;
   // Written since its snapshot was sealed (links and unlinks move only the ctime): not the bytes its digest names.
-  if (st.mtimeMs > sealedMs) return 0;
+  if (st.mtimeNs / 1000n > BigInt(sealedUs)) return 0;
   try {
     fs.linkSync(stored, dst);
     return 1;
@@ -95,14 +97,14 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const linkOne = ${linkOne.toString()};
-const { fromDir, toDir, sealedMs } = workerData;
+const { fromDir, toDir, sealedUs } = workerData;
 parentPort.on('message', ({ rels, sizes, modes }) => {
   const list = rels.split('\\0');
   const out = new Uint8Array(list.length);
   let error = null;
   for (let i = 0; i < list.length; i++) {
     try {
-      out[i] = linkOne(fs, fromDir + '/' + list[i], toDir + '/' + list[i], sizes[i], modes[i], sealedMs);
+      out[i] = linkOne(fs, fromDir + '/' + list[i], toDir + '/' + list[i], sizes[i], modes[i], sealedUs);
     } catch (err) {
       error = { at: list[i], message: err.message, code: err.code };
       break;
@@ -117,26 +119,26 @@ export interface LinkOptions {
   /** Jobs per message to the worker. */
   batch?: number;
   /** Starts the worker (default: a worker thread running `WORKER_SOURCE`). */
-  spawn?: (workerData: { fromDir: string; toDir: string; sealedMs: number }) => Worker;
+  spawn?: (workerData: { fromDir: string; toDir: string; sealedUs: number }) => Worker;
 }
 
 /**
  * Links each job's stored file into `toDir` (see the file comment); one result per job, in order.
- * `sealedMs`: when the snapshot of `fromDir` was sealed (its `snapshot.json`'s mtime).
+ * `sealedUs`: when the snapshot of `fromDir` was sealed (its `snapshot.json`'s mtime, in whole microseconds).
  * A worker that cannot start or dies (a thread or memory limit) costs speed, not the capture: the
  * jobs it did not answer are linked on this thread, a link it made before dying taken as made.
  */
-export async function linkStoredFiles(fromDir: string, toDir: string, sealedMs: number, jobs: readonly LinkJob[], opts: LinkOptions = {}): Promise<Uint8Array> {
+export async function linkStoredFiles(fromDir: string, toDir: string, sealedUs: number, jobs: readonly LinkJob[], opts: LinkOptions = {}): Promise<Uint8Array> {
   const results = new Uint8Array(jobs.length);
   const [own, ...others] = byFolder(jobs, LINK_THREADS);
   const spawn = opts.spawn ?? ((workerData) => new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits: WORKER_LIMITS }));
   const settled = await Promise.allSettled([
-    linkHere(fromDir, toDir, sealedMs, jobs, own!, results, false),
+    linkHere(fromDir, toDir, sealedUs, jobs, own!, results, false),
     ...others
       .filter((p) => p.length > 0)
       .map(async (part) => {
-        const left = await linkOnWorker(fromDir, toDir, sealedMs, jobs, part, results, opts.batch ?? BATCH, spawn);
-        if (left.length > 0) await linkHere(fromDir, toDir, sealedMs, jobs, left, results, true);
+        const left = await linkOnWorker(fromDir, toDir, sealedUs, jobs, part, results, opts.batch ?? BATCH, spawn);
+        if (left.length > 0) await linkHere(fromDir, toDir, sealedUs, jobs, left, results, true);
       }),
   ]);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -170,13 +172,13 @@ function byFolder(jobs: readonly LinkJob[], n: number): number[][] {
  * keeps its turns. With `adopt` (jobs a dead worker may have done), a name that exists already as a
  * link of the very stored file counts as linked.
  */
-async function linkHere(fromDir: string, toDir: string, sealedMs: number, jobs: readonly LinkJob[], part: number[], results: Uint8Array, adopt: boolean): Promise<void> {
+async function linkHere(fromDir: string, toDir: string, sealedUs: number, jobs: readonly LinkJob[], part: number[], results: Uint8Array, adopt: boolean): Promise<void> {
   await forEachInSlices(part, (i) => {
     const job = jobs[i]!;
     const stored = path.join(fromDir, job.path);
     const dst = path.join(toDir, job.path);
     try {
-      results[i] = linkOne(fs, stored, dst, job.size, storedMode(job.mode), sealedMs);
+      results[i] = linkOne(fs, stored, dst, job.size, storedMode(job.mode), sealedUs);
     } catch (err) {
       if (adopt && (err as NodeJS.ErrnoException).code === 'EEXIST' && sameFile(stored, dst)) results[i] = LINKED;
       else throw withPath(err, 'linking', dst);
@@ -206,7 +208,7 @@ type Reply = { out: Uint8Array; error: { at: string; message: string; code?: str
 async function linkOnWorker(
   fromDir: string,
   toDir: string,
-  sealedMs: number,
+  sealedUs: number,
   jobs: readonly LinkJob[],
   part: number[],
   results: Uint8Array,
@@ -215,7 +217,7 @@ async function linkOnWorker(
 ): Promise<number[]> {
   let worker: Worker;
   try {
-    worker = spawn({ fromDir, toDir, sealedMs });
+    worker = spawn({ fromDir, toDir, sealedUs });
   } catch {
     return part;
   }

@@ -39,7 +39,7 @@ export function prepareSlot(set: CaptureSet, slot: Slot, last: boolean): Prepare
   set.dirs.make(path.posix.dirname(e.path));
   const p = set.previous === null ? null : slot.prev;
   // `unchangedSince` holds only for an entry with a ctime: it is its own `Seen`.
-  if (unchangedSince(p, e) && linkStored(path.join(set.previous!.filesDir, p!.path), set.dstOf(e.path), e, set.previous!.sealedMs)) {
+  if (unchangedSince(p, e) && linkStored(path.join(set.previous!.filesDir, p!.path), set.dstOf(e.path), e, set.previous!.sealedUs)) {
     set.linked(slot, seenOfEntry(e)!, p!);
     return DONE;
   }
@@ -97,11 +97,11 @@ export function copyFailed(set: CaptureSet, slot: Slot, last: boolean, err: unkn
 
 /**
  * Hard-links a stored file of the previous snapshot; false when it is gone, resized, has another
- * mode than a copy of the version `seen` would get, was written after `sealedMs`, or cannot be linked.
+ * mode than a copy of the version `seen` would get, was written after `sealedUs`, or cannot be linked.
  */
-function linkStored(stored: string, dst: string, seen: { size: number; mode: number }, sealedMs: number): boolean {
+function linkStored(stored: string, dst: string, seen: { size: number; mode: number }, sealedUs: number): boolean {
   try {
-    return linkOne(fs, stored, dst, seen.size, storedMode(seen.mode), sealedMs) === LINKED;
+    return linkOne(fs, stored, dst, seen.size, storedMode(seen.mode), sealedUs) === LINKED;
   } catch (err) {
     throw withPath(err, 'linking', dst);
   }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { CheckedHeaders, identityOf } from './checked-headers.js';
 import { damagedIds, isDamaged } from './damaged-marker.js';
 import { isValidId, isValidIdPrefix } from './ids.js';
-import { checkSaveRecord, checkSnapshotRecord, entryProblem, invalidIdMessage, resolveAmong } from './record-shape.js';
+import { checkSaveRecord, checkSnapshotRecord, COMMITTED_CTIME_KEY, entryProblem, invalidIdMessage, resolveAmong } from './record-shape.js';
 import { saveRecordFile, saveRecordsDir, snapshotFilesDir, snapshotMetaFile, snapshotsDir } from './layout.js';
 import { readSnapshotJson } from './snapshot-json.js';
 import type { SaveMeta, SnapshotMeta } from './types.js';
@@ -268,6 +268,20 @@ async function readSnapshotMetaFile(store: string, id: string, keepFiles: boolea
   if ('problem' in checked) return checked;
   const meta = checked.meta;
   return { meta: { ...meta, path: snapshotFilesDir(store, id), incomplete: isIncomplete(meta) } };
+}
+
+/**
+ * When save `id` was committed (ns): the time its first label change kept (`COMMITTED_CTIME_KEY`),
+ * else its record's ctime. A kept value that is no count of nanoseconds is 0 (the epoch), so that
+ * nothing counts as unchanged since.
+ */
+export async function saveCommittedCtime(store: string, id: string): Promise<bigint> {
+  const file = saveRecordFile(store, id);
+  const json = await readJson(file);
+  if ('problem' in json) throw new Error(`save ${id}: ${json.problem}`);
+  const kept = (json.value as Record<string, unknown>)[COMMITTED_CTIME_KEY];
+  if (kept === undefined) return (await fsp.lstat(file, { bigint: true })).ctimeNs;
+  return typeof kept === 'string' && /^\d{1,30}$/.test(kept) ? BigInt(kept) : 0n;
 }
 
 async function readSaveMeta(store: string, id: string): Promise<{ meta: SaveMeta } | { problem: string }> {

@@ -45,14 +45,22 @@ export function checkSnapshotRecord(value: unknown, id: string, where = 'snapsho
   return { meta: m as SnapshotMeta };
 }
 
-/** `value` as save record `id`, or the problem with it. */
+/**
+ * The key of a local save record that holds when the save was committed (its record's ctime then,
+ * ns as a decimal string): a label change replaces the record, and with it that ctime, which
+ * `deleteSave` checks the exports against. Written by the first label change; no reader shows it.
+ */
+export const COMMITTED_CTIME_KEY = 'committed_ctime_ns';
+
+/** `value` as save record `id` (without `COMMITTED_CTIME_KEY`), or the problem with it. */
 export function checkSaveRecord(value: unknown, id: string): { meta: SaveMeta } | { problem: string } {
   const m = value as Partial<SaveMeta>;
   if (!isObject(m) || m.id !== id || m.kind !== 'save') return { problem: `record is not save ${id}` };
   if (m.format !== 1 || !Array.isArray(m.files) || typeof m.path !== 'string') return { problem: 'record lacks format, files or path' };
   const files = filesProblem(m.files);
   if (files !== null) return { problem: `record: ${files}` };
-  return { meta: m as SaveMeta };
+  const { [COMMITTED_CTIME_KEY]: _committed, ...meta } = m as Record<string, unknown>;
+  return { meta: meta as unknown as SaveMeta };
 }
 
 /** The message for an id or prefix that is not `[0-9a-z-]`. */

@@ -143,12 +143,12 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
     await fsp.chmod(filesDir, DIR_MODE);
     const prev = opts.previous !== null && isValidId(opts.previous.id) && opts.previous.damaged !== true ? opts.previous : null;
     // When it was sealed: a stored file written after that may not hold what its digest names.
-    const sealedMs = prev === null ? null : await fsp.stat(snapshotMetaFile(opts.store, prev.id)).then((st) => st.mtimeMs, () => null);
+    const sealedUs = prev === null ? null : await fsp.stat(snapshotMetaFile(opts.store, prev.id), { bigint: true }).then((st) => Number(st.mtimeNs / 1000n), () => null);
     const captured = await captureState({
       runDir: opts.runDir,
       entries: opts.entries,
       dest: filesDir,
-      previous: prev && sealedMs !== null ? { filesDir: snapshotFilesDir(opts.store, prev.id), files: prev.files, sealedMs } : null,
+      previous: prev && sealedUs !== null ? { filesDir: snapshotFilesDir(opts.store, prev.id), files: prev.files, sealedUs } : null,
       retries: opts.retries ?? 3,
       retryDelayMs: opts.retryDelayMs ?? 200,
       settleMs: opts.settleMs,

@@ -31,3 +31,12 @@ export async function existsNoFollow(p: string): Promise<boolean> {
 export function mtimeMsOf(mtimeNs: string): number {
   return Number(BigInt(mtimeNs) / 1_000_000n);
 }
+
+/**
+ * The seconds to give Node's `utimes` for a file time in the microsecond `ns` falls in: Node takes a
+ * double of seconds and truncates it to the microsecond, and a double near 1.8e9 s is only good to a
+ * quarter of one, so the middle of the microsecond is aimed at (its start could land on the one before).
+ */
+export function utimesSeconds(ns: bigint): number {
+  return (Number(ns / 1000n) + 0.5) / 1e6;
+}

@@ -8,6 +8,7 @@
  * would lose them for good when the pre-restore snapshot has to leave them out too (a log appended
  * to all the time, a restore with --force).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -18,6 +19,8 @@ import { zeroConfig } from '../../src/config/zero-config.js';
 import { previewRestore, restoreSnapshot } from '../../src/ops/restore.js';
 import { captureSnapshot, scanRun } from '../../src/ops/run-actions.js';
 import { NO_PROGRESS } from '../../src/policy/types.js';
+import { storeOf } from '../../src/store/local-store.js';
+import type { SnapshotMeta } from '../../src/store/types.js';
 import type { Logger } from '../../src/util/logger.js';
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {}, child: () => quiet };
@@ -87,5 +90,30 @@ describe('restore of an incomplete snapshot', () => {
     expect(fs.existsSync(file('extra.bin'))).toBe(false);
     expect(r.removed).toEqual(['extra.bin']);
     expect(r.keptLeftOut).toEqual(['logs/train.log']);
+  });
+});
+
+describe('restore --force while a file is held open for writing', () => {
+  it('keeps a file the snapshot lacks when the pre-restore snapshot had to leave it out', async () => {
+    const { run, file } = runWith({ 'model.bin': 'weights 1' });
+    const snap = await captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, quiet);
+
+    // The trainer went on: a log it holds open for writing (as it does all along), the model changed.
+    write(file('logs/train.log'), 'epoch 1\nepoch 2\n');
+    write(file('model.bin'), 'weights 2');
+    const holder = spawn('sh', ['-c', 'exec 3>>"$1"; echo ready; exec sleep 600', 'sh', file('logs/train.log')], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((r) => holder.stdout.once('data', r));
+      const r = await restoreSnapshot({ run, snapshot: snap, to: null, force: true, now: Date.now(), logger: quiet });
+      expect(fs.readFileSync(file('model.bin'), 'utf8')).toBe('weights 1');
+      const pre = await storeOf(run.store).resolve(r.preRestoreId!);
+      // Not in the pre-restore snapshot, so not removed: no copy of it would be left anywhere.
+      expect((pre as SnapshotMeta).skipped.map((s) => s.path)).toEqual(['logs/train.log']);
+      expect(fs.readFileSync(file('logs/train.log'), 'utf8')).toBe('epoch 1\nepoch 2\n');
+      expect(r.removed).toEqual([]);
+      expect(r.leftInPlace).toEqual(['logs/train.log']);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });

@@ -38,7 +38,7 @@ describe('captureState', () => {
 
     const dest2 = path.join(base, 'two');
     fs.mkdirSync(dest2);
-    const two = await captureState({ runDir: run, entries, dest: dest2, previous: { filesDir: dest, files: one.files, sealedMs: Date.now() }, retries: 1, retryDelayMs: 5, settleMs: 0 });
+    const two = await captureState({ runDir: run, entries, dest: dest2, previous: { filesDir: dest, files: one.files, sealedUs: Date.now() * 1000 }, retries: 1, retryDelayMs: 5, settleMs: 0 });
     expect(two.copiedBytes).toBe(0);
     expect(two.linkedBytes).toBe(one.copiedBytes);
     expect(two.files).toEqual(one.files);

@@ -378,6 +378,16 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
         await store.remove(a.id);
         expect(await store.signature()).not.toBe(s2);
       });
+
+      it('changes at each relabelling of a save, the second as well as the first', async () => {
+        const s = await save(store, T0);
+        for (const name of ['good', 'best']) {
+          const before = await store.signature();
+          await sleepPastMtimeGranularity();
+          await store.updateLabels(s.id, { name });
+          expect(await store.signature()).not.toBe(before);
+        }
+      });
     });
 
     describe('faults at every step', () => {

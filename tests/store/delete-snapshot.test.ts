@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deleteSave, deleteSnapshot, sweepStore } from '../../src/store/delete-snapshot.js';
+import { writeLabels } from '../../src/store/labels.js';
 import { listSnapshots } from '../../src/store/read-store.js';
 import { writeSave } from '../../src/store/write-save.js';
 import { age, put, runAndStore, runToSave, SAVE_SHAPES, snap } from './fixtures.js';
@@ -136,17 +137,27 @@ describe('deleteSave', () => {
     expect(fs.existsSync(file)).toBe(true);
   });
 
-  it.each(SAVE_SHAPES)('keeps an export the person changed after the save, even at the same size (%s)', async (_label, models) => {
+  const changedThen = SAVE_SHAPES.flatMap(([label, models]) => [
+    [label, 'deleted', models],
+    [label, 'renamed, then deleted', models],
+  ] as const);
+  it.each(changedThen)('keeps an export the person changed after the save, even at the same size (%s, %s)', async (_label, then, models) => {
     const { store, saveTo, opts } = await runToSave(models);
     const save = await writeSave(opts);
     // Past the clock tick of the commit, on a kernel whose file times are coarse.
-    await new Promise((r) => setTimeout(r, 20));
+    const nextTick = () => new Promise((r) => setTimeout(r, 20));
+    await nextTick();
     // Made writable, rewritten in place with as many bytes, read-only again: the tensors' shapes did not change.
     const edited = models.length === 1 ? save.path : path.join(save.path, models[0]!);
     const mode = fs.statSync(edited).mode;
     fs.chmodSync(edited, 0o644);
     fs.writeFileSync(edited, fs.readFileSync(edited, 'utf8').toUpperCase());
     fs.chmodSync(edited, mode);
+    if (then === 'renamed, then deleted') {
+      // The label change writes a new record: the time the save was committed must not move with it.
+      await nextTick();
+      await writeLabels(store, save.id, 'save', { name: 'best' });
+    }
 
     const result = await deleteSave(store, save.id, { saveTo });
     expect(fs.readFileSync(edited, 'utf8')).toBe(`WEIGHTS OF ${models[0]!.toUpperCase()}`);

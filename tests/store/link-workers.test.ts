@@ -14,7 +14,7 @@ import { age, put, rewriteKeepingMtime, runAndStore, scanAll, sha256, sha256File
 
 const FILES = LINK_IN_WORKERS_FROM + 500;
 /** When the stored files were sealed: later than any of them was written. */
-const NOW = Date.now() + 60_000;
+const NOW = (Date.now() + 60_000) * 1000;
 
 /** A run of `FILES` small files in folders of 250, and its first snapshot. */
 async function bigRun() {

@@ -5,10 +5,12 @@
  * that inode, or it records the old digest for bytes it does not hold. Told by the stored file's
  * mtime: a copy's is never later than its `snapshot.json`, which a label change leaves as it was.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeLabels } from '../../src/store/labels.js';
+import { snapshotMetaFile } from '../../src/store/layout.js';
 import { readSnapshot } from '../../src/store/read-store.js';
 import { LINK_IN_WORKERS_FROM } from '../../src/store/link-unchanged.js';
 import { age, put, runAndStore, sha256, snap } from './fixtures.js';
@@ -47,5 +49,22 @@ describe('a stored file written in place after its snapshot', () => {
     // The others are still linked.
     expect(fs.statSync(path.join(second.path, 'd0/f0.bin')).ino).toBe(fs.statSync(path.join(first.path, 'd0/f0.bin')).ino);
     expect(second.copied_bytes).toBe('original 1'.length);
+  });
+
+  it('is linked when written in the clock tick of the seal, after any number of label changes', async () => {
+    const { run, store } = await runAndStore();
+    for (let i = 0; i < 3; i++) age(put(run, `f${i}.bin`, `original ${i}`));
+    const first = await snap(run, store);
+    // File times are a kernel tick apart: the last files copied and snapshot.json may share one,
+    // to the nanosecond (here one off a microsecond boundary, as most are).
+    const meta = snapshotMetaFile(store, first.id);
+    const tick = (fs.statSync(meta, { bigint: true }).mtimeNs / 1000n) * 1000n + 789n;
+    const at = `@${tick / 1_000_000_000n}.${String(tick % 1_000_000_000n).padStart(9, '0')}`;
+    execFileSync('touch', ['-m', '-d', at, meta, ...first.files.map((f) => path.join(first.path, f.path))]);
+    for (const name of ['good', 'best']) await writeLabels(store, first.id, first.kind, { name });
+
+    const second = await snap(run, store, { previous: await readSnapshot(store, first.id) });
+    expect(second.copied_bytes).toBe(0);
+    for (const f of first.files) expect(fs.statSync(path.join(second.path, f.path)).ino).toBe(fs.statSync(path.join(first.path, f.path)).ino);
   });
 });

@@ -1,0 +1,42 @@
+/**
+ * The last step of a restore into the run: removing the files of its state that the restored
+ * snapshot lacks, and only those the pre-restore snapshot holds a copy of.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { assertLockHeld } from '../store/lock-signal.js';
+import { assertStillInside, walkInside } from '../store/safe-dir.js';
+import type { ScanEntry } from '../store/types.js';
+import type { RestoreResult } from './restore.js';
+
+/**
+ * Removes the files of the run's state the snapshot lacks, each only when it still has the size and
+ * mtime scanned and the pre-restore snapshot holds it (not in `unkept`), else it is left in place
+ * and listed, and no folder on its path became a symlink.
+ */
+export async function removeExtra(
+  root: string,
+  remove: { path: string }[],
+  entries: ScanEntry[],
+  unkept: Set<string>,
+  result: Pick<RestoreResult, 'removed' | 'leftInPlace'>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  for (const c of remove) {
+    const dir = await walkInside(root, path.posix.dirname(c.path));
+    if (dir === null) continue;
+    const abs = path.join(dir, path.posix.basename(c.path));
+    const st = await fsp.lstat(abs, { bigint: true }).catch(() => null);
+    const was = byPath.get(c.path)!;
+    if (st === null) continue;
+    if (unkept.has(c.path) || Number(st.size) !== was.size || st.mtimeNs.toString() !== was.mtimeNs) {
+      result.leftInPlace.push(c.path);
+      continue;
+    }
+    assertLockHeld(signal);
+    await fsp.unlink(abs);
+    result.removed.push(c.path);
+    await assertStillInside(root, dir);
+  }
+}
