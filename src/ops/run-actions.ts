@@ -8,6 +8,7 @@ import type { Progress } from '../policy/types.js';
 import type { LeftOut, ScanEntry, SnapshotKind, SnapshotMeta, SaveMeta } from '../store/types.js';
 import { leftOutOf, scanState } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
+import { matchByPath } from '../store/match-by-path.js';
 import { isIncomplete } from '../store/read-store.js';
 import { removeRestoredRecord } from '../store/restored-record.js';
 import { unchangedSince } from '../store/unchanged-since.js';
@@ -42,9 +43,11 @@ export class LowDiskError extends Error {
  * by the capture's own rule (`unchangedSince`).
  */
 export function bytesToCopy(entries: ScanEntry[], previous: SnapshotMeta | null): number {
-  const prev = new Map((previous?.files ?? []).map((f) => [f.path, f]));
+  const prev = matchByPath(previous?.files ?? [], entries);
   let total = 0;
-  for (const e of entries) if (e.type === 'file' && !unchangedSince(prev.get(e.path), e)) total += e.size;
+  entries.forEach((e, i) => {
+    if (e.type === 'file' && !unchangedSince(prev[i], e)) total += e.size;
+  });
   return total;
 }
 

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { withPath } from './errors.js';
+import { matchByPath } from './match-by-path.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
 
 /** A source as lstat saw it: everything that must stay the same for a captured copy to stay current. */
@@ -110,21 +111,20 @@ export function linkedManifestOf(e: ScanEntry, seen: Seen, stored: ManifestEntry
  * no such file), each made to hold the strings it has in common with that scan entry (the path; the
  * mtime and ctime when equal): the previous manifest and the scan are alive together for the whole
  * capture, and a run of 100,000 unchanged files held each of these strings twice (~14 MB). An entry
- * changes only in which of two equal strings it holds. The lookup by path is dropped on return: kept
- * for the capture, its table held 7 MB for 100,000 files.
+ * changes only in which of two equal strings it holds. Paired by `matchByPath`: no lookup table
+ * is kept for the capture (kept, its table held 7 MB for 100,000 files), nor built when both are
+ * sorted, as ckptd writes them.
  */
 export function previousByPath(files: readonly ManifestEntry[], entries: readonly ScanEntry[]): (ManifestEntry | null)[] {
-  if (files.length === 0) return entries.map(() => null);
-  const byPath = new Map<string, ManifestEntry>();
-  for (const f of files) byPath.set(f.path, f);
-  return entries.map((e) => {
-    const p = byPath.get(e.path);
-    if (p === undefined) return null;
+  const prev = matchByPath(files, entries);
+  entries.forEach((e, i) => {
+    const p = prev[i];
+    if (p === null || p === undefined) return;
     p.path = e.path;
     if (p.mtime_ns === e.mtimeNs) p.mtime_ns = e.mtimeNs;
     if (p.ctime_ns !== undefined && p.ctime_ns === e.ctimeNs) p.ctime_ns = e.ctimeNs;
-    return p;
   });
+  return prev;
 }
 
 /** The SHA-256 of a string (a symlink's target), hex. */
