@@ -12,7 +12,7 @@
  */
 export function matchByPath<T extends { path: string }>(have: readonly T[], wanted: readonly { path: string }[]): (T | null)[] {
   if (have.length === 0) return wanted.map(() => null);
-  if (!strictlySorted(have) || !strictlySorted(wanted)) {
+  if (!inPathOrder(have) || !inPathOrder(wanted)) {
     const byPath = new Map<string, T>();
     for (const h of have) byPath.set(h.path, h);
     return wanted.map((w) => byPath.get(w.path) ?? null);
@@ -25,7 +25,7 @@ export function matchByPath<T extends { path: string }>(have: readonly T[], want
 }
 
 /** Whether every path is smaller than the next (plain string order, no path twice). */
-function strictlySorted(list: readonly { path: string }[]): boolean {
+export function inPathOrder(list: readonly { path: string }[]): boolean {
   for (let i = 1; i < list.length; i++) if (!(list[i - 1]!.path < list[i]!.path)) return false;
   return true;
 }

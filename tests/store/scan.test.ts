@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ALWAYS_EXCLUDED, displayName, leftOutOf, scanState, scanStateDetailed, stateDigest } from '../../src/store/scan.js';
+import type { ScanEntry } from '../../src/store/types.js';
 import { runUnprivileged } from '../helpers/unprivileged.js';
 import { put, runAndStore, tempDir } from './fixtures.js';
 
@@ -154,5 +156,18 @@ describe('stateDigest', () => {
     put(run, 'b', '2');
     const entries = await scanState(run, ALL);
     expect(stateDigest([...entries].reverse())).toBe(stateDigest(entries));
+  });
+
+  it('is the sha256 of one line per entry in path order, however many lines (stored snapshots compare with it)', () => {
+    const entries: ScanEntry[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const e: ScanEntry = { path: `dir-é-${String(i).padStart(5, '0')}/${'x'.repeat(i % 40)}.bin`, type: 'file', size: i, mtimeNs: `1764650000${i}`, ino: i, mode: 0o644 };
+      if (i % 7 === 0) Object.assign(e, { type: 'symlink', target: `../t-${i}` });
+      entries.push(e);
+    }
+    const lines = entries.map((e) => `${e.path}\0${e.type}\0${e.size}\0${e.mtimeNs}\0${e.mode.toString(8)}\0${e.target ?? ''}\n`).join('');
+    const expected = createHash('sha256').update(lines).digest('hex');
+    expect(stateDigest(entries)).toBe(expected);
+    expect(stateDigest([...entries].reverse())).toBe(expected);
   });
 });
