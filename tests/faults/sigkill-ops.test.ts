@@ -40,14 +40,15 @@ describe('kill -9 during store operations', () => {
     const { run, store, cfg } = setup(5);
     // Above the small-file size (1 MiB), so it is staged apart from state.json and may still be
     // copying when the kill comes; the pause, not its size, makes the kill land inside the staging.
-    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(32 << 20, 1));
+    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(4 << 20, 1));
     fs.writeFileSync(path.join(run, 'state.json'), '{"epoch":1}');
     age(run);
     const a = (await runCli(['snapshot', '--config', cfg])).stdout.trim();
-    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(32 << 20, 2));
+    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(4 << 20, 2));
     fs.writeFileSync(path.join(run, 'state.json'), '{"epoch":2}');
     age(run);
-    const before = sha(path.join(run, 'model.bin'));
+    const runFiles = (): Record<string, string> => Object.fromEntries(['model.bin', 'state.json'].map((f) => [f, sha(path.join(run, f))]));
+    const before = runFiles();
 
     // The restore stops itself right after creating its second staged file in the run (the first
     // is complete or being copied), however fast the copy (see pause-at.ts); then it is killed.
@@ -58,7 +59,7 @@ describe('kill -9 during store operations', () => {
     await proc.stop('SIGKILL');
 
     // The run still holds the state it had (only the staged temp file, which scans ignore).
-    expect(sha(path.join(run, 'model.bin'))).toBe(before);
+    expect(runFiles()).toEqual(before);
     const report = verifyStore(store);
     expect(report.problems).toEqual([]);
     expect(report.incomplete).toEqual([]);
@@ -78,7 +79,8 @@ describe('kill -9 during store operations', () => {
     fs.mkdirSync(path.join(run, 'shards'));
     for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(run, 'shards', `s${i}.bin`), `shard ${i}`);
     age(run);
-    for (let g = 0; g < 6; g++) {
+    // Four backups: keep 1 deletes three, so the kill after the second move leaves one to delete.
+    for (let g = 0; g < 4; g++) {
       fs.writeFileSync(path.join(run, 'state.json'), JSON.stringify({ g }));
       age(run);
       const r = await runCli(['backup-now', '--config', cfg]);

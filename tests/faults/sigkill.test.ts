@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BULK_SYNC_FILES } from '../../src/store/capture-state.js';
 import { runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
 import { startTrainer, trainerSnapshotProblems } from '../helpers/fault-trainer.js';
 import { literal, pausedAt, pauseEnv } from '../helpers/pause-at.js';
@@ -179,7 +180,8 @@ describe('kill -9', () => {
     const { runDir, store, cfg } = tempRun('ckptd-fault-kill-many-');
     // Enough small files for the capture to close its copies unsynced and make them durable at
     // once at the end (BULK_SYNC_FILES, one syncfs), in folders like a dataset cache.
-    const FILES = 1500;
+    const FILES = BULK_SYNC_FILES + 100;
+    const HALF = Math.floor(FILES / 2);
     for (let i = 0; i < FILES; i++) {
       const dir = path.join(runDir, 'cache', `shard-${Math.floor(i / 500)}`);
       fs.mkdirSync(dir, { recursive: true });
@@ -190,10 +192,10 @@ describe('kill -9', () => {
     writeConfig(cfg, runDir, store, 'never');
     const staging = literal(path.join(store, '.staging'));
 
-    // Killed after the 700th copy is created (the batch half done), then right after the batch's
+    // Killed after the copy halfway through is created (the batch half done), then right after the batch's
     // sync, once snapshot.json is created in the staging folder and before anything is renamed.
     for (const at of [
-      { path: `${staging}/[^/]+/files/cache/.+\\.json$`, nth: 700, what: 'the 700th staged copy' },
+      { path: `${staging}/[^/]+/files/cache/.+\\.json$`, nth: HALF, what: `the staged copy #${HALF}` },
       { path: `${staging}/[^/]+/snapshot\\.json$`, nth: 1, what: 'the staged snapshot.json' },
     ]) {
       const proc = startDaemon(['snapshot', '--config', cfg, '--json'], pauseEnv({ op: 'open', path: at.path, nth: at.nth }));

@@ -38,7 +38,8 @@ describe('checkpoint folders and zero config', () => {
     const d = startDaemon(['watch', runDir, '--log-format', 'json']);
     cleanups.push(() => d.stop());
     await d.waitFor((l) => /watching/.test(l.message), 20_000, 'watch start');
-    for (let i = 1; i <= 7; i++) {
+    // Six checkpoints, each backed up once it settles (the zero config's 2 s): one more than keep.
+    for (let i = 1; i <= 6; i++) {
       const seen = d.lines.length;
       writeCheckpoint(runDir, i * 100);
       await d.waitFor((l) => l.event === 'snapshot' && d.lines.indexOf(l) >= seen, 30_000, `backup of checkpoint-${i * 100}`);
@@ -54,14 +55,14 @@ describe('checkpoint folders and zero config', () => {
       kind: string;
     };
     expect(newest.kind).toBe('backup');
-    expect(newest.step).toBe(700);
+    expect(newest.step).toBe(600);
     expect(newest.files.map((f) => f.path).sort()).toEqual([
+      'checkpoint-500/model.safetensors',
+      'checkpoint-500/optimizer.pt',
+      'checkpoint-500/trainer_state.json',
       'checkpoint-600/model.safetensors',
       'checkpoint-600/optimizer.pt',
       'checkpoint-600/trainer_state.json',
-      'checkpoint-700/model.safetensors',
-      'checkpoint-700/optimizer.pt',
-      'checkpoint-700/trainer_state.json',
     ]);
   });
 

@@ -87,15 +87,25 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe('a live edit that makes a policy overdue', () => {
   it('a time interval shortened past the time already waited fires once, with no further change', async () => {
     const { d, runDir, cfg } = await start('{every: 1 hour}');
+    // The first evaluation sets the time anchor.
     await trainEpoch(d, runDir, 1);
+    const anchored = Date.now();
     // Changed since the time anchor was set, not yet due.
     await trainEpoch(d, runDir, 2);
-    await sleep(2500);
-    await edit(d, runDir, cfg, '{every: 2 seconds}');
+    // Wait past the new interval since the anchor, so that the edit finds the policy overdue.
+    await sleep(anchored + 1500 - Date.now());
+    await edit(d, runDir, cfg, '{every: 1 second}');
     const taken = await d.waitFor((l) => l.event === 'snapshot', 20_000, 'the overdue backup');
-    expect(taken).toMatchObject({ kind: 'backup', trigger: 'every 2 seconds', epoch: 2 });
-    // Once: the state is unchanged since, so nothing more however often the interval passes.
-    await sleep(5000);
+    expect(taken).toMatchObject({ kind: 'backup', trigger: 'every 1 second', epoch: 2 });
+    // Once: the interval passes again after the backup and the timer fires, but the state is unchanged
+    // since, so the backup policy is due yet decides to skip (a look before then would say "next in").
+    const after = d.lines.indexOf(taken);
+    const next = await d.waitFor(
+      (l) => d.lines.indexOf(l) > after && l.event === 'decision' && (l.action === 'backup' || (l.policy === 'backup' && /: due \(.*state unchanged/.test(l.message))),
+      20_000,
+      'the backup policy judging the unchanged state when the interval has passed again',
+    );
+    expect(next).toMatchObject({ action: 'skip', epoch: 2 });
     expect(backupsAt(d)).toEqual([2]);
     expect(await d.stop()).toBe(0);
   });
@@ -106,10 +116,9 @@ describe('a live edit that makes a policy overdue', () => {
     await edit(d, runDir, cfg, '{every: 5 epochs}');
     const taken = await d.waitFor((l) => l.event === 'snapshot', 20_000, 'the overdue backup');
     expect(taken).toMatchObject({ kind: 'backup', trigger: 'every 5 epochs', epoch: 7 });
-    await sleep(3000);
-    expect(backupsAt(d)).toEqual([7]);
-    // Counted from the backup at 7: the next is at 10.
+    // Once, and counted from the backup at 7: nothing more by epoch 9, the next is at 10.
     await trainEpoch(d, runDir, 9);
+    expect(backupsAt(d)).toEqual([7]);
     await trainEpoch(d, runDir, 10);
     expect(backupsAt(d)).toEqual([7, 10]);
     expect(await d.stop()).toBe(0);

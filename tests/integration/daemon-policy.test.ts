@@ -73,29 +73,30 @@ describe('daemon with epoch policies', () => {
     // Live edit mid-run: every 3 epochs -> every 2 epochs.
     fs.writeFileSync(cfg, config(runDir, '2 epochs'));
     await d.waitFor((l) => l.event === 'config-reloaded', 20_000, 'config reload');
-    for (let e = 8; e <= 12; e++) await trainEpoch(d, runDir, e);
+    for (let e = 8; e <= 10; e++) await trainEpoch(d, runDir, e);
 
     const backupEvents = d.lines.filter((l) => l.event === 'snapshot' && l.kind === 'backup');
-    expect(backupEvents.map((l) => l.epoch)).toEqual([3, 4, 6, 8, 10, 12]);
-    expect(backupEvents.map((l) => l.trigger)).toEqual(['every 3 epochs', 'before-save', 'every 3 epochs', 'every 2 epochs', 'every 2 epochs', 'every 2 epochs']);
+    expect(backupEvents.map((l) => l.epoch)).toEqual([3, 4, 6, 8, 10]);
+    expect(backupEvents.map((l) => l.trigger)).toEqual(['every 3 epochs', 'before-save', 'every 3 epochs', 'every 2 epochs', 'every 2 epochs']);
 
     // Each save comes right after the backup of the same state.
     const order = d.lines.filter((l) => l.event === 'snapshot' || l.event === 'save').map((l) => `${String(l.event)}@${String(l.epoch)}`);
-    expect(order).toEqual(['snapshot@3', 'snapshot@4', 'save@4', 'snapshot@6', 'snapshot@8', 'save@8', 'snapshot@10', 'snapshot@12', 'save@12']);
+    expect(order).toEqual(['snapshot@3', 'snapshot@4', 'save@4', 'snapshot@6', 'snapshot@8', 'save@8', 'snapshot@10']);
 
     const list = await runCli(['list', '--config', cfg, '--json']);
     expect(list.code).toBe(0);
     const items = JSON.parse(list.stdout) as ListItem[];
     const backups = items.filter((i) => i.kind === 'backup');
     // Rolling keeps exactly `keep` (2): the newest ones.
-    expect(backups.map((b) => b.epoch)).toEqual([12, 10]);
+    expect(backups.map((b) => b.epoch)).toEqual([10, 8]);
     const saves = items.filter((i) => i.kind === 'save');
-    expect(saves.map((s) => s.epoch)).toEqual([12, 8, 4]);
+    expect(saves.map((s) => s.epoch)).toEqual([8, 4]);
     for (const s of saves) {
       expect(path.basename(s.path)).toMatch(new RegExp(`^exp1-train-e${s.epoch}-s${s.epoch! * 100}-${s.id}\\.safetensors$`));
     }
-    // The newest save is the model file of the final state, byte for byte.
-    expect(fs.readFileSync(saves[0]!.path).equals(fs.readFileSync(path.join(runDir, 'model.safetensors')))).toBe(true);
+    // The newest save is the model file of the state it was taken from (epoch 8's), byte for byte.
+    const [b10, b8] = backups;
+    expect(fs.readFileSync(saves[0]!.path).equals(fs.readFileSync(path.join(b8!.path, 'model.safetensors')))).toBe(true);
     // model_type comes from the trainer's config.json (Hugging Face layout).
     for (const item of [...backups, ...saves]) expect(item.model_type).toBe('demo-mlp');
     // Every backup holds the whole state as plain, read-only files.
@@ -105,9 +106,8 @@ describe('daemon with epoch policies', () => {
       expect(fs.statSync(path.join(b.path, 'model.safetensors')).mode & 0o222).toBe(0);
     }
     // Unchanged files are shared with the previous snapshot (hard links), changed ones are not.
-    const [b12, b10] = backups;
-    expect(fs.statSync(path.join(b12!.path, 'config.json')).ino).toBe(fs.statSync(path.join(b10!.path, 'config.json')).ino);
-    expect(fs.statSync(path.join(b12!.path, 'model.safetensors')).ino).not.toBe(fs.statSync(path.join(b10!.path, 'model.safetensors')).ino);
+    expect(fs.statSync(path.join(b10!.path, 'config.json')).ino).toBe(fs.statSync(path.join(b8!.path, 'config.json')).ino);
+    expect(fs.statSync(path.join(b10!.path, 'model.safetensors')).ino).not.toBe(fs.statSync(path.join(b8!.path, 'model.safetensors')).ino);
 
     expect(await d.stop()).toBe(0);
   });
@@ -177,8 +177,9 @@ describe('daemon with epoch policies', () => {
     const listed = async (): Promise<ListItem[]> => JSON.parse((await runCli(['list', '--json', '--config', cfg])).stdout) as ListItem[];
     const epoch1 = (await listed()).find((r) => r.kind === 'backup' && r.epoch === 1)!;
     expect((await runCli(['restore', epoch1.id, '--yes', '--config', cfg])).code).toBe(0);
-    const before = (await listed()).map((r) => r.id);
-    expect((await listed())[0]!.kind).toBe('pre-restore');
+    const restored = await listed();
+    expect(restored[0]!.kind).toBe('pre-restore');
+    const before = restored.map((r) => r.id);
 
     // The restored state is epoch 1's, already stored: nothing to back up, though the newest snapshot differs.
     const again = startDaemon(['daemon', '--config', cfg]);

@@ -1,6 +1,6 @@
 /**
- * Storage that grows only with what changed, and retention a person can preview: 20 backups where
- * only the weights change cost about 20 x weights + 1 x the rest; deleting a snapshot frees exactly
+ * Storage that grows only with what changed, and retention a person can preview: 8 backups where
+ * only the weights change cost about 8 x weights + 1 x the rest; deleting a snapshot frees exactly
  * what `list` said it alone holds; `prune --dry-run` explains every decision; max_size is enforced.
  */
 import fs from 'node:fs';
@@ -16,6 +16,8 @@ afterEach(async () => {
 
 const WEIGHTS = 2_000_000;
 const FROZEN = 20_000_000;
+/** Backups taken: enough that rolling keep=5 and the max_size cap each have some to remove. */
+const N = 8;
 
 /** Bytes on disk under `dir`, each inode once (what `du` counts). */
 function diskBytes(dir: string): number {
@@ -61,28 +63,28 @@ describe('storage and retention', () => {
     const past = new Date(Date.now() - 60_000);
     fs.writeFileSync(path.join(run, 'text_encoder.safetensors'), Buffer.alloc(FROZEN, 7));
     fs.utimesSync(path.join(run, 'text_encoder.safetensors'), past, past);
-    for (let g = 1; g <= 20; g++) {
+    for (let g = 1; g <= N; g++) {
       fs.writeFileSync(path.join(run, 'unet_lora.safetensors'), Buffer.alloc(WEIGHTS, g));
       fs.writeFileSync(path.join(run, 'state.json'), JSON.stringify({ step: g * 100 }));
       for (const f of ['unet_lora.safetensors', 'state.json']) fs.utimesSync(path.join(run, f), past, new Date(past.getTime() + g * 1000));
       const r = await runCli(['backup-now', '--config', cfg]);
       expect(r.code, r.stderr).toBe(0);
     }
-    const stateJson = JSON.stringify({ step: 2000 }).length;
+    const stateJson = JSON.stringify({ step: N * 100 }).length;
     const onDisk = diskBytes(path.join(store, 'snapshots'));
-    // 20 x weights + 1 x the rest, plus the small state files and snapshot.json manifests.
-    expect(onDisk).toBeGreaterThanOrEqual(20 * WEIGHTS + FROZEN);
-    expect(onDisk).toBeLessThan(20 * WEIGHTS + FROZEN + 20 * 20_000);
+    // N x weights + 1 x the rest, plus the small state files and snapshot.json manifests.
+    expect(onDisk).toBeGreaterThanOrEqual(N * WEIGHTS + FROZEN);
+    expect(onDisk).toBeLessThan(N * WEIGHTS + FROZEN + N * 20_000);
 
     const items = JSON.parse((await runCli(['list', '--json', '--config', cfg])).stdout) as Item[];
-    expect(items).toHaveLength(20);
-    const middle = items[10]!;
+    expect(items).toHaveLength(N);
+    const middle = items[N / 2]!;
     expect(middle.bytes).toBe(FROZEN + WEIGHTS + stateJson);
     const manifest = fs.statSync(path.join(store, 'snapshots', middle.id, 'snapshot.json')).size;
     expect(middle.own_bytes).toBe(WEIGHTS + stateJson + manifest);
     const table = (await runCli(['list', '--config', cfg])).stdout;
     expect(table).toMatch(/OWN/);
-    expect(table).toMatch(/20 record\(s\), 6\d\.\d MB on disk \(4\d\d\.\d MB before sharing unchanged files\)/);
+    expect(table).toMatch(/8 record\(s\), 36\.\d MB on disk \(176\.\d MB before sharing unchanged files\)/);
 
     const before = diskBytes(store);
     const del = await runCli(['delete', middle.id, '--yes', '--json', '--config', cfg]);
@@ -96,14 +98,14 @@ describe('storage and retention', () => {
     expect(dry.code, dry.stderr).toBe(0);
     const plan = JSON.parse(dry.stdout) as { keep: { id: string; reasons: string[]; codes: string[] }[]; remove: { id: string; reasons: string[]; codes: string[] }[]; freed_bytes: number };
     expect(plan.keep.map((k) => k.id)).toEqual(items.filter((i) => i.id !== middle.id).slice(0, 5).map((i) => i.id));
-    expect(plan.remove).toHaveLength(14);
+    expect(plan.remove).toHaveLength(N - 1 - 5);
     for (const r of plan.remove) expect(r.reasons).toEqual(['beyond rolling keep=5']);
     for (const r of plan.remove) expect(r.codes).toEqual(['beyond-rolling']);
     expect(plan.keep[0]!.codes).toEqual(['newest-good', 'rolling']);
     // Each pruned backup owns its weights, state and manifest; the frozen file stays with the kept ones.
     const removedIds = new Set(plan.remove.map((r) => r.id));
     expect(plan.freed_bytes).toBe(items.filter((i) => removedIds.has(i.id)).reduce((n, i) => n + i.own_bytes, 0));
-    expect(JSON.parse((await runCli(['list', '--json', '--config', cfg])).stdout)).toHaveLength(19);
+    expect(JSON.parse((await runCli(['list', '--json', '--config', cfg])).stdout)).toHaveLength(N - 1);
     const text = (await runCli(['prune', '--dry-run', '--config', cfg])).stdout;
     expect(text).toMatch(/^keep    \S+  newest good backup; one of the newest 5 backups \(#1\)$/m);
     expect(text).toMatch(/^delete \S+  beyond rolling keep=5$/m);
@@ -117,7 +119,7 @@ describe('storage and retention', () => {
     const capped = await runCli(['prune', '--json', '--config', cfg]);
     expect(capped.code, capped.stderr).toBe(0);
     const left = JSON.parse((await runCli(['list', '--json', '--config', cfg])).stdout) as Item[];
-    expect(left.map((i) => i.step)).toEqual([2000, 1900, 1800]);
+    expect(left.map((i) => i.step)).toEqual([N * 100, (N - 1) * 100, (N - 2) * 100]);
     expect(diskBytes(path.join(store, 'snapshots'))).toBeLessThanOrEqual(26_100_000);
   });
 });
