@@ -26,6 +26,8 @@ const FOLLOW_FAST_MS = 1000;
 const FOLLOW_FAST_READS = 30;
 /** How often, after CMD exited, ckptd looks whether the processes it started have ended. */
 const ENDED_EVERY_MS = 250;
+/** Of those looks, every how many reads the whole process table (see `ended`). */
+const ENDED_FULL_EVERY = 8;
 
 /** A live process of the tree; `pgrp` null where unknown (no `/proc`). */
 export interface TreeProcess {
@@ -34,7 +36,7 @@ export interface TreeProcess {
 }
 
 export class TrainerTree {
-  /** pid -> start ticks of every process seen in the tree, CMD first. */
+  /** pid -> start ticks of every process seen in the tree and not yet seen ended, CMD first. */
   private readonly seen = new Map<number, string>();
   private timer: NodeJS.Timeout | null = null;
   private following = false;
@@ -60,6 +62,9 @@ export class TrainerTree {
       return stat !== undefined && stat.startTicks === ticks && !hasEnded(stat);
     });
     const rootPids = roots.map(([pid]) => pid);
+    // An ended process never comes back (its pid may, with another start time): forgotten, so that
+    // a trainer starting short-lived helpers all week does not leave a growing list to look at.
+    for (const pid of [...this.seen.keys()]) if (!rootPids.includes(pid)) this.seen.delete(pid);
     const added = descendantsIn(table, rootPids).filter((pid) => !hasEnded(table.get(pid)!));
     const fresh = added.filter((pid) => this.seen.get(pid) !== table.get(pid)!.startTicks);
     for (const pid of fresh) this.seen.set(pid, table.get(pid)!.startTicks);
@@ -103,10 +108,23 @@ export class TrainerTree {
         'ckptd keeps backing up the run until they end (a SIGINT, SIGTERM or SIGHUP sent to ckptd reaches them)',
       { event: 'trainer-outlived', pids },
     );
-    while (left.length > 0) {
+    // While a remembered process still runs, its own stat file tells (a trainer checkpointing on
+    // the signal may take minutes; a read of the whole table each time would take a share of a
+    // core from it); the whole table is read every `ENDED_FULL_EVERY` looks for what they start,
+    // and whenever none is left, to be sure nothing they started is.
+    for (let looks = 1; left.length > 0; looks++) {
       await new Promise((r) => setTimeout(r, ENDED_EVERY_MS));
-      left = this.current();
+      left = looks % ENDED_FULL_EVERY !== 0 && this.rememberedRuns() ? left : this.current();
     }
+  }
+
+  /** True while a remembered process (pid and start time) runs: one stat file per remembered process. */
+  private rememberedRuns(): boolean {
+    for (const [pid, ticks] of this.seen) {
+      const stat = readProcStat(pid);
+      if (stat !== null && stat.startTicks === ticks && !hasEnded(stat)) return true;
+    }
+    return false;
   }
 
   /**
