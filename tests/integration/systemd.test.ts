@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageUnits } from '../../src/service/package-units.js';
 import { CLI, ROOT, runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
-import { has, startFakeNotifySocket, type FakeNotifySocket } from '../helpers/fake-notify-socket.js';
+import { has, startFakeNotifySocket, type FakeNotifySocket, type NotifyMessage } from '../helpers/fake-notify-socket.js';
 import { requireTool } from '../helpers/tools.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -233,6 +233,19 @@ function daemon(args: string[], env: NodeJS.ProcessEnv, wrap: string[] = []): Da
   return d;
 }
 
+/**
+ * The daemon's first READY=1: sent once its runs started, which takes locks and fsyncs. Waited for
+ * up to 60 s, since a CI machine's disk shared with other tests has stalled such a start for over
+ * 15 s; a daemon that never gets there still fails the test, with its own output to say why.
+ */
+async function readyOf(sock: FakeNotifySocket, d: DaemonHandle): Promise<NotifyMessage> {
+  try {
+    return await sock.waitFor((m) => has(m, 'READY=1'), 'READY=1', 0, 60_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message.slice(0, 500)}\nthe daemon's output:\n${d.output().slice(-3000)}`);
+  }
+}
+
 function exitWithin(d: DaemonHandle, ms: number): Promise<{ code: number | null; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
@@ -254,7 +267,7 @@ describe('the notify protocol (Type=notify)', () => {
     // Under a journal stdout the JSON format stays JSON (startDaemon parses every line).
     const d = daemon(['daemon', '--config', cfg], { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '200000' }, JOURNAL_WRAP);
 
-    const ready = await sock.waitFor((m) => has(m, 'READY=1'), 'READY=1');
+    const ready = await readyOf(sock, d);
     expect(ready.assignments).toContainEqual(expect.stringMatching(/^STATUS=watching 2 runs; /));
     await d.waitFor((l) => l.event === 'daemon-start', 10_000, 'daemon start');
     const readyAt = sock.messages.indexOf(ready);
@@ -284,7 +297,7 @@ describe('the notify protocol (Type=notify)', () => {
     // Order: READY before RELOADING before READY before STOPPING; nothing after STOPPING but watchdog or status.
     const order = states.flatMap((m) => m.assignments.filter((a) => /^(READY|RELOADING|STOPPING)=1$/.test(a)));
     expect(order).toEqual(['READY=1', 'RELOADING=1', 'READY=1', 'STOPPING=1']);
-  });
+  }, 120_000);
 
   it('spawns nothing when NOTIFY_SOCKET is unset (a stand-in systemd-notify on PATH proves it would be seen)', async () => {
     const dir = temp();
@@ -324,7 +337,7 @@ describe('the notify protocol (Type=notify)', () => {
       const dir = temp();
       const sock = await notifySocket(dir, { holdBarrierAfter: 'STOPPING=1' });
       const d = daemon(['daemon', '--config', runsConfig(dir, ['a'], 'json')], { NOTIFY_SOCKET: sock.path });
-      await sock.waitFor((m) => has(m, 'READY=1'), 'READY=1');
+      await readyOf(sock, d);
       await d.waitFor((l) => l.event === 'daemon-start', 10_000, 'daemon start');
       return { d, sock };
     };
@@ -346,7 +359,7 @@ describe('the notify protocol (Type=notify)', () => {
     expect(b.code).toBe(0);
     // It did wait for the manager (systemd-notify's barrier), and only up to its bound.
     expect(b.ms).toBeGreaterThan(2000);
-  });
+  }, 120_000);
 });
 
 describe('journald', () => {
