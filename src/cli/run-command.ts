@@ -141,7 +141,10 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     // reached by signals, until it ends; only then is the run concluded. A wrapper that exited on
     // its own decided what outlives it (`tensorboard &`).
     tree.stop();
-    if (signal !== null || relay.stoppedBy !== null) await tree.ended(cmdEnd);
+    if (signal !== null || relay.stoppedBy !== null) {
+      relay.reachLeftovers();
+      await tree.ended(cmdEnd);
+    }
     else tree.leftRunning(cmdEnd);
     relay.trainerExited();
 

@@ -1,7 +1,8 @@
 /**
- * Signals sent to `ckptd run` (SIGINT, SIGTERM, SIGHUP) reach the trainer exactly once: every
- * process of its tree (`TrainerTree`: CMD and what it started, so a trainer run by a wrapper script
- * too), all at once, as a terminal's Ctrl-C or systemd's stop reach a whole group. A Ctrl-C typed
+ * Signals sent to `ckptd run` (SIGINT, SIGTERM, SIGHUP) reach the trainer exactly once: the top of
+ * its process tree (`TrainerTree`: CMD while it runs; after a wrapper died of the signal, the
+ * trainer it left running, by `reachLeftovers`), never the trainer's own workers, which it signals
+ * as it sees fit. A Ctrl-C typed
  * in the terminal already reached the processes in ckptd's process group directly: ckptd passes a
  * SIGINT on only to those it cannot have reached (no terminal, ckptd in the background, or the
  * process in a group of its own), and ignores a repeat of a signal within a second (a wrapper such
@@ -63,6 +64,8 @@ export class SignalRelay {
   private readonly abort = new AbortController();
   /** The first signal received before the trainer started, or null. */
   stopRequested: RelayedSignal | null = null;
+  /** Processes a relayed signal was passed on to, or kept from, so far (`reachLeftovers` skips them). */
+  private readonly decided = new Set<number>();
   /** The first signal received while the trainer ran, or null. */
   stoppedBy: RelayedSignal | null = null;
 
@@ -114,12 +117,27 @@ export class SignalRelay {
     // SIGHUP too: ckptd run reloads nothing on it, and a trainer that checkpoints and exits 0 on a
     // hung-up terminal stopped mid-training; counted as finished, delete_on_finish would take its backups.
     this.stoppedBy ??= signal;
+    this.relay(signal, sinceSame);
+  }
+
+  /**
+   * After CMD ended while ckptd was asked to stop: what it left running (a wrapper died of the
+   * signal, its trainer lives on, orphaned) gets that signal too, once, by the same rules; a process
+   * it was already passed on to, or decided for, is not sent it again.
+   */
+  reachLeftovers(): void {
+    if (this.stoppedBy !== null) this.relay(this.stoppedBy, Infinity, true);
+  }
+
+  private relay(signal: RelayedSignal, sinceSame: number, onlyNew = false): void {
     const self = readProcStat('self');
     // Without /proc, a terminal on stdin is the best sign that Ctrl-C reached the whole group.
     const foreground = self ? self.tpgid > 0 && self.tpgid === self.pgrp : process.stdin.isTTY === true;
     const passed: number[] = [];
     const kept = new Map<string, number[]>();
     for (const p of this.trainer!.current()) {
+      if (onlyNew && this.decided.has(p.pid)) continue;
+      this.decided.add(p.pid);
       const decision = relayDecision({ signal, sinceSame, foreground, sameGroup: self && p.pgrp !== null ? self.pgrp === p.pgrp : true });
       if (!decision.forward) kept.set(decision.why, [...(kept.get(decision.why) ?? []), p.pid]);
       else if (this.pass(signal, p.pid)) passed.push(p.pid);

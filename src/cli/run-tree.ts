@@ -50,9 +50,10 @@ export class TrainerTree {
   }
 
   /**
-   * Reads `/proc` now: the live processes of the tree (each remembered one still running, and every
-   * descendant of those), newly seen ones remembered and logged (`trainer-processes`). Without
-   * `/proc`: CMD while it runs.
+   * Reads `/proc` now: the top processes of the tree as it lives (of each remembered one still
+   * running, and every descendant of those, the ones whose parent is not among them: CMD while it
+   * runs; after a wrapper died, what it left), newly seen ones remembered and logged
+   * (`trainer-processes`). Without `/proc`: CMD while it runs.
    */
   current(): TreeProcess[] {
     const table = readProcessTable();
@@ -69,7 +70,11 @@ export class TrainerTree {
     const fresh = added.filter((pid) => this.seen.get(pid) !== table.get(pid)!.startTicks);
     for (const pid of fresh) this.seen.set(pid, table.get(pid)!.startTicks);
     if (fresh.length > 0) this.log.debug(`the trainer's command started ${describe(fresh)}`, { event: 'trainer-processes', pids: fresh });
-    return [...rootPids, ...added].map((pid) => ({ pid, pgrp: table.get(pid)!.pgrp }));
+    // Only the top of the tree: a signal for the trainer goes to the process that leads it (CMD,
+    // or what a dead wrapper left), which passes it on to its workers as it sees fit. Signalled
+    // directly, a data loader's workers die while their trainer checkpoints, and it fails.
+    const live = new Set([...rootPids, ...added]);
+    return [...live].filter((pid) => !live.has(table.get(pid)!.ppid)).map((pid) => ({ pid, pgrp: table.get(pid)!.pgrp }));
   }
 
   /** Reads the tree now and then (see `FOLLOW_EVERY_MS`), so that processes CMD starts are known, until `stop()`. */

@@ -41,8 +41,8 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
         'backups are deleted.\n' +
         'Edits of the config file apply to the running training, except a new store or path for the run, or its\n' +
         'removal or renaming: those wait for the next `ckptd run` (a warning says so). SIGHUP reloads nothing here.\n' +
-        "ckptd's exit code is CMD's (128+N when signal N killed it). SIGINT, SIGTERM and SIGHUP reach CMD and every\n" +
-        'process it started (a trainer run by a wrapper script too) once; ckptd then ends when they all have.\n' +
+        "ckptd's exit code is CMD's (128+N when signal N killed it). SIGINT, SIGTERM and SIGHUP reach CMD once, and,\n" +
+        'when CMD is a wrapper that dies of them, the trainer it leaves running; ckptd then ends when that has too.\n' +
         "ckptd logs to stderr; CMD's stdout and stderr are its own.\n" +
         'Example: ckptd run --resume -- python train.py --lr 1e-4',
     )

@@ -124,6 +124,45 @@ describe.runIf(fs.existsSync('/proc/self/stat'))('ckptd run with a wrapper as CM
     expect(h.lines().some((l) => l.event === 'trainer-left-running' && (l.pids as number[]).includes(helper))).toBe(true);
   });
 
+  it("passes a SIGTERM on to the trainer only, not to its own workers (a data loader's workers die while it checkpoints)", async () => {
+    const t = trainerFolders('ckptd-run-wrapper-');
+    cleanups.push(t.cleanup);
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    fs.writeFileSync(cfg, 'log: {format: json, level: debug}\nruns:\n  - name: r\n    path: ./run\n    settle: 200ms\n    backup: {every: 1 epochs}\n');
+    // The worker records any signal it gets; the trainer, on SIGTERM, "checkpoints" for 600 ms
+    // (while a SIGTERM sent to the worker directly would land), then ends the worker and exits 0.
+    const trainer = path.join(t.dir, 'leader.mjs');
+    fs.writeFileSync(
+      trainer,
+      `import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+const out = process.env.TRAINER_OUT;
+const worker = spawn(process.execPath, ['-e', \`
+  const fs = require('node:fs');
+  process.on('SIGTERM', () => fs.writeFileSync(process.argv[1] + '/worker.signals', 'SIGTERM'));
+  fs.writeFileSync(process.argv[1] + '/worker.ready', String(process.pid));
+  setInterval(() => {}, 1000);
+\`, out], { stdio: 'ignore' });
+process.on('SIGTERM', () => {
+  fs.writeFileSync(out + '/leader.signals', 'SIGTERM');
+  setTimeout(() => { worker.kill('SIGKILL'); process.exit(0); }, 600);
+});
+setInterval(() => {}, 1000);
+`,
+    );
+    const h = startRun(['run', '--config', cfg, '--', process.execPath, trainer], t.env);
+    cleanups.push(() => killQuietly(h.proc.pid!));
+    await waitForFile(path.join(t.out, 'worker.ready'));
+    const worker = Number(fs.readFileSync(path.join(t.out, 'worker.ready'), 'utf8'));
+    cleanups.push(() => killQuietly(worker));
+    await waitUntil(() => h.lines().some((l) => l.event === 'trainer-processes' && (l.pids as number[]).includes(worker)), 'ckptd to see the worker', 30_000);
+    h.proc.kill('SIGTERM');
+    const { code } = await h.exited;
+    expect(code, h.stderr()).toBe(0);
+    expect(fs.readFileSync(path.join(t.out, 'leader.signals'), 'utf8')).toBe('SIGTERM');
+    expect(fs.existsSync(path.join(t.out, 'worker.signals'))).toBe(false);
+  });
+
   it('does not pass a Ctrl-C typed in the terminal on to the trainer the wrapper runs: it got it already', async () => {
     const w = wrapped('c');
     // `script` gives ckptd a terminal; \x03 there makes the kernel send SIGINT to the foreground process group.
