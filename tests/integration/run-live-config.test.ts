@@ -138,8 +138,10 @@ describe('ckptd run follows edits of its config file', () => {
     await t.train(2);
     expect(t.backups()).toEqual([2]);
 
-    await t.edit(config({ backup: '{every: 1 epochs' }), (l) => l.event === 'config-invalid', 'the broken edit to be reported');
-    expect(t.ckptd.stderr()).toContain('the previous config stays in force');
+    // The problem and "the previous config stays in force" are two lines: wait for the second,
+    // or stderr may be read between them.
+    await t.edit(config({ backup: '{every: 1 epochs' }), (l) => l.event === 'config-invalid' && l.message.includes('the previous config stays in force'), 'the broken edit to be reported');
+    expect(t.ckptd.stderr()).toContain('the YAML does not parse');
     await t.train(4);
     expect(t.backups()).toEqual([2, 4]);
 
