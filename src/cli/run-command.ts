@@ -141,11 +141,11 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     // reached by signals, until it ends; only then is the run concluded. A wrapper that exited on
     // its own decided what outlives it (`tensorboard &`).
     tree.stop();
+    let leftRunning = '';
     if (signal !== null || relay.stoppedBy !== null) {
       relay.reachLeftovers();
       await tree.ended(cmdEnd);
-    }
-    else tree.leftRunning(cmdEnd);
+    } else leftRunning = tree.leftRunning(cmdEnd);
     relay.trainerExited();
 
     // As edited by now: the final state is the one its include/exclude and settle define.
@@ -159,7 +159,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     if (!finished) {
       log.info(`the run is recorded as interrupted; \`ckptd run --resume\` restores its newest backup`, { event: 'run-interrupted' });
     } else {
-      await applyDeleteOnFinish(config, run, relay.wrapUp.aborted, log);
+      await applyDeleteOnFinish(config, run, { wrapUpCut: relay.wrapUp.aborted, leftRunning }, log);
     }
     return exitCode;
   } finally {

@@ -26,12 +26,24 @@ export function runAtFinish(config: Config, started: RunConfig): { run: RunConfi
   return { run };
 }
 
+/** What `applyDeleteOnFinish` knows of how the training ended, besides CMD's exit 0. */
+export interface FinishFacts {
+  /** A signal cut the wrap-up short. */
+  wrapUpCut: boolean;
+  /**
+   * The processes CMD left running, as people read them (`TrainerTree.leftRunning`), or ''. A
+   * wrapper that backgrounds the training (`python train.py &`) exits 0 while it goes on: its
+   * backups are all there is to resume it from.
+   */
+  leftRunning: string;
+}
+
 /**
  * Applies `delete_on_finish` after the trainer finished (exit 0, not stopped), per the config
- * file as it is now (`runAtFinish`), holding the store lock. `wrapUpCut`: a signal cut the wrap-up
- * short, so nothing is deleted. Never throws: every outcome is logged.
+ * file as it is now (`runAtFinish`), holding the store lock. Nothing is deleted when the wrap-up
+ * was cut short or CMD left processes running (`FinishFacts`). Never throws: every outcome is logged.
  */
-export async function applyDeleteOnFinish(config: Config, started: RunConfig, wrapUpCut: boolean, log: Logger): Promise<void> {
+export async function applyDeleteOnFinish(config: Config, started: RunConfig, facts: FinishFacts, log: Logger): Promise<void> {
   const now = runAtFinish(config, started);
   if ('problem' in now) {
     if (started.backup.deleteOnFinish) log.warn(`delete_on_finish not done: ${now.problem}; the policy backups stay`, { event: 'delete-on-finish-skipped' });
@@ -41,8 +53,16 @@ export async function applyDeleteOnFinish(config: Config, started: RunConfig, wr
     if (started.backup.deleteOnFinish) log.info(`delete_on_finish is now false in ${config.file}: the policy backups stay`, { event: 'delete-on-finish-skipped' });
     return;
   }
-  if (wrapUpCut) {
+  if (facts.wrapUpCut) {
     log.warn('delete_on_finish skipped: the wrap-up was cut short; the policy backups stay', { event: 'delete-on-finish-skipped' });
+    return;
+  }
+  if (facts.leftRunning !== '') {
+    log.warn(
+      `delete_on_finish skipped: the trainer's command exited 0 but left ${facts.leftRunning} running, which may be the training itself; ` +
+        'the policy backups stay (`ckptd delete ID` removes them; a wrapper that ends what it started in the background before it exits leaves nothing running)',
+      { event: 'delete-on-finish-skipped' },
+    );
     return;
   }
   await withStoreLock(now.run, 'run', () => deleteOnFinish(now.run, log, Date.now())).catch((err: unknown) =>

@@ -135,11 +135,14 @@ export class TrainerTree {
   /**
    * After CMD exited on its own, unasked: what it left in the background (`tensorboard &`) was
    * meant to outlive it, so it is named (`trainer-left-running`), not waited for and not signalled.
+   * Returns them as people read them ("pid 12 (python train.py)"); none: an empty string.
    */
-  leftRunning(cmdEnd: string): void {
+  leftRunning(cmdEnd: string): string {
     const pids = this.current().map((p) => p.pid);
-    if (pids.length === 0) return;
-    this.log.info(`${cmdEnd} and left ${describe(pids)} running: not waiting for ${pids.length === 1 ? 'it' : 'them'}`, { event: 'trainer-left-running', pids });
+    if (pids.length === 0) return '';
+    const named = describe(pids);
+    this.log.info(`${cmdEnd} and left ${named} running: not waiting for ${pids.length === 1 ? 'it' : 'them'}`, { event: 'trainer-left-running', pids });
+    return named;
   }
 }
 

@@ -38,7 +38,7 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
         'and CKPTD_EPOCH / CKPTD_STEP when the backup knows them (unset otherwise).\n' +
         "A run is interrupted when CMD exits non-zero, dies by a signal, is stopped (SIGINT/SIGTERM/SIGHUP), or ckptd or the machine\n" +
         'goes down. When CMD exits 0 and backup.delete_on_finish is true in the config file as it is then, the policy\n' +
-        'backups are deleted.\n' +
+        'backups are deleted, unless CMD left processes running (they may be the training).\n' +
         'Edits of the config file apply to the running training, except a new store or path for the run, or its\n' +
         'removal or renaming: those wait for the next `ckptd run` (a warning says so). SIGHUP reloads nothing here.\n' +
         "ckptd's exit code is CMD's (128+N when signal N killed it). SIGINT, SIGTERM and SIGHUP reach CMD once, and,\n" +

@@ -54,6 +54,21 @@ function startWrapped(label: string): { h: RunHandle; out: string; store: string
   return { h, out: w.out, store: w.store };
 }
 
+/**
+ * `ckptd run -- sh -c SCRIPT` on a run whose progress is `state.json`'s epoch and step, with
+ * `backup` as its backup policy; `script` gets the trainer's command line and a file to wait for.
+ */
+function startScript(backup: string, script: (node: string, go: string) => string): { t: ReturnType<typeof trainerFolders>; h: RunHandle; go: string } {
+  const t = trainerFolders('ckptd-run-wrapper-');
+  cleanups.push(t.cleanup);
+  const cfg = path.join(t.dir, 'ckptd.yaml');
+  fs.writeFileSync(cfg, `log: {format: json, level: debug}\nruns:\n  - name: r\n    path: ./run\n    settle: 200ms\n    progress: {file: state.json, epoch: epoch, step: step}\n    backup: ${backup}\n`);
+  const go = path.join(t.out, 'go');
+  const h = startRun(['run', '--config', cfg, '--', 'sh', '-c', script(`'${process.execPath}' '${t.trainer}'`, go)], t.env);
+  cleanups.push(() => killQuietly(h.proc.pid!));
+  return { t, h, go };
+}
+
 /** Waits for the trainer to be ready; returns its pid, killed at cleanup if still there. */
 async function trainerReady(out: string, label: string): Promise<number> {
   await waitForFile(path.join(out, `${label}.ready`));
@@ -102,16 +117,8 @@ describe.runIf(fs.existsSync('/proc/self/stat'))('ckptd run with a wrapper as CM
   });
 
   it('ends when a wrapper that exited on its own left a helper in the background, and leaves the helper alone', async () => {
-    const t = trainerFolders('ckptd-run-wrapper-');
-    cleanups.push(t.cleanup);
-    const cfg = path.join(t.dir, 'ckptd.yaml');
-    fs.writeFileSync(cfg, 'log: {format: json, level: debug}\nruns:\n  - name: r\n    path: ./run\n    settle: 200ms\n    backup: {every: 1 epochs}\n');
     // `tensorboard --logdir . & python train.py`: the helper is meant to outlive the training.
-    const node = `'${process.execPath}' '${t.trainer}'`;
-    const go = path.join(t.out, 'go');
-    const script = `${node} --trap --label bg & while [ ! -e '${go}' ]; do sleep 0.05; done; ${node} --epochs 2 --label t`;
-    const h = startRun(['run', '--config', cfg, '--', 'sh', '-c', script], t.env);
-    cleanups.push(() => killQuietly(h.proc.pid!));
+    const { t, h, go } = startScript('{every: 1 epochs}', (node, go) => `${node} --trap --label bg & while [ ! -e '${go}' ]; do sleep 0.05; done; ${node} --epochs 2 --label t`);
     const helper = await trainerReady(t.out, 'bg');
     await waitUntil(() => h.lines().some((l) => l.event === 'trainer-processes' && (l.pids as number[]).includes(helper)), 'ckptd to see the helper', 30_000);
     fs.writeFileSync(go, '');
@@ -122,6 +129,23 @@ describe.runIf(fs.existsSync('/proc/self/stat'))('ckptd run with a wrapper as CM
     expect(alive(helper)).toBe(true);
     expect(fs.existsSync(path.join(t.out, 'bg.signals.json'))).toBe(false);
     expect(h.lines().some((l) => l.event === 'trainer-left-running' && (l.pids as number[]).includes(helper))).toBe(true);
+  });
+
+  it('keeps the backups (delete_on_finish) when a wrapper that exited 0 left a process running: it may be the training', async () => {
+    // `python train.py & ...; exit 0`: the wrapper backgrounds the training and ends.
+    const { t, h, go } = startScript('{every: 1 epochs, delete_on_finish: true}', (node, go) => `${node} --epochs 2 --wait-backups --label t; ${node} --trap --label bg & while [ ! -e '${go}' ]; do sleep 0.05; done`);
+    const bg = await trainerReady(t.out, 'bg');
+    await waitUntil(() => h.lines().some((l) => l.event === 'trainer-processes' && (l.pids as number[]).includes(bg)), 'ckptd to see the backgrounded process', 30_000);
+    fs.writeFileSync(go, '');
+    const ended = await h.exited;
+    expect(ended.code, h.stderr()).toBe(0);
+    const store = path.join(t.dir, '.ckptd', 'r');
+    const metas = fs.readdirSync(path.join(store, 'snapshots')).map((id) => JSON.parse(fs.readFileSync(path.join(store, 'snapshots', id, 'snapshot.json'), 'utf8')) as { kind: string; epoch: number });
+    expect(metas.filter((m) => m.kind === 'backup').map((m) => m.epoch).sort(), h.stderr()).toEqual([1, 2]);
+    const skipped = h.lines().find((l) => l.event === 'delete-on-finish-skipped');
+    expect(skipped?.message, h.stderr()).toContain(`pid ${bg}`);
+    expect(alive(bg)).toBe(true);
+    expect(fs.existsSync(path.join(t.out, 'bg.signals.json'))).toBe(false);
   });
 
   it("passes a SIGTERM on to the trainer only, not to its own workers (a data loader's workers die while it checkpoints)", async () => {
