@@ -66,6 +66,8 @@ function startScript(backup: string, script: (node: string, go: string) => strin
   const go = path.join(t.out, 'go');
   const h = startRun(['run', '--config', cfg, '--', 'sh', '-c', script(`'${process.execPath}' '${t.trainer}'`, go)], t.env);
   cleanups.push(() => killQuietly(h.proc.pid!));
+  // A test that failed before writing it would leave the script waiting for it.
+  cleanups.push(() => fs.existsSync(t.out) && fs.writeFileSync(go, ''));
   return { t, h, go };
 }
 
