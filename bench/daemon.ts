@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { CLI } from './lib.js';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 
 export type LogLine = Record<string, unknown> & { level: string; message: string; event?: string; run?: string };
 
@@ -25,7 +26,8 @@ export interface Daemon {
 }
 
 export function startDaemon(config: string): Daemon {
-  const proc = spawn(process.execPath, [CLI, 'daemon', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // As `bin/ckptd` starts it: what users run.
+  const proc = spawn(process.execPath, [...NODE_FLAGS, CLI, 'daemon', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Arrived[] = [];
   let raw = '';
   let buf = '';

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const runDir = path.join(root, 'demo', 'run');
@@ -25,7 +26,7 @@ say(`ckptd demo: a trainer writes a checkpoint every 4 s into demo/run; ckptd ba
    While it runs, try in another terminal:  npx ckptd list --config config.example.yaml
    Edit config.example.yaml (e.g. backup.every: 3 epochs) and watch the daemon apply it live. Ctrl-C stops.`);
 
-const daemon = spawn(process.execPath, [cli, 'daemon', '--config', config], { stdio: 'inherit' });
+const daemon = spawn(process.execPath, [...NODE_FLAGS, cli, 'daemon', '--config', config], { stdio: 'inherit' });
 let trainer: ChildProcess | null = null;
 let stopping = false;
 

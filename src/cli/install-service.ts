@@ -15,6 +15,7 @@ import { execLine, renderUnit } from '../service/render-unit.js';
 import { writeFileAtomicSync } from '../store/durable.js';
 import { needsSharedTmp, writablePaths } from '../service/service-paths.js';
 import { SafetyError, UsageError } from '../util/errors.js';
+import { NODE_FLAGS } from './node-flags.js';
 
 export interface InstallServiceOptions {
   scope: 'system' | 'user';
@@ -90,7 +91,8 @@ export function installService(o: InstallServiceOptions): InstallServiceResult {
   const before: string[] = [];
 
   const writable = system ? writablePaths(o.config) : [];
-  const exec = execLine([o.nodePath, o.cliPath, 'daemon', '--config', configPath]);
+  // With node's start-up flags, as `bin/ckptd` runs it (the unit names node itself, for its PATH may have none).
+  const exec = execLine([o.nodePath, ...NODE_FLAGS, o.cliPath, 'daemon', '--config', configPath]);
   const rerun = ['ckptd install-service', ...(system ? [] : ['--user']), '--config', configPath, ...(o.unitName !== 'ckptd' ? ['--name', o.unitName] : []), ...(system && o.userName !== 'ckptd' ? ['--user-name', o.userName] : []), ...(o.unitDir ? ['--unit-dir', unitDir] : [])].join(' ');
   const header = [
     `${unitFile}: written by \`ckptd install-service\` for ${configPath}.`,

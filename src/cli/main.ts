@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `ckptd` executable (`dist/src/cli/main.js`, package.json's `bin`, and what systemd units run):
- * runs the program of `program.ts` on `process.argv` and exits with its code. Nothing else imports
- * this file, since importing it runs the CLI.
+ * The `ckptd` executable, run by `bin/ckptd` (package.json's `bin`, what systemd units run) with
+ * node's start-up flags (`node-flags.ts`): runs the program of `program.ts` on `process.argv` and
+ * exits with its code. Nothing else imports this file, since importing it runs the CLI.
  */
 import { limitHeapGrowth } from '../daemon/heap-growth.js';
 import { outputFailure } from '../util/lost-output.js';

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageUnits } from '../../src/service/package-units.js';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { CLI, ROOT, runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
 import { has, startFakeNotifySocket, type FakeNotifySocket, type NotifyMessage } from '../helpers/fake-notify-socket.js';
 import { requireTool } from '../helpers/tools.js';
@@ -114,7 +115,7 @@ runs:
     expect(r.code, r.stderr).toBe(0);
     const text = fs.readFileSync(path.join(unitDir, 'ckptd.service'), 'utf8');
     expectVerified(text, 'ckptd.service', 'system');
-    expect(directive(text, 'ExecStart')).toEqual([`${process.execPath} ${CLI} daemon --config ${cfg}`]);
+    expect(directive(text, 'ExecStart')).toEqual([`${process.execPath} ${NODE_FLAGS.join(' ')} ${CLI} daemon --config ${cfg}`]);
     expect(directive(text, 'User')).toEqual(['trainer']);
     const rw = (p: string): string => (p.includes(' ') ? `"${p}"` : p);
     expect(directive(text, 'ReadWritePaths')).toEqual([
@@ -158,7 +159,7 @@ runs:
     expect(r.code, r.stderr).toBe(0);
     const text = fs.readFileSync(path.join(unitDir, 'ckptd.service'), 'utf8');
     expectVerified(text, 'ckptd.service', 'user');
-    expect(directive(text, 'ExecStart')).toEqual([`${process.execPath} ${CLI} daemon --config ${cfg}`]);
+    expect(directive(text, 'ExecStart')).toEqual([`${process.execPath} ${NODE_FLAGS.join(' ')} ${CLI} daemon --config ${cfg}`]);
     expect(directive(text, 'User')).toEqual([]);
     expect(directive(text, 'WantedBy')).toEqual(['default.target']);
     expect(r.stdout).toContain('systemctl --user daemon-reload && systemctl --user enable --now ckptd');
