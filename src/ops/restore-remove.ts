@@ -8,11 +8,13 @@ import { assertLockHeld } from '../store/lock-signal.js';
 import { assertStillInside, walkInside } from '../store/safe-dir.js';
 import type { ScanEntry } from '../store/types.js';
 import type { RestoreResult } from './restore.js';
+import type { BigIntStats } from 'node:fs';
 
 /**
- * Removes the files of the run's state the snapshot lacks, each only when it still has the size and
- * mtime scanned and the pre-restore snapshot holds it (not in `unkept`), else it is left in place
- * and listed, and no folder on its path became a symlink.
+ * Removes the files of the run's state the snapshot lacks, each only when it is still the version
+ * scanned (size, mtime, and inode and ctime: a rewrite that put size and mtime back, `rsync -t`,
+ * still moved its ctime) and the pre-restore snapshot holds it (not in `unkept`), else it is left
+ * in place and listed, and no folder on its path became a symlink.
  */
 export async function removeExtra(
   root: string,
@@ -30,7 +32,7 @@ export async function removeExtra(
     const st = await fsp.lstat(abs, { bigint: true }).catch(() => null);
     const was = byPath.get(c.path)!;
     if (st === null) continue;
-    if (unkept.has(c.path) || Number(st.size) !== was.size || st.mtimeNs.toString() !== was.mtimeNs) {
+    if (unkept.has(c.path) || !isScannedVersion(st, was)) {
       result.leftInPlace.push(c.path);
       continue;
     }
@@ -39,4 +41,15 @@ export async function removeExtra(
     result.removed.push(c.path);
     await assertStillInside(root, dir);
   }
+}
+
+/** True when `st` is the version the scan saw; a scan entry without a ctime never is (nothing proves it). */
+function isScannedVersion(st: BigIntStats, was: ScanEntry): boolean {
+  return (
+    was.ctimeNs !== undefined &&
+    Number(st.size) === was.size &&
+    st.mtimeNs.toString() === was.mtimeNs &&
+    Number(st.ino) === was.ino &&
+    st.ctimeNs.toString() === was.ctimeNs
+  );
 }

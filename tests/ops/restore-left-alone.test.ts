@@ -117,3 +117,24 @@ describe('restore --force while a file is held open for writing', () => {
     }
   });
 });
+
+describe('restore and a file the snapshot lacks, rewritten after the pre-restore snapshot', () => {
+  it('keeps it when the rewrite put its size and mtime back (rsync -t, cp -p, touch -r)', async () => {
+    const { run, file } = runWith({ 'model.bin': 'weights 1' });
+    const snap = await captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, quiet);
+    write(file('eval/results.json'), '{"acc": 0.1}');
+    const { mtime } = fs.statSync(file('eval/results.json'));
+
+    // After the pre-restore snapshot took the first version, a sync tool writes the second over it,
+    // of the same size, and sets the mtime it had.
+    const resync = async (): Promise<void> => {
+      fs.writeFileSync(file('eval/results.json'), '{"acc": 0.9}');
+      fs.utimesSync(file('eval/results.json'), mtime, mtime);
+    };
+    const r = await restoreSnapshot({ run, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet, hooks: { beforeCommit: resync } });
+    expect(fs.readFileSync(file('model.bin'), 'utf8')).toBe('weights 1');
+    // No snapshot holds this version: removed, it would be lost.
+    expect(fs.readFileSync(file('eval/results.json'), 'utf8')).toBe('{"acc": 0.9}');
+    expect({ removed: r.removed, leftInPlace: r.leftInPlace }).toEqual({ removed: [], leftInPlace: ['eval/results.json'] });
+  });
+});
