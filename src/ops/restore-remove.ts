@@ -1,6 +1,7 @@
 /**
- * The last step of a restore into the run: removing the files of its state that the restored
- * snapshot lacks, and only those the pre-restore snapshot holds a copy of.
+ * The last steps of a restore into the run: removing the files of its state that the restored
+ * snapshot lacks, and only those the pre-restore snapshot holds a copy of; then the folders those
+ * removals emptied where the snapshot holds a file.
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -41,6 +42,37 @@ export async function removeExtra(
     result.removed.push(c.path);
     await assertStillInside(root, dir);
   }
+}
+
+/**
+ * Removes folder `rel` of the run and its subfolders when they hold nothing else (a folder where the
+ * snapshot holds a file, once `removeExtra` removed its files); true when nothing is at `rel` any
+ * more. Only rmdir, so a folder still holding anything (a file left in place, one the config leaves
+ * out) stays, and false is returned. Each folder is checked to be itself (no symlink on its path)
+ * before anything in it is removed.
+ */
+export async function removeEmptyFolder(root: string, rel: string, signal: AbortSignal | undefined): Promise<boolean> {
+  const dir = await walkInside(root, rel);
+  return dir === null || (await removeIfEmpty(root, dir, signal));
+}
+
+async function removeIfEmpty(root: string, dir: string, signal: AbortSignal | undefined): Promise<boolean> {
+  const names = await fsp.readdir(dir);
+  await assertStillInside(root, dir);
+  for (const name of names) {
+    const sub = path.join(dir, name);
+    const st = await fsp.lstat(sub).catch(() => null);
+    if (st !== null && (!st.isDirectory() || !(await removeIfEmpty(root, sub, signal)))) return false;
+  }
+  assertLockHeld(signal);
+  return fsp.rmdir(dir).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') return false;
+      if (err.code === 'ENOENT') return true;
+      throw err;
+    },
+  );
 }
 
 /** True when `st` is the version the scan saw; a scan entry without a ctime never is (nothing proves it). */

@@ -7,6 +7,10 @@
  * be read): restoring it leaves whatever is at their paths as it is, and says so. Removing them
  * would lose them for good when the pre-restore snapshot has to leave them out too (a log appended
  * to all the time, a restore with --force).
+ *
+ * A snapshot holding a file where the run now has a folder (`ckpt` was one file, now a folder of
+ * shards) puts the file back once the folder's files are removed (the pre-restore snapshot holds
+ * them); a folder still holding something the restore may not remove stays as it is, named.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -136,5 +140,42 @@ describe('restore and a file the snapshot lacks, rewritten after the pre-restore
     // No snapshot holds this version: removed, it would be lost.
     expect(fs.readFileSync(file('eval/results.json'), 'utf8')).toBe('{"acc": 0.9}');
     expect({ removed: r.removed, leftInPlace: r.leftInPlace }).toEqual({ removed: [], leftInPlace: ['eval/results.json'] });
+  });
+});
+
+/** A run whose snapshot holds `ckpt` as a file, then `ckpt` made a folder holding `inside`. */
+async function folderWhereFileWas(inside: Record<string, string>): Promise<{ run: RunConfig; snap: SnapshotMeta; file: (rel: string) => string }> {
+  const { run, file } = runWith({ ckpt: 'one file of weights', 'config.json': '{"lr": 1}' });
+  const snap = await captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, quiet);
+  fs.rmSync(file('ckpt'));
+  for (const [rel, text] of Object.entries(inside)) write(file(`ckpt/${rel}`), text);
+  write(file('config.json'), '{"lr": 2}');
+  return { run, snap, file };
+}
+
+describe('restore of a file where the run now has a folder', () => {
+  it('removes the folder files the pre-restore snapshot holds, then puts the file back', async () => {
+    const { run, snap, file } = await folderWhereFileWas({ 'shard-0.bin': 'shard 0', 'sub/shard-1.bin': 'shard 1' });
+    const r = await restoreSnapshot({ run, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet });
+    expect(fs.readFileSync(file('ckpt'), 'utf8')).toBe('one file of weights');
+    expect(fs.readFileSync(file('config.json'), 'utf8')).toBe('{"lr": 1}');
+    expect({ written: r.written.sort(), removed: r.removed.sort(), notReplaced: r.notReplaced }).toEqual({
+      written: ['ckpt', 'config.json'],
+      removed: ['ckpt/shard-0.bin', 'ckpt/sub/shard-1.bin'],
+      notReplaced: [],
+    });
+    const pre = (await storeOf(run.store).resolve(r.preRestoreId!)) as SnapshotMeta;
+    expect(pre.files.map((f) => f.path).sort()).toEqual(['ckpt/shard-0.bin', 'ckpt/sub/shard-1.bin', 'config.json']);
+  });
+
+  it('leaves a folder holding a file the config leaves out as it is, and names it', async () => {
+    const { run, snap, file } = await folderWhereFileWas({ 'shard-0.bin': 'shard 0', 'cache/index.db': 'a cache' });
+    const now: RunConfig = { ...run, exclude: [...run.exclude, 'ckpt/cache/**'] };
+    const r = await restoreSnapshot({ run: now, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet });
+    expect(fs.readFileSync(file('ckpt/cache/index.db'), 'utf8')).toBe('a cache');
+    expect(fs.readFileSync(file('config.json'), 'utf8')).toBe('{"lr": 1}');
+    expect(r.notReplaced).toEqual(['ckpt']);
+    // Its staged copy is not left behind.
+    expect(fs.readdirSync(path.dirname(file('ckpt'))).filter((n) => n.startsWith('.ckptd-'))).toEqual([]);
   });
 });
