@@ -1,13 +1,14 @@
 /**
  * The last steps of a restore into the run: removing the files of its state that the restored
  * snapshot lacks, and only those the pre-restore snapshot holds a copy of; then the folders those
- * removals emptied where the snapshot holds a file.
+ * removals emptied where the snapshot holds a file. And what a file it replaces must still be.
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { assertLockHeld } from '../store/lock-signal.js';
 import { assertStillInside, walkInside } from '../store/safe-dir.js';
 import type { ScanEntry } from '../store/types.js';
+import { SafetyError } from '../util/errors.js';
 import type { RestoreResult } from './restore.js';
 import type { BigIntStats } from 'node:fs';
 
@@ -26,6 +27,7 @@ export async function removeExtra(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const byPath = new Map(entries.map((e) => [e.path, e]));
+  const shared = sharedInodes(entries);
   for (const c of remove) {
     const dir = await walkInside(root, path.posix.dirname(c.path));
     if (dir === null) continue;
@@ -33,7 +35,7 @@ export async function removeExtra(
     const st = await fsp.lstat(abs, { bigint: true }).catch(() => null);
     const was = byPath.get(c.path)!;
     if (st === null) continue;
-    if (unkept.has(c.path) || !isScannedVersion(st, was)) {
+    if (unkept.has(c.path) || !isScannedVersion(st, was, shared)) {
       result.leftInPlace.push(c.path);
       continue;
     }
@@ -75,13 +77,44 @@ async function removeIfEmpty(root: string, dir: string, signal: AbortSignal | un
   );
 }
 
-/** True when `st` is the version the scan saw; a scan entry without a ctime never is (nothing proves it). */
-function isScannedVersion(st: BigIntStats, was: ScanEntry): boolean {
+/** Throws `SafetyError` unless the restore may replace what is at `final` (the run's file `rel`). */
+export type ReplaceCheck = (rel: string, final: string) => Promise<void>;
+
+/**
+ * Accepts a path only while it holds the version scanned, which the pre-restore snapshot holds (not
+ * in `unkept`), or while still empty when the scan found nothing there: a version written since is
+ * in no snapshot, and replacing it would lose it.
+ */
+export function replaceOnlyAsKept(entries: ScanEntry[], unkept: Set<string>): ReplaceCheck {
+  const scannedAt = new Map(entries.map((e) => [e.path, e]));
+  const shared = sharedInodes(entries);
+  return async (rel, final) => {
+    const st = await fsp.lstat(final, { bigint: true }).catch(() => null);
+    const was = scannedAt.get(rel);
+    if (was === undefined ? st === null : st !== null && !unkept.has(rel) && isScannedVersion(st, was, shared)) return;
+    throw new SafetyError(`not replacing ${rel}: it changed while the restore ran (is the trainer writing?), and no snapshot holds it as it is now`);
+  };
+}
+
+/**
+ * True when `st` is the version the scan saw; a scan entry without a ctime never is (nothing proves
+ * it). For an inode that several of the run's files share (`shared`), the restore's own rename or
+ * unlink of one moves the ctime of the others: theirs is not compared.
+ */
+function isScannedVersion(st: BigIntStats, was: ScanEntry, shared: Set<number>): boolean {
   return (
     was.ctimeNs !== undefined &&
     Number(st.size) === was.size &&
     st.mtimeNs.toString() === was.mtimeNs &&
     Number(st.ino) === was.ino &&
-    st.ctimeNs.toString() === was.ctimeNs
+    (shared.has(was.ino) || st.ctimeNs.toString() === was.ctimeNs)
   );
+}
+
+/** The inodes more than one of `entries` (regular files) has: hard links of each other in the run. */
+function sharedInodes(entries: ScanEntry[]): Set<number> {
+  const seen = new Set<number>();
+  const shared = new Set<number>();
+  for (const e of entries) if (e.type === 'file') (seen.has(e.ino) ? shared : seen).add(e.ino);
+  return shared;
 }

@@ -43,7 +43,7 @@ import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from './settle.js';
 import { SafetyError } from '../util/errors.js';
 import { assertApartFromRun } from './restore-target.js';
-import { removeEmptyFolder, removeExtra } from './restore-remove.js';
+import { removeEmptyFolder, removeExtra, replaceOnlyAsKept, type ReplaceCheck } from './restore-remove.js';
 import type { Logger } from '../util/logger.js';
 import { utimesSeconds } from '../util/fs.js';
 import { runPools } from '../util/run-pools.js';
@@ -98,10 +98,7 @@ export interface RestoreResult {
    * snapshot had to leave them out (kept changing, open for writing), so no copy would be left.
    */
   leftInPlace: string[];
-  /**
-   * Files of the snapshot not written: their path holds something the run's include/exclude leave
-   * out now, or a folder still holding something after the removals (such a file, one left in place).
-   */
+  /** Files of the snapshot not written: at their path, a file the config leaves out now, or a folder still holding something. */
   notReplaced: string[];
   /** Files of the run the snapshot left out (it holds no version of them): kept as they are, not removed. */
   keptLeftOut: string[];
@@ -171,15 +168,17 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   }
   const signal = opts.signal ?? signalOfHeldLock(run.store);
   const renamedIn = new Set<string>();
+  // Without --force a file is replaced only as the pre-restore snapshot holds it: a version written since would be lost.
+  const check = opts.force ? undefined : replaceOnlyAsKept(entries, unkept);
   try {
-    await commitAll(root, { ...staging, files: staging.files.filter((s) => !folderInTheWay.has(s.file.path)) }, result, signal, renamedIn);
+    await commitAll(root, { ...staging, files: staging.files.filter((s) => !folderInTheWay.has(s.file.path)) }, result, signal, renamedIn, check);
     await removeExtra(root, plan.remove, entries, unkept, result, signal);
     const placeable: Staged[] = [];
     for (const s of staging.files.filter((x) => folderInTheWay.has(x.file.path))) {
       if (await removeEmptyFolder(root, s.file.path, signal)) placeable.push(s);
       else result.notReplaced.push(s.file.path);
     }
-    await commitAll(root, { ...staging, files: placeable }, result, signal, renamedIn);
+    await commitAll(root, { ...staging, files: placeable }, result, signal, renamedIn, check);
     // The temp files of those left as they are.
     if (placeable.length < folderInTheWay.size) await staging.discard();
   } catch (err) {
@@ -229,14 +228,16 @@ async function syncRestored(dirs: Set<string>): Promise<void> {
 /**
  * Renames every staged file over its target (`commitStaged`, its folder added to `renamedIn` for
  * the caller to fsync once all are in place), recording it, each after checking no folder on its
- * path became a symlink, and that the store lock (`signal`) is still held (a lost lock stops it
- * with `LockLostError`); on any failure the temp files not yet renamed are removed (`discard`).
+ * path became a symlink, that `replaceable` (when given) accepts what is at its path, and that the
+ * store lock (`signal`) is still held (a lost lock stops it with `LockLostError`); on any failure
+ * the temp files not yet renamed are removed (`discard`).
  */
-async function commitAll(root: string, staging: Staging, result: RestoreResult, signal: AbortSignal | undefined, renamedIn: Set<string>): Promise<void> {
+async function commitAll(root: string, staging: Staging, result: RestoreResult, signal: AbortSignal | undefined, renamedIn: Set<string>, replaceable?: ReplaceCheck): Promise<void> {
   try {
     for (const s of staging.files) {
       const dir = await walkInside(root, path.posix.dirname(s.file.path));
       if (dir === null) throw new SafetyError(`refusing to write ${s.file.path}: its folder vanished from ${root} while the restore ran`);
+      await replaceable?.(s.file.path, s.final);
       assertLockHeld(signal);
       const beforeRename = s.copy === null ? undefined : lstatQuiet(s.tmp);
       await commitStaged(s.tmp, s.final, { deferSync: renamedIn });

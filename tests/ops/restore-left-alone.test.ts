@@ -122,10 +122,20 @@ describe('restore --force while a file is held open for writing', () => {
   });
 });
 
+/** A backup of the run as it is now. */
+async function backupOf(run: RunConfig): Promise<SnapshotMeta> {
+  return captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, quiet);
+}
+
+/** The names of ckptd's temp files in `dir` (a restore's staged copies). */
+function tempNamesIn(dir: string): string[] {
+  return fs.readdirSync(dir).filter((n) => n.startsWith('.ckptd-'));
+}
+
 describe('restore and a file the snapshot lacks, rewritten after the pre-restore snapshot', () => {
   it('keeps it when the rewrite put its size and mtime back (rsync -t, cp -p, touch -r)', async () => {
     const { run, file } = runWith({ 'model.bin': 'weights 1' });
-    const snap = await captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, quiet);
+    const snap = await backupOf(run);
     write(file('eval/results.json'), '{"acc": 0.1}');
     const { mtime } = fs.statSync(file('eval/results.json'));
 
@@ -146,7 +156,7 @@ describe('restore and a file the snapshot lacks, rewritten after the pre-restore
 /** A run whose snapshot holds `ckpt` as a file, then `ckpt` made a folder holding `inside`. */
 async function folderWhereFileWas(inside: Record<string, string>): Promise<{ run: RunConfig; snap: SnapshotMeta; file: (rel: string) => string }> {
   const { run, file } = runWith({ ckpt: 'one file of weights', 'config.json': '{"lr": 1}' });
-  const snap = await captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, quiet);
+  const snap = await backupOf(run);
   fs.rmSync(file('ckpt'));
   for (const [rel, text] of Object.entries(inside)) write(file(`ckpt/${rel}`), text);
   write(file('config.json'), '{"lr": 2}');
@@ -176,6 +186,40 @@ describe('restore of a file where the run now has a folder', () => {
     expect(fs.readFileSync(file('config.json'), 'utf8')).toBe('{"lr": 1}');
     expect(r.notReplaced).toEqual(['ckpt']);
     // Its staged copy is not left behind.
-    expect(fs.readdirSync(path.dirname(file('ckpt'))).filter((n) => n.startsWith('.ckptd-'))).toEqual([]);
+    expect(tempNamesIn(path.dirname(file('ckpt')))).toEqual([]);
+  });
+});
+
+describe('restore and a file the snapshot holds, written again after the pre-restore snapshot', () => {
+  it('does not replace it: the restore stops, naming it, and the new version stays', async () => {
+    const { run, file } = runWith({ 'model.bin': 'weights 1' });
+    const snap = await backupOf(run);
+    write(file('model.bin'), 'weights 2');
+    // The trainer, started again meanwhile, writes its next model after the pre-restore snapshot took weights 2.
+    const trainerWrites = async (): Promise<void> => {
+      fs.writeFileSync(file('model.bin'), 'weights 3');
+    };
+    const restoring = restoreSnapshot({ run, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet, hooks: { beforeCommit: trainerWrites } });
+    await expect(restoring).rejects.toThrow(/model\.bin.* changed while the restore ran/);
+    // No snapshot holds weights 3: replaced, it would be lost.
+    expect(fs.readFileSync(file('model.bin'), 'utf8')).toBe('weights 3');
+    expect(tempNamesIn(path.dirname(file('model.bin')))).toEqual([]);
+  });
+});
+
+describe('restore and files hard-linked to each other in the run', () => {
+  it('replaces and removes them all: the link count one change moves on the others is no write', async () => {
+    const { run, file } = runWith({ 'model.bin': 'weights 1', 'latest.bin': 'weights 1' });
+    const snap = await backupOf(run);
+    // The trainer keeps latest.bin as a hard link of its newest model, and two links of a step's.
+    write(file('model.bin'), 'weights 2');
+    fs.rmSync(file('latest.bin'));
+    fs.linkSync(file('model.bin'), file('latest.bin'));
+    write(file('step-2.bin'), 'weights 2');
+    fs.linkSync(file('step-2.bin'), file('step-2-copy.bin'));
+
+    const r = await restoreSnapshot({ run, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet });
+    expect([fs.readFileSync(file('model.bin'), 'utf8'), fs.readFileSync(file('latest.bin'), 'utf8')]).toEqual(['weights 1', 'weights 1']);
+    expect({ removed: r.removed.sort(), leftInPlace: r.leftInPlace }).toEqual({ removed: ['step-2-copy.bin', 'step-2.bin'], leftInPlace: [] });
   });
 });
