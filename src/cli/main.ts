@@ -5,7 +5,7 @@
  * exits with its code. Nothing else imports this file, since importing it runs the CLI.
  */
 import { limitHeapGrowth } from '../daemon/heap-growth.js';
-import { outputFailure } from '../util/lost-output.js';
+import { outputFailure, writeFileOutputWhole } from '../util/lost-output.js';
 import { main } from './program.js';
 
 /**
@@ -25,6 +25,7 @@ function exitWhenFlushed(code: number): void {
 // store of 100,000-file snapshots read manifests of tens of MB each, and V8 otherwise let the heap
 // grow to 2-4x what is alive (`ckptd list` of four such snapshots: 470 -> 240 MB peak RSS).
 limitHeapGrowth();
+writeFileOutputWhole();
 // Exit explicitly: libraries (cron, lock refresh) may hold timers after the command is done.
 main(process.argv).then(
   (code) => exitWhenFlushed(code),

@@ -80,7 +80,7 @@ function describeRestore(id: string, r: RestoreResult): string {
   if (r.removed.length > 0) parts.push(`${r.removed.length} removed`);
   if (r.leftInPlace.length > 0) parts.push(`${r.leftInPlace.length} left in place because they changed meanwhile or the pre-restore snapshot could not keep them: ${r.leftInPlace.join(', ')}`);
   if (r.keptLeftOut.length > 0) parts.push(`${r.keptLeftOut.length} kept as they are: the snapshot left them out and holds no version of them: ${r.keptLeftOut.join(', ')}`);
-  if (r.notReplaced.length > 0) parts.push(`${r.notReplaced.length} not restored: the config now leaves out what is at their path, left as it is: ${r.notReplaced.join(', ')}`);
+  if (r.notReplaced.length > 0) parts.push(`${r.notReplaced.length} not restored: what is at their path (a file the config now leaves out, or a folder still holding such or files left in place) is left as it is: ${r.notReplaced.join(', ')}`);
   if (r.preRestoreId) parts.push(`the previous state is snapshot ${r.preRestoreId} (pre-restore)`);
   return parts.join('; ');
 }

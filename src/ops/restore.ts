@@ -8,7 +8,8 @@
  *    tampered snapshot is refused here, before the run is touched and without a pre-restore snapshot;
  * 3. take a `pre-restore` snapshot of the current state (unchanged files cost a link): it exists
  *    before any file of the run is replaced;
- * 4. rename each staged file over its target, then remove the files the snapshot lacks.
+ * 4. rename each staged file over its target, then remove the files the snapshot lacks, then the
+ *    folders those removals emptied where the snapshot holds a file, and rename that file in.
  * Every mkdir, rename and unlink in the run is preceded by a walk from the run folder that checks
  * each folder on the path with lstat (`walkInside`) and followed by a realpath check: a folder
  * swapped for a symlink stops the restore with a SafetyError naming it, and nothing outside the run
@@ -42,7 +43,7 @@ import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from './settle.js';
 import { SafetyError } from '../util/errors.js';
 import { assertApartFromRun } from './restore-target.js';
-import { removeExtra } from './restore-remove.js';
+import { removeEmptyFolder, removeExtra, replaceOnlyAsKept, type ReplaceCheck } from './restore-remove.js';
 import type { Logger } from '../util/logger.js';
 import { utimesSeconds } from '../util/fs.js';
 import { runPools } from '../util/run-pools.js';
@@ -97,7 +98,7 @@ export interface RestoreResult {
    * snapshot had to leave them out (kept changing, open for writing), so no copy would be left.
    */
   leftInPlace: string[];
-  /** Files of the snapshot not written: their path holds something the run's include/exclude leave out now. */
+  /** Files of the snapshot not written: at their path, a file the config leaves out now, or a folder still holding something. */
   notReplaced: string[];
   /** Files of the run the snapshot left out (it holds no version of them): kept as they are, not removed. */
   keptLeftOut: string[];
@@ -142,8 +143,12 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   // out today. The pre-restore snapshot does not hold it, so it is never replaced.
   const scanned = new Set(entries.map((e) => e.path));
   const written: TargetFile[] = [];
+  // Paths where the run has a folder and the snapshot a file: written once the removals emptied it.
+  const folderInTheWay = new Set<string>();
   for (const f of toWrite) {
-    if (!scanned.has(f.path) && (await occupied(root, f.path))) result.notReplaced.push(f.path);
+    const found = scanned.has(f.path) ? null : await occupant(root, f.path);
+    if (found === 'folder') folderInTheWay.add(f.path);
+    if (found === 'other') result.notReplaced.push(f.path);
     else written.push(f);
   }
   const staging = await stageAll(opts.from ?? storeOf(run.store), snapshot, written, root, opts.onProgress);
@@ -163,9 +168,19 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   }
   const signal = opts.signal ?? signalOfHeldLock(run.store);
   const renamedIn = new Set<string>();
+  // Without --force a file is replaced only as the pre-restore snapshot holds it: a version written since would be lost.
+  const check = opts.force ? undefined : replaceOnlyAsKept(entries, unkept);
   try {
-    await commitAll(root, staging, result, signal, renamedIn);
+    await commitAll(root, { ...staging, files: staging.files.filter((s) => !folderInTheWay.has(s.file.path)) }, result, signal, renamedIn, check);
     await removeExtra(root, plan.remove, entries, unkept, result, signal);
+    const placeable: Staged[] = [];
+    for (const s of staging.files.filter((x) => folderInTheWay.has(x.file.path))) {
+      if (await removeEmptyFolder(root, s.file.path, signal)) placeable.push(s);
+      else result.notReplaced.push(s.file.path);
+    }
+    await commitAll(root, { ...staging, files: placeable }, result, signal, renamedIn, check);
+    // The temp files of those left as they are.
+    if (placeable.length < folderInTheWay.size) await staging.discard();
   } catch (err) {
     if (!(err instanceof SafetyError)) throw err;
     const before = result.preRestoreId !== null ? `; the state before it is snapshot ${result.preRestoreId} (pre-restore)` : '';
@@ -194,10 +209,11 @@ async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<Resto
   return result;
 }
 
-/** True when something (file, folder, symlink) is at `rel` under `root`, reached folder by folder inside it. */
-async function occupied(root: string, rel: string): Promise<boolean> {
+/** What is at `rel` under `root`, reached folder by folder inside it: a real folder, something else (file, symlink), or nothing. */
+async function occupant(root: string, rel: string): Promise<'folder' | 'other' | null> {
   const dir = await walkInside(root, path.posix.dirname(rel)).catch(() => null);
-  return dir !== null && (await fsp.lstat(path.join(dir, path.posix.basename(rel))).then(() => true, () => false));
+  const st = dir === null ? null : await fsp.lstat(path.join(dir, path.posix.basename(rel))).catch(() => null);
+  return st === null ? null : st.isDirectory() ? 'folder' : 'other';
 }
 
 /** fsyncs the folders the restore renamed into or removed from; one removed meanwhile is skipped. */
@@ -212,14 +228,16 @@ async function syncRestored(dirs: Set<string>): Promise<void> {
 /**
  * Renames every staged file over its target (`commitStaged`, its folder added to `renamedIn` for
  * the caller to fsync once all are in place), recording it, each after checking no folder on its
- * path became a symlink, and that the store lock (`signal`) is still held (a lost lock stops it
- * with `LockLostError`); on any failure the temp files not yet renamed are removed (`discard`).
+ * path became a symlink, that `replaceable` (when given) accepts what is at its path, and that the
+ * store lock (`signal`) is still held (a lost lock stops it with `LockLostError`); on any failure
+ * the temp files not yet renamed are removed (`discard`).
  */
-async function commitAll(root: string, staging: Staging, result: RestoreResult, signal: AbortSignal | undefined, renamedIn: Set<string>): Promise<void> {
+async function commitAll(root: string, staging: Staging, result: RestoreResult, signal: AbortSignal | undefined, renamedIn: Set<string>, replaceable?: ReplaceCheck): Promise<void> {
   try {
     for (const s of staging.files) {
       const dir = await walkInside(root, path.posix.dirname(s.file.path));
       if (dir === null) throw new SafetyError(`refusing to write ${s.file.path}: its folder vanished from ${root} while the restore ran`);
+      await replaceable?.(s.file.path, s.final);
       assertLockHeld(signal);
       const beforeRename = s.copy === null ? undefined : lstatQuiet(s.tmp);
       await commitStaged(s.tmp, s.final, { deferSync: renamedIn });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { clearDamaged } from './damaged-marker.js';
 import { commitStaged, fsyncDir, removeTree, TargetExistsError } from './durable.js';
 import { isValidId } from './ids.js';
+import { keepCommittedCtime } from './labels.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import {
   DIR_MODE,
@@ -295,9 +296,25 @@ async function completePendingSaves(store: string): Promise<string[]> {
     }
     if (typeof target !== 'string' || !path.isAbsolute(target)) continue;
     if (!(await existsNoFollow(target))) continue;
+    // `deleteSave` takes an export changed after its record's commit (its ctime) as the person's. A
+    // commit now, maybe long after the kill, would pass their changes since: the record keeps an
+    // earlier time, written into it before.
+    const record = saveRecordFile(store, id);
+    const lstatOrNull = (f: string) => fsp.lstat(f, { bigint: true }).catch(() => null);
+    const pendingSt = await lstatOrNull(pending);
+    const recordSt = await lstatOrNull(record);
+    if (pendingSt === null) continue;
+    if (recordSt !== null) {
+      // Killed between the commit's link and unlink: committed then; the sweep's unlink of the
+      // pending name would move the record's ctime to now.
+      if (recordSt.ino === pendingSt.ino) await keepCommittedCtime(store, record, id, recordSt.ctimeNs);
+      continue;
+    }
+    // Killed before the commit: the pending record was written before the export was placed.
+    await keepCommittedCtime(store, pending, id, pendingSt.ctimeNs);
     try {
-      await commitStaged(pending, saveRecordFile(store, id), { noReplace: true });
-      completed.push(saveRecordFile(store, id));
+      await commitStaged(pending, record, { noReplace: true });
+      completed.push(record);
     } catch (err) {
       // A record of that id exists already: it is the one that counts, the pending copy is swept.
       if (!(err instanceof TargetExistsError)) throw err;

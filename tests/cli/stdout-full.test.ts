@@ -28,6 +28,9 @@ function setup(): string {
   return cfg;
 }
 
+/** The file size limit the short-write case sets (`ulimit -f 1`: one block of 1 KiB). */
+const LIMIT_BYTES = 1024;
+
 /** Runs `ckptd args` with its stdout on `/dev/full` (every write fails with ENOSPC). */
 function toFullDisk(args: string[]): { status: number | null; stderr: string } {
   const full = fs.openSync('/dev/full', 'w');
@@ -45,6 +48,25 @@ describe('stdout that cannot be written', () => {
     const r = toFullDisk([...args, '--config', cfg]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/could not write the output.*ENOSPC/);
+  });
+
+  it('fails a command whose output file took only part of it (a short write, then no room)', () => {
+    const cfg = setup();
+    for (const name of ['first', 'second', 'third']) {
+      expect(spawnSync(process.execPath, [CLI, 'snapshot', '--name', name, '--config', cfg], { encoding: 'utf8', timeout: 60_000 }).status).toBe(0);
+    }
+    const whole = spawnSync(process.execPath, [CLI, 'list', '--json', '--config', cfg], { encoding: 'utf8', timeout: 60_000 });
+    expect(whole.stdout.length).toBeGreaterThan(LIMIT_BYTES);
+    // RLIMIT_FSIZE of 1 KiB: the write of the document stores its first KiB and reports that much,
+    // as write(2) does on a disk with less room left than the write needs.
+    const out = path.join(path.dirname(cfg), 'state.json');
+    const r = spawnSync('bash', ['-c', 'ulimit -f 1 && exec "$0" "$@" > "$OUT"', process.execPath, CLI, 'list', '--json', '--config', cfg], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, OUT: out },
+    });
+    expect(fs.statSync(out).size).toBe(LIMIT_BYTES);
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: expect.stringMatching(/could not write the output.*EFBIG/) as unknown });
   });
 
   it('ends a command whose reader went away (EPIPE) as it would have ended', async () => {

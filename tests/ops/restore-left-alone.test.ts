@@ -7,6 +7,10 @@
  * be read): restoring it leaves whatever is at their paths as it is, and says so. Removing them
  * would lose them for good when the pre-restore snapshot has to leave them out too (a log appended
  * to all the time, a restore with --force).
+ *
+ * A snapshot holding a file where the run now has a folder (`ckpt` was one file, now a folder of
+ * shards) puts the file back once the folder's files are removed (the pre-restore snapshot holds
+ * them); a folder still holding something the restore may not remove stays as it is, named.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -115,5 +119,107 @@ describe('restore --force while a file is held open for writing', () => {
     } finally {
       holder.kill('SIGKILL');
     }
+  });
+});
+
+/** A backup of the run as it is now. */
+async function backupOf(run: RunConfig): Promise<SnapshotMeta> {
+  return captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, quiet);
+}
+
+/** The names of ckptd's temp files in `dir` (a restore's staged copies). */
+function tempNamesIn(dir: string): string[] {
+  return fs.readdirSync(dir).filter((n) => n.startsWith('.ckptd-'));
+}
+
+describe('restore and a file the snapshot lacks, rewritten after the pre-restore snapshot', () => {
+  it('keeps it when the rewrite put its size and mtime back (rsync -t, cp -p, touch -r)', async () => {
+    const { run, file } = runWith({ 'model.bin': 'weights 1' });
+    const snap = await backupOf(run);
+    write(file('eval/results.json'), '{"acc": 0.1}');
+    const { mtime } = fs.statSync(file('eval/results.json'));
+
+    // After the pre-restore snapshot took the first version, a sync tool writes the second over it,
+    // of the same size, and sets the mtime it had.
+    const resync = async (): Promise<void> => {
+      fs.writeFileSync(file('eval/results.json'), '{"acc": 0.9}');
+      fs.utimesSync(file('eval/results.json'), mtime, mtime);
+    };
+    const r = await restoreSnapshot({ run, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet, hooks: { beforeCommit: resync } });
+    expect(fs.readFileSync(file('model.bin'), 'utf8')).toBe('weights 1');
+    // No snapshot holds this version: removed, it would be lost.
+    expect(fs.readFileSync(file('eval/results.json'), 'utf8')).toBe('{"acc": 0.9}');
+    expect({ removed: r.removed, leftInPlace: r.leftInPlace }).toEqual({ removed: [], leftInPlace: ['eval/results.json'] });
+  });
+});
+
+/** A run whose snapshot holds `ckpt` as a file, then `ckpt` made a folder holding `inside`. */
+async function folderWhereFileWas(inside: Record<string, string>): Promise<{ run: RunConfig; snap: SnapshotMeta; file: (rel: string) => string }> {
+  const { run, file } = runWith({ ckpt: 'one file of weights', 'config.json': '{"lr": 1}' });
+  const snap = await backupOf(run);
+  fs.rmSync(file('ckpt'));
+  for (const [rel, text] of Object.entries(inside)) write(file(`ckpt/${rel}`), text);
+  write(file('config.json'), '{"lr": 2}');
+  return { run, snap, file };
+}
+
+describe('restore of a file where the run now has a folder', () => {
+  it('removes the folder files the pre-restore snapshot holds, then puts the file back', async () => {
+    const { run, snap, file } = await folderWhereFileWas({ 'shard-0.bin': 'shard 0', 'sub/shard-1.bin': 'shard 1' });
+    const r = await restoreSnapshot({ run, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet });
+    expect(fs.readFileSync(file('ckpt'), 'utf8')).toBe('one file of weights');
+    expect(fs.readFileSync(file('config.json'), 'utf8')).toBe('{"lr": 1}');
+    expect({ written: r.written.sort(), removed: r.removed.sort(), notReplaced: r.notReplaced }).toEqual({
+      written: ['ckpt', 'config.json'],
+      removed: ['ckpt/shard-0.bin', 'ckpt/sub/shard-1.bin'],
+      notReplaced: [],
+    });
+    const pre = (await storeOf(run.store).resolve(r.preRestoreId!)) as SnapshotMeta;
+    expect(pre.files.map((f) => f.path).sort()).toEqual(['ckpt/shard-0.bin', 'ckpt/sub/shard-1.bin', 'config.json']);
+  });
+
+  it('leaves a folder holding a file the config leaves out as it is, and names it', async () => {
+    const { run, snap, file } = await folderWhereFileWas({ 'shard-0.bin': 'shard 0', 'cache/index.db': 'a cache' });
+    const now: RunConfig = { ...run, exclude: [...run.exclude, 'ckpt/cache/**'] };
+    const r = await restoreSnapshot({ run: now, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet });
+    expect(fs.readFileSync(file('ckpt/cache/index.db'), 'utf8')).toBe('a cache');
+    expect(fs.readFileSync(file('config.json'), 'utf8')).toBe('{"lr": 1}');
+    expect(r.notReplaced).toEqual(['ckpt']);
+    // Its staged copy is not left behind.
+    expect(tempNamesIn(path.dirname(file('ckpt')))).toEqual([]);
+  });
+});
+
+describe('restore and a file the snapshot holds, written again after the pre-restore snapshot', () => {
+  it('does not replace it: the restore stops, naming it, and the new version stays', async () => {
+    const { run, file } = runWith({ 'model.bin': 'weights 1' });
+    const snap = await backupOf(run);
+    write(file('model.bin'), 'weights 2');
+    // The trainer, started again meanwhile, writes its next model after the pre-restore snapshot took weights 2.
+    const trainerWrites = async (): Promise<void> => {
+      fs.writeFileSync(file('model.bin'), 'weights 3');
+    };
+    const restoring = restoreSnapshot({ run, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet, hooks: { beforeCommit: trainerWrites } });
+    await expect(restoring).rejects.toThrow(/model\.bin.* changed while the restore ran/);
+    // No snapshot holds weights 3: replaced, it would be lost.
+    expect(fs.readFileSync(file('model.bin'), 'utf8')).toBe('weights 3');
+    expect(tempNamesIn(path.dirname(file('model.bin')))).toEqual([]);
+  });
+});
+
+describe('restore and files hard-linked to each other in the run', () => {
+  it('replaces and removes them all: the link count one change moves on the others is no write', async () => {
+    const { run, file } = runWith({ 'model.bin': 'weights 1', 'latest.bin': 'weights 1' });
+    const snap = await backupOf(run);
+    // The trainer keeps latest.bin as a hard link of its newest model, and two links of a step's.
+    write(file('model.bin'), 'weights 2');
+    fs.rmSync(file('latest.bin'));
+    fs.linkSync(file('model.bin'), file('latest.bin'));
+    write(file('step-2.bin'), 'weights 2');
+    fs.linkSync(file('step-2.bin'), file('step-2-copy.bin'));
+
+    const r = await restoreSnapshot({ run, snapshot: snap, to: null, force: false, now: Date.now(), logger: quiet });
+    expect([fs.readFileSync(file('model.bin'), 'utf8'), fs.readFileSync(file('latest.bin'), 'utf8')]).toEqual(['weights 1', 'weights 1']);
+    expect({ removed: r.removed.sort(), leftInPlace: r.leftInPlace }).toEqual({ removed: ['step-2-copy.bin', 'step-2.bin'], leftInPlace: [] });
   });
 });

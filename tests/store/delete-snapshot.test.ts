@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deleteSave, deleteSnapshot, sweepStore } from '../../src/store/delete-snapshot.js';
 import { writeLabels } from '../../src/store/labels.js';
+import { pendingSaveRecordFile, saveRecordFile } from '../../src/store/layout.js';
 import { listSnapshots } from '../../src/store/read-store.js';
 import { writeSave } from '../../src/store/write-save.js';
 import { age, put, runAndStore, runToSave, SAVE_SHAPES, snap } from './fixtures.js';
@@ -140,10 +141,16 @@ describe('deleteSave', () => {
   const changedThen = SAVE_SHAPES.flatMap(([label, models]) => [
     [label, 'deleted', models],
     [label, 'renamed, then deleted', models],
+    [label, 'killed before its record was committed, swept, then deleted', models],
+    [label, 'killed between the link and unlink of its record, swept, then deleted', models],
   ] as const);
   it.each(changedThen)('keeps an export the person changed after the save, even at the same size (%s, %s)', async (_label, then, models) => {
     const { store, saveTo, opts } = await runToSave(models);
     const save = await writeSave(opts);
+    // The record as a kill left it: still under its pending name, or under both (commitStaged links, then unlinks).
+    const [record, pending] = [saveRecordFile(store, save.id), pendingSaveRecordFile(store, save.id)];
+    if (then.startsWith('killed before')) fs.renameSync(record, pending);
+    if (then.startsWith('killed between')) fs.linkSync(record, pending);
     // Past the clock tick of the commit, on a kernel whose file times are coarse.
     const nextTick = () => new Promise((r) => setTimeout(r, 20));
     await nextTick();
@@ -157,6 +164,12 @@ describe('deleteSave', () => {
       // The label change writes a new record: the time the save was committed must not move with it.
       await nextTick();
       await writeLabels(store, save.id, 'save', { name: 'best' });
+    }
+    if (then.startsWith('killed')) {
+      // The next start's sweep commits the record, or removes its second name.
+      await nextTick();
+      await sweepStore(store, [saveTo]);
+      expect([fs.existsSync(record), fs.existsSync(pending)]).toEqual([true, false]);
     }
 
     const result = await deleteSave(store, save.id, { saveTo });
