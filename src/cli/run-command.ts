@@ -16,8 +16,9 @@
  *    When CMD exited 0, wait until its final state has settled and the daemon has evaluated it
  *    (backed up if a policy wants that). After a failure the final state is not waited for: a
  *    trainer killed mid-write leaves files that look settled but are torn.
- * 5. Stop the daemon, record how CMD ended, and, when it finished, apply `delete_on_finish` as the
- *    config file says it then (an edit during the run counts).
+ * 5. Record how CMD ended (while the daemon still holds the store), stop the daemon, and, when it
+ *    finished, apply `delete_on_finish` as the config file says it then (an edit during the run
+ *    counts), unless another `ckptd run` of the run has started since.
  * ckptd's exit code is CMD's (128 + N when signal N killed it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -151,15 +152,21 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     // As edited by now: the final state is the one its include/exclude and settle define.
     if (exitCode === 0) await awaitFinalEvaluation(daemon.runConfig(run.name) ?? run, tracker, relay.wrapUp, log);
     else log.info('not waiting for a backup of the state the trainer left: it did not finish cleanly (an unfinished write can look settled)', { event: 'no-final-evaluation' });
+    // Recorded while the daemon still holds the store: a `ckptd run` started once it lets go
+    // must read how this one ended, never the `finished: false` of a session still running,
+    // which it would take for an interruption and resume over the final state.
+    const concluded = session && concludeSession(session, { exitCode, signal, stoppedBy: relay.stoppedBy, ended: new Date().toISOString() });
+    const recorded = concluded !== null && (await writeSession(run.store, concluded).then(
+      () => true,
+      (err: unknown) => (log.error(`could not record how the run ended: ${(err as Error).message}`), false),
+    ));
     await daemon.stop().catch((err: unknown) => log.error(`error while stopping the daemon: ${(err as Error).message}`));
 
-    const concluded = session && concludeSession(session, { exitCode, signal, stoppedBy: relay.stoppedBy, ended: new Date().toISOString() });
-    if (concluded) await writeSession(run.store, concluded).catch((err: unknown) => log.error(`could not record how the run ended: ${(err as Error).message}`));
     const finished = finishedCleanly(exitCode, relay.stoppedBy);
     if (!finished) {
       log.info(`the run is recorded as interrupted; \`ckptd run --resume\` restores its newest backup`, { event: 'run-interrupted' });
     } else {
-      await applyDeleteOnFinish(config, run, { wrapUpCut: relay.wrapUp.aborted, leftRunning }, log);
+      await applyDeleteOnFinish(config, run, { wrapUpCut: relay.wrapUp.aborted, leftRunning, session: recorded ? concluded : null }, log);
     }
     return exitCode;
   } finally {

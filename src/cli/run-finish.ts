@@ -10,6 +10,7 @@ import type { Config, RunConfig } from '../config/types.js';
 import { deleteOnFinish } from '../ops/delete-on-finish.js';
 import type { Logger } from '../util/logger.js';
 import { withStoreLock } from '../client/one-shot.js';
+import { readSession, type SessionRecord } from '../store/session-file.js';
 
 /** The run as the config file describes it now, or why it cannot be trusted for deleting. Pure but for the read. */
 export function runAtFinish(config: Config, started: RunConfig): { run: RunConfig } | { problem: string } {
@@ -36,12 +37,19 @@ export interface FinishFacts {
    * backups are all there is to resume it from.
    */
   leftRunning: string;
+  /**
+   * This session's record as written when CMD ended, or null when it could not be written. The
+   * backups are deleted only while the store's record is still this one: another `ckptd run`
+   * started since (after this one's daemon let go) has its own backups, which its `--resume` needs.
+   */
+  session: SessionRecord | null;
 }
 
 /**
  * Applies `delete_on_finish` after the trainer finished (exit 0, not stopped), per the config
  * file as it is now (`runAtFinish`), holding the store lock. Nothing is deleted when the wrap-up
- * was cut short or CMD left processes running (`FinishFacts`). Never throws: every outcome is logged.
+ * was cut short, CMD left processes running, or the store's session record is no longer this
+ * session's (`FinishFacts`). Never throws: every outcome is logged.
  */
 export async function applyDeleteOnFinish(config: Config, started: RunConfig, facts: FinishFacts, log: Logger): Promise<void> {
   const now = runAtFinish(config, started);
@@ -65,7 +73,19 @@ export async function applyDeleteOnFinish(config: Config, started: RunConfig, fa
     );
     return;
   }
-  await withStoreLock(now.run, 'run', () => deleteOnFinish(now.run, log, Date.now())).catch((err: unknown) =>
+  const session = facts.session;
+  if (session === null) {
+    log.warn('delete_on_finish skipped: how the run ended could not be recorded; the policy backups stay', { event: 'delete-on-finish-skipped' });
+    return;
+  }
+  await withStoreLock(now.run, 'run', async () => {
+    const current = await readSession(now.run.store);
+    if (current === null || current.started !== session.started || current.pid !== session.pid || current.host !== session.host) {
+      log.warn('delete_on_finish skipped: another `ckptd run` of this run started since the trainer finished; the policy backups stay', { event: 'delete-on-finish-skipped' });
+      return;
+    }
+    await deleteOnFinish(now.run, log, Date.now());
+  }).catch((err: unknown) =>
     log.error(`delete_on_finish not done: ${(err as Error).message}; the policy backups stay`, { event: 'error' }),
   );
 }

@@ -3,7 +3,8 @@
  * resumed from the newest backup, with CKPTD_RESTORED_ID/EPOCH/STEP in its environment; the final
  * state of a trainer that exits 0 is evaluated before ckptd stops; delete_on_finish removes only
  * policy backups; CMD's exit code is ckptd's; signals reach CMD exactly once; a kill -9 of ckptd is
- * detected as an interruption, and its orphaned trainer blocks a second start.
+ * detected as an interruption, and its orphaned trainer blocks a second start; a run started while
+ * the previous one wraps up reads it as finished and keeps its own record and backups.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, runCli, tempDir } from '../helpers/daemon-process.js';
+import { pauseEnv, pausedAt } from '../helpers/pause-at.js';
 import { runToEnd, startRun, trainerFolders, trainerStart, waitForFile } from '../helpers/run-process.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
@@ -244,6 +246,36 @@ describe('ckptd run', () => {
     const seen = trainerStart(s.out, 'k3');
     expect(seen.env).toMatchObject({ CKPTD_RESTORED_ID: backup, CKPTD_EPOCH: '4', CKPTD_STEP: '400' });
     expect(seen.files['model.bin']).toBe(createHash('sha256').update('weights of epoch 4\n'.repeat(500)).digest('hex'));
+  });
+
+  it('a run started while the previous one wraps up sees it finished, and keeps its own record and backups from that wrap-up', async () => {
+    const s = setup();
+    fs.writeFileSync(s.cfg, fs.readFileSync(s.cfg, 'utf8').replace('every: 1 epochs', 'every: 4 epochs'));
+    // A backup of the state before A; A trains epochs 1 to 3 (none backed up: every 4 epochs) and
+    // exits 0. It is stopped right after its daemon let go of the store: its wrap-up is not done.
+    await stateWithBackup(s, 0);
+    const a = startRun(['run', '--config', s.cfg, '--', process.execPath, s.trainer, '--epochs', '3', '--label', 'a'], {
+      ...s.env,
+      ...pauseEnv({ op: 'rename', path: 'daemon\\.lock\\.gone-', nth: 2 }),
+    });
+    cleanups.push(() => void a.proc.kill('SIGKILL'));
+    await pausedAt(a.proc, "the daemon's lock release");
+    expect(fs.readFileSync(path.join(s.run, 'model.bin'), 'utf8')).toBe('model after epoch 3\n'.repeat(2000));
+
+    // B, with --resume: A finished, so there is nothing to resume over its final state. B trains on,
+    // is backed up at epoch 4 and crashes at 5: an interrupted session the next --resume needs.
+    const b = await runToEnd(['run', '--resume', '--config', s.cfg, '--', process.execPath, s.trainer, '--epochs', '5', '--crash-at', '5', '--wait-backups', '--label', 'b'], s.env);
+    expect(b.stderr).toContain('--resume: nothing to resume');
+    expect(b.code, b.stderr).toBe(1);
+    const e4 = (await list(s)).find((r) => r.kind === 'backup' && r.epoch === 4);
+    expect(e4, b.stderr).toBeDefined();
+
+    // A's wrap-up goes on: it neither records itself over B's session nor deletes B's backup.
+    a.proc.kill('SIGCONT');
+    expect((await a.exited).code, a.stderr()).toBe(0);
+    expect(a.stderr()).toContain('another `ckptd run` of this run started since the trainer finished');
+    expect(session(s)).toMatchObject({ finished: false, exit_code: 1, trainer_pid: trainerStart(s.out, 'b').pid });
+    expect((await list(s)).map((r) => r.id)).toContain(e4!.id);
   });
 
   it('needs `--` before CMD, and exits 127 when CMD cannot be found', async () => {
