@@ -62,6 +62,11 @@ export function retentionItemOf(s: ReadSnapshotHeader): RetentionItem {
 }
 
 
+/** What of `run` retention applies, as one string: an edit changed it when the strings differ. */
+function retentionRulesOf(run: RunConfig): string {
+  return JSON.stringify([run.backup.rolling, run.backup.keep, run.retention, run.save.keep, run.save.to]);
+}
+
 /** The run's retention rules for the core; `freeBytesNeeded` is what a coming snapshot must find free. */
 export function rulesOf(run: RunConfig, freeBytesNeeded = 0, inUse: InUse[] = [], sizeOnly = false) {
   const r = run.retention;
@@ -139,12 +144,18 @@ async function changedSincePlan(store: string, plan: StorePlan, id: string, gone
  * Deletes what `plan` removes. Each snapshot is re-read first and kept if it is no longer a policy
  * backup, is pinned now, is `justTaken`, or is now the store's newest good snapshot, or when the
  * plan's basis changed (`changedSincePlan`: a damaged mark set or cleared, queued for push since); a
- * refusal is logged, never fatal. A lost store lock
+ * refusal is logged, never fatal. With `configNow` (the daemon's config in force, which a reload
+ * replaces), nothing more is deleted once an edit changed what retention applies (`retentionRulesOf`):
+ * the next retention applies the edit. A lost store lock
  * (`signal`, default: the lock this process holds) stops it at once with `LockLostError`. Returns
  * the ids deleted.
  */
-export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: string | null, logger: Logger, signal?: AbortSignal): Promise<string[]> {
+export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: string | null, logger: Logger, signal?: AbortSignal, configNow?: () => RunConfig): Promise<string[]> {
   const store = storeOf(run.store);
+  const planned = retentionRulesOf(run);
+  const assertRulesKept = (): void => {
+    if (configNow !== undefined && retentionRulesOf(configNow()) !== planned) throw new Error('the retention rules were edited since it was planned; the next retention applies them');
+  };
   const opts = signal ? { signal } : {};
   const deleted: string[] = [];
   for (const w of plan.snapshots.warnings) logger.warn(`retention: ${w}`, { event: 'retention-warning' });
@@ -154,6 +165,7 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
       // Asked again now: a verify may have marked the newest good backup damaged since the plan,
       // making this one the newest good (ids order the store, see NEWEST_IN_STORE).
       if ((await store.newestGoodHeader())?.id === r.id) throw new Error(`it is now ${NEWEST_IN_STORE}`);
+      assertRulesKept();
       const changed = await changedSincePlan(run.store, plan, r.id, deleted);
       if (changed !== null) throw new Error(changed);
       const guard = (fresh: GuardedRecord): string | null => {
@@ -172,6 +184,7 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
   }
   for (const r of [...plan.saves.remove].reverse()) {
     try {
+      assertRulesKept();
       const res = await store.remove(r.id, { kind: 'save', saveTo: run.save.to, guard: (fresh) => (fresh.pinned ? 'it is pinned' : null), ...opts });
       deleted.push(r.id);
       logger.info(`save ${r.id} deleted: ${reasonTexts(r.reasons).join('; ')}`, { event: 'delete', id: r.id, reasons: reasonTexts(r.reasons) });

@@ -224,4 +224,31 @@ describe('retention re-checks what changed between its plan and each deletion', 
     expect(await applyPlan(run, await planStore(run, Date.now(), 0, false), newest.id, logger)).toEqual([first.id, second.id]);
     expect(await ids(run)).toEqual([newest.id]);
   });
+
+  it('keeps what the plan removes when the retention rules were edited since (the daemon reloads the config beside it)', async () => {
+    const { run } = setUp(1);
+    const older = await backupAt(run);
+    const newest = await backupAt(run);
+    const plan = await planStore(run, Date.now(), 0, false);
+    expect(plan.snapshots.remove.map((r) => r.id)).toEqual([older.id]);
+    // keep raised to 5 while retention runs: the config in force keeps the older one.
+    const edited: RunConfig = { ...run, backup: { ...run.backup, keep: 5 } };
+    await applyPlan(run, plan, newest.id, logger, undefined, () => edited);
+    expect(await ids(run)).toContain(older.id);
+    expect(said.some((m) => m.startsWith(`backup ${older.id} kept: the retention rules were edited since`))).toBe(true);
+
+    // An edit of anything else (here the settle time) changes nothing retention applies.
+    const other: RunConfig = { ...run, settleMs: 999 };
+    expect(await applyPlan(run, await planStore(run, Date.now(), 0, false), newest.id, logger, undefined, () => other)).toEqual([older.id]);
+  });
+
+  it('plans with the config in force when it starts, not the one the backup before it was taken with', async () => {
+    const { run } = setUp(1);
+    const older = await backupAt(run);
+    const newest = await backupAt(run);
+    const edited: RunConfig = { ...run, backup: { ...run.backup, rolling: false } };
+    // The daemon hands its current config: rolling turned off while the backup was taken.
+    await applyRetention(() => edited, newest.id, Date.now(), logger);
+    expect(await ids(run)).toContain(older.id);
+  });
 });
