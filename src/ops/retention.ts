@@ -126,16 +126,27 @@ export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0
 }
 
 /**
- * Why removing `id` as `plan` says may no longer be right, or null: a snapshot of the plan (not one
- * deleted since, `gone`) was marked damaged or found clean again since, which changes the newest
- * good backups and the best by keep_best; or `id` was queued for push since.
+ * Why a plan over the snapshots `ids` of `store`, made while `damagedThen` were marked damaged, may
+ * no longer be right, or null: one of them (not one deleted since, `gone`) was marked damaged or
+ * found clean again since (`ckptd verify` needs no lock), which changes the newest good backups and
+ * the best by keep_best.
+ */
+export async function damagedChangedSince(store: string, ids: Iterable<string>, damagedThen: ReadonlySet<string>, gone: readonly string[]): Promise<string | null> {
+  const damaged = await damagedIds(store);
+  for (const s of ids) {
+    if (gone.includes(s) || damaged.has(s) === damagedThen.has(s)) continue;
+    return `a verify ${damaged.has(s) ? 'marked' : 'cleared the damaged mark of'} ${s}${damaged.has(s) ? ' damaged' : ''} since it was planned; the next plan sees it`;
+  }
+  return null;
+}
+
+/**
+ * Why removing `id` as `plan` says may no longer be right, or null: `damagedChangedSince`, or `id`
+ * was queued for push since.
  */
 async function changedSincePlan(store: string, plan: StorePlan, id: string, gone: readonly string[]): Promise<string | null> {
-  const damaged = await damagedIds(store);
-  for (const s of plan.basis.ids) {
-    if (gone.includes(s) || damaged.has(s) === plan.basis.damaged.has(s)) continue;
-    return `a verify ${damaged.has(s) ? 'marked' : 'cleared the damaged mark of'} ${s}${damaged.has(s) ? ' damaged' : ''} since retention planned; the next retention plans again`;
-  }
+  const damaged = await damagedChangedSince(store, plan.basis.ids, plan.basis.damaged, gone);
+  if (damaged !== null) return damaged;
   if (!plan.basis.queued.has(id) && (await readPushQueue(store)).items.some((i) => i.id === id)) return 'it was queued for push to the remote since retention planned';
   return null;
 }

@@ -16,12 +16,14 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RunConfig } from '../../src/config/types.js';
 import { zeroConfig } from '../../src/config/zero-config.js';
+import { deleteOnFinish } from '../../src/ops/delete-on-finish.js';
 import { enqueueForPush } from '../../src/ops/push.js';
 import { restoreSnapshot } from '../../src/ops/restore.js';
 import { applyPlan, planStore } from '../../src/ops/retention.js';
 import { applyRetention, captureSnapshot, scanRun } from '../../src/ops/run-actions.js';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { recordVerification } from '../../src/store/damaged-marker.js';
+import { damagedMarkerFile } from '../../src/store/layout.js';
 import { storeOf } from '../../src/store/local-store.js';
 import type { SnapshotMeta } from '../../src/store/types.js';
 import type { Logger } from '../../src/util/logger.js';
@@ -250,5 +252,23 @@ describe('retention re-checks what changed between its plan and each deletion', 
     // The daemon hands its current config: rolling turned off while the backup was taken.
     await applyRetention(() => edited, newest.id, Date.now(), logger);
     expect(await ids(run)).toContain(older.id);
+  });
+
+  it('delete_on_finish keeps the backup that became the best by keep_best when a verify marked the best damaged meanwhile', async () => {
+    const { run } = setUp(1, { metric: 'loss', mode: 'min', count: 1 });
+    const best = await backupAt(run, 0.1);
+    await backupAt(run, 0.5);
+    // The runner-up between the others: not the first deleted, oldest or newest first.
+    const second = await backupAt(run, 0.2);
+    await backupAt(run, 0.6);
+    // A verify beside the finish marks the best damaged right after the first deletion (its marker, as `recordVerification` writes it).
+    const mark = (): void => {
+      fs.mkdirSync(path.dirname(damagedMarkerFile(run.store, best.id)), { recursive: true });
+      fs.writeFileSync(damagedMarkerFile(run.store, best.id), '{}');
+    };
+    const marking: Logger = { ...logger, info: (m) => (m.includes(' deleted: ') && mark(), logger.info(m)) };
+    await deleteOnFinish(run, marking, Date.now());
+    expect(await ids(run)).toContain(second.id);
+    expect(await ids(run)).toContain(best.id);
   });
 });
