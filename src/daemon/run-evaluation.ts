@@ -170,7 +170,9 @@ export class RunEvaluation {
           await this.tellCommitted(backup);
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
           await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
-          await applyRetention(run, backup.id, now, this.logger, this.lock.signal);
+          // The config in force now, not the one this evaluation began with: an edit saved while the
+          // backup was taken applies to the retention after it.
+          await applyRetention(this.runOf, backup.id, now, this.logger, this.lock.signal);
         } else {
           const from = backup ?? (await this.backupOf(digest));
           // A save exported from a backup holds that backup's bytes, so it carries its labels.

@@ -10,6 +10,7 @@ import type { RetentionItem } from '../policy/plan-retention.js';
 import { storeOf } from '../store/local-store.js';
 import { readPushQueue } from '../store/push-queue-file.js';
 import type { Logger } from '../util/logger.js';
+import { damagedChangedSince } from './retention.js';
 
 /** Re-exported: the plan is pure (`policy/delete-on-finish.ts`). */
 export { planDeleteOnFinish, type FinishPlan } from '../policy/delete-on-finish.js';
@@ -17,7 +18,8 @@ import { planDeleteOnFinish } from '../policy/delete-on-finish.js';
 
 /**
  * Deletes the run's policy backups per `planDeleteOnFinish`, each re-read first and refused unless
- * it is still an unpinned `backup`. A refusal is logged, never fatal. Returns the ids deleted. The
+ * it is still an unpinned `backup`, and refused once a verify changed which are damaged (the best
+ * by keep_best may be another then). A refusal is logged, never fatal. Returns the ids deleted. The
  * caller holds the store lock.
  */
 export async function deleteOnFinish(run: RunConfig, logger: Logger, now: number): Promise<string[]> {
@@ -36,9 +38,12 @@ export async function deleteOnFinish(run: RunConfig, logger: Logger, now: number
     awaitingPush: queued.has(s.id),
   }));
   const plan = planDeleteOnFinish(items, run.retention.keepBest, now);
+  const damagedThen = new Set(items.filter((s) => s.damaged).map((s) => s.id));
   const deleted: string[] = [];
   for (const id of plan.remove) {
     try {
+      const changed = await damagedChangedSince(run.store, items.map((s) => s.id), damagedThen, deleted);
+      if (changed !== null) throw new Error(changed);
       await store.remove(id, {
         kind: 'snapshot',
         guard: (fresh) => {

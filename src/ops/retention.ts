@@ -4,6 +4,7 @@
  * run, deletes what the plan removes, re-checking each one against the store first.
  */
 import type { RunConfig } from '../config/types.js';
+import { damagedIds } from '../store/damaged-marker.js';
 import { planRetention, planSaveRetention, reasonTexts, type RetentionEntry, type RetentionItem, type RetentionPlan } from '../policy/plan-retention.js';
 import { storeOf, type StoreRef } from '../store/local-store.js';
 import { LockLostError } from '../store/lock-signal.js';
@@ -61,6 +62,11 @@ export function retentionItemOf(s: ReadSnapshotHeader): RetentionItem {
 }
 
 
+/** What of `run` retention applies, as one string: an edit changed it when the strings differ. */
+function retentionRulesOf(run: RunConfig): string {
+  return JSON.stringify([run.backup.rolling, run.backup.keep, run.retention, run.save.keep, run.save.to]);
+}
+
 /** The run's retention rules for the core; `freeBytesNeeded` is what a coming snapshot must find free. */
 export function rulesOf(run: RunConfig, freeBytesNeeded = 0, inUse: InUse[] = [], sizeOnly = false) {
   const r = run.retention;
@@ -80,6 +86,12 @@ export function rulesOf(run: RunConfig, freeBytesNeeded = 0, inUse: InUse[] = []
 export interface StorePlan {
   snapshots: RetentionPlan;
   saves: { keep: RetentionEntry[]; remove: RetentionEntry[] };
+  /**
+   * What the plan was made from that may change before it is applied: the snapshots it saw
+   * (`ids`), those of them marked damaged (`ckptd verify` runs without the lock) and the ids queued
+   * for push (`ckptd push` is served beside the daemon's evaluation). `applyPlan` re-checks them.
+   */
+  basis: { ids: ReadonlySet<string>; damaged: ReadonlySet<string>; queued: ReadonlySet<string> };
 }
 
 /** A snapshot retention must keep, and why (`RetentionRules.inUse`). */
@@ -103,23 +115,58 @@ export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0
   const queued = new Set((await readPushQueue(run.store)).items.map((i) => i.id));
   const newest = await store.newestGoodHeader();
   const used = newest === null ? inUse : [{ id: newest.id, why: NEWEST_IN_STORE }, ...inUse];
-  const snapshots = planRetention(await retentionItems(store, queued, sizes || sizesMatter(run, freeBytesNeeded)), rulesOf(run, freeBytesNeeded, used, sizeOnly), now);
+  const items = await retentionItems(store, queued, sizes || sizesMatter(run, freeBytesNeeded));
+  const snapshots = planRetention(items, rulesOf(run, freeBytesNeeded, used, sizeOnly), now);
   const saves = planSaveRetention(
     (await store.listSaves()).map((s) => ({ id: s.id, created: Date.parse(s.created), pinned: s.pinned })),
     sizeOnly ? null : run.save.keep,
   );
-  return { snapshots, saves };
+  const basis = { ids: new Set(items.map((i) => i.id)), damaged: new Set(items.filter((i) => i.damaged).map((i) => i.id)), queued };
+  return { snapshots, saves, basis };
+}
+
+/**
+ * Why a plan over the snapshots `ids` of `store`, made while `damagedThen` were marked damaged, may
+ * no longer be right, or null: one of them (not one deleted since, `gone`) was marked damaged or
+ * found clean again since (`ckptd verify` needs no lock), which changes the newest good backups and
+ * the best by keep_best.
+ */
+export async function damagedChangedSince(store: string, ids: Iterable<string>, damagedThen: ReadonlySet<string>, gone: readonly string[]): Promise<string | null> {
+  const damaged = await damagedIds(store);
+  for (const s of ids) {
+    if (gone.includes(s) || damaged.has(s) === damagedThen.has(s)) continue;
+    return `a verify ${damaged.has(s) ? 'marked' : 'cleared the damaged mark of'} ${s}${damaged.has(s) ? ' damaged' : ''} since it was planned; the next plan sees it`;
+  }
+  return null;
+}
+
+/**
+ * Why removing `id` as `plan` says may no longer be right, or null: `damagedChangedSince`, or `id`
+ * was queued for push since.
+ */
+async function changedSincePlan(store: string, plan: StorePlan, id: string, gone: readonly string[]): Promise<string | null> {
+  const damaged = await damagedChangedSince(store, plan.basis.ids, plan.basis.damaged, gone);
+  if (damaged !== null) return damaged;
+  if (!plan.basis.queued.has(id) && (await readPushQueue(store)).items.some((i) => i.id === id)) return 'it was queued for push to the remote since retention planned';
+  return null;
 }
 
 /**
  * Deletes what `plan` removes. Each snapshot is re-read first and kept if it is no longer a policy
- * backup, is pinned now, is `justTaken`, or is now the store's newest good snapshot; a refusal is
- * logged, never fatal. A lost store lock
+ * backup, is pinned now, is `justTaken`, or is now the store's newest good snapshot, or when the
+ * plan's basis changed (`changedSincePlan`: a damaged mark set or cleared, queued for push since); a
+ * refusal is logged, never fatal. With `configNow` (the daemon's config in force, which a reload
+ * replaces), nothing more is deleted once an edit changed what retention applies (`retentionRulesOf`):
+ * the next retention applies the edit. A lost store lock
  * (`signal`, default: the lock this process holds) stops it at once with `LockLostError`. Returns
  * the ids deleted.
  */
-export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: string | null, logger: Logger, signal?: AbortSignal): Promise<string[]> {
+export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: string | null, logger: Logger, signal?: AbortSignal, configNow?: () => RunConfig): Promise<string[]> {
   const store = storeOf(run.store);
+  const planned = retentionRulesOf(run);
+  const assertRulesKept = (): void => {
+    if (configNow !== undefined && retentionRulesOf(configNow()) !== planned) throw new Error('the retention rules were edited since it was planned; the next retention applies them');
+  };
   const opts = signal ? { signal } : {};
   const deleted: string[] = [];
   for (const w of plan.snapshots.warnings) logger.warn(`retention: ${w}`, { event: 'retention-warning' });
@@ -129,6 +176,9 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
       // Asked again now: a verify may have marked the newest good backup damaged since the plan,
       // making this one the newest good (ids order the store, see NEWEST_IN_STORE).
       if ((await store.newestGoodHeader())?.id === r.id) throw new Error(`it is now ${NEWEST_IN_STORE}`);
+      assertRulesKept();
+      const changed = await changedSincePlan(run.store, plan, r.id, deleted);
+      if (changed !== null) throw new Error(changed);
       const guard = (fresh: GuardedRecord): string | null => {
         if (fresh.kind !== 'backup') return `it is a ${fresh.kind} snapshot`;
         if (fresh.pinned) return 'it is pinned';
@@ -145,6 +195,7 @@ export async function applyPlan(run: RunConfig, plan: StorePlan, justTaken: stri
   }
   for (const r of [...plan.saves.remove].reverse()) {
     try {
+      assertRulesKept();
       const res = await store.remove(r.id, { kind: 'save', saveTo: run.save.to, guard: (fresh) => (fresh.pinned ? 'it is pinned' : null), ...opts });
       deleted.push(r.id);
       logger.info(`save ${r.id} deleted: ${reasonTexts(r.reasons).join('; ')}`, { event: 'delete', id: r.id, reasons: reasonTexts(r.reasons) });

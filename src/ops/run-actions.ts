@@ -238,9 +238,14 @@ export async function exportSave(
  * Applies retention after a backup (SPEC section 3, `retention`): asks the pure core for a plan over
  * the store (rolling keep, keep_best, time buckets, max_size, save.keep) and deletes what it
  * removes, re-reading each from disk first and refusing anything that is not an unpinned policy
- * backup, or is `justTaken`. Damaged snapshots never count as the newest good backup.
+ * backup, or is `justTaken`. Damaged snapshots never count as the newest good backup. `run` may be a
+ * getter of the config in force (the daemon's): retention then plans with it as it is now and stops
+ * deleting once a reload changes its rules (see `applyPlan`).
  */
-export async function applyRetention(run: RunConfig, justTaken: string | null, now: number, logger: Logger, signal?: AbortSignal): Promise<string[]> {
+export async function applyRetention(run: RunConfig | (() => RunConfig), justTaken: string | null, now: number, logger: Logger, signal?: AbortSignal): Promise<string[]> {
+  // The daemon's config in force: an edit saved while the backup was taken applies now.
+  const configNow = typeof run === 'function' ? run : undefined;
+  const current = configNow?.() ?? (run as RunConfig);
   // Nothing here reports bytes: the stored files are read only when a size rule needs them.
-  return applyPlan(run, await planStore(run, now, 0, false), justTaken, logger, signal);
+  return applyPlan(current, await planStore(current, now, 0, false), justTaken, logger, signal, configNow);
 }

@@ -106,7 +106,7 @@ export interface DeleteSaveOptions {
  * naming anything else is refused (throws, nothing removed, the record kept) unless nothing exists
  * at that path, when only the record goes. A file is removed only when it is still a regular file
  * of the recorded size not changed since the save was committed (its ctime not past the
- * record's as committed, which a label change keeps: `saveCommittedCtime`), or the recorded
+ * time its record keeps, `saveCommittedCtime`, which neither a label change nor a chmod over the store moves), or the recorded
  * symlink; in a folder, only through real folders (a subfolder that became a symlink is not
  * followed); anything else, and anything the user added to
  * a save's folder, is left in place and reported in `kept`. The record is removed last (then its
@@ -130,8 +130,8 @@ export async function deleteSave(store: string, id: string, opts: DeleteSaveOpti
         `If that file is yours to delete, delete it yourself; \`ckptd delete ${id}\` then removes the record`,
     );
   }
-  // Any change to an exported file after the save was committed moved its ctime past the
-  // record's as committed (written last): such a file is the person's now, whatever its size.
+  // Any change to an exported file after the save was committed moved its ctime past the time
+  // the record keeps: such a file is the person's now, whatever its size.
   const committed = await saveCommittedCtime(store, id);
   const untouched = (abs: string): Promise<boolean> => fsp.lstat(abs, { bigint: true }).then((x) => x.ctimeNs <= committed, () => false);
   if (st === null) {

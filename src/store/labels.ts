@@ -1,8 +1,9 @@
 /**
  * Renaming, re-noting, pinning and unpinning a record of a local store: its `snapshot.json` (or save
  * record) is rewritten atomically with only those fields changed; every other field stays byte for
- * byte, and the file keeps its mode. A `snapshot.json` keeps its times; a save record gains, at its
- * first change, the ctime it was committed with (`COMMITTED_CTIME_KEY`), which no reader shows.
+ * byte, and the file keeps its mode. A `snapshot.json` keeps its times; a save record written before
+ * `writeSave` kept when its export was placed gains, at its first change, the ctime it was committed
+ * with (`COMMITTED_CTIME_KEY`), which no reader shows.
  */
 import type { BigIntStats } from 'node:fs';
 import fsp from 'node:fs/promises';

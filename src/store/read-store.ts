@@ -271,8 +271,8 @@ async function readSnapshotMetaFile(store: string, id: string, keepFiles: boolea
 }
 
 /**
- * When save `id` was committed (ns): the time its first label change kept (`COMMITTED_CTIME_KEY`),
- * else its record's ctime. A kept value that is no count of nanoseconds is 0 (the epoch), so that
+ * When save `id` was committed (ns): the time its record keeps (`COMMITTED_CTIME_KEY`: when its
+ * export was placed, or what its first label change or a sweep kept), else (an older record) its ctime. A kept value that is no count of nanoseconds is 0 (the epoch), so that
  * nothing counts as unchanged since.
  */
 export async function saveCommittedCtime(store: string, id: string): Promise<bigint> {

@@ -48,7 +48,8 @@ export function checkSnapshotRecord(value: unknown, id: string, where = 'snapsho
 /**
  * The key of a local save record that holds when the save was committed (its record's ctime then,
  * ns as a decimal string): a label change replaces the record, and with it that ctime, which
- * `deleteSave` checks the exports against. Written by the first label change; no reader shows it.
+ * `deleteSave` checks the exports against. Written by `writeSave` (when the export was placed), else by
+ * the first label change or the sweep that completes a save; no reader shows it.
  */
 export const COMMITTED_CTIME_KEY = 'committed_ctime_ns';
 

@@ -17,6 +17,7 @@ import { captureFile } from './capture-file.js';
 import { commitStaged, ensureDirDurable, fsyncDir, removeTree, writeFileAtomic } from './durable.js';
 import { withPath } from './errors.js';
 import { isValidId } from './ids.js';
+import { keepCommittedCtime } from './labels.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
 import { DIR_MODE, TEMP_PREFIX, ensureStore, isSafeRelPath, pendingSaveRecordFile, saveIntentFile, saveRecordFile, snapshotFilesDir } from './layout.js';
 import type { ManifestEntry, SaveMeta, ScanEntry, SnapshotMeta } from './types.js';
@@ -152,6 +153,13 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
     exportIno = (await fsp.lstat(tmp)).ino;
     await commitStaged(tmp, final, { noReplace: true });
     placed = true;
+    // When the export was placed, by the file system's clock, kept in the record: `deleteSave`
+    // takes a file changed since as the person's. Not the record's own ctime, which a chmod or chown
+    // over the store, or a copy of it, moves past the person's changes.
+    const exported = [final, ...(single ? [] : files.map((f) => path.join(final, f.path)))];
+    let placedAt = 0n;
+    for (const f of exported) placedAt = bigMax(placedAt, (await fsp.lstat(f, { bigint: true })).ctimeNs);
+    await keepCommittedCtime(opts.store, pending, id, placedAt, signal);
     assertLockHeld(signal);
     await commitStaged(pending, saveRecordFile(opts.store, id), { noReplace: true });
     await fsp.rm(intent, { force: true }).catch(() => undefined);
@@ -226,4 +234,8 @@ async function copyStored(src: string, dst: string, size: number, mode: number):
     await fsp.rm(dst, { force: true }).catch(() => undefined);
     throw withPath(err, 'exporting', dst);
   }
+}
+
+function bigMax(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
 }

@@ -3,7 +3,10 @@
  * newest good snapshot (which it orders by id: what the next backup links from and a resume
  * restores, even when `created` disagrees after the clock went back), one that became the newest
  * good since the plan (a verify marked the one after it damaged), and, when `min_free` makes room
- * before a snapshot, the snapshot that capture links from.
+ * before a snapshot, the snapshot that capture links from. Nor one the plan removed before what it
+ * was made from changed: a `ckptd verify` (which needs no lock) marking a snapshot damaged or
+ * clearing its mark changes the newest good backups and the best by `keep_best`; a `ckptd push ID`
+ * served beside the daemon's evaluation queues a backup for the remote.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -13,11 +16,14 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RunConfig } from '../../src/config/types.js';
 import { zeroConfig } from '../../src/config/zero-config.js';
+import { deleteOnFinish } from '../../src/ops/delete-on-finish.js';
+import { enqueueForPush } from '../../src/ops/push.js';
 import { restoreSnapshot } from '../../src/ops/restore.js';
 import { applyPlan, planStore } from '../../src/ops/retention.js';
 import { applyRetention, captureSnapshot, scanRun } from '../../src/ops/run-actions.js';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { recordVerification } from '../../src/store/damaged-marker.js';
+import { damagedMarkerFile } from '../../src/store/layout.js';
 import { storeOf } from '../../src/store/local-store.js';
 import type { SnapshotMeta } from '../../src/store/types.js';
 import type { Logger } from '../../src/util/logger.js';
@@ -41,7 +47,7 @@ function write(file: string, data: string | Buffer): void {
   fs.utimesSync(file, t, t);
 }
 
-function setUp(keep: number): { run: RunConfig; model: string } {
+function setUp(keep: number, keepBest: RunConfig['retention']['keepBest'] = null): { run: RunConfig; model: string } {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-in-use-'));
   dirs.push(base);
   const runDir = path.join(base, 'run');
@@ -50,7 +56,7 @@ function setUp(keep: number): { run: RunConfig; model: string } {
   write(model, randomBytes(MODEL));
   write(path.join(runDir, 'config.json'), '{}');
   const c = zeroConfig(runDir, path.join(base, 'store')).runs[0]!;
-  return { run: { ...c, settleMs: 20, backup: { ...c.backup, keep }, retention: { ...c.retention, minFreeBytes: 0, minAgeMs: 0 } }, model };
+  return { run: { ...c, settleMs: 20, backup: { ...c.backup, keep }, retention: { ...c.retention, keepBest, minFreeBytes: 0, minAgeMs: 0 } }, model };
 }
 
 async function backup(run: RunConfig, now = Date.now()): Promise<SnapshotMeta> {
@@ -144,5 +150,125 @@ describe('retention and the snapshots the store relies on', () => {
     // The oldest backup goes (it frees more than enough); the other two beyond keep=1 stay until the next backup.
     expect(await ids(run)).not.toContain(taken[0]!.id);
     for (const t of taken.slice(1)) expect(await ids(run)).toContain(t.id);
+  });
+});
+
+/** A backup of a new model, at `loss` when given (reported through `.ckptd-progress.json`). */
+async function backupAt(run: RunConfig, loss?: number): Promise<SnapshotMeta> {
+  write(path.join(run.path, 'model.bin'), randomBytes(4096));
+  if (loss !== undefined) write(path.join(run.path, '.ckptd-progress.json'), JSON.stringify({ loss }));
+  return captureSnapshot(run, await scanRun(run), { kind: 'backup', trigger: 'test', progress: NO_PROGRESS, now: Date.now() }, logger);
+}
+
+/** What `ckptd verify` records for `s` (it runs beside the daemon, without the lock). */
+async function verified(run: RunConfig, s: SnapshotMeta, ok: boolean): Promise<void> {
+  await recordVerification(run.store, { id: s.id, kind: 'backup', ok, missing: ok ? [] : ['model.bin'], changed: [], extra: [], files: s.files.length, bytesHashed: 0 }, Date.now());
+}
+
+/** Plans retention (which removes `doomed`), lets `meanwhile` happen, then applies the plan as the daemon does after `justTaken`. */
+async function planChangeApply(run: RunConfig, doomed: SnapshotMeta, justTaken: SnapshotMeta, meanwhile: () => Promise<void>): Promise<void> {
+  const plan = await planStore(run, Date.now(), 0, false);
+  expect(plan.snapshots.remove.map((r) => r.id)).toContain(doomed.id);
+  await meanwhile();
+  await applyPlan(run, plan, justTaken.id, logger);
+}
+
+describe('retention re-checks what changed between its plan and each deletion', () => {
+  it('keeps the backup that became the best by keep_best when a verify marked the best damaged meanwhile', async () => {
+    const { run } = setUp(1, { metric: 'loss', mode: 'min', count: 1 });
+    const best = await backupAt(run, 0.1);
+    const second = await backupAt(run, 0.2);
+    await backupAt(run, 0.5);
+    const newest = await backupAt(run, 0.6);
+    expect(best.loss).toBe(0.1);
+    await planChangeApply(run, second, newest, () => verified(run, best, false));
+    // The best good epoch left is the 0.2 one: keep_best keeps it.
+    expect(await ids(run)).toContain(second.id);
+  });
+
+  it('keeps a backup that is again among the newest `keep` good ones after a verify marked a newer one damaged', async () => {
+    const { run } = setUp(2);
+    const oldest = await backupAt(run);
+    const middle = await backupAt(run);
+    const newest = await backupAt(run);
+    await planChangeApply(run, oldest, newest, () => verified(run, middle, false));
+    expect(await ids(run)).toContain(oldest.id);
+  });
+
+  it('keeps a backup planned away as damaged when a verify found it clean again meanwhile', async () => {
+    const { run } = setUp(2);
+    await backupAt(run);
+    const middle = await backupAt(run);
+    const newest = await backupAt(run);
+    await verified(run, middle, false);
+    await planChangeApply(run, middle, newest, () => verified(run, middle, true));
+    expect(await ids(run)).toContain(middle.id);
+  });
+
+  it('keeps a backup queued for push after the plan (`ckptd push ID` served beside the evaluation)', async () => {
+    const { run } = setUp(1);
+    const older = await backupAt(run);
+    const newest = await backupAt(run);
+    await planChangeApply(run, older, newest, () => enqueueForPush(run.store, [older.id], Date.now()));
+    expect(await ids(run)).toContain(older.id);
+    expect(said.some((m) => m.startsWith(`backup ${older.id} kept:`))).toBe(true);
+  });
+
+  it('still deletes what the plan removes when nothing changed, damaged ones included', async () => {
+    const { run } = setUp(1);
+    const first = await backupAt(run);
+    const second = await backupAt(run);
+    const newest = await backupAt(run);
+    await verified(run, first, false);
+    await verified(run, second, false);
+    await enqueueForPush(run.store, [newest.id], Date.now());
+    // Deleting the first clears its own mark: not a change by a verify.
+    expect(await applyPlan(run, await planStore(run, Date.now(), 0, false), newest.id, logger)).toEqual([first.id, second.id]);
+    expect(await ids(run)).toEqual([newest.id]);
+  });
+
+  it('keeps what the plan removes when the retention rules were edited since (the daemon reloads the config beside it)', async () => {
+    const { run } = setUp(1);
+    const older = await backupAt(run);
+    const newest = await backupAt(run);
+    const plan = await planStore(run, Date.now(), 0, false);
+    expect(plan.snapshots.remove.map((r) => r.id)).toEqual([older.id]);
+    // keep raised to 5 while retention runs: the config in force keeps the older one.
+    const edited: RunConfig = { ...run, backup: { ...run.backup, keep: 5 } };
+    await applyPlan(run, plan, newest.id, logger, undefined, () => edited);
+    expect(await ids(run)).toContain(older.id);
+    expect(said.some((m) => m.startsWith(`backup ${older.id} kept: the retention rules were edited since`))).toBe(true);
+
+    // An edit of anything else (here the settle time) changes nothing retention applies.
+    const other: RunConfig = { ...run, settleMs: 999 };
+    expect(await applyPlan(run, await planStore(run, Date.now(), 0, false), newest.id, logger, undefined, () => other)).toEqual([older.id]);
+  });
+
+  it('plans with the config in force when it starts, not the one the backup before it was taken with', async () => {
+    const { run } = setUp(1);
+    const older = await backupAt(run);
+    const newest = await backupAt(run);
+    const edited: RunConfig = { ...run, backup: { ...run.backup, rolling: false } };
+    // The daemon hands its current config: rolling turned off while the backup was taken.
+    await applyRetention(() => edited, newest.id, Date.now(), logger);
+    expect(await ids(run)).toContain(older.id);
+  });
+
+  it('delete_on_finish keeps the backup that became the best by keep_best when a verify marked the best damaged meanwhile', async () => {
+    const { run } = setUp(1, { metric: 'loss', mode: 'min', count: 1 });
+    const best = await backupAt(run, 0.1);
+    await backupAt(run, 0.5);
+    // The runner-up between the others: not the first deleted, oldest or newest first.
+    const second = await backupAt(run, 0.2);
+    await backupAt(run, 0.6);
+    // A verify beside the finish marks the best damaged right after the first deletion (its marker, as `recordVerification` writes it).
+    const mark = (): void => {
+      fs.mkdirSync(path.dirname(damagedMarkerFile(run.store, best.id)), { recursive: true });
+      fs.writeFileSync(damagedMarkerFile(run.store, best.id), '{}');
+    };
+    const marking: Logger = { ...logger, info: (m) => (m.includes(' deleted: ') && mark(), logger.info(m)) };
+    await deleteOnFinish(run, marking, Date.now());
+    expect(await ids(run)).toContain(second.id);
+    expect(await ids(run)).toContain(best.id);
   });
 });

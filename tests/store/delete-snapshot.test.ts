@@ -143,6 +143,7 @@ describe('deleteSave', () => {
     [label, 'renamed, then deleted', models],
     [label, 'killed before its record was committed, swept, then deleted', models],
     [label, 'killed between the link and unlink of its record, swept, then deleted', models],
+    [label, 'the store chmod -R\'d (its record\'s ctime moved), then deleted', models],
   ] as const);
   it.each(changedThen)('keeps an export the person changed after the save, even at the same size (%s, %s)', async (_label, then, models) => {
     const { store, saveTo, opts } = await runToSave(models);
@@ -164,6 +165,13 @@ describe('deleteSave', () => {
       // The label change writes a new record: the time the save was committed must not move with it.
       await nextTick();
       await writeLabels(store, save.id, 'save', { name: 'best' });
+    }
+    if (then.startsWith('the store chmod')) {
+      // As `chmod -R` or `chown -R` over the store, or a copy of it to another disk, leave it.
+      await nextTick();
+      const mode = fs.statSync(record).mode & 0o777;
+      fs.chmodSync(record, mode ^ 0o004);
+      fs.chmodSync(record, mode);
     }
     if (then.startsWith('killed')) {
       // The next start's sweep commits the record, or removes its second name.
