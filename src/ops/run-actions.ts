@@ -154,6 +154,8 @@ export async function captureSnapshot(
       };
     },
     previous,
+    // A capture that follows the trainer to a later state takes the files that state added.
+    rescan: () => scanRun(run),
     ...(opts.neverSettled ? { neverSettled: opts.neverSettled } : {}),
     now: opts.now,
     // The CLI (`snapshot`, `backup-now`, pre-restore) and the daemon both capture here: a file

@@ -14,6 +14,7 @@ import type { Captured } from './capture-file.js';
 import type { CapturedState, CaptureStateOptions } from './capture-state.js';
 import { DirMaker } from './dir-maker.js';
 import { RunFolders } from './opened-path.js';
+import { matchByPath } from './match-by-path.js';
 import { linkedManifestOf, manifestOf, previousByPath, sameSeen, seenOfEntry, sha256Text, toEntry, toSeen, type Seen } from './source-seen.js';
 import { SyncBatch } from './sync-fs.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
@@ -78,6 +79,8 @@ export class CaptureSet {
   private batch: SyncBatch | null = null;
   /** Set once `syncUnsynced` made everything under `dest` durable. */
   private synced_ = false;
+  /** Set once a version other than the caller's was seen (`changed`): the capture follows a later state. */
+  private movedOn_ = false;
 
   /** `runReal`: the real path of `opts.runDir`, the folder every source must really be in. */
   constructor(
@@ -149,9 +152,52 @@ export class CaptureSet {
    * unsettled until a later pass judges it (`judgeChanged`); the verdict so far was on the old one.
    */
   changed(slot: Slot, now: Seen): void {
+    this.movedOn_ = true;
     slot.entry = toEntry(slot.entry.path, now);
     slot.changedAt = Date.now();
     slot.unsettled = 'changed since the last check';
+  }
+
+  /** Whether some file was seen at another version than the caller's: the state captured is a later one. */
+  get movedOn(): boolean {
+    return this.movedOn_;
+  }
+
+  /**
+   * Files of `now` (a scan of the run, in path order) that no slot holds: files that appeared during
+   * the capture, part of the later state it follows. Each gets a slot, a new version to be captured
+   * once settled like any changed one; skipped ("appeared during the capture") on the `last` pass,
+   * or when it stands where a slot's path has a folder, or under a slot's file (a folder became a
+   * file or the other way round: both cannot be stored). Keeps the slots in path order; returns how
+   * many are to be captured.
+   */
+  appeared(now: readonly ScanEntry[], last: boolean): number {
+    const held = matchByPath(
+      this.slots.map((s) => s.entry),
+      now,
+    );
+    const added = now.filter((_, i) => held[i] === null);
+    if (added.length === 0) return 0;
+    const files = new Set(this.slots.map((s) => s.entry.path));
+    const folders = new Set<string>();
+    for (const p of files) for (let d = path.posix.dirname(p); d !== '.' && !folders.has(d); d = path.posix.dirname(d)) folders.add(d);
+    const clashes = (rel: string): boolean => {
+      if (folders.has(rel)) return true;
+      for (let d = path.posix.dirname(rel); d !== '.'; d = path.posix.dirname(d)) if (files.has(d)) return true;
+      return false;
+    };
+    const prev = previousByPath(this.previous?.files ?? [], added);
+    const at = Date.now();
+    let toCapture = 0;
+    added.forEach((entry, i) => {
+      const slot: Slot = { entry, prev: prev[i]!, captured: null, manifest: null, how: null, skipped: null, changedAt: at, unsettled: 'appeared during the capture', heldOpen: false };
+      if (last || clashes(entry.path)) slot.skipped = 'appeared during the capture';
+      else toCapture++;
+      this.slots.push(slot);
+      this.total_ += entry.size;
+    });
+    this.slots.sort((a, b) => (a.entry.path < b.entry.path ? -1 : a.entry.path > b.entry.path ? 1 : 0));
+    return toCapture;
   }
 
   /** A slot captured as a symlink recreated at its target. */

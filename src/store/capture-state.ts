@@ -3,7 +3,10 @@
  * from the previous snapshot, or (symlinks) recreated; then every source is stat'ed again. A file
  * whose source changed since it was captured is captured again after a pause, until a full pass
  * finds nothing changed: at that moment every captured version was the current one at once, so the
- * set is consistent. Files that keep changing are left out on the last pass and reported.
+ * set is consistent. Files that keep changing are left out on the last pass and reported. A capture
+ * that took a later version of some file follows that later state whole: the files that appeared
+ * with it (a new save folder beside the pointer the trainer rewrote) are captured too (`rescan`),
+ * or left out and reported, never silently missing from a snapshot that looks complete.
  *
  * A file is copied only once it is settled (SPEC section 1): its mtime at least `settle` old, no
  * process holding it open for writing, and, for a version that appeared during the capture,
@@ -85,6 +88,14 @@ export interface CaptureStateOptions {
    * `findOpenWriters` without this process (which holds only its own copies open).
    */
   openWriters?: FindWriters;
+  /**
+   * The run's state as a scan with the caller's rules finds it now (path order). Once a file was
+   * captured at a later version than `entries` holds, the capture follows that later state: a pass
+   * that found everything consistent asks this for the files that appeared meanwhile (a trainer's
+   * new save beside the pointer it rewrote), which are then captured once settled, or skipped
+   * ("appeared during the capture") on the last pass. Without it, such files are not looked for.
+   */
+  rescan?: () => Promise<ScanEntry[]>;
   /** Bytes done so far and the bytes to do (grows when files are captured again). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -150,13 +161,22 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
     const allDone = [...small, ...large].every((o) => o.kind === 'done');
     // Always run: it is what makes the set consistent, even after a clean pass.
     const consistent = await recheckCaptured(set, last);
-    if (allDone && consistent) break;
+    if (allDone && consistent && !(await takeAppeared(set, opts.rescan, last))) break;
     await new Promise((r) => setTimeout(r, Math.max(opts.retryDelayMs * 2 ** attempt, settleWait(set.slots, opts.settleMs))));
   }
   // A folder made for files all left out in the end would be an extra, empty folder of the snapshot.
   if (set.slots.some((s) => s.captured === null)) set.dirs.removeEmpty();
   await set.syncUnsynced();
   return set.result();
+}
+
+/**
+ * After a consistent pass of a capture that moved on to a later state: whether files of that state
+ * appeared that it does not hold yet (given slots: captured on the next pass, or skipped on the last).
+ */
+async function takeAppeared(set: CaptureSet, rescan: CaptureStateOptions['rescan'], last: boolean): Promise<boolean> {
+  if (rescan === undefined || !set.movedOn) return false;
+  return set.appeared(await rescan(), last) > 0;
 }
 
 /** How many small files the capture expects to copy: those the previous snapshot does not hold unchanged. */

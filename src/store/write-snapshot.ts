@@ -52,6 +52,12 @@ export interface WriteSnapshotOptions {
   onProgress?: (done: number, total: number) => void;
   /** Files of the state left out before the capture (files that never settle), listed in `skipped` with these reasons. */
   neverSettled?: { path: string; reason: string }[];
+  /**
+   * Scans the run now with the rules that made `entries` (`CaptureStateOptions.rescan`): files that
+   * appeared while a capture followed a later version of the state are captured with it. The
+   * paths of `neverSettled` are never taken from it.
+   */
+  rescan?: () => Promise<ScanEntry[]>;
   /** What the scan of `entries` left out (see `ScanResult.leftOut`): recorded as `left_out`. */
   leftOut?: LeftOut[];
   /** Extra capture passes when sources change during the capture (default 3). */
@@ -87,7 +93,8 @@ export interface WriteSnapshotOptions {
  *   again once settled (up to `retries` more passes, with backoff); on the last pass files that
  *   keep changing or are still open for writing are left out and listed in `skipped` with the
  *   reason, as are files that vanished and files reached through a folder of the run that was
- *   replaced by a symlink (never read).
+ *   replaced by a symlink (never read). With `rescan`, files that appeared with a later version
+ *   captured are captured too (or listed in `skipped`, "appeared during the capture").
  * - Stored files keep the source's read and execute bits and lose every write bit (0o600 -> 0o400,
  *   0o644 -> 0o444, 0o755 -> 0o555), folders 0o755; the manifest's `mode` is the source's.
  * - On any error the staging folder is removed and the error rethrown: no snapshot appears. A full
@@ -153,6 +160,7 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
       retryDelayMs: opts.retryDelayMs ?? 200,
       settleMs: opts.settleMs,
       ...(opts.openWriters ? { openWriters: opts.openWriters } : {}),
+      ...(opts.rescan ? { rescan: rescanOf(opts.rescan, opts.neverSettled ?? []) } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     // After one syncfs of the whole file system (many small copies) the folders are durable too.
@@ -203,4 +211,11 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
     afterPublish: () => syncDirs(renamed),
     discard: () => removeTree(stage),
   });
+}
+
+/** `rescan`, without the files left out as never settling (listed in `skipped` already). */
+function rescanOf(rescan: () => Promise<ScanEntry[]>, neverSettled: { path: string }[]): () => Promise<ScanEntry[]> {
+  if (neverSettled.length === 0) return rescan;
+  const hot = new Set(neverSettled.map((n) => n.path));
+  return async () => (await rescan()).filter((e) => !hot.has(e.path));
 }

@@ -42,6 +42,14 @@ export function put(root: string, rel: string, content: string | Buffer): string
   return file;
 }
 
+/**
+ * A trainer's save of `step` made in the order DeepSpeed makes it: a new folder `step<N>` holding
+ * `file`, then the `latest` pointer rewritten in place to name it; everything settled (aged).
+ */
+export function saveStep(run: string, step: number, file = 'model.pt'): void {
+  for (const [rel, content] of [[`step${step}/${file}`, Buffer.alloc(4096, step % 251)], ['latest', `step${step}`]] as const) age(put(run, rel, content));
+}
+
 /** Sets a file's mtime `secondsAgo` in the past (so a later write surely changes it). */
 export function age(file: string, secondsAgo = 60): void {
   const t = new Date(Date.now() - secondsAgo * 1000);
