@@ -90,9 +90,14 @@ export class RunTriggers {
     }, Math.max(0, ms));
   }
 
-  /** Marks a retry due and evaluates again in `ms`. */
-  retryIn(ms: number): void {
+  /**
+   * Marks a retry due and evaluates again in `ms`; the cron flags in `keep` (ticks a failed action
+   * left unserved) are set again, so the retry serves them instead of waiting for the next tick.
+   */
+  retryIn(ms: number, keep: { cronBackup?: boolean; cronSave?: boolean } = {}): void {
     this.due.retry = true;
+    if (keep.cronBackup) this.due.cronBackup = true;
+    if (keep.cronSave) this.due.cronSave = true;
     this.kick(ms);
   }
 
