@@ -14,7 +14,8 @@
  *   snapshots, answers the requests, re-arms the policy timer and logs `evaluated` with the digest.
  *   An unsettled state is looked at again when it may have settled.
  * - A failed backup or save is logged and retried in `RETRY_AFTER_MS` (a lost lock is not retried;
- *   low disk is a warning); nothing stored was changed.
+ *   low disk is a warning); nothing stored was changed. A cron tick the failure left unserved stays
+ *   due for the retry.
  * - `serveOps` runs the queued operations; after a restore into the run, the restored files are
  *   taken as the settled state already seen, so they are not mistaken for the trainer's, and the
  *   epoch and step anchors move back to the restored progress (`rewindAnchors`).
@@ -162,6 +163,8 @@ export class RunEvaluation {
     for (const a of decision.actions) this.logger.info(`${at}: ${a.kind} due: ${a.reason}`, { event: 'decision', action: a.kind, trigger: a.trigger, epoch: progress.epoch, step: progress.step });
 
     let backup: SnapshotMeta | null = null;
+    // The cron ticks not yet served: a failed action keeps them for its retry (the next tick may be hours away).
+    const unserved = { cronBackup: due.cronBackup, cronSave: due.cronSave };
     try {
       for (const a of decision.actions) {
         if (a.kind === 'backup') {
@@ -170,6 +173,7 @@ export class RunEvaluation {
           await this.tellCommitted(backup);
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
           await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
+          unserved.cronBackup = false;
           // The config in force now, not the one this evaluation began with: an edit saved while the
           // backup was taken applies to the retention after it.
           await applyRetention(this.runOf, backup.id, now, this.logger, this.lock.signal);
@@ -180,11 +184,12 @@ export class RunEvaluation {
           const save = await exportSave(run, entries, saved, a.trigger, from, now, this.logger, this.lock.signal);
           if (save) await this.tellCommitted(save);
           await this.saveState(recordTaken(this.state, 'save', saved, from?.state_digest ?? digest, now));
+          unserved.cronSave = false;
         }
       }
       for (const w of backupNow) w(backup ? { ok: true, snapshotId: backup.id } : { ok: false, error: 'no backup was taken', exitCode: 1 });
     } catch (err) {
-      this.onActionFailed(err as Error);
+      this.onActionFailed(err as Error, unserved);
       for (const w of backupNow) w({ ok: false, error: (err as Error).message, exitCode: 1 });
     }
 
@@ -212,7 +217,7 @@ export class RunEvaluation {
     await this.onCommitted(record).catch((err: unknown) => this.logger.warn(`could not queue ${record.id} for push: ${(err as Error).message}`, { event: 'push-failed', id: record.id }));
   }
 
-  private onActionFailed(err: Error): void {
+  private onActionFailed(err: Error, unserved: { cronBackup: boolean; cronSave: boolean }): void {
     // The lock-lost handler stops this run and says why; a retry would only be refused again.
     if (err instanceof LockLostError) {
       this.logger.error(`snapshot not committed: ${err.message}`, { event: 'error' });
@@ -220,7 +225,7 @@ export class RunEvaluation {
     }
     if (err instanceof LowDiskError) this.logger.warn(err.message, { event: 'low-disk' });
     else this.logger.error(`snapshot failed, nothing stored was changed: ${err.message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
-    this.triggers.retryIn(RETRY_AFTER_MS);
+    this.triggers.retryIn(RETRY_AFTER_MS, unserved);
   }
 
   /**

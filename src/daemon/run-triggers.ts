@@ -6,7 +6,8 @@
  *
  * Contract:
  * - `kick(ms)` asks for one evaluation in `ms`; the latest request wins, so bursts debounce. The
- *   evaluation is `onFire`, called with no timer of its own pending.
+ *   evaluation is `onFire`, called with no timer of its own pending. `kickWithin(ms)` asks for one
+ *   within `ms` without postponing one asked for sooner.
  * - A cron firing, the policy timer, `retryIn` and `reconsider` set a `due` flag and kick at once
  *   (`retryIn`: after its delay); the flags stay set until `takeDue` clears them.
  * - After `halt`, nothing is kicked and no policy timer is armed; `clear` cancels every timer,
@@ -48,6 +49,8 @@ const NOTHING_DUE: Due = { timer: false, cronBackup: false, cronSave: false, ret
 
 export class RunTriggers {
   private settleTimer: NodeJS.Timeout | null = null;
+  /** When `settleTimer` fires, on the monotonic clock (`performance.now()`). */
+  private settleAt = 0;
   private policyTimer: NodeJS.Timeout | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   /** Fires once files left out for never settling have been quiet for `settle`. */
@@ -84,15 +87,30 @@ export class RunTriggers {
   kick(ms: number): void {
     if (this.halted) return;
     if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleAt = performance.now() + Math.max(0, ms);
     this.settleTimer = setTimeout(() => {
       this.settleTimer = null;
       this.onFire();
     }, Math.max(0, ms));
   }
 
-  /** Marks a retry due and evaluates again in `ms`. */
-  retryIn(ms: number): void {
+  /**
+   * Asks for an evaluation within `ms`, never putting off one already asked for sooner: what does
+   * not debounce (progress reports, which may come faster than `ms` for hours) must not starve it.
+   */
+  kickWithin(ms: number): void {
+    if (this.settleTimer && this.settleAt <= performance.now() + ms) return;
+    this.kick(ms);
+  }
+
+  /**
+   * Marks a retry due and evaluates again in `ms`; the cron flags in `keep` (ticks a failed action
+   * left unserved) are set again, so the retry serves them instead of waiting for the next tick.
+   */
+  retryIn(ms: number, keep: { cronBackup?: boolean; cronSave?: boolean } = {}): void {
     this.due.retry = true;
+    if (keep.cronBackup) this.due.cronBackup = true;
+    if (keep.cronSave) this.due.cronSave = true;
     this.kick(ms);
   }
 

@@ -18,7 +18,9 @@
  *   include glob matches. Folders (names without an extension, and any the watcher says is a
  *   folder: `ckpt.v2`) always count: a `checkpoint-500` folder appearing matters though only files
  *   match include globs. Temp files ckptd never stores
- *   still count: they are the trainer at work.
+ *   still count: they are the trainer at work. ckptd's own names (`.ckptd-*`) never count; a
+ *   progress report (`.ckptd-progress.json`) asks for an evaluation within `settle` instead,
+ *   whatever `include` says, without keeping the state from settling.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,6 +28,7 @@ import picomatch from 'picomatch';
 import type { RunConfig } from '../config/types.js';
 import type { Logger } from '../util/logger.js';
 import { isInside } from '../util/paths.js';
+import { CKPTD_PROGRESS_FILE } from '../progress/ckptd-progress-file.js';
 import { writeWatchNote } from '../store/watch-note.js';
 import type { RunTriggers } from './run-triggers.js';
 import { isWatchLimitError, WATCH_LIMIT_ADVICE, WATCH_LIMIT_NOTE, watchRun, type Watcher } from './watcher.js';
@@ -58,9 +61,13 @@ export class RunWatch {
       return;
     }
     const activityPath = activityPathOf(run);
+    const report = path.join(run.path, CKPTD_PROGRESS_FILE);
     this.watcher = watchRun(run.path, {
       ignoreDirs: [run.store, run.save.to],
       onActivity: (abs, isDir) => {
+        // `ckptd progress` wrote a report: judged soon, whatever `include` says, but it is no file of
+        // the state, so it never keeps the state from settling (a script may report every step).
+        if (abs === report) return this.triggers.kickWithin(run.settleMs);
         const rel = activityPath(abs, isDir);
         if (rel !== null) this.onActivity(rel, run);
       },
@@ -113,9 +120,14 @@ export function activityPathOf(run: RunConfig): (abs: string, isDir?: boolean) =
     const rel = inside ? path.relative(run.path, abs).split(path.sep).join('/') : '';
     // Files the person excluded (logs, event files) must not keep the state from settling;
     // temp files ckptd never stores still count: they are the trainer at work.
-    if (rel !== '' && (userExcluded(rel) || !(isDir || includedOrDir(included, rel)))) return null;
+    if (rel !== '' && (isCkptdOwn(rel) || userExcluded(rel) || !(isDir || includedOrDir(included, rel)))) return null;
     return rel;
   };
+}
+
+/** ckptd's own names in a run (`.ckptd-progress.json`, the temp files it renames into place): not the trainer's work. */
+function isCkptdOwn(rel: string): boolean {
+  return rel.split('/').some((name) => name.startsWith('.ckptd-'));
 }
 
 function includedOrDir(included: (p: string) => boolean, rel: string): boolean {

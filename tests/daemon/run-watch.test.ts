@@ -16,6 +16,8 @@ describe('which watcher events count as activity', () => {
     { name: 'a dot file is matched by globs', include: ['**/*'], exclude: [], abs: '/runs/a/.hidden.json', rel: '.hidden.json' },
     { name: 'a temp file (never stored) still counts under the default include', include: ['**/*'], exclude: [], abs: '/runs/a/model.pt.tmp', rel: 'model.pt.tmp' },
     { name: 'a temp file no include glob matches does not', include: ['**/*.pt'], exclude: [], abs: '/runs/a/model.pt.tmp', rel: null },
+    { name: "ckptd's own temp file is not the trainer at work", include: ['**/*'], exclude: [], abs: '/runs/a/.ckptd-tmp-.ckptd-progress.json-1a2b3c4d', rel: null },
+    { name: 'a progress report is no file of the state (it asks for an evaluation of its own)', include: ['**/*'], exclude: [], abs: '/runs/a/.ckptd-progress.json', rel: null },
     { name: 'a name without an extension is taken for a folder', include: ['**/*.pt'], exclude: [], abs: '/runs/a/tmp_save', rel: 'tmp_save' },
   ];
   for (const row of rows) {
