@@ -58,7 +58,7 @@ export class RunEvaluation {
   /** Digest of the last settled state evaluated; null until the first evaluation after start. */
   private lastSettledDigest: string | null = null;
   /** Told of every record this run commits (the background push queues it); errors are logged, never fatal. */
-  onCommitted: (record: RecordMeta) => Promise<void> = () => Promise.resolve();
+  onCommitted: (record: Pick<RecordMeta, 'id' | 'kind'>) => Promise<void> = () => Promise.resolve();
   private lastProgressKey = '';
   /** How long the last scan of the run took. */
   scanMs = 0;
@@ -213,7 +213,7 @@ export class RunEvaluation {
     this.logger.debug(`evaluated ${at}`, { event: 'evaluated', epoch: progress.epoch, step: progress.step, digest });
   }
 
-  private async tellCommitted(record: RecordMeta): Promise<void> {
+  private async tellCommitted(record: Pick<RecordMeta, 'id' | 'kind'>): Promise<void> {
     await this.onCommitted(record).catch((err: unknown) => this.logger.warn(`could not queue ${record.id} for push: ${(err as Error).message}`, { event: 'push-failed', id: record.id }));
   }
 
@@ -254,6 +254,9 @@ export class RunEvaluation {
   serveOps(): Promise<void> {
     return this.queue.serveOps(async (op, onProgress) => {
       const outcome = await executeOp(this.runOf(), op, { logger: this.logger, now: this.now(), onProgress, signal: this.lock.signal });
+      // The snapshot a restore took first is pushed like the backups (push: backups sends pre-restore).
+      const pre = outcome.data.pre_restore;
+      if (op.kind === 'restore' && typeof pre === 'string') await this.tellCommitted({ id: pre, kind: 'pre-restore' });
       if (op.kind === 'restore' && op.to === null) {
         const entries = await scanRun(this.runOf());
         const progress = await readProgress(this.runOf().path, this.runOf().progress, runFilesOf(entries));

@@ -40,7 +40,7 @@ export class RunPusher {
   }
 
   /** A committed record: queued at once when its kind is pushed, then the loop is woken. */
-  async committed(record: RecordMeta): Promise<void> {
+  async committed(record: Pick<RecordMeta, 'id' | 'kind'>): Promise<void> {
     if (this.run.remote === null || !isPushedKind(record.kind, this.run.remote.push)) return;
     await enqueueForPush(this.run.store, [record.id], this.now());
     this.kick();

@@ -8,8 +8,9 @@ import type { RunConfig } from '../config/types.js';
 import { planPush, retryDelayMs, type PushCandidate, type PushSkipCode } from '../policy/push-plan.js';
 import { storeOf } from '../store/local-store.js';
 import { readPushQueue, writePushQueue, type PushItem, type PushQueue } from '../store/push-queue-file.js';
+import { RemoteError } from '../store/remote/remote-errors.js';
 import type { RemoteStore } from '../store/remote/remote-store.js';
-import type { ReadSnapshotHeader, StoreRecord } from '../store/store.js';
+import type { ReadSnapshotHeader, Store, StoreRecord } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { formatBytes } from '../util/format.js';
 import { duringPush } from './remote-turns.js';
@@ -233,6 +234,14 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
     } catch (err) {
       // Stopped (the daemon is stopping): not a failure; the acknowledged parts are kept for the next start.
       if (ctx.signal?.aborted) break;
+      if (await foundDamaged(local, record, err, ctx)) {
+        // Its stored bytes no longer match (a bad disk, an edit in the store): retrying would fail
+        // forever and hold up every record queued after it, so it goes the way of a damaged one.
+        await mutate(run.store, drop(item.id));
+        result.dropped.push(item.id);
+        ctx.logger.warn(`push: ${item.id} failed verification (\`ckptd verify\`); marked damaged and dropped from the push queue, its bytes are not sent`, { event: 'push-dropped', id: item.id });
+        continue;
+      }
       const message = (err as Error).message ?? String(err);
       const failures = item.failures + 1;
       const nextTry = ctx.now() + retryDelayMs(failures, (ctx.random ?? Math.random)());
@@ -254,4 +263,17 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
   }
   result.remaining = (await readPushQueue(run.store)).items.length;
   return result;
+}
+
+/**
+ * After a push of `record` failed with `err`: true when the failure came from the local store (not
+ * from the object store) and a verification of `record` confirms its stored files are damaged; it
+ * is then marked as `ckptd verify` marks it. A failure of the remote costs no re-hash.
+ */
+async function foundDamaged(local: Store, record: StoreRecord, err: unknown, ctx: PushContext): Promise<boolean> {
+  if (err instanceof RemoteError) return false;
+  const check = await local.verify(record).catch(() => null);
+  if (check === null || check.ok) return false;
+  await local.markVerified(check, ctx.now());
+  return true;
 }

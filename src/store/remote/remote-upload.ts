@@ -10,7 +10,7 @@ import { locateFile } from '../stored-file.js';
 import type { ManifestEntry, RecordMeta } from '../types.js';
 import { mapPool } from '../../util/run-pools.js';
 import { keyOfRecord, readRemoteSave, readRemoteSnapshot, type RemoteRun } from './remote-records.js';
-import { objectUrl } from './s3-target.js';
+import { blobKey, objectUrl } from './s3-target.js';
 import type { UploadState } from './upload-state.js';
 
 /** Blobs uploaded at once. */
@@ -66,7 +66,7 @@ export async function uploadBlobs(r: RemoteRun, fromStore: string, record: Recor
     }
     let reported = 0;
     const put = await r.objects.putBlob(f.sha256, f.size, file, {
-      resume: opts.resume?.[f.sha256] ?? null,
+      resume: resumeStateFor(r, f.sha256, opts.resume),
       onState: (state) => opts.onState?.(f.sha256, state),
       onBytes: (done) => {
         opts.onBytes?.(done - reported);
@@ -86,6 +86,16 @@ export async function uploadBlobs(r: RemoteRun, fromStore: string, record: Recor
     presentBytes: outcomes.filter((o) => o.outcome !== 'uploaded').reduce((n, o) => n + o.size, 0),
     present: outcomes.filter((o) => o.outcome === 'present').map((o) => o.sha),
   };
+}
+
+/**
+ * The persisted state of blob `sha`'s multipart upload when it is an upload to this target; null
+ * otherwise. One kept from before `remote.url` was edited belongs to the old target: its parts
+ * cannot be resumed here, and the blob starts over (the old upload is the old target's to sweep).
+ */
+function resumeStateFor(r: RemoteRun, sha: string, resume: UploadOptions['resume']): UploadState | null {
+  const state = resume?.[sha] ?? null;
+  return state !== null && state.key === blobKey(r.objects.target, sha) ? state : null;
 }
 
 /**
