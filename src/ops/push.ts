@@ -8,6 +8,7 @@ import type { RunConfig } from '../config/types.js';
 import { planPush, retryDelayMs, type PushCandidate, type PushSkipCode } from '../policy/push-plan.js';
 import { storeOf } from '../store/local-store.js';
 import { readPushQueue, writePushQueue, type PushItem, type PushQueue } from '../store/push-queue-file.js';
+import { FileChangedError } from '../store/errors.js';
 import { RemoteError } from '../store/remote/remote-errors.js';
 import type { RemoteStore } from '../store/remote/remote-store.js';
 import type { ReadSnapshotHeader, Store, StoreRecord } from '../store/store.js';
@@ -266,12 +267,14 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
 }
 
 /**
- * After a push of `record` failed with `err`: true when the failure came from the local store (not
- * from the object store) and a verification of `record` confirms its stored files are damaged; it
- * is then marked as `ckptd verify` marks it. A failure of the remote costs no re-hash.
+ * After a push of `record` failed with `err`: true when the failure came from the local store's
+ * files (a stored file changed, or a file system error) and a verification of `record` confirms
+ * they are damaged; it is then marked as `ckptd verify` marks it. Other failures (the object
+ * store's, an answer it should not give) cost no re-hash of the record.
  */
 async function foundDamaged(local: Store, record: StoreRecord, err: unknown, ctx: PushContext): Promise<boolean> {
   if (err instanceof RemoteError) return false;
+  if (!(err instanceof FileChangedError) && typeof (err as NodeJS.ErrnoException | null)?.code !== 'string') return false;
   const check = await local.verify(record).catch(() => null);
   if (check === null || check.ok) return false;
   await local.markVerified(check, ctx.now());
