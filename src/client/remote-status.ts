@@ -3,7 +3,7 @@
  * beside the store: shown by `ckptd status` and by the Version panel. Reads only, takes no lock.
  */
 import type { RunConfig } from '../config/types.js';
-import { readPushQueue } from '../store/push-queue-file.js';
+import { PushQueueUnreadableError, readPushQueue } from '../store/push-queue-file.js';
 
 /** What waits to go up to the remote, from the push queue the daemon keeps beside the store. */
 export interface RemoteStatus {
@@ -22,7 +22,13 @@ export interface RemoteStatus {
 /** The push status of `run` (`records` give the queued records' sizes), or null when it has no remote. */
 export async function remoteStatus(run: RunConfig, records: { id: string; bytes: number }[]): Promise<RemoteStatus | null> {
   if (run.remote === null) return null;
-  const q = await readPushQueue(run.store);
+  const q = await readPushQueue(run.store).catch((err: unknown) => {
+    if (err instanceof PushQueueUnreadableError) return err;
+    throw err;
+  });
+  if (q instanceof PushQueueUnreadableError) {
+    return { url: run.remote.url, push: run.remote.push, queued: 0, bytes_pending: 0, uploading: null, last_pushed: null, error: { id: 'push-queue.json', message: q.message, next_try: null } };
+  }
   const bytes = new Map(records.map((r) => [r.id, r.bytes]));
   const failing = q.items.filter((i) => i.error !== null);
   const last = failing[failing.length - 1];

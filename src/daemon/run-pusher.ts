@@ -114,7 +114,10 @@ export class RunPusher {
   /** Sleeps until the earliest backed-off record is due (timers never keep the process alive). */
   private async armRetry(): Promise<void> {
     if (this.abort.signal.aborted) return;
-    const due = (await readPushQueue(this.run.store)).items.map((i) => i.next_try ?? 0);
+    // A queue that cannot be read is tried again as a failed pass is: that pass says why.
+    const queue = await readPushQueue(this.run.store).catch(() => null);
+    if (queue === null) return this.sleep(PASS_RETRY_MS);
+    const due = queue.items.map((i) => i.next_try ?? 0);
     if (due.length === 0) return;
     this.sleep(Math.max(1000, Math.min(...due) - this.now()));
   }

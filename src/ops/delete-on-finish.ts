@@ -8,7 +8,7 @@
 import type { RunConfig } from '../config/types.js';
 import type { RetentionItem } from '../policy/plan-retention.js';
 import { storeOf } from '../store/local-store.js';
-import { readPushQueue } from '../store/push-queue-file.js';
+import { awaitingPush } from '../store/push-queue-file.js';
 import type { Logger } from '../util/logger.js';
 import { damagedChangedSince } from './retention.js';
 
@@ -25,7 +25,8 @@ import { planDeleteOnFinish } from '../policy/delete-on-finish.js';
 export async function deleteOnFinish(run: RunConfig, logger: Logger, now: number): Promise<string[]> {
   const store = storeOf(run.store);
   const snapshots = await store.listSnapshotHeaders();
-  const queued = new Set((await readPushQueue(run.store)).items.map((i) => i.id));
+  const queued = await awaitingPush(run.store);
+  if (queued.unreadable !== null) logger.warn(`delete_on_finish keeps every backup as if waiting for push: ${queued.unreadable}`, { event: 'delete-on-finish-skipped' });
   const items: RetentionItem[] = snapshots.map((s) => ({
     id: s.id,
     kind: s.kind,

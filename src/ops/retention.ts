@@ -8,7 +8,7 @@ import { damagedIds } from '../store/damaged-marker.js';
 import { planRetention, planSaveRetention, reasonTexts, type RetentionEntry, type RetentionItem, type RetentionPlan } from '../policy/plan-retention.js';
 import { storeOf, type StoreRef } from '../store/local-store.js';
 import { LockLostError } from '../store/lock-signal.js';
-import { readPushQueue } from '../store/push-queue-file.js';
+import { awaitingPush, readPushQueue } from '../store/push-queue-file.js';
 import { unitSharer } from '../store/footprint.js';
 import type { ReadSnapshotHeader } from '../store/store.js';
 import type { GuardedRecord } from '../store/types.js';
@@ -22,7 +22,7 @@ import { isDamaged } from './delete.js';
  * manifest entry is held (tens of MB per snapshot of 100,000 files), and the plan's byte counts are
  * 0, enough for a plan with no size rule to apply (see `sizesMatter`).
  */
-export async function retentionItems(ref: StoreRef, awaitingPush: ReadonlySet<string> = new Set(), sizes = true): Promise<RetentionItem[]> {
+export async function retentionItems(ref: StoreRef, awaitingPush: { has: (id: string) => boolean } = new Set(), sizes = true): Promise<RetentionItem[]> {
   const store = storeOf(ref);
   if (!sizes) return (await store.listSnapshotHeaders()).map((s) => ({ ...retentionItemOf(s), awaitingPush: awaitingPush.has(s.id) }));
   const items: RetentionItem[] = [];
@@ -91,7 +91,7 @@ export interface StorePlan {
    * (`ids`), those of them marked damaged (`ckptd verify` runs without the lock) and the ids queued
    * for push (`ckptd push` is served beside the daemon's evaluation). `applyPlan` re-checks them.
    */
-  basis: { ids: ReadonlySet<string>; damaged: ReadonlySet<string>; queued: ReadonlySet<string> };
+  basis: { ids: ReadonlySet<string>; damaged: ReadonlySet<string>; queued: { has: (id: string) => boolean } };
 }
 
 /** A snapshot retention must keep, and why (`RetentionRules.inUse`). */
@@ -112,11 +112,12 @@ const NEWEST_IN_STORE = "the store's newest good snapshot: what the next backup 
 export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0, sizes = true, inUse: InUse[] = [], sizeOnly = false): Promise<StorePlan> {
   const store = storeOf(run.store);
   // Backups queued for push stay until they are on the remote (the daemon's queue beside the store).
-  const queued = new Set((await readPushQueue(run.store)).items.map((i) => i.id));
+  const queued = await awaitingPush(run.store);
   const newest = await store.newestGoodHeader();
   const used = newest === null ? inUse : [{ id: newest.id, why: NEWEST_IN_STORE }, ...inUse];
   const items = await retentionItems(store, queued, sizes || sizesMatter(run, freeBytesNeeded));
   const snapshots = planRetention(items, rulesOf(run, freeBytesNeeded, used, sizeOnly), now);
+  if (queued.unreadable !== null) snapshots.warnings.push(`every backup is kept as if waiting for push: ${queued.unreadable}`);
   const saves = planSaveRetention(
     (await store.listSaves()).map((s) => ({ id: s.id, created: Date.parse(s.created), pinned: s.pinned })),
     sizeOnly ? null : run.save.keep,

@@ -2,10 +2,13 @@
  * `<store>/push-queue.json`: what waits to go up to the remote (SPEC section 8), so the queue and
  * every half-finished multipart upload survive a restart. Written only by the store's lock holder
  * (the daemon, or a command holding the lock), atomically through `durable.ts`; read by anyone
- * (`status`, retention). A missing or unreadable file is an empty queue: nothing is lost by that
- * but the resume of a half-sent part, which is then sent again.
+ * (`status`, retention). A missing file is an empty queue. One that exists but cannot be read or
+ * parsed (a disk error, an edit by hand) is an error (`PushQueueUnreadableError`), never taken for
+ * an empty queue: retention would then delete backups still waiting for the remote, and the next
+ * write would replace the file, and every entry in it, with a queue of one.
  */
 import fsp from 'node:fs/promises';
+import { CkptdError } from '../util/errors.js';
 import { isUploadState, type UploadState } from './remote/upload-state.js';
 import { writeFileAtomic } from './durable.js';
 import { pushQueueFile } from './layout.js';
@@ -33,14 +36,35 @@ export interface PushQueue {
 
 export const EMPTY_QUEUE: PushQueue = { items: [], last_pushed: null };
 
-/** The queue of the store `store`; `EMPTY_QUEUE` when there is none or it is not readable. */
+/** `push-queue.json` exists but cannot be read as a queue: nothing is pushed, and retention keeps every backup, until it can. */
+export class PushQueueUnreadableError extends CkptdError {
+  override readonly name = 'PushQueueUnreadableError';
+  constructor(
+    readonly file: string,
+    why: string,
+  ) {
+    super(
+      `the push queue ${file} cannot be read (${why}): nothing is pushed, and retention deletes no backup, until it can. ` +
+        'If it is damaged, move it away: backups taken from then on are queued again, and `ckptd push ID` sends an older one',
+    );
+  }
+}
+
+/**
+ * The queue of the store `store`; `EMPTY_QUEUE` when there is none. Throws
+ * `PushQueueUnreadableError` when the file exists but cannot be read or is not JSON (see the file
+ * comment); entries of a shape it does not know are left out.
+ */
 export async function readPushQueue(store: string): Promise<PushQueue> {
+  const file = pushQueueFile(store);
   let raw: unknown;
   try {
-    raw = JSON.parse(await fsp.readFile(pushQueueFile(store), 'utf8'));
-  } catch {
-    return { items: [], last_pushed: null };
+    raw = JSON.parse(await fsp.readFile(file, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { items: [], last_pushed: null };
+    throw new PushQueueUnreadableError(file, (err as Error).message);
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PushQueueUnreadableError(file, 'not a JSON object');
   const q = raw as Partial<PushQueue>;
   const items = Array.isArray(q.items) ? q.items.filter(isPushItem) : [];
   const last = q.last_pushed;
@@ -53,7 +77,11 @@ export async function readPushQueue(store: string): Promise<PushQueue> {
  * queued, failing, being sent, and the last pushed (not each part sent, which changes too often).
  */
 export async function pushQueueSignature(store: string): Promise<string> {
-  const q = await readPushQueue(store);
+  const q = await readPushQueue(store).catch((err: unknown) => {
+    if (err instanceof PushQueueUnreadableError) return null;
+    throw err;
+  });
+  if (q === null) return 'unreadable';
   const items = q.items.map((i) => `${i.id}:${i.failures}:${i.next_try ?? ''}:${Object.keys(i.uploads).length > 0 ? 'sending' : ''}`);
   return [...items, `last:${q.last_pushed?.id ?? ''}:${q.last_pushed?.at ?? ''}`].join('\n');
 }
@@ -72,4 +100,19 @@ function isPushItem(v: unknown): v is PushItem {
   // A malformed resume state is dropped (the blob is sent again from its start), never trusted.
   for (const [sha, s] of Object.entries(i.uploads)) if (!isUploadState(s)) delete i.uploads[sha];
   return true;
+}
+
+/**
+ * The ids retention must keep for the remote: those queued, or every id when the queue cannot be
+ * read (`PushQueueUnreadableError`: which backups wait is unknown, so none may go); `unreadable`
+ * then says why.
+ */
+export async function awaitingPush(store: string): Promise<{ has: (id: string) => boolean; unreadable: string | null }> {
+  try {
+    const ids = new Set((await readPushQueue(store)).items.map((i) => i.id));
+    return { has: (id) => ids.has(id), unreadable: null };
+  } catch (err) {
+    if (!(err instanceof PushQueueUnreadableError)) throw err;
+    return { has: () => true, unreadable: err.message };
+  }
 }
