@@ -20,6 +20,12 @@ export interface InitOptions {
 }
 
 export function runInit(opts: InitOptions): { path: string } {
+  // --force replaces a file, never a folder; a run folder that is a file would make a config no command can use.
+  if (statOrNull(opts.configPath)?.isDirectory()) {
+    throw new UsageError(`${opts.configPath} is a folder; name the config file to write with --config, e.g. --config ${path.join(opts.configPath, 'ckptd.yaml')}`);
+  }
+  const dirStat = statOrNull(opts.dir);
+  if (dirStat !== null && !dirStat.isDirectory()) throw new UsageError(`${opts.dir} is a file, not a folder; name the folder the trainer writes`);
   if (fs.existsSync(opts.configPath) && !opts.force) {
     throw new UsageError(`${opts.configPath} already exists; pass --force to overwrite it, or --config to write elsewhere`);
   }
@@ -35,4 +41,13 @@ export function runInit(opts: InitOptions): { path: string } {
   fs.mkdirSync(path.dirname(opts.configPath), { recursive: true });
   writeFileAtomicSync(opts.configPath, text, { mode: 0o644, keepUmask: true });
   return { path: opts.configPath };
+}
+
+/** What is at `p` (links followed), or null when nothing can be found there (missing, under a file, not allowed). */
+function statOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return null;
+  }
 }

@@ -73,6 +73,8 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
       const meta = await resolveIn(run, id, opts.remote === true);
       if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
       if (isDamaged(meta) && !opts.force) throw new SafetyError(`snapshot ${meta.id} is marked damaged by verify; restore it with --force only if you know what you need from it`);
+      // An empty --to (a shell variable left unset) would otherwise mean the current folder.
+      if (opts.to === '') throw new UsageError('--to needs a folder, got an empty string; to restore the run itself, leave --to out');
       const to = opts.to === undefined ? null : path.resolve(opts.to);
       if (to === null) {
         const plan = await previewRestore(run, meta);

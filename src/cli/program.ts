@@ -78,6 +78,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--log-level <level>', 'error | warn | info | debug').choices(['error', 'warn', 'info', 'debug']).default('info'))
     .addOption(new Option('--log-format <format>', 'text (one readable line each) | json (one object per line)').choices(['text', 'json']).default('text'))
     .action(async (dir: string, opts: { store?: string; logLevel: LogLevel; logFormat: LogFormat }) => {
+      // Empty text (a shell variable left unset) would otherwise mean the current folder.
+      if (dir === '') throw new UsageError('watch needs the folder the trainer writes, got an empty string');
+      if (opts.store === '') throw new UsageError('--store needs a folder, got an empty string; leave it out for the default');
       const config = zeroConfig(path.resolve(dir), opts.store ? path.resolve(opts.store) : undefined);
       const { runPlaceProblems } = await import('../config/run-places.js');
       const unusable = runPlaceProblems(config.runs[0]!).map((p) => `cannot watch ${dir}: ${p.reason}; name a folder ckptd can use`);

@@ -15,10 +15,14 @@ import {
 import { writeFileAtomic } from '../store/durable.js';
 import { UsageError } from '../util/errors.js';
 
+/** The longest metric name `--metric` takes (as a snapshot's name). */
+const MAX_METRIC_KEY = 200;
+
 /**
  * Parses `--metric` arguments (`["acc=0.93", "lr=1e-4"]`) into `{acc: 0.93, lr: 0.0001}`; a later
  * key replaces an earlier one. Throws a `UsageError` (exit 2) naming the argument when one has no
- * `=`, an empty key, the key `__proto__`, or a value that is not a finite number.
+ * `=`, an empty key, a key with control characters or over 200 characters, the key `__proto__`, or
+ * a value that is not a finite number.
  */
 export function parseMetricArgs(args: readonly string[]): Record<string, number> {
   const metrics: Record<string, number> = {};
@@ -28,6 +32,10 @@ export function parseMetricArgs(args: readonly string[]): Record<string, number>
     const key = arg.slice(0, eq).trim();
     const raw = arg.slice(eq + 1).trim();
     if (key === '') throw new UsageError(`--metric ${JSON.stringify(arg)}: the key before "=" is empty`);
+    // `status` and `show` print metric names as they are.
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f-\u009f]/.test(key)) throw new UsageError(`--metric ${JSON.stringify(arg)}: the key holds control characters; remove them`);
+    if (key.length > MAX_METRIC_KEY) throw new UsageError(`--metric: the key is ${key.length} characters long; the limit is ${MAX_METRIC_KEY}`);
     // Assigning "__proto__" sets an object's prototype instead of a key: the value would vanish.
     if (key === '__proto__') throw new UsageError(`--metric ${JSON.stringify(arg)}: "__proto__" cannot be a metric name (JavaScript objects reserve it); choose another name`);
     const value = raw === '' ? NaN : Number(raw);

@@ -27,8 +27,9 @@ export function checkLabel(what: 'name' | 'notes', text: string | undefined, giv
   if (text === undefined) return null;
   const max = what === 'name' ? 200 : 10_000;
   if (text.length > max) throw new UsageError(`${given} is ${text.length} characters long; the limit is ${max}`);
+  // C1 controls too: `list` and `show` print labels as they are, and U+009B is a terminal's CSI.
   // eslint-disable-next-line no-control-regex
-  const bad = what === 'name' ? /[\u0000-\u001f\u007f]/ : /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+  const bad = what === 'name' ? /[\u0000-\u001f\u007f-\u009f]/ : /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
   if (bad.test(text)) throw new UsageError(`${given} contains control characters${what === 'name' ? ' (names are one line)' : ''}; remove them`);
   return what === 'name' ? text.trim() || null : text;
 }

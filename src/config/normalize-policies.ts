@@ -29,10 +29,25 @@ export function normalizeCron(expr: string | null, at: KeyPath, report: Report):
   return expr;
 }
 
-/** The prefix of save file names: no path separator or NUL, not `.` or `..`. */
-export function normalizeSavePrefix(prefix: string, at: KeyPath, report: Report): string {
+/**
+ * The bytes a save's file name (`<prefix><run>-e<epoch>-s<step>-<id>.<ext>`) may spend on prefix and
+ * run name: a file system's 255-byte names less room for the rest (epoch and step of up to 21
+ * characters each, as `formatNumber` prints any number below 1e21; the id; an extension of up to 19
+ * bytes).
+ */
+export const SAVE_NAME_ROOM = 255 - 90;
+
+/**
+ * The prefix of save file names: no path separator or NUL, not `.` or `..`, and short enough, with
+ * the run's name `run`, to leave a save's file name within 255 bytes (`SAVE_NAME_ROOM`).
+ */
+export function normalizeSavePrefix(prefix: string, run: string, at: KeyPath, report: Report): string {
   if (/[/\\\0]/.test(prefix) || prefix === '.' || prefix === '..') {
     report(at, `"${prefix}" cannot hold "/", "\\" or NUL; it is prepended to a file name`);
+  }
+  const bytes = Buffer.byteLength(prefix + run);
+  if (prefix !== '' && bytes > SAVE_NAME_ROOM) {
+    report(at, `with the run's name it makes ${bytes} bytes of every save's file name (<prefix><run>-e<epoch>-s<step>-<id>.<ext>), past the file system's 255-byte names; keep prefix and run name to ${SAVE_NAME_ROOM} bytes together`);
   }
   return prefix;
 }

@@ -59,7 +59,7 @@ export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote
   const r = raw.retention ?? {};
   const backupEvery = normalizeEvery(b.every, DEFAULTS.backupEvery, checkedProgress, [...at, 'backup', 'every'], report);
   const saveEvery = normalizeEvery(s.every, DEFAULTS.saveEvery, checkedProgress, [...at, 'save', 'every'], report);
-  const prefix = normalizeSavePrefix(s.prefix ?? '', [...at, 'save', 'prefix'], report);
+  const prefix = normalizeSavePrefix(s.prefix ?? '', name, [...at, 'save', 'prefix'], report);
   saveToOutsideRun(facts, report);
   saveToOutsideStore(facts, report);
   const limits = retentionLimits(r, [...at, 'retention'], report);

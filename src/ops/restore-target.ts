@@ -20,6 +20,24 @@ export async function assertApartFromRun(run: RunConfig, to: string): Promise<vo
   }
 }
 
+/**
+ * Throws a `UsageError` when `to` cannot become the folder to restore into: it is a file, lies under
+ * one, or is a symbolic link to nothing (all raw ENOTDIR/ENOENT errors otherwise).
+ */
+export async function assertFolderPlace(to: string): Promise<void> {
+  const abs = path.resolve(to);
+  for (let dir = abs; ; dir = path.dirname(dir)) {
+    const st = await fsp.lstat(dir).catch(() => null);
+    if (st !== null) {
+      const target = st.isSymbolicLink() ? await fsp.stat(dir).catch(() => null) : st;
+      if (target === null) throw new UsageError(`--to ${to}: ${dir} is a symbolic link to ${await fsp.readlink(dir)}, which does not exist; restore into a folder`);
+      if (!target.isDirectory()) throw new UsageError(`--to ${to}: ${dir} is a file, not a folder; restore into a folder`);
+      return;
+    }
+    if (path.dirname(dir) === dir) return;
+  }
+}
+
 /** `p` with the symlinks of its nearest existing ancestor resolved (the rest as written). */
 async function realPathNear(p: string): Promise<string> {
   const abs = path.resolve(p);

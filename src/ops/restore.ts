@@ -42,7 +42,7 @@ import { captureSnapshot, scanRun } from './run-actions.js';
 import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from './settle.js';
 import { SafetyError } from '../util/errors.js';
-import { assertApartFromRun } from './restore-target.js';
+import { assertApartFromRun, assertFolderPlace } from './restore-target.js';
 import { removeEmptyFolder, removeExtra, replaceOnlyAsKept, type ReplaceCheck } from './restore-remove.js';
 import type { Logger } from '../util/logger.js';
 import { utimesSeconds } from '../util/fs.js';
@@ -194,6 +194,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
 
 async function restoreElsewhere(opts: RestoreOptions, to: string): Promise<RestoreResult> {
   await assertApartFromRun(opts.run, to);
+  await assertFolderPlace(to);
   const existing = await fsp.readdir(to).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [] as string[];
     throw err;

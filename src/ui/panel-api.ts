@@ -190,7 +190,7 @@ export class PanelApi {
     const label = {
       name: checkLabel('name', optionalText(body.name, 'name') ?? undefined, 'name'),
       notes: checkLabel('notes', optionalText(body.notes, 'notes') ?? undefined, 'notes') || null,
-      pinned: body.pinned === true,
+      pinned: optionalBool(body.pinned, 'pinned') ?? false,
     };
     return this.announce(run, 'snapshot', null, async () => {
       const r = await takeManualSnapshot(run, label, createCliLogger({ verbose: process.stderr.isTTY === true }));
@@ -246,10 +246,8 @@ export class PanelApi {
     const newNotes = optionalText(body.notes, 'notes');
     if (newName !== undefined) op.name = newName === null ? null : checkLabel('name', newName, 'name');
     if (newNotes !== undefined) op.notes = newNotes === null ? null : checkLabel('notes', newNotes, 'notes') || null;
-    if (body.pinned !== undefined) {
-      if (typeof body.pinned !== 'boolean') throw new UsageError('pinned must be true or false');
-      op.pinned = body.pinned;
-    }
+    const pinned = optionalBool(body.pinned, 'pinned');
+    if (pinned !== undefined) op.pinned = pinned;
     if (op.name === undefined && op.notes === undefined && op.pinned === undefined) throw new UsageError('nothing to change: give name, notes or pinned');
     return this.runOp(run, op);
   }
@@ -337,6 +335,12 @@ export class NotFound extends CkptdError {
 function summary(meta: RecordMeta): Omit<RecordMeta, 'files'> & { file_count: number } {
   const { files, ...rest } = meta;
   return { ...rest, file_count: files.length };
+}
+
+/** true, false or undefined (leave as is); anything else is a usage error. */
+function optionalBool(v: unknown, what: string): boolean | undefined {
+  if (v === undefined || typeof v === 'boolean') return v;
+  throw new UsageError(`${what} must be true or false`);
 }
 
 /** A string, null (clear) or undefined (leave as is); anything else is a usage error. */

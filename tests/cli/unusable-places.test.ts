@@ -126,6 +126,20 @@ describe('commands that take a config', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.replaceAll(dir, 'D')).toContain('cannot watch D/afile: D/afile is a file, not a folder');
   });
+
+  // `ckptd watch "$RUN_DIR"` with the variable unset: the current folder (a home folder, say) would
+  // be watched and copied into a store beside it.
+  it.each([
+    ['an empty DIR', ['watch', ''], 'watch needs the folder the trainer writes'],
+    ['an empty --store', ['watch', 'good', '--store', ''], '--store needs a folder'],
+  ])('watch refuses %s (exit 2) and writes nothing', async (_what, args, message) => {
+    const { dir } = world();
+    const r = await runCli(args, { cwd: dir, timeoutMs: 10_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(fs.readdirSync(dir).sort()).toEqual(['afile', 'good', 'loop']);
+    expect(fs.existsSync(path.join(path.dirname(dir), '.ckptd', path.basename(dir)))).toBe(false);
+  });
 });
 
 describe('the daemon', () => {

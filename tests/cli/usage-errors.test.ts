@@ -33,6 +33,9 @@ describe('rename and note name what was given, not flags they do not have', () =
     ['rename, two lines', ['rename', 'x', 'two\nlines'], '<name> contains control characters (names are one line)'],
     ['rename, too long', ['rename', 'x', 'n'.repeat(201)], '<name> is 201 characters long; the limit is 200'],
     ['note, a bell', ['note', 'x', 'bell\u0007'], '<text> contains control characters'],
+    // C1 controls: U+009B is a terminal's CSI, which `list` and `show` would print as is.
+    ['rename, a C1 escape', ['rename', 'x', 'red\u009b31m'], '<name> contains control characters'],
+    ['note, a C1 escape', ['note', 'x', 'red\u009b31m'], '<text> contains control characters'],
     ['note, too long', ['note', 'x', 't'.repeat(10_001)], '<text> is 10001 characters long; the limit is 10000'],
   ])('%s', async (_name, args, message) => {
     const { dir, cleanup } = tempDir();

@@ -64,6 +64,25 @@ describe('ckptd init', () => {
     runInit({ dir: path.join(dir, 'run'), preset: 'hf', configPath, force: true });
     expect(loadConfigFile(configPath).runs[0]!.progress).toEqual({ kind: 'preset', preset: 'hf' });
   });
+
+  it('with --force, still refuses (exit 2) a --config that is a folder, and leaves it as it was', () => {
+    const dir = temp();
+    fs.mkdirSync(path.join(dir, 'conf'));
+    fs.writeFileSync(path.join(dir, 'conf', 'keep'), 'k');
+    const go = () => runInit({ dir: path.join(dir, 'run'), preset: 'hf', configPath: path.join(dir, 'conf'), force: true });
+    expect(go).toThrow(expect.objectContaining({ name: 'UsageError', message: expect.stringContaining(`${path.join(dir, 'conf')} is a folder`) }));
+    expect(fs.readdirSync(dir).sort()).toEqual(['conf']);
+    expect(fs.readdirSync(path.join(dir, 'conf'))).toEqual(['keep']);
+  });
+
+  it('refuses (exit 2) a DIR that is a file, and writes no config', () => {
+    const dir = temp();
+    fs.writeFileSync(path.join(dir, 'model.bin'), 'x');
+    const configPath = path.join(dir, 'ckptd.yaml');
+    const go = () => runInit({ dir: path.join(dir, 'model.bin'), preset: 'generic', configPath, force: false });
+    expect(go).toThrow(expect.objectContaining({ name: 'UsageError', message: expect.stringContaining(`${path.join(dir, 'model.bin')} is a file, not a folder`) }));
+    expect(fs.existsSync(configPath)).toBe(false);
+  });
 });
 
 describe('zeroConfig (ckptd watch DIR)', () => {

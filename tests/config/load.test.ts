@@ -165,6 +165,8 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     ['bad cron', 'runs:\n  - name: a\n    path: r\n    backup: {cron: "every day"}\n', /runs\.0\.backup\.cron: "every day" is not a cron schedule/],
     ['bad save.pick', 'runs:\n  - name: a\n    path: r\n    save: {pick: latest}\n', /^4:18 runs\.0\.save\.pick: must be one of auto, newest, all, not "latest"/],
     ['bad prefix', 'runs:\n  - name: a\n    path: r\n    save: {prefix: "a/b"}\n', /runs\.0\.save\.prefix: "a\/b" cannot hold/],
+    // Every save would fail with ENAMETOOLONG: "aa...a" + "a" + "-e1-s1-<id>.safetensors" is past 255 bytes.
+    ['prefix too long for a file name', `runs:\n  - name: a\n    path: r\n    save: {prefix: "${'é'.repeat(100)}"}\n`, /^4:20 runs\.0\.save\.prefix: with the run's name it makes 201 bytes/],
     ['YAML syntax', 'runs:\n  - name: a\n   path: r\n', /^3:\d+ \(yaml\): /],
     ['duplicate YAML key', 'runs:\n  - name: a\n    name: b\n    path: r\n', /^3:5 \(yaml\): this key is given twice/],
     ['empty file', '', /^1:1 \(top\): the file is empty/],

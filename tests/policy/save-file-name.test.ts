@@ -26,3 +26,12 @@ describe('saveFileName', () => {
     expect(name).not.toMatch(/[/\\\u0000-\u001f\u007f]/);
   });
 });
+
+describe('the longest prefix the config accepts', () => {
+  it('still gives file names within 255 bytes, with the longest epoch, step and id ckptd writes and a 19-byte extension', async () => {
+    const { SAVE_NAME_ROOM } = await import('../../src/config/normalize-policies.js');
+    const { newId } = await import('../../src/store/ids.js');
+    const name = saveFileName({ prefix: 'p'.repeat(SAVE_NAME_ROOM - 1), run: 'a', epoch: 999e18, step: 999e18, id: newId(Date.now()), ext: `.${'x'.repeat(18)}` });
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+  });
+});

@@ -78,6 +78,11 @@ describe('parseMetricArgs', () => {
     ['acc=Infinity', /"Infinity" is not a finite number/],
     ['acc=NaN', /is not a finite number/],
     ['=1', /the key before "=" is empty/],
+    // `status` and `show` print metric names as they are: no terminal escapes (ESC, C1 CSI), one line.
+    ['a\u001b[31mX=1', /the key holds control characters/],
+    ['a\u009b31mX=1', /the key holds control characters/],
+    ['two\nlines=1', /the key holds control characters/],
+    [`${'k'.repeat(201)}=1`, /the key is 201 characters long; the limit is 200/],
   ])('rejects %j', (arg, message) => {
     expect(() => parseMetricArgs([arg])).toThrow(message);
     expect(() => parseMetricArgs([arg])).toThrow(UsageError);
