@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { readBootId, readProcStat } from '../util/proc-stat.js';
 import { fsyncDir, removeTree, writeFileAtomic } from './durable.js';
 import { StoreLockedError, withPath } from './errors.js';
@@ -91,6 +92,8 @@ export async function acquireStoreLock(store: string, info: LockHolderInfo, onCo
   };
   const record = `${JSON.stringify(me)}\n`;
   let election: string | null = null;
+  // Ours from before the lock folder can exist: a second acquire in this process judges it held.
+  ownTokens.add(me.token);
   try {
     if (!(await tryCreateLock(lock, store, me.token, record))) {
       const found = await judge(lock);
@@ -111,6 +114,9 @@ export async function acquireStoreLock(store: string, info: LockHolderInfo, onCo
       if ((await readOwner(lock))?.token === me.token) await retireLock(lock).catch(() => undefined);
       throw err;
     }
+  } catch (err) {
+    ownTokens.delete(me.token);
+    throw err;
   } finally {
     // Kept until the new owner record is in place, so a late contender sees the new holder.
     if (election !== null) await fsp.rmdir(election).catch(() => undefined);
@@ -148,7 +154,12 @@ function holdLock(store: string, lock: string, me: OwnerRecord, onCompromised: (
   return keeper.handle(verify, async () => {
     // After a takeover both name the new holder: theirs to remove.
     if ((await readOwner(holderFile(store), true))?.token === me.token) await fsp.rm(holderFile(store), { force: true });
-    if ((await readOwner(lock))?.token === me.token) await retireLock(lock);
+    try {
+      if ((await readOwner(lock))?.token === me.token) await retireLock(lock);
+    } finally {
+      // Only once retired: until then another acquire in this process must not take it over.
+      ownTokens.delete(me.token);
+    }
   });
 }
 
@@ -165,6 +176,22 @@ export async function readLockHolder(store: string): Promise<(LockHolderInfo & {
   return { pid: owner.pid, host: owner.host, since: owner.since, command: owner.command, alive };
 }
 
+/**
+ * The tokens of the locks this process holds or is acquiring now (added before the lock folder
+ * exists, removed once a release retired it). Locks are taken on the main thread only: a worker
+ * thread has the same pid and a set of its own.
+ */
+const ownTokens = new Set<string>();
+
+/**
+ * True for a lock naming this very process that it does not hold: its folder travelled with a
+ * store moved (`mv`) while held, so the release could not find it. Without this, the process (a
+ * daemon whose config was edited to the moved store) would refuse the store as in use by itself.
+ */
+function isOwnLeftover(owner: OwnerRecord): boolean {
+  return isMainThread && owner.pid === process.pid && !ownTokens.has(owner.token);
+}
+
 type Judgement = { verdict: 'gone' } | { verdict: 'held' } | { verdict: 'dead'; key: string };
 
 /** Whether the lock folder is there, held, or left by a dead holder (`key` names that lock). */
@@ -175,7 +202,7 @@ async function judge(lock: string): Promise<Judgement> {
   const stale = Date.now() - st.mtimeMs > STALE_MS;
   // Without an owner record the holder may be writing it right now: only staleness tells.
   if (owner === null) return stale ? { verdict: 'dead', key: `ino${st.ino}-${Math.floor(st.mtimeMs)}` } : { verdict: 'held' };
-  const dead = owner.host === os.hostname() ? isDeadOnThisHost(owner) : stale;
+  const dead = owner.host === os.hostname() ? isDeadOnThisHost(owner) || isOwnLeftover(owner) : stale;
   return dead ? { verdict: 'dead', key: owner.token } : { verdict: 'held' };
 }
 
