@@ -53,6 +53,15 @@ export function assertLockHeld(signal: AbortSignal | undefined): void {
 }
 
 /**
+ * For the writers of a store's own bookkeeping files (`push-queue.json`, `state.json`), as their
+ * `beforeRename`: throws `LockLostError` when this process held `store`'s lock and lost it, so it
+ * never writes them beside the process holding the store now. No lock held here: no check.
+ */
+export function assertStoreLockHeld(store: string): void {
+  assertLockHeld(signalOfHeldLock(store));
+}
+
+/**
  * The in-process half of a held lock, shared by the local lock and the remote lease: the signal
  * that fires once, when the lock is lost or released, and the `StoreLock` handed to the holder.
  * The lock itself (a folder, an object) and how it is kept fresh stay with its owner, which gives

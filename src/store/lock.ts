@@ -1,7 +1,7 @@
 /**
  * One writer per store. The lock is the folder `<store>/daemon.lock` (created whole by renaming a
  * staged folder onto that name, which of several processes only one can do) holding `owner.json`:
- * the holder's identity (pid, host, boot id, process start time), its command, and a token unique
+ * the holder's identity (pid, host, boot id, process start time, PID namespace), its command, and a token unique
  * to this acquisition. The holder touches the folder every `UPDATE_MS` and checks the token is
  * still its own; `<store>/daemon.json` repeats the holder for people and tools.
  *
@@ -19,11 +19,11 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { readBootId, readProcStat } from '../util/proc-stat.js';
+import { readBootId, readPidNamespace, readProcStat } from '../util/proc-stat.js';
 import { fsyncDir, removeTree, writeFileAtomic } from './durable.js';
 import { StoreLockedError, withPath } from './errors.js';
 import { holderFile, lockPath } from './layout.js';
-import { isDeadOnThisHost, type ProcessIdentity } from './lock-liveness.js';
+import { isDeadOnThisHost, judgedByPid, type ProcessIdentity } from './lock-liveness.js';
 import { LockKeeper, registerLockSignal } from './lock-signal.js';
 
 /** Re-exported: thrown by `acquireStoreLock` when another process holds the store. */
@@ -75,12 +75,13 @@ const TOKEN_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
 /**
  * Locks `store` for the holder `info` and writes `<store>/daemon.json`. Throws `StoreLockedError`
  * naming the current holder when the store is locked ("store /x is in use by ckptd daemon pid 123
- * on host h since ..."). A lock whose holder is dead is taken over at once: on this host, dead
- * means its pid is gone, or belongs to a process started at another time or in another boot, or is
- * a zombie; a lock of another host (or without an owner record) is dead once not refreshed for
- * `STALE_MS`. Takeover is an election: of several processes taking over the same dead lock,
- * exactly one wins, the others get `StoreLockedError`. `onCompromised` is called once when the lock
- * is lost; `signal` fires then, and every commit step checking it throws. The store folder must exist.
+ * on host h since ..."). A lock whose holder is dead is taken over at once: on this host and in
+ * this PID namespace, dead means its pid is gone, or belongs to a process started at another time
+ * or in another boot, or is a zombie; a lock of another host or PID namespace (a container), or
+ * without an owner record, is dead once not refreshed for `STALE_MS`. Takeover is an election: of
+ * several processes taking over the same dead lock, exactly one wins, the others get
+ * `StoreLockedError`. `onCompromised` is called once when the lock is lost; `signal` fires then,
+ * and every commit step checking it throws. The store folder must exist.
  */
 export async function acquireStoreLock(store: string, info: LockHolderInfo, onCompromised: (err: Error) => void = () => undefined): Promise<StoreLock> {
   const lock = lockPath(store);
@@ -88,6 +89,7 @@ export async function acquireStoreLock(store: string, info: LockHolderInfo, onCo
     ...info,
     boot_id: readBootId(),
     start_ticks: readProcStat(info.pid)?.startTicks ?? null,
+    pid_ns: readPidNamespace(),
     token: randomUUID(),
   };
   const record = `${JSON.stringify(me)}\n`;
@@ -202,7 +204,8 @@ async function judge(lock: string): Promise<Judgement> {
   const stale = Date.now() - st.mtimeMs > STALE_MS;
   // Without an owner record the holder may be writing it right now: only staleness tells.
   if (owner === null) return stale ? { verdict: 'dead', key: `ino${st.ino}-${Math.floor(st.mtimeMs)}` } : { verdict: 'held' };
-  const dead = owner.host === os.hostname() ? isDeadOnThisHost(owner) || isOwnLeftover(owner) : stale;
+  // A holder of another host or PID namespace (a container) cannot be looked up by its pid here.
+  const dead = judgedByPid(owner) ? isDeadOnThisHost(owner) || isOwnLeftover(owner) : stale;
   return dead ? { verdict: 'dead', key: owner.token } : { verdict: 'held' };
 }
 
@@ -328,5 +331,5 @@ function parseOwner(text: string): OwnerRecord | null {
   if (typeof v.pid !== 'number' || typeof v.host !== 'string' || typeof v.since !== 'string' || typeof v.command !== 'string') return null;
   if (typeof v.token !== 'string' || !TOKEN_RE.test(v.token)) return null;
   const text_ = (x: unknown): string | null => (typeof x === 'string' ? x : null);
-  return { pid: v.pid, host: v.host, since: v.since, command: v.command, boot_id: text_(v.boot_id), start_ticks: text_(v.start_ticks), token: v.token };
+  return { pid: v.pid, host: v.host, since: v.since, command: v.command, boot_id: text_(v.boot_id), start_ticks: text_(v.start_ticks), pid_ns: text_(v.pid_ns), token: v.token };
 }

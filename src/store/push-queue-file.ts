@@ -12,6 +12,7 @@ import { CkptdError } from '../util/errors.js';
 import { isUploadState, type UploadState } from './remote/upload-state.js';
 import { writeFileAtomic } from './durable.js';
 import { pushQueueFile } from './layout.js';
+import { assertStoreLockHeld } from './lock-signal.js';
 
 /** One record waiting for push. */
 export interface PushItem {
@@ -86,9 +87,9 @@ export async function pushQueueSignature(store: string): Promise<string> {
   return [...items, `last:${q.last_pushed?.id ?? ''}:${q.last_pushed?.at ?? ''}`].join('\n');
 }
 
-/** Replaces the queue of `store`, atomically and durably. */
+/** Replaces the queue of `store`, atomically and durably; `LockLostError` once this process lost the store's lock. */
 export async function writePushQueue(store: string, queue: PushQueue): Promise<void> {
-  await writeFileAtomic(pushQueueFile(store), `${JSON.stringify(queue, null, 1)}\n`);
+  await writeFileAtomic(pushQueueFile(store), `${JSON.stringify(queue, null, 1)}\n`, { beforeRename: () => assertStoreLockHeld(store) });
 }
 
 function isPushItem(v: unknown): v is PushItem {

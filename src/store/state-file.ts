@@ -6,6 +6,7 @@ import fsp from 'node:fs/promises';
 import { EMPTY_POLICY_STATE, type PolicyState, type RunState } from '../policy/types.js';
 import { writeFileAtomic } from './durable.js';
 import { stateFile } from './layout.js';
+import { assertStoreLockHeld } from './lock-signal.js';
 
 /** Re-exported for other modules: temp + fsync + rename + fsync of the folder. */
 export { writeFileAtomic } from './durable.js';
@@ -35,9 +36,12 @@ export async function readRunState(store: string, onProblem?: (message: string) 
   }
 }
 
-/** Writes `state` to `<store>/state.json` atomically (temp, fsync, rename, fsync of the folder). */
+/**
+ * Writes `state` to `<store>/state.json` atomically (temp, fsync, rename, fsync of the folder);
+ * `LockLostError` once this process lost the store's lock.
+ */
 export async function writeRunState(store: string, state: RunState): Promise<void> {
-  await writeFileAtomic(stateFile(store), `${JSON.stringify(state, null, 2)}\n`);
+  await writeFileAtomic(stateFile(store), `${JSON.stringify(state, null, 2)}\n`, { beforeRename: () => assertStoreLockHeld(store) });
 }
 
 function emptyRunState(): RunState {

@@ -43,6 +43,18 @@ export function readProcStat(pid: number | 'self'): ProcStat | null {
   return { state, ppid, pgrp, tpgid, startTicks, nice };
 }
 
+/**
+ * This process's PID namespace (`/proc/self/ns/pid`, e.g. `pid:[4026531836]`), or null when
+ * unreadable. Pids of processes in different namespaces (containers) mean different processes.
+ */
+export function readPidNamespace(): string | null {
+  try {
+    return fs.readlinkSync('/proc/self/ns/pid') || null;
+  } catch {
+    return null;
+  }
+}
+
 /** This boot's id (`/proc/sys/kernel/random/boot_id`), or null when unreadable. */
 export function readBootId(): string | null {
   try {
