@@ -16,6 +16,7 @@ import { allocateId } from './allocate-id.js';
 import { captureFile } from './capture-file.js';
 import { commitStaged, ensureDirDurable, fsyncDir, removeTree, writeFileAtomic } from './durable.js';
 import { withPath } from './errors.js';
+import { hashOpenFileOnWorker } from './hash-workers.js';
 import { isValidId } from './ids.js';
 import { keepCommittedCtime } from './labels.js';
 import { assertLockHeld, signalOfHeldLock } from './lock-signal.js';
@@ -60,7 +61,8 @@ export interface WriteSaveOptions {
  * (`saveMode`: 0600 -> 0400, 0644 -> 0444, 0755 -> 0555), so a private model stays private.
  *
  * Files that `from` holds in the same version (path, size, mtime) are copied from its read-only,
- * already hashed copies (`copyFile` with FICLONE: a reflink where the file system has them);
+ * already hashed copies (`copyFile` with FICLONE: a reflink where the file system has them), each
+ * copy hashed again and refused (throws naming the backup) unless it holds its manifest's bytes;
  * others are captured from the run with `captureFile` (a file changing meanwhile throws
  * `FileChangedError`; nothing is left behind). The record's `files[].path` are run-relative; for a
  * single file its bytes are at `path` itself, for a folder at `path/<files[].path>`.
@@ -111,7 +113,7 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
       const s = stored.get(e.path);
       let sha256: string;
       if (from !== null && s !== undefined && s.type === undefined && s.size === e.size && s.mtime_ns === e.mtimeNs) {
-        await copyStored(path.join(snapshotFilesDir(opts.store, from.id), e.path), dst, e.size, mode);
+        await copyStored(path.join(snapshotFilesDir(opts.store, from.id), e.path), dst, { size: e.size, sha256: s.sha256, mode, from: from.id });
         sha256 = s.sha256;
       } else {
         // Read only as the run's own file at that path, never through a folder swapped for a symlink.
@@ -216,16 +218,24 @@ function selectModelFiles(entries: ScanEntry[], globs: string[], runDir: string)
   throw new Error(`no model file to save in ${runDir}: save.files ${described.length > 0 ? described.join(', ') : 'is empty'}`);
 }
 
-/** Copies a stored (verified) file: reflink where possible, then checks the size, sets the mode, fsyncs. */
-async function copyStored(src: string, dst: string, size: number, mode: number): Promise<void> {
+/**
+ * Copies a stored file of backup `from`: reflink where possible, then narrows the mode, checks the
+ * copy's size and its bytes against the manifest (`size`, `sha256`), fsyncs. A stored copy that no
+ * longer holds its manifest's bytes (a backup found by its digest may be old and never verified
+ * since) throws naming the backup: the record would otherwise claim a hash the export does not have.
+ */
+async function copyStored(src: string, dst: string, want: { size: number; sha256: string; mode: number; from: string }): Promise<void> {
   try {
     await fsp.copyFile(src, dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
     const fh = await fsp.open(dst, 'r');
     try {
       // The copy starts with the stored file's mode: narrow it before anything else.
-      await fh.chmod(mode);
+      await fh.chmod(want.mode);
       const st = await fh.stat();
-      if (st.size !== size) throw new Error(`stored copy ${src} has ${st.size} bytes, its manifest says ${size}`);
+      if (st.size !== want.size) throw new Error(`stored copy ${src} has ${st.size} bytes, its manifest says ${want.size}`);
+      // The bytes exported, hashed from the export itself: what the record's sha256 promises.
+      const got = await hashOpenFileOnWorker(fh.fd, want.size);
+      if (got !== want.sha256) throw new Error(`stored copy ${src} does not hold the bytes backup ${want.from}'s manifest names (damaged?): not exported; run \`ckptd verify ${want.from}\``);
       await fh.sync();
     } finally {
       await fh.close();

@@ -76,6 +76,20 @@ describe('writeSave', () => {
     expect(meta.id > backup.id).toBe(true);
   });
 
+  it('refuses to export a backup\'s stored copy that no longer holds its manifest\'s bytes: no export, no record', async () => {
+    const { run, store } = await runAndStore();
+    put(run, 'model.pt', 'PPPP');
+    const backup = await snap(run, store);
+    const entries = await scanAll(run, store);
+    // The stored copy rotted since the backup, same size: its manifest's hash no longer fits it.
+    const stored = path.join(store, 'snapshots', backup.id, 'files', 'model.pt');
+    fs.chmodSync(stored, 0o644);
+    fs.writeFileSync(stored, 'XXXX');
+    await expect(save(run, store, { from: backup, entries })).rejects.toThrow(`backup ${backup.id}`);
+    expect(await listSaves(store)).toEqual([]);
+    expect(fs.readdirSync(path.join(store, 'saves'))).toEqual([]);
+  });
+
   it('says which globs matched nothing', async () => {
     const { run, store } = await runAndStore();
     put(run, 'notes.txt', 'n');
