@@ -3,7 +3,7 @@
  * beside the store: shown by `ckptd status` and by the Version panel. Reads only, takes no lock.
  */
 import type { RunConfig } from '../config/types.js';
-import { PushQueueUnreadableError, readPushQueue } from '../store/push-queue-file.js';
+import { PushQueueUnreadableError, readPushQueueOrUnreadable } from '../store/push-queue-file.js';
 
 /** What waits to go up to the remote, from the push queue the daemon keeps beside the store. */
 export interface RemoteStatus {
@@ -22,10 +22,7 @@ export interface RemoteStatus {
 /** The push status of `run` (`records` give the queued records' sizes), or null when it has no remote. */
 export async function remoteStatus(run: RunConfig, records: { id: string; bytes: number }[]): Promise<RemoteStatus | null> {
   if (run.remote === null) return null;
-  const q = await readPushQueue(run.store).catch((err: unknown) => {
-    if (err instanceof PushQueueUnreadableError) return err;
-    throw err;
-  });
+  const q = await readPushQueueOrUnreadable(run.store);
   if (q instanceof PushQueueUnreadableError) {
     return { url: run.remote.url, push: run.remote.push, queued: 0, bytes_pending: 0, uploading: null, last_pushed: null, error: { id: 'push-queue.json', message: q.message, next_try: null } };
   }

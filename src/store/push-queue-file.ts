@@ -73,16 +73,21 @@ export async function readPushQueue(store: string): Promise<PushQueue> {
   return { items, last_pushed: lastPushed };
 }
 
+/** `readPushQueue` for readers that go on without it: a queue that cannot be read is returned as its error. */
+export async function readPushQueueOrUnreadable(store: string): Promise<PushQueue | PushQueueUnreadableError> {
+  return readPushQueue(store).catch((err: unknown) => {
+    if (err instanceof PushQueueUnreadableError) return err;
+    throw err;
+  });
+}
+
 /**
  * What a person sees of the queue of `store`, as a string that changes when that does: the records
  * queued, failing, being sent, and the last pushed (not each part sent, which changes too often).
  */
 export async function pushQueueSignature(store: string): Promise<string> {
-  const q = await readPushQueue(store).catch((err: unknown) => {
-    if (err instanceof PushQueueUnreadableError) return null;
-    throw err;
-  });
-  if (q === null) return 'unreadable';
+  const q = await readPushQueueOrUnreadable(store);
+  if (q instanceof PushQueueUnreadableError) return 'unreadable';
   const items = q.items.map((i) => `${i.id}:${i.failures}:${i.next_try ?? ''}:${Object.keys(i.uploads).length > 0 ? 'sending' : ''}`);
   return [...items, `last:${q.last_pushed?.id ?? ''}:${q.last_pushed?.at ?? ''}`].join('\n');
 }
@@ -109,11 +114,8 @@ function isPushItem(v: unknown): v is PushItem {
  * then says why.
  */
 export async function awaitingPush(store: string): Promise<{ has: (id: string) => boolean; unreadable: string | null }> {
-  try {
-    const ids = new Set((await readPushQueue(store)).items.map((i) => i.id));
-    return { has: (id) => ids.has(id), unreadable: null };
-  } catch (err) {
-    if (!(err instanceof PushQueueUnreadableError)) throw err;
-    return { has: () => true, unreadable: err.message };
-  }
+  const q = await readPushQueueOrUnreadable(store);
+  if (q instanceof PushQueueUnreadableError) return { has: () => true, unreadable: q.message };
+  const ids = new Set(q.items.map((i) => i.id));
+  return { has: (id) => ids.has(id), unreadable: null };
 }
