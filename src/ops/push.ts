@@ -4,6 +4,7 @@
  * (multipart states persisted in the queue after every part), with retries backed off per record.
  * The caller holds the local store's lock: the queue file has one writer.
  */
+import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import { planPush, retryDelayMs, type PushCandidate, type PushSkipCode } from '../policy/push-plan.js';
 import { storeOf } from '../store/local-store.js';
@@ -184,6 +185,23 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
   const total = items.filter(due).reduce((n, i) => n + (headers.get(i.id)?.bytes ?? 0), 0);
   let done = 0;
   const drop = (id: string) => (q: PushQueue) => void (q.items = q.items.filter((i) => i.id !== id));
+  /** Records a failed try of `item` in the queue, with its backed-off next try, and logs it. */
+  const noteFailure = async (item: PushItem, message: string): Promise<void> => {
+    const failures = item.failures + 1;
+    const nextTry = ctx.now() + retryDelayMs(failures, (ctx.random ?? Math.random)());
+    await mutate(run.store, (q) => {
+      const it = q.items.find((i) => i.id === item.id);
+      if (!it) return;
+      it.failures = failures;
+      it.error = message;
+      it.next_try = nextTry;
+    });
+    ctx.logger.warn(`push of ${item.id} failed (attempt ${failures}), trying again in ${Math.round((nextTry - ctx.now()) / 1000)} s: ${message}`, {
+      event: 'push-failed',
+      id: item.id,
+      failures,
+    });
+  };
   for (const item of items) {
     if (ctx.signal?.aborted) break;
     if (!due(item)) continue;
@@ -198,6 +216,15 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
       continue;
     }
     if (record === null) {
+      const unreadable = await whyUnreadable(local, item.id);
+      if (unreadable !== null) {
+        // Still in the store, only not readable now: dropped, it would never go up and retention
+        // would no longer keep it for the remote. Tried again later; the records after it go on.
+        const message = `${item.id} cannot be read from the local store (${unreadable}); it stays queued`;
+        await noteFailure(item, message);
+        result.failed ??= { id: item.id, error: message };
+        continue;
+      }
       await mutate(run.store, drop(item.id));
       result.dropped.push(item.id);
       ctx.logger.warn(`push: ${item.id} is no longer in the local store; dropped from the push queue`, { event: 'push-dropped', id: item.id });
@@ -244,26 +271,29 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
         continue;
       }
       const message = (err as Error).message ?? String(err);
-      const failures = item.failures + 1;
-      const nextTry = ctx.now() + retryDelayMs(failures, (ctx.random ?? Math.random)());
-      await mutate(run.store, (q) => {
-        const it = q.items.find((i) => i.id === item.id);
-        if (!it) return;
-        it.failures = failures;
-        it.error = message;
-        it.next_try = nextTry;
-      });
+      await noteFailure(item, message);
       result.failed = { id: item.id, error: message };
-      ctx.logger.warn(`push of ${item.id} failed (attempt ${failures}), trying again in ${Math.round((nextTry - ctx.now()) / 1000)} s: ${message}`, {
-        event: 'push-failed',
-        id: item.id,
-        failures,
-      });
       break;
     }
   }
   result.remaining = (await readPushQueue(run.store)).items.length;
   return result;
+}
+
+/**
+ * Why the queued record `id`, which could not be read, is still in the local store (listed by
+ * `findBroken`: its manifest or record unreadable or invalid), or null when it is gone (deleted
+ * since it was queued). A store that cannot even be listed keeps it too.
+ */
+async function whyUnreadable(local: Store, id: string): Promise<string | null> {
+  let broken;
+  try {
+    broken = await local.findBroken();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const found = broken.find((p) => path.basename(p.path) === id || path.basename(p.path) === `${id}.json`);
+  return found === undefined ? null : found.problem;
 }
 
 /**
