@@ -12,6 +12,8 @@
  *   Otherwise, once nothing blocks but files that never settle, it acts: logs each decision
  *   (`decision`), captures backups (then applies retention), exports saves, takes manual
  *   snapshots, answers the requests, re-arms the policy timer and logs `evaluated` with the digest.
+ *   A `state.json` that cannot be written fails no backup: logged once, written again at the next
+ *   evaluation (see `saveState`).
  *   An unsettled state is looked at again when it may have settled.
  * - A failed backup or save is logged and retried in `RETRY_AFTER_MS` (a lost lock is not retried;
  *   low disk is a warning); nothing stored was changed. A cron tick the failure left unserved stays
@@ -60,6 +62,8 @@ export class RunEvaluation {
   /** Told of every record this run commits (the background push queues it); errors are logged, never fatal. */
   onCommitted: (record: Pick<RecordMeta, 'id' | 'kind'>) => Promise<void> = () => Promise.resolve();
   private lastProgressKey = '';
+  /** The last write of `state.json` failed: `this.state` is newer than the file (see `saveState`). */
+  private stateUnsaved = false;
   /** How long the last scan of the run took. */
   scanMs = 0;
 
@@ -88,6 +92,7 @@ export class RunEvaluation {
   /** Looks at the run once: see the contract above. */
   async evaluate(): Promise<void> {
     const run = this.runOf();
+    if (this.stateUnsaved) await this.saveState(this.state);
     const t0 = performance.now();
     let all: ScanEntry[];
     try {
@@ -240,10 +245,28 @@ export class RunEvaluation {
     return full !== null && full.id === found.id && full.kind === 'backup' ? full : null;
   }
 
+  /**
+   * Holds `next` as the run's state and writes it to `state.json`. A write that fails (a full disk,
+   * a read-only store) is logged once and tried again at each evaluation until it succeeds: the
+   * decisions go on from the state held here, and a backup is never given up for its bookkeeping.
+   * A lost lock still throws (the run stops).
+   */
   private async saveState(next: RunState): Promise<void> {
-    if (isDeepStrictEqual(next, this.state)) return;
+    if (!this.stateUnsaved && isDeepStrictEqual(next, this.state)) return;
     this.state = next;
-    await writeRunState(this.runOf().store, next);
+    try {
+      await writeRunState(this.runOf().store, next);
+      if (this.stateUnsaved) this.logger.info('the run\'s state is recorded again', { event: 'state-saved' });
+      this.stateUnsaved = false;
+    } catch (err) {
+      if (err instanceof LockLostError) throw err;
+      if (!this.stateUnsaved) {
+        this.logger.error(`could not record the run's state (counters and anchors): ${(err as Error).message}; the policies go on from the state held in memory, written again at the next evaluation`, {
+          event: 'state-unsaved',
+        });
+      }
+      this.stateUnsaved = true;
+    }
   }
 
   /**

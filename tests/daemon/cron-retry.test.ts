@@ -13,6 +13,7 @@ import { RequestQueue } from '../../src/daemon/request-queue.js';
 import { RunEvaluation } from '../../src/daemon/run-evaluation.js';
 import { RunTriggers } from '../../src/daemon/run-triggers.js';
 import { EMPTY_RUN_STATE } from '../../src/policy/types.js';
+import { stateFile } from '../../src/store/layout.js';
 import { storeOf } from '../../src/store/local-store.js';
 import type { StoreLock } from '../../src/store/store.js';
 import { formatProblem } from '../../src/util/errors.js';
@@ -80,5 +81,38 @@ describe('a failed cron backup', () => {
     await evaluation.evaluate();
     const taken = await store.listSnapshotHeaders();
     expect(taken.map((s) => [s.kind, s.trigger])).toEqual([['backup', 'cron * * * * * *']]);
+  });
+
+  it('is taken even when state.json cannot be written, which is written once it can be', async () => {
+    const run = cronRun('0');
+    const store = storeOf(run.store);
+    await store.ensure();
+    const lock: StoreLock = await store.lock({ pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command: 'daemon' });
+    cleanups.push(() => lock.release());
+    // A folder where state.json goes (a full disk or a read-only remount fail the write the same way).
+    fs.mkdirSync(path.join(stateFile(run.store), 'x'), { recursive: true });
+
+    let ticked: () => void = () => undefined;
+    const tick = new Promise<void>((r) => (ticked = r));
+    const triggers = new RunTriggers(() => ticked());
+    cleanups.push(() => triggers.clear());
+    const logger = recording();
+    const evaluation = new RunEvaluation(() => run, EMPTY_RUN_STATE, null, lock, logger, Date.now, triggers, new RequestQueue(quiet, () => undefined), new BlockingFiles(quiet));
+    triggers.armCron(run.backup.cron, null);
+    await tick;
+    await triggers.clear();
+
+    await evaluation.evaluate();
+    const taken = await store.listSnapshotHeaders();
+    expect(taken.map((s) => [s.kind, s.trigger])).toEqual([['backup', 'cron * * * * * *']]);
+    // Not a failed snapshot to retry ("nothing stored was changed" was wrong: it was stored).
+    expect(logger.events).toEqual(['state-unsaved']);
+
+    // Writable again: the next look writes the state the backup left (its anchor), unchanged since.
+    fs.rmSync(stateFile(run.store), { recursive: true });
+    await triggers.clear();
+    await evaluation.evaluate();
+    const saved = JSON.parse(fs.readFileSync(stateFile(run.store), 'utf8')) as { backup: { lastDigest?: unknown } };
+    expect(saved.backup).toMatchObject({ lastDigest: taken[0]!.state_digest });
   });
 });
