@@ -50,26 +50,33 @@ function cronRun(minFree: string): RunConfig {
   return r.config.runs[0]!;
 }
 
+/**
+ * The run's store locked, and its evaluation right after one tick of its cron schedule, which then
+ * stops (its flag stays), as an hourly one would until the next hour.
+ */
+async function afterOneTick(runOf: () => RunConfig): Promise<{ evaluation: RunEvaluation; triggers: RunTriggers; logger: ReturnType<typeof recording> }> {
+  const store = storeOf(runOf().store);
+  await store.ensure();
+  const lock: StoreLock = await store.lock({ pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command: 'daemon' });
+  cleanups.push(() => lock.release());
+  let ticked: () => void = () => undefined;
+  const tick = new Promise<void>((r) => (ticked = r));
+  const triggers = new RunTriggers(() => ticked());
+  cleanups.push(() => triggers.clear());
+  const logger = recording();
+  const evaluation = new RunEvaluation(runOf, EMPTY_RUN_STATE, null, lock, logger, Date.now, triggers, new RequestQueue(quiet, () => undefined), new BlockingFiles(quiet));
+  triggers.armCron(runOf().backup.cron, null);
+  await tick;
+  await triggers.clear();
+  return { evaluation, triggers, logger };
+}
+
 describe('a failed cron backup', () => {
   it('is taken by the retry, without waiting for the next tick', async () => {
     // First more free disk than any disk has: the snapshot is refused (LowDiskError, retried).
     let run = cronRun('7PiB');
     const store = storeOf(run.store);
-    await store.ensure();
-    const lock: StoreLock = await store.lock({ pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command: 'daemon' });
-    cleanups.push(() => lock.release());
-
-    let ticked: () => void = () => undefined;
-    const tick = new Promise<void>((r) => (ticked = r));
-    const triggers = new RunTriggers(() => ticked());
-    cleanups.push(() => triggers.clear());
-    const logger = recording();
-    const evaluation = new RunEvaluation(() => run, EMPTY_RUN_STATE, null, lock, logger, Date.now, triggers, new RequestQueue(quiet, () => undefined), new BlockingFiles(quiet));
-
-    triggers.armCron(run.backup.cron, null);
-    await tick;
-    // One tick only: the schedule stops (its flag stays), as an hourly one would until the next hour.
-    await triggers.clear();
+    const { evaluation, triggers, logger } = await afterOneTick(() => run);
     await evaluation.evaluate();
     expect(logger.events).toEqual(['low-disk']);
     expect(await store.listSnapshotHeaders()).toEqual([]);
@@ -86,21 +93,9 @@ describe('a failed cron backup', () => {
   it('is taken even when state.json cannot be written, which is written once it can be', async () => {
     const run = cronRun('0');
     const store = storeOf(run.store);
-    await store.ensure();
-    const lock: StoreLock = await store.lock({ pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command: 'daemon' });
-    cleanups.push(() => lock.release());
     // A folder where state.json goes (a full disk or a read-only remount fail the write the same way).
     fs.mkdirSync(path.join(stateFile(run.store), 'x'), { recursive: true });
-
-    let ticked: () => void = () => undefined;
-    const tick = new Promise<void>((r) => (ticked = r));
-    const triggers = new RunTriggers(() => ticked());
-    cleanups.push(() => triggers.clear());
-    const logger = recording();
-    const evaluation = new RunEvaluation(() => run, EMPTY_RUN_STATE, null, lock, logger, Date.now, triggers, new RequestQueue(quiet, () => undefined), new BlockingFiles(quiet));
-    triggers.armCron(run.backup.cron, null);
-    await tick;
-    await triggers.clear();
+    const { evaluation, triggers, logger } = await afterOneTick(() => run);
 
     await evaluation.evaluate();
     const taken = await store.listSnapshotHeaders();
