@@ -209,6 +209,9 @@ export class Daemon {
       // iteration of the map would visit once more (and restart again, endlessly).
       for (const [name, sup] of [...this.runs]) {
         if (this.stopping) return;
+        // Stopped while an earlier run was updated (its store lock was lost): not this one's to
+        // update; the loop below starts the run afresh.
+        if (this.runs.get(name) !== sup) continue;
         const run = this.runConfig(name);
         const prev = prevRuns.get(name);
         try {
