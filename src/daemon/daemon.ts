@@ -1,7 +1,11 @@
 /**
  * The daemon: one `RunSupervisor` per run, the config file watched and re-read live (and on SIGHUP),
  * runs added, removed or updated without a restart. An invalid edit is logged with its line and key
- * and the config in force stays. For `ckptd run` (`onlyRun`), only its own run's edits apply.
+ * and the config in force stays. So does, for that run alone, an edit that gives a running run a
+ * place it cannot use (`placeProblems`) or a store it cannot take (held by another ckptd): the run
+ * goes on with its whole previous config, and the edit applies once a reload finds it usable.
+ * `runConfig` and the next reload's diff are always against what is in force.
+ * For `ckptd run` (`onlyRun`), only its own run's edits apply.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, RunConfig } from '../config/types.js';
@@ -198,26 +202,28 @@ export class Daemon {
     } else {
       log.configure(next.log);
       log.info(`config reloaded (${reason})`, { event: 'config-reloaded' });
-      this.config = next;
+      // What is in force from here on: a running run keeps its previous config while its new
+      // place cannot be used.
+      this.config = { ...next, runs: next.runs.map((run) => this.keptIfUnusable(next, run, prevRuns.get(run.name))) };
       // Over a copy: a moved run is deleted and added again under its name, which a live
       // iteration of the map would visit once more (and restart again, endlessly).
       for (const [name, sup] of [...this.runs]) {
         if (this.stopping) return;
-        const run = next.runs.find((r) => r.name === name);
+        // Stopped while an earlier run was updated (its store lock was lost): not this one's to
+        // update; the loop below starts the run afresh.
+        if (this.runs.get(name) !== sup) continue;
+        const run = this.runConfig(name);
+        const prev = prevRuns.get(name);
         try {
           if (!run) {
             log.info(`run ${name} removed from the config; no longer watching it`, { event: 'run-removed', run: name });
             this.runs.delete(name);
             await sup.stop();
-          } else if (run.store !== prevRuns.get(name)?.store) {
+          } else if (prev !== undefined && run.store !== prev.store) {
             log.info(`run ${name} moved to store ${run.store}; restarting it`, { event: 'run-moved', run: name });
             this.runs.delete(name);
             await sup.stop();
-            await this.tryStartRun(run);
-          } else if (run.path !== prevRuns.get(name)?.path && placeProblems(next, [run]).length > 0) {
-            // Its new folder cannot be used: stopped here, the start below says why (as for a new run).
-            this.runs.delete(name);
-            await sup.stop();
+            await this.moveStore(run, prev);
           } else {
             await sup.update(run);
           }
@@ -233,7 +239,7 @@ export class Daemon {
       // `ckptd run` too, once its trainer has its own priority (set then: `priority` is not null).
       if (this.opts.managePriority || this.priority !== null) await this.applyPriority();
     }
-    for (const run of next.runs) {
+    for (const run of this.config.runs) {
       if (this.stopping) return;
       // Also retries a run that could not start before (e.g. its store was locked).
       if (!this.runs.has(run.name)) {
@@ -241,6 +247,51 @@ export class Daemon {
         await this.tryStartRun(run);
       }
     }
+  }
+
+  /**
+   * `run` (of the edited config `next`) as it applies to a running run whose config in force is
+   * `prev`: `prev` itself, whole, when the edit gave it a new path, store or save.to that cannot be
+   * used (`placeProblems`), each problem logged as `config-invalid` with its place in the file. A
+   * run not running has no config to keep: `tryStartRun` reports it.
+   */
+  private keptIfUnusable(next: Config, run: RunConfig, prev: RunConfig | undefined): RunConfig {
+    if (prev === undefined || !this.runs.has(run.name)) return run;
+    if (run.path === prev.path && run.store === prev.store && run.save.to === prev.save.to) return run;
+    const problems = placeProblems(next, [run]);
+    for (const p of problems) {
+      this.opts.logger.error(`run ${run.name}: config not applied: ${formatProblem(p)}; ${this.goesOn(prev)}`, {
+        event: 'config-invalid',
+        run: run.name,
+        line: p.line,
+        key: p.keyPath,
+      });
+    }
+    return problems.length === 0 ? run : prev;
+  }
+
+  /**
+   * Starts `run` in its new store once the run on `prev` is stopped. When it cannot start there (a
+   * store another ckptd holds), the run starts again on `prev`, which stays in force, saying why.
+   */
+  private async moveStore(run: RunConfig, prev: RunConfig): Promise<void> {
+    try {
+      await this.startRun(run);
+    } catch (err) {
+      this.opts.logger.error(`run ${run.name}: cannot move to store ${run.store}: ${(err as Error).message}; ${this.goesOn(prev)}`, {
+        event: 'run-move-failed',
+        run: run.name,
+      });
+      this.config = { ...this.config, runs: this.config.runs.map((r) => (r.name === prev.name ? prev : r)) };
+      await this.tryStartRun(prev);
+    }
+  }
+
+  /** What the log says of a run kept on its previous config `prev`, and what applies the edit. */
+  private goesOn(prev: RunConfig): string {
+    // `ckptd run` takes SIGHUP as a hung-up terminal, not as a reload.
+    const retry = this.opts.onlyRun === undefined ? 'an edit (or SIGHUP)' : 'an edit';
+    return `run ${prev.name} goes on with its previous config (path ${prev.path}, store ${prev.store}) until ${retry} makes it usable`;
   }
 
   /** `next` as `ckptd run` applies it (`narrowToRun`); logs each edit held back, once. */

@@ -46,6 +46,8 @@ export class RunSupervisor {
   private pusher: RunPusher | null = null;
   private busy = false;
   private again = false;
+  /** Set by `stop`: nothing starts watching, serving or pushing again. */
+  private stopped = false;
   private current: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -144,16 +146,21 @@ export class RunSupervisor {
   /**
    * Applies an edited config for this run, keeping counters and anchors; the state already seen is
    * judged once by the new policies (`RunTriggers.reconsider`), so one the edit made overdue fires.
+   * Does nothing once `stop` was called, also when it comes while the update awaits: a stopped run
+   * (its lock lost) may have a replacement already, and two would write one store.
    */
   async update(next: RunConfig): Promise<void> {
+    if (this.stopped) return;
     const prev = this.run;
     const rewatch = needsRewatch(prev, next);
     this.run = next;
     const changes = describeChanges(prev, next);
     if (changes.length > 0) this.logger.info(`config changed: ${changes.join('; ')}`, { event: 'reload' });
     if (retentionChanged(prev, next)) await this.previewRetention();
+    if (this.stopped) return;
     if (rewatch) {
       await this.stopWatching();
+      if (this.stopped) return;
       // Only another set of files is judged afresh: the state already seen is no new change.
       if (stateRedefined(prev, next)) this.evaluation.forgetSettled();
       this.startWatching();
@@ -169,6 +176,7 @@ export class RunSupervisor {
 
   /** Stops watching; waits (bounded) for a snapshot in progress to finish, then releases the lock. */
   async stop(graceMs = 20_000): Promise<void> {
+    this.stopped = true;
     this.triggers.halt();
     await this.stopWatching();
     const finished = await Promise.race([this.current.then(() => true), sleep(graceMs).then(() => false)]);

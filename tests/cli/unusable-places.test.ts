@@ -3,7 +3,7 @@
  * enter or read, a symbolic link loop) is a bad config: `FILE:LINE:COL key: message` saying what
  * to change, exit 2, at check-config and at the start of every command that takes a config, never
  * a raw ENOTDIR/EACCES/ELOOP. The daemon reports such a run like any run that cannot start and
- * keeps its other runs going.
+ * keeps its other runs going; a live edit that gives a running run such a place is not applied to it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -161,10 +161,15 @@ describe('the daemon', () => {
     write('ckptd.yaml', `log: {format: json}\nruns:\n${run('a', '    path: ./good\n')}${run('b', '    path: ./good2\n    store: ./store-b\n')}`);
     await d.waitFor((l) => l.event === 'start' && l.run === 'b', 20_000, 'run b started after the fix');
 
-    // An edit that moves a running run to a file stops that run alone, saying why.
+    // An edit that moves a running run to a file is not applied to it, saying why: it goes on as it was
+    // (tests/integration/reload-unusable-place.test.ts shows its backups going on).
     write('ckptd.yaml', `log: {format: json}\nruns:\n${run('a', '    path: ./afile\n    store: ./.ckptd/a\n')}${run('b', '    path: ./good2\n    store: ./store-b\n')}`);
-    const moved = await d.waitFor((l) => l.event === 'run-failed' && l.run === 'a', 20_000, 'run a reported after the edit');
-    expect(moved.message.replaceAll(dir, 'D')).toBe('cannot start run a: D/ckptd.yaml:4:11 runs.0.path: D/afile is a file, not a folder; set path to the folder the trainer writes');
+    const kept = await d.waitFor((l) => l.event === 'config-invalid' && l.run === 'a', 20_000, 'run a reported after the edit');
+    expect(kept.message.replaceAll(dir, 'D')).toBe(
+      'run a: config not applied: D/ckptd.yaml:4:11 runs.0.path: D/afile is a file, not a folder; set path to the folder the trainer writes; ' +
+        'run a goes on with its previous config (path D/good, store D/.ckptd/a) until an edit (or SIGHUP) makes it usable',
+    );
+    expect(d.lines.filter((l) => l.event === 'run-failed' && l.run === 'a')).toEqual([]);
     expect(d.proc.exitCode).toBe(null);
     expect(await d.stop()).toBe(0);
   });

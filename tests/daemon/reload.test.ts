@@ -2,7 +2,8 @@
  * A config reload applies every edit, once, whatever went before: a run moved to another store is
  * restarted once (not in a loop), a reload that fails half-way neither takes the daemon down nor
  * keeps the next edits from applying, a run that could not start is retried at the next SIGHUP even
- * when the file is unchanged, and a stop during a reload leaves no run started behind it.
+ * when the file is unchanged, a running run's edit to a place it cannot use is not applied (whole)
+ * until fixed, and a stop during a reload leaves no run started behind it.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -117,6 +118,30 @@ describe('reloading the config', () => {
     await held.release();
     await d.reload('SIGHUP');
     expect(events(lines, 'start').map((l) => l.run)).toEqual(['a', 'b']);
+  });
+
+  it('keeps, under `ckptd run`, the whole previous config of a run whose new save.to cannot be used, until an edit fixes it', async () => {
+    const { dir, write } = setUp();
+    fs.writeFileSync(path.join(dir, 'afile'), 'x');
+    const lines: Line[] = [];
+    const withSaves = (to: string, keep: number): string => run('a', 's1', keep).replace('}}', `}, save: {to: ./${to}}}`);
+    const d = await Daemon.start({ config: loadConfigFile(write(withSaves('saves', 3))), logger: capture(lines), watchConfigFile: false, onlyRun: 'a' });
+    daemons.push(d);
+    write(withSaves('afile', 5));
+    await d.reload('edit');
+    expect(events(lines, 'config-invalid').map((l) => l.message.replaceAll(dir, 'D'))).toEqual([
+      'run a: config not applied: D/ckptd.yaml:3:114 runs.0.save.to: D/afile is a file, not a folder; set save.to to a folder (or leave it out: saves then go to <store>/saves); ' +
+        'run a goes on with its previous config (path D/a, store D/s1) until an edit makes it usable',
+    ]);
+    // Not half of it: keep stays too, so the next reload compares with what is really in force.
+    expect(d.runConfig('a')).toMatchObject({ save: { to: path.join(dir, 'saves') }, backup: { keep: 3 } });
+    expect(d.runCount).toBe(1);
+
+    write(withSaves('saves2', 5));
+    await d.reload('edit');
+    expect(d.runConfig('a')).toMatchObject({ save: { to: path.join(dir, 'saves2') }, backup: { keep: 5 } });
+    expect(events(lines, 'reload').at(-1)?.message).toContain('save.to');
+    expect(events(lines, 'run-failed')).toEqual([]);
   });
 
   it('starts no run after a stop that came during a reload', async () => {
