@@ -90,7 +90,12 @@ export async function collectGarbage(objects: S3Objects, graceMs: number, now: n
     result.removedBytes += blob.size;
   }
   const stored = new Set(blobs.map((b) => b.sha));
-  for (const [sha, at] of marks) if (!dryRun && !stored.has(sha) && at.getTime() < cutoff) await objects.deleteKey(inUseKey(objects.target, sha), signal);
+  for (const [sha, at] of marks) {
+    if (dryRun || stored.has(sha) || at.getTime() >= cutoff) continue;
+    // Asked again: a push may have marked it anew since (the blob it found then is young).
+    const again = (await inUseMarks(objects, inUseKey(objects.target, sha), signal)).get(sha);
+    if (again !== undefined && again.getTime() < cutoff) await objects.deleteKey(inUseKey(objects.target, sha), signal);
+  }
   const stale = dryRun ? (await objects.listUploads(signal)).filter((u) => u.initiated.getTime() < cutoff) : await objects.abortStaleUploads(graceMs, now, signal);
   for (const u of stale) result.removed.push(`${objectUrl(objects.target, u.key)} (upload ${u.uploadId})`);
   return result;
