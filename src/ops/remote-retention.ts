@@ -1,12 +1,14 @@
 /**
  * Remote retention (`remote.keep`, SPEC section 8): the same pure planner as local retention over
- * the remote's snapshots, then manifests removed (each re-read first: never a manual, pre-restore
- * or pinned one), then a garbage collection of the objects no manifest names anymore, sparing
- * anything younger than the grace (another machine may be uploading it), and left for the next
- * one while another run of this process pushes to the same target. `keep: null` keeps all.
+ * the remote's snapshots (one pinned in the local store counts as pinned, and is pinned on the
+ * remote), then manifests removed (each re-read first: never a manual, pre-restore or pinned one),
+ * then a garbage collection of the objects no manifest names anymore, sparing anything younger
+ * than the grace (another machine may be uploading it), and left for the next one while another
+ * run of this process pushes to the same target. `keep: null` keeps all.
  */
 import type { RemoteKeep, RunConfig } from '../config/types.js';
 import { planRetention, reasonTexts, type RetentionItem, type RetentionRules } from '../policy/plan-retention.js';
+import { storeOf } from '../store/local-store.js';
 import type { GarbageResult, RemoteStore } from '../store/remote/remote-store.js';
 import type { GuardedRecord } from '../store/types.js';
 import { formatBytes } from '../util/format.js';
@@ -48,13 +50,19 @@ export async function applyRemoteRetention(run: RunConfig, remote: RemoteStore, 
   const result: RemoteRetentionResult = { deleted: [], collected: 0, collectedBytes: 0 };
   const keep = run.remote?.keep ?? null;
   if (keep === null) return result;
+  // `ckptd pin` pins the local copy: a snapshot pinned after it was pushed is pinned on the remote too.
+  const pinnedHere = new Set((await storeOf(run.store).listSnapshotHeaders()).filter((s) => s.pinned).map((s) => s.id));
   // One listing: the remote reads every manifest for any of them (resolving one is no cheaper).
   const items: RetentionItem[] = [];
-  for (const s of await remote.listSnapshots()) items.push({ ...retentionItemOf(s), files: await remote.storedUnits(s) });
+  for (const s of await remote.listSnapshots()) {
+    const pinned = s.pinned || (pinnedHere.has(s.id) && (await pinOnRemote(remote, s.id, logger)));
+    items.push({ ...retentionItemOf(s), pinned, files: await remote.storedUnits(s) });
+  }
   const plan = planRetention(items, remoteRules(keep), now);
   for (const w of plan.warnings) logger.warn(`remote retention: ${w}`, { event: 'retention-warning', remote: true });
   for (const r of [...plan.remove].reverse()) {
-    const guard = (fresh: GuardedRecord): string | null => (fresh.kind !== 'backup' ? `it is a ${fresh.kind} snapshot` : fresh.pinned ? 'it is pinned' : null);
+    const guard = (fresh: GuardedRecord): string | null =>
+      fresh.kind !== 'backup' ? `it is a ${fresh.kind} snapshot` : fresh.pinned || pinnedHere.has(fresh.id) ? 'it is pinned' : null;
     try {
       await remote.remove(r.id, { kind: 'snapshot', guard });
       result.deleted.push(r.id);
@@ -72,6 +80,20 @@ export async function applyRemoteRetention(run: RunConfig, remote: RemoteStore, 
     }
   }
   return result;
+}
+
+/**
+ * Pins the remote snapshot `id` (pinned in the local store: the pin outlives this machine), and
+ * says so; true either way, since a pin that could not be written still counts here.
+ */
+async function pinOnRemote(remote: RemoteStore, id: string, logger: Logger): Promise<true> {
+  try {
+    await remote.updateLabels(id, { pinned: true });
+    logger.info(`remote backup ${id} pinned on ${remote.location}, as it is in the local store`, { event: 'label', id, remote: true });
+  } catch (err) {
+    logger.warn(`remote backup ${id} is pinned in the local store but could not be pinned on ${remote.location}: ${(err as Error).message}; kept all the same`, { event: 'label-failed', id, remote: true });
+  }
+  return true;
 }
 
 /**

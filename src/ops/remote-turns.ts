@@ -10,8 +10,8 @@
  *   next one (`collectionOwed`: the next remote retention collects even with nothing to delete):
  *   it only frees space, and waiting for a push of hours would hold up that run's own next pushes.
  *
- * Another process (a second machine, or a `ckptd` command run without a daemon) is not seen here;
- * see `remote-gc.ts` for that limit.
+ * Another process (a second machine, or a `ckptd` command run without a daemon) is not seen here:
+ * there, the in-use marks of `store/remote/remote-gc.ts` keep a push's reused blobs from its collections.
  */
 import type { RemoteStore } from '../store/remote/remote-store.js';
 

@@ -6,6 +6,7 @@
  * snapshot names a blob that is gone. (The push checks its reused blobs again once its manifest
  * is written, but a collection can delete after that check.) Against a real S3 API server.
  */
+import fs from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 
 /** An action run once just before the next `pushQueued`, wherever it is called from. */
@@ -31,6 +32,7 @@ import type { S3Objects } from '../../src/store/remote/s3-objects.js';
 import type { Logger } from '../../src/util/logger.js';
 import { pushingRun as pushing, queuedBackup, remoteOf } from '../helpers/pushing-run.js';
 import { remoteWorld, type RemoteWorld } from '../helpers/remote-world.js';
+import { sha256 } from '../helpers/s3-oracle.js';
 
 /** remote.keep: {keep: 1}. */
 const KEEP_ONE: RemoteKeep = { keepLast: 1, keepBest: null, keepHourly: 0, keepDaily: 0, keepWeekly: 0, maxSizeBytes: null, minAgeMs: 0 };
@@ -79,13 +81,16 @@ function holding(objects: S3Objects, method: 'putJson' | 'deleteKey', when: (key
 
 
 
+/** This test's world, a log, and two runs `a` and `b` pushing to its remote with remote.keep 1. */
+async function twoRuns(): Promise<{ w: RemoteWorld; log: Logged[]; ctx: { logger: Logger; now: () => number }; a: Awaited<ReturnType<typeof pushingRun>>; b: Awaited<ReturnType<typeof pushingRun>> }> {
+  const w = world();
+  const log: Logged[] = [];
+  return { w, log, ctx: { logger: logger(log), now: Date.now }, a: await pushingRun(w, 'a'), b: await pushingRun(w, 'b') };
+}
+
 describe('a garbage collection beside a push of another run to the same remote', () => {
   it('never takes a blob the push found already stored and is about to name', async () => {
-    const w = world();
-    const log: Logged[] = [];
-    const ctx = { logger: logger(log), now: Date.now };
-    const a = await pushingRun(w, 'a');
-    const b = await pushingRun(w, 'b');
+    const { w, log, ctx, a, b } = await twoRuns();
     const shared = 'the same bytes in both runs (a base model, say)';
 
     // Run b pushes the shared bytes, then a state without them; its retention leaves them unreferenced.
@@ -158,5 +163,55 @@ describe('a garbage collection beside a push of another run to the same remote',
 
     const check = await remoteOf(w, a).verifyExists(await remoteOf(w, a).resolve(taken.id));
     expect({ missing: check.missing, changed: check.changed }).toEqual({ missing: [], changed: [] });
+  });
+});
+
+describe("another machine's garbage collection beside a push", () => {
+  it('never takes an old unreferenced blob the push found already stored and named', async () => {
+    const { w, ctx, a, b } = await twoRuns();
+
+    // Run b pushes three files, then a state without them: its retention leaves them unreferenced,
+    // and two days go by (the stored objects are made two days old).
+    const gone = ['bytes b no longer holds, 1', 'bytes b no longer holds, 2', 'bytes b no longer holds, 3'];
+    const rb = remoteOf(w, b);
+    await queuedBackup(b, { 'one.bin': gone[0]!, 'two.bin': gone[1]!, 'three.bin': gone[2]! });
+    expect((await pushQueued(b, rb, ctx)).pushed).toHaveLength(1);
+    await queuedBackup(b, { 'state.json': 'b 2' });
+    expect((await pushQueued(b, rb, ctx)).pushed).toHaveLength(1);
+    expect((await applyRemoteRetention(b, rb, Date.now(), ctx.logger)).deleted).toHaveLength(1);
+    const twoDaysAgo = new Date(Date.now() - 2 * REMOTE_GC_GRACE_MS);
+    for (const o of await w.server.storedObjects(w.bucket)) if (o.key.includes('/blobs/')) fs.utimesSync(o.file, twoDaysAgo, twoDaysAgo);
+
+    // Another machine collects (no lock between machines): it has read every manifest, and its
+    // first blob deletion waits at a gate. The blob it deletes last is the one run a reuses.
+    const deletion = gate();
+    const elsewhere = remoteOf(w, b, holding(w.open(), 'deleteKey', (key) => key.includes('/blobs/'), deletion.wait));
+    const collecting = elsewhere.collectGarbage(REMOTE_GC_GRACE_MS, Date.now());
+    await deletion.reached;
+
+    // Meanwhile run a pushes a backup holding those bytes: found stored, not sent, its manifest written.
+    const reused = [...gone].sort((x, y) => (sha256(Buffer.from(x)) < sha256(Buffer.from(y)) ? 1 : -1))[0]!;
+    const taken = await queuedBackup(a, { 'base.bin': reused, 'state.json': 'a 1' });
+    expect((await pushQueued(a, remoteOf(w, a), ctx)).pushed.map((p) => p.id)).toEqual([taken.id]);
+    deletion.open();
+    await collecting;
+
+    const ra = remoteOf(w, a);
+    const check = await ra.verifyExists(await ra.resolve(taken.id));
+    expect({ missing: check.missing, changed: check.changed }).toEqual({ missing: [], changed: [] });
+    // What no manifest names and nobody relies on still goes.
+    const keyOf = (bytes: string): string => `ckptd/blobs/sha256/${sha256(Buffer.from(bytes)).slice(0, 2)}/${sha256(Buffer.from(bytes))}`;
+    const left = async (): Promise<string[]> => (await w.server.storedObjects(w.bucket)).map((o) => o.key);
+    for (const bytes of gone.filter((g) => g !== reused)) expect(await left()).not.toContain(keyOf(bytes));
+
+    // Unreferenced again, the reused bytes stay a day from when the push relied on them, then go
+    // with the push's mark.
+    await queuedBackup(a, { 'state.json': 'a 2' });
+    expect((await pushQueued(a, ra, ctx)).pushed).toHaveLength(1);
+    expect((await applyRemoteRetention(a, ra, Date.now(), ctx.logger)).deleted).toEqual([taken.id]);
+    expect(await left()).toContain(keyOf(reused));
+    for (const o of await w.server.storedObjects(w.bucket)) if (!o.key.includes('/runs/')) fs.utimesSync(o.file, twoDaysAgo, twoDaysAgo);
+    expect((await ra.collectGarbage(REMOTE_GC_GRACE_MS, Date.now())).removed.length).toBeGreaterThan(0);
+    expect((await left()).filter((k) => k === keyOf(reused) || k.startsWith('ckptd/in-use/'))).toEqual([]);
   });
 });

@@ -9,12 +9,19 @@ import { isIncomplete } from '../read-store.js';
 import { locateFile } from '../stored-file.js';
 import type { ManifestEntry, RecordMeta } from '../types.js';
 import { mapPool } from '../../util/run-pools.js';
+import { markInUse } from './remote-gc.js';
 import { keyOfRecord, readRemoteSave, readRemoteSnapshot, type RemoteRun } from './remote-records.js';
 import { blobKey, objectUrl } from './s3-target.js';
 import type { UploadState } from './upload-state.js';
 
 /** Blobs uploaded at once. */
 const UPLOAD_PARALLEL = 4;
+
+/**
+ * A blob this push uploaded longer ago than this is marked in use before its manifest is written,
+ * as one found already stored is: far below the collection's grace (a day).
+ */
+const MARK_UPLOADED_AFTER_MS = 3600_000;
 
 /** What `uploadBlobs` and `putRecord` report and obey. */
 export interface UploadOptions {
@@ -45,6 +52,8 @@ export interface UploadedBlobs {
   presentBytes: number;
   /** The sha256 of each blob that was already stored (not sent by this call). */
   present: string[];
+  /** The sha256 of each blob this call uploaded, with when (ms since the epoch) its upload ended. */
+  uploaded: { sha: string; at: number }[];
 }
 
 /**
@@ -74,7 +83,7 @@ export async function uploadBlobs(r: RemoteRun, fromStore: string, record: Recor
       },
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    return { sha: f.sha256, size: f.size, ...put };
+    return { sha: f.sha256, size: f.size, ...put, at: Date.now() };
   });
   const uploaded = new Set(outcomes.filter((o) => o.outcome === 'uploaded').map((o) => o.sha));
   const regular = record.files.filter((f) => f.type !== 'symlink');
@@ -85,6 +94,7 @@ export async function uploadBlobs(r: RemoteRun, fromStore: string, record: Recor
     sentBytes: outcomes.reduce((n, o) => n + o.sentBytes, 0),
     presentBytes: outcomes.filter((o) => o.outcome !== 'uploaded').reduce((n, o) => n + o.size, 0),
     present: outcomes.filter((o) => o.outcome === 'present').map((o) => o.sha),
+    uploaded: outcomes.flatMap((o) => (o.outcome === 'uploaded' ? [{ sha: o.sha, at: o.at }] : [])),
   };
 }
 
@@ -143,11 +153,15 @@ export async function putRecord(
   }
   const blobs = await uploadBlobs(r, fromStore, record, opts);
   const meta = remoteManifest(r, record, blobs);
+  // Blobs found already stored (maybe old and unreferenced), or sent long ago: no manifest names
+  // them yet, and a collection on another machine counts their age from their upload. Marked in
+  // use first, so one that listed the manifests before this one lands spares them (remote-gc.ts).
+  const relied = [...blobs.present, ...blobs.uploaded.filter((u) => Date.now() - u.at >= MARK_UPLOADED_AFTER_MS).map((u) => u.sha)];
+  await markInUse(r.objects, relied, opts.signal);
   assertLockHeld(opts.lockSignal);
   await r.objects.putJson(keyOfRecord(r, record), meta, opts.signal);
-  // A blob found already stored may have been unreferenced and old, and another machine's garbage
-  // collection may have removed it before this manifest named it: check, and send again what went.
-  const gone = await mapPool(blobs.present, UPLOAD_PARALLEL, async (sha) => ((await r.objects.hasBlob(sha, sizeOf(record, sha), opts.signal)) ? null : sha));
+  // A collection may have removed one of them before the mark: check, and send again what went.
+  const gone = await mapPool(relied, UPLOAD_PARALLEL, async (sha) => ((await r.objects.hasBlob(sha, sizeOf(record, sha), opts.signal)) ? null : sha));
   const resend = gone.filter((sha): sha is string => sha !== null);
   let sentBytes = blobs.sentBytes;
   if (resend.length > 0) {

@@ -168,6 +168,27 @@ export function shaOfBlobKey(t: S3Target, key: string): string | null {
   return m !== null && m[2]!.startsWith(m[1]!) ? m[2]! : null;
 }
 
+/**
+ * `PREFIX/in-use/`: the marks of blobs a push relies on without a manifest naming them yet
+ * (see `remote-gc.ts`), one small object per blob.
+ */
+export function inUsePrefix(t: S3Target): ObjectKey {
+  return `${t.prefix}in-use/` as ObjectKey;
+}
+
+/** `PREFIX/in-use/<sha>`: the mark of the blob `sha`; its LastModified is when a push last relied on it. */
+export function inUseKey(t: S3Target, sha: string): ObjectKey {
+  checkSha(sha);
+  return `${inUsePrefix(t)}${sha}` as ObjectKey;
+}
+
+/** The sha256 a key from `inUsePrefix` marks, or null when the key is not exactly a mark's. */
+export function shaOfInUseKey(t: S3Target, key: string): string | null {
+  const base = inUsePrefix(t);
+  const rest = key.startsWith(base) ? key.slice(base.length) : '';
+  return isSha256(rest) ? rest : null;
+}
+
 /** `PREFIX/runs/`: every run's manifests are under it. */
 export function runsPrefix(t: S3Target): ObjectKey {
   return `${t.prefix}runs/` as ObjectKey;

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { markInUse } from '../../../src/store/remote/remote-gc.js';
 import { openRemoteStore, listRemoteRuns, type RemoteStore } from '../../../src/store/remote/remote-store.js';
 import type { S3ObjectsOptions } from '../../../src/store/remote/s3-objects.js';
 import { blobKey, lockKey } from '../../../src/store/remote/s3-target.js';
@@ -214,6 +215,18 @@ describe('collectGarbage', () => {
     expect(await rb.objects.hasBlob(shaOf('shared.bin'), 12)).toBe(true);
     expect(await ra.objects.hasBlob(orphanYoung.sha, 100)).toBe(true);
     expect((await rb.verify((await rb.listSnapshots())[0]!)).ok).toBe(true);
+  });
+
+  it('an old in-use mark whose blob is gone goes; a young one stays', async () => {
+    const w = world();
+    const rs = remote(w);
+    const [old, young] = [sha256(Buffer.from('gone long ago')), sha256(Buffer.from('gone just now'))];
+    await markInUse(rs.objects, [old, young]);
+    const oldMark = (await w.server.storedObjects(w.bucket)).find((o) => o.key === `ckptd/in-use/${old}`)!;
+    const t = new Date(Date.now() - 2 * HOUR);
+    await fsp.utimes(oldMark.file, t, t);
+    expect(await rs.collectGarbage(HOUR, Date.now())).toEqual({ removed: [], removedBytes: 0, keptYoung: 0 });
+    expect((await w.server.storedObjects(w.bucket)).map((o) => o.key)).toEqual([`ckptd/in-use/${young}`]);
   });
 
   it('aborts abandoned multipart uploads older than the grace, and keeps young ones', async () => {
