@@ -55,11 +55,13 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
   lightning: {
     about: 'PyTorch Lightning: default_root_dir (ModelCheckpoint names and last.ckpt in the newest lightning_logs/version_N)',
     progress: 'lightning',
-    include: ['**/*.ckpt', '**/hparams.yaml'],
+    // DeepSpeed and sharded FSDP write each checkpoint as a folder named like the file
+    // (`epoch=3-step=400.ckpt/checkpoint/...`, `.../__0_0.distcp`): its files are the checkpoint.
+    include: ['**/*.ckpt', '**/*.ckpt/**', '**/hparams.yaml'],
     exclude: [],
     backupEvery: '1 epochs',
     saveEvery: 'never',
-    saveFiles: ['**/*.ckpt'],
+    saveFiles: ['**/*.ckpt', '**/*.ckpt/**'],
     savePick: 'newest',
   },
   keras: {

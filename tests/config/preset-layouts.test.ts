@@ -1,0 +1,73 @@
+/**
+ * `ckptd init --preset NAME` against the folders those trainers really write: every file a resume
+ * needs is in the backup, the progress source reads the run, and a save holds the model. The
+ * layouts are the trainers' own, each citing the upstream code that writes it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runInit } from '../../src/cli/init.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import type { InitPreset } from '../../src/config/presets.js';
+import type { RunConfig } from '../../src/config/types.js';
+import { scanRun } from '../../src/ops/run-actions.js';
+import { pickNewestModel } from '../../src/policy/pick-newest-model.js';
+import { readProgress } from '../../src/progress/read-progress.js';
+import { matchModelFiles } from '../../src/store/write-save.js';
+import { put, tempRun } from '../progress/fixtures.js';
+
+/** The run `init --preset` writes for `dir`, loaded as the daemon loads it. */
+async function initRun(preset: InitPreset, dir: string): Promise<RunConfig> {
+  const configPath = path.join(path.dirname(dir), `${preset}.yaml`);
+  runInit({ dir, preset, configPath, force: false });
+  return loadConfigFile(configPath).runs[0]!;
+}
+
+/** What a backup of `run` holds, and the progress the daemon reads from it. */
+async function backupOf(run: RunConfig): Promise<{ files: string[]; progress: Awaited<ReturnType<typeof readProgress>> }> {
+  const entries = await scanRun(run);
+  const listed = entries.map((e) => ({ path: e.path, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n) }));
+  return { files: entries.map((e) => e.path), progress: await readProgress(run.path, run.progress, listed) };
+}
+
+/** The files a save of `run` exports (`save.files`, then `save.pick: newest`). */
+async function saveOf(run: RunConfig): Promise<string[]> {
+  return pickNewestModel(matchModelFiles(await scanRun(run), run.save.files)).files.map((e) => e.path);
+}
+
+describe('init --preset lightning', () => {
+  // lightning/pytorch/strategies/deepspeed.py:669 (`DeepSpeedStrategy.save_checkpoint`):
+  // `deepspeed_engine.save_checkpoint(filepath, client_state=checkpoint, tag="checkpoint")`, so the
+  // checkpoint named `epoch=1-step=200.ckpt` is a folder holding `latest`, `zero_to_fp32.py` and
+  // `checkpoint/` (tests/tests_pytorch/strategies/test_deepspeed.py:1196 lists exactly those).
+  const DEEPSPEED = [
+    'lightning_logs/version_0/checkpoints/epoch=1-step=200.ckpt/checkpoint/mp_rank_00_model_states.pt',
+    'lightning_logs/version_0/checkpoints/epoch=1-step=200.ckpt/checkpoint/zero_pp_rank_0_mp_rank_00_optim_states.pt',
+    'lightning_logs/version_0/checkpoints/epoch=1-step=200.ckpt/checkpoint/zero_pp_rank_1_mp_rank_00_optim_states.pt',
+    'lightning_logs/version_0/checkpoints/epoch=1-step=200.ckpt/latest',
+    'lightning_logs/version_0/checkpoints/epoch=1-step=200.ckpt/zero_to_fp32.py',
+  ];
+  // lightning/pytorch/strategies/fsdp.py:580-592 (`FSDPStrategy.save_checkpoint`, state_dict_type
+  // "sharded"): a folder of `torch.distributed.checkpoint` shards plus `meta.pt`
+  // (tests/tests_pytorch/strategies/test_fsdp.py:881: {"meta.pt", ".metadata", "__0_0.distcp", "__1_0.distcp"}).
+  const FSDP = [
+    'lightning_logs/version_0/checkpoints/epoch=2-step=300.ckpt/.metadata',
+    'lightning_logs/version_0/checkpoints/epoch=2-step=300.ckpt/__0_0.distcp',
+    'lightning_logs/version_0/checkpoints/epoch=2-step=300.ckpt/__1_0.distcp',
+    'lightning_logs/version_0/checkpoints/epoch=2-step=300.ckpt/meta.pt',
+  ];
+
+  it.each([
+    ['DeepSpeed', DEEPSPEED, { epoch: 2, step: 200 }],
+    ['FSDP sharded', FSDP, { epoch: 3, step: 300 }],
+  ])('backs up a %s checkpoint folder whole, reads its progress, and saves it', async (_, files, want) => {
+    const dir = path.join(await tempRun(), 'exp1');
+    for (const f of files) put(dir, f, 'x');
+    put(dir, 'lightning_logs/version_0/hparams.yaml', 'lr: 0.001\n');
+    const run = await initRun('lightning', dir);
+    const { files: backedUp, progress } = await backupOf(run);
+    expect(backedUp).toEqual([...files, 'lightning_logs/version_0/hparams.yaml'].sort());
+    expect(progress).toMatchObject({ ...want, source: 'lightning' });
+    expect(await saveOf(run)).toEqual(files);
+  });
+});
