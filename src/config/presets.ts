@@ -92,7 +92,9 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     exclude: ['logs/**', 'log/**', 'sample/**'],
     backupEvery: '1 epochs',
     saveEvery: 'never',
-    saveFiles: ['*.safetensors'],
+    // Models of --save_model_as safetensors, ckpt or pt, in output_dir or a GUI project's model/;
+    // the state folders' own model.safetensors lie deeper and are not a model export.
+    saveFiles: ['*.{safetensors,ckpt,pt}', 'model/*.{safetensors,ckpt,pt}'],
     savePick: 'newest',
   },
   dfl: {

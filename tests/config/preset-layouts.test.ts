@@ -71,3 +71,29 @@ describe('init --preset lightning', () => {
     expect(await saveOf(run)).toEqual(files);
   });
 });
+
+describe('init --preset kohya', () => {
+  // library/train_util.py:90-100 names the saves (`EPOCH_FILE_NAME = "{}-{:06d}"`, `EPOCH_STATE_NAME =
+  // "{}-{:06d}-state"`); train_network.py:1696 saves `get_epoch_ckpt_name(args, "." + args.save_model_as,
+  // epoch + 1)` with `--save_model_as` one of ckpt, pt, safetensors (train_network.py:1756-1759;
+  // train_util.py:4690 for the full-model scripts: ckpt, safetensors, diffusers); accelerate's save_state
+  // writes the state folder, train_network.py:944-948 its train_state.json.
+  const state = (n: number): string[] => ['model.safetensors', 'optimizer.bin', 'random_states_0.pkl', 'scheduler.bin', 'train_state.json'].map((f) => `lora-00000${n}-state/${f}`);
+
+  it.each([
+    ['--output_dir, --save_model_as ckpt', '', 'ckpt'],
+    ['--output_dir, --save_model_as pt', '', 'pt'],
+    // The kohya_ss GUI's project folder: img/, log/, model/ (the output dir), reg/.
+    ["the kohya_ss GUI's project folder", 'model/', 'safetensors'],
+  ])('saves the newest model from %s', async (_, sub, ext) => {
+    const dir = path.join(await tempRun(), 'project');
+    for (const n of [1, 2]) {
+      put(dir, `${sub}lora-00000${n}.${ext}`, 'x', n * 10);
+      for (const f of state(n)) put(dir, `${sub}${f}`, f.endsWith('train_state.json') ? `{"current_epoch": ${n}, "current_step": ${n * 100}}` : 'x', n * 10);
+    }
+    if (sub) put(dir, 'img/10_ohwx woman/001.png', 'x');
+    const run = await initRun('kohya', dir);
+    expect((await backupOf(run)).progress).toMatchObject({ epoch: 2, step: 200, source: 'kohya' });
+    expect(await saveOf(run)).toEqual([`${sub}lora-000002.${ext}`]);
+  });
+});
