@@ -13,8 +13,9 @@
  * The names' `epoch` is `trainer.current_epoch`, 0-based: the checkpoint saved when the 5th epoch
  * ends says `epoch=4`. ckptd counts finished epochs, read from the checkpoint's own loop counters
  * (`lightning-checkpoint.ts`), which also tell a save inside an epoch (`every_n_train_steps`,
- * `val_check_interval` < 1) from one at its end; without them (a DeepSpeed folder, an unreadable
- * file) the name's epoch + 1, the default epoch-end save.
+ * `val_check_interval` < 1) from one at its end (a sharded FSDP folder: those of its `meta.pt`);
+ * without them (a DeepSpeed folder, an unreadable file) the name's epoch + 1, the default
+ * epoch-end save.
  */
 import { readLightningCheckpoint } from './lightning-checkpoint.js';
 import { toCount, toNumber } from './numbers.js';
@@ -27,6 +28,8 @@ const PART = /(?<=^|[-_ ])([A-Za-z_][\w.]*?)=(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-
 const LOSS_KEYS = ['loss', 'train_loss', 'val_loss'];
 /** `last.ckpt` and the `last-vN.ckpt` a clash makes (`_save_last_checkpoint`). */
 const LAST_NAME = /^last(?:-v\d+)?\.ckpt$/;
+/** What a sharded FSDP checkpoint folder holds besides its shards: the checkpoint dict without the tensors. */
+const FSDP_METADATA = 'meta.pt';
 /** A logger's version folder (`version_{version}`). */
 const VERSION_DIR = /^version_(\d+)$/;
 
@@ -87,9 +90,10 @@ export async function readLightning(view: RunView): Promise<Reading | null> {
   const best = pickFurthest(candidates);
   if (!best) return null;
   const values = best.checkpoint.values ?? {};
-  if (best.checkpoint.values && best.checkpoint.isFile) {
-    // The name cannot tell a save inside an epoch from one at its end; the file's counters can.
-    const inside = await readLightningCheckpoint(view, best.checkpoint.path);
+  if (best.checkpoint.values) {
+    // The name cannot tell a save inside an epoch from one at its end; the file's counters can. A
+    // sharded FSDP folder keeps them in its `meta.pt` (`_METADATA_FILENAME`); a DeepSpeed one has none.
+    const inside = await readLightningCheckpoint(view, best.checkpoint.isFile ? best.checkpoint.path : `${best.checkpoint.path}/${FSDP_METADATA}`);
     best.finishedEpochs = inside?.finishedEpochs ?? null;
     best.step ??= inside?.step ?? null;
   }

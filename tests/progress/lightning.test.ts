@@ -122,6 +122,21 @@ describe('lightning preset', () => {
     expect([p.epoch, p.step]).toEqual([2, 100]);
   });
 
+  it("reads a sharded FSDP checkpoint folder's counters from its meta.pt: a save inside an epoch counts only the epochs before it", async () => {
+    // lightning/pytorch/strategies/fsdp.py:580-592: a folder of `.distcp` shards, and `meta.pt`,
+    // `_atomic_save` (torch.save) of the checkpoint dict without `state_dict` and
+    // `optimizer_states`: `epoch`, `global_step`, `loops`, ... as in a `.ckpt`. Its bytes here are
+    // those of the `steps/` run's save at step 50, half-way through the first epoch.
+    const run = await tempRun();
+    const dir = 'lightning_logs/version_0/checkpoints/epoch=0-step=50.ckpt';
+    put(run, `${dir}/__0_0.distcp`, 'x');
+    put(run, `${dir}/__1_0.distcp`, 'x');
+    put(run, `${dir}/.metadata`, 'x');
+    put(run, `${dir}/meta.pt`, ckpt('steps/version_0/checkpoints/epoch=0-step=50.ckpt'));
+    const p = await progressOf(run, LIGHTNING);
+    expect([p.epoch, p.step]).toEqual([0, 50]);
+  });
+
   it('yields nothing for a run with only a last.ckpt that is not a torch.save zip', async () => {
     const run = await tempRun();
     put(run, 'checkpoints/last.ckpt', 'ckpt');
