@@ -49,7 +49,9 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     exclude: ['runs/**', '**/events.out.tfevents.*'],
     backupEvery: '1 epochs',
     saveEvery: 'never',
-    saveFiles: ['**/*.safetensors', '**/*.bin'],
+    // The weights with what from_pretrained needs to load them: config.json (adapter_config.json
+    // for PEFT) and the shards' index.
+    saveFiles: ['**/*.safetensors', '**/*.bin', '**/config.json', '**/adapter_config.json', '**/*.index.json'],
     savePick: 'newest',
   },
   lightning: {

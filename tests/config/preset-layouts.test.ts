@@ -14,7 +14,7 @@ import { scanRun } from '../../src/ops/run-actions.js';
 import { pickNewestModel } from '../../src/policy/pick-newest-model.js';
 import { readProgress } from '../../src/progress/read-progress.js';
 import { matchModelFiles } from '../../src/store/write-save.js';
-import { put, tempRun } from '../progress/fixtures.js';
+import { hfState, put, tempRun } from '../progress/fixtures.js';
 
 /** The run `init --preset` writes for `dir`, loaded as the daemon loads it. */
 async function initRun(preset: InitPreset, dir: string): Promise<RunConfig> {
@@ -95,5 +95,34 @@ describe('init --preset kohya', () => {
     const run = await initRun('kohya', dir);
     expect((await backupOf(run)).progress).toMatchObject({ epoch: 2, step: 200, source: 'kohya' });
     expect(await saveOf(run)).toEqual([`${sub}lora-000002.${ext}`]);
+  });
+});
+
+describe('init --preset hf', () => {
+  // transformers trainer.py `_save_checkpoint`: `save_model(output_dir)` (PreTrainedModel.save_pretrained:
+  // config.json, generation_config.json, and model.safetensors or, past max_shard_size,
+  // model-0000i-of-0000n.safetensors with model.safetensors.index.json; a PeftModel writes
+  // adapter_config.json and adapter_model.safetensors instead), training_args.bin, then optimizer.pt,
+  // scheduler.pt, rng_state.pth and trainer_state.json (names: transformers/utils/constants and the
+  // top of trainer.py).
+  const checkpoint = (step: number, model: string[]): string[] =>
+    [...model, 'optimizer.pt', 'rng_state.pth', 'scheduler.pt', 'trainer_state.json', 'training_args.bin'].map((f) => `checkpoint-${step}/${f}`);
+  const SHARDED = ['config.json', 'generation_config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json'];
+  const PEFT = ['README.md', 'adapter_config.json', 'adapter_model.safetensors'];
+
+  it.each([
+    ['a sharded model', SHARDED, ['config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'training_args.bin']],
+    ['a PEFT adapter', PEFT, ['adapter_config.json', 'adapter_model.safetensors', 'training_args.bin']],
+  ])('backs up every checkpoint file and saves the newest checkpoint of %s as a loadable folder', async (_, model, saved) => {
+    const dir = path.join(await tempRun(), 'output');
+    for (const [step, minute] of [[500, 10], [1000, 20]] as const) {
+      for (const f of checkpoint(step, model)) put(dir, f, f.endsWith('trainer_state.json') ? hfState(step, step / 500, [{ loss: 2 - step / 1000, step }]) : 'x', minute);
+    }
+    put(dir, 'runs/Dec02_09-00-00_host/events.out.tfevents.1764666000.host.1.0', 'x');
+    const run = await initRun('hf', dir);
+    const { files, progress } = await backupOf(run);
+    expect(files).toEqual([...checkpoint(500, model), ...checkpoint(1000, model)].sort());
+    expect(progress).toMatchObject({ epoch: 2, step: 1000, loss: 1, source: 'hf' });
+    expect((await saveOf(run)).sort()).toEqual(saved.map((f) => `checkpoint-1000/${f}`));
   });
 });
