@@ -84,16 +84,15 @@ export async function readLightning(view: RunView): Promise<Reading | null> {
       candidates.push({ checkpoint, epoch: toCount(epoch), step: toCount(step), finishedEpochs: null, mtimeMs: checkpoint.mtimeMs });
       continue;
     }
-    const inside = await readLightningCheckpoint(view, checkpoint.path);
+    const inside = await readLightningCheckpoint(view, countersOf(checkpoint));
     if (inside && (inside.epoch !== null || inside.step !== null)) candidates.push({ checkpoint, ...inside, mtimeMs: checkpoint.mtimeMs });
   }
   const best = pickFurthest(candidates);
   if (!best) return null;
   const values = best.checkpoint.values ?? {};
   if (best.checkpoint.values) {
-    // The name cannot tell a save inside an epoch from one at its end; the file's counters can. A
-    // sharded FSDP folder keeps them in its `meta.pt` (`_METADATA_FILENAME`); a DeepSpeed one has none.
-    const inside = await readLightningCheckpoint(view, best.checkpoint.isFile ? best.checkpoint.path : `${best.checkpoint.path}/${FSDP_METADATA}`);
+    // The name cannot tell a save inside an epoch from one at its end; the file's counters can.
+    const inside = await readLightningCheckpoint(view, countersOf(best.checkpoint));
     best.finishedEpochs = inside?.finishedEpochs ?? null;
     best.step ??= inside?.step ?? null;
   }
@@ -110,9 +109,17 @@ export async function readLightning(view: RunView): Promise<Reading | null> {
 }
 
 /**
- * Every checkpoint among the listed files: each path segment named like a Lightning checkpoint (a
- * file, or a DeepSpeed folder, listed once with the newest mtime of its files) and each file named
- * `last.ckpt` / `last-vN.ckpt`.
+ * The file holding a checkpoint's counters: the file itself, or a sharded FSDP folder's `meta.pt`
+ * (`_METADATA_FILENAME`); a DeepSpeed folder has none there, and reads as nothing.
+ */
+function countersOf(checkpoint: Checkpoint): string {
+  return checkpoint.isFile ? checkpoint.path : `${checkpoint.path}/${FSDP_METADATA}`;
+}
+
+/**
+ * Every checkpoint among the listed files: each path segment named like a Lightning checkpoint or
+ * `last.ckpt` / `last-vN.ckpt` (a file, or a DeepSpeed or sharded FSDP folder, listed once with the
+ * newest mtime of its files).
  */
 function listCheckpoints(files: readonly RunFile[]): Checkpoint[] {
   const found = new Map<string, Checkpoint>();
@@ -121,7 +128,7 @@ function listCheckpoints(files: readonly RunFile[]): Checkpoint[] {
     segments.forEach((segment, i) => {
       const isFile = i === segments.length - 1;
       const values = parseLightningName(segment);
-      if (!values && !(isFile && LAST_NAME.test(segment))) return;
+      if (!values && !LAST_NAME.test(segment)) return;
       const at = segments.slice(0, i + 1).join('/');
       const seen = found.get(at);
       if (!seen || seen.mtimeMs < file.mtimeMs) found.set(at, { path: at, isFile, values, mtimeMs: file.mtimeMs });

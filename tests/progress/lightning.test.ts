@@ -137,6 +137,21 @@ describe('lightning preset', () => {
     expect([p.epoch, p.step]).toEqual([0, 50]);
   });
 
+  it('save_top_k + save_last with sharded FSDP: reads the last.ckpt folder, past the best-k names', async () => {
+    // With FSDPStrategy(state_dict_type="sharded") every checkpoint, last.ckpt too, is a folder of
+    // shards and meta.pt (lightning/pytorch/strategies/fsdp.py:580-592); meta.pt's bytes here are
+    // those of the top-k run's epoch=3-step=400.ckpt and last.ckpt (epoch 7, step 800).
+    const run = await tempRun();
+    const dir = 'lightning_logs/version_1/checkpoints';
+    for (const [name, fixture, minute] of [['epoch=3-step=400.ckpt', 'epoch=3-step=400.ckpt', 240], ['last.ckpt', 'last.ckpt', 280]] as const) {
+      put(run, `${dir}/${name}/__0_0.distcp`, 'x', minute);
+      put(run, `${dir}/${name}/__1_0.distcp`, 'x', minute);
+      put(run, `${dir}/${name}/meta.pt`, ckpt(`lightning_logs/version_1/checkpoints/${fixture}`), minute);
+    }
+    const p = await progressOf(run, LIGHTNING);
+    expect([p.epoch, p.step]).toEqual([8, 800]);
+  });
+
   it('yields nothing for a run with only a last.ckpt that is not a torch.save zip', async () => {
     const run = await tempRun();
     put(run, 'checkpoints/last.ckpt', 'ckpt');
