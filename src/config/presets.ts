@@ -46,7 +46,10 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     about: 'Hugging Face Trainer: output_dir with checkpoint-N/ folders (trainer_state.json gives epoch/step/loss)',
     progress: 'hf',
     include: ['**/*'],
-    exclude: ['runs/**', '**/events.out.tfevents.*'],
+    // TensorBoard's files under logging_dir (<output_dir>/runs/<date>_<host>), wherever output_dir
+    // lies in the run: a top-level `runs/**` would drop the whole run when it is a folder above
+    // output_dirs kept in runs/.
+    exclude: ['**/events.out.tfevents.*'],
     backupEvery: '1 epochs',
     saveEvery: 'never',
     // The weights with what from_pretrained needs to load them: config.json (adapter_config.json

@@ -126,3 +126,19 @@ describe('init --preset hf', () => {
     expect((await saveOf(run)).sort()).toEqual(saved.map((f) => `checkpoint-1000/${f}`));
   });
 });
+
+describe('init --preset hf on a folder above output_dir', () => {
+  it('backs up the checkpoints of an output_dir named runs/NAME, leaving out only the TensorBoard events', async () => {
+    // The README lets the run be output_dir "or a folder above it"; runs/ is a common place for
+    // output dirs. TrainingArguments.logging_dir defaults to <output_dir>/runs/<date>_<host>, where
+    // the TensorBoard callback writes only events.out.tfevents.* files.
+    const dir = path.join(await tempRun(), 'project');
+    const files = ['config.json', 'model.safetensors', 'optimizer.pt', 'rng_state.pth', 'scheduler.pt', 'trainer_state.json', 'training_args.bin'].map((f) => `runs/exp1/checkpoint-500/${f}`);
+    for (const f of files) put(dir, f, f.endsWith('trainer_state.json') ? hfState(500, 1, [{ loss: 1.5, step: 500 }]) : 'x');
+    put(dir, 'runs/exp1/runs/Dec02_09-00-00_host/events.out.tfevents.1764666000.host.1.0', 'x');
+    const run = await initRun('hf', dir);
+    const { files: backedUp, progress } = await backupOf(run);
+    expect(backedUp).toEqual(files);
+    expect(progress).toMatchObject({ epoch: 1, step: 500, loss: 1.5, source: 'hf' });
+  });
+});
