@@ -86,7 +86,9 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     exclude: ['tensorboard/**', 'samples/**'],
     backupEvery: '30 minutes',
     saveEvery: 'never',
-    saveFiles: ['**/*.safetensors', '**/*.ckpt'],
+    // OneTrainer's exports (save/: a file, or a diffusers folder with its configs and tokenizers),
+    // never backup/, whose weights are in OneTrainer's internal format (ModelFormat.INTERNAL).
+    saveFiles: ['save/**/*.{safetensors,ckpt,pt,json,txt,model}'],
     savePick: 'newest',
   },
   kohya: {

@@ -142,3 +142,29 @@ describe('init --preset hf on a folder above output_dir', () => {
     expect(progress).toMatchObject({ epoch: 1, step: 500, loss: 1.5, source: 'hf' });
   });
 });
+
+describe('init --preset onetrainer', () => {
+  // modules/trainer/GenericTrainer.py `__backup`: backup/<time>-backup-<step>-<epoch>-<epoch step>/ in
+  // ModelFormat.INTERNAL (LoRASaverMixin._save_internal: lora/lora.safetensors, "the raw canonical
+  // in-memory dict (no conversion)"), optimizer/optimizer.pt and meta.json (InternalModelSaverMixin),
+  // onetrainer_config/ (`__save_backup_config`); `__save`: save/<prefix><time>-save-<step>-<epoch>-<epoch
+  // step><ext> in output_model_format, a .safetensors file or a diffusers folder (ModelFormat.file_extension).
+  const backup = (name: string): string[] =>
+    ['lora/lora.safetensors', 'meta.json', 'onetrainer_config/args.json', 'onetrainer_config/concepts.json', 'onetrainer_config/samples.json', 'optimizer/optimizer.pt'].map((f) => `backup/${name}/${f}`);
+  const DIFFUSERS = ['model_index.json', 'scheduler/scheduler_config.json', 'text_encoder/config.json', 'text_encoder/model.safetensors', 'tokenizer/merges.txt', 'tokenizer/special_tokens_map.json', 'tokenizer/tokenizer_config.json', 'tokenizer/vocab.json', 'unet/config.json', 'unet/diffusion_pytorch_model.safetensors', 'vae/config.json', 'vae/diffusion_pytorch_model.safetensors'];
+
+  it.each([
+    ['a LoRA file', ['2025-01-01_10-30-00-save-300-3-0.safetensors'], ['2025-01-01_11-30-00-save-600-6-0.safetensors']],
+    ['a diffusers folder', DIFFUSERS.map((f) => `2025-01-01_10-30-00-save-300-3-0/${f}`), DIFFUSERS.map((f) => `2025-01-01_11-30-00-save-600-6-0/${f}`)],
+  ])('saves the newest of save/ (%s), never the internal-format weights of a newer backup', async (_, older, newest) => {
+    const dir = path.join(await tempRun(), 'run');
+    for (const f of older) put(dir, `save/${f}`, 'x', 10);
+    for (const f of newest) put(dir, `save/${f}`, 'x', 20);
+    // Backup After 30 minutes: the newest file in the workspace is a backup's.
+    for (const f of backup('2025-01-01_12-00-00-backup-700-7-0')) put(dir, f, 'x', 30);
+    put(dir, 'tensorboard/events.out.tfevents.1735725600.host.1.0', 'x', 31);
+    const run = await initRun('onetrainer', dir);
+    expect((await backupOf(run)).progress).toMatchObject({ epoch: 7, step: 700, source: 'onetrainer' });
+    expect((await saveOf(run)).sort()).toEqual(newest.map((f) => `save/${f}`).sort());
+  });
+});
