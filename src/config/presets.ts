@@ -46,20 +46,27 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     about: 'Hugging Face Trainer: output_dir with checkpoint-N/ folders (trainer_state.json gives epoch/step/loss)',
     progress: 'hf',
     include: ['**/*'],
-    exclude: ['runs/**', '**/events.out.tfevents.*'],
+    // TensorBoard's files under logging_dir (<output_dir>/runs/<date>_<host>), wherever output_dir
+    // lies in the run: a top-level `runs/**` would drop the whole run when it is a folder above
+    // output_dirs kept in runs/.
+    exclude: ['**/events.out.tfevents.*'],
     backupEvery: '1 epochs',
     saveEvery: 'never',
-    saveFiles: ['**/*.safetensors', '**/*.bin'],
+    // The weights with what from_pretrained needs to load them: config.json (adapter_config.json
+    // for PEFT) and the shards' index.
+    saveFiles: ['**/*.safetensors', '**/*.bin', '**/config.json', '**/adapter_config.json', '**/*.index.json'],
     savePick: 'newest',
   },
   lightning: {
     about: 'PyTorch Lightning: default_root_dir (ModelCheckpoint names and last.ckpt in the newest lightning_logs/version_N)',
     progress: 'lightning',
-    include: ['**/*.ckpt', '**/hparams.yaml'],
+    // DeepSpeed and sharded FSDP write each checkpoint as a folder named like the file
+    // (`epoch=3-step=400.ckpt/checkpoint/...`, `.../__0_0.distcp`): its files are the checkpoint.
+    include: ['**/*.ckpt', '**/*.ckpt/**', '**/hparams.yaml'],
     exclude: [],
     backupEvery: '1 epochs',
     saveEvery: 'never',
-    saveFiles: ['**/*.ckpt'],
+    saveFiles: ['**/*.ckpt', '**/*.ckpt/**'],
     savePick: 'newest',
   },
   keras: {
@@ -79,7 +86,9 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     exclude: ['tensorboard/**', 'samples/**'],
     backupEvery: '30 minutes',
     saveEvery: 'never',
-    saveFiles: ['**/*.safetensors', '**/*.ckpt'],
+    // OneTrainer's exports (save/: a file, or a diffusers folder with its configs and tokenizers),
+    // never backup/, whose weights are in OneTrainer's internal format (ModelFormat.INTERNAL).
+    saveFiles: ['save/**/*.{safetensors,ckpt,pt,json,txt,model}'],
     savePick: 'newest',
   },
   kohya: {
@@ -90,7 +99,9 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     exclude: ['logs/**', 'log/**', 'sample/**'],
     backupEvery: '1 epochs',
     saveEvery: 'never',
-    saveFiles: ['*.safetensors'],
+    // Models of --save_model_as safetensors, ckpt or pt, in output_dir or a GUI project's model/;
+    // the state folders' own model.safetensors lie deeper and are not a model export.
+    saveFiles: ['*.{safetensors,ckpt,pt}', 'model/*.{safetensors,ckpt,pt}'],
     savePick: 'newest',
   },
   dfl: {

@@ -8,8 +8,9 @@
  *   `train_util.get_epoch_ckpt_name`), `checkpoint-500` and `checkpoint-1000` (HF,
  *   `Trainer._save_checkpoint`), `epoch=3-step=400.ckpt` and `epoch=4-step=500.ckpt` (Lightning),
  *   OneTrainer's `<time>-save-<step>-<epoch>-<epoch step>` names. The numbers of a shard marker
- *   (`-00001-of-00002`, `_00001_of_00002`) count parts of one model, not versions, so the shards
- *   of a model stay together.
+ *   (`-00001-of-00002`, `_00001_of_00002`), a rank (`zero_pp_rank_1_mp_rank_00_optim_states.pt`)
+ *   or a torch.distributed.checkpoint file (`__1_0.distcp`) count parts of one model, not
+ *   versions, so the parts of a model stay together (`PART_MARKERS`).
  * - **Models.** A matched file belongs to the model named by the first (top-most) name on its
  *   path that has a version beside it: that file, or that folder with every matched file under it
  *   (a folder is kept whole: `checkpoint-1000/` keeps its shards and `training_args.bin`, a
@@ -85,12 +86,21 @@ function versionNames(paths: readonly string[]): Set<string> {
   return out;
 }
 
-/** A shard marker: `00001-of-00002` (HF `model-00001-of-00002.safetensors`), also with `_`. */
-const SHARD = /\d+[-_]of[-_]\d+/gi;
+/**
+ * Part markers, numbers that count the parts one save writes: a shard (`00001-of-00002`, HF
+ * `model-00001-of-00002.safetensors`, also with `_`); a process rank (DeepSpeed's
+ * `zero_pp_rank_1_mp_rank_00_optim_states.pt`, `mp_rank_01_model_states.pt`); a
+ * torch.distributed.checkpoint file (`__1_0.distcp`, `__{rank}_{n}`, sharded FSDP).
+ */
+const PART_MARKERS: readonly [RegExp, string][] = [
+  [/\d+[-_]of[-_]\d+/gi, '\u0000of\u0000'],
+  [/rank[-_]?\d+/gi, 'rank\u0000'],
+  [/^__\d+_\d+(?=\.distcp$)/i, '__\u0000_\u0000'],
+];
 
-/** The name with its shard marker made neutral: names equal here are one model's parts. */
+/** The name with its part markers made neutral: names equal here are one model's parts. */
 function partKey(name: string): string {
-  return name.replace(SHARD, '\u0000of\u0000');
+  return PART_MARKERS.reduce((key, [marker, neutral]) => key.replace(marker, neutral), name);
 }
 
 /** The name with every number made neutral: names equal here (and not in `partKey`) are versions. */
@@ -98,7 +108,7 @@ function versionKey(name: string): string {
   return partKey(name).replace(/\d+/g, '#');
 }
 
-/** The numbers of a version name, left to right, without those of its shard marker. */
+/** The numbers of a version name, left to right, without those of its part markers. */
 function numbersOf(name: string): bigint[] {
   return (partKey(name).match(/\d+/g) ?? []).map((n) => BigInt(n));
 }

@@ -8,8 +8,9 @@
  * "loss": 2.31, "step": 500}` and `{"epoch": 1.0, "eval_loss": 1.9, ..., "step": 1000}`.
  */
 import path from 'node:path/posix';
+import { readLongTrainerState } from './hf-long-state.js';
 import { isPlainObject, toCount, toNumber } from './numbers.js';
-import { readDocument } from './read-document.js';
+import { parseDocument } from './parse-document.js';
 import type { Reading, RunFile, RunView } from './types.js';
 
 const STATE_FILE = 'trainer_state.json';
@@ -26,7 +27,9 @@ const POSITION_KEYS = new Set(['epoch', 'step']);
  * mtime. A candidate that is malformed or lacks both `global_step` and `epoch` is skipped for the
  * next best. `step` = `global_step`, `epoch` = `epoch`, `loss` = the last `loss` in `log_history`,
  * metrics = the latest value of every other numeric key in `log_history` (`eval_loss`,
- * `learning_rate`, `grad_norm`, `train_loss`, ...; see `fromLogHistory`). Null when no candidate yields.
+ * `learning_rate`, `grad_norm`, `train_loss`, ...; see `fromLogHistory`). A file past the read cap
+ * is read from its two ends (`hf-long-state.ts`): its newest log entries only. Null when no
+ * candidate yields.
  */
 export async function readHf(view: RunView): Promise<Reading | null> {
   const checkpoints: { file: RunFile; n: number }[] = [];
@@ -61,7 +64,9 @@ function isAhead(a: Reading, b: Reading): boolean {
 }
 
 async function readStateFile(view: RunView, file: RunFile): Promise<Reading | null> {
-  const state = await readDocument(view, file.path);
+  const text = await view.read(file.path);
+  // Null: missing, or past the read cap (a long run's log_history); the latter reads from its ends.
+  const state = text === null ? await readLongTrainerState(view, file.path) : parseDocument(text, file.path);
   if (!isPlainObject(state)) return null;
   const step = toCount(state.global_step);
   const epoch = toCount(state.epoch);

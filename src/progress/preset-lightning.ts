@@ -13,8 +13,9 @@
  * The names' `epoch` is `trainer.current_epoch`, 0-based: the checkpoint saved when the 5th epoch
  * ends says `epoch=4`. ckptd counts finished epochs, read from the checkpoint's own loop counters
  * (`lightning-checkpoint.ts`), which also tell a save inside an epoch (`every_n_train_steps`,
- * `val_check_interval` < 1) from one at its end; without them (a DeepSpeed folder, an unreadable
- * file) the name's epoch + 1, the default epoch-end save.
+ * `val_check_interval` < 1) from one at its end (a sharded FSDP folder: those of its `meta.pt`);
+ * without them (a DeepSpeed folder, an unreadable file) the name's epoch + 1, the default
+ * epoch-end save.
  */
 import { readLightningCheckpoint } from './lightning-checkpoint.js';
 import { toCount, toNumber } from './numbers.js';
@@ -27,6 +28,8 @@ const PART = /(?<=^|[-_ ])([A-Za-z_][\w.]*?)=(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-
 const LOSS_KEYS = ['loss', 'train_loss', 'val_loss'];
 /** `last.ckpt` and the `last-vN.ckpt` a clash makes (`_save_last_checkpoint`). */
 const LAST_NAME = /^last(?:-v\d+)?\.ckpt$/;
+/** What a sharded FSDP checkpoint folder holds besides its shards: the checkpoint dict without the tensors. */
+const FSDP_METADATA = 'meta.pt';
 /** A logger's version folder (`version_{version}`). */
 const VERSION_DIR = /^version_(\d+)$/;
 
@@ -81,15 +84,15 @@ export async function readLightning(view: RunView): Promise<Reading | null> {
       candidates.push({ checkpoint, epoch: toCount(epoch), step: toCount(step), finishedEpochs: null, mtimeMs: checkpoint.mtimeMs });
       continue;
     }
-    const inside = await readLightningCheckpoint(view, checkpoint.path);
+    const inside = await readLightningCheckpoint(view, countersOf(checkpoint));
     if (inside && (inside.epoch !== null || inside.step !== null)) candidates.push({ checkpoint, ...inside, mtimeMs: checkpoint.mtimeMs });
   }
   const best = pickFurthest(candidates);
   if (!best) return null;
   const values = best.checkpoint.values ?? {};
-  if (best.checkpoint.values && best.checkpoint.isFile) {
+  if (best.checkpoint.values) {
     // The name cannot tell a save inside an epoch from one at its end; the file's counters can.
-    const inside = await readLightningCheckpoint(view, best.checkpoint.path);
+    const inside = await readLightningCheckpoint(view, countersOf(best.checkpoint));
     best.finishedEpochs = inside?.finishedEpochs ?? null;
     best.step ??= inside?.step ?? null;
   }
@@ -106,9 +109,17 @@ export async function readLightning(view: RunView): Promise<Reading | null> {
 }
 
 /**
- * Every checkpoint among the listed files: each path segment named like a Lightning checkpoint (a
- * file, or a DeepSpeed folder, listed once with the newest mtime of its files) and each file named
- * `last.ckpt` / `last-vN.ckpt`.
+ * The file holding a checkpoint's counters: the file itself, or a sharded FSDP folder's `meta.pt`
+ * (`_METADATA_FILENAME`); a DeepSpeed folder has none there, and reads as nothing.
+ */
+function countersOf(checkpoint: Checkpoint): string {
+  return checkpoint.isFile ? checkpoint.path : `${checkpoint.path}/${FSDP_METADATA}`;
+}
+
+/**
+ * Every checkpoint among the listed files: each path segment named like a Lightning checkpoint or
+ * `last.ckpt` / `last-vN.ckpt` (a file, or a DeepSpeed or sharded FSDP folder, listed once with the
+ * newest mtime of its files).
  */
 function listCheckpoints(files: readonly RunFile[]): Checkpoint[] {
   const found = new Map<string, Checkpoint>();
@@ -117,7 +128,7 @@ function listCheckpoints(files: readonly RunFile[]): Checkpoint[] {
     segments.forEach((segment, i) => {
       const isFile = i === segments.length - 1;
       const values = parseLightningName(segment);
-      if (!values && !(isFile && LAST_NAME.test(segment))) return;
+      if (!values && !LAST_NAME.test(segment)) return;
       const at = segments.slice(0, i + 1).join('/');
       const seen = found.get(at);
       if (!seen || seen.mtimeMs < file.mtimeMs) found.set(at, { path: at, isFile, values, mtimeMs: file.mtimeMs });

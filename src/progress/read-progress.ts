@@ -9,7 +9,7 @@ import type { ProgressSpec } from '../config/types.js';
 import type { Progress } from '../policy/types.js';
 import { mtimeMsOf } from '../util/fs.js';
 import { CKPTD_PROGRESS_FILE } from './ckptd-progress-file.js';
-import { withRangeReader } from './read-range.js';
+import { readEnds, withRangeReader } from './read-range.js';
 import { readProgressFromView } from './read-view.js';
 import type { RunFile, RunView } from './types.js';
 import { readZipEntryPrefix } from './zip-entry.js';
@@ -17,7 +17,8 @@ import { readZipEntryPrefix } from './zip-entry.js';
 /**
  * The biggest file a progress source reads (8 MiB). Bigger files are treated as not-a-progress-file:
  * sources only read small state files, never models, and memory must not grow with file size.
- * A `trainer_state.json` with a very long `log_history` can pass a few MB, hence not less.
+ * A `trainer_state.json` with a long `log_history` passes a few MB, hence not less; past the cap
+ * the `hf` preset reads its two ends (`hf-long-state.ts`).
  */
 export const MAX_READ_BYTES = 8 * 1024 * 1024;
 
@@ -53,6 +54,7 @@ export async function readCapturedProgress(filesDir: string, runDir: string, spe
     readPrefix: captured.readPrefix,
     readRange: captured.readRange,
     readZipPrefix: captured.readZipPrefix,
+    readEnds: captured.readEnds,
     // The copies' own mtimes are the time of the copy: the sources' are the ones that order files.
     mtimeMs: (rel) => (rel === CKPTD_PROGRESS_FILE ? live.mtimeMs(rel) : Promise.resolve(mtimes.get(rel) ?? null)),
   };
@@ -63,7 +65,8 @@ export async function readCapturedProgress(filesDir: string, runDir: string, spe
  * A `RunView` over `runDir`: `files` as given; `read` opens the file (following symlinks, without
  * blocking on FIFOs), and resolves to null unless it is a regular file of at most `maxBytes`,
  * decoded as UTF-8; `readPrefix` reads the start of a regular file of any size, `readRange` a range
- * of it, `readZipPrefix` the start of one entry of a zip file of any size; `mtimeMs` stats it. None
+ * of it, `readZipPrefix` the start of one entry of a zip file of any size, `readEnds` the start and
+ * the end of a file of any size; `mtimeMs` stats it. None
  * ever rejects.
  */
 export function diskView(runDir: string, files: readonly RunFile[], maxBytes = MAX_READ_BYTES): RunView {
@@ -75,6 +78,7 @@ export function diskView(runDir: string, files: readonly RunFile[], maxBytes = M
     readRange: (rel, position, length) =>
       withRangeReader(abs(rel), async (reader) => (position + length <= reader.size ? reader.read(position, length) : null)),
     readZipPrefix: (rel, pick, prefixBytes) => withRangeReader(abs(rel), (reader) => readZipEntryPrefix(reader, pick, prefixBytes)),
+    readEnds: (rel, headBytes, tailBytes) => withRangeReader(abs(rel), (reader) => readEnds(reader, headBytes, tailBytes)),
     mtimeMs: (rel) =>
       fsp.stat(abs(rel)).then(
         (st) => (st.isFile() ? st.mtimeMs : null),

@@ -48,6 +48,14 @@ export function bufferRangeReader(bytes: Buffer): RangeReader {
   };
 }
 
+/** The first `headBytes` and the last `tailBytes` of the reader's file (each all of it when shorter); null when a read fails. */
+export async function readEnds(reader: RangeReader, headBytes: number, tailBytes: number): Promise<{ head: Buffer; tail: Buffer } | null> {
+  const headLength = Math.min(reader.size, Math.max(0, headBytes));
+  const tailLength = Math.min(reader.size, Math.max(0, tailBytes));
+  const [head, tail] = await Promise.all([reader.read(0, headLength), reader.read(reader.size - tailLength, tailLength)]);
+  return head && tail ? { head, tail } : null;
+}
+
 async function readExactly(fh: fsp.FileHandle, position: number, length: number): Promise<Buffer | null> {
   if (!Number.isSafeInteger(position) || !Number.isSafeInteger(length) || position < 0 || length < 0) return null;
   try {

@@ -49,6 +49,14 @@ export type ZipEntryPick = (names: readonly string[]) => string | null;
  */
 export type ReadZipPrefix = (relPath: string, pick: ZipEntryPick, maxBytes: number) => Promise<Buffer | null>;
 
+/**
+ * The first `headBytes` and the last `tailBytes` bytes of a file of the run, read through one open
+ * (each the whole file when it is smaller), for a text file too big to read whole whose values sit
+ * at its two ends (a long `trainer_state.json`). Null when the file is missing, unreadable or not a
+ * regular file; never rejects.
+ */
+export type ReadEnds = (relPath: string, headBytes: number, tailBytes: number) => Promise<{ head: Buffer; tail: Buffer } | null>;
+
 /** The mtime (ms) of a file of the run, or null when it is missing or unreadable; never rejects. */
 export type ReadMtime = (relPath: string) => Promise<number | null>;
 
@@ -62,6 +70,7 @@ export interface RunView {
   readPrefix: ReadPrefix;
   readRange: ReadRange;
   readZipPrefix: ReadZipPrefix;
+  readEnds: ReadEnds;
   mtimeMs: ReadMtime;
 }
 

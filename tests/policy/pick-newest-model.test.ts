@@ -117,6 +117,41 @@ describe('pickNewestModel', () => {
       ],
     ],
     [
+      // lightning/pytorch/strategies/deepspeed.py:669 saves through DeepSpeed's engine: one
+      // `zero_pp_rank_{dp}_mp_rank_{mp:02d}_optim_states.pt` per process, `mp_rank_{mp:02d}_model_states.pt`
+      // per model-parallel rank (tests/tests_pytorch/strategies/test_deepspeed.py:1196, 1321).
+      'a DeepSpeed checkpoint keeps every rank (the rank numbers count parts, not versions)',
+      [
+        ['epoch=1-step=200.ckpt/checkpoint/mp_rank_00_model_states.pt', 10],
+        ['epoch=1-step=200.ckpt/checkpoint/mp_rank_01_model_states.pt', 10],
+        ['epoch=1-step=200.ckpt/checkpoint/bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt', 11],
+        ['epoch=1-step=200.ckpt/checkpoint/bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt', 12],
+        ['epoch=1-step=200.ckpt/latest', 13],
+      ],
+      [
+        'epoch=1-step=200.ckpt/checkpoint/mp_rank_00_model_states.pt',
+        'epoch=1-step=200.ckpt/checkpoint/mp_rank_01_model_states.pt',
+        'epoch=1-step=200.ckpt/checkpoint/bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt',
+        'epoch=1-step=200.ckpt/checkpoint/bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt',
+        'epoch=1-step=200.ckpt/latest',
+      ],
+      'epoch=1-step=200.ckpt/checkpoint/mp_rank_00_model_states.pt, epoch=1-step=200.ckpt/checkpoint/mp_rank_01_model_states.pt, epoch=1-step=200.ckpt/checkpoint/bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt and 2 more',
+      [],
+    ],
+    [
+      // torch.distributed.checkpoint's FileSystemWriter names each rank's file `__{rank}_{n}.distcp`
+      // (lightning/pytorch/strategies/fsdp.py:589; tests/tests_pytorch/strategies/test_fsdp.py:881).
+      'a sharded FSDP checkpoint keeps every rank file',
+      [
+        ['epoch=2-step=300.ckpt/__0_0.distcp', 10],
+        ['epoch=2-step=300.ckpt/__1_0.distcp', 11],
+        ['epoch=2-step=300.ckpt/meta.pt', 12],
+      ],
+      ['epoch=2-step=300.ckpt/__0_0.distcp', 'epoch=2-step=300.ckpt/__1_0.distcp', 'epoch=2-step=300.ckpt/meta.pt'],
+      'epoch=2-step=300.ckpt/__0_0.distcp, epoch=2-step=300.ckpt/__1_0.distcp, epoch=2-step=300.ckpt/meta.pt',
+      [],
+    ],
+    [
       'no versions: the files are one model',
       [['unet.safetensors', 10], ['text_encoder.safetensors', 20]],
       ['unet.safetensors', 'text_encoder.safetensors'],

@@ -10,7 +10,7 @@ import { afterEach } from 'vitest';
 import type { ProgressSpec } from '../../src/config/types.js';
 import type { Progress } from '../../src/policy/types.js';
 import { readProgress } from '../../src/progress/read-progress.js';
-import { bufferRangeReader } from '../../src/progress/read-range.js';
+import { bufferRangeReader, readEnds } from '../../src/progress/read-range.js';
 import type { RunFile, RunView } from '../../src/progress/types.js';
 import { readZipEntryPrefix } from '../../src/progress/zip-entry.js';
 import { scanState } from '../../src/store/scan.js';
@@ -77,6 +77,11 @@ export function memoryView(files: Record<string, { text?: string; bytes?: Buffer
     readZipPrefix: async (rel, pick, maxBytes) => {
       const bytes = files[rel]?.bytes;
       return bytes ? readZipEntryPrefix(bufferRangeReader(bytes), pick, maxBytes) : null;
+    },
+    readEnds: async (rel, headBytes, tailBytes) => {
+      const f = files[rel];
+      const bytes = f?.bytes ?? (f?.text === undefined ? undefined : Buffer.from(f.text));
+      return bytes ? readEnds(bufferRangeReader(bytes), headBytes, tailBytes) : null;
     },
     mtimeMs: async (rel) => mtime(rel),
   };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromLogHistory, readHf } from '../../src/progress/preset-hf.js';
+import { MAX_READ_BYTES } from '../../src/progress/read-progress.js';
 import { HF_STATE_1000, HF_STATE_500, T0, hfState, makeHfRun, memoryView, preset, progressOf, put, tempRun } from './fixtures.js';
 
 const HF = preset('hf');
@@ -108,6 +109,41 @@ describe('hf preset', () => {
       'tmp-checkpoint-1000/trainer_state.json': { text: HF_STATE_1000, minute: 2 },
     });
     expect((await readHf(view))?.step).toBe(500);
+  });
+
+  /**
+   * A `trainer_state.json` of a long run logged at every step (`logging_steps=1`, common in TRL and
+   * Unsloth recipes): `TrainerState.save_to_json` (transformers trainer_callback.py) writes
+   * `json.dumps(asdict(state), indent=2, sort_keys=True)`, ~170 bytes a log entry, so the file
+   * passes the read cap after about 50,000 steps.
+   */
+  function longState(steps: number): string {
+    const history: Record<string, number>[] = [];
+    for (let step = 1; step <= steps; step++) {
+      history.push({ epoch: step / 20_000, grad_norm: 0.4 + (step % 7) / 100, learning_rate: 2e-5 * (1 - step / 100_000), loss: 1 + 1000 / step, step });
+    }
+    history.push({ epoch: steps / 20_000, eval_loss: 1.25, eval_runtime: 61.5, step: steps });
+    return hfState(steps, steps / 20_000, history);
+  }
+
+  it('reads a trainer_state.json longer than the read cap: its step and epoch, and the last logged loss', async () => {
+    const run = await tempRun();
+    const text = longState(60_000);
+    expect(text.length).toBeGreaterThan(MAX_READ_BYTES);
+    put(run, 'checkpoint-59000/trainer_state.json', hfState(59_000, 2.95, [{ loss: 1.2, step: 59_000 }]), 1);
+    put(run, 'checkpoint-60000/trainer_state.json', text, 2);
+    const p = await progressOf(run, HF);
+    expect(p).toMatchObject({ step: 60_000, epoch: 3, loss: 1 + 1000 / 60_000, source: 'hf' });
+    expect(p.metrics).toMatchObject({ eval_loss: 1.25, eval_runtime: 61.5, grad_norm: 0.4 + (60_000 % 7) / 100 });
+  });
+
+  it('falls back to the older checkpoint when a long trainer_state.json is cut short (still being written)', async () => {
+    const run = await tempRun();
+    const text = longState(60_000);
+    put(run, 'checkpoint-59000/trainer_state.json', hfState(59_000, 2.95, [{ loss: 1.2, step: 59_000 }]), 1);
+    put(run, 'checkpoint-60000/trainer_state.json', text.slice(0, text.length - 5000), 2);
+    const p = await progressOf(run, HF);
+    expect([p.step, p.epoch, p.loss]).toEqual([59_000, 2.95, 1.2]);
   });
 
   it('reports the mtime of the file it read as atMs', async () => {

@@ -122,6 +122,36 @@ describe('lightning preset', () => {
     expect([p.epoch, p.step]).toEqual([2, 100]);
   });
 
+  it("reads a sharded FSDP checkpoint folder's counters from its meta.pt: a save inside an epoch counts only the epochs before it", async () => {
+    // lightning/pytorch/strategies/fsdp.py:580-592: a folder of `.distcp` shards, and `meta.pt`,
+    // `_atomic_save` (torch.save) of the checkpoint dict without `state_dict` and
+    // `optimizer_states`: `epoch`, `global_step`, `loops`, ... as in a `.ckpt`. Its bytes here are
+    // those of the `steps/` run's save at step 50, half-way through the first epoch.
+    const run = await tempRun();
+    const dir = 'lightning_logs/version_0/checkpoints/epoch=0-step=50.ckpt';
+    put(run, `${dir}/__0_0.distcp`, 'x');
+    put(run, `${dir}/__1_0.distcp`, 'x');
+    put(run, `${dir}/.metadata`, 'x');
+    put(run, `${dir}/meta.pt`, ckpt('steps/version_0/checkpoints/epoch=0-step=50.ckpt'));
+    const p = await progressOf(run, LIGHTNING);
+    expect([p.epoch, p.step]).toEqual([0, 50]);
+  });
+
+  it('save_top_k + save_last with sharded FSDP: reads the last.ckpt folder, past the best-k names', async () => {
+    // With FSDPStrategy(state_dict_type="sharded") every checkpoint, last.ckpt too, is a folder of
+    // shards and meta.pt (lightning/pytorch/strategies/fsdp.py:580-592); meta.pt's bytes here are
+    // those of the top-k run's epoch=3-step=400.ckpt and last.ckpt (epoch 7, step 800).
+    const run = await tempRun();
+    const dir = 'lightning_logs/version_1/checkpoints';
+    for (const [name, fixture, minute] of [['epoch=3-step=400.ckpt', 'epoch=3-step=400.ckpt', 240], ['last.ckpt', 'last.ckpt', 280]] as const) {
+      put(run, `${dir}/${name}/__0_0.distcp`, 'x', minute);
+      put(run, `${dir}/${name}/__1_0.distcp`, 'x', minute);
+      put(run, `${dir}/${name}/meta.pt`, ckpt(`lightning_logs/version_1/checkpoints/${fixture}`), minute);
+    }
+    const p = await progressOf(run, LIGHTNING);
+    expect([p.epoch, p.step]).toEqual([8, 800]);
+  });
+
   it('yields nothing for a run with only a last.ckpt that is not a torch.save zip', async () => {
     const run = await tempRun();
     put(run, 'checkpoints/last.ckpt', 'ckpt');
