@@ -3,7 +3,8 @@
  *
  * 1. Holding the store lock: read the previous session; refuse (exit 3) while its trainer still
  *    runs; with `--resume` after an interrupted session, restore the newest good backup taken since
- *    the last finished session (a pre-restore snapshot keeps what the run held).
+ *    the last finished session, a complete one first (`resumeCandidates`; a pre-restore snapshot
+ *    keeps what the run held).
  * 2. Start a `Daemon` for this one run (its policies, exactly as `ckptd daemon` applies them),
  *    following edits of the config file live: this run's, but for its store and folder, which stay
  *    for this training (`narrowToRun`); other runs of the file are never watched.

@@ -88,6 +88,8 @@ export interface ResumeCandidate {
   epoch: number | null;
   step: number | null;
   damaged?: boolean;
+  /** True when it left files out (they kept changing): not the whole state. */
+  incomplete?: boolean;
 }
 
 /** True when there was a previous session and it did not finish. */
@@ -105,14 +107,23 @@ export function describeInterruption(previous: SessionRecord): string {
 }
 
 /**
- * The backups `--resume` may restore, newest first: policy backups (kind `backup`) not marked
- * damaged, taken after the last finished session of the run (`previous.last_finished`).
+ * The backups `--resume` may restore, in the order it tries them; one rule for the local store
+ * and the remote. Policy backups (kind `backup`) not marked damaged, of the training `previous`
+ * interrupted (`ofInterruptedTraining`). Complete ones first, newest first; then, only for when
+ * none of those can be restored, the incomplete ones (files left out because they kept changing),
+ * newest first: restoring one puts back all it holds and leaves the files it lacks as the run has
+ * them, which beats starting on what the crash left, and its pre-restore snapshot keeps that.
  */
 export function resumeCandidates<T extends ResumeCandidate>(snapshots: readonly T[], previous: SessionRecord | null): T[] {
-  const after = previous?.last_finished ? Date.parse(previous.last_finished) : -Infinity;
-  return snapshots
-    .filter((s) => s.kind === 'backup' && s.damaged !== true && Date.parse(s.created) > after)
+  const newestFirst = snapshots
+    .filter((s) => s.kind === 'backup' && s.damaged !== true && ofInterruptedTraining(s, previous))
     .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return [...newestFirst.filter((s) => s.incomplete !== true), ...newestFirst.filter((s) => s.incomplete === true)];
+}
+
+/** True when backup `s` was taken after the last finished session (`last_finished`): older ones are of a finished training. */
+function ofInterruptedTraining(s: ResumeCandidate, previous: SessionRecord | null): boolean {
+  return previous?.last_finished == null || Date.parse(s.created) > Date.parse(previous.last_finished);
 }
 
 /** What `ckptd run` does before starting CMD, and the line that tells the person why. */
@@ -125,7 +136,7 @@ export interface ResumeDecision<T> {
 
 /**
  * Decides whether to restore before starting CMD. Only an interrupted previous session with
- * `--resume` restores, and then the newest of `candidates` (see `resumeCandidates`). Without
+ * `--resume` restores, and then the first of `candidates` (`resumeCandidates`: a complete backup before a newer incomplete one). Without
  * `--resume`, an interrupted session gets a hint naming the backup `--resume` would restore.
  */
 export function decideResume<T extends ResumeCandidate>(previous: SessionRecord | null, resume: boolean, candidates: readonly T[]): ResumeDecision<T> {
@@ -143,7 +154,15 @@ export function decideResume<T extends ResumeCandidate>(previous: SessionRecord 
   if (!resume) {
     return { restore: null, reason: `${why}; starting the trainer on the run as it is (\`ckptd run --resume\` would first restore backup ${newest.id}, ${describeProgress(newest)})` };
   }
-  return { restore: newest, reason: `${why}; restoring backup ${newest.id} (${describeProgress(newest)}) before starting the trainer` };
+  return { restore: newest, reason: `${why}; restoring backup ${newest.id} (${describeProgress(newest)}) before starting the trainer${passedOver(newest, candidates)}` };
+}
+
+/** Why `chosen` is restored rather than a newer backup that left files out (`resumeCandidates`'s order), or ''. */
+function passedOver(chosen: ResumeCandidate, candidates: readonly ResumeCandidate[]): string {
+  const newer = candidates.filter((c) => c.incomplete === true && c.id > chosen.id);
+  if (chosen.incomplete === true || newer.length === 0) return '';
+  const names = newer.map((c) => c.id).join(', ');
+  return ` (backup ${names} ${newer.length === 1 ? 'is' : 'are'} newer but incomplete: files that kept changing were left out, so a complete backup comes first)`;
 }
 
 function describeProgress(s: ResumeCandidate): string {
@@ -265,13 +284,4 @@ export function resumeFromRemote(
   if (!resume || localBackups > 0 || !hasRemote) return { yes: false, reason: null };
   if (previous !== null && !isInterrupted(previous)) return { yes: false, reason: null };
   return { yes: true, reason: '--resume: the local store holds no backup of this run; resuming from the newest verified backup on its remote' };
-}
-
-/**
- * The remote backups `--resume` may restore, newest first: those `resumeCandidates` allows (taken
- * after the last finished session, when the local store recorded one) that are not incomplete
- * either (a remote snapshot with files left out is not the whole state).
- */
-export function remoteResumeCandidates<T extends ResumeCandidate & { incomplete?: boolean }>(snapshots: readonly T[], previous: SessionRecord | null): T[] {
-  return resumeCandidates(snapshots, previous).filter((s) => s.incomplete !== true);
 }
