@@ -2,9 +2,9 @@
  * `ckptd run [--resume] -- CMD...` (SPEC section 7): BackupAndRestore for any trainer.
  *
  * 1. Holding the store lock: read the previous session; refuse (exit 3) while its trainer still
- *    runs; with `--resume` after an interrupted session, restore the newest good backup taken since
- *    the last finished session, a complete one first (`resumeCandidates`; a pre-restore snapshot
- *    keeps what the run held).
+ *    runs; with `--resume` after an interrupted session, restore the newest good backup of that
+ *    training (`resumeCandidates`: taken since the last finished session, never after the
+ *    interrupted one ended; a complete one first), a pre-restore snapshot keeping what the run held.
  * 2. Start a `Daemon` for this one run (its policies, exactly as `ckptd daemon` applies them),
  *    following edits of the config file live: this run's, but for its store and folder, which stay
  *    for this training (`narrowToRun`); other runs of the file are never watched.
@@ -23,6 +23,7 @@
  * ckptd's exit code is CMD's (128 + N when signal N killed it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Config, RunConfig } from '../config/types.js';
 import { Daemon } from '../daemon/daemon.js';
@@ -92,6 +93,8 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     const { previous, restored } = await withStoreLock(run, 'run', () => prepare(run, resume, log));
     if (relay.stopRequested) return exitCodeOf(null, relay.stopRequested);
 
+    // Named before the daemon starts: each snapshot it takes carries the name (see `resumeCandidates`).
+    const sessionId = randomUUID();
     let daemon: Daemon;
     try {
       daemon = await Daemon.start({
@@ -99,6 +102,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
         logger,
         watchConfigFile: true,
         onlyRun: run.name,
+        session: sessionId,
         onFatal: (message) => say(`${message}; the trainer keeps running, without backups`),
       });
     } catch (err) {
@@ -129,7 +133,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     relay.attach(tree);
     tree.follow();
     log.info(`trainer started (pid ${child.pid}): ${argv.join(' ')}`, { event: 'trainer-start', pid: child.pid, restored: restored?.id ?? null });
-    const session = await recordStart(run, previous, argv, child, restored, log);
+    const session = await recordStart(run, previous, sessionId, argv, child, restored, log);
     // Only now: the trainer took this process's priority when it was started, and must keep its
     // own; and after the session record, which a crash from here on must find.
     await daemon.applyPriority();
@@ -212,6 +216,7 @@ async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ 
 async function recordStart(
   run: RunConfig,
   previous: SessionRecord | null,
+  sessionId: string,
   argv: string[],
   child: ChildProcess,
   restored: Restored | null,
@@ -220,6 +225,7 @@ async function recordStart(
   const session = startSession(previous, {
     run: run.name,
     started: new Date().toISOString(),
+    session_id: sessionId,
     pid: process.pid,
     host: os.hostname(),
     boot_id: readBootId(),

@@ -36,8 +36,10 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
       'after',
       '\nCMD gets CKPTD_RUN, CKPTD_STORE and CKPTD_CONFIG in its environment; after a restore also CKPTD_RESTORED_ID,\n' +
         'and CKPTD_EPOCH / CKPTD_STEP when the backup knows them (unset otherwise).\n' +
-        '--resume restores a complete backup before a newer one that left files out, which is restored (its left-out\n' +
-        'files kept as they are) only when no complete one can be.\n' +
+        '--resume restores a backup of the interrupted training: taken since the last finished run and no later than the\n' +
+        'interrupted `ckptd run` ended (if ckptd itself was killed: one its own daemon took), never one taken afterwards\n' +
+        '(`ckptd daemon`, backup-now) of what the crash left; a complete one before a newer one that left files out,\n' +
+        'which is restored (its left-out files kept as they are) only when no complete one can be.\n' +
         "A run is interrupted when CMD exits non-zero, dies by a signal, is stopped (SIGINT/SIGTERM/SIGHUP), or ckptd or the machine\n" +
         'goes down. When CMD exits 0 and backup.delete_on_finish is true in the config file as it is then, the policy\n' +
         'backups are deleted, unless CMD left processes running (they may be the training).\n' +

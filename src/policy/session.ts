@@ -14,6 +14,12 @@ export interface SessionRecord {
   run: string;
   /** ISO 8601 UTC. */
   started: string;
+  /**
+   * Names this session: every snapshot its daemon takes carries it (`SnapshotMeta.session`), so a
+   * backup taken of the run after ckptd was killed (by `ckptd daemon`, `backup-now`) is told apart
+   * from the session's own. Missing in records written before it existed.
+   */
+  session_id?: string;
   /** The `ckptd run` process. */
   pid: number;
   host: string;
@@ -60,6 +66,7 @@ export function parseSession(text: string): SessionRecord | null {
     r.format === 1 &&
     str(r.run) &&
     str(r.started) &&
+    (r.session_id === undefined || str(r.session_id)) &&
     Number.isInteger(r.pid) &&
     str(r.host) &&
     strOrNull(r.boot_id) &&
@@ -90,6 +97,8 @@ export interface ResumeCandidate {
   damaged?: boolean;
   /** True when it left files out (they kept changing): not the whole state. */
   incomplete?: boolean;
+  /** The `SessionRecord.session_id` of the `ckptd run` whose daemon took it; absent otherwise. */
+  session?: string;
 }
 
 /** True when there was a previous session and it did not finish. */
@@ -121,9 +130,26 @@ export function resumeCandidates<T extends ResumeCandidate>(snapshots: readonly 
   return [...newestFirst.filter((s) => s.incomplete !== true), ...newestFirst.filter((s) => s.incomplete === true)];
 }
 
-/** True when backup `s` was taken after the last finished session (`last_finished`): older ones are of a finished training. */
+/**
+ * True when backup `s` holds a state of the training `previous` interrupted, not one a crash left:
+ * - taken after the last finished session (`last_finished`): older ones are of a finished training;
+ * - no later than `previous` ended when its end is recorded (the trainer failed or was stopped):
+ *   one taken since (a `ckptd daemon` or `backup-now` on the crashed run) may hold files torn
+ *   mid-write that looked settled;
+ * - with no end recorded (ckptd or the machine went down), one taken after `previous` started only
+ *   when its own ckptd took it (`session`), for the same reason;
+ * - when `previous` was itself resumed from a backup (`restored_id`), none taken after that backup
+ *   and before `previous` started: it restored over them (they are what an earlier crash left).
+ * A session recorded before sessions were named (no `session_id`) keeps the time rules only.
+ */
 function ofInterruptedTraining(s: ResumeCandidate, previous: SessionRecord | null): boolean {
-  return previous?.last_finished == null || Date.parse(s.created) > Date.parse(previous.last_finished);
+  if (previous === null) return true;
+  const t = Date.parse(s.created);
+  const started = Date.parse(previous.started);
+  if (previous.last_finished !== null && t <= Date.parse(previous.last_finished)) return false;
+  if (previous.ended !== null && t > Date.parse(previous.ended)) return false;
+  if (previous.ended === null && previous.session_id !== undefined && t >= started && s.session !== previous.session_id) return false;
+  return !(previous.restored_id !== null && s.id > previous.restored_id && t < started);
 }
 
 /** What `ckptd run` does before starting CMD, and the line that tells the person why. */
@@ -172,7 +198,7 @@ function describeProgress(s: ResumeCandidate): string {
 /** The record of a session that has just started CMD; carries `last_finished` over from `previous`. */
 export function startSession(
   previous: SessionRecord | null,
-  fields: Pick<SessionRecord, 'run' | 'started' | 'pid' | 'host' | 'boot_id' | 'command' | 'cwd' | 'trainer_pid' | 'trainer_start_ticks' | 'restored_id'>,
+  fields: Pick<SessionRecord, 'run' | 'started' | 'session_id' | 'pid' | 'host' | 'boot_id' | 'command' | 'cwd' | 'trainer_pid' | 'trainer_start_ticks' | 'restored_id'>,
 ): SessionRecord {
   const lastFinished = previous === null ? null : previous.finished ? (previous.ended ?? previous.started) : previous.last_finished;
   return {

@@ -1,14 +1,19 @@
 /**
- * Which backup `ckptd run --resume` restores (SPEC section 7), with real processes: a complete
- * backup before a newer one that left files out.
+ * Which backup `ckptd run --resume` restores (SPEC section 7), with real processes: one of the
+ * interrupted training, never one taken of the state its crash left (by `backup-now` or a daemon
+ * afterwards, whose torn files looked settled), whether the end of the session was recorded (the
+ * trainer failed) or not (ckptd itself was killed); and a complete backup before a newer one that
+ * left files out.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { captureSnapshot, scanRun } from '../../src/ops/run-actions.js';
-import { runToEnd, trainerFolders, trainerStart } from '../helpers/run-process.js';
+import { runCli } from '../helpers/daemon-process.js';
+import { runToEnd, startRun, trainerFolders, trainerStart, waitForFile } from '../helpers/run-process.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -44,9 +49,64 @@ runs:
   return { dir: t.dir, cfg, run: t.run, out: t.out, trainer: t.trainer, env: t.env };
 }
 
+async function backups(w: World): Promise<{ id: string; epoch: number | null }[]> {
+  const r = await runCli(['list', '--json', '--config', w.cfg]);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { id: string; kind: string; epoch: number | null }[]).filter((s) => s.kind === 'backup');
+}
+
+/** What a crash leaves: a torn model that looks settled (old mtime), then a `backup-now` of it. */
+async function tornBackupAfterTheCrash(w: World): Promise<string> {
+  fs.writeFileSync(path.join(w.run, 'model.bin'), 'torn half-written model');
+  const old = new Date(Date.now() - 60_000);
+  for (const f of ['model.bin', 'state.json']) fs.utimesSync(path.join(w.run, f), old, old);
+  const r = await runCli(['backup-now', '--config', w.cfg]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
 const epochModel = (e: number): string => `model after epoch ${e}\n`.repeat(2000);
 
-describe('ckptd run --resume picks a backup', () => {
+describe('ckptd run --resume picks a backup of the interrupted training', () => {
+  it('not one taken after the trainer failed, of the state it left', async () => {
+    const w = world();
+    // The training is backed up at epochs 1 and 2, and fails writing epoch 3.
+    const a = await runToEnd(['run', '--config', w.cfg, '--', process.execPath, w.trainer, '--epochs', '4', '--crash-at', '3', '--wait-backups', '--label', 'a'], w.env);
+    expect(a.code, a.stderr).toBe(1);
+    const e2 = (await backups(w)).find((b) => b.epoch === 2)!;
+    expect(e2).toBeDefined();
+    const torn = await tornBackupAfterTheCrash(w);
+
+    const r = await runToEnd(['run', '--resume', '--config', w.cfg, '--', process.execPath, w.trainer, '--epochs', '0', '--exit', '1', '--label', 'r'], w.env);
+    expect(r.code, r.stderr).toBe(1);
+    expect(trainerStart(w.out, 'r').env.CKPTD_RESTORED_ID).toBe(e2.id);
+    expect(fs.readFileSync(path.join(w.run, 'model.bin'), 'utf8')).toBe(epochModel(2));
+    expect((await backups(w)).map((b) => b.id)).toContain(torn);
+  });
+
+  it('not one taken after ckptd itself was killed (no end recorded), of the state the kill left', async () => {
+    const w = world();
+    // The trainer reaches epoch 2 and goes on (sleep); ckptd and all it started are killed at once.
+    const cmd = `'${process.execPath}' '${w.trainer}' --epochs 2 --wait-backups --label k && : > '${w.out}/k.ready' && exec sleep 60`;
+    const h = startRun(['run', '--config', w.cfg, '--', 'sh', '-c', cmd], w.env);
+    cleanups.push(() => void h.proc.kill('SIGKILL'));
+    await waitForFile(path.join(w.out, 'k.ready'));
+    await waitUntil(async () => (await backups(w)).some((b) => b.epoch === 2), 'the backup of epoch 2');
+    const e2 = (await backups(w)).find((b) => b.epoch === 2)!;
+    const trainer = (JSON.parse(fs.readFileSync(path.join(w.dir, '.ckptd', 'r', 'session.json'), 'utf8')) as { trainer_pid: number }).trainer_pid;
+    process.kill(-h.proc.pid!, 'SIGKILL');
+    await h.exited;
+    await waitUntil(() => !fs.existsSync(`/proc/${trainer}`), 'the killed trainer to be gone');
+    const torn = await tornBackupAfterTheCrash(w);
+
+    const r = await runToEnd(['run', '--resume', '--config', w.cfg, '--', process.execPath, w.trainer, '--epochs', '0', '--exit', '1', '--label', 'r'], w.env);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('ckptd or the machine went down');
+    expect(trainerStart(w.out, 'r').env.CKPTD_RESTORED_ID).toBe(e2.id);
+    expect(fs.readFileSync(path.join(w.run, 'model.bin'), 'utf8')).toBe(epochModel(2));
+    expect((await backups(w)).map((b) => b.id)).toContain(torn);
+  });
+
   /** A world whose run holds epoch `e` (model, state and a log), with no backup policy of its own. */
   function incompleteWorld(): { w: World; capture: (e: number, leaveOutLog: boolean, ago: number) => Promise<{ id: string; incomplete?: boolean }> } {
     const w = world('{every: never}');

@@ -61,6 +61,9 @@ describe('session record', () => {
     expect(parseSession('{')).toBeNull();
     expect(parseSession(JSON.stringify({ ...rec, finished: 'no' }))).toBeNull();
     expect(parseSession(JSON.stringify({ ...rec, format: 2 }))).toBeNull();
+    // Named sessions, and those recorded before sessions were named.
+    expect(parseSession(JSON.stringify({ ...rec, session_id: 'abc' }))).toEqual({ ...rec, session_id: 'abc' });
+    expect(parseSession(JSON.stringify({ ...rec, session_id: 5 }))).toBeNull();
   });
 
   it.each([

@@ -1,7 +1,8 @@
 /**
  * Which backups `ckptd run --resume` may restore, in which order (SPEC section 7), one rule for
- * the local store and the remote: those since the last finished run, complete ones first, then
- * the ones that left files out.
+ * the local store and the remote: those of the interrupted training (since the last finished run,
+ * up to the interrupted session's end, or, with no end recorded, those its own ckptd took),
+ * complete ones first, then the ones that left files out.
  */
 import { describe, expect, it } from 'vitest';
 import { resumeCandidates, startSession, type ResumeCandidate, type SessionRecord } from '../../src/policy/session.js';
@@ -21,6 +22,7 @@ const interrupted = (over: Partial<SessionRecord> = {}): SessionRecord => ({
   ...startSession(null, {
     run: 'r',
     started: '2026-01-01T10:20:00.000Z',
+    session_id: 's2',
     pid: 1,
     host: 'h',
     boot_id: null,
@@ -38,6 +40,26 @@ const interrupted = (over: Partial<SessionRecord> = {}): SessionRecord => ({
 const ids = (c: ResumeCandidate[]): number[] => c.map((b) => b.epoch!);
 
 describe('resumeCandidates', () => {
+  it('never a backup taken after the interrupted session ended', () => {
+    const got = resumeCandidates([at(10), at(30, { session: 's2' }), at(50)], interrupted());
+    expect(ids(got)).toEqual([30, 10]);
+  });
+
+  it('with no end recorded (ckptd was killed), after its start only the backups its own ckptd took', () => {
+    const got = resumeCandidates([at(10), at(30, { session: 's2' }), at(35, { session: 's1' }), at(50)], interrupted({ ended: null, exit_code: null }));
+    expect(ids(got)).toEqual([30, 10]);
+  });
+
+  it('a session recorded before sessions were named keeps the time rule', () => {
+    const { session_id: _, ...legacy } = interrupted({ ended: null, exit_code: null });
+    expect(ids(resumeCandidates([at(10), at(30), at(50)], legacy))).toEqual([50, 30, 10]);
+  });
+
+  it('not the backups a resumed session restored over: taken after the one it restored, before it started', () => {
+    const got = resumeCandidates([at(5), at(10), at(15), at(30, { session: 's2' })], interrupted({ restored_id: at(10).id }));
+    expect(ids(got)).toEqual([30, 10, 5]);
+  });
+
   it('none taken before the last finished session', () => {
     expect(ids(resumeCandidates([at(5), at(10), at(30)], interrupted({ last_finished: '2026-01-01T10:07:00.000Z' })))).toEqual([30, 10]);
   });
