@@ -49,11 +49,13 @@ import type { ScanEntry } from '../store/types.js';
 import { SafetyError, UsageError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { pidExists, readBootId, readProcStat } from '../util/proc-stat.js';
+import { readCommandLine } from '../util/proc-tree.js';
 import { surviveLostOutput } from '../util/lost-output.js';
 import { tapLogger } from '../util/tap-logger.js';
 import { withStoreLock } from '../client/one-shot.js';
 import { restoreNewest, restoreNewestRemote, say, type Restored } from './run-resume.js';
 import { applyDeleteOnFinish } from './run-finish.js';
+import { SessionRecorder } from './run-session.js';
 import { SignalRelay } from './run-signals.js';
 import { TrainerTree } from './run-tree.js';
 
@@ -134,6 +136,12 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     tree.follow();
     log.info(`trainer started (pid ${child.pid}): ${argv.join(' ')}`, { event: 'trainer-start', pid: child.pid, restored: restored?.id ?? null });
     const session = await recordStart(run, previous, sessionId, argv, child, restored, log);
+    const recorder = session && new SessionRecorder(run.store, session, log);
+    if (recorder) {
+      tree.onSeen = (known) => recorder.tree(known);
+      // Seen before the record was written: CMD's first processes.
+      if (tree.known().length > 1) recorder.tree(tree.known());
+    }
     // Only now: the trainer took this process's priority when it was started, and must keep its
     // own; and after the session record, which a crash from here on must find.
     await daemon.applyPriority();
@@ -150,6 +158,9 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     let leftRunning = '';
     if (signal !== null || relay.stoppedBy !== null) {
       relay.reachLeftovers();
+      // Named in the record before the wait, which may be long: a kill of ckptd meanwhile must
+      // leave a record that still tells the next `ckptd run` they are the run's.
+      await recorder?.flushed();
       await tree.ended(cmdEnd);
     } else leftRunning = tree.leftRunning(cmdEnd);
     relay.trainerExited();
@@ -160,7 +171,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     // Recorded while the daemon still holds the store: a `ckptd run` started once it lets go
     // must read how this one ended, never the `finished: false` of a session still running,
     // which it would take for an interruption and resume over the final state.
-    const concluded = session && concludeSession(session, { exitCode, signal, stoppedBy: relay.stoppedBy, ended: new Date().toISOString() });
+    const concluded = recorder && concludeSession(await recorder.close(), { exitCode, signal, stoppedBy: relay.stoppedBy, ended: new Date().toISOString() });
     const recorded = concluded !== null && (await writeSession(run.store, concluded).then(
       () => true,
       (err: unknown) => (log.error(`could not record how the run ended: ${(err as Error).message}`), false),
@@ -185,17 +196,18 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
 /** Step 1, holding the store lock: the previous session, and the restore `--resume` asks for. */
 async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ previous: SessionRecord | null; restored: Restored | null }> {
   const previous = await readSession(run.store, (m) => log.warn(m));
-  if (
-    previous !== null &&
+  const alive =
+    previous &&
     previousTrainerAlive(previous, {
       host: os.hostname(),
       bootId: readBootId(),
       pidExists,
       startTicksOf: (pid) => readProcStat(pid)?.startTicks ?? null,
-    })
-  ) {
+    });
+  if (previous && alive) {
+    const what = alive === previous.trainer_pid ? previous.command.join(' ') : `${readCommandLine(alive) ?? '?'}, started by ${previous.command.join(' ')}`;
     throw new SafetyError(
-      `the trainer of the previous \`ckptd run\` of ${run.name} is still running (pid ${previous.trainer_pid}: ${previous.command.join(' ')}); ` +
+      `the trainer of the previous \`ckptd run\` of ${run.name} is still running (pid ${alive}: ${what}); ` +
         'its ckptd is gone, so nothing backs it up; stop it (or let it finish) before starting another',
     );
   }

@@ -47,6 +47,7 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
         'removal or renaming: those wait for the next `ckptd run` (a warning says so). SIGHUP reloads nothing here.\n' +
         "ckptd's exit code is CMD's (128+N when signal N killed it). SIGINT, SIGTERM and SIGHUP reach CMD once, and,\n" +
         'when CMD is a wrapper that dies of them, the trainer it leaves running; ckptd then ends when that has too.\n' +
+        'After ckptd was killed, the next `ckptd run` refuses (exit 3) while its trainer runs: CMD, or a process CMD started.\n' +
         "ckptd logs to stderr; CMD's stdout and stderr are its own.\n" +
         'Example: ckptd run --resume -- python train.py --lr 1e-4',
     )

@@ -31,6 +31,13 @@ export interface SessionRecord {
   /** CMD's process, and its start time in clock ticks after boot (tells a reused pid apart). */
   trainer_pid: number | null;
   trainer_start_ticks: string | null;
+  /**
+   * The processes CMD started (and those started), as `ckptd run` saw them while it ran, each with
+   * its start time: a trainer orphaned by a wrapper that died is no longer CMD's descendant, and
+   * after a crash of ckptd only this record tells it still belongs to the run. Missing in records
+   * written before it existed.
+   */
+  trainer_tree?: TreeEntry[];
   /** The backup restored into the run before CMD started (`--resume`), or null. */
   restored_id: string | null;
   /** True only when CMD exited 0 without ckptd having been asked to stop it. */
@@ -47,6 +54,12 @@ export interface SessionRecord {
    * before it belong to a training that finished, so `--resume` never restores them.
    */
   last_finished: string | null;
+}
+
+/** A process of the trainer's tree: its pid and start time in clock ticks after boot. */
+export interface TreeEntry {
+  pid: number;
+  start_ticks: string;
 }
 
 /** Reads a record's text; null for anything that is not a well-formed session record. */
@@ -75,6 +88,7 @@ export function parseSession(text: string): SessionRecord | null {
     str(r.cwd) &&
     intOrNull(r.trainer_pid) &&
     strOrNull(r.trainer_start_ticks) &&
+    (r.trainer_tree === undefined || (Array.isArray(r.trainer_tree) && r.trainer_tree.every(isTreeEntry))) &&
     strOrNull(r.restored_id) &&
     typeof r.finished === 'boolean' &&
     strOrNull(r.ended) &&
@@ -86,6 +100,10 @@ export function parseSession(text: string): SessionRecord | null {
 }
 
 
+
+function isTreeEntry(e: unknown): e is TreeEntry {
+  return typeof e === 'object' && e !== null && Number.isInteger((e as TreeEntry).pid) && typeof (e as TreeEntry).start_ticks === 'string';
+}
 
 /** A snapshot as the resume decision sees it (`SnapshotMeta` with `damaged` fits). */
 export interface ResumeCandidate {
@@ -246,22 +264,26 @@ export function finishedCleanly(exitCode: number, stoppedBy: string | null): boo
 }
 
 /**
- * True when the trainer of `previous` may still be running: same host and boot, its pid exists,
- * and (where its start time was recorded) it is the same process, not a reused pid. `now` reads
- * this machine; `startTicksOf` a pid's start time (null when gone or unknown).
+ * The pid of a process of the trainer of `previous` that may still be running, or null. Only for
+ * a session that never recorded its end, on the same host and boot: CMD when its pid exists and
+ * (where its start time was recorded) it is the same process, not a reused pid; else a process
+ * of its tree (`trainer_tree`) with the same pid and start time, such as a trainer its wrapper
+ * left running. `now` reads this machine; `startTicksOf` a pid's start time (null when gone or
+ * unknown).
  */
 export function previousTrainerAlive(
   previous: SessionRecord,
   now: { host: string; bootId: string | null; pidExists: (pid: number) => boolean; startTicksOf: (pid: number) => string | null },
-): boolean {
+): number | null {
+  if (previous.finished || previous.ended !== null) return null;
+  if (previous.host !== now.host) return null;
+  if (previous.boot_id !== null && now.bootId !== null && previous.boot_id !== now.bootId) return null;
   const pid = previous.trainer_pid;
-  if (pid === null || previous.finished || previous.ended !== null) return false;
-  if (previous.host !== now.host) return false;
-  if (previous.boot_id !== null && now.bootId !== null && previous.boot_id !== now.bootId) return false;
-  if (!now.pidExists(pid)) return false;
-  if (previous.trainer_start_ticks === null) return true;
-  const ticks = now.startTicksOf(pid);
-  return ticks === null || ticks === previous.trainer_start_ticks;
+  if (pid !== null && now.pidExists(pid)) {
+    const ticks = previous.trainer_start_ticks === null ? null : now.startTicksOf(pid);
+    if (ticks === null || ticks === previous.trainer_start_ticks) return pid;
+  }
+  return (previous.trainer_tree ?? []).find((p) => now.pidExists(p.pid) && now.startTicksOf(p.pid) === p.start_ticks)?.pid ?? null;
 }
 
 /** What CMD finds in its environment besides ckptd's own. */
