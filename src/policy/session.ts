@@ -157,17 +157,20 @@ export function resumeCandidates<T extends ResumeCandidate>(snapshots: readonly 
  * - with no end recorded (ckptd or the machine went down), one taken after `previous` started only
  *   when its own ckptd took it (`session`), for the same reason;
  * - when `previous` was itself resumed from a backup (`restored_id`), none taken after that backup
- *   and before `previous` started: it restored over them (they are what an earlier crash left).
+ *   and before `previous` started but by its own daemon: it restored over them (they are what an
+ *   earlier crash left).
  * A session recorded before sessions were named (no `session_id`) keeps the time rules only.
  */
 function ofInterruptedTraining(s: ResumeCandidate, previous: SessionRecord | null): boolean {
   if (previous === null) return true;
   const t = Date.parse(s.created);
   const started = Date.parse(previous.started);
+  // Its daemon starts before CMD (and `started`): a backup it took then is still its own.
+  const ownBackup = previous.session_id !== undefined && s.session === previous.session_id;
   if (previous.last_finished !== null && t <= Date.parse(previous.last_finished)) return false;
   if (previous.ended !== null && t > Date.parse(previous.ended)) return false;
-  if (previous.ended === null && previous.session_id !== undefined && t >= started && s.session !== previous.session_id) return false;
-  return !(previous.restored_id !== null && s.id > previous.restored_id && t < started);
+  if (previous.ended === null && previous.session_id !== undefined && t >= started && !ownBackup) return false;
+  return !(previous.restored_id !== null && s.id > previous.restored_id && t < started && !ownBackup);
 }
 
 /** What `ckptd run` does before starting CMD, and the line that tells the person why. */

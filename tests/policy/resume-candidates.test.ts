@@ -58,6 +58,9 @@ describe('resumeCandidates', () => {
   it('not the backups a resumed session restored over: taken after the one it restored, before it started', () => {
     const got = resumeCandidates([at(5), at(10), at(15), at(30, { session: 's2' })], interrupted({ restored_id: at(10).id }));
     expect(ids(got)).toEqual([30, 10, 5]);
+    // Its own daemon starts before the trainer (and `started`): what it took then is its own.
+    const own = resumeCandidates([at(10), at(19, { session: 's2' })], interrupted({ restored_id: at(10).id }));
+    expect(ids(own)).toEqual([19, 10]);
   });
 
   it('none taken before the last finished session', () => {
