@@ -196,7 +196,11 @@ export function decideResume<T extends ResumeCandidate>(previous: SessionRecord 
   const newest = candidates[0] ?? null;
   const since = previous.last_finished ? ` since the last finished run (${previous.last_finished})` : '';
   if (newest === null) {
-    return { restore: null, reason: `${why}; no good backup was taken${since}, so there is nothing to restore: starting the trainer on the run as it is` };
+    // Backups taken after it ended may be there: they hold what its end left, so they do not count.
+    return {
+      restore: null,
+      reason: `${why}; no good backup was taken${since} before it ended, so there is nothing to restore (\`ckptd run --help\` says which backups count): starting the trainer on the run as it is`,
+    };
   }
   if (!resume) {
     return { restore: null, reason: `${why}; starting the trainer on the run as it is (\`ckptd run --resume\` would first restore backup ${newest.id}, ${describeProgress(newest)})` };
