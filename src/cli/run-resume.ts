@@ -47,10 +47,11 @@ function noteIncomplete(backup: { id: string; skipped: { path: string }[] }, log
 }
 
 /**
- * Restores the first of `candidates` (`resumeCandidates`' order) that is intact. Waits (bounded) for the run to settle first;
- * refuses (exit 3) while something still writes into it. A backup whose files turn out damaged is
- * verified, marked damaged (as `ckptd verify` would) and skipped for the next one. A run that
- * already holds a backup's files (same sizes and mtimes) is left alone: nothing to restore.
+ * Restores the first of `candidates` (`resumeCandidates`' order) that is intact. Waits (bounded)
+ * for the run to settle first; refuses (exit 3) while something still writes into it. A backup
+ * whose files turn out damaged is verified, marked damaged (as `ckptd verify` would) and skipped
+ * for the next one. A run that already holds a backup's files (same sizes and mtimes) is left
+ * alone: nothing to restore.
  */
 export async function restoreNewest(run: RunConfig, candidates: ReadSnapshotHeader[], log: Logger): Promise<Restored | null> {
   let said = '';
