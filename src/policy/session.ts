@@ -183,8 +183,9 @@ export interface ResumeDecision<T> {
 
 /**
  * Decides whether to restore before starting CMD. Only an interrupted previous session with
- * `--resume` restores, and then the first of `candidates` (`resumeCandidates`: a complete backup before a newer incomplete one). Without
- * `--resume`, an interrupted session gets a hint naming the backup `--resume` would restore.
+ * `--resume` restores, and then the first of `candidates` (`resumeCandidates`: a complete backup
+ * before a newer incomplete one). Without `--resume`, an interrupted session gets a hint naming
+ * the backup `--resume` would restore.
  */
 export function decideResume<T extends ResumeCandidate>(previous: SessionRecord | null, resume: boolean, candidates: readonly T[]): ResumeDecision<T> {
   if (previous === null || !isInterrupted(previous)) {
