@@ -91,9 +91,24 @@ describe('ckptd run --resume picks a backup of the interrupted training', () => 
     const h = startRun(['run', '--config', w.cfg, '--', 'sh', '-c', cmd], w.env);
     cleanups.push(() => void h.proc.kill('SIGKILL'));
     await waitForFile(path.join(w.out, 'k.ready'));
-    await waitUntil(async () => (await backups(w)).some((b) => b.epoch === 2), 'the backup of epoch 2');
-    const e2 = (await backups(w)).find((b) => b.epoch === 2)!;
-    const trainer = (JSON.parse(fs.readFileSync(path.join(w.dir, '.ckptd', 'r', 'session.json'), 'utf8')) as { trainer_pid: number }).trainer_pid;
+    // Read from the store itself: a `ckptd list` per look would take most of the test's time.
+    const snapshots = path.join(w.dir, '.ckptd', 'r', 'snapshots');
+    const backupOf2 = (): { id: string } | undefined =>
+      (fs.existsSync(snapshots) ? fs.readdirSync(snapshots) : [])
+        .flatMap((id) => {
+          try {
+            return [JSON.parse(fs.readFileSync(path.join(snapshots, id, 'snapshot.json'), 'utf8')) as { id: string; kind: string; epoch: number }];
+          } catch {
+            return []; // deleted meanwhile
+          }
+        })
+        .find((m) => m.kind === 'backup' && m.epoch === 2);
+    await waitUntil(() => backupOf2() !== undefined, 'the backup of epoch 2');
+    const e2 = backupOf2()!;
+    const store = path.join(w.dir, '.ckptd', 'r');
+    const { trainer_pid: trainer, session_id: sessionId } = JSON.parse(fs.readFileSync(path.join(store, 'session.json'), 'utf8')) as { trainer_pid: number; session_id: string };
+    // The session's own backups say so.
+    expect(JSON.parse(fs.readFileSync(path.join(store, 'snapshots', e2.id, 'snapshot.json'), 'utf8'))).toMatchObject({ session: sessionId });
     process.kill(-h.proc.pid!, 'SIGKILL');
     await h.exited;
     await waitUntil(() => !fs.existsSync(`/proc/${trainer}`), 'the killed trainer to be gone');
