@@ -2,8 +2,9 @@
  * `ckptd run [--resume] -- CMD...` (SPEC section 7): BackupAndRestore for any trainer.
  *
  * 1. Holding the store lock: read the previous session; refuse (exit 3) while its trainer still
- *    runs; with `--resume` after an interrupted session, restore the newest good backup taken since
- *    the last finished session (a pre-restore snapshot keeps what the run held).
+ *    runs; with `--resume` after an interrupted session, restore the newest good backup of that
+ *    training (`resumeCandidates`: taken since the last finished session, never after the
+ *    interrupted one ended; a complete one first), a pre-restore snapshot keeping what the run held.
  * 2. Start a `Daemon` for this one run (its policies, exactly as `ckptd daemon` applies them),
  *    following edits of the config file live: this run's, but for its store and folder, which stay
  *    for this training (`narrowToRun`); other runs of the file are never watched.
@@ -22,6 +23,7 @@
  * ckptd's exit code is CMD's (128 + N when signal N killed it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Config, RunConfig } from '../config/types.js';
 import { Daemon } from '../daemon/daemon.js';
@@ -47,11 +49,13 @@ import type { ScanEntry } from '../store/types.js';
 import { SafetyError, UsageError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { pidExists, readBootId, readProcStat } from '../util/proc-stat.js';
+import { readCommandLine } from '../util/proc-tree.js';
 import { surviveLostOutput } from '../util/lost-output.js';
 import { tapLogger } from '../util/tap-logger.js';
 import { withStoreLock } from '../client/one-shot.js';
 import { restoreNewest, restoreNewestRemote, say, type Restored } from './run-resume.js';
 import { applyDeleteOnFinish } from './run-finish.js';
+import { SessionRecorder } from './run-session.js';
 import { SignalRelay } from './run-signals.js';
 import { TrainerTree } from './run-tree.js';
 
@@ -91,6 +95,8 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     const { previous, restored } = await withStoreLock(run, 'run', () => prepare(run, resume, log));
     if (relay.stopRequested) return exitCodeOf(null, relay.stopRequested);
 
+    // Named before the daemon starts: each snapshot it takes carries the name (see `resumeCandidates`).
+    const sessionId = randomUUID();
     let daemon: Daemon;
     try {
       daemon = await Daemon.start({
@@ -98,6 +104,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
         logger,
         watchConfigFile: true,
         onlyRun: run.name,
+        session: sessionId,
         onFatal: (message) => say(`${message}; the trainer keeps running, without backups`),
       });
     } catch (err) {
@@ -128,7 +135,13 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     relay.attach(tree);
     tree.follow();
     log.info(`trainer started (pid ${child.pid}): ${argv.join(' ')}`, { event: 'trainer-start', pid: child.pid, restored: restored?.id ?? null });
-    const session = await recordStart(run, previous, argv, child, restored, log);
+    const session = await recordStart(run, previous, sessionId, argv, child, restored, log);
+    const recorder = session && new SessionRecorder(run.store, session, log);
+    if (recorder) {
+      tree.onSeen = (known) => recorder.tree(known);
+      // Seen before the record was written: CMD's first processes.
+      if (tree.known().length > 1) recorder.tree(tree.known());
+    }
     // Only now: the trainer took this process's priority when it was started, and must keep its
     // own; and after the session record, which a crash from here on must find.
     await daemon.applyPriority();
@@ -145,6 +158,9 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     let leftRunning = '';
     if (signal !== null || relay.stoppedBy !== null) {
       relay.reachLeftovers();
+      // Named in the record before the wait, which may be long: a kill of ckptd meanwhile must
+      // leave a record that still tells the next `ckptd run` they are the run's.
+      await recorder?.flushed();
       await tree.ended(cmdEnd);
     } else leftRunning = tree.leftRunning(cmdEnd);
     relay.trainerExited();
@@ -155,7 +171,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
     // Recorded while the daemon still holds the store: a `ckptd run` started once it lets go
     // must read how this one ended, never the `finished: false` of a session still running,
     // which it would take for an interruption and resume over the final state.
-    const concluded = session && concludeSession(session, { exitCode, signal, stoppedBy: relay.stoppedBy, ended: new Date().toISOString() });
+    const concluded = recorder && concludeSession(await recorder.close(), { exitCode, signal, stoppedBy: relay.stoppedBy, ended: new Date().toISOString() });
     const recorded = concluded !== null && (await writeSession(run.store, concluded).then(
       () => true,
       (err: unknown) => (log.error(`could not record how the run ended: ${(err as Error).message}`), false),
@@ -180,17 +196,18 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
 /** Step 1, holding the store lock: the previous session, and the restore `--resume` asks for. */
 async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ previous: SessionRecord | null; restored: Restored | null }> {
   const previous = await readSession(run.store, (m) => log.warn(m));
-  if (
-    previous !== null &&
+  const alive =
+    previous &&
     previousTrainerAlive(previous, {
       host: os.hostname(),
       bootId: readBootId(),
       pidExists,
       startTicksOf: (pid) => readProcStat(pid)?.startTicks ?? null,
-    })
-  ) {
+    });
+  if (previous && alive) {
+    const what = alive === previous.trainer_pid ? previous.command.join(' ') : `${readCommandLine(alive) ?? '?'}, started by ${previous.command.join(' ')}`;
     throw new SafetyError(
-      `the trainer of the previous \`ckptd run\` of ${run.name} is still running (pid ${previous.trainer_pid}: ${previous.command.join(' ')}); ` +
+      `the trainer of the previous \`ckptd run\` of ${run.name} is still running (pid ${alive}: ${what}); ` +
         'its ckptd is gone, so nothing backs it up; stop it (or let it finish) before starting another',
     );
   }
@@ -211,6 +228,7 @@ async function prepare(run: RunConfig, resume: boolean, log: Logger): Promise<{ 
 async function recordStart(
   run: RunConfig,
   previous: SessionRecord | null,
+  sessionId: string,
   argv: string[],
   child: ChildProcess,
   restored: Restored | null,
@@ -219,6 +237,7 @@ async function recordStart(
   const session = startSession(previous, {
     run: run.name,
     started: new Date().toISOString(),
+    session_id: sessionId,
     pid: process.pid,
     host: os.hostname(),
     boot_id: readBootId(),

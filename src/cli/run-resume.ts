@@ -1,12 +1,13 @@
 /**
- * What `ckptd run --resume` restores before starting CMD (SPEC sections 7 and 8): the newest intact
- * backup of the local store, or, when the local store holds none, of the run's remote. A backup
- * found damaged is marked (as `ckptd verify` would) and the next newest is tried.
+ * What `ckptd run --resume` restores before starting CMD (SPEC sections 7 and 8): the first intact
+ * backup in `resumeCandidates`' order (one rule for both: a backup of the interrupted training,
+ * complete ones first) of the local store, or, when the local store holds none, of the run's
+ * remote. A backup found damaged is marked (as `ckptd verify` would) and the next one is tried.
  */
 import type { RunConfig } from '../config/types.js';
 import { runHoldsFiles } from '../ops/diff.js';
 import { executeOp } from '../ops/execute.js';
-import { remoteResumeCandidates, type SessionRecord } from '../ops/session.js';
+import { resumeCandidates, type SessionRecord } from '../ops/session.js';
 import { openRunRemote } from '../ops/remote-open.js';
 import { scanRun } from '../ops/run-actions.js';
 import { waitForSettled } from '../ops/settle.js';
@@ -32,10 +33,25 @@ export function say(line: string): void {
 }
 
 /**
- * Restores the newest of `candidates` that is intact. Waits (bounded) for the run to settle first;
- * refuses (exit 3) while something still writes into it. A backup whose files turn out damaged is
- * verified, marked damaged (as `ckptd verify` would) and skipped for the next newest. A run that
- * already holds a backup's files (same sizes and mtimes) is left alone: nothing to restore.
+ * Before restoring `backup`: when it left files out (tried only once no complete backup could be
+ * restored), says so, naming them, on stderr and in the log.
+ */
+function noteIncomplete(backup: { id: string; skipped: { path: string }[] }, log: Logger): void {
+  if (backup.skipped.length === 0) return;
+  const names = backup.skipped.slice(0, 5).map((s) => s.path).join(', ') + (backup.skipped.length > 5 ? `, and ${backup.skipped.length - 5} more` : '');
+  const line =
+    `backup ${backup.id} is incomplete (left out: ${names}); no complete backup of the training could be restored, so it is: ` +
+    'the files it left out stay as the run has them (the pre-restore snapshot keeps the rest of what is there)';
+  say(line);
+  log.warn(line, { event: 'resume-incomplete', id: backup.id });
+}
+
+/**
+ * Restores the first of `candidates` (`resumeCandidates`' order) that is intact. Waits (bounded)
+ * for the run to settle first; refuses (exit 3) while something still writes into it. A backup
+ * whose files turn out damaged is verified, marked damaged (as `ckptd verify` would) and skipped
+ * for the next one. A run that already holds a backup's files (same sizes and mtimes) is left
+ * alone: nothing to restore.
  */
 export async function restoreNewest(run: RunConfig, candidates: ReadSnapshotHeader[], log: Logger): Promise<Restored | null> {
   let said = '';
@@ -58,6 +74,7 @@ export async function restoreNewest(run: RunConfig, candidates: ReadSnapshotHead
       if (err.code === 'ENOENT') return [] as ScanEntry[];
       throw err;
     });
+    noteIncomplete(backup, log);
     if (runHoldsFiles(backup.files, entries)) {
       say(`the run already holds the files of backup ${backup.id}; nothing to restore`);
       return { id: backup.id, epoch: backup.epoch, step: backup.step };
@@ -80,21 +97,23 @@ export async function restoreNewest(run: RunConfig, candidates: ReadSnapshotHead
 }
 
 /**
- * `--resume` on a machine whose local store holds no backup: restores the newest backup of the
- * run's remote that `remoteResumeCandidates` allows after `previous` and whose objects are all
- * there (checked first, as `verify --remote`; one that is not is marked damaged and skipped), with every safety of a restore (each file's sha256 is checked
- * before anything in the run is replaced). Null when the remote holds none.
+ * `--resume` on a machine whose local store holds no backup: restores the first backup of the
+ * run's remote in `resumeCandidates`' order (after `previous`, complete ones first) whose objects
+ * are all there (checked first, as `verify --remote`; one that is not is marked damaged and
+ * skipped), with every safety of a restore (each file's sha256 is checked before anything in the
+ * run is replaced). Null when the remote holds none.
  */
 export async function restoreNewestRemote(run: RunConfig, previous: SessionRecord | null, log: Logger): Promise<Restored | null> {
   const remote = await openRunRemote(run);
   try {
-    for (const backup of remoteResumeCandidates(await remote.listSnapshots(), previous)) {
+    for (const backup of resumeCandidates(await remote.listSnapshots(), previous)) {
       const check = await remote.verifyExists(backup);
       if (!check.ok) {
         await remote.markVerified(check, Date.now()).catch(() => undefined);
         say(`remote backup ${backup.id} lacks objects (${check.missing.length} missing, ${check.changed.length} of another size); trying the next newest`);
         continue;
       }
+      noteIncomplete(backup, log);
       try {
         const outcome = await executeOp(run, { kind: 'restore', id: backup.id, force: false, to: null, remote: true }, { logger: log, now: Date.now() });
         say(outcome.message);

@@ -11,6 +11,7 @@
  * two reads is missed. Without `/proc`, the tree is CMD alone.
  */
 import type { ChildProcess } from 'node:child_process';
+import type { TreeEntry } from '../ops/session.js';
 import type { Logger } from '../util/logger.js';
 import { readProcStat } from '../util/proc-stat.js';
 import { descendantsIn, hasEnded, readCommandLine, readProcessTable } from '../util/proc-tree.js';
@@ -40,6 +41,11 @@ export class TrainerTree {
   private readonly seen = new Map<number, string>();
   private timer: NodeJS.Timeout | null = null;
   private following = false;
+  /**
+   * Told, with `known()`, each time a read finds processes not seen before: the session record
+   * names them, for a `ckptd run` started after this one is killed (`previousTrainerAlive`).
+   */
+  onSeen: (known: TreeEntry[]) => void = () => undefined;
 
   constructor(
     private readonly cmd: ChildProcess,
@@ -69,12 +75,20 @@ export class TrainerTree {
     const added = descendantsIn(table, rootPids).filter((pid) => !hasEnded(table.get(pid)!));
     const fresh = added.filter((pid) => this.seen.get(pid) !== table.get(pid)!.startTicks);
     for (const pid of fresh) this.seen.set(pid, table.get(pid)!.startTicks);
-    if (fresh.length > 0) this.log.debug(`the trainer's command started ${describe(fresh)}`, { event: 'trainer-processes', pids: fresh });
+    if (fresh.length > 0) {
+      this.log.debug(`the trainer's command started ${describe(fresh)}`, { event: 'trainer-processes', pids: fresh });
+      this.onSeen(this.known());
+    }
     // Only the top of the tree: a signal for the trainer goes to the process that leads it (CMD,
     // or what a dead wrapper left), which passes it on to its workers as it sees fit. Signalled
     // directly, a data loader's workers die while their trainer checkpoints, and it fails.
     const live = new Set([...rootPids, ...added]);
     return [...live].filter((pid) => !live.has(table.get(pid)!.ppid)).map((pid) => ({ pid, pgrp: table.get(pid)!.pgrp }));
+  }
+
+  /** The processes seen in the tree, CMD's included, and not yet seen ended (as of the last read). */
+  known(): TreeEntry[] {
+    return [...this.seen].map(([pid, ticks]) => ({ pid, start_ticks: ticks }));
   }
 
   /** Reads the tree now and then (see `FOLLOW_EVERY_MS`), so that processes CMD starts are known, until `stop()`. */

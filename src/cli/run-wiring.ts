@@ -36,6 +36,10 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
       'after',
       '\nCMD gets CKPTD_RUN, CKPTD_STORE and CKPTD_CONFIG in its environment; after a restore also CKPTD_RESTORED_ID,\n' +
         'and CKPTD_EPOCH / CKPTD_STEP when the backup knows them (unset otherwise).\n' +
+        '--resume restores a backup of the interrupted training: taken since the last finished run and no later than the\n' +
+        'interrupted `ckptd run` ended (if ckptd itself was killed: one its own daemon took), never one taken afterwards\n' +
+        '(`ckptd daemon`, backup-now) of what the crash left; a complete one before a newer one that left files out,\n' +
+        'which is restored (its left-out files kept as they are) only when no complete one can be.\n' +
         "A run is interrupted when CMD exits non-zero, dies by a signal, is stopped (SIGINT/SIGTERM/SIGHUP), or ckptd or the machine\n" +
         'goes down. When CMD exits 0 and backup.delete_on_finish is true in the config file as it is then, the policy\n' +
         'backups are deleted, unless CMD left processes running (they may be the training).\n' +
@@ -43,6 +47,7 @@ export function addRunCommand(program: Command, globals: (cmd: Command) => Globa
         'removal or renaming: those wait for the next `ckptd run` (a warning says so). SIGHUP reloads nothing here.\n' +
         "ckptd's exit code is CMD's (128+N when signal N killed it). SIGINT, SIGTERM and SIGHUP reach CMD once, and,\n" +
         'when CMD is a wrapper that dies of them, the trainer it leaves running; ckptd then ends when that has too.\n' +
+        'After ckptd was killed, the next `ckptd run` refuses (exit 3) while its trainer runs: CMD, or a process CMD started.\n' +
         "ckptd logs to stderr; CMD's stdout and stderr are its own.\n" +
         'Example: ckptd run --resume -- python train.py --lr 1e-4',
     )

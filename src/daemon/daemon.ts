@@ -42,6 +42,8 @@ export interface DaemonOptions {
    * in its store and folder (`narrowToRun`), each edit held back logged once as `run-config-held`.
    */
   onlyRun?: string;
+  /** `ckptd run`: its session's id, recorded in every snapshot the daemon takes (`SnapshotMeta.session`). */
+  session?: string;
 }
 
 export class Daemon {
@@ -169,7 +171,7 @@ export class Daemon {
       this.runs.delete(name);
       void lost?.stop();
       this.opts.onFatal?.(msg);
-    });
+    }, this.opts.session);
     this.runs.set(run.name, sup);
   }
 

@@ -77,6 +77,8 @@ export class RunEvaluation {
     private readonly triggers: RunTriggers,
     private readonly queue: RequestQueue,
     private readonly blocking: BlockingFiles,
+    /** The `ckptd run` session this daemon serves, recorded in every snapshot it takes; undefined for `ckptd daemon`. */
+    private readonly session?: string,
   ) {}
 
   /** The next look judges change against the newest snapshot again (the watch was set up afresh). */
@@ -173,7 +175,7 @@ export class RunEvaluation {
     try {
       for (const a of decision.actions) {
         if (a.kind === 'backup') {
-          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, leftOut, signal: this.lock.signal }, this.logger);
+          backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, leftOut, signal: this.lock.signal, session: this.session }, this.logger);
           this.newestDigest = backup.state_digest;
           await this.tellCommitted(backup);
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
@@ -203,7 +205,7 @@ export class RunEvaluation {
         const snap = await captureSnapshot(
           run,
           entries,
-          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now(), neverSettled, leftOut, signal: this.lock.signal },
+          { kind: 'manual', trigger: 'manual', name: m.name, notes: m.notes, pinned: m.pinned, progress, now: this.now(), neverSettled, leftOut, signal: this.lock.signal, session: this.session },
           this.logger,
         );
         this.newestDigest = snap.state_digest;

@@ -57,6 +57,7 @@ export class RunSupervisor {
     private readonly lock: StoreLock,
     private readonly logger: Logger,
     private readonly now: () => number,
+    session: string | undefined,
   ) {
     this.queue = new RequestQueue(logger, () => this.triggers.kick(0));
     // What touches only the remote (`push`, `delete --remote`) runs beside the snapshot work, never
@@ -74,7 +75,7 @@ export class RunSupervisor {
       if (this.blocking.isHot(rel)) this.triggers.coolDown(attached.settleMs);
       else this.triggers.kick(attached.settleMs);
     });
-    this.evaluation = new RunEvaluation(() => this.run, state, newestDigest, lock, logger, now, this.triggers, this.queue, this.blocking);
+    this.evaluation = new RunEvaluation(() => this.run, state, newestDigest, lock, logger, now, this.triggers, this.queue, this.blocking, session);
     this.evaluation.onCommitted = (record) => this.pusher?.committed(record) ?? Promise.resolve();
   }
 
@@ -98,7 +99,13 @@ export class RunSupervisor {
    * names the schedules and what the progress source found (`describeProgressSource`): with nothing
    * found, what to write so that epochs and steps become known.
    */
-  static async start(run: RunConfig, logger: Logger, now: () => number, onLockLost: (run: string, err: Error) => void): Promise<RunSupervisor> {
+  static async start(
+    run: RunConfig,
+    logger: Logger,
+    now: () => number,
+    onLockLost: (run: string, err: Error) => void,
+    session?: string,
+  ): Promise<RunSupervisor> {
     const store = storeOf(run.store);
     await store.ensure();
     const lock = await store.lock(
@@ -115,7 +122,7 @@ export class RunSupervisor {
       await writeBlocking(run.store, []);
       await writeWatchNote(run.store, null);
       const newestDigest = (await store.newestGoodHeader())?.state_digest ?? null;
-      const sup = new RunSupervisor(run, state, newestDigest, lock, logger, now);
+      const sup = new RunSupervisor(run, state, newestDigest, lock, logger, now, session);
       sup.startWatching();
       const cow = await store.sharesCopyOnWrite();
       sup.logger.info(

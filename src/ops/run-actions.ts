@@ -83,6 +83,8 @@ export interface CaptureOptions {
   onProgress?: (done: number, total: number) => void;
   /** The store lock's signal (`StoreLock.signal`): the snapshot is not committed once it fires. */
   signal?: AbortSignal;
+  /** The `ckptd run` session whose daemon takes it (`SnapshotMeta.session`). */
+  session?: string;
 }
 
 /**
@@ -165,6 +167,7 @@ export async function captureSnapshot(
     ...(opts.retry ? { retries: opts.retry.retries, retryDelayMs: opts.retry.delayMs } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.session !== undefined ? { session: opts.session } : {}),
   });
   const meta = await staged.commit();
   // The record describes the run until a newer good snapshot is taken: this one now.

@@ -14,6 +14,12 @@ export interface SessionRecord {
   run: string;
   /** ISO 8601 UTC. */
   started: string;
+  /**
+   * Names this session: every snapshot its daemon takes carries it (`SnapshotMeta.session`), so a
+   * backup taken of the run after ckptd was killed (by `ckptd daemon`, `backup-now`) is told apart
+   * from the session's own. Missing in records written before it existed.
+   */
+  session_id?: string;
   /** The `ckptd run` process. */
   pid: number;
   host: string;
@@ -25,6 +31,13 @@ export interface SessionRecord {
   /** CMD's process, and its start time in clock ticks after boot (tells a reused pid apart). */
   trainer_pid: number | null;
   trainer_start_ticks: string | null;
+  /**
+   * The processes CMD started (and those started), as `ckptd run` saw them while it ran, each with
+   * its start time: a trainer orphaned by a wrapper that died is no longer CMD's descendant, and
+   * after a crash of ckptd only this record tells it still belongs to the run. Missing in records
+   * written before it existed.
+   */
+  trainer_tree?: TreeEntry[];
   /** The backup restored into the run before CMD started (`--resume`), or null. */
   restored_id: string | null;
   /** True only when CMD exited 0 without ckptd having been asked to stop it. */
@@ -41,6 +54,12 @@ export interface SessionRecord {
    * before it belong to a training that finished, so `--resume` never restores them.
    */
   last_finished: string | null;
+}
+
+/** A process of the trainer's tree: its pid and start time in clock ticks after boot. */
+export interface TreeEntry {
+  pid: number;
+  start_ticks: string;
 }
 
 /** Reads a record's text; null for anything that is not a well-formed session record. */
@@ -60,6 +79,7 @@ export function parseSession(text: string): SessionRecord | null {
     r.format === 1 &&
     str(r.run) &&
     str(r.started) &&
+    (r.session_id === undefined || str(r.session_id)) &&
     Number.isInteger(r.pid) &&
     str(r.host) &&
     strOrNull(r.boot_id) &&
@@ -68,6 +88,7 @@ export function parseSession(text: string): SessionRecord | null {
     str(r.cwd) &&
     intOrNull(r.trainer_pid) &&
     strOrNull(r.trainer_start_ticks) &&
+    (r.trainer_tree === undefined || (Array.isArray(r.trainer_tree) && r.trainer_tree.every(isTreeEntry))) &&
     strOrNull(r.restored_id) &&
     typeof r.finished === 'boolean' &&
     strOrNull(r.ended) &&
@@ -80,6 +101,10 @@ export function parseSession(text: string): SessionRecord | null {
 
 
 
+function isTreeEntry(e: unknown): e is TreeEntry {
+  return typeof e === 'object' && e !== null && Number.isInteger((e as TreeEntry).pid) && typeof (e as TreeEntry).start_ticks === 'string';
+}
+
 /** A snapshot as the resume decision sees it (`SnapshotMeta` with `damaged` fits). */
 export interface ResumeCandidate {
   id: string;
@@ -88,6 +113,10 @@ export interface ResumeCandidate {
   epoch: number | null;
   step: number | null;
   damaged?: boolean;
+  /** True when it left files out (they kept changing): not the whole state. */
+  incomplete?: boolean;
+  /** The `SessionRecord.session_id` of the `ckptd run` whose daemon took it; absent otherwise. */
+  session?: string;
 }
 
 /** True when there was a previous session and it did not finish. */
@@ -105,14 +134,43 @@ export function describeInterruption(previous: SessionRecord): string {
 }
 
 /**
- * The backups `--resume` may restore, newest first: policy backups (kind `backup`) not marked
- * damaged, taken after the last finished session of the run (`previous.last_finished`).
+ * The backups `--resume` may restore, in the order it tries them; one rule for the local store
+ * and the remote. Policy backups (kind `backup`) not marked damaged, of the training `previous`
+ * interrupted (`ofInterruptedTraining`). Complete ones first, newest first; then, only for when
+ * none of those can be restored, the incomplete ones (files left out because they kept changing),
+ * newest first: restoring one puts back all it holds and leaves the files it lacks as the run has
+ * them, which beats starting on what the crash left, and its pre-restore snapshot keeps that.
  */
 export function resumeCandidates<T extends ResumeCandidate>(snapshots: readonly T[], previous: SessionRecord | null): T[] {
-  const after = previous?.last_finished ? Date.parse(previous.last_finished) : -Infinity;
-  return snapshots
-    .filter((s) => s.kind === 'backup' && s.damaged !== true && Date.parse(s.created) > after)
+  const newestFirst = snapshots
+    .filter((s) => s.kind === 'backup' && s.damaged !== true && ofInterruptedTraining(s, previous))
     .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return [...newestFirst.filter((s) => s.incomplete !== true), ...newestFirst.filter((s) => s.incomplete === true)];
+}
+
+/**
+ * True when backup `s` holds a state of the training `previous` interrupted, not one a crash left:
+ * - taken after the last finished session (`last_finished`): older ones are of a finished training;
+ * - no later than `previous` ended when its end is recorded (the trainer failed or was stopped):
+ *   one taken since (a `ckptd daemon` or `backup-now` on the crashed run) may hold files torn
+ *   mid-write that looked settled;
+ * - with no end recorded (ckptd or the machine went down), one taken after `previous` started only
+ *   when its own ckptd took it (`session`), for the same reason;
+ * - when `previous` was itself resumed from a backup (`restored_id`), none taken after that backup
+ *   and before `previous` started but by its own daemon: it restored over them (they are what an
+ *   earlier crash left).
+ * A session recorded before sessions were named (no `session_id`) keeps the time rules only.
+ */
+function ofInterruptedTraining(s: ResumeCandidate, previous: SessionRecord | null): boolean {
+  if (previous === null) return true;
+  const t = Date.parse(s.created);
+  const started = Date.parse(previous.started);
+  // Its daemon starts before CMD (and `started`): a backup it took then is still its own.
+  const ownBackup = previous.session_id !== undefined && s.session === previous.session_id;
+  if (previous.last_finished !== null && t <= Date.parse(previous.last_finished)) return false;
+  if (previous.ended !== null && t > Date.parse(previous.ended)) return false;
+  if (previous.ended === null && previous.session_id !== undefined && t >= started && !ownBackup) return false;
+  return !(previous.restored_id !== null && s.id > previous.restored_id && t < started && !ownBackup);
 }
 
 /** What `ckptd run` does before starting CMD, and the line that tells the person why. */
@@ -125,8 +183,9 @@ export interface ResumeDecision<T> {
 
 /**
  * Decides whether to restore before starting CMD. Only an interrupted previous session with
- * `--resume` restores, and then the newest of `candidates` (see `resumeCandidates`). Without
- * `--resume`, an interrupted session gets a hint naming the backup `--resume` would restore.
+ * `--resume` restores, and then the first of `candidates` (`resumeCandidates`: a complete backup
+ * before a newer incomplete one). Without `--resume`, an interrupted session gets a hint naming
+ * the backup `--resume` would restore.
  */
 export function decideResume<T extends ResumeCandidate>(previous: SessionRecord | null, resume: boolean, candidates: readonly T[]): ResumeDecision<T> {
   if (previous === null || !isInterrupted(previous)) {
@@ -138,12 +197,24 @@ export function decideResume<T extends ResumeCandidate>(previous: SessionRecord 
   const newest = candidates[0] ?? null;
   const since = previous.last_finished ? ` since the last finished run (${previous.last_finished})` : '';
   if (newest === null) {
-    return { restore: null, reason: `${why}; no good backup was taken${since}, so there is nothing to restore: starting the trainer on the run as it is` };
+    // Backups taken after it ended may be there: they hold what its end left, so they do not count.
+    return {
+      restore: null,
+      reason: `${why}; no good backup was taken${since} before it ended, so there is nothing to restore (\`ckptd run --help\` says which backups count): starting the trainer on the run as it is`,
+    };
   }
   if (!resume) {
     return { restore: null, reason: `${why}; starting the trainer on the run as it is (\`ckptd run --resume\` would first restore backup ${newest.id}, ${describeProgress(newest)})` };
   }
-  return { restore: newest, reason: `${why}; restoring backup ${newest.id} (${describeProgress(newest)}) before starting the trainer` };
+  return { restore: newest, reason: `${why}; restoring backup ${newest.id} (${describeProgress(newest)}) before starting the trainer${passedOver(newest, candidates)}` };
+}
+
+/** Why `chosen` is restored rather than a newer backup that left files out (`resumeCandidates`'s order), or ''. */
+function passedOver(chosen: ResumeCandidate, candidates: readonly ResumeCandidate[]): string {
+  const newer = candidates.filter((c) => c.incomplete === true && c.id > chosen.id);
+  if (chosen.incomplete === true || newer.length === 0) return '';
+  const names = newer.map((c) => c.id).join(', ');
+  return ` (backup ${names} ${newer.length === 1 ? 'is' : 'are'} newer but incomplete: files that kept changing were left out, so a complete backup comes first)`;
 }
 
 function describeProgress(s: ResumeCandidate): string {
@@ -153,7 +224,7 @@ function describeProgress(s: ResumeCandidate): string {
 /** The record of a session that has just started CMD; carries `last_finished` over from `previous`. */
 export function startSession(
   previous: SessionRecord | null,
-  fields: Pick<SessionRecord, 'run' | 'started' | 'pid' | 'host' | 'boot_id' | 'command' | 'cwd' | 'trainer_pid' | 'trainer_start_ticks' | 'restored_id'>,
+  fields: Pick<SessionRecord, 'run' | 'started' | 'session_id' | 'pid' | 'host' | 'boot_id' | 'command' | 'cwd' | 'trainer_pid' | 'trainer_start_ticks' | 'restored_id'>,
 ): SessionRecord {
   const lastFinished = previous === null ? null : previous.finished ? (previous.ended ?? previous.started) : previous.last_finished;
   return {
@@ -201,22 +272,26 @@ export function finishedCleanly(exitCode: number, stoppedBy: string | null): boo
 }
 
 /**
- * True when the trainer of `previous` may still be running: same host and boot, its pid exists,
- * and (where its start time was recorded) it is the same process, not a reused pid. `now` reads
- * this machine; `startTicksOf` a pid's start time (null when gone or unknown).
+ * The pid of a process of the trainer of `previous` that may still be running, or null. Only for
+ * a session that never recorded its end, on the same host and boot: CMD when its pid exists and
+ * (where its start time was recorded) it is the same process, not a reused pid; else a process
+ * of its tree (`trainer_tree`) with the same pid and start time, such as a trainer its wrapper
+ * left running. `now` reads this machine; `startTicksOf` a pid's start time (null when gone or
+ * unknown).
  */
 export function previousTrainerAlive(
   previous: SessionRecord,
   now: { host: string; bootId: string | null; pidExists: (pid: number) => boolean; startTicksOf: (pid: number) => string | null },
-): boolean {
+): number | null {
+  if (previous.finished || previous.ended !== null) return null;
+  if (previous.host !== now.host) return null;
+  if (previous.boot_id !== null && now.bootId !== null && previous.boot_id !== now.bootId) return null;
   const pid = previous.trainer_pid;
-  if (pid === null || previous.finished || previous.ended !== null) return false;
-  if (previous.host !== now.host) return false;
-  if (previous.boot_id !== null && now.bootId !== null && previous.boot_id !== now.bootId) return false;
-  if (!now.pidExists(pid)) return false;
-  if (previous.trainer_start_ticks === null) return true;
-  const ticks = now.startTicksOf(pid);
-  return ticks === null || ticks === previous.trainer_start_ticks;
+  if (pid !== null && now.pidExists(pid)) {
+    const ticks = previous.trainer_start_ticks === null ? null : now.startTicksOf(pid);
+    if (ticks === null || ticks === previous.trainer_start_ticks) return pid;
+  }
+  return (previous.trainer_tree ?? []).find((p) => now.pidExists(p.pid) && now.startTicksOf(p.pid) === p.start_ticks)?.pid ?? null;
 }
 
 /** What CMD finds in its environment besides ckptd's own. */
@@ -265,13 +340,4 @@ export function resumeFromRemote(
   if (!resume || localBackups > 0 || !hasRemote) return { yes: false, reason: null };
   if (previous !== null && !isInterrupted(previous)) return { yes: false, reason: null };
   return { yes: true, reason: '--resume: the local store holds no backup of this run; resuming from the newest verified backup on its remote' };
-}
-
-/**
- * The remote backups `--resume` may restore, newest first: those `resumeCandidates` allows (taken
- * after the last finished session, when the local store recorded one) that are not incomplete
- * either (a remote snapshot with files left out is not the whole state).
- */
-export function remoteResumeCandidates<T extends ResumeCandidate & { incomplete?: boolean }>(snapshots: readonly T[], previous: SessionRecord | null): T[] {
-  return resumeCandidates(snapshots, previous).filter((s) => s.incomplete !== true);
 }

@@ -84,6 +84,11 @@ export interface SnapshotMeta {
   files: ManifestEntry[];
   /** Digest of the scanned state this snapshot captured (see `stateDigest`). */
   state_digest: string;
+  /**
+   * The `ckptd run` session whose daemon took it (`SessionRecord.session_id`): `--resume` tells the
+   * backups of an interrupted training from those taken of the run after it. Absent otherwise.
+   */
+  session?: string;
   /** Files left out because they kept changing or could not be read: the snapshot is incomplete. */
   skipped: { path: string; reason: string }[];
   /**

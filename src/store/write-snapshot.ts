@@ -60,6 +60,8 @@ export interface WriteSnapshotOptions {
   rescan?: () => Promise<ScanEntry[]>;
   /** What the scan of `entries` left out (see `ScanResult.leftOut`): recorded as `left_out`. */
   leftOut?: LeftOut[];
+  /** The `ckptd run` session taking it: recorded as `session`. */
+  session?: string;
   /** Extra capture passes when sources change during the capture (default 3). */
   retries?: number;
   /**
@@ -186,6 +188,7 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
       path: snapshotFilesDir(opts.store, id),
       files: captured.files,
       state_digest: stateDigest(captured.entries),
+      ...(opts.session !== undefined ? { session: opts.session } : {}),
       skipped: [...(opts.neverSettled ?? []), ...captured.skipped].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0)),
       incomplete: captured.skipped.length + (opts.neverSettled?.length ?? 0) > 0,
       left_out: opts.leftOut ?? [],

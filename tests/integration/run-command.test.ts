@@ -167,11 +167,12 @@ describe('ckptd run', () => {
 
   it('--resume skips a newest backup found damaged: marks it, restores the one before, says so', async () => {
     const s = setup();
-    // An interrupted session: the trainer exited with 1 before finishing.
-    const crashed = await runToEnd(['run', '--config', s.cfg, '--', process.execPath, s.trainer, '--epochs', '0', '--exit', '1', '--label', 'd0'], s.env);
-    expect(crashed.code, crashed.stderr).toBe(1);
     const e2 = await stateWithBackup(s, 2);
     const e3 = await stateWithBackup(s, 3);
+    // An interrupted session on that state (backups taken after it ended would not count): the
+    // trainer exited with 1 before finishing.
+    const crashed = await runToEnd(['run', '--config', s.cfg, '--', process.execPath, s.trainer, '--epochs', '0', '--exit', '1', '--label', 'd0'], s.env);
+    expect(crashed.code, crashed.stderr).toBe(1);
     // The newest backup's model rots on disk (same size, other bytes), and the run moved on since.
     const rotten = path.join(s.store, 'snapshots', e3, 'files', 'model.bin');
     const size = fs.statSync(rotten).size;

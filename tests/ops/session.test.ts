@@ -61,6 +61,12 @@ describe('session record', () => {
     expect(parseSession('{')).toBeNull();
     expect(parseSession(JSON.stringify({ ...rec, finished: 'no' }))).toBeNull();
     expect(parseSession(JSON.stringify({ ...rec, format: 2 }))).toBeNull();
+    // Named sessions, and those recorded before sessions were named.
+    expect(parseSession(JSON.stringify({ ...rec, session_id: 'abc' }))).toEqual({ ...rec, session_id: 'abc' });
+    expect(parseSession(JSON.stringify({ ...rec, session_id: 5 }))).toBeNull();
+    const tree = [{ pid: 7, start_ticks: '70' }];
+    expect(parseSession(JSON.stringify({ ...rec, trainer_tree: tree }))).toEqual({ ...rec, trainer_tree: tree });
+    expect(parseSession(JSON.stringify({ ...rec, trainer_tree: [{ pid: 7 }] }))).toBeNull();
   });
 
   it.each([
@@ -131,7 +137,18 @@ describe('previous trainer still alive', () => {
     ['a pid that is gone', started(), { ...here, pidExists: () => false }, false],
     ['a reused pid', started(), { ...here, startTicksOf: () => '9999' }, false],
   ] as [string, SessionRecord, Machine, boolean][])('%s', (_what, prev, now, want) => {
-    expect(previousTrainerAlive(prev, now)).toBe(want);
+    expect(previousTrainerAlive(prev, now)).toBe(want ? 200 : null);
+  });
+
+  // CMD (pid 200, a wrapper) is gone; the trainer it started (pid 300) is not.
+  const orphaned: Machine = { ...here, pidExists: (pid) => pid === 300, startTicksOf: (pid) => (pid === 300 ? '6000' : null) };
+  it.each([
+    ['a process of its tree, still the same', [{ pid: 300, start_ticks: '6000' }], 300],
+    ['a process of its tree whose pid was reused', [{ pid: 300, start_ticks: '5999' }], null],
+    ['no tree recorded', undefined, null],
+  ] as const)('%s', (_what, tree, want) => {
+    expect(previousTrainerAlive(started(tree === undefined ? {} : { trainer_tree: [...tree] }), orphaned)).toBe(want);
+    expect(previousTrainerAlive(started({ trainer_tree: [...(tree ?? [])], ended: 'x', exit_code: 1 }), orphaned)).toBeNull();
   });
 });
 

@@ -1,6 +1,9 @@
-/** `ckptd run --resume` on a fresh machine resumes from the remote (issue 13): when, and from which backup. */
+/**
+ * `ckptd run --resume` on a fresh machine resumes from the remote (issue 13): when. Which backup:
+ * the local store's rule (`resume-candidates.test.ts`).
+ */
 import { describe, expect, it } from 'vitest';
-import { remoteResumeCandidates, resumeFromRemote, type SessionRecord } from '../../src/policy/session.js';
+import { resumeFromRemote, type SessionRecord } from '../../src/policy/session.js';
 
 /** A session record that finished (or not), with `last_finished`. */
 const session = (finished: boolean, lastFinished: string | null = null): SessionRecord => ({
@@ -41,16 +44,4 @@ describe('resumeFromRemote', () => {
       expect(d.reason === null).toBe(!yes);
     });
   }
-});
-
-describe('remoteResumeCandidates', () => {
-  const s = (id: string, over: Record<string, unknown> = {}) => ({ id, kind: 'backup', created: `2026-01-0${id}T12:00:00.000Z`, epoch: null, step: null, ...over });
-  it('newest first, only complete, undamaged policy backups', () => {
-    const got = remoteResumeCandidates([s('1'), s('4', { damaged: true }), s('3', { incomplete: true }), s('5', { kind: 'manual' }), s('2')], null);
-    expect(got.map((c) => c.id)).toEqual(['2', '1']);
-  });
-  it('none taken before the last finished session', () => {
-    const got = remoteResumeCandidates([s('1'), s('2'), s('3')], session(false, '2026-01-02T18:00:00.000Z'));
-    expect(got.map((c) => c.id)).toEqual(['3']);
-  });
 });

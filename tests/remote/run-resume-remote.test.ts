@@ -8,6 +8,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../src/config/load.js';
+import { captureSnapshot, scanRun } from '../../src/ops/run-actions.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { runCli } from '../helpers/daemon-process.js';
 import { loraPod, s3Remote, trainLora } from '../helpers/lora-pod.js';
 import { s3Cli, TEST_S3_ENV, useS3Server } from '../helpers/s3-hooks.js';
@@ -39,5 +42,30 @@ describe('ckptd run --resume with a remote', () => {
     expect(again.stderr).toContain('--resume: nothing to resume');
     expect(JSON.parse(again.stdout.trim().split('\n').pop()!)).toEqual({ id: null, weights: 'final weights' });
     expect(fs.readFileSync(path.join(pod.run, 'model.safetensors'), 'utf8')).toBe('final weights');
+  });
+
+  it('on a new pod whose remote holds only incomplete backups, restores the newest of them and names what it lacks', async () => {
+    const bucket = await s3().newBucket();
+    const top = `log: {format: json}\n${s3Remote(bucket, s3().endpoint)}`;
+    const a = loraPod({ prefix: 'ckptd-run-remote-', top, backup: '{every: never}' }, cleanups);
+    const run = loadConfigFile(a.cfg).runs[0]!;
+    const ids: string[] = [];
+    for (const step of [100, 200]) {
+      trainLora(a.run, step);
+      fs.writeFileSync(path.join(a.run, 'train.log'), `log up to ${step}\n`);
+      // The log kept changing: each backup left it out.
+      const entries = (await scanRun(run)).filter((e) => e.path !== 'train.log');
+      const progress = { epoch: null, step, loss: null, metrics: {}, source: null };
+      const neverSettled = [{ path: 'train.log', reason: 'kept changing' }];
+      ids.push((await captureSnapshot(run, entries, { kind: 'backup', trigger: 'test', progress, now: Date.now() - 1000 + step, neverSettled }, silentLogger)).id);
+    }
+    await cli(a.cfg, 'push');
+
+    const b = loraPod({ prefix: 'ckptd-run-remote-', top, backup: '{every: never}' }, cleanups);
+    const show = `console.log(JSON.stringify({ id: process.env.CKPTD_RESTORED_ID ?? null, weights: require('fs').readFileSync('model.safetensors', 'utf8') }))`;
+    const r = await runCli(['--config', b.cfg, 'run', '--resume', '--', process.execPath, '-e', show], { env: TEST_S3_ENV, cwd: b.run });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ id: ids[1], weights: 'weights at 200' });
+    expect(r.stderr).toContain(`backup ${ids[1]} is incomplete (left out: train.log)`);
   });
 });
