@@ -98,3 +98,28 @@ describe('flags that only mean something with --remote', () => {
     }
   });
 });
+
+describe('--run given to a command about every run of the config', () => {
+  // `ckptd daemon --run a` watched both runs (and `--run nosuch` too): a user starting one daemon
+  // per run got a daemon that took every store's lock. Such a command now refuses --run.
+  it.each([
+    ['daemon', ['daemon']],
+    ['install-service', ['install-service', '--dry-run']],
+    ['init', ['init', './c']],
+    ['watch', ['watch', './a']],
+  ])('%s --run exits 2, names the command and starts nothing', async (name, args) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = path.join(dir, 'ckptd.yaml');
+      fs.mkdirSync(path.join(dir, 'a'));
+      fs.writeFileSync(config, 'runs:\n  - name: a\n    path: ./a\n    progress: none\n  - name: b\n    path: ./b\n    progress: none\n');
+      const r = await runCli([...args, '--config', config, '--run', 'a'], { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`${name} does not take --run`);
+      expect(fs.existsSync(path.join(dir, '.ckptd'))).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+});
