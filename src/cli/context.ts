@@ -25,6 +25,14 @@ export function loadCliConfig(explicit: string | undefined): Config {
   return loadConfigFile(found.path);
 }
 
+/**
+ * For the commands about every run of the config, or none of it (`daemon`, `watch`, `init`,
+ * `install-service`): `--run` is bad usage, saying `why`, rather than ignored.
+ */
+export function refuseRun(opts: GlobalOptions, command: string, why: string): void {
+  if (opts.run !== undefined) throw new UsageError(`${command} does not take --run: ${why}`);
+}
+
 /** Picks the run named by `--run`, or the only run of the config. */
 export function pickRun(config: Config, name: string | undefined): RunConfig {
   const names = config.runs.map((r) => r.name);

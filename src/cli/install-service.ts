@@ -99,7 +99,7 @@ export function installService(o: InstallServiceOptions): InstallServiceResult {
     ...(system
       ? [
           'The daemon may write only the paths in ReadWritePaths= (the runs\' folders, stores and save folders,',
-          'and the log file\'s folder); the rest of the system is read-only to it. After adding or moving a run,',
+          'and the log and metrics files\' folders); the rest of the system is read-only to it. After adding or moving a run,',
           `render it again: ${rerun} --force`,
           ...writable.map((w) => `  ${w.path}: ${w.why}`),
         ]

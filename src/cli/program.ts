@@ -15,7 +15,7 @@ import type { LogFormat, LogLevel } from '../config/types.js';
 import { zeroConfig } from '../config/zero-config.js';
 import { UsageError } from '../util/errors.js';
 import { failureOf, jsonRequested, reportFailure } from './failure.js';
-import { checkPlaces, loadCliConfig, loadRun, pickRun, printJson, type GlobalOptions } from './context.js';
+import { checkPlaces, loadCliConfig, loadRun, pickRun, printJson, refuseRun, type GlobalOptions } from './context.js';
 import { addRunCommand } from './run-wiring.js';
 import { addManageCommands } from './manage.js';
 import { addRemoteCommands } from './remote-commands.js';
@@ -51,7 +51,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .version('0.1.0')
     .option('--config <path>', 'config file (default: $CKPTD_CONFIG, ./ckptd.yaml, $XDG_CONFIG_HOME/ckptd/config.yaml, /etc/ckptd/config.yaml)')
-    .option('--run <name>', 'the run a command is about (optional when the config has one run)')
+    .option('--run <name>', 'the run a command is about (optional when the config has one run; not for daemon, watch, init, install-service)')
     .showHelpAfterError('(run `ckptd --help` or `ckptd <command> --help` for usage)')
     .addHelpText(
       'after',
@@ -65,6 +65,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('daemon')
     .description('run in the foreground: watch every run, apply policies, reload the config live (SIGHUP reloads too)')
     .action(async (_opts, cmd: Command) => {
+      refuseRun(globals(cmd), 'daemon', 'it watches every run of the config; for a daemon per run, give each its own config file (--config)');
       const config = loadCliConfig(globals(cmd).config);
       const { runDaemon } = await import('./daemon-command.js');
       setExit(await runDaemon(config, true));
@@ -77,7 +78,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--store <dir>', "where snapshots go (default: <dir's parent>/.ckptd/<basename>)")
     .addOption(new Option('--log-level <level>', 'error | warn | info | debug').choices(['error', 'warn', 'info', 'debug']).default('info'))
     .addOption(new Option('--log-format <format>', 'text (one readable line each) | json (one object per line)').choices(['text', 'json']).default('text'))
-    .action(async (dir: string, opts: { store?: string; logLevel: LogLevel; logFormat: LogFormat }) => {
+    .action(async (dir: string, opts: { store?: string; logLevel: LogLevel; logFormat: LogFormat }, cmd: Command) => {
+      refuseRun(globals(cmd), 'watch', 'it watches the one folder it is given, with no config');
       // Empty text (a shell variable left unset) would otherwise mean the current folder.
       if (dir === '') throw new UsageError('watch needs the folder the trainer writes, got an empty string');
       if (opts.store === '') throw new UsageError('--store needs a folder, got an empty string; leave it out for the default');
@@ -120,6 +122,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--force', 'overwrite an existing config file')
     .addHelpText('after', '\nDeepFaceLab: `ckptd init workspace/model --preset dfl` (backups every 10000 iterations, after a 60s settle).')
     .action(async (dir: string, opts: { preset: (typeof INIT_PRESETS)[number]; force?: boolean }, cmd: Command) => {
+      refuseRun(globals(cmd), 'init', "the run it writes is named after DIR's folder (edit its name: in the file)");
       const { runInit } = await import('./init.js');
       const configPath = globals(cmd).config;
       const r = runInit({

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { formatBytes } from '../util/format.js';
+import { UsageError } from '../util/errors.js';
 import { loadRun, printJson, type GlobalOptions } from './context.js';
 
 /** Adds `list`, `show` and `verify` to the program. */
@@ -19,6 +20,7 @@ export function addRecordCommands(program: Command, globals: (cmd: Command) => G
     .option('--all-runs', 'with --remote: the records of every run under the same remote')
     .option('--json', 'one JSON array on stdout (local items carry remote: true|false when the run has a remote)')
     .action(async (opts: { kind?: string; remote?: boolean; allRuns?: boolean; json?: boolean }, cmd: Command) => {
+      requireRemote('--all-runs', opts.allRuns, opts.remote);
       const { run } = loadRun(globals(cmd));
       const [{ listRemoteRecords, remoteIds }, { listRecords, listRecordsAndUsage, renderTable }] = await Promise.all([import('../client/list-remote.js'), import('../client/list.js')]);
       if (opts.remote) {
@@ -61,6 +63,7 @@ export function addRecordCommands(program: Command, globals: (cmd: Command) => G
     .option('--read-data', 'with --remote: download and hash every object too')
     .option('--json', 'one JSON document on stdout')
     .action(async (ids: string[], opts: { remote?: boolean; readData?: boolean; json?: boolean }, cmd: Command) => {
+      requireRemote('--read-data', opts.readData, opts.remote);
       const { run } = loadRun(globals(cmd));
       const [{ openRunRemote }, { runVerify }] = await Promise.all([import('../ops/remote-open.js'), import('./verify.js')]);
       const remote = opts.remote ? await openRunRemote(run) : null;
@@ -80,4 +83,9 @@ export function addRecordCommands(program: Command, globals: (cmd: Command) => G
         remote?.objects.close();
       }
     });
+}
+
+/** A flag that means something only about the remote is bad usage without `--remote`, not ignored. */
+function requireRemote(flag: string, given: boolean | undefined, remote: boolean | undefined): void {
+  if (given === true && remote !== true) throw new UsageError(`${flag} works only with --remote; add --remote, or leave ${flag} out`);
 }

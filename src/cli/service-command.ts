@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { GlobalOptions } from './context.js';
-import { loadCliConfig } from './context.js';
+import { loadCliConfig, refuseRun } from './context.js';
 import { installService } from './install-service.js';
 
 /** This ckptd's entry point (`dist/src/cli/main.js`), which the unit runs with this node. */
@@ -30,6 +30,7 @@ export function addServiceCommands(program: Command, globals: (cmd: Command) => 
         'folders of the config (ReadWritePaths=): render it again with --force after changing those.',
     )
     .action((opts: { user?: boolean; dryRun?: boolean; unitDir?: string; name: string; userName: string; force?: boolean }, cmd: Command) => {
+      refuseRun(globals(cmd), 'install-service', "the unit's daemon watches every run of the config; for a daemon per run, give each its own config and --name");
       const config = loadCliConfig(globals(cmd).config);
       const r = installService({
         scope: opts.user ? 'user' : 'system',

@@ -1,6 +1,6 @@
 /**
  * What a sandboxed system unit must know about a config: the paths the daemon writes (each run's
- * folder for restores, its store, its save folder, and the log file's folder), the folders that
+ * folder for restores, its store, its save folder, the log file's and the metrics file's folders), the folders that
  * must be mounted first, and whether a private /tmp would hide a run.
  */
 import path from 'node:path';
@@ -27,6 +27,8 @@ export function writablePaths(config: Config): WritablePath[] {
     all.push({ path: run.save.to, why: `run ${run.name}'s saves`, mayBeMissing: false });
   }
   if (config.log.file) all.push({ path: path.dirname(config.log.file), why: 'the log file\'s folder', mayBeMissing: false });
+  // The metrics file is replaced by a rename, so its folder must be writable, not just the file.
+  if (config.metrics.file) all.push({ path: path.dirname(config.metrics.file), why: 'the metrics file\'s folder', mayBeMissing: false });
   const sorted = [...all].sort((a, b) => a.path.length - b.path.length || a.path.localeCompare(b.path));
   const kept: WritablePath[] = [];
   for (const w of sorted) {

@@ -76,3 +76,50 @@ describe('progress --metric', () => {
     expect(({} as Record<string, unknown>).toString).toBe(Object.prototype.toString);
   });
 });
+
+describe('flags that only mean something with --remote', () => {
+  // `verify --read-data` without `--remote` used to verify the local store and say "ok": a user
+  // who forgot `--remote` took that for a checked remote. `list --all-runs` alone listed one run.
+  it.each([
+    ['verify --read-data', ['verify', '--read-data'], '--read-data works only with --remote'],
+    ['list --all-runs', ['list', '--all-runs'], '--all-runs works only with --remote'],
+  ])('%s without --remote exits 2 and says so', async (_name, args, message) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = path.join(dir, 'ckptd.yaml');
+      fs.mkdirSync(path.join(dir, 'run'));
+      fs.writeFileSync(config, 'runs:\n  - name: a\n    path: ./run\n    progress: none\n');
+      const r = await runCli([...args, '--config', config]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(message);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('--run given to a command about every run of the config', () => {
+  // `ckptd daemon --run a` watched both runs (and `--run nosuch` too): a user starting one daemon
+  // per run got a daemon that took every store's lock. Such a command now refuses --run.
+  it.each([
+    ['daemon', ['daemon']],
+    ['install-service', ['install-service', '--dry-run']],
+    ['init', ['init', './c']],
+    ['watch', ['watch', './a']],
+  ])('%s --run exits 2, names the command and starts nothing', async (name, args) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = path.join(dir, 'ckptd.yaml');
+      fs.mkdirSync(path.join(dir, 'a'));
+      fs.writeFileSync(config, 'runs:\n  - name: a\n    path: ./a\n    progress: none\n  - name: b\n    path: ./b\n    progress: none\n');
+      const r = await runCli([...args, '--config', config, '--run', 'a'], { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`${name} does not take --run`);
+      expect(fs.existsSync(path.join(dir, '.ckptd'))).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+});

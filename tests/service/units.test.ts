@@ -82,6 +82,15 @@ runs:
     expect(w.find((x) => x.path === '/data/stores/b')!.mayBeMissing).toBe(false);
   });
 
+  it("lists the metrics file's folder: under ProtectSystem=strict the daemon could not write the .prom file otherwise", () => {
+    const c = config(`metrics: {file: /var/lib/node_exporter/textfile_collector/ckptd.prom}
+runs:
+  - {name: a, path: ./a}
+`);
+    const w = writablePaths(c).find((x) => x.path === '/var/lib/node_exporter/textfile_collector');
+    expect(w).toEqual({ path: '/var/lib/node_exporter/textfile_collector', why: "the metrics file's folder", mayBeMissing: false });
+  });
+
   it('a private /tmp is refused only when something lives under /tmp or /var/tmp', () => {
     expect(needsSharedTmp(['/srv/a', '/tmpfoo/b'])).toBe(false);
     expect(needsSharedTmp(['/srv/a', '/tmp/x/run'])).toBe(true);
