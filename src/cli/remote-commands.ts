@@ -28,7 +28,7 @@ export function addRemoteCommands(program: Command, globals: (cmd: Command) => G
 
   program
     .command('pull')
-    .description('copy a remote snapshot into the local store (every file verified), so it is listed, restorable offline, and shared by the next snapshot')
+    .description('copy a remote snapshot into the local store (every file verified), so it is listed, restorable offline, and shared by the next snapshot; one already there is left as it is (exit 0)')
     .argument('<id>', 'a remote snapshot (an id or a unique prefix)')
     .option('--json', 'print what was done as JSON')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {

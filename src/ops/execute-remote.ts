@@ -64,6 +64,13 @@ async function execute(
     case 'pull': {
       const record = await remote.resolve(op.id);
       if (record.kind === 'save') throw new UsageError(`${record.id} is a save; pull copies snapshots (restore a save's file with \`ckptd restore ${record.id} --remote --to DIR\`)`);
+      // Pushed from here or pulled before: nothing to do (`pull ID && restore ID` goes on), unless
+      // the copy here is marked damaged, which no pull can replace in place.
+      const here = await storeOf(run.store).resolve(record.id).then((r) => (r.id === record.id ? r : null), () => null);
+      if (here !== null && here.damaged === true) {
+        throw new Error(`${record.id} is in ${run.store} but marked damaged there (\`ckptd verify\`); \`ckptd delete ${record.id}\` it, then pull it again`);
+      }
+      if (here !== null) return { message: `${record.id} is already in ${run.store}; nothing to pull`, data: { id: record.id, bytes: here.bytes, already_local: true } };
       const meta = await storeOf(run.store).importSnapshot(remote, record, ctx.onProgress ? { onBytes: progressOf(record.bytes, ctx.onProgress) } : {});
       ctx.logger.info(`pulled ${meta.kind} ${meta.id} from ${remote.location} (${formatBytes(meta.bytes)}, verified)`, { event: 'pull', id: meta.id });
       return { message: `pulled ${meta.id} into ${run.store} (${formatBytes(meta.bytes)}, every file verified)`, data: { id: meta.id, bytes: meta.bytes } };
