@@ -65,8 +65,8 @@ export function validateProgressUpdate(values: ProgressUpdate): void {
  * value, metrics merge key by key, `updated` = `now` as ISO 8601 UTC) and returns the file's path.
  * The write is atomic (a temp file in the same folder, fsync, rename, fsync of the folder), so the
  * daemon never reads half a file; a malformed existing file is replaced. Throws a `UsageError` for
- * invalid values (see `validateProgressUpdate`) and the file system's error (with the path) when
- * `runDir` is missing or not writable.
+ * invalid values (see `validateProgressUpdate`), an error saying so when `runDir` does not exist
+ * yet, and the file system's error (with the path) when it is not writable.
  */
 export async function writeProgressFile(
   runDir: string,
@@ -74,6 +74,9 @@ export async function writeProgressFile(
   now: number,
 ): Promise<string> {
   validateProgressUpdate(values);
+  // A script reporting before its trainer made the folder: say so, not ENOENT on a temp file's name.
+  const dir = await fsp.stat(runDir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
+  if (dir === null) throw new Error(`the run folder ${runDir} does not exist yet; report progress once the trainer has created it (nothing was written)`);
   const file = path.join(runDir, CKPTD_PROGRESS_FILE);
   const previous = await fsp.readFile(file, 'utf8').then(parseCkptdProgress, () => null);
   await writeFileAtomic(file, renderCkptdProgress(applyProgressUpdate(previous, values, now)));
