@@ -152,7 +152,8 @@ export function resumeCandidates<T extends ResumeCandidate>(snapshots: readonly 
 
 /**
  * True when backup `s` holds a state of the training `previous` interrupted, not one a crash left:
- * - taken after the last finished session (`last_finished`): older ones are of a finished training;
+ * - taken after the last finished session (`last_finished`), or by its own ckptd: older ones are
+ *   of a finished training;
  * - no later than `previous` ended when its end is recorded (the trainer failed or was stopped):
  *   one taken since (a `ckptd daemon` or `backup-now` on the crashed run) may hold files torn
  *   mid-write that looked settled;
@@ -171,7 +172,8 @@ function ofInterruptedTraining(s: ResumeCandidate, previous: SessionRecord | nul
   const started = Date.parse(previous.started);
   // Its daemon starts before CMD (and `started`): a backup it took then is still its own.
   const ownBackup = previous.session_id !== undefined && s.session === previous.session_id;
-  if (previous.last_finished !== null && t <= Date.parse(previous.last_finished)) return false;
+  // Its own are after the last finished session by construction, whatever a clock stepped back says.
+  if (previous.last_finished !== null && t <= Date.parse(previous.last_finished) && !ownBackup) return false;
   if (previous.ended !== null && t > Date.parse(previous.ended)) return false;
   if (previous.ended === null && previous.session_id !== undefined && (t >= started || (newestOwn !== null && s.id > newestOwn)) && !ownBackup) return false;
   return !(previous.restored_id !== null && s.id > previous.restored_id && t < started && !ownBackup);

@@ -76,6 +76,12 @@ describe('resumeCandidates', () => {
     expect(ids(resumeCandidates([at(5), at(10), at(30)], interrupted({ last_finished: '2026-01-01T10:07:00.000Z' })))).toEqual([30, 10]);
   });
 
+  it("the session's own backups count even when a clock stepped back dates them before the last finished session", () => {
+    // The last finished session ended at 10:07 by a clock that ran ahead; this session's own backup says 10:05.
+    const got = resumeCandidates([at(3), at(5, { id: '20260101-100800-000-aaaa', session: 's2' })], interrupted({ last_finished: '2026-01-01T10:07:00.000Z' }));
+    expect(ids(got)).toEqual([5]);
+  });
+
   it('complete ones first, newest first; then incomplete ones; never damaged or other kinds', () => {
     const all = [at(1), at(4, { damaged: true }), at(3, { incomplete: true }), at(5, { kind: 'manual' }), at(2), at(6, { incomplete: true })];
     expect(ids(resumeCandidates(all, null))).toEqual([2, 1, 6, 3]);
