@@ -274,26 +274,34 @@ export class Daemon {
 
   /**
    * Starts `run` in its new store once the run on `prev` is stopped. When it cannot start there (a
-   * store another ckptd holds), the run starts again on `prev`, which stays in force, saying why.
+   * store another ckptd holds), the run starts again on `prev`, which stays in force, saying why;
+   * when `prev` cannot start either (its own place became unusable), it says that the run is not
+   * backed up, not that it goes on (`tryStartRun` said why just before).
    */
   private async moveStore(run: RunConfig, prev: RunConfig): Promise<void> {
     try {
       await this.startRun(run);
     } catch (err) {
-      this.opts.logger.error(`run ${run.name}: cannot move to store ${run.store}: ${(err as Error).message}; ${this.goesOn(prev)}`, {
+      this.config = { ...this.config, runs: this.config.runs.map((r) => (r.name === prev.name ? prev : r)) };
+      await this.tryStartRun(prev);
+      const then = this.runs.has(prev.name)
+        ? this.goesOn(prev)
+        : `nor can it go on with its previous config (path ${prev.path}, store ${prev.store}): nothing is backed up for it until ${this.retry()} makes it usable`;
+      this.opts.logger.error(`run ${run.name}: cannot move to store ${run.store}: ${(err as Error).message}; ${then}`, {
         event: 'run-move-failed',
         run: run.name,
       });
-      this.config = { ...this.config, runs: this.config.runs.map((r) => (r.name === prev.name ? prev : r)) };
-      await this.tryStartRun(prev);
     }
   }
 
   /** What the log says of a run kept on its previous config `prev`, and what applies the edit. */
   private goesOn(prev: RunConfig): string {
-    // `ckptd run` takes SIGHUP as a hung-up terminal, not as a reload.
-    const retry = this.opts.onlyRun === undefined ? 'an edit (or SIGHUP)' : 'an edit';
-    return `run ${prev.name} goes on with its previous config (path ${prev.path}, store ${prev.store}) until ${retry} makes it usable`;
+    return `run ${prev.name} goes on with its previous config (path ${prev.path}, store ${prev.store}) until ${this.retry()} makes it usable`;
+  }
+
+  /** What applies an edit held back: `ckptd run` takes SIGHUP as a hung-up terminal, not as a reload. */
+  private retry(): string {
+    return this.opts.onlyRun === undefined ? 'an edit (or SIGHUP)' : 'an edit';
   }
 
   /** `next` as `ckptd run` applies it (`narrowToRun`); logs each edit held back, once. */

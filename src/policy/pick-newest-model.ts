@@ -88,13 +88,16 @@ function versionNames(paths: readonly string[]): Set<string> {
 
 /**
  * Part markers, numbers that count the parts one save writes: a shard (`00001-of-00002`, HF
- * `model-00001-of-00002.safetensors`, also with `_`); a process rank (DeepSpeed's
- * `zero_pp_rank_1_mp_rank_00_optim_states.pt`, `mp_rank_01_model_states.pt`); a
- * torch.distributed.checkpoint file (`__1_0.distcp`, `__{rank}_{n}`, sharded FSDP).
+ * `model-00001-of-00002.safetensors`, also with `_`); a process rank as DeepSpeed names it
+ * (`zero_pp_rank_1_mp_rank_00_optim_states.pt`, `mp_rank_01_model_states.pt`); a
+ * torch.distributed.checkpoint file (`__1_0.distcp`, `__{rank}_{n}`, sharded FSDP). Only
+ * DeepSpeed's `pp_rank_N`/`mp_rank_N`: a rank elsewhere in a name is a setting (kohya
+ * `--output_name lora_rank8` and `lora_rank16` are two models, and their `-000001` epochs two
+ * versions), and a custom `rank0.pt` per process stays a version (README: `pick: all`).
  */
 const PART_MARKERS: readonly [RegExp, string][] = [
   [/\d+[-_]of[-_]\d+/gi, '\u0000of\u0000'],
-  [/rank[-_]?\d+/gi, 'rank\u0000'],
+  [/(pp|mp)_rank_\d+/gi, '$1_rank_\u0000'],
   [/^__\d+_\d+(?=\.distcp$)/i, '__\u0000_\u0000'],
 ];
 

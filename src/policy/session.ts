@@ -142,34 +142,40 @@ export function describeInterruption(previous: SessionRecord): string {
  * them, which beats starting on what the crash left, and its pre-restore snapshot keeps that.
  */
 export function resumeCandidates<T extends ResumeCandidate>(snapshots: readonly T[], previous: SessionRecord | null): T[] {
+  const own = previous?.session_id === undefined ? [] : snapshots.filter((s) => s.session === previous.session_id).map((s) => s.id);
+  const newestOwn = own.reduce<string | null>((newest, id) => (newest === null || id > newest ? id : newest), null);
   const newestFirst = snapshots
-    .filter((s) => s.kind === 'backup' && s.damaged !== true && ofInterruptedTraining(s, previous))
+    .filter((s) => s.kind === 'backup' && s.damaged !== true && ofInterruptedTraining(s, previous, newestOwn))
     .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   return [...newestFirst.filter((s) => s.incomplete !== true), ...newestFirst.filter((s) => s.incomplete === true)];
 }
 
 /**
  * True when backup `s` holds a state of the training `previous` interrupted, not one a crash left:
- * - taken after the last finished session (`last_finished`): older ones are of a finished training;
+ * - taken after the last finished session (`last_finished`), or by its own ckptd: older ones are
+ *   of a finished training;
  * - no later than `previous` ended when its end is recorded (the trainer failed or was stopped):
  *   one taken since (a `ckptd daemon` or `backup-now` on the crashed run) may hold files torn
  *   mid-write that looked settled;
  * - with no end recorded (ckptd or the machine went down), one taken after `previous` started only
- *   when its own ckptd took it (`session`), for the same reason;
+ *   when its own ckptd took it (`session`), for the same reason; nor one whose id sorts after the
+ *   newest its own ckptd took (`newestOwn`): ids keep the order backups were taken in, where a
+ *   clock stepped back at a reboot makes a later one look older than the session;
  * - when `previous` was itself resumed from a backup (`restored_id`), none taken after that backup
  *   and before `previous` started but by its own daemon: it restored over them (they are what an
  *   earlier crash left).
  * A session recorded before sessions were named (no `session_id`) keeps the time rules only.
  */
-function ofInterruptedTraining(s: ResumeCandidate, previous: SessionRecord | null): boolean {
+function ofInterruptedTraining(s: ResumeCandidate, previous: SessionRecord | null, newestOwn: string | null): boolean {
   if (previous === null) return true;
   const t = Date.parse(s.created);
   const started = Date.parse(previous.started);
   // Its daemon starts before CMD (and `started`): a backup it took then is still its own.
   const ownBackup = previous.session_id !== undefined && s.session === previous.session_id;
-  if (previous.last_finished !== null && t <= Date.parse(previous.last_finished)) return false;
+  // Its own are after the last finished session by construction, whatever a clock stepped back says.
+  if (previous.last_finished !== null && t <= Date.parse(previous.last_finished) && !ownBackup) return false;
   if (previous.ended !== null && t > Date.parse(previous.ended)) return false;
-  if (previous.ended === null && previous.session_id !== undefined && t >= started && !ownBackup) return false;
+  if (previous.ended === null && previous.session_id !== undefined && (t >= started || (newestOwn !== null && s.id > newestOwn)) && !ownBackup) return false;
   return !(previous.restored_id !== null && s.id > previous.restored_id && t < started && !ownBackup);
 }
 

@@ -49,6 +49,23 @@ const nth = (d: DaemonHandle, name: string, n: number): Promise<LogLine> =>
   d.waitFor(() => backupsOf(d, name).length >= n, 20_000, `backup ${n} of run ${name}`);
 const snapshotsIn = (store: string): number => (fs.existsSync(path.join(store, 'snapshots')) ? fs.readdirSync(path.join(store, 'snapshots')).length : 0);
 
+/** A daemon whose one run `a` (folder ./a, store ./sa) has taken its first backup. */
+async function runningA(): Promise<{ dir: string; edit: (runs: string) => void; d: DaemonHandle }> {
+  const { dir, edit } = world();
+  edit(run('a', 'path: ./a, store: ./sa'));
+  const d = daemon(dir);
+  await nth(d, 'a', 1);
+  return { dir, edit, d };
+}
+
+/** Store folder `name` of `dir`, created and locked as another ckptd would hold it. */
+async function heldStore(dir: string, name: string): Promise<{ release: () => Promise<void> }> {
+  fs.mkdirSync(path.join(dir, name));
+  const held = await acquireStoreLock(path.join(dir, name), { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command: 'daemon' });
+  cleanups.push(() => held.release());
+  return held;
+}
+
 describe('a live edit that points a run at a place it cannot use', () => {
   it('a path that is a file: reported, the run goes on from its previous folder, the fix moves it', async () => {
     const { dir, edit } = world();
@@ -80,10 +97,7 @@ describe('a live edit that points a run at a place it cannot use', () => {
   });
 
   it('a store that is a file, then one another ckptd holds: reported, backups go on in the previous store, the fix moves it', async () => {
-    const { dir, edit } = world();
-    edit(run('a', 'path: ./a, store: ./sa'));
-    const d = daemon(dir);
-    await nth(d, 'a', 1);
+    const { dir, edit, d } = await runningA();
     await d.waitFor((l) => l.event === 'evaluated' && l.run === 'a', 20_000, 'the first evaluation done');
 
     edit(run('a', 'path: ./a, store: ./afile'));
@@ -97,9 +111,7 @@ describe('a live edit that points a run at a place it cannot use', () => {
     expect(snapshotsIn(path.join(dir, 'sa'))).toBe(2);
 
     // Another process holds the store the next edit names: the run goes on where it was.
-    fs.mkdirSync(path.join(dir, 'sc'));
-    const held = await acquireStoreLock(path.join(dir, 'sc'), { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command: 'daemon' });
-    cleanups.push(() => held.release());
+    const held = await heldStore(dir, 'sc');
     edit(run('a', 'path: ./a, store: ./sc'));
     const refused = await d.waitFor((l) => l.event === 'run-move-failed' && l.run === 'a', 20_000, 'the held store reported');
     expect(refused.level).toBe('error');
@@ -115,6 +127,22 @@ describe('a live edit that points a run at a place it cannot use', () => {
     await nth(d, 'a', 4);
     expect(snapshotsIn(path.join(dir, 'sc'))).toBe(1);
     expect(d.lines.filter((l) => l.event === 'run-failed')).toEqual([]);
-    console.error(d.output());expect(await d.stop()).toBe(0);
+    expect(await d.stop()).toBe(0);
+  });
+
+  it('a move to a held store when the previous folder cannot be used either: says the run is not backed up, not that it goes on', async () => {
+    const { dir, edit, d } = await runningA();
+    // Its folder is gone (a file in its place), and the edit moves the run to a new folder and a
+    // store another process holds.
+    fs.renameSync(path.join(dir, 'a'), path.join(dir, 'a.old'));
+    fs.writeFileSync(path.join(dir, 'a'), 'x');
+    await heldStore(dir, 'sc');
+    edit(run('a', 'path: ./a2, store: ./sc'));
+    const refused = await d.waitFor((l) => l.event === 'run-move-failed' && l.run === 'a', 20_000, 'the held store reported');
+    expect(refused.message.replaceAll(dir, 'D')).toMatch(
+      /^run a: cannot move to store D\/sc: .*in use by.*; nor can it go on with its previous config \(path D\/a, store D\/sa\): nothing is backed up for it until an edit \(or SIGHUP\) makes it usable$/,
+    );
+    expect(d.lines.some((l) => l.event === 'run-failed' && l.run === 'a' && l.message.includes('is a file'))).toBe(true);
+    expect(await d.stop()).toBe(0);
   });
 });

@@ -152,6 +152,20 @@ describe('pickNewestModel', () => {
       [],
     ],
     [
+      // A LoRA rank in an output name (kohya --output_name) is a setting, not a part: a second
+      // training into the same folder leaves the first one's final model beside the new one.
+      'kohya: a rank in the output name is not a part marker (two trainings, one folder)',
+      [
+        ['lora_rank8-000001.safetensors', 5],
+        ['lora_rank8.safetensors', 10],
+        ['lora_rank16-000001.safetensors', 20],
+        ['lora_rank16.safetensors', 30],
+      ],
+      ['lora_rank16.safetensors'],
+      'lora_rank16.safetensors',
+      ['lora_rank16-000001.safetensors', 'lora_rank8.safetensors', 'lora_rank8-000001.safetensors'],
+    ],
+    [
       'no versions: the files are one model',
       [['unet.safetensors', 10], ['text_encoder.safetensors', 20]],
       ['unet.safetensors', 'text_encoder.safetensors'],

@@ -50,6 +50,15 @@ describe('resumeCandidates', () => {
     expect(ids(got)).toEqual([30, 10]);
   });
 
+  it('with no end recorded, never a backup taken after its own ones, even when its clock says it is older (stepped back)', () => {
+    // A `ckptd daemon` backed up the crashed run after a reboot whose clock was behind: its created
+    // time (10:15) falls before the session started (10:20), yet its id sorts after the session's
+    // own backup, as ids always do after every id the store holds.
+    const afterCrash = { ...at(15), id: '20260101-103000-001-bbbb' };
+    const got = resumeCandidates([at(10), at(30, { session: 's2' }), afterCrash], interrupted({ ended: null, exit_code: null }));
+    expect(ids(got)).toEqual([30, 10]);
+  });
+
   it('a session recorded before sessions were named keeps the time rule', () => {
     const { session_id: _, ...legacy } = interrupted({ ended: null, exit_code: null });
     expect(ids(resumeCandidates([at(10), at(30), at(50)], legacy))).toEqual([50, 30, 10]);
@@ -65,6 +74,12 @@ describe('resumeCandidates', () => {
 
   it('none taken before the last finished session', () => {
     expect(ids(resumeCandidates([at(5), at(10), at(30)], interrupted({ last_finished: '2026-01-01T10:07:00.000Z' })))).toEqual([30, 10]);
+  });
+
+  it("the session's own backups count even when a clock stepped back dates them before the last finished session", () => {
+    // The last finished session ended at 10:07 by a clock that ran ahead; this session's own backup says 10:05.
+    const got = resumeCandidates([at(3), at(5, { id: '20260101-100800-000-aaaa', session: 's2' })], interrupted({ last_finished: '2026-01-01T10:07:00.000Z' }));
+    expect(ids(got)).toEqual([5]);
   });
 
   it('complete ones first, newest first; then incomplete ones; never damaged or other kinds', () => {
