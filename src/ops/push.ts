@@ -207,7 +207,8 @@ async function pushNow(run: RunConfig, remote: RemoteStore, ctx: PushContext): P
     if (!due(item)) continue;
     const header = headers.get(item.id);
     // Read whole only now (a damaged one never is); a record deleted since the listing is gone all the same.
-    const record = header === undefined || header.damaged === true ? null : await readWhole(item.id);
+    // Read even when the listing left it out: that read may have failed for a moment (EMFILE, EIO).
+    const record = header?.damaged === true ? null : await readWhole(item.id);
     if (header?.damaged === true || record?.damaged === true) {
       // Its stored bytes failed verification: they are never sent (and would fail their hash check forever).
       await mutate(run.store, drop(item.id));
