@@ -80,7 +80,10 @@ describe.concurrent('kill -9', () => {
     const cleanup = testCleanups({ onTestFinished });
     const { runDir, store, cfg } = tempRun(cleanup, 'ckptd-fault-kill-');
     writeConfig(cfg, runDir, store, 'always');
-    const trainer = startTrainer(runDir, 350);
+    // A new 5 MB state every 800 ms: the daemon (at low priority) still works all along, settling,
+    // capturing and deleting. At 350 ms a busy machine left it no window to copy a state whole, and
+    // a kill waiting for a capture to begin waited for up to 20 s.
+    const trainer = startTrainer(runDir, 800);
     cleanup(() => trainer.stop());
     await trainer.waitFor(1);
 
