@@ -6,23 +6,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveId } from '../../src/store/read-store.js';
 import { runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
 import { leftovers, snapshotFolders, verifyStore, walk, type OracleSnapshot } from '../helpers/store-oracle.js';
 import { withoutDacCapabilities } from '../helpers/unprivileged.js';
 import { literal, pausedAt, pauseEnv } from '../helpers/pause-at.js';
+import { testCleanups } from '../helpers/test-cleanups.js';
 
-let cleanups: (() => void | Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+type Cleanup = ReturnType<typeof testCleanups>;
 
-/** A temp folder with `run/` and a config for it (store `<dir>/store`); `extra` is appended to the run. */
-function setUp(opts: { settle?: string; every?: string; extra?: string } = {}): { dir: string; runDir: string; store: string; cfg: string } {
+/** A temp folder (removed by `cleanup`) with `run/` and a config for it (store `<dir>/store`); `extra` is appended to the run. */
+function setUp(cleanup: Cleanup, opts: { settle?: string; every?: string; extra?: string } = {}): { dir: string; runDir: string; store: string; cfg: string } {
   const t = tempDir('ckptd-fault-input-');
-  cleanups.push(t.cleanup);
+  cleanup(t.cleanup);
   const runDir = path.join(t.dir, 'run');
   const store = path.join(t.dir, 'store');
   fs.mkdirSync(runDir);
@@ -43,9 +40,9 @@ ${opts.extra ?? ''}`,
   return { dir: t.dir, runDir, store, cfg };
 }
 
-function daemon(cfg: string, wrap: string[] = []): DaemonHandle {
+function daemon(cleanup: Cleanup, cfg: string, wrap: string[] = []): DaemonHandle {
   const d = startDaemon(['daemon', '--config', cfg], {}, wrap);
-  cleanups.push(() => d.stop());
+  cleanup(() => d.stop());
   return d;
 }
 
@@ -61,9 +58,38 @@ function expectStoreVerifies(store: string): void {
   expect(leftovers(store)).toEqual([]);
 }
 
-describe('hostile ids and labels', () => {
-  it('`show` refuses ids that are not ids, with a clear message and exit 2', async () => {
-    const { runDir, store, cfg } = setUp();
+// Every test has its own folders and processes; the suites and their tests run concurrently. The
+// 20k-file test takes most of the file's time: it comes first, so it starts at once and the others
+// fit beside it.
+describe.concurrent('a large run', () => {
+  it('20k small files are backed up as one snapshot', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = setUp(cleanup, { settle: '2s' });
+    fs.writeFileSync(path.join(runDir, 'first.bin'), 'first');
+    // Written a minute ago: the first backup need not wait out the settle.
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(path.join(runDir, 'first.bin'), old, old);
+    const d = daemon(cleanup, cfg);
+    await nextSnapshot(d, store, 0, 'the first backup');
+    const seen = d.lines.length;
+    for (let dirN = 0; dirN < 20; dirN++) {
+      fs.mkdirSync(path.join(runDir, `shard-${dirN}`));
+      for (let i = 0; i < 1000; i++) fs.writeFileSync(path.join(runDir, `shard-${dirN}`, `${i}.json`), `{"shard":${dirN},"i":${i}}`);
+    }
+    const snap = await nextSnapshot(d, store, seen, 'the backup of 20k files', 120_000);
+    expect(snap.files).toHaveLength(20_001);
+    expect(snap.skipped).toEqual([]);
+    // SIGTERM lets work in progress finish: any further backup would be in the log by then.
+    expect(await d.stop()).toBe(0);
+    expect(d.lines.filter((l) => l.event === 'snapshot' && d.lines.indexOf(l) >= seen)).toHaveLength(1);
+    expectStoreVerifies(store);
+  }, 120_000);
+});
+
+describe.concurrent('hostile ids and labels', () => {
+  it('`show` refuses ids that are not ids, with a clear message and exit 2', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = setUp(cleanup);
     fs.writeFileSync(path.join(runDir, 'w.bin'), 'w');
     const snap = await runCli(['snapshot', '--config', cfg]);
     expect(snap.code, snap.stderr).toBe(0);
@@ -92,8 +118,9 @@ describe('hostile ids and labels', () => {
     expect(fs.existsSync(missing)).toBe(false);
   });
 
-  it('`snapshot --name/--notes` with control characters or 10k characters exits 2 and writes nothing', async () => {
-    const { runDir, store, cfg } = setUp();
+  it('`snapshot --name/--notes` with control characters or 10k characters exits 2 and writes nothing', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = setUp(cleanup);
     fs.writeFileSync(path.join(runDir, 'w.bin'), 'w');
     const cases: [string[], RegExp][] = [
       [['--name', 'red\u001b[31malert'], /--name contains control characters/],
@@ -119,9 +146,10 @@ describe('hostile ids and labels', () => {
   });
 });
 
-describe('odd files in the run', () => {
-  it('stores symlinks that point out of the run as symlinks and never follows them', async () => {
-    const { dir, runDir, store, cfg } = setUp();
+describe.concurrent('odd files in the run', () => {
+  it('stores symlinks that point out of the run as symlinks and never follows them', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { dir, runDir, store, cfg } = setUp(cleanup);
     const outside = path.join(dir, 'outside');
     fs.mkdirSync(outside);
     fs.writeFileSync(path.join(outside, 'secret.txt'), 'not part of the run');
@@ -136,7 +164,7 @@ describe('odd files in the run', () => {
       dangling: 'does/not/exist',
     };
     for (const [name, target] of Object.entries(links)) fs.symlinkSync(target, path.join(runDir, name));
-    const d = daemon(cfg);
+    const d = daemon(cleanup, cfg);
     const snap = await nextSnapshot(d, store, 0, 'the backup');
 
     expect(snap.files.map((f) => f.path).sort()).toEqual([...Object.keys(links), 'weights.bin'].sort());
@@ -158,14 +186,15 @@ describe('odd files in the run', () => {
     expect(await d.stop()).toBe(0);
   });
 
-  it('an unreadable file fails the backup with its name, leaves nothing behind, and the daemon backs up once it is readable', async () => {
-    const { runDir, store, cfg } = setUp();
+  it('an unreadable file fails the backup with its name, leaves nothing behind, and the daemon backs up once it is readable', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = setUp(cleanup);
     fs.writeFileSync(path.join(runDir, 'ok.bin'), 'ok');
     fs.writeFileSync(path.join(runDir, 'secret.bin'), 'secret');
     fs.chmodSync(path.join(runDir, 'secret.bin'), 0);
     // Root reads everything: as root the daemon runs without the capabilities that bypass
     // permission bits (see tests/helpers/unprivileged.ts).
-    const d = daemon(cfg, withoutDacCapabilities());
+    const d = daemon(cleanup, cfg, withoutDacCapabilities());
     const failed = await d.waitFor((l) => l.level === 'error', 30_000, 'the failure');
     expect(failed.message).toMatch(/snapshot failed, nothing stored was changed: .*permission denied.*secret\.bin/);
     expect(snapshotFolders(store)).toEqual([]);
@@ -180,8 +209,9 @@ describe('odd files in the run', () => {
     expect(await d.stop()).toBe(0);
   });
 
-  it('a file that vanishes in the middle of its copy is left out with a warning; the rest is stored', async () => {
-    const { runDir, store, cfg } = setUp({ every: 'never' });
+  it('a file that vanishes in the middle of its copy is left out with a warning; the rest is stored', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = setUp(cleanup, { every: 'never' });
     // Above the small-file size (1 MiB): copied by the large-file path. The pause, not the size,
     // makes the removal land mid-copy.
     const bigSize = 32 << 20;
@@ -193,7 +223,7 @@ describe('odd files in the run', () => {
     // The snapshot stops itself right after creating the staged big.bin (the source is open and
     // checked, no byte copied yet: see pause-at.ts); big.bin is removed then, and the copy goes on.
     const proc = startDaemon(['snapshot', '--config', cfg, '--json'], pauseEnv({ op: 'open', path: `${literal(path.join(store, '.staging'))}/[^/]+/files/big\\.bin$` }));
-    cleanups.push(() => proc.stop('SIGKILL'));
+    cleanup(() => proc.stop('SIGKILL'));
     const staged = await pausedAt(proc.proc, 'the creation of the staged big.bin');
     expect(fs.statSync(staged).size).toBeLessThan(bigSize);
     fs.rmSync(path.join(runDir, 'big.bin'));
@@ -210,10 +240,11 @@ describe('odd files in the run', () => {
     expectStoreVerifies(store);
   });
 
-  it('a run folder deleted and recreated under the daemon is noticed again and its new contents backed up', async () => {
-    const { runDir, store, cfg } = setUp();
+  it('a run folder deleted and recreated under the daemon is noticed again and its new contents backed up', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = setUp(cleanup);
     fs.writeFileSync(path.join(runDir, 'a.bin'), 'first');
-    const d = daemon(cfg);
+    const d = daemon(cleanup, cfg);
     await nextSnapshot(d, store, 0, 'the first backup');
 
     // Deleted, noticed as gone, then created again with new files.
@@ -245,30 +276,9 @@ describe('odd files in the run', () => {
     expect(await d.stop()).toBe(0);
   });
 
-  it('20k small files are backed up as one snapshot', async () => {
-    const { runDir, store, cfg } = setUp({ settle: '2s' });
-    fs.writeFileSync(path.join(runDir, 'first.bin'), 'first');
-    // Written a minute ago: the first backup need not wait out the settle.
-    const old = new Date(Date.now() - 60_000);
-    fs.utimesSync(path.join(runDir, 'first.bin'), old, old);
-    const d = daemon(cfg);
-    await nextSnapshot(d, store, 0, 'the first backup');
-    const seen = d.lines.length;
-    for (let dirN = 0; dirN < 20; dirN++) {
-      fs.mkdirSync(path.join(runDir, `shard-${dirN}`));
-      for (let i = 0; i < 1000; i++) fs.writeFileSync(path.join(runDir, `shard-${dirN}`, `${i}.json`), `{"shard":${dirN},"i":${i}}`);
-    }
-    const snap = await nextSnapshot(d, store, seen, 'the backup of 20k files', 120_000);
-    expect(snap.files).toHaveLength(20_001);
-    expect(snap.skipped).toEqual([]);
-    // SIGTERM lets work in progress finish: any further backup would be in the log by then.
-    expect(await d.stop()).toBe(0);
-    expect(d.lines.filter((l) => l.event === 'snapshot' && d.lines.indexOf(l) >= seen)).toHaveLength(1);
-    expectStoreVerifies(store);
-  }, 120_000);
-
-  it('snapshot folders have no group/other write bits, even under umask 0', async () => {
-    const { runDir, store, cfg } = setUp();
+  it('snapshot folders have no group/other write bits, even under umask 0', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = setUp(cleanup);
     fs.mkdirSync(path.join(runDir, 'a', 'b', 'c'), { recursive: true });
     fs.writeFileSync(path.join(runDir, 'a', 'b', 'c', 'deep.bin'), 'deep');
     fs.writeFileSync(path.join(runDir, 'train.sh'), '#!/bin/sh\n', { mode: 0o777 });
@@ -287,10 +297,11 @@ describe('odd files in the run', () => {
   });
 });
 
-describe('configs that would put the store in harm’s way', () => {
-  it('check-config and daemon exit 2 for a store inside the run, equal to it, or at /', async () => {
+describe.concurrent('configs that would put the store in harm’s way', () => {
+  it('check-config and daemon exit 2 for a store inside the run, equal to it, or at /', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
     const t = tempDir('ckptd-fault-cfg-');
-    cleanups.push(t.cleanup);
+    cleanup(t.cleanup);
     const cases: [string, RegExp][] = [
       ['./run/.store', /runs\.0\.store: the store \S+\/run\/\.store is inside the run folder \S+\/run; .*Put the store outside the run/],
       ['./run', /runs\.0\.store: the store \S+\/run is inside the run folder/],

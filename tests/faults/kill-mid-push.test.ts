@@ -6,13 +6,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
 import { TEST_S3_ENV, useS3Server } from '../helpers/s3-hooks.js';
+import { testCleanups } from '../helpers/test-cleanups.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const cleanups: (() => void | Promise<unknown>)[] = [];
-const s3 = useS3Server(cleanups);
+// The two cases run at once: each has its own bucket, folders and daemons (most of a case is
+// waiting on its daemons and the server).
+const s3 = useS3Server([]);
 
 const ENV = TEST_S3_ENV;
 const MiB = 1 << 20;
@@ -22,10 +24,11 @@ interface QueueFile {
 }
 
 describe('a daemon stopped during a push', () => {
-  it.each(['SIGKILL', 'SIGTERM'] as const)('%s: no half-visible snapshot, no failure recorded, and the next daemon resumes without resending acknowledged parts', async (signal) => {
+  it.concurrent.for(['SIGKILL', 'SIGTERM'] as const)('%s: no half-visible snapshot, no failure recorded, and the next daemon resumes without resending acknowledged parts', async (signal, { expect, onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
     const bucket = await s3().newBucket();
     const t = tempDir('ckptd-killpush-');
-    cleanups.push(t.cleanup);
+    cleanup(t.cleanup);
     const run = path.join(t.dir, 'run');
     fs.mkdirSync(run);
     const store = path.join(t.dir, '.ckptd', 'r');
@@ -42,7 +45,7 @@ describe('a daemon stopped during a push', () => {
       );
     writeConfig('10MB/s');
     const first = startDaemon(['daemon', '--config', cfg], ENV);
-    cleanups.push(() => first.stop());
+    cleanup(() => first.stop());
     const taken = await first.waitFor((l) => l.event === 'snapshot', 30_000, 'the backup');
     const queueFile = path.join(store, 'push-queue.json');
     const partsDone = (): number => {
@@ -65,7 +68,7 @@ describe('a daemon stopped during a push', () => {
     // byte-for-byte read back (downloads are capped too) run at full speed.
     writeConfig('null');
     const second = startDaemon(['daemon', '--config', cfg], ENV);
-    cleanups.push(() => second.stop());
+    cleanup(() => second.stop());
     const pushed = await second.waitFor((l) => l.event === 'push' && l.id === taken.id, 60_000, 'the resumed push');
     // The acknowledged parts (16 MiB each) were not sent again.
     expect(Number(pushed.sent_bytes)).toBeLessThanOrEqual(40 * MiB - acknowledged * 16 * MiB);

@@ -7,19 +7,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BULK_SYNC_FILES } from '../../src/store/capture-state.js';
 import { runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
 import { startTrainer, trainerSnapshotProblems } from '../helpers/fault-trainer.js';
 import { literal, pausedAt, pauseEnv } from '../helpers/pause-at.js';
 import { seededRandom, testSeed } from '../helpers/seeded.js';
 import { leftovers, snapshotFolders, verifyStore } from '../helpers/store-oracle.js';
-
-let cleanups: (() => void | Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+import { testCleanups } from '../helpers/test-cleanups.js';
 
 function writeConfig(cfg: string, runDir: string, store: string, every: string): void {
   fs.writeFileSync(
@@ -37,12 +32,14 @@ runs:
   );
 }
 
+type Cleanup = ReturnType<typeof testCleanups>;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A temp folder (removed after the test) and where its run, store and config go. */
-function tempRun(prefix: string): { runDir: string; store: string; cfg: string } {
+/** A temp folder (removed by `cleanup`) and where its run, store and config go. */
+function tempRun(cleanup: Cleanup, prefix: string): { runDir: string; store: string; cfg: string } {
   const t = tempDir(prefix);
-  cleanups.push(t.cleanup);
+  cleanup(t.cleanup);
   return { runDir: path.join(t.dir, 'run'), store: path.join(t.dir, 'store'), cfg: path.join(t.dir, 'ckptd.yaml') };
 }
 
@@ -59,11 +56,11 @@ function storeProblems(store: string): string[] {
 }
 
 /** Starts the final daemon (policy `never`: it only sweeps) and checks the store is clean and listed exactly. */
-async function checkAfterNextStart(cfg: string, runDir: string, store: string): Promise<void> {
+async function checkAfterNextStart(cleanup: Cleanup, cfg: string, runDir: string, store: string): Promise<void> {
   writeConfig(cfg, runDir, store, 'never');
   const before = leftovers(store);
   const d = startDaemon(['daemon', '--config', cfg]);
-  cleanups.push(() => d.stop());
+  cleanup(() => d.stop());
   await d.waitFor((l) => l.event === 'daemon-start', 30_000, 'the final start');
   expect(leftovers(store), 'the start must sweep .staging and .trash').toEqual([]);
   const swept = d.lines.filter((l) => l.event === 'swept');
@@ -77,12 +74,17 @@ async function checkAfterNextStart(cfg: string, runDir: string, store: string): 
   expect(await d.stop()).toBe(0);
 }
 
-describe('kill -9', () => {
-  it('of the daemon at many instants, during and between snapshots, never leaves a partial or torn snapshot', async () => {
-    const { runDir, store, cfg } = tempRun('ckptd-fault-kill-');
+// The three tests have their own folders and processes and mostly wait on them: they run concurrently.
+describe.concurrent('kill -9', () => {
+  it('of the daemon at many instants, during and between snapshots, never leaves a partial or torn snapshot', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = tempRun(cleanup, 'ckptd-fault-kill-');
     writeConfig(cfg, runDir, store, 'always');
-    const trainer = startTrainer(runDir, 350);
-    cleanups.push(() => trainer.stop());
+    // A new 5 MB state every 800 ms: the daemon (at low priority) still works all along, settling,
+    // capturing and deleting. At 350 ms a busy machine left it no window to copy a state whole, and
+    // a kill waiting for a capture to begin waited for up to 20 s.
+    const trainer = startTrainer(runDir, 800);
+    cleanup(() => trainer.stop());
     await trainer.waitFor(1);
 
     // Three kinds of kill, in turn: a spread of delays after spawn (start-up, lock takeover, sweep),
@@ -101,7 +103,7 @@ describe('kill -9', () => {
       const nth = (k % 3) + 1;
       const env = i % 3 === 2 ? pauseEnv({ op: 'open', path: `${literal(path.join(store, '.staging'))}/[^/]+/files/`, nth }) : {};
       const d: DaemonHandle = startDaemon(['daemon', '--config', cfg], env);
-      cleanups.push(() => d.stop('SIGKILL'));
+      cleanup(() => d.stop('SIGKILL'));
       const jitter = Math.floor(rand() * 60);
       if (i % 3 === 0) {
         await sleep(afterSpawn[k]! + jitter);
@@ -134,11 +136,12 @@ describe('kill -9', () => {
     expect(snapshotsTaken, log.join('\n')).toBeGreaterThan(0);
     expect(snapshotFolders(store).length, log.join('\n')).toBeGreaterThan(0);
 
-    await checkAfterNextStart(cfg, runDir, store);
+    await checkAfterNextStart(cleanup, cfg, runDir, store);
   });
 
-  it('of a one-shot `ckptd snapshot` in the middle of copying a large file leaves nothing visible, and the next start cleans up', async () => {
-    const { runDir, store, cfg } = tempRun('ckptd-fault-kill1-');
+  it('of a one-shot `ckptd snapshot` in the middle of copying a large file leaves nothing visible, and the next start cleans up', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = tempRun(cleanup, 'ckptd-fault-kill1-');
     fs.mkdirSync(runDir);
     // Above the small-file size (1 MiB): copied by the large-file path. The pause, not the size,
     // makes the kill land mid-copy.
@@ -153,7 +156,7 @@ describe('kill -9', () => {
     // mid-copy, however fast the copy (a reflink is instant). The process stops itself right after
     // creating that file (see pause-at.ts).
     const proc = startDaemon(['snapshot', '--config', cfg, '--json'], pauseEnv({ op: 'open', path: `${literal(path.join(store, '.staging'))}/[^/]+/files/big\\.bin$` }));
-    cleanups.push(() => proc.stop('SIGKILL'));
+    cleanup(() => proc.stop('SIGKILL'));
     const staged = await pausedAt(proc.proc, 'the creation of the staged big.bin');
     expect(fs.statSync(staged).size).toBeLessThan(bigSize);
     await proc.stop('SIGKILL');
@@ -171,13 +174,14 @@ describe('kill -9', () => {
     const id = (JSON.parse(again.stdout) as { id: string }).id;
     expect(snapshotFolders(store)).toEqual([id]);
 
-    await checkAfterNextStart(cfg, runDir, store);
+    await checkAfterNextStart(cleanup, cfg, runDir, store);
     const report = verifyStore(store);
     expect(report.snapshots.map((s) => s.files.length)).toEqual([11]);
   });
 
-  it('of a one-shot `ckptd snapshot` of many small files, mid-batch (copies not yet durable) or after the batch sync, leaves nothing visible', async () => {
-    const { runDir, store, cfg } = tempRun('ckptd-fault-kill-many-');
+  it('of a one-shot `ckptd snapshot` of many small files, mid-batch (copies not yet durable) or after the batch sync, leaves nothing visible', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = tempRun(cleanup, 'ckptd-fault-kill-many-');
     // Enough small files for the capture to close its copies unsynced and make them durable at
     // once at the end (BULK_SYNC_FILES, one syncfs), in folders like a dataset cache.
     const FILES = BULK_SYNC_FILES + 100;
@@ -199,7 +203,7 @@ describe('kill -9', () => {
       { path: `${staging}/[^/]+/snapshot\\.json$`, nth: 1, what: 'the staged snapshot.json' },
     ]) {
       const proc = startDaemon(['snapshot', '--config', cfg, '--json'], pauseEnv({ op: 'open', path: at.path, nth: at.nth }));
-      cleanups.push(() => proc.stop('SIGKILL'));
+      cleanup(() => proc.stop('SIGKILL'));
       await pausedAt(proc.proc, at.what);
       await proc.stop('SIGKILL');
       expect(snapshotFolders(store), at.what).toEqual([]);
@@ -212,7 +216,7 @@ describe('kill -9', () => {
     // The next snapshot is not confused by the leftovers, and holds every file, verified.
     const again = await runCli(['snapshot', '--config', cfg, '--json']);
     expect(again.code, again.stderr).toBe(0);
-    await checkAfterNextStart(cfg, runDir, store);
+    await checkAfterNextStart(cleanup, cfg, runDir, store);
     const report = verifyStore(store);
     expect(report.problems).toEqual([]);
     expect(report.snapshots.map((s) => s.files.length)).toEqual([FILES]);

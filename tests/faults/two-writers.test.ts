@@ -37,7 +37,10 @@ runs:
     retention: {min_free: 1MB}
 `,
     );
-    const trainer = startTrainer(runDir, 300);
+    // A new 5 MB state every 800 ms keeps the daemon (at low priority) busy all along. At 300 ms a
+    // busy machine left it no window to copy a state whole: captures retried for seconds and often
+    // stored no file, so the test waited long and checked empty snapshots.
+    const trainer = startTrainer(runDir, 800);
     cleanups.push(() => trainer.stop());
     await trainer.waitFor(1);
     const startedAt = Date.now();

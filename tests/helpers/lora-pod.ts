@@ -16,9 +16,9 @@ export interface LoraPod {
 
 /**
  * Makes a pod; `top` is the config's top-level YAML before `runs:` (`log:`, `remote:`), `backup`
- * the run's backup policy (flow YAML). `cleanups` gets its removal.
+ * the run's backup policy (flow YAML). `cleanups` (a list, or a test's own `testCleanups`) gets its removal.
  */
-export function loraPod(o: { prefix: string; top: string; backup: string }, cleanups: (() => unknown)[]): LoraPod {
+export function loraPod(o: { prefix: string; top: string; backup: string }, cleanups: { push(cleanup: () => unknown): unknown }): LoraPod {
   const t = tempDir(o.prefix);
   cleanups.push(t.cleanup);
   const run = path.join(t.dir, 'run');

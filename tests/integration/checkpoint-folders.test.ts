@@ -5,14 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
-
-let cleanups: (() => void | Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+import { testCleanups } from '../helpers/test-cleanups.js';
 
 function trainerState(step: number, epoch: number): string {
   return JSON.stringify({ epoch, global_step: step, log_history: [{ epoch, loss: 1 / step, step }], max_steps: 10_000 });
@@ -29,14 +24,17 @@ function writeCheckpoint(runDir: string, step: number): void {
   for (const old of all.slice(0, -2)) fs.rmSync(path.join(runDir, old), { recursive: true });
 }
 
-describe('checkpoint folders and zero config', () => {
-  it('`ckptd watch DIR` backs up every settled checkpoint folder set and keeps 5', async () => {
+// The first test mostly waits out the zero config's 2 s settle, six times; the one-shot commands
+// run beside it (each test has its own folders).
+describe.concurrent('checkpoint folders and zero config', () => {
+  it('`ckptd watch DIR` backs up every settled checkpoint folder set and keeps 5', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
     const t = tempDir();
-    cleanups.push(t.cleanup);
+    cleanup(t.cleanup);
     const runDir = path.join(t.dir, 'out');
     fs.mkdirSync(runDir);
     const d = startDaemon(['watch', runDir, '--log-format', 'json']);
-    cleanups.push(() => d.stop());
+    cleanup(() => d.stop());
     await d.waitFor((l) => /watching/.test(l.message), 20_000, 'watch start');
     // Six checkpoints, each backed up once it settles (the zero config's 2 s): one more than keep.
     for (let i = 1; i <= 6; i++) {
@@ -66,9 +64,10 @@ describe('checkpoint folders and zero config', () => {
     ]);
   });
 
-  it('takes a named manual snapshot without a daemon and shows it', async () => {
+  it('takes a named manual snapshot without a daemon and shows it', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
     const t = tempDir();
-    cleanups.push(t.cleanup);
+    cleanup(t.cleanup);
     const runDir = path.join(t.dir, 'run');
     fs.mkdirSync(runDir);
     fs.writeFileSync(path.join(runDir, 'weights.bin'), Buffer.alloc(1000, 1));
@@ -102,9 +101,10 @@ describe('checkpoint folders and zero config', () => {
     expect(table.stdout).toMatch(/e3\/s1200/);
   });
 
-  it('reports bad input with the documented exit codes', async () => {
+  it('reports bad input with the documented exit codes', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
     const t = tempDir();
-    cleanups.push(t.cleanup);
+    cleanup(t.cleanup);
     const cfg = path.join(t.dir, 'ckptd.yaml');
     fs.writeFileSync(cfg, 'runs:\n  - name: a\n    path: ./run\n    backup:\n      evry: 3 epochs\n');
     const check = await runCli(['check-config', cfg]);

@@ -10,16 +10,11 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI, runCli, tempDir } from '../helpers/daemon-process.js';
 import { pauseEnv, pausedAt } from '../helpers/pause-at.js';
 import { runToEnd, startRun, trainerFolders, trainerStart, waitForFile } from '../helpers/run-process.js';
-
-let cleanups: (() => void | Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
+import { testCleanups } from '../helpers/test-cleanups.js';
 
 interface Rec {
   id: string;
@@ -40,9 +35,10 @@ interface Setup {
   env: NodeJS.ProcessEnv;
 }
 
-function setup(): Setup {
+/** A run and its trainer in a fresh temp folder, removed by `cleanup`. */
+function setup(cleanup: (c: () => unknown) => void): Setup {
   const t = trainerFolders('ckptd-run-');
-  cleanups.push(t.cleanup);
+  cleanup(t.cleanup);
   const { run, out, trainer } = t;
   const cfg = path.join(t.dir, 'ckptd.yaml');
   fs.writeFileSync(
@@ -81,9 +77,12 @@ async function stateWithBackup(s: Setup, epoch: number): Promise<string> {
   return r.stdout.trim();
 }
 
-describe('ckptd run', () => {
-  it('resumes a killed trainer from its newest backup, and a clean finish deletes only the policy backups', async () => {
-    const s = setup();
+// Each test has its own folders and processes, and most of its time is spent waiting on them: the
+// tests run concurrently.
+describe.concurrent('ckptd run', () => {
+  it('resumes a killed trainer from its newest backup, and a clean finish deletes only the policy backups', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const s = setup(cleanup);
     const runArgs = (...rest: string[]): string[] => ['run', '--config', s.cfg, ...rest];
 
     // 1. The trainer is killed (SIGKILL) while writing epoch 4: ckptd exits 128+9, the run is interrupted.
@@ -139,11 +138,12 @@ describe('ckptd run', () => {
   });
 
   // SIGHUP too: a hung-up terminal or a `kill -HUP` stops a trainer that checkpoints and exits 0 on it, mid-training.
-  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('passes %s on to the trainer once; a stopped run is interrupted, so its backups stay', async (sig) => {
-    const s = setup();
+  it.for(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('passes %s on to the trainer once; a stopped run is interrupted, so its backups stay', async (sig, { onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const s = setup(cleanup);
     const backup = await stateWithBackup(s, 2);
     const h = startRun(['run', '--resume', '--config', s.cfg, '--', process.execPath, s.trainer, '--trap', '--label', 't'], s.env);
-    cleanups.push(() => void h.proc.kill('SIGKILL'));
+    cleanup(() => void h.proc.kill('SIGKILL'));
     await waitForFile(path.join(s.out, 't.ready'));
     h.proc.kill(sig);
     const { code } = await h.exited;
@@ -165,8 +165,9 @@ describe('ckptd run', () => {
     expect((await list(s)).filter((r) => r.kind === 'pre-restore')).toEqual([]);
   });
 
-  it('--resume skips a newest backup found damaged: marks it, restores the one before, says so', async () => {
-    const s = setup();
+  it('--resume skips a newest backup found damaged: marks it, restores the one before, says so', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const s = setup(cleanup);
     const e2 = await stateWithBackup(s, 2);
     const e3 = await stateWithBackup(s, 3);
     // An interrupted session on that state (backups taken after it ended would not count): the
@@ -193,14 +194,15 @@ describe('ckptd run', () => {
     expect(damaged.damaged).toBe(true);
   });
 
-  it('does not pass on a Ctrl-C typed in the terminal: the trainer got it already', async () => {
-    const s = setup();
+  it('does not pass on a Ctrl-C typed in the terminal: the trainer got it already', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const s = setup(cleanup);
     // `script` gives ckptd a real terminal; \x03 there makes the kernel send SIGINT to the foreground process group.
     // `exec`: without it a shell that forks (dash, the /bin/sh `script` uses when SHELL is unset) stays in the
     // foreground group and dies of the Ctrl-C itself, which `script -e` reports as 130.
     const command = 'exec ' + [process.execPath, CLI, 'run', '--config', s.cfg, '--', process.execPath, s.trainer, '--trap', '--label', 'p'].map((a) => `'${a}'`).join(' ');
     const p = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...s.env, SHELL: '/bin/sh' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    cleanups.push(() => void p.kill('SIGKILL'));
+    cleanup(() => void p.kill('SIGKILL'));
     let output = '';
     p.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
     const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
@@ -212,17 +214,18 @@ describe('ckptd run', () => {
     expect(session(s)).toMatchObject({ finished: false, stopped_by: 'SIGINT' });
   });
 
-  it('after a kill -9 of ckptd, refuses to start beside the orphaned trainer, then resumes once it is gone', async () => {
-    const s = setup();
+  it('after a kill -9 of ckptd, refuses to start beside the orphaned trainer, then resumes once it is gone', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const s = setup(cleanup);
     const backup = await stateWithBackup(s, 4);
     const h = startRun(['run', '--config', s.cfg, '--', process.execPath, s.trainer, '--trap', '--label', 'k'], s.env);
-    cleanups.push(() => void h.proc.kill('SIGKILL'));
+    cleanup(() => void h.proc.kill('SIGKILL'));
     await waitForFile(path.join(s.out, 'k.ready'));
     // ckptd records the session once the trainer runs; under load the trainer can be ready before
     // that record is on disk, and a kill before it is the window the record cannot cover.
     await waitForFile(path.join(s.store, 'session.json'));
     const orphan = trainerStart(s.out, 'k').pid;
-    cleanups.push(() => {
+    cleanup(() => {
       try {
         process.kill(orphan, 'SIGKILL');
       } catch {
@@ -249,8 +252,9 @@ describe('ckptd run', () => {
     expect(seen.files['model.bin']).toBe(createHash('sha256').update('weights of epoch 4\n'.repeat(500)).digest('hex'));
   });
 
-  it('a run started while the previous one wraps up sees it finished, and keeps its own record and backups from that wrap-up', async () => {
-    const s = setup();
+  it('a run started while the previous one wraps up sees it finished, and keeps its own record and backups from that wrap-up', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const s = setup(cleanup);
     fs.writeFileSync(s.cfg, fs.readFileSync(s.cfg, 'utf8').replace('every: 1 epochs', 'every: 4 epochs'));
     // A backup of the state before A; A trains epochs 1 to 3 (none backed up: every 4 epochs) and
     // exits 0. It is stopped right after its daemon let go of the store: its wrap-up is not done.
@@ -259,7 +263,7 @@ describe('ckptd run', () => {
       ...s.env,
       ...pauseEnv({ op: 'rename', path: 'daemon\\.lock\\.gone-', nth: 2 }),
     });
-    cleanups.push(() => void a.proc.kill('SIGKILL'));
+    cleanup(() => void a.proc.kill('SIGKILL'));
     await pausedAt(a.proc, "the daemon's lock release");
     expect(fs.readFileSync(path.join(s.run, 'model.bin'), 'utf8')).toBe('model after epoch 3\n'.repeat(2000));
 
@@ -279,8 +283,9 @@ describe('ckptd run', () => {
     expect((await list(s)).map((r) => r.id)).toContain(e4!.id);
   });
 
-  it('needs `--` before CMD, and exits 127 when CMD cannot be found', async () => {
-    const s = setup();
+  it('needs `--` before CMD, and exits 127 when CMD cannot be found', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const s = setup(cleanup);
     const noDash = await runCli(['run', '--config', s.cfg, process.execPath, s.trainer]);
     expect(noDash.code).toBe(2);
     expect(noDash.stderr).toContain('put `--` before');

@@ -11,15 +11,19 @@ import { describe, expect, it } from 'vitest';
 import { runCli, startDaemon } from '../helpers/daemon-process.js';
 import { loraPod, s3Remote, type LoraPod } from '../helpers/lora-pod.js';
 import { s3Cli, TEST_S3_ENV, useS3Server } from '../helpers/s3-hooks.js';
+import { testCleanups } from '../helpers/test-cleanups.js';
 
-const cleanups: (() => void | Promise<unknown>)[] = [];
-const s3 = useS3Server(cleanups);
+type Cleanup = ReturnType<typeof testCleanups>;
+
+// Every test has its own bucket, pods and processes, and mostly waits on them: the tests run
+// concurrently against the one server.
+const s3 = useS3Server([]);
 
 const ENV = TEST_S3_ENV;
 
-/** A pod: a run folder and a config pushing to `bucket`. */
-function pod(bucket: string, remoteExtra = ''): LoraPod {
-  return loraPod({ prefix: 'ckptd-pod-', top: `log: {format: json}\n${s3Remote(bucket, s3().endpoint)}${remoteExtra}`, backup: '{every: always, keep: 5}' }, cleanups);
+/** A pod, removed by `cleanup`: a run folder and a config pushing to `bucket`. */
+function pod(cleanup: Cleanup, bucket: string, remoteExtra = ''): LoraPod {
+  return loraPod({ prefix: 'ckptd-pod-', top: `log: {format: json}\n${s3Remote(bucket, s3().endpoint)}${remoteExtra}`, backup: '{every: always, keep: 5}' }, { push: cleanup });
 }
 
 function write(run: string, step: number, weights: string): void {
@@ -30,13 +34,14 @@ function write(run: string, step: number, weights: string): void {
 
 const cli = s3Cli;
 
-describe('remote snapshots on a rented pod', () => {
-  it('the daemon pushes backups; a new pod lists, restores and pulls them', async () => {
+describe.concurrent('remote snapshots on a rented pod', () => {
+  it('the daemon pushes backups; a new pod lists, restores and pulls them', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
     const bucket = await s3().newBucket();
-    const a = pod(bucket);
+    const a = pod(cleanup, bucket);
     write(a.run, 100, 'weights at 100');
     const daemon = startDaemon(['daemon', '--config', a.cfg], ENV);
-    cleanups.push(() => daemon.stop());
+    cleanup(() => daemon.stop());
     const first = await daemon.waitFor((l) => l.event === 'push', 30_000, 'the first push');
     expect(first.sent_bytes).toBeGreaterThan(3 << 20);
     write(a.run, 200, 'weights at 200');
@@ -49,7 +54,7 @@ describe('remote snapshots on a rented pod', () => {
     await daemon.stop();
 
     // The pod is deleted; a new one starts from nothing but the config.
-    const b = pod(bucket);
+    const b = pod(cleanup, bucket);
     const remote = JSON.parse(await cli(b.cfg, 'list', '--remote', '--json')) as { id: string; step: number; location: string }[];
     expect(remote.map((r) => [r.id, r.step, r.location])).toEqual([
       [second.id, 200, 'remote'],
@@ -65,9 +70,10 @@ describe('remote snapshots on a rented pod', () => {
     expect(verify).toMatchObject({ ok: true, checked: 2 });
   });
 
-  it('push by hand sends what is not there yet; delete --remote removes the manifest', async () => {
+  it('push by hand sends what is not there yet; delete --remote removes the manifest', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
     const bucket = await s3().newBucket();
-    const a = pod(bucket);
+    const a = pod(cleanup, bucket);
     write(a.run, 1, 'w1');
     const id = (JSON.parse(await cli(a.cfg, 'snapshot', '--json')) as { id: string }).id;
     const pushed = JSON.parse(await cli(a.cfg, 'push', '--json')) as { pushed: { id: string }[] };
@@ -76,7 +82,7 @@ describe('remote snapshots on a rented pod', () => {
     expect(again.pushed).toEqual([]);
     expect((JSON.parse(await cli(a.cfg, 'list', '--remote', '--json')) as unknown[]).length).toBe(1);
     // Another run pushing into the same bucket: apart by default, together with --all-runs.
-    const other = pod(bucket);
+    const other = pod(cleanup, bucket);
     fs.writeFileSync(other.cfg, fs.readFileSync(other.cfg, 'utf8').replace('name: lora', 'name: vae'));
     write(other.run, 1, 'vae weights');
     const otherId = (JSON.parse(await cli(other.cfg, 'snapshot', '--json')) as { id: string }).id;
@@ -93,14 +99,15 @@ describe('remote snapshots on a rented pod', () => {
     expect((JSON.parse(await cli(a.cfg, 'list', '--json')) as { id: string }[]).map((r) => r.id)).toEqual([id]);
   });
 
-  it('ckptd run --resume on a new pod with an empty store resumes from the newest remote backup', async () => {
+  it('ckptd run --resume on a new pod with an empty store resumes from the newest remote backup', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
     const bucket = await s3().newBucket();
-    const a = pod(bucket);
+    const a = pod(cleanup, bucket);
     write(a.run, 300, 'weights at 300');
     const id = (JSON.parse(await cli(a.cfg, 'backup-now', '--json')) as { id: string }).id;
     await cli(a.cfg, 'push');
 
-    const b = pod(bucket);
+    const b = pod(cleanup, bucket);
     const trainer = `const fs = require('fs'); console.log(JSON.stringify({ id: process.env.CKPTD_RESTORED_ID, step: process.env.CKPTD_STEP, weights: fs.readFileSync('model.safetensors', 'utf8') }))`;
     const r = await runCli(['--config', b.cfg, 'run', '--resume', '--', process.execPath, '-e', trainer], { env: ENV, cwd: b.run });
     expect(r.code, r.stderr).toBe(0);
@@ -108,9 +115,10 @@ describe('remote snapshots on a rented pod', () => {
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ id, step: '300', weights: 'weights at 300' });
   });
 
-  it('remote.keep rolls the remote after each push; manual snapshots and local backups stay', async () => {
+  it('remote.keep rolls the remote after each push; manual snapshots and local backups stay', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
     const bucket = await s3().newBucket();
-    const a = pod(bucket, '  keep: {keep: 2}\n');
+    const a = pod(cleanup, bucket, '  keep: {keep: 2}\n');
     const ids: string[] = [];
     for (let step = 1; step <= 3; step++) {
       write(a.run, step, `w${step}`);
@@ -129,9 +137,10 @@ describe('remote snapshots on a rented pod', () => {
     expect(local).toEqual([manual, ids[2], ids[1], ids[0]]);
   });
 
-  it('a queued record that fails verification is dropped from the push queue, its bytes never sent', async () => {
+  it('a queued record that fails verification is dropped from the push queue, its bytes never sent', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
     const bucket = await s3().newBucket();
-    const a = pod(bucket);
+    const a = pod(cleanup, bucket);
     write(a.run, 1, 'w1');
     const id = (JSON.parse(await cli(a.cfg, 'snapshot', '--json')) as { id: string }).id;
     // Queued as the daemon queues each new snapshot; then a stored byte goes bad and verify marks it.
