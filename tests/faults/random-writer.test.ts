@@ -10,9 +10,7 @@
  *
  * The writer's moves come from a seeded generator; the seed is printed, and
  * `CKPTD_FAULT_SEED=<seed> npx vitest run tests/faults/random-writer.test.ts` replays the same moves
- * (their timing against the captures still varies from run to run). Four such writers run side by
- * side, each in its own run with its own store (seeds `seed` to `seed + 3`), a quarter of the
- * captures each.
+ * (their timing against the captures still varies from run to run).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,8 +27,6 @@ import { tempDir } from '../helpers/daemon-process.js';
 import { trainerFileProblem } from '../helpers/fault-trainer.js';
 
 const CAPTURES = Number(process.env.CKPTD_FAULT_CAPTURES ?? 200);
-/** Writers (each with its own run and store) captured side by side; the captures are shared out among them. */
-const LANES = 4;
 const SECRET = 'OUTSIDE-SECRET';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
@@ -129,80 +125,55 @@ function storedFiles(dir: string, rel = ''): string[] {
   return out;
 }
 
-/** What one lane found: its problems (each naming seed and snapshot) and how many files its captures skipped. */
-interface LaneResult {
-  problems: string[];
-  skippedFiles: number;
-}
-
-/**
- * One lane under `dir`: a run, a folder outside it, a store and a writer seeded with `seed`, and
- * `captures` snapshots of the run, checked one by one.
- */
-async function lane(dir: string, seed: number, captures: number): Promise<LaneResult> {
-  const run = path.join(dir, 'run');
-  const outside = path.join(dir, 'outside');
-  fs.mkdirSync(run, { recursive: true });
-  fs.mkdirSync(outside);
-  fs.writeFileSync(path.join(outside, 'state.bin'), `CKPTD-FAULT OUTSIDE gen=0 size=64\n${SECRET}`.padEnd(64, '!'));
-  const cfg = runConfig(run, path.join(dir, 'store'));
-
-  const writer = spawn(process.execPath, ['-e', WRITER, run, outside, String(seed)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((r) => writer.on('exit', () => r()));
-  cleanups.push(async () => {
-    if (writer.exitCode === null) writer.kill('SIGKILL');
-    await exited;
-  });
-  await new Promise<void>((r) => writer.stdout!.once('data', () => r()));
-
-  const problems: string[] = [];
-  let skippedFiles = 0;
-  for (let i = 0; i < captures; i++) {
-    const t0 = Date.now();
-    // Half the captures start as \`ckptd snapshot\` does, once settled; half at any moment, so
-    // the capture's own checks must hold off a file the writer holds open or just changed.
-    const entries = i % 2 === 0 ? await waitForSettled(cfg, 30_000, () => undefined) : await scanRun(cfg);
-    const t1 = Date.now();
-    const meta = await captureSnapshot(cfg, entries, { kind: 'manual', trigger: 'manual', progress: NO_PROGRESS, now: Date.now(), retry: { retries: 3, delayMs: 20 } }, quiet);
-    skippedFiles += meta.skipped.length;
-    if (process.env.CKPTD_FAULT_DEBUG) console.log(`seed ${seed} ${i}: settle ${t1 - t0}ms capture ${Date.now() - t1}ms epoch ${meta.epoch} skipped ${JSON.stringify(meta.skipped)}`);
-    const where = `seed ${seed}, snapshot ${i} (${meta.id})`;
-    for (const rel of storedFiles(meta.path)) {
-      const file = path.join(meta.path, rel);
-      if (fs.readFileSync(file).includes(SECRET)) problems.push(`${where}: ${rel} holds bytes from outside the run`);
-      if (rel === 'progress.json') continue;
-      const p = trainerFileProblem(file, rel);
-      if (p !== null) problems.push(`${where}: ${p} (stored ${fs.statSync(file).size} bytes; manifest ${JSON.stringify(meta.files.find((f) => f.path === rel))})`);
-    }
-    const progressFile = path.join(meta.path, 'progress.json');
-    const stored = fs.existsSync(progressFile) ? (JSON.parse(fs.readFileSync(progressFile, 'utf8')) as { epoch: number }).epoch : null;
-    if (meta.epoch !== stored) problems.push(`${where}: labelled epoch ${meta.epoch}, its progress.json holds ${stored}`);
-    // Only the newest two are kept: the next one links from them, older ones only cost disk.
-    for (const old of (await listSnapshots(cfg.store)).slice(2)) fs.rmSync(path.join(cfg.store, 'snapshots', old.id), { recursive: true, force: true });
-  }
-  writer.kill('SIGTERM');
-  return { problems, skippedFiles };
-}
-
 describe('captures against a randomized in-place writer', () => {
   it(`takes ${CAPTURES} snapshots: 0 torn, 0 mislabelled, 0 read from outside the run`, async () => {
     const seed = Number(process.env.CKPTD_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`random-writer seed ${seed} (replay: CKPTD_FAULT_SEED=${seed})`);
     const t = tempDir();
     cleanups.push(t.cleanup);
-    // Most of a capture's time is waiting for its writer to go quiet: lanes of their own (run,
-    // writer seeded seed+k, store) wait at the same time. Each lane takes settled and unsettled
-    // captures alike, against every move of its writer.
-    const results = await Promise.all(
-      Array.from({ length: LANES }, (_, k) => {
-        const own = Math.ceil(CAPTURES / LANES);
-        return lane(path.join(t.dir, `lane-${k}`), seed + k, k === LANES - 1 ? CAPTURES - own * (LANES - 1) : own);
-      }),
-    );
-    const problems = results.flatMap((r) => r.problems);
-    const skippedFiles = results.reduce((n, r) => n + r.skippedFiles, 0);
-    console.log(`random-writer seed ${seed}: ${CAPTURES} captures in ${LANES} lanes, ${skippedFiles} files skipped as still changing, ${problems.length} problems`);
+    const run = path.join(t.dir, 'run');
+    const outside = path.join(t.dir, 'outside');
+    fs.mkdirSync(run);
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'state.bin'), `CKPTD-FAULT OUTSIDE gen=0 size=64\n${SECRET}`.padEnd(64, '!'));
+    const cfg = runConfig(run, path.join(t.dir, 'store'));
+
+    const writer = spawn(process.execPath, ['-e', WRITER, run, outside, String(seed)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((r) => writer.on('exit', () => r()));
+    cleanups.push(async () => {
+      if (writer.exitCode === null) writer.kill('SIGKILL');
+      await exited;
+    });
+    await new Promise<void>((r) => writer.stdout!.once('data', () => r()));
+
+    const problems: string[] = [];
+    let skippedFiles = 0;
+    for (let i = 0; i < CAPTURES; i++) {
+      const t0 = Date.now();
+      // Half the captures start as \`ckptd snapshot\` does, once settled; half at any moment, so
+      // the capture's own checks must hold off a file the writer holds open or just changed.
+      const entries = i % 2 === 0 ? await waitForSettled(cfg, 30_000, () => undefined) : await scanRun(cfg);
+      const t1 = Date.now();
+      const meta = await captureSnapshot(cfg, entries, { kind: 'manual', trigger: 'manual', progress: NO_PROGRESS, now: Date.now(), retry: { retries: 3, delayMs: 20 } }, quiet);
+      skippedFiles += meta.skipped.length;
+      if (process.env.CKPTD_FAULT_DEBUG) console.log(`${i}: settle ${t1 - t0}ms capture ${Date.now() - t1}ms epoch ${meta.epoch} skipped ${JSON.stringify(meta.skipped)}`);
+      const where = `seed ${seed}, snapshot ${i} (${meta.id})`;
+      for (const rel of storedFiles(meta.path)) {
+        const file = path.join(meta.path, rel);
+        if (fs.readFileSync(file).includes(SECRET)) problems.push(`${where}: ${rel} holds bytes from outside the run`);
+        if (rel === 'progress.json') continue;
+        const p = trainerFileProblem(file, rel);
+        if (p !== null) problems.push(`${where}: ${p} (stored ${fs.statSync(file).size} bytes; manifest ${JSON.stringify(meta.files.find((f) => f.path === rel))})`);
+      }
+      const progressFile = path.join(meta.path, 'progress.json');
+      const stored = fs.existsSync(progressFile) ? (JSON.parse(fs.readFileSync(progressFile, 'utf8')) as { epoch: number }).epoch : null;
+      if (meta.epoch !== stored) problems.push(`${where}: labelled epoch ${meta.epoch}, its progress.json holds ${stored}`);
+      // Only the newest two are kept: the next one links from them, older ones only cost disk.
+      for (const old of (await listSnapshots(cfg.store)).slice(2)) fs.rmSync(path.join(cfg.store, 'snapshots', old.id), { recursive: true, force: true });
+    }
+    writer.kill('SIGTERM');
+    console.log(`random-writer seed ${seed}: ${CAPTURES} captures, ${skippedFiles} files skipped as still changing, ${problems.length} problems`);
     expect(problems, `seed ${seed}`).toEqual([]);
-    // Alone it takes about 20 s (one lane alone, 40 s); beside the rest of the suite on two cores, up to twice that.
+    // Alone it takes about 40 s; beside the rest of the suite on two cores, up to twice that.
   }, 240_000);
 });
