@@ -20,6 +20,7 @@ import { zeroConfig } from '../src/config/zero-config.js';
 import { bytesToCopy, scanRun } from '../src/ops/run-actions.js';
 import { NO_PROGRESS } from '../src/policy/types.js';
 import { detectModelType } from '../src/progress/model-type.js';
+import { storeOf } from '../src/store/local-store.js';
 import { newestGoodSnapshot } from '../src/store/read-store.js';
 import { writeSnapshot } from '../src/store/write-snapshot.js';
 
@@ -74,7 +75,8 @@ async function capture(k: number, snapshotAt: string | undefined): Promise<{ pea
   };
   const entries = await scanRun(cfg);
   sample('scanned');
-  const previous = await newestGoodSnapshot(store);
+  // As `captureSnapshot` reads it: beside the scan, sharing its strings (a build before that ignores `like`).
+  const previous = await storeOf(store).newestGood({ like: entries });
   sample('previous read');
   bytesToCopy(entries, previous);
   let reports = 0;
