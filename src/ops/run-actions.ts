@@ -101,7 +101,8 @@ export async function captureSnapshot(
 ): Promise<SnapshotMeta> {
   const started = performance.now();
   const store = storeOf(run.store);
-  const newest = await store.newestGood();
+  // Held beside `entries` for the whole capture: its entries hold the scan's strings, not copies.
+  const newest = await store.newestGood({ like: entries });
   // Right after a restore: the restored snapshot, as the run holds it (see restored-link-source.ts).
   const afterRestore = await linkSourceAfterRestore(run, store, newest);
   // Removed only by the lock holder (a lost lock writes nothing more, removals included).

@@ -12,6 +12,11 @@ export interface FilesRule {
   keep: boolean;
   /** The problem with one entry, or null: the first problem is returned as `filesProblem`. */
   check: (entry: unknown) => string | null;
+  /**
+   * Called with each entry kept that `check` found no problem with (up to the first problem), in
+   * the document's order: it may make the entry hold equal strings it shares with others.
+   */
+  share?: (entry: unknown) => void;
 }
 
 const QUOTE = 0x22;
@@ -188,7 +193,11 @@ export class FilesScan {
     const entries = JSON.parse(all.toString('utf8')) as unknown[];
     if (needEntry && entries.length === 0) throw new SyntaxError('a comma with no entry beside it in the files array');
     for (const e of entries) {
-      this.filesProblem ??= this.rule.check(e);
+      // Checked up to the first problem only (the record is refused then anyway).
+      if (this.filesProblem === null) {
+        this.filesProblem = this.rule.check(e);
+        if (this.filesProblem === null && this.rule.keep) this.rule.share?.(e);
+      }
       if (this.rule.keep) this.files.push(e);
     }
   }

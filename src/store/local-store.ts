@@ -35,7 +35,7 @@ export function localStore(dir: string): Store {
     listSnapshotHeaders: () => listSnapshotHeaders(root),
     listSaves: () => listSaves(root),
     findBroken: () => findBroken(root),
-    newestGood: () => newestGoodSnapshot(root),
+    newestGood: (opts) => newestGoodSnapshot(root, opts?.like),
     newestGoodHeader: () => newestGoodHeader(root),
     resolve: (idOrPrefix) => resolveId(root, idOrPrefix),
     openFile: (record, relPath) => openStoredFile(root, record, relPath),

@@ -9,8 +9,9 @@ import { damagedIds, isDamaged } from './damaged-marker.js';
 import { isValidId, isValidIdPrefix } from './ids.js';
 import { checkSaveRecord, checkSnapshotRecord, COMMITTED_CTIME_KEY, entryProblem, invalidIdMessage, resolveAmong } from './record-shape.js';
 import { saveRecordFile, saveRecordsDir, snapshotFilesDir, snapshotMetaFile, snapshotsDir } from './layout.js';
+import { sharingWith } from './shared-strings.js';
 import { readSnapshotJson } from './snapshot-json.js';
-import type { SaveMeta, SnapshotMeta } from './types.js';
+import type { SaveMeta, ScanEntry, SnapshotMeta } from './types.js';
 import { existsNoFollow, readdirOrEmpty } from '../util/fs.js';
 import { mapPool } from '../util/run-pools.js';
 
@@ -79,9 +80,11 @@ export async function listSnapshotHeaders(store: string): Promise<ReadSnapshotHe
  * unchanged files the next snapshot hard-links, the backup retention never deletes, and the state
  * the daemon counts as already stored. A damaged snapshot is never a link source (a link would
  * share its bad bytes); an incomplete one lacks files, so its state is not stored whole.
+ * With `like` (a scan of the run, in path order), its entries hold that scan's strings where equal
+ * (path, times), never read twice beside it: for a capture, which holds both.
  */
-export async function newestGoodSnapshot(store: string): Promise<ReadSnapshotMeta | null> {
-  return newestGood(store, true);
+export async function newestGoodSnapshot(store: string, like?: readonly ScanEntry[]): Promise<ReadSnapshotMeta | null> {
+  return newestGood(store, true, like);
 }
 
 /** `newestGoodSnapshot` without its files (see `ReadSnapshotHeader`): for a reader that needs its digest or kind. */
@@ -92,14 +95,14 @@ export async function newestGoodHeader(store: string): Promise<ReadSnapshotHeade
   return header;
 }
 
-async function newestGood(store: string, keepFiles: boolean): Promise<ReadSnapshotMeta | null> {
+async function newestGood(store: string, keepFiles: boolean, like?: readonly ScanEntry[]): Promise<ReadSnapshotMeta | null> {
   // Newest first, stopping at the first good one: each snapshot.json holds a whole manifest (tens
   // of MB for a run of 100,000 files), and this runs before every snapshot.
   const damaged = await damagedIds(store);
   const ids = (await readdirOrEmpty(snapshotsDir(store))).filter(isValidId).sort((a, b) => (a < b ? 1 : -1));
   for (const id of ids) {
     if (damaged.has(id)) continue;
-    const r = await readSnapshotMeta(store, id, keepFiles);
+    const r = await readSnapshotMeta(store, id, keepFiles, like);
     if (!('problem' in r) && !r.meta.incomplete) return { ...r.meta, damaged: false, incomplete: false };
   }
   return null;
@@ -246,8 +249,8 @@ const headers = new CheckedHeaders<SnapshotMeta & { incomplete: boolean }>();
  * then dropped), and a header this process checked before is not read again while the file is
  * the same (`CheckedHeaders`).
  */
-async function readSnapshotMeta(store: string, id: string, keepFiles = true): Promise<MetaRead> {
-  if (keepFiles) return readSnapshotMetaFile(store, id, true);
+async function readSnapshotMeta(store: string, id: string, keepFiles = true, like?: readonly ScanEntry[]): Promise<MetaRead> {
+  if (keepFiles) return readSnapshotMetaFile(store, id, true, like);
   const file = snapshotMetaFile(store, id);
   const before = await identityOf(file);
   const known = before === null ? undefined : headers.get(file, before);
@@ -260,9 +263,14 @@ async function readSnapshotMeta(store: string, id: string, keepFiles = true): Pr
   return r;
 }
 
-async function readSnapshotMetaFile(store: string, id: string, keepFiles: boolean): Promise<MetaRead> {
+/**
+ * Snapshot `id`'s `snapshot.json`, checked; its entries share equal strings as they are read
+ * (`sharingWith`: their times, and with `like`, a scan of the run, that scan's strings).
+ */
+async function readSnapshotMetaFile(store: string, id: string, keepFiles: boolean, like?: readonly ScanEntry[]): Promise<MetaRead> {
   // Read a batch of entries at a time: a manifest of 100,000 files is 29 MB of text.
-  const json = await readSnapshotJson(snapshotMetaFile(store, id), { keep: keepFiles, check: entryProblem });
+  const share = sharingWith(like) as (entry: unknown) => void;
+  const json = await readSnapshotJson(snapshotMetaFile(store, id), { keep: keepFiles, check: entryProblem, share });
   if ('problem' in json) return json;
   const checked = checkSnapshotRecord(json.value, id, 'snapshot.json', json.filesProblem);
   if ('problem' in checked) return checked;

@@ -225,10 +225,13 @@ function statEntrySync(runDir: string, rel: string): ScanEntry | null {
     if (st === undefined) return null;
     // Object literals, not a spread of a common part: a spread copy takes 2.3x the memory (523
     // against 227 bytes an entry, measured on 100,000), and a run's scan is held whole.
-    if (st.isFile()) return { path: rel, size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs: st.ctimeNs.toString(), type: 'file' };
+    const mtimeNs = st.mtimeNs.toString();
+    // One string when both times are the same instant (a file written once): 40 bytes less a file.
+    const ctimeNs = st.ctimeNs === st.mtimeNs ? mtimeNs : st.ctimeNs.toString();
+    if (st.isFile()) return { path: rel, size: Number(st.size), mtimeNs, ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs, type: 'file' };
     if (st.isSymbolicLink()) {
       const target = fs.readlinkSync(abs);
-      return { path: rel, size: Number(st.size), mtimeNs: st.mtimeNs.toString(), ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs: st.ctimeNs.toString(), type: 'symlink', target };
+      return { path: rel, size: Number(st.size), mtimeNs, ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs, type: 'symlink', target };
     }
     return null;
   } catch (err) {

@@ -197,7 +197,11 @@ async function readWhole(file: string, rule: FilesRule): Promise<ReadJson> {
   let filesProblem: string | null = null;
   const files = (value as { files?: unknown } | null)?.files;
   if (Array.isArray(files)) {
-    for (const f of files) filesProblem ??= rule.check(f);
+    for (const f of files) {
+      if (filesProblem !== null) break;
+      filesProblem = rule.check(f);
+      if (filesProblem === null && rule.keep) rule.share?.(f);
+    }
     if (!rule.keep) (value as { files: unknown[] }).files = [];
   }
   return { value, filesProblem };

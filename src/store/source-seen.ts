@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { withPath } from './errors.js';
 import { matchByPath } from './match-by-path.js';
+import { shareWithEntry } from './shared-strings.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
 
 /** A source as lstat saw it: everything that must stay the same for a captured copy to stay current. */
@@ -36,11 +37,13 @@ export function lstatSeen(file: string): Seen | null {
 /** A file's or symlink's lstat (with the symlink's target) as a `Seen`; null for other kinds. */
 export function toSeen(st: fs.BigIntStats, target: string | undefined): Seen | null {
   if (!st.isFile() && !st.isSymbolicLink()) return null;
+  const mtimeNs = st.mtimeNs.toString();
   const seen: Seen = {
     type: st.isFile() ? 'file' : 'symlink',
     size: Number(st.size),
-    mtimeNs: st.mtimeNs.toString(),
-    ctimeNs: st.ctimeNs.toString(),
+    mtimeNs,
+    // One string when both are the same instant (see `shared-strings.ts`).
+    ctimeNs: st.ctimeNs === st.mtimeNs ? mtimeNs : st.ctimeNs.toString(),
     ino: Number(st.ino),
     mode: Number(st.mode & 0o7777n),
   };
@@ -119,10 +122,7 @@ export function previousByPath(files: readonly ManifestEntry[], entries: readonl
   const prev = matchByPath(files, entries);
   entries.forEach((e, i) => {
     const p = prev[i];
-    if (p === null || p === undefined) return;
-    p.path = e.path;
-    if (p.mtime_ns === e.mtimeNs) p.mtime_ns = e.mtimeNs;
-    if (p.ctime_ns !== undefined && p.ctime_ns === e.ctimeNs) p.ctime_ns = e.ctimeNs;
+    if (p !== null && p !== undefined) shareWithEntry(p, e);
   });
   return prev;
 }

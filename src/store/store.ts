@@ -27,7 +27,7 @@ import type { LabelChange } from './labels.js';
 import type { LockHolderInfo, StoreLock } from './lock.js';
 import type { ReadSaveMeta, ReadSnapshotHeader, ReadSnapshotMeta, StoreProblem } from './read-store.js';
 import type { ActivityWatch } from './store-signature.js';
-import type { GuardedRecord, RecordMeta, SaveMeta, SnapshotMeta } from './types.js';
+import type { GuardedRecord, RecordMeta, SaveMeta, ScanEntry, SnapshotMeta } from './types.js';
 import type { ChangedFile, OnBytes, VerifyResult } from './verify-snapshot.js';
 import type { WriteSaveOptions } from './write-save.js';
 import type { StagedSnapshot, WriteSnapshotOptions } from './write-snapshot.js';
@@ -94,9 +94,11 @@ export interface Store {
   findBroken(): Promise<StoreProblem[]>;
   /**
    * The newest snapshot neither marked damaged nor incomplete, or null: the one the next snapshot
-   * may share files with, retention never deletes, and a resume restores.
+   * may share files with, retention never deletes, and a resume restores. `opts.like`: a scan of
+   * the run (path order) the caller holds beside it (a capture): the entries of the same path may
+   * hold that scan's strings where equal (the same values; less memory per file).
    */
-  newestGood(): Promise<ReadSnapshotMeta | null>;
+  newestGood(opts?: { like?: readonly ScanEntry[] }): Promise<ReadSnapshotMeta | null>;
   /** `newestGood` without its files: for a reader that needs only its digest, kind or trigger. */
   newestGoodHeader(): Promise<ReadSnapshotHeader | null>;
   /**

@@ -93,7 +93,7 @@ export function faultyStore(inner: Store, faults: Fault[] = []): FaultyStore {
     listSnapshotHeaders: () => step('listSnapshotHeaders', () => inner.listSnapshotHeaders()),
     listSaves: () => step('listSaves', () => inner.listSaves()),
     findBroken: () => step('findBroken', () => inner.findBroken()),
-    newestGood: () => step('newestGood', () => inner.newestGood()),
+    newestGood: (opts) => step('newestGood', () => inner.newestGood(opts)),
     newestGoodHeader: () => step('newestGoodHeader', () => inner.newestGoodHeader()),
     resolve: (idOrPrefix) => step('resolve', () => inner.resolve(idOrPrefix)),
     openFile: (record, relPath) => step('openFile', () => inner.openFile(record, relPath)),
