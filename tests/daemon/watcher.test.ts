@@ -61,7 +61,8 @@ async function start(root: string, opts: { ignoreDirs?: string[]; usePolling?: b
 
 /** Waits until `p` has been reported since `from` (an index into `seen.paths`). */
 async function reported(seen: Seen, p: string, from = 0): Promise<void> {
-  await vi.waitFor(() => expect(seen.paths.slice(from)).toContain(p), { timeout: 5000, interval: 20 });
+  // Generous: beside the suite on two cores (load 12), an event once took over 5 s to arrive.
+  await vi.waitFor(() => expect(seen.paths.slice(from)).toContain(p), { timeout: 20_000, interval: 20 });
 }
 
 describe('watchRun', () => {
