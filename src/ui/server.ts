@@ -13,7 +13,8 @@
  *   GET  /api/runs/:run/records/:id/restore-preview files a restore would write and remove (local, else from the remote)
  *   GET  /api/runs/:run/records/:id/delete-preview  bytes freed, or why it is refused
  *   POST /api/runs/:run/snapshots                   {name?, notes?, pinned?}: a manual snapshot
- *   POST /api/runs/:run/records/:id/restore         restore (progress on the event stream); a remote-only one from the remote
+ *   POST /api/runs/:run/records/:id/restore         {target?}: restore (progress on the event stream); a remote-only one from
+ *                                                   the remote; refused (409) when the run's folder is no longer `target`
  *   POST /api/runs/:run/records/:id/pull            copy a remote-only snapshot into the local store (progress too)
  *   POST /api/runs/:run/records/:id/push            send a local record to the remote now (progress too)
  *   POST /api/runs/:run/records/:id/delete          delete
@@ -30,7 +31,7 @@ import { pushQueueSignature } from '../store/push-queue-file.js';
 import { CkptdError } from '../util/errors.js';
 import { checkAccess, newAccessToken } from './access.js';
 import { EventHub } from './event-stream.js';
-import { NotFound, PanelApi, type LabelRequest } from './panel-api.js';
+import { NotFound, PanelApi, type LabelRequest, type RestoreRequest } from './panel-api.js';
 import { findUiDir, loadAssets, type Asset } from './static-files.js';
 import { watchStore } from './store-watch.js';
 
@@ -146,9 +147,9 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     if (method === 'GET' && collection === 'records' && id !== undefined && action === 'restore-preview') return sendJson(res, 200, await api.restorePreview(run, id));
     if (method === 'GET' && collection === 'records' && id !== undefined && action === 'delete-preview') return sendJson(res, 200, await api.deletePreview(run, id));
     if (method === 'POST') {
-      const body = (await readJsonBody(req)) as LabelRequest;
+      const body = (await readJsonBody(req)) as LabelRequest & RestoreRequest;
       if (collection === 'snapshots' && id === undefined) return sendJson(res, 201, await api.snapshot(run, body));
-      if (collection === 'records' && id !== undefined && action === 'restore') return sendJson(res, 200, await api.restore(run, id));
+      if (collection === 'records' && id !== undefined && action === 'restore') return sendJson(res, 200, await api.restore(run, id, body));
       if (collection === 'records' && id !== undefined && action === 'pull') return sendJson(res, 200, await api.pull(run, id));
       if (collection === 'records' && id !== undefined && action === 'push') return sendJson(res, 200, await api.push(run, id));
       if (collection === 'records' && id !== undefined && action === 'delete') return sendJson(res, 200, await api.delete(run, id));
