@@ -249,7 +249,7 @@ class BadBody extends CkptdError {
   override readonly exitCode = 2;
 }
 
-/** Reads a JSON object body of at most 64 KB (an empty body is `{}`). */
+/** Reads a JSON object body (UTF-8) of at most 64 KB (an empty body is `{}`). */
 async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
   const chunks: Buffer[] = [];
@@ -261,9 +261,16 @@ async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknow
   }
   if (size === 0) return {};
   if (!/^application\/json\b/i.test(type)) throw new BadBody('send the request body as application/json');
+  let text: string;
+  try {
+    // Fatal: bytes of another encoding are refused, never stored as U+FFFD in a name or notes.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new BadBody('the request body is not UTF-8: send JSON in UTF-8');
+  }
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    v = JSON.parse(text);
   } catch (err) {
     throw new BadBody(`the request body is not JSON: ${(err as Error).message}`);
   }
