@@ -207,26 +207,20 @@ export class PanelApi {
    * Restores snapshot `id` into the run, after a pre-restore snapshot; refused (SafetyError) while the
    * trainer writes, or when `verify` marked the snapshot damaged (the CLI needs --force for both).
    * A snapshot only on the run's remote is restored from there (`ckptd restore ID --remote`).
-   * With `target` (the folder the preview showed), refused when the config file, edited since, gives
-   * the run another folder: a restore never writes a folder the person did not confirm.
+   * With `target` (the folder the preview showed), refused when the run, by the config file edited
+   * since, has another folder where the restore runs: it never writes a folder the person did not confirm.
    */
   async restore(name: string, id: string, body: RestoreRequest = {}): Promise<Record<string, unknown>> {
     const run = this.run(name);
-    const target = optionalText(body.target, 'target') ?? null;
-    const sameTarget = (): void => {
-      const now = this.config.runs.find((r) => r.name === name)?.path ?? null;
-      if (target === null || (now === target && run.path === target)) return;
-      throw new SafetyError(
-        `the config file changed: run ${name} ${now === null ? 'is gone' : `now restores into ${now}`}, not ${target} as the restore dialog showed; nothing was restored. Open the restore again to see what it would do`,
-      );
-    };
-    sameTarget();
+    const target = optionalText(body.target, 'target') ?? undefined;
     const { meta, from } = await this.find(run, id);
     if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
     if (isDamaged(meta)) {
       throw new SafetyError(`snapshot ${meta.id} is marked damaged by verify; restore it from the command line with --force only if you know what you need from it`);
     }
-    return this.runOp(run, { kind: 'restore', id: meta.id, force: false, to: null, ...(from === 'remote' ? { remote: true } : {}) }, sameTarget);
+    // Checked where the restore runs (here, or in the daemon with the config it has read).
+    const confirmed = target === undefined ? {} : { target };
+    return this.runOp(run, { kind: 'restore', id: meta.id, force: false, to: null, ...(from === 'remote' ? { remote: true } : {}), ...confirmed });
   }
 
   /** Copies snapshot `id`, only on the run's remote, into the local store (`ckptd pull ID`), verified. */
@@ -294,11 +288,9 @@ export class PanelApi {
     }
   }
 
-  /** Runs `op` in the run's queue; `check` is asked again when its turn comes (it throws to refuse). */
-  private runOp(run: RunConfig, op: StoreOp, check?: () => void): Promise<Record<string, unknown>> {
+  private runOp(run: RunConfig, op: StoreOp): Promise<Record<string, unknown>> {
     const id = op.kind === 'delete' || op.kind === 'push' ? (op.ids[0] ?? null) : op.kind === 'prune' ? null : op.id;
     return this.announce(run, op.kind, id, async () => {
-      check?.();
       let lastSent = 0;
       const progress = (done: number, total: number): void => {
         const now = Date.now();

@@ -2,17 +2,29 @@
  * The config file edited while a page is open: an action goes to the run the page showed, or is
  * refused. A restore confirmed for one folder never writes another: when the run's folder changed
  * since the preview (same name, same store), the restore is refused (409, exit code 3) and neither
- * folder is touched.
+ * folder is touched. That holds too when the daemon that acts already reads the edited config
+ * while the panel does not yet: the daemon checks the folder itself.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { TOKEN_HEADER } from '../../src/ui/access.js';
-import { startUiServer } from '../../src/ui/server.js';
+import { startUiServer, type UiServer } from '../../src/ui/server.js';
+import { startDaemon } from '../helpers/daemon-process.js';
 import { loraPod, trainLora } from '../helpers/lora-pod.js';
 
 let cleanups: (() => unknown)[] = [];
+
+/** GET `p` of the panel, or POST `body` (JSON) to it, with the access token. */
+function apiOf(server: UiServer): (p: string, body?: unknown) => Promise<Response> {
+  return (p, body) =>
+    fetch(new URL(p, new URL(server.url)), {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { [TOKEN_HEADER]: server.token, 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+}
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c();
   cleanups = [];
@@ -33,12 +45,7 @@ describe('the panel: the config edited while a restore dialog is open', () => {
       },
     });
     cleanups.push(() => server.close());
-    const api = (p: string, body?: unknown): Promise<Response> =>
-      fetch(new URL(p, new URL(server.url)), {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { [TOKEN_HEADER]: server.token, 'Content-Type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
+    const api = apiOf(server);
 
     const taken = (await (await api('/api/runs/lora/snapshots', {})).json()) as { id: string };
     const preview = (await (await api(`/api/runs/lora/records/${taken.id}/restore-preview`)).json()) as { target: string };
@@ -53,6 +60,35 @@ describe('the panel: the config edited while a restore dialog is open', () => {
 
     const res = await api(`/api/runs/lora/records/${taken.id}/restore`, { target: preview.target });
     const reply = (await res.json()) as { error: string; exitCode: number };
+    expect(res.status).toBe(409);
+    expect(reply.exitCode).toBe(3);
+    expect(reply.error).toContain(next);
+    expect(fs.readdirSync(next)).toEqual(['notes.txt']);
+  });
+});
+
+describe('the panel: a daemon that gives the run another folder than the panel shows', () => {
+  it('refuses the restore in the daemon, which would write a folder the dialog never showed', async () => {
+    const pod = loraPod({ prefix: 'ckptd-ui-cfgdaemon-', top: '', backup: '{every: never}' }, cleanups);
+    trainLora(pod.run, 1);
+    const next = path.join(pod.dir, 'run2');
+    fs.mkdirSync(next);
+    fs.writeFileSync(path.join(next, 'notes.txt'), 'the new experiment');
+    const server = await startUiServer({ config: loadConfigFile(pod.cfg), port: 0 });
+    cleanups.push(() => server.close());
+    const api = apiOf(server);
+    const taken = (await (await api('/api/runs/lora/snapshots', {})).json()) as { id: string };
+    const preview = (await (await api(`/api/runs/lora/records/${taken.id}/restore-preview`)).json()) as { target: string };
+
+    // The edit as the daemon has read it already (the same run and store, the next folder).
+    const edited = path.join(pod.dir, 'edited.yaml');
+    fs.writeFileSync(edited, `log: {format: json}\n${fs.readFileSync(pod.cfg, 'utf8').replace('path: ./run', 'path: ./run2')}`);
+    const daemon = startDaemon(['daemon', '--config', edited]);
+    cleanups.push(() => daemon.stop());
+    await daemon.waitFor((l) => l.event === 'daemon-start', 30_000, 'daemon start');
+
+    const res = await api(`/api/runs/lora/records/${taken.id}/restore`, { target: preview.target });
+    const reply = (await res.json()) as { error: string; exitCode: number; via_daemon?: boolean };
     expect(res.status).toBe(409);
     expect(reply.exitCode).toBe(3);
     expect(reply.error).toContain(next);
