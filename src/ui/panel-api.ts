@@ -25,7 +25,7 @@ import type { EventHub } from './event-stream.js';
 
 export interface RunsReply {
   runs: { name: string; path: string; store: string }[];
-  /** The run to show first (`--run`, else the first). */
+  /** The run to show first (`--run` while the config has it, else the first). */
   selected: string | null;
 }
 
@@ -115,7 +115,8 @@ export class PanelApi {
   /** The config's runs. */
   runs(): RunsReply {
     const runs = this.config.runs.map((r) => ({ name: r.name, path: r.path, store: r.store }));
-    const selected = this.preferredRun ?? runs[0]?.name ?? null;
+    // `--run` only while the config still has it: an edit may rename or remove it.
+    const selected = runs.find((r) => r.name === this.preferredRun)?.name ?? runs[0]?.name ?? null;
     return { runs, selected };
   }
 

@@ -3,7 +3,8 @@
  * refused. A restore confirmed for one folder never writes another: when the run's folder changed
  * since the preview (same name, same store), the restore is refused (409, exit code 3) and neither
  * folder is touched. That holds too when the daemon that acts already reads the edited config
- * while the panel does not yet: the daemon checks the folder itself.
+ * while the panel does not yet: the daemon checks the folder itself. The run `--run` named, renamed
+ * or removed since, is no longer the one the page is told to show first.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -93,5 +94,28 @@ describe('the panel: a daemon that gives the run another folder than the panel s
     expect(reply.exitCode).toBe(3);
     expect(reply.error).toContain(next);
     expect(fs.readdirSync(next)).toEqual(['notes.txt']);
+  });
+});
+
+describe('the panel: the run of `ckptd ui --run` renamed in the config file', () => {
+  it('offers a run the config still has to show first, never the name that is gone', async () => {
+    const pod = loraPod({ prefix: 'ckptd-ui-cfgrename-', top: '', backup: '{every: never}' }, cleanups);
+    let changed: () => void = () => undefined;
+    const edited = new Promise<void>((resolve) => (changed = resolve));
+    const server = await startUiServer({
+      config: loadConfigFile(pod.cfg),
+      port: 0,
+      preferredRun: 'lora',
+      followConfig: true,
+      onNotice: (line) => {
+        if (line.includes('changed')) changed();
+      },
+    });
+    cleanups.push(() => server.close());
+    fs.writeFileSync(pod.cfg, fs.readFileSync(pod.cfg, 'utf8').replace('name: lora', 'name: lora-v2'));
+    await edited;
+    const runs = (await (await apiOf(server)('/api/runs')).json()) as { runs: { name: string }[]; selected: string | null };
+    expect(runs.runs.map((r) => r.name)).toEqual(['lora-v2']);
+    expect(runs.selected).toBe('lora-v2');
   });
 });
