@@ -26,6 +26,27 @@ function apiOf(server: UiServer): (p: string, body?: unknown) => Promise<Respons
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
 }
+/** A panel that follows `cfg`; `edited` resolves once it has applied an edit of its runs. */
+async function followingPanel(cfg: string, preferredRun: string | null = null): Promise<{ server: UiServer; edited: Promise<void> }> {
+  let changed: () => void = () => undefined;
+  const edited = new Promise<void>((resolve) => (changed = resolve));
+  const onNotice = (line: string): void => {
+    if (line.includes('changed')) changed();
+  };
+  const server = await startUiServer({ config: loadConfigFile(cfg), port: 0, preferredRun, followConfig: true, onNotice });
+  cleanups.push(() => server.close());
+  return { server, edited };
+}
+
+/** The restore answered 409 (exit code 3) naming `next`, the folder it refused to write, which holds only what it held. */
+async function expectRefusedInto(res: Response, next: string): Promise<void> {
+  const reply = (await res.json()) as { error: string; exitCode: number };
+  expect(res.status).toBe(409);
+  expect(reply.exitCode).toBe(3);
+  expect(reply.error).toContain(next);
+  expect(fs.readdirSync(next)).toEqual(['notes.txt']);
+}
+
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c();
   cleanups = [];
@@ -35,17 +56,7 @@ describe('the panel: the config edited while a restore dialog is open', () => {
   it('refuses the restore when the run now names another folder than the one previewed', async () => {
     const pod = loraPod({ prefix: 'ckptd-ui-cfgchange-', top: '', backup: '{every: never}' }, cleanups);
     trainLora(pod.run, 1);
-    let changed: () => void = () => undefined;
-    const edited = new Promise<void>((resolve) => (changed = resolve));
-    const server = await startUiServer({
-      config: loadConfigFile(pod.cfg),
-      port: 0,
-      followConfig: true,
-      onNotice: (line) => {
-        if (line.includes('changed')) changed();
-      },
-    });
-    cleanups.push(() => server.close());
+    const { server, edited } = await followingPanel(pod.cfg);
     const api = apiOf(server);
 
     const taken = (await (await api('/api/runs/lora/snapshots', {})).json()) as { id: string };
@@ -59,12 +70,7 @@ describe('the panel: the config edited while a restore dialog is open', () => {
     fs.writeFileSync(pod.cfg, fs.readFileSync(pod.cfg, 'utf8').replace('path: ./run', 'path: ./run2'));
     await edited;
 
-    const res = await api(`/api/runs/lora/records/${taken.id}/restore`, { target: preview.target });
-    const reply = (await res.json()) as { error: string; exitCode: number };
-    expect(res.status).toBe(409);
-    expect(reply.exitCode).toBe(3);
-    expect(reply.error).toContain(next);
-    expect(fs.readdirSync(next)).toEqual(['notes.txt']);
+    await expectRefusedInto(await api(`/api/runs/lora/records/${taken.id}/restore`, { target: preview.target }), next);
   });
 });
 
@@ -88,30 +94,14 @@ describe('the panel: a daemon that gives the run another folder than the panel s
     cleanups.push(() => daemon.stop());
     await daemon.waitFor((l) => l.event === 'daemon-start', 30_000, 'daemon start');
 
-    const res = await api(`/api/runs/lora/records/${taken.id}/restore`, { target: preview.target });
-    const reply = (await res.json()) as { error: string; exitCode: number; via_daemon?: boolean };
-    expect(res.status).toBe(409);
-    expect(reply.exitCode).toBe(3);
-    expect(reply.error).toContain(next);
-    expect(fs.readdirSync(next)).toEqual(['notes.txt']);
+    await expectRefusedInto(await api(`/api/runs/lora/records/${taken.id}/restore`, { target: preview.target }), next);
   });
 });
 
 describe('the panel: the run of `ckptd ui --run` renamed in the config file', () => {
   it('offers a run the config still has to show first, never the name that is gone', async () => {
     const pod = loraPod({ prefix: 'ckptd-ui-cfgrename-', top: '', backup: '{every: never}' }, cleanups);
-    let changed: () => void = () => undefined;
-    const edited = new Promise<void>((resolve) => (changed = resolve));
-    const server = await startUiServer({
-      config: loadConfigFile(pod.cfg),
-      port: 0,
-      preferredRun: 'lora',
-      followConfig: true,
-      onNotice: (line) => {
-        if (line.includes('changed')) changed();
-      },
-    });
-    cleanups.push(() => server.close());
+    const { server, edited } = await followingPanel(pod.cfg, 'lora');
     fs.writeFileSync(pod.cfg, fs.readFileSync(pod.cfg, 'utf8').replace('name: lora', 'name: lora-v2'));
     await edited;
     const runs = (await (await apiOf(server)('/api/runs')).json()) as { runs: { name: string }[]; selected: string | null };
