@@ -242,12 +242,16 @@ function sendError(res: ServerResponse, err: unknown): void {
   const e = err as Error;
   const exitCode = err instanceof CkptdError ? err.exitCode : 1;
   const status = err instanceof NotFound ? 404 : err instanceof BadBody ? 400 : exitCode === 2 ? 400 : exitCode === 3 ? 409 : 500;
+  // The rest of that body is never read: the connection ends with this answer, which says so.
+  if (err instanceof BodyTooLarge) res.setHeader('Connection', 'close');
   sendJson(res, status, { error: e.message ?? String(err), exitCode: err instanceof NotFound ? 2 : exitCode });
 }
 
 class BadBody extends CkptdError {
   override readonly exitCode = 2;
 }
+
+class BodyTooLarge extends BadBody {}
 
 /** Reads a JSON object body (UTF-8) of at most 64 KB (an empty body is `{}`). */
 async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -256,7 +260,7 @@ async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknow
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new BadBody(`request body over ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw new BodyTooLarge(`request body over ${MAX_BODY} bytes`);
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};
