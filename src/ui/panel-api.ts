@@ -2,8 +2,9 @@
  * What the Version panel can ask for and do, per run of the config. Every change goes through the
  * same code as the CLI — `takeManualSnapshot` for a new snapshot, `runStoreOp` for restore, delete
  * and labels — so it goes through the daemon when one holds the store and runs here under the store
- * lock otherwise, with the same refusals (a `SafetyError` is the CLI's exit 3). Operations of one
- * run are run one at a time (the panel never races itself for the store lock); each one is
+ * lock otherwise, with the same refusals (a `SafetyError` is the CLI's exit 3). Operations on one
+ * store are run one at a time, a run renamed meanwhile included (the panel never races itself for
+ * the store lock); each one is
  * announced on the event stream as it starts, progresses and ends.
  */
 import type { Config, RunConfig } from '../config/types.js';
@@ -314,9 +315,10 @@ export class PanelApi {
     await Promise.all([...this.queues.values()].map((q) => q.catch(() => undefined)));
   }
 
-  /** Runs `work` after the run's earlier operations, telling every page when it starts and ends. */
+  /** Runs `work` after the earlier operations on the run's store, telling every page when it starts and ends. */
   private announce<T extends { message: string }>(run: RunConfig, op: string, id: string | null, work: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(run.name) ?? Promise.resolve();
+    // By store, not name: a run renamed meanwhile keeps its store, and its lock.
+    const prev = this.queues.get(run.store) ?? Promise.resolve();
     this.inFlight++;
     const next = prev.catch(() => undefined).then(async () => {
       this.hub.send({ type: 'op', run: run.name, op, id, state: 'started' });
@@ -333,7 +335,7 @@ export class PanelApi {
         this.hub.send({ type: 'records', run: run.name });
       }
     });
-    this.queues.set(run.name, next);
+    this.queues.set(run.store, next);
     return next;
   }
 }

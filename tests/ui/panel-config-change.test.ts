@@ -4,11 +4,13 @@
  * since the preview (same name, same store), the restore is refused (409, exit code 3) and neither
  * folder is touched. That holds too when the daemon that acts already reads the edited config
  * while the panel does not yet: the daemon checks the folder itself. The run `--run` named, renamed
- * or removed since, is no longer the one the page is told to show first.
+ * or removed since, is no longer the one the page is told to show first. A run renamed while an
+ * operation of it runs (its store kept) queues the next operation behind it: the panel never
+ * races itself for the store's lock.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { TOKEN_HEADER } from '../../src/ui/access.js';
 import { startUiServer, type UiServer } from '../../src/ui/server.js';
@@ -107,5 +109,28 @@ describe('the panel: the run of `ckptd ui --run` renamed in the config file', ()
     const runs = (await (await apiOf(server)('/api/runs')).json()) as { runs: { name: string }[]; selected: string | null };
     expect(runs.runs.map((r) => r.name)).toEqual(['lora-v2']);
     expect(runs.selected).toBe('lora-v2');
+  });
+});
+
+describe('the panel: a run renamed (same store) while one of its operations runs', () => {
+  it('runs an operation on the new name after it, never refused by its own lock', async () => {
+    const pod = loraPod({ prefix: 'ckptd-ui-cfgqueue-', top: '', backup: '{every: never}' }, cleanups);
+    trainLora(pod.run, 1);
+    // The store named, so that the rename keeps it; a long settle keeps the next snapshot waiting.
+    fs.writeFileSync(pod.cfg, fs.readFileSync(pod.cfg, 'utf8').replace('settle: 200ms', 'settle: 3s\n    store: ./.ckptd/lora'));
+    const { server, edited } = await followingPanel(pod.cfg);
+    const api = apiOf(server);
+    const first = (await (await api('/api/runs/lora/snapshots', {})).json()) as { id: string };
+
+    fs.writeFileSync(path.join(pod.run, 'model.safetensors'), 'weights just written');
+    const second = api('/api/runs/lora/snapshots', {});
+    await vi.waitFor(() => expect(server.pending()).toBe(1));
+    fs.writeFileSync(pod.cfg, fs.readFileSync(pod.cfg, 'utf8').replace('name: lora', 'name: lora-v2'));
+    await edited;
+
+    const pin = await api(`/api/runs/lora-v2/records/${first.id}/labels`, { pinned: true });
+    expect(await pin.json()).toMatchObject({ id: first.id, pinned: true });
+    expect(pin.status).toBe(200);
+    expect((await second).status).toBe(201);
   });
 });
