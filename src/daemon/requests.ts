@@ -150,7 +150,8 @@ export function parseOp(v: unknown): StoreOp | null {
     return { kind: 'delete', ids: o.ids, force: o.force, ...remote };
   }
   if (o.kind === 'restore' && typeof o.id === 'string' && typeof o.force === 'boolean' && (o.to === null || typeof o.to === 'string')) {
-    return { kind: 'restore', id: o.id, force: o.force, to: o.to, ...remote };
+    if (o.target !== undefined && typeof o.target !== 'string') return null;
+    return { kind: 'restore', id: o.id, force: o.force, to: o.to, ...remote, ...(o.target === undefined ? {} : { target: o.target }) };
   }
   if (o.kind === 'prune') return { kind: 'prune' };
   if (o.kind === 'push' && strings(o.ids)) return { kind: 'push', ids: o.ids };

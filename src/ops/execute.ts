@@ -5,7 +5,7 @@
 import type { RunConfig } from '../config/types.js';
 import { storeOf } from '../store/local-store.js';
 import { formatBytes } from '../util/format.js';
-import { UsageError } from '../util/errors.js';
+import { SafetyError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { executeDelete, planDelete } from './delete.js';
 import { executeRemoteOp, isRemoteOp } from './execute-remote.js';
@@ -28,6 +28,11 @@ export interface OpContext {
 }
 
 export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Promise<OpOutcome> {
+  if (op.kind === 'restore' && op.to === null && op.target !== undefined && op.target !== run.path) {
+    throw new SafetyError(
+      `the config file changed: run ${run.name} now restores into ${run.path}, not ${op.target} as the restore was confirmed for; nothing was restored. Look at the restore again to see what it would do there`,
+    );
+  }
   if (isRemoteOp(op)) return executeRemoteOp(run, op, ctx, (id, r) => ({ message: describeRestore(id, r), data: { id, ...toJson(r) } }));
   switch (op.kind) {
     case 'label': {

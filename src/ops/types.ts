@@ -7,7 +7,8 @@
 export type StoreOp =
   | { kind: 'label'; id: string; name?: string | null; notes?: string | null; pinned?: boolean }
   | { kind: 'delete'; ids: string[]; force: boolean; remote?: boolean }
-  | { kind: 'restore'; id: string; force: boolean; to: string | null; remote?: boolean }
+  /** `target`: the run folder the person confirmed; refused when the run's folder is another (the config was edited since). */
+  | { kind: 'restore'; id: string; force: boolean; to: string | null; remote?: boolean; target?: string }
   | { kind: 'prune' }
   /** Queue (all of a pushed kind, or `ids`) and send the push queue now (SPEC section 8). */
   | { kind: 'push'; ids: string[] }

@@ -2,8 +2,9 @@
  * What the Version panel can ask for and do, per run of the config. Every change goes through the
  * same code as the CLI — `takeManualSnapshot` for a new snapshot, `runStoreOp` for restore, delete
  * and labels — so it goes through the daemon when one holds the store and runs here under the store
- * lock otherwise, with the same refusals (a `SafetyError` is the CLI's exit 3). Operations of one
- * run are run one at a time (the panel never races itself for the store lock); each one is
+ * lock otherwise, with the same refusals (a `SafetyError` is the CLI's exit 3). Operations on one
+ * store are run one at a time, a run renamed meanwhile included (the panel never races itself for
+ * the store lock); each one is
  * announced on the event stream as it starts, progresses and ends.
  */
 import type { Config, RunConfig } from '../config/types.js';
@@ -25,7 +26,7 @@ import type { EventHub } from './event-stream.js';
 
 export interface RunsReply {
   runs: { name: string; path: string; store: string }[];
-  /** The run to show first (`--run`, else the first). */
+  /** The run to show first (`--run` while the config has it, else the first). */
   selected: string | null;
 }
 
@@ -70,6 +71,11 @@ export interface DeletePreview {
   refused: string | null;
 }
 
+/** A restore request: `target` is the folder the page's preview showed (restore is refused if the run's folder is another now). */
+export interface RestoreRequest {
+  target?: unknown;
+}
+
 /** Label fields a request may set; absent ones stay as they are. */
 export interface LabelRequest {
   name?: unknown;
@@ -110,7 +116,8 @@ export class PanelApi {
   /** The config's runs. */
   runs(): RunsReply {
     const runs = this.config.runs.map((r) => ({ name: r.name, path: r.path, store: r.store }));
-    const selected = this.preferredRun ?? runs[0]?.name ?? null;
+    // `--run` only while the config still has it: an edit may rename or remove it.
+    const selected = runs.find((r) => r.name === this.preferredRun)?.name ?? runs[0]?.name ?? null;
     return { runs, selected };
   }
 
@@ -202,15 +209,20 @@ export class PanelApi {
    * Restores snapshot `id` into the run, after a pre-restore snapshot; refused (SafetyError) while the
    * trainer writes, or when `verify` marked the snapshot damaged (the CLI needs --force for both).
    * A snapshot only on the run's remote is restored from there (`ckptd restore ID --remote`).
+   * With `target` (the folder the preview showed), refused when the run, by the config file edited
+   * since, has another folder where the restore runs: it never writes a folder the person did not confirm.
    */
-  async restore(name: string, id: string): Promise<Record<string, unknown>> {
+  async restore(name: string, id: string, body: RestoreRequest = {}): Promise<Record<string, unknown>> {
     const run = this.run(name);
+    const target = optionalText(body.target, 'target') ?? undefined;
     const { meta, from } = await this.find(run, id);
     if (meta.kind === 'save') throw new UsageError(`${meta.id} is a save (an exported model file), not a snapshot; its file is at ${meta.path}`);
     if (isDamaged(meta)) {
       throw new SafetyError(`snapshot ${meta.id} is marked damaged by verify; restore it from the command line with --force only if you know what you need from it`);
     }
-    return this.runOp(run, { kind: 'restore', id: meta.id, force: false, to: null, ...(from === 'remote' ? { remote: true } : {}) });
+    // Checked where the restore runs (here, or in the daemon with the config it has read).
+    const confirmed = target === undefined ? {} : { target };
+    return this.runOp(run, { kind: 'restore', id: meta.id, force: false, to: null, ...(from === 'remote' ? { remote: true } : {}), ...confirmed });
   }
 
   /** Copies snapshot `id`, only on the run's remote, into the local store (`ckptd pull ID`), verified. */
@@ -303,9 +315,10 @@ export class PanelApi {
     await Promise.all([...this.queues.values()].map((q) => q.catch(() => undefined)));
   }
 
-  /** Runs `work` after the run's earlier operations, telling every page when it starts and ends. */
+  /** Runs `work` after the earlier operations on the run's store, telling every page when it starts and ends. */
   private announce<T extends { message: string }>(run: RunConfig, op: string, id: string | null, work: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(run.name) ?? Promise.resolve();
+    // By store, not name: a run renamed meanwhile keeps its store, and its lock.
+    const prev = this.queues.get(run.store) ?? Promise.resolve();
     this.inFlight++;
     const next = prev.catch(() => undefined).then(async () => {
       this.hub.send({ type: 'op', run: run.name, op, id, state: 'started' });
@@ -322,7 +335,7 @@ export class PanelApi {
         this.hub.send({ type: 'records', run: run.name });
       }
     });
-    this.queues.set(run.name, next);
+    this.queues.set(run.store, next);
     return next;
   }
 }

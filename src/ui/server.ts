@@ -13,7 +13,8 @@
  *   GET  /api/runs/:run/records/:id/restore-preview files a restore would write and remove (local, else from the remote)
  *   GET  /api/runs/:run/records/:id/delete-preview  bytes freed, or why it is refused
  *   POST /api/runs/:run/snapshots                   {name?, notes?, pinned?}: a manual snapshot
- *   POST /api/runs/:run/records/:id/restore         restore (progress on the event stream); a remote-only one from the remote
+ *   POST /api/runs/:run/records/:id/restore         {target?}: restore (progress on the event stream); a remote-only one from
+ *                                                   the remote; refused (409) when the run's folder is no longer `target`
  *   POST /api/runs/:run/records/:id/pull            copy a remote-only snapshot into the local store (progress too)
  *   POST /api/runs/:run/records/:id/push            send a local record to the remote now (progress too)
  *   POST /api/runs/:run/records/:id/delete          delete
@@ -30,7 +31,7 @@ import { pushQueueSignature } from '../store/push-queue-file.js';
 import { CkptdError } from '../util/errors.js';
 import { checkAccess, newAccessToken } from './access.js';
 import { EventHub } from './event-stream.js';
-import { NotFound, PanelApi, type LabelRequest } from './panel-api.js';
+import { NotFound, PanelApi, type LabelRequest, type RestoreRequest } from './panel-api.js';
 import { findUiDir, loadAssets, type Asset } from './static-files.js';
 import { watchStore } from './store-watch.js';
 
@@ -146,9 +147,9 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     if (method === 'GET' && collection === 'records' && id !== undefined && action === 'restore-preview') return sendJson(res, 200, await api.restorePreview(run, id));
     if (method === 'GET' && collection === 'records' && id !== undefined && action === 'delete-preview') return sendJson(res, 200, await api.deletePreview(run, id));
     if (method === 'POST') {
-      const body = (await readJsonBody(req)) as LabelRequest;
+      const body = (await readJsonBody(req)) as LabelRequest & RestoreRequest;
       if (collection === 'snapshots' && id === undefined) return sendJson(res, 201, await api.snapshot(run, body));
-      if (collection === 'records' && id !== undefined && action === 'restore') return sendJson(res, 200, await api.restore(run, id));
+      if (collection === 'records' && id !== undefined && action === 'restore') return sendJson(res, 200, await api.restore(run, id, body));
       if (collection === 'records' && id !== undefined && action === 'pull') return sendJson(res, 200, await api.pull(run, id));
       if (collection === 'records' && id !== undefined && action === 'push') return sendJson(res, 200, await api.push(run, id));
       if (collection === 'records' && id !== undefined && action === 'delete') return sendJson(res, 200, await api.delete(run, id));
@@ -241,6 +242,8 @@ function sendError(res: ServerResponse, err: unknown): void {
   const e = err as Error;
   const exitCode = err instanceof CkptdError ? err.exitCode : 1;
   const status = err instanceof NotFound ? 404 : err instanceof BadBody ? 400 : exitCode === 2 ? 400 : exitCode === 3 ? 409 : 500;
+  // The rest of that body is never read: the connection ends with this answer, which says so.
+  if (err instanceof BodyTooLarge) res.setHeader('Connection', 'close');
   sendJson(res, status, { error: e.message ?? String(err), exitCode: err instanceof NotFound ? 2 : exitCode });
 }
 
@@ -248,21 +251,30 @@ class BadBody extends CkptdError {
   override readonly exitCode = 2;
 }
 
-/** Reads a JSON object body of at most 64 KB (an empty body is `{}`). */
+class BodyTooLarge extends BadBody {}
+
+/** Reads a JSON object body (UTF-8) of at most 64 KB (an empty body is `{}`). */
 async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new BadBody(`request body over ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw new BodyTooLarge(`request body over ${MAX_BODY} bytes`);
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};
   if (!/^application\/json\b/i.test(type)) throw new BadBody('send the request body as application/json');
+  let text: string;
+  try {
+    // Fatal: bytes of another encoding are refused, never stored as U+FFFD in a name or notes.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new BadBody('the request body is not UTF-8: send JSON in UTF-8');
+  }
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    v = JSON.parse(text);
   } catch (err) {
     throw new BadBody(`the request body is not JSON: ${(err as Error).message}`);
   }

@@ -1,11 +1,15 @@
 /**
  * The panel listens on 127.0.0.1, where anyone on the machine can connect: a connection that never
  * finishes its request head is closed, and a refused request's body is not read (its connection is
- * closed after the answer), so nobody can hold the panel's file descriptors for free.
+ * closed after the answer), so nobody can hold the panel's file descriptors for free. A body over
+ * 64 KB is answered 400 on a connection the answer says is closed, so a client's next request
+ * goes on a new one instead of failing on a dropped one.
  */
+import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
+import { TOKEN_HEADER } from '../../src/ui/access.js';
 import { startUiServer, type UiServer } from '../../src/ui/server.js';
 import { loraPod } from '../helpers/lora-pod.js';
 
@@ -55,5 +59,23 @@ describe('the panel server', () => {
     const answer = await exchange(port, head, 5_000);
     expect(answer).toMatch(/^HTTP\/1\.1 401 /);
     expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+  });
+
+  it('answers a body over 64 KB with 400 and Connection: close, so the next request of a keep-alive client works', async () => {
+    const { server, port } = await panel();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(() => agent.destroy());
+    const send = (method: string, p: string, body?: string): Promise<{ status: number; connection: string | undefined }> =>
+      new Promise((resolve, reject) => {
+        const headers = { [TOKEN_HEADER]: server.token, 'Content-Type': 'application/json' };
+        const req = http.request({ agent, host: '127.0.0.1', port, method, path: p, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    expect(await send('POST', '/api/runs/lora/snapshots', `{"notes": "${'x'.repeat(100_000)}"}`)).toEqual({ status: 400, connection: 'close' });
+    expect((await send('GET', '/api/runs')).status).toBe(200);
   });
 });

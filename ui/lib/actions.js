@@ -106,6 +106,8 @@ export function createSnapshot(p) {
 export function restore(p, rec) {
   const run = p.run();
   let fromRemote = false;
+  /** The folder the preview showed: the server refuses the restore if the run's folder is another by then. */
+  let target = '';
   return openDialog({
     title: `Restore “${displayName(rec)}”?`,
     confirmLabel: 'Restore',
@@ -115,6 +117,7 @@ export function restore(p, rec) {
     load: async (ctx) => {
       const pv = await get(`${runPath(run, rec.id)}/restore-preview`);
       fromRemote = pv.from === 'remote';
+      target = pv.target;
       const nothing = pv.write.length === 0 && pv.remove.length === 0;
       // As the CLI: a snapshot that failed `ckptd verify` is restored only with --force, from the command line.
       ctx.allowConfirm(!pv.record.damaged);
@@ -144,7 +147,7 @@ export function restore(p, rec) {
       ctx.progress(`Restoring${fromRemote ? ' from the remote' : ''}… (keeping the current state as a pre-restore snapshot first)`);
       const off = followProgress(p, ctx, 'restore', rec.id, fromRemote ? 'Restoring from the remote…' : 'Restoring…');
       try {
-        const r = await post(`${runPath(run, rec.id)}/restore`);
+        const r = await post(`${runPath(run, rec.id)}/restore`, { target });
         const n = r.written?.length ?? 0;
         p.toast(`Restored “${displayName(rec)}”: ${n} file(s) written${r.removed?.length ? `, ${r.removed.length} removed` : ''}.${r.pre_restore ? ` The previous state is snapshot ${r.pre_restore}.` : ''}`);
         await p.reload();
