@@ -40,13 +40,14 @@ export class LowDiskError extends Error {
 
 /**
  * Bytes a snapshot of `entries` would copy: the files the capture will not link from `previous`,
- * by the capture's own rule (`unchangedSince`).
+ * by the capture's own rule (`unchangedSince`); a sparse file counts its `allocated` bytes.
  */
 export function bytesToCopy(entries: ScanEntry[], previous: SnapshotMeta | null): number {
   const prev = matchByPath(previous?.files ?? [], entries);
   let total = 0;
   entries.forEach((e, i) => {
-    if (e.type === 'file' && !unchangedSince(prev[i], e)) total += e.size;
+    // A sparse file's copy keeps its holes: it takes the blocks written, not its apparent size.
+    if (e.type === 'file' && !unchangedSince(prev[i], e)) total += e.allocated ?? e.size;
   });
   return total;
 }
