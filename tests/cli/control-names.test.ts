@@ -55,4 +55,24 @@ describe('file names with control characters', () => {
     for (const l of `${restore.stdout}\n${restore.stderr}`.split('\n')) expect(l).not.toMatch(CONTROL);
     expect(restore.stdout + restore.stderr).toContain('\\x1b]0;pwned');
   });
+
+  it('a name that is not UTF-8 and holds a newline or escape is reported escaped by snapshot and status', async () => {
+    const t = tempDir('ckptd-control-names-');
+    cleanups.push(t.cleanup);
+    const runDir = path.join(t.dir, 'run');
+    fs.mkdirSync(runDir);
+    const name = Buffer.concat([Buffer.from([0xff]), Buffer.from('\nwarning: forged\u001b[31mred.bin')]);
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${runDir}/`), name]), 'x');
+    fs.writeFileSync(path.join(runDir, 'plain.bin'), 'p');
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    fs.writeFileSync(cfg, `runs:\n  - name: r\n    path: ${runDir}\n    store: ${path.join(t.dir, 'store')}\n    settle: 10ms\n    progress: none\n    backup: {every: never}\n`);
+    const snap = await runCli(['snapshot', '--config', cfg]);
+    expect(snap.code, snap.stderr).toBe(0);
+    for (const l of snap.stderr.split('\n')) expect(l).not.toMatch(CONTROL);
+    expect(snap.stderr).toContain('\\xff\\x0awarning: forged\\x1b[31mred.bin');
+    expect(snap.stderr.split('\n').filter((l) => l.startsWith('warning: forged'))).toEqual([]);
+    const status = await runCli(['status', '--config', cfg]);
+    for (const l of status.stdout.split('\n')) expect(l).not.toMatch(CONTROL);
+    expect(status.stdout).toContain('\\xff\\x0awarning: forged');
+  });
 });
