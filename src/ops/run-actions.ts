@@ -18,7 +18,7 @@ import { saveFilesOf } from './save-files.js';
 import { detectModelType } from '../progress/model-type.js';
 import { readCapturedProgress, runFilesOf } from '../progress/read-progress.js';
 import type { Logger } from '../util/logger.js';
-import { atProgress, formatBytes, formatDuration, formatProgress } from '../util/format.js';
+import { atProgress, formatBytes, formatDuration, formatProgress, printableName } from '../util/format.js';
 
 /**
  * Scans a run's state with its include/exclude rules, never descending into ckptd's own folders.
@@ -195,7 +195,7 @@ export async function captureSnapshot(
       duration_ms: Math.round(performance.now() - started),
     },
   );
-  for (const s of meta.skipped) logger.warn(`${meta.id}: left out ${s.path}: ${s.reason}`, { event: 'skipped', id: meta.id, path: s.path });
+  for (const s of meta.skipped) logger.warn(`${meta.id}: left out ${printableName(s.path)}: ${s.reason}`, { event: 'skipped', id: meta.id, path: s.path });
   for (const l of meta.left_out ?? []) logger.warn(`${meta.id}: left out ${l.path}: ${l.reason}`, { event: 'left-out', id: meta.id, path: l.path });
   return meta;
 }

@@ -6,11 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../helpers/daemon-process.js';
+import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
+import { literal, pausedAt, pauseEnv } from '../helpers/pause-at.js';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.reverse()) c();
+let cleanups: (() => void | Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
   cleanups = [];
 });
 
@@ -74,5 +75,36 @@ describe('file names with control characters', () => {
     const status = await runCli(['status', '--config', cfg]);
     for (const l of status.stdout.split('\n')) expect(l).not.toMatch(CONTROL);
     expect(status.stdout).toContain('\\xff\\x0awarning: forged');
+  });
+
+  it('a file with a newline in its name that vanishes mid-copy is warned about escaped, on one line', async () => {
+    const t = tempDir('ckptd-control-names-');
+    cleanups.push(t.cleanup);
+    const runDir = path.join(t.dir, 'run');
+    const store = path.join(t.dir, 'store');
+    fs.mkdirSync(runDir);
+    const name = 'big\nwarning: forged \u001b[31m.bin';
+    // Above the small-file size: copied by the large-file path, where the pause below lands.
+    fs.writeFileSync(path.join(runDir, name), Buffer.alloc(2 << 20, 5));
+    fs.writeFileSync(path.join(runDir, 'config.json'), '{}');
+    const old = new Date(Date.now() - 60_000);
+    for (const n of fs.readdirSync(runDir)) fs.utimesSync(path.join(runDir, n), old, old);
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    fs.writeFileSync(cfg, `runs:\n  - name: r\n    path: ${runDir}\n    store: ${store}\n    settle: 10ms\n    progress: none\n    backup: {every: never}\n`);
+    const proc = startDaemon(['snapshot', '--config', cfg], pauseEnv({ op: 'open', path: `${literal(path.join(store, '.staging'))}/[^/]+/files/big\n` }));
+    cleanups.push(() => proc.stop('SIGKILL'));
+    const staged = await pausedAt(proc.proc, 'the creation of the staged copy');
+    fs.rmSync(path.join(runDir, name));
+    expect(await proc.stop('SIGCONT'), proc.output()).toBe(0);
+    // What ckptd printed after the test hook's own note of the pause (which names the path raw,
+    // over two lines: `pausedAt` read the first).
+    const out = proc.output();
+    const note = out.indexOf(staged);
+    expect(note).toBeGreaterThanOrEqual(0);
+    const printed = out.slice(out.indexOf('.bin\n', note) + '.bin\n'.length);
+    const lines = printed.split('\n');
+    for (const l of lines) expect(l).not.toMatch(CONTROL);
+    expect(lines.filter((l) => l.startsWith('warning: forged'))).toEqual([]);
+    expect(printed).toMatch(/warning: \S+: left out big\\x0awarning: forged \\x1b\[31m\.bin: vanished/);
   });
 });
