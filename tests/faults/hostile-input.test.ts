@@ -363,6 +363,10 @@ describe('file names with control characters', () => {
     for (const l of lines) expect(l).not.toMatch(CONTROL);
     expect(lines.filter((l) => l.startsWith('warning: forged'))).toEqual([]);
     expect(printed).toMatch(/warning: \S+: left out big\\x0awarning: forged \\x1b\[31m\.bin: vanished/);
+    // status warns that the newest snapshot is incomplete, naming the file the same way.
+    const status = await runCli(['status', '--config', cfg]);
+    for (const l of status.stdout.split('\n')) expect(l).not.toMatch(CONTROL);
+    expect(status.stdout).toContain('it left out big\\x0awarning: forged \\x1b[31m.bin (vanished)');
   });
 });
 
