@@ -13,7 +13,7 @@ import type { StoreOp } from '../ops/types.js';
 import type { Store } from '../store/store.js';
 import type { RecordMeta } from '../store/types.js';
 import { CkptdError, SafetyError, UsageError } from '../util/errors.js';
-import { formatBytes } from '../util/format.js';
+import { formatBytes, printableName } from '../util/format.js';
 import { loadRun, printJson, type GlobalOptions } from './context.js';
 
 /** Checks a name or notes given on the command line (`checkLabel` of `client/snapshot.ts`). */
@@ -35,7 +35,7 @@ export async function confirm(question: string, yes: boolean): Promise<void> {
 }
 
 function listSome(paths: string[], max = 8): string {
-  const shown = paths.slice(0, max).map((p) => `    ${p}`);
+  const shown = paths.slice(0, max).map((p) => `    ${printableName(p)}`);
   if (paths.length > max) shown.push(`    ... and ${paths.length - max} more`);
   return shown.join('\n');
 }
@@ -186,8 +186,8 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
 /** The human form of a diff: one line per file, `+` added, `-` removed, `~` changed, with sizes. */
 export function renderDiff(a: string, b: string, d: Diff): string {
   const lines = [`${a} → ${b}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.unchanged} unchanged`];
-  for (const f of d.added) lines.push(`+ ${f.path}  ${formatBytes(f.to ?? 0)}`);
-  for (const f of d.removed) lines.push(`- ${f.path}  ${formatBytes(f.from ?? 0)}`);
-  for (const f of d.changed) lines.push(`~ ${f.path}  ${formatBytes(f.from ?? 0)} → ${formatBytes(f.to ?? 0)}`);
+  for (const f of d.added) lines.push(`+ ${printableName(f.path)}  ${formatBytes(f.to ?? 0)}`);
+  for (const f of d.removed) lines.push(`- ${printableName(f.path)}  ${formatBytes(f.from ?? 0)}`);
+  for (const f of d.changed) lines.push(`~ ${printableName(f.path)}  ${formatBytes(f.from ?? 0)} → ${formatBytes(f.to ?? 0)}`);
   return lines.join('\n');
 }

@@ -17,7 +17,7 @@ import { storeOf } from '../store/local-store.js';
 import { readBlocking } from '../store/blocking-file.js';
 import { readWatchNote } from '../store/watch-note.js';
 import { readRunState } from '../store/state-file.js';
-import { formatBytes, formatMetrics, formatProgress } from '../util/format.js';
+import { formatBytes, formatMetrics, formatProgress, printableName } from '../util/format.js';
 import { relativeTime, storeUsage } from '../client/list.js';
 import { remoteStatus, type RemoteStatus } from '../client/remote-status.js';
 
@@ -75,8 +75,8 @@ export async function runStatus(run: RunConfig, now: number, priority: Priority 
         ? 'backups are taken without it and marked incomplete'
         : 'no backup can be taken while it changes';
       warnings.push(
-        `${b.path} has kept the state from settling since ${b.since > 0 ? new Date(b.since).toISOString() : 'start'} (${b.reason}): ${what}; ` +
-          `if it need not be backed up, add it to the run's exclude (exclude: ["${b.path}"])`,
+        `${printableName(b.path)} has kept the state from settling since ${b.since > 0 ? new Date(b.since).toISOString() : 'start'} (${b.reason}): ${what}; ` +
+          `if it need not be backed up, add it to the run's exclude (exclude: ["${printableName(b.path)}"])`,
       );
     }
   }
@@ -91,7 +91,7 @@ export async function runStatus(run: RunConfig, now: number, priority: Priority 
   if (newest && newest.incomplete) {
     const complete = snapshots.find((s) => s.kind === 'backup' && !s.damaged && !s.incomplete);
     warnings.push(
-      `the newest snapshot ${newest.id} is incomplete: it left out ${newest.skipped.map((s) => `${s.path} (${s.reason})`).join(', ')}; ` +
+      `the newest snapshot ${newest.id} is incomplete: it left out ${newest.skipped.map((s) => `${printableName(s.path)} (${s.reason})`).join(', ')}; ` +
         (complete ? `the newest complete backup is ${complete.id} (${relativeTime(complete.created, now)})` : 'there is no complete backup'),
     );
   }

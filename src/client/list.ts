@@ -7,7 +7,7 @@ import type { TrainerInfo } from '../policy/types.js';
 import { storeOf } from '../store/local-store.js';
 import type { RecordKind, RecordMeta } from '../store/types.js';
 import { UsageError } from '../util/errors.js';
-import { formatBytes } from '../util/format.js';
+import { formatBytes, printableName } from '../util/format.js';
 import { freedOf } from '../ops/delete.js';
 
 const KINDS: RecordKind[] = ['backup', 'manual', 'pre-restore', 'save'];
@@ -177,11 +177,11 @@ export function renderRecord(r: RecordMeta, now: number): string {
     `path:       ${r.path}`,
   ];
   if (r.notes) lines.push('notes:', ...r.notes.split('\n').map((l) => `  ${l}`));
-  if ('skipped' in r && r.skipped.length > 0) lines.push('left out:', ...r.skipped.map((s) => `  ${s.path}: ${s.reason}`));
+  if ('skipped' in r && r.skipped.length > 0) lines.push('left out:', ...r.skipped.map((s) => `  ${printableName(s.path)}: ${s.reason}`));
   lines.push('files:');
   for (const f of r.files) {
-    const link = f.type === 'symlink' ? ` -> ${f.target ?? ''}` : '';
-    lines.push(`  ${f.sha256.slice(0, 12)}  ${formatBytes(f.size).padStart(9)}  ${f.mode.toString(8).padStart(4, '0')}  ${f.path}${link}`);
+    const link = f.type === 'symlink' ? ` -> ${printableName(f.target ?? '')}` : '';
+    lines.push(`  ${f.sha256.slice(0, 12)}  ${formatBytes(f.size).padStart(9)}  ${f.mode.toString(8).padStart(4, '0')}  ${printableName(f.path)}${link}`);
   }
   return lines.join('\n');
 }

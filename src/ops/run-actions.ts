@@ -18,7 +18,7 @@ import { saveFilesOf } from './save-files.js';
 import { detectModelType } from '../progress/model-type.js';
 import { readCapturedProgress, runFilesOf } from '../progress/read-progress.js';
 import type { Logger } from '../util/logger.js';
-import { atProgress, formatBytes, formatDuration, formatProgress } from '../util/format.js';
+import { atProgress, formatBytes, formatDuration, formatProgress, printableName } from '../util/format.js';
 
 /**
  * Scans a run's state with its include/exclude rules, never descending into ckptd's own folders.
@@ -40,13 +40,14 @@ export class LowDiskError extends Error {
 
 /**
  * Bytes a snapshot of `entries` would copy: the files the capture will not link from `previous`,
- * by the capture's own rule (`unchangedSince`).
+ * by the capture's own rule (`unchangedSince`); a sparse file counts its `allocated` bytes.
  */
 export function bytesToCopy(entries: ScanEntry[], previous: SnapshotMeta | null): number {
   const prev = matchByPath(previous?.files ?? [], entries);
   let total = 0;
   entries.forEach((e, i) => {
-    if (e.type === 'file' && !unchangedSince(prev[i], e)) total += e.size;
+    // A sparse file's copy keeps its holes: it takes the blocks written, not its apparent size.
+    if (e.type === 'file' && !unchangedSince(prev[i], e)) total += e.allocated ?? e.size;
   });
   return total;
 }
@@ -195,7 +196,7 @@ export async function captureSnapshot(
       duration_ms: Math.round(performance.now() - started),
     },
   );
-  for (const s of meta.skipped) logger.warn(`${meta.id}: left out ${s.path}: ${s.reason}`, { event: 'skipped', id: meta.id, path: s.path });
+  for (const s of meta.skipped) logger.warn(`${meta.id}: left out ${printableName(s.path)}: ${s.reason}`, { event: 'skipped', id: meta.id, path: s.path });
   for (const l of meta.left_out ?? []) logger.warn(`${meta.id}: left out ${l.path}: ${l.reason}`, { event: 'left-out', id: meta.id, path: l.path });
   return meta;
 }

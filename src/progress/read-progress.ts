@@ -8,8 +8,9 @@ import path from 'node:path';
 import type { ProgressSpec } from '../config/types.js';
 import type { Progress } from '../policy/types.js';
 import { mtimeMsOf } from '../util/fs.js';
+import { isInside } from '../util/paths.js';
 import { CKPTD_PROGRESS_FILE } from './ckptd-progress-file.js';
-import { readEnds, withRangeReader } from './read-range.js';
+import { readEnds, withRangeReader, type RangeReader } from './read-range.js';
 import { readProgressFromView } from './read-view.js';
 import type { RunFile, RunView } from './types.js';
 import { readZipEntryPrefix } from './zip-entry.js';
@@ -62,34 +63,48 @@ export async function readCapturedProgress(filesDir: string, runDir: string, spe
 }
 
 /**
- * A `RunView` over `runDir`: `files` as given; `read` opens the file (following symlinks, without
- * blocking on FIFOs), and resolves to null unless it is a regular file of at most `maxBytes`,
- * decoded as UTF-8; `readPrefix` reads the start of a regular file of any size, `readRange` a range
- * of it, `readZipPrefix` the start of one entry of a zip file of any size, `readEnds` the start and
- * the end of a file of any size; `mtimeMs` stats it. None
- * ever rejects.
+ * A `RunView` over `runDir`: `files` as given; `read` opens the file (following symlinks that stay
+ * inside `runDir`, without blocking on FIFOs), and resolves to null unless it is a regular file of
+ * at most `maxBytes`, decoded as UTF-8; `readPrefix` reads the start of a regular file of any size,
+ * `readRange` a range of it, `readZipPrefix` the start of one entry of a zip file of any size,
+ * `readEnds` the start and the end of a file of any size; `mtimeMs` stats it. A path whose real
+ * path is not inside `runDir`'s (a symlink out of the run, SPEC section 6) is never opened: it
+ * reads as missing. None ever rejects.
  */
 export function diskView(runDir: string, files: readonly RunFile[], maxBytes = MAX_READ_BYTES): RunView {
-  const abs = (rel: string): string => path.resolve(runDir, rel);
+  let root: Promise<string | null> | undefined;
+  /** The real path of `rel` when it lies inside the folder's real path; null otherwise (or missing). */
+  const inside = async (rel: string): Promise<string | null> => {
+    root ??= fsp.realpath(runDir).catch(() => null);
+    const [base, real] = await Promise.all([root, fsp.realpath(path.resolve(runDir, rel)).catch(() => null)]);
+    return base !== null && real !== null && real !== base && isInside(real, base) ? real : null;
+  };
+  const ranged = <T>(rel: string, use: (reader: RangeReader) => Promise<T | null>): Promise<T | null> =>
+    inside(rel).then((real) => (real === null ? null : withRangeReader(real, use)));
   return {
     files,
-    read: (rel) => readSmallFile(abs(rel), maxBytes).catch(() => null),
-    readPrefix: (rel, prefixBytes) => withRangeReader(abs(rel), (reader) => reader.read(0, Math.min(reader.size, prefixBytes))),
-    readRange: (rel, position, length) =>
-      withRangeReader(abs(rel), async (reader) => (position + length <= reader.size ? reader.read(position, length) : null)),
-    readZipPrefix: (rel, pick, prefixBytes) => withRangeReader(abs(rel), (reader) => readZipEntryPrefix(reader, pick, prefixBytes)),
-    readEnds: (rel, headBytes, tailBytes) => withRangeReader(abs(rel), (reader) => readEnds(reader, headBytes, tailBytes)),
+    read: (rel) =>
+      inside(rel)
+        .then((real) => (real === null ? null : readSmallFile(real, maxBytes)))
+        .catch(() => null),
+    readPrefix: (rel, prefixBytes) => ranged(rel, (reader) => reader.read(0, Math.min(reader.size, prefixBytes))),
+    readRange: (rel, position, length) => ranged(rel, async (reader) => (position + length <= reader.size ? reader.read(position, length) : null)),
+    readZipPrefix: (rel, pick, prefixBytes) => ranged(rel, (reader) => readZipEntryPrefix(reader, pick, prefixBytes)),
+    readEnds: (rel, headBytes, tailBytes) => ranged(rel, (reader) => readEnds(reader, headBytes, tailBytes)),
     mtimeMs: (rel) =>
-      fsp.stat(abs(rel)).then(
-        (st) => (st.isFile() ? st.mtimeMs : null),
-        () => null,
-      ),
+      inside(rel)
+        .then((real) => (real === null ? null : fsp.stat(real)))
+        .then(
+          (st) => (st?.isFile() ? st.mtimeMs : null),
+          () => null,
+        ),
   };
 }
 
 async function readSmallFile(file: string, maxBytes: number): Promise<string | null> {
-  // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
-  const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  // O_NONBLOCK: opening a FIFO for reading must not wait for a writer. O_NOFOLLOW: `file` is a real
+  // path, a symlink at it now was swapped in since.
+  const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   try {
     const st = await fh.stat();
     if (!st.isFile() || st.size > maxBytes) return null;

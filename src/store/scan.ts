@@ -10,6 +10,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { ScanError } from './errors.js';
 import { inPathOrder } from './match-by-path.js';
+import { printableName } from '../util/format.js';
 import { isInside } from '../util/paths.js';
 import type { LeftOut, ScanEntry } from './types.js';
 
@@ -75,7 +76,7 @@ export function leftOutOf(entries: readonly ScanEntry[]): LeftOut[] {
 
 /**
  * A file name as people can read it: its valid UTF-8 as text, every other byte as `\xNN`
- * (`model\xff.bin`, `ckpt-\xe9t\xe9`).
+ * (`model\xff.bin`, `ckpt-\xe9t\xe9`), control characters escaped too (`printableName`).
  */
 export function displayName(name: Buffer): string {
   let out = '';
@@ -85,7 +86,7 @@ export function displayName(name: Buffer): string {
     const len = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
     const seq = len > 0 ? name.subarray(i, i + len) : null;
     if (seq !== null && seq.length === len && isUtf8(seq)) {
-      out += seq.toString('utf8');
+      out += printableName(seq.toString('utf8'));
       i += len;
     } else {
       out += `\\x${lead.toString(16).padStart(2, '0')}`;
@@ -156,7 +157,7 @@ export async function scanStateDetailed(runDir: string, opts: ScanOptions): Prom
         if (skipRel.has(rel) || excluded(rel)) continue;
         // Only a name holding U+FFFD can be one that did not decode: check those few exactly.
         if (name.includes('\uFFFD') && !isUtf8(dirent.name)) {
-          const shown = (d.rel === '' ? '' : `${d.rel}/`) + displayName(dirent.name);
+          const shown = (d.rel === '' ? '' : `${printableName(d.rel)}/`) + displayName(dirent.name);
           if (dirent.isDirectory()) leftOut.push({ path: `${shown}/`, reason: NOT_UTF8_REASON });
           else if ((dirent.isFile() || dirent.isSymbolicLink()) && included(rel)) leftOut.push({ path: shown, reason: NOT_UTF8_REASON });
           continue;
@@ -228,7 +229,13 @@ function statEntrySync(runDir: string, rel: string): ScanEntry | null {
     const mtimeNs = st.mtimeNs.toString();
     // One string when both times are the same instant (a file written once): 40 bytes less a file.
     const ctimeNs = st.ctimeNs === st.mtimeNs ? mtimeNs : st.ctimeNs.toString();
-    if (st.isFile()) return { path: rel, size: Number(st.size), mtimeNs, ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs, type: 'file' };
+    if (st.isFile()) {
+      const e: ScanEntry = { path: rel, size: Number(st.size), mtimeNs, ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs, type: 'file' };
+      // Only a sparse file carries it: the copy keeps the holes, so the free-space check must not count them.
+      const allocated = Number(st.blocks) * 512;
+      if (allocated < e.size) e.allocated = allocated;
+      return e;
+    }
     if (st.isSymbolicLink()) {
       const target = fs.readlinkSync(abs);
       return { path: rel, size: Number(st.size), mtimeNs, ino: Number(st.ino), mode: Number(st.mode & 0o7777n), ctimeNs, type: 'symlink', target };

@@ -36,6 +36,11 @@ export interface ScanEntry {
    * size and mtime (`cp -p`, `touch -r`). Absent when unknown (then the file is never linked).
    */
   ctimeNs?: string;
+  /**
+   * Bytes of the file's data on disk (`st_blocks` x 512), present only when under `size`: a sparse
+   * file (preallocated, `truncate`d), whose copy keeps its holes and so needs only this much space.
+   */
+  allocated?: number;
 }
 
 /** One stored file of a snapshot or save, as recorded in `snapshot.json`. */

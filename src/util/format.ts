@@ -43,3 +43,21 @@ export function atProgress(p: { epoch: number | null; step: number | null; loss:
 export function withoutSecrets(address: string): string {
   return address.replace(/\/\/[^/]*@/, '//...@').replace(/[?#].*$/s, (m) => `${m[0]}...`);
 }
+
+/**
+ * A file name (or link target) as a terminal may print it: control characters (C0, DEL, C1) as
+ * `\xNN` (`\u00NN` for C1), everything else as is. Names are whatever the run's writer chose: a raw
+ * newline would forge a line of a listing, an escape sequence would drive the terminal. `--json`
+ * output keeps names exact; this is for human output only.
+ */
+export function printableName(name: string): string {
+  return CONTROL_CHARS.test(name) ? name.replace(CONTROL_CHARS_ALL, escapeControl) : name;
+}
+
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_CHARS_ALL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+function escapeControl(c: string): string {
+  const code = c.charCodeAt(0);
+  return code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}

@@ -56,7 +56,8 @@ const SAID_IN_MESSAGE = new Set(['copied_bytes', 'linked_bytes', 'duration_ms', 
 function formatFields(fields: Record<string | symbol, unknown>): string {
   return Object.entries(fields)
     .filter(([k]) => typeof k === 'string' && !SAID_IN_MESSAGE.has(k))
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    // A string with control characters (a file name of the run) is quoted: one entry stays one line.
+    .map(([k, v]) => `${k}=${typeof v === 'string' && !CONTROL.test(v) ? v : quoted(v)}`)
     .join(' ');
 }
 
@@ -123,3 +124,11 @@ export const silentLogger: Logger = {
   debug: () => undefined,
   child: () => silentLogger,
 };
+
+/** Control characters: C0, DEL, C1. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** `v` as JSON, DEL and C1 escaped too (JSON leaves them raw). */
+function quoted(v: unknown): string {
+  return (JSON.stringify(v) ?? String(v)).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

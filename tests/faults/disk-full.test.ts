@@ -30,17 +30,17 @@ interface Scenario {
   filler: string;
 }
 
-/** An 8 MiB store holding a 3 MiB filler, a daemon on it, and two backed-up states of 1 MiB each. */
-async function setUp(minFree: string): Promise<Scenario> {
+/**
+ * An empty run folder and a config (`settle`, `every`, `min_free` as given) whose store is on an
+ * 8 MiB file system.
+ */
+async function smallStore(o: { settle: string; every: string; minFree: string }): Promise<{ small: SmallFs; cfg: string; runDir: string }> {
   const t = tempDir('ckptd-fault-disk-');
   cleanups.push(t.cleanup);
   const fsDir = path.join(t.dir, 'fs');
   fs.mkdirSync(fsDir);
   const small = await makeSmallFs(fsDir, 8 * MiB);
   cleanups.push(() => small.close());
-  const filler = path.join(small.view, 'filler.bin');
-  fs.writeFileSync(filler, Buffer.alloc(3 * MiB, 1));
-
   const runDir = path.join(t.dir, 'run');
   fs.mkdirSync(runDir);
   const cfg = path.join(t.dir, 'ckptd.yaml');
@@ -51,12 +51,20 @@ runs:
   - name: train
     path: ${runDir}
     store: ${path.join(fsDir, 'store')}
-    settle: 200ms
+    settle: ${o.settle}
     progress: none
-    backup: {every: always, keep: 10}
-    retention: {min_free: ${minFree}}
+    backup: {every: ${o.every}, keep: 10}
+    retention: {min_free: ${o.minFree}}
 `,
   );
+  return { small, cfg, runDir };
+}
+
+/** An 8 MiB store holding a 3 MiB filler, a daemon on it, and two backed-up states of 1 MiB each. */
+async function setUp(minFree: string): Promise<Scenario> {
+  const { small, cfg, runDir } = await smallStore({ settle: '200ms', every: 'always', minFree });
+  const filler = path.join(small.view, 'filler.bin');
+  fs.writeFileSync(filler, Buffer.alloc(3 * MiB, 1));
   const d = startDaemon(['daemon', '--config', cfg], small.env, small.wrap);
   cleanups.push(() => d.stop());
   await d.waitFor((l) => l.event === 'daemon-start', 30_000, 'daemon start');
@@ -86,6 +94,27 @@ async function freeSpaceAndBackUp(s: Scenario): Promise<string> {
 }
 
 describe('disk full', () => {
+  it('a sparse file far larger than the free space, but with few blocks written, is backed up (its holes kept), not refused as too big', async () => {
+    const { small, cfg, runDir } = await smallStore({ settle: '10ms', every: 'never', minFree: '1MiB' });
+    // 256 MiB apparent, two 4 KiB blocks written: what a preallocating trainer or `truncate` leaves.
+    const sparse = path.join(runDir, 'sparse.bin');
+    const fd = fs.openSync(sparse, 'w');
+    fs.writeSync(fd, Buffer.alloc(4096, 7), 0, 4096, 0);
+    fs.writeSync(fd, Buffer.alloc(4096, 8), 0, 4096, 200 * MiB);
+    fs.ftruncateSync(fd, 256 * MiB);
+    fs.closeSync(fd);
+    expect(fs.statSync(sparse).blocks * 512).toBeLessThan(MiB);
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(sparse, old, old);
+    const r = await runCli(['snapshot', '--config', cfg, '--json'], { env: small.env, wrap: small.wrap });
+    expect(r.code, r.stderr).toBe(0);
+    const id = (JSON.parse(r.stdout) as { id: string }).id;
+    const stored = fs.statSync(path.join(small.view, 'store', 'snapshots', id, 'files', 'sparse.bin'));
+    expect(stored.size).toBe(256 * MiB);
+    expect(stored.blocks * 512).toBeLessThan(MiB);
+    expect(verifyStore(path.join(small.view, 'store')).problems).toEqual([]);
+  });
+
   it('with min_free: 0, ENOSPC mid-snapshot fails that snapshot cleanly; the daemon keeps running and succeeds once space is freed', async () => {
     const s = await setUp('0');
     const before = verifyStore(s.store);

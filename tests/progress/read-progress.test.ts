@@ -41,6 +41,28 @@ describe('diskView', () => {
     expect((await progressOf(run, preset('hf'))).step).toBe(5);
   });
 
+  it('never follows a symlink out of its folder (SPEC section 6): a state file linked outside reads as missing, one linked inside reads', async () => {
+    const outside = await tempRun();
+    const run = await tempRun();
+    put(outside, 'secret.json', HF_STATE_500.replace('"global_step": 500', '"global_step": 4242'));
+    put(run, 'checkpoint-5/trainer_state.json', HF_STATE_500.replace('"global_step": 500', '"global_step": 5'), 1);
+    fs.mkdirSync(path.join(run, 'checkpoint-9'));
+    fs.symlinkSync(path.join(outside, 'secret.json'), path.join(run, 'checkpoint-9/trainer_state.json'));
+    fs.symlinkSync('../../' + path.basename(outside) + '/secret.json', path.join(run, 'up.json'));
+    fs.symlinkSync(outside, path.join(run, 'elsewhere'));
+    fs.symlinkSync('checkpoint-5/trainer_state.json', path.join(run, 'last.json'));
+    const view = diskView(run, []);
+    for (const rel of ['checkpoint-9/trainer_state.json', 'up.json', 'elsewhere/secret.json']) {
+      expect(await view.read(rel), rel).toBeNull();
+      expect(await view.readPrefix(rel, 10), rel).toBeNull();
+      expect(await view.readEnds(rel, 10, 10), rel).toBeNull();
+      expect(await view.mtimeMs(rel), rel).toBeNull();
+    }
+    expect(await view.read('last.json')).toContain('"global_step": 5');
+    // The hf preset takes the newest checkpoint it can read inside the run, never the outside file.
+    expect((await progressOf(run, preset('hf'))).step).toBe(5);
+  });
+
   it('reads the start of a file of any size, and nothing from folders, FIFOs or missing files', async () => {
     const run = await tempRun();
     put(run, 'model/big.dat', Buffer.alloc(300, 7));
