@@ -8,8 +8,11 @@
  * - `kick(ms)` asks for one evaluation in `ms`; the latest request wins, so bursts debounce. The
  *   evaluation is `onFire`, called with no timer of its own pending. `kickWithin(ms)` asks for one
  *   within `ms` without postponing one asked for sooner.
- * - A cron firing, the policy timer, `retryIn` and `reconsider` set a `due` flag and kick at once
- *   (`retryIn`: after its delay); the flags stay set until `takeDue` clears them.
+ * - A cron firing, the policy timer and `reconsider` set a `due` flag and kick at once; the flags
+ *   stay set until `takeDue` clears them. `retryIn` makes a retry (and the cron ticks it keeps) due
+ *   only once its delay has passed (its timer fired, or the wall clock reached its moment): an
+ *   evaluation kicked sooner, by the trainer's writes or by events during the failed one, does
+ *   not try the failed snapshot again at once.
  * - After `halt`, nothing is kicked and no policy timer is armed; `clear` cancels every timer,
  *   poll and cron schedule (the flags stay), so the triggers can be armed again.
  * Decides nothing itself: when the time policy is due comes from `policy/next-timer.ts`.
@@ -58,6 +61,9 @@ export class RunTriggers {
   private folderPoll: NodeJS.Timeout | null = null;
   private cronTasks: ScheduledTask[] = [];
   private due: Due = { ...NOTHING_DUE };
+  /** The retry asked for (`retryIn`): its wall-clock moment, whether its timer fired, the cron ticks it keeps. */
+  private retry: { at: number; fired: boolean; cronBackup: boolean; cronSave: boolean } | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
   private halted = false;
 
   /** `now` is the wall clock the policy timer's moment is measured on (ms since the Unix epoch). */
@@ -73,14 +79,21 @@ export class RunTriggers {
   /** True when some flag is set: the next evaluation must act even on an unchanged state. */
   get anyDue(): boolean {
     const d = this.due;
-    return d.timer || d.cronBackup || d.cronSave || d.retry || d.edited;
+    return d.timer || d.cronBackup || d.cronSave || d.retry || d.edited || this.retryDue();
   }
 
-  /** The flags, cleared. */
+  /** The flags, cleared; a retry only once it is due (then with the cron ticks it keeps). */
   takeDue(): Due {
     const due = this.due;
     this.due = { ...NOTHING_DUE };
-    return due;
+    const r = this.retry;
+    if (r === null || !this.retryDue()) return due;
+    this.retry = null;
+    return { ...due, retry: true, cronBackup: due.cronBackup || r.cronBackup, cronSave: due.cronSave || r.cronSave };
+  }
+
+  private retryDue(): boolean {
+    return this.retry !== null && (this.retry.fired || this.now() >= this.retry.at);
   }
 
   /** Asks for an evaluation in `ms` (the latest request wins, so bursts of events debounce). */
@@ -104,14 +117,22 @@ export class RunTriggers {
   }
 
   /**
-   * Marks a retry due and evaluates again in `ms`; the cron flags in `keep` (ticks a failed action
-   * left unserved) are set again, so the retry serves them instead of waiting for the next tick.
+   * Makes a retry due in `ms` (see the contract above) and evaluates then; the cron flags in `keep`
+   * (ticks a failed action left unserved) come due with it, so the retry serves them instead of
+   * waiting for the next tick. A later call replaces the moment and keeps the earlier cron flags.
    */
   retryIn(ms: number, keep: { cronBackup?: boolean; cronSave?: boolean } = {}): void {
-    this.due.retry = true;
-    if (keep.cronBackup) this.due.cronBackup = true;
-    if (keep.cronSave) this.due.cronSave = true;
-    this.kick(ms);
+    const prev = this.retry;
+    this.retry = { at: this.now() + ms, fired: false, cronBackup: keep.cronBackup === true || prev?.cronBackup === true, cronSave: keep.cronSave === true || prev?.cronSave === true };
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.halted) return;
+    // A timer of its own: `kick` keeps only the latest request, and a sooner one would drop it.
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.retry !== null) this.retry.fired = true;
+      this.kick(0);
+    }, Math.max(0, ms));
   }
 
   /**
@@ -193,8 +214,8 @@ export class RunTriggers {
 
   /** Cancels every timer, the folder poll and the cron schedules. */
   async clear(): Promise<void> {
-    for (const t of [this.settleTimer, this.policyTimer, this.rescanTimer, this.coolTimer]) if (t) clearTimeout(t);
-    this.settleTimer = this.policyTimer = this.rescanTimer = this.coolTimer = null;
+    for (const t of [this.settleTimer, this.policyTimer, this.rescanTimer, this.coolTimer, this.retryTimer]) if (t) clearTimeout(t);
+    this.settleTimer = this.policyTimer = this.rescanTimer = this.coolTimer = this.retryTimer = null;
     if (this.folderPoll) clearInterval(this.folderPoll);
     this.folderPoll = null;
     for (const t of this.cronTasks) await t.destroy();

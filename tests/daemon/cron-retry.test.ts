@@ -10,7 +10,7 @@ import { parseConfigText } from '../../src/config/load.js';
 import type { RunConfig } from '../../src/config/types.js';
 import { BlockingFiles } from '../../src/daemon/blocking-files.js';
 import { RequestQueue } from '../../src/daemon/request-queue.js';
-import { RunEvaluation } from '../../src/daemon/run-evaluation.js';
+import { RETRY_AFTER_MS, RunEvaluation } from '../../src/daemon/run-evaluation.js';
 import { RunTriggers } from '../../src/daemon/run-triggers.js';
 import { EMPTY_RUN_STATE } from '../../src/policy/types.js';
 import { stateFile } from '../../src/store/layout.js';
@@ -54,21 +54,25 @@ function cronRun(minFree: string): RunConfig {
  * The run's store locked, and its evaluation right after one tick of its cron schedule, which then
  * stops (its flag stays), as an hourly one would until the next hour.
  */
-async function afterOneTick(runOf: () => RunConfig): Promise<{ evaluation: RunEvaluation; triggers: RunTriggers; logger: ReturnType<typeof recording> }> {
+async function afterOneTick(
+  runOf: () => RunConfig,
+): Promise<{ evaluation: RunEvaluation; triggers: RunTriggers; logger: ReturnType<typeof recording>; wall: { jump: number } }> {
   const store = storeOf(runOf().store);
   await store.ensure();
   const lock: StoreLock = await store.lock({ pid: process.pid, host: os.hostname(), since: new Date().toISOString(), command: 'daemon' });
   cleanups.push(() => lock.release());
   let ticked: () => void = () => undefined;
   const tick = new Promise<void>((r) => (ticked = r));
-  const triggers = new RunTriggers(() => ticked());
+  // The triggers' wall clock, which the test moves on by hand (a retry is due once its delay passed).
+  const wall = { jump: 0 };
+  const triggers = new RunTriggers(() => ticked(), () => Date.now() + wall.jump);
   cleanups.push(() => triggers.clear());
   const logger = recording();
   const evaluation = new RunEvaluation(runOf, EMPTY_RUN_STATE, null, lock, logger, Date.now, triggers, new RequestQueue(quiet, () => undefined), new BlockingFiles(quiet));
   triggers.armCron(runOf().backup.cron, null);
   await tick;
   await triggers.clear();
-  return { evaluation, triggers, logger };
+  return { evaluation, triggers, logger, wall };
 }
 
 describe('a failed cron backup', () => {
@@ -76,7 +80,7 @@ describe('a failed cron backup', () => {
     // First more free disk than any disk has: the snapshot is refused (LowDiskError, retried).
     let run = cronRun('7PiB');
     const store = storeOf(run.store);
-    const { evaluation, triggers, logger } = await afterOneTick(() => run);
+    const { evaluation, triggers, logger, wall } = await afterOneTick(() => run);
     await evaluation.evaluate();
     expect(logger.events).toEqual(['low-disk']);
     expect(await store.listSnapshotHeaders()).toEqual([]);
@@ -84,6 +88,9 @@ describe('a failed cron backup', () => {
     // The disk has room again; the retry (RETRY_AFTER_MS later) evaluates.
     await triggers.clear();
     run = { ...run, retention: { ...run.retention, minFreeBytes: 0 } };
+    // Not before its delay: an evaluation kicked sooner does not try again at once.
+    expect(triggers.anyDue).toBe(false);
+    wall.jump = RETRY_AFTER_MS;
     expect(triggers.anyDue).toBe(true);
     await evaluation.evaluate();
     const taken = await store.listSnapshotHeaders();

@@ -73,3 +73,33 @@ describe('the policy timer and the wall clock', () => {
     expect(t.anyDue).toBe(false);
   });
 });
+
+describe('a retry', () => {
+  it('is due once its delay has passed, not at a kick before (a watcher event, a busy evaluation)', () => {
+    const { t, fired } = triggers();
+    t.retryIn(30_000, { cronBackup: true });
+    // The trainer writes, or events came during the failed evaluation: evaluated at once, but the
+    // failed snapshot is not tried again yet (a save failing on a full disk, copied again and again).
+    t.kick(0);
+    pass(1);
+    expect(fired()).toBe(1);
+    expect(t.anyDue).toBe(false);
+    expect(t.takeDue()).toMatchObject({ retry: false, cronBackup: false });
+    pass(30_000);
+    expect(fired()).toBe(2);
+    expect(t.anyDue).toBe(true);
+    // The cron tick the failure left unserved comes with it.
+    expect(t.takeDue()).toMatchObject({ retry: true, cronBackup: true });
+    expect(t.anyDue).toBe(false);
+  });
+
+  it('is due when its moment has come by the wall clock, though its timer was cleared (a rewatch)', async () => {
+    const { t, wall } = triggers();
+    t.retryIn(30_000);
+    await t.clear();
+    expect(t.anyDue).toBe(false);
+    wall.jump = 30_000;
+    expect(t.anyDue).toBe(true);
+    expect(t.takeDue().retry).toBe(true);
+  });
+});
