@@ -4,8 +4,9 @@
  *
  * Contract: a file is settled when its version has been quiet for `settleMs` since first seen (the
  * caller's version counts as settled that long already), its mtime is at least `settleMs` old (a
- * negative age, from clock skew or a future stamp, is not waited for), and no other process holds
- * it open for writing. `judgeChanged` writes the verdict into each slot (`unsettled`, `heldOpen`,
+ * negative age, from clock skew or a future stamp, is not waited for), no other process holds it
+ * open for writing, and, when the previous snapshot held it with bytes and it is now empty, it was
+ * emptied at least `EMPTIED_QUIET_MS` ago. `judgeChanged` writes the verdict into each slot (`unsettled`, `heldOpen`,
  * and `changedAt` for a caller's version found unsettled); it captures, skips or writes nothing.
  */
 import { mtimeMsOf } from '../util/fs.js';
@@ -40,7 +41,14 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
     const age = now - mtimeMsOf(s.entry.mtimeNs);
     s.heldOpen = false;
     // A negative age is a clock skew or a file stamped in the future: do not wait for it forever.
-    s.unsettled = quiet < rule.settleMs ? `changed ${quiet}ms ago` : age >= 0 && age < rule.settleMs ? `modified ${age}ms ago` : null;
+    s.unsettled =
+      quiet < rule.settleMs
+        ? `changed ${quiet}ms ago`
+        : age >= 0 && age < rule.settleMs
+          ? `modified ${age}ms ago`
+          : emptiedRecently(s, age, rule.settleMs)
+            ? `emptied ${age}ms ago`
+            : null;
     if (s.unsettled !== null && s.changedAt === null) s.changedAt = now;
   }
   if (changedSlots.length === 0) return;
@@ -63,6 +71,19 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
     s.unsettled = `open for writing by ${describeWriter(w)}`;
     s.changedAt ??= now;
   }
+}
+
+/**
+ * How long a file the previous snapshot held with bytes must have been empty to count as a
+ * finished version: a truncating open (`open(path, 'w')`, torch.save) makes it empty before its
+ * descriptor exists, and under journal or writeback pressure that moment can outlast `settle`
+ * with no process seen holding it open.
+ */
+export const EMPTIED_QUIET_MS = 10_000;
+
+/** True when `s` is a file the previous snapshot held with bytes, emptied less than `EMPTIED_QUIET_MS` (or `settleMs`) ago. */
+function emptiedRecently(s: Slot, age: number, settleMs: number): boolean {
+  return s.entry.type === 'file' && s.entry.size === 0 && (s.prev?.size ?? 0) > 0 && age >= 0 && age < Math.max(settleMs, EMPTIED_QUIET_MS);
 }
 
 /** How long the changed files of `slots` still pending need before they can be settled (at most `settleMs`). */

@@ -182,3 +182,37 @@ describe('capture of a file rewritten in place with pauses', () => {
     expect(meta.files[0]!.sha256).toBe(sha256(NEW));
   });
 });
+
+describe('capture of a file just emptied', () => {
+  // A truncating open (`open(path, 'w')`, as torch.save does) sets the size to 0 before its
+  // descriptor exists; under heavy journal or writeback pressure that moment can last, with no
+  // process holding the file open yet. A trainer's file emptied since the previous snapshot is a
+  // write that has begun far more often than a finished version.
+  it('is not stored empty while it was emptied recently: left out, the snapshot incomplete', async () => {
+    const { run, store } = await runAndStore();
+    const ckpt = put(run, 'ckpt.pt', OLD);
+    age(ckpt);
+    age(put(run, 'calm.json', '{}'));
+    const first = await snap(run, store);
+    fs.truncateSync(ckpt, 0);
+    // Older than `settle`, and nobody holds it open.
+    await new Promise((r) => setTimeout(r, 150));
+    const meta = await snap(run, store, { previous: first, settleMs: 50, retries: 2, retryDelayMs: 5 });
+    expect(meta.files.map((f) => f.path)).toEqual(['calm.json']);
+    expect(meta.skipped).toEqual([{ path: 'ckpt.pt', reason: expect.stringMatching(/^kept changing \(emptied \d+ms ago\)$/) }]);
+    expect(meta.incomplete).toBe(true);
+  });
+
+  it('is stored once it has stayed empty that long, and a file that was empty before is stored at once', async () => {
+    const { run, store } = await runAndStore();
+    age(put(run, 'ckpt.pt', OLD));
+    age(put(run, 'empty.marker', ''));
+    const first = await snap(run, store);
+    fs.truncateSync(path.join(run, 'ckpt.pt'), 0);
+    const past = new Date(Date.now() - 60_000);
+    fs.utimesSync(path.join(run, 'ckpt.pt'), past, past);
+    const meta = await snap(run, store, { previous: first, settleMs: 50 });
+    expect(meta.skipped).toEqual([]);
+    expect(meta.files.map((f) => [f.path, f.size])).toEqual([['ckpt.pt', 0], ['empty.marker', 0]]);
+  });
+});
