@@ -13,7 +13,7 @@ export function addRemoteCommands(program: Command, globals: (cmd: Command) => G
     .command('push')
     .description(
       "upload to the run's remote now: the records named, or every record of a pushed kind (remote.push) newer than the newest one there " +
-        '(one removed from the remote goes up again only when named, unless it is newer than every record left there); resumes what an interrupted push left; then applies remote.keep',
+        "(one removed from the remote goes up again only when named: one this store's delete --remote removed always, one removed otherwise while a newer one is there); resumes what an interrupted push left; then applies remote.keep",
     )
     .argument('[ids...]', 'ids or unique prefixes (default: every record of a pushed kind newer than the newest one there)')
     .option('--json', 'print what was done as JSON')

@@ -10,7 +10,7 @@ import { UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/format.js';
 import { executeDelete, planDelete } from './delete.js';
 import type { OpContext } from './execute.js';
-import { inPushTurn, pushQueued, queueForPush } from './push.js';
+import { inPushTurn, noteRemovedFromRemote, pushQueued, queueForPush } from './push.js';
 import { openRunRemote } from './remote-open.js';
 import { applyRemoteRetention, collectGarbageNow, GC_DEFERRED } from './remote-retention.js';
 import { restoreSnapshot, type RestoreResult } from './restore.js';
@@ -89,6 +89,10 @@ async function execute(
         const plan = await planDelete(remote, op.ids, op.force);
         const done = await executeDelete(remote, plan, null);
         for (const id of done.deleted) ctx.logger.info(`deleted ${id} from ${remote.location} (asked for by ckptd delete --remote)`, { event: 'delete', id, remote: true });
+        // Never sent again by a push that does not name them (the daemon's catch-up, a bare `ckptd push`).
+        await noteRemovedFromRemote(run.store, done.deleted).catch((err: unknown) =>
+          ctx.logger.warn(`could not note in ${run.store} that ${done.deleted.join(', ')} were deleted from the remote (${(err as Error).message}); a push that does not name them may send them again`, { event: 'push-failed' }),
+        );
         return { done, gc: await collectGarbageNow(remote, ctx.now, ctx.logger) };
       });
       return {

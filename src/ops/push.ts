@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import { planPush, retryDelayMs, type PushCandidate, type PushSkipCode } from '../policy/push-plan.js';
 import { storeOf } from '../store/local-store.js';
-import { readPushQueue, writePushQueue, type PushItem, type PushQueue } from '../store/push-queue-file.js';
+import { MAX_REMOVED_REMOTE, readPushQueue, writePushQueue, type PushItem, type PushQueue } from '../store/push-queue-file.js';
 import { FileChangedError } from '../store/errors.js';
 import { RemoteError } from '../store/remote/remote-errors.js';
 import type { RemoteStore } from '../store/remote/remote-store.js';
@@ -55,6 +55,18 @@ export function enqueueForPush(store: string, ids: string[], now: number): Promi
   });
 }
 
+/**
+ * Notes in the push queue of `store` that `ids` were deleted from the remote by `ckptd delete
+ * --remote`: a push not asked for them by id leaves them there (`planPush`).
+ */
+export function noteRemovedFromRemote(store: string, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return Promise.resolve();
+  return mutate(store, (q) => {
+    const kept = (q.removed_remote ?? []).filter((id) => !ids.includes(id));
+    q.removed_remote = [...kept, ...ids].slice(-MAX_REMOVED_REMOTE);
+  });
+}
+
 export interface QueueResult {
   queued: string[];
   skipped: { id: string; code: PushSkipCode; text: string }[];
@@ -77,7 +89,7 @@ export async function queueForPush(run: RunConfig, remote: RemoteStore, ids: str
   const onRemote = await remote.recordIds();
   return serialized(run.store, async () => {
     const queue = await readPushQueue(run.store);
-    const plan = planPush(candidates, onRemote, new Set(queue.items.map((i) => i.id)), run.remote?.push ?? 'none', ids !== null);
+    const plan = planPush(candidates, onRemote, new Set(queue.items.map((i) => i.id)), run.remote?.push ?? 'none', ids !== null, new Set(queue.removed_remote ?? []));
     if (plan.enqueue.length > 0) {
       const at = new Date(now).toISOString();
       queue.items.push(...plan.enqueue.map((id): PushItem => ({ id, queued: at, failures: 0, next_try: null, error: null, uploads: {} })));

@@ -14,7 +14,7 @@ export interface PushCandidate {
   damaged: boolean;
 }
 
-export type PushSkipCode = 'not-pushed-kind' | 'damaged' | 'already-remote' | 'already-queued' | 'older-than-remote';
+export type PushSkipCode = 'not-pushed-kind' | 'damaged' | 'already-remote' | 'already-queued' | 'older-than-remote' | 'removed-from-remote';
 
 export interface PushPlan {
   /** Ids to add to the queue, oldest first (as given). */
@@ -33,14 +33,24 @@ export function isPushedKind(kind: PushCandidate['kind'], push: PushSetting): bo
  * a named record of a kind the setting does not push is queued all the same (the user asked).
  * Otherwise a record older than the newest one on the remote is not queued: it was pushed and then
  * removed there (by `remote.keep` or `delete --remote`), and pushing it again would only have it
- * removed again. (Ids sort by creation time.)
+ * removed again; nor one in `removed` (this store's `delete --remote` removed it), however new.
+ * (Ids sort by creation time.)
  */
-export function planPush(candidates: readonly PushCandidate[], remote: ReadonlySet<string>, queued: ReadonlySet<string>, push: PushSetting, explicit = false): PushPlan {
+export function planPush(
+  candidates: readonly PushCandidate[],
+  remote: ReadonlySet<string>,
+  queued: ReadonlySet<string>,
+  push: PushSetting,
+  explicit = false,
+  removed: ReadonlySet<string> = new Set(),
+): PushPlan {
   const plan: PushPlan = { enqueue: [], skip: [] };
   const newestRemote = [...remote].sort().pop() ?? null;
   for (const c of candidates) {
     if (remote.has(c.id)) plan.skip.push({ id: c.id, code: 'already-remote', text: 'already on the remote' });
-    else if (!explicit && newestRemote !== null && c.id < newestRemote) {
+    else if (!explicit && removed.has(c.id)) {
+      plan.skip.push({ id: c.id, code: 'removed-from-remote', text: 'deleted from the remote by `ckptd delete --remote`, so not pushed again; name it to push it' });
+    } else if (!explicit && newestRemote !== null && c.id < newestRemote) {
       plan.skip.push({ id: c.id, code: 'older-than-remote', text: 'older than the newest record on the remote: removed there (remote.keep or delete --remote), so not pushed again; name it to push it' });
     }
     else if (queued.has(c.id)) plan.skip.push({ id: c.id, code: 'already-queued', text: 'already queued for push' });

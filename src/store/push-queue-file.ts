@@ -33,7 +33,15 @@ export interface PushQueue {
   items: PushItem[];
   /** The newest record pushed, and when (ms). */
   last_pushed: { id: string; at: number } | null;
+  /**
+   * Records `ckptd delete --remote` removed from the remote (newest last, at most
+   * `MAX_REMOVED_REMOTE`): a push that is not asked for them by id never sends them again.
+   */
+  removed_remote?: string[];
 }
+
+/** How many ids `removed_remote` keeps (the oldest go first). */
+export const MAX_REMOVED_REMOTE = 1000;
 
 export const EMPTY_QUEUE: PushQueue = { items: [], last_pushed: null };
 
@@ -70,7 +78,8 @@ export async function readPushQueue(store: string): Promise<PushQueue> {
   const items = Array.isArray(q.items) ? q.items.filter(isPushItem) : [];
   const last = q.last_pushed;
   const lastPushed = typeof last === 'object' && last !== null && typeof last.id === 'string' && typeof last.at === 'number' ? { id: last.id, at: last.at } : null;
-  return { items, last_pushed: lastPushed };
+  const removed = Array.isArray(q.removed_remote) ? q.removed_remote.filter((id): id is string => typeof id === 'string') : [];
+  return { items, last_pushed: lastPushed, ...(removed.length > 0 ? { removed_remote: removed } : {}) };
 }
 
 /** `readPushQueue` for readers that go on without it: a queue that cannot be read is returned as its error. */
