@@ -6,9 +6,10 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import type { Blocker } from '../policy/hot-files.js';
+import { HF_STATE_FILE, hfCheckpointsInProgress } from '../policy/saves-in-progress.js';
 import type { ScanEntry } from '../store/types.js';
 import { describeWriter, findOpenWriters, type OpenWriter } from '../store/open-writers.js';
-import { stateDigest } from '../store/scan.js';
+import { selectsPath, stateDigest } from '../store/scan.js';
 import { mtimeMsOf } from '../util/fs.js';
 import { scanRun } from './run-actions.js';
 
@@ -47,6 +48,28 @@ export async function findBlockers(
     out.push({ path: w.rel, reason: `${w.rel} is open for writing by ${describeWriter(w)}`, retryInMs: run.settleMs });
   }
   return out;
+}
+
+/**
+ * The checkpoint folders of `entries` the trainer is still saving (`policy/saves-in-progress.ts`),
+ * each blocking until its last file appears: for runs whose progress is `hf` (and `auto` once the
+ * run shows the Trainer's layout), and only where the run's rules would capture that file. Other
+ * runs get none.
+ */
+export function savesInProgress(run: RunConfig, entries: readonly ScanEntry[]): TimedBlocker[] {
+  const p = run.progress;
+  const rule = p.kind === 'preset' && p.preset === 'hf' ? 'hf' : p.kind === 'auto' ? 'auto' : null;
+  if (rule === null) return [];
+  return hfCheckpointsInProgress(
+    entries.map((e) => e.path),
+    rule,
+  )
+    .filter((folder) => selectsPath(run, `${folder}/${HF_STATE_FILE}`))
+    .map((folder) => ({
+      path: folder,
+      reason: `${folder} has no ${HF_STATE_FILE} yet: the Trainer writes it last, so the checkpoint is still being saved`,
+      retryInMs: run.settleMs,
+    }));
 }
 
 /**
