@@ -6,7 +6,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import type { Blocker } from '../policy/hot-files.js';
-import { HF_STATE_FILE, hfCheckpointsInProgress } from '../policy/saves-in-progress.js';
+import { ACCELERATE_STATE, foldersInProgress, HF_CHECKPOINT, type FolderSave, type InProgressRule } from '../policy/saves-in-progress.js';
 import type { ScanEntry } from '../store/types.js';
 import { describeWriter, findOpenWriters, type OpenWriter } from '../store/open-writers.js';
 import { selectsPath, stateDigest } from '../store/scan.js';
@@ -51,25 +51,31 @@ export async function findBlockers(
 }
 
 /**
- * The checkpoint folders of `entries` the trainer is still saving (`policy/saves-in-progress.ts`),
- * each blocking until its last file appears: for runs whose progress is `hf` (and `auto` once the
- * run shows the Trainer's layout), and only where the run's rules would capture that file. Other
- * runs get none.
+ * The checkpoint folders of `entries` a trainer is still saving (`policy/saves-in-progress.ts`),
+ * each blocking until its last file appears: `checkpoint-N/` for runs whose progress is `hf`,
+ * accelerate `*-state/` for `kohya`, both under `auto` once the run shows that layout; and only
+ * where the run's rules would capture that last file. Other runs get none.
  */
 export function savesInProgress(run: RunConfig, entries: readonly ScanEntry[]): TimedBlocker[] {
   const p = run.progress;
-  const rule = p.kind === 'preset' && p.preset === 'hf' ? 'hf' : p.kind === 'auto' ? 'auto' : null;
-  if (rule === null) return [];
-  return hfCheckpointsInProgress(
-    entries.map((e) => e.path),
-    rule,
-  )
-    .filter((folder) => selectsPath(run, `${folder}/${HF_STATE_FILE}`))
-    .map((folder) => ({
-      path: folder,
-      reason: `${folder} has no ${HF_STATE_FILE} yet: the Trainer writes it last, so the checkpoint is still being saved`,
-      retryInMs: run.settleMs,
-    }));
+  const judged: [FolderSave, InProgressRule][] =
+    p.kind === 'auto'
+      ? [[HF_CHECKPOINT, 'evident'], [ACCELERATE_STATE, 'evident']]
+      : p.kind === 'preset' && p.preset === 'hf'
+        ? [[HF_CHECKPOINT, 'all']]
+        : p.kind === 'preset' && p.preset === 'kohya'
+          ? [[ACCELERATE_STATE, 'all']]
+          : [];
+  const paths = judged.length > 0 ? entries.map((e) => e.path) : [];
+  return judged.flatMap(([save, rule]) =>
+    foldersInProgress(paths, save, rule)
+      .filter((folder) => selectsPath(run, `${folder}/${save.lastFile}`))
+      .map((folder) => ({
+        path: folder,
+        reason: `${folder} has no ${save.lastFile} yet: ${save.writer} writes it last, so the checkpoint is still being saved`,
+        retryInMs: run.settleMs,
+      })),
+  );
 }
 
 /**

@@ -6,6 +6,7 @@
  * backup taken in such a pause, restored by `ckptd run --resume`, hands the trainer a newest
  * `checkpoint-N` without optimizer state or trainer state. ckptd waits for `trainer_state.json`;
  * a folder that never gets one is left out of backups, which say so (incomplete), never complete.
+ * kohya's accelerate `*-state/` folders, whose last file is `random_states_0.pkl`, likewise.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,15 +34,13 @@ function writeCheckpoint(runDir: string, step: number, files = CHECKPOINT_FILES)
 }
 
 /**
- * A trainer process saving `checkpoint-<step>/`: the model, then a pause of `pauseMs` holding no
- * file open, then the rest with `trainer_state.json` last. Resolves when it exits.
+ * A trainer process saving the folder `dir`: the files of `before` (name -> content), then a pause
+ * of `pauseMs` holding no file open, then those of `after`, in order. Resolves when it exits.
  */
-function saveWithPause(runDir: string, step: number, pauseMs: number): Promise<void> {
-  const ck = path.join(runDir, `checkpoint-${step}`);
-  const code = `const fs=require('fs'),p=require('path');const ck=${JSON.stringify(ck)};
-fs.mkdirSync(ck,{recursive:true});fs.writeFileSync(p.join(ck,'model.safetensors'),'model of step ${step}');
-setTimeout(()=>{for(const f of ['optimizer.pt','scheduler.pt','rng_state.pth'])fs.writeFileSync(p.join(ck,f),f+' of step ${step}');
-fs.writeFileSync(p.join(ck,'trainer_state.json'),${JSON.stringify(trainerState(step))});},${pauseMs});`;
+function saveWithPause(dir: string, before: Record<string, string>, after: Record<string, string>, pauseMs: number): Promise<void> {
+  const code = `const fs=require('fs'),p=require('path');const dir=${JSON.stringify(dir)};
+const write=(files)=>{for(const [f,c] of Object.entries(files))fs.writeFileSync(p.join(dir,f),c);};
+fs.mkdirSync(dir,{recursive:true});write(${JSON.stringify(before)});setTimeout(()=>write(${JSON.stringify(after)}),${pauseMs});`;
   const p = spawn(process.execPath, ['-e', code], { stdio: 'inherit' });
   return new Promise((resolve, reject) => p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`trainer exited ${c}`)))));
 }
@@ -63,18 +62,23 @@ async function snapshots(cfg: string): Promise<Shown[]> {
 const filesIn = (s: Shown, dir: string): string[] => s.files.map((f) => f.path).filter((p) => p.startsWith(`${dir}/`)).map((p) => p.slice(dir.length + 1)).sort();
 
 /**
- * An hf run folder holding a finished `checkpoint-1/` (and `more`, written before the daemon
- * starts), with a daemon watching it that backs up every settled change.
+ * A run folder with the files `seed` writes before the daemon starts (a finished hf
+ * `checkpoint-1/` unless told), with a daemon watching it that backs up every settled change.
  */
-function startRun(ctx: Pick<TestContext, 'onTestFinished'>, settle: string, more: (runDir: string) => void = () => {}): { runDir: string; cfg: string; d: DaemonHandle } {
+function startRun(
+  ctx: Pick<TestContext, 'onTestFinished'>,
+  settle: string,
+  seed: (runDir: string) => void = (runDir) => writeCheckpoint(runDir, 1),
+  progress = 'hf',
+): { runDir: string; cfg: string; d: DaemonHandle } {
   const cleanup = testCleanups(ctx);
   const t = tempDir();
   cleanup(t.cleanup);
   const runDir = path.join(t.dir, 'out');
-  writeCheckpoint(runDir, 1);
-  more(runDir);
+  fs.mkdirSync(runDir);
+  seed(runDir);
   const cfg = path.join(t.dir, 'ckptd.yaml');
-  fs.writeFileSync(cfg, `log: {format: json, level: debug}\nruns:\n  - name: hf\n    path: ./out\n    progress: hf\n    settle: ${settle}\n    backup: {every: always}\n    retention: {min_free: 1MB}\n`);
+  fs.writeFileSync(cfg, `log: {format: json, level: debug}\nruns:\n  - name: hf\n    path: ./out\n    progress: ${progress}\n    settle: ${settle}\n    backup: {every: always}\n    retention: {min_free: 1MB}\n`);
   const d = startDaemon(['daemon', '--config', cfg]);
   cleanup(() => d.stop());
   return { runDir, cfg, d };
@@ -86,7 +90,8 @@ describe.concurrent('a checkpoint folder being saved (hf)', () => {
     const { runDir, cfg, d } = startRun({ onTestFinished }, '1s');
     await d.waitFor((l) => l.event === 'snapshot', 20_000, 'the backup of checkpoint-1');
 
-    await saveWithPause(runDir, 2, 3000);
+    const rest = { 'optimizer.pt': 'optimizer', 'scheduler.pt': 'scheduler', 'rng_state.pth': 'rng', 'trainer_state.json': trainerState(2) };
+    await saveWithPause(path.join(runDir, 'checkpoint-2'), { 'model.safetensors': 'model of step 2' }, rest, 3000);
     await d.waitFor((l) => l.event === 'snapshot' && l.step === 2, 20_000, 'the backup of checkpoint-2');
     expect(await d.stop()).toBe(0);
 
@@ -99,7 +104,10 @@ describe.concurrent('a checkpoint folder being saved (hf)', () => {
 
   it('that never gets its trainer_state.json is left out of backups, each marked incomplete', async ({ onTestFinished }) => {
     // The trainer died saving checkpoint-2: its model is there, nothing after it.
-    const { cfg, d } = startRun({ onTestFinished }, '100ms', (runDir) => writeCheckpoint(runDir, 2, ['model.safetensors']));
+    const { cfg, d } = startRun({ onTestFinished }, '100ms', (runDir) => {
+      writeCheckpoint(runDir, 1);
+      writeCheckpoint(runDir, 2, ['model.safetensors']);
+    });
     const warned = await d.waitFor((l) => l.event === 'keeps-changing', 20_000, 'the warning about checkpoint-2');
     expect(warned.message).toMatch(/checkpoint-2 .*trainer_state\.json/);
     const taken = await d.waitFor((l) => l.event === 'snapshot', 20_000, 'a backup without checkpoint-2');
@@ -111,5 +119,25 @@ describe.concurrent('a checkpoint folder being saved (hf)', () => {
     expect(s!.skipped.map((x) => x.path)).toEqual(['checkpoint-2']);
     expect(s!.skipped[0]!.reason).toMatch(/trainer_state\.json/);
     expect(s!.incomplete).toBe(true);
+  });
+
+  it('of kohya (accelerate save_state) is not backed up until its random_states_0.pkl is written', async ({ onTestFinished }) => {
+    const { runDir, cfg, d } = startRun({ onTestFinished }, '1s', (runDir) => fs.writeFileSync(path.join(runDir, 'lora-000001.safetensors'), 'LoRA after epoch 1'), 'kohya');
+    await d.waitFor((l) => l.event === 'snapshot', 20_000, 'the backup of epoch 1');
+
+    // sd-scripts' save hook writes train_state.json, then accelerate the model, optimizer,
+    // scheduler and random states.
+    const first = { 'train_state.json': JSON.stringify({ current_epoch: 2, current_step: 200 }), 'model.safetensors': 'model' };
+    const rest = { 'optimizer.bin': 'optimizer', 'scheduler.bin': 'scheduler', 'random_states_0.pkl': 'rng' };
+    fs.writeFileSync(path.join(runDir, 'lora-000002.safetensors'), 'LoRA after epoch 2');
+    await saveWithPause(path.join(runDir, 'lora-000002-state'), first, rest, 3000);
+    await d.waitFor((l) => l.event === 'snapshot' && l.step === 200, 20_000, 'the backup of lora-000002-state');
+    expect(await d.stop()).toBe(0);
+
+    const all = await snapshots(cfg);
+    const holding = all.filter((s) => filesIn(s, 'lora-000002-state').length > 0);
+    expect(holding.length).toBeGreaterThan(0);
+    const whole = [...Object.keys(first), ...Object.keys(rest)].sort();
+    for (const s of holding) expect({ id: s.id, files: filesIn(s, 'lora-000002-state') }).toEqual({ id: s.id, files: whole });
   });
 });
