@@ -4,7 +4,8 @@
  *
  * Contract:
  * - `noteActivity` records a watched write by relative path ('' = the run folder itself).
- * - `look` prunes activity older than `settle`, finds what blocks now (hot paths included), folds it
+ * - `look` prunes activity older than `settle`, finds what blocks now (hot paths included; a
+ *   checkpoint folder still being saved, see `savesInProgress`, blocks as a path), folds it
  *   into the state, logs each path that starts blocking for long (`keeps-changing`), is left out
  *   (`never-settles`) or settles again (`settled-again`), rewrites the store's blocking record for
  *   `ckptd status` when any of that happened, and returns the blockers.
@@ -12,7 +13,7 @@
  */
 import type { RunConfig } from '../config/types.js';
 import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, type Blocking, type BlockingState } from '../policy/hot-files.js';
-import { findBlockers, type TimedBlocker } from '../ops/settle.js';
+import { findBlockers, savesInProgress, type TimedBlocker } from '../ops/settle.js';
 import { writeBlocking } from '../store/blocking-file.js';
 import type { ScanEntry } from '../store/types.js';
 import { formatDuration } from '../util/format.js';
@@ -48,7 +49,9 @@ export class BlockingFiles {
   /** See the contract above. */
   async look(run: RunConfig, all: ScanEntry[], now: number): Promise<TimedBlocker[]> {
     for (const [rel, at] of this.activity) if (now - at >= run.settleMs) this.activity.delete(rel);
-    const blockers = await findBlockers(run, all, this.activity, now);
+    // A checkpoint folder still being saved blocks like a file that keeps changing: waited for,
+    // then left out (and the backups marked incomplete) if it never completes.
+    const blockers = [...(await findBlockers(run, all, this.activity, now)), ...savesInProgress(run, all)];
     const update = trackBlocking(this.state, blockers, now, run.settleMs);
     this.state = update.state;
     for (const b of update.warned) {

@@ -6,9 +6,10 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import type { Blocker } from '../policy/hot-files.js';
+import { ACCELERATE_STATE, foldersInProgress, HF_CHECKPOINT, type FolderSave, type InProgressRule } from '../policy/saves-in-progress.js';
 import type { ScanEntry } from '../store/types.js';
 import { describeWriter, findOpenWriters, type OpenWriter } from '../store/open-writers.js';
-import { stateDigest } from '../store/scan.js';
+import { selectsPath, stateDigest } from '../store/scan.js';
 import { mtimeMsOf } from '../util/fs.js';
 import { scanRun } from './run-actions.js';
 
@@ -47,6 +48,34 @@ export async function findBlockers(
     out.push({ path: w.rel, reason: `${w.rel} is open for writing by ${describeWriter(w)}`, retryInMs: run.settleMs });
   }
   return out;
+}
+
+/**
+ * The checkpoint folders of `entries` a trainer is still saving (`policy/saves-in-progress.ts`),
+ * each blocking until its last file appears: `checkpoint-N/` for runs whose progress is `hf`,
+ * accelerate `*-state/` for `kohya`, both under `auto` once the run shows that layout; and only
+ * where the run's rules would capture that last file. Other runs get none.
+ */
+export function savesInProgress(run: RunConfig, entries: readonly ScanEntry[]): TimedBlocker[] {
+  const p = run.progress;
+  const judged: [FolderSave, InProgressRule][] =
+    p.kind === 'auto'
+      ? [[HF_CHECKPOINT, 'evident'], [ACCELERATE_STATE, 'evident']]
+      : p.kind === 'preset' && p.preset === 'hf'
+        ? [[HF_CHECKPOINT, 'all']]
+        : p.kind === 'preset' && p.preset === 'kohya'
+          ? [[ACCELERATE_STATE, 'all']]
+          : [];
+  const paths = judged.length > 0 ? entries.map((e) => e.path) : [];
+  return judged.flatMap(([save, rule]) =>
+    foldersInProgress(paths, save, rule)
+      .filter((folder) => selectsPath(run, `${folder}/${save.lastFile}`))
+      .map((folder) => ({
+        path: folder,
+        reason: `${folder} has no ${save.lastFile} yet: ${save.writer} writes it last, so the checkpoint is still being saved`,
+        retryInMs: run.settleMs,
+      })),
+  );
 }
 
 /**

@@ -249,6 +249,14 @@ function statEntrySync(runDir: string, rel: string): ScanEntry | null {
   }
 }
 
+/**
+ * Whether the rules would select a file at `rel` (its own name; folders above it are not
+ * checked): for a file that does not exist yet, such as one a trainer writes last.
+ */
+export function selectsPath(opts: Pick<ScanOptions, 'include' | 'exclude'>, rel: string): boolean {
+  return matcher(opts.include)(rel) && !matcher([...ALWAYS_EXCLUDED, ...opts.exclude])(rel);
+}
+
 function matcher(globs: readonly string[]): (rel: string) => boolean {
   if (globs.length === 0) return () => false;
   return picomatch([...globs], { dot: true });

@@ -36,9 +36,11 @@ function writeEpoch(runDir: string, e: number): void {
   fs.writeFileSync(path.join(runDir, `${name}.safetensors`), `LoRA weights after epoch ${e}`);
   const state = path.join(runDir, `${name}-state`);
   fs.mkdirSync(state);
+  // sd-scripts' save hook writes train_state.json first, accelerate the random states last.
+  fs.writeFileSync(path.join(state, 'train_state.json'), JSON.stringify({ current_epoch: e, current_step: e * 100 }));
   fs.writeFileSync(path.join(state, 'model.safetensors'), `accelerate state ${e}`);
   fs.writeFileSync(path.join(state, 'optimizer.bin'), `optimizer ${e}`);
-  fs.writeFileSync(path.join(state, 'train_state.json'), JSON.stringify({ current_epoch: e, current_step: e * 100 }));
+  fs.writeFileSync(path.join(state, 'random_states_0.pkl'), `random states ${e}`);
 }
 
 async function trainEpoch(d: DaemonHandle, runDir: string, e: number): Promise<void> {

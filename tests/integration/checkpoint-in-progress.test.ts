@@ -1,0 +1,143 @@
+/**
+ * A Hugging Face `checkpoint-N/` folder caught half-written. `Trainer._save_checkpoint` writes the
+ * model, then `optimizer.pt`, `scheduler.pt` and `rng_state.pth`, and `trainer_state.json` last;
+ * between them it can pause for longer than `settle` (safetensors serializes the whole model in
+ * memory first, FSDP and DeepSpeed gather the optimizer state across GPUs) with no file open. A
+ * backup taken in such a pause, restored by `ckptd run --resume`, hands the trainer a newest
+ * `checkpoint-N` without optimizer state or trainer state. ckptd waits for `trainer_state.json`;
+ * a folder that never gets one is left out of backups, which say so (incomplete), never complete.
+ * kohya's accelerate `*-state/` folders, whose last file is `random_states_0.pkl`, likewise.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
+import { testCleanups } from '../helpers/test-cleanups.js';
+
+function trainerState(step: number): string {
+  return JSON.stringify({ epoch: step / 2, global_step: step, log_history: [{ epoch: step / 2, loss: 1 / step, step }] });
+}
+
+/** The files `_save_checkpoint` leaves in `checkpoint-N/`, in the order it writes them. */
+const CHECKPOINT_FILES = ['model.safetensors', 'optimizer.pt', 'scheduler.pt', 'rng_state.pth', 'trainer_state.json'];
+
+/** An earlier save, written a minute ago (settled from the start). */
+function writeCheckpoint(runDir: string, step: number, files = CHECKPOINT_FILES): void {
+  const ck = path.join(runDir, `checkpoint-${step}`);
+  fs.mkdirSync(ck, { recursive: true });
+  const past = new Date(Date.now() - 60_000);
+  for (const f of files) {
+    fs.writeFileSync(path.join(ck, f), f === 'trainer_state.json' ? trainerState(step) : `${f} of step ${step}`);
+    fs.utimesSync(path.join(ck, f), past, past);
+  }
+}
+
+/**
+ * A trainer process saving the folder `dir`: the files of `before` (name -> content), then a pause
+ * of `pauseMs` holding no file open, then those of `after`, in order. Resolves when it exits.
+ */
+function saveWithPause(dir: string, before: Record<string, string>, after: Record<string, string>, pauseMs: number): Promise<void> {
+  const code = `const fs=require('fs'),p=require('path');const dir=${JSON.stringify(dir)};
+const write=(files)=>{for(const [f,c] of Object.entries(files))fs.writeFileSync(p.join(dir,f),c);};
+fs.mkdirSync(dir,{recursive:true});write(${JSON.stringify(before)});setTimeout(()=>write(${JSON.stringify(after)}),${pauseMs});`;
+  const p = spawn(process.execPath, ['-e', code], { stdio: 'inherit' });
+  return new Promise((resolve, reject) => p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`trainer exited ${c}`)))));
+}
+
+interface Shown {
+  id: string;
+  files: { path: string }[];
+  skipped: { path: string; reason: string }[];
+  incomplete: boolean;
+}
+
+async function snapshots(cfg: string): Promise<Shown[]> {
+  const list = JSON.parse((await runCli(['list', '--config', cfg, '--json'])).stdout) as { id: string; kind: string }[];
+  const out: Shown[] = [];
+  for (const r of list.filter((x) => x.kind === 'backup')) out.push(JSON.parse((await runCli(['show', r.id, '--config', cfg, '--json'])).stdout) as Shown);
+  return out;
+}
+
+const filesIn = (s: Shown, dir: string): string[] => s.files.map((f) => f.path).filter((p) => p.startsWith(`${dir}/`)).map((p) => p.slice(dir.length + 1)).sort();
+
+/**
+ * A run folder with the files `seed` writes before the daemon starts (a finished hf
+ * `checkpoint-1/` unless told), with a daemon watching it that backs up every settled change.
+ */
+function startRun(
+  ctx: Pick<TestContext, 'onTestFinished'>,
+  settle: string,
+  seed: (runDir: string) => void = (runDir) => writeCheckpoint(runDir, 1),
+  progress = 'hf',
+): { runDir: string; cfg: string; d: DaemonHandle } {
+  const cleanup = testCleanups(ctx);
+  const t = tempDir();
+  cleanup(t.cleanup);
+  const runDir = path.join(t.dir, 'out');
+  fs.mkdirSync(runDir);
+  seed(runDir);
+  const cfg = path.join(t.dir, 'ckptd.yaml');
+  fs.writeFileSync(cfg, `log: {format: json, level: debug}\nruns:\n  - name: hf\n    path: ./out\n    progress: ${progress}\n    settle: ${settle}\n    backup: {every: always}\n    retention: {min_free: 1MB}\n`);
+  const d = startDaemon(['daemon', '--config', cfg]);
+  cleanup(() => d.stop());
+  return { runDir, cfg, d };
+}
+
+describe.concurrent('a checkpoint folder being saved (hf)', () => {
+  it('is not backed up until its trainer_state.json is written, through a pause longer than settle', async ({ onTestFinished }) => {
+    // A settle (1 s; the hf preset's is 2 s) shorter than the trainer's 3 s pause.
+    const { runDir, cfg, d } = startRun({ onTestFinished }, '1s');
+    await d.waitFor((l) => l.event === 'snapshot', 20_000, 'the backup of checkpoint-1');
+
+    const rest = { 'optimizer.pt': 'optimizer', 'scheduler.pt': 'scheduler', 'rng_state.pth': 'rng', 'trainer_state.json': trainerState(2) };
+    await saveWithPause(path.join(runDir, 'checkpoint-2'), { 'model.safetensors': 'model of step 2' }, rest, 3000);
+    await d.waitFor((l) => l.event === 'snapshot' && l.step === 2, 20_000, 'the backup of checkpoint-2');
+    expect(await d.stop()).toBe(0);
+
+    const all = await snapshots(cfg);
+    const holding = all.filter((s) => filesIn(s, 'checkpoint-2').length > 0);
+    expect(holding.length).toBeGreaterThan(0);
+    for (const s of holding) expect({ id: s.id, files: filesIn(s, 'checkpoint-2') }).toEqual({ id: s.id, files: [...CHECKPOINT_FILES].sort() });
+    for (const s of all) expect(s.incomplete).toBe(false);
+  }, 30_000);
+
+  it('that never gets its trainer_state.json is left out of backups, each marked incomplete', async ({ onTestFinished }) => {
+    // The trainer died saving checkpoint-2: its model is there, nothing after it.
+    const { cfg, d } = startRun({ onTestFinished }, '100ms', (runDir) => {
+      writeCheckpoint(runDir, 1);
+      writeCheckpoint(runDir, 2, ['model.safetensors']);
+    });
+    const warned = await d.waitFor((l) => l.event === 'keeps-changing', 20_000, 'the warning about checkpoint-2');
+    expect(warned.message).toMatch(/checkpoint-2 .*trainer_state\.json/);
+    const taken = await d.waitFor((l) => l.event === 'snapshot', 20_000, 'a backup without checkpoint-2');
+    expect(await d.stop()).toBe(0);
+
+    const [s] = (await snapshots(cfg)).filter((x) => x.id === taken.id);
+    expect(filesIn(s!, 'checkpoint-1')).toEqual([...CHECKPOINT_FILES].sort());
+    expect(filesIn(s!, 'checkpoint-2')).toEqual([]);
+    expect(s!.skipped.map((x) => x.path)).toEqual(['checkpoint-2']);
+    expect(s!.skipped[0]!.reason).toMatch(/trainer_state\.json/);
+    expect(s!.incomplete).toBe(true);
+  });
+
+  it('of kohya (accelerate save_state) is not backed up until its random_states_0.pkl is written', async ({ onTestFinished }) => {
+    const { runDir, cfg, d } = startRun({ onTestFinished }, '1s', (runDir) => fs.writeFileSync(path.join(runDir, 'lora-000001.safetensors'), 'LoRA after epoch 1'), 'kohya');
+    await d.waitFor((l) => l.event === 'snapshot', 20_000, 'the backup of epoch 1');
+
+    // sd-scripts' save hook writes train_state.json, then accelerate the model, optimizer,
+    // scheduler and random states.
+    const first = { 'train_state.json': JSON.stringify({ current_epoch: 2, current_step: 200 }), 'model.safetensors': 'model' };
+    const rest = { 'optimizer.bin': 'optimizer', 'scheduler.bin': 'scheduler', 'random_states_0.pkl': 'rng' };
+    fs.writeFileSync(path.join(runDir, 'lora-000002.safetensors'), 'LoRA after epoch 2');
+    await saveWithPause(path.join(runDir, 'lora-000002-state'), first, rest, 3000);
+    await d.waitFor((l) => l.event === 'snapshot' && l.step === 200, 20_000, 'the backup of lora-000002-state');
+    expect(await d.stop()).toBe(0);
+
+    const all = await snapshots(cfg);
+    const holding = all.filter((s) => filesIn(s, 'lora-000002-state').length > 0);
+    expect(holding.length).toBeGreaterThan(0);
+    const whole = [...Object.keys(first), ...Object.keys(rest)].sort();
+    for (const s of holding) expect({ id: s.id, files: filesIn(s, 'lora-000002-state') }).toEqual({ id: s.id, files: whole });
+  });
+});
