@@ -62,11 +62,16 @@ export function renderMetrics(runs: ReadonlyMap<string, RunCounters>, startedAt:
   return `${out.join('\n')}\n`;
 }
 
-/** Collects counters from log events and writes the file (at most once a second), creating its folder if missing. */
+/**
+ * Collects counters from log events and writes the file (at most once a second), creating its
+ * folder if missing. A write that fails is reported to `onError` once, until a write works again.
+ */
 export class Metrics {
   private readonly runs = new Map<string, RunCounters>();
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
+  /** The last write failed: `onError` is not called again until a write works. */
+  private failing = false;
 
   constructor(
     private readonly file: string,
@@ -143,7 +148,14 @@ export class Metrics {
       fsp
         .mkdir(path.dirname(this.file), { recursive: true })
         .then(() => writeFileAtomic(this.file, renderMetrics(this.runs, this.startedAt)))
-        .catch((err: unknown) => this.onError(err as Error)),
+        .then(
+          () => void (this.failing = false),
+          (err: unknown) => {
+            // Writes follow every counted event: one warning per outage, not one per write.
+            if (!this.failing) this.onError(err as Error);
+            this.failing = true;
+          },
+        ),
     );
     return this.writing;
   }
