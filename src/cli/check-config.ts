@@ -1,25 +1,33 @@
 /**
- * `ckptd check-config [PATH]`: every problem as `FILE:LINE:COL key.path: message`, exit 2 on any,
+ * `ckptd check-config [PATH] [--run NAME]`: every problem as `FILE:LINE:COL key.path: message`, exit 2 on any,
  * then (for a config that validates) every run folder, store or save folder that cannot be used.
  * A valid config prints one line per run (its folder, store and schedules) and, when any run has
- * a remote, one more line per run with the remote it pushes to, or `remote: none`.
+ * a remote, one more line per run with the remote it pushes to, or `remote: none`. With `--run
+ * NAME`, the file must still load whole, but only that run's folders are checked and shown.
  */
 import { loadConfigFile, placeProblems } from '../config/load.js';
 import type { RemoteConfig, RemoteKeep } from '../config/types.js';
 import { formatBytes, formatEvery, formatSpan } from '../policy/format.js';
 import { ConfigError, formatProblem } from '../util/errors.js';
+import { pickRun } from './context.js';
 
-export function checkConfig(file: string): { exitCode: number; output: string } {
+/**
+ * Checks the config `file` (of run `only`, when given: a `UsageError`, exit 2, naming the runs
+ * when it has no such run). Returns the exit code and what to print on stdout.
+ */
+export function checkConfig(file: string, only?: string): { exitCode: number; output: string } {
   try {
     const config = loadConfigFile(file);
-    const unusable = placeProblems(config);
+    const checked = only === undefined ? config.runs : [pickRun(config, only)];
+    const unusable = placeProblems(config, checked);
     if (unusable.length > 0) throw new ConfigError(unusable);
-    const anyRemote = config.runs.some((r) => r.remote !== null);
-    const runs = config.runs.flatMap((r) => [
+    const anyRemote = checked.some((r) => r.remote !== null);
+    const what = only === undefined ? `${config.runs.length} run${config.runs.length === 1 ? '' : 's'}` : `run ${only}`;
+    const runs = checked.flatMap((r) => [
       `  ${r.name}: ${r.path} -> store ${r.store}; backup ${formatEvery(r.backup.every)}, save ${formatEvery(r.save.every)}`,
       ...(anyRemote ? [`    ${describeRemote(r.remote)}`] : []),
     ]);
-    return { exitCode: 0, output: [`${file}: ok (${config.runs.length} run${config.runs.length === 1 ? '' : 's'})`, ...runs].join('\n') };
+    return { exitCode: 0, output: [`${file}: ok (${what})`, ...runs].join('\n') };
   } catch (err) {
     if (err instanceof ConfigError) return { exitCode: 2, output: err.problems.map(formatProblem).join('\n') };
     throw err;

@@ -50,7 +50,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         'as versioned snapshots with epoch/step/loss, reloading its config live.',
     )
     .version('0.1.0')
-    .option('--config <path>', 'config file (default: $CKPTD_CONFIG, ./ckptd.yaml, $XDG_CONFIG_HOME/ckptd/config.yaml, /etc/ckptd/config.yaml)')
+    .option('--config <path>', 'config file (default: $CKPTD_CONFIG, ./ckptd.yaml, $XDG_CONFIG_HOME/ckptd/config.yaml, /etc/ckptd/config.yaml; not for watch)')
     .option('--run <name>', 'the run a command is about (optional when the config has one run; not for daemon, watch, init, install-service)')
     .showHelpAfterError('(run `ckptd --help` or `ckptd <command> --help` for usage)')
     .addHelpText(
@@ -80,6 +80,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--log-format <format>', 'text (one readable line each) | json (one object per line)').choices(['text', 'json']).default('text'))
     .action(async (dir: string, opts: { store?: string; logLevel: LogLevel; logFormat: LogFormat }, cmd: Command) => {
       refuseRun(globals(cmd), 'watch', 'it watches the one folder it is given, with no config');
+      if (globals(cmd).config !== undefined) throw new UsageError('watch does not take --config: it watches the one folder it is given, with no config; to use a config, run `ckptd daemon --config FILE`');
       // Empty text (a shell variable left unset) would otherwise mean the current folder.
       if (dir === '') throw new UsageError('watch needs the folder the trainer writes, got an empty string');
       if (opts.store === '') throw new UsageError('--store needs a folder, got an empty string; leave it out for the default');
@@ -96,20 +97,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('check-config')
     .description(
       'validate a config, and that every run folder, store and save.to is a folder ckptd can enter and read (or is not there yet); ' +
-        'print each problem as FILE:LINE:COL key.path: message',
+        'print each problem as FILE:LINE:COL key.path: message; with --run NAME, check only that run\'s folders',
     )
     .argument('[path]', 'the config file (default: the same search as --config)')
     .action(async (file: string | undefined, _opts, cmd: Command) => {
       const { checkConfig } = await import('./check-config.js');
       const target = file ?? globals(cmd).config;
-      if (target !== undefined) {
-        const r = checkConfig(path.resolve(target));
-        process.stdout.write(`${r.output}\n`);
-        setExit(r.exitCode);
-        return;
-      }
-      const config = loadCliConfig(undefined);
-      const r = checkConfig(config.file!);
+      const r = checkConfig(target !== undefined ? path.resolve(target) : loadCliConfig(undefined).file!, globals(cmd).run);
       process.stdout.write(`${r.output}\n`);
       setExit(r.exitCode);
     });

@@ -2,6 +2,7 @@
  * Starter settings per trainer for `ckptd init --preset NAME`: what each trainer writes, which
  * progress source reads it, and a schedule that suits it.
  */
+import path from 'node:path';
 import type { SavePickSetting } from '../policy/save-pick.js';
 
 export const INIT_PRESETS = ['generic', 'hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl'] as const;
@@ -128,7 +129,10 @@ const PICK_COMMENT: Readonly<Record<SavePickSetting, string>> = {
   auto: 'newest model only once progress finds hf, kohya, lightning or onetrainer; else all (| newest | all)',
 };
 
-/** The commented YAML `init` writes. `runPath` is as it should appear (relative to the config's folder where possible). */
+/**
+ * The commented YAML `init` writes. `runPath` is as it should appear (relative to the config's
+ * folder where possible); its comment says "relative to this file" only when it is.
+ */
 export function renderStarterConfig(preset: InitPreset, name: string, runPath: string): string {
   const p = PRESET_SETTINGS[preset];
   const list = (xs: string[]): string => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
@@ -144,7 +148,7 @@ log:
 
 runs:
 ${line(`  - name: ${name}`, '[a-z0-9._-]+, unique in this file')}
-${line(`    path: ${yamlScalar(runPath)}`, 'the folder the trainer writes (relative to this file)')}
+${line(`    path: ${yamlScalar(runPath)}`, `the folder the trainer writes${path.isAbsolute(runPath) ? '' : ' (relative to this file)'}`)}
     # store: null            # default: <path's parent>/.ckptd/<name>; never inside the run
     include: ${list(p.include)}
     exclude: ${list(p.exclude)}

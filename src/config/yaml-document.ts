@@ -1,9 +1,10 @@
 /**
  * Config text → one YAML document and its plain data, or what is wrong with it in ckptd's words.
  * Contract: the text must be exactly one YAML document of plain values. Syntax errors, a second
- * document, tags ckptd does not know (which the YAML library only warns about, and would read as
- * text), a merge (`<<`) of something that is not a mapping and too many alias expansions are
- * problems, each at the offset where it starts. Merge keys (`<<: *name`) are read as YAML 1.1
+ * document, tags ckptd does not know and standard tags their value does not fit (`!!float 3`;
+ * the YAML library only warns about both, and would read the value as text), a merge (`<<`) of
+ * something that is not a mapping and too many alias expansions are problems, each at the offset
+ * where it starts. Merge keys (`<<: *name`) are read as YAML 1.1
  * defines them: the keys of the named mapping, below the keys written beside them.
  */
 import { isScalar, LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
@@ -29,7 +30,7 @@ export function readYaml(text: string): YamlRead {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const problems = [
     ...doc.errors.map((e) => ({ offset: e.pos[0], message: errorMessage(e) })),
-    ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED').map((w) => ({ offset: w.pos[0], message: unknownTag(text.slice(w.pos[0], w.pos[1])) })),
+    ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED').map((w) => ({ offset: w.pos[0], message: tagProblem(doc, text.slice(w.pos[0], w.pos[1]), w.pos[1]) })),
   ];
   if (problems.length > 0) return { lines, problems: problems.sort((a, b) => a.offset - b.offset) };
   const expanded = toData(doc);
@@ -52,8 +53,31 @@ function errorMessage(e: YAMLError): string {
   }
 }
 
-function unknownTag(tag: string): string {
-  return `unknown tag ${tag}: ckptd reads plain YAML values; remove the tag (quote the value if it must stay text)`;
+/** How the values of YAML's standard scalar tags are written, for a value that does not fit one. */
+const STANDARD_TAG_HINTS: Readonly<Record<string, string>> = {
+  '!!float': 'a YAML float has a "." or an exponent, e.g. 3.0',
+  '!!int': 'a YAML integer is digits, e.g. 3',
+  '!!bool': 'a YAML bool is true or false',
+  '!!null': 'a YAML null is null or ~',
+};
+
+/**
+ * The problem of a tag the library could not resolve: one of YAML's standard tags (`!!float`)
+ * whose value (the first tagged scalar at or after `end`, where the tag ends) does not fit it,
+ * or a tag ckptd does not know.
+ */
+function tagProblem(doc: Document, tag: string, end: number): string {
+  const hint = STANDARD_TAG_HINTS[tag];
+  if (hint === undefined) return `unknown tag ${tag}: ckptd reads plain YAML values; remove the tag (quote the value if it must stay text)`;
+  let value: string | null = null;
+  visit(doc, {
+    Scalar(_key, node) {
+      if (node.tag === undefined || !node.range || node.range[0] < end) return undefined;
+      value = String(node.source ?? node.value);
+      return visit.BREAK;
+    },
+  });
+  return `the value ${value ?? ''} does not fit the tag ${tag} (${hint}): ckptd reads plain YAML values; remove the tag`;
 }
 
 /**

@@ -5,6 +5,8 @@
  * `push-failed`), so the
  * metrics say exactly what the log says. Nothing listens on a port.
  */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
 import type { LogFields, Logger } from '../util/logger.js';
 import { tapLines } from '../util/tap-logger.js';
 import { writeFileAtomic } from '../store/durable.js';
@@ -60,11 +62,16 @@ export function renderMetrics(runs: ReadonlyMap<string, RunCounters>, startedAt:
   return `${out.join('\n')}\n`;
 }
 
-/** Collects counters from log events and writes the file (at most once a second). */
+/**
+ * Collects counters from log events and writes the file (at most once a second), creating its
+ * folder if missing. A write that fails is reported to `onError` once, until a write works again.
+ */
 export class Metrics {
   private readonly runs = new Map<string, RunCounters>();
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
+  /** The last write failed: `onError` is not called again until a write works. */
+  private failing = false;
 
   constructor(
     private readonly file: string,
@@ -136,8 +143,19 @@ export class Metrics {
   }
 
   private write(): Promise<void> {
+    // The folder is created as the log file's is: a collector folder not made yet is not an error.
     this.writing = this.writing.then(() =>
-      writeFileAtomic(this.file, renderMetrics(this.runs, this.startedAt)).catch((err: unknown) => this.onError(err as Error)),
+      fsp
+        .mkdir(path.dirname(this.file), { recursive: true })
+        .then(() => writeFileAtomic(this.file, renderMetrics(this.runs, this.startedAt)))
+        .then(
+          () => void (this.failing = false),
+          (err: unknown) => {
+            // Writes follow every counted event: one warning per outage, not one per write.
+            if (!this.failing) this.onError(err as Error);
+            this.failing = true;
+          },
+        ),
     );
     return this.writing;
   }

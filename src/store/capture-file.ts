@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import fs, { type BigIntStats } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { FileChangedError, FileVanishedError, withPath } from './errors.js';
+import { FileChangedError, FileVanishedError, UnreadableFileError, withPath } from './errors.js';
 import { cloneOpenFile } from './clone-file.js';
 import { CopyWriteError, copyOpenFileOnWorker, hashOpenFileOnWorker, ShortReadError } from './hash-workers.js';
 import { checkOpenedPath } from './opened-path.js';
@@ -92,8 +92,8 @@ export interface PendingCopy extends Captured {
  * and the path must still show the same size, mtime, ctime and inode. Otherwise `dst` is removed and
  * `FileChangedError` (path, what changed) is thrown. With `inRun`, the opened file must be at that
  * real path, else `PathSwappedError` is thrown. A missing source throws `FileVanishedError`;
- * a full disk `NoSpaceError`; other errors (EACCES, EIO, ...) propagate with the path in the
- * message. `dst` never survives a failure. Memory use is bounded (two 1 MiB buffers per hash
+ * a full disk `NoSpaceError`; a source it may not open (EACCES, EPERM) `UnreadableFileError`;
+ * other errors (EIO, ...) propagate with the path in the message. `dst` never survives a failure. Memory use is bounded (two 1 MiB buffers per hash
  * worker). A file of up to `SMALL_FILE` bytes is copied by `copySmallFileSync` (`onBytes` hears its
  * size once, after the copy).
  */
@@ -293,6 +293,8 @@ function openError(err: unknown, src: string): Error {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return new FileVanishedError(src);
   if (code === 'ELOOP') return new FileChangedError(src, ['is now a symlink']);
+  // Node's message would name the path actually opened, an internal /proc/self/fd/N/... one.
+  if (code === 'EACCES' || code === 'EPERM') return new UnreadableFileError(src, code);
   return withPath(err, 'cannot open', src);
 }
 

@@ -3,6 +3,7 @@
  * name the file without the caller adding context.
  */
 import { CkptdError } from '../util/errors.js';
+import { printableName } from '../util/format.js';
 import { ckptdUser } from '../util/run-as.js';
 
 /**
@@ -24,6 +25,24 @@ export class FileVanishedError extends CkptdError {
   override readonly name = 'FileVanishedError';
   constructor(readonly path: string) {
     super(`${path} vanished before it could be copied`);
+  }
+}
+
+/**
+ * A file of the run could not be opened for reading: permission denied (EACCES/EPERM, kept as
+ * `code`). The message names the file at its path in the run and says how to fix it.
+ */
+export class UnreadableFileError extends CkptdError {
+  override readonly name = 'UnreadableFileError';
+  constructor(
+    readonly path: string,
+    readonly code: string,
+  ) {
+    const shown = printableName(path);
+    super(
+      `cannot read ${shown}: permission denied (${code}) for ${ckptdUser()}; ` +
+        `make it readable (chmod a+r ${shown}, or chown it to that user), or add it to the run's exclude`,
+    );
   }
 }
 

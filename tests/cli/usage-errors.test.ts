@@ -123,3 +123,49 @@ describe('--run given to a command about every run of the config', () => {
     }
   });
 });
+
+describe('flags a command would otherwise ignore', () => {
+  it('watch --config exits 2: it watches the folder it is given, with no config', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      fs.mkdirSync(path.join(dir, 'a'));
+      fs.writeFileSync(path.join(dir, 'ckptd.yaml'), 'runs:\n  - {name: a, path: ./a, progress: none}\n');
+      const r = await runCli(['watch', './a', '--config', 'ckptd.yaml'], { cwd: dir, timeoutMs: 8000 });
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('watch does not take --config');
+      expect(fs.readdirSync(path.join(dir, 'a'))).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('check-config --run NAME checks only that run, and exits 2 naming the runs when there is none of that name', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = path.join(dir, 'ckptd.yaml');
+      fs.mkdirSync(path.join(dir, 'b'));
+      // Run a's folder is a file: a problem of run a only.
+      fs.writeFileSync(path.join(dir, 'a'), 'not a folder');
+      fs.writeFileSync(config, 'runs:\n  - {name: a, path: ./a, progress: none}\n  - {name: b, path: ./b, progress: none}\n');
+      const whole = await runCli(['check-config', config]);
+      expect(whole.code).toBe(2);
+      for (const args of [['check-config', config, '--run', 'b'], ['check-config', '--config', config, '--run', 'b']]) {
+        const r = await runCli(args);
+        expect(r.code, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
+        expect(r.stdout).toContain(`${config}: ok (run b)`);
+        expect(r.stdout).toContain(`  b: ${path.join(dir, 'b')} -> store`);
+        expect(r.stdout).not.toMatch(/^ {2}a: /m);
+      }
+      const onlyA = await runCli(['check-config', config, '--run', 'a']);
+      expect(onlyA.code).toBe(2);
+      expect(onlyA.stdout).toContain('runs.0.path: ');
+      const none = await runCli(['check-config', config, '--run', 'nosuch']);
+      expect(none.code).toBe(2);
+      expect(none.stdout).toBe('');
+      expect(none.stderr).toContain(`no run named "nosuch" in ${config}; its runs are: a, b`);
+    } finally {
+      cleanup();
+    }
+  });
+});

@@ -55,6 +55,21 @@ describe('ckptd init', () => {
     expect(loadConfigFile(configPath).runs[0]!.exclude).toEqual(expect.arrayContaining(['logs/**', 'log/**', 'sample/**']));
   });
 
+  it('says the run path is relative to the config only when it is: a folder outside its folder is written absolute', () => {
+    const dir = temp();
+    const inside = path.join(dir, 'inside.yaml');
+    runInit({ dir: path.join(dir, 'run'), preset: 'generic', configPath: inside, force: false });
+    expect(fs.readFileSync(inside, 'utf8')).toMatch(/^ {4}path: \.\/run +# the folder the trainer writes \(relative to this file\)$/m);
+    const configPath = path.join(dir, 'conf', 'ckptd.yaml');
+    fs.mkdirSync(path.dirname(configPath));
+    const elsewhere = path.join(temp(), 'run');
+    runInit({ dir: elsewhere, preset: 'generic', configPath, force: false });
+    const text = fs.readFileSync(configPath, 'utf8');
+    const line = text.split('\n').find((l) => l.startsWith('    path: '));
+    expect(line).toMatch(new RegExp(`^ {4}path: ${elsewhere.replaceAll('/', '\\/')} +# the folder the trainer writes$`));
+    expect(loadConfigFile(configPath).runs[0]!.path).toBe(elsewhere);
+  });
+
   it('refuses to overwrite an existing config without --force', () => {
     const dir = temp();
     const configPath = path.join(dir, 'ckptd.yaml');

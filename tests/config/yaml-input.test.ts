@@ -39,8 +39,14 @@ describe('YAML ckptd does not read silently', () => {
     expect(problems('runs:\n  - name: a\n    path: !foo ./run\n    progress: none\n')).toEqual([
       '3:11 (yaml): unknown tag !foo: ckptd reads plain YAML values; remove the tag (quote the value if it must stay text)',
     ]);
+  });
+
+  it('a standard tag its value does not fit says so, naming the value, not "unknown tag"', () => {
     expect(problems('runs:\n  - name: a\n    path: ./run\n    settle: !!float 3\n')).toEqual([
-      '4:13 (yaml): unknown tag !!float: ckptd reads plain YAML values; remove the tag (quote the value if it must stay text)',
+      '4:13 (yaml): the value 3 does not fit the tag !!float (a YAML float has a "." or an exponent, e.g. 3.0): ckptd reads plain YAML values; remove the tag',
+    ]);
+    expect(problems('runs:\n  - {name: a, path: ./run, backup: {keep: !!int many}}\n')).toEqual([
+      '2:43 (yaml): the value many does not fit the tag !!int (a YAML integer is digits, e.g. 3): ckptd reads plain YAML values; remove the tag',
     ]);
   });
 

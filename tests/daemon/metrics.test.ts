@@ -47,6 +47,33 @@ describe('Metrics', () => {
   });
 });
 
+describe('Metrics that cannot be written', () => {
+  it('reports the failure once, not on every write, and again only after a write that worked', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckptd-metrics-'));
+    try {
+      // A file where the metrics folder should be: no folder can be made there.
+      const blocker = path.join(dir, 'metrics');
+      fs.writeFileSync(blocker, 'not a folder');
+      const errors: string[] = [];
+      const m = new Metrics(path.join(blocker, 'm.prom'), () => 0, 0, (e) => errors.push(e.message));
+      for (let i = 0; i < 3; i++) {
+        m.record('r', 'snapshot', {});
+        await m.flush();
+      }
+      expect(errors).toHaveLength(1);
+      fs.rmSync(blocker);
+      await m.flush();
+      expect(fs.readFileSync(path.join(blocker, 'm.prom'), 'utf8')).toContain('ckptd_snapshots_total{run="r",kind="backup"} 3\n');
+      fs.rmSync(blocker, { recursive: true });
+      fs.writeFileSync(blocker, 'not a folder');
+      await m.flush();
+      expect(errors).toHaveLength(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('observeEvents', () => {
   it('sees every event whatever the level, and passes every line on', () => {
     const seen: string[] = [];

@@ -53,6 +53,14 @@ async function nextSnapshot(d: DaemonHandle, store: string, from: number, what: 
   return JSON.parse(fs.readFileSync(path.join(store, 'snapshots', String(line.id), 'snapshot.json'), 'utf8')) as OracleSnapshot;
 }
 
+/** `message` is about the unreadable `file` (its path in the run, never an internal one) and says how to fix it. */
+function expectUnreadableMessage(message: string, file: string): void {
+  expect(message).toContain(`cannot read ${file}: permission denied`);
+  expect(message).not.toContain('/proc/self/fd');
+  expect(message).toMatch(/chmod/);
+  expect(message).toMatch(/exclude/);
+}
+
 function expectStoreVerifies(store: string): void {
   const r = verifyStore(store);
   expect([...r.incomplete, ...r.problems]).toEqual([]);
@@ -187,6 +195,24 @@ describe.concurrent('odd files in the run', () => {
     expect(await d.stop()).toBe(0);
   });
 
+  it('`ckptd snapshot` with an unreadable file (small or large) exits 1 naming the file in the run and what to do', async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { runDir, store, cfg } = setUp(cleanup);
+    fs.writeFileSync(path.join(runDir, 'ok.bin'), 'ok');
+    // The small-file and the large-file copy open the source each their own way.
+    for (const [name, size] of [['small.bin', 10], ['large.bin', (1 << 20) + 1]] as const) {
+      const file = path.join(runDir, name);
+      fs.writeFileSync(file, Buffer.alloc(size, 1));
+      fs.chmodSync(file, 0);
+      const r = await runCli(['snapshot', '--config', cfg], { wrap: withoutDacCapabilities() });
+      expect(r.code, r.stderr).toBe(1);
+      expectUnreadableMessage(r.stderr, file);
+      fs.rmSync(file);
+    }
+    expect(snapshotFolders(store)).toEqual([]);
+    expect(leftovers(store)).toEqual([]);
+  });
+
   it('an unreadable file fails the backup with its name, leaves nothing behind, and the daemon backs up once it is readable', async ({ onTestFinished }) => {
     const cleanup = testCleanups({ onTestFinished });
     const { runDir, store, cfg } = setUp(cleanup);
@@ -198,6 +224,7 @@ describe.concurrent('odd files in the run', () => {
     const d = daemon(cleanup, cfg, withoutDacCapabilities());
     const failed = await d.waitFor((l) => l.level === 'error', 30_000, 'the failure');
     expect(failed.message).toMatch(/snapshot failed, nothing stored was changed: .*permission denied.*secret\.bin/);
+    expectUnreadableMessage(failed.message as string, path.join(runDir, 'secret.bin'));
     expect(snapshotFolders(store)).toEqual([]);
     expect(leftovers(store), d.output()).toEqual([]);
 

@@ -13,6 +13,7 @@ import { isValidId } from '../ids.js';
 import { isSafeRelPath } from '../layout.js';
 import type { ManifestEntry, RecordMeta } from '../types.js';
 import type { ChangedFile, OnBytes, VerifyResult } from '../verify-snapshot.js';
+import { printableName } from '../../util/format.js';
 import { mapPool } from '../../util/run-pools.js';
 import type { RemoteRun } from './remote-records.js';
 import { BlobCorruptError } from './remote-errors.js';
@@ -100,7 +101,8 @@ export function readRemoteLink(record: RecordMeta, relPath: string): string {
 /**
  * `Store.verify` (`--read-data`): every blob downloaded and hashed against its entry: `missing`
  * when there is no object, `changed` when its size or sha256 differs; a symlink's sha256 must be
- * that of its target. A remote record has no `extra` files. Throws when the object store fails.
+ * that of its target. A remote record has no `extra` files. Throws when the object store fails;
+ * a blob whose download fails says which file it was and that nothing was marked.
  */
 export async function verifyRemoteData(r: RemoteRun, record: RecordMeta, onBytes?: OnBytes): Promise<VerifyResult> {
   return verifyEntries(record, async (entry, result) => {
@@ -109,10 +111,23 @@ export async function verifyRemoteData(r: RemoteRun, record: RecordMeta, onBytes
     if (stored === null || stored !== entry.size) onBytes?.(entry.size);
     if (stored === null) return 'missing';
     if (stored !== entry.size) return { path: entry.path, reason: `size ${stored}, manifest says ${entry.size}` };
-    const actual = await hashBlob(r, entry.sha256, onBytes);
+    const actual = await hashBlob(r, entry.sha256, onBytes, (err) => downloadCut(r, record, entry, err));
     result.bytesHashed += entry.size;
     return actual === entry.sha256 ? null : { path: entry.path, reason: 'sha256 differs' };
   });
+}
+
+/**
+ * The error for a download `verifyRemoteData` started but could not finish (the connection cut
+ * mid-object): what was being read, where, and that no verdict (no damaged mark) came of it.
+ */
+function downloadCut(r: RemoteRun, record: RecordMeta, entry: ManifestEntry, err: unknown): Error {
+  const why = (err as Error).message;
+  return new Error(
+    `the download of ${printableName(entry.path)} from ${r.location} was interrupted (${why}); nothing was marked: ` +
+      `run \`ckptd verify ${record.id} --remote --read-data\` again`,
+    { cause: err },
+  );
 }
 
 /** `RemoteStore.verifyExists` (`verify --remote`): each blob is there with its size (a HEAD each). */
@@ -146,17 +161,21 @@ async function verifyEntries(record: RecordMeta, check: (entry: ManifestEntry, r
   return result;
 }
 
-/** The sha256 of the bytes stored under blob `sha` (its actual hash when they are damaged). */
-async function hashBlob(r: RemoteRun, sha: string, onBytes?: OnBytes): Promise<string> {
+/**
+ * The sha256 of the bytes stored under blob `sha` (its actual hash when they are damaged). An
+ * error once the bytes have started to flow is thrown as `cut(err)`.
+ */
+async function hashBlob(r: RemoteRun, sha: string, onBytes: OnBytes | undefined, cut: (err: unknown) => Error): Promise<string> {
   const hash = createHash('sha256');
+  const stream = (await r.objects.openBlob(sha)) as AsyncIterable<Buffer>;
   try {
-    for await (const chunk of (await r.objects.openBlob(sha)) as AsyncIterable<Buffer>) {
+    for await (const chunk of stream) {
       hash.update(chunk);
       onBytes?.(chunk.length);
     }
   } catch (err) {
     if (err instanceof BlobCorruptError) return err.actual;
-    throw err;
+    throw cut(err);
   }
   return hash.digest('hex');
 }
