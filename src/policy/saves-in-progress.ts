@@ -57,8 +57,43 @@ export function foldersInProgress(files: readonly string[], save: FolderSave, ru
     }
   }
   if (rule === 'evident' && ![...complete.values()].includes(true)) return [];
+  // The newest complete folder of each kind: one older than it the trainer will never finish.
+  const newestDone = new Map<string, string>();
+  for (const [folder, done] of complete) {
+    const n = numbered(folder);
+    if (!done || n === null) continue;
+    const seen = newestDone.get(n.kind);
+    if (seen === undefined || laterNumber(n.number, seen)) newestDone.set(n.kind, n.number);
+  }
   return [...complete]
-    .filter(([, done]) => !done)
+    .filter(([folder, done]) => !done && !abandoned(folder, newestDone))
     .map(([folder]) => folder)
     .sort();
+}
+
+/**
+ * A folder's kind (its parent and its name with the last run of digits masked: `a/checkpoint-#`,
+ * `lora-#-state`, `lora-step#-state`) and that number (without leading zeros); null without digits.
+ */
+function numbered(folder: string): { kind: string; number: string } | null {
+  const m = /^(.*?)(\d+)(\D*)$/.exec(folder);
+  // Digits only in a parent folder's name: the folder's own name has none.
+  if (m === null || m[3]!.includes('/')) return null;
+  return { kind: `${m[1]}#${m[3]}`, number: m[2]!.replace(/^0+(?=\d)/, '') };
+}
+
+/** True when decimal `a` is greater than decimal `b` (both without leading zeros, of any length). */
+function laterNumber(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length > b.length : a > b;
+}
+
+/**
+ * True for a folder in progress older than a complete one of its kind (`newestDone`): a trainer
+ * that died saving it and resumed from an earlier one has saved past it since, and never finishes
+ * it; held back, it would keep every later backup incomplete (and `--resume` on an older one).
+ */
+function abandoned(folder: string, newestDone: ReadonlyMap<string, string>): boolean {
+  const n = numbered(folder);
+  const done = n === null ? undefined : newestDone.get(n.kind);
+  return n !== null && done !== undefined && laterNumber(done, n.number);
 }

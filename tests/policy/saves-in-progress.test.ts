@@ -26,6 +26,18 @@ describe('foldersInProgress: Hugging Face checkpoint-N/', () => {
     expect(hf(['checkpoint-2/model.safetensors'], 'evident')).toEqual([]);
     expect(hf([...done('checkpoint-1'), 'checkpoint-2/model.safetensors'], 'evident')).toEqual(['checkpoint-2']);
   });
+
+  it('does not hold back a folder the trainer left half-saved once a later checkpoint beside it is complete', () => {
+    // The trainer died saving checkpoint-500, resumed from 400 and has saved 600 since: 500 is
+    // never finished, and must not keep every later backup incomplete.
+    const files = [...done('checkpoint-400'), 'checkpoint-500/model.safetensors', ...done('checkpoint-600'), 'checkpoint-700/model.safetensors'];
+    expect(hf(files, 'all')).toEqual(['checkpoint-700']);
+    expect(hf(files, 'evident')).toEqual(['checkpoint-700']);
+    // Until a later one is complete, it is the save in progress.
+    expect(hf([...done('checkpoint-400'), 'checkpoint-500/model.safetensors'], 'all')).toEqual(['checkpoint-500']);
+    // A complete checkpoint of another folder, or an older one, does not count.
+    expect(hf(['a/checkpoint-5/model.safetensors', ...done('b/checkpoint-9'), ...done('a/checkpoint-3')], 'all')).toEqual(['a/checkpoint-5']);
+  });
 });
 
 describe('foldersInProgress: accelerate *-state/ (kohya)', () => {
@@ -40,5 +52,11 @@ describe('foldersInProgress: accelerate *-state/ (kohya)', () => {
       'lora-000002-state/model.safetensors',
     ];
     expect(foldersInProgress(files, ACCELERATE_STATE, 'all')).toEqual(['lora-000002-state']);
+  });
+
+  it('does not hold back a state folder left half-saved once a later one of the same name is complete', () => {
+    const state = (dir: string): string[] => [`${dir}/model.safetensors`, `${dir}/random_states_0.pkl`];
+    const files = ['lora-000002-state/model.safetensors', ...state('lora-000003-state'), 'lora-step00000500-state/model.safetensors', 'lora-state/model.safetensors'];
+    expect(foldersInProgress(files, ACCELERATE_STATE, 'all')).toEqual(['lora-state', 'lora-step00000500-state']);
   });
 });
