@@ -82,8 +82,10 @@ export type ReplaceCheck = (rel: string, final: string) => Promise<void>;
 
 /**
  * Accepts a path only while it holds the version scanned, which the pre-restore snapshot holds (not
- * in `unkept`), or while still empty when the scan found nothing there: a version written since is
- * in no snapshot, and replacing it would lose it.
+ * in `unkept`) or which was an empty file (nothing to lose: a save the trainer emptied moments ago
+ * is left out of that snapshot, see `EMPTIED_QUIET_MS`, and is what the restore is for), or while
+ * still empty when the scan found nothing there: a version written since is in no snapshot, and
+ * replacing it would lose it.
  */
 export function replaceOnlyAsKept(entries: ScanEntry[], unkept: Set<string>): ReplaceCheck {
   const scannedAt = new Map(entries.map((e) => [e.path, e]));
@@ -91,7 +93,8 @@ export function replaceOnlyAsKept(entries: ScanEntry[], unkept: Set<string>): Re
   return async (rel, final) => {
     const st = await fsp.lstat(final, { bigint: true }).catch(() => null);
     const was = scannedAt.get(rel);
-    if (was === undefined ? st === null : st !== null && !unkept.has(rel) && isScannedVersion(st, was, shared)) return;
+    const kept = was !== undefined && (!unkept.has(rel) || (was.type === 'file' && was.size === 0));
+    if (was === undefined ? st === null : st !== null && kept && isScannedVersion(st, was, shared)) return;
     throw new SafetyError(`not replacing ${rel}: it changed while the restore ran (is the trainer writing?), and no snapshot holds it as it is now`);
   };
 }
