@@ -204,6 +204,8 @@ export class RunSupervisor {
     this.evaluation.armPolicyTimer();
     // The rescan also resyncs the watch: a burst that overflowed inotify's queue lost events.
     this.triggers.armRescan(() => rescanIntervalMs(this.evaluation.scanMs), () => this.watch.resync());
+    // A retry pending across a rewatch (its timer went with `stopWatching`) still comes at its moment.
+    this.triggers.armRetry();
   }
 
   private async stopWatching(): Promise<void> {

@@ -14,7 +14,8 @@
  *   evaluation kicked sooner, by the trainer's writes or by events during the failed one, does
  *   not try the failed snapshot again at once.
  * - After `halt`, nothing is kicked and no policy timer is armed; `clear` cancels every timer,
- *   poll and cron schedule (the flags stay), so the triggers can be armed again.
+ *   poll and cron schedule (the flags and a pending retry stay), so the triggers can be armed
+ *   again (`armRetry` for the retry's timer).
  * Decides nothing itself: when the time policy is due comes from `policy/next-timer.ts`.
  */
 import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
@@ -124,15 +125,25 @@ export class RunTriggers {
   retryIn(ms: number, keep: { cronBackup?: boolean; cronSave?: boolean } = {}): void {
     const prev = this.retry;
     this.retry = { at: this.now() + ms, fired: false, cronBackup: keep.cronBackup === true || prev?.cronBackup === true, cronSave: keep.cronSave === true || prev?.cronSave === true };
+    this.armRetry();
+  }
+
+  /**
+   * Arms the timer of the pending retry (if any) for its wall-clock moment (at once when that has
+   * passed): after `clear`, so that a retry pending across a rewatch still comes at its moment, not
+   * at the next rescan a minute or more later.
+   */
+  armRetry(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    if (this.halted) return;
+    const r = this.retry;
+    if (r === null || this.halted) return;
     // A timer of its own: `kick` keeps only the latest request, and a sooner one would drop it.
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (this.retry !== null) this.retry.fired = true;
       this.kick(0);
-    }, Math.max(0, ms));
+    }, Math.max(0, r.at - this.now()));
   }
 
   /**

@@ -102,4 +102,18 @@ describe('a retry', () => {
     expect(t.anyDue).toBe(true);
     expect(t.takeDue().retry).toBe(true);
   });
+
+  it('still evaluates at its moment once the triggers are armed again after a clear (a config edit that rewatches)', async () => {
+    const { t, fired } = triggers();
+    t.retryIn(30_000);
+    pass(10_000);
+    await t.clear();
+    // What the supervisor arms again after a rewatch; the rescan alone would come a minute later.
+    t.armRescan(() => 60_000);
+    t.armRetry();
+    pass(20_001);
+    expect(fired()).toBe(1);
+    expect(t.takeDue().retry).toBe(true);
+    await t.clear();
+  });
 });
