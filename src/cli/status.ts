@@ -16,6 +16,7 @@ import { leftOutOf } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
 import { readBlocking } from '../store/blocking-file.js';
 import { readWatchNote } from '../store/watch-note.js';
+import { readFailureNote, type FailureNote } from '../store/failure-note.js';
 import { readRunState } from '../store/state-file.js';
 import { formatBytes, formatMetrics, formatProgress, printableName } from '../util/format.js';
 import { relativeTime, storeUsage } from '../client/list.js';
@@ -43,6 +44,8 @@ export interface RunStatus {
   store_disk_bytes: number;
   store_apparent_bytes: number;
   free_bytes: number | null;
+  /** The running daemon's backups or saves failing since their last success (`last-failure.json`); null when none fails. */
+  failing: FailureNote | null;
   /** The push to the run's remote (SPEC section 8), or null when the run has no remote. */
   remote: RemoteStatus | null;
   warnings: string[];
@@ -67,6 +70,8 @@ export async function runStatus(run: RunConfig, now: number, priority: Priority 
     warnings.push(`a policy counts ${needs[0]}, but no progress source found any in the run (progress: ${run.progress.kind}); see \`ckptd progress\``);
   }
 
+  const failing = running ? await readFailureNote(run.store) : null;
+  if (failing !== null) warnings.push(describeFailing(failing, now));
   if (running) {
     const watchNote = await readWatchNote(run.store);
     if (watchNote !== null) warnings.push(watchNote);
@@ -124,6 +129,7 @@ export async function runStatus(run: RunConfig, now: number, priority: Priority 
     store_disk_bytes: usage.diskBytes,
     store_apparent_bytes: usage.apparentBytes,
     free_bytes: free,
+    failing,
     remote: await remoteStatus(run, [...snapshots, ...saves]),
     warnings,
   };
@@ -157,6 +163,14 @@ export function renderStatus(list: RunStatus[], now: number): string {
       return lines.join('\n');
     })
     .join('\n\n');
+}
+
+/** `backups failing since … (3 attempts): <the last error>; retrying every 30 s (next in 12 s)`. */
+function describeFailing(f: FailureNote, now: number): string {
+  const what = f.kind === 'evaluation' ? 'the daemon cannot look at the run' : 'backups failing';
+  const attempts = `${f.attempts} attempt${f.attempts === 1 ? '' : 's'}${f.attempts > 1 ? `, last ${relativeTime(f.at, now)}` : ''}`;
+  const retry = f.retrying_at === null ? 'not retried by itself' : `retrying every ${Math.round((Date.parse(f.retrying_at) - Date.parse(f.at)) / 1000)} s (next in ${Math.max(0, Math.round((Date.parse(f.retrying_at) - now) / 1000))} s)`;
+  return `${what} since ${f.since} (${relativeTime(f.since, now)}; ${attempts}): ${f.message}; ${retry}`;
 }
 
 function describePriority(p: ProcessPriority): string {
