@@ -21,6 +21,7 @@ import { readRunState } from '../store/state-file.js';
 import { formatBytes, formatMetrics, formatProgress, printableName } from '../util/format.js';
 import { relativeTime, storeUsage } from '../client/list.js';
 import { remoteStatus, type RemoteStatus } from '../client/remote-status.js';
+import { describeFailing } from '../client/failing.js';
 
 export interface RunStatus {
   run: string;
@@ -163,14 +164,6 @@ export function renderStatus(list: RunStatus[], now: number): string {
       return lines.join('\n');
     })
     .join('\n\n');
-}
-
-/** `backups failing since … (3 attempts): <the last error>; retrying every 30 s (next in 12 s)`. */
-function describeFailing(f: FailureNote, now: number): string {
-  const what = f.kind === 'evaluation' ? 'the daemon cannot look at the run' : 'backups failing';
-  const attempts = `${f.attempts} attempt${f.attempts === 1 ? '' : 's'}${f.attempts > 1 ? `, last ${relativeTime(f.at, now)}` : ''}`;
-  const retry = f.retrying_at === null ? 'not retried by itself' : `retrying every ${Math.round((Date.parse(f.retrying_at) - Date.parse(f.at)) / 1000)} s (next in ${Math.max(0, Math.round((Date.parse(f.retrying_at) - now) / 1000))} s)`;
-  return `${what} since ${f.since} (${relativeTime(f.since, now)}; ${attempts}): ${f.message}; ${retry}`;
 }
 
 function describePriority(p: ProcessPriority): string {

@@ -1,10 +1,14 @@
 /**
  * While the daemon's backups keep failing, `ckptd status` says so (not only the daemon's log), in
- * both output forms; the next backup that succeeds clears it.
+ * both output forms, and so does the Version panel's run header; the next backup that succeeds
+ * clears it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../src/config/load.js';
+import { TOKEN_HEADER } from '../../src/ui/access.js';
+import { startUiServer } from '../../src/ui/server.js';
 import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
 import { withoutDacCapabilities } from '../helpers/unprivileged.js';
 
@@ -29,6 +33,15 @@ async function status(cfg: string): Promise<{ json: Status; text: string }> {
   return { json: (JSON.parse(json.stdout) as Status[])[0]!, text: text.stdout };
 }
 
+/** The panel's `failing` for run `r` of `cfg`, as the page reads it. */
+async function panelFailing(cfg: string): Promise<string | null> {
+  const server = await startUiServer({ config: loadConfigFile(cfg), port: 0 });
+  cleanups.push(() => server.close());
+  const res = await fetch(`http://127.0.0.1:${server.port}/api/runs/r/records`, { headers: { [TOKEN_HEADER]: server.token } });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { failing: string | null }).failing;
+}
+
 describe('ckptd status while backups fail', () => {
   it('warns with the error and the retry until a backup succeeds again', async () => {
     const t = tempDir();
@@ -51,6 +64,7 @@ describe('ckptd status while backups fail', () => {
     expect(Date.parse(failing.json.failing!.retrying_at!) - Date.parse(failing.json.failing!.at)).toBe(30_000);
     expect(failing.json.warnings.join('\n')).toMatch(/^backups failing since .*\(.*1 attempt\): .*min_free.*; retrying every 30 s/m);
     expect(failing.text).toMatch(/warning: +backups failing since .*; retrying every 30 s/);
+    expect(await panelFailing(cfg)).toMatch(/^backups failing since .*min_free.*; retrying every 30 s/);
 
     // The disk condition clears (here: the limit is lowered live); the next backup succeeds.
     fs.writeFileSync(cfg, config('0'));
@@ -63,6 +77,7 @@ describe('ckptd status while backups fail', () => {
     expect(fine.json.failing).toBeNull();
     expect(fine.json.warnings).toEqual([]);
     expect(fine.text).not.toMatch(/failing/);
+    expect(await panelFailing(cfg)).toBeNull();
     expect(await d.stop()).toBe(0);
   });
 
