@@ -35,6 +35,7 @@ const el = {
   daemon: byId('daemon-pill'),
   remote: byId('remote-pill'),
   remoteNotice: byId('remote-notice'),
+  failingNotice: byId('failing-notice'),
   live: byId('live-pill'),
   busy: byId('busy-pill'),
   create: byId('create-btn'),
@@ -142,6 +143,9 @@ function render() {
     el.remote.className = `pill ${pill.tone}`;
     el.remote.title = pill.title;
   }
+  // The daemon's backups failing (its log is not where people look): the warning `ckptd status` gives.
+  el.failingNotice.hidden = !d.failing;
+  el.failingNotice.textContent = d.failing ? `Warning: ${d.failing}` : '';
   el.remoteNotice.hidden = !d.remote?.notice;
   el.remoteNotice.textContent = d.remote?.notice ?? '';
   const snapshots = records.filter((/** @type {any} */ r) => r.kind !== 'save').length;

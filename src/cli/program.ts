@@ -171,7 +171,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('status')
     .description(
       'daemon alive?; per run: progress, last backup and save, what is due next and why, store size, free disk, warnings ' +
-        '(files that keep the state from settling, with the exclude that fixes them; files left out; names that cannot be captured)',
+        '(backups failing, with the error and the next try; files that keep the state from settling, with the exclude that fixes them; ' +
+        'files left out; names that cannot be captured)',
     )
     .option('--json', 'one JSON array on stdout (one object per run)')
     .action(async (opts: { json?: boolean }, cmd: Command) => {

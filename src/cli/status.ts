@@ -16,10 +16,12 @@ import { leftOutOf } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
 import { readBlocking } from '../store/blocking-file.js';
 import { readWatchNote } from '../store/watch-note.js';
+import { readFailureNote, type FailureNote } from '../store/failure-note.js';
 import { readRunState } from '../store/state-file.js';
 import { formatBytes, formatMetrics, formatProgress, printableName } from '../util/format.js';
 import { relativeTime, storeUsage } from '../client/list.js';
 import { remoteStatus, type RemoteStatus } from '../client/remote-status.js';
+import { describeFailing } from '../client/failing.js';
 
 export interface RunStatus {
   run: string;
@@ -43,6 +45,8 @@ export interface RunStatus {
   store_disk_bytes: number;
   store_apparent_bytes: number;
   free_bytes: number | null;
+  /** The running daemon's backups or saves failing since their last success (`last-failure.json`); null when none fails. */
+  failing: FailureNote | null;
   /** The push to the run's remote (SPEC section 8), or null when the run has no remote. */
   remote: RemoteStatus | null;
   warnings: string[];
@@ -67,6 +71,8 @@ export async function runStatus(run: RunConfig, now: number, priority: Priority 
     warnings.push(`a policy counts ${needs[0]}, but no progress source found any in the run (progress: ${run.progress.kind}); see \`ckptd progress\``);
   }
 
+  const failing = running ? await readFailureNote(run.store) : null;
+  if (failing !== null) warnings.push(describeFailing(failing, now));
   if (running) {
     const watchNote = await readWatchNote(run.store);
     if (watchNote !== null) warnings.push(watchNote);
@@ -124,6 +130,7 @@ export async function runStatus(run: RunConfig, now: number, priority: Priority 
     store_disk_bytes: usage.diskBytes,
     store_apparent_bytes: usage.apparentBytes,
     free_bytes: free,
+    failing,
     remote: await remoteStatus(run, [...snapshots, ...saves]),
     warnings,
   };

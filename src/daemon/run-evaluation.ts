@@ -17,7 +17,8 @@
  *   An unsettled state is looked at again when it may have settled.
  * - A failed backup or save is logged and retried in `RETRY_AFTER_MS` (a lost lock is not retried;
  *   low disk is a warning); nothing stored was changed. A cron tick the failure left unserved stays
- *   due for the retry.
+ *   due for the retry. Each failed attempt is recorded for `ckptd status` (`failures`) until a
+ *   backup or save succeeds.
  * - `serveOps` runs the queued operations; after a restore into the run, the restored files are
  *   taken as the settled state already seen, so they are not mistaken for the trainer's, and the
  *   epoch and step anchors move back to the restored progress (`rewindAnchors`).
@@ -41,6 +42,7 @@ import { executeOp } from '../ops/execute.js';
 import { applyRetention, captureSnapshot, exportSave, LowDiskError, progressOf, scanRun } from '../ops/run-actions.js';
 import { verdictOf } from '../ops/settle.js';
 import type { BlockingFiles } from './blocking-files.js';
+import { FailureRecord } from './failure-record.js';
 import type { RequestQueue } from './request-queue.js';
 import { isRestoredState } from './restored-state.js';
 import type { RunTriggers } from './run-triggers.js';
@@ -66,6 +68,8 @@ export class RunEvaluation {
   private stateUnsaved = false;
   /** How long the last scan of the run took. */
   scanMs = 0;
+  /** The failed attempts since the last backup or save that succeeded, as `ckptd status` shows them. */
+  readonly failures: FailureRecord;
 
   constructor(
     private readonly runOf: () => RunConfig,
@@ -79,7 +83,9 @@ export class RunEvaluation {
     private readonly blocking: BlockingFiles,
     /** The `ckptd run` session this daemon serves, recorded in every snapshot it takes; undefined for `ckptd daemon`. */
     private readonly session?: string,
-  ) {}
+  ) {
+    this.failures = new FailureRecord(() => this.runOf().store, logger);
+  }
 
   /** The next look judges change against the newest snapshot again (the watch was set up afresh). */
   forgetSettled(): void {
@@ -177,6 +183,7 @@ export class RunEvaluation {
         if (a.kind === 'backup') {
           backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, leftOut, signal: this.lock.signal, session: this.session }, this.logger);
           this.newestDigest = backup.state_digest;
+          await this.failures.succeeded();
           await this.tellCommitted(backup);
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
           await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
@@ -189,6 +196,7 @@ export class RunEvaluation {
           // A save exported from a backup holds that backup's bytes, so it carries its labels.
           const saved = from ? progressOf(from, progress.source) : progress;
           const save = await exportSave(run, entries, saved, a.trigger, from, now, this.logger, this.lock.signal);
+          await this.failures.succeeded();
           if (save) await this.tellCommitted(save);
           await this.saveState(recordTaken(this.state, 'save', saved, from?.state_digest ?? digest, now));
           unserved.cronSave = false;
@@ -196,7 +204,7 @@ export class RunEvaluation {
       }
       for (const w of backupNow) w(backup ? { ok: true, snapshotId: backup.id } : { ok: false, error: 'no backup was taken', exitCode: 1 });
     } catch (err) {
-      this.onActionFailed(err as Error, unserved);
+      await this.onActionFailed(err as Error, unserved);
       for (const w of backupNow) w({ ok: false, error: (err as Error).message, exitCode: 1 });
     }
 
@@ -224,7 +232,7 @@ export class RunEvaluation {
     await this.onCommitted(record).catch((err: unknown) => this.logger.warn(`could not queue ${record.id} for push: ${(err as Error).message}`, { event: 'push-failed', id: record.id }));
   }
 
-  private onActionFailed(err: Error, unserved: { cronBackup: boolean; cronSave: boolean }): void {
+  private async onActionFailed(err: Error, unserved: { cronBackup: boolean; cronSave: boolean }): Promise<void> {
     // The lock-lost handler stops this run and says why; a retry would only be refused again.
     if (err instanceof LockLostError) {
       this.logger.error(`snapshot not committed: ${err.message}`, { event: 'error' });
@@ -233,6 +241,7 @@ export class RunEvaluation {
     if (err instanceof LowDiskError) this.logger.warn(err.message, { event: 'low-disk' });
     else this.logger.error(`snapshot failed, nothing stored was changed: ${err.message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
     this.triggers.retryIn(RETRY_AFTER_MS, unserved);
+    await this.failures.failed(err instanceof LowDiskError ? 'low-disk' : 'error', err.message, this.now(), RETRY_AFTER_MS);
   }
 
   /**

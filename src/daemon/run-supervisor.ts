@@ -17,6 +17,7 @@ import type { StoreLock } from '../store/store.js';
 import { readRunState } from '../store/state-file.js';
 import { writeBlocking } from '../store/blocking-file.js';
 import { writeWatchNote } from '../store/watch-note.js';
+import { writeFailureNote } from '../store/failure-note.js';
 import type { Logger } from '../util/logger.js';
 import { planStore } from '../ops/retention.js';
 import { NO_PROGRESS, type Progress, type RunState } from '../policy/types.js';
@@ -121,6 +122,7 @@ export class RunSupervisor {
       // What a previous daemon found blocking is not this one's to report.
       await writeBlocking(run.store, []);
       await writeWatchNote(run.store, null);
+      await writeFailureNote(run.store, null);
       const newestDigest = (await store.newestGoodHeader())?.state_digest ?? null;
       const sup = new RunSupervisor(run, state, newestDigest, lock, logger, now, session);
       sup.startWatching();
@@ -222,10 +224,15 @@ export class RunSupervisor {
       return;
     }
     this.busy = true;
-    const work = this.evaluation.serveOps().then(() => this.evaluation.evaluate()).catch((err: unknown) => {
-      this.logger.error(`evaluation failed: ${(err as Error).message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
-      this.triggers.retryIn(RETRY_AFTER_MS);
-    });
+    const { failures } = this.evaluation;
+    const work = this.evaluation.serveOps().then(() => this.evaluation.evaluate()).then(
+      () => failures.evaluated(),
+      (err: unknown) => {
+        this.logger.error(`evaluation failed: ${(err as Error).message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
+        this.triggers.retryIn(RETRY_AFTER_MS);
+        return failures.failed('evaluation', (err as Error).message, this.now(), RETRY_AFTER_MS);
+      },
+    );
     this.current = work;
     await work;
     this.busy = false;

@@ -127,6 +127,11 @@ export function watchNoteFile(store: string): string {
   return path.join(store, 'watch.json');
 }
 
+/** `<store>/last-failure.json`: the running daemon's backups or saves failing since (see `failure-note.ts`). */
+export function failureNoteFile(store: string): string {
+  return path.join(store, 'last-failure.json');
+}
+
 /** `<store>/push-queue.json`: records waiting to go up to the remote (see `push-queue-file.ts`). */
 export function pushQueueFile(store: string): string {
   return path.join(store, 'push-queue.json');

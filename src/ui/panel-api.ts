@@ -13,6 +13,8 @@ import { placeRecords, readRemoteWithin, type PlacedRecord } from '../client/lis
 import { remoteStatus, type RemoteStatus } from '../client/remote-status.js';
 import { runStoreOp } from '../client/store-op.js';
 import { daemonHolds } from '../client/one-shot.js';
+import { describeFailing } from '../client/failing.js';
+import { readFailureNote } from '../store/failure-note.js';
 import { checkLabel, takeManualSnapshot } from '../client/snapshot.js';
 import { createCliLogger } from '../client/cli-logger.js';
 import { isDamaged, planDelete } from '../ops/delete.js';
@@ -39,6 +41,8 @@ export interface RecordsReply {
   records: (ListedRecord | PlacedRecord)[];
   /** The run's remote (SPEC section 8), or null when it has none. */
   remote: RemoteReply | null;
+  /** While the daemon's backups keep failing: since when, the error, the next try (as `ckptd status` warns); else null. */
+  failing: string | null;
 }
 
 /** The run's remote as the panel shows it: never an endpoint's secret or a credential. */
@@ -140,9 +144,11 @@ export class PanelApi {
       daemonHolds(run),
       run.remote === null ? null : readRemoteWithin(run, this.remoteTimeoutMs),
     ]);
+    const failing = daemon ? await readFailureNote(run.store) : null;
     const reply = {
       run: { name: run.name, path: run.path, store: run.store },
       daemon,
+      failing: failing === null ? null : describeFailing(failing, Date.now()),
       usage: { records: usage.records, disk_bytes: usage.diskBytes, apparent_bytes: usage.apparentBytes },
     };
     if (run.remote === null || reading === null) return { ...reply, records: local, remote: null };

@@ -28,6 +28,7 @@ import type { Config } from '../config/types.js';
 import { withoutCredentials } from '../client/remote-status.js';
 import { watchConfigFile } from '../config/watch-config-file.js';
 import { pushQueueSignature } from '../store/push-queue-file.js';
+import { readFailureNote } from '../store/failure-note.js';
 import { CkptdError } from '../util/errors.js';
 import { checkAccess, newAccessToken } from './access.js';
 import { EventHub } from './event-stream.js';
@@ -178,9 +179,10 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     }
     for (const [key, run] of wanted) {
       if (storeWatches.has(key)) continue;
-      // A run with a remote: the push queue beside the store too (queued, sending, pushed, failed).
-      const also = run.remote === null ? {} : { also: () => pushQueueSignature(run.store) };
-      storeWatches.set(key, watchStore(run.store, () => hub.send({ type: 'records', run: run.name }), { pollMs: opts.pollMs ?? 2000, ...also }));
+      // The daemon's failing backups beside the store too, and with a remote its push queue (queued, sending, pushed, failed).
+      const also = async (): Promise<string> =>
+        `${JSON.stringify(await readFailureNote(run.store))}\n${run.remote === null ? '' : await pushQueueSignature(run.store)}`;
+      storeWatches.set(key, watchStore(run.store, () => hub.send({ type: 'records', run: run.name }), { pollMs: opts.pollMs ?? 2000, also }));
     }
   };
   watchStores(opts.config);

@@ -1,0 +1,59 @@
+/**
+ * The daemon's record of failing backups (`last-failure.json`): attempts counted since the first
+ * failure, removed by a success, and a record that cannot be written never fails the daemon.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FailureRecord } from '../../src/daemon/failure-record.js';
+import { readFailureNote } from '../../src/store/failure-note.js';
+import type { Logger } from '../../src/util/logger.js';
+import { tempDir } from '../helpers/daemon-process.js';
+
+let cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.reverse()) c();
+  cleanups = [];
+});
+
+function recording(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  const logger: Logger & { warnings: string[] } = { warnings, error() {}, warn: (m) => warnings.push(m), info() {}, debug() {}, child: () => logger };
+  return logger;
+}
+
+describe('FailureRecord', () => {
+  it('counts the attempts since the first failure and is removed by a success', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const record = new FailureRecord(() => t.dir, recording());
+    await record.failed('error', 'cannot read secret.bin', Date.parse('2026-01-01T10:00:00Z'), 30_000);
+    await record.failed('low-disk', 'disk low', Date.parse('2026-01-01T10:00:30Z'), 30_000);
+    expect(await readFailureNote(t.dir)).toEqual({
+      since: '2026-01-01T10:00:00.000Z',
+      at: '2026-01-01T10:00:30.000Z',
+      attempts: 2,
+      kind: 'low-disk',
+      message: 'disk low',
+      retrying_at: '2026-01-01T10:01:00.000Z',
+    });
+    await record.evaluated();
+    expect(await readFailureNote(t.dir)).not.toBeNull();
+    await record.succeeded();
+    expect(fs.existsSync(path.join(t.dir, 'last-failure.json'))).toBe(false);
+  });
+
+  it('logs once, and throws nothing, when the record cannot be written', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const notAFolder = path.join(t.dir, 'file');
+    fs.writeFileSync(notAFolder, '');
+    const logger = recording();
+    const record = new FailureRecord(() => notAFolder, logger);
+    await record.failed('error', 'first', Date.now(), 30_000);
+    await record.failed('error', 'second', Date.now(), 30_000);
+    await record.succeeded();
+    expect(logger.warnings).toHaveLength(1);
+    expect(logger.warnings[0]).toMatch(/could not record the failure/);
+  });
+});
