@@ -7,6 +7,7 @@
 import fsp from 'node:fs/promises';
 import { writeFileAtomic } from './durable.js';
 import { failureNoteFile } from './layout.js';
+import { assertStoreLockHeld } from './lock-signal.js';
 
 /** Backups or saves failing: since when, how often, and the last failure. */
 export interface FailureNote {
@@ -22,10 +23,12 @@ export interface FailureNote {
   retrying_at: string | null;
 }
 
-/** Records `note`, atomically; null removes the file (the failures are over). */
+/** Records `note`, atomically; null removes the file (the failures are over). `LockLostError` once this process lost the store's lock. */
 export async function writeFailureNote(store: string, note: FailureNote | null): Promise<void> {
+  // Never beside the process holding the store now, when this one lost its lock.
+  assertStoreLockHeld(store);
   if (note === null) await fsp.rm(failureNoteFile(store), { force: true });
-  else await writeFileAtomic(failureNoteFile(store), `${JSON.stringify(note, null, 2)}\n`);
+  else await writeFileAtomic(failureNoteFile(store), `${JSON.stringify(note, null, 2)}\n`, { beforeRename: () => assertStoreLockHeld(store) });
 }
 
 /** The failures the daemon last recorded; null when none, or the file is missing or not what `writeFailureNote` writes. */

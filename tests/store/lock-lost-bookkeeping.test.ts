@@ -1,6 +1,6 @@
 /**
- * The store's bookkeeping files (`push-queue.json`, `state.json`) have one writer, the lock holder,
- * like the snapshots: a process that lost the lock (its lock folder removed by hand, another process
+ * The store's bookkeeping files (`push-queue.json`, `state.json`, `last-failure.json`) have one
+ * writer, the lock holder, like the snapshots: a process that lost the lock (its lock folder removed by hand, another process
  * holding the store since) must not write them beside the new holder before its next lock refresh
  * notices. A stale push queue written over the new holder's drops the entries it queued (those
  * backups are then neither pushed nor kept for the push by retention).
@@ -16,6 +16,7 @@ import { EMPTY_RUN_STATE } from '../../src/policy/types.js';
 import { acquireStoreLock, LockLostError } from '../../src/store/lock.js';
 import { readPushQueue } from '../../src/store/push-queue-file.js';
 import { writeRunState } from '../../src/store/state-file.js';
+import { writeFailureNote } from '../../src/store/failure-note.js';
 import { ROOT } from '../helpers/daemon-process.js';
 
 /** A second, real process that takes the store's lock, queues `id` for push, and holds the store until killed. */
@@ -57,6 +58,9 @@ describe('bookkeeping writes after the store lock is lost', () => {
 
       await expect(enqueueForPush(store, ['20260101-000001-mine'], Date.now())).rejects.toBeInstanceOf(LockLostError);
       await expect(writeRunState(store, EMPTY_RUN_STATE)).rejects.toBeInstanceOf(LockLostError);
+      const note = { since: new Date().toISOString(), at: new Date().toISOString(), attempts: 1, kind: 'error', message: 'x', retrying_at: null };
+      await expect(writeFailureNote(store, note)).rejects.toBeInstanceOf(LockLostError);
+      expect(fs.existsSync(path.join(store, 'last-failure.json'))).toBe(false);
 
       expect(fs.readFileSync(path.join(store, 'push-queue.json'), 'utf8')).toBe(queueBefore);
       expect((await readPushQueue(store)).items.map((i) => i.id)).toEqual(['20260101-000000-theirs']);
