@@ -1,8 +1,8 @@
 /**
  * The store's bookkeeping files (`push-queue.json`, `state.json`, `last-failure.json`) have one
- * writer, the lock holder, like the snapshots: a process that lost the lock (its lock folder removed by hand, another process
- * holding the store since) must not write them beside the new holder before its next lock refresh
- * notices. A stale push queue written over the new holder's drops the entries it queued (those
+ * writer, the lock holder, like the snapshots: a process that lost the lock (its lock folder
+ * removed by hand, another process holding the store since) must not write them beside the new
+ * holder before its next lock refresh notices. A stale push queue written over the new holder's drops the entries it queued (those
  * backups are then neither pushed nor kept for the push by retention).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
