@@ -16,7 +16,7 @@ import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, type B
 import { findBlockers, savesInProgress, type TimedBlocker } from '../ops/settle.js';
 import { writeBlocking } from '../store/blocking-file.js';
 import type { ScanEntry } from '../store/types.js';
-import { formatDuration } from '../util/format.js';
+import { formatDuration, printableName } from '../util/format.js';
 import type { Logger } from '../util/logger.js';
 
 export class BlockingFiles {
@@ -54,27 +54,28 @@ export class BlockingFiles {
     const blockers = [...(await findBlockers(run, all, this.activity, now)), ...savesInProgress(run, all)];
     const update = trackBlocking(this.state, blockers, now, run.settleMs);
     this.state = update.state;
+    // Recorded before it is said: whoever reads the log line finds `ckptd status` saying the same.
+    if (update.warned.length + update.hot.length + update.cleared.length > 0) {
+      await writeBlocking(run.store, Object.values(this.state).filter((b) => b.warned)).catch((err: unknown) =>
+        this.logger.warn(`could not record the blocking files for status: ${(err as Error).message}`),
+      );
+    }
     for (const b of update.warned) {
       this.logger.warn(
-        `${b.path} has kept the state from settling for ${formatDuration(now - b.since)} (${b.reason}): no backup can be taken while it changes; ` +
-          `if it need not be backed up, add it to the exclude list of run "${run.name}" (exclude: ["${b.path}"]); ` +
+        `${printableName(b.path)} has kept the state from settling for ${formatDuration(now - b.since)} (${b.reason}): no backup can be taken while it changes; ` +
+          `if it need not be backed up, add it to the exclude list of run "${run.name}" (exclude: ["${printableName(b.path)}"]); ` +
           `after ${SKIP_AFTER_WINDOWS} settle windows it is left out of backups`,
         { event: 'keeps-changing', path: b.path },
       );
     }
     for (const b of update.hot) {
       this.logger.warn(
-        `${b.path} never settles (${b.reason}); backups are taken without it from now on and are marked incomplete, until it settles; ` +
-          `add it to exclude (exclude: ["${b.path}"]) to leave it out for good`,
+        `${printableName(b.path)} never settles (${b.reason}); backups are taken without it from now on and are marked incomplete, until it settles; ` +
+          `add it to exclude (exclude: ["${printableName(b.path)}"]) to leave it out for good`,
         { event: 'never-settles', path: b.path },
       );
     }
-    for (const b of update.cleared) this.logger.info(`${b.path} has settled again${b.hot ? ' and is backed up again' : ''}`, { event: 'settled-again', path: b.path });
-    if (update.warned.length + update.hot.length + update.cleared.length > 0) {
-      await writeBlocking(run.store, Object.values(this.state).filter((b) => b.warned)).catch((err: unknown) =>
-        this.logger.warn(`could not record the blocking files for status: ${(err as Error).message}`),
-      );
-    }
+    for (const b of update.cleared) this.logger.info(`${printableName(b.path)} has settled again${b.hot ? ' and is backed up again' : ''}`, { event: 'settled-again', path: b.path });
     return blockers;
   }
 }
