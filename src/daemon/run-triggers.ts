@@ -80,7 +80,8 @@ export class RunTriggers {
   /** True when some flag is set: the next evaluation must act even on an unchanged state. */
   get anyDue(): boolean {
     const d = this.due;
-    return d.timer || d.cronBackup || d.cronSave || d.retry || d.edited || this.retryDue();
+    // A retry is never among the flags: it comes due by its own moment (`retryDue`).
+    return d.timer || d.cronBackup || d.cronSave || d.edited || this.retryDue();
   }
 
   /** The flags, cleared; a retry only once it is due (then with the cron ticks it keeps). */

@@ -13,6 +13,8 @@
 export interface FolderSave {
   /** Matches the folder's own name. */
   folder: RegExp;
+  /** Text every path under such a folder holds: the paths without it are never split (100,000 a look). */
+  marker: string;
   /** The file written last, directly in the folder. */
   lastFile: string;
   /** Who writes it, for people. */
@@ -23,14 +25,14 @@ export interface FolderSave {
  * Hugging Face `Trainer._save_checkpoint`: `checkpoint-N/` gets the model (or its shards and
  * index), `optimizer.pt`, `scheduler.pt`, `rng_state*.pth`, then `trainer_state.json`.
  */
-export const HF_CHECKPOINT: FolderSave = { folder: /^checkpoint-\d+$/, lastFile: 'trainer_state.json', writer: 'the Hugging Face Trainer' };
+export const HF_CHECKPOINT: FolderSave = { folder: /^checkpoint-\d+$/, marker: 'checkpoint-', lastFile: 'trainer_state.json', writer: 'the Hugging Face Trainer' };
 
 /**
  * accelerate `save_state` (kohya sd-scripts' `NAME-000005-state/`, `NAME-step00001000-state/`,
  * `NAME-state/`): the model, optimizer, scheduler, sampler and scaler states, then each process's
  * `random_states_<rank>.pkl`; rank 0 always writes one.
  */
-export const ACCELERATE_STATE: FolderSave = { folder: /^.+-state$/, lastFile: 'random_states_0.pkl', writer: 'accelerate save_state' };
+export const ACCELERATE_STATE: FolderSave = { folder: /^.+-state$/, marker: '-state/', lastFile: 'random_states_0.pkl', writer: 'accelerate save_state' };
 
 /**
  * Which folders to judge: `all` every folder of the layout; `evident` only once the run shows the
@@ -47,6 +49,7 @@ export type InProgressRule = 'all' | 'evident';
 export function foldersInProgress(files: readonly string[], save: FolderSave, rule: InProgressRule): string[] {
   const complete = new Map<string, boolean>();
   for (const file of files) {
+    if (!file.includes(save.marker)) continue;
     const parts = file.split('/');
     for (let i = parts.length - 2; i >= 0; i--) {
       if (!save.folder.test(parts[i]!)) continue;
@@ -58,12 +61,12 @@ export function foldersInProgress(files: readonly string[], save: FolderSave, ru
   }
   if (rule === 'evident' && ![...complete.values()].includes(true)) return [];
   // The newest complete folder of each kind: one older than it the trainer will never finish.
-  const newestDone = new Map<string, string>();
+  const newestDone = new Map<string, bigint>();
   for (const [folder, done] of complete) {
     const n = numbered(folder);
     if (!done || n === null) continue;
     const seen = newestDone.get(n.kind);
-    if (seen === undefined || laterNumber(n.number, seen)) newestDone.set(n.kind, n.number);
+    if (seen === undefined || n.number > seen) newestDone.set(n.kind, n.number);
   }
   return [...complete]
     .filter(([folder, done]) => !done && !abandoned(folder, newestDone))
@@ -73,18 +76,13 @@ export function foldersInProgress(files: readonly string[], save: FolderSave, ru
 
 /**
  * A folder's kind (its parent and its name with the last run of digits masked: `a/checkpoint-#`,
- * `lora-#-state`, `lora-step#-state`) and that number (without leading zeros); null without digits.
+ * `lora-#-state`, `lora-step#-state`) and that number; null without digits.
  */
-function numbered(folder: string): { kind: string; number: string } | null {
+function numbered(folder: string): { kind: string; number: bigint } | null {
   const m = /^(.*?)(\d+)(\D*)$/.exec(folder);
   // Digits only in a parent folder's name: the folder's own name has none.
   if (m === null || m[3]!.includes('/')) return null;
-  return { kind: `${m[1]}#${m[3]}`, number: m[2]!.replace(/^0+(?=\d)/, '') };
-}
-
-/** True when decimal `a` is greater than decimal `b` (both without leading zeros, of any length). */
-function laterNumber(a: string, b: string): boolean {
-  return a.length !== b.length ? a.length > b.length : a > b;
+  return { kind: `${m[1]}#${m[3]}`, number: BigInt(m[2]!) };
 }
 
 /**
@@ -92,8 +90,8 @@ function laterNumber(a: string, b: string): boolean {
  * that died saving it and resumed from an earlier one has saved past it since, and never finishes
  * it; held back, it would keep every later backup incomplete (and `--resume` on an older one).
  */
-function abandoned(folder: string, newestDone: ReadonlyMap<string, string>): boolean {
+function abandoned(folder: string, newestDone: ReadonlyMap<string, bigint>): boolean {
   const n = numbered(folder);
   const done = n === null ? undefined : newestDone.get(n.kind);
-  return n !== null && done !== undefined && laterNumber(done, n.number);
+  return n !== null && done !== undefined && done > n.number;
 }

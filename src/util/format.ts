@@ -51,10 +51,15 @@ export function withoutSecrets(address: string): string {
  * output keeps names exact; this is for human output only.
  */
 export function printableName(name: string): string {
-  return CONTROL_CHARS.test(name) ? name.replace(CONTROL_CHARS_ALL, escapeControl) : name;
+  return hasControlChars(name) ? name.replace(CONTROL_CHARS_ALL, escapeControl) : name;
 }
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** True when `text` holds a control character (C0, DEL, C1): a terminal acts on it. */
+export function hasControlChars(text: string): boolean {
+  return CONTROL_CHARS.test(text);
+}
 const CONTROL_CHARS_ALL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 function escapeControl(c: string): string {

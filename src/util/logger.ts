@@ -7,6 +7,7 @@
  */
 import winston from 'winston';
 import { isJournalStream } from './journal-stream.js';
+import { hasControlChars } from './format.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'text' | 'json';
@@ -57,7 +58,7 @@ function formatFields(fields: Record<string | symbol, unknown>): string {
   return Object.entries(fields)
     .filter(([k]) => typeof k === 'string' && !SAID_IN_MESSAGE.has(k))
     // A string with control characters (a file name of the run) is quoted: one entry stays one line.
-    .map(([k, v]) => `${k}=${typeof v === 'string' && !CONTROL.test(v) ? v : quoted(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'string' && !hasControlChars(v) ? v : quoted(v)}`)
     .join(' ');
 }
 
@@ -124,9 +125,6 @@ export const silentLogger: Logger = {
   debug: () => undefined,
   child: () => silentLogger,
 };
-
-/** Control characters: C0, DEL, C1. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** `v` as JSON, DEL and C1 escaped too (JSON leaves them raw). */
 function quoted(v: unknown): string {
