@@ -210,7 +210,10 @@ describe.concurrent('ckptd run', () => {
     p.stdin.write('\x03');
     expect(await exited, output).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(s.out, 'p.signals.json'), 'utf8'))).toEqual(['SIGINT']);
-    expect(output).toMatch(/SIGINT received: not passed on/);
+    // Not passed on: the trainer got the terminal's SIGINT already. When ckptd reads its own SIGINT after
+    // the trainer has exited (its 400 ms are up first under load), there is no one left to pass it to.
+    expect(output).toMatch(/SIGINT received: (not passed on|no process of the trainer is left)/);
+    expect(output).not.toMatch(/passed on to the trainer/);
     expect(session(s)).toMatchObject({ finished: false, stopped_by: 'SIGINT' });
   });
 
