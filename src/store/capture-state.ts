@@ -68,8 +68,9 @@ export interface CaptureStateOptions {
   /**
    * The previous snapshot's `files/` folder and manifest: unchanged files are hard-linked from it,
    * when not modified after `sealedUs` (its `snapshot.json`'s mtime, whole microseconds since the epoch).
+   * `leftOut`: the paths it left out (its `skipped`), whose last version it does not know.
    */
-  previous: { filesDir: string; files: ManifestEntry[]; sealedUs: number } | null;
+  previous: { filesDir: string; files: ManifestEntry[]; sealedUs: number; leftOut?: readonly string[] } | null;
   /** Extra passes after the first when sources changed. */
   retries: number;
   /**
@@ -135,7 +136,7 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
   const runReal = runRealOf(opts.runDir);
   const set = new CaptureSet(opts, runReal);
   if (smallCopies(set) >= BULK_SYNC_FILES && (await canSyncFileSystem(opts.dest))) set.deferSyncs();
-  const rule = { runReal, settleMs: opts.settleMs, openWriters: opts.openWriters ?? otherWriters };
+  const rule = { runReal, settleMs: opts.settleMs, openWriters: opts.openWriters ?? otherWriters, leftOutBefore: new Set(opts.previous?.leftOut ?? []) };
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     const last = attempt === opts.retries;
     const todo = set.pending();

@@ -5,8 +5,8 @@
  * Contract: a file is settled when its version has been quiet for `settleMs` since first seen (the
  * caller's version counts as settled that long already), its mtime is at least `settleMs` old (a
  * negative age, from clock skew or a future stamp, is not waited for), no other process holds it
- * open for writing, and, when the previous snapshot held it with bytes and it is now empty, it was
- * emptied at least `EMPTIED_QUIET_MS` ago. `judgeChanged` writes the verdict into each slot (`unsettled`, `heldOpen`,
+ * open for writing, and, when the previous snapshot held it with bytes (or left it out) and it is
+ * now empty, it was emptied at least `EMPTIED_QUIET_MS` ago. `judgeChanged` writes the verdict into each slot (`unsettled`, `heldOpen`,
  * and `changedAt` for a caller's version found unsettled); it captures, skips or writes nothing.
  */
 import { mtimeMsOf } from '../util/fs.js';
@@ -24,6 +24,8 @@ export interface SettleRule {
    * with `byInode`, also those holding one of its files open under another path (`findOpenWriters`).
    */
   openWriters: FindWriters;
+  /** The paths the previous snapshot left out (still being written then): their last version is unknown. */
+  leftOutBefore: ReadonlySet<string>;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
         ? `changed ${quiet}ms ago`
         : age >= 0 && age < rule.settleMs
           ? `modified ${age}ms ago`
-          : emptiedRecently(s, age, rule.settleMs)
+          : emptiedRecently(s, age, rule)
             ? `emptied ${age}ms ago`
             : null;
     if (s.unsettled !== null && s.changedAt === null) s.changedAt = now;
@@ -81,9 +83,14 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
  */
 export const EMPTIED_QUIET_MS = 10_000;
 
-/** True when `s` is a file the previous snapshot held with bytes, emptied less than `EMPTIED_QUIET_MS` (or `settleMs`) ago. */
-function emptiedRecently(s: Slot, age: number, settleMs: number): boolean {
-  return s.entry.type === 'file' && s.entry.size === 0 && (s.prev?.size ?? 0) > 0 && age >= 0 && age < Math.max(settleMs, EMPTIED_QUIET_MS);
+/**
+ * True when `s` is an empty file, emptied less than `EMPTIED_QUIET_MS` (or `settleMs`) ago, that
+ * the previous snapshot held with bytes or left out: one it left out was being written then, and
+ * the version before may have had bytes (it may be in an older snapshot, which the capture does not read).
+ */
+function emptiedRecently(s: Slot, age: number, rule: SettleRule): boolean {
+  if (s.entry.type !== 'file' || s.entry.size !== 0 || age < 0 || age >= Math.max(rule.settleMs, EMPTIED_QUIET_MS)) return false;
+  return (s.prev?.size ?? 0) > 0 || rule.leftOutBefore.has(s.entry.path);
 }
 
 /** How long the changed files of `slots` still pending need before they can be settled (at most `settleMs`). */

@@ -157,7 +157,7 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
       runDir: opts.runDir,
       entries: opts.entries,
       dest: filesDir,
-      previous: prev && sealedUs !== null ? { filesDir: snapshotFilesDir(opts.store, prev.id), files: prev.files, sealedUs } : null,
+      previous: prev && sealedUs !== null ? { filesDir: snapshotFilesDir(opts.store, prev.id), files: prev.files, sealedUs, leftOut: prev.skipped.map((s) => s.path) } : null,
       retries: opts.retries ?? 3,
       retryDelayMs: opts.retryDelayMs ?? 200,
       settleMs: opts.settleMs,

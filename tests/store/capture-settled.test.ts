@@ -203,6 +203,25 @@ describe('capture of a file just emptied', () => {
     expect(meta.incomplete).toBe(true);
   });
 
+  it('is not stored empty when the previous snapshot left it out while it was being written', async () => {
+    // The newest snapshot left ckpt.pt out (it kept changing), the one before held it with bytes:
+    // an empty ckpt.pt now is the next write begun, not a finished version (random-writer stored
+    // such a 0-byte ckpt.pt once, with the oldest snapshots removed as it goes).
+    const { run, store } = await runAndStore();
+    const ckpt = put(run, 'ckpt.pt', OLD);
+    age(ckpt);
+    age(put(run, 'calm.json', '{}'));
+    const first = await snap(run, store);
+    put(run, 'ckpt.pt', NEW);
+    const second = await snap(run, store, { previous: first, settleMs: 60_000, retries: 0, retryDelayMs: 5 });
+    expect(second.skipped.map((s) => s.path)).toEqual(['ckpt.pt']);
+    fs.truncateSync(ckpt, 0);
+    await new Promise((r) => setTimeout(r, 150));
+    const meta = await snap(run, store, { previous: second, settleMs: 50, retries: 2, retryDelayMs: 5 });
+    expect(meta.files.map((f) => f.path)).toEqual(['calm.json']);
+    expect(meta.skipped).toEqual([{ path: 'ckpt.pt', reason: expect.stringMatching(/^kept changing \(emptied \d+ms ago\)$/) }]);
+  });
+
   it('is stored once it has stayed empty that long, and a file that was empty before is stored at once', async () => {
     const { run, store } = await runAndStore();
     age(put(run, 'ckpt.pt', OLD));
