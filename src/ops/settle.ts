@@ -5,8 +5,18 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
+import type { PresetName } from '../progress/presets.js';
 import type { Blocker } from '../policy/hot-files.js';
-import { ACCELERATE_STATE, foldersInProgress, HF_CHECKPOINT, type FolderSave, type InProgressRule } from '../policy/saves-in-progress.js';
+import {
+  ACCELERATE_STATE,
+  foldersInProgress,
+  HF_CHECKPOINT,
+  LIGHTNING_DEEPSPEED,
+  LIGHTNING_FSDP,
+  ONETRAINER_BACKUP,
+  type FolderSave,
+  type InProgressRule,
+} from '../policy/saves-in-progress.js';
 import type { ScanEntry } from '../store/types.js';
 import { describeWriter, findOpenWriters, type OpenWriter } from '../store/open-writers.js';
 import { selectsPath, stateDigest } from '../store/scan.js';
@@ -50,22 +60,29 @@ export async function findBlockers(
   return out;
 }
 
+/** The folder saves each progress preset stands for; `auto` judges them all once evident. */
+const FOLDER_SAVES: Readonly<Partial<Record<PresetName, readonly FolderSave[]>>> = {
+  hf: [HF_CHECKPOINT],
+  kohya: [ACCELERATE_STATE],
+  onetrainer: [ONETRAINER_BACKUP],
+  lightning: [LIGHTNING_DEEPSPEED, LIGHTNING_FSDP],
+};
+
 /**
  * The checkpoint folders of `entries` a trainer is still saving (`policy/saves-in-progress.ts`),
  * each blocking until its last file appears: `checkpoint-N/` for runs whose progress is `hf`,
- * accelerate `*-state/` for `kohya`, both under `auto` once the run shows that layout; and only
- * where the run's rules would capture that last file. Other runs get none.
+ * accelerate `*-state/` for `kohya`, OneTrainer backups for `onetrainer`, DeepSpeed and FSDP
+ * `*.ckpt/` folders for `lightning`, all of them under `auto` once the run shows that layout; and
+ * only where the run's rules would capture that last file. Other runs get none.
  */
 export function savesInProgress(run: RunConfig, entries: readonly ScanEntry[]): TimedBlocker[] {
   const p = run.progress;
   const judged: [FolderSave, InProgressRule][] =
     p.kind === 'auto'
-      ? [[HF_CHECKPOINT, 'evident'], [ACCELERATE_STATE, 'evident']]
-      : p.kind === 'preset' && p.preset === 'hf'
-        ? [[HF_CHECKPOINT, 'all']]
-        : p.kind === 'preset' && p.preset === 'kohya'
-          ? [[ACCELERATE_STATE, 'all']]
-          : [];
+      ? Object.values(FOLDER_SAVES).flatMap((saves) => saves.map((save): [FolderSave, InProgressRule] => [save, 'evident']))
+      : p.kind === 'preset'
+        ? (FOLDER_SAVES[p.preset] ?? []).map((save) => [save, 'all'])
+        : [];
   const paths = judged.length > 0 ? entries.map((e) => e.path) : [];
   return judged.flatMap(([save, rule]) =>
     foldersInProgress(paths, save, rule)

@@ -6,7 +6,9 @@
  * backup taken in such a pause, restored by `ckptd run --resume`, hands the trainer a newest
  * `checkpoint-N` without optimizer state or trainer state. ckptd waits for `trainer_state.json`;
  * a folder that never gets one is left out of backups, which say so (incomplete), never complete.
- * kohya's accelerate `*-state/` folders, whose last file is `random_states_0.pkl`, likewise.
+ * kohya's accelerate `*-state/` folders, whose last file is `random_states_0.pkl`, OneTrainer's
+ * backups (`meta.json`) and Lightning's DeepSpeed (`latest`) and sharded FSDP (`meta.pt`) `*.ckpt/`
+ * folders likewise.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -39,10 +41,20 @@ function writeCheckpoint(runDir: string, step: number, files = CHECKPOINT_FILES)
  */
 function saveWithPause(dir: string, before: Record<string, string>, after: Record<string, string>, pauseMs: number): Promise<void> {
   const code = `const fs=require('fs'),p=require('path');const dir=${JSON.stringify(dir)};
-const write=(files)=>{for(const [f,c] of Object.entries(files))fs.writeFileSync(p.join(dir,f),c);};
+const write=(files)=>{for(const [f,c] of Object.entries(files)){fs.mkdirSync(p.dirname(p.join(dir,f)),{recursive:true});fs.writeFileSync(p.join(dir,f),c);}};
 fs.mkdirSync(dir,{recursive:true});write(${JSON.stringify(before)});setTimeout(()=>write(${JSON.stringify(after)}),${pauseMs});`;
   const p = spawn(process.execPath, ['-e', code], { stdio: 'inherit' });
   return new Promise((resolve, reject) => p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`trainer exited ${c}`)))));
+}
+
+/** A folder some earlier save left whole, written a minute ago (settled from the start). */
+function writeFolder(dir: string, files: Record<string, string>): void {
+  const past = new Date(Date.now() - 60_000);
+  for (const [f, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f), content);
+    fs.utimesSync(path.join(dir, f), past, past);
+  }
 }
 
 interface Shown {
@@ -140,4 +152,64 @@ describe.concurrent('a checkpoint folder being saved (hf)', () => {
     const whole = [...Object.keys(first), ...Object.keys(rest)].sort();
     for (const s of holding) expect({ id: s.id, files: filesIn(s, 'lora-000002-state') }).toEqual({ id: s.id, files: whole });
   });
+
+});
+
+// A suite of its own, after the one above: six daemons at once overran the first test's 30 s on a busy machine.
+describe('a checkpoint folder of another trainer being saved', () => {
+  /**
+   * Other trainers' folders saved with a pause after `first`: a run of `progress` seeded with a
+   * whole earlier save (`seed`: folder -> files), then `folder` saved as `first`, a 3 s pause, then
+   * `rest`; every backup holding any of `folder` holds all of it.
+   */
+  const folderCases: { name: string; progress: string; seed: Record<string, Record<string, string>>; folder: string; step: number; first: Record<string, string>; rest: Record<string, string> }[] = [
+    {
+      // GenericTrainer.__backup: the model saver's model, optimizer/, ema/, then meta.json; then onetrainer_config/.
+      name: 'of OneTrainer (a backup) is not backed up until its meta.json is written',
+      progress: 'onetrainer',
+      seed: { 'backup/2026-01-02_10-00-00-backup-100-1-0': { 'unet/model.safetensors': 'unet 100', 'optimizer/optimizer.pt': 'opt', 'meta.json': '{"train_progress":{"epoch":1,"epoch_step":0,"epoch_sample":0,"global_step":100}}' } },
+      folder: 'backup/2026-01-02_11-00-00-backup-200-2-0',
+      step: 200,
+      first: { 'unet/model.safetensors': 'unet 200' },
+      rest: { 'optimizer/optimizer.pt': 'opt', 'ema/ema.pt': 'ema', 'meta.json': '{"train_progress":{"epoch":2,"epoch_step":0,"epoch_sample":0,"global_step":200}}', 'onetrainer_config/args.json': '{}' },
+    },
+    {
+      // DeepSpeed save_checkpoint with tag "checkpoint": model and optimizer states, zero_to_fp32.py, then latest.
+      name: 'of Lightning\'s DeepSpeed strategy (a *.ckpt/ folder) is not backed up until its latest is written',
+      progress: 'lightning',
+      seed: { 'ck/epoch=0-step=100.ckpt': { 'checkpoint/mp_rank_00_model_states.pt': 'model', 'checkpoint/zero_pp_rank_0_mp_rank_00_optim_states.pt': 'optim', 'zero_to_fp32.py': '#', latest: 'checkpoint' } },
+      folder: 'ck/epoch=1-step=200.ckpt',
+      step: 200,
+      first: { 'checkpoint/mp_rank_00_model_states.pt': 'model' },
+      rest: { 'checkpoint/zero_pp_rank_0_mp_rank_00_optim_states.pt': 'optim', 'zero_to_fp32.py': '#', latest: 'checkpoint' },
+    },
+    {
+      // FSDP sharded: each rank's .distcp, .metadata, then rank 0's meta.pt.
+      name: 'of Lightning\'s FSDP strategy (a sharded *.ckpt/ folder) is not backed up until its meta.pt is written',
+      progress: 'lightning',
+      seed: { 'ck/epoch=0-step=100.ckpt': { '__0_0.distcp': 'shard', '.metadata': 'md', 'meta.pt': 'meta' } },
+      folder: 'ck/epoch=1-step=200.ckpt',
+      step: 200,
+      first: { '__0_0.distcp': 'shard 0', '__1_0.distcp': 'shard 1' },
+      rest: { '.metadata': 'md', 'meta.pt': 'meta' },
+    },
+  ];
+
+  for (const c of folderCases) {
+    it.concurrent(c.name, async ({ onTestFinished }) => {
+      const seed = (runDir: string): void => Object.entries(c.seed).forEach(([dir, files]) => writeFolder(path.join(runDir, dir), files));
+      const { runDir, cfg, d } = startRun({ onTestFinished }, '1s', seed, c.progress);
+      await d.waitFor((l) => l.event === 'snapshot', 20_000, 'the backup of the earlier save');
+
+      await saveWithPause(path.join(runDir, c.folder), c.first, c.rest, 3000);
+      await d.waitFor((l) => l.event === 'snapshot' && l.step === c.step, 20_000, `the backup of ${c.folder}`);
+      expect(await d.stop()).toBe(0);
+
+      const all = await snapshots(cfg);
+      const holding = all.filter((s) => filesIn(s, c.folder).length > 0);
+      expect(holding.length).toBeGreaterThan(0);
+      const whole = [...Object.keys(c.first), ...Object.keys(c.rest)].sort();
+      for (const s of holding) expect({ id: s.id, files: filesIn(s, c.folder) }).toEqual({ id: s.id, files: whole });
+    });
+  }
 });
