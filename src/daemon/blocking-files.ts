@@ -5,7 +5,9 @@
  * Contract:
  * - `noteActivity` records a watched write by relative path ('' = the run folder itself).
  * - `look` prunes activity older than `settle`, finds what blocks now (hot paths included; a
- *   checkpoint folder still being saved, see `savesInProgress`, blocks as a path), folds it
+ *   checkpoint folder still being saved, see `savesInProgress`, blocks as a path; a file emptied
+ *   moments ago that the newest snapshot held with bytes, see `emptiedBlockers`, blocks until it
+ *   has stayed empty `EMPTIED_QUIET_MS`), folds it
  *   into the state, logs each path that starts blocking for long (`keeps-changing`), is left out
  *   (`never-settles`) or settles again (`settled-again`), rewrites the store's blocking record for
  *   `ckptd status` when any of that happened, and returns the blockers.
@@ -13,8 +15,9 @@
  */
 import type { RunConfig } from '../config/types.js';
 import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, type Blocking, type BlockingState } from '../policy/hot-files.js';
-import { findBlockers, savesInProgress, type TimedBlocker } from '../ops/settle.js';
+import { emptiedBlockers, findBlockers, savesInProgress, type TimedBlocker } from '../ops/settle.js';
 import { writeBlocking } from '../store/blocking-file.js';
+import { KnownBeforeReader } from '../store/known-before.js';
 import type { ScanEntry } from '../store/types.js';
 import { formatDuration, printableName } from '../util/format.js';
 import type { Logger } from '../util/logger.js';
@@ -24,6 +27,8 @@ export class BlockingFiles {
   private readonly activity = new Map<string, number>();
   /** Paths that keep the state from settling, and which of them are left out. */
   private state: BlockingState = NO_BLOCKING;
+  /** What the newest snapshot knew of the files the "emptied" rule asks about, kept while it is the newest. */
+  private readonly knownBefore = new KnownBeforeReader();
 
   constructor(private readonly logger: Logger) {}
 
@@ -51,7 +56,9 @@ export class BlockingFiles {
     for (const [rel, at] of this.activity) if (now - at >= run.settleMs) this.activity.delete(rel);
     // A checkpoint folder still being saved blocks like a file that keeps changing: waited for,
     // then left out (and the backups marked incomplete) if it never completes.
-    const blockers = [...(await findBlockers(run, all, this.activity, now)), ...savesInProgress(run, all)];
+    // A file emptied moments ago blocks too: the capture would leave it out (`emptiedBlockers`).
+    const emptied = await emptiedBlockers(run, all, now, (paths) => this.knownBefore.of(run.store, paths));
+    const blockers = [...(await findBlockers(run, all, this.activity, now)), ...emptied, ...savesInProgress(run, all)];
     const update = trackBlocking(this.state, blockers, now, run.settleMs);
     this.state = update.state;
     // Recorded before it is said: whoever reads the log line finds `ckptd status` saying the same.

@@ -1,8 +1,10 @@
 /**
  * Keeps `<store>/last-failure.json` (`store/failure-note.ts`) for one run: each failed backup,
- * save or evaluation adds an attempt; the next backup or save that succeeds removes it (a failed
- * evaluation also ends with the next evaluation that completes). So `ckptd status` can say the
- * backups are failing while they are, not only the daemon's log.
+ * save or evaluation adds an attempt; the next backup or save that succeeds removes it. A record
+ * of failed evaluations alone also ends with the next evaluation that completes; once a backup or
+ * save has failed, only a backup or save that succeeds ends it (an evaluation that completes
+ * without taking one proves nothing about them). So `ckptd status` can say the backups are
+ * failing while they are, not only the daemon's log.
  *
  * Contract: never throws and never delays a backup for its bookkeeping: a write that fails (the
  * very full disk or read-only store that failed the backup) is logged once, and the next change
@@ -13,6 +15,8 @@ import type { Logger } from '../util/logger.js';
 
 export class FailureRecord {
   private note: FailureNote | null = null;
+  /** A backup or save failed since the last one that succeeded: `note` is not only about evaluations. */
+  private actionFailed = false;
   /** The note on disk may be stale: a write failed, or the file a previous daemon left is still there. */
   private unsure = true;
   private warned = false;
@@ -26,6 +30,7 @@ export class FailureRecord {
   /** One more failed attempt of `kind` at `now`; retried `retryMs` later (null: not by itself). */
   failed(kind: string, message: string, now: number, retryMs: number | null): Promise<void> {
     const at = new Date(now).toISOString();
+    if (kind !== 'evaluation') this.actionFailed = true;
     this.note = {
       since: this.note?.since ?? at,
       at,
@@ -41,12 +46,13 @@ export class FailureRecord {
   succeeded(): Promise<void> {
     if (this.note === null && !this.unsure) return Promise.resolve();
     this.note = null;
+    this.actionFailed = false;
     return this.write();
   }
 
-  /** An evaluation completed: a failure of the evaluation itself no longer stands. */
+  /** An evaluation completed: failures of evaluations alone no longer stand (a failed backup or save still does). */
   evaluated(): Promise<void> {
-    return this.note?.kind === 'evaluation' ? this.succeeded() : Promise.resolve();
+    return this.note !== null && !this.actionFailed ? this.succeeded() : Promise.resolve();
   }
 
   private write(): Promise<void> {

@@ -6,6 +6,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
 import type { PresetName } from '../progress/presets.js';
+import { emptiedQuietMs, emptiedRecently, mayBeEmptiedRecently, type KnownBefore } from '../policy/emptied-file.js';
 import type { Blocker } from '../policy/hot-files.js';
 import {
   ACCELERATE_STATE,
@@ -67,6 +68,31 @@ const FOLDER_SAVES: Readonly<Partial<Record<PresetName, readonly FolderSave[]>>>
   onetrainer: [ONETRAINER_BACKUP],
   lightning: [LIGHTNING_DEEPSPEED, LIGHTNING_FSDP],
 };
+
+/**
+ * The files of `entries` the capture would leave out now for having been emptied moments ago
+ * (`policy/emptied-file.ts`: empty, the previous snapshot held them with bytes or left them out):
+ * each blocks until it has been empty `emptiedQuietMs`, a wait counted as one window of that length,
+ * so that a single truncation is waited for, never reported (or left out) as a file that keeps
+ * changing. `known` tells what the previous snapshot knew of the few empty files modified that recently.
+ */
+export async function emptiedBlockers(
+  run: RunConfig,
+  entries: readonly ScanEntry[],
+  now: number,
+  known: (paths: string[]) => Promise<ReadonlyMap<string, KnownBefore>>,
+): Promise<TimedBlocker[]> {
+  const fresh = entries.filter((e) => mayBeEmptiedRecently(e, now - mtimeMsOf(e.mtimeNs), run.settleMs));
+  if (fresh.length === 0) return [];
+  const before = await known(fresh.map((e) => e.path));
+  const quietMs = emptiedQuietMs(run.settleMs);
+  const out: TimedBlocker[] = [];
+  for (const e of fresh) {
+    const age = now - mtimeMsOf(e.mtimeNs);
+    if (emptiedRecently(e, age, run.settleMs, before.get(e.path)!)) out.push({ path: e.path, reason: `${e.path} was emptied ${age}ms ago`, retryInMs: quietMs - age, windowMs: quietMs });
+  }
+  return out;
+}
 
 /**
  * The checkpoint folders of `entries` a trainer is still saving (`policy/saves-in-progress.ts`),

@@ -23,6 +23,11 @@ export interface Blocker {
   path: string;
   /** For people: `modified 120ms ago`, `open for writing by pid 42 (python)`. */
   reason: string;
+  /**
+   * How long one window of this blocking is (ms; default the run's `settle`): a file emptied
+   * moments ago is waited for up to `EMPTIED_QUIET_MS`, one window, not 30 settle windows.
+   */
+  windowMs?: number;
 }
 
 /** A path that has been blocking for a while. */
@@ -57,7 +62,7 @@ export interface BlockingUpdate {
 /**
  * Folds one look at the run into `state`: `blockers` are every path that kept the state from
  * settling at `now` (hot paths included: the shell still checks them, to see them cool down).
- * `settleMs` is the run's settle time.
+ * `settleMs` is the run's settle time: the length of a window, unless a blocker gives its own.
  */
 export function trackBlocking(state: BlockingState, blockers: readonly Blocker[], now: number, settleMs: number): BlockingUpdate {
   const next: Record<string, Blocking> = {};
@@ -67,7 +72,7 @@ export function trackBlocking(state: BlockingState, blockers: readonly Blocker[]
     if (next[b.path] !== undefined) continue;
     const prev = state[b.path];
     const since = prev?.since ?? now;
-    const windows = (now - since) / Math.max(1, settleMs);
+    const windows = (now - since) / Math.max(1, b.windowMs ?? settleMs);
     const cur: Blocking = {
       path: b.path,
       since,

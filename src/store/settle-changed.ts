@@ -6,9 +6,11 @@
  * caller's version counts as settled that long already), its mtime is at least `settleMs` old (a
  * negative age, from clock skew or a future stamp, is not waited for), no other process holds it
  * open for writing, and, when the previous snapshot held it with bytes (or left it out) and it is
- * now empty, it was emptied at least `EMPTIED_QUIET_MS` ago. `judgeChanged` writes the verdict into each slot (`unsettled`, `heldOpen`,
+ * now empty, it was emptied at least `EMPTIED_QUIET_MS` ago (`policy/emptied-file.ts`, the rule the
+ * daemon's settle check shares). `judgeChanged` writes the verdict into each slot (`unsettled`, `heldOpen`,
  * and `changedAt` for a caller's version found unsettled); it captures, skips or writes nothing.
  */
+import { emptiedRecently } from '../policy/emptied-file.js';
 import { mtimeMsOf } from '../util/fs.js';
 import type { Slot } from './capture-set.js';
 import { describeWriter, findOpenWriters, type FilesByInode, type FindWriters, type OpenWriter } from './open-writers.js';
@@ -48,7 +50,7 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
         ? `changed ${quiet}ms ago`
         : age >= 0 && age < rule.settleMs
           ? `modified ${age}ms ago`
-          : emptiedRecently(s, age, rule)
+          : emptiedRecently(s.entry, age, rule.settleMs, { size: s.prev?.size ?? null, leftOut: rule.leftOutBefore.has(s.entry.path) })
             ? `emptied ${age}ms ago`
             : null;
     if (s.unsettled !== null && s.changedAt === null) s.changedAt = now;
@@ -73,24 +75,6 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
     s.unsettled = `open for writing by ${describeWriter(w)}`;
     s.changedAt ??= now;
   }
-}
-
-/**
- * How long a file the previous snapshot held with bytes must have been empty to count as a
- * finished version: a truncating open (`open(path, 'w')`, torch.save) makes it empty before its
- * descriptor exists, and under journal or writeback pressure that moment can outlast `settle`
- * with no process seen holding it open.
- */
-export const EMPTIED_QUIET_MS = 10_000;
-
-/**
- * True when `s` is an empty file, emptied less than `EMPTIED_QUIET_MS` (or `settleMs`) ago, that
- * the previous snapshot held with bytes or left out: one it left out was being written then, and
- * the version before may have had bytes (it may be in an older snapshot, which the capture does not read).
- */
-function emptiedRecently(s: Slot, age: number, rule: SettleRule): boolean {
-  if (s.entry.type !== 'file' || s.entry.size !== 0 || age < 0 || age >= Math.max(rule.settleMs, EMPTIED_QUIET_MS)) return false;
-  return (s.prev?.size ?? 0) > 0 || rule.leftOutBefore.has(s.entry.path);
 }
 
 /** How long the changed files of `slots` still pending need before they can be settled (at most `settleMs`). */

@@ -19,7 +19,8 @@
  *   with a message naming the URL to open: a query lands in the browser's history and in logs, so a
  *   redirect to the fragment URL would keep teaching that form.
  * - `Host` must be `127.0.0.1:PORT` or `localhost:PORT` (a DNS-rebinding page sends its own host
- *   name), and `Origin` and `Sec-Fetch-Site`, when the browser sends them, must say same origin.
+ *   name; on port 80 a browser sends `127.0.0.1` or `localhost` alone, accepted there only), and
+ *   `Origin` and `Sec-Fetch-Site`, when the browser sends them, must say same origin.
  *
  * Pure functions of the request's method, URL and headers, so the rules are tested without a server.
  */
@@ -34,9 +35,17 @@ export function newAccessToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
-/** The origins the page may be served from. */
+/** HTTP's default port: browsers leave it out of the Host they send and of the origin they name. */
+const HTTP_DEFAULT_PORT = 80;
+
+/**
+ * The origins the page may be served from (and the Hosts, after `http://`): 127.0.0.1 and
+ * localhost at `port`; on port 80 also without the port, as a browser writes them there.
+ */
 export function allowedOrigins(port: number): string[] {
-  return [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
+  const hosts = ['127.0.0.1', 'localhost'];
+  const origins = hosts.map((h) => `http://${h}:${port}`);
+  return port === HTTP_DEFAULT_PORT ? [...origins, ...hosts.map((h) => `http://${h}`)] : origins;
 }
 
 export interface AccessRequest {

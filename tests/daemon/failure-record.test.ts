@@ -22,14 +22,19 @@ function recording(): Logger & { warnings: string[] } {
   return logger;
 }
 
+/** A record kept in a fresh store folder. */
+function freshRecord(): { dir: string; record: FailureRecord } {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  return { dir: t.dir, record: new FailureRecord(() => t.dir, recording()) };
+}
+
 describe('FailureRecord', () => {
   it('counts the attempts since the first failure and is removed by a success', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
-    const record = new FailureRecord(() => t.dir, recording());
+    const { dir, record } = freshRecord();
     await record.failed('error', 'cannot read secret.bin', Date.parse('2026-01-01T10:00:00Z'), 30_000);
     await record.failed('low-disk', 'disk low', Date.parse('2026-01-01T10:00:30Z'), 30_000);
-    expect(await readFailureNote(t.dir)).toEqual({
+    expect(await readFailureNote(dir)).toEqual({
       since: '2026-01-01T10:00:00.000Z',
       at: '2026-01-01T10:00:30.000Z',
       attempts: 2,
@@ -38,9 +43,31 @@ describe('FailureRecord', () => {
       retrying_at: '2026-01-01T10:01:00.000Z',
     });
     await record.evaluated();
-    expect(await readFailureNote(t.dir)).not.toBeNull();
+    expect(await readFailureNote(dir)).not.toBeNull();
     await record.succeeded();
-    expect(fs.existsSync(path.join(t.dir, 'last-failure.json'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'last-failure.json'))).toBe(false);
+  });
+
+  it('stands while a backup failure stands: an evaluation that fails, then one that completes, does not remove it', async () => {
+    const { dir, record } = freshRecord();
+    await record.failed('error', 'cannot read secret.bin', Date.parse('2026-01-01T10:00:00Z'), 30_000);
+    await record.failed('evaluation', 'scan failed: EIO', Date.parse('2026-01-01T10:00:10Z'), 30_000);
+    // The evaluation after completes without taking a backup (nothing changed, nothing due).
+    await record.evaluated();
+    expect(await readFailureNote(dir)).toMatchObject({ since: '2026-01-01T10:00:00.000Z', attempts: 2 });
+    await record.failed('error', 'cannot read secret.bin', Date.parse('2026-01-01T10:00:40Z'), 30_000);
+    expect(await readFailureNote(dir)).toMatchObject({ since: '2026-01-01T10:00:00.000Z', attempts: 3, kind: 'error' });
+    await record.succeeded();
+    expect(fs.existsSync(path.join(dir, 'last-failure.json'))).toBe(false);
+  });
+
+  it('of failed evaluations alone is removed by the next evaluation that completes', async () => {
+    const { dir, record } = freshRecord();
+    await record.failed('evaluation', 'scan failed: EIO', Date.parse('2026-01-01T10:00:00Z'), 30_000);
+    await record.failed('evaluation', 'scan failed: EIO', Date.parse('2026-01-01T10:00:30Z'), 30_000);
+    expect(await readFailureNote(dir)).toMatchObject({ attempts: 2, kind: 'evaluation' });
+    await record.evaluated();
+    expect(fs.existsSync(path.join(dir, 'last-failure.json'))).toBe(false);
   });
 
   it('logs once, and throws nothing, when the record cannot be written', async () => {

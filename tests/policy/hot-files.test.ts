@@ -4,6 +4,8 @@ import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, WARN_A
 const SETTLE = 1000;
 const log: Blocker = { path: 'train.log', reason: 'modified 100ms ago' };
 const ckpt: Blocker = { path: 'ckpt.pt', reason: 'open for writing by pid 7 (python)' };
+/** A file emptied moments ago: waited for up to 10 s, in one window of its own (`emptiedBlockers`). */
+const emptied: Blocker = { path: 'ckpt.pt', reason: 'ckpt.pt was emptied 300ms ago', windowMs: 10 * SETTLE };
 
 /** Looks every `everyMs` from t=0 to `untilMs`, with the blockers `at(t)` names; returns the final update's lists and state. */
 function replay(at: (t: number) => Blocker[], untilMs: number, everyMs = 500) {
@@ -51,6 +53,20 @@ const rows: { name: string; at: (t: number) => Blocker[]; until: number; events:
     at: (t) => (t <= hotAt ? [log] : []),
     until: hotAt + 500,
     events: [`${warnAt} warn train.log`, `${hotAt} hot train.log`, `${hotAt + 500} clear train.log`],
+    hot: [],
+  },
+  {
+    name: 'a file emptied moments ago, waited for its 10 s (10 settle windows), is never reported nor left out',
+    at: (t) => (t < 10 * SETTLE ? [emptied] : []),
+    until: hotAt * 2,
+    events: [],
+    hot: [],
+  },
+  {
+    name: 'a blocker with windows of its own is reported after that many of them',
+    at: () => [emptied],
+    until: WARN_AFTER_WINDOWS * 10 * SETTLE,
+    events: [`${WARN_AFTER_WINDOWS * 10 * SETTLE} warn ckpt.pt`],
     hot: [],
   },
   {

@@ -90,6 +90,32 @@ describe('checkAccess', () => {
   });
 });
 
+describe('checkAccess on port 80', () => {
+  // A browser leaves HTTP's default port out of the Host it sends and of the origin it names:
+  // `http://127.0.0.1:80/` is `Host: 127.0.0.1`, `Origin: http://127.0.0.1`. Only there, and the
+  // host names are still only 127.0.0.1 and localhost.
+  const at80: [what: string, port: number, method: string, headers: Record<string, string>, expected: 'ok' | 403][] = [
+    ['the page, Host without the port', 80, 'GET', { host: '127.0.0.1' }, 'ok'],
+    ['the page via localhost, Host without the port', 80, 'GET', { host: 'localhost' }, 'ok'],
+    ['the page, Host with :80 (curl, a proxy)', 80, 'GET', { host: '127.0.0.1:80' }, 'ok'],
+    ['a change from the page, its origin without the port', 80, 'POST', { host: '127.0.0.1', origin: 'http://127.0.0.1', 'sec-fetch-site': 'same-origin', ...header }, 'ok'],
+    ['a rebound host name without a port', 80, 'GET', { host: 'evil.example' }, 403],
+    ['a rebound host name with :80', 80, 'GET', { host: 'evil.example:80' }, 403],
+    ['another port in Host', 80, 'GET', { host: '127.0.0.1:8080' }, 403],
+    ['another origin', 80, 'POST', { host: '127.0.0.1', origin: 'http://evil.example', ...header }, 403],
+    ['another port as the origin', 80, 'POST', { host: '127.0.0.1', origin: 'http://127.0.0.1:8080', ...header }, 403],
+    // Not HTTP's default port: a browser sends it, so a Host without it names another server.
+    ['Host without the port, on another port', PORT, 'GET', { host: '127.0.0.1' }, 403],
+    ['an origin without the port, on another port', PORT, 'POST', { host, origin: 'http://127.0.0.1', ...header }, 403],
+    ['Host without the port, on 443 (plain HTTP: the browser sends :443)', 443, 'GET', { host: '127.0.0.1' }, 403],
+  ];
+  it.each(at80)('%s', (_what, port, method, headers, expected) => {
+    const v = checkAccess({ method, url: method === 'GET' ? '/' : '/api/x', headers }, port, TOKEN);
+    if (expected === 'ok') expect(v).toEqual({ ok: true });
+    else expect(v).toMatchObject({ ok: false, status: expected });
+  });
+});
+
 describe('tokens', () => {
   it('makes 32 random bytes, base64url, different every time', () => {
     const a = newAccessToken();

@@ -1,0 +1,52 @@
+/**
+ * A backed-up file truncated to 0 (logrotate's copytruncate; torch.save's truncating open before
+ * its bytes come) is empty before any writer is seen. The capture leaves such a file out until it
+ * has stayed empty 10 s (`EMPTIED_QUIET_MS`): the daemon must wait that long before it takes the
+ * backup, the way it waits for a file still changing, so the backup holds it (empty) and is complete.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
+
+let cleanups: (() => void | Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+interface Shown {
+  files: { path: string; size: number }[];
+  skipped: { path: string; reason: string }[];
+}
+
+describe('a backed-up file truncated to 0', () => {
+  it('is in the next backup, empty, and that backup is complete', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const run = path.join(t.dir, 'run');
+    fs.mkdirSync(run);
+    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(10_000, 1));
+    fs.writeFileSync(path.join(run, 'train.log'), 'step 1\nstep 2\n');
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    fs.writeFileSync(cfg, `log: {format: json, level: debug}\nruns:\n  - name: train\n    path: ./run\n    settle: 200ms\n    progress: none\n    backup: {every: always}\n    retention: {min_free: 1MB}\n`);
+
+    const d = startDaemon(['daemon', '--config', cfg]);
+    cleanups.push(() => d.stop());
+    const first = await d.waitFor((l) => l.event === 'snapshot', 30_000, 'the first backup');
+    const held = JSON.parse((await runCli(['show', first.id as string, '--config', cfg, '--json'])).stdout) as Shown;
+    expect(held.files.find((f) => f.path === 'train.log')?.size).toBe(14);
+
+    fs.truncateSync(path.join(run, 'train.log'), 0);
+    const next = await d.waitFor((l) => l.event === 'snapshot' && l.id !== first.id, 60_000, 'the backup after the truncation');
+    const shown = JSON.parse((await runCli(['show', next.id as string, '--config', cfg, '--json'])).stdout) as Shown;
+    expect(shown.skipped).toEqual([]);
+    expect(shown.files.map((f) => [f.path, f.size]).sort()).toEqual([
+      ['model.bin', 10_000],
+      ['train.log', 0],
+    ]);
+    // Waited for as one truncation, not reported as a file that keeps changing.
+    expect(d.lines.filter((l) => l.event === 'keeps-changing' || l.event === 'never-settles')).toEqual([]);
+    expect(await d.stop()).toBe(0);
+  }, 90_000);
+});
