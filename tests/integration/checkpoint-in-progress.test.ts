@@ -112,7 +112,7 @@ describe.concurrent('a checkpoint folder being saved (hf)', () => {
     expect(holding.length).toBeGreaterThan(0);
     for (const s of holding) expect({ id: s.id, files: filesIn(s, 'checkpoint-2') }).toEqual({ id: s.id, files: [...CHECKPOINT_FILES].sort() });
     for (const s of all) expect(s.incomplete).toBe(false);
-  }, 30_000);
+  });
 
   it('that never gets its trainer_state.json is left out of backups, each marked incomplete', async ({ onTestFinished }) => {
     // The trainer died saving checkpoint-2: its model is there, nothing after it.
