@@ -46,14 +46,18 @@ function makeStepsRun(run: string, upTo: number): void {
 }
 
 /**
- * A DeepSpeed checkpoint folder at `rel` (ZeRO stage 2, 2 GPUs): the model states of the fixture
+ * A DeepSpeed checkpoint folder at `rel` on 2 GPUs: the model states of the fixture
  * `deepspeed/<fixture>` (the `steps/` run's save of that name), `latest`, and each rank's optimizer
- * shard.
+ * shard. ZeRO stage 3 names the model states per rank (deepspeed/runtime/engine.py:2819-2842
+ * `_get_ckpt_name`), each holding the same checkpoint dict.
  */
-function putDeepSpeed(run: string, rel: string, fixture: string, minute: number): void {
-  put(run, `${rel}/checkpoint/mp_rank_00_model_states.pt`, ckpt(`deepspeed/${fixture}/checkpoint/mp_rank_00_model_states.pt`), minute);
-  put(run, `${rel}/checkpoint/zero_pp_rank_0_mp_rank_00_optim_states.pt`, 'x', minute);
-  put(run, `${rel}/checkpoint/zero_pp_rank_1_mp_rank_00_optim_states.pt`, 'x', minute);
+function putDeepSpeed(run: string, rel: string, fixture: string, minute: number, stage: 2 | 3 = 2): void {
+  const states = ckpt(`deepspeed/${fixture}/checkpoint/mp_rank_00_model_states.pt`);
+  if (stage === 2) put(run, `${rel}/checkpoint/mp_rank_00_model_states.pt`, states, minute);
+  for (const rank of [0, 1]) {
+    if (stage === 3) put(run, `${rel}/checkpoint/zero_pp_rank_${rank}_mp_rank_00_model_states.pt`, states, minute);
+    put(run, `${rel}/checkpoint/zero_pp_rank_${rank}_mp_rank_00_optim_states.pt`, 'x', minute);
+  }
   put(run, `${rel}/latest`, 'checkpoint', minute);
 }
 
@@ -142,13 +146,13 @@ describe('lightning preset', () => {
     expect([p.epoch, p.step]).toEqual([2, 100]);
   });
 
-  it('DeepSpeed + save_last: reads the last.ckpt folder, past the names of older saves', async () => {
+  it.each([2, 3] as const)('DeepSpeed (ZeRO stage %i) + save_last: reads the last.ckpt folder, past the names of older saves', async (stage) => {
     // ModelCheckpoint._save_last_checkpoint saves `last.ckpt` through the strategy as it does the
     // others: with DeepSpeed a folder (model_checkpoint.py:259 CHECKPOINT_NAME_LAST, deepspeed.py:669).
     const run = await tempRun();
     const dir = 'lightning_logs/version_0/checkpoints';
-    putDeepSpeed(run, `${dir}/epoch=0-step=50.ckpt`, 'epoch=0-step=50.ckpt', 50);
-    putDeepSpeed(run, `${dir}/last.ckpt`, 'epoch=1-step=150.ckpt', 150);
+    putDeepSpeed(run, `${dir}/epoch=0-step=50.ckpt`, 'epoch=0-step=50.ckpt', 50, stage);
+    putDeepSpeed(run, `${dir}/last.ckpt`, 'epoch=1-step=150.ckpt', 150, stage);
     const p = await progressOf(run, LIGHTNING);
     expect([p.epoch, p.step]).toEqual([1, 150]);
   });
