@@ -84,20 +84,25 @@ export const PRESET_SETTINGS: Readonly<Record<InitPreset, PresetSettings>> = {
     about: 'OneTrainer: the workspace folder with backup/ and save/ (names carry step and epoch)',
     progress: 'onetrainer',
     include: ['**/*'],
-    exclude: ['tensorboard/**', 'samples/**'],
+    // <workspace_dir>/samples and /tensorboard at any depth: the run may be a folder above the
+    // workspace (`workspace/` holding the default `workspace/run`). No backup or save of OneTrainer's
+    // holds a folder of either name (its config copy has a samples.json file).
+    exclude: ['**/tensorboard/**', '**/samples/**'],
     backupEvery: '30 minutes',
     saveEvery: 'never',
     // OneTrainer's exports (save/: a file, or a diffusers folder with its configs and tokenizers),
     // never backup/, whose weights are in OneTrainer's internal format (ModelFormat.INTERNAL).
-    saveFiles: ['save/**/*.{safetensors,ckpt,pt,json,txt,model}'],
+    saveFiles: ['**/save/**/*.{safetensors,ckpt,pt,json,txt,model}'],
     savePick: 'newest',
   },
   kohya: {
     about: 'kohya sd-scripts: output_dir with NAME-000005.safetensors and NAME-000005-state/ folders',
     progress: 'kohya',
     include: ['**/*'],
-    // sd-scripts' --logging_dir is often logs/; the kohya_ss GUI's project folder has log/.
-    exclude: ['logs/**', 'log/**', 'sample/**'],
+    // sd-scripts' --logging_dir is often logs/; the kohya_ss GUI's project folder has log/. Samples
+    // go to <output_dir>/sample, which is model/sample when the run is the GUI's project folder: at
+    // any depth. No state folder or model of sd-scripts holds a folder of these names.
+    exclude: ['**/logs/**', '**/log/**', '**/sample/**'],
     backupEvery: '1 epochs',
     saveEvery: 'never',
     // Models of --save_model_as safetensors, ckpt or pt, in output_dir or a GUI project's model/;

@@ -6,7 +6,9 @@
  * (`archive`, as Lightning saves through a file object) holds `data.pkl`, stored uncompressed, a
  * protocol-2 pickle of a dict that starts `epoch` (`trainer.current_epoch`), `global_step`,
  * `pytorch-lightning_version`, `state_dict` (the tensors), `loops` (each loop's `state_dict()`:
- * progress counters as plain ints and bools), then callbacks, optimizer states and hparams.
+ * progress counters as plain ints and bools), then callbacks, optimizer states and hparams. A
+ * DeepSpeed folder's `checkpoint/mp_rank_00_model_states.pt` (DeepSpeed's `torch.save` by path: the
+ * zip's folder is the file's stem) holds DeepSpeed's keys, then that dict without `state_dict`.
  */
 import { isPickleDict, readPicklePrefix, type PickleDict } from './pickle-prefix.js';
 import type { RunView } from './types.js';
@@ -14,7 +16,9 @@ import type { RunView } from './types.js';
 /**
  * The most of a checkpoint's `data.pkl` read (8 MiB): the `loops` come after one small entry per
  * tensor of the `state_dict` (about 100 bytes each), so this covers models of tens of thousands of
- * tensors; a bigger one still gives `epoch` and `global_step`.
+ * tensors; a bigger one still gives `epoch` and `global_step`. In a DeepSpeed folder's model states
+ * the whole dict comes after DeepSpeed's keys (the weights, then each one's shape again): about
+ * half as many tensors, and nothing at all from a bigger one.
  */
 export const MAX_CHECKPOINT_PICKLE_BYTES = 8 * 1024 * 1024;
 

@@ -13,9 +13,11 @@
  * The names' `epoch` is `trainer.current_epoch`, 0-based: the checkpoint saved when the 5th epoch
  * ends says `epoch=4`. ckptd counts finished epochs, read from the checkpoint's own loop counters
  * (`lightning-checkpoint.ts`), which also tell a save inside an epoch (`every_n_train_steps`,
- * `val_check_interval` < 1) from one at its end (a sharded FSDP folder: those of its `meta.pt`);
- * without them (a DeepSpeed folder, an unreadable file) the name's epoch + 1, the default
- * epoch-end save.
+ * `val_check_interval` < 1) from one at its end. A folder's counters are in one file of it: a
+ * sharded FSDP folder's `meta.pt`, a DeepSpeed folder's `checkpoint/mp_rank_00_model_states.pt`
+ * (`zero_pp_rank_0_mp_rank_00_model_states.pt` with ZeRO stage 3), where Lightning's checkpoint dict
+ * follows DeepSpeed's own keys. Without counters (an unreadable file, a folder without that file) the
+ * name's epoch + 1, the default epoch-end save.
  */
 import { readLightningCheckpoint } from './lightning-checkpoint.js';
 import { toCount, toNumber } from './numbers.js';
@@ -30,6 +32,13 @@ const LOSS_KEYS = ['loss', 'train_loss', 'val_loss'];
 const LAST_NAME = /^last(?:-v\d+)?\.ckpt$/;
 /** What a sharded FSDP checkpoint folder holds besides its shards: the checkpoint dict without the tensors. */
 const FSDP_METADATA = 'meta.pt';
+/**
+ * The file of a DeepSpeed checkpoint folder that holds Lightning's checkpoint dict:
+ * `DeepSpeedStrategy.save_checkpoint` saves with `tag="checkpoint"`, and DeepSpeed's `_get_ckpt_name`
+ * names the model states `mp_rank_00_model_states.pt`, or per data-parallel rank
+ * `zero_pp_rank_N_mp_rank_00_model_states.pt` under ZeRO stage 3 (every rank's holds the dict).
+ */
+const DEEPSPEED_STATES = /^checkpoint\/(?:zero_pp_rank_0_)?mp_rank_00_model_states\.pt$/;
 /** A logger's version folder (`version_{version}`). */
 const VERSION_DIR = /^version_(\d+)$/;
 
@@ -52,8 +61,10 @@ export function parseLightningName(name: string): Record<string, number> | null 
 interface Checkpoint {
   /** Its path: the file, or the folder named like a checkpoint. */
   path: string;
-  /** True for a file (which can be read), false for a folder. */
+  /** True for a file, false for a folder. */
   isFile: boolean;
+  /** The file holding its counters: the file itself, a folder's `meta.pt` or DeepSpeed model states. */
+  counters: string;
   /** The name's `key=value` numbers; null for `last.ckpt`. */
   values: Record<string, number> | null;
   mtimeMs: number;
@@ -84,7 +95,7 @@ export async function readLightning(view: RunView): Promise<Reading | null> {
       candidates.push({ checkpoint, epoch: toCount(epoch), step: toCount(step), finishedEpochs: null, mtimeMs: checkpoint.mtimeMs });
       continue;
     }
-    const inside = await readLightningCheckpoint(view, countersOf(checkpoint));
+    const inside = await readLightningCheckpoint(view, checkpoint.counters);
     if (inside && (inside.epoch !== null || inside.step !== null)) candidates.push({ checkpoint, ...inside, mtimeMs: checkpoint.mtimeMs });
   }
   const best = pickFurthest(candidates);
@@ -92,7 +103,7 @@ export async function readLightning(view: RunView): Promise<Reading | null> {
   const values = best.checkpoint.values ?? {};
   if (best.checkpoint.values) {
     // The name cannot tell a save inside an epoch from one at its end; the file's counters can.
-    const inside = await readLightningCheckpoint(view, countersOf(best.checkpoint));
+    const inside = await readLightningCheckpoint(view, best.checkpoint.counters);
     best.finishedEpochs = inside?.finishedEpochs ?? null;
     best.step ??= inside?.step ?? null;
   }
@@ -109,17 +120,10 @@ export async function readLightning(view: RunView): Promise<Reading | null> {
 }
 
 /**
- * The file holding a checkpoint's counters: the file itself, or a sharded FSDP folder's `meta.pt`
- * (`_METADATA_FILENAME`); a DeepSpeed folder has none there, and reads as nothing.
- */
-function countersOf(checkpoint: Checkpoint): string {
-  return checkpoint.isFile ? checkpoint.path : `${checkpoint.path}/${FSDP_METADATA}`;
-}
-
-/**
  * Every checkpoint among the listed files: each path segment named like a Lightning checkpoint or
  * `last.ckpt` / `last-vN.ckpt` (a file, or a DeepSpeed or sharded FSDP folder, listed once with the
- * newest mtime of its files).
+ * newest mtime of its files). A folder's counters are its DeepSpeed model states when they are
+ * listed, else its `meta.pt` (which a DeepSpeed folder without them lacks: it reads as nothing).
  */
 function listCheckpoints(files: readonly RunFile[]): Checkpoint[] {
   const found = new Map<string, Checkpoint>();
@@ -130,8 +134,10 @@ function listCheckpoints(files: readonly RunFile[]): Checkpoint[] {
       const values = parseLightningName(segment);
       if (!values && !LAST_NAME.test(segment)) return;
       const at = segments.slice(0, i + 1).join('/');
-      const seen = found.get(at);
-      if (!seen || seen.mtimeMs < file.mtimeMs) found.set(at, { path: at, isFile, values, mtimeMs: file.mtimeMs });
+      const seen = found.get(at) ?? { path: at, isFile, values, counters: isFile ? at : `${at}/${FSDP_METADATA}`, mtimeMs: file.mtimeMs };
+      if (seen.mtimeMs < file.mtimeMs) seen.mtimeMs = file.mtimeMs;
+      if (!isFile && DEEPSPEED_STATES.test(segments.slice(i + 1).join('/'))) seen.counters = file.path;
+      found.set(at, seen);
     });
   }
   return [...found.values()];

@@ -48,11 +48,11 @@ describe('ckptd init', () => {
     expect([...columns]).toEqual(['29']); // 0-based: `# ` starts at column 30
   });
 
-  it('--preset kohya leaves out the logs of sd-scripts (logs/) and of the kohya_ss GUI (log/), and the samples', () => {
+  it('--preset kohya leaves out the logs of sd-scripts (logs/) and of the kohya_ss GUI (log/), and the samples, at any depth', () => {
     const dir = temp();
     const configPath = path.join(dir, 'ckptd.yaml');
     runInit({ dir: path.join(dir, 'project'), preset: 'kohya', configPath, force: false });
-    expect(loadConfigFile(configPath).runs[0]!.exclude).toEqual(expect.arrayContaining(['logs/**', 'log/**', 'sample/**']));
+    expect(loadConfigFile(configPath).runs[0]!.exclude).toEqual(expect.arrayContaining(['**/logs/**', '**/log/**', '**/sample/**']));
   });
 
   it('says the run path is relative to the config only when it is: a folder outside its folder is written absolute', () => {

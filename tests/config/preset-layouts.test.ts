@@ -72,13 +72,15 @@ describe('init --preset lightning', () => {
   });
 });
 
+/** A kohya `lora-00000N-state/` folder (accelerate's save_state and sd-scripts' train_state.json). */
+const state = (n: number): string[] => ['model.safetensors', 'optimizer.bin', 'random_states_0.pkl', 'scheduler.bin', 'train_state.json'].map((f) => `lora-00000${n}-state/${f}`);
+
 describe('init --preset kohya', () => {
   // library/train_util.py:90-100 names the saves (`EPOCH_FILE_NAME = "{}-{:06d}"`, `EPOCH_STATE_NAME =
   // "{}-{:06d}-state"`); train_network.py:1696 saves `get_epoch_ckpt_name(args, "." + args.save_model_as,
   // epoch + 1)` with `--save_model_as` one of ckpt, pt, safetensors (train_network.py:1756-1759;
   // train_util.py:4690 for the full-model scripts: ckpt, safetensors, diffusers); accelerate's save_state
   // writes the state folder, train_network.py:944-948 its train_state.json.
-  const state = (n: number): string[] => ['model.safetensors', 'optimizer.bin', 'random_states_0.pkl', 'scheduler.bin', 'train_state.json'].map((f) => `lora-00000${n}-state/${f}`);
 
   it.each([
     ['--output_dir, --save_model_as ckpt', '', 'ckpt'],
@@ -95,6 +97,24 @@ describe('init --preset kohya', () => {
     const run = await initRun('kohya', dir);
     expect((await backupOf(run)).progress).toMatchObject({ epoch: 2, step: 200, source: 'kohya' });
     expect(await saveOf(run)).toEqual([`${sub}lora-000002.${ext}`]);
+  });
+});
+
+describe('init --preset kohya on the GUI project folder', () => {
+  it("backs up the models and states of model/, leaving out the samples sd-scripts writes into it and the GUI's log/", async () => {
+    // library/train_util.py:6438 `save_dir = args.output_dir + "/sample"`, named at :6573-6576
+    // (`{output_name}_e{epoch:06d}_{i:02d}_{timestamp}.png`); :5441 TensorBoard's
+    // `logging_dir/<prefix><timestamp>/`. The kohya_ss GUI gives output_dir = <project>/model and
+    // logging_dir = <project>/log, and README lets the run be that project folder.
+    const dir = path.join(await tempRun(), 'project');
+    const kept = ['model/lora-000001.safetensors', ...state(1).map((f) => `model/${f}`)];
+    for (const f of kept) put(dir, f, f.endsWith('train_state.json') ? '{"current_epoch": 1, "current_step": 100}' : 'x');
+    put(dir, 'model/sample/lora_e000001_00_20250101100000.png', 'x');
+    put(dir, 'log/20250101100000/network_train/events.out.tfevents.1735725600.host.1.0', 'x');
+    const run = await initRun('kohya', dir);
+    const { files, progress } = await backupOf(run);
+    expect(files).toEqual(kept.sort());
+    expect(progress).toMatchObject({ epoch: 1, step: 100, source: 'kohya' });
   });
 });
 
@@ -143,14 +163,21 @@ describe('init --preset hf on a folder above output_dir', () => {
   });
 });
 
+/**
+ * A OneTrainer backup folder: GenericTrainer.py `__backup` in ModelFormat.INTERNAL
+ * (LoRASaverMixin._save_internal: lora/lora.safetensors, "the raw canonical in-memory dict (no
+ * conversion)"), optimizer/optimizer.pt and meta.json (InternalModelSaverMixin), onetrainer_config/
+ * (`__save_backup_config`).
+ */
+const onetrainerBackup = (name: string): string[] =>
+  ['lora/lora.safetensors', 'meta.json', 'onetrainer_config/args.json', 'onetrainer_config/concepts.json', 'onetrainer_config/samples.json', 'optimizer/optimizer.pt'].map((f) => `backup/${name}/${f}`);
+
 describe('init --preset onetrainer', () => {
   // modules/trainer/GenericTrainer.py `__backup`: backup/<time>-backup-<step>-<epoch>-<epoch step>/ in
   // ModelFormat.INTERNAL (LoRASaverMixin._save_internal: lora/lora.safetensors, "the raw canonical
   // in-memory dict (no conversion)"), optimizer/optimizer.pt and meta.json (InternalModelSaverMixin),
   // onetrainer_config/ (`__save_backup_config`); `__save`: save/<prefix><time>-save-<step>-<epoch>-<epoch
   // step><ext> in output_model_format, a .safetensors file or a diffusers folder (ModelFormat.file_extension).
-  const backup = (name: string): string[] =>
-    ['lora/lora.safetensors', 'meta.json', 'onetrainer_config/args.json', 'onetrainer_config/concepts.json', 'onetrainer_config/samples.json', 'optimizer/optimizer.pt'].map((f) => `backup/${name}/${f}`);
   const DIFFUSERS = ['model_index.json', 'scheduler/scheduler_config.json', 'text_encoder/config.json', 'text_encoder/model.safetensors', 'tokenizer/merges.txt', 'tokenizer/special_tokens_map.json', 'tokenizer/tokenizer_config.json', 'tokenizer/vocab.json', 'unet/config.json', 'unet/diffusion_pytorch_model.safetensors', 'vae/config.json', 'vae/diffusion_pytorch_model.safetensors'];
 
   it.each([
@@ -161,10 +188,29 @@ describe('init --preset onetrainer', () => {
     for (const f of older) put(dir, `save/${f}`, 'x', 10);
     for (const f of newest) put(dir, `save/${f}`, 'x', 20);
     // Backup After 30 minutes: the newest file in the workspace is a backup's.
-    for (const f of backup('2025-01-01_12-00-00-backup-700-7-0')) put(dir, f, 'x', 30);
+    for (const f of onetrainerBackup('2025-01-01_12-00-00-backup-700-7-0')) put(dir, f, 'x', 30);
     put(dir, 'tensorboard/events.out.tfevents.1735725600.host.1.0', 'x', 31);
     const run = await initRun('onetrainer', dir);
     expect((await backupOf(run)).progress).toMatchObject({ epoch: 7, step: 700, source: 'onetrainer' });
     expect((await saveOf(run)).sort()).toEqual(newest.map((f) => `save/${f}`).sort());
+  });
+});
+
+describe('init --preset onetrainer on a folder above the workspace', () => {
+  it('backs up and saves the workspace run/ under it, leaving out its samples and TensorBoard events', async () => {
+    // TrainConfig.py:1018 workspace_dir defaults to "workspace/run"; GenericTrainer.py:232-240
+    // writes samples to <workspace_dir>/samples/<i> - <prompt>/ (custom ones to samples/custom/),
+    // :78 TensorBoard to <workspace_dir>/tensorboard, :441 backups to backup/, :487-491 saves to save/.
+    const dir = path.join(await tempRun(), 'workspace');
+    const kept = [...onetrainerBackup('2025-01-01_12-00-00-backup-700-7-0').map((f) => `run/${f}`), 'run/save/2025-01-01_11-30-00-save-600-6-0.safetensors'];
+    for (const f of kept) put(dir, f, 'x', 10);
+    put(dir, 'run/samples/0 - a photo of ohwx/2025-01-01_12-00-00-training-sample-700-7-0.png', 'x', 10);
+    put(dir, 'run/samples/custom/2025-01-01_12-05-00-training-sample-700-7-0.png', 'x', 10);
+    put(dir, 'run/tensorboard/events.out.tfevents.1735725600.host.1.0', 'x', 10);
+    const run = await initRun('onetrainer', dir);
+    const { files, progress } = await backupOf(run);
+    expect(files).toEqual(kept.sort());
+    expect(progress).toMatchObject({ epoch: 7, step: 700, source: 'onetrainer' });
+    expect(await saveOf(run)).toEqual(['run/save/2025-01-01_11-30-00-save-600-6-0.safetensors']);
   });
 });

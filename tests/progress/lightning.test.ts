@@ -45,6 +45,30 @@ function makeStepsRun(run: string, upTo: number): void {
   put(run, 'lightning_logs/version_0/checkpoints/last.ckpt', ckpt(`steps/step-${upTo}-last.ckpt`), upTo);
 }
 
+/**
+ * A DeepSpeed checkpoint folder at `rel` on 2 GPUs: the model states of the fixture
+ * `deepspeed/<fixture>` (the `steps/` run's save of that name), `latest`, and each rank's optimizer
+ * shard. ZeRO stage 3 names the model states per rank (deepspeed/runtime/engine.py:2819-2842
+ * `_get_ckpt_name`), each holding the same checkpoint dict.
+ */
+function putDeepSpeed(run: string, rel: string, fixture: string, minute: number, stage: 2 | 3 = 2): void {
+  const states = ckpt(`deepspeed/${fixture}/checkpoint/mp_rank_00_model_states.pt`);
+  if (stage === 2) put(run, `${rel}/checkpoint/mp_rank_00_model_states.pt`, states, minute);
+  for (const rank of [0, 1]) {
+    if (stage === 3) put(run, `${rel}/checkpoint/zero_pp_rank_${rank}_mp_rank_00_model_states.pt`, states, minute);
+    put(run, `${rel}/checkpoint/zero_pp_rank_${rank}_mp_rank_00_optim_states.pt`, 'x', minute);
+  }
+  put(run, `${rel}/latest`, 'checkpoint', minute);
+}
+
+/** The `steps/` run up to `step` with DeepSpeedStrategy: one folder per save, no last.ckpt. */
+function makeDeepSpeedStepsRun(run: string, upTo: number): void {
+  for (const step of [50, 100, 150, 200].filter((s) => s <= upTo)) {
+    const name = `epoch=${Math.floor((step - 1) / 100)}-step=${step}.ckpt`;
+    putDeepSpeed(run, `lightning_logs/version_0/checkpoints/${name}`, name, step);
+  }
+}
+
 describe('parseLightningName', () => {
   it.each([
     ['epoch=3-step=400.ckpt', { epoch: 3, step: 400 }],
@@ -114,12 +138,23 @@ describe('lightning preset', () => {
     expect((await readLightning(view))?.loss).toBe(0.7);
   });
 
-  it('reads DeepSpeed checkpoints, which are folders named like the file (an epoch-end save: name + 1)', async () => {
+  it('reads DeepSpeed checkpoints, which are folders named like the file (model states it cannot read: the name + 1, an epoch-end save)', async () => {
     const run = await tempRun();
     put(run, 'checkpoints/epoch=1-step=100.ckpt/checkpoint/mp_rank_00_model_states.pt', 'x');
     put(run, 'checkpoints/epoch=1-step=100.ckpt/latest', 'checkpoint');
     const p = await progressOf(run, LIGHTNING);
     expect([p.epoch, p.step]).toEqual([2, 100]);
+  });
+
+  it.each([2, 3] as const)('DeepSpeed (ZeRO stage %i) + save_last: reads the last.ckpt folder, past the names of older saves', async (stage) => {
+    // ModelCheckpoint._save_last_checkpoint saves `last.ckpt` through the strategy as it does the
+    // others: with DeepSpeed a folder (model_checkpoint.py:259 CHECKPOINT_NAME_LAST, deepspeed.py:669).
+    const run = await tempRun();
+    const dir = 'lightning_logs/version_0/checkpoints';
+    putDeepSpeed(run, `${dir}/epoch=0-step=50.ckpt`, 'epoch=0-step=50.ckpt', 50, stage);
+    putDeepSpeed(run, `${dir}/last.ckpt`, 'epoch=1-step=150.ckpt', 150, stage);
+    const p = await progressOf(run, LIGHTNING);
+    expect([p.epoch, p.step]).toEqual([1, 150]);
   });
 
   it("reads a sharded FSDP checkpoint folder's counters from its meta.pt: a save inside an epoch counts only the epochs before it", async () => {
@@ -198,7 +233,15 @@ describe('lightning preset: epochs finished, the current run, last.ckpt', () => 
     expect([p.epoch, p.step]).toEqual([8, 800]);
   });
 
-  it('every_n_train_steps: a save inside an epoch counts the epochs before it, one on its last batch counts it', async () => {
+  // With DeepSpeed (lightning/pytorch/strategies/deepspeed.py:667-674) each save is a folder whose
+  // checkpoint/mp_rank_00_model_states.pt holds the checkpoint dict (without state_dict and
+  // optimizer_states) after DeepSpeed's own keys; its `epoch`, `trainer.current_epoch`
+  // (trainer/connectors/checkpoint_connector.py:446, trainer.py:1568-1570), is 1 for a save inside
+  // the 2nd epoch (step 150, 100 steps an epoch): one epoch done, not two.
+  it.each([
+    ['.ckpt files and last.ckpt', makeStepsRun],
+    ['DeepSpeed folders', makeDeepSpeedStepsRun],
+  ])('every_n_train_steps, %s: a save inside an epoch counts the epochs before it, one on its last batch counts it', async (_, make) => {
     for (const [upTo, epoch] of [
       [50, 0],
       [100, 1],
@@ -206,7 +249,7 @@ describe('lightning preset: epochs finished, the current run, last.ckpt', () => 
       [200, 2],
     ] as const) {
       const run = await tempRun();
-      makeStepsRun(run, upTo);
+      make(run, upTo);
       const p = await progressOf(run, LIGHTNING);
       expect([upTo, p.epoch, p.step]).toEqual([upTo, epoch, upTo]);
     }
