@@ -68,6 +68,14 @@ export class BlockingFiles {
       );
     }
     for (const b of update.warned) {
+      if (b.lastFile !== undefined) {
+        this.logger.warn(
+          `${printableName(b.path)} has kept the state from settling for ${formatDuration(now - b.since)} (${b.reason}): no backup is taken while it is being saved; ` +
+            `after ${SKIP_AFTER_WINDOWS} settle windows backups are taken without it (marked incomplete) until its ${b.lastFile} appears or a later checkpoint of its kind is complete`,
+          { event: 'keeps-changing', path: b.path },
+        );
+        continue;
+      }
       this.logger.warn(
         `${printableName(b.path)} has kept the state from settling for ${formatDuration(now - b.since)} (${b.reason}): no backup can be taken while it changes; ` +
           `if it need not be backed up, add it to the exclude list of run "${run.name}" (exclude: ["${printableName(b.path)}"]); ` +
@@ -76,6 +84,14 @@ export class BlockingFiles {
       );
     }
     for (const b of update.hot) {
+      if (b.lastFile !== undefined) {
+        this.logger.warn(
+          `${printableName(b.path)} is still not saved whole (${b.reason}); backups are taken without it from now on and are marked incomplete, ` +
+            `until its ${b.lastFile} appears or a later checkpoint of its kind is complete`,
+          { event: 'never-settles', path: b.path },
+        );
+        continue;
+      }
       this.logger.warn(
         `${printableName(b.path)} never settles (${b.reason}); backups are taken without it from now on and are marked incomplete, until it settles; ` +
           `add it to exclude (exclude: ["${printableName(b.path)}"]) to leave it out for good`,
@@ -89,5 +105,7 @@ export class BlockingFiles {
 
 /** Why a never-settling file is not in a snapshot, with the fix (listed in the snapshot's `skipped`). */
 function neverSettledReason(b: Blocking, settleMs: number, now: number): string {
-  return `never settled: kept changing for ${formatDuration(now - b.since)} (over ${SKIP_AFTER_WINDOWS} settle windows of ${formatDuration(settleMs)}; ${b.reason}); add it to exclude if it need not be backed up`;
+  const windows = `over ${SKIP_AFTER_WINDOWS} settle windows of ${formatDuration(settleMs)}`;
+  if (b.lastFile !== undefined) return `never saved whole: still without its ${b.lastFile} after ${formatDuration(now - b.since)} (${windows}; ${b.reason})`;
+  return `never settled: kept changing for ${formatDuration(now - b.since)} (${windows}; ${b.reason}); add it to exclude if it need not be backed up`;
 }

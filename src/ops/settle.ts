@@ -117,6 +117,7 @@ export function savesInProgress(run: RunConfig, entries: readonly ScanEntry[]): 
         path: folder,
         reason: `${folder} has no ${save.lastFile} yet: ${save.writer} writes it last, so the checkpoint is still being saved`,
         retryInMs: run.settleMs,
+        lastFile: save.lastFile,
       })),
   );
 }

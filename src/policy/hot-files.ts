@@ -28,6 +28,11 @@ export interface Blocker {
    * moments ago is waited for up to `EMPTIED_QUIET_MS`, one window, not 30 settle windows.
    */
   windowMs?: number;
+  /**
+   * Set for a checkpoint folder still being saved: the file its trainer writes last. Such a folder
+   * is reported as a save not finished, never as a file to exclude.
+   */
+  lastFile?: string;
 }
 
 /** A path that has been blocking for a while. */
@@ -41,6 +46,8 @@ export interface Blocking {
   warned: boolean;
   /** Left out of the state from this look on. */
   hot: boolean;
+  /** A checkpoint folder still being saved (at this look or an earlier one): the file written last. */
+  lastFile?: string;
 }
 
 /** What the tracker remembers between looks: every path blocking now, by path. */
@@ -69,7 +76,12 @@ export function trackBlocking(state: BlockingState, blockers: readonly Blocker[]
   const warned: Blocking[] = [];
   const hot: Blocking[] = [];
   for (const b of blockers) {
-    if (next[b.path] !== undefined) continue;
+    const seen = next[b.path];
+    if (seen !== undefined) {
+      // One path, several reasons (a write seen in the folder, and its last file missing).
+      seen.lastFile ??= b.lastFile;
+      continue;
+    }
     const prev = state[b.path];
     const since = prev?.since ?? now;
     const windows = (now - since) / Math.max(1, b.windowMs ?? settleMs);
@@ -79,6 +91,7 @@ export function trackBlocking(state: BlockingState, blockers: readonly Blocker[]
       reason: b.reason,
       warned: (prev?.warned ?? false) || windows >= WARN_AFTER_WINDOWS,
       hot: (prev?.hot ?? false) || windows >= SKIP_AFTER_WINDOWS,
+      ...((b.lastFile ?? prev?.lastFile) !== undefined ? { lastFile: b.lastFile ?? prev?.lastFile } : {}),
     };
     if (cur.warned && !(prev?.warned ?? false)) warned.push(cur);
     if (cur.hot && !(prev?.hot ?? false)) hot.push(cur);

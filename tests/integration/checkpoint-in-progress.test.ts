@@ -122,6 +122,11 @@ describe.concurrent('a checkpoint folder being saved (hf)', () => {
     });
     const warned = await d.waitFor((l) => l.event === 'keeps-changing', 20_000, 'the warning about checkpoint-2');
     expect(warned.message).toMatch(/checkpoint-2 .*trainer_state\.json/);
+    // A checkpoint being saved is not a file that keeps changing: excluding it would drop a real checkpoint.
+    expect(warned.message).not.toMatch(/exclude/);
+    const left = await d.waitFor((l) => l.event === 'never-settles', 20_000, 'checkpoint-2 left out');
+    expect(left.message).toMatch(/^checkpoint-2 is still not saved whole .*trainer_state\.json.*incomplete/);
+    expect(left.message).not.toMatch(/exclude/);
     const taken = await d.waitFor((l) => l.event === 'snapshot', 20_000, 'a backup without checkpoint-2');
     expect(await d.stop()).toBe(0);
 
@@ -129,7 +134,8 @@ describe.concurrent('a checkpoint folder being saved (hf)', () => {
     expect(filesIn(s!, 'checkpoint-1')).toEqual([...CHECKPOINT_FILES].sort());
     expect(filesIn(s!, 'checkpoint-2')).toEqual([]);
     expect(s!.skipped.map((x) => x.path)).toEqual(['checkpoint-2']);
-    expect(s!.skipped[0]!.reason).toMatch(/trainer_state\.json/);
+    expect(s!.skipped[0]!.reason).toMatch(/^never saved whole: .*trainer_state\.json/);
+    expect(s!.skipped[0]!.reason).not.toMatch(/exclude/);
     expect(s!.incomplete).toBe(true);
   });
 
