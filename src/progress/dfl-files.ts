@@ -38,6 +38,8 @@ export interface DflModel {
 export function newestDflModel(files: readonly RunFile[]): DflModel | null {
   const models = new Map<string, DflModel>();
   for (const file of files) {
+    // `FILE_NAME` ends in one of these: the other files of a large run skip the split below.
+    if (!file.path.endsWith('_data.dat') && !file.path.endsWith('_summary.txt')) continue;
     const dir = path.dirname(file.path);
     if (dir !== '.' && dir.split('/').some((segment) => NOT_A_MODEL_DIR.test(segment))) continue;
     const m = FILE_NAME.exec(path.basename(file.path));

@@ -66,7 +66,9 @@ export function listKohyaSaves(files: readonly { path: string; mtimeMs: number }
     else saves.set(save.path, { ...save, mtimeMs });
   };
   const finals = new Map<string, string>();
-  eachSegment(files, (dir, base, rel, mtimeMs) => {
+  // Every kohya name holds a `-` (`-step`, `-NNNNNN`, `-state`): paths without one have no save.
+  const named = files.filter((f) => f.path.includes('-'));
+  eachSegment(named, (dir, base, rel, mtimeMs) => {
     const parsed = parseKohyaName(base);
     if (!parsed) return;
     const key = keyOf(dir, parsed.name);
@@ -75,10 +77,13 @@ export function listKohyaSaves(files: readonly { path: string; mtimeMs: number }
     add({ path: rel, key, kind: parsed.kind, epoch, step }, mtimeMs);
     finals.set(join(dir, DEFAULT_NAMES.has(parsed.name) ? 'last' : parsed.name), key);
   });
-  eachSegment(files, (_dir, _base, rel, mtimeMs) => {
-    const key = finals.get(rel);
-    if (key !== undefined) add({ path: rel, key, kind: 'final', epoch: null, step: null }, mtimeMs);
-  });
+  // Only a final model beside a save found above counts: without any, no segment is looked up.
+  if (finals.size > 0) {
+    eachSegment(files, (_dir, _base, rel, mtimeMs) => {
+      const key = finals.get(rel);
+      if (key !== undefined) add({ path: rel, key, kind: 'final', epoch: null, step: null }, mtimeMs);
+    });
+  }
   return [...saves.values()];
 }
 

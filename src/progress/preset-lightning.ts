@@ -128,6 +128,9 @@ export async function readLightning(view: RunView): Promise<Reading | null> {
 function listCheckpoints(files: readonly RunFile[]): Checkpoint[] {
   const found = new Map<string, Checkpoint>();
   for (const file of files) {
+    // A segment can match only with a `=` (a `key=number` part) or `last` in it: a run's other
+    // 100,000 files are passed over without splitting their paths (~0.45 s a look before).
+    if (!file.path.includes('=') && !file.path.includes('last')) continue;
     const segments = file.path.split('/');
     segments.forEach((segment, i) => {
       const isFile = i === segments.length - 1;

@@ -56,6 +56,8 @@ type Candidate = OneTrainerName & { dir: string; mtimeMs: number };
 export async function readOneTrainer(view: RunView): Promise<Reading | null> {
   let best: Candidate | null = null;
   for (const file of view.files) {
+    // `NAME` holds `-backup-` or `-save-`: a path without either has no segment it matches.
+    if (!file.path.includes('-backup-') && !file.path.includes('-save-')) continue;
     const segments = file.path.split('/');
     segments.forEach((segment, i) => {
       const parsed = parseOneTrainerName(segment);

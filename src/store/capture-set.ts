@@ -17,6 +17,7 @@ import { RunFolders } from './opened-path.js';
 import { matchByPath } from './match-by-path.js';
 import { linkedManifestOf, manifestOf, previousByPath, sameSeen, seenOfEntry, sha256Text, toEntry, toSeen, type Seen } from './source-seen.js';
 import { SyncBatch } from './sync-fs.js';
+import { joinerUnder } from '../util/paths.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
 
 /** One file of the state and how far its capture got. */
@@ -89,6 +90,10 @@ export class CaptureSet {
   ) {
     this.runDir = opts.runDir;
     this.dest = opts.dest;
+    this.srcOf = joinerUnder(opts.runDir);
+    this.dstOf = joinerUnder(opts.dest);
+    this.realOf = joinerUnder(runReal);
+    this.storedOf = joinerUnder(opts.previous?.filesDir ?? '/');
     this.previous = opts.previous;
     const prev = previousByPath(opts.previous?.files ?? [], opts.entries);
     this.slots = opts.entries.map((entry, i): Slot => ({ entry, prev: prev[i]!, captured: null, manifest: null, how: null, skipped: null, changedAt: null, unsettled: null, heldOpen: false }));
@@ -113,18 +118,14 @@ export class CaptureSet {
     return this.total_;
   }
 
-  /** The source of the file at `rel`, as the run's path names it. */
-  srcOf(rel: string): string {
-    return path.join(this.runDir, rel);
-  }
-  /** Where the file at `rel` is stored. */
-  dstOf(rel: string): string {
-    return path.join(this.dest, rel);
-  }
-  /** The real path a source must be opened at. */
-  realOf(rel: string): string {
-    return path.join(this.runReal, rel);
-  }
+  /** The source of the file at `rel`, as the run's path names it (`path.join(runDir, rel)`). */
+  readonly srcOf: (rel: string) => string;
+  /** Where the file at `rel` is stored (`path.join(dest, rel)`). */
+  readonly dstOf: (rel: string) => string;
+  /** The real path a source must be opened at (`path.join(runReal, rel)`). */
+  readonly realOf: (rel: string) => string;
+  /** The previous snapshot's stored file at `rel` (`path.join(previous.filesDir, rel)`); only with a previous snapshot. */
+  readonly storedOf: (rel: string) => string;
   /** A slot's lstat inside the run (never through a swapped folder: throws `PathSwappedError`); null when gone. */
   inRunSeen(slot: Slot): Seen | null {
     const got = this.folders.lstat(slot.entry.path);

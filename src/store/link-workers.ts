@@ -25,6 +25,7 @@ import { Worker } from 'node:worker_threads';
 import { withPath } from './errors.js';
 import { forEachInSlices } from './slices.js';
 import { storedMode } from './stored-mode.js';
+import { joinerUnder } from '../util/paths.js';
 
 /** The result of a job: not linked, to be copied instead (zero: what a job no worker answered reads as). */
 export const NOT_LINKABLE = 0;
@@ -173,10 +174,12 @@ function byFolder(jobs: readonly LinkJob[], n: number): number[][] {
  * link of the very stored file counts as linked.
  */
 async function linkHere(fromDir: string, toDir: string, sealedUs: number, jobs: readonly LinkJob[], part: number[], results: Uint8Array, adopt: boolean): Promise<void> {
+  const storedOf = joinerUnder(fromDir);
+  const dstOf = joinerUnder(toDir);
   await forEachInSlices(part, (i) => {
     const job = jobs[i]!;
-    const stored = path.join(fromDir, job.path);
-    const dst = path.join(toDir, job.path);
+    const stored = storedOf(job.path);
+    const dst = dstOf(job.path);
     try {
       results[i] = linkOne(fs, stored, dst, job.size, storedMode(job.mode), sealedUs);
     } catch (err) {

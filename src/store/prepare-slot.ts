@@ -39,7 +39,7 @@ export function prepareSlot(set: CaptureSet, slot: Slot, last: boolean): Prepare
   set.dirs.make(path.posix.dirname(e.path));
   const p = set.previous === null ? null : slot.prev;
   // `unchangedSince` holds only for an entry with a ctime: it is its own `Seen`.
-  if (unchangedSince(p, e) && linkStored(path.join(set.previous!.filesDir, p!.path), set.dstOf(e.path), e, set.previous!.sealedUs)) {
+  if (unchangedSince(p, e) && linkStored(set.storedOf(p!.path), set.dstOf(e.path), e, set.previous!.sealedUs)) {
     set.linked(slot, seenOfEntry(e)!, p!);
     return DONE;
   }

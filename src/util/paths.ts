@@ -26,3 +26,27 @@ export function isInsideRel(rel: string, dir: string): boolean {
   if (d === '' || d === '.') return true;
   return rel === d || rel.startsWith(`${d}/`);
 }
+
+/**
+ * A function giving `path.join(base, rel)` for the relative paths of a scan, without normalizing
+ * the whole string again for each one (`path.join` costs ~2 us; a capture of 100,000 files joins
+ * each path three to five times). `base` is joined once; a `rel` that is plain (not empty, no
+ * leading or trailing `/`, no `//`, no `.` or `..` segment, as every scan lists them) is appended
+ * with one `/`, any other goes through `path.join`: the result is always `path.join(base, rel)`.
+ */
+export function joinerUnder(base: string): (rel: string) => string {
+  const root = path.join(base);
+  // A relative base ('.', 'a/..') would lose or keep its `./` unlike `path.join`: always joined.
+  if (!path.isAbsolute(root)) return (rel) => path.join(base, rel);
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  return (rel) => (isPlainRel(rel) ? prefix + rel : path.join(base, rel));
+}
+
+/**
+ * A relative POSIX path `path.join` leaves as it is: no empty, `.` or `..` segment, no leading or
+ * trailing `/`. Stricter than needed (a segment starting with `.` fails: `.hidden` is joined by
+ * `path.join`, to the same result), in six checks.
+ */
+function isPlainRel(rel: string): boolean {
+  return rel !== '' && !rel.startsWith('/') && !rel.startsWith('.') && !rel.endsWith('/') && !rel.includes('//') && !rel.includes('/.');
+}

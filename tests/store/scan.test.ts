@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ALWAYS_EXCLUDED, displayName, leftOutOf, scanState, scanStateDetailed, stateDigest } from '../../src/store/scan.js';
+import { ALWAYS_EXCLUDED, ALWAYS_EXCLUDED_MARKS, displayName, leftOutOf, scanState, scanStateDetailed, stateDigest } from '../../src/store/scan.js';
 import type { ScanEntry } from '../../src/store/types.js';
 import { runUnprivileged } from '../helpers/unprivileged.js';
 import { put, runAndStore, tempDir } from './fixtures.js';
@@ -48,6 +48,19 @@ describe('scanState', () => {
     const entries = await scanState(run, ALL);
     expect(entries.map((e) => e.path)).toEqual(['keep.bin']);
     expect(ALWAYS_EXCLUDED).toContain('**/*.tmp');
+  });
+
+  it('every always-excluded glob holds one of the marks the scan looks for first (a path without any is never tested against them)', () => {
+    // The marks hold no glob syntax, and a glob's literal text is in every path it matches.
+    for (const glob of ALWAYS_EXCLUDED) expect(ALWAYS_EXCLUDED_MARKS.some((m) => glob.includes(m)), glob).toBe(true);
+    for (const mark of ALWAYS_EXCLUDED_MARKS) expect(mark, mark).not.toMatch(/[*?[\]{}()!+@\\]/);
+  });
+
+  it('leaves out what the user excludes and what is always excluded, together', async () => {
+    const { run } = await runAndStore();
+    for (const f of ['a/x.tmp', 'a/keep.bin', 'logs/l.txt', 'b/.ckptd-staging/f', 'b/keep.part2']) put(run, f, 'x');
+    const entries = await scanState(run, { ...ALL, exclude: ['logs/**'] });
+    expect(entries.map((e) => e.path)).toEqual(['a/keep.bin', 'b/keep.part2']);
   });
 
   it('records symlinks as symlinks and never follows them', async () => {

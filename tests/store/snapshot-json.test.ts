@@ -54,7 +54,8 @@ const keepAll: FilesRule = { keep: true, check: () => null };
 describe('snapshot.json written piece by piece', () => {
   it('is byte for byte the text of JSON.stringify(meta, null, 2) and a newline, read-only and fsynced', async () => {
     const dir = await tempDir();
-    for (const n of [0, 1, 9000]) {
+    // 100, 101, 199: the entries are written 100 to a piece (ENTRIES_PER_PIECE).
+    for (const n of [0, 1, 100, 101, 199, 9000]) {
       const meta = manifest(n);
       const file = path.join(dir, `snapshot-${n}.json`);
       await writeSnapshotJson(file, meta, 0o444);
@@ -219,7 +220,8 @@ describe('snapshot.json edited piece by piece (a label change)', () => {
 
   it('is JSON.stringify of the changed document, its entries copied across read boundaries', async () => {
     const dir = await tempDir();
-    for (const n of [0, 1, 9000]) {
+    // 100, 101, 199: the entries are written 100 to a piece (ENTRIES_PER_PIECE).
+    for (const n of [0, 1, 100, 101, 199, 9000]) {
       for (let pad = 0; pad < 3; pad++) {
         const meta = { ...manifest(n), notes: 'x'.repeat(pad) };
         const file = path.join(dir, `snapshot-${n}-${pad}.json`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isInside, isInsideRel } from '../../src/util/paths.js';
+import path from 'node:path';
+import { isInside, isInsideRel, joinerUnder } from '../../src/util/paths.js';
 
 describe('isInside (absolute paths)', () => {
   it.each([
@@ -44,5 +45,14 @@ describe('isInsideRel (relative POSIX paths in a run)', () => {
     ['a/b', 'a/b/c', false],
   ])('%s inside %s: %s', (rel, dir, want) => {
     expect(isInsideRel(rel, dir)).toBe(want);
+  });
+});
+
+describe('joinerUnder: path.join(base, rel), the scan\'s plain paths appended', () => {
+  const bases = ['/run', '/run/', '/', '/a/./b', '/a/../b/', '//x', 'rel/run', '.', 'a/..', ''];
+  const rels = ['f.txt', 'd000/f0001.txt', 'a/b/c', '', '.', '..', './a', '../a', 'a/.', 'a/..', 'a/./b', 'a/../b', '/abs', 'a//b', 'a/', '.hidden', '..x/y', 'x..', 'a/.b/..c'];
+  it.each(bases)('gives exactly what path.join gives under %j', (base) => {
+    const join = joinerUnder(base);
+    for (const rel of rels) expect(join(rel), `${base} + ${rel}`).toBe(path.join(base, rel));
   });
 });
