@@ -24,7 +24,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import picomatch from 'picomatch';
+import { globMatcher } from '../util/globs.js';
 import type { RunConfig } from '../config/types.js';
 import type { Logger } from '../util/logger.js';
 import { isInside } from '../util/paths.js';
@@ -113,8 +113,8 @@ export class RunWatch {
 
 
 export function activityPathOf(run: RunConfig): (abs: string, isDir?: boolean) => string | null {
-  const userExcluded = picomatch(run.exclude.length > 0 ? run.exclude : ['\0'], { dot: true });
-  const included = picomatch(run.include, { dot: true });
+  const userExcluded = globMatcher(run.exclude);
+  const included = globMatcher(run.include);
   return (abs, isDir = false) => {
     const inside = isInside(abs, run.path);
     const rel = inside ? path.relative(run.path, abs).split(path.sep).join('/') : '';

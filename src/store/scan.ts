@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import fs, { type Dirent } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import picomatch from 'picomatch';
 import { ScanError } from './errors.js';
 import { inPathOrder } from './match-by-path.js';
 import { printableName } from '../util/format.js';
+import { globMatcher } from '../util/globs.js';
 import { isInside, joinerUnder } from '../util/paths.js';
 import type { LeftOut, ScanEntry } from './types.js';
 
@@ -133,9 +133,9 @@ export async function scanState(runDir: string, opts: ScanOptions): Promise<Scan
  * and the names it left out as `leftOut`.
  */
 export async function scanStateDetailed(runDir: string, opts: ScanOptions): Promise<ScanResult> {
-  const included = matcher(opts.include);
-  const always = matcher(ALWAYS_EXCLUDED);
-  const theirs = matcher(opts.exclude);
+  const included = globMatcher(opts.include);
+  const always = globMatcher(ALWAYS_EXCLUDED);
+  const theirs = globMatcher(opts.exclude);
   // The same answer as one matcher of both lists, without the 13 patterns for most paths.
   const excluded = (rel: string): boolean => (MARKED.test(rel) && always(rel)) || theirs(rel);
   const skipRel = await excludedInside(runDir, opts.excludeAbs);
@@ -266,12 +266,7 @@ function statEntrySync(abs: string, rel: string): ScanEntry | null {
  * checked): for a file that does not exist yet, such as one a trainer writes last.
  */
 export function selectsPath(opts: Pick<ScanOptions, 'include' | 'exclude'>, rel: string): boolean {
-  return matcher(opts.include)(rel) && !matcher([...ALWAYS_EXCLUDED, ...opts.exclude])(rel);
-}
-
-function matcher(globs: readonly string[]): (rel: string) => boolean {
-  if (globs.length === 0) return () => false;
-  return picomatch([...globs], { dot: true });
+  return globMatcher(opts.include)(rel) && !globMatcher([...ALWAYS_EXCLUDED, ...opts.exclude])(rel);
 }
 
 /** Relative paths (inside the run) of the `excludeAbs` entries that lie strictly inside it. */

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import picomatch from 'picomatch';
+import { globMatcher } from '../util/globs.js';
 import { saveFileName } from '../policy/save-file-name.js';
 import type { Progress } from '../policy/types.js';
 import { allocateId } from './allocate-id.js';
@@ -202,7 +202,7 @@ export function saveBaseName(prefix: string, runName: string, progress: Progress
 
 /** The regular files of `entries` that `globs` (`save.files`) select, in the order given. */
 export function matchModelFiles(entries: readonly ScanEntry[], globs: readonly string[]): ScanEntry[] {
-  const match = globs.length === 0 ? () => false : picomatch([...globs], { dot: true });
+  const match = globMatcher(globs);
   return entries.filter((e) => e.type === 'file' && match(e.path));
 }
 
@@ -212,7 +212,8 @@ function selectModelFiles(entries: ScanEntry[], globs: string[], runDir: string)
   for (const e of models) if (!isSafeRelPath(e.path)) throw new Error(`refusing to save unsafe path ${JSON.stringify(e.path)}`);
   if (models.length > 0) return models;
   const described = globs.map((g) => {
-    const only = entries.some((e) => picomatch(g, { dot: true })(e.path));
+    const matches = globMatcher([g]);
+    const only = entries.some((e) => matches(e.path));
     return `"${g}" ${only ? 'matched only symlinks' : 'matched nothing'}`;
   });
   throw new Error(`no model file to save in ${runDir}: save.files ${described.length > 0 ? described.join(', ') : 'is empty'}`);

@@ -63,6 +63,19 @@ describe('scanState', () => {
     expect(entries.map((e) => e.path)).toEqual(['a/keep.bin', 'b/keep.part2']);
   });
 
+  it('finds files in folders whose names hold a newline or another line break, like any other', async () => {
+    // A glob's `**` did not cross a folder name holding a line break: its files were neither
+    // scanned nor listed as left out.
+    const run = await tempDir();
+    put(run, 'a\nb/f.txt', 'f');
+    put(run, 'c\rd/e\u2028f/g.txt', 'g');
+    put(run, 'top\nname.txt', 't');
+    put(run, 'logs\nold/x.log', 'x');
+    const r = await scanStateDetailed(run, { include: ['**/*'], exclude: ['**/*.log'], excludeAbs: [] });
+    expect(r.entries.map((e) => e.path)).toEqual(['a\nb/f.txt', 'c\rd/e\u2028f/g.txt', 'top\nname.txt']);
+    expect(r.leftOut).toEqual([]);
+  });
+
   it('records symlinks as symlinks and never follows them', async () => {
     const { run, base } = await runAndStore();
     put(base, 'outside/secret.bin', 's');
