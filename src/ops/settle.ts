@@ -82,7 +82,8 @@ export async function emptiedBlockers(
   now: number,
   known: (paths: string[]) => Promise<ReadonlyMap<string, KnownBefore>>,
 ): Promise<TimedBlocker[]> {
-  const fresh = entries.filter((e) => mayBeEmptiedRecently(e, now - mtimeMsOf(e.mtimeNs), run.settleMs));
+  // The size first: an mtime parsed for each of a large run's files at every look would be for nothing.
+  const fresh = entries.filter((e) => e.size === 0 && mayBeEmptiedRecently(e, now - mtimeMsOf(e.mtimeNs), run.settleMs));
   if (fresh.length === 0) return [];
   const before = await known(fresh.map((e) => e.path));
   const quietMs = emptiedQuietMs(run.settleMs);

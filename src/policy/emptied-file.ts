@@ -38,7 +38,8 @@ export function mayBeEmptiedRecently(f: EmptiedCandidate, ageMs: number, settleM
 }
 
 /**
- * True when `f` was emptied recently: `mayBeEmptiedRecently`, and the previous snapshot held it
+ * True when `f` was emptied recently: `mayBeEmptiedRecently`, and the previous snapshot (the newest
+ * complete one, or right after a restore the restored one, which alone can be incomplete) held it
  * with bytes or left it out (one it left out was being written then, and the version before may
  * have had bytes). A file it held empty, or did not hold, is new or was empty already.
  */

@@ -204,9 +204,9 @@ describe('capture of a file just emptied', () => {
   });
 
   it('is not stored empty when the previous snapshot left it out while it was being written', async () => {
-    // The newest snapshot left ckpt.pt out (it kept changing), the one before held it with bytes:
-    // an empty ckpt.pt now is the next write begun, not a finished version (random-writer stored
-    // such a 0-byte ckpt.pt once, with the oldest snapshots removed as it goes).
+    // The snapshot judged against left ckpt.pt out (it kept changing; an incomplete snapshot is the
+    // previous one only right after a restore of it), the one before held it with bytes: an empty
+    // ckpt.pt now is the next write begun, not a finished version.
     const { run, store } = await runAndStore();
     const ckpt = put(run, 'ckpt.pt', OLD);
     age(ckpt);
