@@ -6,7 +6,7 @@
  * - `noteActivity` records a watched write by relative path ('' = the run folder itself).
  * - `look` prunes activity older than `settle`, finds what blocks now (hot paths included; a
  *   checkpoint folder still being saved, see `savesInProgress`, blocks as a path; a file emptied
- *   moments ago that the newest snapshot held with bytes, see `emptiedBlockers`, blocks until it
+ *   moments ago that a recent snapshot held with bytes, see `emptiedBlockers`, blocks until it
  *   has stayed empty `EMPTIED_QUIET_MS`), folds it
  *   into the state, logs each path that starts blocking for long (`keeps-changing`), is left out
  *   (`never-settles`) or settles again (`settled-again`), rewrites the store's blocking record for

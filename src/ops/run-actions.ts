@@ -158,6 +158,9 @@ export async function captureSnapshot(
       };
     },
     previous,
+    // Incomplete snapshots newer than the link source may be the last to have seen a file with
+    // bytes; right after a restore the run is the restored state, and newer ones describe another.
+    ...(afterRestore.source === null ? { lastKnown: (paths: readonly string[]) => store.lastKnown(paths) } : {}),
     // A capture that follows the trainer to a later state takes the files that state added.
     rescan: () => scanRun(run),
     ...(opts.neverSettled ? { neverSettled: opts.neverSettled } : {}),

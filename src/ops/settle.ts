@@ -71,10 +71,10 @@ const FOLDER_SAVES: Readonly<Partial<Record<PresetName, readonly FolderSave[]>>>
 
 /**
  * The files of `entries` the capture would leave out now for having been emptied moments ago
- * (`policy/emptied-file.ts`: empty, the previous snapshot held them with bytes or left them out):
+ * (`policy/emptied-file.ts`: empty, a snapshot before held them with bytes or left them out):
  * each blocks until it has been empty `emptiedQuietMs`, a wait counted as one window of that length,
  * so that a single truncation is waited for, never reported (or left out) as a file that keeps
- * changing. `known` tells what the previous snapshot knew of the few empty files modified that recently.
+ * changing. `known` tells what the snapshots before knew (`KnownBeforeReader`) of the few empty files modified that recently.
  */
 export async function emptiedBlockers(
   run: RunConfig,

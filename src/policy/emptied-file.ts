@@ -5,7 +5,9 @@
  * descriptor exists, and logrotate's copytruncate empties a log, so no writer is seen; under journal
  * or writeback pressure that moment can outlast `settle`. Pure: the capture
  * (`store/settle-changed.ts`) and the daemon's settle check (`ops/settle.ts`) both judge by it, each
- * passing the file, its mtime's age and what the previous snapshot knew of it.
+ * passing the file, its mtime's age and what the snapshots before knew of it (`Store.lastKnown`:
+ * from the newest down to the newest complete one, which a capture links from; right after a
+ * restore, the capture judges against the restored one alone).
  */
 
 /** How long a file emptied since the previous snapshot must have been empty (by its mtime) to count as finished. */
@@ -17,7 +19,7 @@ export interface EmptiedCandidate {
   size: number;
 }
 
-/** What the previous snapshot knew of the file: the size it held (null: not held), and whether it left the file out. */
+/** What the snapshots before knew of the file: the largest size one held it at (null: none held it), and whether one left it out. */
 export interface KnownBefore {
   size: number | null;
   leftOut: boolean;
@@ -31,17 +33,17 @@ export function emptiedQuietMs(settleMs: number): number {
 /**
  * True when `f` is an empty regular file modified less than `emptiedQuietMs` ago (`ageMs`; a
  * negative age, a clock skew or a future stamp, is never waited for): only such a file can be
- * emptied recently, so only these need the previous snapshot asked about them.
+ * emptied recently, so only these need the snapshots before asked about them.
  */
 export function mayBeEmptiedRecently(f: EmptiedCandidate, ageMs: number, settleMs: number): boolean {
   return f.type === 'file' && f.size === 0 && ageMs >= 0 && ageMs < emptiedQuietMs(settleMs);
 }
 
 /**
- * True when `f` was emptied recently: `mayBeEmptiedRecently`, and the previous snapshot (the newest
- * complete one, or right after a restore the restored one, which alone can be incomplete) held it
- * with bytes or left it out (one it left out was being written then, and the version before may
- * have had bytes). A file it held empty, or did not hold, is new or was empty already.
+ * True when `f` was emptied recently: `mayBeEmptiedRecently`, and a snapshot before (`before`, see
+ * the file comment) held it with bytes or left it out (one it left out was being written then, and
+ * the version before may have had bytes). A file they held empty, or did not hold, is new or was
+ * empty already.
  */
 export function emptiedRecently(f: EmptiedCandidate, ageMs: number, settleMs: number, before: KnownBefore): boolean {
   return mayBeEmptiedRecently(f, ageMs, settleMs) && ((before.size ?? 0) > 0 || before.leftOut);

@@ -38,6 +38,7 @@
  * (`capture-large.ts`), and the consistency pass (`consistency-pass.ts`).
  */
 import fs from 'node:fs';
+import type { KnownBefore } from '../policy/emptied-file.js';
 import path from 'node:path';
 import { captureLarge } from './capture-large.js';
 import { CaptureSet, type Outcome } from './capture-set.js';
@@ -47,7 +48,7 @@ import { withPath } from './errors.js';
 import { isSafeRelPath } from './layout.js';
 import type { FindWriters } from './open-writers.js';
 import { linkUnchanged } from './link-unchanged.js';
-import { judgeChanged, otherWriters, settleWait } from './settle-changed.js';
+import { judgeChanged, lastKnownOnce, otherWriters, settleWait } from './settle-changed.js';
 import { canSyncFileSystem } from './sync-fs.js';
 import type { ManifestEntry, ScanEntry } from './types.js';
 import { unchangedSince } from './unchanged-since.js';
@@ -71,6 +72,8 @@ export interface CaptureStateOptions {
    * `leftOut`: the paths it left out (its `skipped`), whose last version it does not know.
    */
   previous: { filesDir: string; files: ManifestEntry[]; sealedUs: number; leftOut?: readonly string[] } | null;
+  /** What newer snapshots than `previous` knew of a few files (see `WriteSnapshotOptions.lastKnown`). */
+  lastKnown?: (paths: readonly string[]) => Promise<Map<string, KnownBefore>>;
   /** Extra passes after the first when sources changed. */
   retries: number;
   /**
@@ -136,7 +139,7 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
   const runReal = runRealOf(opts.runDir);
   const set = new CaptureSet(opts, runReal);
   if (smallCopies(set) >= BULK_SYNC_FILES && (await canSyncFileSystem(opts.dest))) set.deferSyncs();
-  const rule = { runReal, settleMs: opts.settleMs, openWriters: opts.openWriters ?? otherWriters, leftOutBefore: new Set(opts.previous?.leftOut ?? []) };
+  const rule = { runReal, settleMs: opts.settleMs, openWriters: opts.openWriters ?? otherWriters, leftOutBefore: new Set(opts.previous?.leftOut ?? []), lastKnown: lastKnownOnce(opts.lastKnown) };
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     const last = attempt === opts.retries;
     const todo = set.pending();

@@ -11,6 +11,7 @@ import { deleteSave, deleteSnapshot, sweepStore } from './delete-snapshot.js';
 import { storedUnits } from './footprint.js';
 import { isValidId } from './ids.js';
 import { importSnapshot } from './import-snapshot.js';
+import { lastKnownInStore } from './last-known.js';
 import { writeLabels } from './labels.js';
 import { ensureStore, saveRecordFile, snapshotDir } from './layout.js';
 import { acquireStoreLock, readLockHolder } from './lock.js';
@@ -37,6 +38,7 @@ export function localStore(dir: string): Store {
     findBroken: () => findBroken(root),
     newestGood: (opts) => newestGoodSnapshot(root, opts?.like),
     newestGoodHeader: () => newestGoodHeader(root),
+    lastKnown: (paths) => lastKnownInStore(root, paths),
     resolve: (idOrPrefix) => resolveId(root, idOrPrefix),
     openFile: (record, relPath) => openStoredFile(root, record, relPath),
     copyFileOut: (record, relPath, dest, opts) => copyStoredFile(root, record, relPath, dest, opts),

@@ -5,12 +5,12 @@
  * Contract: a file is settled when its version has been quiet for `settleMs` since first seen (the
  * caller's version counts as settled that long already), its mtime is at least `settleMs` old (a
  * negative age, from clock skew or a future stamp, is not waited for), no other process holds it
- * open for writing, and, when the previous snapshot held it with bytes (or left it out) and it is
- * now empty, it was emptied at least `EMPTIED_QUIET_MS` ago (`policy/emptied-file.ts`, the rule the
+ * open for writing, and, when the previous snapshot, or one newer than it (`SettleRule.lastKnown`),
+ * held it with bytes (or left it out) and it is now empty, it was emptied at least `EMPTIED_QUIET_MS` ago (`policy/emptied-file.ts`, the rule the
  * daemon's settle check shares). `judgeChanged` writes the verdict into each slot (`unsettled`, `heldOpen`,
  * and `changedAt` for a caller's version found unsettled); it captures, skips or writes nothing.
  */
-import { emptiedRecently } from '../policy/emptied-file.js';
+import { emptiedRecently, mayBeEmptiedRecently, type KnownBefore } from '../policy/emptied-file.js';
 import { mtimeMsOf } from '../util/fs.js';
 import type { Slot } from './capture-set.js';
 import { describeWriter, findOpenWriters, type FilesByInode, type FindWriters, type OpenWriter } from './open-writers.js';
@@ -28,6 +28,31 @@ export interface SettleRule {
   openWriters: FindWriters;
   /** The paths the previous snapshot left out (still being written then): their last version is unknown. */
   leftOutBefore: ReadonlySet<string>;
+  /**
+   * What snapshots newer than the previous one knew of files (see `lastKnownOnce`), asked about
+   * the files empty now that the previous snapshot did not hold with bytes; null: none to ask.
+   */
+  lastKnown: ((paths: readonly string[]) => Promise<Map<string, KnownBefore>>) | null;
+}
+
+/** What a manifest that could not be read says of a file: held with bytes (waiting costs a moment; an empty version stored costs a checkpoint). */
+const UNKNOWN_HELD: KnownBefore = { size: Number.MAX_SAFE_INTEGER, leftOut: false };
+
+/**
+ * `ask` with each path's answer kept for the rest of the capture (a path is asked once however
+ * many passes judge it), and a failed question answered "held with bytes" for the paths it asked.
+ */
+export function lastKnownOnce(ask: ((paths: readonly string[]) => Promise<Map<string, KnownBefore>>) | undefined): SettleRule['lastKnown'] {
+  if (ask === undefined) return null;
+  const kept = new Map<string, KnownBefore>();
+  return async (paths) => {
+    const todo = paths.filter((p) => !kept.has(p));
+    if (todo.length > 0) {
+      const answers = await ask(todo).catch(() => new Map<string, KnownBefore>());
+      for (const p of todo) kept.set(p, answers.get(p) ?? UNKNOWN_HELD);
+    }
+    return new Map(paths.map((p) => [p, kept.get(p)!]));
+  };
 }
 
 /**
@@ -56,6 +81,7 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
     if (s.unsettled !== null && s.changedAt === null) s.changedAt = now;
   }
   if (changedSlots.length === 0) return;
+  await judgeEmptiedByNewer(changedSlots, now, rule);
   // One question about the run's folder, the few writers it finds matched to the slots by their
   // relative paths: a question naming every file built 100,000 absolute paths and two maps of
   // them (~25 MB alive at the start of a capture of a large run, on top of the scan and manifests).
@@ -73,6 +99,26 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
     if (w === undefined) continue;
     s.heldOpen = true;
     s.unsettled = `open for writing by ${describeWriter(w)}`;
+    s.changedAt ??= now;
+  }
+}
+
+/**
+ * The files judged settled that are empty and modified less than `EMPTIED_QUIET_MS` ago: when a
+ * snapshot newer than the previous one held one with bytes or left it out, it was emptied moments
+ * ago (unsettled). Most captures have none, and ask nothing.
+ */
+async function judgeEmptiedByNewer(slots: readonly Slot[], now: number, rule: SettleRule): Promise<void> {
+  if (rule.lastKnown === null) return;
+  const ageOf = (s: Slot): number => now - mtimeMsOf(s.entry.mtimeNs);
+  // The size first: on the first pass every file of the run is judged.
+  const candidates = slots.filter((s) => s.unsettled === null && s.entry.size === 0 && mayBeEmptiedRecently(s.entry, ageOf(s), rule.settleMs));
+  if (candidates.length === 0) return;
+  const known = await rule.lastKnown(candidates.map((s) => s.entry.path));
+  for (const s of candidates) {
+    const age = ageOf(s);
+    if (!emptiedRecently(s.entry, age, rule.settleMs, known.get(s.entry.path)!)) continue;
+    s.unsettled = `emptied ${age}ms ago`;
     s.changedAt ??= now;
   }
 }

@@ -20,6 +20,7 @@
  * - An invalid id (anything but `[0-9a-z-]`) is refused before the store is touched.
  */
 import type { Readable } from 'node:stream';
+import type { KnownBefore } from '../policy/emptied-file.js';
 import type { MarkerChange } from './damaged-marker.js';
 import type { DeleteSaveResult } from './delete-snapshot.js';
 import type { StoredUnit } from './footprint.js';
@@ -101,6 +102,14 @@ export interface Store {
   newestGood(opts?: { like?: readonly ScanEntry[] }): Promise<ReadSnapshotMeta | null>;
   /** `newestGood` without its files: for a reader that needs only its digest, kind or trigger. */
   newestGoodHeader(): Promise<ReadSnapshotHeader | null>;
+  /**
+   * What the snapshots newest first down to the newest good one (inclusive; all of them when there
+   * is none) knew of each of `paths` (relative): the largest size any held it at (null: none did),
+   * and whether any left it out. For the "emptied" rule (`policy/emptied-file.ts`), which asks about
+   * the few files empty now: an incomplete snapshot newer than the newest good one may be the only
+   * one that saw such a file with bytes. Every path asked is in the answer.
+   */
+  lastKnown(paths: readonly string[]): Promise<Map<string, KnownBefore>>;
   /**
    * The snapshot or save whose id is `idOrPrefix`, or the only one whose id starts with it.
    * Throws `no snapshot or save matches ...` when none does, and names the candidates when several do.

@@ -6,6 +6,7 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import type { KnownBefore } from '../policy/emptied-file.js';
 import type { Progress } from '../policy/types.js';
 import { allocateId } from './allocate-id.js';
 import { captureState } from './capture-state.js';
@@ -46,6 +47,14 @@ export interface WriteSnapshotOptions {
    * of copied. One marked `damaged` is ignored (everything is copied), so bad bytes are never shared.
    */
   previous: SnapshotMeta | null;
+  /**
+   * What snapshots newer than `previous` knew of files (`Store.lastKnown`), asked only about the
+   * few files found empty that `previous` did not hold with bytes: an empty file one of them held
+   * with bytes, or left out, is held back as just emptied (`policy/emptied-file.ts`). Leave it out
+   * when `previous` is the state the run was set to (right after a restore): newer snapshots then
+   * describe a state the run no longer has.
+   */
+  lastKnown?: (paths: readonly string[]) => Promise<Map<string, KnownBefore>>;
   /** Creation time (ms since the Unix epoch): the id and `created`. */
   now: number;
   /** Bytes captured so far and the bytes to capture. */
@@ -161,6 +170,7 @@ export async function stageSnapshot(opts: WriteSnapshotOptions, id?: string): Pr
       retries: opts.retries ?? 3,
       retryDelayMs: opts.retryDelayMs ?? 200,
       settleMs: opts.settleMs,
+      ...(opts.lastKnown ? { lastKnown: opts.lastKnown } : {}),
       ...(opts.openWriters ? { openWriters: opts.openWriters } : {}),
       ...(opts.rescan ? { rescan: rescanOf(opts.rescan, opts.neverSettled ?? []) } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

@@ -95,6 +95,7 @@ export function faultyStore(inner: Store, faults: Fault[] = []): FaultyStore {
     findBroken: () => step('findBroken', () => inner.findBroken()),
     newestGood: (opts) => step('newestGood', () => inner.newestGood(opts)),
     newestGoodHeader: () => step('newestGoodHeader', () => inner.newestGoodHeader()),
+    lastKnown: (paths) => step('lastKnown', () => inner.lastKnown(paths)),
     resolve: (idOrPrefix) => step('resolve', () => inner.resolve(idOrPrefix)),
     openFile: (record, relPath) => step('openFile', () => inner.openFile(record, relPath)),
     copyFileOut: (record, relPath, dest, opts) => step('copyFileOut', () => inner.copyFileOut(record, relPath, dest, opts)),

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { KnownBefore } from '../../src/policy/emptied-file.js';
 import { NO_PROGRESS } from '../../src/policy/types.js';
 import { scanState } from '../../src/store/scan.js';
 import type { StageSnapshotOptions, Store, StoreRecord } from '../../src/store/store.js';
@@ -219,6 +220,33 @@ export function describeStore(name: string, make: () => Promise<StoreHarness>): 
         expect(third.files.map((f) => f.path)).toEqual(['model.safetensors']);
         expect(await store.resolve(third.id)).toMatchObject({ incomplete: true });
         expect(await store.newestGood()).toMatchObject({ id: second.id });
+      });
+
+      it('lastKnown: what the snapshots newest first down to the newest good one knew of a few files', async () => {
+        const nothing: KnownBefore = { size: null, leftOut: false };
+        expect(await store.lastKnown(['model.safetensors'])).toEqual(new Map([['model.safetensors', nothing]]));
+        const first = await snapshot(store, T0);
+        put(h.runDir, 'ckpt.pt', 'ckpt bytes');
+        const entries = (await stageOpts(T0 + 1)).entries.filter((e) => e.path !== 'opt/state.bin');
+        await snapshot(store, T0 + 1, { previous: first, entries, neverSettled: [{ path: 'opt/state.bin', reason: 'never settles' }] });
+        // Only the newer, incomplete snapshot held ckpt.pt; it left opt/state.bin out, the good one held it.
+        expect(await store.lastKnown(['ckpt.pt', 'opt/state.bin', 'model.safetensors', 'never.bin'])).toEqual(
+          new Map([
+            ['ckpt.pt', { size: 10, leftOut: false }],
+            ['opt/state.bin', { size: 9, leftOut: true }],
+            ['model.safetensors', { size: 10, leftOut: false }],
+            ['never.bin', nothing],
+          ]),
+        );
+        // A newer complete snapshot is where the walk ends: what the older ones knew no longer counts.
+        fs.rmSync(path.join(h.runDir, 'ckpt.pt'));
+        await snapshot(store, T0 + 2);
+        expect(await h.reopen().lastKnown(['ckpt.pt', 'opt/state.bin'])).toEqual(
+          new Map([
+            ['ckpt.pt', nothing],
+            ['opt/state.bin', { size: 9, leftOut: false }],
+          ]),
+        );
       });
 
       it('a failed staging leaves nothing', async () => {

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { RecordMeta } from '../types.js';
 import type { Store, StoreRecord, VerifyResult } from '../store.js';
 import { isValidIdPrefix } from '../ids.js';
+import { lastKnownAmong } from '../last-known.js';
 import { invalidIdMessage, resolveAmong } from '../record-shape.js';
 import { copyRemoteFile, openRemoteFile, readRemoteLink, verifyRemoteData, verifyRemoteExists } from './remote-files.js';
 import { collectGarbage, listRemoteRuns, type GarbageResult } from './remote-gc.js';
@@ -99,6 +100,7 @@ export function openRemoteStore(opts: RemoteStoreOptions): RemoteStore {
       const { files: _dropped, ...header } = newest;
       return header;
     },
+    lastKnown: async (paths) => lastKnownAmong((await records(['snapshot'])).snapshots, paths),
     resolve,
     openFile: (record, relPath) => openRemoteFile(r, record, relPath),
     copyFileOut: (record, relPath, dest, o) => copyRemoteFile(r, record, relPath, dest, o),
