@@ -154,10 +154,17 @@ export class CaptureSet {
    */
   changed(slot: Slot, now: Seen): void {
     this.movedOn_ = true;
+    if (slot.entry.size > 0 && now.type === 'file' && now.size === 0) this.emptiedDuring.set(slot.entry.path, slot.entry.size);
     slot.entry = toEntry(slot.entry.path, now);
     slot.changedAt = Date.now();
     slot.unsettled = 'changed since the last check';
   }
+
+  /**
+   * Files seen with bytes (the caller's version, or one a pass saw) and found empty later in this
+   * capture, with the size they had: a write begun (`SettleRule.emptiedDuring`). Few, if any.
+   */
+  readonly emptiedDuring = new Map<string, number>();
 
   /** Whether some file was seen at another version than the caller's: the state captured is a later one. */
   get movedOn(): boolean {

@@ -139,7 +139,7 @@ export async function captureState(opts: CaptureStateOptions): Promise<CapturedS
   const runReal = runRealOf(opts.runDir);
   const set = new CaptureSet(opts, runReal);
   if (smallCopies(set) >= BULK_SYNC_FILES && (await canSyncFileSystem(opts.dest))) set.deferSyncs();
-  const rule = { runReal, settleMs: opts.settleMs, openWriters: opts.openWriters ?? otherWriters, leftOutBefore: new Set(opts.previous?.leftOut ?? []), lastKnown: lastKnownOnce(opts.lastKnown) };
+  const rule = { runReal, settleMs: opts.settleMs, openWriters: opts.openWriters ?? otherWriters, leftOutBefore: new Set(opts.previous?.leftOut ?? []), emptiedDuring: set.emptiedDuring, lastKnown: lastKnownOnce(opts.lastKnown) };
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     const last = attempt === opts.retries;
     const todo = set.pending();

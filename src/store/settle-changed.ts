@@ -5,13 +5,14 @@
  * Contract: a file is settled when its version has been quiet for `settleMs` since first seen (the
  * caller's version counts as settled that long already), its mtime is at least `settleMs` old (a
  * negative age, from clock skew or a future stamp, is not waited for), no other process holds it
- * open for writing, and, when the previous snapshot, or one newer than it (`SettleRule.lastKnown`),
- * held it with bytes (or left it out) and it is now empty, it was emptied at least `EMPTIED_QUIET_MS` ago (`policy/emptied-file.ts`, the rule the
+ * open for writing, and, when the previous snapshot, one newer than it (`SettleRule.lastKnown`) or
+ * this capture held it with bytes (or left it out) and it is now empty, it was emptied at least `EMPTIED_QUIET_MS` ago (`policy/emptied-file.ts`, the rule the
  * daemon's settle check shares). `judgeChanged` writes the verdict into each slot (`unsettled`, `heldOpen`,
  * and `changedAt` for a caller's version found unsettled); it captures, skips or writes nothing.
  */
 import { emptiedRecently, mayBeEmptiedRecently, type KnownBefore } from '../policy/emptied-file.js';
 import { mtimeMsOf } from '../util/fs.js';
+import { merged } from './last-known.js';
 import type { Slot } from './capture-set.js';
 import { describeWriter, findOpenWriters, type FilesByInode, type FindWriters, type OpenWriter } from './open-writers.js';
 
@@ -28,6 +29,8 @@ export interface SettleRule {
   openWriters: FindWriters;
   /** The paths the previous snapshot left out (still being written then): their last version is unknown. */
   leftOutBefore: ReadonlySet<string>;
+  /** Files this capture saw with bytes and found empty since, with the size they had (`CaptureSet.emptiedDuring`). */
+  emptiedDuring: ReadonlyMap<string, number>;
   /**
    * What snapshots newer than the previous one knew of files (see `lastKnownOnce`), asked about
    * the files empty now that the previous snapshot did not hold with bytes; null: none to ask.
@@ -75,7 +78,7 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
         ? `changed ${quiet}ms ago`
         : age >= 0 && age < rule.settleMs
           ? `modified ${age}ms ago`
-          : emptiedRecently(s.entry, age, rule.settleMs, { size: s.prev?.size ?? null, leftOut: rule.leftOutBefore.has(s.entry.path) })
+          : emptiedRecently(s.entry, age, rule.settleMs, knownOf(s, rule))
             ? `emptied ${age}ms ago`
             : null;
     if (s.unsettled !== null && s.changedAt === null) s.changedAt = now;
@@ -101,6 +104,11 @@ export async function judgeChanged(items: Slot[], first: boolean, rule: SettleRu
     s.unsettled = `open for writing by ${describeWriter(w)}`;
     s.changedAt ??= now;
   }
+}
+
+/** What the previous snapshot and this capture knew of a slot's file before (see `policy/emptied-file.ts`). */
+function knownOf(s: Slot, rule: SettleRule): KnownBefore {
+  return merged({ size: s.prev?.size ?? null, leftOut: rule.leftOutBefore.has(s.entry.path) }, rule.emptiedDuring.get(s.entry.path) ?? null, false);
 }
 
 /**

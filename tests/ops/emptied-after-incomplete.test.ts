@@ -83,6 +83,19 @@ describe('a checkpoint emptied when the newest snapshot that saw it is incomplet
     expect(meta.skipped).toEqual([EMPTIED]);
   });
 
+  it('no snapshot at all: a file the scan saw with bytes, emptied before the capture copies it, is not stored empty', async () => {
+    const { run, store } = await runAndStore();
+    age(put(run, 'ckpt.pt', Buffer.alloc(4096, 1)));
+    age(put(run, 'train.log', 'step 1\n'));
+    const cfg = runConfig(run, store);
+    const entries = await scanRun(cfg);
+    fs.truncateSync(path.join(run, 'ckpt.pt'), 0);
+    await new Promise((r) => setTimeout(r, 150));
+    const meta = await captureSnapshot(cfg, entries, { kind: 'backup', trigger: 'test', progress: noProgress, now: Date.now(), retry: { retries: 2, delayMs: 5 } }, quiet);
+    expect(meta.files.map((f) => f.path)).toEqual(['train.log']);
+    expect(meta.skipped).toEqual([EMPTIED]);
+  });
+
   it('a file no snapshot saw, empty, and one the newest incomplete snapshot held empty are stored at once', async () => {
     const { run, store } = await runAndStore();
     age(put(run, 'train.log', 'step 1\n'));
