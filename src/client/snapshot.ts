@@ -6,6 +6,7 @@ import type { RunConfig } from '../config/types.js';
 import { recordTaken } from '../policy/decide.js';
 import { isPushedKind } from '../policy/push-plan.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
+import { KnownBeforeReader } from '../store/known-before.js';
 import { readRunState, writeRunState } from '../store/state-file.js';
 import { stateDigest } from '../store/scan.js';
 import { sendRequest } from '../daemon/requests.js';
@@ -41,10 +42,17 @@ export interface TakeResult {
 
 async function settledState(run: RunConfig, logger: Logger) {
   let said = '';
-  const entries = await waitForSettled(run, WAIT_MS, (reason) => {
-    if (reason !== said) logger.info(`waiting for the run to settle: ${reason}`);
-    said = reason;
-  });
+  // A file emptied moments ago is waited for, as the daemon waits: the capture would leave it out.
+  const knownBefore = new KnownBeforeReader();
+  const entries = await waitForSettled(
+    run,
+    WAIT_MS,
+    (reason) => {
+      if (reason !== said) logger.info(`waiting for the run to settle: ${reason}`);
+      said = reason;
+    },
+    (paths) => knownBefore.of(run.store, paths),
+  );
   if (entries.length === 0) throw new CkptdError(`nothing to capture: ${run.path} holds no included files`);
   const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
   return { entries, progress };

@@ -166,18 +166,22 @@ export async function judgeSettled(run: RunConfig, entries: ScanEntry[], lastAct
  * `judgeSettled`: every mtime at least `settle` old, no writer, no change seen between polls; and a
  * second scan right after agrees with it) and returns that scan. Gives up after `timeoutMs`. A
  * writer that sets the mtime back and holds no descriptor or shared mapping between its writes is
- * not seen (SPEC section 1 judges by mtime).
+ * not seen (SPEC section 1 judges by mtime). With `known` (what the store's snapshots knew of a few
+ * files, see `KnownBeforeReader`), a file emptied moments ago is waited for as the daemon waits for
+ * it (`emptiedBlockers`), so that the capture holds it rather than leaving it out.
  */
 export async function waitForSettled(
   run: RunConfig,
   timeoutMs: number,
   onWait: (reason: string) => void,
+  known?: (paths: string[]) => Promise<ReadonlyMap<string, KnownBefore>>,
 ): Promise<ScanEntry[]> {
   const deadline = Date.now() + timeoutMs;
   let prev = await scanRun(run);
   let lastChangeAt = Date.now() - run.settleMs;
   for (;;) {
-    const verdict = await judgeSettled(run, prev, lastChangeAt, Date.now());
+    const now = Date.now();
+    const verdict = known === undefined ? await judgeSettled(run, prev, lastChangeAt, now) : verdictOf([...(await findBlockers(run, prev, new Map([['', lastChangeAt]]), now)), ...(await emptiedBlockers(run, prev, now, known))]);
     if (verdict.settled) {
       // Confirm with a second scan: a change between the two means the writer is still active.
       const again = await scanRun(run);

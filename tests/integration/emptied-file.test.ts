@@ -49,4 +49,27 @@ describe('a backed-up file truncated to 0', () => {
     expect(d.lines.filter((l) => l.event === 'keeps-changing' || l.event === 'never-settles')).toEqual([]);
     expect(await d.stop()).toBe(0);
   }, 90_000);
+
+  it('without a daemon, `ckptd snapshot` waits for it too: the snapshot holds it, empty, and is complete', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const run = path.join(t.dir, 'run');
+    fs.mkdirSync(run);
+    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(10_000, 1));
+    fs.writeFileSync(path.join(run, 'train.log'), 'step 1\nstep 2\n');
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    fs.writeFileSync(cfg, `runs:\n  - name: train\n    path: ./run\n    settle: 200ms\n    progress: none\n    retention: {min_free: 1MB}\n`);
+    const first = await runCli(['snapshot', '--config', cfg]);
+    expect(first.code, first.stderr).toBe(0);
+
+    fs.truncateSync(path.join(run, 'train.log'), 0);
+    const r = await runCli(['snapshot', '--config', cfg]);
+    expect(r.code, r.stderr).toBe(0);
+    const shown = JSON.parse((await runCli(['show', r.stdout.trim(), '--config', cfg, '--json'])).stdout) as Shown;
+    expect(shown.skipped).toEqual([]);
+    expect(shown.files.map((f) => [f.path, f.size]).sort()).toEqual([
+      ['model.bin', 10_000],
+      ['train.log', 0],
+    ]);
+  }, 90_000);
 });
