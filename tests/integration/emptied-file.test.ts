@@ -20,16 +20,22 @@ interface Shown {
   skipped: { path: string; reason: string }[];
 }
 
+/** A run holding model.bin and a 14-byte train.log, and its config (`top` before `runs:`, `extra` in the run). */
+function runWithLog(top: string, extra: string): { run: string; cfg: string } {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  const run = path.join(t.dir, 'run');
+  fs.mkdirSync(run);
+  fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(10_000, 1));
+  fs.writeFileSync(path.join(run, 'train.log'), 'step 1\nstep 2\n');
+  const cfg = path.join(t.dir, 'ckptd.yaml');
+  fs.writeFileSync(cfg, `${top}runs:\n  - name: train\n    path: ./run\n    settle: 200ms\n    progress: none\n${extra}    retention: {min_free: 1MB}\n`);
+  return { run, cfg };
+}
+
 describe('a backed-up file truncated to 0', () => {
   it('is in the next backup, empty, and that backup is complete', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
-    const run = path.join(t.dir, 'run');
-    fs.mkdirSync(run);
-    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(10_000, 1));
-    fs.writeFileSync(path.join(run, 'train.log'), 'step 1\nstep 2\n');
-    const cfg = path.join(t.dir, 'ckptd.yaml');
-    fs.writeFileSync(cfg, `log: {format: json, level: debug}\nruns:\n  - name: train\n    path: ./run\n    settle: 200ms\n    progress: none\n    backup: {every: always}\n    retention: {min_free: 1MB}\n`);
+    const { run, cfg } = runWithLog('log: {format: json, level: debug}\n', '    backup: {every: always}\n');
 
     const d = startDaemon(['daemon', '--config', cfg]);
     cleanups.push(() => d.stop());
@@ -51,14 +57,7 @@ describe('a backed-up file truncated to 0', () => {
   }, 90_000);
 
   it('without a daemon, `ckptd snapshot` waits for it too: the snapshot holds it, empty, and is complete', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
-    const run = path.join(t.dir, 'run');
-    fs.mkdirSync(run);
-    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(10_000, 1));
-    fs.writeFileSync(path.join(run, 'train.log'), 'step 1\nstep 2\n');
-    const cfg = path.join(t.dir, 'ckptd.yaml');
-    fs.writeFileSync(cfg, `runs:\n  - name: train\n    path: ./run\n    settle: 200ms\n    progress: none\n    retention: {min_free: 1MB}\n`);
+    const { run, cfg } = runWithLog('', '');
     const first = await runCli(['snapshot', '--config', cfg]);
     expect(first.code, first.stderr).toBe(0);
 
