@@ -6,8 +6,8 @@
  * or writeback pressure that moment can outlast `settle`. Pure: the capture
  * (`store/settle-changed.ts`) and the daemon's settle check (`ops/settle.ts`) both judge by it, each
  * passing the file, its mtime's age and what the snapshots before knew of it (`Store.lastKnown`:
- * from the newest down to the newest complete one, which a capture links from; right after a
- * restore, the capture judges against the restored one alone).
+ * the newest one, complete or not, and the newest complete one, which a capture links from; right
+ * after a restore, the capture judges against the restored one alone).
  */
 
 /** How long a file emptied since the previous snapshot must have been empty (by its mtime) to count as finished. */

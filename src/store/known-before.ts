@@ -1,6 +1,6 @@
 /**
- * What the store's newest snapshots knew of a few files (`lastKnownInStore`: newest first down to
- * the newest good one, the snapshots the next capture judges an empty file against), kept between
+ * What the store's newest snapshots knew of a few files (`lastKnownInStore`: the newest one and the
+ * newest good one, the snapshots the next capture judges an empty file against), kept between
  * the daemon's looks. For the daemon's settle check, which asks about the few files the "emptied"
  * rule (`policy/emptied-file.ts`) may hold back, and holds no manifest of its own.
  *

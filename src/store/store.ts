@@ -103,11 +103,11 @@ export interface Store {
   /** `newestGood` without its files: for a reader that needs only its digest, kind or trigger. */
   newestGoodHeader(): Promise<ReadSnapshotHeader | null>;
   /**
-   * What the snapshots newest first down to the newest good one (inclusive; all of them when there
-   * is none) knew of each of `paths` (relative): the largest size any held it at (null: none did),
-   * and whether any left it out. For the "emptied" rule (`policy/emptied-file.ts`), which asks about
-   * the few files empty now: an incomplete snapshot newer than the newest good one may be the only
-   * one that saw such a file with bytes. Every path asked is in the answer.
+   * What the newest snapshot (complete or not) and, when it is incomplete or damaged, the newest
+   * good one knew of each of `paths` (relative): the larger size they held it at (null: neither
+   * did), and whether either left it out. For the "emptied" rule (`policy/emptied-file.ts`), which
+   * asks about the few files empty now: an incomplete snapshot newer than the newest good one may
+   * be the only one that saw such a file with bytes. Every path asked is in the answer.
    */
   lastKnown(paths: readonly string[]): Promise<Map<string, KnownBefore>>;
   /**
