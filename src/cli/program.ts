@@ -132,6 +132,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('snapshot')
     .description(
       'take a manual snapshot of the settled state now (through the daemon if one runs); prints its id. ' +
+        'Waits up to 10 minutes for the run to settle (a file emptied moments ago, as a truncating save does, until it has been empty 10 s). ' +
         'A file still changing or open for writing after the retries is left out and listed (the snapshot is marked incomplete)',
     )
     .option('--name <name>', 'a short name for the snapshot')
