@@ -7,6 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NO_PROGRESS } from '../../src/policy/types.js';
+import { scanState } from '../../src/store/scan.js';
+import { writeSnapshot } from '../../src/store/write-snapshot.js';
 import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
 
 let cleanups: (() => void | Promise<unknown>)[] = [];
@@ -16,12 +19,13 @@ afterEach(async () => {
 });
 
 interface Shown {
+  created: string;
   files: { path: string; size: number }[];
   skipped: { path: string; reason: string }[];
 }
 
 /** A run holding model.bin and a 14-byte train.log, and its config (`top` before `runs:`, `extra` in the run). */
-function runWithLog(top: string, extra: string): { run: string; cfg: string } {
+function runWithLog(top: string, extra: string): { dir: string; run: string; cfg: string } {
   const t = tempDir();
   cleanups.push(t.cleanup);
   const run = path.join(t.dir, 'run');
@@ -30,7 +34,7 @@ function runWithLog(top: string, extra: string): { run: string; cfg: string } {
   fs.writeFileSync(path.join(run, 'train.log'), 'step 1\nstep 2\n');
   const cfg = path.join(t.dir, 'ckptd.yaml');
   fs.writeFileSync(cfg, `${top}runs:\n  - name: train\n    path: ./run\n    settle: 200ms\n    progress: none\n${extra}    retention: {min_free: 1MB}\n`);
-  return { run, cfg };
+  return { dir: t.dir, run, cfg };
 }
 
 describe('a backed-up file truncated to 0', () => {
@@ -53,6 +57,30 @@ describe('a backed-up file truncated to 0', () => {
     ]);
     // Waited for as one truncation, not reported as a file that keeps changing.
     expect(d.lines.filter((l) => l.event === 'keeps-changing' || l.event === 'never-settles')).toEqual([]);
+    expect(await d.stop()).toBe(0);
+  }, 90_000);
+
+  it('when only an incomplete snapshot held it with bytes, the daemon waits too: stored empty only once empty 10 s, the backup complete', async () => {
+    const { dir, run, cfg } = runWithLog('log: {format: json, level: debug}\n', '    store: ./store\n    backup: {every: always}\n');
+    // The store's only snapshot left train.log out (it never settled): there is no complete one.
+    const entries = (await scanState(run, { include: ['**/*'], exclude: [], excludeAbs: [] })).filter((e) => e.path !== 'train.log');
+    const store = path.join(dir, 'store');
+    const only = await writeSnapshot({ store, runName: 'train', runDir: run, entries, kind: 'backup', trigger: 'test', progress: NO_PROGRESS, previous: null, now: Date.now(), settleMs: 0, neverSettled: [{ path: 'train.log', reason: 'never settled' }] });
+    expect(only.files.map((f) => [f.path, f.size])).toEqual([['model.bin', 10_000]]);
+
+    fs.truncateSync(path.join(run, 'model.bin'), 0);
+    const emptiedAt = fs.statSync(path.join(run, 'model.bin')).mtimeMs;
+    const d = startDaemon(['daemon', '--config', cfg]);
+    cleanups.push(() => d.stop());
+    const next = await d.waitFor((l) => l.event === 'snapshot', 60_000, 'the backup after the truncation');
+    const shown = JSON.parse((await runCli(['show', next.id as string, '--config', cfg, '--json'])).stdout) as Shown;
+    expect(shown.skipped).toEqual([]);
+    expect(shown.files.map((f) => [f.path, f.size]).sort()).toEqual([
+      ['model.bin', 0],
+      ['train.log', 14],
+    ]);
+    // The rule, not a measure of speed: an emptied file is taken only once it has been empty 10 s.
+    expect(Date.parse(shown.created) - emptiedAt).toBeGreaterThanOrEqual(10_000);
     expect(await d.stop()).toBe(0);
   }, 90_000);
 
