@@ -16,17 +16,20 @@
  *   sparse source stay holes, and two large files are copied on two cores. Where the file systems
  *   share blocks copy-on-write it is a reflink instead (`clone-file.ts`), the source hashed on a worker.
  *
- * Over 300 lines on purpose: the checks before and after a copy and both copy paths are one
- * guarantee (the stored bytes are a finished version of the source at that path); read it whole.
+ * The checks before and after a copy and both copy paths are one guarantee (the stored bytes are a
+ * finished version of the source at that path): read this file whole with `small-copy.ts`, which
+ * holds the checks and the small copy itself (run on the main thread here, and by the worker that
+ * takes a share of a pass's small copies, `small-copy-worker.ts`).
  */
 import { hash } from 'node:crypto';
-import fs, { type BigIntStats } from 'node:fs';
+import fs from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { FileChangedError, FileVanishedError, UnreadableFileError, withPath } from './errors.js';
 import { cloneOpenFile } from './clone-file.js';
 import { CopyWriteError, copyOpenFileOnWorker, hashOpenFileOnWorker, ShortReadError } from './hash-workers.js';
 import { checkOpenedPath } from './opened-path.js';
+import { changedSince, closeSmallCopy, copySmall, differsFromEntry, openFailure, type SmallCopyFailure } from './small-copy.js';
 import type { ScanEntry } from './types.js';
 
 /** Re-exported: the errors `captureFile` throws. */
@@ -172,67 +175,20 @@ export async function captureFile(src: string, dst: string, expect: ScanEntry, o
  */
 export function copySmallFileSync(src: string, dst: string, expect: ScanEntry, mode: number, inRun?: string | { at: string }): PendingCopy {
   if (expect.size > SMALL_FILE) throw new RangeError(`${src}: ${expect.size} bytes, over SMALL_FILE (${SMALL_FILE})`);
-  let input: number;
-  try {
-    input = fs.openSync(typeof inRun === 'object' ? inRun.at : src, OPEN_SOURCE);
-  } catch (err) {
-    throw openError(err, src);
-  }
-  let output: number | null = null;
-  try {
-    if (typeof inRun === 'string') checkOpenedPath(input, src, inRun);
-    const before = fs.fstatSync(input, { bigint: true });
-    const changes = differsFromEntry(before, expect);
-    if (changes.length > 0) throw new FileChangedError(src, changes);
+  const buf = (smallBuffer ??= Buffer.allocUnsafe(SMALL_FILE + 1));
+  const check = typeof inRun === 'string' ? (fd: number) => checkOpenedPath(fd, src, inRun) : undefined;
+  const got = copySmall(fs, hash, buf, typeof inRun === 'object' ? inRun.at : src, src, dst, expect, mode, check);
+  if (got.fail !== undefined) throw smallCopyError(got, src);
+  const fd = got.fd;
+  return { sha256: got.sha256, size: expect.size, ctimeNs: got.ctimeNs, sync: () => syncAndClose(fd, dst), close: () => closeOrDiscard(fd, dst) };
+}
 
-    const buf = (smallBuffer ??= Buffer.allocUnsafe(SMALL_FILE + 1));
-    let n = 0;
-    try {
-      // Asks for one byte more than expected: a file that grew shows at once. No extra read to see
-      // the end of the file: the checks after the copy catch anything appended later.
-      while (n < expect.size) {
-        const got = fs.readSync(input, buf, n, expect.size + 1 - n, n);
-        if (got === 0) break;
-        n += got;
-      }
-    } catch (err) {
-      throw withPath(err, 'reading', src);
-    }
-    if (n < expect.size) throw new FileChangedError(src, [`size ${expect.size} -> ${n} (shrank during the copy)`]);
-    if (n > expect.size) throw new FileChangedError(src, [`size ${expect.size} -> over ${expect.size} (grew during the copy)`]);
-    const data = buf.subarray(0, n);
-    // One call, no Hash object: for files of a few hundred bytes the object cost more than the hashing.
-    const sha256 = hash('sha256', data, 'hex');
-
-    try {
-      // Created exclusively: an existing file is never overwritten, and from here on `dst` is ours
-      // to remove on failure.
-      output = fs.openSync(dst, 'wx', 0o600);
-    } catch (err) {
-      throw withPath(err, 'cannot create', dst);
-    }
-    try {
-      for (let off = 0; off < n; ) off += fs.writeSync(output, data, off, n - off, off);
-    } catch (err) {
-      throw withPath(err, 'writing', dst);
-    }
-
-    const after = changedSince(before, fs.fstatSync(input, { bigint: true }), lstatOrNull(src));
-    if (after.length > 0) throw new FileChangedError(src, after);
-    try {
-      fs.fchmodSync(output, mode);
-    } catch (err) {
-      throw withPath(err, 'writing', dst);
-    }
-    const fd = output;
-    output = null;
-    return { sha256, size: n, ctimeNs: before.ctimeNs.toString(), sync: () => syncAndClose(fd, dst), close: () => closeOrDiscard(fd, dst) };
-  } catch (err) {
-    if (output !== null) discard(output, dst);
-    throw err;
-  } finally {
-    closeQuietly(input);
-  }
+/** The error a failed small copy of `src` throws (`copySmall`'s failure, on whichever thread it ran). */
+export function smallCopyError(f: SmallCopyFailure, src: string): Error {
+  if (f.fail === 'vanished') return new FileVanishedError(src);
+  if (f.fail === 'changed') return new FileChangedError(src, f.changes);
+  if (f.fail === 'unreadable') return new UnreadableFileError(src, f.code);
+  return withPath(f.err, f.what, f.path);
 }
 
 /** fsync, then close, a small copy's fd; on failure the copy is removed. */
@@ -248,15 +204,8 @@ async function syncAndClose(fd: number, dst: string): Promise<void> {
 
 /** Closes a small copy's fd without an fsync; on failure the copy is removed. */
 function closeOrDiscard(fd: number, dst: string): void {
-  try {
-    // close(2) can report a write error deferred by the file system (NFS): the copy is not stored then.
-    fs.closeSync(fd);
-  } catch (err) {
-    // Linux frees the descriptor even when close fails: closing it again could close a file
-    // another thread has opened under that number since.
-    removeQuietly(dst);
-    throw withPath(err, 'writing', dst);
-  }
+  const failed = closeSmallCopy(fs, fd, dst);
+  if (failed !== null) throw smallCopyError(failed, dst);
 }
 
 /** Closes `fd` (if still open) and removes `dst`, ignoring errors: the caller is already failing. */
@@ -281,57 +230,9 @@ function closeQuietly(fd: number): void {
   }
 }
 
-function lstatOrNull(file: string): BigIntStats | null {
-  try {
-    return fs.lstatSync(file, { bigint: true, throwIfNoEntry: false }) ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /** The error for a source that could not be opened. */
 function openError(err: unknown, src: string): Error {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new FileVanishedError(src);
-  if (code === 'ELOOP') return new FileChangedError(src, ['is now a symlink']);
-  // Node's message would name the path actually opened, an internal /proc/self/fd/N/... one.
-  if (code === 'EACCES' || code === 'EPERM') return new UnreadableFileError(src, code);
-  return withPath(err, 'cannot open', src);
-}
-
-/**
- * What changed since `before` (the open source's fstat before the copy), from the open file's
- * fstat and the path's lstat (null: gone) after it. Empty when the copy is of an unchanged version.
- */
-function changedSince(before: BigIntStats, afterFd: BigIntStats, afterPath: BigIntStats | null): string[] {
-  const after = differsFromStat(before, afterFd);
-  if (afterPath === null) after.push('removed or renamed');
-  else if (!afterPath.isFile() || afterPath.ino !== before.ino || afterPath.dev !== before.dev) after.push('path now names another file');
-  else after.push(...differsFromStat(before, afterPath).filter((c) => !after.includes(c)));
-  return after;
-}
-
-/** What differs between the open source and the scan's view of it. */
-function differsFromEntry(st: BigIntStats, e: ScanEntry): string[] {
-  const out: string[] = [];
-  if (!st.isFile()) return ['no longer a regular file'];
-  if (Number(st.size) !== e.size) out.push(`size ${e.size} -> ${st.size}`);
-  if (st.mtimeNs.toString() !== e.mtimeNs) out.push('mtime');
-  // The copy's mode is the entry's (read and execute bits): a chmod since the scan is a change.
-  if (Number(st.mode & 0o7777n) !== e.mode) out.push('mode');
-  if (Number(st.ino) !== e.ino) out.push('replaced (inode)');
-  // A rewrite that restored the mtime (`touch -r`) still moves the ctime.
-  else if (e.ctimeNs !== undefined && st.ctimeNs.toString() !== e.ctimeNs) out.push('ctime');
-  return out;
-}
-
-function differsFromStat(a: BigIntStats, b: BigIntStats): string[] {
-  const out: string[] = [];
-  if (a.size !== b.size) out.push(`size ${a.size} -> ${b.size}`);
-  if (a.mtimeNs !== b.mtimeNs) out.push('mtime');
-  if (a.ctimeNs !== b.ctimeNs) out.push('ctime');
-  if (a.ino !== b.ino) out.push('replaced (inode)');
-  return out;
+  return smallCopyError(openFailure(err, src), src);
 }
 
 /**

@@ -301,6 +301,11 @@ export class CaptureSet {
     this.failures.push(err);
   }
 
+  /** Whether an error was recorded. */
+  get failed(): boolean {
+    return this.failures.length > 0;
+  }
+
   /** Throws the first error recorded, if any. */
   throwIfFailed(): void {
     if (this.failures.length > 0) throw this.failures[0];

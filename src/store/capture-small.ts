@@ -4,10 +4,12 @@
  * themselves (docs/BENCHMARKS.md). So they are prepared and copied synchronously, in slices of a
  * few milliseconds (`slices.ts`), and only the fsync of each copy goes to the thread pool, at most
  * `SMALL_SYNCING` at once; or, once the capture defers its syncs (`CaptureSet.deferSyncs`: many
- * small copies), each copy is closed at once and made durable with the others at the end.
+ * small copies), each copy is closed at once and made durable with the others at the end. A pass
+ * of `SPLIT_FROM` small files or more whose syncs are deferred shares its copies with one worker
+ * thread, the same copy and checks on the second core (`split-small.ts`).
  *
- * Contract: each item is prepared (`prepare-slot.ts`) and, if it needs one, copied, in order; the
- * outcomes come back in that order. Stops before the next item once the capture has an error
+ * Contract: each item is prepared (`prepare-slot.ts`) and, if it needs one, copied, in order (in
+ * two orders at once when shared with the worker); the outcomes come back in the items' order. Stops before the next item once the capture has an error
  * (thrown). Returns or throws only once every fsync it started is done (an fsync's error goes to
  * the capture's errors, never lost).
  */
@@ -18,6 +20,7 @@ import { DONE } from './capture-set.js';
 import { copyFailed, prepareSlot } from './prepare-slot.js';
 import { storedMode } from './stored-mode.js';
 import { forEachInSlices, nextTurn } from './slices.js';
+import { captureSplit, splitsSmallCopies, type CopyHere } from './split-small.js';
 
 /**
  * Small copies (up to `SMALL_FILE`, and symlinks: captured synchronously, in slices) whose fsync may
@@ -32,41 +35,20 @@ export function isSmall(s: Slot): boolean {
 
 /** Small files and symlinks: synchronously in slices; returns once every fsync it started is done. */
 export async function captureSmall(set: CaptureSet, items: Slot[], last: boolean): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
   const syncing = new Set<Promise<void>>();
-  const captureOne = (slot: Slot): Outcome => {
-    const prepared = prepareSlot(set, slot, last);
-    if (prepared.kind !== 'copy') return prepared;
-    const rel = slot.entry.path;
-    let copy: PendingCopy;
-    try {
-      copy = copyInRun(set, slot);
-    } catch (err) {
-      return copyFailed(set, slot, last, err);
-    }
-    if (set.syncsDeferred) {
-      // Throws (the copy removed) when even the close reports a write error.
-      copy.close();
-      set.unsyncedCopy(rel);
-      set.copied(slot, copy);
-      set.progressed(copy.size);
-      return DONE;
-    }
-    set.copied(slot, copy);
-    set.progressed(copy.size);
-    const syncs: Promise<void> = copy
-      .sync()
-      .catch((err: unknown) => set.fail(err))
-      .finally(() => syncing.delete(syncs));
-    syncing.add(syncs);
-    return DONE;
+  const here: CopyHere = {
+    one: (slot) => captureOne(set, slot, last, syncing),
+    copy: (slot) => copyPrepared(set, slot, last, syncing),
   };
+  // The syncs are deferred there: no fsync is started.
+  if (splitsSmallCopies(set, items)) return captureSplit(set, items, last, here);
+  const outcomes: Outcome[] = [];
   try {
     await forEachInSlices(
       items,
       (slot) => {
         set.throwIfFailed();
-        outcomes.push(captureOne(slot));
+        outcomes.push(here.one(slot));
         set.report();
       },
       {
@@ -80,6 +62,42 @@ export async function captureSmall(set: CaptureSet, items: Slot[], last: boolean
     await Promise.all(syncing);
   }
   return outcomes;
+}
+
+/** A slot prepared (`prepareSlot`), then copied on this thread if it needs a copy. */
+function captureOne(set: CaptureSet, slot: Slot, last: boolean, syncing: Set<Promise<void>>): Outcome {
+  const prepared = prepareSlot(set, slot, last);
+  return prepared.kind === 'copy' ? copyPrepared(set, slot, last, syncing) : prepared;
+}
+
+/**
+ * The copy of a prepared slot on this thread, closed at once when the syncs are deferred, else its
+ * fsync started in the thread pool and added to `syncing` (its error goes to the capture's errors).
+ */
+function copyPrepared(set: CaptureSet, slot: Slot, last: boolean, syncing: Set<Promise<void>>): Outcome {
+  const rel = slot.entry.path;
+  let copy: PendingCopy;
+  try {
+    copy = copyInRun(set, slot);
+  } catch (err) {
+    return copyFailed(set, slot, last, err);
+  }
+  if (set.syncsDeferred) {
+    // Throws (the copy removed) when even the close reports a write error.
+    copy.close();
+    set.unsyncedCopy(rel);
+    set.copied(slot, copy);
+    set.progressed(copy.size);
+    return DONE;
+  }
+  set.copied(slot, copy);
+  set.progressed(copy.size);
+  const syncs: Promise<void> = copy
+    .sync()
+    .catch((err: unknown) => set.fail(err))
+    .finally(() => syncing.delete(syncs));
+  syncing.add(syncs);
+  return DONE;
 }
 
 /**

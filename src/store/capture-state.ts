@@ -26,7 +26,8 @@
  * symlinks are captured, links made and every source lstat'ed synchronously, in slices of a few
  * milliseconds (see `slices.ts`); only the fsync of each small copy and the copies of large files
  * go to the thread pool. A pass with thousands of unchanged files links them first, on this thread
- * and a worker, a folder at a time (`link-unchanged.ts`). A capture that copies `BULK_SYNC_FILES` small files or more skips their
+ * and a worker, a folder at a time (`link-unchanged.ts`); one with thousands of small copies made
+ * durable by a syncfs shares them with a worker the same way (`split-small.ts`). A capture that copies `BULK_SYNC_FILES` small files or more skips their
  * fsyncs and makes everything durable at the end with one syncfs of the store's file system
  * (`sync-fs.ts`): an fsync costs a flush of the disk's cache each, which made 100,000 small files
  * take 3-4x as long as `cp -a` + `sync`.

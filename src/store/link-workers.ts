@@ -25,7 +25,7 @@ import { Worker } from 'node:worker_threads';
 import { withPath } from './errors.js';
 import { forEachInSlices } from './slices.js';
 import { storedMode } from './stored-mode.js';
-import { joinerUnder } from '../util/paths.js';
+import { indexesByFolder, joinerUnder } from '../util/paths.js';
 
 /** The result of a job: not linked, to be copied instead (zero: what a job no worker answered reads as). */
 export const NOT_LINKABLE = 0;
@@ -56,11 +56,12 @@ export interface LinkJob {
 const BATCH = 10_000;
 
 /**
- * A worker's heap: it holds one batch of paths and the lstat results it drops at once. V8's
+ * A worker's heap (also the small-copy worker's, `small-copy-worker.ts`, whose one buffer is off
+ * the heap): it holds one batch of paths and the lstat results it drops at once. V8's
  * defaults would let each worker's young generation grow to 48 MB, as much again as the capture of
  * 100,000 files holds on the main thread.
  */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
+export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
 /**
  * Links `stored` to `dst` when it is a regular file of `size` bytes and permission bits `mode`,
@@ -152,14 +153,7 @@ export async function linkStoredFiles(fromDir: string, toDir: string, sealedUs: 
  * adding names to one folder would wait for each other's lock).
  */
 function byFolder(jobs: readonly LinkJob[], n: number): number[][] {
-  const folders = new Map<string, number[]>();
-  jobs.forEach((job, i) => {
-    const cut = job.path.lastIndexOf('/');
-    const dir = cut < 0 ? '' : job.path.slice(0, cut);
-    let list = folders.get(dir);
-    if (list === undefined) folders.set(dir, (list = []));
-    list.push(i);
-  });
+  const folders = indexesByFolder(jobs);
   const parts: number[][] = Array.from({ length: n }, () => []);
   for (const list of [...folders.values()].sort((a, b) => b.length - a.length)) {
     const lightest = parts.reduce((min, p) => (p.length < min.length ? p : min));

@@ -115,6 +115,17 @@ export class RunFolders {
     return fd === null ? null : `/proc/self/fd/${fd}/${path.posix.basename(rel)}`;
   }
 
+  /**
+   * The folder of `rel` opened and checked anew for a caller that holds it (for another thread's
+   * opens through `/proc/self/fd/N/name`; closing it is the caller's, none of this cache's lookups
+   * closes it): its fd, null when it is gone or there is no `/proc/self/fd`; `PathSwappedError`
+   * when it is not the run's.
+   */
+  openFolder(rel: string): number | null {
+    if (!hasProcFd()) return null;
+    return openRunFolder(this.runDir, this.runReal, path.posix.dirname(rel));
+  }
+
   /** The open, checked folder of `rel`; null when it is gone. */
   private folderOf(rel: string): number | null {
     const dirRel = path.posix.dirname(rel);

@@ -50,3 +50,19 @@ export function joinerUnder(base: string): (rel: string) => string {
 function isPlainRel(rel: string): boolean {
   return rel !== '' && !rel.startsWith('/') && !rel.startsWith('.') && !rel.endsWith('/') && !rel.includes('//') && !rel.includes('/.');
 }
+
+/**
+ * The indexes of `items` (relative POSIX paths of a scan) by the folder that holds each (`''` for
+ * the run folder itself), in the order of each folder's first item, each folder's in item order.
+ */
+export function indexesByFolder(items: readonly { path: string }[]): Map<string, number[]> {
+  const folders = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const cut = item.path.lastIndexOf('/');
+    const dir = cut < 0 ? '' : item.path.slice(0, cut);
+    let list = folders.get(dir);
+    if (list === undefined) folders.set(dir, (list = []));
+    list.push(i);
+  });
+  return folders;
+}
