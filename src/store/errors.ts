@@ -2,8 +2,10 @@
  * The store's error classes. Each carries the path it is about, so a log line or CLI message can
  * name the file without the caller adding context.
  */
+import fs from 'node:fs';
+import nodePath from 'node:path';
 import { CkptdError } from '../util/errors.js';
-import { printableName } from '../util/format.js';
+import { formatBytes, printableName } from '../util/format.js';
 import { ckptdUser } from '../util/run-as.js';
 
 /**
@@ -65,7 +67,8 @@ export class PathSwappedError extends CkptdError {
 
 /**
  * The disk (or quota) filled up while writing `path` (ENOSPC / EDQUOT). Whatever was being written
- * was removed again; `code` keeps the original errno name.
+ * was removed again; `code` keeps the original errno name. The message says when it is the file
+ * system's inodes that ran out, not its bytes (`noSpaceMessage`).
  */
 export class NoSpaceError extends CkptdError {
   override readonly name = 'NoSpaceError';
@@ -73,7 +76,44 @@ export class NoSpaceError extends CkptdError {
     readonly path: string,
     readonly code: string,
   ) {
-    super(`no space left on the device (${code}) while writing ${path}; free some space and try again`);
+    super(noSpaceMessage(path, code, statfsNear(path)));
+  }
+}
+
+/** What `noSpaceMessage` needs of a file system: `statfs`'s counts. */
+export interface SpaceCounts {
+  bavail: number;
+  bsize: number;
+  files: number;
+  ffree: number;
+}
+
+/**
+ * The message of a `NoSpaceError`. A file system with bytes free but (almost) no free inode, one
+ * per file or folder, refuses new files with the same ENOSPC: a store of many small files meets it
+ * first, and "free some space" sends people to `df -h`, which shows plenty.
+ */
+export function noSpaceMessage(path: string, code: string, counts: SpaceCounts | null): string {
+  const freeBytes = counts === null ? 0 : counts.bavail * counts.bsize;
+  const inodesOut = counts !== null && code === 'ENOSPC' && counts.files > 0 && counts.ffree <= Math.max(16, counts.files / 1000) && freeBytes >= 16 << 20;
+  if (inodesOut) {
+    return (
+      `no free inodes left on the file system (${code}) while writing ${path}: ${counts.files - counts.ffree} of its ${counts.files} inodes ` +
+      `(one per file or folder) are used though ${formatBytes(freeBytes)} is free (\`df -i\` shows them); delete files there or keep fewer snapshots, ` +
+      'or put the store on a file system with more inodes'
+    );
+  }
+  return `no space left on the device (${code}) while writing ${path}; free some space and try again`;
+}
+
+/** `statfs` of the nearest existing folder of `file`; null when none can be asked. */
+function statfsNear(file: string): SpaceCounts | null {
+  for (let d = nodePath.dirname(file); ; d = nodePath.dirname(d)) {
+    try {
+      return fs.statfsSync(d);
+    } catch {
+      if (nodePath.dirname(d) === d) return null;
+    }
   }
 }
 

@@ -164,4 +164,31 @@ describe('disk full', () => {
     const id = await freeSpaceAndBackUp(s);
     expect(fs.readFileSync(path.join(s.store, 'snapshots', id, 'files', 'big.bin')).equals(big)).toBe(true);
   });
+
+  it('a file system out of inodes, not bytes, is named as such: a snapshot of many small files fails saying so and leaves nothing', async () => {
+    const t = tempDir('ckptd-fault-inodes-');
+    cleanups.push(t.cleanup);
+    const fsDir = path.join(t.dir, 'fs');
+    fs.mkdirSync(fsDir);
+    // 64 MiB of room but 64 files and folders at most: the run's 100 files cannot all be stored.
+    const small = await makeSmallFs(fsDir, 64 * MiB, 64);
+    cleanups.push(() => small.close());
+    const runDir = path.join(t.dir, 'run');
+    fs.mkdirSync(runDir);
+    const old = new Date(Date.now() - 60_000);
+    for (let i = 0; i < 100; i++) {
+      const f = path.join(runDir, `${i}.json`);
+      fs.writeFileSync(f, JSON.stringify({ i }));
+      fs.utimesSync(f, old, old);
+    }
+    const cfg = path.join(t.dir, 'ckptd.yaml');
+    fs.writeFileSync(cfg, `runs:\n  - name: train\n    path: ${runDir}\n    store: ${path.join(fsDir, 'store')}\n    settle: 10ms\n    progress: none\n    retention: {min_free: 1MiB}\n`);
+    const r = await runCli(['snapshot', '--config', cfg], { env: small.env, wrap: small.wrap });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/no free inodes left on the file system \(ENOSPC\) while writing \/\S+: \d+ of its \d+ inodes \(one per file or folder\) are used though [\d.]+ [KMG]i?B is free \(`df -i` shows them\)/);
+    expect(r.stderr).not.toMatch(/free some space/);
+    const store = path.join(small.view, 'store');
+    expect(leftovers(store)).toEqual([]);
+    expect(verifyStore(store).snapshots).toEqual([]);
+  });
 });

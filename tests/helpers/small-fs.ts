@@ -33,17 +33,22 @@ export interface SmallFs {
   close(): Promise<void>;
 }
 
-/** Makes `dir` (an existing empty folder) a file system of `bytes` bytes; see the file comment. */
-export async function makeSmallFs(dir: string, bytes: number): Promise<SmallFs> {
+/**
+ * Makes `dir` (an existing empty folder) a file system of `bytes` bytes; see the file comment. With
+ * `inodes`, it holds at most that many files and folders (a tmpfs's `nr_inodes`): the injected
+ * quota cannot limit them, so then only a real mount will do (it throws when there is none).
+ */
+export async function makeSmallFs(dir: string, bytes: number, inodes?: number): Promise<SmallFs> {
   const forced = process.env.CKPTD_TEST_SMALL_FS;
   const errors: string[] = [];
+  const options = `size=${bytes},mode=755${inodes === undefined ? '' : `,nr_inodes=${inodes}`}`;
   if (forced === undefined || forced === 'namespace') {
-    const r = await inNamespace(dir, bytes).catch((err: Error) => (errors.push(`unshare: ${err.message}`), null));
+    const r = await inNamespace(dir, options).catch((err: Error) => (errors.push(`unshare: ${err.message}`), null));
     if (r) return r;
   }
   if ((forced === undefined || forced === 'mount') && process.getuid?.() === 0) {
     try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=755`, 'tmpfs', dir], { stdio: 'pipe' });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'pipe' });
       return {
         dir,
         view: dir,
@@ -56,14 +61,14 @@ export async function makeSmallFs(dir: string, bytes: number): Promise<SmallFs> 
       errors.push(`mount: ${(err as Error).message}`);
     }
   }
-  if (forced === undefined || forced === 'inject') return injected(dir, bytes);
+  if ((forced === undefined || forced === 'inject') && inodes === undefined) return injected(dir, bytes);
   throw new Error(`cannot make a small file system at ${dir} (${forced}): ${errors.join('; ')}`);
 }
 
-function inNamespace(dir: string, bytes: number): Promise<SmallFs | null> {
+function inNamespace(dir: string, options: string): Promise<SmallFs | null> {
   return new Promise((resolve, reject) => {
     if (spawnSync('nsenter', ['--version']).status !== 0) return reject(new Error('nsenter is not available'));
-    const holder = spawn('unshare', ['-rm', 'sh', '-c', `mount -t tmpfs -o size=${bytes},mode=755 tmpfs "$0" && echo mounted && exec sleep 100000`, dir], {
+    const holder = spawn('unshare', ['-rm', 'sh', '-c', `mount -t tmpfs -o ${options} tmpfs "$0" && echo mounted && exec sleep 100000`, dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
