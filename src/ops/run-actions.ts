@@ -43,13 +43,41 @@ export class LowDiskError extends Error {
  * by the capture's own rule (`unchangedSince`); a sparse file counts its `allocated` bytes.
  */
 export function bytesToCopy(entries: ScanEntry[], previous: SnapshotMeta | null): number {
+  return whatItTakes(entries, previous).bytes;
+}
+
+/** Inodes a snapshot takes besides its files' and folders': its own folder, `files/`, `snapshot.json`, a staging name or two. */
+const SNAPSHOT_OWN_INODES = 8;
+
+/**
+ * What a snapshot of `entries` would take of its file system: `bytes` as `bytesToCopy` counts them,
+ * and `inodes`, the files and folders it would create: each file the capture will not link from
+ * `previous` (a hard link takes no inode), each symlink, each folder of its tree, and
+ * `SNAPSHOT_OWN_INODES`.
+ */
+export function whatItTakes(entries: ScanEntry[], previous: SnapshotMeta | null): { bytes: number; inodes: number } {
   const prev = matchByPath(previous?.files ?? [], entries);
-  let total = 0;
+  const folders = new Set<string>();
+  let bytes = 0;
+  let inodes = SNAPSHOT_OWN_INODES;
+  let lastDir = '';
   entries.forEach((e, i) => {
+    if (e.type === 'symlink') inodes++;
     // A sparse file's copy keeps its holes: it takes the blocks written, not its apparent size.
-    if (e.type === 'file' && !unchangedSince(prev[i], e)) total += e.allocated ?? e.size;
+    else if (!unchangedSince(prev[i], e)) {
+      bytes += e.allocated ?? e.size;
+      inodes++;
+    }
+    const cut = e.path.lastIndexOf('/');
+    // In path order a folder's files come together: each folder (and those above it) counted once.
+    for (let dir = cut < 0 ? '' : e.path.slice(0, cut); dir !== '' && dir !== lastDir && !folders.has(dir); ) {
+      folders.add(dir);
+      const up = dir.lastIndexOf('/');
+      dir = up < 0 ? '' : dir.slice(0, up);
+    }
+    lastDir = cut < 0 ? '' : e.path.slice(0, cut);
   });
-  return total;
+  return { bytes, inodes: inodes + folders.size };
 }
 
 /** The progress a snapshot is labelled with (read from its own files when it was taken). */
@@ -110,7 +138,7 @@ export async function captureSnapshot(
   const holdsLock = (): boolean => opts.signal?.aborted !== true;
   if (afterRestore.stale && holdsLock()) await removeRestoredRecord(run.store).catch(() => undefined);
   const previous = afterRestore.source ?? newest;
-  const need = bytesToCopy(entries, previous);
+  const { bytes: need, inodes } = whatItTakes(entries, previous);
   let free = await store.freeBytes();
   if (free - need < run.retention.minFreeBytes) {
     // Before refusing, free what retention may free: the oldest backups no rule protects.
@@ -131,6 +159,16 @@ export async function captureSnapshot(
     throw new LowDiskError(
       `not taking a ${opts.kind} snapshot: it needs ${formatBytes(need)} but only ${formatBytes(free)} is free on ${run.store}, ` +
         'and retention could not free enough; free some space (or move the store)',
+    );
+  }
+  // Many small files can use up a file system's inodes with bytes to spare: refused here, before
+  // any is copied, not by an ENOSPC midway (the daemon would copy and remove them again at each try).
+  const freeInodes = await store.freeInodes();
+  if (inodes > freeInodes) {
+    throw new LowDiskError(
+      `not taking a ${opts.kind} snapshot: it needs ${inodes} new files and folders (inodes) but the file system of ${run.store} ` +
+        `has only ${freeInodes} left, whatever its free bytes (\`df -i\` shows them); delete files there, keep fewer snapshots, ` +
+        'or put the store on a file system with more inodes',
     );
   }
   if (free - need < run.retention.minFreeBytes) {

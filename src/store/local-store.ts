@@ -4,6 +4,7 @@
  * `delete-snapshot`, `labels`, `verify-snapshot`, `damaged-marker`, `lock`, `footprint`,
  * `store-signature`). No behaviour of its own beyond choosing which of them to call.
  */
+import type { StatsFs } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { recordVerification } from './damaged-marker.js';
@@ -56,7 +57,15 @@ export function localStore(dir: string): Store {
     verify: (record: StoreRecord, onBytes) => (record.kind === 'save' ? verifySave(root, record, onBytes) : verifySnapshot(root, record, onBytes)),
     markVerified: (result, now) => recordVerification(root, result, now),
     ensure: () => ensureStore(root),
-    freeBytes: () => freeBytesNear(root),
+    freeBytes: async () => {
+      const st = await statfsNear(root);
+      return st.bavail * st.bsize;
+    },
+    // btrfs and others that allocate inodes as they go report no count (files 0).
+    freeInodes: async () => {
+      const st = await statfsNear(root);
+      return st.files > 0 ? st.ffree : Infinity;
+    },
     sharesCopyOnWrite: () => supportsReflink(root),
     lockHolder: () => readLockHolder(root),
     lock: (info, onCompromised) => acquireStoreLock(root, info, onCompromised),
@@ -86,13 +95,13 @@ async function removeRecord(root: string, id: string, opts: RemoveOptions): Prom
   throw new Error(`no snapshot or save ${id} in ${root}`);
 }
 
-/** Free bytes on the file system of `dir`, or of its nearest existing parent (a store not made yet). */
-async function freeBytesNear(dir: string): Promise<number> {
+/** `statfs` of the file system of `dir`, or of its nearest existing parent (a store not made yet). */
+async function statfsNear(dir: string): Promise<StatsFs> {
   for (let d = dir; ; d = path.dirname(d)) {
     const st = await fsp.statfs(d).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' && path.dirname(d) !== d) return null;
       throw err;
     });
-    if (st) return st.bavail * st.bsize;
+    if (st) return st;
   }
 }

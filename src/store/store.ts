@@ -204,6 +204,11 @@ export interface Store {
    * it would be created); `Infinity` when it has no such limit.
    */
   freeBytes(): Promise<number>;
+  /**
+   * Files and folders (inodes) the store's file system can still create, as `freeBytes` reads it;
+   * `Infinity` when it has no such count (a remote store, or a file system that reports none).
+   */
+  freeInodes(): Promise<number>;
   /** True when the store clones files copy-on-write (changed files cost no space until they diverge); never throws. */
   sharesCopyOnWrite(): Promise<boolean>;
   /**

@@ -112,6 +112,7 @@ export function faultyStore(inner: Store, faults: Fault[] = []): FaultyStore {
     markVerified: (result, now) => step('markVerified', () => inner.markVerified(result, now)),
     ensure: () => step('ensure', () => inner.ensure()),
     freeBytes: () => step('freeBytes', () => inner.freeBytes()),
+    freeInodes: () => step('freeInodes', () => inner.freeInodes()),
     sharesCopyOnWrite: () => step('sharesCopyOnWrite', () => inner.sharesCopyOnWrite()),
     lockHolder: () => step('lockHolder', () => inner.lockHolder()),
     lock: (info, onCompromised) => step('lock', () => inner.lock(info, onCompromised)),

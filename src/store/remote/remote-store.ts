@@ -122,6 +122,7 @@ export function openRemoteStore(opts: RemoteStoreOptions): RemoteStore {
       await opts.objects.listKeys(runPrefix(opts.objects.target, opts.run));
     },
     freeBytes: async () => Infinity,
+    freeInodes: async () => Infinity,
     sharesCopyOnWrite: async () => false,
     lockHolder: () => leaseHolder(r),
     lock: (info, onCompromised) => acquireLease(r, info, onCompromised),
