@@ -81,10 +81,15 @@ describe.concurrent('a large run', () => {
     const d = daemon(cleanup, cfg);
     await nextSnapshot(d, store, 0, 'the first backup');
     const seen = d.lines.length;
+    // Written beside the run, then moved in at once: a writer that pauses for `settle` between two
+    // files (a disk stalling on a new folder; it happened in CI) leaves a settled state that the
+    // daemon rightly backs up, so written in place the count would measure the disk, not ckptd.
+    const staged = path.join(path.dirname(runDir), 'data-being-written');
     for (let dirN = 0; dirN < 20; dirN++) {
-      fs.mkdirSync(path.join(runDir, `shard-${dirN}`));
-      for (let i = 0; i < 1000; i++) fs.writeFileSync(path.join(runDir, `shard-${dirN}`, `${i}.json`), `{"shard":${dirN},"i":${i}}`);
+      fs.mkdirSync(path.join(staged, `shard-${dirN}`), { recursive: true });
+      for (let i = 0; i < 1000; i++) fs.writeFileSync(path.join(staged, `shard-${dirN}`, `${i}.json`), `{"shard":${dirN},"i":${i}}`);
     }
+    fs.renameSync(staged, path.join(runDir, 'data'));
     const snap = await nextSnapshot(d, store, seen, 'the backup of 20k files', 120_000);
     expect(snap.files).toHaveLength(20_001);
     expect(snap.skipped).toEqual([]);
