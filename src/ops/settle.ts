@@ -181,7 +181,9 @@ export async function waitForSettled(
   let lastChangeAt = Date.now() - run.settleMs;
   for (;;) {
     const now = Date.now();
-    const verdict = known === undefined ? await judgeSettled(run, prev, lastChangeAt, now) : verdictOf([...(await findBlockers(run, prev, new Map([['', lastChangeAt]]), now)), ...(await emptiedBlockers(run, prev, now, known))]);
+    const blockers = await findBlockers(run, prev, new Map([['', lastChangeAt]]), now);
+    if (known !== undefined) blockers.push(...(await emptiedBlockers(run, prev, now, known)));
+    const verdict = verdictOf(blockers);
     if (verdict.settled) {
       // Confirm with a second scan: a change between the two means the writer is still active.
       const again = await scanRun(run);

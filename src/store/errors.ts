@@ -2,10 +2,10 @@
  * The store's error classes. Each carries the path it is about, so a log line or CLI message can
  * name the file without the caller adding context.
  */
-import fs from 'node:fs';
 import nodePath from 'node:path';
 import { CkptdError } from '../util/errors.js';
 import { formatBytes, printableName } from '../util/format.js';
+import { statfsNearSync } from '../util/fs.js';
 import { ckptdUser } from '../util/run-as.js';
 
 /**
@@ -76,7 +76,7 @@ export class NoSpaceError extends CkptdError {
     readonly path: string,
     readonly code: string,
   ) {
-    super(noSpaceMessage(path, code, statfsNear(path)));
+    super(noSpaceMessage(path, code, statfsNearSync(nodePath.dirname(path))));
   }
 }
 
@@ -104,17 +104,6 @@ export function noSpaceMessage(path: string, code: string, counts: SpaceCounts |
     );
   }
   return `no space left on the device (${code}) while writing ${path}; free some space and try again`;
-}
-
-/** `statfs` of the nearest existing folder of `file`; null when none can be asked. */
-function statfsNear(file: string): SpaceCounts | null {
-  for (let d = nodePath.dirname(file); ; d = nodePath.dirname(d)) {
-    try {
-      return fs.statfsSync(d);
-    } catch {
-      if (nodePath.dirname(d) === d) return null;
-    }
-  }
 }
 
 /** The store (or a folder above it ckptd must create) cannot be written by this process. Exit code 1. */

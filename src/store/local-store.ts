@@ -4,7 +4,6 @@
  * `delete-snapshot`, `labels`, `verify-snapshot`, `damaged-marker`, `lock`, `footprint`,
  * `store-signature`). No behaviour of its own beyond choosing which of them to call.
  */
-import type { StatsFs } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { recordVerification } from './damaged-marker.js';
@@ -22,6 +21,7 @@ import type { CommitSaveOptions, RemoveOptions, RemoveResult, StageSnapshotOptio
 import { localSignature, watchLocalActivity } from './store-signature.js';
 import { copyStoredFile, openStoredFile, readStoredLink } from './stored-file.js';
 import { verifySave, verifySnapshot } from './verify-snapshot.js';
+import { statfsNear } from '../util/fs.js';
 import { writeSave } from './write-save.js';
 import { stageSnapshot } from './write-snapshot.js';
 
@@ -93,15 +93,4 @@ async function removeRecord(root: string, id: string, opts: RemoveOptions): Prom
     return deleteSave(root, id, { saveTo: opts.saveTo ?? null, ...(opts.guard ? { guard: opts.guard } : {}), ...signal });
   }
   throw new Error(`no snapshot or save ${id} in ${root}`);
-}
-
-/** `statfs` of the file system of `dir`, or of its nearest existing parent (a store not made yet). */
-async function statfsNear(dir: string): Promise<StatsFs> {
-  for (let d = dir; ; d = path.dirname(d)) {
-    const st = await fsp.statfs(d).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' && path.dirname(d) !== d) return null;
-      throw err;
-    });
-    if (st) return st;
-  }
 }

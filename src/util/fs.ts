@@ -1,5 +1,7 @@
 /** Small file-system helpers shared by the store and the daemon (nothing here writes). */
+import fs, { type StatsFs } from 'node:fs';
 import fsp from 'node:fs/promises';
+import path from 'node:path';
 
 /**
  * The names in folder `dir`, or `[]` when there is no folder at that path (ENOENT, or ENOTDIR: a
@@ -39,4 +41,29 @@ export function mtimeMsOf(mtimeNs: string): number {
  */
 export function utimesSeconds(ns: bigint): number {
   return (Number(ns / 1000n) + 0.5) / 1e6;
+}
+
+/**
+ * `statfs` of the file system of `dir`, or of its nearest existing parent (a folder not made yet,
+ * such as a new store). Errors other than ENOENT throw.
+ */
+export async function statfsNear(dir: string): Promise<StatsFs> {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const st = await fsp.statfs(d).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' && path.dirname(d) !== d) return null;
+      throw err;
+    });
+    if (st) return st;
+  }
+}
+
+/** `statfsNear` for a caller that cannot wait (an error's message): null instead of any error. */
+export function statfsNearSync(dir: string): StatsFs | null {
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      return fs.statfsSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(d) === d) return null;
+    }
+  }
 }
