@@ -244,7 +244,7 @@ export class RunSupervisor {
 
   /** Logs what edited retention rules will delete at the next backup (they never delete sooner). */
   private async previewRetention(): Promise<void> {
-    const plan = await planStore(this.run, this.now(), 0, false);
+    const plan = await planStore(this.run, this.now(), {}, false);
     const remove = [...plan.snapshots.remove, ...plan.saves.remove];
     if (remove.length === 0) return;
     this.logger.info(

@@ -14,11 +14,12 @@ import type { ReadSnapshotHeader } from '../store/store.js';
 import type { GuardedRecord } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { isDamaged } from './delete.js';
+import { ownInodesOf } from './snapshot-inodes.js';
 
 /**
  * The snapshots of a store as retention sees them; those in `awaitingPush` (queued for the remote,
  * not there yet) are marked so. With `sizes` (the default), each with its stored files' inodes and
- * link counts (`files`). Without, from the snapshots' headers alone (`listSnapshotHeaders`): no
+ * link counts (`files`) and the inodes of its folders and symlinks (`ownInodes`). Without, from the snapshots' headers alone (`listSnapshotHeaders`): no
  * manifest entry is held (tens of MB per snapshot of 100,000 files), and the plan's byte counts are
  * 0, enough for a plan with no size rule to apply (see `sizesMatter`).
  */
@@ -34,17 +35,23 @@ export async function retentionItems(ref: StoreRef, awaitingPush: { has: (id: st
     const s = await store.resolve(h.id).catch(() => null);
     // Deleted since the listing: nothing left to keep or delete.
     if (s === null || s.id !== h.id || s.kind === 'save') continue;
-    items.push({ ...retentionItemOf(s), awaitingPush: awaitingPush.has(s.id), files: (await store.storedUnits(s)).map(shared) });
+    items.push({ ...retentionItemOf(s), awaitingPush: awaitingPush.has(s.id), files: (await store.storedUnits(s)).map(shared), ownInodes: ownInodesOf(s.files) });
   }
   return items;
 }
 
+/** What a coming snapshot must find free that the store lacks: bytes (`min_free`) and inodes. Omitted: 0. */
+export interface FreeNeeded {
+  bytes?: number;
+  inodes?: number;
+}
+
 /**
- * Whether a plan for `run` needs the stored files' sizes: to apply `max_size`, or to free
- * `freeBytesNeeded` (`min_free` before a snapshot).
+ * Whether a plan for `run` needs the stored files' sizes: to apply `max_size`, or to free what
+ * `need` says (before a snapshot).
  */
-export function sizesMatter(run: RunConfig, freeBytesNeeded = 0): boolean {
-  return run.retention.maxSizeBytes !== null || freeBytesNeeded > 0;
+export function sizesMatter(run: RunConfig, need: FreeNeeded = {}): boolean {
+  return run.retention.maxSizeBytes !== null || (need.bytes ?? 0) > 0 || (need.inodes ?? 0) > 0;
 }
 
 /** What retention knows of snapshot `s` from its header: no stored files, not awaiting a push. */
@@ -67,8 +74,8 @@ function retentionRulesOf(run: RunConfig): string {
   return JSON.stringify([run.backup.rolling, run.backup.keep, run.retention, run.save.keep, run.save.to]);
 }
 
-/** The run's retention rules for the core; `freeBytesNeeded` is what a coming snapshot must find free. */
-export function rulesOf(run: RunConfig, freeBytesNeeded = 0, inUse: InUse[] = [], sizeOnly = false) {
+/** The run's retention rules for the core; `need` is what a coming snapshot must find free. */
+export function rulesOf(run: RunConfig, need: FreeNeeded = {}, inUse: InUse[] = [], sizeOnly = false) {
   const r = run.retention;
   return {
     inUse,
@@ -79,7 +86,7 @@ export function rulesOf(run: RunConfig, freeBytesNeeded = 0, inUse: InUse[] = []
     keepHourly: r.keepHourly,
     keepDaily: r.keepDaily,
     keepWeekly: r.keepWeekly,
-    size: { maxSizeBytes: r.maxSizeBytes, freeBytesNeeded, minAgeMs: r.minAgeMs },
+    size: { maxSizeBytes: r.maxSizeBytes, freeBytesNeeded: need.bytes ?? 0, freeInodesNeeded: need.inodes ?? 0, minAgeMs: r.minAgeMs },
   };
 }
 
@@ -104,19 +111,19 @@ const NEWEST_IN_STORE = "the store's newest good snapshot: what the next backup 
 
 /**
  * Plans retention for the run's store now. With `sizeOnly`, only the size rules remove anything
- * (making room under `min_free` before a snapshot: a `keep` tightened since the last backup applies
+ * (making room before a snapshot, `need`: a `keep` tightened since the last backup applies
  * at the next backup, never sooner). With `sizes` false (for a caller that only applies or
  * names what is removed, when `sizesMatter` says no size rule applies), the plan's byte counts
  * are 0 and no manifest entry is read into memory.
  */
-export async function planStore(run: RunConfig, now: number, freeBytesNeeded = 0, sizes = true, inUse: InUse[] = [], sizeOnly = false): Promise<StorePlan> {
+export async function planStore(run: RunConfig, now: number, need: FreeNeeded = {}, sizes = true, inUse: InUse[] = [], sizeOnly = false): Promise<StorePlan> {
   const store = storeOf(run.store);
   // Backups queued for push stay until they are on the remote (the daemon's queue beside the store).
   const queued = await awaitingPush(run.store);
   const newest = await store.newestGoodHeader();
   const used = newest === null ? inUse : [{ id: newest.id, why: NEWEST_IN_STORE }, ...inUse];
-  const items = await retentionItems(store, queued, sizes || sizesMatter(run, freeBytesNeeded));
-  const snapshots = planRetention(items, rulesOf(run, freeBytesNeeded, used, sizeOnly), now);
+  const items = await retentionItems(store, queued, sizes || sizesMatter(run, need));
+  const snapshots = planRetention(items, rulesOf(run, need, used, sizeOnly), now);
   if (queued.unreadable !== null) snapshots.warnings.push(`every backup is kept as if waiting for push: ${queued.unreadable}`);
   const saves = planSaveRetention(
     (await store.listSaves()).map((s) => ({ id: s.id, created: Date.parse(s.created), pinned: s.pinned })),

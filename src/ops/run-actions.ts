@@ -14,6 +14,7 @@ import { removeRestoredRecord } from '../store/restored-record.js';
 import { unchangedSince } from '../store/unchanged-since.js';
 import { applyPlan, planStore } from './retention.js';
 import { linkSourceAfterRestore } from './restored-link-source.js';
+import { FolderCount, SNAPSHOT_OWN_INODES } from './snapshot-inodes.js';
 import { saveFilesOf } from './save-files.js';
 import { detectModelType } from '../progress/model-type.js';
 import { readCapturedProgress, runFilesOf } from '../progress/read-progress.js';
@@ -46,9 +47,6 @@ export function bytesToCopy(entries: ScanEntry[], previous: SnapshotMeta | null)
   return whatItTakes(entries, previous).bytes;
 }
 
-/** Inodes a snapshot takes besides its files' and folders': its own folder, `files/`, `snapshot.json`, a staging name or two. */
-const SNAPSHOT_OWN_INODES = 8;
-
 /**
  * What a snapshot of `entries` would take of its file system: `bytes` as `bytesToCopy` counts them,
  * and `inodes`, the files and folders it would create: each file the capture will not link from
@@ -57,10 +55,9 @@ const SNAPSHOT_OWN_INODES = 8;
  */
 export function whatItTakes(entries: ScanEntry[], previous: SnapshotMeta | null): { bytes: number; inodes: number } {
   const prev = matchByPath(previous?.files ?? [], entries);
-  const folders = new Set<string>();
+  const folders = new FolderCount();
   let bytes = 0;
   let inodes = SNAPSHOT_OWN_INODES;
-  let lastDir = '';
   entries.forEach((e, i) => {
     if (e.type === 'symlink') inodes++;
     // A sparse file's copy keeps its holes: it takes the blocks written, not its apparent size.
@@ -68,14 +65,7 @@ export function whatItTakes(entries: ScanEntry[], previous: SnapshotMeta | null)
       bytes += e.allocated ?? e.size;
       inodes++;
     }
-    const cut = e.path.lastIndexOf('/');
-    // In path order a folder's files come together: each folder (and those above it) counted once.
-    for (let dir = cut < 0 ? '' : e.path.slice(0, cut); dir !== '' && dir !== lastDir && !folders.has(dir); ) {
-      folders.add(dir);
-      const up = dir.lastIndexOf('/');
-      dir = up < 0 ? '' : dir.slice(0, up);
-    }
-    lastDir = cut < 0 ? '' : e.path.slice(0, cut);
+    folders.add(e.path);
   });
   return { bytes, inodes: inodes + folders.size };
 }
@@ -140,19 +130,26 @@ export async function captureSnapshot(
   const previous = afterRestore.source ?? newest;
   const { bytes: need, inodes } = whatItTakes(entries, previous);
   let free = await store.freeBytes();
-  if (free - need < run.retention.minFreeBytes) {
+  let freeInodes = await store.freeInodes();
+  const shortBytes = Math.max(0, run.retention.minFreeBytes - (free - need));
+  const shortInodes = Math.max(0, inodes - freeInodes);
+  if (shortBytes > 0 || shortInodes > 0) {
     // Before refusing, free what retention may free: the oldest backups no rule protects.
-    const short = run.retention.minFreeBytes - (free - need);
     // Never the snapshot this capture links from: deleting it would turn its links into copies.
-    const plan = await planStore(run, opts.now, short, true, previous === null ? [] : [{ id: previous.id, why: 'the snapshot this capture links from' }], true);
-    if (plan.snapshots.freedBytes >= short) {
-      logger.warn(
-        `disk low: a ${opts.kind} snapshot needs ${formatBytes(need)} and min_free is ${formatBytes(run.retention.minFreeBytes)}; ` +
-          `deleting the oldest unprotected backups to free ${formatBytes(short)}`,
-        { event: 'low-disk-prune' },
-      );
+    const inUse = previous === null ? [] : [{ id: previous.id, why: 'the snapshot this capture links from' }];
+    const plan = await planStore(run, opts.now, { bytes: shortBytes, inodes: shortInodes }, true, inUse, true);
+    if (plan.snapshots.freedBytes >= shortBytes && plan.snapshots.freedInodes >= shortInodes) {
+      const lacks = [
+        ...(shortBytes > 0 ? [`${formatBytes(need)} and min_free is ${formatBytes(run.retention.minFreeBytes)}`] : []),
+        ...(shortInodes > 0 ? [`${inodes} new files and folders (inodes) and the file system of ${run.store} has ${freeInodes} left`] : []),
+      ];
+      const frees = [...(shortBytes > 0 ? [formatBytes(shortBytes)] : []), ...(shortInodes > 0 ? [`${shortInodes} inodes`] : [])];
+      logger.warn(`disk low: a ${opts.kind} snapshot needs ${lacks.join(', and ')}; deleting the oldest unprotected backups to free ${frees.join(' and ')}`, {
+        event: 'low-disk-prune',
+      });
       await applyPlan(run, plan, null, logger, opts.signal);
       free = await store.freeBytes();
+      freeInodes = await store.freeInodes();
     }
   }
   if (need > free) {
@@ -163,12 +160,11 @@ export async function captureSnapshot(
   }
   // Many small files can use up a file system's inodes with bytes to spare: refused here, before
   // any is copied, not by an ENOSPC midway (the daemon would copy and remove them again at each try).
-  const freeInodes = await store.freeInodes();
   if (inodes > freeInodes) {
     throw new LowDiskError(
       `not taking a ${opts.kind} snapshot: it needs ${inodes} new files and folders (inodes) but the file system of ${run.store} ` +
-        `has only ${freeInodes} left, whatever its free bytes (\`df -i\` shows them); delete files there, keep fewer snapshots, ` +
-        'or put the store on a file system with more inodes',
+        `has only ${freeInodes} left, whatever its free bytes (\`df -i\` shows them), and retention could not free enough; ` +
+        'delete files there, keep fewer snapshots, or put the store on a file system with more inodes',
     );
   }
   if (free - need < run.retention.minFreeBytes) {
@@ -295,5 +291,5 @@ export async function applyRetention(run: RunConfig | (() => RunConfig), justTak
   const configNow = typeof run === 'function' ? run : undefined;
   const current = configNow?.() ?? (run as RunConfig);
   // Nothing here reports bytes: the stored files are read only when a size rule needs them.
-  return applyPlan(current, await planStore(current, now, 0, false), justTaken, logger, signal, configNow);
+  return applyPlan(current, await planStore(current, now, {}, false), justTaken, logger, signal, configNow);
 }

@@ -35,14 +35,24 @@ export interface RetentionItem {
    * the snapshots given, e.g. a save, keep the bytes from being freed). Omitted: size 0.
    */
   files?: readonly { key: string; size: number; links: number }[];
+  /**
+   * Inodes removing it frees besides those of `files`: its folders and symlinks, never shared with
+   * another snapshot. Omitted: 0.
+   */
+  ownInodes?: number;
 }
 
-/** The size rules: a cap on the store, and bytes that must be freed before a snapshot. */
+/** The size rules: a cap on the store, and bytes and inodes that must be freed before a snapshot. */
 export interface SizeRules {
   /** `retention.max_size`: remove the oldest unprotected backups until the store fits. */
   maxSizeBytes: number | null;
   /** Free at least this much (`min_free` before a snapshot of a known size); 0 for none. */
   freeBytesNeeded: number;
+  /**
+   * Free at least this many inodes (files and folders: a snapshot of many small files can need
+   * more than its file system has left, whatever its free bytes); omitted or 0 for none.
+   */
+  freeInodesNeeded?: number;
   /** A backup younger than this is never removed by a size rule alone. */
   minAgeMs: number;
 }
@@ -104,6 +114,8 @@ export type RemoveReasonCode =
   | 'incomplete-beyond-rolling'
   | 'max-size'
   | 'min-free'
+  /** Inodes (files and folders) must be freed for the next snapshot. */
+  | 'min-free-inodes'
   /** A keep reason that a size rule overrode (listed after `max-size` or `min-free`). */
   | 'overridden'
   | 'beyond-save-keep';
@@ -135,6 +147,8 @@ export interface RetentionPlan {
   remove: RetentionEntry[];
   /** Bytes the removals free (with `files` given). */
   freedBytes: number;
+  /** Inodes the removals free (with `files` and `ownInodes` given). */
+  freedInodes: number;
   /** Bytes the kept snapshots hold together after the plan (with `files` given). */
   keptBytes: number;
   /** Loud problems: a size rule that could not be met, and why. */
@@ -157,7 +171,7 @@ export interface RetentionPlan {
  *   (UTC hours, days, ISO weeks from Monday) that hold one, as restic's `forget` does;
  * - a backup awaiting push (not damaged) is kept until it is on the remote;
  * - size rules last: while the kept set holds more than `maxSizeBytes`, or has freed less than
- *   `freeBytesNeeded`, the oldest backup that no other rule protects is removed, except the newest
+ *   `freeBytesNeeded` or fewer inodes than `freeInodesNeeded`, the oldest backup that no other rule protects is removed, except the newest
  *   good backup, pinned, `keepBest` ones and those younger than `minAgeMs`. Rolling, time-bucket
  *   and awaiting-push reasons do not protect against the size cap (a backup removed before it
  *   reached the remote is named in `warnings`). When the rules cannot be met, `warnings` say so.
@@ -256,7 +270,7 @@ export function planRetention(snapshots: RetentionItem[], rules: RetentionRules,
   const warnings: string[] = [];
   if (rules.size) applySizeRules(items, reasons, removed, removeWhy, sizes, rules.size, newestGood?.i ?? null, now, warnings);
 
-  const plan: RetentionPlan = { keep: [], remove: [], freedBytes: sizes.freed, keptBytes: sizes.kept, warnings };
+  const plan: RetentionPlan = { keep: [], remove: [], freedBytes: sizes.freed, freedInodes: sizes.freedInodes, keptBytes: sizes.kept, warnings };
   items.forEach((s, i) => {
     if (removed[i]) plan.remove.push({ id: s.id, reasons: removeWhy[i]! });
     else plan.keep.push({ id: s.id, reasons: reasons[i]! });
@@ -276,7 +290,9 @@ function applySizeRules(
   now: number,
   warnings: string[],
 ): void {
-  const over = (): boolean => (rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes) || sizes.freed < rules.freeBytesNeeded;
+  const inodesNeeded = rules.freeInodesNeeded ?? 0;
+  const over = (): boolean =>
+    (rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes) || sizes.freed < rules.freeBytesNeeded || sizes.freedInodes < inodesNeeded;
   if (!over()) return;
   const protectedBy = (s: RetentionItem, i: number): string | null => {
     if (s.kind !== 'backup') return `${s.kind} snapshot`;
@@ -291,9 +307,12 @@ function applySizeRules(
   for (let i = items.length - 1; i >= 0 && over(); i--) {
     const s = items[i]!;
     if (removed[i] || protectedBy(s, i) !== null) continue;
-    const why = rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes
-      ? reason('max-size', `the store holds ${formatBytes(sizes.kept)}, over max_size ${formatBytes(rules.maxSizeBytes)}: oldest unprotected backup`)
-      : reason('min-free', `${formatBytes(rules.freeBytesNeeded)} must be freed to stay above min_free: oldest unprotected backup`);
+    const why =
+      rules.maxSizeBytes !== null && sizes.kept > rules.maxSizeBytes
+        ? reason('max-size', `the store holds ${formatBytes(sizes.kept)}, over max_size ${formatBytes(rules.maxSizeBytes)}: oldest unprotected backup`)
+        : sizes.freed < rules.freeBytesNeeded
+          ? reason('min-free', `${formatBytes(rules.freeBytesNeeded)} must be freed to stay above min_free: oldest unprotected backup`)
+          : reason('min-free-inodes', `${inodesNeeded} files and folders (inodes) must be freed for the next snapshot: oldest unprotected backup`);
     removed[i] = true;
     removeWhy[i] = [why, ...reasons[i]!.map((r) => reason('overridden', `overrides: ${r.text}`))];
     sizes.remove(i);
@@ -307,17 +326,26 @@ function applySizeRules(
   if (sizes.freed < rules.freeBytesNeeded) {
     warnings.push(`only ${formatBytes(sizes.freed)} of the ${formatBytes(rules.freeBytesNeeded)} needed could be freed: everything left is protected`);
   }
+  if (sizes.freedInodes < inodesNeeded) {
+    warnings.push(`only ${sizes.freedInodes} of the ${inodesNeeded} files and folders (inodes) needed could be freed: everything left is protected`);
+  }
 }
 
-/** Bytes held by the kept snapshots and freed by the removed ones, counting each inode once. */
+/**
+ * Bytes held by the kept snapshots and freed by the removed ones, counting each inode once, and
+ * the inodes the removed ones free.
+ */
 class SizeLedger {
   private readonly holders = new Map<string, { size: number; links: number; kept: number; total: number }>();
   private readonly files: (readonly { key: string; size: number; links: number }[])[];
+  private readonly ownInodes: number[];
   kept = 0;
   freed = 0;
+  freedInodes = 0;
 
   constructor(items: RetentionItem[]) {
     this.files = items.map((s) => s.files ?? []);
+    this.ownInodes = items.map((s) => s.ownInodes ?? 0);
     for (const files of this.files) {
       for (const f of files) {
         const h = this.holders.get(f.key) ?? { size: f.size, links: f.links, kept: 0, total: 0 };
@@ -330,13 +358,17 @@ class SizeLedger {
   }
 
   remove(i: number): void {
+    this.freedInodes += this.ownInodes[i]!;
     for (const f of this.files[i]!) {
       const h = this.holders.get(f.key)!;
       h.kept--;
       if (h.kept === 0) {
         this.kept -= h.size;
         // Freed only when no link outside the given snapshots (a save, a stray copy) holds it.
-        if (h.links <= h.total) this.freed += h.size;
+        if (h.links <= h.total) {
+          this.freed += h.size;
+          this.freedInodes++;
+        }
       }
     }
   }

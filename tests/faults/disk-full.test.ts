@@ -60,6 +60,24 @@ runs:
   return { small, cfg, runDir };
 }
 
+/**
+ * A run folder and a config (its `retention` line given) whose store is on a file system of 64 MiB
+ * but only `inodes` files and folders.
+ */
+async function fewInodes(inodes: number, retention: string, backup = ''): Promise<{ small: SmallFs; cfg: string; runDir: string; store: string }> {
+  const t = tempDir('ckptd-fault-inodes-');
+  cleanups.push(t.cleanup);
+  const fsDir = path.join(t.dir, 'fs');
+  fs.mkdirSync(fsDir);
+  const small = await makeSmallFs(fsDir, 64 * MiB, inodes);
+  cleanups.push(() => small.close());
+  const runDir = path.join(t.dir, 'run');
+  fs.mkdirSync(runDir);
+  const cfg = path.join(t.dir, 'ckptd.yaml');
+  fs.writeFileSync(cfg, `runs:\n  - name: train\n    path: ${runDir}\n    store: ${path.join(fsDir, 'store')}\n    settle: 10ms\n    progress: none\n${backup}    retention: ${retention}\n`);
+  return { small, cfg, runDir, store: path.join(small.view, 'store') };
+}
+
 /** An 8 MiB store holding a 3 MiB filler, a daemon on it, and two backed-up states of 1 MiB each. */
 async function setUp(minFree: string): Promise<Scenario> {
   const { small, cfg, runDir } = await smallStore({ settle: '200ms', every: 'always', minFree });
@@ -166,30 +184,51 @@ describe('disk full', () => {
   });
 
   it('a file system short of inodes, not bytes, refuses a snapshot of many small files up front, saying so, and nothing is written', async () => {
-    const t = tempDir('ckptd-fault-inodes-');
-    cleanups.push(t.cleanup);
-    const fsDir = path.join(t.dir, 'fs');
-    fs.mkdirSync(fsDir);
     // 64 MiB of room but 64 files and folders at most: the run's 100 files cannot all be stored.
-    const small = await makeSmallFs(fsDir, 64 * MiB, 64);
-    cleanups.push(() => small.close());
-    const runDir = path.join(t.dir, 'run');
-    fs.mkdirSync(runDir);
+    const { small, cfg, runDir, store } = await fewInodes(64, '{min_free: 1MiB}');
     const old = new Date(Date.now() - 60_000);
     for (let i = 0; i < 100; i++) {
       const f = path.join(runDir, `${i}.json`);
       fs.writeFileSync(f, JSON.stringify({ i }));
       fs.utimesSync(f, old, old);
     }
-    const cfg = path.join(t.dir, 'ckptd.yaml');
-    fs.writeFileSync(cfg, `runs:\n  - name: train\n    path: ${runDir}\n    store: ${path.join(fsDir, 'store')}\n    settle: 10ms\n    progress: none\n    retention: {min_free: 1MiB}\n`);
     const r = await runCli(['snapshot', '--config', cfg], { env: small.env, wrap: small.wrap });
     expect(r.code, r.stderr).toBe(1);
     // 100 files, the snapshot's own folders and files: more than the 64 the file system has.
     expect(r.stderr).toMatch(/not taking a manual snapshot: it needs 10\d new files and folders \(inodes\) but the file system of \S+ has only \d+ left, whatever its free bytes \(`df -i` shows them\)/);
     expect(r.stderr).not.toMatch(/free some space/);
-    const store = path.join(small.view, 'store');
     expect(leftovers(store)).toEqual([]);
     expect(verifyStore(store).snapshots).toEqual([]);
+  });
+
+  it('short of inodes, the oldest unprotected backup is deleted to make room, as min_free deletes for bytes, and the backup is taken', async () => {
+    // Room for two backups of the run's 30 files, not three: each new one takes ~34 inodes.
+    const { small, cfg, runDir, store } = await fewInodes(100, '{min_free: 1MiB, min_age: 0s}', '    backup: {every: never, keep: 10}\n');
+    fs.mkdirSync(path.join(runDir, 'tokens'));
+    const old = new Date(Date.now() - 60_000);
+    const backUp = async (gen: number): Promise<{ code: number | null; stderr: string; id: string | null }> => {
+      for (let i = 0; i < 30; i++) {
+        const f = path.join(runDir, 'tokens', `${i}.json`);
+        fs.writeFileSync(f, JSON.stringify({ gen, i }));
+        fs.utimesSync(f, old, old);
+      }
+      const r = await runCli(['backup-now', '--config', cfg, '--json'], { env: small.env, wrap: small.wrap });
+      return { code: r.code, stderr: r.stderr, id: r.code === 0 ? (JSON.parse(r.stdout) as { id: string }).id : null };
+    };
+    const first = await backUp(1);
+    const second = await backUp(2);
+    expect([first.code, second.code], `${first.stderr}\n${second.stderr}`).toEqual([0, 0]);
+    const third = await backUp(3);
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stderr).toMatch(
+      /disk low: a backup snapshot needs \d+ new files and folders \(inodes\) and the file system of \S+ has \d+ left; deleting the oldest unprotected backups to free \d+ inodes/,
+    );
+    const report = verifyStore(store);
+    expect(report.problems).toEqual([]);
+    expect(report.snapshots.map((x) => x.id).sort()).toEqual([second.id, third.id].sort());
+    expect(leftovers(store)).toEqual([]);
+    const stored = report.snapshots.find((x) => x.id === third.id)!;
+    expect(JSON.parse(fs.readFileSync(path.join(store, 'snapshots', third.id!, 'files', 'tokens', '7.json'), 'utf8'))).toEqual({ gen: 3, i: 7 });
+    expect(stored.files).toHaveLength(30);
   });
 });

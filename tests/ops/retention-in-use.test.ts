@@ -108,7 +108,7 @@ describe('retention and the snapshots the store relies on', () => {
     const older = await backup(run);
     write(model, randomBytes(MODEL));
     const newer = await backup(run);
-    const plan = await planStore(run, Date.now(), 0, false);
+    const plan = await planStore(run, Date.now(), {}, false);
     expect(plan.snapshots.remove.map((r) => r.id)).toEqual([older.id]);
     // `ckptd verify` needs no lock: it finds the newer one damaged meanwhile.
     await recordVerification(run.store, { id: newer.id, kind: 'backup', ok: false, missing: ['model.bin'], changed: [], extra: [], files: 2, bytesHashed: 0 }, Date.now());
@@ -167,7 +167,7 @@ async function verified(run: RunConfig, s: SnapshotMeta, ok: boolean): Promise<v
 
 /** Plans retention (which removes `doomed`), lets `meanwhile` happen, then applies the plan as the daemon does after `justTaken`. */
 async function planChangeApply(run: RunConfig, doomed: SnapshotMeta, justTaken: SnapshotMeta, meanwhile: () => Promise<void>): Promise<void> {
-  const plan = await planStore(run, Date.now(), 0, false);
+  const plan = await planStore(run, Date.now(), {}, false);
   expect(plan.snapshots.remove.map((r) => r.id)).toContain(doomed.id);
   await meanwhile();
   await applyPlan(run, plan, justTaken.id, logger);
@@ -223,7 +223,7 @@ describe('retention re-checks what changed between its plan and each deletion', 
     await verified(run, second, false);
     await enqueueForPush(run.store, [newest.id], Date.now());
     // Deleting the first clears its own mark: not a change by a verify.
-    expect(await applyPlan(run, await planStore(run, Date.now(), 0, false), newest.id, logger)).toEqual([first.id, second.id]);
+    expect(await applyPlan(run, await planStore(run, Date.now(), {}, false), newest.id, logger)).toEqual([first.id, second.id]);
     expect(await ids(run)).toEqual([newest.id]);
   });
 
@@ -231,7 +231,7 @@ describe('retention re-checks what changed between its plan and each deletion', 
     const { run } = setUp(1);
     const older = await backupAt(run);
     const newest = await backupAt(run);
-    const plan = await planStore(run, Date.now(), 0, false);
+    const plan = await planStore(run, Date.now(), {}, false);
     expect(plan.snapshots.remove.map((r) => r.id)).toEqual([older.id]);
     // keep raised to 5 while retention runs: the config in force keeps the older one.
     const edited: RunConfig = { ...run, backup: { ...run.backup, keep: 5 } };
@@ -241,7 +241,7 @@ describe('retention re-checks what changed between its plan and each deletion', 
 
     // An edit of anything else (here the settle time) changes nothing retention applies.
     const other: RunConfig = { ...run, settleMs: 999 };
-    expect(await applyPlan(run, await planStore(run, Date.now(), 0, false), newest.id, logger, undefined, () => other)).toEqual([older.id]);
+    expect(await applyPlan(run, await planStore(run, Date.now(), {}, false), newest.id, logger, undefined, () => other)).toEqual([older.id]);
   });
 
   it('plans with the config in force when it starts, not the one the backup before it was taken with', async () => {

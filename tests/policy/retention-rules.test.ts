@@ -104,6 +104,28 @@ describe('size rules', () => {
     expect(short.remove.map((r) => r.id)).toEqual(['s2', 's1', 's0']);
     expect(short.warnings[0]).toMatch(/only 200 B of the 350 B needed could be freed/);
   });
+
+  it('inodes short: frees the files and folders the next snapshot needs, oldest first; a file linked from a kept one frees none', () => {
+    // s0..s3: each its own folders (3 inodes) and its own weights file; all share the frozen file.
+    const items = sized(4, 100, 1000, () => ({ ownInodes: 3 }));
+    const rules = (inodes: number): RetentionRules => ({ ...base, keep: 4, size: { maxSizeBytes: null, freeBytesNeeded: 0, freeInodesNeeded: inodes, minAgeMs: 0 } });
+    // Removing s0 frees its 3 folders and its weights file (4 inodes), not the frozen file s1..s3 still hold.
+    const plan = planRetention(items, rules(4), T0 + 10 * DAY);
+    expect(plan.remove.map((r) => r.id)).toEqual(['s0']);
+    expect(plan.freedInodes).toBe(4);
+    expect(plan.remove[0]!.reasons[0]).toEqual({ code: 'min-free-inodes', text: '4 files and folders (inodes) must be freed for the next snapshot: oldest unprotected backup' });
+    expect(plan.remove[0]!.reasons).toContainEqual({ code: 'overridden', text: 'overrides: one of the newest 4 backups (#4)' });
+    expect(plan.warnings).toEqual([]);
+    // Every backup but the newest good one: 12 inodes at most; more is a loud warning.
+    const short = planRetention(items, rules(13), T0 + 10 * DAY);
+    expect(short.remove.map((r) => r.id)).toEqual(['s2', 's1', 's0']);
+    expect(short.freedInodes).toBe(12);
+    expect(short.warnings).toEqual(['only 12 of the 13 files and folders (inodes) needed could be freed: everything left is protected']);
+    // Bytes and inodes both short: removed until both are freed.
+    const both = planRetention(items, { ...base, keep: 4, size: { maxSizeBytes: null, freeBytesNeeded: 100, freeInodesNeeded: 5, minAgeMs: 0 } }, T0 + 10 * DAY);
+    expect(both.remove.map((r) => r.id)).toEqual(['s1', 's0']);
+    expect(both.remove.map((r) => r.reasons[0]!.code)).toEqual(['min-free-inodes', 'min-free']);
+  });
 });
 
 const arbItem = (i: number) =>
@@ -134,7 +156,7 @@ const arbRules = fc.record({
   keepHourly: fc.integer({ min: 0, max: 5 }),
   keepDaily: fc.integer({ min: 0, max: 5 }),
   keepWeekly: fc.integer({ min: 0, max: 5 }),
-  size: fc.option(fc.record({ maxSizeBytes: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: null }), freeBytesNeeded: fc.integer({ min: 0, max: 3000 }), minAgeMs: fc.integer({ min: 0, max: 10 * DAY }) }), { nil: undefined }),
+  size: fc.option(fc.record({ maxSizeBytes: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: null }), freeBytesNeeded: fc.integer({ min: 0, max: 3000 }), freeInodesNeeded: fc.integer({ min: 0, max: 30 }), minAgeMs: fc.integer({ min: 0, max: 10 * DAY }) }), { nil: undefined }),
 });
 
 describe('retention properties', () => {
@@ -165,7 +187,7 @@ describe('retention properties', () => {
         const now = T0 + 500 * DAY;
         const plan = planRetention([...items], rules as RetentionRules, now);
         for (const r of plan.remove) {
-          if (r.reasons[0]!.code !== 'max-size' && r.reasons[0]!.code !== 'min-free') continue;
+          if (r.reasons[0]!.code !== 'max-size' && r.reasons[0]!.code !== 'min-free' && r.reasons[0]!.code !== 'min-free-inodes') continue;
           const s = items.find((x) => x.id === r.id)!;
           expect(now - s.created).toBeGreaterThanOrEqual(rules.size!.minAgeMs);
         }
