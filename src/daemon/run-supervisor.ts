@@ -74,6 +74,11 @@ export class RunSupervisor {
       // endless writes must not wake the daemon every settle window.
       // Its quiet is noticed by a timer of its own, reset at each of its writes.
       if (this.blocking.isHot(rel)) this.triggers.coolDown(attached.settleMs);
+      // While some path keeps the state from settling, each look re-checks it a settle window
+      // later, and a write must not put that look off: a log written more often than `settle`
+      // would postpone every look for as long as it is written, and never be counted, reported or
+      // left out. Otherwise a burst of writes debounces into one look once it is quiet.
+      else if (this.blocking.any) this.triggers.kickWithin(attached.settleMs);
       else this.triggers.kick(attached.settleMs);
     });
     this.evaluation = new RunEvaluation(() => this.run, state, newestDigest, lock, logger, now, this.triggers, this.queue, this.blocking, session);

@@ -3,6 +3,7 @@
  * snapshot and the run as it is now. Snapshots compare by sha256; the live run (not hashed, it may
  * be many GB) compares by type, size and mtime (to the microsecond) against the snapshot's record of them.
  */
+import { sameMicrosecond } from '../policy/same-microsecond.js';
 import type { ManifestEntry, ScanEntry } from '../store/types.js';
 
 export interface DiffEntry {
@@ -38,12 +39,6 @@ export function diffWithRun(a: readonly ManifestEntry[], live: readonly ScanEntr
 export function runHoldsFiles(a: readonly ManifestEntry[], live: readonly ScanEntry[]): boolean {
   const d = diffWithRun(a, live);
   return d.added.length + d.removed.length + d.changed.length === 0;
-}
-
-/** Node can set mtimes only to about the microsecond, so a restored file matches its record to that precision. */
-function sameMicrosecond(a: string, b: string): boolean {
-  const us = (ns: string): bigint => (BigInt(ns) + 500n) / 1000n;
-  return us(a) === us(b);
 }
 
 function diffBy(a: readonly ManifestEntry[], b: readonly ManifestEntry[], same: (x: ManifestEntry, y: ManifestEntry) => boolean): Diff {

@@ -1,9 +1,11 @@
 /**
  * What a restore must do to make a run's state equal a snapshot: pure, from the scanned state and the
- * snapshot's manifest. Files whose metadata already match are only hashed to confirm (reading is
- * cheaper than writing); everything else is written fresh; files the snapshot lacks are removed,
- * but for those it left out (an incomplete snapshot holds no version of them): they are kept.
+ * snapshot's manifest. Files whose metadata already match (the mtime to the microsecond, as precise
+ * as a restore can set it) are only hashed to confirm (reading is cheaper than writing); everything
+ * else is written fresh; files the snapshot lacks are removed, but for those it left out (an
+ * incomplete snapshot holds no version of them): they are kept.
  */
+import { sameMicrosecond } from './same-microsecond.js';
 
 /** A file of the run as scanned now. */
 export interface CurrentFile {
@@ -51,7 +53,7 @@ export function planRestore(current: readonly CurrentFile[], target: readonly Ta
     const same =
       c !== undefined &&
       c.type === type &&
-      (type === 'symlink' ? c.target === t.target : c.size === t.size && c.mtimeNs === t.mtime_ns && c.mode === t.mode);
+      (type === 'symlink' ? c.target === t.target : c.size === t.size && sameMicrosecond(c.mtimeNs, t.mtime_ns) && c.mode === t.mode);
     if (!same) plan.write.push(t);
     else if (type === 'file') plan.confirm.push(t);
   }

@@ -23,17 +23,52 @@ function startLogger(file: string): () => void {
   return () => void p.kill('SIGKILL');
 }
 
+/**
+ * A process that appends a line to `file` every 50 ms, opening and closing it each time (as
+ * `echo >> train.log` in a shell loop does: no process holds it open between writes), until killed.
+ */
+function startAppender(file: string): () => void {
+  const code = `const fs=require('fs');let i=0;setInterval(()=>fs.appendFileSync(${JSON.stringify(file)},'step '+(i++)+'\\n'),50);`;
+  const p = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+  return () => void p.kill('SIGKILL');
+}
+
+/** A run folder holding `model.bin` and a config for it with this `settle`, removed after the test. */
+function runWithModel(settle: string): { run: string; cfg: string } {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  const run = path.join(t.dir, 'run');
+  fs.mkdirSync(run);
+  fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(10_000, 1));
+  const cfg = path.join(t.dir, 'ckptd.yaml');
+  fs.writeFileSync(cfg, `log: {format: json, level: debug}\nruns:\n  - name: train\n    path: ./run\n    settle: ${settle}\n    backup: {every: always}\n    retention: {min_free: 1MB}\n`);
+  return { run, cfg };
+}
+
 describe('a file that never settles', () => {
+  it('is reported and left out when it is written more often than settle, though nothing holds it open', async () => {
+    const { run, cfg } = runWithModel('400ms');
+    cleanups.push(startAppender(path.join(run, 'train.log')));
+    // The look at start finds the log blocking; every write after it is a watcher event, which
+    // must not put the next look off for as long as the writes go on (no look, no settle windows).
+    const d = startDaemon(['daemon', '--config', cfg]);
+    cleanups.push(() => d.stop());
+
+    const warned = await d.waitFor((l) => l.event === 'keeps-changing', 60_000, 'the keeps-changing warning');
+    expect(warned.message).toMatch(/train\.log has kept the state from settling .*exclude: \["train\.log"\]/);
+    // Only a backup taken once the log was left out is the one looked for.
+    const before = new Set(d.lines.filter((l) => l.event === 'snapshot').map((l) => l.id));
+    await d.waitFor((l) => l.event === 'never-settles', 60_000, 'the log left out');
+    const taken = await d.waitFor((l) => l.event === 'snapshot' && !before.has(l.id), 60_000, 'a backup without the log');
+    const shown = JSON.parse((await runCli(['show', taken.id as string, '--config', cfg, '--json'])).stdout) as { files: { path: string }[]; skipped: { path: string }[] };
+    expect(shown.files.map((f) => f.path)).toEqual(['model.bin']);
+    expect(shown.skipped.map((f) => f.path)).toEqual(['train.log']);
+  });
+
   it('is reported with its exclude, then left out of backups, which still happen', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
-    const run = path.join(t.dir, 'run');
-    fs.mkdirSync(run);
-    fs.writeFileSync(path.join(run, 'model.bin'), Buffer.alloc(10_000, 1));
+    const { run, cfg } = runWithModel('100ms');
     const stopLogger = startLogger(path.join(run, 'train.log'));
     cleanups.push(stopLogger);
-    const cfg = path.join(t.dir, 'ckptd.yaml');
-    fs.writeFileSync(cfg, `log: {format: json, level: debug}\nruns:\n  - name: train\n    path: ./run\n    settle: 100ms\n    backup: {every: always}\n    retention: {min_free: 1MB}\n`);
 
     const d = startDaemon(['daemon', '--config', cfg]);
     cleanups.push(() => d.stop());
