@@ -21,11 +21,12 @@ import type { Logger } from '../util/logger.js';
 import { atProgress, formatBytes, formatDuration, formatProgress, printableName } from '../util/format.js';
 
 /**
- * Scans a run's state with its include/exclude rules, never descending into ckptd's own folders.
+ * Scans a run's state with its include/exclude rules, never descending into ckptd's own folders
+ * and never taking ckptd's own files (`run.ownFiles`: the config, the log and metrics files).
  * `leftOutOf(result)` names what it left out (names that are not UTF-8).
  */
 export async function scanRun(run: RunConfig): Promise<ScanEntry[]> {
-  return scanState(run.path, { include: run.include, exclude: run.exclude, excludeAbs: [run.store, run.save.to] });
+  return scanState(run.path, { include: run.include, exclude: run.exclude, excludeAbs: [run.store, run.save.to, ...run.ownFiles] });
 }
 
 /** `model_type` of a snapshot: the config's, else what the trainer's files say (null when they say nothing). */
