@@ -96,6 +96,15 @@ runs:
     });
   });
 
+  it('a mistyped key of a file source gets a "did you mean", and is not blamed again for an empty source', () => {
+    expect(problems('runs:\n  - name: a\n    path: r\n    progress: {file: s.json, epok: epoch}\n')).toEqual([
+      '4:36 runs.0.progress.epok: unknown key "epok" (did you mean "epoch"?); a file source takes file, epoch, step, loss and metrics',
+    ]);
+    expect(problems("runs:\n  - name: a\n    path: r\n    progress: {filename: 'e(?<epoch>\\d+)', fle: x}\n")).toEqual([
+      '4:49 runs.0.progress.fle: unknown key "fle" (did you mean "file"?) next to "filename"; a filename source takes only the regex',
+    ]);
+  });
+
   it('blames a wrong metrics value once, not again for an empty source', () => {
     expect(problems('runs:\n  - name: a\n    path: r\n    progress: {file: h.json, metrics: {loss: "$[-1].train_loss"}}\n')).toEqual([
       '4:46 runs.0.progress.metrics.loss: "loss" has its own key: write loss: "$[-1].train_loss" beside file, not under metrics',
@@ -136,6 +145,8 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     ['bad enum', 'log: {level: loud}\nruns:\n  - name: a\n    path: r\n', /^1:14 log\.level: must be one of error, warn, info, debug, not "loud"/],
     ['bad priority', 'runs:\n  - name: a\n    path: r\n    priority: high\n', /^4:15 runs\.0\.priority: must be one of low, normal, not "high"/],
     ['wrong type', 'runs:\n  - name: a\n    path: r\n    backup: {keep: many}\n', /^4:20 runs\.0\.backup\.keep: must be a number, not "many"/],
+    ['a mapping given one value names its keys', 'remote: {url: s3://b, keep: 5}\nruns:\n  - name: a\n    path: r\n', /^1:29 remote\.keep: must be a mapping of keys \(keep_best, keep_hourly, keep_daily, keep_weekly, max_size, min_age, keep\), not 5$/],
+    ['a list given one glob shows it as a list', 'runs:\n  - name: a\n    path: r\n    save: {files: "*.pt"}\n', /^4:19 runs\.0\.save\.files: must be a list, not "\*\.pt"; write \["\*\.pt"\]$/],
     ['keep below 1', 'runs:\n  - name: a\n    path: r\n    backup: {keep: 0}\n', /^4:20 runs\.0\.backup\.keep: must be at least 1, not 0/],
     ['bad run name', 'runs:\n  - name: My Run\n    path: r\n', /^2:11 runs\.0\.name: "My Run" is not a valid run name.*"my-run"/],
     ['run name "." (the store would hold the other runs\' stores)', 'runs:\n  - name: "."\n    path: r\n', /^2:11 runs\.0\.name: "\." is not a valid run name: the name is a folder .* use a name with a letter or digit/],
