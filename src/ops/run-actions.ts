@@ -29,6 +29,19 @@ export async function scanRun(run: RunConfig): Promise<ScanEntry[]> {
   return scanState(run.path, { include: run.include, exclude: run.exclude, excludeAbs: [run.store, run.save.to, ...run.ownFiles] });
 }
 
+/** `scanRun`, with a run folder that is not there (deleted, or not written yet) as a state of no files. */
+export async function scanRunIfThere(run: RunConfig): Promise<ScanEntry[]> {
+  return scanRun(run).catch((err: unknown) => {
+    if (isMissing(err)) return [];
+    throw err;
+  });
+}
+
+/** True for the error a scan of a run folder that is not there throws. */
+export function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
 /** `model_type` of a snapshot: the config's, else what the trainer's files say (null when they say nothing). */
 export async function modelTypeOf(run: RunConfig, entries: ScanEntry[]): Promise<string | null> {
   return run.modelType ?? (await detectModelType(run.path, entries));
