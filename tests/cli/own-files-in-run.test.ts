@@ -7,21 +7,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startDaemon, tempDir, type DaemonHandle } from '../helpers/daemon-process.js';
-
-const cleanups: (() => void)[] = [];
-let daemon: DaemonHandle | null = null;
-afterEach(async () => {
-  await daemon?.stop();
-  daemon = null;
-  for (const c of cleanups.splice(0)) c();
-});
+import { describe, expect, it } from 'vitest';
+import { runCli, startDaemon, tempDir } from '../helpers/daemon-process.js';
+import { testCleanups } from '../helpers/test-cleanups.js';
 
 /** A run folder holding its own config (`ckptd.yaml`), which names a log and a metrics file inside it too. */
-function runWithConfigInside(every: string): { run: string; config: string } {
-  const { dir, cleanup } = tempDir('ckptd-own-files-');
-  cleanups.push(cleanup);
+function runWithConfigInside(cleanup: (c: () => unknown) => void, every: string): { run: string; config: string } {
+  const { dir, cleanup: removeDir } = tempDir('ckptd-own-files-');
+  cleanup(removeDir);
   const run = path.join(dir, 'out');
   fs.mkdirSync(run);
   fs.writeFileSync(path.join(run, 'model.pt'), 'weights');
@@ -53,8 +46,8 @@ async function manifestPaths(config: string, id: string): Promise<string[]> {
 }
 
 describe("ckptd's own files inside the run folder", () => {
-  it('a snapshot leaves out the config file, log.file and metrics.file', async () => {
-    const { run, config } = runWithConfigInside('never');
+  it('a snapshot leaves out the config file, log.file and metrics.file', async ({ onTestFinished }) => {
+    const { run, config } = runWithConfigInside(testCleanups({ onTestFinished }), 'never');
     fs.writeFileSync(path.join(run, 'ckptd.log'), 'an older log line\n');
     fs.writeFileSync(path.join(run, 'ckptd.prom'), 'ckptd_snapshots_total 1\n');
     const snap = await runCli(['snapshot', '--json', '--config', config]);
@@ -63,8 +56,8 @@ describe("ckptd's own files inside the run folder", () => {
     expect(await manifestPaths(config, id)).toEqual(['model.pt']);
   });
 
-  it('a restore leaves the config in force as it is', async () => {
-    const { run, config } = runWithConfigInside('never');
+  it('a restore leaves the config in force as it is', async ({ onTestFinished }) => {
+    const { run, config } = runWithConfigInside(testCleanups({ onTestFinished }), 'never');
     const snap = await runCli(['snapshot', '--json', '--config', config]);
     expect(snap.code, snap.stderr).toBe(0);
     const { id } = JSON.parse(snap.stdout) as { id: string };
@@ -77,9 +70,11 @@ describe("ckptd's own files inside the run folder", () => {
     expect(fs.readFileSync(config, 'utf8')).toBe(edited);
   });
 
-  it("the daemon's backups never hold its own log file", async () => {
-    const { run, config } = runWithConfigInside('always');
-    daemon = startDaemon(['daemon', '--config', config]);
+  it("the daemon's backups never hold its own log file", async ({ onTestFinished }) => {
+    const cleanup = testCleanups({ onTestFinished });
+    const { run, config } = runWithConfigInside(cleanup, 'always');
+    const daemon = startDaemon(['daemon', '--config', config]);
+    cleanup(() => daemon.stop());
     const first = await daemon.waitFor((l) => l.event === 'snapshot', 30_000, 'the first backup');
     // The daemon has logged to ./ckptd.log (inside the run) since it started.
     expect(fs.existsSync(path.join(run, 'ckptd.log'))).toBe(true);
