@@ -42,9 +42,7 @@ export function normalizeProgress(value: unknown, at: KeyPath, report: Report): 
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj);
   if ('filename' in obj) {
-    for (const k of keys) {
-      if (k !== 'filename') report([...at, k], `unknown key "${k}"${didYouMean(k, FILE_SOURCE_KEYS)} next to "filename"; a filename source takes only the regex`);
-    }
+    for (const k of keys) if (k !== 'filename') report([...at, k], `unknown key "${k}" next to "filename"; a filename source takes only the regex`);
     const pattern = obj.filename;
     if (typeof pattern !== 'string') {
       report([...at, 'filename'], 'must be a regular expression with named groups epoch, step or loss, e.g. "e(?<epoch>\\d+)"');
