@@ -31,7 +31,7 @@ export function parseConfigText(text: string, file: string, home: string = os.ho
     return {
       problems: yaml.problems.map((p) => {
         const pos = yaml.lines.linePos(p.offset);
-        return { file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: p.message };
+        return { file, line: pos.line, col: pos.col, keyPath: p.keyPath ? renderKeyPath(p.keyPath) : '(yaml)', message: p.message };
       }),
     };
   }

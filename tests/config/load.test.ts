@@ -176,7 +176,7 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     // Every save would fail with ENAMETOOLONG: "aa...a" + "a" + "-e1-s1-<id>.safetensors" is past 255 bytes.
     ['prefix too long for a file name', `runs:\n  - name: a\n    path: r\n    save: {prefix: "${'é'.repeat(100)}"}\n`, /^4:20 runs\.0\.save\.prefix: with the run's name it makes 201 bytes/],
     ['YAML syntax', 'runs:\n  - name: a\n   path: r\n', /^3:\d+ \(yaml\): /],
-    ['duplicate YAML key', 'runs:\n  - name: a\n    name: b\n    path: r\n', /^3:5 \(yaml\): this key is given twice/],
+    ['duplicate YAML key', 'runs:\n  - name: a\n    name: b\n    path: r\n', /^3:5 runs\.0\.name: this key is given twice/],
     ['empty file', '', /^1:1 \(top\): the file is empty/],
     ['settle past a timer', 'runs:\n  - name: a\n    path: r\n    settle: 30 days\n', /^4:13 runs\.0\.settle: "30 days" is too long; the most is 24 days/],
     ['every past 10 years', 'runs:\n  - name: a\n    path: r\n    backup:\n      every: 100000000000000000000 hours\n', /^5:14 runs\.0\.backup\.every: .* is too long; the most is 3650 days/],
