@@ -172,11 +172,11 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
     .option('--json', 'one JSON object on stdout')
     .action(async (a: string, b: string | undefined, opts: { json?: boolean }, cmd: Command) => {
       const { run } = loadRun(globals(cmd));
-      const [{ storeOf }, { diffManifests, diffWithRun }, { scanRun }] = await Promise.all([import('../store/local-store.js'), import('../ops/diff.js'), import('../ops/run-actions.js')]);
+      const [{ storeOf }, { diffManifests, diffWithRun }, { scanRunIfThere }] = await Promise.all([import('../store/local-store.js'), import('../ops/diff.js'), import('../ops/run-actions.js')]);
       const get = (x: string) => storeOf(run.store).resolve(x).catch((err: Error) => Promise.reject(new UsageError(err.message)));
       const from = await get(a);
       const to = b === undefined ? null : await get(b);
-      const d = to === null ? diffWithRun(from.files, await scanRun(run)) : diffManifests(from.files, to.files);
+      const d = to === null ? diffWithRun(from.files, await scanRunIfThere(run)) : diffManifests(from.files, to.files);
       const label = to === null ? `the run now (${run.path})` : to.id;
       if (opts.json) printJson({ a: from.id, b: to?.id ?? 'run', ...d });
       else process.stdout.write(`${renderDiff(from.id, label, d)}\n`);

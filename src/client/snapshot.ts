@@ -11,7 +11,7 @@ import { readRunState, writeRunState } from '../store/state-file.js';
 import { stateDigest } from '../store/scan.js';
 import { sendRequest } from '../daemon/requests.js';
 import { enqueueForPush } from '../ops/push.js';
-import { applyRetention, captureSnapshot } from '../ops/run-actions.js';
+import { applyRetention, captureSnapshot, isMissing } from '../ops/run-actions.js';
 import { waitForSettled } from '../ops/settle.js';
 import { CkptdError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -52,7 +52,10 @@ async function settledState(run: RunConfig, logger: Logger) {
       said = reason;
     },
     (paths) => knownBefore.of(run.store, paths),
-  );
+  ).catch((err: unknown) => {
+    if (isMissing(err)) throw new CkptdError(`nothing to capture: the run folder ${run.path} does not exist`);
+    throw err;
+  });
   if (entries.length === 0) throw new CkptdError(`nothing to capture: ${run.path} holds no included files`);
   const progress = await readProgress(run.path, run.progress, runFilesOf(entries));
   return { entries, progress };

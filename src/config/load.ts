@@ -7,10 +7,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closest, distance } from 'fastest-levenshtein';
 import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { credentialKeyMessage, looksLikeCredential } from './credential-keys.js';
+import { didYouMean } from './near-key.js';
 import { normalizeConfig } from './normalize.js';
 import { configSchema, knownKeysAt } from './schema.js';
 import { runPlaceProblems } from './run-places.js';
@@ -31,7 +31,7 @@ export function parseConfigText(text: string, file: string, home: string = os.ho
     return {
       problems: yaml.problems.map((p) => {
         const pos = yaml.lines.linePos(p.offset);
-        return { file, line: pos.line, col: pos.col, keyPath: '(yaml)', message: p.message };
+        return { file, line: pos.line, col: pos.col, keyPath: p.keyPath ? renderKeyPath(p.keyPath) : '(yaml)', message: p.message };
       }),
     };
   }
@@ -178,19 +178,13 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: Locate): Conf
       return issue.keys.map((key) => {
         if (looksLikeCredential(key)) return at([...keyPath, key], credentialKeyMessage(key), 'key');
         const known = knownKeysAt(keyPath);
-        const near = known.length > 0 ? closest(key, known) : undefined;
-        const hint =
-          near !== undefined && distance(key, near) <= Math.max(2, Math.floor(key.length / 3))
-            ? ` (did you mean "${near}"?)`
-            : known.length > 0
-              ? ` (known keys: ${known.join(', ')})`
-              : '';
+        const hint = didYouMean(key, known) || (known.length > 0 ? ` (known keys: ${known.join(', ')})` : '');
         return at([...keyPath, key], `unknown key "${key}"${hint}`, 'key');
       });
     case 'invalid_type': {
       const value = valueAt(data, keyPath);
       if (value === undefined) return [at(keyPath, `is required (${expectedText(issue.expected, keyPath)})`)];
-      return [at(keyPath, `must be ${expectedText(issue.expected, keyPath)}, not ${describe(value)}`)];
+      return [at(keyPath, `must be ${expectedText(issue.expected, keyPath)}, not ${describe(value)}${listFix(issue.expected, value)}`)];
     }
     case 'invalid_value':
       return [at(keyPath, `must be one of ${issue.values.map((v) => String(v)).join(', ')}, not ${describe(valueAt(data, keyPath))}`)];
@@ -225,11 +219,18 @@ function expectedText(expected: string, keyPath: KeyPath): string {
       return 'true or false';
     case 'array':
       return 'a list';
-    case 'object':
-      return 'a mapping of keys';
+    case 'object': {
+      const known = knownKeysAt(keyPath);
+      return known.length > 0 ? `a mapping of keys (${known.join(', ')})` : 'a mapping of keys';
+    }
     default:
       return expected;
   }
+}
+
+/** The fix for one text where a list is expected (`files: "*.pt"`): `; write ["*.pt"]`; else ''. */
+function listFix(expected: string, value: unknown): string {
+  return expected === 'array' && typeof value === 'string' ? `; write [${JSON.stringify(value)}]` : '';
 }
 
 function describe(value: unknown): string {

@@ -8,12 +8,15 @@
  */
 import path from 'node:path';
 import { parseKeyPath } from '../policy/key-path.js';
+import { didYouMean } from './near-key.js';
 import { INIT_PRESETS } from './presets.js';
 import type { Report } from './problems.js';
 import type { ProgressSpec } from './types.js';
 import type { KeyPath } from './yaml-positions.js';
 
 const PRESET_NAMES = ['hf', 'lightning', 'keras', 'onetrainer', 'kohya', 'dfl'] as const;
+/** The keys of a `{file, ...}` source (a mistyped one gets a "did you mean"). */
+const FILE_SOURCE_KEYS: readonly string[] = ['file', 'epoch', 'step', 'loss', 'metrics'];
 
 /** The progress spec the value names, or `none` after reporting what is wrong with it. */
 export function normalizeProgress(value: unknown, at: KeyPath, report: Report): ProgressSpec {
@@ -65,8 +68,8 @@ export function normalizeProgress(value: unknown, at: KeyPath, report: Report): 
 
 /** The `{file, epoch, step, loss, metrics}` source, each wrong part reported at its own key. */
 function normalizeFileSource(obj: Record<string, unknown>, at: KeyPath, report: Report): ProgressSpec {
-  const known = ['file', 'epoch', 'step', 'loss', 'metrics'];
-  for (const k of Object.keys(obj)) if (!known.includes(k)) report([...at, k], `unknown key "${k}"; a file source takes file, epoch, step, loss and metrics`);
+  const unknown = Object.keys(obj).filter((k) => !FILE_SOURCE_KEYS.includes(k));
+  for (const k of unknown) report([...at, k], `unknown key "${k}"${didYouMean(k, FILE_SOURCE_KEYS)}; a file source takes file, epoch, step, loss and metrics`);
   if (typeof obj.file !== 'string' || obj.file.trim() === '') {
     report([...at, 'file'], 'must name a JSON or YAML file inside the run folder, e.g. state.json');
     return { kind: 'none' };
@@ -87,8 +90,8 @@ function normalizeFileSource(obj: Record<string, unknown>, at: KeyPath, report: 
       report(k, m);
     }),
   };
-  // Metrics reported as wrong are not blamed a second time for leaving the source empty.
-  if (spec.epoch === null && spec.step === null && spec.loss === null && Object.keys(spec.metrics).length === 0 && metricProblems === 0) {
+  // Metrics or keys reported as wrong (`epok`) are not blamed a second time for leaving the source empty.
+  if (spec.epoch === null && spec.step === null && spec.loss === null && Object.keys(spec.metrics).length === 0 && metricProblems === 0 && unknown.length === 0) {
     report(at, 'a file source needs at least one of epoch, step, loss or metrics');
   }
   return spec;

@@ -32,7 +32,7 @@ const NAME_RE = /^[a-z0-9._-]+$/;
  * Normalizes run `at` (`['runs', i]`), reporting every problem; the result is whole even then.
  * `topRemote`: the top-level `remote:` keys (null when there is none), which the run inherits.
  */
-export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote: RemoteKeys | null, report: Report): RunConfig {
+export function normalizeRun(raw: RawRun, at: KeyPath, base: PathBase, topRemote: RemoteKeys | null, report: Report): Omit<RunConfig, 'ownFiles'> {
   const name = raw.name;
   const paths = resolveRunPaths(raw, base);
   const facts: RunFacts = { name, at, paths };

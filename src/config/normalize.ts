@@ -29,19 +29,19 @@ export { resolvePath, type PathBase } from './resolve-paths.js';
 export function normalizeConfig(raw: RawConfig, file: string | null, base: PathBase): { config: Config } | { problems: PathProblem[] } {
   const { problems, report } = collectProblems();
   const topRemote = topLevelRemote(raw.remote, report);
-  const runs = raw.runs.map((r, i) => normalizeRun(r, ['runs', i], base, topRemote, report));
-  checkAcrossRuns(runs, report);
   const log = raw.log ?? {};
+  const logFile = log.file ? resolvePath(log.file, base) : null;
+  const metricsFile = raw.metrics?.file ? resolvePath(raw.metrics.file, base) : null;
+  // SPEC section 3: ckptd's own files are always excluded, even from a run they lie in.
+  const ownFiles = [file, logFile, metricsFile].filter((f): f is string => f !== null);
+  const runs = raw.runs.map((r, i) => ({ ...normalizeRun(r, ['runs', i], base, topRemote, report), ownFiles }));
+  checkAcrossRuns(runs, report);
   tildeNeedsHome(log.file, base.home, ['log', 'file'], report);
   tildeNeedsHome(raw.metrics?.file, base.home, ['metrics', 'file'], report);
   const config: Config = {
     file,
-    log: {
-      level: log.level ?? 'info',
-      file: log.file ? resolvePath(log.file, base) : null,
-      format: log.format ?? 'text',
-    },
-    metrics: { file: raw.metrics?.file ? resolvePath(raw.metrics.file, base) : null },
+    log: { level: log.level ?? 'info', file: logFile, format: log.format ?? 'text' },
+    metrics: { file: metricsFile },
     runs,
   };
   return problems.length > 0 ? { problems } : { config };

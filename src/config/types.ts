@@ -39,6 +39,12 @@ export interface RunConfig {
   store: string;
   include: string[];
   exclude: string[];
+  /**
+   * Absolute paths of ckptd's own files: the config file, `log.file` and `metrics.file` (those that
+   * are set). Never part of the state, like the store: where one lies inside the run, it is never
+   * captured, restored over or counted as the trainer's activity.
+   */
+  ownFiles: string[];
   settleMs: number;
   /** `auto`: inotify, falling back to polling when the watch limit is hit; `poll`: always poll (network file systems). */
   watch: 'auto' | 'poll';

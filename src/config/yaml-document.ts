@@ -7,7 +7,8 @@
  * where it starts. Merge keys (`<<: *name`) are read as YAML 1.1
  * defines them: the keys of the named mapping, below the keys written beside them.
  */
-import { isScalar, LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
+import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
+import type { KeyPath } from './yaml-positions.js';
 
 /**
  * How many alias expansions (`*name`) a config may make in all. A config shares a few values
@@ -19,6 +20,8 @@ export const MAX_ALIAS_EXPANSIONS = 1000;
 export interface YamlProblem {
   offset: number;
   message: string;
+  /** The key the problem is about, when there is one (a key given twice). */
+  keyPath?: KeyPath;
 }
 
 /** The parsed document (for positions), its line counter and its plain data; or its problems. */
@@ -29,7 +32,7 @@ export function readYaml(text: string): YamlRead {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const problems = [
-    ...doc.errors.map((e) => ({ offset: e.pos[0], message: errorMessage(e) })),
+    ...doc.errors.map((e) => ({ offset: e.pos[0], message: errorMessage(e), ...duplicateKeyPath(doc, e) })),
     ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED').map((w) => ({ offset: w.pos[0], message: tagProblem(doc, text.slice(w.pos[0], w.pos[1]), w.pos[1]) })),
   ];
   if (problems.length > 0) return { lines, problems: problems.sort((a, b) => a.offset - b.offset) };
@@ -51,6 +54,24 @@ function errorMessage(e: YAMLError): string {
       return `the YAML does not parse: ${text.charAt(0).toLowerCase()}${text.slice(1)}`;
     }
   }
+}
+
+/** `{keyPath}` of the key a DUPLICATE_KEY error points at (`runs.0.path`), else `{}`. */
+function duplicateKeyPath(doc: Document, e: YAMLError): { keyPath?: KeyPath } {
+  if (e.code !== 'DUPLICATE_KEY') return {};
+  let found: KeyPath | undefined;
+  visit(doc, {
+    Pair(_key, pair, ancestors) {
+      if (!isScalar(pair.key) || pair.key.range?.[0] !== e.pos[0]) return undefined;
+      const nodes = [...ancestors, pair];
+      found = nodes.flatMap((n, i): (string | number)[] => {
+        if (isPair(n)) return [String(isScalar(n.key) ? n.key.value : n.key)];
+        return isSeq(n) ? [n.items.indexOf(nodes[i + 1] as never)] : [];
+      });
+      return visit.BREAK;
+    },
+  });
+  return found === undefined ? {} : { keyPath: found };
 }
 
 /** How the values of YAML's standard scalar tags are written, for a value that does not fit one. */

@@ -31,6 +31,7 @@ export function zeroConfig(dir: string, store?: string): Config {
         store: storeDir,
         include: [...DEFAULTS.include],
         exclude: [],
+        ownFiles: [],
         settleMs: 2000,
         watch: 'auto',
     priority: 'low',

@@ -7,10 +7,11 @@
  * - `describeChanges` lists each changed setting, in a fixed order, as `<key> <old> → <new>` with
  *   both values as JSON; an unchanged config gives `[]`.
  * - `needsRewatch` is true when the watch must start afresh: the run folder, the saves folder (never
- *   watched), the watch mode, or the include/exclude globs changed.
- * - `stateRedefined` is true when the run's state is another set of files (the run folder or the
- *   include/exclude globs changed): only then is the state already seen judged afresh, against the
- *   newest snapshot, instead of counting as seen (a new saves folder or watch mode changes no file).
+ *   watched), the watch mode, the include/exclude globs, or ckptd's own files changed.
+ * - `stateRedefined` is true when the run's state is another set of files (the run folder, the
+ *   include/exclude globs, or ckptd's own files left out of it changed): only then is the state
+ *   already seen judged afresh, against the newest snapshot, instead of counting as seen (a new
+ *   saves folder or watch mode changes no file).
  * - `retentionChanged` is true when what local retention keeps may differ: `backup.rolling`,
  *   `backup.keep`, `retention`, `save.keep`. A change of `remote` (its place, what is pushed, its
  *   `keep`, its bandwidth) is described, and changes neither the local watch nor local retention.
@@ -59,7 +60,12 @@ export function needsRewatch(prev: RunConfig, next: RunConfig): boolean {
 
 /** True when `next` makes the run's state another set of files than `prev` (see the contract above). */
 export function stateRedefined(prev: RunConfig, next: RunConfig): boolean {
-  return prev.path !== next.path || !isDeepStrictEqual(prev.include, next.include) || !isDeepStrictEqual(prev.exclude, next.exclude);
+  return (
+    prev.path !== next.path ||
+    !isDeepStrictEqual(prev.include, next.include) ||
+    !isDeepStrictEqual(prev.exclude, next.exclude) ||
+    !isDeepStrictEqual(prev.ownFiles, next.ownFiles)
+  );
 }
 
 /** True when the retention rules of `next` may keep other snapshots or saves than `prev`'s. */

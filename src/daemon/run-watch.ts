@@ -18,7 +18,8 @@
  *   include glob matches. Folders (names without an extension, and any the watcher says is a
  *   folder: `ckpt.v2`) always count: a `checkpoint-500` folder appearing matters though only files
  *   match include globs. Temp files ckptd never stores
- *   still count: they are the trainer at work. ckptd's own names (`.ckptd-*`) never count; a
+ *   still count: they are the trainer at work. ckptd's own names (`.ckptd-*`) and own files
+ *   (`run.ownFiles`: the config, a log or metrics file inside the run) never count; a
  *   progress report (`.ckptd-progress.json`) asks for an evaluation within `settle` instead,
  *   whatever `include` says, without keeping the state from settling.
  */
@@ -115,12 +116,14 @@ export class RunWatch {
 export function activityPathOf(run: RunConfig): (abs: string, isDir?: boolean) => string | null {
   const userExcluded = globMatcher(run.exclude);
   const included = globMatcher(run.include);
+  // Its own log lines must not keep the state from settling (nor start an evaluation each).
+  const ownFiles = new Set(run.ownFiles);
   return (abs, isDir = false) => {
     const inside = isInside(abs, run.path);
     const rel = inside ? path.relative(run.path, abs).split(path.sep).join('/') : '';
     // Files the person excluded (logs, event files) must not keep the state from settling;
     // temp files ckptd never stores still count: they are the trainer at work.
-    if (rel !== '' && (isCkptdOwn(rel) || userExcluded(rel) || !(isDir || includedOrDir(included, rel)))) return null;
+    if (rel !== '' && (isCkptdOwn(rel) || ownFiles.has(abs) || userExcluded(rel) || !(isDir || includedOrDir(included, rel)))) return null;
     return rel;
   };
 }

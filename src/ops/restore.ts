@@ -38,7 +38,7 @@ import { storeOf } from '../store/local-store.js';
 import type { Store } from '../store/store.js';
 import type { ScanEntry, SnapshotMeta } from '../store/types.js';
 import { identityOf, lstatQuiet, placedCopy, recordRestored, type FileIdentity } from './record-restored.js';
-import { captureSnapshot, scanRun } from './run-actions.js';
+import { captureSnapshot, scanRunIfThere } from './run-actions.js';
 import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from './settle.js';
 import { SafetyError } from '../util/errors.js';
@@ -107,7 +107,7 @@ export interface RestoreResult {
 
 /** What restoring `snapshot` into the run would change, for the confirmation prompt. */
 export async function previewRestore(run: RunConfig, snapshot: SnapshotMeta): Promise<RestorePlan> {
-  return planRestore(await scanRun(run), snapshot.files, snapshot.skipped);
+  return planRestore(await scanRunIfThere(run), snapshot.files, snapshot.skipped);
 }
 
 export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResult> {
@@ -115,10 +115,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   for (const f of snapshot.files) if (!isSafeRelPath(f.path)) throw new Error(`snapshot ${snapshot.id} lists an unsafe path ${JSON.stringify(f.path)}; not restoring it`);
   if (opts.to !== null) return restoreElsewhere(opts, opts.to);
 
-  const entries = await scanRun(run).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [] as ScanEntry[];
-    throw err;
-  });
+  const entries = await scanRunIfThere(run);
   if (!opts.force) {
     const verdict = await judgeSettled(run, entries, 0, opts.now);
     if (!verdict.settled) {

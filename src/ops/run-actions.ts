@@ -22,11 +22,25 @@ import type { Logger } from '../util/logger.js';
 import { atProgress, formatBytes, formatDuration, formatProgress, printableName } from '../util/format.js';
 
 /**
- * Scans a run's state with its include/exclude rules, never descending into ckptd's own folders.
+ * Scans a run's state with its include/exclude rules, never descending into ckptd's own folders
+ * and never taking ckptd's own files (`run.ownFiles`: the config, the log and metrics files).
  * `leftOutOf(result)` names what it left out (names that are not UTF-8).
  */
 export async function scanRun(run: RunConfig): Promise<ScanEntry[]> {
-  return scanState(run.path, { include: run.include, exclude: run.exclude, excludeAbs: [run.store, run.save.to] });
+  return scanState(run.path, { include: run.include, exclude: run.exclude, excludeAbs: [run.store, run.save.to, ...run.ownFiles] });
+}
+
+/** `scanRun`, with a run folder that is not there (deleted, or not written yet) as a state of no files. */
+export async function scanRunIfThere(run: RunConfig): Promise<ScanEntry[]> {
+  return scanRun(run).catch((err: unknown) => {
+    if (isMissing(err)) return [];
+    throw err;
+  });
+}
+
+/** True for the error a scan of a run folder that is not there throws. */
+export function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
 /** `model_type` of a snapshot: the config's, else what the trainer's files say (null when they say nothing). */

@@ -96,6 +96,12 @@ runs:
     });
   });
 
+  it('a mistyped key of a file source gets a "did you mean", and is not blamed again for an empty source', () => {
+    expect(problems('runs:\n  - name: a\n    path: r\n    progress: {file: s.json, epok: epoch}\n')).toEqual([
+      '4:36 runs.0.progress.epok: unknown key "epok" (did you mean "epoch"?); a file source takes file, epoch, step, loss and metrics',
+    ]);
+  });
+
   it('blames a wrong metrics value once, not again for an empty source', () => {
     expect(problems('runs:\n  - name: a\n    path: r\n    progress: {file: h.json, metrics: {loss: "$[-1].train_loss"}}\n')).toEqual([
       '4:46 runs.0.progress.metrics.loss: "loss" has its own key: write loss: "$[-1].train_loss" beside file, not under metrics',
@@ -136,6 +142,8 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     ['bad enum', 'log: {level: loud}\nruns:\n  - name: a\n    path: r\n', /^1:14 log\.level: must be one of error, warn, info, debug, not "loud"/],
     ['bad priority', 'runs:\n  - name: a\n    path: r\n    priority: high\n', /^4:15 runs\.0\.priority: must be one of low, normal, not "high"/],
     ['wrong type', 'runs:\n  - name: a\n    path: r\n    backup: {keep: many}\n', /^4:20 runs\.0\.backup\.keep: must be a number, not "many"/],
+    ['a mapping given one value names its keys', 'remote: {url: s3://b, keep: 5}\nruns:\n  - name: a\n    path: r\n', /^1:29 remote\.keep: must be a mapping of keys \(keep_best, keep_hourly, keep_daily, keep_weekly, max_size, min_age, keep\), not 5$/],
+    ['a list given one glob shows it as a list', 'runs:\n  - name: a\n    path: r\n    save: {files: "*.pt"}\n', /^4:19 runs\.0\.save\.files: must be a list, not "\*\.pt"; write \["\*\.pt"\]$/],
     ['keep below 1', 'runs:\n  - name: a\n    path: r\n    backup: {keep: 0}\n', /^4:20 runs\.0\.backup\.keep: must be at least 1, not 0/],
     ['bad run name', 'runs:\n  - name: My Run\n    path: r\n', /^2:11 runs\.0\.name: "My Run" is not a valid run name.*"my-run"/],
     ['run name "." (the store would hold the other runs\' stores)', 'runs:\n  - name: "."\n    path: r\n', /^2:11 runs\.0\.name: "\." is not a valid run name: the name is a folder .* use a name with a letter or digit/],
@@ -168,7 +176,7 @@ describe('parseConfigText: problems are located as LINE:COL key.path: message', 
     // Every save would fail with ENAMETOOLONG: "aa...a" + "a" + "-e1-s1-<id>.safetensors" is past 255 bytes.
     ['prefix too long for a file name', `runs:\n  - name: a\n    path: r\n    save: {prefix: "${'é'.repeat(100)}"}\n`, /^4:20 runs\.0\.save\.prefix: with the run's name it makes 201 bytes/],
     ['YAML syntax', 'runs:\n  - name: a\n   path: r\n', /^3:\d+ \(yaml\): /],
-    ['duplicate YAML key', 'runs:\n  - name: a\n    name: b\n    path: r\n', /^3:5 \(yaml\): this key is given twice/],
+    ['duplicate YAML key', 'runs:\n  - name: a\n    name: b\n    path: r\n', /^3:5 runs\.0\.name: this key is given twice/],
     ['empty file', '', /^1:1 \(top\): the file is empty/],
     ['settle past a timer', 'runs:\n  - name: a\n    path: r\n    settle: 30 days\n', /^4:13 runs\.0\.settle: "30 days" is too long; the most is 24 days/],
     ['every past 10 years', 'runs:\n  - name: a\n    path: r\n    backup:\n      every: 100000000000000000000 hours\n', /^5:14 runs\.0\.backup\.every: .* is too long; the most is 3650 days/],

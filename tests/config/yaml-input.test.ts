@@ -50,10 +50,13 @@ describe('YAML ckptd does not read silently', () => {
     ]);
   });
 
-  it('tabs and a key given twice are said in ckptd words', () => {
+  it('tabs and a key given twice are said in ckptd words; the key given twice by its key path', () => {
     expect(problems('runs:\n\t- name: a\n')).toEqual(['2:1 (yaml): this line is indented with a tab; YAML indents with spaces only: replace the tab with spaces']);
     expect(problems('runs:\n  - name: a\n    name: b\n    path: ./run\n')).toEqual([
-      '3:5 (yaml): this key is given twice in the same mapping; keep one of them',
+      '3:5 runs.0.name: this key is given twice in the same mapping; keep one of them',
+    ]);
+    expect(problems('runs:\n  - name: a\n    path: ./a\n  - name: b\n    path: ./b\n    backup: {keep: 2, keep: 3}\n')).toEqual([
+      '6:23 runs.1.backup.keep: this key is given twice in the same mapping; keep one of them',
     ]);
   });
 
