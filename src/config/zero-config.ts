@@ -3,19 +3,22 @@
  * progress auto, a backup on every settled change, keep 5, store `<DIR's parent>/.ckptd/<basename>`.
  */
 import path from 'node:path';
-import { ConfigError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import { isInside } from '../util/paths.js';
 import { DEFAULTS } from './normalize.js';
 import type { Config } from './types.js';
 
-/** `dir` and `store` are absolute. Throws `ConfigError` for a store inside the run or at `/`. */
+/**
+ * `dir` and `store` are absolute. Throws `UsageError` (the command line is wrong: there is no config
+ * file to point at) for a store inside the run or at `/`, or the folder at `/`.
+ */
 export function zeroConfig(dir: string, store?: string): Config {
   const base = path.basename(dir);
   const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
   // The folder's own name (SPEC section 3), not the run name made of it: two folders whose names
   // normalize alike ("Run A" and "run-a", or any two non-Latin names: "run") must not share a store.
   const storeDir = store ?? path.join(path.dirname(dir), '.ckptd', base);
-  const bad = (message: string): ConfigError => new ConfigError([{ file: '(ckptd watch)', line: 1, col: 1, keyPath: 'store', message }]);
+  const bad = (message: string): UsageError => new UsageError(`ckptd watch: ${message}`);
   if (dir === path.parse(dir).root) throw bad('cannot watch the file system root; name the folder the trainer writes');
   if (storeDir === path.parse(storeDir).root) throw bad('the store cannot be the file system root');
   if (isInside(storeDir, dir)) throw bad(`the store ${storeDir} is inside the watched folder ${dir}; pass --store with a folder outside it`);

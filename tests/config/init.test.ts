@@ -6,6 +6,7 @@ import { runInit } from '../../src/cli/init.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { INIT_PRESETS } from '../../src/config/presets.js';
 import { zeroConfig } from '../../src/config/zero-config.js';
+import { UsageError } from '../../src/util/errors.js';
 
 let dirs: string[] = [];
 afterEach(() => {
@@ -119,8 +120,19 @@ describe('zeroConfig (ckptd watch DIR)', () => {
     expect(stores).toEqual(['/data/.ckptd/Run A', '/data/.ckptd/run-a', '/data/.ckptd/训练', '/data/.ckptd/模型']);
   });
 
-  it('refuses a store inside the folder or the root as the folder', () => {
-    expect(() => zeroConfig('/data/run', '/data/run/.store')).toThrow(/inside the watched folder/);
-    expect(() => zeroConfig('/')).toThrow(/root/);
+  it('refuses a store inside the folder or the root as the folder: a usage error naming the flag, not a config file that does not exist', () => {
+    for (const [dir, store, message] of [
+      ['/data/run', '/data/run/.store', /^ckptd watch: the store \/data\/run\/\.store is inside the watched folder \/data\/run; pass --store with a folder outside it$/],
+      ['/', undefined, /^ckptd watch: cannot watch the file system root; name the folder the trainer writes$/],
+    ] as const) {
+      let thrown: unknown = null;
+      try {
+        zeroConfig(dir, store);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(UsageError);
+      expect((thrown as Error).message).toMatch(message);
+    }
   });
 });
