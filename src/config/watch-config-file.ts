@@ -11,6 +11,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** The reason `watchConfigFile` gives for its first call, once the watch is set up. */
+export const STARTUP_CHECK = 'start-up check';
+
 /** An editor's save can be several writes and a rename: one re-read after they stop. */
 const DEBOUNCE_MS = 300;
 
@@ -23,7 +26,7 @@ const MAX_LINKS = 40;
 /**
  * Calls `onChange('the config file changed')` once a change of `file` (its content, its
  * replacement by rename, its deletion or reappearance, its symlink target's) has been quiet for
- * `DEBOUNCE_MS`, and `onChange('start-up check')` once the watch is set up (asynchronously, after
+ * `DEBOUNCE_MS`, and `onChange(STARTUP_CHECK)` once the watch is set up (asynchronously, after
  * this returns). The caller re-reads the file and decides whether anything changed; a file it cannot
  * read is picked up again by a later call when it reappears or becomes readable. `onError` gets
  * errors of the watch itself (the poll keeps going). Returns the function that stops watching.
@@ -89,7 +92,7 @@ export function watchConfigFile(file: string, onChange: (reason: string) => void
   arm();
   fs.watchFile(abs, { interval: POLL_MS }, changed);
   setImmediate(() => {
-    if (!stopped) onChange('start-up check');
+    if (!stopped) onChange(STARTUP_CHECK);
   });
 
   return async () => {

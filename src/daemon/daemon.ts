@@ -10,7 +10,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Config, RunConfig } from '../config/types.js';
 import { loadConfigFile, placeProblems, UNREADABLE_KEY } from '../config/load.js';
-import { watchConfigFile } from '../config/watch-config-file.js';
+import { STARTUP_CHECK, watchConfigFile } from '../config/watch-config-file.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../util/errors.js';
 import type { RootLogger } from '../util/logger.js';
 import { LOW_NICE, processPriority, type Priority } from '../policy/process-priority.js';
@@ -201,6 +201,9 @@ export class Daemon {
       // Editors touch files without changing them; only an explicit SIGHUP deserves a line at info.
       if (reason === 'SIGHUP') log.info('config re-read (SIGHUP): nothing changed', { event: 'config-reloaded' });
       else log.debug(`config re-read (${reason}): nothing changed`, { event: 'config-unchanged' });
+      // The first read only catches an edit made while the watch was set up: a run that could not
+      // start failed moments ago, and trying it again would say so twice. An edit or SIGHUP retries it.
+      if (reason === STARTUP_CHECK) return;
     } else {
       log.configure(next.log);
       log.info(`config reloaded (${reason})`, { event: 'config-reloaded' });

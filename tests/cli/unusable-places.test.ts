@@ -174,6 +174,17 @@ describe('the daemon', () => {
     expect(await d.stop()).toBe(0);
   });
 
+  it('says once that a run cannot start: the config watch reading the unchanged file at start does not try it again', async () => {
+    const { write } = world();
+    const cfg = write('ckptd.yaml', `log: {format: json, level: debug}\nruns:\n${run('a', '    path: ./good\n')}${run('b', '    path: ./good2\n    store: ./afile\n')}`);
+    const d = startDaemon(['daemon', '--config', cfg]);
+    cleanups.push(() => d.stop());
+    await d.waitFor((l) => l.event === 'config-unchanged', 20_000, "the config watch's first read");
+    // What that read does, it does before its next await: all of it is logged before the stop.
+    expect(await d.stop()).toBe(0);
+    expect(d.lines.filter((l) => l.event === 'run-failed' && l.run === 'b')).toHaveLength(1);
+  });
+
   it('exits 2 when no run can start', async () => {
     const { dir, write } = world();
     const cfg = write('ckptd.yaml', `runs:\n${run('a', '    path: ./afile\n')}`);
