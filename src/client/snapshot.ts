@@ -4,13 +4,12 @@
  */
 import type { RunConfig } from '../config/types.js';
 import { recordTaken } from '../policy/decide.js';
-import { isPushedKind } from '../policy/push-plan.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { KnownBeforeReader } from '../store/known-before.js';
 import { readRunState, writeRunState } from '../store/state-file.js';
 import { stateDigest } from '../store/scan.js';
 import { sendRequest } from '../daemon/requests.js';
-import { enqueueForPush } from '../ops/push.js';
+import { queueIfPushed } from '../ops/push.js';
 import { applyRetention, captureSnapshot, isMissing } from '../ops/run-actions.js';
 import { waitForSettled } from '../ops/settle.js';
 import { CkptdError, UsageError } from '../util/errors.js';
@@ -75,7 +74,9 @@ export async function takeManualSnapshot(
   }
   return withStoreLock(run, 'snapshot', async () => {
     const { entries, progress } = await settledState(run, logger);
-    const meta = await captureSnapshot(run, entries, { kind: 'manual', trigger: 'manual', ...label, progress, now: Date.now() }, logger);
+    const now = Date.now();
+    const meta = await captureSnapshot(run, entries, { kind: 'manual', trigger: 'manual', ...label, progress, now }, logger);
+    await queueIfPushed(run, meta, now);
     return { id: meta.id, viaDaemon: false };
   });
 }
@@ -94,7 +95,7 @@ export async function takeBackupNow(run: RunConfig, logger: Logger): Promise<Tak
     const meta = await captureSnapshot(run, entries, { kind: 'backup', trigger: 'backup-now', progress, now }, logger);
     await writeRunState(run.store, recordTaken(await readRunState(run.store), 'backup', progress, stateDigest(entries), now));
     // Queued as the daemon queues its backups: retention keeps it until a push has sent it.
-    if (run.remote !== null && isPushedKind('backup', run.remote.push)) await enqueueForPush(run.store, [meta.id], now);
+    await queueIfPushed(run, meta, now);
     await applyRetention(run, meta.id, now, logger);
     return { id: meta.id, viaDaemon: false };
   });

@@ -7,8 +7,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '../config/types.js';
-import { isPushedKind } from '../policy/push-plan.js';
-import { enqueueForPush, inPushTurn, pushQueued, queueForPush } from '../ops/push.js';
+import { inPushTurn, pushQueued, queueForPush, queueIfPushed } from '../ops/push.js';
 import { openRunRemote } from '../ops/remote-open.js';
 import { applyRemoteRetention } from '../ops/remote-retention.js';
 import { readPushQueue } from '../store/push-queue-file.js';
@@ -41,9 +40,7 @@ export class RunPusher {
 
   /** A committed record: queued at once when its kind is pushed, then the loop is woken. */
   async committed(record: Pick<RecordMeta, 'id' | 'kind'>): Promise<void> {
-    if (this.run.remote === null || !isPushedKind(record.kind, this.run.remote.push)) return;
-    await enqueueForPush(this.run.store, [record.id], this.now());
-    this.kick();
+    if (await queueIfPushed(this.run, record, this.now())) this.kick();
   }
 
   /** A new config for the run: a changed remote is reopened at the next pass. */

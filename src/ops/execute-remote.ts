@@ -16,7 +16,7 @@ import { applyRemoteRetention, collectGarbageNow, GC_DEFERRED } from './remote-r
 import { restoreSnapshot, type RestoreResult } from './restore.js';
 import type { OpOutcome, StoreOp } from './types.js';
 
-type RemoteOp = Extract<StoreOp, { kind: 'push' | 'pull' }> | (Extract<StoreOp, { kind: 'restore' | 'delete' }> & { remote: true });
+export type RemoteOp = Extract<StoreOp, { kind: 'push' | 'pull' }> | (Extract<StoreOp, { kind: 'restore' | 'delete' }> & { remote: true });
 
 /** True when `op` reaches the remote. */
 export function isRemoteOp(op: StoreOp): op is RemoteOp {

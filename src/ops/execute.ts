@@ -8,7 +8,8 @@ import { formatBytes } from '../util/format.js';
 import { SafetyError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { executeDelete, planDelete } from './delete.js';
-import { executeRemoteOp, isRemoteOp } from './execute-remote.js';
+import { executeRemoteOp, isRemoteOp, type RemoteOp } from './execute-remote.js';
+import { queueIfPushed } from './push.js';
 import { updateLabels } from './labels.js';
 import { restoreSnapshot, type RestoreResult } from './restore.js';
 import { renderPlan, planJson } from './render-plan.js';
@@ -33,7 +34,16 @@ export async function executeOp(run: RunConfig, op: StoreOp, ctx: OpContext): Pr
       `the config file changed: run ${run.name} now restores into ${run.path}, not ${op.target} as the restore was confirmed for; nothing was restored. Look at the restore again to see what it would do there`,
     );
   }
-  if (isRemoteOp(op)) return executeRemoteOp(run, op, ctx, (id, r) => ({ message: describeRestore(id, r), data: { id, ...toJson(r) } }));
+  const outcome = isRemoteOp(op)
+    ? await executeRemoteOp(run, op, ctx, (id, r) => ({ message: describeRestore(id, r), data: { id, ...toJson(r) } }))
+    : await executeLocalOp(run, op, ctx);
+  // The pre-restore snapshot is pushed as the daemon pushes what it takes (push: backups sends it).
+  const pre = outcome.data.pre_restore;
+  if (op.kind === 'restore' && typeof pre === 'string') await queueIfPushed(run, { id: pre, kind: 'pre-restore' }, ctx.now);
+  return outcome;
+}
+
+async function executeLocalOp(run: RunConfig, op: Exclude<StoreOp, RemoteOp>, ctx: OpContext): Promise<OpOutcome> {
   switch (op.kind) {
     case 'label': {
       const meta = await updateLabels(run.store, op.id, { name: op.name, notes: op.notes, pinned: op.pinned }, ctx.signal);

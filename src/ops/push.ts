@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { RunConfig } from '../config/types.js';
-import { planPush, retryDelayMs, type PushCandidate, type PushSkipCode } from '../policy/push-plan.js';
+import { isPushedKind, planPush, retryDelayMs, type PushCandidate, type PushSkipCode } from '../policy/push-plan.js';
 import { storeOf } from '../store/local-store.js';
 import { MAX_REMOVED_REMOTE, readPushQueue, writePushQueue, type PushItem, type PushQueue } from '../store/push-queue-file.js';
 import { FileChangedError } from '../store/errors.js';
@@ -53,6 +53,18 @@ export function enqueueForPush(store: string, ids: string[], now: number): Promi
     queue.items.push(...fresh.map((id): PushItem => ({ id, queued: at, failures: 0, next_try: null, error: null, uploads: {} })));
     await writePushQueue(store, queue);
   });
+}
+
+/**
+ * Queues a record just committed to the run's store for push when the run has a remote that pushes
+ * its kind (`remote.push`), as the daemon queues what it takes: a snapshot, backup or pre-restore
+ * taken by a command without a daemon is then kept by retention and sent by the next push like
+ * the daemon's own. Returns whether it was queued.
+ */
+export async function queueIfPushed(run: RunConfig, record: { id: string; kind: StoreRecord['kind'] }, now: number): Promise<boolean> {
+  if (run.remote === null || !isPushedKind(record.kind, run.remote.push)) return false;
+  await enqueueForPush(run.store, [record.id], now);
+  return true;
 }
 
 /**
