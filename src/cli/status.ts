@@ -158,7 +158,7 @@ export function renderStatus(list: RunStatus[], now: number): string {
         `  next:        ${s.next.backup === 'never' ? 'backups: never' : s.next.backup}; ${s.next.save === 'never' ? 'saves: never' : s.next.save}`,
         `  store:       ${s.store}: ${s.snapshots} snapshot(s), ${s.saves} save(s), ${formatBytes(s.store_disk_bytes)} on disk (${formatBytes(s.store_apparent_bytes)} apparent)`,
         `  free disk:   ${s.free_bytes === null ? 'unknown' : formatBytes(s.free_bytes)}`,
-        ...(s.remote ? [renderRemote(s.remote, now)] : []),
+        ...(s.remote ? [renderRemote(s.remote, now, s.daemon.running)] : []),
         ...s.warnings.map((w) => `  warning:     ${w}`),
       ];
       return lines.join('\n');
@@ -170,9 +170,10 @@ function describePriority(p: ProcessPriority): string {
   return [p.nice === null ? null : `nice ${p.nice}`, p.io === null ? null : `IO ${p.io}`].filter((x) => x !== null).join(', ');
 }
 
-function renderRemote(r: RemoteStatus, now: number): string {
+/** The remote line; `sending` only while a daemon runs: without one, what is queued waits. */
+function renderRemote(r: RemoteStatus, now: number, daemonRunning: boolean): string {
   const parts = [`  remote:      ${r.url} (push ${r.push}): ${r.queued} queued (${formatBytes(r.bytes_pending)})`];
-  if (r.uploading) parts.push(`sending ${r.uploading}`);
+  if (r.uploading) parts.push(daemonRunning ? `sending ${r.uploading}` : `next to send ${r.uploading} (by \`ckptd push\` or the daemon)`);
   parts.push(r.last_pushed ? `last pushed ${r.last_pushed.id}, ${relativeTime(r.last_pushed.at, now)}` : 'nothing pushed yet');
   const line = parts.join('; ');
   return r.error ? `${line}\n  warning:     push of ${r.error.id} failed: ${r.error.message}${r.error.next_try ? ` (next try ${relativeTime(r.error.next_try, now)})` : ''}` : line;
