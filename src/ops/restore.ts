@@ -14,9 +14,10 @@
  * each folder on the path with lstat (`walkInside`) and followed by a realpath check: a folder
  * swapped for a symlink stops the restore with a SafetyError naming it, and nothing outside the run
  * is created, replaced or removed.
- * A kill during 2 leaves the run as it was (plus temp names every scan ignores and the next restore
- * removes); a kill during 4 leaves a mix that running the restore again completes, with the
- * pre-restore snapshot holding what was there. `--to DIR` writes a copy elsewhere and touches nothing else.
+ * A kill during 2 leaves the run as it was (plus temp names every scan ignores and the next restore,
+ * of any snapshot, removes wherever they are); a kill during 4 leaves a mix that running the
+ * restore again completes, with the pre-restore snapshot holding what was there. `--to DIR` writes
+ * a copy elsewhere and touches nothing else.
  *
  * Over 300 lines on purpose: refusal, staging, the pre-restore snapshot, the renames and the
  * removals are one ordered procedure whose safety depends on that order; read it whole.
@@ -126,7 +127,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   // every folder is checked, from its real path.
   await fsp.mkdir(run.path, { recursive: true });
   const root = await fsp.realpath(run.path);
-  await removeStaleStaging(root, entries);
+  await removeStaleStaging(root);
   const plan = planRestore(entries, snapshot.files, snapshot.skipped);
   const result: RestoreResult = { target: run.path, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], notReplaced: [], keptLeftOut: plan.keep.map((f) => f.path), bytesWritten: 0 };
 
@@ -369,15 +370,20 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
   return { files: staged.sort((a, b) => a.index - b.index).map(({ file, tmp, final, copy, placed }) => ({ file, tmp, final, copy, placed })), discard };
 }
 
-/** Removes temp files an interrupted restore left in the run (the prefix proves they are ours). */
-async function removeStaleStaging(root: string, entries: ScanEntry[]): Promise<void> {
-  const dirs = new Set(['.', ...entries.map((e) => path.posix.dirname(e.path))]);
-  for (const d of dirs) {
-    // A folder that is not a real one under the run is not looked into.
+/**
+ * Removes the temp files an interrupted restore left anywhere in the run (the prefix proves they
+ * are ours), also in folders the scan does not list: ones only that staging made, holding nothing
+ * but its temp files, and excluded ones. Each folder is entered only as a real folder under the
+ * run (`walkInside`, never through a symlink); the folders themselves are left.
+ */
+async function removeStaleStaging(root: string): Promise<void> {
+  const queue = ['.'];
+  for (let d = queue.pop(); d !== undefined; d = queue.pop()) {
     const abs = await walkInside(root, d).catch(() => null);
     if (abs === null) continue;
-    for (const name of await fsp.readdir(abs).catch(() => [] as string[])) {
-      if (name.startsWith(STAGE_PREFIX)) await fsp.rm(path.join(abs, name), { force: true });
+    for (const e of await fsp.readdir(abs, { withFileTypes: true }).catch(() => [])) {
+      if (e.name.startsWith(STAGE_PREFIX)) await fsp.rm(path.join(abs, e.name), { force: true });
+      else if (e.isDirectory()) queue.push(d === '.' ? e.name : `${d}/${e.name}`);
     }
   }
 }
