@@ -132,9 +132,10 @@ export function addManageCommands(program: Command, globals: (cmd: Command) => G
       const [{ checkLabel }, { runStoreOp }] = await Promise.all([import('../client/snapshot.js'), import('../client/store-op.js')]);
       // Messages name the argument as `--help` shows it (`<name>`), not the `--name` of `snapshot`.
       const check: CheckLabel = (what, text) => checkLabel(what, text, args[0]);
-      const r = await runStoreOp(run, toOp(id, value, check), false).catch((err: Error) =>
-        Promise.reject(err instanceof CkptdError ? err : new UsageError(err.message)),
-      );
+      const op = toOp(id, value, check);
+      // An id that names no record is bad usage (exit 2); a record that cannot be written is a failure (exit 1).
+      await resolveIn(run, id, false);
+      const r = await runStoreOp(run, op, false);
       if (opts.json) printJson({ ...r.data, via_daemon: r.viaDaemon });
       else process.stdout.write(`${r.message}\n`);
     });

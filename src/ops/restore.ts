@@ -9,14 +9,17 @@
  * 3. take a `pre-restore` snapshot of the current state (unchanged files cost a link): it exists
  *    before any file of the run is replaced;
  * 4. rename each staged file over its target, then remove the files the snapshot lacks, then the
- *    folders those removals emptied where the snapshot holds a file, and rename that file in.
+ *    folders those removals emptied where the snapshot holds a file, and rename that file in; a file
+ *    under a folder of the snapshot where the run had a regular file (staged in the nearest real
+ *    folder above) is renamed in once that file is removed and its folders made.
  * Every mkdir, rename and unlink in the run is preceded by a walk from the run folder that checks
  * each folder on the path with lstat (`walkInside`) and followed by a realpath check: a folder
  * swapped for a symlink stops the restore with a SafetyError naming it, and nothing outside the run
  * is created, replaced or removed.
- * A kill during 2 leaves the run as it was (plus temp names every scan ignores and the next restore
- * removes); a kill during 4 leaves a mix that running the restore again completes, with the
- * pre-restore snapshot holding what was there. `--to DIR` writes a copy elsewhere and touches nothing else.
+ * A kill during 2 leaves the run as it was (plus temp names every scan ignores and the next restore,
+ * of any snapshot, removes wherever they are); a kill during 4 leaves a mix that running the
+ * restore again completes, with the pre-restore snapshot holding what was there. `--to DIR` writes
+ * a copy elsewhere and touches nothing else.
  *
  * Over 300 lines on purpose: refusal, staging, the pre-restore snapshot, the renames and the
  * removals are one ordered procedure whose safety depends on that order; read it whole.
@@ -126,7 +129,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   // every folder is checked, from its real path.
   await fsp.mkdir(run.path, { recursive: true });
   const root = await fsp.realpath(run.path);
-  await removeStaleStaging(root, entries);
+  await removeStaleStaging(root);
   const plan = planRestore(entries, snapshot.files, snapshot.skipped);
   const result: RestoreResult = { target: run.path, preRestoreId: null, written: [], unchanged: [], removed: [], leftInPlace: [], notReplaced: [], keptLeftOut: plan.keep.map((f) => f.path), bytesWritten: 0 };
 
@@ -142,13 +145,18 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   const written: TargetFile[] = [];
   // Paths where the run has a folder and the snapshot a file: written once the removals emptied it.
   const folderInTheWay = new Set<string>();
+  // Files under a folder of the snapshot where the run has a file: staged in the nearest
+  // real folder above it, written once the removals took that file away and the folders are made.
+  const stageAbove = new Map<string, string>();
   for (const f of toWrite) {
-    const found = scanned.has(f.path) ? null : await occupant(root, f.path);
+    const blocker = await fileAbove(root, f.path);
+    if (blocker !== null) stageAbove.set(f.path, path.posix.dirname(blocker));
+    const found = scanned.has(f.path) || blocker !== null ? null : await occupant(root, f.path);
     if (found === 'folder') folderInTheWay.add(f.path);
     if (found === 'other') result.notReplaced.push(f.path);
     else written.push(f);
   }
-  const staging = await stageAll(opts.from ?? storeOf(run.store), snapshot, written, root, opts.onProgress);
+  const staging = await stageAll(opts.from ?? storeOf(run.store), snapshot, written, root, opts.onProgress, stageAbove);
   // The files the pre-restore snapshot could not keep: removed, they would be lost for good.
   let unkept = new Set<string>();
   try {
@@ -168,16 +176,22 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   // Without --force a file is replaced only as the pre-restore snapshot holds it: a version written since would be lost.
   const check = opts.force ? undefined : replaceOnlyAsKept(entries, unkept);
   try {
-    await commitAll(root, { ...staging, files: staging.files.filter((s) => !folderInTheWay.has(s.file.path)) }, result, signal, renamedIn, check);
+    await commitAll(root, { ...staging, files: staging.files.filter((s) => !folderInTheWay.has(s.file.path) && !stageAbove.has(s.file.path)) }, result, signal, renamedIn, check);
     await removeExtra(root, plan.remove, entries, unkept, result, signal);
     const placeable: Staged[] = [];
     for (const s of staging.files.filter((x) => folderInTheWay.has(x.file.path))) {
       if (await removeEmptyFolder(root, s.file.path, signal)) placeable.push(s);
       else result.notReplaced.push(s.file.path);
     }
+    for (const s of staging.files.filter((x) => stageAbove.has(x.file.path))) {
+      // The file in the way was left (changed, or one the pre-restore snapshot could not hold): this one is not written.
+      const dir = await walkInside(root, path.posix.dirname(s.file.path), { create: true }).catch(() => null);
+      if (dir === null) result.notReplaced.push(s.file.path);
+      else placeable.push(Object.assign(s, { final: path.join(dir, path.posix.basename(s.file.path)) }));
+    }
     await commitAll(root, { ...staging, files: placeable }, result, signal, renamedIn, check);
     // The temp files of those left as they are.
-    if (placeable.length < folderInTheWay.size) await staging.discard();
+    if (placeable.length < folderInTheWay.size + stageAbove.size) await staging.discard();
   } catch (err) {
     if (!(err instanceof SafetyError)) throw err;
     const before = result.preRestoreId !== null ? `; the state before it is snapshot ${result.preRestoreId} (pre-restore)` : '';
@@ -212,6 +226,22 @@ async function occupant(root: string, rel: string): Promise<'folder' | 'other' |
   const dir = await walkInside(root, path.posix.dirname(rel)).catch(() => null);
   const st = dir === null ? null : await fsp.lstat(path.join(dir, path.posix.basename(rel))).catch(() => null);
   return st === null ? null : st.isDirectory() ? 'folder' : 'other';
+}
+
+/**
+ * The nearest path above `rel` (relative to `root`) that is a regular file in the run, looked at
+ * with lstat from the top; null when every folder above `rel` is a real folder or missing, or when
+ * a symlink comes first: one may be the person's link to another disk, never replaced by a folder
+ * (staging refuses it, naming it).
+ */
+async function fileAbove(root: string, rel: string): Promise<string | null> {
+  const parts = rel.split('/').slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const at = parts.slice(0, i).join('/');
+    const st = await fsp.lstat(path.join(root, at)).catch(() => null);
+    if (st === null || !st.isDirectory()) return st?.isFile() === true ? at : null;
+  }
+  return null;
 }
 
 /** fsyncs the folders the restore renamed into or removed from; one removed meanwhile is skipped. */
@@ -275,7 +305,7 @@ const SMALL_PARALLEL = 16;
 
 /**
  * Copies every file of `files` from the snapshot to a short temp name in its target's folder under
- * `root` (a real path), checking each copy's sha256 against the manifest, and each symlink's stored
+ * `root` (a real path), or in the folder `stageAbove` names for it, checking each copy's sha256 against the manifest, and each symlink's stored
  * link against its recorded target; files are staged concurrently (see `SMALL_PARALLEL`). Missing
  * folders are made one at a time by `walkInside`, which refuses a symlink on the way.
  * `onProgress` gets the bytes copied so far, never decreasing, the last call at `total` (no call
@@ -283,7 +313,14 @@ const SMALL_PARALLEL = 16;
  * awaited, then every temp file and every folder made is removed and the first error thrown:
  * nothing under `root` has been replaced yet.
  */
-async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[], root: string, onProgress?: (done: number, total: number) => void): Promise<Staging> {
+async function stageAll(
+  store: Store,
+  snapshot: SnapshotMeta,
+  files: TargetFile[],
+  root: string,
+  onProgress?: (done: number, total: number) => void,
+  stageAbove: ReadonlyMap<string, string> = new Map(),
+): Promise<Staging> {
   // Every temp name, recorded before it is created, so a failure removes even a half-written one.
   const staged: (Staged & { index: number })[] = [];
   const created: string[] = [];
@@ -296,7 +333,7 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
 
   const discard = async (): Promise<void> => {
     for (const s of staged) {
-      const dir = await walkInside(root, path.posix.dirname(s.file.path)).catch(() => null);
+      const dir = await walkInside(root, stageAbove.get(s.file.path) ?? path.posix.dirname(s.file.path)).catch(() => null);
       if (dir !== null) await fsp.rm(path.join(dir, path.basename(s.tmp)), { force: true }).catch(() => undefined);
     }
     for (const d of [...created].sort((a, b) => b.length - a.length)) {
@@ -306,7 +343,8 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
   };
 
   const stageOne = async ({ file: f, index }: { file: TargetFile; index: number }): Promise<void> => {
-    const dir = (await walkInside(root, path.posix.dirname(f.path), { create: true, created }))!;
+    const dir = (await walkInside(root, stageAbove.get(f.path) ?? path.posix.dirname(f.path), { create: true, created }))!;
+    // Under a file in the way, the final name is known once its folder is made (see `restoreSnapshot`).
     const final = path.join(dir, path.posix.basename(f.path));
     const tmp = path.join(dir, `${STAGE_PREFIX}${token}-${index}`);
     if (failing) return;
@@ -369,15 +407,20 @@ async function stageAll(store: Store, snapshot: SnapshotMeta, files: TargetFile[
   return { files: staged.sort((a, b) => a.index - b.index).map(({ file, tmp, final, copy, placed }) => ({ file, tmp, final, copy, placed })), discard };
 }
 
-/** Removes temp files an interrupted restore left in the run (the prefix proves they are ours). */
-async function removeStaleStaging(root: string, entries: ScanEntry[]): Promise<void> {
-  const dirs = new Set(['.', ...entries.map((e) => path.posix.dirname(e.path))]);
-  for (const d of dirs) {
-    // A folder that is not a real one under the run is not looked into.
+/**
+ * Removes the temp files an interrupted restore left anywhere in the run (the prefix proves they
+ * are ours), also in folders the scan does not list: ones only that staging made, holding nothing
+ * but its temp files, and excluded ones. Each folder is entered only as a real folder under the
+ * run (`walkInside`, never through a symlink); the folders themselves are left.
+ */
+async function removeStaleStaging(root: string): Promise<void> {
+  const queue = ['.'];
+  for (let d = queue.pop(); d !== undefined; d = queue.pop()) {
     const abs = await walkInside(root, d).catch(() => null);
     if (abs === null) continue;
-    for (const name of await fsp.readdir(abs).catch(() => [] as string[])) {
-      if (name.startsWith(STAGE_PREFIX)) await fsp.rm(path.join(abs, name), { force: true });
+    for (const e of await fsp.readdir(abs, { withFileTypes: true }).catch(() => [])) {
+      if (e.name.startsWith(STAGE_PREFIX)) await fsp.rm(path.join(abs, e.name), { force: true });
+      else if (e.isDirectory()) queue.push(d === '.' ? e.name : `${d}/${e.name}`);
     }
   }
 }

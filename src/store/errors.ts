@@ -106,12 +106,28 @@ export function noSpaceMessage(path: string, code: string, counts: SpaceCounts |
   return `no space left on the device (${code}) while writing ${path}; free some space and try again`;
 }
 
+/**
+ * Why folder `dir`, set by config key `key`, cannot be written (`code`: EACCES, EPERM or EROFS), who
+ * ckptd runs as and what to do.
+ */
+function notWritableMessage(what: string, key: string, dir: string, code: string, detail: string): string {
+  const why = code === 'EROFS' ? 'it is on a read-only file system' : `permission denied: ${ckptdUser()} may not write there`;
+  return `cannot write ${what} ${dir}: ${why} (${detail}); ${code === 'EROFS' ? `set ${key} to a folder on a writable file system` : `give it write access to ${dir}, or set ${key} to a folder it may write`}`;
+}
+
 /** The store (or a folder above it ckptd must create) cannot be written by this process. Exit code 1. */
 export class StoreNotWritableError extends CkptdError {
   override readonly name = 'StoreNotWritableError';
   constructor(store: string, code: string, detail: string) {
-    const why = code === 'EROFS' ? 'it is on a read-only file system' : `permission denied: ${ckptdUser()} may not write there`;
-    super(`cannot write the store ${store}: ${why} (${detail}); ${code === 'EROFS' ? 'set store to a folder on a writable file system' : `give it write access to ${store}, or set store to a folder it may write`}`);
+    super(notWritableMessage('the store', 'store', store, code, detail));
+  }
+}
+
+/** A run's `save.to` (or a folder above it ckptd must create) cannot be written by this process. Exit code 1. */
+export class SaveToNotWritableError extends CkptdError {
+  override readonly name = 'SaveToNotWritableError';
+  constructor(saveTo: string, code: string, detail: string) {
+    super(notWritableMessage('save.to', 'save.to', saveTo, code, detail));
   }
 }
 

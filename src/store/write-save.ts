@@ -15,7 +15,7 @@ import type { Progress } from '../policy/types.js';
 import { allocateId } from './allocate-id.js';
 import { captureFile } from './capture-file.js';
 import { commitStaged, ensureDirDurable, fsyncDir, removeTree, writeFileAtomic } from './durable.js';
-import { withPath } from './errors.js';
+import { SaveToNotWritableError, withPath } from './errors.js';
 import { hashOpenFileOnWorker } from './hash-workers.js';
 import { isValidId } from './ids.js';
 import { keepCommittedCtime } from './labels.js';
@@ -84,7 +84,7 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
   const single = models.length === 1;
   const ext = single ? path.posix.extname(models[0]!.path) : '';
   const base = saveBaseName(opts.prefix, opts.runName, opts.progress, id);
-  await ensureDirDurable(opts.saveTo, { mode: DIR_MODE });
+  await ensureSaveTo(opts.saveTo);
   const saveTo = path.resolve(opts.saveTo);
   const tmp = path.join(saveTo, `${TEMP_PREFIX}${id}${ext}`);
   const final = path.join(saveTo, `${base}${ext}`);
@@ -249,4 +249,21 @@ async function copyStored(src: string, dst: string, want: { size: number; sha256
 
 function bigMax(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
+}
+
+/**
+ * Makes `saveTo` (and any missing folder above it) durably, and checks that this process may
+ * create files in it, before anything of a save is written: one it may not write (permission
+ * denied, a read-only file system) is a `SaveToNotWritableError` that names it, who ckptd runs as,
+ * and what to do.
+ */
+async function ensureSaveTo(saveTo: string): Promise<void> {
+  try {
+    await ensureDirDurable(saveTo, { mode: DIR_MODE });
+    await fsp.access(saveTo, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new SaveToNotWritableError(saveTo, code, (err as Error).message);
+    throw err;
+  }
 }

@@ -72,6 +72,36 @@ describe('kill -9 during store operations', () => {
     expect(verifyStore(store).problems).toEqual([]);
   });
 
+  it('a restore killed while staging into a folder the run lacks: the next restore, of any snapshot, removes its temp files there', async () => {
+    const { run, store, cfg } = setup(5);
+    fs.mkdirSync(path.join(run, 'ckpt', 'deep'), { recursive: true });
+    fs.writeFileSync(path.join(run, 'ckpt', 'deep', 'model.bin'), Buffer.alloc(4 << 20, 1));
+    fs.writeFileSync(path.join(run, 'state.json'), '{"epoch":1}');
+    age(run);
+    const a = (await runCli(['snapshot', '--config', cfg])).stdout.trim();
+    fs.rmSync(path.join(run, 'ckpt'), { recursive: true });
+    fs.writeFileSync(path.join(run, 'state.json'), '{"epoch":2}');
+    age(run);
+    const b = (await runCli(['snapshot', '--config', cfg])).stdout.trim();
+
+    // Killed right after it created the staged file in ckpt/deep/, a folder only the staging made.
+    const proc = startDaemon(['restore', a, '--yes', '--config', cfg], pauseEnv({ op: 'open', path: `^${literal(path.join(run, 'ckpt', 'deep'))}/\\.ckptd-tmp-restore-` }));
+    cleanups.push(() => proc.stop('SIGKILL'));
+    await pausedAt(proc.proc, 'the creation of the staged file in ckpt/deep/');
+    await proc.stop('SIGKILL');
+    const ours = (): string[] => (fs.readdirSync(run, { recursive: true }) as string[]).filter((n) => path.basename(n).startsWith('.ckptd-'));
+    expect(ours().filter((n) => n.startsWith('ckpt/deep/'))).toHaveLength(1);
+
+    const other = await runCli(['restore', b, '--yes', '--config', cfg]);
+    expect(other.code, other.stderr).toBe(0);
+    expect(ours()).toEqual([]);
+    const again = await runCli(['restore', a, '--yes', '--config', cfg]);
+    expect(again.code, again.stderr).toBe(0);
+    const files = (fs.readdirSync(run, { recursive: true }) as string[]).filter((n) => fs.lstatSync(path.join(run, n)).isFile()).sort();
+    expect(files).toEqual(['ckpt/deep/model.bin', 'state.json']);
+    expect(verifyStore(store).problems).toEqual([]);
+  });
+
   it('a prune killed while deleting leaves only whole snapshots visible; the next command sweeps and finishes', async () => {
     const { run, store, cfg } = setup(30);
     // Several hundred files per snapshot, so deleting one takes many unlinks (the pause, not their
