@@ -11,6 +11,7 @@ import { processPriority, type Priority } from '../policy/process-priority.js';
 import { scanRun } from '../ops/run-actions.js';
 import { describeNext } from '../policy/describe-next.js';
 import { NO_PROGRESS, type Progress } from '../policy/types.js';
+import { savingFolderOf } from '../policy/hot-files.js';
 import { readProgress, runFilesOf } from '../progress/read-progress.js';
 import { leftOutOf } from '../store/scan.js';
 import { storeOf } from '../store/local-store.js';
@@ -76,7 +77,17 @@ export async function runStatus(run: RunConfig, now: number, priority: Priority 
   if (running) {
     const watchNote = await readWatchNote(run.store);
     if (watchNote !== null) warnings.push(watchNote);
-    for (const b of await readBlocking(run.store)) {
+    const blocking = await readBlocking(run.store);
+    for (const b of blocking) {
+      // A file of a checkpoint folder being saved is that save at work: the folder's line says it.
+      if (savingFolderOf(blocking, b.path) !== undefined) continue;
+      if (b.lastFile !== undefined) {
+        warnings.push(
+          `${printableName(b.path)} is a checkpoint still being saved since ${b.since > 0 ? new Date(b.since).toISOString() : 'start'} (${b.reason}): ` +
+            (b.hot ? `backups are taken without it and marked incomplete until its ${b.lastFile} appears` : `no backup is taken until its ${b.lastFile} appears`),
+        );
+        continue;
+      }
       const what = b.hot
         ? 'backups are taken without it and marked incomplete'
         : 'no backup can be taken while it changes';

@@ -9,12 +9,13 @@
  *   moments ago that a recent snapshot held with bytes, see `emptiedBlockers`, blocks until it
  *   has stayed empty `EMPTIED_QUIET_MS`), folds it
  *   into the state, logs each path that starts blocking for long (`keeps-changing`), is left out
- *   (`never-settles`) or settles again (`settled-again`), rewrites the store's blocking record for
+ *   (`never-settles`) or settles again (`settled-again`) (a file inside a checkpoint folder still
+ *   being saved only as that folder), rewrites the store's blocking record for
  *   `ckptd status` when any of that happened, and returns the blockers.
  * - `isHot` / `neverSettled` tell which paths are left out of backups for now, and why.
  */
 import type { RunConfig } from '../config/types.js';
-import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, type Blocking, type BlockingState } from '../policy/hot-files.js';
+import { hotPaths, isHot, NO_BLOCKING, savingFolderOf, SKIP_AFTER_WINDOWS, trackBlocking, type Blocking, type BlockingState } from '../policy/hot-files.js';
 import { emptiedBlockers, findBlockers, savesInProgress, type TimedBlocker } from '../ops/settle.js';
 import { writeBlocking } from '../store/blocking-file.js';
 import { KnownBeforeReader } from '../store/known-before.js';
@@ -46,9 +47,15 @@ export class BlockingFiles {
     return isHot(this.state, rel);
   }
 
-  /** The paths left out for never settling, each with the reason listed in a snapshot's `skipped`. */
+  /**
+   * The paths left out for never settling, each with the reason listed in a snapshot's `skipped`;
+   * a file inside a checkpoint folder still being saved is listed as that folder.
+   */
   neverSettled(settleMs: number, now: number): { path: string; reason: string }[] {
-    return hotPaths(this.state).map((p) => ({ path: p, reason: neverSettledReason(this.state[p]!, settleMs, now) }));
+    const saving = Object.values(this.state);
+    return hotPaths(this.state)
+      .filter((p) => savingFolderOf(saving, p)?.hot !== true)
+      .map((p) => ({ path: p, reason: neverSettledReason(this.state[p]!, settleMs, now, savingFolderOf(saving, p)) }));
   }
 
   /** See the contract above. */
@@ -67,7 +74,9 @@ export class BlockingFiles {
         this.logger.warn(`could not record the blocking files for status: ${(err as Error).message}`),
       );
     }
-    for (const b of update.warned) {
+    // A file of a checkpoint folder still being saved is that save at work: the folder's own lines say so.
+    const ownLine = (b: Blocking): boolean => savingFolderOf(Object.values(this.state), b.path) === undefined;
+    for (const b of update.warned.filter(ownLine)) {
       if (b.lastFile !== undefined) {
         this.logger.warn(
           `${printableName(b.path)} has kept the state from settling for ${formatDuration(now - b.since)} (${b.reason}): no backup is taken while it is being saved; ` +
@@ -83,7 +92,7 @@ export class BlockingFiles {
         { event: 'keeps-changing', path: b.path },
       );
     }
-    for (const b of update.hot) {
+    for (const b of update.hot.filter(ownLine)) {
       if (b.lastFile !== undefined) {
         this.logger.warn(
           `${printableName(b.path)} is still not saved whole (${b.reason}); backups are taken without it from now on and are marked incomplete, ` +
@@ -103,9 +112,13 @@ export class BlockingFiles {
   }
 }
 
-/** Why a never-settling file is not in a snapshot, with the fix (listed in the snapshot's `skipped`). */
-function neverSettledReason(b: Blocking, settleMs: number, now: number): string {
+/**
+ * Why a never-settling file is not in a snapshot, with the fix (listed in the snapshot's `skipped`);
+ * `saving` is the checkpoint folder still being saved that holds it, if any (no fix to offer then).
+ */
+function neverSettledReason(b: Blocking, settleMs: number, now: number, saving?: Blocking): string {
   const windows = `over ${SKIP_AFTER_WINDOWS} settle windows of ${formatDuration(settleMs)}`;
   if (b.lastFile !== undefined) return `never saved whole: still without its ${b.lastFile} after ${formatDuration(now - b.since)} (${windows}; ${b.reason})`;
+  if (saving !== undefined) return `never settled: kept changing for ${formatDuration(now - b.since)}, part of ${saving.path}, still being saved (${windows}; ${b.reason})`;
   return `never settled: kept changing for ${formatDuration(now - b.since)} (${windows}; ${b.reason}); add it to exclude if it need not be backed up`;
 }

@@ -1,7 +1,8 @@
 /**
  * The last steps of a restore into the run: removing the files of its state that the restored
  * snapshot lacks, and only those the pre-restore snapshot holds a copy of; then the folders those
- * removals emptied where the snapshot holds a file. And what a file it replaces must still be.
+ * removals emptied (where the snapshot holds a file, and any other). And what a file it replaces
+ * must still be.
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -75,6 +76,37 @@ async function removeIfEmpty(root: string, dir: string, signal: AbortSignal | un
       throw err;
     },
   );
+}
+
+/**
+ * Removes the folders of the run that the removal of `removed` (files `removeExtra` removed, relative
+ * paths) left empty: each folder on their paths, deepest first, that holds nothing now. A trainer
+ * resuming from its newest checkpoint folder picks it by name, empty or not (the Hugging Face
+ * Trainer's `get_last_checkpoint`, OneTrainer's last backup): an emptied `checkpoint-300/` left
+ * behind would be picked over the restored `checkpoint-200/`. Only rmdir, never through a symlink:
+ * a folder still holding anything (a file left in place, one the config leaves out) stays, as do
+ * the run folder and folders no removal touched. Returns the folders removed.
+ */
+export async function removeEmptiedFolders(root: string, removed: readonly string[], signal: AbortSignal | undefined): Promise<string[]> {
+  const folders = new Set<string>();
+  for (const file of removed) for (let d = path.posix.dirname(file); d !== '.'; d = path.posix.dirname(d)) folders.add(d);
+  const depth = (rel: string): number => rel.split('/').length;
+  const gone: string[] = [];
+  for (const rel of [...folders].sort((a, b) => depth(b) - depth(a))) {
+    const parent = await walkInside(root, path.posix.dirname(rel));
+    if (parent === null) continue;
+    assertLockHeld(signal);
+    const ok = await fsp.rmdir(path.join(parent, path.posix.basename(rel))).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        // Not empty, gone, or no folder (a symlink put there meanwhile is never followed).
+        if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST' || err.code === 'ENOENT' || err.code === 'ENOTDIR') return false;
+        throw err;
+      },
+    );
+    if (ok) gone.push(rel);
+  }
+  return gone;
 }
 
 /** Throws `SafetyError` unless the restore may replace what is at `final` (the run's file `rel`). */

@@ -9,7 +9,8 @@
  * 3. take a `pre-restore` snapshot of the current state (unchanged files cost a link): it exists
  *    before any file of the run is replaced;
  * 4. rename each staged file over its target, then remove the files the snapshot lacks, then the
- *    folders those removals emptied where the snapshot holds a file, and rename that file in; a file
+ *    folders those removals emptied (a later `checkpoint-N/` a resume would pick, a folder where
+ *    the snapshot holds a file), and rename the files whose place such a folder held in; a file
  *    under a folder of the snapshot where the run had a regular file (staged in the nearest real
  *    folder above) is renamed in once that file is removed and its folders made.
  * Every mkdir, rename and unlink in the run is preceded by a walk from the run folder that checks
@@ -46,7 +47,7 @@ import { assertLockHeld, signalOfHeldLock } from '../store/lock-signal.js';
 import { judgeSettled } from './settle.js';
 import { SafetyError } from '../util/errors.js';
 import { assertApartFromRun, assertFolderPlace } from './restore-target.js';
-import { removeEmptyFolder, removeExtra, replaceOnlyAsKept, type ReplaceCheck } from './restore-remove.js';
+import { removeEmptiedFolders, removeEmptyFolder, removeExtra, replaceOnlyAsKept, type ReplaceCheck } from './restore-remove.js';
 import type { Logger } from '../util/logger.js';
 import { utimesSeconds } from '../util/fs.js';
 import { runPools } from '../util/run-pools.js';
@@ -175,9 +176,11 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   const renamedIn = new Set<string>();
   // Without --force a file is replaced only as the pre-restore snapshot holds it: a version written since would be lost.
   const check = opts.force ? undefined : replaceOnlyAsKept(entries, unkept);
+  let emptied: string[] = [];
   try {
     await commitAll(root, { ...staging, files: staging.files.filter((s) => !folderInTheWay.has(s.file.path) && !stageAbove.has(s.file.path)) }, result, signal, renamedIn, check);
     await removeExtra(root, plan.remove, entries, unkept, result, signal);
+    emptied = await removeEmptiedFolders(root, result.removed, signal);
     const placeable: Staged[] = [];
     for (const s of staging.files.filter((x) => folderInTheWay.has(x.file.path))) {
       if (await removeEmptyFolder(root, s.file.path, signal)) placeable.push(s);
@@ -198,6 +201,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     throw new SafetyError(`${err.message}. The restore of ${snapshot.id} stopped after writing ${result.written.length} of ${staging.files.length} file(s)${before}`);
   }
   for (const r of result.removed) renamedIn.add(path.dirname(path.join(root, r)));
+  for (const d of emptied) renamedIn.add(path.dirname(path.join(root, d)));
   await syncRestored(renamedIn);
   if (opts.from === undefined) await recordRestored(run, snapshot, root, staging.files, signal, opts.logger);
   return result;

@@ -119,3 +119,12 @@ export function isHot(state: BlockingState, rel: string): boolean {
   }
 }
 
+/**
+ * The checkpoint folder still being saved (a blocking path with a `lastFile`) that holds `rel`, if
+ * any: a file of it that keeps changing is that save at work, reported as the folder, never as a
+ * file to exclude.
+ */
+export function savingFolderOf(blocking: Iterable<Blocking>, rel: string): Blocking | undefined {
+  for (const b of blocking) if (b.lastFile !== undefined && rel.startsWith(`${b.path}/`)) return b;
+  return undefined;
+}

@@ -21,3 +21,23 @@ export function saveFileName(opts: { prefix: string; run: string; epoch: number 
 function safe(text: string): string {
   return text.replace(/[/\\\u0000-\u001f\u007f]/g, '_');
 }
+
+/**
+ * Extensions of two parts that a loader goes by whole: Keras 3 loads a name ending in
+ * `.weights.h5` as its own weights format and a bare `.h5` as a legacy Keras 2 file
+ * (`saving_api.load_weights`), which a Keras 3 weights file is not.
+ */
+const WHOLE_EXTENSIONS: readonly string[] = ['.weights.h5'];
+
+/**
+ * The extension a save of the model file `name` (a path or a file name) keeps: a two-part one of
+ * `WHOLE_EXTENSIONS` whole (`latest.weights.h5` -> `.weights.h5`), else what follows the last dot
+ * of the file name, dot included, as `path.extname` gives it (`''` for none or a leading dot only).
+ */
+export function saveExtensionOf(name: string): string {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  const whole = WHOLE_EXTENSIONS.find((e) => base.length > e.length && base.toLowerCase().endsWith(e));
+  if (whole !== undefined) return base.slice(base.length - whole.length);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(dot) : '';
+}

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { globMatcher } from '../util/globs.js';
-import { saveFileName } from '../policy/save-file-name.js';
+import { saveExtensionOf, saveFileName } from '../policy/save-file-name.js';
 import type { Progress } from '../policy/types.js';
 import { allocateId } from './allocate-id.js';
 import { captureFile } from './capture-file.js';
@@ -82,7 +82,7 @@ export async function writeSave(opts: WriteSaveOptions, id?: string): Promise<Sa
   await ensureStore(opts.store);
   id ??= await allocateId(opts.store, opts.now);
   const single = models.length === 1;
-  const ext = single ? path.posix.extname(models[0]!.path) : '';
+  const ext = single ? saveExtensionOf(models[0]!.path) : '';
   const base = saveBaseName(opts.prefix, opts.runName, opts.progress, id);
   await ensureSaveTo(opts.saveTo);
   const saveTo = path.resolve(opts.saveTo);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hotPaths, isHot, NO_BLOCKING, SKIP_AFTER_WINDOWS, trackBlocking, WARN_AFTER_WINDOWS, type Blocker, type BlockingState } from '../../src/policy/hot-files.js';
+import { hotPaths, isHot, NO_BLOCKING, savingFolderOf, SKIP_AFTER_WINDOWS, trackBlocking, WARN_AFTER_WINDOWS, type Blocker, type Blocking, type BlockingState } from '../../src/policy/hot-files.js';
 
 const SETTLE = 1000;
 const log: Blocker = { path: 'train.log', reason: 'modified 100ms ago' };
@@ -103,4 +103,15 @@ describe('isHot', () => {
     ['logsx/a.txt', false],
     ['ckpt.pt', false],
   ])('%s -> %s', (rel, want) => expect(isHot(state, rel)).toBe(want));
+});
+
+describe('savingFolderOf', () => {
+  const at = (path: string, lastFile?: string): Blocking => ({ path, since: 0, reason: 'r', warned: true, hot: false, ...(lastFile ? { lastFile } : {}) });
+  it('finds the checkpoint folder being saved that holds a path, and nothing for the folder itself or other paths', () => {
+    const list = [at('logs/train.log'), at('checkpoint-2', 'trainer_state.json'), at('checkpoint-2/optimizer.pt')];
+    expect(savingFolderOf(list, 'checkpoint-2/optimizer.pt')?.path).toBe('checkpoint-2');
+    expect(savingFolderOf(list, 'checkpoint-2')).toBeUndefined();
+    expect(savingFolderOf(list, 'checkpoint-20/optimizer.pt')).toBeUndefined();
+    expect(savingFolderOf(list, 'logs/train.log')).toBeUndefined();
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { saveFileName } from '../../src/policy/save-file-name.js';
+import { saveExtensionOf, saveFileName } from '../../src/policy/save-file-name.js';
 
 const base: Parameters<typeof saveFileName>[0] = { prefix: '', run: 'my-run', epoch: 3, step: 1200, id: '20240101T000000Z-ab12', ext: 'safetensors' };
 
@@ -34,4 +34,17 @@ describe('the longest prefix the config accepts', () => {
     const name = saveFileName({ prefix: 'p'.repeat(SAVE_NAME_ROOM - 1), run: 'a', epoch: 999e18, step: 999e18, id: newId(Date.now()), ext: `.${'x'.repeat(18)}` });
     expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
   });
+});
+
+describe('saveExtensionOf', () => {
+  it.each([
+    ['backup/latest.weights.h5', '.weights.h5'],
+    ['model.WEIGHTS.H5', '.WEIGHTS.H5'],
+    ['weights.h5', '.h5'],
+    ['lora-000002.safetensors', '.safetensors'],
+    ['ck/epoch=3-step=400-val_loss=0.12.ckpt', '.ckpt'],
+    ['.weights.h5', '.h5'],
+    ['dir.d/noext', ''],
+    ['.hidden', ''],
+  ])('%s -> %s', (name, want) => expect(saveExtensionOf(name)).toBe(want));
 });
