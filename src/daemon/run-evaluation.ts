@@ -64,6 +64,11 @@ export class RunEvaluation {
   /** Told of every record this run commits (the background push queues it); errors are logged, never fatal. */
   onCommitted: (record: Pick<RecordMeta, 'id' | 'kind'>) => Promise<void> = () => Promise.resolve();
   private lastProgressKey = '';
+  /**
+   * The newest policy backup this daemon took, when it left files out (still being written then),
+   * and which: once they are in a settled state, the next evaluation completes it (`completesRule`).
+   */
+  private leftOutBy: { id: string; paths: string[] } | null = null;
   /** The last write of `state.json` failed: `this.state` is newer than the file (see `saveState`). */
   private stateUnsaved = false;
   /** How long the last scan of the run took. */
@@ -166,6 +171,7 @@ export class RunEvaluation {
       changed,
       cronDue: { backup: due.cronBackup, save: due.cronSave },
       backupNow: backupNow.length > 0,
+      completes: this.completes(entries),
     };
     const decision = decide(policyConfigOf(run), this.state, facts, now);
     await this.saveState(decision.state);
@@ -183,6 +189,7 @@ export class RunEvaluation {
         if (a.kind === 'backup') {
           backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, leftOut, signal: this.lock.signal, session: this.session }, this.logger);
           this.newestDigest = backup.state_digest;
+          this.leftOutBy = backup.skipped.length > 0 ? { id: backup.id, paths: backup.skipped.map((f) => f.path) } : null;
           await this.failures.succeeded();
           await this.tellCommitted(backup);
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
@@ -217,6 +224,8 @@ export class RunEvaluation {
           this.logger,
         );
         this.newestDigest = snap.state_digest;
+        // A complete snapshot holds what the incomplete backup left out.
+        if (snap.skipped.length === 0) this.leftOutBy = null;
         await this.tellCommitted(snap);
         m.reply({ ok: true, snapshotId: snap.id });
       } catch (err) {
@@ -280,6 +289,14 @@ export class RunEvaluation {
     }
   }
 
+  /** What of the files the newest incomplete backup left out `entries` (a settled state) now holds. */
+  private completes(entries: readonly ScanEntry[]): { id: string; paths: string[] } | null {
+    const by = this.leftOutBy;
+    if (by === null) return null;
+    const paths = by.paths.filter((p) => entries.some((e) => e.path === p));
+    return paths.length === 0 ? null : { id: by.id, paths };
+  }
+
   /**
    * Runs the store operations people asked for (delete, restore, labels), before evaluating: the
    * store has one writer. After a restore into the run, its own writes are taken as the settled
@@ -292,6 +309,8 @@ export class RunEvaluation {
       const pre = outcome.data.pre_restore;
       if (op.kind === 'restore' && typeof pre === 'string') await this.tellCommitted({ id: pre, kind: 'pre-restore' });
       if (op.kind === 'restore' && op.to === null) {
+        // The run is another state now: what an earlier backup left out is not owed any more.
+        this.leftOutBy = null;
         const entries = await scanRun(this.runOf());
         const progress = await readProgress(this.runOf().path, this.runOf().progress, runFilesOf(entries));
         this.lastSettledDigest = stateDigest(entries);

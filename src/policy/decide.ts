@@ -2,7 +2,7 @@
  * `decide`: what to take for one settled state of a run, per policy, with reasons. Pure: the shell
  * gathers the facts, passes the clock in, performs the actions in order, then calls `recordTaken`.
  */
-import { backupNowRule, cronRule, everyRule, type RuleOutcome } from './rules.js';
+import { backupNowRule, completesRule, cronRule, everyRule, type RuleOutcome } from './rules.js';
 import type { Action, Decision, Every, Facts, PolicyConfig, PolicyName, PolicyState, RunState, Skip } from './types.js';
 
 /** Records a taken snapshot or save in the run state; see `record-taken.ts`. */
@@ -17,7 +17,7 @@ interface PolicyVerdict {
 
 /**
  * Decides, for one settled state, which of the run's two policies fire. Per policy, the rules are
- * backup-now (backup only), `every`, then `cron`; the first that fires gives the action's trigger and
+ * backup-now and completes (backup only, see `completesRule`), `every`, then `cron`; the first that fires gives the action's trigger and
  * the others that also fire are named in its reason. At most one backup and one save are returned,
  * the backup first. A firing save with `backup.beforeSave` is preceded by a `before-save` backup
  * unless the backup fires anyway or this exact state (`facts.digest`) is already the last backup.
@@ -26,8 +26,8 @@ interface PolicyVerdict {
  * re-anchored; it does NOT record anything as taken (the shell calls `recordTaken` after success).
  */
 export function decide(config: PolicyConfig, state: RunState, facts: Facts, now: number): Decision {
-  const backup = judgePolicy('backup', config.backup.every, config.backup.cron, state.backup, facts, now, backupNowRule(facts));
-  const save = judgePolicy('save', config.save.every, config.save.cron, state.save, facts, now, null);
+  const backup = judgePolicy('backup', config.backup.every, config.backup.cron, state.backup, facts, now, [backupNowRule(facts), completesRule(facts)]);
+  const save = judgePolicy('save', config.save.every, config.save.cron, state.save, facts, now, []);
 
   const actions: Action[] = [];
   const skips: Skip[] = [];
@@ -55,10 +55,10 @@ function judgePolicy(
   ps: PolicyState,
   facts: Facts,
   now: number,
-  asked: RuleOutcome | null,
+  asked: (RuleOutcome | null)[],
 ): PolicyVerdict {
   const everyResult = everyRule(policy, every, ps, facts, now);
-  const outcomes = [asked, everyResult?.outcome ?? null, cronRule(policy, cron, ps, facts)].filter((o) => o !== null);
+  const outcomes = [...asked, everyResult?.outcome ?? null, cronRule(policy, cron, ps, facts)].filter((o) => o !== null);
   const state = everyResult?.state ?? ps;
   const [first, ...others] = outcomes.filter((o) => o.fires);
   if (first) {

@@ -123,6 +123,19 @@ export function cronRule(policy: PolicyName, expr: string | null, ps: PolicyStat
 }
 
 /** The backup-now request as a rule: fires whenever asked, even on an unchanged state (a person asked). */
+/**
+ * A policy backup that left out files still being written (a slow checkpoint write, a file rewritten
+ * during the copy) is followed by a backup as soon as they have settled: the policy's own rule
+ * (every N epochs) already counted it, and would otherwise leave that epoch's only backup incomplete.
+ */
+export function completesRule(facts: Facts): RuleOutcome | null {
+  const c = facts.completes;
+  if (c === null || c === undefined || c.paths.length === 0) return null;
+  const names = c.paths.length <= 3 ? c.paths.join(', ') : `${c.paths.slice(0, 3).join(', ')} and ${c.paths.length - 3} more`;
+  const they = c.paths.length === 1 ? 'it has' : 'they have';
+  return { fires: true, trigger: 'completes', reason: `backup ${c.id} left out ${names} (still being written then); ${they} settled, so this state is backed up whole` };
+}
+
 export function backupNowRule(facts: Facts): RuleOutcome | null {
   if (!facts.backupNow) return null;
   return { fires: true, trigger: 'backup-now', reason: 'a backup was asked for (backup-now)' };

@@ -94,6 +94,11 @@ export interface Facts {
   cronDue: { backup: boolean; save: boolean };
   /** A person or script asked for a backup now (`ckptd backup-now`). */
   backupNow: boolean;
+  /**
+   * The newest snapshot is a policy backup that left out files (still being written when it was
+   * taken) which this settled state now holds: its id and those paths. Omitted or null: none.
+   */
+  completes?: { id: string; paths: string[] } | null;
 }
 
 /** The policy settings the core reads; a subset of the normalized run config. */

@@ -117,6 +117,14 @@ const rows: Row[] = [
   { name: 'backup-now and a due save: one backup, then the save', cfg: config({ save: { every: every.epochs(5) } }), state: runState(), facts: facts({ backupNow: true, progress: at(5) }),
     actions: ['backup backup-now', 'save every 5 epochs'] },
 
+  // completes: the newest backup left out files that have settled since
+  { name: 'completes: files the newest backup left out have settled: a backup now, whatever every says', cfg: config({ backup: { every: every.epochs(1) } }), state: runState({ lastEpoch: 2 }), facts: facts({ progress: at(2), completes: { id: 'b2', paths: ['last.ckpt'] } }),
+    actions: ['backup completes'], reasons: [/backup b2 left out last\.ckpt \(still being written then\); it has settled, so this state is backed up whole/] },
+  { name: 'completes: with backup-now, backup-now is the trigger and completes is named', cfg: config(), state: runState(), facts: facts({ backupNow: true, completes: { id: 'b2', paths: ['a.bin', 'b.bin'] } }),
+    actions: ['backup backup-now'], reasons: [/also completes: backup b2 left out a\.bin, b\.bin/] },
+  { name: 'completes: nothing left out, nothing extra', cfg: config({ backup: { every: every.epochs(1) } }), state: runState({ lastEpoch: 2 }), facts: facts({ progress: at(2), completes: null }),
+    actions: [] },
+
   // before-save
   { name: 'before-save: a due save is preceded by a backup', cfg: config({ backup: { every: every.epochs(2) }, save: { every: every.epochs(5) } }), state: runState({ lastEpoch: 4 }, { lastEpoch: 0 }), facts: facts({ progress: at(5) }),
     actions: ['backup before-save', 'save every 5 epochs'], reasons: [/the save \(every 5 epochs\) is preceded by a backup/, /epoch 0 → 5/] },
