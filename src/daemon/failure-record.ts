@@ -3,7 +3,8 @@
  * save or evaluation adds an attempt; the next backup or save that succeeds removes it. A record
  * of failed evaluations alone also ends with the next evaluation that completes; once a backup or
  * save has failed, only a backup or save that succeeds ends it (an evaluation that completes
- * without taking one proves nothing about them). So `ckptd status` can say the backups are
+ * without taking one proves nothing about them); a condition that ends by itself (the run folder
+ * back in place) ends a record of its own kind (`cleared`). So `ckptd status` can say the backups are
  * failing while they are, not only the daemon's log.
  *
  * Contract: never throws and never delays a backup for its bookkeeping: a write that fails (the
@@ -48,6 +49,11 @@ export class FailureRecord {
     this.note = null;
     this.actionFailed = false;
     return this.write();
+  }
+
+  /** The condition of failures of `kind` is over (not by a backup or save): the note goes if it is of that kind. */
+  cleared(kind: string): Promise<void> {
+    return this.note?.kind === kind ? this.succeeded() : Promise.resolve();
   }
 
   /** An evaluation completed: failures of evaluations alone no longer stand (a failed backup or save still does). */

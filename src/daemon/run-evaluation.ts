@@ -5,6 +5,13 @@
  * Called one at a time by the run's supervisor, which makes it the store's single writer.
  *
  * Contract:
+ * - `evaluate` first checks that the run folder leads where it was recorded (`RunFolderPlace`,
+ *   checked again before each backup, save or manual snapshot and before the retention after a
+ *   backup): while it leads elsewhere (swapped for a symbolic link) nothing is scanned, captured or
+ *   deleted; it warns once (`run-folder-moved`, naming both places and the fix), answers waiting
+ *   requests with that error, records it for `ckptd status` (kind `run-folder-moved`) and looks
+ *   again in `RETRY_AFTER_MS` (and at each watch event); once the folder is back it says so
+ *   (`run-folder-back`), clears that record and goes on as before.
  * - `evaluate` scans the run; a missing run folder or one without included files answers waiting
  *   backup-now and manual requests with an error. Unless the state changed since the last settled
  *   state evaluated (at the first look after a start: since the newest snapshot, and a state a
@@ -19,9 +26,11 @@
  *   low disk is a warning); nothing stored was changed. A cron tick the failure left unserved stays
  *   due for the retry. Each failed attempt is recorded for `ckptd status` (`failures`) until a
  *   backup or save succeeds.
- * - `serveOps` runs the queued operations; after a restore into the run, the restored files are
- *   taken as the settled state already seen, so they are not mistaken for the trainer's, and the
- *   epoch and step anchors move back to the restored progress (`rewindAnchors`).
+ * - `serveOps` runs the queued operations (a restore into the run only while the run folder leads
+ *   where it was recorded: else it fails with the same message); after a restore into the run,
+ *   the restored files are taken as the settled state already seen, so they are not mistaken for
+ *   the trainer's, and the epoch and step anchors move back to the restored progress
+ *   (`rewindAnchors`).
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '../config/types.js';
@@ -43,6 +52,7 @@ import { applyRetention, captureSnapshot, exportSave, LowDiskError, progressOf, 
 import { verdictOf } from '../ops/settle.js';
 import type { BlockingFiles } from './blocking-files.js';
 import { FailureRecord } from './failure-record.js';
+import { RunFolderMovedError, RunFolderPlace } from './run-folder-place.js';
 import type { RequestQueue } from './request-queue.js';
 import { isRestoredState } from './restored-state.js';
 import type { RunTriggers } from './run-triggers.js';
@@ -75,6 +85,10 @@ export class RunEvaluation {
   scanMs = 0;
   /** The failed attempts since the last backup or save that succeeded, as `ckptd status` shows them. */
   readonly failures: FailureRecord;
+  /** Where the run folder really is; recorded at the start (`RunSupervisor.start`) and checked before every capture. */
+  readonly runFolder = new RunFolderPlace();
+  /** The warning last given about the run folder leading elsewhere; null while it leads where recorded. */
+  private movedWarning: string | null = null;
 
   constructor(
     private readonly runOf: () => RunConfig,
@@ -106,6 +120,7 @@ export class RunEvaluation {
   async evaluate(): Promise<void> {
     const run = this.runOf();
     if (this.stateUnsaved) await this.saveState(this.state);
+    if (!(await this.runFolderInPlace(run))) return;
     const t0 = performance.now();
     let all: ScanEntry[];
     try {
@@ -186,6 +201,7 @@ export class RunEvaluation {
     const unserved = { cronBackup: due.cronBackup, cronSave: due.cronSave };
     try {
       for (const a of decision.actions) {
+        await this.runFolder.check(run.path);
         if (a.kind === 'backup') {
           backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, leftOut, signal: this.lock.signal, session: this.session }, this.logger);
           this.newestDigest = backup.state_digest;
@@ -195,6 +211,8 @@ export class RunEvaluation {
           // Anchored where the stored files are, which is later than decided when the trainer moved on.
           await this.saveState(recordTaken(this.state, 'backup', progressOf(backup, progress.source), backup.state_digest, now));
           unserved.cronBackup = false;
+          // Swapped during the capture: no backup is deleted for one that may hold another folder.
+          await this.runFolder.check(run.path);
           // The config in force now, not the one this evaluation began with: an edit saved while the
           // backup was taken applies to the retention after it.
           await applyRetention(this.runOf, backup.id, now, this.logger, this.lock.signal);
@@ -217,6 +235,7 @@ export class RunEvaluation {
 
     for (const m of manual) {
       try {
+        await this.runFolder.check(run.path);
         const snap = await captureSnapshot(
           run,
           entries,
@@ -247,10 +266,40 @@ export class RunEvaluation {
       this.logger.error(`snapshot not committed: ${err.message}`, { event: 'error' });
       return;
     }
+    if (err instanceof RunFolderMovedError) return this.onRunFolderMoved(err, unserved);
     if (err instanceof LowDiskError) this.logger.warn(err.message, { event: 'low-disk' });
     else this.logger.error(`snapshot failed, nothing stored was changed: ${err.message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
     this.triggers.retryIn(RETRY_AFTER_MS, unserved);
     await this.failures.failed(err instanceof LowDiskError ? 'low-disk' : 'error', err.message, this.now(), RETRY_AFTER_MS);
+  }
+
+  /**
+   * Whether the run folder leads where it was recorded (see the contract above); when it does not,
+   * the failure is reported and handled (`onRunFolderMoved`) and the caller looks no further.
+   */
+  private async runFolderInPlace(run: RunConfig): Promise<boolean> {
+    try {
+      await this.runFolder.check(run.path);
+    } catch (err) {
+      if (!(err instanceof RunFolderMovedError)) throw err;
+      await this.onRunFolderMoved(err, {});
+      return false;
+    }
+    if (this.movedWarning !== null) {
+      this.movedWarning = null;
+      this.logger.info(`the run folder ${run.path} leads where it was recorded again (or the config names its new place); backups go on`, { event: 'run-folder-back', path: run.path });
+      await this.failures.cleared('run-folder-moved');
+    }
+    return true;
+  }
+
+  /** Warns once per place the run folder leads to, fails the waiting requests, records it for `ckptd status`, looks again later. */
+  private async onRunFolderMoved(err: RunFolderMovedError, unserved: { cronBackup?: boolean; cronSave?: boolean }): Promise<void> {
+    if (this.movedWarning !== err.message) this.logger.warn(err.message, { event: 'run-folder-moved', path: err.path, recorded: err.recorded, now: err.now });
+    this.movedWarning = err.message;
+    this.queue.failSnapshotRequests(err.message);
+    this.triggers.retryIn(RETRY_AFTER_MS, unserved);
+    await this.failures.failed('run-folder-moved', err.message, this.now(), RETRY_AFTER_MS);
   }
 
   /**
@@ -304,6 +353,8 @@ export class RunEvaluation {
    */
   serveOps(): Promise<void> {
     return this.queue.serveOps(async (op, onProgress) => {
+      // Nothing is restored into a folder the run's path was swapped to lead to.
+      if (op.kind === 'restore' && op.to === null) await this.runFolder.check(this.runOf().path);
       const outcome = await executeOp(this.runOf(), op, { logger: this.logger, now: this.now(), onProgress, signal: this.lock.signal });
       // The snapshot a restore took first is pushed like the backups (push: backups sends pre-restore).
       const pre = outcome.data.pre_restore;

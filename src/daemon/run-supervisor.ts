@@ -130,6 +130,8 @@ export class RunSupervisor {
       await writeFailureNote(run.store, null);
       const newestDigest = (await store.newestGoodHeader())?.state_digest ?? null;
       const sup = new RunSupervisor(run, state, newestDigest, lock, logger, now, session);
+      // Where the run folder really is now: a folder later swapped for a link elsewhere is not backed up.
+      await sup.evaluation.runFolder.record(run.path);
       sup.startWatching();
       const cow = await store.sharesCopyOnWrite();
       sup.logger.info(

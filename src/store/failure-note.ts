@@ -16,7 +16,7 @@ export interface FailureNote {
   /** The last failed attempt (ISO 8601). */
   at: string;
   attempts: number;
-  /** `low-disk`, `error` (a backup or save that failed) or `evaluation` (looking at the run failed). */
+  /** `low-disk`, `error` (a backup or save that failed), `run-folder-moved` (the run folder leads elsewhere than recorded: nothing is backed up) or `evaluation` (looking at the run failed). */
   kind: string;
   message: string;
   /** When the daemon tries again (ISO 8601); null when it does not by itself. */
