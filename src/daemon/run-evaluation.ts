@@ -225,6 +225,8 @@ export class RunEvaluation {
           if (save) await this.tellCommitted(save);
           await this.saveState(recordTaken(this.state, 'save', saved, from?.state_digest ?? digest, now));
           unserved.cronSave = false;
+          // save.keep counts the save just exported now, not at the next backup's retention.
+          if (save && this.runOf().save.keep !== null) await applyRetention(this.runOf, backup?.id ?? null, now, this.logger, this.lock.signal);
         }
       }
       for (const w of backupNow) w(backup ? { ok: true, snapshotId: backup.id } : { ok: false, error: 'no backup was taken', exitCode: 1 });
