@@ -199,8 +199,11 @@ export class RunEvaluation {
     let backup: SnapshotMeta | null = null;
     // The cron ticks not yet served: a failed action keeps them for its retry (the next tick may be hours away).
     const unserved = { cronBackup: due.cronBackup, cronSave: due.cronSave };
+    // What a failure failed: a save fails after its backup was taken and kept.
+    let acting: 'snapshot' | 'save' = 'snapshot';
     try {
       for (const a of decision.actions) {
+        acting = a.kind === 'save' ? 'save' : 'snapshot';
         await this.runFolder.check(run.path);
         if (a.kind === 'backup') {
           backup = await captureSnapshot(run, entries, { kind: 'backup', trigger: a.trigger, progress, now, neverSettled, leftOut, signal: this.lock.signal, session: this.session }, this.logger);
@@ -231,7 +234,7 @@ export class RunEvaluation {
       }
       for (const w of backupNow) w(backup ? { ok: true, snapshotId: backup.id } : { ok: false, error: 'no backup was taken', exitCode: 1 });
     } catch (err) {
-      await this.onActionFailed(err as Error, unserved);
+      await this.onActionFailed(err as Error, unserved, acting);
       for (const w of backupNow) w({ ok: false, error: (err as Error).message, exitCode: 1 });
     }
 
@@ -262,7 +265,7 @@ export class RunEvaluation {
     await this.onCommitted(record).catch((err: unknown) => this.logger.warn(`could not queue ${record.id} for push: ${(err as Error).message}`, { event: 'push-failed', id: record.id }));
   }
 
-  private async onActionFailed(err: Error, unserved: { cronBackup: boolean; cronSave: boolean }): Promise<void> {
+  private async onActionFailed(err: Error, unserved: { cronBackup: boolean; cronSave: boolean }, what: 'snapshot' | 'save' = 'snapshot'): Promise<void> {
     // The lock-lost handler stops this run and says why; a retry would only be refused again.
     if (err instanceof LockLostError) {
       this.logger.error(`snapshot not committed: ${err.message}`, { event: 'error' });
@@ -270,7 +273,7 @@ export class RunEvaluation {
     }
     if (err instanceof RunFolderMovedError) return this.onRunFolderMoved(err, unserved);
     if (err instanceof LowDiskError) this.logger.warn(err.message, { event: 'low-disk' });
-    else this.logger.error(`snapshot failed, nothing stored was changed: ${err.message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
+    else this.logger.error(`${what} failed, nothing stored was changed: ${err.message}; retrying in ${RETRY_AFTER_MS / 1000}s`, { event: 'error' });
     this.triggers.retryIn(RETRY_AFTER_MS, unserved);
     await this.failures.failed(err instanceof LowDiskError ? 'low-disk' : 'error', err.message, this.now(), RETRY_AFTER_MS);
   }

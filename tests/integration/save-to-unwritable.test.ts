@@ -33,6 +33,8 @@ describe('a save.to ckptd may not write', () => {
 
     fs.writeFileSync(path.join(run, 'model.safetensors'), 'weights 1');
     const failed = await d.waitFor((l) => l.level === 'error' && l.run === 'r', 20_000, 'the failed save');
+    // A save failed, not a snapshot: the backup before it was taken and kept.
+    expect(failed.message).toMatch(/^save failed, nothing stored was changed: /);
     expect(failed.message).toContain(`cannot write save.to ${saves}`);
     expect(failed.message).toContain(`give it write access to ${saves}, or set save.to to a folder it may write`);
     expect(fs.readdirSync(saves)).toEqual([]);
