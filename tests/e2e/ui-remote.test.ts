@@ -74,7 +74,8 @@ describe('ckptd ui with a remote', () => {
     // A remote-only snapshot: restore from the remote or pull; nothing that needs a local copy.
     expect(await card(pushedFromA).locator('button').allTextContents()).toEqual(['Restore', 'Pull']);
     expect(await card(localOnB).getByRole('button', { name: 'Push' }).count()).toBe(1);
-    expect(await page.locator('#remote-pill').textContent()).toBe('Remote: nothing pushed yet');
+    // This machine's own snapshot is queued for push, as a daemon queues what it takes.
+    expect(await page.locator('#remote-pill').textContent()).toBe('Pushing · 1 queued');
     expect(await page.locator('#remote-pill').getAttribute('title')).toMatch(/^Remote: s3:\/\/t-[0-9a-f]+\/team \(push backups\)/);
     expect(await page.locator('#remote-notice').isVisible()).toBe(false);
   });
